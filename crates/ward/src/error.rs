@@ -1,0 +1,242 @@
+//! Errors and traps.
+//!
+//! Every fallible operation of the embedding API returns [`Error`]. A [`Trap`] is a value: it
+//! carries a [`TrapCode`] whose message matches the wording of the WebAssembly spec test suite,
+//! and a wasm backtrace.
+
+use std::fmt;
+
+/// The result type of the embedding API.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a WebAssembly computation stopped abnormally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TrapCode {
+    /// `unreachable` was executed.
+    Unreachable,
+    /// A memory access was out of bounds.
+    MemoryOutOfBounds,
+    /// A table access was out of bounds.
+    TableOutOfBounds,
+    /// An element segment access (`table.init`) was out of bounds.
+    ElementOutOfBounds,
+    /// `call_indirect` found a null entry.
+    UninitializedElement,
+    /// `call_indirect` with an index past the end of the table.
+    UndefinedElement,
+    /// `call_indirect` or `call_ref` found a function of the wrong type.
+    IndirectCallTypeMismatch,
+    /// Integer division by zero.
+    IntegerDivideByZero,
+    /// Integer overflow (`i32.div_s` of `MIN / -1`, or a float-to-int truncation out of range).
+    IntegerOverflow,
+    /// Conversion of NaN to an integer.
+    InvalidConversionToInteger,
+    /// The wasm call stack was exhausted.
+    StackOverflow,
+    /// `ref.as_non_null` of a null reference.
+    NullReference,
+    /// `call_ref` of a null function reference.
+    NullFunctionReference,
+    /// `throw_ref` of a null exception reference.
+    NullExceptionReference,
+    /// The store ran out of fuel.
+    OutOfFuel,
+    /// Execution was interrupted because its deadline passed.
+    Interrupted,
+    /// A wasm exception was thrown and not caught.
+    UncaughtException,
+    /// A host function reported a failure.
+    HostError,
+}
+
+impl TrapCode {
+    /// The message for this trap, in the words of the WebAssembly spec test suite.
+    ///
+    /// ```
+    /// assert_eq!(ward::TrapCode::IntegerDivideByZero.message(), "integer divide by zero");
+    /// ```
+    pub fn message(self) -> &'static str {
+        match self {
+            TrapCode::Unreachable => "unreachable",
+            TrapCode::MemoryOutOfBounds => "out of bounds memory access",
+            TrapCode::TableOutOfBounds => "out of bounds table access",
+            TrapCode::ElementOutOfBounds => "out of bounds table access",
+            TrapCode::UninitializedElement => "uninitialized element",
+            TrapCode::UndefinedElement => "undefined element",
+            TrapCode::IndirectCallTypeMismatch => "indirect call type mismatch",
+            TrapCode::IntegerDivideByZero => "integer divide by zero",
+            TrapCode::IntegerOverflow => "integer overflow",
+            TrapCode::InvalidConversionToInteger => "invalid conversion to integer",
+            TrapCode::StackOverflow => "call stack exhausted",
+            TrapCode::NullReference => "null reference",
+            TrapCode::NullFunctionReference => "null function reference",
+            TrapCode::NullExceptionReference => "null exception reference",
+            TrapCode::OutOfFuel => "all fuel consumed",
+            TrapCode::Interrupted => "interrupted: deadline reached",
+            TrapCode::UncaughtException => "uncaught exception",
+            TrapCode::HostError => "host function failed",
+        }
+    }
+}
+
+impl fmt::Display for TrapCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// One frame of a wasm backtrace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// The function index within its module.
+    pub func_index: u32,
+    /// The function's name from the name section, if any.
+    pub func_name: Option<String>,
+    /// The module's name (from the name section), if any.
+    pub module_name: Option<String>,
+    /// Byte offset of the instruction in the module binary, if known.
+    pub offset: Option<usize>,
+}
+
+/// A trap: the abnormal end of a WebAssembly computation.
+#[derive(Clone, Debug)]
+pub struct Trap {
+    code: TrapCode,
+    message: Option<String>,
+    backtrace: Vec<FrameInfo>,
+}
+
+impl Trap {
+    /// A trap with the given code and no extra message.
+    pub fn new(code: TrapCode) -> Trap {
+        Trap { code, message: None, backtrace: Vec::new() }
+    }
+
+    /// A trap raised by a host function with a message of its own.
+    ///
+    /// ```
+    /// let t = ward::Trap::host("bad fd");
+    /// assert_eq!(t.code(), ward::TrapCode::HostError);
+    /// assert!(t.to_string().contains("bad fd"));
+    /// ```
+    pub fn host(message: impl Into<String>) -> Trap {
+        Trap { code: TrapCode::HostError, message: Some(message.into()), backtrace: Vec::new() }
+    }
+
+    /// The trap code.
+    pub fn code(&self) -> TrapCode {
+        self.code
+    }
+
+    /// The wasm backtrace, innermost frame first.
+    pub fn backtrace(&self) -> &[FrameInfo] {
+        &self.backtrace
+    }
+
+    pub(crate) fn with_backtrace(mut self, bt: Vec<FrameInfo>) -> Trap {
+        if self.backtrace.is_empty() {
+            self.backtrace = bt;
+        }
+        self
+    }
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.message {
+            Some(m) => write!(f, "{m}")?,
+            None => write!(f, "{}", self.code.message())?,
+        }
+        if !self.backtrace.is_empty() {
+            write!(f, "\nwasm backtrace:")?;
+            for (i, fr) in self.backtrace.iter().enumerate() {
+                write!(f, "\n  {i:>3}: ")?;
+                if let Some(off) = fr.offset {
+                    write!(f, "{off:#x} - ")?;
+                }
+                if let Some(m) = &fr.module_name {
+                    write!(f, "{m}!")?;
+                }
+                match &fr.func_name {
+                    Some(n) => write!(f, "{n}")?,
+                    None => write!(f, "<wasm function {}>", fr.func_index)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Trap {}
+
+/// An error from the embedding API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input could not be decoded or is not a valid module. `offset` is the byte offset of the
+    /// problem in the binary (for text input: in the binary the text was translated to).
+    #[error("invalid module: {message} (at offset {offset:#x})")]
+    Invalid { message: String, offset: usize },
+    /// The text format could not be parsed.
+    #[error("{0}")]
+    Text(String),
+    /// An import could not be satisfied.
+    #[error("unknown import: `{module}::{name}` has not been defined")]
+    UnknownImport { module: String, name: String },
+    /// An import was satisfied by an item of the wrong type.
+    #[error("incompatible import type for `{module}::{name}`: {reason}")]
+    IncompatibleImport { module: String, name: String, reason: String },
+    /// Execution trapped.
+    #[error("{0}")]
+    Trap(#[from] Trap),
+    /// A WASI program exited through `proc_exit`.
+    #[error("exited with code {0}")]
+    Exit(i32),
+    /// A resource limit (memory, table, instances) was exceeded.
+    #[error("resource limit exceeded: {0}")]
+    Limit(String),
+    /// An I/O error, with the path or operation it concerns.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A call or operation was given arguments of the wrong type or number.
+    #[error("{0}")]
+    Usage(String),
+    /// The feature is not supported by this version of Ward.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+}
+
+impl Error {
+    /// The trap, if this error is one.
+    ///
+    /// ```
+    /// let e = ward::Error::from(ward::Trap::new(ward::TrapCode::Unreachable));
+    /// assert_eq!(e.as_trap().unwrap().code(), ward::TrapCode::Unreachable);
+    /// ```
+    pub fn as_trap(&self) -> Option<&Trap> {
+        match self {
+            Error::Trap(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn usage(msg: impl Into<String>) -> Error {
+        Error::Usage(msg.into())
+    }
+
+    pub(crate) fn invalid(e: &wasmparser::BinaryReaderError) -> Error {
+        Error::Invalid { message: e.message().to_string(), offset: e.offset() as usize }
+    }
+}
+
+impl From<TrapCode> for Error {
+    fn from(c: TrapCode) -> Error {
+        Error::Trap(Trap::new(c))
+    }
+}

@@ -1,0 +1,315 @@
+//! The interpreter's internal code: a register machine over 64-bit frame slots.
+//!
+//! A frame is a window of the value stack: slots `0..P` hold the parameters, `P..L` the other
+//! locals, and `L..` the operand-stack temporaries, whose positions the translator knows
+//! statically. A `v128` occupies two consecutive slots (low half first). Every instruction names
+//! its operand and result slots directly, so `local.get` costs nothing and most instructions
+//! read locals in place. Results of a call land where its arguments were: the callee's frame
+//! starts at the caller's argument slots.
+
+use super::simd::{
+    SimdBinary, SimdExtract, SimdLoad, SimdReplace, SimdShift, SimdSplat, SimdTernary, SimdTest,
+    SimdUnary,
+};
+
+/// A frame-relative slot index.
+pub(crate) type Slot = u32;
+
+macro_rules! define_instrs {
+    (
+        binary: [$($bin:ident),* $(,)?],
+        unary: [$($un:ident),* $(,)?],
+        load: [$($load:ident),* $(,)?],
+        store: [$($store:ident),* $(,)?],
+        other: { $($rest:tt)* }
+    ) => {
+        /// One interpreter instruction. Kept at 16 bytes; instructions that need more operands
+        /// are followed by an [`Instr::Arg`] word or use a side table of [`CompiledFunc`].
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub(crate) enum Instr {
+            $(
+                #[doc = concat!("`", stringify!($bin), "`: `d = a op b`.")]
+                $bin { d: Slot, a: Slot, b: Slot },
+            )*
+            $(
+                #[doc = concat!("`", stringify!($un), "`: `d = op a`.")]
+                $un { d: Slot, a: Slot },
+            )*
+            $(
+                #[doc = concat!("`", stringify!($load), "` from memory 0 at `a + o`.")]
+                $load { d: Slot, a: Slot, o: u32 },
+            )*
+            $(
+                #[doc = concat!("`", stringify!($store), "` of `v` to memory 0 at `a + o`.")]
+                $store { a: Slot, v: Slot, o: u32 },
+            )*
+            $($rest)*
+        }
+
+        impl Instr {
+            /// The result slot of a single-result instruction, for retargeting by the
+            /// translator (`local.set` after an operation writes the local directly).
+            pub(crate) fn dst_mut(&mut self) -> Option<&mut Slot> {
+                match self {
+                    $(Instr::$bin { d, .. } => Some(d),)*
+                    $(Instr::$un { d, .. } => Some(d),)*
+                    $(Instr::$load { d, .. } => Some(d),)*
+                    Instr::Const32 { d, .. } | Instr::Const64 { d, .. }
+                    | Instr::GlobalGet { d, .. } | Instr::Copy { d, .. } => Some(d),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+define_instrs! {
+    binary: [
+        I32Add, I32Sub, I32Mul, I32DivS, I32DivU, I32RemS, I32RemU, I32And, I32Or, I32Xor,
+        I32Shl, I32ShrS, I32ShrU, I32Rotl, I32Rotr, I32Eq, I32Ne, I32LtS, I32LtU, I32GtS,
+        I32GtU, I32LeS, I32LeU, I32GeS, I32GeU,
+        I64Add, I64Sub, I64Mul, I64DivS, I64DivU, I64RemS, I64RemU, I64And, I64Or, I64Xor,
+        I64Shl, I64ShrS, I64ShrU, I64Rotl, I64Rotr, I64Eq, I64Ne, I64LtS, I64LtU, I64GtS,
+        I64GtU, I64LeS, I64LeU, I64GeS, I64GeU,
+        F32Add, F32Sub, F32Mul, F32Div, F32Min, F32Max, F32Copysign, F32Eq, F32Ne, F32Lt,
+        F32Gt, F32Le, F32Ge,
+        F64Add, F64Sub, F64Mul, F64Div, F64Min, F64Max, F64Copysign, F64Eq, F64Ne, F64Lt,
+        F64Gt, F64Le, F64Ge,
+    ],
+    unary: [
+        I32Eqz, I32Clz, I32Ctz, I32Popcnt, I64Eqz, I64Clz, I64Ctz, I64Popcnt,
+        F32Abs, F32Neg, F32Ceil, F32Floor, F32Trunc, F32Nearest, F32Sqrt,
+        F64Abs, F64Neg, F64Ceil, F64Floor, F64Trunc, F64Nearest, F64Sqrt,
+        I32WrapI64, I32TruncF32S, I32TruncF32U, I32TruncF64S, I32TruncF64U,
+        I64ExtendI32S, I64ExtendI32U, I64TruncF32S, I64TruncF32U, I64TruncF64S, I64TruncF64U,
+        F32ConvertI32S, F32ConvertI32U, F32ConvertI64S, F32ConvertI64U, F32DemoteF64,
+        F64ConvertI32S, F64ConvertI32U, F64ConvertI64S, F64ConvertI64U, F64PromoteF32,
+        I32Extend8S, I32Extend16S, I64Extend8S, I64Extend16S, I64Extend32S,
+        I32TruncSatF32S, I32TruncSatF32U, I32TruncSatF64S, I32TruncSatF64U,
+        I64TruncSatF32S, I64TruncSatF32U, I64TruncSatF64S, I64TruncSatF64U,
+        RefIsNull, RefAsNonNull,
+    ],
+    load: [
+        I32Load, I64Load, I32Load8S, I32Load8U, I32Load16S, I32Load16U, I64Load8S, I64Load8U,
+        I64Load16S, I64Load16U, I64Load32S, I64Load32U, V128Load,
+    ],
+    store: [I32Store, I64Store, I32Store8, I32Store16, I64Store32, V128Store],
+    other: {
+        /// Extra operands of the preceding instruction.
+        Arg { x: u32, y: u32, z: u32 },
+        /// Trap: `unreachable`.
+        Unreachable,
+        /// Charge `n` units of fuel (only emitted when the engine consumes fuel).
+        Fuel { n: u32 },
+        /// Jump to instruction `t`.
+        Br { t: u32 },
+        /// Jump to `t` if the i32 in `c` is non-zero.
+        BrIfNez { c: Slot, t: u32 },
+        /// Jump to `t` if the i32 in `c` is zero.
+        BrIfEqz { c: Slot, t: u32 },
+        /// Jump through `br_tables[tab]` indexed by the i32 in `i` (last entry is the default).
+        BrTable { i: Slot, tab: u32 },
+        /// Jump to `t` if the reference in `a` is null.
+        BrOnNull { a: Slot, t: u32 },
+        /// Jump to `t` if the reference in `a` is not null.
+        BrOnNonNull { a: Slot, t: u32 },
+        /// Return; the results already sit in slots `0..`.
+        Return,
+        /// Copy `n` slots from `s..` to `0..`, then return.
+        ReturnFrom { s: Slot, n: u32 },
+        /// Call module function `f`; arguments start at slot `args`, results land there.
+        Call { f: u32, args: Slot },
+        /// `call_indirect`: element `i` of table `Arg.x`, expected canonical type `Arg.y`.
+        CallIndirect { args: Slot, i: Slot },
+        /// `call_ref` through the function reference in `r`.
+        CallRef { args: Slot, r: Slot },
+        /// Tail call of module function `f` with arguments at `args`.
+        ReturnCall { f: u32, args: Slot },
+        /// Tail `call_indirect` (operands as `CallIndirect`).
+        ReturnCallIndirect { args: Slot, i: Slot },
+        /// Tail `call_ref`.
+        ReturnCallRef { args: Slot, r: Slot },
+        /// Throw module tag `tag` with payload at `args..`.
+        Throw { tag: u32, args: Slot },
+        /// Rethrow the exception referenced by `r`.
+        ThrowRef { r: Slot },
+        /// `d = a` (one slot).
+        Copy { d: Slot, a: Slot },
+        /// `d = a` (two slots: a v128).
+        Copy2 { d: Slot, a: Slot },
+        /// `d = v` (32 bits, zero-extended).
+        Const32 { d: Slot, v: u32 },
+        /// `d = v`.
+        Const64 { d: Slot, v: u64 },
+        /// `d = v128_consts[k]`.
+        ConstV128 { d: Slot, k: u32 },
+        /// `d = c != 0 ? a : b` with `c` in the following `Arg.x` (one slot).
+        Select { d: Slot, a: Slot, b: Slot },
+        /// As `Select`, for v128.
+        Select2 { d: Slot, a: Slot, b: Slot },
+        /// `d = global g`.
+        GlobalGet { d: Slot, g: u32 },
+        /// `global g = a`.
+        GlobalSet { g: u32, a: Slot },
+        /// v128 `global.get`.
+        GlobalGet2 { d: Slot, g: u32 },
+        /// v128 `global.set`.
+        GlobalSet2 { g: u32, a: Slot },
+        /// A load with a memory argument from `memargs[m]` (any memory, any offset).
+        LoadM { d: Slot, a: Slot, m: u32 },
+        /// A store with a memory argument from `memargs[m]`.
+        StoreM { a: Slot, v: Slot, m: u32 },
+        /// `v128.loadN_lane`: `d = replace lane of v with the loaded value`; memarg `memargs[m]`.
+        LoadLane { d: Slot, a: Slot, m: u32 },
+        /// `v128.storeN_lane` of the vector `v`; memarg `memargs[m]`.
+        StoreLane { a: Slot, v: Slot, m: u32 },
+        /// `d = memory.size` of memory `m`.
+        MemorySize { d: Slot, m: u32 },
+        /// `d = memory.grow(a)` of memory `m`.
+        MemoryGrow { d: Slot, a: Slot, m: u32 },
+        /// `memory.fill(d, v, n)` of memory `Arg.x`.
+        MemoryFill { d: Slot, v: Slot, n: Slot },
+        /// `memory.copy(d, s, n)` from memory `Arg.y` to memory `Arg.x`.
+        MemoryCopy { d: Slot, s: Slot, n: Slot },
+        /// `memory.init(d, s, n)` of data segment `Arg.x` into memory `Arg.y`.
+        MemoryInit { d: Slot, s: Slot, n: Slot },
+        /// `data.drop`.
+        DataDrop { seg: u32 },
+        /// `d = table t [i]`.
+        TableGet { d: Slot, i: Slot, t: u32 },
+        /// `table t [i] = v`.
+        TableSet { i: Slot, v: Slot, t: u32 },
+        /// `d = table.size t`.
+        TableSize { d: Slot, t: u32 },
+        /// `d = table.grow t (init, n)`, table in `Arg.x`.
+        TableGrow { d: Slot, init: Slot, n: Slot },
+        /// `table.fill(i, v, n)`, table in `Arg.x`.
+        TableFill { i: Slot, v: Slot, n: Slot },
+        /// `table.copy(d, s, n)` from table `Arg.y` to table `Arg.x`.
+        TableCopy { d: Slot, s: Slot, n: Slot },
+        /// `table.init(d, s, n)` of element segment `Arg.x` into table `Arg.y`.
+        TableInit { d: Slot, s: Slot, n: Slot },
+        /// `elem.drop`.
+        ElemDrop { seg: u32 },
+        /// `d = ref.func f`.
+        RefFunc { d: Slot, f: u32 },
+        /// `d = (a == b)` for references (i32 result).
+        RefEq { d: Slot, a: Slot, b: Slot },
+        /// v128 unary operation.
+        V128Unary { d: Slot, a: Slot, op: SimdUnary },
+        /// v128 binary operation.
+        V128Binary { d: Slot, a: Slot, b: Slot, op: SimdBinary },
+        /// v128 ternary operation; third operand in `Arg.x`.
+        V128Ternary { d: Slot, a: Slot, b: Slot, op: SimdTernary },
+        /// v128 -> i32 test.
+        V128Test { d: Slot, a: Slot, op: SimdTest },
+        /// v128 shift by the i32 in `b`.
+        V128Shift { d: Slot, a: Slot, b: Slot, op: SimdShift },
+        /// Scalar splat.
+        V128Splat { d: Slot, a: Slot, op: SimdSplat },
+        /// Lane extract.
+        V128Extract { d: Slot, a: Slot, op: SimdExtract, lane: u8 },
+        /// Lane replace with the scalar in `b`.
+        V128Replace { d: Slot, a: Slot, b: Slot, op: SimdReplace, lane: u8 },
+        /// `i8x16.shuffle` with lanes `shuffles[Arg.x]`.
+        V128Shuffle { d: Slot, a: Slot, b: Slot },
+        /// SIMD load variants (splat, extend, zero); kind and memarg in `memargs[m]`.
+        V128LoadExt { d: Slot, a: Slot, m: u32 },
+    }
+}
+
+/// The kind of a generic load or store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MemKind {
+    I32Load,
+    I64Load,
+    I32Load8S,
+    I32Load8U,
+    I32Load16S,
+    I32Load16U,
+    I64Load8S,
+    I64Load8U,
+    I64Load16S,
+    I64Load16U,
+    I64Load32S,
+    I64Load32U,
+    V128Load,
+    I32Store,
+    I64Store,
+    I32Store8,
+    I32Store16,
+    I64Store32,
+    V128Store,
+    /// A SIMD load variant.
+    Simd(SimdLoad),
+    /// Lane load/store of `width` bytes at `lane`.
+    Lane { width: u8, lane: u8 },
+}
+
+/// A memory argument that does not fit the fast path (other memory, 64-bit, large offset).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MemArg {
+    pub(crate) kind: MemKind,
+    pub(crate) mem: u32,
+    pub(crate) offset: u64,
+    pub(crate) is64: bool,
+}
+
+/// One catch clause of a `try_table`.
+#[derive(Clone, Debug)]
+pub(crate) struct Catch {
+    /// Module tag index, or `None` for `catch_all`.
+    pub(crate) tag: Option<u32>,
+    /// Whether the exception reference is delivered too (`catch_ref`, `catch_all_ref`).
+    pub(crate) with_ref: bool,
+    /// Where the payload (then the exnref) is written.
+    pub(crate) dst: Slot,
+    /// The branch target.
+    pub(crate) target: u32,
+}
+
+/// The handlers of one `try_table`, covering instructions `start..end`.
+#[derive(Clone, Debug)]
+pub(crate) struct Handler {
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+    pub(crate) catches: Box<[Catch]>,
+}
+
+/// A translated function.
+#[derive(Debug)]
+pub(crate) struct CompiledFunc {
+    pub(crate) code: Box<[Instr]>,
+    /// Slots taken by parameters.
+    pub(crate) param_slots: u32,
+    /// Slots taken by parameters and locals.
+    pub(crate) local_slots: u32,
+    /// Total frame size in slots (locals and the deepest operand stack).
+    pub(crate) frame_slots: u32,
+    pub(crate) br_tables: Box<[Box<[u32]>]>,
+    pub(crate) memargs: Box<[MemArg]>,
+    pub(crate) v128_consts: Box<[u128]>,
+    pub(crate) shuffles: Box<[[u8; 16]]>,
+    /// Exception handlers, innermost first.
+    pub(crate) handlers: Box<[Handler]>,
+    /// Byte offset in the module of the wasm instruction each instruction came from.
+    pub(crate) offsets: Box<[u32]>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instructions_stay_small() {
+        assert!(std::mem::size_of::<Instr>() <= 16, "{}", std::mem::size_of::<Instr>());
+    }
+
+    #[test]
+    fn dst_of_binary_op_can_be_retargeted() {
+        let mut i = Instr::I32Add { d: 5, a: 1, b: 2 };
+        *i.dst_mut().unwrap() = 0;
+        assert_eq!(i, Instr::I32Add { d: 0, a: 1, b: 2 });
+        assert!(Instr::Return.clone().dst_mut().is_none());
+    }
+}

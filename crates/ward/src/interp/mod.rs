@@ -1,0 +1,32 @@
+//! The interpreter tier.
+//!
+//! Function bodies are translated lazily (on first call) into a compact register-based code
+//! (`code`), then executed by a loop (`exec`) that keeps its own call stack, so wasm recursion
+//! never recurses on the native stack and a running call is plain data that can be suspended and
+//! resumed. Host calls are not made from inside the loop: `run` returns
+//! [`Outcome::HostCall`] and the generic driver in the API layer calls the host function with
+//! the store, then resumes.
+
+pub(crate) mod code;
+mod exec;
+mod num;
+pub(crate) mod simd;
+mod translate;
+
+pub(crate) use code::CompiledFunc;
+pub(crate) use exec::{Execution, Outcome};
+
+use crate::error::Result;
+use crate::module::ModuleInner;
+use std::sync::Arc;
+
+/// The translated code of module function `func` (a module function index of a defined function),
+/// translating it on first use.
+pub(crate) fn compiled_code(module: &ModuleInner, func: u32) -> Result<Arc<CompiledFunc>> {
+    let def = (func - module.num_imported_funcs) as usize;
+    if let Some(c) = module.compiled[def].get() {
+        return Ok(c.clone());
+    }
+    let c = Arc::new(translate::translate(module, func)?);
+    Ok(module.compiled[def].get_or_init(|| c).clone())
+}

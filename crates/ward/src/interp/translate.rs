@@ -1,0 +1,1316 @@
+//! Translation of a validated function body into register code (see `code`).
+//!
+//! The translator simulates the operand stack. Each entry knows its canonical slot (its position
+//! on the stack) and where its value currently is: already in that slot, still in a local
+//! (`local.get` emits nothing), or a constant not yet written. Values are written to their
+//! canonical slots ("materialised") only when needed: at control-flow merges, before calls, and
+//! before a local they alias is overwritten. A `local.set` right after the instruction that
+//! produced its value retargets that instruction to write the local directly.
+//!
+//! Validation already happened when the module was compiled, so the translator trusts types and
+//! indices; it never panics on valid input, and reports GC instructions as unsupported.
+
+use super::code::*;
+use super::simd::{self, SimdInstr};
+use crate::error::{Error, Result};
+use crate::module::ModuleInner;
+use crate::types::ValType;
+use wasmparser::{BinaryReader, BlockType, FunctionBody, MemArg as WpMemArg, Operator};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Loc {
+    /// In its canonical slot.
+    Temp,
+    /// Still in the local at this slot.
+    Local(Slot),
+    /// A constant not yet written anywhere (never a v128).
+    Const(u64),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Opd {
+    slot: Slot,
+    wide: bool,
+    loc: Loc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Func,
+    Block,
+    Loop,
+    If,
+    Else,
+    TryTable,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Patch {
+    /// The `t` field of the instruction at this index.
+    Instr(usize),
+    /// Entry `.1` of branch table `.0`.
+    Table(usize, usize),
+    /// Catch clause `.1` of pending handler `.0`.
+    Catch(usize, usize),
+}
+
+struct Ctrl {
+    kind: Kind,
+    /// Canonical slot of the first block parameter (the label's value base).
+    base: Slot,
+    /// Stack entries below the block parameters.
+    stack_len: usize,
+    params: Vec<ValType>,
+    results: Vec<ValType>,
+    /// Loop start.
+    loop_pc: u32,
+    patches: Vec<Patch>,
+    /// The `BrIfEqz` of an `if`, patched at `else`/`end`.
+    else_patch: Option<usize>,
+    /// Index into `pending_handlers` of a `try_table`.
+    handler: Option<usize>,
+}
+
+impl Ctrl {
+    fn label_types(&self) -> &[ValType] {
+        if self.kind == Kind::Loop {
+            &self.params
+        } else {
+            &self.results
+        }
+    }
+}
+
+struct Translator<'m> {
+    module: &'m ModuleInner,
+    code: Vec<Instr>,
+    offsets: Vec<u32>,
+    offset: u32,
+    stack: Vec<Opd>,
+    /// Next free canonical slot.
+    height: Slot,
+    max_height: Slot,
+    local_slot: Vec<Slot>,
+    local_wide: Vec<bool>,
+    local_slots: Slot,
+    ctrl: Vec<Ctrl>,
+    br_tables: Vec<Box<[u32]>>,
+    memargs: Vec<MemArg>,
+    v128_consts: Vec<u128>,
+    shuffles: Vec<[u8; 16]>,
+    /// Handlers of every `try_table`, in order of opening.
+    pending_handlers: Vec<Handler>,
+    /// Indices into `pending_handlers` in order of closing: innermost first.
+    closed_handlers: Vec<usize>,
+    /// Number of stack entries whose `loc` is `Local`.
+    local_refs: usize,
+    /// Index of the last instruction if it wrote the fresh temporary on top of the stack.
+    last_producer: Option<usize>,
+    unreachable: bool,
+    /// Nesting depth of blocks opened in unreachable code.
+    dead_depth: u32,
+}
+
+fn mem_index(m: &WpMemArg) -> u32 {
+    match m.target {
+        wasmparser::MemArgTarget::Memory(i) => i,
+        // GC array targets never reach the translator: GC instructions are rejected first.
+        wasmparser::MemArgTarget::Array(_) => 0,
+    }
+}
+
+fn slots_of(types: &[ValType]) -> u32 {
+    types.iter().map(|t| t.slots()).sum()
+}
+
+/// Translates module function `func` (a defined function).
+pub(super) fn translate(module: &ModuleInner, func: u32) -> Result<CompiledFunc> {
+    let def = (func - module.num_imported_funcs) as usize;
+    let range = module.bodies[def].range.clone();
+    let body = FunctionBody::new(BinaryReader::new(&module.bytes[range.clone()], range.start as u64));
+    let ty = module.func_type(func).clone();
+    let invalid = |e: wasmparser::BinaryReaderError| Error::invalid(&e);
+
+    let mut local_slot = Vec::new();
+    let mut local_wide = Vec::new();
+    let mut next: Slot = 0;
+    for p in ty.params() {
+        local_slot.push(next);
+        local_wide.push(*p == ValType::V128);
+        next += p.slots();
+    }
+    let param_slots = next;
+    for local in body.get_locals_reader().map_err(invalid)? {
+        let (count, t) = local.map_err(invalid)?;
+        let t = ValType::from_wasmparser(t);
+        // Validation bounds the total local count (50,000), so this cannot blow up.
+        for _ in 0..count {
+            local_slot.push(next);
+            local_wide.push(t == ValType::V128);
+            next += t.slots();
+        }
+    }
+    let mut t = Translator {
+        module,
+        code: Vec::new(),
+        offsets: Vec::new(),
+        offset: range.start as u32,
+        stack: Vec::new(),
+        height: next,
+        max_height: next,
+        local_slot,
+        local_wide,
+        local_slots: next,
+        ctrl: Vec::new(),
+        br_tables: Vec::new(),
+        memargs: Vec::new(),
+        v128_consts: Vec::new(),
+        shuffles: Vec::new(),
+        pending_handlers: Vec::new(),
+        closed_handlers: Vec::new(),
+        local_refs: 0,
+        last_producer: None,
+        unreachable: false,
+        dead_depth: 0,
+    };
+    t.ctrl.push(Ctrl {
+        kind: Kind::Func,
+        base: next,
+        stack_len: 0,
+        params: Vec::new(),
+        results: ty.results().to_vec(),
+        loop_pc: 0,
+        patches: Vec::new(),
+        else_patch: None,
+        handler: None,
+    });
+    let mut ops = body.get_operators_reader().map_err(invalid)?;
+    while !ops.eof() {
+        let (op, offset) = ops.read_with_offset().map_err(invalid)?;
+        t.offset = offset as u32;
+        t.op(op)?;
+        if t.ctrl.is_empty() {
+            break;
+        }
+    }
+    Ok(CompiledFunc {
+        code: t.code.into(),
+        param_slots,
+        local_slots: t.local_slots,
+        frame_slots: t.max_height,
+        br_tables: t.br_tables.into(),
+        memargs: t.memargs.into(),
+        v128_consts: t.v128_consts.into(),
+        shuffles: t.shuffles.into(),
+        handlers: t.closed_handlers.iter().map(|&h| t.pending_handlers[h].clone()).collect(),
+        offsets: t.offsets.into(),
+    })
+}
+
+impl Translator<'_> {
+    // ---- emission -------------------------------------------------------------------------
+
+    fn emit(&mut self, i: Instr) -> usize {
+        self.code.push(i);
+        self.offsets.push(self.offset);
+        self.last_producer = None;
+        self.code.len() - 1
+    }
+
+    fn pc(&self) -> u32 {
+        self.code.len() as u32
+    }
+
+    fn bump(&mut self, to: Slot) {
+        if to > self.max_height {
+            self.max_height = to;
+        }
+    }
+
+    // ---- operand stack --------------------------------------------------------------------
+
+    fn push(&mut self, wide: bool, loc: Loc) -> Slot {
+        let slot = self.height;
+        self.height += if wide { 2 } else { 1 };
+        self.bump(self.height);
+        if matches!(loc, Loc::Local(_)) {
+            self.local_refs += 1;
+        }
+        self.stack.push(Opd { slot, wide, loc });
+        slot
+    }
+
+    fn pop(&mut self) -> Opd {
+        let o = self.stack.pop().expect("validated: operand stack underflow");
+        self.height = o.slot;
+        if matches!(o.loc, Loc::Local(_)) {
+            self.local_refs -= 1;
+        }
+        o
+    }
+
+    /// Writes entry `i` to its canonical slot.
+    fn materialize(&mut self, i: usize) {
+        let o = self.stack[i];
+        match o.loc {
+            Loc::Temp => {}
+            Loc::Local(l) => {
+                self.emit(if o.wide { Instr::Copy2 { d: o.slot, a: l } } else { Instr::Copy { d: o.slot, a: l } });
+                self.local_refs -= 1;
+            }
+            Loc::Const(v) => {
+                self.emit_const(o.slot, v);
+            }
+        }
+        self.stack[i].loc = Loc::Temp;
+    }
+
+    fn emit_const(&mut self, d: Slot, v: u64) {
+        if v <= u32::MAX as u64 {
+            self.emit(Instr::Const32 { d, v: v as u32 });
+        } else {
+            self.emit(Instr::Const64 { d, v });
+        }
+    }
+
+    fn materialize_all(&mut self) {
+        for i in 0..self.stack.len() {
+            self.materialize(i);
+        }
+    }
+
+    fn materialize_top(&mut self, n: usize) {
+        let len = self.stack.len();
+        for i in len - n..len {
+            self.materialize(i);
+        }
+    }
+
+    /// Pops an operand and returns a slot holding its value.
+    fn pop_slot(&mut self) -> Slot {
+        let len = self.stack.len();
+        self.materialize_if_const(len - 1);
+        let o = self.pop();
+        match o.loc {
+            Loc::Local(l) => l,
+            _ => o.slot,
+        }
+    }
+
+    fn materialize_if_const(&mut self, i: usize) {
+        if matches!(self.stack[i].loc, Loc::Const(_)) {
+            self.materialize(i);
+        }
+    }
+
+    /// Pushes a fresh temporary and emits the instruction producing it.
+    fn produce(&mut self, wide: bool, make: impl FnOnce(Slot) -> Instr) {
+        let d = self.push(wide, Loc::Temp);
+        let idx = self.emit(make(d));
+        self.last_producer = Some(idx);
+    }
+
+    /// The argument base after materialising the top `n` entries (contiguous canonical slots).
+    fn args_base(&mut self, n: usize) -> Slot {
+        self.materialize_top(n);
+        let len = self.stack.len();
+        let base = if n == 0 { self.height } else { self.stack[len - n].slot };
+        for _ in 0..n {
+            self.pop();
+        }
+        base
+    }
+
+    fn push_results_at(&mut self, base: Slot, types: &[ValType]) {
+        debug_assert_eq!(self.height, base);
+        for ty in types {
+            self.push(*ty == ValType::V128, Loc::Temp);
+        }
+    }
+
+    // ---- control --------------------------------------------------------------------------
+
+    fn block_type(&self, bt: BlockType) -> (Vec<ValType>, Vec<ValType>) {
+        match bt {
+            BlockType::Empty => (vec![], vec![]),
+            BlockType::Type(t) => (vec![], vec![ValType::from_wasmparser(t)]),
+            BlockType::FuncType(idx) => {
+                let f = self.module.func_type_of_type(idx);
+                (f.params().to_vec(), f.results().to_vec())
+            }
+        }
+    }
+
+    fn push_ctrl(&mut self, kind: Kind, bt: BlockType) {
+        let (params, results) = self.block_type(bt);
+        self.materialize_all();
+        let n = params.len();
+        let stack_len = self.stack.len() - n;
+        let base = if n == 0 { self.height } else { self.stack[stack_len].slot };
+        let loop_pc = self.pc();
+        self.last_producer = None;
+        self.ctrl.push(Ctrl {
+            kind,
+            base,
+            stack_len,
+            params,
+            results,
+            loop_pc,
+            patches: Vec::new(),
+            else_patch: None,
+            handler: None,
+        });
+    }
+
+    /// Resets the operand stack to a frame's base plus `types`, all in canonical slots.
+    fn reset_stack(&mut self, depth_from_top: usize, use_results: bool) {
+        let c = &self.ctrl[self.ctrl.len() - 1 - depth_from_top];
+        let types = if use_results { c.results.clone() } else { c.params.clone() };
+        let (stack_len, base) = (c.stack_len, c.base);
+        while self.stack.len() > stack_len {
+            self.pop();
+        }
+        self.height = base;
+        self.push_results_at(base, &types);
+    }
+
+    /// Moves the top `label` values into the canonical slots starting at `dst`.
+    fn move_values(&mut self, n: usize, dst: Slot) {
+        if n == 0 {
+            return;
+        }
+        let len = self.stack.len();
+        if n > 1 {
+            self.materialize_top(n);
+        }
+        let mut d = dst;
+        for i in len - n..len {
+            let o = self.stack[i];
+            let src = match o.loc {
+                Loc::Temp => o.slot,
+                Loc::Local(l) => l,
+                Loc::Const(v) => {
+                    self.emit_const(d, v);
+                    d += 1;
+                    continue;
+                }
+            };
+            if src != d {
+                self.emit(if o.wide { Instr::Copy2 { d, a: src } } else { Instr::Copy { d, a: src } });
+            }
+            d += if o.wide { 2 } else { 1 };
+        }
+    }
+
+    /// Whether branching to label `depth` needs value moves.
+    fn needs_moves(&self, depth: u32) -> bool {
+        let c = &self.ctrl[self.ctrl.len() - 1 - depth as usize];
+        let n = c.label_types().len();
+        if n == 0 {
+            return false;
+        }
+        if c.kind == Kind::Func {
+            return true;
+        }
+        let len = self.stack.len();
+        let mut d = c.base;
+        for o in &self.stack[len - n..] {
+            if o.loc != Loc::Temp || o.slot != d {
+                return true;
+            }
+            d += if o.wide { 2 } else { 1 };
+        }
+        false
+    }
+
+    /// Emits an unconditional branch to label `depth`, moving its values.
+    fn branch(&mut self, depth: u32) {
+        let idx = self.ctrl.len() - 1 - depth as usize;
+        if self.ctrl[idx].kind == Kind::Func {
+            self.emit_return();
+            return;
+        }
+        let n = self.ctrl[idx].label_types().len();
+        let base = self.ctrl[idx].base;
+        self.move_values(n, base);
+        self.jump_to(idx, |t| Instr::Br { t });
+    }
+
+    /// Emits a jump instruction targeting control frame `idx`.
+    fn jump_to(&mut self, idx: usize, make: impl FnOnce(u32) -> Instr) {
+        let c = &self.ctrl[idx];
+        if c.kind == Kind::Loop {
+            let t = c.loop_pc;
+            self.emit(make(t));
+        } else {
+            let at = self.emit(make(u32::MAX));
+            self.ctrl[idx].patches.push(Patch::Instr(at));
+        }
+    }
+
+    /// A conditional branch: `taken(t)` jumps when the condition holds, `skip(t)` when it fails.
+    fn cond_branch(
+        &mut self,
+        depth: u32,
+        taken: impl FnOnce(u32) -> Instr,
+        skip: impl FnOnce(u32) -> Instr,
+    ) {
+        let idx = self.ctrl.len() - 1 - depth as usize;
+        if !self.needs_moves(depth) && self.ctrl[idx].kind != Kind::Func {
+            self.jump_to(idx, taken);
+        } else {
+            let s = self.emit(skip(u32::MAX));
+            self.branch(depth);
+            let here = self.pc();
+            self.set_target(s, here);
+            self.last_producer = None;
+        }
+    }
+
+    fn set_target(&mut self, at: usize, t: u32) {
+        match &mut self.code[at] {
+            Instr::Br { t: x }
+            | Instr::BrIfNez { t: x, .. }
+            | Instr::BrIfEqz { t: x, .. }
+            | Instr::BrOnNull { t: x, .. }
+            | Instr::BrOnNonNull { t: x, .. } => *x = t,
+            other => unreachable!("not a branch: {other:?}"),
+        }
+    }
+
+    fn emit_return(&mut self) {
+        let n = self.ctrl[0].results.len();
+        if n == 0 {
+            self.emit(Instr::Return);
+            return;
+        }
+        let slots = slots_of(&self.ctrl[0].results.clone());
+        let len = self.stack.len();
+        if n == 1 {
+            let o = self.stack[len - 1];
+            match o.loc {
+                Loc::Const(v) => {
+                    self.emit_const(0, v);
+                    self.emit(Instr::Return);
+                }
+                Loc::Local(l) => {
+                    self.emit(Instr::ReturnFrom { s: l, n: slots });
+                }
+                Loc::Temp => {
+                    self.emit(Instr::ReturnFrom { s: o.slot, n: slots });
+                }
+            }
+            return;
+        }
+        self.materialize_top(n);
+        let s = self.stack[len - n].slot;
+        self.emit(Instr::ReturnFrom { s, n: slots });
+    }
+
+    fn end_block(&mut self) {
+        let is_if_without_else = self.ctrl.last().unwrap().kind == Kind::If;
+        if !self.unreachable {
+            let n = self.ctrl.last().unwrap().results.len();
+            self.materialize_top(n);
+        }
+        let c = self.ctrl.pop().unwrap();
+        if c.kind == Kind::Func {
+            let patches = c.patches.clone();
+            let base = c.base;
+            let slots = slots_of(&c.results);
+            self.ctrl.push(c);
+            if !self.unreachable {
+                self.emit_return();
+            }
+            if !patches.is_empty() {
+                // Catch clauses that target the function label: their values sit at the label
+                // base; return them from there.
+                let stub = self.pc();
+                self.emit(if slots == 0 { Instr::Return } else { Instr::ReturnFrom { s: base, n: slots } });
+                for p in patches {
+                    self.apply_patch(p, stub);
+                }
+            }
+            self.ctrl.pop();
+            return;
+        }
+        let here = self.pc();
+        if is_if_without_else {
+            if let Some(e) = c.else_patch {
+                self.set_target(e, here);
+            }
+        }
+        if let Some(h) = c.handler {
+            // The handler covers the try_table body only.
+            self.pending_handlers[h].end = here;
+            self.closed_handlers.push(h);
+        }
+        for p in &c.patches {
+            self.apply_patch(*p, here);
+        }
+        // Rebuild the stack: entries below the block, then its results in canonical slots.
+        while self.stack.len() > c.stack_len {
+            self.pop();
+        }
+        self.height = c.base;
+        self.push_results_at(c.base, &c.results);
+        self.unreachable = false;
+        self.last_producer = None;
+    }
+
+    fn apply_patch(&mut self, p: Patch, target: u32) {
+        match p {
+            Patch::Instr(at) => self.set_target(at, target),
+            Patch::Table(tab, i) => {
+                let mut v = self.br_tables[tab].to_vec();
+                v[i] = target;
+                self.br_tables[tab] = v.into();
+            }
+            Patch::Catch(h, i) => {
+                let mut cs = self.pending_handlers[h].catches.to_vec();
+                cs[i].target = target;
+                self.pending_handlers[h].catches = cs.into();
+            }
+        }
+    }
+
+    fn mark_unreachable(&mut self) {
+        self.unreachable = true;
+    }
+
+    // ---- memory ---------------------------------------------------------------------------
+
+    fn mem_is64(&self, mem: u32) -> bool {
+        self.module.memories[mem as usize].memory64
+    }
+
+    fn fast_mem(&self, m: &WpMemArg) -> bool {
+        mem_index(m) == 0 && !self.mem_is64(0) && m.offset <= u32::MAX as u64
+    }
+
+    fn memarg(&mut self, kind: MemKind, m: &WpMemArg) -> u32 {
+        let mem = mem_index(m);
+        let is64 = self.mem_is64(mem);
+        self.memargs.push(MemArg { kind, mem, offset: m.offset, is64 });
+        (self.memargs.len() - 1) as u32
+    }
+
+    fn load(&mut self, m: WpMemArg, kind: MemKind, wide: bool, fast: fn(Slot, Slot, u32) -> Instr) {
+        let a = self.pop_slot();
+        if self.fast_mem(&m) {
+            let o = m.offset as u32;
+            self.produce(wide, |d| fast(d, a, o));
+        } else {
+            let mi = self.memarg(kind, &m);
+            self.produce(wide, |d| Instr::LoadM { d, a, m: mi });
+        }
+    }
+
+    fn store(&mut self, m: WpMemArg, kind: MemKind, fast: fn(Slot, Slot, u32) -> Instr) {
+        let v = self.pop_slot();
+        let a = self.pop_slot();
+        if self.fast_mem(&m) {
+            self.emit(fast(a, v, m.offset as u32));
+        } else {
+            let mi = self.memarg(kind, &m);
+            self.emit(Instr::StoreM { a, v, m: mi });
+        }
+    }
+
+    // ---- generic shapes -------------------------------------------------------------------
+
+    fn binary(&mut self, wide: bool, make: impl FnOnce(Slot, Slot, Slot) -> Instr) {
+        let b = self.pop_slot();
+        let a = self.pop_slot();
+        self.produce(wide, |d| make(d, a, b));
+    }
+
+    fn unary(&mut self, wide: bool, make: impl FnOnce(Slot, Slot) -> Instr) {
+        let a = self.pop_slot();
+        self.produce(wide, |d| make(d, a));
+    }
+
+    fn local_set(&mut self, l: u32, tee: bool) {
+        let ls = self.local_slot[l as usize];
+        let wide = self.local_wide[l as usize];
+        // Entries still aliasing this local must be saved before it changes.
+        if self.local_refs > 0 {
+            for i in 0..self.stack.len() - 1 {
+                if self.stack[i].loc == Loc::Local(ls) {
+                    self.materialize(i);
+                }
+            }
+        }
+        let top = self.stack.len() - 1;
+        let o = self.stack[top];
+        let retarget = match (o.loc, self.last_producer) {
+            (Loc::Temp, Some(idx)) if idx == self.code.len() - 1 => {
+                self.code[idx].dst_mut().is_some_and(|d| *d == o.slot)
+            }
+            _ => false,
+        };
+        if retarget {
+            let idx = self.code.len() - 1;
+            *self.code[idx].dst_mut().unwrap() = ls;
+        } else {
+            match o.loc {
+                Loc::Temp => {
+                    self.emit(if wide { Instr::Copy2 { d: ls, a: o.slot } } else { Instr::Copy { d: ls, a: o.slot } });
+                }
+                Loc::Local(src) => {
+                    if src != ls {
+                        self.emit(if wide { Instr::Copy2 { d: ls, a: src } } else { Instr::Copy { d: ls, a: src } });
+                    }
+                }
+                Loc::Const(v) => self.emit_const(ls, v),
+            }
+        }
+        self.pop();
+        self.last_producer = None;
+        if tee {
+            self.push(wide, Loc::Local(ls));
+        }
+    }
+
+    fn call_common(&mut self, params: usize, results: &[ValType], make: impl FnOnce(Slot) -> Instr) -> Slot {
+        let args = self.args_base(params);
+        self.emit(make(args));
+        self.push_results_at(args, results);
+        args
+    }
+
+    fn func_sig(&self, f: u32) -> (usize, Vec<ValType>) {
+        let ty = self.module.func_type(f);
+        (ty.params().len(), ty.results().to_vec())
+    }
+
+    fn type_sig(&self, t: u32) -> (usize, Vec<ValType>) {
+        let ty = self.module.func_type_of_type(t);
+        (ty.params().len(), ty.results().to_vec())
+    }
+
+    fn type_id(&self, t: u32) -> u32 {
+        self.module.types[t as usize].id
+    }
+
+    fn top_is_wide(&self) -> bool {
+        self.stack.last().is_some_and(|o| o.wide)
+    }
+
+    // ---- the big switch ---------------------------------------------------------------------
+
+    fn op(&mut self, op: Operator<'_>) -> Result<()> {
+        use Operator as O;
+        if self.unreachable {
+            match op {
+                O::Block { .. } | O::Loop { .. } | O::If { .. } | O::TryTable { .. } => {
+                    self.dead_depth += 1;
+                    return Ok(());
+                }
+                O::End if self.dead_depth > 0 => {
+                    self.dead_depth -= 1;
+                    return Ok(());
+                }
+                O::Else if self.dead_depth > 0 => return Ok(()),
+                O::End | O::Else => {}
+                _ => return Ok(()),
+            }
+        }
+        macro_rules! bin {
+            ($v:ident) => {
+                self.binary(false, |d, a, b| Instr::$v { d, a, b })
+            };
+        }
+        macro_rules! un {
+            ($v:ident) => {
+                self.unary(false, |d, a| Instr::$v { d, a })
+            };
+        }
+        macro_rules! ld {
+            ($m:expr, $v:ident, $wide:expr) => {
+                self.load($m, MemKind::$v, $wide, |d, a, o| Instr::$v { d, a, o })
+            };
+        }
+        macro_rules! st {
+            ($m:expr, $v:ident) => {
+                self.store($m, MemKind::$v, |a, v, o| Instr::$v { a, v, o })
+            };
+        }
+        match op {
+            O::Unreachable => {
+                self.emit(Instr::Unreachable);
+                self.mark_unreachable();
+            }
+            O::Nop => {}
+            O::Block { blockty } => self.push_ctrl(Kind::Block, blockty),
+            O::Loop { blockty } => self.push_ctrl(Kind::Loop, blockty),
+            O::If { blockty } => {
+                let c = self.pop_slot();
+                self.push_ctrl(Kind::If, blockty);
+                let at = self.emit(Instr::BrIfEqz { c, t: u32::MAX });
+                self.ctrl.last_mut().unwrap().else_patch = Some(at);
+            }
+            O::Else => {
+                if !self.unreachable {
+                    let n = self.ctrl.last().unwrap().results.len();
+                    self.materialize_top(n);
+                    let at = self.emit(Instr::Br { t: u32::MAX });
+                    self.ctrl.last_mut().unwrap().patches.push(Patch::Instr(at));
+                }
+                let here = self.pc();
+                let c = self.ctrl.last_mut().unwrap();
+                c.kind = Kind::Else;
+                if let Some(e) = c.else_patch.take() {
+                    self.set_target(e, here);
+                }
+                self.reset_stack(0, false);
+                self.unreachable = false;
+                self.last_producer = None;
+            }
+            O::TryTable { try_table } => {
+                let outer = self.ctrl.len();
+                let mut catches = Vec::new();
+                let mut patches = Vec::new();
+                for (i, c) in try_table.catches.iter().enumerate() {
+                    let (tag, with_ref, label) = match *c {
+                        wasmparser::Catch::One { tag, label } => (Some(tag), false, label),
+                        wasmparser::Catch::OneRef { tag, label } => (Some(tag), true, label),
+                        wasmparser::Catch::All { label } => (None, false, label),
+                        wasmparser::Catch::AllRef { label } => (None, true, label),
+                    };
+                    let idx = outer - 1 - label as usize;
+                    let target_ctrl = &self.ctrl[idx];
+                    let dst = target_ctrl.base;
+                    let target = if target_ctrl.kind == Kind::Loop {
+                        target_ctrl.loop_pc
+                    } else {
+                        patches.push((idx, i));
+                        u32::MAX
+                    };
+                    catches.push(Catch { tag, with_ref, dst, target });
+                    // Payload slots may lie above the current height.
+                    let mut need = dst + 1;
+                    if let Some(t) = tag {
+                        let ty = self.module.func_type_of_type(self.module.tags[t as usize]);
+                        need = dst + ty.param_slots() + 1;
+                    }
+                    self.bump(need);
+                }
+                self.push_ctrl(Kind::TryTable, try_table.ty);
+                let start = self.pc();
+                self.pending_handlers.push(Handler { start, end: start, catches: catches.into() });
+                let h = self.pending_handlers.len() - 1;
+                self.ctrl.last_mut().unwrap().handler = Some(h);
+                for (idx, i) in patches {
+                    self.ctrl[idx].patches.push(Patch::Catch(h, i));
+                }
+            }
+            O::Throw { tag_index } => {
+                let ty = self.module.func_type_of_type(self.module.tags[tag_index as usize]);
+                let n = ty.params().len();
+                let args = self.args_base(n);
+                self.emit(Instr::Throw { tag: tag_index, args });
+                self.mark_unreachable();
+            }
+            O::ThrowRef => {
+                let r = self.pop_slot();
+                self.emit(Instr::ThrowRef { r });
+                self.mark_unreachable();
+            }
+            O::End => self.end_block(),
+            O::Br { relative_depth } => {
+                self.branch(relative_depth);
+                self.mark_unreachable();
+            }
+            O::BrIf { relative_depth } => {
+                let c = self.pop_slot();
+                self.cond_branch(
+                    relative_depth,
+                    |t| Instr::BrIfNez { c, t },
+                    |t| Instr::BrIfEqz { c, t },
+                );
+            }
+            O::BrTable { targets } => {
+                let i = self.pop_slot();
+                let default = targets.default();
+                let mut depths = Vec::with_capacity(targets.len() as usize + 1);
+                for d in targets.targets() {
+                    depths.push(d.map_err(|e| Error::invalid(&e))?);
+                }
+                depths.push(default);
+                let arity = self.ctrl[self.ctrl.len() - 1 - default as usize].label_types().len();
+                if arity > 1 {
+                    self.materialize_top(arity);
+                }
+                let tab = self.br_tables.len();
+                self.br_tables.push(vec![u32::MAX; depths.len()].into());
+                self.emit(Instr::BrTable { i, tab: tab as u32 });
+                for (k, depth) in depths.iter().enumerate() {
+                    let idx = self.ctrl.len() - 1 - *depth as usize;
+                    if self.needs_moves(*depth) || self.ctrl[idx].kind == Kind::Func {
+                        let stub = self.pc();
+                        let mut v = self.br_tables[tab].to_vec();
+                        v[k] = stub;
+                        self.br_tables[tab] = v.into();
+                        self.branch(*depth);
+                    } else if self.ctrl[idx].kind == Kind::Loop {
+                        let mut v = self.br_tables[tab].to_vec();
+                        v[k] = self.ctrl[idx].loop_pc;
+                        self.br_tables[tab] = v.into();
+                    } else {
+                        self.ctrl[idx].patches.push(Patch::Table(tab, k));
+                    }
+                }
+                self.mark_unreachable();
+            }
+            O::Return => {
+                self.emit_return();
+                self.mark_unreachable();
+            }
+            O::Call { function_index } => {
+                let (np, results) = self.func_sig(function_index);
+                self.call_common(np, &results, |args| Instr::Call { f: function_index, args });
+                self.after_call(&results);
+            }
+            O::CallIndirect { type_index, table_index } => {
+                let i = self.pop_slot();
+                let (np, results) = self.type_sig(type_index);
+                let tid = self.type_id(type_index);
+                let args = self.args_base(np);
+                self.emit(Instr::CallIndirect { args, i });
+                self.emit(Instr::Arg { x: table_index, y: tid, z: 0 });
+                self.push_results_at(args, &results);
+                self.after_call(&results);
+            }
+            O::CallRef { type_index } => {
+                let r = self.pop_slot();
+                let (np, results) = self.type_sig(type_index);
+                let args = self.args_base(np);
+                self.emit(Instr::CallRef { args, r });
+                self.push_results_at(args, &results);
+                self.after_call(&results);
+            }
+            O::ReturnCall { function_index } => {
+                let (np, _) = self.func_sig(function_index);
+                let args = self.args_base(np);
+                self.emit(Instr::ReturnCall { f: function_index, args });
+                self.mark_unreachable();
+            }
+            O::ReturnCallIndirect { type_index, table_index } => {
+                let i = self.pop_slot();
+                let (np, _) = self.type_sig(type_index);
+                let tid = self.type_id(type_index);
+                let args = self.args_base(np);
+                self.emit(Instr::ReturnCallIndirect { args, i });
+                self.emit(Instr::Arg { x: table_index, y: tid, z: 0 });
+                self.mark_unreachable();
+            }
+            O::ReturnCallRef { type_index } => {
+                let r = self.pop_slot();
+                let (np, _) = self.type_sig(type_index);
+                let args = self.args_base(np);
+                self.emit(Instr::ReturnCallRef { args, r });
+                self.mark_unreachable();
+            }
+            O::Drop => {
+                self.pop();
+            }
+            O::Select | O::TypedSelect { .. } | O::TypedSelectMulti { .. } => {
+                let c = self.pop_slot();
+                let wide = self.top_is_wide();
+                let b = self.pop_slot();
+                let a = self.pop_slot();
+                if wide {
+                    self.produce(true, |d| Instr::Select2 { d, a, b });
+                } else {
+                    self.produce(false, |d| Instr::Select { d, a, b });
+                }
+                self.emit(Instr::Arg { x: c, y: 0, z: 0 });
+            }
+            O::LocalGet { local_index } => {
+                let ls = self.local_slot[local_index as usize];
+                let wide = self.local_wide[local_index as usize];
+                self.push(wide, Loc::Local(ls));
+            }
+            O::LocalSet { local_index } => self.local_set(local_index, false),
+            O::LocalTee { local_index } => self.local_set(local_index, true),
+            O::GlobalGet { global_index } => {
+                let wide = self.module.globals[global_index as usize].ty.content == ValType::V128;
+                if wide {
+                    self.produce(true, |d| Instr::GlobalGet2 { d, g: global_index });
+                } else {
+                    self.produce(false, |d| Instr::GlobalGet { d, g: global_index });
+                }
+            }
+            O::GlobalSet { global_index } => {
+                let wide = self.top_is_wide();
+                let a = self.pop_slot();
+                if wide {
+                    self.emit(Instr::GlobalSet2 { g: global_index, a });
+                } else {
+                    self.emit(Instr::GlobalSet { g: global_index, a });
+                }
+            }
+            O::I32Load { memarg } | O::F32Load { memarg } => ld!(memarg, I32Load, false),
+            O::I64Load { memarg } | O::F64Load { memarg } => ld!(memarg, I64Load, false),
+            O::I32Load8S { memarg } => ld!(memarg, I32Load8S, false),
+            O::I32Load8U { memarg } => ld!(memarg, I32Load8U, false),
+            O::I32Load16S { memarg } => ld!(memarg, I32Load16S, false),
+            O::I32Load16U { memarg } => ld!(memarg, I32Load16U, false),
+            O::I64Load8S { memarg } => ld!(memarg, I64Load8S, false),
+            O::I64Load8U { memarg } => ld!(memarg, I64Load8U, false),
+            O::I64Load16S { memarg } => ld!(memarg, I64Load16S, false),
+            O::I64Load16U { memarg } => ld!(memarg, I64Load16U, false),
+            O::I64Load32S { memarg } => ld!(memarg, I64Load32S, false),
+            O::I64Load32U { memarg } => ld!(memarg, I64Load32U, false),
+            O::V128Load { memarg } => ld!(memarg, V128Load, true),
+            O::I32Store { memarg } | O::F32Store { memarg } => st!(memarg, I32Store),
+            O::I64Store { memarg } | O::F64Store { memarg } => st!(memarg, I64Store),
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => st!(memarg, I32Store8),
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => st!(memarg, I32Store16),
+            O::I64Store32 { memarg } => st!(memarg, I64Store32),
+            O::V128Store { memarg } => st!(memarg, V128Store),
+            O::MemorySize { mem } => self.produce(false, |d| Instr::MemorySize { d, m: mem }),
+            O::MemoryGrow { mem } => {
+                let a = self.pop_slot();
+                self.produce(false, |d| Instr::MemoryGrow { d, a, m: mem });
+            }
+            O::MemoryFill { mem } => {
+                let n = self.pop_slot();
+                let v = self.pop_slot();
+                let d = self.pop_slot();
+                self.emit(Instr::MemoryFill { d, v, n });
+                self.emit(Instr::Arg { x: mem, y: 0, z: 0 });
+            }
+            O::MemoryCopy { dst_mem, src_mem } => {
+                let n = self.pop_slot();
+                let s = self.pop_slot();
+                let d = self.pop_slot();
+                self.emit(Instr::MemoryCopy { d, s, n });
+                self.emit(Instr::Arg { x: dst_mem, y: src_mem, z: 0 });
+            }
+            O::MemoryInit { data_index, mem } => {
+                let n = self.pop_slot();
+                let s = self.pop_slot();
+                let d = self.pop_slot();
+                self.emit(Instr::MemoryInit { d, s, n });
+                self.emit(Instr::Arg { x: data_index, y: mem, z: 0 });
+            }
+            O::DataDrop { data_index } => {
+                self.emit(Instr::DataDrop { seg: data_index });
+            }
+            O::TableGet { table } => {
+                let i = self.pop_slot();
+                self.produce(false, |d| Instr::TableGet { d, i, t: table });
+            }
+            O::TableSet { table } => {
+                let v = self.pop_slot();
+                let i = self.pop_slot();
+                self.emit(Instr::TableSet { i, v, t: table });
+            }
+            O::TableSize { table } => self.produce(false, |d| Instr::TableSize { d, t: table }),
+            O::TableGrow { table } => {
+                let n = self.pop_slot();
+                let init = self.pop_slot();
+                self.produce(false, |d| Instr::TableGrow { d, init, n });
+                self.emit(Instr::Arg { x: table, y: 0, z: 0 });
+            }
+            O::TableFill { table } => {
+                let n = self.pop_slot();
+                let v = self.pop_slot();
+                let i = self.pop_slot();
+                self.emit(Instr::TableFill { i, v, n });
+                self.emit(Instr::Arg { x: table, y: 0, z: 0 });
+            }
+            O::TableCopy { dst_table, src_table } => {
+                let n = self.pop_slot();
+                let s = self.pop_slot();
+                let d = self.pop_slot();
+                self.emit(Instr::TableCopy { d, s, n });
+                self.emit(Instr::Arg { x: dst_table, y: src_table, z: 0 });
+            }
+            O::TableInit { elem_index, table } => {
+                let n = self.pop_slot();
+                let s = self.pop_slot();
+                let d = self.pop_slot();
+                self.emit(Instr::TableInit { d, s, n });
+                self.emit(Instr::Arg { x: elem_index, y: table, z: 0 });
+            }
+            O::ElemDrop { elem_index } => {
+                self.emit(Instr::ElemDrop { seg: elem_index });
+            }
+            O::I32Const { value } => {
+                self.push(false, Loc::Const(value as u32 as u64));
+            }
+            O::I64Const { value } => {
+                self.push(false, Loc::Const(value as u64));
+            }
+            O::F32Const { value } => {
+                self.push(false, Loc::Const(value.bits() as u64));
+            }
+            O::F64Const { value } => {
+                self.push(false, Loc::Const(value.bits()));
+            }
+            O::V128Const { value } => {
+                let k = self.v128_consts.len() as u32;
+                self.v128_consts.push(u128::from_le_bytes(*value.bytes()));
+                self.produce(true, |d| Instr::ConstV128 { d, k });
+            }
+            O::RefNull { .. } => {
+                self.push(false, Loc::Const(0));
+            }
+            O::RefIsNull => un!(RefIsNull),
+            O::RefFunc { function_index } => {
+                self.produce(false, |d| Instr::RefFunc { d, f: function_index })
+            }
+            O::RefAsNonNull => un!(RefAsNonNull),
+            O::RefEq => bin!(RefEq),
+            O::BrOnNull { relative_depth } => {
+                let len = self.stack.len();
+                self.materialize_if_const(len - 1);
+                let top = self.pop();
+                let a = match top.loc {
+                    Loc::Local(l) => l,
+                    _ => top.slot,
+                };
+                self.cond_branch(
+                    relative_depth,
+                    |t| Instr::BrOnNull { a, t },
+                    |t| Instr::BrOnNonNull { a, t },
+                );
+                let s = self.push(false, top.loc);
+                debug_assert_eq!(s, top.slot);
+            }
+            O::BrOnNonNull { relative_depth } => {
+                let len = self.stack.len();
+                self.materialize_if_const(len - 1);
+                let top = self.stack[len - 1];
+                let a = match top.loc {
+                    Loc::Local(l) => l,
+                    _ => top.slot,
+                };
+                self.cond_branch(
+                    relative_depth,
+                    |t| Instr::BrOnNonNull { a, t },
+                    |t| Instr::BrOnNull { a, t },
+                );
+                self.pop();
+            }
+
+            O::I32Eqz => un!(I32Eqz),
+            O::I32Eq => bin!(I32Eq),
+            O::I32Ne => bin!(I32Ne),
+            O::I32LtS => bin!(I32LtS),
+            O::I32LtU => bin!(I32LtU),
+            O::I32GtS => bin!(I32GtS),
+            O::I32GtU => bin!(I32GtU),
+            O::I32LeS => bin!(I32LeS),
+            O::I32LeU => bin!(I32LeU),
+            O::I32GeS => bin!(I32GeS),
+            O::I32GeU => bin!(I32GeU),
+            O::I64Eqz => un!(I64Eqz),
+            O::I64Eq => bin!(I64Eq),
+            O::I64Ne => bin!(I64Ne),
+            O::I64LtS => bin!(I64LtS),
+            O::I64LtU => bin!(I64LtU),
+            O::I64GtS => bin!(I64GtS),
+            O::I64GtU => bin!(I64GtU),
+            O::I64LeS => bin!(I64LeS),
+            O::I64LeU => bin!(I64LeU),
+            O::I64GeS => bin!(I64GeS),
+            O::I64GeU => bin!(I64GeU),
+            O::F32Eq => bin!(F32Eq),
+            O::F32Ne => bin!(F32Ne),
+            O::F32Lt => bin!(F32Lt),
+            O::F32Gt => bin!(F32Gt),
+            O::F32Le => bin!(F32Le),
+            O::F32Ge => bin!(F32Ge),
+            O::F64Eq => bin!(F64Eq),
+            O::F64Ne => bin!(F64Ne),
+            O::F64Lt => bin!(F64Lt),
+            O::F64Gt => bin!(F64Gt),
+            O::F64Le => bin!(F64Le),
+            O::F64Ge => bin!(F64Ge),
+            O::I32Clz => un!(I32Clz),
+            O::I32Ctz => un!(I32Ctz),
+            O::I32Popcnt => un!(I32Popcnt),
+            O::I32Add => bin!(I32Add),
+            O::I32Sub => bin!(I32Sub),
+            O::I32Mul => bin!(I32Mul),
+            O::I32DivS => bin!(I32DivS),
+            O::I32DivU => bin!(I32DivU),
+            O::I32RemS => bin!(I32RemS),
+            O::I32RemU => bin!(I32RemU),
+            O::I32And => bin!(I32And),
+            O::I32Or => bin!(I32Or),
+            O::I32Xor => bin!(I32Xor),
+            O::I32Shl => bin!(I32Shl),
+            O::I32ShrS => bin!(I32ShrS),
+            O::I32ShrU => bin!(I32ShrU),
+            O::I32Rotl => bin!(I32Rotl),
+            O::I32Rotr => bin!(I32Rotr),
+            O::I64Clz => un!(I64Clz),
+            O::I64Ctz => un!(I64Ctz),
+            O::I64Popcnt => un!(I64Popcnt),
+            O::I64Add => bin!(I64Add),
+            O::I64Sub => bin!(I64Sub),
+            O::I64Mul => bin!(I64Mul),
+            O::I64DivS => bin!(I64DivS),
+            O::I64DivU => bin!(I64DivU),
+            O::I64RemS => bin!(I64RemS),
+            O::I64RemU => bin!(I64RemU),
+            O::I64And => bin!(I64And),
+            O::I64Or => bin!(I64Or),
+            O::I64Xor => bin!(I64Xor),
+            O::I64Shl => bin!(I64Shl),
+            O::I64ShrS => bin!(I64ShrS),
+            O::I64ShrU => bin!(I64ShrU),
+            O::I64Rotl => bin!(I64Rotl),
+            O::I64Rotr => bin!(I64Rotr),
+            O::F32Abs => un!(F32Abs),
+            O::F32Neg => un!(F32Neg),
+            O::F32Ceil => un!(F32Ceil),
+            O::F32Floor => un!(F32Floor),
+            O::F32Trunc => un!(F32Trunc),
+            O::F32Nearest => un!(F32Nearest),
+            O::F32Sqrt => un!(F32Sqrt),
+            O::F32Add => bin!(F32Add),
+            O::F32Sub => bin!(F32Sub),
+            O::F32Mul => bin!(F32Mul),
+            O::F32Div => bin!(F32Div),
+            O::F32Min => bin!(F32Min),
+            O::F32Max => bin!(F32Max),
+            O::F32Copysign => bin!(F32Copysign),
+            O::F64Abs => un!(F64Abs),
+            O::F64Neg => un!(F64Neg),
+            O::F64Ceil => un!(F64Ceil),
+            O::F64Floor => un!(F64Floor),
+            O::F64Trunc => un!(F64Trunc),
+            O::F64Nearest => un!(F64Nearest),
+            O::F64Sqrt => un!(F64Sqrt),
+            O::F64Add => bin!(F64Add),
+            O::F64Sub => bin!(F64Sub),
+            O::F64Mul => bin!(F64Mul),
+            O::F64Div => bin!(F64Div),
+            O::F64Min => bin!(F64Min),
+            O::F64Max => bin!(F64Max),
+            O::F64Copysign => bin!(F64Copysign),
+            O::I32WrapI64 => un!(I32WrapI64),
+            O::I32TruncF32S => un!(I32TruncF32S),
+            O::I32TruncF32U => un!(I32TruncF32U),
+            O::I32TruncF64S => un!(I32TruncF64S),
+            O::I32TruncF64U => un!(I32TruncF64U),
+            O::I64ExtendI32S => un!(I64ExtendI32S),
+            O::I64ExtendI32U => un!(I64ExtendI32U),
+            O::I64TruncF32S => un!(I64TruncF32S),
+            O::I64TruncF32U => un!(I64TruncF32U),
+            O::I64TruncF64S => un!(I64TruncF64S),
+            O::I64TruncF64U => un!(I64TruncF64U),
+            O::F32ConvertI32S => un!(F32ConvertI32S),
+            O::F32ConvertI32U => un!(F32ConvertI32U),
+            O::F32ConvertI64S => un!(F32ConvertI64S),
+            O::F32ConvertI64U => un!(F32ConvertI64U),
+            O::F32DemoteF64 => un!(F32DemoteF64),
+            O::F64ConvertI32S => un!(F64ConvertI32S),
+            O::F64ConvertI32U => un!(F64ConvertI32U),
+            O::F64ConvertI64S => un!(F64ConvertI64S),
+            O::F64ConvertI64U => un!(F64ConvertI64U),
+            O::F64PromoteF32 => un!(F64PromoteF32),
+            // Reinterpretations are free: slots hold raw bits.
+            O::I32ReinterpretF32
+            | O::I64ReinterpretF64
+            | O::F32ReinterpretI32
+            | O::F64ReinterpretI64 => {}
+            O::I32Extend8S => un!(I32Extend8S),
+            O::I32Extend16S => un!(I32Extend16S),
+            O::I64Extend8S => un!(I64Extend8S),
+            O::I64Extend16S => un!(I64Extend16S),
+            O::I64Extend32S => un!(I64Extend32S),
+            O::I32TruncSatF32S => un!(I32TruncSatF32S),
+            O::I32TruncSatF32U => un!(I32TruncSatF32U),
+            O::I32TruncSatF64S => un!(I32TruncSatF64S),
+            O::I32TruncSatF64U => un!(I32TruncSatF64U),
+            O::I64TruncSatF32S => un!(I64TruncSatF32S),
+            O::I64TruncSatF32U => un!(I64TruncSatF32U),
+            O::I64TruncSatF64S => un!(I64TruncSatF64S),
+            O::I64TruncSatF64U => un!(I64TruncSatF64U),
+
+            O::V128Load8Lane { memarg, lane } => self.load_lane(memarg, 1, lane),
+            O::V128Load16Lane { memarg, lane } => self.load_lane(memarg, 2, lane),
+            O::V128Load32Lane { memarg, lane } => self.load_lane(memarg, 4, lane),
+            O::V128Load64Lane { memarg, lane } => self.load_lane(memarg, 8, lane),
+            O::V128Store8Lane { memarg, lane } => self.store_lane(memarg, 1, lane),
+            O::V128Store16Lane { memarg, lane } => self.store_lane(memarg, 2, lane),
+            O::V128Store32Lane { memarg, lane } => self.store_lane(memarg, 4, lane),
+            O::V128Store64Lane { memarg, lane } => self.store_lane(memarg, 8, lane),
+
+            other => match simd::classify(&other) {
+                Some(s) => self.simd(s),
+                None => {
+                    return Err(Error::Unsupported(format!(
+                        "instruction `{other:?}` at offset {:#x} (garbage collection, threads and \
+                         proposals beyond WebAssembly 3.0 are not supported yet)",
+                        self.offset
+                    )))
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn after_call(&mut self, _results: &[ValType]) {
+        self.last_producer = None;
+    }
+
+    fn load_lane(&mut self, m: WpMemArg, width: u8, lane: u8) {
+        let v = self.pop_slot();
+        let a = self.pop_slot();
+        let mi = self.memarg(MemKind::Lane { width, lane }, &m);
+        // `v` and the result may share a slot; the executor reads `v` first.
+        self.produce(true, |d| Instr::LoadLane { d, a, m: mi });
+        self.emit(Instr::Arg { x: v, y: 0, z: 0 });
+    }
+
+    fn store_lane(&mut self, m: WpMemArg, width: u8, lane: u8) {
+        let v = self.pop_slot();
+        let a = self.pop_slot();
+        let mi = self.memarg(MemKind::Lane { width, lane }, &m);
+        self.emit(Instr::StoreLane { a, v, m: mi });
+    }
+
+    fn simd(&mut self, s: SimdInstr) {
+        match s {
+            SimdInstr::Unary(op) => self.unary(true, |d, a| Instr::V128Unary { d, a, op }),
+            SimdInstr::Binary(op) => self.binary(true, |d, a, b| Instr::V128Binary { d, a, b, op }),
+            SimdInstr::Ternary(op) => {
+                let c = self.pop_slot();
+                let b = self.pop_slot();
+                let a = self.pop_slot();
+                self.produce(true, |d| Instr::V128Ternary { d, a, b, op });
+                self.emit(Instr::Arg { x: c, y: 0, z: 0 });
+            }
+            SimdInstr::Test(op) => self.unary(false, |d, a| Instr::V128Test { d, a, op }),
+            SimdInstr::Shift(op) => {
+                self.binary(true, |d, a, b| Instr::V128Shift { d, a, b, op })
+            }
+            SimdInstr::Splat(op) => self.unary(true, |d, a| Instr::V128Splat { d, a, op }),
+            SimdInstr::Extract(op, lane) => {
+                self.unary(false, |d, a| Instr::V128Extract { d, a, op, lane })
+            }
+            SimdInstr::Replace(op, lane) => {
+                self.binary(true, |d, a, b| Instr::V128Replace { d, a, b, op, lane })
+            }
+            SimdInstr::Shuffle(lanes) => {
+                let k = self.shuffles.len() as u32;
+                self.shuffles.push(lanes);
+                self.binary(true, |d, a, b| Instr::V128Shuffle { d, a, b });
+                self.emit(Instr::Arg { x: k, y: 0, z: 0 });
+            }
+            SimdInstr::Load(kind, m) => {
+                let a = self.pop_slot();
+                let mi = self.memarg(MemKind::Simd(kind), &m);
+                self.produce(true, |d| Instr::V128LoadExt { d, a, m: mi });
+            }
+        }
+    }
+}

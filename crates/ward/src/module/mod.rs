@@ -1,0 +1,264 @@
+//! Decoding and validation: bytes (binary or text) in, an immutable [`Module`] out.
+//!
+//! This layer knows nothing of execution. It records what instantiation and the interpreter's
+//! translator need: canonical type ids, imports and exports, segment contents, and the byte range
+//! of every function body (translated lazily, see `interp::translate`).
+
+mod const_expr;
+mod parse;
+
+pub(crate) use const_expr::ConstExpr;
+
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::interp::CompiledFunc;
+use crate::types::{ExternType, FuncType, GlobalType, MemoryType, RefType, TableType};
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+/// A compiled WebAssembly module: validated, immutable, cheap to clone and shareable across
+/// threads.
+///
+/// ```
+/// let engine = ward::Engine::default();
+/// let module = ward::Module::new(&engine, r#"(module (func (export "f") (result i32) i32.const 7))"#)?;
+/// assert_eq!(module.exports().next().unwrap().0, "f");
+/// # Ok::<(), ward::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) inner: Arc<ModuleInner>,
+}
+
+/// A type of the module's type section, resolved to its engine-wide canonical id.
+#[derive(Clone, Debug)]
+pub(crate) struct ModuleType {
+    /// Canonical type id (shared across modules of one engine).
+    pub(crate) id: u32,
+    /// The function signature, if this is a function type.
+    pub(crate) func: Option<Arc<FuncType>>,
+    /// Canonical ids of the declared supertypes, nearest first.
+    pub(crate) supers: Arc<[u32]>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum ImportKind {
+    Func(u32),
+    Table(TableType),
+    Memory(MemoryType),
+    Global(GlobalType),
+    Tag(u32),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Import {
+    pub(crate) module: String,
+    pub(crate) name: String,
+    pub(crate) kind: ImportKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ExportKind {
+    Func,
+    Table,
+    Memory,
+    Global,
+    Tag,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct TableDef {
+    pub(crate) ty: TableType,
+    pub(crate) init: Option<ConstExpr>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct GlobalDef {
+    pub(crate) ty: GlobalType,
+    pub(crate) init: ConstExpr,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum SegmentMode {
+    Passive,
+    Active { index: u32, offset: ConstExpr },
+    Declared,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ElemSegment {
+    pub(crate) mode: SegmentMode,
+    pub(crate) ty: RefType,
+    pub(crate) items: Box<[ConstExpr]>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct DataSegment {
+    pub(crate) mode: SegmentMode,
+    /// Byte range of the contents within [`ModuleInner::bytes`].
+    pub(crate) range: Range<usize>,
+}
+
+#[derive(Debug)]
+pub(crate) struct FuncBody {
+    /// Byte range of the body (locals and code) within [`ModuleInner::bytes`].
+    pub(crate) range: Range<usize>,
+}
+
+pub(crate) struct ModuleInner {
+    pub(crate) engine: Engine,
+    /// The module binary (for text input, the binary it was translated to).
+    pub(crate) bytes: Arc<[u8]>,
+    pub(crate) types: Vec<ModuleType>,
+    pub(crate) imports: Vec<Import>,
+    /// Type index of every function, imported first.
+    pub(crate) funcs: Vec<u32>,
+    pub(crate) num_imported_funcs: u32,
+    pub(crate) tables: Vec<TableDef>,
+    pub(crate) num_imported_tables: u32,
+    pub(crate) memories: Vec<MemoryType>,
+    pub(crate) num_imported_memories: u32,
+    pub(crate) globals: Vec<GlobalDef>,
+    pub(crate) num_imported_globals: u32,
+    /// Type index of every tag, imported first.
+    pub(crate) tags: Vec<u32>,
+    pub(crate) num_imported_tags: u32,
+    pub(crate) exports: Vec<(String, ExportKind, u32)>,
+    pub(crate) export_map: HashMap<String, usize>,
+    pub(crate) start: Option<u32>,
+    pub(crate) elems: Vec<ElemSegment>,
+    pub(crate) datas: Vec<DataSegment>,
+    /// Bodies of the defined (non-imported) functions.
+    pub(crate) bodies: Vec<FuncBody>,
+    /// Lazily translated code of the defined functions.
+    pub(crate) compiled: Box<[OnceLock<Arc<CompiledFunc>>]>,
+    pub(crate) name: Option<String>,
+    pub(crate) func_names: HashMap<u32, String>,
+}
+
+impl Module {
+    /// Compiles a module from its binary or text form.
+    ///
+    /// Text is recognised by its first non-blank character not being the `\0asm` magic. Errors
+    /// name the problem and its byte offset.
+    ///
+    /// ```
+    /// let engine = ward::Engine::default();
+    /// let err = ward::Module::new(&engine, b"\0asm\x01\0\0\0\x01").unwrap_err();
+    /// assert!(err.to_string().contains("offset"));
+    /// ```
+    pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        let bytes = bytes.as_ref();
+        let binary: std::borrow::Cow<'_, [u8]> = if bytes.starts_with(b"\0asm") {
+            bytes.into()
+        } else {
+            wat::parse_bytes(bytes).map_err(|e| crate::Error::Text(e.to_string()))?
+        };
+        Module::from_binary(engine, &binary)
+    }
+
+    /// Compiles a module from its binary form only.
+    pub fn from_binary(engine: &Engine, binary: &[u8]) -> Result<Module> {
+        let inner = parse::parse(engine, binary)?;
+        let module = Module { inner: Arc::new(inner) };
+        if engine.config().eager_translation {
+            for i in 0..module.inner.bodies.len() as u32 {
+                crate::interp::compiled_code(&module.inner, i + module.inner.num_imported_funcs)?;
+            }
+        }
+        Ok(module)
+    }
+
+    /// Reads and compiles a module file (`.wasm` or `.wat`). Errors name the file.
+    pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| crate::Error::Io {
+            context: format!("cannot read `{}`", path.display()),
+            source,
+        })?;
+        Module::new(engine, bytes)
+    }
+
+    /// Checks a module without keeping it.
+    ///
+    /// ```
+    /// let engine = ward::Engine::default();
+    /// assert!(ward::Module::validate(&engine, b"(module (func (result i32)))").is_err());
+    /// ```
+    pub fn validate(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<()> {
+        Module::new(engine, bytes).map(|_| ())
+    }
+
+    /// The engine this module was compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The module's name from its name section, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
+
+    /// The imports: module name, item name, type.
+    ///
+    /// ```
+    /// let engine = ward::Engine::default();
+    /// let m = ward::Module::new(&engine, r#"(module (import "env" "f" (func (param i32))))"#)?;
+    /// let (module, name, ty) = m.imports().next().unwrap();
+    /// assert_eq!((module, name, ty.kind_name()), ("env", "f", "func"));
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn imports(&self) -> impl ExactSizeIterator<Item = (&str, &str, ExternType)> + '_ {
+        self.inner.imports.iter().map(|i| {
+            let ty = match &i.kind {
+                ImportKind::Func(t) => ExternType::Func(self.inner.func_type_of_type(*t).as_ref().clone()),
+                ImportKind::Table(t) => ExternType::Table(*t),
+                ImportKind::Memory(m) => ExternType::Memory(*m),
+                ImportKind::Global(g) => ExternType::Global(*g),
+                ImportKind::Tag(t) => ExternType::Tag(self.inner.func_type_of_type(*t).as_ref().clone()),
+            };
+            (i.module.as_str(), i.name.as_str(), ty)
+        })
+    }
+
+    /// The exports: name and type.
+    pub fn exports(&self) -> impl ExactSizeIterator<Item = (&str, ExternType)> + '_ {
+        self.inner.exports.iter().map(|(name, kind, idx)| {
+            let m = &self.inner;
+            let ty = match kind {
+                ExportKind::Func => ExternType::Func(m.func_type(*idx).as_ref().clone()),
+                ExportKind::Table => ExternType::Table(m.tables[*idx as usize].ty),
+                ExportKind::Memory => ExternType::Memory(m.memories[*idx as usize]),
+                ExportKind::Global => ExternType::Global(m.globals[*idx as usize].ty),
+                ExportKind::Tag => {
+                    ExternType::Tag(m.func_type_of_type(m.tags[*idx as usize]).as_ref().clone())
+                }
+            };
+            (name.as_str(), ty)
+        })
+    }
+}
+
+impl ModuleInner {
+    /// The signature of a function type index. Validation guarantees `ty` is a function type.
+    pub(crate) fn func_type_of_type(&self, ty: u32) -> &Arc<FuncType> {
+        self.types[ty as usize].func.as_ref().expect("validated: function type index")
+    }
+
+    /// The signature of function `func` (module function index).
+    pub(crate) fn func_type(&self, func: u32) -> &Arc<FuncType> {
+        self.func_type_of_type(self.funcs[func as usize])
+    }
+
+    pub(crate) fn func_name(&self, func: u32) -> Option<&str> {
+        self.func_names.get(&func).map(|s| s.as_str())
+    }
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module").field("name", &self.inner.name).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,286 @@
+//! One pass over the binary: validate every payload with the engine's shared validator and record
+//! what the runtime needs.
+
+use super::*;
+use crate::error::Error;
+use crate::types::core_type_index;
+use wasmparser::{
+    CompositeInnerType, ElementItems, ElementKind, ExternalKind, KnownCustom, Name, Parser,
+    Payload, TypeRef, ValidPayload,
+};
+
+pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
+    let mut validator = engine.inner.validator.lock().unwrap_or_else(|p| p.into_inner());
+    validator.reset();
+    let bytes: Arc<[u8]> = binary.into();
+    let mut m = ModuleInner {
+        engine: engine.clone(),
+        bytes: bytes.clone(),
+        types: Vec::new(),
+        imports: Vec::new(),
+        funcs: Vec::new(),
+        num_imported_funcs: 0,
+        tables: Vec::new(),
+        num_imported_tables: 0,
+        memories: Vec::new(),
+        num_imported_memories: 0,
+        globals: Vec::new(),
+        num_imported_globals: 0,
+        tags: Vec::new(),
+        num_imported_tags: 0,
+        exports: Vec::new(),
+        export_map: HashMap::new(),
+        start: None,
+        elems: Vec::new(),
+        datas: Vec::new(),
+        bodies: Vec::new(),
+        compiled: Box::new([]),
+        name: None,
+        func_names: HashMap::new(),
+    };
+    let invalid = |e: wasmparser::BinaryReaderError| Error::invalid(&e);
+    let mut func_allocs = wasmparser::FuncValidatorAllocations::default();
+    let mut types_done = None;
+    for payload in Parser::new(0).parse_all(&bytes) {
+        let payload = payload.map_err(invalid)?;
+        match validator.payload(&payload).map_err(invalid)? {
+            ValidPayload::Func(func, body) => {
+                let mut fv = func.into_validator(std::mem::take(&mut func_allocs));
+                fv.validate(&body).map_err(invalid)?;
+                func_allocs = fv.into_allocations();
+                m.bodies.push(FuncBody { range: body.range().start as usize..body.range().end as usize });
+                continue;
+            }
+            ValidPayload::End(types) => {
+                types_done = Some(types);
+                continue;
+            }
+            ValidPayload::Ok | ValidPayload::Parser(_) => {}
+        }
+        match payload {
+            Payload::TypeSection(_) => {}
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import.map_err(invalid)?;
+                    let kind = match import.ty {
+                        TypeRef::Func(t) | TypeRef::FuncExact(t) => {
+                            m.funcs.push(t);
+                            m.num_imported_funcs += 1;
+                            ImportKind::Func(t)
+                        }
+                        TypeRef::Table(_) => {
+                            m.num_imported_tables += 1;
+                            // Filled in from the validator's canonical types at the end.
+                            ImportKind::Table(TableType::new(RefType::FUNCREF, 0, None))
+                        }
+                        TypeRef::Memory(mt) => {
+                            let mt = MemoryType::from_wasmparser(&mt);
+                            m.memories.push(mt);
+                            m.num_imported_memories += 1;
+                            ImportKind::Memory(mt)
+                        }
+                        TypeRef::Global(_) => {
+                            m.num_imported_globals += 1;
+                            ImportKind::Global(GlobalType::new(
+                                crate::ValType::I32,
+                                crate::Mutability::Const,
+                            ))
+                        }
+                        TypeRef::Tag(t) => {
+                            m.tags.push(t.func_type_idx);
+                            m.num_imported_tags += 1;
+                            ImportKind::Tag(t.func_type_idx)
+                        }
+                    };
+                    m.imports.push(Import {
+                        module: import.module.to_string(),
+                        name: import.name.to_string(),
+                        kind,
+                    });
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for t in reader {
+                    m.funcs.push(t.map_err(invalid)?);
+                }
+            }
+            Payload::TableSection(reader) => {
+                for t in reader {
+                    let t = t.map_err(invalid)?;
+                    let init = match &t.init {
+                        wasmparser::TableInit::RefNull => None,
+                        wasmparser::TableInit::Expr(e) => Some(ConstExpr::decode(e)?),
+                    };
+                    m.tables.push(TableDef { ty: TableType::from_wasmparser(&t.ty), init });
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for t in reader {
+                    m.memories.push(MemoryType::from_wasmparser(&t.map_err(invalid)?));
+                }
+            }
+            Payload::TagSection(reader) => {
+                for t in reader {
+                    m.tags.push(t.map_err(invalid)?.func_type_idx);
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                for g in reader {
+                    let g = g.map_err(invalid)?;
+                    m.globals.push(GlobalDef {
+                        ty: GlobalType::from_wasmparser(&g.ty),
+                        init: ConstExpr::decode(&g.init_expr)?,
+                    });
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for e in reader {
+                    let e = e.map_err(invalid)?;
+                    let kind = match e.kind {
+                        ExternalKind::Func | ExternalKind::FuncExact => ExportKind::Func,
+                        ExternalKind::Table => ExportKind::Table,
+                        ExternalKind::Memory => ExportKind::Memory,
+                        ExternalKind::Global => ExportKind::Global,
+                        ExternalKind::Tag => ExportKind::Tag,
+                    };
+                    m.export_map.insert(e.name.to_string(), m.exports.len());
+                    m.exports.push((e.name.to_string(), kind, e.index));
+                }
+            }
+            Payload::StartSection { func, .. } => m.start = Some(func),
+            Payload::ElementSection(reader) => {
+                for e in reader {
+                    let e = e.map_err(invalid)?;
+                    let mode = match e.kind {
+                        ElementKind::Passive => SegmentMode::Passive,
+                        ElementKind::Declared => SegmentMode::Declared,
+                        ElementKind::Active { table_index, offset_expr } => SegmentMode::Active {
+                            index: table_index.unwrap_or(0),
+                            offset: ConstExpr::decode(&offset_expr)?,
+                        },
+                    };
+                    let (ty, items) = match e.items {
+                        ElementItems::Functions(r) => {
+                            let mut items = Vec::new();
+                            for f in r {
+                                let f = f.map_err(invalid)?;
+                                items.push(ConstExpr {
+                                    ops: vec![const_expr::ConstOp::RefFunc(f)].into(),
+                                });
+                            }
+                            // Refined to `(ref func)` below; only the top type matters at runtime.
+                            (RefType::FUNCREF, items)
+                        }
+                        ElementItems::Expressions(ty, r) => {
+                            let mut items = Vec::new();
+                            for ex in r {
+                                items.push(ConstExpr::decode(&ex.map_err(invalid)?)?);
+                            }
+                            (RefType::from_wasmparser(ty), items)
+                        }
+                    };
+                    m.elems.push(ElemSegment { mode, ty, items: items.into() });
+                }
+            }
+            Payload::DataSection(reader) => {
+                for d in reader {
+                    let d = d.map_err(invalid)?;
+                    let mode = match d.kind {
+                        wasmparser::DataKind::Passive => SegmentMode::Passive,
+                        wasmparser::DataKind::Active { memory_index, offset_expr } => {
+                            SegmentMode::Active {
+                                index: memory_index,
+                                offset: ConstExpr::decode(&offset_expr)?,
+                            }
+                        }
+                    };
+                    let start = d.data.as_ptr() as usize - bytes.as_ptr() as usize;
+                    m.datas.push(DataSegment { mode, range: start..start + d.data.len() });
+                }
+            }
+            Payload::CustomSection(c) => {
+                if let KnownCustom::Name(names) = c.as_known() {
+                    // A malformed name section is ignored, as the spec allows.
+                    for n in names.into_iter().flatten() {
+                        match n {
+                            Name::Module { name, .. } => m.name = Some(name.to_string()),
+                            Name::Function(map) => {
+                                for naming in map.into_iter().flatten() {
+                                    m.func_names.insert(naming.index, naming.name.to_string());
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let types = types_done.ok_or_else(|| Error::Invalid {
+        message: "unexpected end of module".into(),
+        offset: binary.len(),
+    })?;
+    let t = types.as_ref();
+    for i in 0..t.core_type_count_in_module() {
+        let id = t.core_type_at_in_module(i);
+        let sub = &types[id];
+        let func = match &sub.composite_type.inner {
+            CompositeInnerType::Func(f) => Some(Arc::new(FuncType::from_wasmparser(f))),
+            _ => None,
+        };
+        let mut supers = Vec::new();
+        let mut cur = t.supertype_of(id);
+        while let Some(s) = cur {
+            supers.push(core_type_index(s));
+            cur = t.supertype_of(s);
+        }
+        m.types.push(ModuleType { id: core_type_index(id), func, supers: supers.into() });
+    }
+    // Canonicalised table, global and memory types (concrete reference types resolved to ids).
+    let (mut ti, mut gi) = (0u32, 0u32);
+    for imp in m.imports.iter_mut() {
+        match &mut imp.kind {
+            ImportKind::Table(tt) => {
+                *tt = TableType::from_wasmparser(&t.table_at(ti));
+                ti += 1;
+            }
+            ImportKind::Global(g) => {
+                *g = GlobalType::from_wasmparser(&t.global_at(gi));
+                gi += 1;
+            }
+            _ => {}
+        }
+    }
+    for (i, def) in m.tables.iter_mut().enumerate() {
+        def.ty = TableType::from_wasmparser(&t.table_at(m.num_imported_tables + i as u32));
+    }
+    for (i, def) in m.globals.iter_mut().enumerate() {
+        def.ty = GlobalType::from_wasmparser(&t.global_at(m.num_imported_globals + i as u32));
+    }
+    for (i, seg) in m.elems.iter_mut().enumerate() {
+        seg.ty = RefType::from_wasmparser(t.element_at(i as u32));
+    }
+    // The table/global vectors above hold only definitions; prepend the imported ones so that
+    // `tables[i]`/`globals[i]` is indexed by the module index space.
+    let imported_tables: Vec<TableDef> = m
+        .imports
+        .iter()
+        .filter_map(|i| match &i.kind {
+            ImportKind::Table(tt) => Some(TableDef { ty: *tt, init: None }),
+            _ => None,
+        })
+        .collect();
+    m.tables.splice(0..0, imported_tables);
+    let imported_globals: Vec<GlobalDef> = m
+        .imports
+        .iter()
+        .filter_map(|i| match &i.kind {
+            ImportKind::Global(g) => Some(GlobalDef { ty: *g, init: ConstExpr { ops: [].into() } }),
+            _ => None,
+        })
+        .collect();
+    m.globals.splice(0..0, imported_globals);
+    m.compiled = (0..m.bodies.len()).map(|_| OnceLock::new()).collect();
+    Ok(m)
+}

@@ -1,0 +1,171 @@
+//! The runtime data layout shared by every execution tier.
+//!
+//! A [`StoreInner`] owns every runtime object: functions, memories, tables, globals, tags,
+//! instances, host references and exception objects. Objects are addressed by index ("handles");
+//! memories and globals are boxed so that the raw pointers kept in [`InstanceData`] stay valid for
+//! the life of the store. Reference values in interpreter slots are `index + 1` (0 is null) into
+//! `funcs`, `externrefs` or `exns`.
+
+pub(crate) mod memory;
+
+pub use memory::LinearMemory;
+
+use crate::engine::Engine;
+use crate::module::ModuleInner;
+use crate::types::{FuncType, GlobalType, TableType};
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Where a function's code lives.
+#[derive(Clone)]
+pub(crate) enum FuncKind {
+    /// A function defined by a wasm module, in `instance`, with module function index `index`.
+    Wasm { instance: u32, index: u32 },
+    /// A host function: `host` indexes the store's host-function table.
+    Host { host: u32 },
+}
+
+/// A function object.
+#[derive(Clone)]
+pub(crate) struct FuncEntry {
+    /// Canonical type id.
+    pub(crate) type_id: u32,
+    /// Canonical ids of the declared supertypes of the function's type.
+    pub(crate) supers: Arc<[u32]>,
+    pub(crate) ty: Arc<FuncType>,
+    pub(crate) kind: FuncKind,
+}
+
+impl FuncEntry {
+    /// Whether this function may be called as type `expected` (equal or a declared subtype).
+    #[inline]
+    pub(crate) fn matches(&self, expected: u32) -> bool {
+        self.type_id == expected || self.supers.contains(&expected)
+    }
+}
+
+/// A global cell. Values are raw bits: i32/f32 in the low 32 bits, references as `index + 1`.
+pub(crate) struct GlobalCell {
+    pub(crate) value: u128,
+    pub(crate) ty: GlobalType,
+}
+
+/// A table instance. Elements are reference values (`index + 1`, 0 = null).
+pub(crate) struct TableInstance {
+    pub(crate) elems: Vec<u64>,
+    pub(crate) ty: TableType,
+    /// Element count limit combining the declared maximum and the store's limits.
+    pub(crate) max: u64,
+}
+
+impl TableInstance {
+    /// Grows by `delta` elements set to `init`; returns the old size or `None`.
+    pub(crate) fn grow(&mut self, delta: u64, init: u64) -> Option<u64> {
+        let old = self.elems.len() as u64;
+        let new = old.checked_add(delta)?;
+        let index_max = if self.ty.table64 { u64::MAX } else { u32::MAX as u64 };
+        if new > self.max || new > index_max || new > MAX_TABLE_ELEMS {
+            return None;
+        }
+        self.elems.try_reserve(delta as usize).ok()?;
+        self.elems.resize(new as usize, init);
+        Some(old)
+    }
+}
+
+/// Hard cap on table size (elements), whatever the declared maximum: 10 million entries.
+pub(crate) const MAX_TABLE_ELEMS: u64 = 10_000_000;
+
+/// An exception tag. Identity is the index in the store.
+pub(crate) struct TagEntry {
+    pub(crate) type_id: u32,
+    pub(crate) ty: Arc<FuncType>,
+}
+
+/// A thrown exception: its tag and payload slots.
+pub(crate) struct ExnObject {
+    pub(crate) tag: u32,
+    pub(crate) values: Box<[u64]>,
+}
+
+/// An instantiated module: its index spaces resolved to store objects.
+pub(crate) struct InstanceData {
+    pub(crate) module: Arc<ModuleInner>,
+    /// Store function index of each module function.
+    pub(crate) funcs: Box<[u32]>,
+    /// Store table index of each module table.
+    pub(crate) tables: Box<[u32]>,
+    /// Store memory index of each module memory.
+    pub(crate) memories: Box<[u32]>,
+    /// Raw pointer to each module memory (boxed in the store; never moves).
+    pub(crate) memory_ptrs: Box<[*mut LinearMemory]>,
+    /// Store global index of each module global.
+    pub(crate) globals: Box<[u32]>,
+    /// Raw pointer to each module global's cell (boxed in the store; never moves).
+    pub(crate) global_ptrs: Box<[*mut GlobalCell]>,
+    /// Store tag index of each module tag.
+    pub(crate) tags: Box<[u32]>,
+    /// Element segments, evaluated; a dropped segment is empty.
+    pub(crate) elems: Box<[Box<[u64]>]>,
+    /// Data segments: whether each was dropped.
+    pub(crate) data_dropped: Box<[bool]>,
+}
+
+// SAFETY: the raw pointers point into boxes owned by the same store, which moves between threads
+// as a whole; they are only dereferenced while the store is exclusively borrowed.
+unsafe impl Send for InstanceData {}
+// SAFETY: see `Send`; shared access never writes through the pointers.
+unsafe impl Sync for InstanceData {}
+
+/// A host reference (`externref`) object.
+pub(crate) type ExternObject = Box<dyn Any + Send + Sync>;
+
+/// Resource limits of a store.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StoreLimits {
+    pub(crate) memory_bytes: Option<u64>,
+    pub(crate) table_elements: Option<u64>,
+    pub(crate) instances: Option<usize>,
+}
+
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The non-generic part of a store: every runtime object.
+pub(crate) struct StoreInner {
+    pub(crate) id: u64,
+    pub(crate) engine: Engine,
+    pub(crate) funcs: Vec<FuncEntry>,
+    pub(crate) memories: Vec<Box<LinearMemory>>,
+    pub(crate) tables: Vec<Box<TableInstance>>,
+    pub(crate) globals: Vec<Box<GlobalCell>>,
+    pub(crate) tags: Vec<TagEntry>,
+    pub(crate) instances: Vec<Box<InstanceData>>,
+    pub(crate) externrefs: Vec<ExternObject>,
+    pub(crate) exns: Vec<ExnObject>,
+    pub(crate) limits: StoreLimits,
+    /// Remaining fuel, when the engine consumes fuel.
+    pub(crate) fuel: u64,
+    /// Interpreter value stacks kept for reuse between calls.
+    pub(crate) spare_stacks: Vec<Vec<u64>>,
+}
+
+impl StoreInner {
+    pub(crate) fn new(engine: &Engine) -> StoreInner {
+        StoreInner {
+            id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+            engine: engine.clone(),
+            funcs: Vec::new(),
+            memories: Vec::new(),
+            tables: Vec::new(),
+            globals: Vec::new(),
+            tags: Vec::new(),
+            instances: Vec::new(),
+            externrefs: Vec::new(),
+            exns: Vec::new(),
+            limits: StoreLimits::default(),
+            fuel: 0,
+            spare_stacks: Vec::new(),
+        }
+    }
+}

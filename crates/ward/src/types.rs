@@ -1,0 +1,418 @@
+//! The types of WebAssembly values and of importable/exportable items, as the embedding API
+//! presents them.
+
+use std::fmt;
+
+/// The heap type of a reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HeapType {
+    /// Any function (`func`).
+    Func,
+    /// Any host reference (`extern`).
+    Extern,
+    /// Any exception (`exn`).
+    Exn,
+    /// The bottom of the function hierarchy (`nofunc`).
+    NoFunc,
+    /// The bottom of the extern hierarchy (`noextern`).
+    NoExtern,
+    /// The bottom of the exception hierarchy (`noexn`).
+    NoExn,
+    /// `any` (garbage collection; not executable yet).
+    Any,
+    /// A concrete function type, by its engine-wide canonical type id.
+    Concrete(u32),
+    /// Other GC heap types (`eq`, `i31`, `struct`, `array`, `none`), which Ward cannot run yet.
+    Other,
+}
+
+/// The type of a reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RefType {
+    /// Whether `null` is a value of this type.
+    pub nullable: bool,
+    /// The heap type.
+    pub heap: HeapType,
+}
+
+impl RefType {
+    /// `funcref`, i.e. `(ref null func)`.
+    pub const FUNCREF: RefType = RefType { nullable: true, heap: HeapType::Func };
+    /// `externref`, i.e. `(ref null extern)`.
+    pub const EXTERNREF: RefType = RefType { nullable: true, heap: HeapType::Extern };
+    /// `exnref`, i.e. `(ref null exn)`.
+    pub const EXNREF: RefType = RefType { nullable: true, heap: HeapType::Exn };
+}
+
+/// The type of a WebAssembly value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValType {
+    /// 32-bit integer.
+    I32,
+    /// 64-bit integer.
+    I64,
+    /// 32-bit IEEE float.
+    F32,
+    /// 64-bit IEEE float.
+    F64,
+    /// 128-bit vector.
+    V128,
+    /// A reference.
+    Ref(RefType),
+}
+
+impl ValType {
+    /// `funcref`.
+    pub const FUNCREF: ValType = ValType::Ref(RefType::FUNCREF);
+    /// `externref`.
+    pub const EXTERNREF: ValType = ValType::Ref(RefType::EXTERNREF);
+
+    /// Number of 64-bit interpreter slots a value of this type occupies.
+    pub(crate) fn slots(self) -> u32 {
+        if self == ValType::V128 {
+            2
+        } else {
+            1
+        }
+    }
+
+    pub(crate) fn from_wasmparser(t: wasmparser::ValType) -> ValType {
+        match t {
+            wasmparser::ValType::I32 => ValType::I32,
+            wasmparser::ValType::I64 => ValType::I64,
+            wasmparser::ValType::F32 => ValType::F32,
+            wasmparser::ValType::F64 => ValType::F64,
+            wasmparser::ValType::V128 => ValType::V128,
+            wasmparser::ValType::Ref(r) => ValType::Ref(RefType::from_wasmparser(r)),
+        }
+    }
+}
+
+impl RefType {
+    pub(crate) fn from_wasmparser(r: wasmparser::RefType) -> RefType {
+        use wasmparser::{AbstractHeapType as A, HeapType as H};
+        let heap = match r.heap_type() {
+            H::Abstract { shared: _, ty } => match ty {
+                A::Func => HeapType::Func,
+                A::Extern => HeapType::Extern,
+                A::Exn => HeapType::Exn,
+                A::NoFunc => HeapType::NoFunc,
+                A::NoExtern => HeapType::NoExtern,
+                A::NoExn => HeapType::NoExn,
+                A::Any => HeapType::Any,
+                _ => HeapType::Other,
+            },
+            H::Concrete(idx) | H::Exact(idx) => match idx.as_core_type_id() {
+                Some(id) => HeapType::Concrete(core_type_index(id)),
+                None => HeapType::Other,
+            },
+        };
+        RefType { nullable: r.is_nullable(), heap }
+    }
+
+    /// The top type of this reference's hierarchy: `func`, `extern` or `exn`.
+    pub(crate) fn top(self) -> HeapType {
+        match self.heap {
+            HeapType::Func | HeapType::NoFunc | HeapType::Concrete(_) => HeapType::Func,
+            HeapType::Extern | HeapType::NoExtern => HeapType::Extern,
+            HeapType::Exn | HeapType::NoExn => HeapType::Exn,
+            HeapType::Any | HeapType::Other => HeapType::Any,
+        }
+    }
+}
+
+pub(crate) fn core_type_index(id: wasmparser::types::CoreTypeId) -> u32 {
+    use wasmparser::types::TypeIdentifier;
+    id.index() as u32
+}
+
+impl fmt::Display for ValType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValType::I32 => f.write_str("i32"),
+            ValType::I64 => f.write_str("i64"),
+            ValType::F32 => f.write_str("f32"),
+            ValType::F64 => f.write_str("f64"),
+            ValType::V128 => f.write_str("v128"),
+            ValType::Ref(r) => write!(f, "{r}"),
+        }
+    }
+}
+
+impl fmt::Display for RefType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = match self.heap {
+            HeapType::Func => "func".to_string(),
+            HeapType::Extern => "extern".to_string(),
+            HeapType::Exn => "exn".to_string(),
+            HeapType::NoFunc => "nofunc".to_string(),
+            HeapType::NoExtern => "noextern".to_string(),
+            HeapType::NoExn => "noexn".to_string(),
+            HeapType::Any => "any".to_string(),
+            HeapType::Concrete(i) => format!("type#{i}"),
+            HeapType::Other => "gc".to_string(),
+        };
+        if self.nullable {
+            write!(f, "(ref null {h})")
+        } else {
+            write!(f, "(ref {h})")
+        }
+    }
+}
+
+/// The type of a function: parameters and results.
+///
+/// ```
+/// use ward::{FuncType, ValType};
+/// let ty = FuncType::new([ValType::I32, ValType::I32], [ValType::I64]);
+/// assert_eq!(ty.params().len(), 2);
+/// assert_eq!(ty.results(), &[ValType::I64]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FuncType {
+    params: Box<[ValType]>,
+    results: Box<[ValType]>,
+}
+
+impl FuncType {
+    /// A function type from its parameter and result types.
+    pub fn new(
+        params: impl IntoIterator<Item = ValType>,
+        results: impl IntoIterator<Item = ValType>,
+    ) -> FuncType {
+        FuncType { params: params.into_iter().collect(), results: results.into_iter().collect() }
+    }
+
+    /// The parameter types.
+    pub fn params(&self) -> &[ValType] {
+        &self.params
+    }
+
+    /// The result types.
+    pub fn results(&self) -> &[ValType] {
+        &self.results
+    }
+
+    pub(crate) fn from_wasmparser(f: &wasmparser::FuncType) -> FuncType {
+        FuncType::new(
+            f.params().iter().map(|t| ValType::from_wasmparser(*t)),
+            f.results().iter().map(|t| ValType::from_wasmparser(*t)),
+        )
+    }
+
+    pub(crate) fn param_slots(&self) -> u32 {
+        self.params.iter().map(|t| t.slots()).sum()
+    }
+
+    pub(crate) fn result_slots(&self) -> u32 {
+        self.results.iter().map(|t| t.slots()).sum()
+    }
+}
+
+impl fmt::Display for FuncType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "(func")?;
+        if !self.params.is_empty() {
+            write!(f, " (param")?;
+            for p in self.params.iter() {
+                write!(f, " {p}")?;
+            }
+            write!(f, ")")?;
+        }
+        if !self.results.is_empty() {
+            write!(f, " (result")?;
+            for p in self.results.iter() {
+                write!(f, " {p}")?;
+            }
+            write!(f, ")")?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// The type of a linear memory.
+///
+/// ```
+/// let ty = ward::MemoryType::new(1, Some(2));
+/// assert_eq!(ty.minimum(), 1);
+/// assert!(!ty.is_64());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MemoryType {
+    pub(crate) min: u64,
+    pub(crate) max: Option<u64>,
+    pub(crate) memory64: bool,
+    pub(crate) shared: bool,
+    pub(crate) page_size_log2: u8,
+}
+
+impl MemoryType {
+    /// A 32-bit memory of `min` pages (64 KiB each) and an optional maximum.
+    pub fn new(min: u32, max: Option<u32>) -> MemoryType {
+        MemoryType {
+            min: min.into(),
+            max: max.map(u64::from),
+            memory64: false,
+            shared: false,
+            page_size_log2: 16,
+        }
+    }
+
+    /// A 64-bit memory (memory64 proposal).
+    pub fn new64(min: u64, max: Option<u64>) -> MemoryType {
+        MemoryType { min, max, memory64: true, shared: false, page_size_log2: 16 }
+    }
+
+    /// Minimum size in pages.
+    pub fn minimum(&self) -> u64 {
+        self.min
+    }
+
+    /// Maximum size in pages, if any.
+    pub fn maximum(&self) -> Option<u64> {
+        self.max
+    }
+
+    /// Whether the memory is indexed by 64-bit addresses.
+    pub fn is_64(&self) -> bool {
+        self.memory64
+    }
+
+    pub(crate) fn from_wasmparser(m: &wasmparser::MemoryType) -> MemoryType {
+        MemoryType {
+            min: m.initial,
+            max: m.maximum,
+            memory64: m.memory64,
+            shared: m.shared,
+            page_size_log2: m.page_size_log2.map(|p| p as u8).unwrap_or(16),
+        }
+    }
+
+    /// The largest page count any memory of this index type can have.
+    pub(crate) fn absolute_max_pages(&self) -> u64 {
+        if self.memory64 {
+            1u64 << (64 - self.page_size_log2 as u32)
+        } else {
+            1u64 << (32 - self.page_size_log2 as u32)
+        }
+    }
+}
+
+/// The type of a table.
+///
+/// ```
+/// let ty = ward::TableType::new(ward::RefType::FUNCREF, 10, None);
+/// assert_eq!(ty.minimum(), 10);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TableType {
+    pub(crate) element: RefType,
+    pub(crate) min: u64,
+    pub(crate) max: Option<u64>,
+    pub(crate) table64: bool,
+}
+
+impl TableType {
+    /// A 32-bit-indexed table.
+    pub fn new(element: RefType, min: u32, max: Option<u32>) -> TableType {
+        TableType { element, min: min.into(), max: max.map(u64::from), table64: false }
+    }
+
+    /// The element type.
+    pub fn element(&self) -> RefType {
+        self.element
+    }
+
+    /// Minimum size in elements.
+    pub fn minimum(&self) -> u64 {
+        self.min
+    }
+
+    /// Maximum size in elements, if any.
+    pub fn maximum(&self) -> Option<u64> {
+        self.max
+    }
+
+    pub(crate) fn from_wasmparser(t: &wasmparser::TableType) -> TableType {
+        TableType {
+            element: RefType::from_wasmparser(t.element_type),
+            min: t.initial,
+            max: t.maximum,
+            table64: t.table64,
+        }
+    }
+}
+
+/// Whether a global can be changed after instantiation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mutability {
+    /// Immutable.
+    Const,
+    /// Mutable.
+    Var,
+}
+
+/// The type of a global.
+///
+/// ```
+/// use ward::{GlobalType, Mutability, ValType};
+/// let ty = GlobalType::new(ValType::I32, Mutability::Var);
+/// assert_eq!(ty.content(), ValType::I32);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GlobalType {
+    pub(crate) content: ValType,
+    pub(crate) mutability: Mutability,
+}
+
+impl GlobalType {
+    /// A global type.
+    pub fn new(content: ValType, mutability: Mutability) -> GlobalType {
+        GlobalType { content, mutability }
+    }
+
+    /// The type of the value held.
+    pub fn content(&self) -> ValType {
+        self.content
+    }
+
+    /// Whether the global is mutable.
+    pub fn mutability(&self) -> Mutability {
+        self.mutability
+    }
+
+    pub(crate) fn from_wasmparser(g: &wasmparser::GlobalType) -> GlobalType {
+        GlobalType {
+            content: ValType::from_wasmparser(g.content_type),
+            mutability: if g.mutable { Mutability::Var } else { Mutability::Const },
+        }
+    }
+}
+
+/// The type of an importable or exportable item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExternType {
+    /// A function.
+    Func(FuncType),
+    /// A table.
+    Table(TableType),
+    /// A linear memory.
+    Memory(MemoryType),
+    /// A global.
+    Global(GlobalType),
+    /// An exception tag, with the type of its payload.
+    Tag(FuncType),
+}
+
+impl ExternType {
+    /// A short name of the kind of item: `func`, `table`, `memory`, `global` or `tag`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ExternType::Func(_) => "func",
+            ExternType::Table(_) => "table",
+            ExternType::Memory(_) => "memory",
+            ExternType::Global(_) => "global",
+            ExternType::Tag(_) => "tag",
+        }
+    }
+}

@@ -16,6 +16,7 @@ pub struct Config {
     pub(crate) max_stack_slots: usize,
     pub(crate) max_call_depth: usize,
     pub(crate) consume_fuel: bool,
+    pub(crate) interruptible: bool,
     pub(crate) eager_translation: bool,
     pub(crate) features: WasmFeatures,
 }
@@ -26,6 +27,7 @@ impl Default for Config {
             max_stack_slots: 1 << 20,
             max_call_depth: 20_000,
             consume_fuel: false,
+            interruptible: false,
             eager_translation: false,
             features: default_features(),
         }
@@ -63,6 +65,14 @@ impl Config {
     /// Whether stores of this engine count fuel (see [`Store::set_fuel`](crate::Store::set_fuel)).
     pub fn consume_fuel(&mut self, on: bool) -> &mut Config {
         self.consume_fuel = on;
+        self
+    }
+
+    /// Whether running wasm can be interrupted from another thread (see
+    /// [`Store::interrupt_handle`](crate::Store::interrupt_handle)). Costs a check per loop
+    /// iteration and call.
+    pub fn interruptible(&mut self, on: bool) -> &mut Config {
+        self.interruptible = on;
         self
     }
 

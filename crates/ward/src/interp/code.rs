@@ -99,8 +99,9 @@ define_instrs! {
         Arg { x: u32, y: u32, z: u32 },
         /// Trap: `unreachable`.
         Unreachable,
-        /// Charge `n` units of fuel (only emitted when the engine consumes fuel).
-        Fuel { n: u32 },
+        /// Checkpoint: charge `n` units of fuel and check for interruption (only emitted when
+        /// the engine consumes fuel or is interruptible).
+        Check { n: u32 },
         /// Jump to instruction `t`.
         Br { t: u32 },
         /// Jump to `t` if the i32 in `c` is non-zero.

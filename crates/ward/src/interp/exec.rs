@@ -371,12 +371,15 @@ impl Execution {
                 match ins {
                     Instr::Arg { .. } => {}
                     Instr::Unreachable => trap!(TrapCode::Unreachable),
-                    Instr::Fuel { n } => {
+                    Instr::Check { n } => {
                         if self.consume_fuel {
                             if store.fuel < n as u64 {
                                 trap!(TrapCode::OutOfFuel)
                             }
                             store.fuel -= n as u64;
+                        }
+                        if store.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                            trap!(TrapCode::Interrupted)
                         }
                     }
                     Instr::Br { t } => pc = t as usize,

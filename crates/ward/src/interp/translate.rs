@@ -109,6 +109,10 @@ struct Translator<'m> {
     unreachable: bool,
     /// Nesting depth of blocks opened in unreachable code.
     dead_depth: u32,
+    /// Whether to emit fuel/interruption checkpoints.
+    checkpoints: bool,
+    /// The open checkpoint and the number of wasm instructions charged to it so far.
+    checkpoint: Option<(usize, u32)>,
 }
 
 fn mem_index(m: &WpMemArg) -> u32 {
@@ -172,6 +176,11 @@ pub(super) fn translate(module: &ModuleInner, func: u32) -> Result<CompiledFunc>
         last_producer: None,
         unreachable: false,
         dead_depth: 0,
+        checkpoints: {
+            let c = module.engine.config();
+            c.consume_fuel || c.interruptible
+        },
+        checkpoint: None,
     };
     t.ctrl.push(Ctrl {
         kind: Kind::Func,
@@ -184,6 +193,7 @@ pub(super) fn translate(module: &ModuleInner, func: u32) -> Result<CompiledFunc>
         else_patch: None,
         handler: None,
     });
+    t.open_checkpoint();
     let mut ops = body.get_operators_reader().map_err(invalid)?;
     while !ops.eof() {
         let (op, offset) = ops.read_with_offset().map_err(invalid)?;
@@ -193,6 +203,7 @@ pub(super) fn translate(module: &ModuleInner, func: u32) -> Result<CompiledFunc>
             break;
         }
     }
+    t.close_checkpoint();
     Ok(CompiledFunc {
         code: t.code.into(),
         param_slots,
@@ -208,6 +219,26 @@ pub(super) fn translate(module: &ModuleInner, func: u32) -> Result<CompiledFunc>
 }
 
 impl Translator<'_> {
+    // ---- fuel and interruption checkpoints ----------------------------------------------------
+
+    /// Starts a new straight-line region: a `Check` instruction charging the number of wasm
+    /// instructions translated until the next region starts. Placed at function entry, loop
+    /// headers and labels, so every loop iteration and every call passes one.
+    fn open_checkpoint(&mut self) {
+        if !self.checkpoints {
+            return;
+        }
+        self.close_checkpoint();
+        let at = self.emit(Instr::Check { n: 0 });
+        self.checkpoint = Some((at, 0));
+    }
+
+    fn close_checkpoint(&mut self) {
+        if let Some((at, n)) = self.checkpoint.take() {
+            self.code[at] = Instr::Check { n };
+        }
+    }
+
     // ---- emission -------------------------------------------------------------------------
 
     fn emit(&mut self, i: Instr) -> usize {
@@ -360,6 +391,9 @@ impl Translator<'_> {
             else_patch: None,
             handler: None,
         });
+        if kind == Kind::Loop {
+            self.open_checkpoint();
+        }
     }
 
     /// Resets the operand stack to a frame's base plus `types`, all in canonical slots.
@@ -555,6 +589,7 @@ impl Translator<'_> {
         self.height = c.base;
         self.push_results_at(c.base, &c.results);
         self.unreachable = false;
+        self.open_checkpoint();
         self.last_producer = None;
     }
 
@@ -701,6 +736,11 @@ impl Translator<'_> {
 
     fn op(&mut self, op: Operator<'_>) -> Result<()> {
         use Operator as O;
+        if let Some((_, n)) = &mut self.checkpoint {
+            if !self.unreachable {
+                *n += 1;
+            }
+        }
         if self.unreachable {
             match op {
                 O::Block { .. } | O::Loop { .. } | O::If { .. } | O::TryTable { .. } => {
@@ -765,6 +805,7 @@ impl Translator<'_> {
                 }
                 self.reset_stack(0, false);
                 self.unreachable = false;
+                self.open_checkpoint();
                 self.last_producer = None;
             }
             O::TryTable { try_table } => {
@@ -1312,5 +1353,66 @@ impl Translator<'_> {
                 self.produce(true, |d| Instr::V128LoadExt { d, a, m: mi });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Engine, Module};
+
+    fn translate_wat(wat: &str) -> CompiledFunc {
+        let engine = Engine::default();
+        let m = Module::new(&engine, wat).unwrap();
+        translate(&m.inner, m.inner.num_imported_funcs).unwrap()
+    }
+
+    #[test]
+    fn local_get_is_free_and_local_set_retargets() {
+        let f = translate_wat(
+            "(module (func (param i32 i32) (local i32)
+               local.get 0 local.get 1 i32.add local.set 2))",
+        );
+        assert_eq!(f.code[0], Instr::I32Add { d: 2, a: 0, b: 1 });
+        assert_eq!(f.code[1], Instr::Return);
+        assert_eq!(f.code.len(), 2);
+    }
+
+    #[test]
+    fn aliased_local_is_saved_before_overwrite() {
+        // The first `local.get 0` must keep the old value although local 0 changes before use.
+        let f = translate_wat(
+            "(module (func (param i32) (result i32)
+               local.get 0 i32.const 5 local.set 0 local.get 0 i32.add))",
+        );
+        assert_eq!(f.code[0], Instr::Copy { d: 1, a: 0 });
+        assert_eq!(f.code[1], Instr::Const32 { d: 0, v: 5 });
+        assert_eq!(f.code[2], Instr::I32Add { d: 1, a: 1, b: 0 });
+    }
+
+    #[test]
+    fn branch_targets_are_resolved() {
+        let f = translate_wat(
+            "(module (func (param i32) (result i32)
+               (block (result i32) (br_if 0 (i32.const 1) (local.get 0)) drop (i32.const 2))))",
+        );
+        for (i, ins) in f.code.iter().enumerate() {
+            if let Instr::Br { t } | Instr::BrIfNez { t, .. } | Instr::BrIfEqz { t, .. } = ins {
+                assert!((*t as usize) < f.code.len() && *t as usize != i, "{:?}", f.code);
+            }
+        }
+        assert!(f.code.iter().all(|i| !matches!(i, Instr::Br { t: u32::MAX })));
+    }
+
+    #[test]
+    fn gc_instructions_are_reported_unsupported() {
+        let engine = Engine::default();
+        let m = Module::new(
+            &engine,
+            "(module (type $s (struct)) (func (result (ref $s)) struct.new $s))",
+        )
+        .unwrap();
+        let err = translate(&m.inner, 0).unwrap_err();
+        assert!(err.to_string().contains("not supported"), "{err}");
     }
 }

@@ -141,8 +141,9 @@ pub(crate) struct ModuleInner {
 impl Module {
     /// Compiles a module from its binary or text form.
     ///
-    /// Text is recognised by its first non-blank character not being the `\0asm` magic. Errors
-    /// name the problem and its byte offset.
+    /// Input that starts with a NUL byte (the `\0asm` magic) or is not UTF-8 is decoded as
+    /// binary, anything else is parsed as text. Errors name the problem and its byte offset (or
+    /// line and column for text).
     ///
     /// ```
     /// let engine = ward::Engine::default();
@@ -151,7 +152,11 @@ impl Module {
     /// ```
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         let bytes = bytes.as_ref();
-        let binary: std::borrow::Cow<'_, [u8]> = if bytes.starts_with(b"\0asm") {
+        // Anything starting with a NUL byte, or that is not UTF-8, is treated as binary so that a
+        // damaged binary gets a binary decoding error ("magic header not detected"), not a text
+        // parse error.
+        let looks_binary = bytes.first() == Some(&0) || std::str::from_utf8(bytes).is_err();
+        let binary: std::borrow::Cow<'_, [u8]> = if looks_binary {
             bytes.into()
         } else {
             wat::parse_bytes(bytes).map_err(|e| crate::Error::Text(e.to_string()))?

@@ -5,13 +5,15 @@ use super::*;
 use crate::error::Error;
 use crate::types::core_type_index;
 use wasmparser::{
-    CompositeInnerType, ElementItems, ElementKind, ExternalKind, KnownCustom, Name, Parser,
+    types::Types, CompositeInnerType, Validator, ElementItems, ElementKind, ExternalKind, KnownCustom, Name, Parser,
     Payload, TypeRef, ValidPayload,
 };
 
 pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
-    let mut validator = engine.inner.validator.lock().unwrap_or_else(|p| p.into_inner());
-    validator.reset();
+    // Pass 1 validates everything, function bodies included, with a fresh validator: a
+    // validator that saw an error cannot be reused. Pass 2 (below) feeds the now known-valid
+    // module to the engine's shared validator, skipping bodies, for canonical type ids.
+    let mut validator = Validator::new_with_features(engine.config().features);
     let bytes: Arc<[u8]> = binary.into();
     let mut m = ModuleInner {
         engine: engine.clone(),
@@ -217,10 +219,11 @@ pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
             _ => {}
         }
     }
-    let types = types_done.ok_or_else(|| Error::Invalid {
+    types_done.ok_or_else(|| Error::Invalid {
         message: "unexpected end of module".into(),
         offset: binary.len(),
     })?;
+    let types = canonical_types(engine, &bytes)?;
     let t = types.as_ref();
     for i in 0..t.core_type_count_in_module() {
         let id = t.core_type_at_in_module(i);
@@ -283,4 +286,30 @@ pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
     m.globals.splice(0..0, imported_globals);
     m.compiled = (0..m.bodies.len()).map(|_| OnceLock::new()).collect();
     Ok(m)
+}
+
+/// Runs a module that pass 1 found valid through the engine's shared validator (module-level
+/// checks only) and returns its types, whose ids are canonical across the engine.
+fn canonical_types(engine: &Engine, bytes: &[u8]) -> Result<Types> {
+    let mut shared = engine.inner.validator.lock().unwrap_or_else(|p| p.into_inner());
+    // Every earlier use of the shared validator completed successfully, so it can be reset.
+    shared.reset();
+    let mut result = None;
+    for payload in Parser::new(0).parse_all(bytes) {
+        let step = payload.and_then(|p| shared.payload(&p));
+        match step {
+            // Bodies were validated in pass 1.
+            Ok(ValidPayload::Func(..)) | Ok(ValidPayload::Ok) | Ok(ValidPayload::Parser(_)) => {}
+            Ok(ValidPayload::End(types)) => result = Some(types),
+            Err(e) => {
+                // Cannot happen for a module pass 1 accepted; keep the shared validator usable.
+                *shared = Validator::new_with_features(engine.config().features);
+                return Err(Error::invalid(&e));
+            }
+        }
+    }
+    result.ok_or_else(|| Error::Invalid {
+        message: "unexpected end of module".into(),
+        offset: bytes.len(),
+    })
 }

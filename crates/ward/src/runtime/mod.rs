@@ -148,6 +148,9 @@ pub(crate) struct StoreInner {
     pub(crate) fuel: u64,
     /// Interpreter value stacks kept for reuse between calls.
     pub(crate) spare_stacks: Vec<Vec<u64>>,
+    /// Set by another thread to stop running wasm at its next checkpoint (see
+    /// `Config::interruptible`).
+    pub(crate) interrupt: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StoreInner {
@@ -166,6 +169,7 @@ impl StoreInner {
             limits: StoreLimits::default(),
             fuel: 0,
             spare_stacks: Vec::new(),
+            interrupt: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 }

@@ -1,0 +1,182 @@
+//! Host references ([`ExternRef`]) and exception references ([`ExnRef`]).
+
+use super::context::{AsContext, AsContextMut, StoreContext, StoreContextMut};
+use super::tag::Tag;
+use super::val::Val;
+use std::any::Any;
+
+/// A reference to a host value, passed to and from wasm as an `externref`.
+///
+/// The value lives as long as the store. Handles are `Copy`; using one with another store panics
+/// with `object used with the wrong store`.
+///
+/// ```
+/// use ward::{Engine, ExternRef, Store};
+/// let mut store = Store::new(&Engine::default(), ());
+/// let r = ExternRef::new(&mut store, String::from("hello"));
+/// assert_eq!(r.data(&store).downcast_ref::<String>().unwrap(), "hello");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExternRef {
+    pub(crate) store_id: u64,
+    pub(crate) index: u32,
+}
+
+impl ExternRef {
+    /// Moves `value` into the store and returns a reference to it.
+    ///
+    /// ```
+    /// let mut store = ward::Store::new(&ward::Engine::default(), ());
+    /// let r = ward::ExternRef::new(&mut store, 42u64);
+    /// assert_eq!(r.data(&store).downcast_ref::<u64>(), Some(&42));
+    /// ```
+    pub fn new(mut store: impl AsContextMut, value: impl Any + Send + Sync) -> ExternRef {
+        let store = store.as_context_mut().0;
+        let index = u32::try_from(store.inner.externrefs.len()).expect("too many externrefs");
+        store.inner.externrefs.push(Box::new(value));
+        ExternRef { store_id: store.id(), index }
+    }
+
+    /// The host value.
+    ///
+    /// ```
+    /// let mut store = ward::Store::new(&ward::Engine::default(), ());
+    /// let r = ward::ExternRef::new(&mut store, 1u8);
+    /// assert!(r.data(&store).is::<u8>());
+    /// ```
+    pub fn data<'a, T: 'a>(&self, store: impl Into<StoreContext<'a, T>>) -> &'a (dyn Any + Send + Sync) {
+        let store = store.into().0;
+        store.check(self.store_id);
+        &*store.inner.externrefs[self.index as usize]
+    }
+
+    /// The host value, mutably.
+    ///
+    /// ```
+    /// let mut store = ward::Store::new(&ward::Engine::default(), ());
+    /// let r = ward::ExternRef::new(&mut store, 1u8);
+    /// *r.data_mut(&mut store).downcast_mut::<u8>().unwrap() = 2;
+    /// assert_eq!(r.data(&store).downcast_ref::<u8>(), Some(&2));
+    /// ```
+    pub fn data_mut<'a, T: 'a>(
+        &self,
+        store: impl Into<StoreContextMut<'a, T>>,
+    ) -> &'a mut (dyn Any + Send + Sync) {
+        let store = store.into().0;
+        store.check(self.store_id);
+        &mut *store.inner.externrefs[self.index as usize]
+    }
+}
+
+/// A reference to a caught or thrown wasm exception (`exnref`): its tag and payload.
+///
+/// ```
+/// use ward::{Engine, Module, Instance, Store, Val};
+/// let engine = Engine::default();
+/// let module = Module::new(&engine, r#"
+///     (module
+///       (tag $e (export "e") (param i32))
+///       (func (export "catch") (result exnref)
+///         (block $h (result exnref)
+///           (try_table (catch_all_ref $h) (throw $e (i32.const 42)))
+///           (ref.null exn))))
+/// "#)?;
+/// let mut store = Store::new(&engine, ());
+/// let instance = Instance::new(&mut store, &module, &[])?;
+/// let mut out = [Val::ExnRef(None)];
+/// instance.get_func(&mut store, "catch").unwrap().call(&mut store, &[], &mut out)?;
+/// let exn = out[0].exnref().unwrap().unwrap();
+/// assert_eq!(exn.fields(&store), vec![Val::I32(42)]);
+/// assert_eq!(exn.tag(&store), instance.get_tag(&mut store, "e").unwrap());
+/// # Ok::<(), ward::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExnRef {
+    pub(crate) store_id: u64,
+    pub(crate) index: u32,
+}
+
+impl ExnRef {
+    /// The exception's tag.
+    ///
+    /// ```
+    /// # use ward::{Engine, Module, Instance, Store, Val};
+    /// # let engine = Engine::default();
+    /// # let module = Module::new(&engine, r#"
+    /// #     (module (tag $e (export "e") (param i64 f32))
+    /// #       (func (export "catch") (result exnref)
+    /// #         (block $h (result exnref)
+    /// #           (try_table (catch_all_ref $h) (throw $e (i64.const 7) (f32.const 1.5)))
+    /// #           (ref.null exn))))"#)?;
+    /// # let mut store = Store::new(&engine, ());
+    /// # let instance = Instance::new(&mut store, &module, &[])?;
+    /// # let mut out = [Val::ExnRef(None)];
+    /// # instance.get_func(&mut store, "catch").unwrap().call(&mut store, &[], &mut out)?;
+    /// let exn = out[0].exnref().unwrap().unwrap();
+    /// assert_eq!(exn.tag(&store), instance.get_tag(&mut store, "e").unwrap());
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn tag(&self, store: impl AsContext) -> Tag {
+        let store = store.as_context().0;
+        store.check(self.store_id);
+        Tag { store_id: self.store_id, index: store.inner.exns[self.index as usize].tag }
+    }
+
+    /// The exception's payload values, typed by its tag's parameters.
+    ///
+    /// ```
+    /// # use ward::{Engine, Module, Instance, Store, Val};
+    /// # let engine = Engine::default();
+    /// # let module = Module::new(&engine, r#"
+    /// #     (module (tag $e (export "e") (param i64 f32))
+    /// #       (func (export "catch") (result exnref)
+    /// #         (block $h (result exnref)
+    /// #           (try_table (catch_all_ref $h) (throw $e (i64.const 7) (f32.const 1.5)))
+    /// #           (ref.null exn))))"#)?;
+    /// # let mut store = Store::new(&engine, ());
+    /// # let instance = Instance::new(&mut store, &module, &[])?;
+    /// # let mut out = [Val::ExnRef(None)];
+    /// # instance.get_func(&mut store, "catch").unwrap().call(&mut store, &[], &mut out)?;
+    /// let exn = out[0].exnref().unwrap().unwrap();
+    /// assert_eq!(exn.fields(&store), vec![Val::I64(7), Val::from(1.5f32)]);
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn fields(&self, store: impl AsContext) -> Vec<Val> {
+        let store = store.as_context().0;
+        store.check(self.store_id);
+        let exn = &store.inner.exns[self.index as usize];
+        let ty = &store.inner.tags[exn.tag as usize].ty;
+        let mut out = Vec::with_capacity(ty.params().len());
+        let mut slot = 0;
+        for t in ty.params() {
+            let n = t.slots() as usize;
+            out.push(Val::from_slots(*t, &exn.values[slot..slot + n], self.store_id));
+            slot += n;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Engine, Store};
+
+    #[test]
+    #[should_panic(expected = "object used with the wrong store")]
+    fn externref_wrong_store_panics() {
+        let mut a = Store::new(&Engine::default(), ());
+        let b = Store::new(&Engine::default(), ());
+        let r = ExternRef::new(&mut a, 1u32);
+        let _ = r.data(&b);
+    }
+
+    #[test]
+    fn externrefs_are_distinct() {
+        let mut s = Store::new(&Engine::default(), ());
+        let a = ExternRef::new(&mut s, 1u32);
+        let b = ExternRef::new(&mut s, 1u32);
+        assert_ne!(a, b);
+        assert_eq!(a.data(&s).downcast_ref::<u32>(), Some(&1));
+    }
+}

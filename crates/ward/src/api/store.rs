@@ -1,0 +1,351 @@
+//! [`Store`]: the owner of every runtime object and of the embedder's data, plus its limits.
+
+use super::canonical::canonical_func_type_id;
+use super::caller::Caller;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::runtime::{self, FuncEntry, FuncKind, StoreInner};
+use crate::types::FuncType;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// A host function as the store keeps it: it reads its parameters from `slots` (from index 0)
+/// and writes its results there (from index 0). `slots` is at least as long as the larger of the
+/// parameter and result slot counts.
+pub(crate) type HostFunc<T> =
+    Arc<dyn Fn(Caller<'_, T>, &mut [u64]) -> Result<()> + Send + Sync + 'static>;
+
+/// The owner of all WebAssembly objects (instances, functions, memories, tables, globals, tags,
+/// host references) and of the embedder's data `T`.
+///
+/// Handles such as [`Func`](crate::Func) or [`Memory`](crate::Memory) are indices into a store.
+/// Using a handle with a store other than the one that created it panics with
+/// `object used with the wrong store`. Objects live as long as their store.
+///
+/// A `Store<T>` is `Send` when `T` is `Send`.
+///
+/// ```
+/// use ward::{Engine, Store};
+/// let engine = Engine::default();
+/// let mut store = Store::new(&engine, 41);
+/// *store.data_mut() += 1;
+/// assert_eq!(*store.data(), 42);
+/// assert_eq!(store.into_data(), 42);
+/// ```
+pub struct Store<T> {
+    pub(crate) inner: StoreInner,
+    pub(crate) host_funcs: Vec<HostFunc<T>>,
+    /// Store function index of each linker-defined host function already materialised in this
+    /// store, keyed by the definition's unique id.
+    pub(crate) linker_funcs: HashMap<u64, u32>,
+    /// Canonical type ids of host function signatures seen by this store.
+    type_ids: HashMap<FuncType, (u32, Arc<FuncType>)>,
+    data: T,
+}
+
+impl<T> Store<T> {
+    /// A new, empty store for `engine`, holding `data`.
+    ///
+    /// ```
+    /// let store = ward::Store::new(&ward::Engine::default(), "host state");
+    /// assert_eq!(*store.data(), "host state");
+    /// ```
+    pub fn new(engine: &Engine, data: T) -> Store<T> {
+        Store {
+            inner: StoreInner::new(engine),
+            host_funcs: Vec::new(),
+            linker_funcs: HashMap::new(),
+            type_ids: HashMap::new(),
+            data,
+        }
+    }
+
+    /// The engine this store belongs to.
+    ///
+    /// ```
+    /// let engine = ward::Engine::default();
+    /// let store = ward::Store::new(&engine, ());
+    /// assert!(ward::Engine::same(store.engine(), &engine));
+    /// ```
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The embedder's data.
+    ///
+    /// ```
+    /// let store = ward::Store::new(&ward::Engine::default(), vec![1, 2]);
+    /// assert_eq!(store.data().len(), 2);
+    /// ```
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// The embedder's data, mutably.
+    ///
+    /// ```
+    /// let mut store = ward::Store::new(&ward::Engine::default(), Vec::new());
+    /// store.data_mut().push(3);
+    /// assert_eq!(store.data(), &[3]);
+    /// ```
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.data
+    }
+
+    /// Consumes the store, returning the embedder's data.
+    ///
+    /// ```
+    /// let store = ward::Store::new(&ward::Engine::default(), String::from("x"));
+    /// assert_eq!(store.into_data(), "x");
+    /// ```
+    pub fn into_data(self) -> T {
+        self.data
+    }
+
+    /// Sets the fuel available to wasm code run in this store: roughly one unit per instruction.
+    /// When it runs out, execution traps with `all fuel consumed`.
+    ///
+    /// Fails with [`Error::Usage`] unless the engine was configured with
+    /// [`Config::consume_fuel(true)`](crate::Config::consume_fuel).
+    ///
+    /// ```
+    /// let mut config = ward::Config::new();
+    /// config.consume_fuel(true);
+    /// let mut store = ward::Store::new(&ward::Engine::new(&config), ());
+    /// store.set_fuel(1_000)?;
+    /// assert_eq!(store.get_fuel()?, 1_000);
+    ///
+    /// let mut plain = ward::Store::new(&ward::Engine::default(), ());
+    /// assert!(plain.set_fuel(10).is_err());
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<()> {
+        self.check_fuel_enabled()?;
+        self.inner.fuel = fuel;
+        Ok(())
+    }
+
+    /// The fuel left. Fails with [`Error::Usage`] unless the engine consumes fuel.
+    ///
+    /// ```
+    /// let store = ward::Store::new(&ward::Engine::default(), ());
+    /// let err = store.get_fuel().unwrap_err();
+    /// assert!(err.to_string().contains("consume_fuel"));
+    /// ```
+    pub fn get_fuel(&self) -> Result<u64> {
+        self.check_fuel_enabled()?;
+        Ok(self.inner.fuel)
+    }
+
+    fn check_fuel_enabled(&self) -> Result<()> {
+        if self.inner.engine.config().consume_fuel {
+            Ok(())
+        } else {
+            Err(Error::usage("fuel is not enabled: configure the engine with `Config::consume_fuel(true)`"))
+        }
+    }
+
+    /// Sets the store's resource limits. They apply to memories, tables and instances created
+    /// afterwards (a memory's or table's limit is fixed when it is created).
+    ///
+    /// ```
+    /// use ward::{Engine, Memory, MemoryType, Store, StoreLimitsBuilder};
+    /// let mut store = Store::new(&Engine::default(), ());
+    /// store.limiter(StoreLimitsBuilder::new().memory_size(2 * 65536).build());
+    /// assert!(Memory::new(&mut store, MemoryType::new(3, None)).is_err());
+    /// let mem = Memory::new(&mut store, MemoryType::new(1, None))?;
+    /// assert!(mem.grow(&mut store, 2).is_err());
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn limiter(&mut self, limits: StoreLimits) {
+        self.inner.limits = limits.inner;
+    }
+
+    /// Panics unless `store_id` names this store.
+    #[track_caller]
+    #[inline]
+    pub(crate) fn check(&self, store_id: u64) {
+        if store_id != self.inner.id {
+            wrong_store()
+        }
+    }
+
+    /// The runtime objects and the embedder's data, borrowed separately.
+    pub(crate) fn inner_and_data_mut(&mut self) -> (&mut StoreInner, &mut T) {
+        (&mut self.inner, &mut self.data)
+    }
+
+    /// The store's unique id.
+    #[inline]
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// The canonical type id of a host function signature (cached per store).
+    pub(crate) fn func_type_id(&mut self, ty: FuncType) -> (u32, Arc<FuncType>) {
+        if let Some(found) = self.type_ids.get(&ty) {
+            return found.clone();
+        }
+        let id = canonical_func_type_id(&self.inner.engine, &ty);
+        let entry = (id, Arc::new(ty.clone()));
+        self.type_ids.insert(ty, entry.clone());
+        entry
+    }
+
+    /// Adds a host function to the store, returning its store function index.
+    pub(crate) fn push_host_func(&mut self, type_id: u32, ty: Arc<FuncType>, f: HostFunc<T>) -> u32 {
+        let host = u32::try_from(self.host_funcs.len()).expect("too many host functions");
+        self.host_funcs.push(f);
+        let index = u32::try_from(self.inner.funcs.len()).expect("too many functions");
+        self.inner.funcs.push(FuncEntry {
+            type_id,
+            supers: Arc::from([]),
+            ty,
+            kind: FuncKind::Host { host },
+        });
+        index
+    }
+}
+
+/// The panic for a handle used with a store that did not create it.
+#[cold]
+#[track_caller]
+pub(crate) fn wrong_store() -> ! {
+    panic!("object used with the wrong store")
+}
+
+impl<T> fmt::Debug for Store<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("id", &self.inner.id)
+            .field("instances", &self.inner.instances.len())
+            .field("funcs", &self.inner.funcs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resource limits of a [`Store`], built with [`StoreLimitsBuilder`] and installed with
+/// [`Store::limiter`].
+///
+/// ```
+/// let limits = ward::StoreLimitsBuilder::new().instances(1).build();
+/// let mut store = ward::Store::new(&ward::Engine::default(), ());
+/// store.limiter(limits);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct StoreLimits {
+    inner: runtime::StoreLimits,
+}
+
+/// Builds [`StoreLimits`]. Every limit is unset (unlimited) until given.
+///
+/// ```
+/// use ward::{Engine, Module, Instance, Store, StoreLimitsBuilder};
+/// let engine = Engine::default();
+/// let module = Module::new(&engine, "(module)")?;
+/// let mut store = Store::new(&engine, ());
+/// store.limiter(StoreLimitsBuilder::new().instances(1).build());
+/// Instance::new(&mut store, &module, &[])?;
+/// let err = Instance::new(&mut store, &module, &[]).unwrap_err();
+/// assert!(matches!(err, ward::Error::Limit(_)));
+/// # Ok::<(), ward::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct StoreLimitsBuilder {
+    limits: StoreLimits,
+}
+
+impl StoreLimitsBuilder {
+    /// No limits.
+    ///
+    /// ```
+    /// let limits = ward::StoreLimitsBuilder::new().build();
+    /// # let _ = limits;
+    /// ```
+    pub fn new() -> StoreLimitsBuilder {
+        StoreLimitsBuilder::default()
+    }
+
+    /// The largest size, in bytes, of any one linear memory (at creation and when growing).
+    ///
+    /// ```
+    /// let limits = ward::StoreLimitsBuilder::new().memory_size(1 << 20).build();
+    /// # let _ = limits;
+    /// ```
+    pub fn memory_size(mut self, bytes: usize) -> StoreLimitsBuilder {
+        self.limits.inner.memory_bytes = Some(bytes as u64);
+        self
+    }
+
+    /// The largest number of elements of any one table (at creation and when growing).
+    ///
+    /// ```
+    /// let limits = ward::StoreLimitsBuilder::new().table_elements(1000).build();
+    /// # let _ = limits;
+    /// ```
+    pub fn table_elements(mut self, elements: usize) -> StoreLimitsBuilder {
+        self.limits.inner.table_elements = Some(elements as u64);
+        self
+    }
+
+    /// The largest number of instances the store may hold. Instantiating past it fails with
+    /// [`Error::Limit`].
+    ///
+    /// ```
+    /// let limits = ward::StoreLimitsBuilder::new().instances(10).build();
+    /// # let _ = limits;
+    /// ```
+    pub fn instances(mut self, instances: usize) -> StoreLimitsBuilder {
+        self.limits.inner.instances = Some(instances);
+        self
+    }
+
+    /// The limits.
+    ///
+    /// ```
+    /// let limits: ward::StoreLimits = ward::StoreLimitsBuilder::new().build();
+    /// # let _ = limits;
+    /// ```
+    pub fn build(self) -> StoreLimits {
+        self.limits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+
+    #[test]
+    fn store_is_send_when_data_is() {
+        fn assert_send<S: Send>() {}
+        assert_send::<Store<()>>();
+        assert_send::<Store<Vec<u8>>>();
+    }
+
+    #[test]
+    fn fuel_needs_config() {
+        let mut store = Store::new(&Engine::default(), ());
+        let e = store.set_fuel(5).unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e}");
+        assert!(store.get_fuel().is_err());
+        let mut config = Config::new();
+        config.consume_fuel(true);
+        let mut store = Store::new(&Engine::new(&config), ());
+        assert_eq!(store.get_fuel().unwrap(), 0);
+        store.set_fuel(77).unwrap();
+        assert_eq!(store.get_fuel().unwrap(), 77);
+    }
+
+    #[test]
+    fn host_type_ids_are_cached_and_canonical() {
+        let mut store = Store::new(&Engine::default(), ());
+        let ty = FuncType::new([crate::ValType::I32], []);
+        let (a, _) = store.func_type_id(ty.clone());
+        let (b, _) = store.func_type_id(ty);
+        assert_eq!(a, b);
+        let (c, _) = store.func_type_id(FuncType::new([crate::ValType::I64], []));
+        assert_ne!(a, c);
+    }
+}

@@ -4,7 +4,26 @@
 use crate::error::TrapCode;
 
 macro_rules! float_ops {
-    ($f:ident, $min:ident, $max:ident, $nearest:ident) => {
+    ($f:ident, $min:ident, $max:ident, $nearest:ident, $floor:ident, $ceil:ident, $trunc:ident) => {
+        /// `floor` with a quiet NaN result for any NaN input (the spec requires an arithmetic
+        /// NaN; software rounding would pass a signalling NaN through unchanged).
+        #[inline]
+        pub(crate) fn $floor(a: $f) -> $f {
+            quiet(a.floor())
+        }
+
+        /// `ceil`, NaN results quiet.
+        #[inline]
+        pub(crate) fn $ceil(a: $f) -> $f {
+            quiet(a.ceil())
+        }
+
+        /// `trunc`, NaN results quiet.
+        #[inline]
+        pub(crate) fn $trunc(a: $f) -> $f {
+            quiet(a.trunc())
+        }
+
         /// Wasm `min`: NaN if either operand is NaN; `-0 < +0`.
         #[inline]
         pub(crate) fn $min(a: $f, b: $f) -> $f {
@@ -41,13 +60,45 @@ macro_rules! float_ops {
         /// Round to nearest, ties to even.
         #[inline]
         pub(crate) fn $nearest(a: $f) -> $f {
-            a.round_ties_even()
+            quiet(a.round_ties_even())
         }
     };
 }
 
-float_ops!(f32, f32_min, f32_max, f32_nearest);
-float_ops!(f64, f64_min, f64_max, f64_nearest);
+/// Sets the quiet bit of a NaN; other values pass unchanged.
+trait Quiet {
+    fn quieted(self) -> Self;
+}
+
+impl Quiet for f32 {
+    #[inline]
+    fn quieted(self) -> f32 {
+        if self.is_nan() {
+            f32::from_bits(self.to_bits() | 0x0040_0000)
+        } else {
+            self
+        }
+    }
+}
+
+impl Quiet for f64 {
+    #[inline]
+    fn quieted(self) -> f64 {
+        if self.is_nan() {
+            f64::from_bits(self.to_bits() | 0x0008_0000_0000_0000)
+        } else {
+            self
+        }
+    }
+}
+
+#[inline]
+fn quiet<F: Quiet>(x: F) -> F {
+    x.quieted()
+}
+
+float_ops!(f32, f32_min, f32_max, f32_nearest, f32_floor, f32_ceil, f32_trunc);
+float_ops!(f64, f64_min, f64_max, f64_nearest, f64_floor, f64_ceil, f64_trunc);
 
 macro_rules! trunc {
     ($name:ident, $f:ty, $i:ty, $lo:expr, $hi:expr) => {

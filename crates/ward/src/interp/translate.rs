@@ -493,6 +493,12 @@ impl Translator<'_> {
         if !self.needs_moves(depth) && self.ctrl[idx].kind != Kind::Func {
             self.jump_to(idx, taken);
         } else {
+            // Multi-value moves materialise their operands; do that before the split so the
+            // fall-through path sees the same stack state as the taken path.
+            let n = self.ctrl[idx].label_types().len();
+            if n > 1 {
+                self.materialize_top(n);
+            }
             let s = self.emit(skip(u32::MAX));
             self.branch(depth);
             let here = self.pc();

@@ -95,10 +95,8 @@ mod tests {
             "(module (type (func (param i32 externref) (result f64 funcref))) (type (func)))",
         )
         .unwrap();
-        let ty = FuncType::new(
-            [ValType::I32, ValType::EXTERNREF],
-            [ValType::F64, ValType::FUNCREF],
-        );
+        let ty =
+            FuncType::new([ValType::I32, ValType::EXTERNREF], [ValType::F64, ValType::FUNCREF]);
         assert_eq!(canonical_func_type_id(&engine, &ty), m.inner.types[0].id);
         assert_eq!(canonical_func_type_id(&engine, &FuncType::new([], [])), m.inner.types[1].id);
     }

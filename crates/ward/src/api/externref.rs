@@ -44,7 +44,10 @@ impl ExternRef {
     /// let r = ward::ExternRef::new(&mut store, 1u8);
     /// assert!(r.data(&store).is::<u8>());
     /// ```
-    pub fn data<'a, T: 'a>(&self, store: impl Into<StoreContext<'a, T>>) -> &'a (dyn Any + Send + Sync) {
+    pub fn data<'a, T: 'a>(
+        &self,
+        store: impl Into<StoreContext<'a, T>>,
+    ) -> &'a (dyn Any + Send + Sync) {
         let store = store.into().0;
         store.check(self.store_id);
         &*store.inner.externrefs[self.index as usize]

@@ -62,7 +62,11 @@ impl Instance {
     /// assert!(err.to_string().contains("incompatible import type"));
     /// # Ok::<(), ward::Error>(())
     /// ```
-    pub fn new(mut store: impl AsContextMut, module: &Module, imports: &[Extern]) -> Result<Instance> {
+    pub fn new(
+        mut store: impl AsContextMut,
+        module: &Module,
+        imports: &[Extern],
+    ) -> Result<Instance> {
         instantiate(store.as_context_mut().0, module, imports)
     }
 

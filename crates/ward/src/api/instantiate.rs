@@ -143,7 +143,8 @@ fn allocate<T>(
         globals.push(s.globals.len() as u32);
         s.globals.push(Box::new(GlobalCell { value, ty: def.ty }));
     }
-    let read_global = |s: &crate::runtime::StoreInner, g: u32| s.globals[globals[g as usize] as usize].value;
+    let read_global =
+        |s: &crate::runtime::StoreInner, g: u32| s.globals[globals[g as usize] as usize].value;
 
     for def in &m.tables[m.num_imported_tables as usize..] {
         let init = match &def.init {
@@ -157,17 +158,15 @@ fn allocate<T>(
 
     for &t in &m.tags[m.num_imported_tags as usize..] {
         tags.push(s.tags.len() as u32);
-        s.tags.push(TagEntry { type_id: m.types[t as usize].id, ty: m.func_type_of_type(t).clone() });
+        s.tags
+            .push(TagEntry { type_id: m.types[t as usize].id, ty: m.func_type_of_type(t).clone() });
     }
 
     let elems: Box<[Box<[u64]>]> = m
         .elems
         .iter()
         .map(|seg| {
-            seg.items
-                .iter()
-                .map(|e| e.eval(&|g| read_global(s, g), &mut func_ref) as u64)
-                .collect()
+            seg.items.iter().map(|e| e.eval(&|g| read_global(s, g), &mut func_ref) as u64).collect()
         })
         .collect();
 
@@ -204,7 +203,8 @@ fn init_elems<T>(store: &mut Store<T>, m: &ModuleInner, instance: u32) -> Result
             SegmentMode::Active { index, offset } => {
                 let data = &s.instances[instance as usize];
                 let read = |g: u32| s.globals[data.globals[g as usize] as usize].value;
-                let offset = offset.eval(&read, &mut |f| u64::from(data.funcs[f as usize]) + 1) as u64;
+                let offset =
+                    offset.eval(&read, &mut |f| u64::from(data.funcs[f as usize]) + 1) as u64;
                 let table = data.tables[*index as usize] as usize;
                 let items = std::mem::take(&mut s.instances[instance as usize].elems[i]);
                 let elems = &mut s.tables[table].elems;
@@ -343,7 +343,12 @@ pub(crate) fn kind_name(e: &Extern) -> &'static str {
 
 /// Import matching of limits: at least the declared minimum, and a maximum within the declared
 /// one (if any).
-fn limits_match(have_min: u64, have_max: Option<u64>, want_min: u64, want_max: Option<u64>) -> bool {
+fn limits_match(
+    have_min: u64,
+    have_max: Option<u64>,
+    want_min: u64,
+    want_max: Option<u64>,
+) -> bool {
     have_min >= want_min
         && match want_max {
             None => true,

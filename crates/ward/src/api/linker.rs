@@ -154,7 +154,13 @@ impl<T: 'static> Linker<T> {
         Ok(self)
     }
 
-    fn insert_host(&mut self, module: &str, name: &str, ty: FuncType, func: HostFunc<T>) -> Result<&mut Self> {
+    fn insert_host(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: FuncType,
+        func: HostFunc<T>,
+    ) -> Result<&mut Self> {
         let type_id = canonical_func_type_id(&self.engine, &ty);
         let id = NEXT_HOST_DEF.fetch_add(1, Ordering::Relaxed);
         let def = HostDef { id, type_id, ty: Arc::new(ty), func };
@@ -300,7 +306,12 @@ impl<T: 'static> Linker<T> {
     /// assert!(linker.get(&mut store, "env", "two").is_none());
     /// # Ok::<(), ward::Error>(())
     /// ```
-    pub fn get(&self, mut store: impl AsContextMut<Data = T>, module: &str, name: &str) -> Option<Extern> {
+    pub fn get(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        module: &str,
+        name: &str,
+    ) -> Option<Extern> {
         let store = store.as_context_mut().0;
         let def = self.defs.get(module)?.get(name)?;
         Some(def.to_extern(store))
@@ -369,14 +380,13 @@ impl<T: 'static> Linker<T> {
         m.imports
             .iter()
             .map(|imp| {
-                let def = self
-                    .defs
-                    .get(&imp.module)
-                    .and_then(|items| items.get(&imp.name))
-                    .ok_or_else(|| Error::UnknownImport {
-                        module: imp.module.clone(),
-                        name: imp.name.clone(),
-                    })?;
+                let def =
+                    self.defs.get(&imp.module).and_then(|items| items.get(&imp.name)).ok_or_else(
+                        || Error::UnknownImport {
+                            module: imp.module.clone(),
+                            name: imp.name.clone(),
+                        },
+                    )?;
                 if let Definition::Host(h) = def {
                     let reason = match &imp.kind {
                         ImportKind::Func(t) if h.type_id == m.types[*t as usize].id => None,
@@ -413,7 +423,11 @@ impl<T: 'static> Linker<T> {
 }
 
 /// Turns resolved definitions into items of `store` and instantiates.
-fn instantiate_with<T>(store: &mut Store<T>, module: &Module, defs: &[Definition<T>]) -> Result<Instance> {
+fn instantiate_with<T>(
+    store: &mut Store<T>,
+    module: &Module,
+    defs: &[Definition<T>],
+) -> Result<Instance> {
     let imports: Vec<Extern> = defs.iter().map(|d| d.to_extern(store)).collect();
     instantiate(store, module, &imports)
 }
@@ -438,7 +452,11 @@ pub struct InstancePre<T> {
 
 impl<T> Clone for InstancePre<T> {
     fn clone(&self) -> Self {
-        InstancePre { module: self.module.clone(), defs: self.defs.clone(), engine: self.engine.clone() }
+        InstancePre {
+            module: self.module.clone(),
+            defs: self.defs.clone(),
+            engine: self.engine.clone(),
+        }
     }
 }
 

@@ -185,10 +185,7 @@ impl Memory {
         store.check(self.store_id);
         let mem = &mut store.inner.memories[self.index as usize];
         mem.grow(delta).ok_or_else(|| {
-            Error::Limit(format!(
-                "cannot grow memory of {} pages by {delta} pages",
-                mem.pages()
-            ))
+            Error::Limit(format!("cannot grow memory of {} pages by {delta} pages", mem.pages()))
         })
     }
 

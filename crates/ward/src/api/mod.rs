@@ -40,7 +40,7 @@ pub use instance::Instance;
 pub use into_func::{IntoFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use linker::{InstancePre, Linker};
 pub use memory::Memory;
-pub use store::{Store, StoreLimits, StoreLimitsBuilder};
+pub use store::{InterruptHandle, Store, StoreLimits, StoreLimitsBuilder};
 pub use table::Table;
 pub use tag::Tag;
 pub use typed::TypedFunc;

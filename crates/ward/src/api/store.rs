@@ -1,13 +1,14 @@
 //! [`Store`]: the owner of every runtime object and of the embedder's data, plus its limits.
 
-use super::canonical::canonical_func_type_id;
 use super::caller::Caller;
+use super::canonical::canonical_func_type_id;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::runtime::{self, FuncEntry, FuncKind, StoreInner};
 use crate::types::FuncType;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// A host function as the store keeps it: it reads its parameters from `slots` (from index 0)
@@ -142,7 +143,9 @@ impl<T> Store<T> {
         if self.inner.engine.config().consume_fuel {
             Ok(())
         } else {
-            Err(Error::usage("fuel is not enabled: configure the engine with `Config::consume_fuel(true)`"))
+            Err(Error::usage(
+                "fuel is not enabled: configure the engine with `Config::consume_fuel(true)`",
+            ))
         }
     }
 
@@ -160,6 +163,35 @@ impl<T> Store<T> {
     /// ```
     pub fn limiter(&mut self, limits: StoreLimits) {
         self.inner.limits = limits.inner;
+    }
+
+    /// A handle that interrupts wasm running in this store, from any thread.
+    ///
+    /// Interruption needs an engine configured with
+    /// [`Config::interruptible(true)`](crate::Config::interruptible) (or consuming fuel): running
+    /// wasm then traps with [`TrapCode::Interrupted`](crate::TrapCode::Interrupted) at its next
+    /// checkpoint (function entry or loop back-edge).
+    ///
+    /// ```
+    /// use ward::{Config, Engine, Instance, Module, Store, TrapCode};
+    /// let mut config = Config::new();
+    /// config.interruptible(true);
+    /// let engine = Engine::new(&config);
+    /// let module = Module::new(&engine, r#"(module (func (export "spin") (loop (br 0))))"#)?;
+    /// let mut store = Store::new(&engine, ());
+    /// let spin = Instance::new(&mut store, &module, &[])?.get_typed_func::<(), ()>(&store, "spin")?;
+    /// let handle = store.interrupt_handle();
+    /// let killer = std::thread::spawn(move || {
+    ///     std::thread::sleep(std::time::Duration::from_millis(20));
+    ///     handle.interrupt();
+    /// });
+    /// let err = spin.call(&mut store, ()).unwrap_err();
+    /// assert_eq!(err.as_trap().unwrap().code(), TrapCode::Interrupted);
+    /// killer.join().unwrap();
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle { flag: self.inner.interrupt.clone() }
     }
 
     /// Panics unless `store_id` names this store.
@@ -194,7 +226,12 @@ impl<T> Store<T> {
     }
 
     /// Adds a host function to the store, returning its store function index.
-    pub(crate) fn push_host_func(&mut self, type_id: u32, ty: Arc<FuncType>, f: HostFunc<T>) -> u32 {
+    pub(crate) fn push_host_func(
+        &mut self,
+        type_id: u32,
+        ty: Arc<FuncType>,
+        f: HostFunc<T>,
+    ) -> u32 {
         let host = u32::try_from(self.host_funcs.len()).expect("too many host functions");
         self.host_funcs.push(f);
         let index = u32::try_from(self.inner.funcs.len()).expect("too many functions");
@@ -222,6 +259,60 @@ impl<T> fmt::Debug for Store<T> {
             .field("instances", &self.inner.instances.len())
             .field("funcs", &self.inner.funcs.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// Interrupts wasm running in a [`Store`] from any thread; see [`Store::interrupt_handle`].
+///
+/// The request is sticky: once interrupted, every later wasm call in the store traps at its
+/// first checkpoint until [`reset`](InterruptHandle::reset) is called.
+///
+/// ```
+/// let store = ward::Store::new(&ward::Engine::default(), ());
+/// let handle = store.interrupt_handle();
+/// handle.interrupt();
+/// assert!(handle.is_interrupted());
+/// handle.reset();
+/// assert!(!handle.is_interrupted());
+/// ```
+#[derive(Clone, Debug)]
+pub struct InterruptHandle {
+    flag: Arc<AtomicBool>,
+}
+
+impl InterruptHandle {
+    /// Asks running (and later) wasm in the store to stop with an `Interrupted` trap.
+    ///
+    /// ```
+    /// let store = ward::Store::new(&ward::Engine::default(), ());
+    /// store.interrupt_handle().interrupt();
+    /// assert!(store.interrupt_handle().is_interrupted());
+    /// ```
+    pub fn interrupt(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+    }
+
+    /// Withdraws the request, so that wasm can run in the store again.
+    ///
+    /// ```
+    /// let store = ward::Store::new(&ward::Engine::default(), ());
+    /// let handle = store.interrupt_handle();
+    /// handle.interrupt();
+    /// handle.reset();
+    /// assert!(!handle.is_interrupted());
+    /// ```
+    pub fn reset(&self) {
+        self.flag.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether an interruption is pending.
+    ///
+    /// ```
+    /// let store = ward::Store::new(&ward::Engine::default(), ());
+    /// assert!(!store.interrupt_handle().is_interrupted());
+    /// ```
+    pub fn is_interrupted(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
     }
 }
 

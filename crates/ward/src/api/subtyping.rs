@@ -49,7 +49,9 @@ pub(crate) fn val_matches(store: &StoreInner, v: &Val, ty: ValType) -> bool {
         Val::ExnRef(None) => r.nullable && top == HeapType::Exn,
         Val::FuncRef(Some(f)) => match r.heap {
             HeapType::Func => true,
-            HeapType::Concrete(id) => store.funcs.get(f.index as usize).is_some_and(|e| e.matches(id)),
+            HeapType::Concrete(id) => {
+                store.funcs.get(f.index as usize).is_some_and(|e| e.matches(id))
+            }
             _ => false,
         },
         Val::ExternRef(Some(_)) => r.heap == HeapType::Extern,

@@ -49,9 +49,9 @@ pub(crate) fn new_table_instance(
         )));
     }
     let mut elems = Vec::new();
-    elems.try_reserve_exact(ty.min as usize).map_err(|_| {
-        Error::Limit(format!("cannot allocate a table of {} elements", ty.min))
-    })?;
+    elems
+        .try_reserve_exact(ty.min as usize)
+        .map_err(|_| Error::Limit(format!("cannot allocate a table of {} elements", ty.min)))?;
     elems.resize(ty.min as usize, init);
     Ok(TableInstance { elems, ty, max })
 }

@@ -56,8 +56,12 @@ fn function_imports_need_the_same_type() {
 #[test]
 fn wasm_functions_satisfy_function_imports() {
     let (engine, mut store) = engine_store();
-    let lib = module(&engine, r#"(module (func (export "f") (param i32) (result i32) local.get 0))"#);
-    let app = module(&engine, r#"(module (type $t (func (param i32) (result i32))) (import "lib" "f" (func (type $t))))"#);
+    let lib =
+        module(&engine, r#"(module (func (export "f") (param i32) (result i32) local.get 0))"#);
+    let app = module(
+        &engine,
+        r#"(module (type $t (func (param i32) (result i32))) (import "lib" "f" (func (type $t))))"#,
+    );
     let mut linker = Linker::new(&engine);
     let lib = linker.instantiate(&mut store, &lib).unwrap();
     linker.instance(&mut store, "lib", lib).unwrap();
@@ -88,10 +92,13 @@ fn memory_import_limits() {
     assert!(try_mem(&mut store, 2, Some(4)).is_ok());
     assert!(try_mem(&mut store, 3, Some(3)).is_ok());
     let e = try_mem(&mut store, 1, Some(4)).unwrap_err();
-    assert_eq!(incompatible_reason(e), "expected memory {min 2, max 4}, found memory {min 1, max 4}");
+    assert_eq!(
+        incompatible_reason(e),
+        "expected memory {min 2, max 4}, found memory {min 1, max 4}"
+    );
     assert!(try_mem(&mut store, 2, None).is_err()); // no maximum where one is required
     assert!(try_mem(&mut store, 2, Some(5)).is_err()); // maximum too large
-    // The current size counts, not the size at creation.
+                                                       // The current size counts, not the size at creation.
     let mem = Memory::new(&mut store, MemoryType::new(1, Some(4))).unwrap();
     mem.grow(&mut store, 1).unwrap();
     Instance::new(&mut store, &m, &[mem.into()]).unwrap();
@@ -125,18 +132,32 @@ fn global_import_rules() {
     let consts = module(&engine, r#"(module (import "env" "g" (global funcref)))"#);
     let vars = module(&engine, r#"(module (import "env" "g" (global (mut funcref))))"#);
     let nullfunc = ValType::Ref(RefType { nullable: true, heap: HeapType::NoFunc });
-    let sub = Global::new(&mut store, GlobalType::new(nullfunc, Mutability::Const), Val::FuncRef(None)).unwrap();
+    let sub =
+        Global::new(&mut store, GlobalType::new(nullfunc, Mutability::Const), Val::FuncRef(None))
+            .unwrap();
     // Immutable globals are covariant.
     Instance::new(&mut store, &consts, &[sub.into()]).unwrap();
     // Mutability must agree.
     let e = Instance::new(&mut store, &vars, &[sub.into()]).unwrap_err();
-    assert_eq!(incompatible_reason(e), "expected global (mut (ref null func)), found global (ref null nofunc)");
+    assert_eq!(
+        incompatible_reason(e),
+        "expected global (mut (ref null func)), found global (ref null nofunc)"
+    );
     // Mutable globals are invariant.
-    let var_sub = Global::new(&mut store, GlobalType::new(nullfunc, Mutability::Var), Val::FuncRef(None)).unwrap();
+    let var_sub =
+        Global::new(&mut store, GlobalType::new(nullfunc, Mutability::Var), Val::FuncRef(None))
+            .unwrap();
     assert!(Instance::new(&mut store, &vars, &[var_sub.into()]).is_err());
-    let var_exact = Global::new(&mut store, GlobalType::new(ValType::FUNCREF, Mutability::Var), Val::FuncRef(None)).unwrap();
+    let var_exact = Global::new(
+        &mut store,
+        GlobalType::new(ValType::FUNCREF, Mutability::Var),
+        Val::FuncRef(None),
+    )
+    .unwrap();
     Instance::new(&mut store, &vars, &[var_exact.into()]).unwrap();
-    let i64g = Global::new(&mut store, GlobalType::new(ValType::I64, Mutability::Const), Val::I64(0)).unwrap();
+    let i64g =
+        Global::new(&mut store, GlobalType::new(ValType::I64, Mutability::Const), Val::I64(0))
+            .unwrap();
     assert!(Instance::new(&mut store, &consts, &[i64g.into()]).is_err());
 }
 
@@ -236,7 +257,9 @@ fn globals_initialise_in_order_from_imports() {
             (global (export "b") i64 (i64.const -1))
             (global (export "c") i32 (i32.mul (global.get $a) (i32.const 10))))"#,
     );
-    let base = Global::new(&mut store, GlobalType::new(ValType::I32, Mutability::Const), Val::I32(4)).unwrap();
+    let base =
+        Global::new(&mut store, GlobalType::new(ValType::I32, Mutability::Const), Val::I32(4))
+            .unwrap();
     let i = Instance::new(&mut store, &m, &[base.into()]).unwrap();
     assert_eq!(i.get_global(&store, "c").unwrap().get(&store), Val::I32(50));
     assert_eq!(i.get_global(&store, "b").unwrap().get(&store), Val::I64(-1));
@@ -281,7 +304,8 @@ fn table_initialisers_may_use_imported_globals_and_functions() {
             (table (export "u") 1 funcref (ref.func $f)))"#,
     );
     let h = Func::wrap(&mut store, || {});
-    let g = Global::new(&mut store, GlobalType::new(ValType::FUNCREF, Mutability::Const), h.into()).unwrap();
+    let g = Global::new(&mut store, GlobalType::new(ValType::FUNCREF, Mutability::Const), h.into())
+        .unwrap();
     let i = Instance::new(&mut store, &m, &[g.into()]).unwrap();
     let t = i.get_table(&store, "t").unwrap();
     assert_eq!(t.get(&store, 0), Some(Val::FuncRef(Some(h))));
@@ -295,7 +319,9 @@ fn table_initialisers_may_use_imported_globals_and_functions() {
 fn data_segments_write_in_order_and_a_trap_keeps_earlier_writes() {
     let (engine, mut store) = engine_store();
     let mem = Memory::new(&mut store, MemoryType::new(1, None)).unwrap();
-    let table = Table::new(&mut store, TableType::new(RefType::FUNCREF, 2, None), Val::FuncRef(None)).unwrap();
+    let table =
+        Table::new(&mut store, TableType::new(RefType::FUNCREF, 2, None), Val::FuncRef(None))
+            .unwrap();
     let m = module(
         &engine,
         r#"(module
@@ -359,7 +385,8 @@ fn failed_allocation_rolls_back() {
     let funcs_before = store.inner.funcs.len();
     let big_mem = module(&engine, "(module (func) (memory 2))");
     assert!(matches!(Instance::new(&mut store, &big_mem, &[]), Err(Error::Limit(_))));
-    let big_table = module(&engine, "(module (func) (memory 1) (global i32 (i32.const 0)) (table 6 funcref))");
+    let big_table =
+        module(&engine, "(module (func) (memory 1) (global i32 (i32.const 0)) (table 6 funcref))");
     assert!(matches!(Instance::new(&mut store, &big_table, &[]), Err(Error::Limit(_))));
     assert_eq!(store.inner.funcs.len(), funcs_before);
     assert!(store.inner.memories.is_empty());
@@ -423,18 +450,22 @@ fn host_function_reads_callers_memory() {
     let mut store = Store::new(&engine, String::new());
     let mut linker = Linker::new(&engine);
     linker
-        .func_wrap("env", "print", |mut caller: Caller<'_, String>, ptr: u32, len: u32| -> Result<()> {
-            let mem = caller
-                .get_export("memory")
-                .and_then(Extern::into_memory)
-                .ok_or_else(|| Trap::host("no memory"))?;
-            let (bytes, out) = mem.data_and_store_mut(&mut caller);
-            let s = bytes
-                .get(ptr as usize..(ptr + len) as usize)
-                .ok_or_else(|| Trap::new(TrapCode::MemoryOutOfBounds))?;
-            out.push_str(std::str::from_utf8(s).map_err(|e| Trap::host(e.to_string()))?);
-            Ok(())
-        })
+        .func_wrap(
+            "env",
+            "print",
+            |mut caller: Caller<'_, String>, ptr: u32, len: u32| -> Result<()> {
+                let mem = caller
+                    .get_export("memory")
+                    .and_then(Extern::into_memory)
+                    .ok_or_else(|| Trap::host("no memory"))?;
+                let (bytes, out) = mem.data_and_store_mut(&mut caller);
+                let s = bytes
+                    .get(ptr as usize..(ptr + len) as usize)
+                    .ok_or_else(|| Trap::new(TrapCode::MemoryOutOfBounds))?;
+                out.push_str(std::str::from_utf8(s).map_err(|e| Trap::host(e.to_string()))?);
+                Ok(())
+            },
+        )
         .unwrap();
     let m = module(
         &engine,

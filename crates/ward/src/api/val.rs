@@ -321,7 +321,9 @@ impl Val {
 
 /// The error for a value or item of another store passed to an operation.
 pub(crate) fn cross_store() -> Error {
-    Error::usage("a value or item from a different store was used (cross-store use is not supported)")
+    Error::usage(
+        "a value or item from a different store was used (cross-store use is not supported)",
+    )
 }
 
 impl From<i32> for Val {

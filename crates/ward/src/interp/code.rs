@@ -21,6 +21,9 @@ macro_rules! define_instrs {
         unary: [$($un:ident),* $(,)?],
         load: [$($load:ident),* $(,)?],
         store: [$($store:ident),* $(,)?],
+        binary_imm: [$($bimm:ident),* $(,)?],
+        branch: [$($br:ident),* $(,)?],
+        branch_imm: [$($brimm:ident),* $(,)?],
         other: { $($rest:tt)* }
     ) => {
         /// One interpreter instruction. Kept at 16 bytes; instructions that need more operands
@@ -43,6 +46,18 @@ macro_rules! define_instrs {
                 #[doc = concat!("`", stringify!($store), "` of `v` to memory 0 at `a + o`.")]
                 $store { a: Slot, v: Slot, o: u32 },
             )*
+            $(
+                #[doc = concat!("`", stringify!($bimm), "`: `d = a op i` with a sign-extended immediate.")]
+                $bimm { d: Slot, a: Slot, i: i32 },
+            )*
+            $(
+                #[doc = concat!("`", stringify!($br), "`: jump to `t` if `a cmp b`.")]
+                $br { a: Slot, b: Slot, t: u32 },
+            )*
+            $(
+                #[doc = concat!("`", stringify!($brimm), "`: jump to `t` if `a cmp i`.")]
+                $brimm { a: Slot, i: i32, t: u32 },
+            )*
             $($rest)*
         }
 
@@ -54,8 +69,23 @@ macro_rules! define_instrs {
                     $(Instr::$bin { d, .. } => Some(d),)*
                     $(Instr::$un { d, .. } => Some(d),)*
                     $(Instr::$load { d, .. } => Some(d),)*
+                    $(Instr::$bimm { d, .. } => Some(d),)*
                     Instr::Const32 { d, .. } | Instr::Const64 { d, .. }
                     | Instr::GlobalGet { d, .. } | Instr::Copy { d, .. } => Some(d),
+                    _ => None,
+                }
+            }
+
+            /// The jump target of a branch instruction.
+            pub(crate) fn target_mut(&mut self) -> Option<&mut u32> {
+                match self {
+                    $(Instr::$br { t, .. } => Some(t),)*
+                    $(Instr::$brimm { t, .. } => Some(t),)*
+                    Instr::Br { t }
+                    | Instr::BrIfNez { t, .. }
+                    | Instr::BrIfEqz { t, .. }
+                    | Instr::BrOnNull { t, .. }
+                    | Instr::BrOnNonNull { t, .. } => Some(t),
                     _ => None,
                 }
             }
@@ -94,6 +124,9 @@ define_instrs! {
         I64Load16S, I64Load16U, I64Load32S, I64Load32U, V128Load,
     ],
     store: [I32Store, I64Store, I32Store8, I32Store16, I64Store32, V128Store],
+    binary_imm: [I32AddI, I32MulI, I32AndI, I32OrI, I32XorI, I32ShlI, I32ShrSI, I32ShrUI, I32EqI, I32NeI, I32LtSI, I32LtUI, I32GtSI, I32GtUI, I32LeSI, I32LeUI, I32GeSI, I32GeUI, I64AddI, I64MulI, I64AndI, I64OrI, I64XorI, I64ShlI, I64ShrSI, I64ShrUI, I64EqI, I64NeI, I64LtSI, I64LtUI, I64GtSI, I64GtUI, I64LeSI, I64LeUI, I64GeSI, I64GeUI],
+    branch: [BrI32Eq, BrI32Ne, BrI32LtS, BrI32LtU, BrI32GtS, BrI32GtU, BrI32LeS, BrI32LeU, BrI32GeS, BrI32GeU, BrI64Eq, BrI64Ne, BrI64LtS, BrI64LtU, BrI64GtS, BrI64GtU, BrI64LeS, BrI64LeU, BrI64GeS, BrI64GeU],
+    branch_imm: [BrI32EqI, BrI32NeI, BrI32LtSI, BrI32LtUI, BrI32GtSI, BrI32GtUI, BrI32LeSI, BrI32LeUI, BrI32GeSI, BrI32GeUI, BrI64EqI, BrI64NeI, BrI64LtSI, BrI64LtUI, BrI64GtSI, BrI64GtUI, BrI64LeSI, BrI64LeUI, BrI64GeSI, BrI64GeUI],
     other: {
         /// Extra operands of the preceding instruction.
         Arg { x: u32, y: u32, z: u32 },
@@ -217,6 +250,104 @@ define_instrs! {
         /// SIMD load variants (splat, extend, zero); kind and memarg in `memargs[m]`.
         V128LoadExt { d: Slot, a: Slot, m: u32 },
     }
+}
+
+
+/// The fused compare-and-branch form of a compare instruction: jump when the compare holds, or
+/// (`negate`) when it fails. `None` if `ins` is not a fusable compare.
+pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<Instr> {
+    Some(match ins {
+        Instr::I32Eq { a, b, .. } => if negate { Instr::BrI32Ne { a, b, t } } else { Instr::BrI32Eq { a, b, t } },
+        Instr::I32EqI { a, i, .. } => if negate { Instr::BrI32NeI { a, i, t } } else { Instr::BrI32EqI { a, i, t } },
+        Instr::I32Ne { a, b, .. } => if negate { Instr::BrI32Eq { a, b, t } } else { Instr::BrI32Ne { a, b, t } },
+        Instr::I32NeI { a, i, .. } => if negate { Instr::BrI32EqI { a, i, t } } else { Instr::BrI32NeI { a, i, t } },
+        Instr::I32LtS { a, b, .. } => if negate { Instr::BrI32GeS { a, b, t } } else { Instr::BrI32LtS { a, b, t } },
+        Instr::I32LtSI { a, i, .. } => if negate { Instr::BrI32GeSI { a, i, t } } else { Instr::BrI32LtSI { a, i, t } },
+        Instr::I32LtU { a, b, .. } => if negate { Instr::BrI32GeU { a, b, t } } else { Instr::BrI32LtU { a, b, t } },
+        Instr::I32LtUI { a, i, .. } => if negate { Instr::BrI32GeUI { a, i, t } } else { Instr::BrI32LtUI { a, i, t } },
+        Instr::I32GtS { a, b, .. } => if negate { Instr::BrI32LeS { a, b, t } } else { Instr::BrI32GtS { a, b, t } },
+        Instr::I32GtSI { a, i, .. } => if negate { Instr::BrI32LeSI { a, i, t } } else { Instr::BrI32GtSI { a, i, t } },
+        Instr::I32GtU { a, b, .. } => if negate { Instr::BrI32LeU { a, b, t } } else { Instr::BrI32GtU { a, b, t } },
+        Instr::I32GtUI { a, i, .. } => if negate { Instr::BrI32LeUI { a, i, t } } else { Instr::BrI32GtUI { a, i, t } },
+        Instr::I32LeS { a, b, .. } => if negate { Instr::BrI32GtS { a, b, t } } else { Instr::BrI32LeS { a, b, t } },
+        Instr::I32LeSI { a, i, .. } => if negate { Instr::BrI32GtSI { a, i, t } } else { Instr::BrI32LeSI { a, i, t } },
+        Instr::I32LeU { a, b, .. } => if negate { Instr::BrI32GtU { a, b, t } } else { Instr::BrI32LeU { a, b, t } },
+        Instr::I32LeUI { a, i, .. } => if negate { Instr::BrI32GtUI { a, i, t } } else { Instr::BrI32LeUI { a, i, t } },
+        Instr::I32GeS { a, b, .. } => if negate { Instr::BrI32LtS { a, b, t } } else { Instr::BrI32GeS { a, b, t } },
+        Instr::I32GeSI { a, i, .. } => if negate { Instr::BrI32LtSI { a, i, t } } else { Instr::BrI32GeSI { a, i, t } },
+        Instr::I32GeU { a, b, .. } => if negate { Instr::BrI32LtU { a, b, t } } else { Instr::BrI32GeU { a, b, t } },
+        Instr::I32GeUI { a, i, .. } => if negate { Instr::BrI32LtUI { a, i, t } } else { Instr::BrI32GeUI { a, i, t } },
+        Instr::I64Eq { a, b, .. } => if negate { Instr::BrI64Ne { a, b, t } } else { Instr::BrI64Eq { a, b, t } },
+        Instr::I64EqI { a, i, .. } => if negate { Instr::BrI64NeI { a, i, t } } else { Instr::BrI64EqI { a, i, t } },
+        Instr::I64Ne { a, b, .. } => if negate { Instr::BrI64Eq { a, b, t } } else { Instr::BrI64Ne { a, b, t } },
+        Instr::I64NeI { a, i, .. } => if negate { Instr::BrI64EqI { a, i, t } } else { Instr::BrI64NeI { a, i, t } },
+        Instr::I64LtS { a, b, .. } => if negate { Instr::BrI64GeS { a, b, t } } else { Instr::BrI64LtS { a, b, t } },
+        Instr::I64LtSI { a, i, .. } => if negate { Instr::BrI64GeSI { a, i, t } } else { Instr::BrI64LtSI { a, i, t } },
+        Instr::I64LtU { a, b, .. } => if negate { Instr::BrI64GeU { a, b, t } } else { Instr::BrI64LtU { a, b, t } },
+        Instr::I64LtUI { a, i, .. } => if negate { Instr::BrI64GeUI { a, i, t } } else { Instr::BrI64LtUI { a, i, t } },
+        Instr::I64GtS { a, b, .. } => if negate { Instr::BrI64LeS { a, b, t } } else { Instr::BrI64GtS { a, b, t } },
+        Instr::I64GtSI { a, i, .. } => if negate { Instr::BrI64LeSI { a, i, t } } else { Instr::BrI64GtSI { a, i, t } },
+        Instr::I64GtU { a, b, .. } => if negate { Instr::BrI64LeU { a, b, t } } else { Instr::BrI64GtU { a, b, t } },
+        Instr::I64GtUI { a, i, .. } => if negate { Instr::BrI64LeUI { a, i, t } } else { Instr::BrI64GtUI { a, i, t } },
+        Instr::I64LeS { a, b, .. } => if negate { Instr::BrI64GtS { a, b, t } } else { Instr::BrI64LeS { a, b, t } },
+        Instr::I64LeSI { a, i, .. } => if negate { Instr::BrI64GtSI { a, i, t } } else { Instr::BrI64LeSI { a, i, t } },
+        Instr::I64LeU { a, b, .. } => if negate { Instr::BrI64GtU { a, b, t } } else { Instr::BrI64LeU { a, b, t } },
+        Instr::I64LeUI { a, i, .. } => if negate { Instr::BrI64GtUI { a, i, t } } else { Instr::BrI64LeUI { a, i, t } },
+        Instr::I64GeS { a, b, .. } => if negate { Instr::BrI64LtS { a, b, t } } else { Instr::BrI64GeS { a, b, t } },
+        Instr::I64GeSI { a, i, .. } => if negate { Instr::BrI64LtSI { a, i, t } } else { Instr::BrI64GeSI { a, i, t } },
+        Instr::I64GeU { a, b, .. } => if negate { Instr::BrI64LtU { a, b, t } } else { Instr::BrI64GeU { a, b, t } },
+        Instr::I64GeUI { a, i, .. } => if negate { Instr::BrI64LtUI { a, i, t } } else { Instr::BrI64GeUI { a, i, t } },
+        Instr::I32Eqz { a, .. } => if negate { Instr::BrIfNez { c: a, t } } else { Instr::BrIfEqz { c: a, t } },
+        _ => return None,
+    })
+}
+
+/// The immediate form of a binary instruction whose right operand is the constant `v`
+/// (raw slot bits), if there is one and the constant fits.
+pub(crate) fn with_immediate(ins: Instr, v: u64) -> Option<Instr> {
+    let i32_imm = v as u32 as i32;
+    let i64_imm = i32::try_from(v as i64).ok();
+    Some(match ins {
+        Instr::I32Add { d, a, .. } => Instr::I32AddI { d, a, i: i32_imm },
+        Instr::I32Mul { d, a, .. } => Instr::I32MulI { d, a, i: i32_imm },
+        Instr::I32And { d, a, .. } => Instr::I32AndI { d, a, i: i32_imm },
+        Instr::I32Or { d, a, .. } => Instr::I32OrI { d, a, i: i32_imm },
+        Instr::I32Xor { d, a, .. } => Instr::I32XorI { d, a, i: i32_imm },
+        Instr::I32Shl { d, a, .. } => Instr::I32ShlI { d, a, i: i32_imm },
+        Instr::I32ShrS { d, a, .. } => Instr::I32ShrSI { d, a, i: i32_imm },
+        Instr::I32ShrU { d, a, .. } => Instr::I32ShrUI { d, a, i: i32_imm },
+        Instr::I32Eq { d, a, .. } => Instr::I32EqI { d, a, i: i32_imm },
+        Instr::I32Ne { d, a, .. } => Instr::I32NeI { d, a, i: i32_imm },
+        Instr::I32LtS { d, a, .. } => Instr::I32LtSI { d, a, i: i32_imm },
+        Instr::I32LtU { d, a, .. } => Instr::I32LtUI { d, a, i: i32_imm },
+        Instr::I32GtS { d, a, .. } => Instr::I32GtSI { d, a, i: i32_imm },
+        Instr::I32GtU { d, a, .. } => Instr::I32GtUI { d, a, i: i32_imm },
+        Instr::I32LeS { d, a, .. } => Instr::I32LeSI { d, a, i: i32_imm },
+        Instr::I32LeU { d, a, .. } => Instr::I32LeUI { d, a, i: i32_imm },
+        Instr::I32GeS { d, a, .. } => Instr::I32GeSI { d, a, i: i32_imm },
+        Instr::I32GeU { d, a, .. } => Instr::I32GeUI { d, a, i: i32_imm },
+        Instr::I64Add { d, a, .. } => Instr::I64AddI { d, a, i: i64_imm? },
+        Instr::I64Mul { d, a, .. } => Instr::I64MulI { d, a, i: i64_imm? },
+        Instr::I64And { d, a, .. } => Instr::I64AndI { d, a, i: i64_imm? },
+        Instr::I64Or { d, a, .. } => Instr::I64OrI { d, a, i: i64_imm? },
+        Instr::I64Xor { d, a, .. } => Instr::I64XorI { d, a, i: i64_imm? },
+        Instr::I64Shl { d, a, .. } => Instr::I64ShlI { d, a, i: i64_imm? },
+        Instr::I64ShrS { d, a, .. } => Instr::I64ShrSI { d, a, i: i64_imm? },
+        Instr::I64ShrU { d, a, .. } => Instr::I64ShrUI { d, a, i: i64_imm? },
+        Instr::I64Eq { d, a, .. } => Instr::I64EqI { d, a, i: i64_imm? },
+        Instr::I64Ne { d, a, .. } => Instr::I64NeI { d, a, i: i64_imm? },
+        Instr::I64LtS { d, a, .. } => Instr::I64LtSI { d, a, i: i64_imm? },
+        Instr::I64LtU { d, a, .. } => Instr::I64LtUI { d, a, i: i64_imm? },
+        Instr::I64GtS { d, a, .. } => Instr::I64GtSI { d, a, i: i64_imm? },
+        Instr::I64GtU { d, a, .. } => Instr::I64GtUI { d, a, i: i64_imm? },
+        Instr::I64LeS { d, a, .. } => Instr::I64LeSI { d, a, i: i64_imm? },
+        Instr::I64LeU { d, a, .. } => Instr::I64LeUI { d, a, i: i64_imm? },
+        Instr::I64GeS { d, a, .. } => Instr::I64GeSI { d, a, i: i64_imm? },
+        Instr::I64GeU { d, a, .. } => Instr::I64GeUI { d, a, i: i64_imm? },
+        Instr::I32Sub { d, a, .. } => Instr::I32AddI { d, a, i: i32_imm.wrapping_neg() },
+        Instr::I64Sub { d, a, .. } => Instr::I64AddI { d, a, i: i64_imm?.checked_neg()? },
+        _ => return None,
+    })
 }
 
 /// The kind of a generic load or store.

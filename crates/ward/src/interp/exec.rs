@@ -743,6 +743,84 @@ impl Execution {
                     }
                     Instr::RefEq { d, a, b } => wr!(d, (rd!(a) == rd!(b)) as u64),
 
+                    // ---- immediates and fused compare-branches ----
+                    Instr::I32AddI { d, a, i } => wr!(d, (i32_!(a).wrapping_add((i as u32))) as u64),
+                    Instr::I32MulI { d, a, i } => wr!(d, (i32_!(a).wrapping_mul((i as u32))) as u64),
+                    Instr::I32AndI { d, a, i } => wr!(d, (i32_!(a) & (i as u32)) as u64),
+                    Instr::I32OrI { d, a, i } => wr!(d, (i32_!(a) | (i as u32)) as u64),
+                    Instr::I32XorI { d, a, i } => wr!(d, (i32_!(a) ^ (i as u32)) as u64),
+                    Instr::I32ShlI { d, a, i } => wr!(d, (i32_!(a).wrapping_shl(i as u32)) as u64),
+                    Instr::I32ShrSI { d, a, i } => wr!(d, ((i32_!(a) as i32).wrapping_shr(i as u32) as u32) as u64),
+                    Instr::I32ShrUI { d, a, i } => wr!(d, (i32_!(a).wrapping_shr(i as u32)) as u64),
+                    Instr::I32EqI { d, a, i } => wr!(d, (i32_!(a) == (i as u32)) as u64),
+                    Instr::I32NeI { d, a, i } => wr!(d, (i32_!(a) != (i as u32)) as u64),
+                    Instr::I32LtSI { d, a, i } => wr!(d, ((i32_!(a) as i32) < i) as u64),
+                    Instr::I32LtUI { d, a, i } => wr!(d, (i32_!(a) < (i as u32)) as u64),
+                    Instr::I32GtSI { d, a, i } => wr!(d, ((i32_!(a) as i32) > i) as u64),
+                    Instr::I32GtUI { d, a, i } => wr!(d, (i32_!(a) > (i as u32)) as u64),
+                    Instr::I32LeSI { d, a, i } => wr!(d, ((i32_!(a) as i32) <= i) as u64),
+                    Instr::I32LeUI { d, a, i } => wr!(d, (i32_!(a) <= (i as u32)) as u64),
+                    Instr::I32GeSI { d, a, i } => wr!(d, ((i32_!(a) as i32) >= i) as u64),
+                    Instr::I32GeUI { d, a, i } => wr!(d, (i32_!(a) >= (i as u32)) as u64),
+                    Instr::I64AddI { d, a, i } => wr!(d, (rd!(a).wrapping_add((i as i64 as u64))) as u64),
+                    Instr::I64MulI { d, a, i } => wr!(d, (rd!(a).wrapping_mul((i as i64 as u64))) as u64),
+                    Instr::I64AndI { d, a, i } => wr!(d, (rd!(a) & (i as i64 as u64)) as u64),
+                    Instr::I64OrI { d, a, i } => wr!(d, (rd!(a) | (i as i64 as u64)) as u64),
+                    Instr::I64XorI { d, a, i } => wr!(d, (rd!(a) ^ (i as i64 as u64)) as u64),
+                    Instr::I64ShlI { d, a, i } => wr!(d, (rd!(a).wrapping_shl(i as u32)) as u64),
+                    Instr::I64ShrSI { d, a, i } => wr!(d, ((rd!(a) as i64).wrapping_shr(i as u32)) as u64),
+                    Instr::I64ShrUI { d, a, i } => wr!(d, (rd!(a).wrapping_shr(i as u32)) as u64),
+                    Instr::I64EqI { d, a, i } => wr!(d, (rd!(a) == (i as i64 as u64)) as u64),
+                    Instr::I64NeI { d, a, i } => wr!(d, (rd!(a) != (i as i64 as u64)) as u64),
+                    Instr::I64LtSI { d, a, i } => wr!(d, ((rd!(a) as i64) < (i as i64)) as u64),
+                    Instr::I64LtUI { d, a, i } => wr!(d, (rd!(a) < (i as i64 as u64)) as u64),
+                    Instr::I64GtSI { d, a, i } => wr!(d, ((rd!(a) as i64) > (i as i64)) as u64),
+                    Instr::I64GtUI { d, a, i } => wr!(d, (rd!(a) > (i as i64 as u64)) as u64),
+                    Instr::I64LeSI { d, a, i } => wr!(d, ((rd!(a) as i64) <= (i as i64)) as u64),
+                    Instr::I64LeUI { d, a, i } => wr!(d, (rd!(a) <= (i as i64 as u64)) as u64),
+                    Instr::I64GeSI { d, a, i } => wr!(d, ((rd!(a) as i64) >= (i as i64)) as u64),
+                    Instr::I64GeUI { d, a, i } => wr!(d, (rd!(a) >= (i as i64 as u64)) as u64),
+                    Instr::BrI32Eq { a, b, t } => { if i32_!(a) == i32_!(b) { pc = t as usize } }
+                    Instr::BrI32EqI { a, i, t } => { if i32_!(a) == (i as u32) { pc = t as usize } }
+                    Instr::BrI32Ne { a, b, t } => { if i32_!(a) != i32_!(b) { pc = t as usize } }
+                    Instr::BrI32NeI { a, i, t } => { if i32_!(a) != (i as u32) { pc = t as usize } }
+                    Instr::BrI32LtS { a, b, t } => { if (i32_!(a) as i32) < (i32_!(b) as i32) { pc = t as usize } }
+                    Instr::BrI32LtSI { a, i, t } => { if (i32_!(a) as i32) < i { pc = t as usize } }
+                    Instr::BrI32LtU { a, b, t } => { if i32_!(a) < i32_!(b) { pc = t as usize } }
+                    Instr::BrI32LtUI { a, i, t } => { if i32_!(a) < (i as u32) { pc = t as usize } }
+                    Instr::BrI32GtS { a, b, t } => { if (i32_!(a) as i32) > (i32_!(b) as i32) { pc = t as usize } }
+                    Instr::BrI32GtSI { a, i, t } => { if (i32_!(a) as i32) > i { pc = t as usize } }
+                    Instr::BrI32GtU { a, b, t } => { if i32_!(a) > i32_!(b) { pc = t as usize } }
+                    Instr::BrI32GtUI { a, i, t } => { if i32_!(a) > (i as u32) { pc = t as usize } }
+                    Instr::BrI32LeS { a, b, t } => { if (i32_!(a) as i32) <= (i32_!(b) as i32) { pc = t as usize } }
+                    Instr::BrI32LeSI { a, i, t } => { if (i32_!(a) as i32) <= i { pc = t as usize } }
+                    Instr::BrI32LeU { a, b, t } => { if i32_!(a) <= i32_!(b) { pc = t as usize } }
+                    Instr::BrI32LeUI { a, i, t } => { if i32_!(a) <= (i as u32) { pc = t as usize } }
+                    Instr::BrI32GeS { a, b, t } => { if (i32_!(a) as i32) >= (i32_!(b) as i32) { pc = t as usize } }
+                    Instr::BrI32GeSI { a, i, t } => { if (i32_!(a) as i32) >= i { pc = t as usize } }
+                    Instr::BrI32GeU { a, b, t } => { if i32_!(a) >= i32_!(b) { pc = t as usize } }
+                    Instr::BrI32GeUI { a, i, t } => { if i32_!(a) >= (i as u32) { pc = t as usize } }
+                    Instr::BrI64Eq { a, b, t } => { if rd!(a) == rd!(b) { pc = t as usize } }
+                    Instr::BrI64EqI { a, i, t } => { if rd!(a) == (i as i64 as u64) { pc = t as usize } }
+                    Instr::BrI64Ne { a, b, t } => { if rd!(a) != rd!(b) { pc = t as usize } }
+                    Instr::BrI64NeI { a, i, t } => { if rd!(a) != (i as i64 as u64) { pc = t as usize } }
+                    Instr::BrI64LtS { a, b, t } => { if (rd!(a) as i64) < (rd!(b) as i64) { pc = t as usize } }
+                    Instr::BrI64LtSI { a, i, t } => { if (rd!(a) as i64) < (i as i64) { pc = t as usize } }
+                    Instr::BrI64LtU { a, b, t } => { if rd!(a) < rd!(b) { pc = t as usize } }
+                    Instr::BrI64LtUI { a, i, t } => { if rd!(a) < (i as i64 as u64) { pc = t as usize } }
+                    Instr::BrI64GtS { a, b, t } => { if (rd!(a) as i64) > (rd!(b) as i64) { pc = t as usize } }
+                    Instr::BrI64GtSI { a, i, t } => { if (rd!(a) as i64) > (i as i64) { pc = t as usize } }
+                    Instr::BrI64GtU { a, b, t } => { if rd!(a) > rd!(b) { pc = t as usize } }
+                    Instr::BrI64GtUI { a, i, t } => { if rd!(a) > (i as i64 as u64) { pc = t as usize } }
+                    Instr::BrI64LeS { a, b, t } => { if (rd!(a) as i64) <= (rd!(b) as i64) { pc = t as usize } }
+                    Instr::BrI64LeSI { a, i, t } => { if (rd!(a) as i64) <= (i as i64) { pc = t as usize } }
+                    Instr::BrI64LeU { a, b, t } => { if rd!(a) <= rd!(b) { pc = t as usize } }
+                    Instr::BrI64LeUI { a, i, t } => { if rd!(a) <= (i as i64 as u64) { pc = t as usize } }
+                    Instr::BrI64GeS { a, b, t } => { if (rd!(a) as i64) >= (rd!(b) as i64) { pc = t as usize } }
+                    Instr::BrI64GeSI { a, i, t } => { if (rd!(a) as i64) >= (i as i64) { pc = t as usize } }
+                    Instr::BrI64GeU { a, b, t } => { if rd!(a) >= rd!(b) { pc = t as usize } }
+                    Instr::BrI64GeUI { a, i, t } => { if rd!(a) >= (i as i64 as u64) { pc = t as usize } }
+
                     // ---- i32 ----
                     Instr::I32Add { d, a, b } => wr!(d, i32_!(a).wrapping_add(i32_!(b)) as u64),
                     Instr::I32Sub { d, a, b } => wr!(d, i32_!(a).wrapping_sub(i32_!(b)) as u64),

@@ -508,13 +508,9 @@ impl Translator<'_> {
     }
 
     fn set_target(&mut self, at: usize, t: u32) {
-        match &mut self.code[at] {
-            Instr::Br { t: x }
-            | Instr::BrIfNez { t: x, .. }
-            | Instr::BrIfEqz { t: x, .. }
-            | Instr::BrOnNull { t: x, .. }
-            | Instr::BrOnNonNull { t: x, .. } => *x = t,
-            other => unreachable!("not a branch: {other:?}"),
+        match self.code[at].target_mut() {
+            Some(x) => *x = t,
+            None => unreachable!("not a branch: {:?}", self.code[at]),
         }
     }
 
@@ -660,7 +656,16 @@ impl Translator<'_> {
 
     // ---- generic shapes -------------------------------------------------------------------
 
-    fn binary(&mut self, wide: bool, make: impl FnOnce(Slot, Slot, Slot) -> Instr) {
+    fn binary(&mut self, wide: bool, make: impl Fn(Slot, Slot, Slot) -> Instr) {
+        // A constant right operand becomes an immediate where the instruction has that form.
+        if let Some(Opd { loc: Loc::Const(v), .. }) = self.stack.last().copied() {
+            if with_immediate(make(0, 0, 0), v).is_some() {
+                self.pop();
+                let a = self.pop_slot();
+                self.produce(false, |d| with_immediate(make(d, a, 0), v).expect("checked above"));
+                return;
+            }
+        }
         let b = self.pop_slot();
         let a = self.pop_slot();
         self.produce(wide, |d| make(d, a, b));
@@ -791,9 +796,14 @@ impl Translator<'_> {
             O::Block { blockty } => self.push_ctrl(Kind::Block, blockty),
             O::Loop { blockty } => self.push_ctrl(Kind::Loop, blockty),
             O::If { blockty } => {
-                let c = self.pop_slot();
+                let fused = self.take_compare();
+                let c = if fused.is_none() { self.pop_slot() } else { 0 };
                 self.push_ctrl(Kind::If, blockty);
-                let at = self.emit(Instr::BrIfEqz { c, t: u32::MAX });
+                let branch = match fused {
+                    Some(cmp) => fuse_compare_branch(cmp, true, u32::MAX).expect("fusable"),
+                    None => Instr::BrIfEqz { c, t: u32::MAX },
+                };
+                let at = self.emit(branch);
                 self.ctrl.last_mut().unwrap().else_patch = Some(at);
             }
             O::Else => {
@@ -870,6 +880,19 @@ impl Translator<'_> {
                 self.mark_unreachable();
             }
             O::BrIf { relative_depth } => {
+                let idx = self.ctrl.len() - 1 - relative_depth as usize;
+                if self.ctrl[idx].kind != Kind::Func && self.compare_on_top() {
+                    let cond = self.pop();
+                    if !self.needs_moves(relative_depth) {
+                        let cmp = self.code.pop().expect("compare_on_top");
+                        self.offsets.pop();
+                        self.jump_to(idx, |t| fuse_compare_branch(cmp, false, t).expect("fusable"));
+                        return Ok(());
+                    }
+                    // Moves needed: put the condition back and take the general path.
+                    let s = self.push(false, Loc::Temp);
+                    debug_assert_eq!(s, cond.slot);
+                }
                 let c = self.pop_slot();
                 self.cond_branch(
                     relative_depth,
@@ -1303,6 +1326,27 @@ impl Translator<'_> {
             },
         }
         Ok(())
+    }
+
+    /// Whether the top of the stack is the fresh result of a fusable compare just emitted.
+    fn compare_on_top(&self) -> bool {
+        let Some(top) = self.stack.last() else { return false };
+        let Some(idx) = self.last_producer else { return false };
+        idx + 1 == self.code.len()
+            && top.loc == Loc::Temp
+            && self.code[idx].clone().dst_mut().is_some_and(|d| *d == top.slot)
+            && fuse_compare_branch(self.code[idx], false, 0).is_some()
+    }
+
+    /// Pops the condition and removes the compare that produced it, if fusable.
+    fn take_compare(&mut self) -> Option<Instr> {
+        if !self.compare_on_top() {
+            return None;
+        }
+        self.pop();
+        self.offsets.pop();
+        self.last_producer = None;
+        self.code.pop()
     }
 
     fn after_call(&mut self, _results: &[ValType]) {

@@ -1,0 +1,56 @@
+//! `ward wast FILE...`: runs spec test scripts and counts their directives.
+//!
+//! Output is one line per file, `PATH: N passed, M failed`, then `N passed, M failed` over all
+//! files. With `--verbose`, each failed directive is printed before its file's line as
+//! `PATH:LINE:COLUMN: DIRECTIVE: REASON`; a script that cannot be read or parsed at all is
+//! explained that way even without it. The exit status is 1 if any directive failed.
+//! The work itself is done by the `ward-wast` crate, which the spec-suite test also uses.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::exit;
+
+/// Arguments of `ward wast`.
+#[derive(Args, Debug)]
+pub struct WastArgs {
+    /// Spec test scripts (`.wast`) to run.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print every failed directive with its line, column and reason.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// How many scripts to run at once (default: the number of CPUs). Output keeps file order.
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+/// Runs the scripts; returns the exit status.
+pub fn run(args: WastArgs) -> anyhow::Result<i32> {
+    let jobs =
+        args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let mut out = std::io::stdout().lock();
+    // Write errors (a closed pipe) are ignored: the counts still decide the exit status.
+    ward_wast::run_files(&args.files, jobs, |report| {
+        let path = report.path.display();
+        // A script that could not be read or parsed ran nothing: say why even without -v.
+        for f in &report.failures {
+            if args.verbose || matches!(f.directive, "file" | "script") {
+                let _ = if f.line == 0 {
+                    writeln!(out, "{path}: {}: {}", f.directive, f.message)
+                } else {
+                    writeln!(out, "{path}:{}:{}: {}: {}", f.line, f.column, f.directive, f.message)
+                };
+            }
+        }
+        let _ = writeln!(out, "{path}: {} passed, {} failed", report.passed, report.failed);
+        passed += report.passed;
+        failed += report.failed;
+    });
+    let _ = writeln!(out, "{passed} passed, {failed} failed");
+    let _ = out.flush();
+    Ok(if failed > 0 { exit::FAILURE } else { exit::SUCCESS })
+}

@@ -1,0 +1,98 @@
+//! The `ward` binary: `ward wast` output and exit status, and the `ward MODULE` shorthand.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn ward(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ward")).args(args).output().expect("run the ward binary")
+}
+
+fn write(name: &str, text: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, text).expect("write a test file");
+    path
+}
+
+fn stdout_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+const GOOD: &str = r#"
+(module
+  (func (export "fac") (param i64) (result i64)
+    (if (result i64) (i64.eqz (local.get 0))
+      (then (i64.const 1))
+      (else (i64.mul (local.get 0) (call 0 (i64.sub (local.get 0) (i64.const 1))))))))
+(assert_return (invoke "fac" (i64.const 5)) (i64.const 120))
+(assert_trap (module (func unreachable) (start 0)) "unreachable")
+(assert_invalid (module (func (result i32) (i64.const 0))) "type mismatch")
+"#;
+
+const BAD: &str = r#"(module (func (export "one") (result i32) (i32.const 1)))
+(assert_return (invoke "one") (i32.const 1))
+(assert_return (invoke "one") (i32.const 2))
+"#;
+
+#[test]
+fn wast_passing_script() {
+    let good = write("cli_good.wast", GOOD);
+    let out = ward(&["wast", good.to_str().unwrap()]);
+    let lines = stdout_lines(&out);
+    assert_eq!(
+        lines,
+        [format!("{}: 4 passed, 0 failed", good.display()), "4 passed, 0 failed".to_string()],
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn wast_failing_script() {
+    let good = write("cli_good2.wast", GOOD);
+    let bad = write("cli_bad.wast", BAD);
+    let out = ward(&["wast", good.to_str().unwrap(), bad.to_str().unwrap()]);
+    let lines = stdout_lines(&out);
+    assert_eq!(
+        lines,
+        [
+            format!("{}: 4 passed, 0 failed", good.display()),
+            format!("{}: 2 passed, 1 failed", bad.display()),
+            "6 passed, 1 failed".to_string(),
+        ]
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = ward(&["wast", "--verbose", bad.to_str().unwrap()]);
+    let lines = stdout_lines(&out);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let prefix = format!("{}:3:2: assert_return: ", bad.display());
+    assert!(lines[0].starts_with(&prefix), "{lines:?}");
+    assert!(lines[0].contains("(i32.const 2)") && lines[0].contains("(i32.const 1)"));
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn wast_missing_file_fails() {
+    let out = ward(&["wast", "/nonexistent/missing.wast"]);
+    assert_eq!(stdout_lines(&out).last().map(String::as_str), Some("0 passed, 1 failed"));
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn module_shorthand_invokes() {
+    let m = write(
+        "cli_add.wat",
+        r#"(module (func (export "add") (param i32 i32) (result i32)
+             local.get 0 local.get 1 i32.add)
+           (func (export "boom") unreachable))"#,
+    );
+    let out = ward(&[m.to_str().unwrap(), "--invoke", "add", "2", "-5"]);
+    assert_eq!(stdout_lines(&out), ["-3"], "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0));
+
+    let out = ward(&["run", "--invoke", "boom", m.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert_eq!(out.status.code(), Some(125));
+}

@@ -40,6 +40,5 @@ pub use engine::{Config, Engine};
 pub use error::{Error, FrameInfo, Result, Trap, TrapCode};
 pub use module::Module;
 pub use types::{
-    ExternType, FuncType, GlobalType, HeapType, MemoryType, Mutability, RefType, TableType,
-    ValType,
+    ExternType, FuncType, GlobalType, HeapType, MemoryType, Mutability, RefType, TableType, ValType,
 };

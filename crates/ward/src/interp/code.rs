@@ -252,52 +252,297 @@ define_instrs! {
     }
 }
 
-
 /// The fused compare-and-branch form of a compare instruction: jump when the compare holds, or
 /// (`negate`) when it fails. `None` if `ins` is not a fusable compare.
 pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<Instr> {
     Some(match ins {
-        Instr::I32Eq { a, b, .. } => if negate { Instr::BrI32Ne { a, b, t } } else { Instr::BrI32Eq { a, b, t } },
-        Instr::I32EqI { a, i, .. } => if negate { Instr::BrI32NeI { a, i, t } } else { Instr::BrI32EqI { a, i, t } },
-        Instr::I32Ne { a, b, .. } => if negate { Instr::BrI32Eq { a, b, t } } else { Instr::BrI32Ne { a, b, t } },
-        Instr::I32NeI { a, i, .. } => if negate { Instr::BrI32EqI { a, i, t } } else { Instr::BrI32NeI { a, i, t } },
-        Instr::I32LtS { a, b, .. } => if negate { Instr::BrI32GeS { a, b, t } } else { Instr::BrI32LtS { a, b, t } },
-        Instr::I32LtSI { a, i, .. } => if negate { Instr::BrI32GeSI { a, i, t } } else { Instr::BrI32LtSI { a, i, t } },
-        Instr::I32LtU { a, b, .. } => if negate { Instr::BrI32GeU { a, b, t } } else { Instr::BrI32LtU { a, b, t } },
-        Instr::I32LtUI { a, i, .. } => if negate { Instr::BrI32GeUI { a, i, t } } else { Instr::BrI32LtUI { a, i, t } },
-        Instr::I32GtS { a, b, .. } => if negate { Instr::BrI32LeS { a, b, t } } else { Instr::BrI32GtS { a, b, t } },
-        Instr::I32GtSI { a, i, .. } => if negate { Instr::BrI32LeSI { a, i, t } } else { Instr::BrI32GtSI { a, i, t } },
-        Instr::I32GtU { a, b, .. } => if negate { Instr::BrI32LeU { a, b, t } } else { Instr::BrI32GtU { a, b, t } },
-        Instr::I32GtUI { a, i, .. } => if negate { Instr::BrI32LeUI { a, i, t } } else { Instr::BrI32GtUI { a, i, t } },
-        Instr::I32LeS { a, b, .. } => if negate { Instr::BrI32GtS { a, b, t } } else { Instr::BrI32LeS { a, b, t } },
-        Instr::I32LeSI { a, i, .. } => if negate { Instr::BrI32GtSI { a, i, t } } else { Instr::BrI32LeSI { a, i, t } },
-        Instr::I32LeU { a, b, .. } => if negate { Instr::BrI32GtU { a, b, t } } else { Instr::BrI32LeU { a, b, t } },
-        Instr::I32LeUI { a, i, .. } => if negate { Instr::BrI32GtUI { a, i, t } } else { Instr::BrI32LeUI { a, i, t } },
-        Instr::I32GeS { a, b, .. } => if negate { Instr::BrI32LtS { a, b, t } } else { Instr::BrI32GeS { a, b, t } },
-        Instr::I32GeSI { a, i, .. } => if negate { Instr::BrI32LtSI { a, i, t } } else { Instr::BrI32GeSI { a, i, t } },
-        Instr::I32GeU { a, b, .. } => if negate { Instr::BrI32LtU { a, b, t } } else { Instr::BrI32GeU { a, b, t } },
-        Instr::I32GeUI { a, i, .. } => if negate { Instr::BrI32LtUI { a, i, t } } else { Instr::BrI32GeUI { a, i, t } },
-        Instr::I64Eq { a, b, .. } => if negate { Instr::BrI64Ne { a, b, t } } else { Instr::BrI64Eq { a, b, t } },
-        Instr::I64EqI { a, i, .. } => if negate { Instr::BrI64NeI { a, i, t } } else { Instr::BrI64EqI { a, i, t } },
-        Instr::I64Ne { a, b, .. } => if negate { Instr::BrI64Eq { a, b, t } } else { Instr::BrI64Ne { a, b, t } },
-        Instr::I64NeI { a, i, .. } => if negate { Instr::BrI64EqI { a, i, t } } else { Instr::BrI64NeI { a, i, t } },
-        Instr::I64LtS { a, b, .. } => if negate { Instr::BrI64GeS { a, b, t } } else { Instr::BrI64LtS { a, b, t } },
-        Instr::I64LtSI { a, i, .. } => if negate { Instr::BrI64GeSI { a, i, t } } else { Instr::BrI64LtSI { a, i, t } },
-        Instr::I64LtU { a, b, .. } => if negate { Instr::BrI64GeU { a, b, t } } else { Instr::BrI64LtU { a, b, t } },
-        Instr::I64LtUI { a, i, .. } => if negate { Instr::BrI64GeUI { a, i, t } } else { Instr::BrI64LtUI { a, i, t } },
-        Instr::I64GtS { a, b, .. } => if negate { Instr::BrI64LeS { a, b, t } } else { Instr::BrI64GtS { a, b, t } },
-        Instr::I64GtSI { a, i, .. } => if negate { Instr::BrI64LeSI { a, i, t } } else { Instr::BrI64GtSI { a, i, t } },
-        Instr::I64GtU { a, b, .. } => if negate { Instr::BrI64LeU { a, b, t } } else { Instr::BrI64GtU { a, b, t } },
-        Instr::I64GtUI { a, i, .. } => if negate { Instr::BrI64LeUI { a, i, t } } else { Instr::BrI64GtUI { a, i, t } },
-        Instr::I64LeS { a, b, .. } => if negate { Instr::BrI64GtS { a, b, t } } else { Instr::BrI64LeS { a, b, t } },
-        Instr::I64LeSI { a, i, .. } => if negate { Instr::BrI64GtSI { a, i, t } } else { Instr::BrI64LeSI { a, i, t } },
-        Instr::I64LeU { a, b, .. } => if negate { Instr::BrI64GtU { a, b, t } } else { Instr::BrI64LeU { a, b, t } },
-        Instr::I64LeUI { a, i, .. } => if negate { Instr::BrI64GtUI { a, i, t } } else { Instr::BrI64LeUI { a, i, t } },
-        Instr::I64GeS { a, b, .. } => if negate { Instr::BrI64LtS { a, b, t } } else { Instr::BrI64GeS { a, b, t } },
-        Instr::I64GeSI { a, i, .. } => if negate { Instr::BrI64LtSI { a, i, t } } else { Instr::BrI64GeSI { a, i, t } },
-        Instr::I64GeU { a, b, .. } => if negate { Instr::BrI64LtU { a, b, t } } else { Instr::BrI64GeU { a, b, t } },
-        Instr::I64GeUI { a, i, .. } => if negate { Instr::BrI64LtUI { a, i, t } } else { Instr::BrI64GeUI { a, i, t } },
-        Instr::I32Eqz { a, .. } => if negate { Instr::BrIfNez { c: a, t } } else { Instr::BrIfEqz { c: a, t } },
+        Instr::I32Eq { a, b, .. } => {
+            if negate {
+                Instr::BrI32Ne { a, b, t }
+            } else {
+                Instr::BrI32Eq { a, b, t }
+            }
+        }
+        Instr::I32EqI { a, i, .. } => {
+            if negate {
+                Instr::BrI32NeI { a, i, t }
+            } else {
+                Instr::BrI32EqI { a, i, t }
+            }
+        }
+        Instr::I32Ne { a, b, .. } => {
+            if negate {
+                Instr::BrI32Eq { a, b, t }
+            } else {
+                Instr::BrI32Ne { a, b, t }
+            }
+        }
+        Instr::I32NeI { a, i, .. } => {
+            if negate {
+                Instr::BrI32EqI { a, i, t }
+            } else {
+                Instr::BrI32NeI { a, i, t }
+            }
+        }
+        Instr::I32LtS { a, b, .. } => {
+            if negate {
+                Instr::BrI32GeS { a, b, t }
+            } else {
+                Instr::BrI32LtS { a, b, t }
+            }
+        }
+        Instr::I32LtSI { a, i, .. } => {
+            if negate {
+                Instr::BrI32GeSI { a, i, t }
+            } else {
+                Instr::BrI32LtSI { a, i, t }
+            }
+        }
+        Instr::I32LtU { a, b, .. } => {
+            if negate {
+                Instr::BrI32GeU { a, b, t }
+            } else {
+                Instr::BrI32LtU { a, b, t }
+            }
+        }
+        Instr::I32LtUI { a, i, .. } => {
+            if negate {
+                Instr::BrI32GeUI { a, i, t }
+            } else {
+                Instr::BrI32LtUI { a, i, t }
+            }
+        }
+        Instr::I32GtS { a, b, .. } => {
+            if negate {
+                Instr::BrI32LeS { a, b, t }
+            } else {
+                Instr::BrI32GtS { a, b, t }
+            }
+        }
+        Instr::I32GtSI { a, i, .. } => {
+            if negate {
+                Instr::BrI32LeSI { a, i, t }
+            } else {
+                Instr::BrI32GtSI { a, i, t }
+            }
+        }
+        Instr::I32GtU { a, b, .. } => {
+            if negate {
+                Instr::BrI32LeU { a, b, t }
+            } else {
+                Instr::BrI32GtU { a, b, t }
+            }
+        }
+        Instr::I32GtUI { a, i, .. } => {
+            if negate {
+                Instr::BrI32LeUI { a, i, t }
+            } else {
+                Instr::BrI32GtUI { a, i, t }
+            }
+        }
+        Instr::I32LeS { a, b, .. } => {
+            if negate {
+                Instr::BrI32GtS { a, b, t }
+            } else {
+                Instr::BrI32LeS { a, b, t }
+            }
+        }
+        Instr::I32LeSI { a, i, .. } => {
+            if negate {
+                Instr::BrI32GtSI { a, i, t }
+            } else {
+                Instr::BrI32LeSI { a, i, t }
+            }
+        }
+        Instr::I32LeU { a, b, .. } => {
+            if negate {
+                Instr::BrI32GtU { a, b, t }
+            } else {
+                Instr::BrI32LeU { a, b, t }
+            }
+        }
+        Instr::I32LeUI { a, i, .. } => {
+            if negate {
+                Instr::BrI32GtUI { a, i, t }
+            } else {
+                Instr::BrI32LeUI { a, i, t }
+            }
+        }
+        Instr::I32GeS { a, b, .. } => {
+            if negate {
+                Instr::BrI32LtS { a, b, t }
+            } else {
+                Instr::BrI32GeS { a, b, t }
+            }
+        }
+        Instr::I32GeSI { a, i, .. } => {
+            if negate {
+                Instr::BrI32LtSI { a, i, t }
+            } else {
+                Instr::BrI32GeSI { a, i, t }
+            }
+        }
+        Instr::I32GeU { a, b, .. } => {
+            if negate {
+                Instr::BrI32LtU { a, b, t }
+            } else {
+                Instr::BrI32GeU { a, b, t }
+            }
+        }
+        Instr::I32GeUI { a, i, .. } => {
+            if negate {
+                Instr::BrI32LtUI { a, i, t }
+            } else {
+                Instr::BrI32GeUI { a, i, t }
+            }
+        }
+        Instr::I64Eq { a, b, .. } => {
+            if negate {
+                Instr::BrI64Ne { a, b, t }
+            } else {
+                Instr::BrI64Eq { a, b, t }
+            }
+        }
+        Instr::I64EqI { a, i, .. } => {
+            if negate {
+                Instr::BrI64NeI { a, i, t }
+            } else {
+                Instr::BrI64EqI { a, i, t }
+            }
+        }
+        Instr::I64Ne { a, b, .. } => {
+            if negate {
+                Instr::BrI64Eq { a, b, t }
+            } else {
+                Instr::BrI64Ne { a, b, t }
+            }
+        }
+        Instr::I64NeI { a, i, .. } => {
+            if negate {
+                Instr::BrI64EqI { a, i, t }
+            } else {
+                Instr::BrI64NeI { a, i, t }
+            }
+        }
+        Instr::I64LtS { a, b, .. } => {
+            if negate {
+                Instr::BrI64GeS { a, b, t }
+            } else {
+                Instr::BrI64LtS { a, b, t }
+            }
+        }
+        Instr::I64LtSI { a, i, .. } => {
+            if negate {
+                Instr::BrI64GeSI { a, i, t }
+            } else {
+                Instr::BrI64LtSI { a, i, t }
+            }
+        }
+        Instr::I64LtU { a, b, .. } => {
+            if negate {
+                Instr::BrI64GeU { a, b, t }
+            } else {
+                Instr::BrI64LtU { a, b, t }
+            }
+        }
+        Instr::I64LtUI { a, i, .. } => {
+            if negate {
+                Instr::BrI64GeUI { a, i, t }
+            } else {
+                Instr::BrI64LtUI { a, i, t }
+            }
+        }
+        Instr::I64GtS { a, b, .. } => {
+            if negate {
+                Instr::BrI64LeS { a, b, t }
+            } else {
+                Instr::BrI64GtS { a, b, t }
+            }
+        }
+        Instr::I64GtSI { a, i, .. } => {
+            if negate {
+                Instr::BrI64LeSI { a, i, t }
+            } else {
+                Instr::BrI64GtSI { a, i, t }
+            }
+        }
+        Instr::I64GtU { a, b, .. } => {
+            if negate {
+                Instr::BrI64LeU { a, b, t }
+            } else {
+                Instr::BrI64GtU { a, b, t }
+            }
+        }
+        Instr::I64GtUI { a, i, .. } => {
+            if negate {
+                Instr::BrI64LeUI { a, i, t }
+            } else {
+                Instr::BrI64GtUI { a, i, t }
+            }
+        }
+        Instr::I64LeS { a, b, .. } => {
+            if negate {
+                Instr::BrI64GtS { a, b, t }
+            } else {
+                Instr::BrI64LeS { a, b, t }
+            }
+        }
+        Instr::I64LeSI { a, i, .. } => {
+            if negate {
+                Instr::BrI64GtSI { a, i, t }
+            } else {
+                Instr::BrI64LeSI { a, i, t }
+            }
+        }
+        Instr::I64LeU { a, b, .. } => {
+            if negate {
+                Instr::BrI64GtU { a, b, t }
+            } else {
+                Instr::BrI64LeU { a, b, t }
+            }
+        }
+        Instr::I64LeUI { a, i, .. } => {
+            if negate {
+                Instr::BrI64GtUI { a, i, t }
+            } else {
+                Instr::BrI64LeUI { a, i, t }
+            }
+        }
+        Instr::I64GeS { a, b, .. } => {
+            if negate {
+                Instr::BrI64LtS { a, b, t }
+            } else {
+                Instr::BrI64GeS { a, b, t }
+            }
+        }
+        Instr::I64GeSI { a, i, .. } => {
+            if negate {
+                Instr::BrI64LtSI { a, i, t }
+            } else {
+                Instr::BrI64GeSI { a, i, t }
+            }
+        }
+        Instr::I64GeU { a, b, .. } => {
+            if negate {
+                Instr::BrI64LtU { a, b, t }
+            } else {
+                Instr::BrI64GeU { a, b, t }
+            }
+        }
+        Instr::I64GeUI { a, i, .. } => {
+            if negate {
+                Instr::BrI64LtUI { a, i, t }
+            } else {
+                Instr::BrI64GeUI { a, i, t }
+            }
+        }
+        Instr::I32Eqz { a, .. } => {
+            if negate {
+                Instr::BrIfNez { c: a, t }
+            } else {
+                Instr::BrIfEqz { c: a, t }
+            }
+        }
         _ => return None,
     })
 }
@@ -375,7 +620,10 @@ pub(crate) enum MemKind {
     /// A SIMD load variant.
     Simd(SimdLoad),
     /// Lane load/store of `width` bytes at `lane`.
-    Lane { width: u8, lane: u8 },
+    Lane {
+        width: u8,
+        lane: u8,
+    },
 }
 
 /// A memory argument that does not fit the fast path (other memory, 64-bit, large offset).

@@ -7,7 +7,7 @@
 use super::code::{CompiledFunc, Instr, MemKind};
 use super::num;
 use crate::error::{Error, FrameInfo, Result, Trap, TrapCode};
-use crate::runtime::{ExnObject, FuncKind, InstanceData, StoreInner};
+use crate::runtime::{CodePtr, ExnObject, FuncKind, InstanceData, StoreInner};
 
 /// What stopped [`Execution::run`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,36 +149,40 @@ impl Execution {
     }
 
     /// Pushes a frame for wasm function `func` whose arguments are at `fp`.
-    fn enter(&mut self, store: &StoreInner, func: u32, fp: usize) -> Result<(), TrapCode> {
-        let FuncKind::Wasm { instance, index } = store.funcs[func as usize].kind else {
+    #[inline]
+    fn enter(&mut self, store: &mut StoreInner, func: u32, fp: usize) -> Result<(), TrapCode> {
+        let FuncKind::Wasm { instance, .. } = store.funcs[func as usize].kind else {
             unreachable!("enter is only called for wasm functions")
         };
         if self.frames.len() >= self.max_depth {
             return Err(TrapCode::StackOverflow);
         }
-        let module = &store.instances[instance as usize].module;
-        let code = match super::compiled_code(module, index) {
-            Ok(c) => c,
-            // Translation of validated code only fails for unsupported instructions.
-            Err(_) => return Err(TrapCode::Unreachable),
+        let code = match store.func_code.get(func as usize) {
+            Some(c) if !c.code.is_null() => c.code,
+            _ => resolve_code(store, func)?,
         };
-        if fp + code.frame_slots as usize + 2 > self.stack.len() {
+        // SAFETY: code pointers in `func_code` point to translated code owned by the module of
+        // a live instance of this store.
+        let cf = unsafe { &*code };
+        if fp + cf.frame_slots as usize + 2 > self.stack.len() {
             return Err(TrapCode::StackOverflow);
         }
-        self.stack[fp + code.param_slots as usize..fp + code.local_slots as usize].fill(0);
-        self.frames.push(Frame {
-            func,
-            code: std::sync::Arc::as_ptr(&code),
-            pc: 0,
-            fp,
-            inst: instance,
-        });
+        if cf.local_slots > cf.param_slots {
+            self.stack[fp + cf.param_slots as usize..fp + cf.local_slots as usize].fill(0);
+        }
+        self.frames.push(Frame { func, code, pc: 0, fp, inst: instance });
         Ok(())
     }
 
     /// Sets up a call of store function `callee` with arguments at absolute slot `base`.
     /// Returns `Some(host)` if it is a host function.
-    fn call(&mut self, store: &StoreInner, callee: u32, base: usize) -> Result<Option<u32>, TrapCode> {
+    #[inline]
+    fn call(
+        &mut self,
+        store: &mut StoreInner,
+        callee: u32,
+        base: usize,
+    ) -> Result<Option<u32>, TrapCode> {
         let entry = &store.funcs[callee as usize];
         match entry.kind {
             FuncKind::Wasm { .. } => {
@@ -206,862 +210,1155 @@ impl Execution {
     }
 
     fn run_inner(&mut self, store: &mut StoreInner) -> Result<Outcome, TrapCode> {
-        'frames: loop {
-            let Some(frame) = self.frames.last() else {
-                return Ok(Outcome::Done);
+        // The current frame lives in these locals; `self.frames` holds every frame record, the
+        // current one last (its `pc` is written back only when control leaves it).
+        let Some(top) = self.frames.last() else {
+            return Ok(Outcome::Done);
+        };
+        // SAFETY: translated code lives as long as the module of a live instance.
+        let mut cf: &CompiledFunc = unsafe { &*top.code };
+        let mut code = cf.code.as_ptr();
+        let mut pc = top.pc;
+        let mut fp = top.fp;
+        // SAFETY: `enter` checked fp + frame_slots (+2 for a v128 result) <= stack.len().
+        let mut sp = unsafe { self.stack.as_mut_ptr().add(fp) };
+        let mut inst_idx = top.inst;
+        // SAFETY: instances are boxed in the store and never removed while it lives.
+        let mut inst: &InstanceData =
+            unsafe { &*(&*store.instances[inst_idx as usize] as *const InstanceData) };
+        let (mut mem_base, mut mem_len) = mem0(inst);
+
+        // Switches the locals to the frame now on top (after a call or a return).
+        macro_rules! load_top {
+            () => {{
+                let Some(top) = self.frames.last() else {
+                    return Ok(Outcome::Done);
+                };
+                // SAFETY: as above.
+                cf = unsafe { &*top.code };
+                code = cf.code.as_ptr();
+                pc = top.pc;
+                fp = top.fp;
+                // SAFETY: as above; the frame was checked when it was entered.
+                sp = unsafe { self.stack.as_mut_ptr().add(fp) };
+                if top.inst != inst_idx {
+                    inst_idx = top.inst;
+                    // SAFETY: as above.
+                    inst =
+                        unsafe { &*(&*store.instances[inst_idx as usize] as *const InstanceData) };
+                }
+                // A callee may have grown the memory.
+                (mem_base, mem_len) = mem0(inst);
+            }};
+        }
+
+        macro_rules! rd {
+            ($s:expr) => {
+                // SAFETY: slots named by translated code are inside the frame window.
+                unsafe { *sp.add($s as usize) }
             };
-            // SAFETY: translated code lives as long as the module of a live instance.
-            let cf: &CompiledFunc = unsafe { &*frame.code };
-            let code = cf.code.as_ptr();
-            let mut pc = frame.pc;
-            let fp = frame.fp;
-            // SAFETY: `enter` checked fp + frame_slots (+2 for a v128 result) <= stack.len().
-            let sp = unsafe { self.stack.as_mut_ptr().add(fp) };
-            // SAFETY: instances are boxed in the store and never removed while it lives.
-            let inst: &InstanceData = unsafe { &*(&*store.instances[frame.inst as usize] as *const InstanceData) };
-            let (mut mem_base, mut mem_len) = mem0(inst);
-
-            macro_rules! rd {
-                ($s:expr) => {
-                    // SAFETY: slots named by translated code are inside the frame window.
-                    unsafe { *sp.add($s as usize) }
-                };
-            }
-            macro_rules! wr {
-                ($s:expr, $v:expr) => {{
-                    let v: u64 = $v;
-                    // SAFETY: as for `rd`.
-                    unsafe { *sp.add($s as usize) = v }
-                }};
-            }
-            macro_rules! rd128 {
-                ($s:expr) => {
-                    (rd!($s) as u128) | ((rd!($s + 1) as u128) << 64)
-                };
-            }
-            macro_rules! wr128 {
-                ($s:expr, $v:expr) => {{
-                    let v: u128 = $v;
-                    wr!($s, v as u64);
-                    wr!($s + 1, (v >> 64) as u64);
-                }};
-            }
-            macro_rules! i32_ {
-                ($s:expr) => {
-                    rd!($s) as u32
-                };
-            }
-            macro_rules! f32_ {
-                ($s:expr) => {
-                    f32::from_bits(rd!($s) as u32)
-                };
-            }
-            macro_rules! f64_ {
-                ($s:expr) => {
-                    f64::from_bits(rd!($s))
-                };
-            }
-            macro_rules! wf32 {
-                ($d:expr, $v:expr) => {
-                    wr!($d, ($v as f32).to_bits() as u64)
-                };
-            }
-            macro_rules! wf64 {
-                ($d:expr, $v:expr) => {
-                    wr!($d, ($v as f64).to_bits())
-                };
-            }
-            macro_rules! trap {
-                ($c:expr) => {{
-                    self.frames.last_mut().unwrap().pc = pc;
-                    return Err($c);
-                }};
-            }
-            macro_rules! arg {
-                () => {{
-                    // SAFETY: the translator always emits the `Arg` word after its instruction.
-                    let a = unsafe { *code.add(pc) };
-                    pc += 1;
-                    match a {
-                        Instr::Arg { x, y, z } => (x, y, z),
-                        _ => unreachable!("missing Arg word"),
-                    }
-                }};
-            }
-            // Fast-path memory 0 access: `a + o` must lie within the current size.
-            macro_rules! ea {
-                ($a:expr, $o:expr, $n:expr) => {{
-                    let ea = (i32_!($a) as u64) + ($o as u64);
-                    if ea + $n > mem_len as u64 {
-                        trap!(TrapCode::MemoryOutOfBounds)
-                    }
-                    // SAFETY: ea + n <= mem_len, and [mem_base, mem_base+mem_len) is mapped.
-                    unsafe { mem_base.add(ea as usize) }
-                }};
-            }
-            macro_rules! load {
-                ($d:expr, $a:expr, $o:expr, $t:ty, $conv:expr) => {{
-                    let p = ea!($a, $o, std::mem::size_of::<$t>() as u64);
-                    // SAFETY: in bounds per `ea!`; unaligned reads are allowed.
-                    let v = unsafe { (p as *const $t).read_unaligned() };
-                    wr!($d, $conv(<$t>::from_le(v)))
-                }};
-            }
-            macro_rules! store {
-                ($a:expr, $v:expr, $o:expr, $t:ty) => {{
-                    let p = ea!($a, $o, std::mem::size_of::<$t>() as u64);
-                    let v = rd!($v) as $t;
-                    // SAFETY: in bounds per `ea!`.
-                    unsafe { (p as *mut $t).write_unaligned(v.to_le()) }
-                }};
-            }
-            macro_rules! save_pc {
-                () => {
-                    self.frames.last_mut().unwrap().pc = pc;
-                };
-            }
-            macro_rules! do_call {
-                ($callee:expr, $args:expr) => {{
-                    save_pc!();
-                    match self.call(store, $callee, fp + $args as usize) {
-                        Ok(None) => continue 'frames,
-                        Ok(Some(host)) => return Ok(Outcome::HostCall { host }),
-                        Err(c) => return Err(c),
-                    }
-                }};
-            }
-            macro_rules! do_return_call {
-                ($callee:expr, $args:expr) => {{
-                    let callee = $callee;
-                    let n = store.funcs[callee as usize].ty.param_slots() as usize;
-                    self.stack.copy_within(fp + $args as usize..fp + $args as usize + n, fp);
-                    self.frames.pop();
-                    match self.call(store, callee, fp) {
-                        Ok(None) => continue 'frames,
-                        Ok(Some(host)) => return Ok(Outcome::HostCall { host }),
-                        Err(c) => {
-                            return Err(c);
-                        }
-                    }
-                }};
-            }
-            macro_rules! indirect_callee {
-                ($i:expr, $table:expr, $ty:expr) => {{
-                    let t = &store.tables[inst.tables[$table as usize] as usize];
-                    let i = rd!($i);
-                    let i = if t.ty.table64 { i } else { i as u32 as u64 };
-                    let Some(&r) = t.elems.get(i as usize).filter(|_| i < t.elems.len() as u64) else {
-                        trap!(TrapCode::UndefinedElement)
-                    };
-                    if r == 0 {
-                        trap!(TrapCode::UninitializedElement)
-                    }
-                    let callee = (r - 1) as u32;
-                    if !store.funcs[callee as usize].matches($ty) {
-                        trap!(TrapCode::IndirectCallTypeMismatch)
-                    }
-                    callee
-                }};
-            }
-
-            loop {
-                // SAFETY: every code sequence ends in a return or branch, targets are in range.
-                let ins = unsafe { *code.add(pc) };
+        }
+        macro_rules! wr {
+            ($s:expr, $v:expr) => {{
+                let v: u64 = $v;
+                // SAFETY: as for `rd`.
+                unsafe { *sp.add($s as usize) = v }
+            }};
+        }
+        macro_rules! rd128 {
+            ($s:expr) => {
+                (rd!($s) as u128) | ((rd!($s + 1) as u128) << 64)
+            };
+        }
+        macro_rules! wr128 {
+            ($s:expr, $v:expr) => {{
+                let v: u128 = $v;
+                wr!($s, v as u64);
+                wr!($s + 1, (v >> 64) as u64);
+            }};
+        }
+        macro_rules! i32_ {
+            ($s:expr) => {
+                rd!($s) as u32
+            };
+        }
+        macro_rules! f32_ {
+            ($s:expr) => {
+                f32::from_bits(rd!($s) as u32)
+            };
+        }
+        macro_rules! f64_ {
+            ($s:expr) => {
+                f64::from_bits(rd!($s))
+            };
+        }
+        macro_rules! wf32 {
+            ($d:expr, $v:expr) => {
+                wr!($d, ($v as f32).to_bits() as u64)
+            };
+        }
+        macro_rules! wf64 {
+            ($d:expr, $v:expr) => {
+                wr!($d, ($v as f64).to_bits())
+            };
+        }
+        macro_rules! trap {
+            ($c:expr) => {{
+                self.frames.last_mut().unwrap().pc = pc;
+                return Err($c);
+            }};
+        }
+        macro_rules! arg {
+            () => {{
+                // SAFETY: the translator always emits the `Arg` word after its instruction.
+                let a = unsafe { *code.add(pc) };
                 pc += 1;
-                match ins {
-                    Instr::Arg { .. } => {}
-                    Instr::Unreachable => trap!(TrapCode::Unreachable),
-                    Instr::Check { n } => {
-                        if self.consume_fuel {
-                            if store.fuel < n as u64 {
-                                trap!(TrapCode::OutOfFuel)
-                            }
-                            store.fuel -= n as u64;
+                match a {
+                    Instr::Arg { x, y, z } => (x, y, z),
+                    _ => unreachable!("missing Arg word"),
+                }
+            }};
+        }
+        // Fast-path memory 0 access: `a + o` must lie within the current size.
+        macro_rules! ea {
+            ($a:expr, $o:expr, $n:expr) => {{
+                let ea = (i32_!($a) as u64) + ($o as u64);
+                if ea + $n > mem_len as u64 {
+                    trap!(TrapCode::MemoryOutOfBounds)
+                }
+                // SAFETY: ea + n <= mem_len, and [mem_base, mem_base+mem_len) is mapped.
+                unsafe { mem_base.add(ea as usize) }
+            }};
+        }
+        macro_rules! load {
+            ($d:expr, $a:expr, $o:expr, $t:ty, $conv:expr) => {{
+                let p = ea!($a, $o, std::mem::size_of::<$t>() as u64);
+                // SAFETY: in bounds per `ea!`; unaligned reads are allowed.
+                let v = unsafe { (p as *const $t).read_unaligned() };
+                wr!($d, $conv(<$t>::from_le(v)))
+            }};
+        }
+        macro_rules! store {
+            ($a:expr, $v:expr, $o:expr, $t:ty) => {{
+                let p = ea!($a, $o, std::mem::size_of::<$t>() as u64);
+                let v = rd!($v) as $t;
+                // SAFETY: in bounds per `ea!`.
+                unsafe { (p as *mut $t).write_unaligned(v.to_le()) }
+            }};
+        }
+        macro_rules! save_pc {
+            () => {
+                self.frames.last_mut().unwrap().pc = pc;
+            };
+        }
+        macro_rules! do_call {
+            ($callee:expr, $args:expr) => {{
+                save_pc!();
+                match self.call(store, $callee, fp + $args as usize) {
+                    Ok(None) => {
+                        load_top!();
+                        continue;
+                    }
+                    Ok(Some(host)) => return Ok(Outcome::HostCall { host }),
+                    Err(c) => return Err(c),
+                }
+            }};
+        }
+        macro_rules! do_return_call {
+            ($callee:expr, $args:expr) => {{
+                let callee = $callee;
+                let n = store.funcs[callee as usize].ty.param_slots() as usize;
+                self.stack.copy_within(fp + $args as usize..fp + $args as usize + n, fp);
+                self.frames.pop();
+                match self.call(store, callee, fp) {
+                    Ok(None) => {
+                        load_top!();
+                        continue;
+                    }
+                    Ok(Some(host)) => return Ok(Outcome::HostCall { host }),
+                    Err(c) => {
+                        return Err(c);
+                    }
+                }
+            }};
+        }
+        macro_rules! indirect_callee {
+            ($i:expr, $table:expr, $ty:expr) => {{
+                let t = &store.tables[inst.tables[$table as usize] as usize];
+                let i = rd!($i);
+                let i = if t.ty.table64 { i } else { i as u32 as u64 };
+                let Some(&r) = t.elems.get(i as usize).filter(|_| i < t.elems.len() as u64) else {
+                    trap!(TrapCode::UndefinedElement)
+                };
+                if r == 0 {
+                    trap!(TrapCode::UninitializedElement)
+                }
+                let callee = (r - 1) as u32;
+                if !store.funcs[callee as usize].matches($ty) {
+                    trap!(TrapCode::IndirectCallTypeMismatch)
+                }
+                callee
+            }};
+        }
+
+        loop {
+            // SAFETY: every code sequence ends in a return or branch, targets are in range.
+            let ins = unsafe { *code.add(pc) };
+            pc += 1;
+            match ins {
+                Instr::Arg { .. } => {}
+                Instr::Unreachable => trap!(TrapCode::Unreachable),
+                Instr::Check { n } => {
+                    if self.consume_fuel {
+                        if store.fuel < n as u64 {
+                            trap!(TrapCode::OutOfFuel)
                         }
-                        if store.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-                            trap!(TrapCode::Interrupted)
-                        }
+                        store.fuel -= n as u64;
                     }
-                    Instr::Br { t } => pc = t as usize,
-                    Instr::BrIfNez { c, t } => {
-                        if i32_!(c) != 0 {
-                            pc = t as usize
-                        }
+                    if store.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                        trap!(TrapCode::Interrupted)
                     }
-                    Instr::BrIfEqz { c, t } => {
-                        if i32_!(c) == 0 {
-                            pc = t as usize
-                        }
+                }
+                Instr::Br { t } => pc = t as usize,
+                Instr::BrIfNez { c, t } => {
+                    if i32_!(c) != 0 {
+                        pc = t as usize
                     }
-                    Instr::BrTable { i, tab } => {
-                        let table = &cf.br_tables[tab as usize];
-                        let i = (i32_!(i) as usize).min(table.len() - 1);
-                        pc = table[i] as usize;
+                }
+                Instr::BrIfEqz { c, t } => {
+                    if i32_!(c) == 0 {
+                        pc = t as usize
                     }
-                    Instr::BrOnNull { a, t } => {
-                        if rd!(a) == 0 {
-                            pc = t as usize
-                        }
+                }
+                Instr::BrTable { i, tab } => {
+                    let table = &cf.br_tables[tab as usize];
+                    let i = (i32_!(i) as usize).min(table.len() - 1);
+                    pc = table[i] as usize;
+                }
+                Instr::BrOnNull { a, t } => {
+                    if rd!(a) == 0 {
+                        pc = t as usize
                     }
-                    Instr::BrOnNonNull { a, t } => {
-                        if rd!(a) != 0 {
-                            pc = t as usize
-                        }
+                }
+                Instr::BrOnNonNull { a, t } => {
+                    if rd!(a) != 0 {
+                        pc = t as usize
                     }
-                    Instr::Return => {
-                        self.frames.pop();
-                        continue 'frames;
+                }
+                Instr::Return => {
+                    self.frames.pop();
+                    {
+                        load_top!();
+                        continue;
                     }
-                    Instr::ReturnFrom { s, n } => {
-                        let s = fp + s as usize;
-                        self.stack.copy_within(s..s + n as usize, fp);
-                        self.frames.pop();
-                        continue 'frames;
+                }
+                Instr::ReturnFrom { s, n } => {
+                    for k in 0..n as usize {
+                        // SAFETY: `s + k` and `k` lie inside the frame (translator invariant);
+                        // ascending copy is correct because results move down.
+                        unsafe { *sp.add(k) = *sp.add(s as usize + k) };
                     }
-                    Instr::Call { f, args } => do_call!(inst.funcs[f as usize], args),
-                    Instr::CallIndirect { args, i } => {
-                        let (table, ty, _) = arg!();
-                        let callee = indirect_callee!(i, table, ty);
+                    self.frames.pop();
+                    {
+                        load_top!();
+                        continue;
+                    }
+                }
+                Instr::Call { f, args } => {
+                    let callee = inst.funcs[f as usize];
+                    // Fast path: a wasm callee whose code is already translated.
+                    let target =
+                        store.func_code.get(callee as usize).copied().unwrap_or(CodePtr::NULL);
+                    if target.code.is_null() {
                         do_call!(callee, args)
                     }
-                    Instr::CallRef { args, r } => {
-                        let r = rd!(r);
-                        if r == 0 {
-                            trap!(TrapCode::NullFunctionReference)
-                        }
-                        do_call!((r - 1) as u32, args)
+                    // SAFETY: non-null entries point to live translated code (see CodePtr).
+                    let ncf: &CompiledFunc = unsafe { &*target.code };
+                    let nfp = fp + args as usize;
+                    if self.frames.len() >= self.max_depth
+                        || nfp + ncf.frame_slots as usize + 2 > self.stack.len()
+                    {
+                        trap!(TrapCode::StackOverflow)
                     }
-                    Instr::ReturnCall { f, args } => do_return_call!(inst.funcs[f as usize], args),
-                    Instr::ReturnCallIndirect { args, i } => {
-                        let (table, ty, _) = arg!();
-                        let callee = indirect_callee!(i, table, ty);
-                        do_return_call!(callee, args)
+                    for k in ncf.param_slots..ncf.local_slots {
+                        // SAFETY: checked just above that the callee frame fits the stack.
+                        unsafe { *sp.add(args as usize + k as usize) = 0 };
                     }
-                    Instr::ReturnCallRef { args, r } => {
-                        let r = rd!(r);
-                        if r == 0 {
-                            trap!(TrapCode::NullFunctionReference)
-                        }
-                        do_return_call!((r - 1) as u32, args)
-                    }
-                    Instr::Throw { tag, args } => {
-                        let tag = inst.tags[tag as usize];
-                        let n = store.tags[tag as usize].ty.param_slots() as usize;
-                        let values: Box<[u64]> = (0..n).map(|k| rd!(args as usize + k)).collect();
-                        store.exns.push(ExnObject { tag, values });
-                        let exn = store.exns.len() as u64;
-                        save_pc!();
-                        self.unwind(store, exn)?;
-                        continue 'frames;
-                    }
-                    Instr::ThrowRef { r } => {
-                        let exn = rd!(r);
-                        if exn == 0 {
-                            trap!(TrapCode::NullExceptionReference)
-                        }
-                        save_pc!();
-                        self.unwind(store, exn)?;
-                        continue 'frames;
-                    }
-                    Instr::Copy { d, a } => wr!(d, rd!(a)),
-                    Instr::Copy2 { d, a } => {
-                        let (lo, hi) = (rd!(a), rd!(a + 1));
-                        wr!(d, lo);
-                        wr!(d + 1, hi);
-                    }
-                    Instr::Const32 { d, v } => wr!(d, v as u64),
-                    Instr::Const64 { d, v } => wr!(d, v),
-                    Instr::ConstV128 { d, k } => wr128!(d, cf.v128_consts[k as usize]),
-                    Instr::Select { d, a, b } => {
-                        let (c, _, _) = arg!();
-                        wr!(d, if i32_!(c) != 0 { rd!(a) } else { rd!(b) })
-                    }
-                    Instr::Select2 { d, a, b } => {
-                        let (c, _, _) = arg!();
-                        wr128!(d, if i32_!(c) != 0 { rd128!(a) } else { rd128!(b) })
-                    }
-                    Instr::GlobalGet { d, g } => {
-                        // SAFETY: global cells are boxed in the store and live as long as it.
-                        wr!(d, unsafe { (*inst.global_ptrs[g as usize]).value } as u64)
-                    }
-                    Instr::GlobalSet { g, a } => {
-                        let v = rd!(a) as u128;
-                        // SAFETY: as for GlobalGet; the store is exclusively borrowed.
-                        unsafe { (*inst.global_ptrs[g as usize]).value = v }
-                    }
-                    Instr::GlobalGet2 { d, g } => {
-                        // SAFETY: as for GlobalGet.
-                        wr128!(d, unsafe { (*inst.global_ptrs[g as usize]).value })
-                    }
-                    Instr::GlobalSet2 { g, a } => {
-                        let v = rd128!(a);
-                        // SAFETY: as for GlobalSet.
-                        unsafe { (*inst.global_ptrs[g as usize]).value = v }
-                    }
-
-                    Instr::I32Load { d, a, o } => load!(d, a, o, u32, |v: u32| v as u64),
-                    Instr::I64Load { d, a, o } => load!(d, a, o, u64, |v: u64| v),
-                    Instr::I32Load8S { d, a, o } => load!(d, a, o, u8, |v: u8| v as i8 as i32 as u32 as u64),
-                    Instr::I32Load8U { d, a, o } => load!(d, a, o, u8, |v: u8| v as u64),
-                    Instr::I32Load16S { d, a, o } => load!(d, a, o, u16, |v: u16| v as i16 as i32 as u32 as u64),
-                    Instr::I32Load16U { d, a, o } => load!(d, a, o, u16, |v: u16| v as u64),
-                    Instr::I64Load8S { d, a, o } => load!(d, a, o, u8, |v: u8| v as i8 as i64 as u64),
-                    Instr::I64Load8U { d, a, o } => load!(d, a, o, u8, |v: u8| v as u64),
-                    Instr::I64Load16S { d, a, o } => load!(d, a, o, u16, |v: u16| v as i16 as i64 as u64),
-                    Instr::I64Load16U { d, a, o } => load!(d, a, o, u16, |v: u16| v as u64),
-                    Instr::I64Load32S { d, a, o } => load!(d, a, o, u32, |v: u32| v as i32 as i64 as u64),
-                    Instr::I64Load32U { d, a, o } => load!(d, a, o, u32, |v: u32| v as u64),
-                    Instr::V128Load { d, a, o } => {
-                        let p = ea!(a, o, 16);
-                        // SAFETY: in bounds per `ea!`.
-                        let v = unsafe { (p as *const u128).read_unaligned() };
-                        wr128!(d, u128::from_le(v))
-                    }
-                    Instr::I32Store { a, v, o } => store!(a, v, o, u32),
-                    Instr::I64Store { a, v, o } => store!(a, v, o, u64),
-                    Instr::I32Store8 { a, v, o } => store!(a, v, o, u8),
-                    Instr::I32Store16 { a, v, o } => store!(a, v, o, u16),
-                    Instr::I64Store32 { a, v, o } => store!(a, v, o, u32),
-                    Instr::V128Store { a, v, o } => {
-                        let p = ea!(a, o, 16);
-                        let val = rd128!(v);
-                        // SAFETY: in bounds per `ea!`.
-                        unsafe { (p as *mut u128).write_unaligned(val.to_le()) }
-                    }
-                    Instr::LoadM { d, a, m } => {
-                        let ma = cf.memargs[m as usize];
-                        let mem = mem_at(inst, ma.mem);
-                        let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
-                        match generic_load(mem, ma.kind, addr, ma.offset) {
-                            Some(v) => match ma.kind {
-                                MemKind::V128Load => wr128!(d, v),
-                                _ => wr!(d, v as u64),
-                            },
-                            None => trap!(TrapCode::MemoryOutOfBounds),
-                        }
-                    }
-                    Instr::StoreM { a, v, m } => {
-                        let ma = cf.memargs[m as usize];
-                        let mem = mem_at(inst, ma.mem);
-                        let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
-                        let val = if ma.kind == MemKind::V128Store { rd128!(v) } else { rd!(v) as u128 };
-                        if generic_store(mem, ma.kind, addr, ma.offset, val).is_none() {
-                            trap!(TrapCode::MemoryOutOfBounds)
-                        }
-                    }
-                    Instr::V128LoadExt { d, a, m } => {
-                        let ma = cf.memargs[m as usize];
-                        let MemKind::Simd(kind) = ma.kind else { unreachable!() };
-                        let mem = mem_at(inst, ma.mem);
-                        let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
-                        let w = kind.width() as u64;
-                        match bytes_at(mem, addr, ma.offset, w) {
-                            Some(b) => wr128!(d, kind.eval(b)),
-                            None => trap!(TrapCode::MemoryOutOfBounds),
-                        }
-                    }
-                    Instr::LoadLane { d, a, m } => {
-                        let (v, _, _) = arg!();
-                        let ma = cf.memargs[m as usize];
-                        let MemKind::Lane { width, lane } = ma.kind else { unreachable!() };
-                        let mem = mem_at(inst, ma.mem);
-                        let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
-                        let vec = rd128!(v);
-                        match bytes_at(mem, addr, ma.offset, width as u64) {
-                            Some(b) => {
-                                let mut x = [0u8; 8];
-                                x[..width as usize].copy_from_slice(b);
-                                let x = u64::from_le_bytes(x) as u128;
-                                let bits = width as u32 * 8;
-                                let mask = if bits == 128 { !0u128 } else { ((1u128 << bits) - 1) << (lane as u32 * bits) };
-                                wr128!(d, (vec & !mask) | (x << (lane as u32 * bits)))
-                            }
-                            None => trap!(TrapCode::MemoryOutOfBounds),
-                        }
-                    }
-                    Instr::StoreLane { a, v, m } => {
-                        let ma = cf.memargs[m as usize];
-                        let MemKind::Lane { width, lane } = ma.kind else { unreachable!() };
-                        let mem = mem_at(inst, ma.mem);
-                        let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
-                        let bits = width as u32 * 8;
-                        let x = (rd128!(v) >> (lane as u32 * bits)) as u64;
-                        match bytes_at_mut(mem, addr, ma.offset, width as u64) {
-                            Some(b) => b.copy_from_slice(&x.to_le_bytes()[..width as usize]),
-                            None => trap!(TrapCode::MemoryOutOfBounds),
-                        }
-                    }
-                    Instr::MemorySize { d, m } => {
-                        let mem = mem_at(inst, m);
-                        // SAFETY: memories are boxed in the store and live as long as it.
-                        wr!(d, unsafe { (*mem).pages() })
-                    }
-                    Instr::MemoryGrow { d, a, m } => {
-                        let memp = mem_at(inst, m);
-                        // SAFETY: as for MemorySize; the store is exclusively borrowed.
-                        let mem = unsafe { &mut *memp };
-                        let delta = if mem.ty.memory64 { rd!(a) } else { i32_!(a) as u64 };
-                        let r = match mem.grow(delta) {
-                            Some(old) => old,
-                            None => u64::MAX,
+                    self.frames.last_mut().unwrap().pc = pc;
+                    self.frames.push(Frame {
+                        func: callee,
+                        code: target.code,
+                        pc: 0,
+                        fp: nfp,
+                        inst: target.inst,
+                    });
+                    cf = ncf;
+                    code = cf.code.as_ptr();
+                    pc = 0;
+                    fp = nfp;
+                    // SAFETY: checked above.
+                    sp = unsafe { sp.add(args as usize) };
+                    if target.inst != inst_idx {
+                        inst_idx = target.inst;
+                        // SAFETY: instances are boxed in the store and never removed.
+                        inst = unsafe {
+                            &*(&*store.instances[inst_idx as usize] as *const InstanceData)
                         };
-                        wr!(d, if mem.ty.memory64 { r } else { r as u32 as u64 });
                         (mem_base, mem_len) = mem0(inst);
                     }
-                    Instr::MemoryFill { d, v, n } => {
-                        let (m, _, _) = arg!();
-                        // SAFETY: as for MemoryGrow.
-                        let mem = unsafe { &mut *mem_at(inst, m) };
-                        let (dst, len) = if mem.ty.memory64 { (rd!(d), rd!(n)) } else { (i32_!(d) as u64, i32_!(n) as u64) };
-                        match range_in(mem.len(), dst, len) {
-                            Some(r) => mem.data_mut()[r].fill(rd!(v) as u8),
-                            None => trap!(TrapCode::MemoryOutOfBounds),
-                        }
+                }
+                Instr::CallIndirect { args, i } => {
+                    let (table, ty, _) = arg!();
+                    let callee = indirect_callee!(i, table, ty);
+                    do_call!(callee, args)
+                }
+                Instr::CallRef { args, r } => {
+                    let r = rd!(r);
+                    if r == 0 {
+                        trap!(TrapCode::NullFunctionReference)
                     }
-                    Instr::MemoryCopy { d, s, n } => {
-                        let (dm, smi, _) = arg!();
-                        let dmem = mem_at(inst, dm);
-                        let smem = mem_at(inst, smi);
-                        // SAFETY: as for MemoryGrow; shared reads before the exclusive write.
-                        let (d64, s64) = unsafe { ((*dmem).ty.memory64, (*smem).ty.memory64) };
-                        let dst = if d64 { rd!(d) } else { i32_!(d) as u64 };
-                        let src = if s64 { rd!(s) } else { i32_!(s) as u64 };
-                        let len = if d64 && s64 { rd!(n) } else { i32_!(n) as u64 };
-                        // SAFETY: both memories are live; lengths read through shared refs.
-                        let (dl, sl) = unsafe { ((*dmem).len(), (*smem).len()) };
-                        match (range_in(dl, dst, len), range_in(sl, src, len)) {
-                            (Some(dr), Some(sr)) => {
-                                // SAFETY: both ranges are in bounds; `copy` handles overlap.
-                                unsafe {
-                                    std::ptr::copy((*smem).base().add(sr.start), (*dmem).base().add(dr.start), dr.len())
-                                }
+                    do_call!((r - 1) as u32, args)
+                }
+                Instr::ReturnCall { f, args } => do_return_call!(inst.funcs[f as usize], args),
+                Instr::ReturnCallIndirect { args, i } => {
+                    let (table, ty, _) = arg!();
+                    let callee = indirect_callee!(i, table, ty);
+                    do_return_call!(callee, args)
+                }
+                Instr::ReturnCallRef { args, r } => {
+                    let r = rd!(r);
+                    if r == 0 {
+                        trap!(TrapCode::NullFunctionReference)
+                    }
+                    do_return_call!((r - 1) as u32, args)
+                }
+                Instr::Throw { tag, args } => {
+                    let tag = inst.tags[tag as usize];
+                    let n = store.tags[tag as usize].ty.param_slots() as usize;
+                    let values: Box<[u64]> = (0..n).map(|k| rd!(args as usize + k)).collect();
+                    store.exns.push(ExnObject { tag, values });
+                    let exn = store.exns.len() as u64;
+                    save_pc!();
+                    self.unwind(store, exn)?;
+                    {
+                        load_top!();
+                        continue;
+                    }
+                }
+                Instr::ThrowRef { r } => {
+                    let exn = rd!(r);
+                    if exn == 0 {
+                        trap!(TrapCode::NullExceptionReference)
+                    }
+                    save_pc!();
+                    self.unwind(store, exn)?;
+                    {
+                        load_top!();
+                        continue;
+                    }
+                }
+                Instr::Copy { d, a } => wr!(d, rd!(a)),
+                Instr::Copy2 { d, a } => {
+                    let (lo, hi) = (rd!(a), rd!(a + 1));
+                    wr!(d, lo);
+                    wr!(d + 1, hi);
+                }
+                Instr::Const32 { d, v } => wr!(d, v as u64),
+                Instr::Const64 { d, v } => wr!(d, v),
+                Instr::ConstV128 { d, k } => wr128!(d, cf.v128_consts[k as usize]),
+                Instr::Select { d, a, b } => {
+                    let (c, _, _) = arg!();
+                    wr!(d, if i32_!(c) != 0 { rd!(a) } else { rd!(b) })
+                }
+                Instr::Select2 { d, a, b } => {
+                    let (c, _, _) = arg!();
+                    wr128!(d, if i32_!(c) != 0 { rd128!(a) } else { rd128!(b) })
+                }
+                Instr::GlobalGet { d, g } => {
+                    // SAFETY: global cells are boxed in the store and live as long as it.
+                    wr!(d, unsafe { (*inst.global_ptrs[g as usize]).value } as u64)
+                }
+                Instr::GlobalSet { g, a } => {
+                    let v = rd!(a) as u128;
+                    // SAFETY: as for GlobalGet; the store is exclusively borrowed.
+                    unsafe { (*inst.global_ptrs[g as usize]).value = v }
+                }
+                Instr::GlobalGet2 { d, g } => {
+                    // SAFETY: as for GlobalGet.
+                    wr128!(d, unsafe { (*inst.global_ptrs[g as usize]).value })
+                }
+                Instr::GlobalSet2 { g, a } => {
+                    let v = rd128!(a);
+                    // SAFETY: as for GlobalSet.
+                    unsafe { (*inst.global_ptrs[g as usize]).value = v }
+                }
+
+                Instr::I32Load { d, a, o } => load!(d, a, o, u32, |v: u32| v as u64),
+                Instr::I64Load { d, a, o } => load!(d, a, o, u64, |v: u64| v),
+                Instr::I32Load8S { d, a, o } => {
+                    load!(d, a, o, u8, |v: u8| v as i8 as i32 as u32 as u64)
+                }
+                Instr::I32Load8U { d, a, o } => load!(d, a, o, u8, |v: u8| v as u64),
+                Instr::I32Load16S { d, a, o } => {
+                    load!(d, a, o, u16, |v: u16| v as i16 as i32 as u32 as u64)
+                }
+                Instr::I32Load16U { d, a, o } => load!(d, a, o, u16, |v: u16| v as u64),
+                Instr::I64Load8S { d, a, o } => load!(d, a, o, u8, |v: u8| v as i8 as i64 as u64),
+                Instr::I64Load8U { d, a, o } => load!(d, a, o, u8, |v: u8| v as u64),
+                Instr::I64Load16S { d, a, o } => {
+                    load!(d, a, o, u16, |v: u16| v as i16 as i64 as u64)
+                }
+                Instr::I64Load16U { d, a, o } => load!(d, a, o, u16, |v: u16| v as u64),
+                Instr::I64Load32S { d, a, o } => {
+                    load!(d, a, o, u32, |v: u32| v as i32 as i64 as u64)
+                }
+                Instr::I64Load32U { d, a, o } => load!(d, a, o, u32, |v: u32| v as u64),
+                Instr::V128Load { d, a, o } => {
+                    let p = ea!(a, o, 16);
+                    // SAFETY: in bounds per `ea!`.
+                    let v = unsafe { (p as *const u128).read_unaligned() };
+                    wr128!(d, u128::from_le(v))
+                }
+                Instr::I32Store { a, v, o } => store!(a, v, o, u32),
+                Instr::I64Store { a, v, o } => store!(a, v, o, u64),
+                Instr::I32Store8 { a, v, o } => store!(a, v, o, u8),
+                Instr::I32Store16 { a, v, o } => store!(a, v, o, u16),
+                Instr::I64Store32 { a, v, o } => store!(a, v, o, u32),
+                Instr::V128Store { a, v, o } => {
+                    let p = ea!(a, o, 16);
+                    let val = rd128!(v);
+                    // SAFETY: in bounds per `ea!`.
+                    unsafe { (p as *mut u128).write_unaligned(val.to_le()) }
+                }
+                Instr::LoadM { d, a, m } => {
+                    let ma = cf.memargs[m as usize];
+                    let mem = mem_at(inst, ma.mem);
+                    let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
+                    match generic_load(mem, ma.kind, addr, ma.offset) {
+                        Some(v) => match ma.kind {
+                            MemKind::V128Load => wr128!(d, v),
+                            _ => wr!(d, v as u64),
+                        },
+                        None => trap!(TrapCode::MemoryOutOfBounds),
+                    }
+                }
+                Instr::StoreM { a, v, m } => {
+                    let ma = cf.memargs[m as usize];
+                    let mem = mem_at(inst, ma.mem);
+                    let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
+                    let val =
+                        if ma.kind == MemKind::V128Store { rd128!(v) } else { rd!(v) as u128 };
+                    if generic_store(mem, ma.kind, addr, ma.offset, val).is_none() {
+                        trap!(TrapCode::MemoryOutOfBounds)
+                    }
+                }
+                Instr::V128LoadExt { d, a, m } => {
+                    let ma = cf.memargs[m as usize];
+                    let MemKind::Simd(kind) = ma.kind else { unreachable!() };
+                    let mem = mem_at(inst, ma.mem);
+                    let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
+                    let w = kind.width() as u64;
+                    match bytes_at(mem, addr, ma.offset, w) {
+                        Some(b) => wr128!(d, kind.eval(b)),
+                        None => trap!(TrapCode::MemoryOutOfBounds),
+                    }
+                }
+                Instr::LoadLane { d, a, m } => {
+                    let (v, _, _) = arg!();
+                    let ma = cf.memargs[m as usize];
+                    let MemKind::Lane { width, lane } = ma.kind else { unreachable!() };
+                    let mem = mem_at(inst, ma.mem);
+                    let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
+                    let vec = rd128!(v);
+                    match bytes_at(mem, addr, ma.offset, width as u64) {
+                        Some(b) => {
+                            let mut x = [0u8; 8];
+                            x[..width as usize].copy_from_slice(b);
+                            let x = u64::from_le_bytes(x) as u128;
+                            let bits = width as u32 * 8;
+                            let mask = if bits == 128 {
+                                !0u128
+                            } else {
+                                ((1u128 << bits) - 1) << (lane as u32 * bits)
+                            };
+                            wr128!(d, (vec & !mask) | (x << (lane as u32 * bits)))
+                        }
+                        None => trap!(TrapCode::MemoryOutOfBounds),
+                    }
+                }
+                Instr::StoreLane { a, v, m } => {
+                    let ma = cf.memargs[m as usize];
+                    let MemKind::Lane { width, lane } = ma.kind else { unreachable!() };
+                    let mem = mem_at(inst, ma.mem);
+                    let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
+                    let bits = width as u32 * 8;
+                    let x = (rd128!(v) >> (lane as u32 * bits)) as u64;
+                    match bytes_at_mut(mem, addr, ma.offset, width as u64) {
+                        Some(b) => b.copy_from_slice(&x.to_le_bytes()[..width as usize]),
+                        None => trap!(TrapCode::MemoryOutOfBounds),
+                    }
+                }
+                Instr::MemorySize { d, m } => {
+                    let mem = mem_at(inst, m);
+                    // SAFETY: memories are boxed in the store and live as long as it.
+                    wr!(d, unsafe { (*mem).pages() })
+                }
+                Instr::MemoryGrow { d, a, m } => {
+                    let memp = mem_at(inst, m);
+                    // SAFETY: as for MemorySize; the store is exclusively borrowed.
+                    let mem = unsafe { &mut *memp };
+                    let delta = if mem.ty.memory64 { rd!(a) } else { i32_!(a) as u64 };
+                    let r = match mem.grow(delta) {
+                        Some(old) => old,
+                        None => u64::MAX,
+                    };
+                    wr!(d, if mem.ty.memory64 { r } else { r as u32 as u64 });
+                    (mem_base, mem_len) = mem0(inst);
+                }
+                Instr::MemoryFill { d, v, n } => {
+                    let (m, _, _) = arg!();
+                    // SAFETY: as for MemoryGrow.
+                    let mem = unsafe { &mut *mem_at(inst, m) };
+                    let (dst, len) = if mem.ty.memory64 {
+                        (rd!(d), rd!(n))
+                    } else {
+                        (i32_!(d) as u64, i32_!(n) as u64)
+                    };
+                    match range_in(mem.len(), dst, len) {
+                        Some(r) => mem.data_mut()[r].fill(rd!(v) as u8),
+                        None => trap!(TrapCode::MemoryOutOfBounds),
+                    }
+                }
+                Instr::MemoryCopy { d, s, n } => {
+                    let (dm, smi, _) = arg!();
+                    let dmem = mem_at(inst, dm);
+                    let smem = mem_at(inst, smi);
+                    // SAFETY: as for MemoryGrow; shared reads before the exclusive write.
+                    let (d64, s64) = unsafe { ((*dmem).ty.memory64, (*smem).ty.memory64) };
+                    let dst = if d64 { rd!(d) } else { i32_!(d) as u64 };
+                    let src = if s64 { rd!(s) } else { i32_!(s) as u64 };
+                    let len = if d64 && s64 { rd!(n) } else { i32_!(n) as u64 };
+                    // SAFETY: both memories are live; lengths read through shared refs.
+                    let (dl, sl) = unsafe { ((*dmem).len(), (*smem).len()) };
+                    match (range_in(dl, dst, len), range_in(sl, src, len)) {
+                        (Some(dr), Some(sr)) => {
+                            // SAFETY: both ranges are in bounds; `copy` handles overlap.
+                            unsafe {
+                                std::ptr::copy(
+                                    (*smem).base().add(sr.start),
+                                    (*dmem).base().add(dr.start),
+                                    dr.len(),
+                                )
                             }
-                            _ => trap!(TrapCode::MemoryOutOfBounds),
                         }
+                        _ => trap!(TrapCode::MemoryOutOfBounds),
                     }
-                    Instr::MemoryInit { d, s, n } => {
-                        let (seg, m, _) = arg!();
-                        // SAFETY: as for MemoryGrow.
-                        let mem = unsafe { &mut *mem_at(inst, m) };
-                        let dst = if mem.ty.memory64 { rd!(d) } else { i32_!(d) as u64 };
-                        let (src, len) = (i32_!(s) as u64, i32_!(n) as u64);
-                        let data: &[u8] = if inst.data_dropped[seg as usize] {
-                            &[]
-                        } else {
-                            &inst.module.bytes[inst.module.datas[seg as usize].range.clone()]
-                        };
-                        match (range_in(mem.len(), dst, len), range_in(data.len(), src, len)) {
-                            (Some(dr), Some(sr)) => mem.data_mut()[dr].copy_from_slice(&data[sr]),
-                            _ => trap!(TrapCode::MemoryOutOfBounds),
-                        }
+                }
+                Instr::MemoryInit { d, s, n } => {
+                    let (seg, m, _) = arg!();
+                    // SAFETY: as for MemoryGrow.
+                    let mem = unsafe { &mut *mem_at(inst, m) };
+                    let dst = if mem.ty.memory64 { rd!(d) } else { i32_!(d) as u64 };
+                    let (src, len) = (i32_!(s) as u64, i32_!(n) as u64);
+                    let data: &[u8] = if inst.data_dropped[seg as usize] {
+                        &[]
+                    } else {
+                        &inst.module.bytes[inst.module.datas[seg as usize].range.clone()]
+                    };
+                    match (range_in(mem.len(), dst, len), range_in(data.len(), src, len)) {
+                        (Some(dr), Some(sr)) => mem.data_mut()[dr].copy_from_slice(&data[sr]),
+                        _ => trap!(TrapCode::MemoryOutOfBounds),
                     }
-                    Instr::DataDrop { seg } => {
-                        let i = store.instances[frame_inst(&self.frames)].as_mut();
-                        i.data_dropped[seg as usize] = true;
+                }
+                Instr::DataDrop { seg } => {
+                    let i = store.instances[frame_inst(&self.frames)].as_mut();
+                    i.data_dropped[seg as usize] = true;
+                }
+                Instr::TableGet { d, i, t } => {
+                    let tab = &store.tables[inst.tables[t as usize] as usize];
+                    let i = if tab.ty.table64 { rd!(i) } else { i32_!(i) as u64 };
+                    match tab.elems.get(i as usize).filter(|_| i < tab.elems.len() as u64) {
+                        Some(v) => wr!(d, *v),
+                        None => trap!(TrapCode::TableOutOfBounds),
                     }
-                    Instr::TableGet { d, i, t } => {
-                        let tab = &store.tables[inst.tables[t as usize] as usize];
-                        let i = if tab.ty.table64 { rd!(i) } else { i32_!(i) as u64 };
-                        match tab.elems.get(i as usize).filter(|_| i < tab.elems.len() as u64) {
-                            Some(v) => wr!(d, *v),
-                            None => trap!(TrapCode::TableOutOfBounds),
-                        }
+                }
+                Instr::TableSet { i, v, t } => {
+                    let tab = &mut store.tables[inst.tables[t as usize] as usize];
+                    let i = if tab.ty.table64 { rd!(i) } else { i32_!(i) as u64 };
+                    if i >= tab.elems.len() as u64 {
+                        trap!(TrapCode::TableOutOfBounds)
                     }
-                    Instr::TableSet { i, v, t } => {
-                        let tab = &mut store.tables[inst.tables[t as usize] as usize];
-                        let i = if tab.ty.table64 { rd!(i) } else { i32_!(i) as u64 };
-                        if i >= tab.elems.len() as u64 {
-                            trap!(TrapCode::TableOutOfBounds)
-                        }
-                        tab.elems[i as usize] = rd!(v);
+                    tab.elems[i as usize] = rd!(v);
+                }
+                Instr::TableSize { d, t } => {
+                    let tab = &store.tables[inst.tables[t as usize] as usize];
+                    wr!(d, tab.elems.len() as u64)
+                }
+                Instr::TableGrow { d, init, n } => {
+                    let (t, _, _) = arg!();
+                    let tab = &mut store.tables[inst.tables[t as usize] as usize];
+                    let is64 = tab.ty.table64;
+                    let delta = if is64 { rd!(n) } else { i32_!(n) as u64 };
+                    let r = tab.grow(delta, rd!(init)).unwrap_or(u64::MAX);
+                    wr!(d, if is64 { r } else { r as u32 as u64 })
+                }
+                Instr::TableFill { i, v, n } => {
+                    let (t, _, _) = arg!();
+                    let tab = &mut store.tables[inst.tables[t as usize] as usize];
+                    let (i, n) = if tab.ty.table64 {
+                        (rd!(i), rd!(n))
+                    } else {
+                        (i32_!(i) as u64, i32_!(n) as u64)
+                    };
+                    match range_in(tab.elems.len(), i, n) {
+                        Some(r) => tab.elems[r].fill(rd!(v)),
+                        None => trap!(TrapCode::TableOutOfBounds),
                     }
-                    Instr::TableSize { d, t } => {
-                        let tab = &store.tables[inst.tables[t as usize] as usize];
-                        wr!(d, tab.elems.len() as u64)
-                    }
-                    Instr::TableGrow { d, init, n } => {
-                        let (t, _, _) = arg!();
-                        let tab = &mut store.tables[inst.tables[t as usize] as usize];
-                        let is64 = tab.ty.table64;
-                        let delta = if is64 { rd!(n) } else { i32_!(n) as u64 };
-                        let r = tab.grow(delta, rd!(init)).unwrap_or(u64::MAX);
-                        wr!(d, if is64 { r } else { r as u32 as u64 })
-                    }
-                    Instr::TableFill { i, v, n } => {
-                        let (t, _, _) = arg!();
-                        let tab = &mut store.tables[inst.tables[t as usize] as usize];
-                        let (i, n) = if tab.ty.table64 { (rd!(i), rd!(n)) } else { (i32_!(i) as u64, i32_!(n) as u64) };
-                        match range_in(tab.elems.len(), i, n) {
-                            Some(r) => tab.elems[r].fill(rd!(v)),
-                            None => trap!(TrapCode::TableOutOfBounds),
-                        }
-                    }
-                    Instr::TableCopy { d, s, n } => {
-                        let (dt, st, _) = arg!();
-                        let (dti, sti) = (inst.tables[dt as usize] as usize, inst.tables[st as usize] as usize);
-                        let d64 = store.tables[dti].ty.table64;
-                        let s64 = store.tables[sti].ty.table64;
-                        let dst = if d64 { rd!(d) } else { i32_!(d) as u64 };
-                        let src = if s64 { rd!(s) } else { i32_!(s) as u64 };
-                        let len = if d64 && s64 { rd!(n) } else { i32_!(n) as u64 };
-                        let (dl, sl) = (store.tables[dti].elems.len(), store.tables[sti].elems.len());
-                        match (range_in(dl, dst, len), range_in(sl, src, len)) {
-                            (Some(dr), Some(sr)) => {
-                                if dti == sti {
-                                    store.tables[dti].elems.copy_within(sr, dr.start);
-                                } else {
-                                    let tmp: Vec<u64> = store.tables[sti].elems[sr].to_vec();
-                                    store.tables[dti].elems[dr].copy_from_slice(&tmp);
-                                }
+                }
+                Instr::TableCopy { d, s, n } => {
+                    let (dt, st, _) = arg!();
+                    let (dti, sti) =
+                        (inst.tables[dt as usize] as usize, inst.tables[st as usize] as usize);
+                    let d64 = store.tables[dti].ty.table64;
+                    let s64 = store.tables[sti].ty.table64;
+                    let dst = if d64 { rd!(d) } else { i32_!(d) as u64 };
+                    let src = if s64 { rd!(s) } else { i32_!(s) as u64 };
+                    let len = if d64 && s64 { rd!(n) } else { i32_!(n) as u64 };
+                    let (dl, sl) = (store.tables[dti].elems.len(), store.tables[sti].elems.len());
+                    match (range_in(dl, dst, len), range_in(sl, src, len)) {
+                        (Some(dr), Some(sr)) => {
+                            if dti == sti {
+                                store.tables[dti].elems.copy_within(sr, dr.start);
+                            } else {
+                                let tmp: Vec<u64> = store.tables[sti].elems[sr].to_vec();
+                                store.tables[dti].elems[dr].copy_from_slice(&tmp);
                             }
-                            _ => trap!(TrapCode::TableOutOfBounds),
                         }
+                        _ => trap!(TrapCode::TableOutOfBounds),
                     }
-                    Instr::TableInit { d, s, n } => {
-                        let (seg, t, _) = arg!();
-                        let tab = &mut store.tables[inst.tables[t as usize] as usize];
-                        let dst = if tab.ty.table64 { rd!(d) } else { i32_!(d) as u64 };
-                        let (src, len) = (i32_!(s) as u64, i32_!(n) as u64);
-                        let elems = &inst.elems[seg as usize];
-                        match (range_in(tab.elems.len(), dst, len), range_in(elems.len(), src, len)) {
-                            (Some(dr), Some(sr)) => tab.elems[dr].copy_from_slice(&elems[sr]),
-                            _ => trap!(TrapCode::TableOutOfBounds),
-                        }
+                }
+                Instr::TableInit { d, s, n } => {
+                    let (seg, t, _) = arg!();
+                    let tab = &mut store.tables[inst.tables[t as usize] as usize];
+                    let dst = if tab.ty.table64 { rd!(d) } else { i32_!(d) as u64 };
+                    let (src, len) = (i32_!(s) as u64, i32_!(n) as u64);
+                    let elems = &inst.elems[seg as usize];
+                    match (range_in(tab.elems.len(), dst, len), range_in(elems.len(), src, len)) {
+                        (Some(dr), Some(sr)) => tab.elems[dr].copy_from_slice(&elems[sr]),
+                        _ => trap!(TrapCode::TableOutOfBounds),
                     }
-                    Instr::ElemDrop { seg } => {
-                        let i = store.instances[frame_inst(&self.frames)].as_mut();
-                        i.elems[seg as usize] = Box::new([]);
+                }
+                Instr::ElemDrop { seg } => {
+                    let i = store.instances[frame_inst(&self.frames)].as_mut();
+                    i.elems[seg as usize] = Box::new([]);
+                }
+                Instr::RefFunc { d, f } => wr!(d, inst.funcs[f as usize] as u64 + 1),
+                Instr::RefIsNull { d, a } => wr!(d, (rd!(a) == 0) as u64),
+                Instr::RefAsNonNull { d, a } => {
+                    let r = rd!(a);
+                    if r == 0 {
+                        trap!(TrapCode::NullReference)
                     }
-                    Instr::RefFunc { d, f } => wr!(d, inst.funcs[f as usize] as u64 + 1),
-                    Instr::RefIsNull { d, a } => wr!(d, (rd!(a) == 0) as u64),
-                    Instr::RefAsNonNull { d, a } => {
-                        let r = rd!(a);
-                        if r == 0 {
-                            trap!(TrapCode::NullReference)
-                        }
-                        wr!(d, r)
-                    }
-                    Instr::RefEq { d, a, b } => wr!(d, (rd!(a) == rd!(b)) as u64),
+                    wr!(d, r)
+                }
+                Instr::RefEq { d, a, b } => wr!(d, (rd!(a) == rd!(b)) as u64),
 
-                    // ---- immediates and fused compare-branches ----
-                    Instr::I32AddI { d, a, i } => wr!(d, (i32_!(a).wrapping_add((i as u32))) as u64),
-                    Instr::I32MulI { d, a, i } => wr!(d, (i32_!(a).wrapping_mul((i as u32))) as u64),
-                    Instr::I32AndI { d, a, i } => wr!(d, (i32_!(a) & (i as u32)) as u64),
-                    Instr::I32OrI { d, a, i } => wr!(d, (i32_!(a) | (i as u32)) as u64),
-                    Instr::I32XorI { d, a, i } => wr!(d, (i32_!(a) ^ (i as u32)) as u64),
-                    Instr::I32ShlI { d, a, i } => wr!(d, (i32_!(a).wrapping_shl(i as u32)) as u64),
-                    Instr::I32ShrSI { d, a, i } => wr!(d, ((i32_!(a) as i32).wrapping_shr(i as u32) as u32) as u64),
-                    Instr::I32ShrUI { d, a, i } => wr!(d, (i32_!(a).wrapping_shr(i as u32)) as u64),
-                    Instr::I32EqI { d, a, i } => wr!(d, (i32_!(a) == (i as u32)) as u64),
-                    Instr::I32NeI { d, a, i } => wr!(d, (i32_!(a) != (i as u32)) as u64),
-                    Instr::I32LtSI { d, a, i } => wr!(d, ((i32_!(a) as i32) < i) as u64),
-                    Instr::I32LtUI { d, a, i } => wr!(d, (i32_!(a) < (i as u32)) as u64),
-                    Instr::I32GtSI { d, a, i } => wr!(d, ((i32_!(a) as i32) > i) as u64),
-                    Instr::I32GtUI { d, a, i } => wr!(d, (i32_!(a) > (i as u32)) as u64),
-                    Instr::I32LeSI { d, a, i } => wr!(d, ((i32_!(a) as i32) <= i) as u64),
-                    Instr::I32LeUI { d, a, i } => wr!(d, (i32_!(a) <= (i as u32)) as u64),
-                    Instr::I32GeSI { d, a, i } => wr!(d, ((i32_!(a) as i32) >= i) as u64),
-                    Instr::I32GeUI { d, a, i } => wr!(d, (i32_!(a) >= (i as u32)) as u64),
-                    Instr::I64AddI { d, a, i } => wr!(d, (rd!(a).wrapping_add((i as i64 as u64))) as u64),
-                    Instr::I64MulI { d, a, i } => wr!(d, (rd!(a).wrapping_mul((i as i64 as u64))) as u64),
-                    Instr::I64AndI { d, a, i } => wr!(d, (rd!(a) & (i as i64 as u64)) as u64),
-                    Instr::I64OrI { d, a, i } => wr!(d, (rd!(a) | (i as i64 as u64)) as u64),
-                    Instr::I64XorI { d, a, i } => wr!(d, (rd!(a) ^ (i as i64 as u64)) as u64),
-                    Instr::I64ShlI { d, a, i } => wr!(d, (rd!(a).wrapping_shl(i as u32)) as u64),
-                    Instr::I64ShrSI { d, a, i } => wr!(d, ((rd!(a) as i64).wrapping_shr(i as u32)) as u64),
-                    Instr::I64ShrUI { d, a, i } => wr!(d, (rd!(a).wrapping_shr(i as u32)) as u64),
-                    Instr::I64EqI { d, a, i } => wr!(d, (rd!(a) == (i as i64 as u64)) as u64),
-                    Instr::I64NeI { d, a, i } => wr!(d, (rd!(a) != (i as i64 as u64)) as u64),
-                    Instr::I64LtSI { d, a, i } => wr!(d, ((rd!(a) as i64) < (i as i64)) as u64),
-                    Instr::I64LtUI { d, a, i } => wr!(d, (rd!(a) < (i as i64 as u64)) as u64),
-                    Instr::I64GtSI { d, a, i } => wr!(d, ((rd!(a) as i64) > (i as i64)) as u64),
-                    Instr::I64GtUI { d, a, i } => wr!(d, (rd!(a) > (i as i64 as u64)) as u64),
-                    Instr::I64LeSI { d, a, i } => wr!(d, ((rd!(a) as i64) <= (i as i64)) as u64),
-                    Instr::I64LeUI { d, a, i } => wr!(d, (rd!(a) <= (i as i64 as u64)) as u64),
-                    Instr::I64GeSI { d, a, i } => wr!(d, ((rd!(a) as i64) >= (i as i64)) as u64),
-                    Instr::I64GeUI { d, a, i } => wr!(d, (rd!(a) >= (i as i64 as u64)) as u64),
-                    Instr::BrI32Eq { a, b, t } => { if i32_!(a) == i32_!(b) { pc = t as usize } }
-                    Instr::BrI32EqI { a, i, t } => { if i32_!(a) == (i as u32) { pc = t as usize } }
-                    Instr::BrI32Ne { a, b, t } => { if i32_!(a) != i32_!(b) { pc = t as usize } }
-                    Instr::BrI32NeI { a, i, t } => { if i32_!(a) != (i as u32) { pc = t as usize } }
-                    Instr::BrI32LtS { a, b, t } => { if (i32_!(a) as i32) < (i32_!(b) as i32) { pc = t as usize } }
-                    Instr::BrI32LtSI { a, i, t } => { if (i32_!(a) as i32) < i { pc = t as usize } }
-                    Instr::BrI32LtU { a, b, t } => { if i32_!(a) < i32_!(b) { pc = t as usize } }
-                    Instr::BrI32LtUI { a, i, t } => { if i32_!(a) < (i as u32) { pc = t as usize } }
-                    Instr::BrI32GtS { a, b, t } => { if (i32_!(a) as i32) > (i32_!(b) as i32) { pc = t as usize } }
-                    Instr::BrI32GtSI { a, i, t } => { if (i32_!(a) as i32) > i { pc = t as usize } }
-                    Instr::BrI32GtU { a, b, t } => { if i32_!(a) > i32_!(b) { pc = t as usize } }
-                    Instr::BrI32GtUI { a, i, t } => { if i32_!(a) > (i as u32) { pc = t as usize } }
-                    Instr::BrI32LeS { a, b, t } => { if (i32_!(a) as i32) <= (i32_!(b) as i32) { pc = t as usize } }
-                    Instr::BrI32LeSI { a, i, t } => { if (i32_!(a) as i32) <= i { pc = t as usize } }
-                    Instr::BrI32LeU { a, b, t } => { if i32_!(a) <= i32_!(b) { pc = t as usize } }
-                    Instr::BrI32LeUI { a, i, t } => { if i32_!(a) <= (i as u32) { pc = t as usize } }
-                    Instr::BrI32GeS { a, b, t } => { if (i32_!(a) as i32) >= (i32_!(b) as i32) { pc = t as usize } }
-                    Instr::BrI32GeSI { a, i, t } => { if (i32_!(a) as i32) >= i { pc = t as usize } }
-                    Instr::BrI32GeU { a, b, t } => { if i32_!(a) >= i32_!(b) { pc = t as usize } }
-                    Instr::BrI32GeUI { a, i, t } => { if i32_!(a) >= (i as u32) { pc = t as usize } }
-                    Instr::BrI64Eq { a, b, t } => { if rd!(a) == rd!(b) { pc = t as usize } }
-                    Instr::BrI64EqI { a, i, t } => { if rd!(a) == (i as i64 as u64) { pc = t as usize } }
-                    Instr::BrI64Ne { a, b, t } => { if rd!(a) != rd!(b) { pc = t as usize } }
-                    Instr::BrI64NeI { a, i, t } => { if rd!(a) != (i as i64 as u64) { pc = t as usize } }
-                    Instr::BrI64LtS { a, b, t } => { if (rd!(a) as i64) < (rd!(b) as i64) { pc = t as usize } }
-                    Instr::BrI64LtSI { a, i, t } => { if (rd!(a) as i64) < (i as i64) { pc = t as usize } }
-                    Instr::BrI64LtU { a, b, t } => { if rd!(a) < rd!(b) { pc = t as usize } }
-                    Instr::BrI64LtUI { a, i, t } => { if rd!(a) < (i as i64 as u64) { pc = t as usize } }
-                    Instr::BrI64GtS { a, b, t } => { if (rd!(a) as i64) > (rd!(b) as i64) { pc = t as usize } }
-                    Instr::BrI64GtSI { a, i, t } => { if (rd!(a) as i64) > (i as i64) { pc = t as usize } }
-                    Instr::BrI64GtU { a, b, t } => { if rd!(a) > rd!(b) { pc = t as usize } }
-                    Instr::BrI64GtUI { a, i, t } => { if rd!(a) > (i as i64 as u64) { pc = t as usize } }
-                    Instr::BrI64LeS { a, b, t } => { if (rd!(a) as i64) <= (rd!(b) as i64) { pc = t as usize } }
-                    Instr::BrI64LeSI { a, i, t } => { if (rd!(a) as i64) <= (i as i64) { pc = t as usize } }
-                    Instr::BrI64LeU { a, b, t } => { if rd!(a) <= rd!(b) { pc = t as usize } }
-                    Instr::BrI64LeUI { a, i, t } => { if rd!(a) <= (i as i64 as u64) { pc = t as usize } }
-                    Instr::BrI64GeS { a, b, t } => { if (rd!(a) as i64) >= (rd!(b) as i64) { pc = t as usize } }
-                    Instr::BrI64GeSI { a, i, t } => { if (rd!(a) as i64) >= (i as i64) { pc = t as usize } }
-                    Instr::BrI64GeU { a, b, t } => { if rd!(a) >= rd!(b) { pc = t as usize } }
-                    Instr::BrI64GeUI { a, i, t } => { if rd!(a) >= (i as i64 as u64) { pc = t as usize } }
+                // ---- immediates and fused compare-branches ----
+                Instr::I32AddI { d, a, i } => wr!(d, (i32_!(a).wrapping_add(i as u32)) as u64),
+                Instr::I32MulI { d, a, i } => wr!(d, (i32_!(a).wrapping_mul(i as u32)) as u64),
+                Instr::I32AndI { d, a, i } => wr!(d, (i32_!(a) & (i as u32)) as u64),
+                Instr::I32OrI { d, a, i } => wr!(d, (i32_!(a) | (i as u32)) as u64),
+                Instr::I32XorI { d, a, i } => wr!(d, (i32_!(a) ^ (i as u32)) as u64),
+                Instr::I32ShlI { d, a, i } => wr!(d, (i32_!(a).wrapping_shl(i as u32)) as u64),
+                Instr::I32ShrSI { d, a, i } => {
+                    wr!(d, ((i32_!(a) as i32).wrapping_shr(i as u32) as u32) as u64)
+                }
+                Instr::I32ShrUI { d, a, i } => wr!(d, (i32_!(a).wrapping_shr(i as u32)) as u64),
+                Instr::I32EqI { d, a, i } => wr!(d, (i32_!(a) == (i as u32)) as u64),
+                Instr::I32NeI { d, a, i } => wr!(d, (i32_!(a) != (i as u32)) as u64),
+                Instr::I32LtSI { d, a, i } => wr!(d, ((i32_!(a) as i32) < i) as u64),
+                Instr::I32LtUI { d, a, i } => wr!(d, (i32_!(a) < (i as u32)) as u64),
+                Instr::I32GtSI { d, a, i } => wr!(d, ((i32_!(a) as i32) > i) as u64),
+                Instr::I32GtUI { d, a, i } => wr!(d, (i32_!(a) > (i as u32)) as u64),
+                Instr::I32LeSI { d, a, i } => wr!(d, ((i32_!(a) as i32) <= i) as u64),
+                Instr::I32LeUI { d, a, i } => wr!(d, (i32_!(a) <= (i as u32)) as u64),
+                Instr::I32GeSI { d, a, i } => wr!(d, ((i32_!(a) as i32) >= i) as u64),
+                Instr::I32GeUI { d, a, i } => wr!(d, (i32_!(a) >= (i as u32)) as u64),
+                Instr::I64AddI { d, a, i } => {
+                    wr!(d, (rd!(a).wrapping_add(i as i64 as u64)) as u64)
+                }
+                Instr::I64MulI { d, a, i } => {
+                    wr!(d, (rd!(a).wrapping_mul(i as i64 as u64)) as u64)
+                }
+                Instr::I64AndI { d, a, i } => wr!(d, (rd!(a) & (i as i64 as u64)) as u64),
+                Instr::I64OrI { d, a, i } => wr!(d, (rd!(a) | (i as i64 as u64)) as u64),
+                Instr::I64XorI { d, a, i } => wr!(d, (rd!(a) ^ (i as i64 as u64)) as u64),
+                Instr::I64ShlI { d, a, i } => wr!(d, (rd!(a).wrapping_shl(i as u32)) as u64),
+                Instr::I64ShrSI { d, a, i } => {
+                    wr!(d, ((rd!(a) as i64).wrapping_shr(i as u32)) as u64)
+                }
+                Instr::I64ShrUI { d, a, i } => wr!(d, (rd!(a).wrapping_shr(i as u32)) as u64),
+                Instr::I64EqI { d, a, i } => wr!(d, (rd!(a) == (i as i64 as u64)) as u64),
+                Instr::I64NeI { d, a, i } => wr!(d, (rd!(a) != (i as i64 as u64)) as u64),
+                Instr::I64LtSI { d, a, i } => wr!(d, ((rd!(a) as i64) < (i as i64)) as u64),
+                Instr::I64LtUI { d, a, i } => wr!(d, (rd!(a) < (i as i64 as u64)) as u64),
+                Instr::I64GtSI { d, a, i } => wr!(d, ((rd!(a) as i64) > (i as i64)) as u64),
+                Instr::I64GtUI { d, a, i } => wr!(d, (rd!(a) > (i as i64 as u64)) as u64),
+                Instr::I64LeSI { d, a, i } => wr!(d, ((rd!(a) as i64) <= (i as i64)) as u64),
+                Instr::I64LeUI { d, a, i } => wr!(d, (rd!(a) <= (i as i64 as u64)) as u64),
+                Instr::I64GeSI { d, a, i } => wr!(d, ((rd!(a) as i64) >= (i as i64)) as u64),
+                Instr::I64GeUI { d, a, i } => wr!(d, (rd!(a) >= (i as i64 as u64)) as u64),
+                Instr::BrI32Eq { a, b, t } => {
+                    if i32_!(a) == i32_!(b) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32EqI { a, i, t } => {
+                    if i32_!(a) == (i as u32) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32Ne { a, b, t } => {
+                    if i32_!(a) != i32_!(b) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32NeI { a, i, t } => {
+                    if i32_!(a) != (i as u32) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32LtS { a, b, t } => {
+                    if (i32_!(a) as i32) < (i32_!(b) as i32) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32LtSI { a, i, t } => {
+                    if (i32_!(a) as i32) < i {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32LtU { a, b, t } => {
+                    if i32_!(a) < i32_!(b) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32LtUI { a, i, t } => {
+                    if i32_!(a) < (i as u32) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32GtS { a, b, t } => {
+                    if (i32_!(a) as i32) > (i32_!(b) as i32) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32GtSI { a, i, t } => {
+                    if (i32_!(a) as i32) > i {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32GtU { a, b, t } => {
+                    if i32_!(a) > i32_!(b) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32GtUI { a, i, t } => {
+                    if i32_!(a) > (i as u32) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32LeS { a, b, t } => {
+                    if (i32_!(a) as i32) <= (i32_!(b) as i32) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32LeSI { a, i, t } => {
+                    if (i32_!(a) as i32) <= i {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32LeU { a, b, t } => {
+                    if i32_!(a) <= i32_!(b) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32LeUI { a, i, t } => {
+                    if i32_!(a) <= (i as u32) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32GeS { a, b, t } => {
+                    if (i32_!(a) as i32) >= (i32_!(b) as i32) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32GeSI { a, i, t } => {
+                    if (i32_!(a) as i32) >= i {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32GeU { a, b, t } => {
+                    if i32_!(a) >= i32_!(b) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI32GeUI { a, i, t } => {
+                    if i32_!(a) >= (i as u32) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64Eq { a, b, t } => {
+                    if rd!(a) == rd!(b) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64EqI { a, i, t } => {
+                    if rd!(a) == (i as i64 as u64) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64Ne { a, b, t } => {
+                    if rd!(a) != rd!(b) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64NeI { a, i, t } => {
+                    if rd!(a) != (i as i64 as u64) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64LtS { a, b, t } => {
+                    if (rd!(a) as i64) < (rd!(b) as i64) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64LtSI { a, i, t } => {
+                    if (rd!(a) as i64) < (i as i64) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64LtU { a, b, t } => {
+                    if rd!(a) < rd!(b) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64LtUI { a, i, t } => {
+                    if rd!(a) < (i as i64 as u64) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64GtS { a, b, t } => {
+                    if (rd!(a) as i64) > (rd!(b) as i64) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64GtSI { a, i, t } => {
+                    if (rd!(a) as i64) > (i as i64) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64GtU { a, b, t } => {
+                    if rd!(a) > rd!(b) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64GtUI { a, i, t } => {
+                    if rd!(a) > (i as i64 as u64) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64LeS { a, b, t } => {
+                    if (rd!(a) as i64) <= (rd!(b) as i64) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64LeSI { a, i, t } => {
+                    if (rd!(a) as i64) <= (i as i64) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64LeU { a, b, t } => {
+                    if rd!(a) <= rd!(b) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64LeUI { a, i, t } => {
+                    if rd!(a) <= (i as i64 as u64) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64GeS { a, b, t } => {
+                    if (rd!(a) as i64) >= (rd!(b) as i64) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64GeSI { a, i, t } => {
+                    if (rd!(a) as i64) >= (i as i64) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64GeU { a, b, t } => {
+                    if rd!(a) >= rd!(b) {
+                        pc = t as usize
+                    }
+                }
+                Instr::BrI64GeUI { a, i, t } => {
+                    if rd!(a) >= (i as i64 as u64) {
+                        pc = t as usize
+                    }
+                }
 
-                    // ---- i32 ----
-                    Instr::I32Add { d, a, b } => wr!(d, i32_!(a).wrapping_add(i32_!(b)) as u64),
-                    Instr::I32Sub { d, a, b } => wr!(d, i32_!(a).wrapping_sub(i32_!(b)) as u64),
-                    Instr::I32Mul { d, a, b } => wr!(d, i32_!(a).wrapping_mul(i32_!(b)) as u64),
-                    Instr::I32DivS { d, a, b } => {
-                        let (x, y) = (i32_!(a) as i32, i32_!(b) as i32);
-                        if y == 0 {
-                            trap!(TrapCode::IntegerDivideByZero)
-                        }
-                        if x == i32::MIN && y == -1 {
-                            trap!(TrapCode::IntegerOverflow)
-                        }
-                        wr!(d, (x / y) as u32 as u64)
+                // ---- i32 ----
+                Instr::I32Add { d, a, b } => wr!(d, i32_!(a).wrapping_add(i32_!(b)) as u64),
+                Instr::I32Sub { d, a, b } => wr!(d, i32_!(a).wrapping_sub(i32_!(b)) as u64),
+                Instr::I32Mul { d, a, b } => wr!(d, i32_!(a).wrapping_mul(i32_!(b)) as u64),
+                Instr::I32DivS { d, a, b } => {
+                    let (x, y) = (i32_!(a) as i32, i32_!(b) as i32);
+                    if y == 0 {
+                        trap!(TrapCode::IntegerDivideByZero)
                     }
-                    Instr::I32DivU { d, a, b } => {
-                        let (x, y) = (i32_!(a), i32_!(b));
-                        if y == 0 {
-                            trap!(TrapCode::IntegerDivideByZero)
-                        }
-                        wr!(d, (x / y) as u64)
+                    if x == i32::MIN && y == -1 {
+                        trap!(TrapCode::IntegerOverflow)
                     }
-                    Instr::I32RemS { d, a, b } => {
-                        let (x, y) = (i32_!(a) as i32, i32_!(b) as i32);
-                        if y == 0 {
-                            trap!(TrapCode::IntegerDivideByZero)
-                        }
-                        wr!(d, x.wrapping_rem(y) as u32 as u64)
+                    wr!(d, (x / y) as u32 as u64)
+                }
+                Instr::I32DivU { d, a, b } => {
+                    let (x, y) = (i32_!(a), i32_!(b));
+                    if y == 0 {
+                        trap!(TrapCode::IntegerDivideByZero)
                     }
-                    Instr::I32RemU { d, a, b } => {
-                        let (x, y) = (i32_!(a), i32_!(b));
-                        if y == 0 {
-                            trap!(TrapCode::IntegerDivideByZero)
-                        }
-                        wr!(d, (x % y) as u64)
+                    wr!(d, (x / y) as u64)
+                }
+                Instr::I32RemS { d, a, b } => {
+                    let (x, y) = (i32_!(a) as i32, i32_!(b) as i32);
+                    if y == 0 {
+                        trap!(TrapCode::IntegerDivideByZero)
                     }
-                    Instr::I32And { d, a, b } => wr!(d, (i32_!(a) & i32_!(b)) as u64),
-                    Instr::I32Or { d, a, b } => wr!(d, (i32_!(a) | i32_!(b)) as u64),
-                    Instr::I32Xor { d, a, b } => wr!(d, (i32_!(a) ^ i32_!(b)) as u64),
-                    Instr::I32Shl { d, a, b } => wr!(d, i32_!(a).wrapping_shl(i32_!(b)) as u64),
-                    Instr::I32ShrS { d, a, b } => wr!(d, (i32_!(a) as i32).wrapping_shr(i32_!(b)) as u32 as u64),
-                    Instr::I32ShrU { d, a, b } => wr!(d, i32_!(a).wrapping_shr(i32_!(b)) as u64),
-                    Instr::I32Rotl { d, a, b } => wr!(d, i32_!(a).rotate_left(i32_!(b) % 32) as u64),
-                    Instr::I32Rotr { d, a, b } => wr!(d, i32_!(a).rotate_right(i32_!(b) % 32) as u64),
-                    Instr::I32Eq { d, a, b } => wr!(d, (i32_!(a) == i32_!(b)) as u64),
-                    Instr::I32Ne { d, a, b } => wr!(d, (i32_!(a) != i32_!(b)) as u64),
-                    Instr::I32LtS { d, a, b } => wr!(d, ((i32_!(a) as i32) < (i32_!(b) as i32)) as u64),
-                    Instr::I32LtU { d, a, b } => wr!(d, (i32_!(a) < i32_!(b)) as u64),
-                    Instr::I32GtS { d, a, b } => wr!(d, ((i32_!(a) as i32) > (i32_!(b) as i32)) as u64),
-                    Instr::I32GtU { d, a, b } => wr!(d, (i32_!(a) > i32_!(b)) as u64),
-                    Instr::I32LeS { d, a, b } => wr!(d, ((i32_!(a) as i32) <= (i32_!(b) as i32)) as u64),
-                    Instr::I32LeU { d, a, b } => wr!(d, (i32_!(a) <= i32_!(b)) as u64),
-                    Instr::I32GeS { d, a, b } => wr!(d, ((i32_!(a) as i32) >= (i32_!(b) as i32)) as u64),
-                    Instr::I32GeU { d, a, b } => wr!(d, (i32_!(a) >= i32_!(b)) as u64),
-                    Instr::I32Eqz { d, a } => wr!(d, (i32_!(a) == 0) as u64),
-                    Instr::I32Clz { d, a } => wr!(d, i32_!(a).leading_zeros() as u64),
-                    Instr::I32Ctz { d, a } => wr!(d, i32_!(a).trailing_zeros() as u64),
-                    Instr::I32Popcnt { d, a } => wr!(d, i32_!(a).count_ones() as u64),
+                    wr!(d, x.wrapping_rem(y) as u32 as u64)
+                }
+                Instr::I32RemU { d, a, b } => {
+                    let (x, y) = (i32_!(a), i32_!(b));
+                    if y == 0 {
+                        trap!(TrapCode::IntegerDivideByZero)
+                    }
+                    wr!(d, (x % y) as u64)
+                }
+                Instr::I32And { d, a, b } => wr!(d, (i32_!(a) & i32_!(b)) as u64),
+                Instr::I32Or { d, a, b } => wr!(d, (i32_!(a) | i32_!(b)) as u64),
+                Instr::I32Xor { d, a, b } => wr!(d, (i32_!(a) ^ i32_!(b)) as u64),
+                Instr::I32Shl { d, a, b } => wr!(d, i32_!(a).wrapping_shl(i32_!(b)) as u64),
+                Instr::I32ShrS { d, a, b } => {
+                    wr!(d, (i32_!(a) as i32).wrapping_shr(i32_!(b)) as u32 as u64)
+                }
+                Instr::I32ShrU { d, a, b } => wr!(d, i32_!(a).wrapping_shr(i32_!(b)) as u64),
+                Instr::I32Rotl { d, a, b } => wr!(d, i32_!(a).rotate_left(i32_!(b) % 32) as u64),
+                Instr::I32Rotr { d, a, b } => wr!(d, i32_!(a).rotate_right(i32_!(b) % 32) as u64),
+                Instr::I32Eq { d, a, b } => wr!(d, (i32_!(a) == i32_!(b)) as u64),
+                Instr::I32Ne { d, a, b } => wr!(d, (i32_!(a) != i32_!(b)) as u64),
+                Instr::I32LtS { d, a, b } => wr!(d, ((i32_!(a) as i32) < (i32_!(b) as i32)) as u64),
+                Instr::I32LtU { d, a, b } => wr!(d, (i32_!(a) < i32_!(b)) as u64),
+                Instr::I32GtS { d, a, b } => wr!(d, ((i32_!(a) as i32) > (i32_!(b) as i32)) as u64),
+                Instr::I32GtU { d, a, b } => wr!(d, (i32_!(a) > i32_!(b)) as u64),
+                Instr::I32LeS { d, a, b } => {
+                    wr!(d, ((i32_!(a) as i32) <= (i32_!(b) as i32)) as u64)
+                }
+                Instr::I32LeU { d, a, b } => wr!(d, (i32_!(a) <= i32_!(b)) as u64),
+                Instr::I32GeS { d, a, b } => {
+                    wr!(d, ((i32_!(a) as i32) >= (i32_!(b) as i32)) as u64)
+                }
+                Instr::I32GeU { d, a, b } => wr!(d, (i32_!(a) >= i32_!(b)) as u64),
+                Instr::I32Eqz { d, a } => wr!(d, (i32_!(a) == 0) as u64),
+                Instr::I32Clz { d, a } => wr!(d, i32_!(a).leading_zeros() as u64),
+                Instr::I32Ctz { d, a } => wr!(d, i32_!(a).trailing_zeros() as u64),
+                Instr::I32Popcnt { d, a } => wr!(d, i32_!(a).count_ones() as u64),
 
-                    // ---- i64 ----
-                    Instr::I64Add { d, a, b } => wr!(d, rd!(a).wrapping_add(rd!(b))),
-                    Instr::I64Sub { d, a, b } => wr!(d, rd!(a).wrapping_sub(rd!(b))),
-                    Instr::I64Mul { d, a, b } => wr!(d, rd!(a).wrapping_mul(rd!(b))),
-                    Instr::I64DivS { d, a, b } => {
-                        let (x, y) = (rd!(a) as i64, rd!(b) as i64);
-                        if y == 0 {
-                            trap!(TrapCode::IntegerDivideByZero)
-                        }
-                        if x == i64::MIN && y == -1 {
-                            trap!(TrapCode::IntegerOverflow)
-                        }
-                        wr!(d, (x / y) as u64)
+                // ---- i64 ----
+                Instr::I64Add { d, a, b } => wr!(d, rd!(a).wrapping_add(rd!(b))),
+                Instr::I64Sub { d, a, b } => wr!(d, rd!(a).wrapping_sub(rd!(b))),
+                Instr::I64Mul { d, a, b } => wr!(d, rd!(a).wrapping_mul(rd!(b))),
+                Instr::I64DivS { d, a, b } => {
+                    let (x, y) = (rd!(a) as i64, rd!(b) as i64);
+                    if y == 0 {
+                        trap!(TrapCode::IntegerDivideByZero)
                     }
-                    Instr::I64DivU { d, a, b } => {
-                        let (x, y) = (rd!(a), rd!(b));
-                        if y == 0 {
-                            trap!(TrapCode::IntegerDivideByZero)
-                        }
-                        wr!(d, x / y)
+                    if x == i64::MIN && y == -1 {
+                        trap!(TrapCode::IntegerOverflow)
                     }
-                    Instr::I64RemS { d, a, b } => {
-                        let (x, y) = (rd!(a) as i64, rd!(b) as i64);
-                        if y == 0 {
-                            trap!(TrapCode::IntegerDivideByZero)
-                        }
-                        wr!(d, x.wrapping_rem(y) as u64)
+                    wr!(d, (x / y) as u64)
+                }
+                Instr::I64DivU { d, a, b } => {
+                    let (x, y) = (rd!(a), rd!(b));
+                    if y == 0 {
+                        trap!(TrapCode::IntegerDivideByZero)
                     }
-                    Instr::I64RemU { d, a, b } => {
-                        let (x, y) = (rd!(a), rd!(b));
-                        if y == 0 {
-                            trap!(TrapCode::IntegerDivideByZero)
-                        }
-                        wr!(d, x % y)
+                    wr!(d, x / y)
+                }
+                Instr::I64RemS { d, a, b } => {
+                    let (x, y) = (rd!(a) as i64, rd!(b) as i64);
+                    if y == 0 {
+                        trap!(TrapCode::IntegerDivideByZero)
                     }
-                    Instr::I64And { d, a, b } => wr!(d, rd!(a) & rd!(b)),
-                    Instr::I64Or { d, a, b } => wr!(d, rd!(a) | rd!(b)),
-                    Instr::I64Xor { d, a, b } => wr!(d, rd!(a) ^ rd!(b)),
-                    Instr::I64Shl { d, a, b } => wr!(d, rd!(a).wrapping_shl(rd!(b) as u32)),
-                    Instr::I64ShrS { d, a, b } => wr!(d, (rd!(a) as i64).wrapping_shr(rd!(b) as u32) as u64),
-                    Instr::I64ShrU { d, a, b } => wr!(d, rd!(a).wrapping_shr(rd!(b) as u32)),
-                    Instr::I64Rotl { d, a, b } => wr!(d, rd!(a).rotate_left((rd!(b) % 64) as u32)),
-                    Instr::I64Rotr { d, a, b } => wr!(d, rd!(a).rotate_right((rd!(b) % 64) as u32)),
-                    Instr::I64Eq { d, a, b } => wr!(d, (rd!(a) == rd!(b)) as u64),
-                    Instr::I64Ne { d, a, b } => wr!(d, (rd!(a) != rd!(b)) as u64),
-                    Instr::I64LtS { d, a, b } => wr!(d, ((rd!(a) as i64) < (rd!(b) as i64)) as u64),
-                    Instr::I64LtU { d, a, b } => wr!(d, (rd!(a) < rd!(b)) as u64),
-                    Instr::I64GtS { d, a, b } => wr!(d, ((rd!(a) as i64) > (rd!(b) as i64)) as u64),
-                    Instr::I64GtU { d, a, b } => wr!(d, (rd!(a) > rd!(b)) as u64),
-                    Instr::I64LeS { d, a, b } => wr!(d, ((rd!(a) as i64) <= (rd!(b) as i64)) as u64),
-                    Instr::I64LeU { d, a, b } => wr!(d, (rd!(a) <= rd!(b)) as u64),
-                    Instr::I64GeS { d, a, b } => wr!(d, ((rd!(a) as i64) >= (rd!(b) as i64)) as u64),
-                    Instr::I64GeU { d, a, b } => wr!(d, (rd!(a) >= rd!(b)) as u64),
-                    Instr::I64Eqz { d, a } => wr!(d, (rd!(a) == 0) as u64),
-                    Instr::I64Clz { d, a } => wr!(d, rd!(a).leading_zeros() as u64),
-                    Instr::I64Ctz { d, a } => wr!(d, rd!(a).trailing_zeros() as u64),
-                    Instr::I64Popcnt { d, a } => wr!(d, rd!(a).count_ones() as u64),
+                    wr!(d, x.wrapping_rem(y) as u64)
+                }
+                Instr::I64RemU { d, a, b } => {
+                    let (x, y) = (rd!(a), rd!(b));
+                    if y == 0 {
+                        trap!(TrapCode::IntegerDivideByZero)
+                    }
+                    wr!(d, x % y)
+                }
+                Instr::I64And { d, a, b } => wr!(d, rd!(a) & rd!(b)),
+                Instr::I64Or { d, a, b } => wr!(d, rd!(a) | rd!(b)),
+                Instr::I64Xor { d, a, b } => wr!(d, rd!(a) ^ rd!(b)),
+                Instr::I64Shl { d, a, b } => wr!(d, rd!(a).wrapping_shl(rd!(b) as u32)),
+                Instr::I64ShrS { d, a, b } => {
+                    wr!(d, (rd!(a) as i64).wrapping_shr(rd!(b) as u32) as u64)
+                }
+                Instr::I64ShrU { d, a, b } => wr!(d, rd!(a).wrapping_shr(rd!(b) as u32)),
+                Instr::I64Rotl { d, a, b } => wr!(d, rd!(a).rotate_left((rd!(b) % 64) as u32)),
+                Instr::I64Rotr { d, a, b } => wr!(d, rd!(a).rotate_right((rd!(b) % 64) as u32)),
+                Instr::I64Eq { d, a, b } => wr!(d, (rd!(a) == rd!(b)) as u64),
+                Instr::I64Ne { d, a, b } => wr!(d, (rd!(a) != rd!(b)) as u64),
+                Instr::I64LtS { d, a, b } => wr!(d, ((rd!(a) as i64) < (rd!(b) as i64)) as u64),
+                Instr::I64LtU { d, a, b } => wr!(d, (rd!(a) < rd!(b)) as u64),
+                Instr::I64GtS { d, a, b } => wr!(d, ((rd!(a) as i64) > (rd!(b) as i64)) as u64),
+                Instr::I64GtU { d, a, b } => wr!(d, (rd!(a) > rd!(b)) as u64),
+                Instr::I64LeS { d, a, b } => wr!(d, ((rd!(a) as i64) <= (rd!(b) as i64)) as u64),
+                Instr::I64LeU { d, a, b } => wr!(d, (rd!(a) <= rd!(b)) as u64),
+                Instr::I64GeS { d, a, b } => wr!(d, ((rd!(a) as i64) >= (rd!(b) as i64)) as u64),
+                Instr::I64GeU { d, a, b } => wr!(d, (rd!(a) >= rd!(b)) as u64),
+                Instr::I64Eqz { d, a } => wr!(d, (rd!(a) == 0) as u64),
+                Instr::I64Clz { d, a } => wr!(d, rd!(a).leading_zeros() as u64),
+                Instr::I64Ctz { d, a } => wr!(d, rd!(a).trailing_zeros() as u64),
+                Instr::I64Popcnt { d, a } => wr!(d, rd!(a).count_ones() as u64),
 
-                    // ---- f32 ----
-                    Instr::F32Add { d, a, b } => wf32!(d, f32_!(a) + f32_!(b)),
-                    Instr::F32Sub { d, a, b } => wf32!(d, f32_!(a) - f32_!(b)),
-                    Instr::F32Mul { d, a, b } => wf32!(d, f32_!(a) * f32_!(b)),
-                    Instr::F32Div { d, a, b } => wf32!(d, f32_!(a) / f32_!(b)),
-                    Instr::F32Min { d, a, b } => wf32!(d, num::f32_min(f32_!(a), f32_!(b))),
-                    Instr::F32Max { d, a, b } => wf32!(d, num::f32_max(f32_!(a), f32_!(b))),
-                    Instr::F32Copysign { d, a, b } => {
-                        wr!(d, ((i32_!(a) & 0x7fff_ffff) | (i32_!(b) & 0x8000_0000)) as u64)
-                    }
-                    Instr::F32Eq { d, a, b } => wr!(d, (f32_!(a) == f32_!(b)) as u64),
-                    Instr::F32Ne { d, a, b } => wr!(d, (f32_!(a) != f32_!(b)) as u64),
-                    Instr::F32Lt { d, a, b } => wr!(d, (f32_!(a) < f32_!(b)) as u64),
-                    Instr::F32Gt { d, a, b } => wr!(d, (f32_!(a) > f32_!(b)) as u64),
-                    Instr::F32Le { d, a, b } => wr!(d, (f32_!(a) <= f32_!(b)) as u64),
-                    Instr::F32Ge { d, a, b } => wr!(d, (f32_!(a) >= f32_!(b)) as u64),
-                    Instr::F32Abs { d, a } => wr!(d, (i32_!(a) & 0x7fff_ffff) as u64),
-                    Instr::F32Neg { d, a } => wr!(d, (i32_!(a) ^ 0x8000_0000) as u64),
-                    Instr::F32Ceil { d, a } => wf32!(d, num::f32_ceil(f32_!(a))),
-                    Instr::F32Floor { d, a } => wf32!(d, num::f32_floor(f32_!(a))),
-                    Instr::F32Trunc { d, a } => wf32!(d, num::f32_trunc(f32_!(a))),
-                    Instr::F32Nearest { d, a } => wf32!(d, num::f32_nearest(f32_!(a))),
-                    Instr::F32Sqrt { d, a } => wf32!(d, f32_!(a).sqrt()),
+                // ---- f32 ----
+                Instr::F32Add { d, a, b } => wf32!(d, f32_!(a) + f32_!(b)),
+                Instr::F32Sub { d, a, b } => wf32!(d, f32_!(a) - f32_!(b)),
+                Instr::F32Mul { d, a, b } => wf32!(d, f32_!(a) * f32_!(b)),
+                Instr::F32Div { d, a, b } => wf32!(d, f32_!(a) / f32_!(b)),
+                Instr::F32Min { d, a, b } => wf32!(d, num::f32_min(f32_!(a), f32_!(b))),
+                Instr::F32Max { d, a, b } => wf32!(d, num::f32_max(f32_!(a), f32_!(b))),
+                Instr::F32Copysign { d, a, b } => {
+                    wr!(d, ((i32_!(a) & 0x7fff_ffff) | (i32_!(b) & 0x8000_0000)) as u64)
+                }
+                Instr::F32Eq { d, a, b } => wr!(d, (f32_!(a) == f32_!(b)) as u64),
+                Instr::F32Ne { d, a, b } => wr!(d, (f32_!(a) != f32_!(b)) as u64),
+                Instr::F32Lt { d, a, b } => wr!(d, (f32_!(a) < f32_!(b)) as u64),
+                Instr::F32Gt { d, a, b } => wr!(d, (f32_!(a) > f32_!(b)) as u64),
+                Instr::F32Le { d, a, b } => wr!(d, (f32_!(a) <= f32_!(b)) as u64),
+                Instr::F32Ge { d, a, b } => wr!(d, (f32_!(a) >= f32_!(b)) as u64),
+                Instr::F32Abs { d, a } => wr!(d, (i32_!(a) & 0x7fff_ffff) as u64),
+                Instr::F32Neg { d, a } => wr!(d, (i32_!(a) ^ 0x8000_0000) as u64),
+                Instr::F32Ceil { d, a } => wf32!(d, num::f32_ceil(f32_!(a))),
+                Instr::F32Floor { d, a } => wf32!(d, num::f32_floor(f32_!(a))),
+                Instr::F32Trunc { d, a } => wf32!(d, num::f32_trunc(f32_!(a))),
+                Instr::F32Nearest { d, a } => wf32!(d, num::f32_nearest(f32_!(a))),
+                Instr::F32Sqrt { d, a } => wf32!(d, f32_!(a).sqrt()),
 
-                    // ---- f64 ----
-                    Instr::F64Add { d, a, b } => wf64!(d, f64_!(a) + f64_!(b)),
-                    Instr::F64Sub { d, a, b } => wf64!(d, f64_!(a) - f64_!(b)),
-                    Instr::F64Mul { d, a, b } => wf64!(d, f64_!(a) * f64_!(b)),
-                    Instr::F64Div { d, a, b } => wf64!(d, f64_!(a) / f64_!(b)),
-                    Instr::F64Min { d, a, b } => wf64!(d, num::f64_min(f64_!(a), f64_!(b))),
-                    Instr::F64Max { d, a, b } => wf64!(d, num::f64_max(f64_!(a), f64_!(b))),
-                    Instr::F64Copysign { d, a, b } => {
-                        wr!(d, (rd!(a) & 0x7fff_ffff_ffff_ffff) | (rd!(b) & 0x8000_0000_0000_0000))
-                    }
-                    Instr::F64Eq { d, a, b } => wr!(d, (f64_!(a) == f64_!(b)) as u64),
-                    Instr::F64Ne { d, a, b } => wr!(d, (f64_!(a) != f64_!(b)) as u64),
-                    Instr::F64Lt { d, a, b } => wr!(d, (f64_!(a) < f64_!(b)) as u64),
-                    Instr::F64Gt { d, a, b } => wr!(d, (f64_!(a) > f64_!(b)) as u64),
-                    Instr::F64Le { d, a, b } => wr!(d, (f64_!(a) <= f64_!(b)) as u64),
-                    Instr::F64Ge { d, a, b } => wr!(d, (f64_!(a) >= f64_!(b)) as u64),
-                    Instr::F64Abs { d, a } => wr!(d, rd!(a) & 0x7fff_ffff_ffff_ffff),
-                    Instr::F64Neg { d, a } => wr!(d, rd!(a) ^ 0x8000_0000_0000_0000),
-                    Instr::F64Ceil { d, a } => wf64!(d, num::f64_ceil(f64_!(a))),
-                    Instr::F64Floor { d, a } => wf64!(d, num::f64_floor(f64_!(a))),
-                    Instr::F64Trunc { d, a } => wf64!(d, num::f64_trunc(f64_!(a))),
-                    Instr::F64Nearest { d, a } => wf64!(d, num::f64_nearest(f64_!(a))),
-                    Instr::F64Sqrt { d, a } => wf64!(d, f64_!(a).sqrt()),
+                // ---- f64 ----
+                Instr::F64Add { d, a, b } => wf64!(d, f64_!(a) + f64_!(b)),
+                Instr::F64Sub { d, a, b } => wf64!(d, f64_!(a) - f64_!(b)),
+                Instr::F64Mul { d, a, b } => wf64!(d, f64_!(a) * f64_!(b)),
+                Instr::F64Div { d, a, b } => wf64!(d, f64_!(a) / f64_!(b)),
+                Instr::F64Min { d, a, b } => wf64!(d, num::f64_min(f64_!(a), f64_!(b))),
+                Instr::F64Max { d, a, b } => wf64!(d, num::f64_max(f64_!(a), f64_!(b))),
+                Instr::F64Copysign { d, a, b } => {
+                    wr!(d, (rd!(a) & 0x7fff_ffff_ffff_ffff) | (rd!(b) & 0x8000_0000_0000_0000))
+                }
+                Instr::F64Eq { d, a, b } => wr!(d, (f64_!(a) == f64_!(b)) as u64),
+                Instr::F64Ne { d, a, b } => wr!(d, (f64_!(a) != f64_!(b)) as u64),
+                Instr::F64Lt { d, a, b } => wr!(d, (f64_!(a) < f64_!(b)) as u64),
+                Instr::F64Gt { d, a, b } => wr!(d, (f64_!(a) > f64_!(b)) as u64),
+                Instr::F64Le { d, a, b } => wr!(d, (f64_!(a) <= f64_!(b)) as u64),
+                Instr::F64Ge { d, a, b } => wr!(d, (f64_!(a) >= f64_!(b)) as u64),
+                Instr::F64Abs { d, a } => wr!(d, rd!(a) & 0x7fff_ffff_ffff_ffff),
+                Instr::F64Neg { d, a } => wr!(d, rd!(a) ^ 0x8000_0000_0000_0000),
+                Instr::F64Ceil { d, a } => wf64!(d, num::f64_ceil(f64_!(a))),
+                Instr::F64Floor { d, a } => wf64!(d, num::f64_floor(f64_!(a))),
+                Instr::F64Trunc { d, a } => wf64!(d, num::f64_trunc(f64_!(a))),
+                Instr::F64Nearest { d, a } => wf64!(d, num::f64_nearest(f64_!(a))),
+                Instr::F64Sqrt { d, a } => wf64!(d, f64_!(a).sqrt()),
 
-                    // ---- conversions ----
-                    Instr::I32WrapI64 { d, a } => wr!(d, rd!(a) as u32 as u64),
-                    Instr::I32TruncF32S { d, a } => match num::i32_trunc_f32_s(f32_!(a)) {
-                        Ok(v) => wr!(d, v as u32 as u64),
-                        Err(c) => trap!(c),
-                    },
-                    Instr::I32TruncF32U { d, a } => match num::i32_trunc_f32_u(f32_!(a)) {
-                        Ok(v) => wr!(d, v as u64),
-                        Err(c) => trap!(c),
-                    },
-                    Instr::I32TruncF64S { d, a } => match num::i32_trunc_f64_s(f64_!(a)) {
-                        Ok(v) => wr!(d, v as u32 as u64),
-                        Err(c) => trap!(c),
-                    },
-                    Instr::I32TruncF64U { d, a } => match num::i32_trunc_f64_u(f64_!(a)) {
-                        Ok(v) => wr!(d, v as u64),
-                        Err(c) => trap!(c),
-                    },
-                    Instr::I64TruncF32S { d, a } => match num::i64_trunc_f32_s(f32_!(a)) {
-                        Ok(v) => wr!(d, v as u64),
-                        Err(c) => trap!(c),
-                    },
-                    Instr::I64TruncF32U { d, a } => match num::i64_trunc_f32_u(f32_!(a)) {
-                        Ok(v) => wr!(d, v),
-                        Err(c) => trap!(c),
-                    },
-                    Instr::I64TruncF64S { d, a } => match num::i64_trunc_f64_s(f64_!(a)) {
-                        Ok(v) => wr!(d, v as u64),
-                        Err(c) => trap!(c),
-                    },
-                    Instr::I64TruncF64U { d, a } => match num::i64_trunc_f64_u(f64_!(a)) {
-                        Ok(v) => wr!(d, v),
-                        Err(c) => trap!(c),
-                    },
-                    Instr::I64ExtendI32S { d, a } => wr!(d, i32_!(a) as i32 as i64 as u64),
-                    Instr::I64ExtendI32U { d, a } => wr!(d, i32_!(a) as u64),
-                    Instr::F32ConvertI32S { d, a } => wf32!(d, i32_!(a) as i32 as f32),
-                    Instr::F32ConvertI32U { d, a } => wf32!(d, i32_!(a) as f32),
-                    Instr::F32ConvertI64S { d, a } => wf32!(d, rd!(a) as i64 as f32),
-                    Instr::F32ConvertI64U { d, a } => wf32!(d, rd!(a) as f32),
-                    Instr::F32DemoteF64 { d, a } => wf32!(d, f64_!(a) as f32),
-                    Instr::F64ConvertI32S { d, a } => wf64!(d, i32_!(a) as i32 as f64),
-                    Instr::F64ConvertI32U { d, a } => wf64!(d, i32_!(a) as f64),
-                    Instr::F64ConvertI64S { d, a } => wf64!(d, rd!(a) as i64 as f64),
-                    Instr::F64ConvertI64U { d, a } => wf64!(d, rd!(a) as f64),
-                    Instr::F64PromoteF32 { d, a } => wf64!(d, f32_!(a) as f64),
-                    Instr::I32Extend8S { d, a } => wr!(d, rd!(a) as i8 as i32 as u32 as u64),
-                    Instr::I32Extend16S { d, a } => wr!(d, rd!(a) as i16 as i32 as u32 as u64),
-                    Instr::I64Extend8S { d, a } => wr!(d, rd!(a) as i8 as i64 as u64),
-                    Instr::I64Extend16S { d, a } => wr!(d, rd!(a) as i16 as i64 as u64),
-                    Instr::I64Extend32S { d, a } => wr!(d, rd!(a) as i32 as i64 as u64),
-                    // Rust's float-to-int `as` saturates and maps NaN to 0: exactly trunc_sat.
-                    Instr::I32TruncSatF32S { d, a } => wr!(d, f32_!(a) as i32 as u32 as u64),
-                    Instr::I32TruncSatF32U { d, a } => wr!(d, f32_!(a) as u32 as u64),
-                    Instr::I32TruncSatF64S { d, a } => wr!(d, f64_!(a) as i32 as u32 as u64),
-                    Instr::I32TruncSatF64U { d, a } => wr!(d, f64_!(a) as u32 as u64),
-                    Instr::I64TruncSatF32S { d, a } => wr!(d, f32_!(a) as i64 as u64),
-                    Instr::I64TruncSatF32U { d, a } => wr!(d, f32_!(a) as u64),
-                    Instr::I64TruncSatF64S { d, a } => wr!(d, f64_!(a) as i64 as u64),
-                    Instr::I64TruncSatF64U { d, a } => wr!(d, f64_!(a) as u64),
+                // ---- conversions ----
+                Instr::I32WrapI64 { d, a } => wr!(d, rd!(a) as u32 as u64),
+                Instr::I32TruncF32S { d, a } => match num::i32_trunc_f32_s(f32_!(a)) {
+                    Ok(v) => wr!(d, v as u32 as u64),
+                    Err(c) => trap!(c),
+                },
+                Instr::I32TruncF32U { d, a } => match num::i32_trunc_f32_u(f32_!(a)) {
+                    Ok(v) => wr!(d, v as u64),
+                    Err(c) => trap!(c),
+                },
+                Instr::I32TruncF64S { d, a } => match num::i32_trunc_f64_s(f64_!(a)) {
+                    Ok(v) => wr!(d, v as u32 as u64),
+                    Err(c) => trap!(c),
+                },
+                Instr::I32TruncF64U { d, a } => match num::i32_trunc_f64_u(f64_!(a)) {
+                    Ok(v) => wr!(d, v as u64),
+                    Err(c) => trap!(c),
+                },
+                Instr::I64TruncF32S { d, a } => match num::i64_trunc_f32_s(f32_!(a)) {
+                    Ok(v) => wr!(d, v as u64),
+                    Err(c) => trap!(c),
+                },
+                Instr::I64TruncF32U { d, a } => match num::i64_trunc_f32_u(f32_!(a)) {
+                    Ok(v) => wr!(d, v),
+                    Err(c) => trap!(c),
+                },
+                Instr::I64TruncF64S { d, a } => match num::i64_trunc_f64_s(f64_!(a)) {
+                    Ok(v) => wr!(d, v as u64),
+                    Err(c) => trap!(c),
+                },
+                Instr::I64TruncF64U { d, a } => match num::i64_trunc_f64_u(f64_!(a)) {
+                    Ok(v) => wr!(d, v),
+                    Err(c) => trap!(c),
+                },
+                Instr::I64ExtendI32S { d, a } => wr!(d, i32_!(a) as i32 as i64 as u64),
+                Instr::I64ExtendI32U { d, a } => wr!(d, i32_!(a) as u64),
+                Instr::F32ConvertI32S { d, a } => wf32!(d, i32_!(a) as i32 as f32),
+                Instr::F32ConvertI32U { d, a } => wf32!(d, i32_!(a) as f32),
+                Instr::F32ConvertI64S { d, a } => wf32!(d, rd!(a) as i64 as f32),
+                Instr::F32ConvertI64U { d, a } => wf32!(d, rd!(a) as f32),
+                Instr::F32DemoteF64 { d, a } => wf32!(d, f64_!(a) as f32),
+                Instr::F64ConvertI32S { d, a } => wf64!(d, i32_!(a) as i32 as f64),
+                Instr::F64ConvertI32U { d, a } => wf64!(d, i32_!(a) as f64),
+                Instr::F64ConvertI64S { d, a } => wf64!(d, rd!(a) as i64 as f64),
+                Instr::F64ConvertI64U { d, a } => wf64!(d, rd!(a) as f64),
+                Instr::F64PromoteF32 { d, a } => wf64!(d, f32_!(a) as f64),
+                Instr::I32Extend8S { d, a } => wr!(d, rd!(a) as i8 as i32 as u32 as u64),
+                Instr::I32Extend16S { d, a } => wr!(d, rd!(a) as i16 as i32 as u32 as u64),
+                Instr::I64Extend8S { d, a } => wr!(d, rd!(a) as i8 as i64 as u64),
+                Instr::I64Extend16S { d, a } => wr!(d, rd!(a) as i16 as i64 as u64),
+                Instr::I64Extend32S { d, a } => wr!(d, rd!(a) as i32 as i64 as u64),
+                // Rust's float-to-int `as` saturates and maps NaN to 0: exactly trunc_sat.
+                Instr::I32TruncSatF32S { d, a } => wr!(d, f32_!(a) as i32 as u32 as u64),
+                Instr::I32TruncSatF32U { d, a } => wr!(d, f32_!(a) as u32 as u64),
+                Instr::I32TruncSatF64S { d, a } => wr!(d, f64_!(a) as i32 as u32 as u64),
+                Instr::I32TruncSatF64U { d, a } => wr!(d, f64_!(a) as u32 as u64),
+                Instr::I64TruncSatF32S { d, a } => wr!(d, f32_!(a) as i64 as u64),
+                Instr::I64TruncSatF32U { d, a } => wr!(d, f32_!(a) as u64),
+                Instr::I64TruncSatF64S { d, a } => wr!(d, f64_!(a) as i64 as u64),
+                Instr::I64TruncSatF64U { d, a } => wr!(d, f64_!(a) as u64),
 
-                    // ---- SIMD ----
-                    Instr::V128Unary { d, a, op } => wr128!(d, op.eval(rd128!(a))),
-                    Instr::V128Binary { d, a, b, op } => wr128!(d, op.eval(rd128!(a), rd128!(b))),
-                    Instr::V128Ternary { d, a, b, op } => {
-                        let (c, _, _) = arg!();
-                        wr128!(d, op.eval(rd128!(a), rd128!(b), rd128!(c)))
-                    }
-                    Instr::V128Test { d, a, op } => wr!(d, op.eval(rd128!(a)) as u64),
-                    Instr::V128Shift { d, a, b, op } => wr128!(d, op.eval(rd128!(a), i32_!(b))),
-                    Instr::V128Splat { d, a, op } => wr128!(d, op.eval(rd!(a))),
-                    Instr::V128Extract { d, a, op, lane } => wr!(d, op.eval(rd128!(a), lane)),
-                    Instr::V128Replace { d, a, b, op, lane } => wr128!(d, op.eval(rd128!(a), rd!(b), lane)),
-                    Instr::V128Shuffle { d, a, b } => {
-                        let (k, _, _) = arg!();
-                        wr128!(d, super::simd::shuffle(rd128!(a), rd128!(b), &cf.shuffles[k as usize]))
-                    }
+                // ---- SIMD ----
+                Instr::V128Unary { d, a, op } => wr128!(d, op.eval(rd128!(a))),
+                Instr::V128Binary { d, a, b, op } => wr128!(d, op.eval(rd128!(a), rd128!(b))),
+                Instr::V128Ternary { d, a, b, op } => {
+                    let (c, _, _) = arg!();
+                    wr128!(d, op.eval(rd128!(a), rd128!(b), rd128!(c)))
+                }
+                Instr::V128Test { d, a, op } => wr!(d, op.eval(rd128!(a)) as u64),
+                Instr::V128Shift { d, a, b, op } => wr128!(d, op.eval(rd128!(a), i32_!(b))),
+                Instr::V128Splat { d, a, op } => wr128!(d, op.eval(rd!(a))),
+                Instr::V128Extract { d, a, op, lane } => wr!(d, op.eval(rd128!(a), lane)),
+                Instr::V128Replace { d, a, b, op, lane } => {
+                    wr128!(d, op.eval(rd128!(a), rd!(b), lane))
+                }
+                Instr::V128Shuffle { d, a, b } => {
+                    let (k, _, _) = arg!();
+                    wr128!(d, super::simd::shuffle(rd128!(a), rd128!(b), &cf.shuffles[k as usize]))
                 }
             }
         }
@@ -1107,6 +1404,23 @@ impl Execution {
     }
 }
 
+/// Translates (if needed) and caches the code of wasm function `func` (store index).
+#[cold]
+fn resolve_code(store: &mut StoreInner, func: u32) -> Result<*const CompiledFunc, TrapCode> {
+    let FuncKind::Wasm { instance, index } = store.funcs[func as usize].kind else {
+        unreachable!("resolve_code is only called for wasm functions")
+    };
+    let module = &store.instances[instance as usize].module;
+    // Translation of validated code only fails for unsupported (GC) instructions.
+    let code = super::compiled_code(module, index).map_err(|_| TrapCode::Unreachable)?;
+    let ptr = std::sync::Arc::as_ptr(&code);
+    if store.func_code.len() <= func as usize {
+        store.func_code.resize(store.funcs.len().max(func as usize + 1), CodePtr::NULL);
+    }
+    store.func_code[func as usize] = CodePtr { code: ptr, inst: instance };
+    Ok(ptr)
+}
+
 fn frame_inst(frames: &[Frame]) -> usize {
     frames.last().expect("a running frame").inst as usize
 }
@@ -1135,21 +1449,36 @@ fn range_in(size: usize, start: u64, len: u64) -> Option<std::ops::Range<usize>>
     Some(start as usize..end as usize)
 }
 
-fn bytes_at<'a>(mem: *mut crate::runtime::LinearMemory, addr: u64, offset: u64, n: u64) -> Option<&'a [u8]> {
+fn bytes_at<'a>(
+    mem: *mut crate::runtime::LinearMemory,
+    addr: u64,
+    offset: u64,
+    n: u64,
+) -> Option<&'a [u8]> {
     // SAFETY: the memory is live for the duration of the instruction.
     let mem = unsafe { &*mem };
     let r = range_in(mem.len(), addr.checked_add(offset)?, n)?;
     Some(&mem.data()[r])
 }
 
-fn bytes_at_mut<'a>(mem: *mut crate::runtime::LinearMemory, addr: u64, offset: u64, n: u64) -> Option<&'a mut [u8]> {
+fn bytes_at_mut<'a>(
+    mem: *mut crate::runtime::LinearMemory,
+    addr: u64,
+    offset: u64,
+    n: u64,
+) -> Option<&'a mut [u8]> {
     // SAFETY: the memory is live and the store is exclusively borrowed.
     let mem = unsafe { &mut *mem };
     let r = range_in(mem.len(), addr.checked_add(offset)?, n)?;
     Some(&mut mem.data_mut()[r])
 }
 
-fn generic_load(mem: *mut crate::runtime::LinearMemory, kind: MemKind, addr: u64, offset: u64) -> Option<u128> {
+fn generic_load(
+    mem: *mut crate::runtime::LinearMemory,
+    kind: MemKind,
+    addr: u64,
+    offset: u64,
+) -> Option<u128> {
     let n = match kind {
         MemKind::I32Load8S | MemKind::I32Load8U | MemKind::I64Load8S | MemKind::I64Load8U => 1,
         MemKind::I32Load16S | MemKind::I32Load16U | MemKind::I64Load16S | MemKind::I64Load16U => 2,
@@ -1171,7 +1500,13 @@ fn generic_load(mem: *mut crate::runtime::LinearMemory, kind: MemKind, addr: u64
     })
 }
 
-fn generic_store(mem: *mut crate::runtime::LinearMemory, kind: MemKind, addr: u64, offset: u64, v: u128) -> Option<()> {
+fn generic_store(
+    mem: *mut crate::runtime::LinearMemory,
+    kind: MemKind,
+    addr: u64,
+    offset: u64,
+    v: u128,
+) -> Option<()> {
     let n = match kind {
         MemKind::I32Store8 => 1,
         MemKind::I32Store16 => 2,

@@ -28,5 +28,12 @@ pub(crate) fn compiled_code(module: &ModuleInner, func: u32) -> Result<Arc<Compi
         return Ok(c.clone());
     }
     let c = Arc::new(translate::translate(module, func)?);
+    if std::env::var_os("WARD_DUMP_CODE").is_some() {
+        // Debugging aid: the register code of each function as it is translated.
+        eprintln!("func {func} ({:?}): frame {} slots", module.func_name(func), c.frame_slots);
+        for (pc, ins) in c.code.iter().enumerate() {
+            eprintln!("  {pc:4}: {ins:?}");
+        }
+    }
     Ok(module.compiled[def].get_or_init(|| c).clone())
 }

@@ -227,7 +227,11 @@ macro_rules! float_min_max {
                 $canon(<$t>::NAN)
             } else if x == y {
                 // Equal values, or zeros of possibly different sign.
-                if x.is_sign_negative() { x } else { y }
+                if x.is_sign_negative() {
+                    x
+                } else {
+                    y
+                }
             } else if x < y {
                 x
             } else {
@@ -241,7 +245,11 @@ macro_rules! float_min_max {
             if x.is_nan() || y.is_nan() {
                 $canon(<$t>::NAN)
             } else if x == y {
-                if x.is_sign_positive() { x } else { y }
+                if x.is_sign_positive() {
+                    x
+                } else {
+                    y
+                }
             } else if x > y {
                 x
             } else {
@@ -267,7 +275,11 @@ fn swizzle(a: u128, s: u128) -> u128 {
     let a = a.to_le_bytes();
     build::<u8>(|i| {
         let idx = usize::from(lane::<u8>(s, i));
-        if idx < 16 { a[idx] } else { 0 }
+        if idx < 16 {
+            a[idx]
+        } else {
+            0
+        }
     })
 }
 
@@ -470,13 +482,17 @@ impl SimdUnary {
             }
             F64x2ConvertLowI32x4S => build::<f64>(|i| f64::from(lane::<i32>(a, i))),
             F64x2ConvertLowI32x4U => build::<f64>(|i| f64::from(lane::<u32>(a, i))),
-            F32x4DemoteF64x2Zero => build::<u32>(|i| {
-                if i < 2 {
-                    canon32(lane::<f64>(a, i) as f32).to_bits()
-                } else {
-                    0
-                }
-            }),
+            F32x4DemoteF64x2Zero => {
+                build::<u32>(
+                    |i| {
+                        if i < 2 {
+                            canon32(lane::<f64>(a, i) as f32).to_bits()
+                        } else {
+                            0
+                        }
+                    },
+                )
+            }
             F64x2PromoteLowF32x4 => build::<f64>(|i| canon64(f64::from(lane::<f32>(a, i)))),
         }
     }
@@ -806,19 +822,11 @@ impl SimdBinary {
             F64x2Ge => cmp::<f64>(a, b, |x, y| x >= y),
 
             I8x16NarrowI16x8S => build::<i8>(|i| {
-                let v = if i < 8 {
-                    lane::<i16>(a, i)
-                } else {
-                    lane::<i16>(b, i - 8)
-                };
+                let v = if i < 8 { lane::<i16>(a, i) } else { lane::<i16>(b, i - 8) };
                 v.clamp(i16::from(i8::MIN), i16::from(i8::MAX)) as i8
             }),
             I8x16NarrowI16x8U => build::<u8>(|i| {
-                let v = if i < 8 {
-                    lane::<i16>(a, i)
-                } else {
-                    lane::<i16>(b, i - 8)
-                };
+                let v = if i < 8 { lane::<i16>(a, i) } else { lane::<i16>(b, i - 8) };
                 v.clamp(0, i16::from(u8::MAX)) as u8
             }),
             I8x16Add => zip::<u8>(a, b, u8::wrapping_add),
@@ -835,19 +843,11 @@ impl SimdBinary {
             I8x16Swizzle | I8x16RelaxedSwizzle => swizzle(a, b),
 
             I16x8NarrowI32x4S => build::<i16>(|i| {
-                let v = if i < 4 {
-                    lane::<i32>(a, i)
-                } else {
-                    lane::<i32>(b, i - 4)
-                };
+                let v = if i < 4 { lane::<i32>(a, i) } else { lane::<i32>(b, i - 4) };
                 v.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
             }),
             I16x8NarrowI32x4U => build::<u16>(|i| {
-                let v = if i < 4 {
-                    lane::<i32>(a, i)
-                } else {
-                    lane::<i32>(b, i - 4)
-                };
+                let v = if i < 4 { lane::<i32>(a, i) } else { lane::<i32>(b, i - 4) };
                 v.clamp(0, i32::from(u16::MAX)) as u16
             }),
             I16x8Q15MulrSatS | I16x8RelaxedQ15mulrS => zip::<i16>(a, b, q15mulr_sat),
@@ -926,40 +926,24 @@ impl SimdBinary {
             F32x4Min | F32x4RelaxedMin => zip::<f32>(a, b, fmin32),
             F32x4Max | F32x4RelaxedMax => zip::<f32>(a, b, fmax32),
             // pmin/pmax return one operand bit-for-bit (NaNs included).
-            F32x4PMin => zip::<u32>(a, b, |x, y| {
-                if f32::from_bits(y) < f32::from_bits(x) {
-                    y
-                } else {
-                    x
-                }
-            }),
-            F32x4PMax => zip::<u32>(a, b, |x, y| {
-                if f32::from_bits(x) < f32::from_bits(y) {
-                    y
-                } else {
-                    x
-                }
-            }),
+            F32x4PMin => {
+                zip::<u32>(a, b, |x, y| if f32::from_bits(y) < f32::from_bits(x) { y } else { x })
+            }
+            F32x4PMax => {
+                zip::<u32>(a, b, |x, y| if f32::from_bits(x) < f32::from_bits(y) { y } else { x })
+            }
             F64x2Add => zip::<f64>(a, b, |x, y| canon64(x + y)),
             F64x2Sub => zip::<f64>(a, b, |x, y| canon64(x - y)),
             F64x2Mul => zip::<f64>(a, b, |x, y| canon64(x * y)),
             F64x2Div => zip::<f64>(a, b, |x, y| canon64(x / y)),
             F64x2Min | F64x2RelaxedMin => zip::<f64>(a, b, fmin64),
             F64x2Max | F64x2RelaxedMax => zip::<f64>(a, b, fmax64),
-            F64x2PMin => zip::<u64>(a, b, |x, y| {
-                if f64::from_bits(y) < f64::from_bits(x) {
-                    y
-                } else {
-                    x
-                }
-            }),
-            F64x2PMax => zip::<u64>(a, b, |x, y| {
-                if f64::from_bits(x) < f64::from_bits(y) {
-                    y
-                } else {
-                    x
-                }
-            }),
+            F64x2PMin => {
+                zip::<u64>(a, b, |x, y| if f64::from_bits(y) < f64::from_bits(x) { y } else { x })
+            }
+            F64x2PMax => {
+                zip::<u64>(a, b, |x, y| if f64::from_bits(x) < f64::from_bits(y) { y } else { x })
+            }
 
             I16x8RelaxedDotI8x16I7x16S => relaxed_dot_i16(a, b),
         }
@@ -1234,7 +1218,11 @@ pub fn shuffle(a: u128, b: u128, lanes: &[u8; 16]) -> u128 {
     let b = b.to_le_bytes();
     build::<u8>(|i| {
         let l = usize::from(lanes[i] & 31);
-        if l < 16 { a[l] } else { b[l - 16] }
+        if l < 16 {
+            a[l]
+        } else {
+            b[l - 16]
+        }
     })
 }
 
@@ -1561,10 +1549,7 @@ mod tests {
             u32x4([0x5555_5555; 4]),
             u32x4([0xFFFF_0000, 0x0000_FFFF, 0xF0F0_F0F0, 0]),
         );
-        assert_eq!(
-            bits32(r),
-            [0xAAAA_5555, 0x5555_AAAA, 0xA5A5_A5A5, 0x5555_5555]
-        );
+        assert_eq!(bits32(r), [0xAAAA_5555, 0x5555_AAAA, 0xA5A5_A5A5, 0x5555_5555]);
     }
 
     // ----- integer arithmetic ----------------------------------------------
@@ -1590,11 +1575,7 @@ mod tests {
             i16x8([-32768, 24464, -21, 0, 1, 4, 9, 16])
         );
         assert_eq!(
-            bin(
-                SimdBinary::I32x4Mul,
-                i32x4([i32::MAX, -2, 65536, 7]),
-                i32x4([2, 3, 65536, -7])
-            ),
+            bin(SimdBinary::I32x4Mul, i32x4([i32::MAX, -2, 65536, 7]), i32x4([2, 3, 65536, -7])),
             i32x4([-2, -6, 0, -49])
         );
         assert_eq!(
@@ -1610,35 +1591,19 @@ mod tests {
             i64x2([i64::MAX, -1])
         );
         assert_eq!(
-            bin(
-                SimdBinary::I32x4Add,
-                i32x4([i32::MAX, 1, 2, 3]),
-                i32x4([1; 4])
-            ),
+            bin(SimdBinary::I32x4Add, i32x4([i32::MAX, 1, 2, 3]), i32x4([1; 4])),
             i32x4([i32::MIN, 2, 3, 4])
         );
         assert_eq!(
-            bin(
-                SimdBinary::I32x4Sub,
-                i32x4([i32::MIN, 1, 2, 3]),
-                i32x4([1; 4])
-            ),
+            bin(SimdBinary::I32x4Sub, i32x4([i32::MIN, 1, 2, 3]), i32x4([1; 4])),
             i32x4([i32::MAX, 0, 1, 2])
         );
         assert_eq!(
-            bin(
-                SimdBinary::I16x8Add,
-                i16x8([32767, 0, 0, 0, 0, 0, 0, -1]),
-                i16x8([1; 8])
-            ),
+            bin(SimdBinary::I16x8Add, i16x8([32767, 0, 0, 0, 0, 0, 0, -1]), i16x8([1; 8])),
             i16x8([-32768, 1, 1, 1, 1, 1, 1, 0])
         );
         assert_eq!(
-            bin(
-                SimdBinary::I16x8Sub,
-                i16x8([-32768, 0, 0, 0, 0, 0, 0, 0]),
-                i16x8([1; 8])
-            ),
+            bin(SimdBinary::I16x8Sub, i16x8([-32768, 0, 0, 0, 0, 0, 0, 0]), i16x8([1; 8])),
             i16x8([32767, -1, -1, -1, -1, -1, -1, -1])
         );
     }
@@ -1670,20 +1635,12 @@ mod tests {
             un(SimdUnary::I32x4Neg, i32x4([i32::MIN, -7, 7, 0])),
             i32x4([i32::MIN, 7, -7, 0])
         );
-        assert_eq!(
-            un(SimdUnary::I64x2Abs, i64x2([i64::MIN, -9])),
-            i64x2([i64::MIN, 9])
-        );
-        assert_eq!(
-            un(SimdUnary::I64x2Neg, i64x2([i64::MIN, -9])),
-            i64x2([i64::MIN, 9])
-        );
+        assert_eq!(un(SimdUnary::I64x2Abs, i64x2([i64::MIN, -9])), i64x2([i64::MIN, 9]));
+        assert_eq!(un(SimdUnary::I64x2Neg, i64x2([i64::MIN, -9])), i64x2([i64::MIN, 9]));
         assert_eq!(
             un(
                 SimdUnary::I8x16Popcnt,
-                u8x16([
-                    0, 1, 3, 7, 0xff, 0x80, 0x55, 0xaa, 0, 0, 0, 0, 0, 0, 0, 0x0f
-                ])
+                u8x16([0, 1, 3, 7, 0xff, 0x80, 0x55, 0xaa, 0, 0, 0, 0, 0, 0, 0, 0x0f])
             ),
             u8x16([0, 1, 2, 3, 8, 1, 4, 4, 0, 0, 0, 0, 0, 0, 0, 4])
         );
@@ -1723,19 +1680,11 @@ mod tests {
         );
         // Unsigned view of the same bits: 32767+1, 32768+1, ...
         assert_eq!(
-            bin(
-                SimdBinary::I16x8AddSatU,
-                i16x8([-1, 1, 0, 0, 0, 0, 0, 0]),
-                i16x8([1; 8])
-            ),
+            bin(SimdBinary::I16x8AddSatU, i16x8([-1, 1, 0, 0, 0, 0, 0, 0]), i16x8([1; 8])),
             i16x8([-1, 2, 1, 1, 1, 1, 1, 1])
         );
         assert_eq!(
-            bin(
-                SimdBinary::I16x8SubSatU,
-                i16x8([0, 1, -1, 0, 0, 0, 0, 0]),
-                i16x8([1; 8])
-            ),
+            bin(SimdBinary::I16x8SubSatU, i16x8([0, 1, -1, 0, 0, 0, 0, 0]), i16x8([1; 8])),
             i16x8([0, 0, -2, 0, 0, 0, 0, 0])
         );
     }
@@ -1762,40 +1711,16 @@ mod tests {
         );
         let a16 = i16x8([-1, 5, 0, 0, 0, 0, 0, 0]);
         let b16 = i16x8([1, -5, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(
-            bin(SimdBinary::I16x8MinS, a16, b16),
-            i16x8([-1, -5, 0, 0, 0, 0, 0, 0])
-        );
-        assert_eq!(
-            bin(SimdBinary::I16x8MinU, a16, b16),
-            i16x8([1, 5, 0, 0, 0, 0, 0, 0])
-        );
-        assert_eq!(
-            bin(SimdBinary::I16x8MaxS, a16, b16),
-            i16x8([1, 5, 0, 0, 0, 0, 0, 0])
-        );
-        assert_eq!(
-            bin(SimdBinary::I16x8MaxU, a16, b16),
-            i16x8([-1, -5, 0, 0, 0, 0, 0, 0])
-        );
+        assert_eq!(bin(SimdBinary::I16x8MinS, a16, b16), i16x8([-1, -5, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(bin(SimdBinary::I16x8MinU, a16, b16), i16x8([1, 5, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(bin(SimdBinary::I16x8MaxS, a16, b16), i16x8([1, 5, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(bin(SimdBinary::I16x8MaxU, a16, b16), i16x8([-1, -5, 0, 0, 0, 0, 0, 0]));
         let a32 = i32x4([-1, 5, i32::MIN, 0]);
         let b32 = i32x4([1, -5, i32::MAX, 0]);
-        assert_eq!(
-            bin(SimdBinary::I32x4MinS, a32, b32),
-            i32x4([-1, -5, i32::MIN, 0])
-        );
-        assert_eq!(
-            bin(SimdBinary::I32x4MinU, a32, b32),
-            i32x4([1, 5, i32::MAX, 0])
-        );
-        assert_eq!(
-            bin(SimdBinary::I32x4MaxS, a32, b32),
-            i32x4([1, 5, i32::MAX, 0])
-        );
-        assert_eq!(
-            bin(SimdBinary::I32x4MaxU, a32, b32),
-            i32x4([-1, -5, i32::MIN, 0])
-        );
+        assert_eq!(bin(SimdBinary::I32x4MinS, a32, b32), i32x4([-1, -5, i32::MIN, 0]));
+        assert_eq!(bin(SimdBinary::I32x4MinU, a32, b32), i32x4([1, 5, i32::MAX, 0]));
+        assert_eq!(bin(SimdBinary::I32x4MaxS, a32, b32), i32x4([1, 5, i32::MAX, 0]));
+        assert_eq!(bin(SimdBinary::I32x4MaxU, a32, b32), i32x4([-1, -5, i32::MIN, 0]));
         // avgr_u rounds up and never overflows.
         assert_eq!(
             bin(
@@ -1832,11 +1757,7 @@ mod tests {
     fn dot_extmul_extadd_extend() {
         // i32x4.dot_i16x8_s: only -32768*-32768*2 overflows, and it wraps.
         assert_eq!(
-            bin(
-                SimdBinary::I32x4DotI16x8S,
-                i16x8([-32768; 8]),
-                i16x8([-32768; 8])
-            ),
+            bin(SimdBinary::I32x4DotI16x8S, i16x8([-32768; 8]), i16x8([-32768; 8])),
             i32x4([i32::MIN; 4])
         );
         assert_eq!(
@@ -1867,14 +1788,8 @@ mod tests {
             i16x8([128 * 127, 65025u16 as i16, 0, 0, 0, 0, 0, 9])
         );
         let a = i16x8([-32768, -1, 2, 3, 65535u16 as i16, 4, 5, 6]);
-        assert_eq!(
-            bin(SimdBinary::I32x4ExtMulLowI16x8S, a, a),
-            i32x4([1 << 30, 1, 4, 9])
-        );
-        assert_eq!(
-            bin(SimdBinary::I32x4ExtMulHighI16x8S, a, a),
-            i32x4([1, 16, 25, 36])
-        );
+        assert_eq!(bin(SimdBinary::I32x4ExtMulLowI16x8S, a, a), i32x4([1 << 30, 1, 4, 9]));
+        assert_eq!(bin(SimdBinary::I32x4ExtMulHighI16x8S, a, a), i32x4([1, 16, 25, 36]));
         assert_eq!(
             bin(SimdBinary::I32x4ExtMulLowI16x8U, a, a),
             u32x4([1 << 30, 65535 * 65535, 4, 9])
@@ -1884,10 +1799,7 @@ mod tests {
             u32x4([65535 * 65535, 16, 25, 36])
         );
         let a = i32x4([i32::MIN, -1, -1, 7]);
-        assert_eq!(
-            bin(SimdBinary::I64x2ExtMulLowI32x4S, a, a),
-            i64x2([1 << 62, 1])
-        );
+        assert_eq!(bin(SimdBinary::I64x2ExtMulLowI32x4S, a, a), i64x2([1 << 62, 1]));
         assert_eq!(bin(SimdBinary::I64x2ExtMulHighI32x4S, a, a), i64x2([1, 49]));
         assert_eq!(
             bin(SimdBinary::I64x2ExtMulLowI32x4U, a, a),
@@ -1908,63 +1820,24 @@ mod tests {
             i16x8([256, 254, 256, 0, 0, 0, 0, 0])
         );
         let h = i16x8([-32768, -32768, 32767, 32767, -1, 1, 0, 0]);
-        assert_eq!(
-            un(SimdUnary::I32x4ExtAddPairwiseI16x8S, h),
-            i32x4([-65536, 65534, 0, 0])
-        );
-        assert_eq!(
-            un(SimdUnary::I32x4ExtAddPairwiseI16x8U, h),
-            i32x4([65536, 65534, 65536, 0])
-        );
+        assert_eq!(un(SimdUnary::I32x4ExtAddPairwiseI16x8S, h), i32x4([-65536, 65534, 0, 0]));
+        assert_eq!(un(SimdUnary::I32x4ExtAddPairwiseI16x8U, h), i32x4([65536, 65534, 65536, 0]));
 
         let e = i8x16([-1, 2, -3, 4, -5, 6, -7, 8, -128, 127, 0, 1, 2, 3, 4, -2]);
-        assert_eq!(
-            un(SimdUnary::I16x8ExtendLowI8x16S, e),
-            i16x8([-1, 2, -3, 4, -5, 6, -7, 8])
-        );
-        assert_eq!(
-            un(SimdUnary::I16x8ExtendHighI8x16S, e),
-            i16x8([-128, 127, 0, 1, 2, 3, 4, -2])
-        );
-        assert_eq!(
-            un(SimdUnary::I16x8ExtendLowI8x16U, e),
-            i16x8([255, 2, 253, 4, 251, 6, 249, 8])
-        );
-        assert_eq!(
-            un(SimdUnary::I16x8ExtendHighI8x16U, e),
-            i16x8([128, 127, 0, 1, 2, 3, 4, 254])
-        );
+        assert_eq!(un(SimdUnary::I16x8ExtendLowI8x16S, e), i16x8([-1, 2, -3, 4, -5, 6, -7, 8]));
+        assert_eq!(un(SimdUnary::I16x8ExtendHighI8x16S, e), i16x8([-128, 127, 0, 1, 2, 3, 4, -2]));
+        assert_eq!(un(SimdUnary::I16x8ExtendLowI8x16U, e), i16x8([255, 2, 253, 4, 251, 6, 249, 8]));
+        assert_eq!(un(SimdUnary::I16x8ExtendHighI8x16U, e), i16x8([128, 127, 0, 1, 2, 3, 4, 254]));
         let e = i16x8([-1, 2, -3, 4, i16::MIN, 0, 7, -2]);
-        assert_eq!(
-            un(SimdUnary::I32x4ExtendLowI16x8S, e),
-            i32x4([-1, 2, -3, 4])
-        );
-        assert_eq!(
-            un(SimdUnary::I32x4ExtendHighI16x8S, e),
-            i32x4([-32768, 0, 7, -2])
-        );
-        assert_eq!(
-            un(SimdUnary::I32x4ExtendLowI16x8U, e),
-            i32x4([65535, 2, 65533, 4])
-        );
-        assert_eq!(
-            un(SimdUnary::I32x4ExtendHighI16x8U, e),
-            i32x4([32768, 0, 7, 65534])
-        );
+        assert_eq!(un(SimdUnary::I32x4ExtendLowI16x8S, e), i32x4([-1, 2, -3, 4]));
+        assert_eq!(un(SimdUnary::I32x4ExtendHighI16x8S, e), i32x4([-32768, 0, 7, -2]));
+        assert_eq!(un(SimdUnary::I32x4ExtendLowI16x8U, e), i32x4([65535, 2, 65533, 4]));
+        assert_eq!(un(SimdUnary::I32x4ExtendHighI16x8U, e), i32x4([32768, 0, 7, 65534]));
         let e = i32x4([-1, 2, i32::MIN, 3]);
         assert_eq!(un(SimdUnary::I64x2ExtendLowI32x4S, e), i64x2([-1, 2]));
-        assert_eq!(
-            un(SimdUnary::I64x2ExtendHighI32x4S, e),
-            i64x2([i32::MIN as i64, 3])
-        );
-        assert_eq!(
-            un(SimdUnary::I64x2ExtendLowI32x4U, e),
-            i64x2([0xffff_ffff, 2])
-        );
-        assert_eq!(
-            un(SimdUnary::I64x2ExtendHighI32x4U, e),
-            i64x2([0x8000_0000, 3])
-        );
+        assert_eq!(un(SimdUnary::I64x2ExtendHighI32x4S, e), i64x2([i32::MIN as i64, 3]));
+        assert_eq!(un(SimdUnary::I64x2ExtendLowI32x4U, e), i64x2([0xffff_ffff, 2]));
+        assert_eq!(un(SimdUnary::I64x2ExtendHighI32x4U, e), i64x2([0x8000_0000, 3]));
     }
 
     // ----- comparisons ----------------------------------------------------
@@ -1990,73 +1863,25 @@ mod tests {
             bin(SimdBinary::I8x16Eq, a, b),
             i8x16([0, 0, t, 0, t, t, t, t, t, t, t, t, t, t, t, 0])
         );
-        assert_eq!(
-            bin(SimdBinary::I8x16Ne, a, b),
-            !bin(SimdBinary::I8x16Eq, a, b)
-        );
-        assert_eq!(
-            bin(SimdBinary::I8x16GtS, a, b),
-            bin(SimdBinary::I8x16LtS, b, a)
-        );
-        assert_eq!(
-            bin(SimdBinary::I8x16GtU, a, b),
-            bin(SimdBinary::I8x16LtU, b, a)
-        );
-        assert_eq!(
-            bin(SimdBinary::I8x16LeS, a, b),
-            !bin(SimdBinary::I8x16GtS, a, b)
-        );
-        assert_eq!(
-            bin(SimdBinary::I8x16LeU, a, b),
-            !bin(SimdBinary::I8x16GtU, a, b)
-        );
-        assert_eq!(
-            bin(SimdBinary::I8x16GeS, a, b),
-            !bin(SimdBinary::I8x16LtS, a, b)
-        );
+        assert_eq!(bin(SimdBinary::I8x16Ne, a, b), !bin(SimdBinary::I8x16Eq, a, b));
+        assert_eq!(bin(SimdBinary::I8x16GtS, a, b), bin(SimdBinary::I8x16LtS, b, a));
+        assert_eq!(bin(SimdBinary::I8x16GtU, a, b), bin(SimdBinary::I8x16LtU, b, a));
+        assert_eq!(bin(SimdBinary::I8x16LeS, a, b), !bin(SimdBinary::I8x16GtS, a, b));
+        assert_eq!(bin(SimdBinary::I8x16LeU, a, b), !bin(SimdBinary::I8x16GtU, a, b));
+        assert_eq!(bin(SimdBinary::I8x16GeS, a, b), !bin(SimdBinary::I8x16LtS, a, b));
 
         let a = i16x8([-1, 1, 3, 3, 0, 0, 0, 0]);
         let b = i16x8([1, -1, 3, 4, 0, 0, 0, 0]);
-        assert_eq!(
-            bin(SimdBinary::I16x8LtS, a, b),
-            i16x8([-1, 0, 0, -1, 0, 0, 0, 0])
-        );
-        assert_eq!(
-            bin(SimdBinary::I16x8LtU, a, b),
-            i16x8([0, -1, 0, -1, 0, 0, 0, 0])
-        );
-        assert_eq!(
-            bin(SimdBinary::I16x8GtS, a, b),
-            i16x8([0, -1, 0, 0, 0, 0, 0, 0])
-        );
-        assert_eq!(
-            bin(SimdBinary::I16x8GtU, a, b),
-            i16x8([-1, 0, 0, 0, 0, 0, 0, 0])
-        );
-        assert_eq!(
-            bin(SimdBinary::I16x8LeS, a, b),
-            i16x8([-1, 0, -1, -1, -1, -1, -1, -1])
-        );
-        assert_eq!(
-            bin(SimdBinary::I16x8LeU, a, b),
-            i16x8([0, -1, -1, -1, -1, -1, -1, -1])
-        );
-        assert_eq!(
-            bin(SimdBinary::I16x8GeS, a, b),
-            i16x8([0, -1, -1, 0, -1, -1, -1, -1])
-        );
-        assert_eq!(
-            bin(SimdBinary::I16x8GeU, a, b),
-            i16x8([-1, 0, -1, 0, -1, -1, -1, -1])
-        );
-        assert_eq!(
-            bin(SimdBinary::I16x8Eq, a, b),
-            i16x8([0, 0, -1, 0, -1, -1, -1, -1])
-        );
-        assert_eq!(
-            bin(SimdBinary::I16x8Ne, a, b),
-            i16x8([-1, -1, 0, -1, 0, 0, 0, 0])
-        );
+        assert_eq!(bin(SimdBinary::I16x8LtS, a, b), i16x8([-1, 0, 0, -1, 0, 0, 0, 0]));
+        assert_eq!(bin(SimdBinary::I16x8LtU, a, b), i16x8([0, -1, 0, -1, 0, 0, 0, 0]));
+        assert_eq!(bin(SimdBinary::I16x8GtS, a, b), i16x8([0, -1, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(bin(SimdBinary::I16x8GtU, a, b), i16x8([-1, 0, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(bin(SimdBinary::I16x8LeS, a, b), i16x8([-1, 0, -1, -1, -1, -1, -1, -1]));
+        assert_eq!(bin(SimdBinary::I16x8LeU, a, b), i16x8([0, -1, -1, -1, -1, -1, -1, -1]));
+        assert_eq!(bin(SimdBinary::I16x8GeS, a, b), i16x8([0, -1, -1, 0, -1, -1, -1, -1]));
+        assert_eq!(bin(SimdBinary::I16x8GeU, a, b), i16x8([-1, 0, -1, 0, -1, -1, -1, -1]));
+        assert_eq!(bin(SimdBinary::I16x8Eq, a, b), i16x8([0, 0, -1, 0, -1, -1, -1, -1]));
+        assert_eq!(bin(SimdBinary::I16x8Ne, a, b), i16x8([-1, -1, 0, -1, 0, 0, 0, 0]));
 
         let a = i32x4([-1, 1, 3, 3]);
         let b = i32x4([1, -1, 3, 4]);
@@ -2110,9 +1935,7 @@ mod tests {
         let b = i16x8([-1, 1, 32767, -32768, 256, 2, 3, 4]);
         assert_eq!(
             bin(SimdBinary::I8x16NarrowI16x8S, a, b),
-            i8x16([
-                127, -128, 127, -128, 127, -128, 0, 127, -1, 1, 127, -128, 127, 2, 3, 4
-            ])
+            i8x16([127, -128, 127, -128, 127, -128, 0, 127, -1, 1, 127, -128, 127, 2, 3, 4])
         );
         // Inputs are read as signed and clamped to 0..=255.
         assert_eq!(
@@ -2133,15 +1956,10 @@ mod tests {
 
     #[test]
     fn swizzle_out_of_range_is_zero() {
-        let a = u8x16([
-            100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115,
-        ]);
-        let s = u8x16([
-            15, 0, 16, 255, 128, 1, 31, 2, 3, 17, 14, 0x80, 0x7f, 13, 12, 11,
-        ]);
-        let want = u8x16([
-            115, 100, 0, 0, 0, 101, 0, 102, 103, 0, 114, 0, 0, 113, 112, 111,
-        ]);
+        let a =
+            u8x16([100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115]);
+        let s = u8x16([15, 0, 16, 255, 128, 1, 31, 2, 3, 17, 14, 0x80, 0x7f, 13, 12, 11]);
+        let want = u8x16([115, 100, 0, 0, 0, 101, 0, 102, 103, 0, 114, 0, 0, 113, 112, 111]);
         assert_eq!(bin(SimdBinary::I8x16Swizzle, a, s), want);
         assert_eq!(bin(SimdBinary::I8x16RelaxedSwizzle, a, s), want);
     }
@@ -2149,15 +1967,12 @@ mod tests {
     #[test]
     fn shuffle_selects_from_both() {
         let a = u8x16([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
-        let b = u8x16([
-            16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
-        ]) | 0x8080_8080_8080_8080_8080_8080_8080_8080;
+        let b = u8x16([16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31])
+            | 0x8080_8080_8080_8080_8080_8080_8080_8080;
         let lanes = [31, 0, 16, 15, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22];
         assert_eq!(
             shuffle(a, b, &lanes),
-            u8x16([
-                0x9f, 0, 0x90, 15, 1, 0x91, 2, 0x92, 3, 0x93, 4, 0x94, 5, 0x95, 6, 0x96
-            ])
+            u8x16([0x9f, 0, 0x90, 15, 1, 0x91, 2, 0x92, 3, 0x93, 4, 0x94, 5, 0x95, 6, 0x96])
         );
         let ident: [u8; 16] = core::array::from_fn(|i| i as u8);
         assert_eq!(shuffle(a, b, &ident), a);
@@ -2179,31 +1994,15 @@ mod tests {
             bits32(bin(SimdBinary::F32x4Sub, a, b)),
             [(-0.75f32).to_bits(), 1.0f32.to_bits(), 0, NAN32]
         );
-        assert_eq!(
-            bits32(bin(SimdBinary::F32x4Mul, a, b)),
-            [3.375f32.to_bits(), 0, 0, NAN32]
-        );
+        assert_eq!(bits32(bin(SimdBinary::F32x4Mul, a, b)), [3.375f32.to_bits(), 0, 0, NAN32]);
         // x/0 = inf, 0/0 = NaN (canonical), NaN payload -> canonical.
         assert_eq!(
             bits32(bin(SimdBinary::F32x4Div, a, b)),
-            [
-                (1.5f32 / 2.25).to_bits(),
-                f32::INFINITY.to_bits(),
-                NAN32,
-                NAN32
-            ]
+            [(1.5f32 / 2.25).to_bits(), f32::INFINITY.to_bits(), NAN32, NAN32]
         );
         assert_eq!(
-            bits32(un(
-                SimdUnary::F32x4Sqrt,
-                f32x4([4.0, -1.0, -0.0, f32::INFINITY])
-            )),
-            [
-                2.0f32.to_bits(),
-                NAN32,
-                (-0.0f32).to_bits(),
-                f32::INFINITY.to_bits()
-            ]
+            bits32(un(SimdUnary::F32x4Sqrt, f32x4([4.0, -1.0, -0.0, f32::INFINITY]))),
+            [2.0f32.to_bits(), NAN32, (-0.0f32).to_bits(), f32::INFINITY.to_bits()]
         );
         // inf - inf is NaN, emitted as the positive canonical NaN.
         assert_eq!(
@@ -2215,19 +2014,11 @@ mod tests {
             [NAN64, f64::INFINITY.to_bits()]
         );
         assert_eq!(
-            bits64(bin(
-                SimdBinary::F64x2Add,
-                f64x2([0.1, -0.0]),
-                f64x2([0.2, -0.0])
-            )),
+            bits64(bin(SimdBinary::F64x2Add, f64x2([0.1, -0.0]), f64x2([0.2, -0.0]))),
             [(0.1f64 + 0.2).to_bits(), (-0.0f64).to_bits()]
         );
         assert_eq!(
-            bits64(bin(
-                SimdBinary::F64x2Mul,
-                f64x2([1e300, -2.0]),
-                f64x2([1e300, 0.0])
-            )),
+            bits64(bin(SimdBinary::F64x2Mul, f64x2([1e300, -2.0]), f64x2([1e300, 0.0]))),
             [f64::INFINITY.to_bits(), (-0.0f64).to_bits()]
         );
         assert_eq!(
@@ -2246,12 +2037,7 @@ mod tests {
 
     #[test]
     fn abs_neg_preserve_nan_payload() {
-        let a = u32x4([
-            PAYLOAD_NAN32,
-            0x8000_0000 | PAYLOAD_NAN32,
-            0x8000_0000,
-            0x3f80_0000,
-        ]);
+        let a = u32x4([PAYLOAD_NAN32, 0x8000_0000 | PAYLOAD_NAN32, 0x8000_0000, 0x3f80_0000]);
         assert_eq!(
             bits32(un(SimdUnary::F32x4Abs, a)),
             [PAYLOAD_NAN32, PAYLOAD_NAN32, 0, 0x3f80_0000]
@@ -2275,28 +2061,13 @@ mod tests {
             bits32(bin(SimdBinary::F32x4Min, a, b)),
             [NAN32, NAN32, 0x8000_0000, 0x8000_0000]
         );
-        assert_eq!(
-            bits32(bin(SimdBinary::F32x4Max, a, b)),
-            [NAN32, NAN32, 0, 0]
-        );
+        assert_eq!(bits32(bin(SimdBinary::F32x4Max, a, b)), [NAN32, NAN32, 0, 0]);
         let a = f32x4([1.0, -3.0, f32::NEG_INFINITY, 5.0]);
         let b = f32x4([2.0, -2.0, 0.0, f32::INFINITY]);
-        assert_eq!(
-            bin(SimdBinary::F32x4Min, a, b),
-            f32x4([1.0, -3.0, f32::NEG_INFINITY, 5.0])
-        );
-        assert_eq!(
-            bin(SimdBinary::F32x4Max, a, b),
-            f32x4([2.0, -2.0, 0.0, f32::INFINITY])
-        );
-        assert_eq!(
-            bin(SimdBinary::F32x4RelaxedMin, a, b),
-            bin(SimdBinary::F32x4Min, a, b)
-        );
-        assert_eq!(
-            bin(SimdBinary::F32x4RelaxedMax, a, b),
-            bin(SimdBinary::F32x4Max, a, b)
-        );
+        assert_eq!(bin(SimdBinary::F32x4Min, a, b), f32x4([1.0, -3.0, f32::NEG_INFINITY, 5.0]));
+        assert_eq!(bin(SimdBinary::F32x4Max, a, b), f32x4([2.0, -2.0, 0.0, f32::INFINITY]));
+        assert_eq!(bin(SimdBinary::F32x4RelaxedMin, a, b), bin(SimdBinary::F32x4Min, a, b));
+        assert_eq!(bin(SimdBinary::F32x4RelaxedMax, a, b), bin(SimdBinary::F32x4Max, a, b));
 
         let a = f64x2([-0.0, f64::NAN]);
         let b = f64x2([0.0, 0.0]);
@@ -2304,10 +2075,7 @@ mod tests {
         assert_eq!(bits64(bin(SimdBinary::F64x2Max, a, b)), [0, NAN64]);
         assert_eq!(bits64(bin(SimdBinary::F64x2Min, b, a)), [1 << 63, NAN64]);
         assert_eq!(bits64(bin(SimdBinary::F64x2Max, b, a)), [0, NAN64]);
-        assert_eq!(
-            bits64(bin(SimdBinary::F64x2RelaxedMin, a, b)),
-            [1 << 63, NAN64]
-        );
+        assert_eq!(bits64(bin(SimdBinary::F64x2RelaxedMin, a, b)), [1 << 63, NAN64]);
         assert_eq!(bits64(bin(SimdBinary::F64x2RelaxedMax, a, b)), [0, NAN64]);
         assert_eq!(
             bin(SimdBinary::F64x2Min, f64x2([1.0, 9.0]), f64x2([2.0, -9.0])),
@@ -2334,24 +2102,12 @@ mod tests {
         );
         let a = f32x4([1.0, 2.0, -5.0, 3.0]);
         let b = f32x4([2.0, 1.0, -6.0, 3.0]);
-        assert_eq!(
-            bin(SimdBinary::F32x4PMin, a, b),
-            f32x4([1.0, 1.0, -6.0, 3.0])
-        );
-        assert_eq!(
-            bin(SimdBinary::F32x4PMax, a, b),
-            f32x4([2.0, 2.0, -5.0, 3.0])
-        );
+        assert_eq!(bin(SimdBinary::F32x4PMin, a, b), f32x4([1.0, 1.0, -6.0, 3.0]));
+        assert_eq!(bin(SimdBinary::F32x4PMax, a, b), f32x4([2.0, 2.0, -5.0, 3.0]));
         let a = build::<u64>(|i| [PAYLOAD_NAN64, 1 << 63][i]);
         let b = build::<u64>(|i| [0, 0][i]);
-        assert_eq!(
-            bits64(bin(SimdBinary::F64x2PMin, a, b)),
-            [PAYLOAD_NAN64, 1 << 63]
-        );
-        assert_eq!(
-            bits64(bin(SimdBinary::F64x2PMax, a, b)),
-            [PAYLOAD_NAN64, 1 << 63]
-        );
+        assert_eq!(bits64(bin(SimdBinary::F64x2PMin, a, b)), [PAYLOAD_NAN64, 1 << 63]);
+        assert_eq!(bits64(bin(SimdBinary::F64x2PMax, a, b)), [PAYLOAD_NAN64, 1 << 63]);
         assert_eq!(bits64(bin(SimdBinary::F64x2PMin, b, a)), [0, 0]);
         assert_eq!(
             bin(SimdBinary::F64x2PMin, f64x2([1.0, 4.0]), f64x2([0.5, 8.0])),
@@ -2366,10 +2122,7 @@ mod tests {
     #[test]
     fn float_rounding() {
         let a = f32x4([2.5, 3.5, -0.5, -1.5]);
-        assert_eq!(
-            un(SimdUnary::F32x4Nearest, a),
-            f32x4([2.0, 4.0, -0.0, -2.0])
-        );
+        assert_eq!(un(SimdUnary::F32x4Nearest, a), f32x4([2.0, 4.0, -0.0, -2.0]));
         assert_eq!(bits32(un(SimdUnary::F32x4Nearest, a))[2], 0x8000_0000);
         assert_eq!(un(SimdUnary::F32x4Ceil, a), f32x4([3.0, 4.0, -0.0, -1.0]));
         assert_eq!(bits32(un(SimdUnary::F32x4Ceil, a))[2], 0x8000_0000);
@@ -2396,10 +2149,7 @@ mod tests {
         assert_eq!(un(SimdUnary::F64x2Ceil, a), f64x2([1.0, -2.0]));
         assert_eq!(un(SimdUnary::F64x2Floor, a), f64x2([0.0, -3.0]));
         assert_eq!(un(SimdUnary::F64x2Trunc, a), f64x2([0.0, -2.0]));
-        assert_eq!(
-            bits64(un(SimdUnary::F64x2Trunc, f64x2([-0.7, f64::NAN]))),
-            [1 << 63, NAN64]
-        );
+        assert_eq!(bits64(un(SimdUnary::F64x2Trunc, f64x2([-0.7, f64::NAN]))), [1 << 63, NAN64]);
         assert_eq!(
             bits64(un(SimdUnary::F64x2Nearest, f64x2([4.5, -0.25]))),
             [4.0f64.to_bits(), 1 << 63]
@@ -2418,34 +2168,19 @@ mod tests {
         let u = [0, u32::MAX, 4_294_967_040, 1];
         assert_eq!(bits32(un(SimdUnary::I32x4TruncSatF32x4U, a)), u);
         assert_eq!(bits32(un(SimdUnary::I32x4RelaxedTruncF32x4U, a)), u);
-        assert_eq!(
-            bits32(un(SimdUnary::I32x4TruncSatF32x4U, splat_f32(f32::NAN))),
-            [0; 4]
-        );
+        assert_eq!(bits32(un(SimdUnary::I32x4TruncSatF32x4U, splat_f32(f32::NAN))), [0; 4]);
 
         let a = f64x2([-2_147_483_648.9, 2_147_483_647.9]);
         let want = [i32::MIN, i32::MAX, 0, 0];
         assert_eq!(lanes_i32(un(SimdUnary::I32x4TruncSatF64x2SZero, a)), want);
-        assert_eq!(
-            lanes_i32(un(SimdUnary::I32x4RelaxedTruncF64x2SZero, a)),
-            want
-        );
+        assert_eq!(lanes_i32(un(SimdUnary::I32x4RelaxedTruncF64x2SZero, a)), want);
         let a = f64x2([f64::NAN, f64::INFINITY]);
-        assert_eq!(
-            lanes_i32(un(SimdUnary::I32x4TruncSatF64x2SZero, a)),
-            [0, i32::MAX, 0, 0]
-        );
+        assert_eq!(lanes_i32(un(SimdUnary::I32x4TruncSatF64x2SZero, a)), [0, i32::MAX, 0, 0]);
         let a = f64x2([4_294_967_295.5, -0.9]);
         let want = [u32::MAX, 0, 0, 0];
         assert_eq!(bits32(un(SimdUnary::I32x4TruncSatF64x2UZero, a)), want);
         assert_eq!(bits32(un(SimdUnary::I32x4RelaxedTruncF64x2UZero, a)), want);
-        assert_eq!(
-            bits32(un(
-                SimdUnary::I32x4TruncSatF64x2UZero,
-                f64x2([1e20, f64::NAN])
-            )),
-            want
-        );
+        assert_eq!(bits32(un(SimdUnary::I32x4TruncSatF64x2UZero, f64x2([1e20, f64::NAN]))), want);
     }
 
     #[test]
@@ -2461,10 +2196,7 @@ mod tests {
             f32x4([4_294_967_296.0, 16_777_216.0, 2_147_483_648.0, 16_777_220.0])
         );
         let a = i32x4([-1, i32::MIN, 99, 98]);
-        assert_eq!(
-            un(SimdUnary::F64x2ConvertLowI32x4S, a),
-            f64x2([-1.0, -2_147_483_648.0])
-        );
+        assert_eq!(un(SimdUnary::F64x2ConvertLowI32x4S, a), f64x2([-1.0, -2_147_483_648.0]));
         assert_eq!(
             un(SimdUnary::F64x2ConvertLowI32x4U, a),
             f64x2([4_294_967_295.0, 2_147_483_648.0])
@@ -2479,15 +2211,9 @@ mod tests {
             [f32::INFINITY.to_bits(), 0.1f32.to_bits(), 0, 0]
         );
         let a = build::<u64>(|i| [PAYLOAD_NAN64, (-1e-50f64).to_bits()][i]);
-        assert_eq!(
-            bits32(un(SimdUnary::F32x4DemoteF64x2Zero, a)),
-            [NAN32, 0x8000_0000, 0, 0]
-        );
+        assert_eq!(bits32(un(SimdUnary::F32x4DemoteF64x2Zero, a)), [NAN32, 0x8000_0000, 0, 0]);
         let a = u32x4([0x3fc0_0000, PAYLOAD_NAN32, 1, 2]);
-        assert_eq!(
-            bits64(un(SimdUnary::F64x2PromoteLowF32x4, a)),
-            [1.5f64.to_bits(), NAN64]
-        );
+        assert_eq!(bits64(un(SimdUnary::F64x2PromoteLowF32x4, a)), [1.5f64.to_bits(), NAN64]);
         let a = f32x4([f32::MIN_POSITIVE, -0.0, 7.0, 7.0]);
         assert_eq!(
             un(SimdUnary::F64x2PromoteLowF32x4, a),
@@ -2508,14 +2234,8 @@ mod tests {
             SimdTest::I16x8AllTrue.eval(u8x16([1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1])),
             1
         );
-        assert_eq!(
-            SimdTest::I16x8AllTrue.eval(i16x8([1, 1, 1, 0, 1, 1, 1, 1])),
-            0
-        );
-        assert_eq!(
-            SimdTest::I32x4AllTrue.eval(i32x4([1 << 31, 1, 256, 65536])),
-            1
-        );
+        assert_eq!(SimdTest::I16x8AllTrue.eval(i16x8([1, 1, 1, 0, 1, 1, 1, 1])), 0);
+        assert_eq!(SimdTest::I32x4AllTrue.eval(i32x4([1 << 31, 1, 256, 65536])), 1);
         assert_eq!(SimdTest::I32x4AllTrue.eval(i32x4([1, 1, 0, 1])), 0);
         assert_eq!(SimdTest::I64x2AllTrue.eval(i64x2([1 << 40, 1])), 1);
         assert_eq!(SimdTest::I64x2AllTrue.eval(i64x2([1 << 40, 0])), 0);
@@ -2527,10 +2247,7 @@ mod tests {
             SimdTest::I16x8Bitmask.eval(i16x8([-1, 0, 0, i16::MIN, 255, 0, 0, -2])),
             0b1000_1001
         );
-        assert_eq!(
-            SimdTest::I32x4Bitmask.eval(i32x4([0, -1, 1, i32::MIN])),
-            0b1010
-        );
+        assert_eq!(SimdTest::I32x4Bitmask.eval(i32x4([0, -1, 1, i32::MIN])), 0b1010);
         assert_eq!(SimdTest::I64x2Bitmask.eval(i64x2([-1, 1])), 0b01);
         assert_eq!(SimdTest::I64x2Bitmask.eval(i64x2([1, i64::MIN])), 0b10);
     }
@@ -2553,18 +2270,9 @@ mod tests {
             i8x16([0, 64, 127, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
         );
         let v = i16x8([-32768, 1, -1, 0, 0, 0, 0, 0x4000]);
-        assert_eq!(
-            SimdShift::I16x8Shl.eval(v, 17),
-            i16x8([0, 2, -2, 0, 0, 0, 0, -32768])
-        );
-        assert_eq!(
-            SimdShift::I16x8ShrS.eval(v, 15),
-            i16x8([-1, 0, -1, 0, 0, 0, 0, 0])
-        );
-        assert_eq!(
-            SimdShift::I16x8ShrU.eval(v, 31),
-            i16x8([1, 0, 1, 0, 0, 0, 0, 0])
-        );
+        assert_eq!(SimdShift::I16x8Shl.eval(v, 17), i16x8([0, 2, -2, 0, 0, 0, 0, -32768]));
+        assert_eq!(SimdShift::I16x8ShrS.eval(v, 15), i16x8([-1, 0, -1, 0, 0, 0, 0, 0]));
+        assert_eq!(SimdShift::I16x8ShrU.eval(v, 31), i16x8([1, 0, 1, 0, 0, 0, 0, 0]));
         let v = i32x4([i32::MIN, 1, -1, 12]);
         assert_eq!(SimdShift::I32x4Shl.eval(v, 33), i32x4([0, 2, -2, 24]));
         assert_eq!(SimdShift::I32x4ShrS.eval(v, 31), i32x4([-1, 0, -1, 0]));
@@ -2585,14 +2293,8 @@ mod tests {
         assert_eq!(SimdSplat::I16x8.eval(0x1_8001), i16x8([-32767; 8]));
         assert_eq!(SimdSplat::I32x4.eval(0xdead_beef), u32x4([0xdead_beef; 4]));
         assert_eq!(SimdSplat::I64x2.eval(u64::MAX - 1), i64x2([-2; 2]));
-        assert_eq!(
-            SimdSplat::F32x4.eval(u64::from(PAYLOAD_NAN32)),
-            u32x4([PAYLOAD_NAN32; 4])
-        );
-        assert_eq!(
-            bits64(SimdSplat::F64x2.eval(PAYLOAD_NAN64)),
-            [PAYLOAD_NAN64; 2]
-        );
+        assert_eq!(SimdSplat::F32x4.eval(u64::from(PAYLOAD_NAN32)), u32x4([PAYLOAD_NAN32; 4]));
+        assert_eq!(bits64(SimdSplat::F64x2.eval(PAYLOAD_NAN64)), [PAYLOAD_NAN64; 2]);
     }
 
     #[test]
@@ -2621,10 +2323,7 @@ mod tests {
     #[test]
     fn replace_lanes() {
         let z = 0u128;
-        assert_eq!(
-            SimdReplace::I8x16.eval(u128::MAX, 0x100, 15),
-            u128::MAX >> 8
-        );
+        assert_eq!(SimdReplace::I8x16.eval(u128::MAX, 0x100, 15), u128::MAX >> 8);
         assert_eq!(
             SimdReplace::I8x16.eval(z, 0xabcd, 3),
             u8x16([0, 0, 0, 0xcd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
@@ -2633,58 +2332,33 @@ mod tests {
             SimdReplace::I16x8.eval(i16x8([1; 8]), 0xffff_8000, 7),
             i16x8([1, 1, 1, 1, 1, 1, 1, i16::MIN])
         );
-        assert_eq!(
-            SimdReplace::I32x4.eval(i32x4([1, 2, 3, 4]), 9, 2),
-            i32x4([1, 2, 9, 4])
-        );
-        assert_eq!(
-            SimdReplace::I64x2.eval(i64x2([1, 2]), u64::MAX, 0),
-            i64x2([-1, 2])
-        );
+        assert_eq!(SimdReplace::I32x4.eval(i32x4([1, 2, 3, 4]), 9, 2), i32x4([1, 2, 9, 4]));
+        assert_eq!(SimdReplace::I64x2.eval(i64x2([1, 2]), u64::MAX, 0), i64x2([-1, 2]));
         assert_eq!(
             bits32(SimdReplace::F32x4.eval(z, u64::from(PAYLOAD_NAN32), 1)),
             [0, PAYLOAD_NAN32, 0, 0]
         );
-        assert_eq!(
-            bits64(SimdReplace::F64x2.eval(z, PAYLOAD_NAN64, 1)),
-            [0, PAYLOAD_NAN64]
-        );
+        assert_eq!(bits64(SimdReplace::F64x2.eval(z, PAYLOAD_NAN64, 1)), [0, PAYLOAD_NAN64]);
     }
 
     // ----- loads ------------------------------------------------------------
 
     #[test]
     fn loads() {
-        let mem: [u8; 16] = [
-            0x80, 0x7f, 0xff, 0x01, 0x02, 0x03, 0xfe, 0x00, 9, 10, 11, 12, 13, 14, 15, 16,
-        ];
+        let mem: [u8; 16] =
+            [0x80, 0x7f, 0xff, 0x01, 0x02, 0x03, 0xfe, 0x00, 9, 10, 11, 12, 13, 14, 15, 16];
         let load = |l: SimdLoad| l.eval(&mem[..l.width() as usize]);
         assert_eq!(load(SimdLoad::V128), u128::from_le_bytes(mem));
-        assert_eq!(
-            load(SimdLoad::I8x8S),
-            i16x8([-128, 127, -1, 1, 2, 3, -2, 0])
-        );
-        assert_eq!(
-            load(SimdLoad::I8x8U),
-            i16x8([128, 127, 255, 1, 2, 3, 254, 0])
-        );
-        assert_eq!(
-            load(SimdLoad::I16x4S),
-            i32x4([0x7f80, 0x01ff, 0x0302, 0x00fe])
-        );
+        assert_eq!(load(SimdLoad::I8x8S), i16x8([-128, 127, -1, 1, 2, 3, -2, 0]));
+        assert_eq!(load(SimdLoad::I8x8U), i16x8([128, 127, 255, 1, 2, 3, 254, 0]));
+        assert_eq!(load(SimdLoad::I16x4S), i32x4([0x7f80, 0x01ff, 0x0302, 0x00fe]));
         assert_eq!(load(SimdLoad::I16x4S), i32x4([32640, 511, 770, 254]));
         let neg = [0x00, 0x80, 0xff, 0xff, 0, 0, 0, 0];
         assert_eq!(SimdLoad::I16x4S.eval(&neg), i32x4([-32768, -1, 0, 0]));
         assert_eq!(SimdLoad::I16x4U.eval(&neg), i32x4([32768, 65535, 0, 0]));
         let neg = [0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0x80];
-        assert_eq!(
-            SimdLoad::I32x2S.eval(&neg),
-            i64x2([-1, i32::MIN as i64 + 1])
-        );
-        assert_eq!(
-            SimdLoad::I32x2U.eval(&neg),
-            i64x2([0xffff_ffff, 0x8000_0001])
-        );
+        assert_eq!(SimdLoad::I32x2S.eval(&neg), i64x2([-1, i32::MIN as i64 + 1]));
+        assert_eq!(SimdLoad::I32x2U.eval(&neg), i64x2([0xffff_ffff, 0x8000_0001]));
         assert_eq!(load(SimdLoad::Splat8), u8x16([0x80; 16]));
         assert_eq!(load(SimdLoad::Splat16), i16x8([0x7f80; 8]));
         assert_eq!(load(SimdLoad::Splat32), u32x4([0x01ff_7f80; 4]));
@@ -2767,17 +2441,10 @@ mod tests {
         // Values from relaxed_laneselect.wast; the bitwise alternative is chosen.
         let r = SimdTernary::RelaxedLaneselectI8x16.eval(
             u8x16([0, 1, 0x12, 0x12, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]),
-            u8x16([
-                16, 17, 0x34, 0x34, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
-            ]),
+            u8x16([16, 17, 0x34, 0x34, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31]),
             u8x16([0xff, 0, 0xf0, 0x0f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
         );
-        assert_eq!(
-            r,
-            u8x16([
-                0, 17, 0x14, 0x32, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
-            ])
-        );
+        assert_eq!(r, u8x16([0, 17, 0x14, 0x32, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31]));
         let r = SimdTernary::RelaxedLaneselectI16x8.eval(
             i16x8([0, 1, 0x1234, 0x1234, 4, 5, 6, 7]),
             i16x8([8, 9, 0x5678, 0x5678, 12, 13, 14, 15]),
@@ -2825,25 +2492,14 @@ mod tests {
         );
 
         let dot_add = SimdTernary::RelaxedDotI8x16I7x16AddS;
-        assert_eq!(
-            dot_add.eval(iota, iota, i32x4([0, 1, 2, 3])),
-            i32x4([14, 127, 368, 737])
-        );
-        let a = i8x16([
-            -128, -128, -128, -128, 127, 127, 127, 127, 0, 0, 0, 0, 0, 0, 0, 0,
-        ]);
+        assert_eq!(dot_add.eval(iota, iota, i32x4([0, 1, 2, 3])), i32x4([14, 127, 368, 737]));
+        let a = i8x16([-128, -128, -128, -128, 127, 127, 127, 127, 0, 0, 0, 0, 0, 0, 0, 0]);
         let b = i8x16([127; 16]);
         let b = b & i32x4([-1, -1, 0, 0]);
-        assert_eq!(
-            dot_add.eval(a, b, i32x4([1, 2, 3, 4])),
-            i32x4([-65023, 64518, 3, 4])
-        );
+        assert_eq!(dot_add.eval(a, b, i32x4([1, 2, 3, 4])), i32x4([-65023, 64518, 3, 4]));
         let a = i8x16([-128, -128, -128, -128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         let b = i8x16([-127, -127, -127, -127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(
-            dot_add.eval(a, b, i32x4([1, 2, 3, 4])),
-            i32x4([65025, 2, 3, 4])
-        );
+        assert_eq!(dot_add.eval(a, b, i32x4([1, 2, 3, 4])), i32x4([65025, 2, 3, 4]));
         // The accumulator add wraps.
         assert_eq!(
             dot_add.eval(i8x16([1; 16]), i8x16([1; 16]), i32x4([i32::MAX, 0, 0, 0])),
@@ -2874,13 +2530,7 @@ mod tests {
     }
     impl Placeholder for MemArg {
         fn placeholder() -> Self {
-            MemArg {
-                align: 0,
-                max_align: 4,
-                offset: 7,
-                target: Default::default(),
-                ordering: None,
-            }
+            MemArg { align: 0, max_align: 4, offset: 7, target: Default::default(), ordering: None }
         }
     }
 
@@ -2997,10 +2647,7 @@ mod tests {
             classify(&Operator::I64x2Bitmask),
             Some(SimdInstr::Test(SimdTest::I64x2Bitmask))
         );
-        assert_eq!(
-            classify(&Operator::F32x4Splat),
-            Some(SimdInstr::Splat(SimdSplat::F32x4))
-        );
+        assert_eq!(classify(&Operator::F32x4Splat), Some(SimdInstr::Splat(SimdSplat::F32x4)));
         let m = MemArg::placeholder();
         assert_eq!(
             classify(&Operator::V128Load32Zero { memarg: m }),

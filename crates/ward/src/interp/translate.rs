@@ -131,7 +131,8 @@ fn slots_of(types: &[ValType]) -> u32 {
 pub(super) fn translate(module: &ModuleInner, func: u32) -> Result<CompiledFunc> {
     let def = (func - module.num_imported_funcs) as usize;
     let range = module.bodies[def].range.clone();
-    let body = FunctionBody::new(BinaryReader::new(&module.bytes[range.clone()], range.start as u64));
+    let body =
+        FunctionBody::new(BinaryReader::new(&module.bytes[range.clone()], range.start as u64));
     let ty = module.func_type(func).clone();
     let invalid = |e: wasmparser::BinaryReaderError| Error::invalid(&e);
 
@@ -286,7 +287,11 @@ impl Translator<'_> {
         match o.loc {
             Loc::Temp => {}
             Loc::Local(l) => {
-                self.emit(if o.wide { Instr::Copy2 { d: o.slot, a: l } } else { Instr::Copy { d: o.slot, a: l } });
+                self.emit(if o.wide {
+                    Instr::Copy2 { d: o.slot, a: l }
+                } else {
+                    Instr::Copy { d: o.slot, a: l }
+                });
                 self.local_refs -= 1;
             }
             Loc::Const(v) => {
@@ -430,7 +435,11 @@ impl Translator<'_> {
                 }
             };
             if src != d {
-                self.emit(if o.wide { Instr::Copy2 { d, a: src } } else { Instr::Copy { d, a: src } });
+                self.emit(if o.wide {
+                    Instr::Copy2 { d, a: src }
+                } else {
+                    Instr::Copy { d, a: src }
+                });
             }
             d += if o.wide { 2 } else { 1 };
         }
@@ -562,7 +571,11 @@ impl Translator<'_> {
                 // Catch clauses that target the function label: their values sit at the label
                 // base; return them from there.
                 let stub = self.pc();
-                self.emit(if slots == 0 { Instr::Return } else { Instr::ReturnFrom { s: base, n: slots } });
+                self.emit(if slots == 0 {
+                    Instr::Return
+                } else {
+                    Instr::ReturnFrom { s: base, n: slots }
+                });
                 for p in patches {
                     self.apply_patch(p, stub);
                 }
@@ -701,11 +714,19 @@ impl Translator<'_> {
         } else {
             match o.loc {
                 Loc::Temp => {
-                    self.emit(if wide { Instr::Copy2 { d: ls, a: o.slot } } else { Instr::Copy { d: ls, a: o.slot } });
+                    self.emit(if wide {
+                        Instr::Copy2 { d: ls, a: o.slot }
+                    } else {
+                        Instr::Copy { d: ls, a: o.slot }
+                    });
                 }
                 Loc::Local(src) => {
                     if src != ls {
-                        self.emit(if wide { Instr::Copy2 { d: ls, a: src } } else { Instr::Copy { d: ls, a: src } });
+                        self.emit(if wide {
+                            Instr::Copy2 { d: ls, a: src }
+                        } else {
+                            Instr::Copy { d: ls, a: src }
+                        });
                     }
                 }
                 Loc::Const(v) => self.emit_const(ls, v),
@@ -718,7 +739,12 @@ impl Translator<'_> {
         }
     }
 
-    fn call_common(&mut self, params: usize, results: &[ValType], make: impl FnOnce(Slot) -> Instr) -> Slot {
+    fn call_common(
+        &mut self,
+        params: usize,
+        results: &[ValType],
+        make: impl FnOnce(Slot) -> Instr,
+    ) -> Slot {
         let args = self.args_base(params);
         self.emit(make(args));
         self.push_results_at(args, results);
@@ -1381,9 +1407,7 @@ impl Translator<'_> {
                 self.emit(Instr::Arg { x: c, y: 0, z: 0 });
             }
             SimdInstr::Test(op) => self.unary(false, |d, a| Instr::V128Test { d, a, op }),
-            SimdInstr::Shift(op) => {
-                self.binary(true, |d, a, b| Instr::V128Shift { d, a, b, op })
-            }
+            SimdInstr::Shift(op) => self.binary(true, |d, a, b| Instr::V128Shift { d, a, b, op }),
             SimdInstr::Splat(op) => self.unary(true, |d, a| Instr::V128Splat { d, a, op }),
             SimdInstr::Extract(op, lane) => {
                 self.unary(false, |d, a| Instr::V128Extract { d, a, op, lane })

@@ -119,9 +119,8 @@ mod tests {
             ops: vec![ConstOp::I32(i32::MAX), ConstOp::I32(2), ConstOp::I32Add].into(),
         };
         assert_eq!(e.eval(&|_| 0, &mut |_| 0), (i32::MAX as u32).wrapping_add(2) as u128);
-        let e = ConstExpr {
-            ops: vec![ConstOp::GlobalGet(3), ConstOp::I64(5), ConstOp::I64Mul].into(),
-        };
+        let e =
+            ConstExpr { ops: vec![ConstOp::GlobalGet(3), ConstOp::I64(5), ConstOp::I64Mul].into() };
         assert_eq!(e.eval(&|g| g as u128 * 10, &mut |_| 0), 150);
     }
 }

@@ -218,11 +218,15 @@ impl Module {
     pub fn imports(&self) -> impl ExactSizeIterator<Item = (&str, &str, ExternType)> + '_ {
         self.inner.imports.iter().map(|i| {
             let ty = match &i.kind {
-                ImportKind::Func(t) => ExternType::Func(self.inner.func_type_of_type(*t).as_ref().clone()),
+                ImportKind::Func(t) => {
+                    ExternType::Func(self.inner.func_type_of_type(*t).as_ref().clone())
+                }
                 ImportKind::Table(t) => ExternType::Table(*t),
                 ImportKind::Memory(m) => ExternType::Memory(*m),
                 ImportKind::Global(g) => ExternType::Global(*g),
-                ImportKind::Tag(t) => ExternType::Tag(self.inner.func_type_of_type(*t).as_ref().clone()),
+                ImportKind::Tag(t) => {
+                    ExternType::Tag(self.inner.func_type_of_type(*t).as_ref().clone())
+                }
             };
             (i.module.as_str(), i.name.as_str(), ty)
         })

@@ -5,8 +5,8 @@ use super::*;
 use crate::error::Error;
 use crate::types::core_type_index;
 use wasmparser::{
-    types::Types, CompositeInnerType, Validator, ElementItems, ElementKind, ExternalKind, KnownCustom, Name, Parser,
-    Payload, TypeRef, ValidPayload,
+    types::Types, CompositeInnerType, ElementItems, ElementKind, ExternalKind, KnownCustom, Name,
+    Parser, Payload, TypeRef, ValidPayload, Validator,
 };
 
 pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
@@ -50,7 +50,9 @@ pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
                 let mut fv = func.into_validator(std::mem::take(&mut func_allocs));
                 fv.validate(&body).map_err(invalid)?;
                 func_allocs = fv.into_allocations();
-                m.bodies.push(FuncBody { range: body.range().start as usize..body.range().end as usize });
+                m.bodies.push(FuncBody {
+                    range: body.range().start as usize..body.range().end as usize,
+                });
                 continue;
             }
             ValidPayload::End(types) => {

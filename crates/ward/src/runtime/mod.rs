@@ -129,6 +129,24 @@ pub(crate) struct StoreLimits {
     pub(crate) instances: Option<usize>,
 }
 
+/// A pointer to a function's translated code, cached per store function.
+#[derive(Clone, Copy)]
+pub(crate) struct CodePtr {
+    pub(crate) code: *const crate::interp::CompiledFunc,
+    /// The store instance the function belongs to.
+    pub(crate) inst: u32,
+}
+
+impl CodePtr {
+    pub(crate) const NULL: CodePtr = CodePtr { code: std::ptr::null(), inst: 0 };
+}
+
+// SAFETY: the pointee is immutable translated code owned (through `Arc<ModuleInner>`) by an
+// instance of the same store; it is shared, never mutated, and outlives the store's use of it.
+unsafe impl Send for CodePtr {}
+// SAFETY: as for `Send`: the pointee is immutable.
+unsafe impl Sync for CodePtr {}
+
 static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The non-generic part of a store: every runtime object.
@@ -146,6 +164,8 @@ pub(crate) struct StoreInner {
     pub(crate) limits: StoreLimits,
     /// Remaining fuel, when the engine consumes fuel.
     pub(crate) fuel: u64,
+    /// Translated code of each wasm function, by store function index (null until first call).
+    pub(crate) func_code: Vec<CodePtr>,
     /// Interpreter value stacks kept for reuse between calls.
     pub(crate) spare_stacks: Vec<Vec<u64>>,
     /// Set by another thread to stop running wasm at its next checkpoint (see
@@ -168,6 +188,7 @@ impl StoreInner {
             exns: Vec::new(),
             limits: StoreLimits::default(),
             fuel: 0,
+            func_code: Vec::new(),
             spare_stacks: Vec::new(),
             interrupt: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }

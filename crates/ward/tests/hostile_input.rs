@@ -126,7 +126,11 @@ fn allocation_bombs_fail_fast() {
     // Billions of functions declared in a few bytes.
     let mut body = leb(4_000_000_000);
     body.push(0);
-    rejects("billions of functions", &module(&[&section(1, &[1, 0x60, 0, 0]), &section(3, &body)]), "");
+    rejects(
+        "billions of functions",
+        &module(&[&section(1, &[1, 0x60, 0, 0]), &section(3, &body)]),
+        "",
+    );
     // Billions of types.
     rejects("billions of types", &module(&[&section(1, &leb(3_000_000_000))]), "");
     // A body declaring billions of locals.
@@ -150,7 +154,11 @@ fn allocation_bombs_fail_fast() {
     elem.extend(leb(4_000_000_000));
     rejects(
         "billions of elements",
-        &module(&[&section(1, &[1, 0x60, 0, 0]), &section(4, &[1, 0x70, 0, 1]), &section(9, &elem)]),
+        &module(&[
+            &section(1, &[1, 0x60, 0, 0]),
+            &section(4, &[1, 0x70, 0, 1]),
+            &section(9, &elem),
+        ]),
         "",
     );
 }

@@ -122,6 +122,12 @@ pub trait AsContext {
     type Data;
 
     /// A shared borrow of the store.
+    ///
+    /// ```
+    /// use ward::AsContext;
+    /// let store = ward::Store::new(&ward::Engine::default(), 1u8);
+    /// assert_eq!(*store.as_context().data(), 1);
+    /// ```
     fn as_context(&self) -> StoreContext<'_, Self::Data>;
 }
 
@@ -136,6 +142,13 @@ pub trait AsContext {
 /// ```
 pub trait AsContextMut: AsContext {
     /// An exclusive borrow of the store.
+    ///
+    /// ```
+    /// use ward::AsContextMut;
+    /// let mut store = ward::Store::new(&ward::Engine::default(), 1u8);
+    /// *store.as_context_mut().data_mut() = 2;
+    /// assert_eq!(*store.data(), 2);
+    /// ```
     fn as_context_mut(&mut self) -> StoreContextMut<'_, Self::Data>;
 }
 

@@ -36,7 +36,11 @@ pub struct Func {
 impl Func {
     /// A host function with a signature known only at run time. `f` receives the parameters
     /// and must fill `results` (pre-filled with zeros or nulls of the result types) with values
-    /// of the result types.
+    /// of the result types; a value of another type fails the call with [`Error::Usage`].
+    ///
+    /// A signature that mentions a concrete (module-defined) type, such as `(ref $t)`, cannot
+    /// be expressed outside its module: such a function can be called but cannot satisfy an
+    /// import.
     ///
     /// ```
     /// use ward::{Engine, Func, FuncType, Store, Val, ValType};

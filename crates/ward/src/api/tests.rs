@@ -20,6 +20,20 @@ fn incompatible_reason(e: Error) -> String {
     }
 }
 
+#[test]
+fn thread_safety_of_shared_and_handle_types() {
+    fn send_sync<X: Send + Sync>() {}
+    send_sync::<Linker<()>>();
+    send_sync::<InstancePre<()>>();
+    send_sync::<InterruptHandle>();
+    send_sync::<Func>();
+    send_sync::<Instance>();
+    send_sync::<Val>();
+    send_sync::<TypedFunc<(i32, i64), f64>>();
+    fn send<X: Send>() {}
+    send::<Store<String>>();
+}
+
 // ---- linking ----
 
 #[test]

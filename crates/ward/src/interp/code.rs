@@ -71,7 +71,8 @@ macro_rules! define_instrs {
                     $(Instr::$load { d, .. } => Some(d),)*
                     $(Instr::$bimm { d, .. } => Some(d),)*
                     Instr::Const32 { d, .. } | Instr::Const64 { d, .. }
-                    | Instr::GlobalGet { d, .. } | Instr::Copy { d, .. } => Some(d),
+                    | Instr::GlobalGet { d, .. } | Instr::Copy { d, .. }
+                    | Instr::Select { d, .. } | Instr::Select2 { d, .. } => Some(d),
                     _ => None,
                 }
             }

@@ -200,22 +200,19 @@ fn extract<L: Lane>(a: u128, idx: u8) -> L {
 // Scalar helpers
 // ---------------------------------------------------------------------------
 
+// The NaN test and the choice are made on the bit patterns: a `select` between two float NaNs
+// may legally be folded by the optimiser (float NaN payloads are not preserved), an integer
+// select may not.
 #[inline(always)]
 fn canon32(x: f32) -> f32 {
-    if x.is_nan() {
-        f32::from_bits(CANON_F32)
-    } else {
-        x
-    }
+    let b = x.to_bits();
+    f32::from_bits(if b & 0x7fff_ffff > 0x7f80_0000 { CANON_F32 } else { b })
 }
 
 #[inline(always)]
 fn canon64(x: f64) -> f64 {
-    if x.is_nan() {
-        f64::from_bits(CANON_F64)
-    } else {
-        x
-    }
+    let b = x.to_bits();
+    f64::from_bits(if b & 0x7fff_ffff_ffff_ffff > 0x7ff0_0000_0000_0000 { CANON_F64 } else { b })
 }
 
 macro_rules! float_min_max {

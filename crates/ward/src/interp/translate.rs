@@ -702,14 +702,17 @@ impl Translator<'_> {
         }
         let top = self.stack.len() - 1;
         let o = self.stack[top];
+        let len = self.code.len();
         let retarget = match (o.loc, self.last_producer) {
-            (Loc::Temp, Some(idx)) if idx == self.code.len() - 1 => {
-                self.code[idx].dst_mut().is_some_and(|d| *d == o.slot)
+            (Loc::Temp, Some(idx))
+                if idx + 1 == len
+                    || (idx + 2 == len && matches!(self.code[len - 1], Instr::Arg { .. })) =>
+            {
+                self.code[idx].dst_mut().is_some_and(|d| *d == o.slot).then_some(idx)
             }
-            _ => false,
+            _ => None,
         };
-        if retarget {
-            let idx = self.code.len() - 1;
+        if let Some(idx) = retarget {
             *self.code[idx].dst_mut().unwrap() = ls;
         } else {
             match o.loc {
@@ -1022,6 +1025,8 @@ impl Translator<'_> {
                     self.produce(false, |d| Instr::Select { d, a, b });
                 }
                 self.emit(Instr::Arg { x: c, y: 0, z: 0 });
+                // The select (followed by its Arg word) may still be retargeted by local.set.
+                self.last_producer = Some(self.code.len() - 2);
             }
             O::LocalGet { local_index } => {
                 let ls = self.local_slot[local_index as usize];

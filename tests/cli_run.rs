@@ -1,0 +1,334 @@
+//! `ward run` end to end: WASI programs, exit statuses, error messages.
+//!
+//! Each test runs the built `ward` binary on a small module (WAT written here, or the committed
+//! C demo in `examples/wasi-c`) and checks its stdout, stderr and exit status.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The exit status of a trap (see `ward::commands::exit`).
+const TRAP: i32 = 125;
+
+fn ward() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ward"))
+}
+
+/// Runs `cmd` with `stdin` as its input.
+fn run_with_input(mut cmd: Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ward");
+    let mut input = child.stdin.take().expect("piped stdin");
+    input.write_all(stdin).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("wait for ward")
+}
+
+fn run(cmd: Command) -> Output {
+    run_with_input(cmd, b"")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("ward-cli-run-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A WASI command that prints its arguments and the variables it was given, one per line, then
+/// exits with status `argc` (so the test sees both the output and the exit path).
+const ECHO: &str = r#"
+(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $args_sizes (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "args_get" (func $args_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $env_sizes (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_get" (func $env_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  ;; Prints the C string at $p and a newline.
+  (func $puts (param $p i32)
+    (local $n i32)
+    (block $done (loop $scan
+      (br_if $done (i32.eqz (i32.load8_u (i32.add (local.get $p) (local.get $n)))))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $scan)))
+    (i32.store8 (i32.add (local.get $p) (local.get $n)) (i32.const 10))
+    (i32.store (i32.const 0) (local.get $p))
+    (i32.store (i32.const 4) (i32.add (local.get $n) (i32.const 1)))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  ;; Prints the $count strings whose pointers are at $ptrs.
+  (func $put_all (param $ptrs i32) (param $count i32)
+    (local $i i32)
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+      (call $puts (i32.load (i32.add (local.get $ptrs) (i32.mul (local.get $i) (i32.const 4)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $each))))
+  (func (export "_start")
+    (local $argc i32)
+    (drop (call $args_sizes (i32.const 16) (i32.const 20)))
+    (local.set $argc (i32.load (i32.const 16)))
+    (drop (call $args_get (i32.const 1024) (i32.const 8192)))
+    (call $put_all (i32.const 1024) (local.get $argc))
+    (drop (call $env_sizes (i32.const 16) (i32.const 20)))
+    (drop (call $env_get (i32.const 2048) (i32.const 16384)))
+    (call $put_all (i32.const 2048) (i32.load (i32.const 16)))
+    (call $exit (local.get $argc))))
+"#;
+
+#[test]
+fn arguments_environment_and_exit_status() {
+    let s = Scratch::new("echo");
+    let module = s.file("echo.wat", ECHO);
+    let mut cmd = ward();
+    cmd.env("WARD_TEST_INHERITED", "from host").env("WARD_TEST_NOT_PASSED", "secret");
+    cmd.args(["run", "--env", "A=1", "--env", "B=x=y", "--env", "WARD_TEST_INHERITED"]);
+    cmd.arg(&module).args(["first", "--second", ""]);
+    let o = run(cmd);
+    let expected = format!(
+        "{}\nfirst\n--second\n\nA=1\nB=x=y\nWARD_TEST_INHERITED=from host\n",
+        module.display()
+    );
+    assert_eq!(stdout(&o), expected, "stderr: {}", stderr(&o));
+    // proc_exit(argc): 4 arguments including the program name.
+    assert_eq!(o.status.code(), Some(4));
+    assert!(!stdout(&o).contains("secret"));
+}
+
+#[test]
+fn module_alone_is_short_for_run() {
+    let s = Scratch::new("short");
+    let module = s.file("echo.wat", ECHO);
+    let mut cmd = ward();
+    cmd.arg(&module).arg("x");
+    let o = run(cmd);
+    assert_eq!(stdout(&o), format!("{}\nx\n", module.display()));
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// Lists the preopened directories (fd 3, 4, ...) by their guest names.
+const PREOPENS: &str = r#"
+(module
+  (import "wasi_snapshot_preview1" "fd_prestat_get" (func $prestat (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_prestat_dir_name" (func $name (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 512) "hello.txt")
+  (func $print (param $p i32) (param $n i32)
+    (i32.store (i32.const 0) (local.get $p))
+    (i32.store (i32.const 4) (local.get $n))
+    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func (export "_start")
+    (local $fd i32) (local $len i32)
+    (local.set $fd (i32.const 3))
+    (block $done (loop $each
+      (br_if $done (call $prestat (local.get $fd) (i32.const 16)))
+      (local.set $len (i32.load (i32.const 20)))
+      (drop (call $name (local.get $fd) (i32.const 1024) (local.get $len)))
+      (i32.store8 (i32.add (i32.const 1024) (local.get $len)) (i32.const 10))
+      (call $print (i32.const 1024) (i32.add (local.get $len) (i32.const 1)))
+      (local.set $fd (i32.add (local.get $fd) (i32.const 1)))
+      (br $each)))
+    ;; Read hello.txt from the first preopen and print it.
+    (if (i32.eqz (call $open (i32.const 3) (i32.const 1) (i32.const 512) (i32.const 9)
+                             (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 32)))
+      (then
+        (i32.store (i32.const 40) (i32.const 2048))
+        (i32.store (i32.const 44) (i32.const 100))
+        (drop (call $read (i32.load (i32.const 32)) (i32.const 40) (i32.const 1) (i32.const 48)))
+        (call $print (i32.const 2048) (i32.load (i32.const 48)))))))
+"#;
+
+#[test]
+fn dirs_are_preopened_under_their_guest_names() {
+    let s = Scratch::new("dirs");
+    let module = s.file("pre.wat", PREOPENS);
+    let data = s.0.join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("hello.txt"), "hi from a file\n").unwrap();
+    let mut cmd = ward();
+    cmd.arg("run").arg("--dir").arg(format!("{}::/sandbox", data.display()));
+    cmd.arg("--dir").arg(&s.0).arg(&module);
+    let o = run(cmd);
+    assert_eq!(
+        stdout(&o),
+        format!("/sandbox\n{}\nhi from a file\n", s.0.display()),
+        "stderr: {}",
+        stderr(&o)
+    );
+    assert_eq!(o.status.code(), Some(0));
+
+    // Without --dir the guest has no directory at all.
+    let mut cmd = ward();
+    cmd.arg("run").arg(&module);
+    let o = run(cmd);
+    assert_eq!(stdout(&o), "");
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn a_missing_dir_is_an_error_naming_it() {
+    let s = Scratch::new("missing-dir");
+    let module = s.file("pre.wat", PREOPENS);
+    let mut cmd = ward();
+    cmd.args(["run", "--dir", "/nonexistent/ward-dir::/x"]).arg(&module);
+    let o = run(cmd);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("/nonexistent/ward-dir"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_trap_reports_message_backtrace_and_exit_status() {
+    let s = Scratch::new("trap");
+    let module = s.file(
+        "trap.wat",
+        r#"(module $prog
+             (func $inner (unreachable))
+             (func $outer (call $inner))
+             (func (export "_start") (call $outer)))"#,
+    );
+    let mut cmd = ward();
+    cmd.arg("run").arg(&module);
+    let o = run(cmd);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(TRAP), "{err}");
+    assert!(err.starts_with("error:"), "{err}");
+    assert!(err.contains("unreachable"), "{err}");
+    assert!(err.contains("inner") && err.contains("outer"), "backtrace with names: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_inputs_get_a_message_and_status_1_never_a_panic() {
+    let s = Scratch::new("bad");
+    let not_wasm = s.file("notes.txt", "this is not a module");
+    let invalid = s.0.join("invalid.wasm");
+    std::fs::write(&invalid, b"\0asm\x01\0\0\0\x01\xff").unwrap();
+    let unknown_import = s.file(
+        "imp.wat",
+        r#"(module (import "wasi_snapshot_preview1" "no_such_call" (func)) (func (export "_start")))"#,
+    );
+    let other_module = s.file("other.wat", r#"(module (import "env" "f" (func)))"#);
+    let no_start = s.file("lib.wat", r#"(module (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))"#);
+    let cases: Vec<(PathBuf, &[&str])> = vec![
+        (s.0.join("does-not-exist.wasm"), &["does-not-exist.wasm"]),
+        (not_wasm, &["notes.txt"]),
+        (invalid, &["invalid.wasm"]),
+        (unknown_import, &["wasi_snapshot_preview1", "no_such_call"]),
+        (other_module, &["env", "f"]),
+        (no_start, &["_start"]),
+    ];
+    for (path, words) in cases {
+        let mut cmd = ward();
+        cmd.arg("run").arg(&path);
+        let o = run(cmd);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{}: {err}", path.display());
+        assert!(err.starts_with("error:"), "{err}");
+        for w in words {
+            assert!(err.contains(w), "{}: message should name `{w}`: {err}", path.display());
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn invoke_calls_an_export_and_prints_results() {
+    let s = Scratch::new("invoke");
+    let module = s.file(
+        "lib.wat",
+        r#"(module
+             (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+             (memory (export "memory") 1)
+             (func (export "add") (param i32 i64) (result i64)
+               (i64.add (i64.extend_i32_s (local.get 0)) (local.get 1)))
+             (func (export "random_ok") (result i32)
+               (call $random (i32.const 0) (i32.const 64))))"#,
+    );
+    let mut cmd = ward();
+    cmd.arg("run").arg("--invoke").arg("add").arg(&module).args(["-2", "40"]);
+    let o = run(cmd);
+    assert_eq!(stdout(&o), "38\n", "{}", stderr(&o));
+    let mut cmd = ward();
+    cmd.arg("run").arg("--invoke").arg("random_ok").arg(&module);
+    let o = run(cmd);
+    assert_eq!(stdout(&o), "0\n", "{}", stderr(&o));
+}
+
+#[test]
+fn stdin_flows_to_the_guest() {
+    let s = Scratch::new("stdin");
+    let module = s.file(
+        "cat.wat",
+        r#"(module
+             (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+             (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+             (memory (export "memory") 1)
+             (func (export "_start")
+               (i32.store (i32.const 0) (i32.const 1024))
+               (i32.store (i32.const 4) (i32.const 4096))
+               (block $eof (loop $copy
+                 (drop (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+                 (br_if $eof (i32.eqz (i32.load (i32.const 8))))
+                 (i32.store (i32.const 16) (i32.const 1024))
+                 (i32.store (i32.const 20) (i32.load (i32.const 8)))
+                 (drop (call $write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 8)))
+                 (br $copy)))))"#,
+    );
+    let mut cmd = ward();
+    cmd.arg(&module);
+    let o = run_with_input(cmd, b"piped through\nthe guest\n");
+    assert_eq!(stdout(&o), "piped through\nthe guest\n", "{}", stderr(&o));
+}
+
+/// The C demo (examples/wasi-c), compiled by zig for wasm32-wasi, prints exactly what the same
+/// source compiled natively printed (recorded in expected-output.txt by build.sh).
+#[test]
+fn c_demo_matches_native_output() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/wasi-c");
+    let expected = std::fs::read_to_string(example.join("expected-output.txt")).unwrap();
+    let input = std::fs::read(example.join("input.txt")).unwrap();
+    let s = Scratch::new("c-demo");
+    let mut cmd = ward();
+    cmd.arg("run").arg("--dir").arg(format!("{}::/", s.0.display()));
+    cmd.args(["--env", "GREETING=hello from the host"]);
+    cmd.arg(example.join("demo.wasm")).args(["one", "two words", "--three"]);
+    let o = run_with_input(cmd, &input);
+    assert_eq!(stdout(&o), expected, "stderr: {}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
+    // The demo cleans up after itself.
+    assert_eq!(std::fs::read_dir(&s.0).unwrap().count(), 0);
+}

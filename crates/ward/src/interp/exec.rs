@@ -218,7 +218,8 @@ impl Execution {
         // SAFETY: translated code lives as long as the module of a live instance.
         let mut cf: &CompiledFunc = unsafe { &*top.code };
         let mut code = cf.code.as_ptr();
-        let mut pc = top.pc;
+        // SAFETY: a saved pc is always inside its function's code.
+        let mut ip: *const Instr = unsafe { code.add(top.pc) };
         let mut fp = top.fp;
         // SAFETY: `enter` checked fp + frame_slots (+2 for a v128 result) <= stack.len().
         let mut sp = unsafe { self.stack.as_mut_ptr().add(fp) };
@@ -237,7 +238,8 @@ impl Execution {
                 // SAFETY: as above.
                 cf = unsafe { &*top.code };
                 code = cf.code.as_ptr();
-                pc = top.pc;
+                // SAFETY: as above.
+                ip = unsafe { code.add(top.pc) };
                 fp = top.fp;
                 // SAFETY: as above; the frame was checked when it was entered.
                 sp = unsafe { self.stack.as_mut_ptr().add(fp) };
@@ -252,6 +254,20 @@ impl Execution {
             }};
         }
 
+        /// The index of the next instruction.
+        macro_rules! pc {
+            () => {
+                // SAFETY: `ip` always points into (or one past) the current code.
+                unsafe { ip.offset_from(code) as usize }
+            };
+        }
+        /// Continues at instruction `t` of the current function.
+        macro_rules! jump {
+            ($t:expr) => {
+                // SAFETY: branch targets are resolved by the translator to valid indices.
+                ip = unsafe { code.add($t as usize) }
+            };
+        }
         macro_rules! rd {
             ($s:expr) => {
                 // SAFETY: slots named by translated code are inside the frame window.
@@ -304,15 +320,16 @@ impl Execution {
         }
         macro_rules! trap {
             ($c:expr) => {{
-                self.frames.last_mut().unwrap().pc = pc;
+                self.frames.last_mut().unwrap().pc = pc!();
                 return Err($c);
             }};
         }
         macro_rules! arg {
             () => {{
                 // SAFETY: the translator always emits the `Arg` word after its instruction.
-                let a = unsafe { *code.add(pc) };
-                pc += 1;
+                let a = unsafe { *ip };
+                // SAFETY: as above.
+                ip = unsafe { ip.add(1) };
                 match a {
                     Instr::Arg { x, y, z } => (x, y, z),
                     _ => unreachable!("missing Arg word"),
@@ -348,7 +365,7 @@ impl Execution {
         }
         macro_rules! save_pc {
             () => {
-                self.frames.last_mut().unwrap().pc = pc;
+                self.frames.last_mut().unwrap().pc = pc!();
             };
         }
         macro_rules! do_call {
@@ -403,9 +420,10 @@ impl Execution {
 
         loop {
             // SAFETY: every code sequence ends in a return or branch, targets are in range.
-            let ins = unsafe { *code.add(pc) };
-            pc += 1;
-            match ins {
+            let ins: &Instr = unsafe { &*ip };
+            // SAFETY: the next instruction exists (see above).
+            ip = unsafe { ip.add(1) };
+            match *ins {
                 Instr::Arg { .. } => {}
                 Instr::Unreachable => trap!(TrapCode::Unreachable),
                 Instr::Check { n } => {
@@ -419,30 +437,30 @@ impl Execution {
                         trap!(TrapCode::Interrupted)
                     }
                 }
-                Instr::Br { t } => pc = t as usize,
+                Instr::Br { t } => jump!(t),
                 Instr::BrIfNez { c, t } => {
                     if i32_!(c) != 0 {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrIfEqz { c, t } => {
                     if i32_!(c) == 0 {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrTable { i, tab } => {
                     let table = &cf.br_tables[tab as usize];
                     let i = (i32_!(i) as usize).min(table.len() - 1);
-                    pc = table[i] as usize;
+                    jump!(table[i]);
                 }
                 Instr::BrOnNull { a, t } => {
                     if rd!(a) == 0 {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrOnNonNull { a, t } => {
                     if rd!(a) != 0 {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::Return => {
@@ -484,7 +502,7 @@ impl Execution {
                         // SAFETY: checked just above that the callee frame fits the stack.
                         unsafe { *sp.add(args as usize + k as usize) = 0 };
                     }
-                    self.frames.last_mut().unwrap().pc = pc;
+                    self.frames.last_mut().unwrap().pc = pc!();
                     self.frames.push(Frame {
                         func: callee,
                         code: target.code,
@@ -494,7 +512,7 @@ impl Execution {
                     });
                     cf = ncf;
                     code = cf.code.as_ptr();
-                    pc = 0;
+                    ip = code;
                     fp = nfp;
                     // SAFETY: checked above.
                     sp = unsafe { sp.add(args as usize) };
@@ -910,202 +928,202 @@ impl Execution {
                 Instr::I64GeUI { d, a, i } => wr!(d, (rd!(a) >= (i as i64 as u64)) as u64),
                 Instr::BrI32Eq { a, b, t } => {
                     if i32_!(a) == i32_!(b) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32EqI { a, i, t } => {
                     if i32_!(a) == (i as u32) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32Ne { a, b, t } => {
                     if i32_!(a) != i32_!(b) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32NeI { a, i, t } => {
                     if i32_!(a) != (i as u32) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32LtS { a, b, t } => {
                     if (i32_!(a) as i32) < (i32_!(b) as i32) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32LtSI { a, i, t } => {
                     if (i32_!(a) as i32) < i {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32LtU { a, b, t } => {
                     if i32_!(a) < i32_!(b) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32LtUI { a, i, t } => {
                     if i32_!(a) < (i as u32) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32GtS { a, b, t } => {
                     if (i32_!(a) as i32) > (i32_!(b) as i32) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32GtSI { a, i, t } => {
                     if (i32_!(a) as i32) > i {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32GtU { a, b, t } => {
                     if i32_!(a) > i32_!(b) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32GtUI { a, i, t } => {
                     if i32_!(a) > (i as u32) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32LeS { a, b, t } => {
                     if (i32_!(a) as i32) <= (i32_!(b) as i32) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32LeSI { a, i, t } => {
                     if (i32_!(a) as i32) <= i {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32LeU { a, b, t } => {
                     if i32_!(a) <= i32_!(b) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32LeUI { a, i, t } => {
                     if i32_!(a) <= (i as u32) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32GeS { a, b, t } => {
                     if (i32_!(a) as i32) >= (i32_!(b) as i32) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32GeSI { a, i, t } => {
                     if (i32_!(a) as i32) >= i {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32GeU { a, b, t } => {
                     if i32_!(a) >= i32_!(b) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI32GeUI { a, i, t } => {
                     if i32_!(a) >= (i as u32) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64Eq { a, b, t } => {
                     if rd!(a) == rd!(b) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64EqI { a, i, t } => {
                     if rd!(a) == (i as i64 as u64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64Ne { a, b, t } => {
                     if rd!(a) != rd!(b) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64NeI { a, i, t } => {
                     if rd!(a) != (i as i64 as u64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64LtS { a, b, t } => {
                     if (rd!(a) as i64) < (rd!(b) as i64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64LtSI { a, i, t } => {
                     if (rd!(a) as i64) < (i as i64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64LtU { a, b, t } => {
                     if rd!(a) < rd!(b) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64LtUI { a, i, t } => {
                     if rd!(a) < (i as i64 as u64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64GtS { a, b, t } => {
                     if (rd!(a) as i64) > (rd!(b) as i64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64GtSI { a, i, t } => {
                     if (rd!(a) as i64) > (i as i64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64GtU { a, b, t } => {
                     if rd!(a) > rd!(b) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64GtUI { a, i, t } => {
                     if rd!(a) > (i as i64 as u64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64LeS { a, b, t } => {
                     if (rd!(a) as i64) <= (rd!(b) as i64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64LeSI { a, i, t } => {
                     if (rd!(a) as i64) <= (i as i64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64LeU { a, b, t } => {
                     if rd!(a) <= rd!(b) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64LeUI { a, i, t } => {
                     if rd!(a) <= (i as i64 as u64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64GeS { a, b, t } => {
                     if (rd!(a) as i64) >= (rd!(b) as i64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64GeSI { a, i, t } => {
                     if (rd!(a) as i64) >= (i as i64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64GeU { a, b, t } => {
                     if rd!(a) >= rd!(b) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
                 Instr::BrI64GeUI { a, i, t } => {
                     if rd!(a) >= (i as i64 as u64) {
-                        pc = t as usize
+                        jump!(t)
                     }
                 }
 

@@ -332,3 +332,39 @@ fn c_demo_matches_native_output() {
     // The demo cleans up after itself.
     assert_eq!(std::fs::read_dir(&s.0).unwrap().count(), 0);
 }
+
+#[test]
+fn timeout_interrupts_a_spinning_guest_and_fuel_stops_it() {
+    let s = Scratch::new("limits");
+    let spin = s.file("spin.wat", r#"(module (func (export "_start") (loop (br 0))))"#);
+
+    let mut cmd = ward();
+    cmd.arg("run").arg("--timeout").arg("200ms").arg(&spin);
+    let started = std::time::Instant::now();
+    let o = run(cmd);
+    let elapsed = started.elapsed();
+    assert_eq!(o.status.code(), Some(124), "{}", stderr(&o));
+    assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
+    // Interrupted by the runtime, not by the one-second process-exit fallback.
+    assert!(elapsed < std::time::Duration::from_millis(1000), "took {elapsed:?}");
+
+    let mut cmd = ward();
+    cmd.arg("run").arg("--fuel").arg("10000").arg(&spin);
+    let o = run(cmd);
+    assert_eq!(o.status.code(), Some(TRAP), "{}", stderr(&o));
+    assert!(stderr(&o).contains("all fuel consumed"), "{}", stderr(&o));
+}
+
+#[test]
+fn max_memory_refuses_a_module_over_the_limit() {
+    let s = Scratch::new("maxmem");
+    let big = s.file("big.wat", r#"(module (memory 32) (func (export "_start")))"#);
+    let mut cmd = ward();
+    cmd.arg("run").arg("--max-memory").arg("1MiB").arg(&big);
+    let o = run(cmd);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("limit"), "{}", stderr(&o));
+    let mut cmd = ward();
+    cmd.arg("run").arg("--max-memory").arg("4MiB").arg(&big);
+    assert_eq!(run(cmd).status.code(), Some(0));
+}

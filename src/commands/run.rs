@@ -72,13 +72,11 @@ pub struct EnvVar {
 
 /// Runs the module; returns the exit status.
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
-    if let Some(limit) = args.timeout {
-        start_watchdog(limit);
-    }
     let path = args.module.display();
 
     let mut config = Config::new();
     config.consume_fuel(args.fuel.is_some());
+    config.interruptible(args.timeout.is_some());
     let engine = Engine::new(&config);
     let module = Module::from_file(&engine, &args.module)
         .with_context(|| format!("cannot load module `{path}`"))?;
@@ -89,6 +87,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     }
     if let Some(fuel) = args.fuel {
         store.set_fuel(fuel)?;
+    }
+    if let Some(limit) = args.timeout {
+        start_watchdog(limit, store.interrupt_handle());
     }
     let mut linker = Linker::<WasiCtx>::new(&engine);
     ward_wasi::add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx)?;
@@ -110,6 +111,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         Ok(()) => Ok(exit::SUCCESS),
         Err(e) => match e.downcast_ref::<ward::Error>() {
             Some(ward::Error::Exit(code)) => Ok(*code),
+            Some(ward::Error::Trap(t)) if t.code() == ward::TrapCode::Interrupted => {
+                eprintln!("error: timed out after {:?}", args.timeout.unwrap_or_default());
+                Ok(exit::TIMEOUT)
+            }
             _ => Err(e),
         },
     }
@@ -215,11 +220,14 @@ fn invoke(
     Ok(())
 }
 
-/// Ends the process when `limit` has passed: a coarse deadline until the runtime can interrupt
-/// a running guest by itself.
-fn start_watchdog(limit: Duration) {
+/// When `limit` has passed, interrupts the guest (it traps at its next loop iteration or call
+/// and `run` reports the timeout). A guest blocked inside a host call (a read of stdin,
+/// `poll_oneoff`) cannot notice the interruption, so after a further second the process ends.
+fn start_watchdog(limit: Duration, handle: ward::InterruptHandle) {
     std::thread::spawn(move || {
         std::thread::sleep(limit);
+        handle.interrupt();
+        std::thread::sleep(Duration::from_secs(1));
         use std::io::Write;
         let _ = std::io::stdout().flush();
         eprintln!("error: timed out after {limit:?}");

@@ -178,16 +178,33 @@ pub enum Error {
     /// The input could not be decoded or is not a valid module. `offset` is the byte offset of the
     /// problem in the binary (for text input: in the binary the text was translated to).
     #[error("invalid module: {message} (at offset {offset:#x})")]
-    Invalid { message: String, offset: usize },
+    Invalid {
+        /// What is wrong.
+        message: String,
+        /// Byte offset of the problem in the binary.
+        offset: usize,
+    },
     /// The text format could not be parsed.
     #[error("{0}")]
     Text(String),
     /// An import could not be satisfied.
     #[error("unknown import: `{module}::{name}` has not been defined")]
-    UnknownImport { module: String, name: String },
+    UnknownImport {
+        /// The import's module name.
+        module: String,
+        /// The import's field name.
+        name: String,
+    },
     /// An import was satisfied by an item of the wrong type.
     #[error("incompatible import type for `{module}::{name}`: {reason}")]
-    IncompatibleImport { module: String, name: String, reason: String },
+    IncompatibleImport {
+        /// The import's module name.
+        module: String,
+        /// The import's field name.
+        name: String,
+        /// Expected versus found.
+        reason: String,
+    },
     /// Execution trapped.
     #[error("{0}")]
     Trap(#[from] Trap),
@@ -200,7 +217,9 @@ pub enum Error {
     /// An I/O error, with the path or operation it concerns.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done, naming the path.
         context: String,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },

@@ -171,10 +171,7 @@ fn deeply_nested_blocks_are_an_error_or_fine_but_never_a_crash() {
     for _ in 0..depth {
         body.extend([0x02, 0x40]);
     }
-    for _ in 0..depth {
-        body.push(0x0b);
-    }
-    body.push(0x0b);
+    body.extend(std::iter::repeat_n(0x0bu8, depth + 1));
     let mut code = vec![1];
     code.extend(leb(body.len() as u64));
     code.extend(body);

@@ -494,28 +494,51 @@ fn call_depth_limit_is_configurable() {
 
 #[test]
 fn deep_recursion_through_the_host_is_a_clean_trap() {
-    // wasm -> host -> wasm -> host ... : each host call re-enters the interpreter, which does use
-    // the native stack. It must still end in a trap, not a native stack overflow.
+    // wasm -> host -> wasm -> host ... : each host call re-enters the interpreter on the native
+    // stack. Unbounded, it must end in a trap, not a native stack overflow; bounded (a few
+    // levels), it must work.
     on_small_stack(|| {
         let engine = Engine::default();
-        let mut store = Store::new(&engine, ());
+        let mut store = Store::new(&engine, 0u32);
         let mut linker = Linker::new(&engine);
         linker
-            .func_wrap("host", "again", |mut caller: ward::Caller<'_, ()>| -> ward::Result<()> {
-                let f = caller.get_export("f").and_then(|e| e.into_func()).unwrap();
-                f.call(&mut caller, &[], &mut [])
-            })
+            .func_wrap(
+                "host",
+                "again",
+                |mut caller: ward::Caller<'_, u32>, n: i32| -> ward::Result<i32> {
+                    *caller.data_mut() = (*caller.data()).max(n as u32);
+                    let f = caller.get_export("f").and_then(|e| e.into_func()).unwrap();
+                    let mut out = [Val::I32(0)];
+                    f.call(&mut caller, &[Val::I32(n + 1)], &mut out)?;
+                    Ok(out[0].unwrap_i32())
+                },
+            )
             .unwrap();
         let module = Module::new(
             &engine,
             r#"(module
-                (import "host" "again" (func $again))
-                (func (export "f") (call $again)))"#,
+                (import "host" "again" (func $again (param i32) (result i32)))
+                (global $stop (mut i32) (i32.const -1))
+                (func (export "set_stop") (param i32) (global.set $stop (local.get 0)))
+                (func (export "f") (param i32) (result i32)
+                    (if (result i32) (i32.eq (local.get 0) (global.get $stop))
+                        (then (local.get 0))
+                        (else (call $again (local.get 0))))))"#,
         )
         .unwrap();
         let instance = linker.instantiate(&mut store, &module).unwrap();
-        let f = instance.get_typed_func::<(), ()>(&store, "f").unwrap();
-        let e = f.call(&mut store, ()).unwrap_err();
+        let f = instance.get_typed_func::<i32, i32>(&store, "f").unwrap();
+        let set_stop = instance.get_typed_func::<i32, ()>(&store, "set_stop").unwrap();
+
+        let e = f.call(&mut store, 0).unwrap_err();
         assert_eq!(trap_code(&e), TrapCode::StackOverflow, "{e}");
+        assert!(e.to_string().contains("call stack exhausted"), "{e}");
+        let reached = *store.data();
+        assert!((8..10_000).contains(&reached), "nesting reached {reached}");
+
+        // The store is usable afterwards, and moderate nesting works.
+        set_stop.call(&mut store, 8).unwrap();
+        assert_eq!(f.call(&mut store, 0).unwrap(), 8);
+        assert_eq!(trap_code(&f.call(&mut store, 9).unwrap_err()), TrapCode::StackOverflow);
     });
 }

@@ -7,7 +7,7 @@ use super::into_func::IntoFunc;
 use super::store::{HostFunc, Store};
 use super::subtyping::val_matches;
 use super::val::Val;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TrapCode};
 use crate::interp::{Execution, Outcome};
 use crate::runtime::FuncKind;
 use crate::types::{FuncType, ValType};
@@ -256,6 +256,27 @@ pub(crate) fn call_raw<T>(
         results.copy_from_slice(&slots[..results.len()]);
         return Ok(());
     }
+    // A wasm call made while another is running (from a host function) re-enters on the native
+    // stack: bound the nesting so that wasm -> host -> wasm -> ... recursion ends in a trap
+    // instead of a native stack overflow.
+    let outer = store.wasm_nesting;
+    if outer >= MAX_WASM_NESTING {
+        return Err(TrapCode::StackOverflow.into());
+    }
+    store.wasm_nesting = outer + 1;
+    let outcome = call_wasm(store, func, args, results);
+    store.wasm_nesting = outer;
+    outcome
+}
+
+/// How many wasm calls may be active at once in one store, each entered from a host function
+/// called by the previous one. Each level costs about 1–2 KiB of native stack (more in
+/// unoptimised builds) plus whatever the host functions in between use, and its own interpreter
+/// value stack.
+pub(crate) const MAX_WASM_NESTING: u32 = 64;
+
+/// Runs the wasm function `func` in a new execution; see [`call_raw`].
+fn call_wasm<T>(store: &mut Store<T>, func: u32, args: &[u64], results: &mut [u64]) -> Result<()> {
     let mut ex = Execution::new(&mut store.inner, func, args)?;
     let outcome = drive(store, &mut ex);
     if outcome.is_ok() {

@@ -42,6 +42,9 @@ pub struct Store<T> {
     pub(crate) linker_funcs: HashMap<u64, u32>,
     /// Canonical type ids of host function signatures seen by this store.
     type_ids: HashMap<FuncType, (u32, Arc<FuncType>)>,
+    /// Wasm calls currently active in this store, each entered from a host function called by
+    /// the previous one (see `func::call_raw`).
+    pub(crate) wasm_nesting: u32,
     data: T,
 }
 
@@ -58,6 +61,7 @@ impl<T> Store<T> {
             host_funcs: Vec::new(),
             linker_funcs: HashMap::new(),
             type_ids: HashMap::new(),
+            wasm_nesting: 0,
             data,
         }
     }

@@ -34,7 +34,6 @@ struct Frame {
 }
 
 struct PendingHost {
-    func: u32,
     base: usize,
     len: usize,
 }
@@ -91,11 +90,6 @@ impl Execution {
     pub(crate) fn host_slots(&mut self) -> &mut [u64] {
         let h = self.host.as_ref().expect("host_slots outside a host call");
         &mut self.stack[h.base..h.base + h.len]
-    }
-
-    /// During [`Outcome::HostCall`]: the store index of the host function.
-    pub(crate) fn host_func(&self) -> u32 {
-        self.host.as_ref().expect("host_func outside a host call").func
     }
 
     /// The store instance of the innermost wasm frame (the caller of a host function).
@@ -194,7 +188,7 @@ impl Execution {
                 if base + len > self.stack.len() {
                     return Err(TrapCode::StackOverflow);
                 }
-                self.host = Some(PendingHost { func: callee, base, len });
+                self.host = Some(PendingHost { base, len });
                 Ok(Some(host))
             }
         }
@@ -648,74 +642,6 @@ impl Execution {
                     // SAFETY: in bounds per `ea!`.
                     unsafe { (p as *mut u128).write_unaligned(val.to_le()) }
                 }
-                Instr::LoadM { d, a, m } => {
-                    let ma = cf.memargs[m as usize];
-                    let mem = mem_at(inst, ma.mem);
-                    let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
-                    match generic_load(mem, ma.kind, addr, ma.offset) {
-                        Some(v) => match ma.kind {
-                            MemKind::V128Load => wr128!(d, v),
-                            _ => wr!(d, v as u64),
-                        },
-                        None => trap!(TrapCode::MemoryOutOfBounds),
-                    }
-                }
-                Instr::StoreM { a, v, m } => {
-                    let ma = cf.memargs[m as usize];
-                    let mem = mem_at(inst, ma.mem);
-                    let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
-                    let val =
-                        if ma.kind == MemKind::V128Store { rd128!(v) } else { rd!(v) as u128 };
-                    if generic_store(mem, ma.kind, addr, ma.offset, val).is_none() {
-                        trap!(TrapCode::MemoryOutOfBounds)
-                    }
-                }
-                Instr::V128LoadExt { d, a, m } => {
-                    let ma = cf.memargs[m as usize];
-                    let MemKind::Simd(kind) = ma.kind else { unreachable!() };
-                    let mem = mem_at(inst, ma.mem);
-                    let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
-                    let w = kind.width() as u64;
-                    match bytes_at(mem, addr, ma.offset, w) {
-                        Some(b) => wr128!(d, kind.eval(b)),
-                        None => trap!(TrapCode::MemoryOutOfBounds),
-                    }
-                }
-                Instr::LoadLane { d, a, m } => {
-                    let (v, _, _) = arg!();
-                    let ma = cf.memargs[m as usize];
-                    let MemKind::Lane { width, lane } = ma.kind else { unreachable!() };
-                    let mem = mem_at(inst, ma.mem);
-                    let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
-                    let vec = rd128!(v);
-                    match bytes_at(mem, addr, ma.offset, width as u64) {
-                        Some(b) => {
-                            let mut x = [0u8; 8];
-                            x[..width as usize].copy_from_slice(b);
-                            let x = u64::from_le_bytes(x) as u128;
-                            let bits = width as u32 * 8;
-                            let mask = if bits == 128 {
-                                !0u128
-                            } else {
-                                ((1u128 << bits) - 1) << (lane as u32 * bits)
-                            };
-                            wr128!(d, (vec & !mask) | (x << (lane as u32 * bits)))
-                        }
-                        None => trap!(TrapCode::MemoryOutOfBounds),
-                    }
-                }
-                Instr::StoreLane { a, v, m } => {
-                    let ma = cf.memargs[m as usize];
-                    let MemKind::Lane { width, lane } = ma.kind else { unreachable!() };
-                    let mem = mem_at(inst, ma.mem);
-                    let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
-                    let bits = width as u32 * 8;
-                    let x = (rd128!(v) >> (lane as u32 * bits)) as u64;
-                    match bytes_at_mut(mem, addr, ma.offset, width as u64) {
-                        Some(b) => b.copy_from_slice(&x.to_le_bytes()[..width as usize]),
-                        None => trap!(TrapCode::MemoryOutOfBounds),
-                    }
-                }
                 Instr::MemorySize { d, m } => {
                     let mem = mem_at(inst, m);
                     // SAFETY: memories are boxed in the store and live as long as it.
@@ -726,149 +652,9 @@ impl Execution {
                     // SAFETY: as for MemorySize; the store is exclusively borrowed.
                     let mem = unsafe { &mut *memp };
                     let delta = if mem.ty.memory64 { rd!(a) } else { i32_!(a) as u64 };
-                    let r = match mem.grow(delta) {
-                        Some(old) => old,
-                        None => u64::MAX,
-                    };
+                    let r = mem.grow(delta).unwrap_or(u64::MAX);
                     wr!(d, if mem.ty.memory64 { r } else { r as u32 as u64 });
                     (mem_base, mem_len) = mem0(inst);
-                }
-                Instr::MemoryFill { d, v, n } => {
-                    let (m, _, _) = arg!();
-                    // SAFETY: as for MemoryGrow.
-                    let mem = unsafe { &mut *mem_at(inst, m) };
-                    let (dst, len) = if mem.ty.memory64 {
-                        (rd!(d), rd!(n))
-                    } else {
-                        (i32_!(d) as u64, i32_!(n) as u64)
-                    };
-                    match range_in(mem.len(), dst, len) {
-                        Some(r) => mem.data_mut()[r].fill(rd!(v) as u8),
-                        None => trap!(TrapCode::MemoryOutOfBounds),
-                    }
-                }
-                Instr::MemoryCopy { d, s, n } => {
-                    let (dm, smi, _) = arg!();
-                    let dmem = mem_at(inst, dm);
-                    let smem = mem_at(inst, smi);
-                    // SAFETY: as for MemoryGrow; shared reads before the exclusive write.
-                    let (d64, s64) = unsafe { ((*dmem).ty.memory64, (*smem).ty.memory64) };
-                    let dst = if d64 { rd!(d) } else { i32_!(d) as u64 };
-                    let src = if s64 { rd!(s) } else { i32_!(s) as u64 };
-                    let len = if d64 && s64 { rd!(n) } else { i32_!(n) as u64 };
-                    // SAFETY: both memories are live; lengths read through shared refs.
-                    let (dl, sl) = unsafe { ((*dmem).len(), (*smem).len()) };
-                    match (range_in(dl, dst, len), range_in(sl, src, len)) {
-                        (Some(dr), Some(sr)) => {
-                            // SAFETY: both ranges are in bounds; `copy` handles overlap.
-                            unsafe {
-                                std::ptr::copy(
-                                    (*smem).base().add(sr.start),
-                                    (*dmem).base().add(dr.start),
-                                    dr.len(),
-                                )
-                            }
-                        }
-                        _ => trap!(TrapCode::MemoryOutOfBounds),
-                    }
-                }
-                Instr::MemoryInit { d, s, n } => {
-                    let (seg, m, _) = arg!();
-                    // SAFETY: as for MemoryGrow.
-                    let mem = unsafe { &mut *mem_at(inst, m) };
-                    let dst = if mem.ty.memory64 { rd!(d) } else { i32_!(d) as u64 };
-                    let (src, len) = (i32_!(s) as u64, i32_!(n) as u64);
-                    let data: &[u8] = if inst.data_dropped[seg as usize] {
-                        &[]
-                    } else {
-                        &inst.module.bytes[inst.module.datas[seg as usize].range.clone()]
-                    };
-                    match (range_in(mem.len(), dst, len), range_in(data.len(), src, len)) {
-                        (Some(dr), Some(sr)) => mem.data_mut()[dr].copy_from_slice(&data[sr]),
-                        _ => trap!(TrapCode::MemoryOutOfBounds),
-                    }
-                }
-                Instr::DataDrop { seg } => {
-                    let i = store.instances[frame_inst(&self.frames)].as_mut();
-                    i.data_dropped[seg as usize] = true;
-                }
-                Instr::TableGet { d, i, t } => {
-                    let tab = &store.tables[inst.tables[t as usize] as usize];
-                    let i = if tab.ty.table64 { rd!(i) } else { i32_!(i) as u64 };
-                    match tab.elems.get(i as usize).filter(|_| i < tab.elems.len() as u64) {
-                        Some(v) => wr!(d, *v),
-                        None => trap!(TrapCode::TableOutOfBounds),
-                    }
-                }
-                Instr::TableSet { i, v, t } => {
-                    let tab = &mut store.tables[inst.tables[t as usize] as usize];
-                    let i = if tab.ty.table64 { rd!(i) } else { i32_!(i) as u64 };
-                    if i >= tab.elems.len() as u64 {
-                        trap!(TrapCode::TableOutOfBounds)
-                    }
-                    tab.elems[i as usize] = rd!(v);
-                }
-                Instr::TableSize { d, t } => {
-                    let tab = &store.tables[inst.tables[t as usize] as usize];
-                    wr!(d, tab.elems.len() as u64)
-                }
-                Instr::TableGrow { d, init, n } => {
-                    let (t, _, _) = arg!();
-                    let tab = &mut store.tables[inst.tables[t as usize] as usize];
-                    let is64 = tab.ty.table64;
-                    let delta = if is64 { rd!(n) } else { i32_!(n) as u64 };
-                    let r = tab.grow(delta, rd!(init)).unwrap_or(u64::MAX);
-                    wr!(d, if is64 { r } else { r as u32 as u64 })
-                }
-                Instr::TableFill { i, v, n } => {
-                    let (t, _, _) = arg!();
-                    let tab = &mut store.tables[inst.tables[t as usize] as usize];
-                    let (i, n) = if tab.ty.table64 {
-                        (rd!(i), rd!(n))
-                    } else {
-                        (i32_!(i) as u64, i32_!(n) as u64)
-                    };
-                    match range_in(tab.elems.len(), i, n) {
-                        Some(r) => tab.elems[r].fill(rd!(v)),
-                        None => trap!(TrapCode::TableOutOfBounds),
-                    }
-                }
-                Instr::TableCopy { d, s, n } => {
-                    let (dt, st, _) = arg!();
-                    let (dti, sti) =
-                        (inst.tables[dt as usize] as usize, inst.tables[st as usize] as usize);
-                    let d64 = store.tables[dti].ty.table64;
-                    let s64 = store.tables[sti].ty.table64;
-                    let dst = if d64 { rd!(d) } else { i32_!(d) as u64 };
-                    let src = if s64 { rd!(s) } else { i32_!(s) as u64 };
-                    let len = if d64 && s64 { rd!(n) } else { i32_!(n) as u64 };
-                    let (dl, sl) = (store.tables[dti].elems.len(), store.tables[sti].elems.len());
-                    match (range_in(dl, dst, len), range_in(sl, src, len)) {
-                        (Some(dr), Some(sr)) => {
-                            if dti == sti {
-                                store.tables[dti].elems.copy_within(sr, dr.start);
-                            } else {
-                                let tmp: Vec<u64> = store.tables[sti].elems[sr].to_vec();
-                                store.tables[dti].elems[dr].copy_from_slice(&tmp);
-                            }
-                        }
-                        _ => trap!(TrapCode::TableOutOfBounds),
-                    }
-                }
-                Instr::TableInit { d, s, n } => {
-                    let (seg, t, _) = arg!();
-                    let tab = &mut store.tables[inst.tables[t as usize] as usize];
-                    let dst = if tab.ty.table64 { rd!(d) } else { i32_!(d) as u64 };
-                    let (src, len) = (i32_!(s) as u64, i32_!(n) as u64);
-                    let elems = &inst.elems[seg as usize];
-                    match (range_in(tab.elems.len(), dst, len), range_in(elems.len(), src, len)) {
-                        (Some(dr), Some(sr)) => tab.elems[dr].copy_from_slice(&elems[sr]),
-                        _ => trap!(TrapCode::TableOutOfBounds),
-                    }
-                }
-                Instr::ElemDrop { seg } => {
-                    let i = store.instances[frame_inst(&self.frames)].as_mut();
-                    i.elems[seg as usize] = Box::new([]);
                 }
                 Instr::RefFunc { d, f } => wr!(d, inst.funcs[f as usize] as u64 + 1),
                 Instr::RefIsNull { d, a } => wr!(d, (rd!(a) == 0) as u64),
@@ -903,19 +689,19 @@ impl Execution {
                 Instr::I32GeSI { d, a, i } => wr!(d, ((i32_!(a) as i32) >= i) as u64),
                 Instr::I32GeUI { d, a, i } => wr!(d, (i32_!(a) >= (i as u32)) as u64),
                 Instr::I64AddI { d, a, i } => {
-                    wr!(d, (rd!(a).wrapping_add(i as i64 as u64)) as u64)
+                    wr!(d, rd!(a).wrapping_add(i as i64 as u64))
                 }
                 Instr::I64MulI { d, a, i } => {
-                    wr!(d, (rd!(a).wrapping_mul(i as i64 as u64)) as u64)
+                    wr!(d, rd!(a).wrapping_mul(i as i64 as u64))
                 }
-                Instr::I64AndI { d, a, i } => wr!(d, (rd!(a) & (i as i64 as u64)) as u64),
-                Instr::I64OrI { d, a, i } => wr!(d, (rd!(a) | (i as i64 as u64)) as u64),
-                Instr::I64XorI { d, a, i } => wr!(d, (rd!(a) ^ (i as i64 as u64)) as u64),
-                Instr::I64ShlI { d, a, i } => wr!(d, (rd!(a).wrapping_shl(i as u32)) as u64),
+                Instr::I64AndI { d, a, i } => wr!(d, rd!(a) & (i as i64 as u64)),
+                Instr::I64OrI { d, a, i } => wr!(d, rd!(a) | (i as i64 as u64)),
+                Instr::I64XorI { d, a, i } => wr!(d, rd!(a) ^ (i as i64 as u64)),
+                Instr::I64ShlI { d, a, i } => wr!(d, rd!(a).wrapping_shl(i as u32)),
                 Instr::I64ShrSI { d, a, i } => {
                     wr!(d, ((rd!(a) as i64).wrapping_shr(i as u32)) as u64)
                 }
-                Instr::I64ShrUI { d, a, i } => wr!(d, (rd!(a).wrapping_shr(i as u32)) as u64),
+                Instr::I64ShrUI { d, a, i } => wr!(d, rd!(a).wrapping_shr(i as u32)),
                 Instr::I64EqI { d, a, i } => wr!(d, (rd!(a) == (i as i64 as u64)) as u64),
                 Instr::I64NeI { d, a, i } => wr!(d, (rd!(a) != (i as i64 as u64)) as u64),
                 Instr::I64LtSI { d, a, i } => wr!(d, ((rd!(a) as i64) < (i as i64)) as u64),
@@ -1360,23 +1146,35 @@ impl Execution {
                 Instr::I64TruncSatF64S { d, a } => wr!(d, f64_!(a) as i64 as u64),
                 Instr::I64TruncSatF64U { d, a } => wr!(d, f64_!(a) as u64),
 
-                // ---- SIMD ----
-                Instr::V128Unary { d, a, op } => wr128!(d, op.eval(rd128!(a))),
-                Instr::V128Binary { d, a, b, op } => wr128!(d, op.eval(rd128!(a), rd128!(b))),
-                Instr::V128Ternary { d, a, b, op } => {
-                    let (c, _, _) = arg!();
-                    wr128!(d, op.eval(rd128!(a), rd128!(b), rd128!(c)))
-                }
-                Instr::V128Test { d, a, op } => wr!(d, op.eval(rd128!(a)) as u64),
-                Instr::V128Shift { d, a, b, op } => wr128!(d, op.eval(rd128!(a), i32_!(b))),
-                Instr::V128Splat { d, a, op } => wr128!(d, op.eval(rd!(a))),
-                Instr::V128Extract { d, a, op, lane } => wr!(d, op.eval(rd128!(a), lane)),
-                Instr::V128Replace { d, a, b, op, lane } => {
-                    wr128!(d, op.eval(rd128!(a), rd!(b), lane))
-                }
-                Instr::V128Shuffle { d, a, b } => {
-                    let (k, _, _) = arg!();
-                    wr128!(d, super::simd::shuffle(rd128!(a), rd128!(b), &cf.shuffles[k as usize]))
+                Instr::DataDrop { .. }
+                | Instr::ElemDrop { .. }
+                | Instr::LoadLane { .. }
+                | Instr::LoadM { .. }
+                | Instr::MemoryCopy { .. }
+                | Instr::MemoryFill { .. }
+                | Instr::MemoryInit { .. }
+                | Instr::StoreLane { .. }
+                | Instr::StoreM { .. }
+                | Instr::TableCopy { .. }
+                | Instr::TableFill { .. }
+                | Instr::TableGet { .. }
+                | Instr::TableGrow { .. }
+                | Instr::TableInit { .. }
+                | Instr::TableSet { .. }
+                | Instr::TableSize { .. }
+                | Instr::V128Binary { .. }
+                | Instr::V128Extract { .. }
+                | Instr::V128LoadExt { .. }
+                | Instr::V128Replace { .. }
+                | Instr::V128Shift { .. }
+                | Instr::V128Shuffle { .. }
+                | Instr::V128Splat { .. }
+                | Instr::V128Ternary { .. }
+                | Instr::V128Test { .. }
+                | Instr::V128Unary { .. } => {
+                    if let Err(c) = exec_cold(store, inst_idx, inst, cf, sp, ins, &mut ip) {
+                        trap!(c)
+                    }
                 }
             }
         }
@@ -1422,6 +1220,286 @@ impl Execution {
     }
 }
 
+/// Instructions kept out of the main loop: generic and lane memory accesses, bulk memory and
+/// table operations, and SIMD. Keeping their code out of `run_inner` leaves the hot loop small
+/// enough for its state to stay in registers.
+#[inline(never)]
+fn exec_cold(
+    store: &mut StoreInner,
+    inst_idx: u32,
+    inst: &InstanceData,
+    cf: &CompiledFunc,
+    sp: *mut u64,
+    ins: &Instr,
+    ip: &mut *const Instr,
+) -> Result<(), TrapCode> {
+    macro_rules! rd {
+        ($s:expr) => {
+            // SAFETY: slots named by translated code are inside the frame window.
+            unsafe { *sp.add($s as usize) }
+        };
+    }
+    macro_rules! wr {
+        ($s:expr, $v:expr) => {{
+            let v: u64 = $v;
+            // SAFETY: as for `rd`.
+            unsafe { *sp.add($s as usize) = v }
+        }};
+    }
+    macro_rules! rd128 {
+        ($s:expr) => {
+            (rd!($s) as u128) | ((rd!($s + 1) as u128) << 64)
+        };
+    }
+    macro_rules! wr128 {
+        ($s:expr, $v:expr) => {{
+            let v: u128 = $v;
+            wr!($s, v as u64);
+            wr!($s + 1, (v >> 64) as u64);
+        }};
+    }
+    macro_rules! i32_ {
+        ($s:expr) => {
+            rd!($s) as u32
+        };
+    }
+    macro_rules! trap {
+        ($c:expr) => {
+            return Err($c)
+        };
+    }
+    macro_rules! arg {
+        () => {{
+            // SAFETY: the translator always emits the `Arg` word after its instruction.
+            let a = unsafe { **ip };
+            // SAFETY: as above.
+            *ip = unsafe { ip.add(1) };
+            match a {
+                Instr::Arg { x, y, z } => (x, y, z),
+                _ => unreachable!("missing Arg word"),
+            }
+        }};
+    }
+    match *ins {
+        Instr::LoadM { d, a, m } => {
+            let ma = cf.memargs[m as usize];
+            let mem = mem_at(inst, ma.mem);
+            let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
+            match generic_load(mem, ma.kind, addr, ma.offset) {
+                Some(v) => match ma.kind {
+                    MemKind::V128Load => wr128!(d, v),
+                    _ => wr!(d, v as u64),
+                },
+                None => trap!(TrapCode::MemoryOutOfBounds),
+            }
+        }
+        Instr::StoreM { a, v, m } => {
+            let ma = cf.memargs[m as usize];
+            let mem = mem_at(inst, ma.mem);
+            let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
+            let val = if ma.kind == MemKind::V128Store { rd128!(v) } else { rd!(v) as u128 };
+            if generic_store(mem, ma.kind, addr, ma.offset, val).is_none() {
+                trap!(TrapCode::MemoryOutOfBounds)
+            }
+        }
+        Instr::V128LoadExt { d, a, m } => {
+            let ma = cf.memargs[m as usize];
+            let MemKind::Simd(kind) = ma.kind else { unreachable!() };
+            let mem = mem_at(inst, ma.mem);
+            let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
+            let w = kind.width() as u64;
+            match bytes_at(mem, addr, ma.offset, w) {
+                Some(b) => wr128!(d, kind.eval(b)),
+                None => trap!(TrapCode::MemoryOutOfBounds),
+            }
+        }
+        Instr::LoadLane { d, a, m } => {
+            let (v, _, _) = arg!();
+            let ma = cf.memargs[m as usize];
+            let MemKind::Lane { width, lane } = ma.kind else { unreachable!() };
+            let mem = mem_at(inst, ma.mem);
+            let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
+            let vec = rd128!(v);
+            match bytes_at(mem, addr, ma.offset, width as u64) {
+                Some(b) => {
+                    let mut x = [0u8; 8];
+                    x[..width as usize].copy_from_slice(b);
+                    let x = u64::from_le_bytes(x) as u128;
+                    let bits = width as u32 * 8;
+                    let mask = if bits == 128 {
+                        !0u128
+                    } else {
+                        ((1u128 << bits) - 1) << (lane as u32 * bits)
+                    };
+                    wr128!(d, (vec & !mask) | (x << (lane as u32 * bits)))
+                }
+                None => trap!(TrapCode::MemoryOutOfBounds),
+            }
+        }
+        Instr::StoreLane { a, v, m } => {
+            let ma = cf.memargs[m as usize];
+            let MemKind::Lane { width, lane } = ma.kind else { unreachable!() };
+            let mem = mem_at(inst, ma.mem);
+            let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
+            let bits = width as u32 * 8;
+            let x = (rd128!(v) >> (lane as u32 * bits)) as u64;
+            match bytes_at_mut(mem, addr, ma.offset, width as u64) {
+                Some(b) => b.copy_from_slice(&x.to_le_bytes()[..width as usize]),
+                None => trap!(TrapCode::MemoryOutOfBounds),
+            }
+        }
+        Instr::MemoryFill { d, v, n } => {
+            let (m, _, _) = arg!();
+            // SAFETY: as for MemoryGrow.
+            let mem = unsafe { &mut *mem_at(inst, m) };
+            let (dst, len) =
+                if mem.ty.memory64 { (rd!(d), rd!(n)) } else { (i32_!(d) as u64, i32_!(n) as u64) };
+            match range_in(mem.len(), dst, len) {
+                Some(r) => mem.data_mut()[r].fill(rd!(v) as u8),
+                None => trap!(TrapCode::MemoryOutOfBounds),
+            }
+        }
+        Instr::MemoryCopy { d, s, n } => {
+            let (dm, smi, _) = arg!();
+            let dmem = mem_at(inst, dm);
+            let smem = mem_at(inst, smi);
+            // SAFETY: as for MemoryGrow; shared reads before the exclusive write.
+            let (d64, s64) = unsafe { ((*dmem).ty.memory64, (*smem).ty.memory64) };
+            let dst = if d64 { rd!(d) } else { i32_!(d) as u64 };
+            let src = if s64 { rd!(s) } else { i32_!(s) as u64 };
+            let len = if d64 && s64 { rd!(n) } else { i32_!(n) as u64 };
+            // SAFETY: both memories are live; lengths read through shared refs.
+            let (dl, sl) = unsafe { ((*dmem).len(), (*smem).len()) };
+            match (range_in(dl, dst, len), range_in(sl, src, len)) {
+                (Some(dr), Some(sr)) => {
+                    // SAFETY: both ranges are in bounds; `copy` handles overlap.
+                    unsafe {
+                        std::ptr::copy(
+                            (*smem).base().add(sr.start),
+                            (*dmem).base().add(dr.start),
+                            dr.len(),
+                        )
+                    }
+                }
+                _ => trap!(TrapCode::MemoryOutOfBounds),
+            }
+        }
+        Instr::MemoryInit { d, s, n } => {
+            let (seg, m, _) = arg!();
+            // SAFETY: as for MemoryGrow.
+            let mem = unsafe { &mut *mem_at(inst, m) };
+            let dst = if mem.ty.memory64 { rd!(d) } else { i32_!(d) as u64 };
+            let (src, len) = (i32_!(s) as u64, i32_!(n) as u64);
+            let data: &[u8] = if inst.data_dropped[seg as usize] {
+                &[]
+            } else {
+                &inst.module.bytes[inst.module.datas[seg as usize].range.clone()]
+            };
+            match (range_in(mem.len(), dst, len), range_in(data.len(), src, len)) {
+                (Some(dr), Some(sr)) => mem.data_mut()[dr].copy_from_slice(&data[sr]),
+                _ => trap!(TrapCode::MemoryOutOfBounds),
+            }
+        }
+        Instr::DataDrop { seg } => {
+            let i = store.instances[inst_idx as usize].as_mut();
+            i.data_dropped[seg as usize] = true;
+        }
+        Instr::TableGet { d, i, t } => {
+            let tab = &store.tables[inst.tables[t as usize] as usize];
+            let i = if tab.ty.table64 { rd!(i) } else { i32_!(i) as u64 };
+            match tab.elems.get(i as usize).filter(|_| i < tab.elems.len() as u64) {
+                Some(v) => wr!(d, *v),
+                None => trap!(TrapCode::TableOutOfBounds),
+            }
+        }
+        Instr::TableSet { i, v, t } => {
+            let tab = &mut store.tables[inst.tables[t as usize] as usize];
+            let i = if tab.ty.table64 { rd!(i) } else { i32_!(i) as u64 };
+            if i >= tab.elems.len() as u64 {
+                trap!(TrapCode::TableOutOfBounds)
+            }
+            tab.elems[i as usize] = rd!(v);
+        }
+        Instr::TableSize { d, t } => {
+            let tab = &store.tables[inst.tables[t as usize] as usize];
+            wr!(d, tab.elems.len() as u64)
+        }
+        Instr::TableGrow { d, init, n } => {
+            let (t, _, _) = arg!();
+            let tab = &mut store.tables[inst.tables[t as usize] as usize];
+            let is64 = tab.ty.table64;
+            let delta = if is64 { rd!(n) } else { i32_!(n) as u64 };
+            let r = tab.grow(delta, rd!(init)).unwrap_or(u64::MAX);
+            wr!(d, if is64 { r } else { r as u32 as u64 })
+        }
+        Instr::TableFill { i, v, n } => {
+            let (t, _, _) = arg!();
+            let tab = &mut store.tables[inst.tables[t as usize] as usize];
+            let (i, n) =
+                if tab.ty.table64 { (rd!(i), rd!(n)) } else { (i32_!(i) as u64, i32_!(n) as u64) };
+            match range_in(tab.elems.len(), i, n) {
+                Some(r) => tab.elems[r].fill(rd!(v)),
+                None => trap!(TrapCode::TableOutOfBounds),
+            }
+        }
+        Instr::TableCopy { d, s, n } => {
+            let (dt, st, _) = arg!();
+            let (dti, sti) = (inst.tables[dt as usize] as usize, inst.tables[st as usize] as usize);
+            let d64 = store.tables[dti].ty.table64;
+            let s64 = store.tables[sti].ty.table64;
+            let dst = if d64 { rd!(d) } else { i32_!(d) as u64 };
+            let src = if s64 { rd!(s) } else { i32_!(s) as u64 };
+            let len = if d64 && s64 { rd!(n) } else { i32_!(n) as u64 };
+            let (dl, sl) = (store.tables[dti].elems.len(), store.tables[sti].elems.len());
+            match (range_in(dl, dst, len), range_in(sl, src, len)) {
+                (Some(dr), Some(sr)) => {
+                    if dti == sti {
+                        store.tables[dti].elems.copy_within(sr, dr.start);
+                    } else {
+                        let tmp: Vec<u64> = store.tables[sti].elems[sr].to_vec();
+                        store.tables[dti].elems[dr].copy_from_slice(&tmp);
+                    }
+                }
+                _ => trap!(TrapCode::TableOutOfBounds),
+            }
+        }
+        Instr::TableInit { d, s, n } => {
+            let (seg, t, _) = arg!();
+            let tab = &mut store.tables[inst.tables[t as usize] as usize];
+            let dst = if tab.ty.table64 { rd!(d) } else { i32_!(d) as u64 };
+            let (src, len) = (i32_!(s) as u64, i32_!(n) as u64);
+            let elems = &inst.elems[seg as usize];
+            match (range_in(tab.elems.len(), dst, len), range_in(elems.len(), src, len)) {
+                (Some(dr), Some(sr)) => tab.elems[dr].copy_from_slice(&elems[sr]),
+                _ => trap!(TrapCode::TableOutOfBounds),
+            }
+        }
+        Instr::ElemDrop { seg } => {
+            let i = store.instances[inst_idx as usize].as_mut();
+            i.elems[seg as usize] = Box::new([]);
+        }
+        Instr::V128Unary { d, a, op } => wr128!(d, op.eval(rd128!(a))),
+        Instr::V128Binary { d, a, b, op } => wr128!(d, op.eval(rd128!(a), rd128!(b))),
+        Instr::V128Ternary { d, a, b, op } => {
+            let (c, _, _) = arg!();
+            wr128!(d, op.eval(rd128!(a), rd128!(b), rd128!(c)))
+        }
+        Instr::V128Test { d, a, op } => wr!(d, op.eval(rd128!(a)) as u64),
+        Instr::V128Shift { d, a, b, op } => wr128!(d, op.eval(rd128!(a), i32_!(b))),
+        Instr::V128Splat { d, a, op } => wr128!(d, op.eval(rd!(a))),
+        Instr::V128Extract { d, a, op, lane } => wr!(d, op.eval(rd128!(a), lane)),
+        Instr::V128Replace { d, a, b, op, lane } => {
+            wr128!(d, op.eval(rd128!(a), rd!(b), lane))
+        }
+        Instr::V128Shuffle { d, a, b } => {
+            let (k, _, _) = arg!();
+            wr128!(d, super::simd::shuffle(rd128!(a), rd128!(b), &cf.shuffles[k as usize]))
+        }
+        _ => unreachable!("not a cold instruction: {ins:?}"),
+    }
+    Ok(())
+}
+
 /// Translates (if needed) and caches the code of wasm function `func` (store index).
 #[cold]
 fn resolve_code(store: &mut StoreInner, func: u32) -> Result<*const CompiledFunc, TrapCode> {
@@ -1437,10 +1515,6 @@ fn resolve_code(store: &mut StoreInner, func: u32) -> Result<*const CompiledFunc
     }
     store.func_code[func as usize] = CodePtr { code: ptr, inst: instance };
     Ok(ptr)
-}
-
-fn frame_inst(frames: &[Frame]) -> usize {
-    frames.last().expect("a running frame").inst as usize
 }
 
 #[inline]

@@ -150,6 +150,10 @@ unsafe impl Sync for CodePtr {}
 static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The non-generic part of a store: every runtime object.
+///
+/// Memories, tables, globals and instances are boxed on purpose: raw pointers to them are kept
+/// in instance data (and will be in native code), so they must not move when the vectors grow.
+#[allow(clippy::vec_box)]
 pub(crate) struct StoreInner {
     pub(crate) id: u64,
     pub(crate) engine: Engine,

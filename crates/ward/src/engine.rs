@@ -52,7 +52,7 @@ impl Config {
     /// The size of the interpreter's value stack, in bytes (rounded down to 8-byte slots).
     /// A call that needs more ends in a `call stack exhausted` trap.
     pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Config {
-        self.max_stack_slots = (bytes / 8).max(1024);
+        self.max_stack_slots = (bytes / 8).clamp(1024, u32::MAX as usize);
         self
     }
 

@@ -26,9 +26,9 @@ struct Frame {
     func: u32,
     code: *const CompiledFunc,
     /// Where to continue in this frame.
-    pc: usize,
-    /// Frame base in the value stack.
-    fp: usize,
+    pc: u32,
+    /// Frame base in the value stack (the stack never exceeds `u32::MAX` slots).
+    fp: u32,
     /// Store instance index.
     inst: u32,
 }
@@ -127,7 +127,7 @@ impl Execution {
             let module = &store.instances[instance as usize].module;
             // SAFETY: see the `Send` impl: the code is owned by the module of a live instance.
             let code = unsafe { &*f.code };
-            let offset = code.offsets.get(f.pc.saturating_sub(1)).map(|o| *o as usize);
+            let offset = code.offsets.get((f.pc as usize).saturating_sub(1)).map(|o| *o as usize);
             out.push(FrameInfo {
                 func_index: index,
                 func_name: module.func_name(index).map(str::to_string),
@@ -164,7 +164,7 @@ impl Execution {
         if cf.local_slots > cf.param_slots {
             self.stack[fp + cf.param_slots as usize..fp + cf.local_slots as usize].fill(0);
         }
-        self.frames.push(Frame { func, code, pc: 0, fp, inst: instance });
+        self.frames.push(Frame { func, code, pc: 0, fp: fp as u32, inst: instance });
         Ok(())
     }
 
@@ -213,8 +213,8 @@ impl Execution {
         let mut cf: &CompiledFunc = unsafe { &*top.code };
         let mut code = cf.code.as_ptr();
         // SAFETY: a saved pc is always inside its function's code.
-        let mut ip: *const Instr = unsafe { code.add(top.pc) };
-        let mut fp = top.fp;
+        let mut ip: *const Instr = unsafe { code.add(top.pc as usize) };
+        let mut fp = top.fp as usize;
         // SAFETY: `enter` checked fp + frame_slots (+2 for a v128 result) <= stack.len().
         let mut sp = unsafe { self.stack.as_mut_ptr().add(fp) };
         let mut inst_idx = top.inst;
@@ -233,8 +233,8 @@ impl Execution {
                 cf = unsafe { &*top.code };
                 code = cf.code.as_ptr();
                 // SAFETY: as above.
-                ip = unsafe { code.add(top.pc) };
-                fp = top.fp;
+                ip = unsafe { code.add(top.pc as usize) };
+                fp = top.fp as usize;
                 // SAFETY: as above; the frame was checked when it was entered.
                 sp = unsafe { self.stack.as_mut_ptr().add(fp) };
                 if top.inst != inst_idx {
@@ -314,7 +314,7 @@ impl Execution {
         }
         macro_rules! trap {
             ($c:expr) => {{
-                self.frames.last_mut().unwrap().pc = pc!();
+                self.frames.last_mut().unwrap().pc = pc!() as u32;
                 return Err($c);
             }};
         }
@@ -359,7 +359,7 @@ impl Execution {
         }
         macro_rules! save_pc {
             () => {
-                self.frames.last_mut().unwrap().pc = pc!();
+                self.frames.last_mut().unwrap().pc = pc!() as u32;
             };
         }
         macro_rules! do_call {
@@ -465,10 +465,15 @@ impl Execution {
                     }
                 }
                 Instr::ReturnFrom { s, n } => {
-                    for k in 0..n as usize {
-                        // SAFETY: `s + k` and `k` lie inside the frame (translator invariant);
-                        // ascending copy is correct because results move down.
-                        unsafe { *sp.add(k) = *sp.add(s as usize + k) };
+                    // SAFETY: `s + k` and `k` lie inside the frame (translator invariant);
+                    // ascending copy is correct because results move down.
+                    unsafe {
+                        *sp = *sp.add(s as usize);
+                        let mut k = 1;
+                        while k < n as usize {
+                            *sp.add(k) = *sp.add(s as usize + k);
+                            k += 1;
+                        }
                     }
                     self.frames.pop();
                     {
@@ -492,16 +497,18 @@ impl Execution {
                     {
                         trap!(TrapCode::StackOverflow)
                     }
-                    for k in ncf.param_slots..ncf.local_slots {
+                    let mut k = ncf.param_slots as usize;
+                    while k < ncf.local_slots as usize {
                         // SAFETY: checked just above that the callee frame fits the stack.
-                        unsafe { *sp.add(args as usize + k as usize) = 0 };
+                        unsafe { *sp.add(args as usize + k) = 0 };
+                        k += 1;
                     }
-                    self.frames.last_mut().unwrap().pc = pc!();
+                    self.frames.last_mut().unwrap().pc = pc!() as u32;
                     self.frames.push(Frame {
                         func: callee,
                         code: target.code,
                         pc: 0,
-                        fp: nfp,
+                        fp: nfp as u32,
                         inst: target.inst,
                     });
                     cf = ncf;
@@ -1202,7 +1209,7 @@ impl Execution {
                     if !matches {
                         continue;
                     }
-                    let mut dst = frame.fp + c.dst as usize;
+                    let mut dst = frame.fp as usize + c.dst as usize;
                     if c.tag.is_some() {
                         self.stack[dst..dst + obj.values.len()].copy_from_slice(&obj.values);
                         dst += obj.values.len();
@@ -1210,7 +1217,7 @@ impl Execution {
                     if c.with_ref {
                         self.stack[dst] = exn;
                     }
-                    frame.pc = c.target as usize;
+                    frame.pc = c.target;
                     return Ok(());
                 }
             }

@@ -13,6 +13,7 @@ use crate::module::{Import, ImportKind, Module, ModuleInner, SegmentMode};
 use crate::runtime::{FuncEntry, FuncKind, GlobalCell, InstanceData, LinearMemory, TagEntry};
 use crate::types::{MemoryType, Mutability, TableType};
 use crate::TrapCode;
+use std::cell::Cell;
 use std::sync::Arc;
 
 /// Instantiates `module` in `store` with `imports` (in module import order).
@@ -187,8 +188,9 @@ fn allocate<T>(
         globals: globals.into(),
         global_ptrs,
         tags: tags.into(),
+        elem_dropped: (0..elems.len()).map(|_| Cell::new(false)).collect(),
         elems,
-        data_dropped: vec![false; m.datas.len()].into(),
+        data_dropped: (0..m.datas.len()).map(|_| Cell::new(false)).collect(),
     })
 }
 
@@ -206,17 +208,17 @@ fn init_elems<T>(store: &mut Store<T>, m: &ModuleInner, instance: u32) -> Result
                 let offset =
                     offset.eval(&read, &mut |f| u64::from(data.funcs[f as usize]) + 1) as u64;
                 let table = data.tables[*index as usize] as usize;
-                let items = std::mem::take(&mut s.instances[instance as usize].elems[i]);
+                let items = &s.instances[instance as usize].elems[i];
                 let elems = &mut s.tables[table].elems;
                 let dst = usize::try_from(offset)
                     .ok()
                     .and_then(|o| Some(o..o.checked_add(items.len())?))
                     .and_then(|r| elems.get_mut(r))
                     .ok_or_else(|| Error::from(TrapCode::TableOutOfBounds))?;
-                dst.copy_from_slice(&items);
+                dst.copy_from_slice(items);
             }
         }
-        s.instances[instance as usize].elems[i] = Box::new([]);
+        s.instances[instance as usize].elem_dropped[i].set(true);
     }
     Ok(())
 }
@@ -241,7 +243,7 @@ fn init_datas<T>(store: &mut Store<T>, m: &ModuleInner, instance: u32) -> Result
             .and_then(|r| mem.get_mut(r))
             .ok_or_else(|| Error::from(TrapCode::MemoryOutOfBounds))?;
         dst.copy_from_slice(bytes);
-        s.instances[instance as usize].data_dropped[i] = true;
+        s.instances[instance as usize].data_dropped[i].set(true);
     }
     Ok(())
 }

@@ -301,9 +301,9 @@ fn element_segments_fill_tables_with_instance_functions() {
     assert_eq!(f.ty(&store), FuncType::new([], [ValType::I32]));
     // Active and declared segments are dropped, passive ones kept.
     let data = &store.inner.instances[i.index as usize];
-    assert!(data.elems[0].is_empty());
-    assert!(data.elems[1].is_empty());
-    assert_eq!(&*data.elems[2], &[u64::from(h.index) + 1]);
+    assert!(data.elem(0).is_empty());
+    assert!(data.elem(1).is_empty());
+    assert_eq!(data.elem(2), &[u64::from(h.index) + 1]);
 }
 
 #[test]

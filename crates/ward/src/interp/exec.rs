@@ -1179,7 +1179,7 @@ impl Execution {
                 | Instr::V128Ternary { .. }
                 | Instr::V128Test { .. }
                 | Instr::V128Unary { .. } => {
-                    if let Err(c) = exec_cold(store, inst_idx, inst, cf, sp, ins, &mut ip) {
+                    if let Err(c) = exec_cold(store, inst, cf, sp, ins, &mut ip) {
                         trap!(c)
                     }
                 }
@@ -1233,7 +1233,6 @@ impl Execution {
 #[inline(never)]
 fn exec_cold(
     store: &mut StoreInner,
-    inst_idx: u32,
     inst: &InstanceData,
     cf: &CompiledFunc,
     sp: *mut u64,
@@ -1397,7 +1396,7 @@ fn exec_cold(
             let mem = unsafe { &mut *mem_at(inst, m) };
             let dst = if mem.ty.memory64 { rd!(d) } else { i32_!(d) as u64 };
             let (src, len) = (i32_!(s) as u64, i32_!(n) as u64);
-            let data: &[u8] = if inst.data_dropped[seg as usize] {
+            let data: &[u8] = if inst.data_dropped[seg as usize].get() {
                 &[]
             } else {
                 &inst.module.bytes[inst.module.datas[seg as usize].range.clone()]
@@ -1408,8 +1407,7 @@ fn exec_cold(
             }
         }
         Instr::DataDrop { seg } => {
-            let i = store.instances[inst_idx as usize].as_mut();
-            i.data_dropped[seg as usize] = true;
+            inst.data_dropped[seg as usize].set(true);
         }
         Instr::TableGet { d, i, t } => {
             let tab = &store.tables[inst.tables[t as usize] as usize];
@@ -1475,15 +1473,14 @@ fn exec_cold(
             let tab = &mut store.tables[inst.tables[t as usize] as usize];
             let dst = if tab.ty.table64 { rd!(d) } else { i32_!(d) as u64 };
             let (src, len) = (i32_!(s) as u64, i32_!(n) as u64);
-            let elems = &inst.elems[seg as usize];
+            let elems = inst.elem(seg);
             match (range_in(tab.elems.len(), dst, len), range_in(elems.len(), src, len)) {
                 (Some(dr), Some(sr)) => tab.elems[dr].copy_from_slice(&elems[sr]),
                 _ => trap!(TrapCode::TableOutOfBounds),
             }
         }
         Instr::ElemDrop { seg } => {
-            let i = store.instances[inst_idx as usize].as_mut();
-            i.elems[seg as usize] = Box::new([]);
+            inst.elem_dropped[seg as usize].set(true);
         }
         Instr::V128Unary { d, a, op } => wr128!(d, op.eval(rd128!(a))),
         Instr::V128Binary { d, a, b, op } => wr128!(d, op.eval(rd128!(a), rd128!(b))),

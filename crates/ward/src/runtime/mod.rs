@@ -14,6 +14,7 @@ use crate::engine::Engine;
 use crate::module::ModuleInner;
 use crate::types::{FuncType, GlobalType, TableType};
 use std::any::Any;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -106,16 +107,31 @@ pub(crate) struct InstanceData {
     pub(crate) global_ptrs: Box<[*mut GlobalCell]>,
     /// Store tag index of each module tag.
     pub(crate) tags: Box<[u32]>,
-    /// Element segments, evaluated; a dropped segment is empty.
+    /// Element segments, evaluated (see [`InstanceData::elem`]).
     pub(crate) elems: Box<[Box<[u64]>]>,
-    /// Data segments: whether each was dropped.
-    pub(crate) data_dropped: Box<[bool]>,
+    /// Whether each element segment was dropped. A `Cell` because `elem.drop` runs while the
+    /// interpreter holds a shared reference to the instance.
+    pub(crate) elem_dropped: Box<[Cell<bool>]>,
+    /// Whether each data segment was dropped (a `Cell` for the same reason).
+    pub(crate) data_dropped: Box<[Cell<bool>]>,
+}
+
+impl InstanceData {
+    /// The contents of element segment `seg`: empty once dropped.
+    pub(crate) fn elem(&self, seg: u32) -> &[u64] {
+        if self.elem_dropped[seg as usize].get() {
+            &[]
+        } else {
+            &self.elems[seg as usize]
+        }
+    }
 }
 
 // SAFETY: the raw pointers point into boxes owned by the same store, which moves between threads
 // as a whole; they are only dereferenced while the store is exclusively borrowed.
 unsafe impl Send for InstanceData {}
-// SAFETY: see `Send`; shared access never writes through the pointers.
+// SAFETY: see `Send`. The `Cell` flags are only written by code holding the store exclusively
+// (`&mut StoreInner`), so shared references never observe a concurrent write.
 unsafe impl Sync for InstanceData {}
 
 /// A host reference (`externref`) object.

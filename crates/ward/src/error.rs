@@ -151,7 +151,8 @@ impl fmt::Display for Trap {
         }
         if !self.backtrace.is_empty() {
             write!(f, "\nwasm backtrace:")?;
-            for (i, fr) in self.backtrace.iter().enumerate() {
+            const SHOWN: usize = 32;
+            for (i, fr) in self.backtrace.iter().enumerate().take(SHOWN) {
                 write!(f, "\n  {i:>3}: ")?;
                 if let Some(off) = fr.offset {
                     write!(f, "{off:#x} - ")?;
@@ -163,6 +164,9 @@ impl fmt::Display for Trap {
                     Some(n) => write!(f, "{n}")?,
                     None => write!(f, "<wasm function {}>", fr.func_index)?,
                 }
+            }
+            if self.backtrace.len() > SHOWN {
+                write!(f, "\n  ... {} more frames", self.backtrace.len() - SHOWN)?;
             }
         }
         Ok(())

@@ -120,7 +120,8 @@ impl Execution {
 
     fn backtrace(&self, store: &StoreInner) -> Vec<FrameInfo> {
         let mut out = Vec::new();
-        for f in self.frames.iter().rev() {
+        // Deep recursion can leave thousands of frames; keep the innermost ones.
+        for f in self.frames.iter().rev().take(1000) {
             let FuncKind::Wasm { instance, index } = store.funcs[f.func as usize].kind else {
                 continue;
             };
@@ -1613,4 +1614,58 @@ fn generic_store(
     let b = bytes_at_mut(mem, addr, offset, n)?;
     b.copy_from_slice(&v.to_le_bytes()[..n as usize]);
     Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Engine, Func, Linker, Module, Store};
+
+    /// A call that reaches host functions is suspended as plain data and resumed later: the
+    /// driver here plays the host by hand, between `run` calls.
+    #[test]
+    fn execution_suspends_at_host_calls_and_resumes() {
+        let engine = Engine::default();
+        let module = Module::new(
+            &engine,
+            r#"(module
+                 (import "h" "f" (func $f (param i32) (result i32)))
+                 (func (export "g") (param i32) (result i32)
+                   (call $f (i32.add (call $f (local.get 0)) (i32.const 1)))))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        let f = Func::wrap(&mut store, |x: i32| x);
+        let mut linker = Linker::new(&engine);
+        linker.define(&store, "h", "f", f).unwrap();
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let g = instance.get_func(&store, "g").unwrap();
+
+        let mut ex = Execution::new(&mut store.inner, g.index, &[10]).unwrap();
+        // First host call: argument 10; answer 100 instead of running the closure.
+        assert!(matches!(ex.run(&mut store.inner).unwrap(), Outcome::HostCall { .. }));
+        assert_eq!(ex.host_slots()[0], 10);
+        ex.host_slots()[0] = 100;
+        // The suspended execution can move to another thread and come back.
+        let mut ex = std::thread::spawn(move || ex).join().unwrap();
+        assert!(matches!(ex.run(&mut store.inner).unwrap(), Outcome::HostCall { .. }));
+        assert_eq!(ex.host_slots()[0], 101);
+        ex.host_slots()[0] = 7;
+        assert_eq!(ex.run(&mut store.inner).unwrap(), Outcome::Done);
+        assert_eq!(ex.results(), &[7]);
+        ex.finish(&mut store.inner);
+    }
+
+    #[test]
+    fn unbounded_recursion_is_a_clean_trap() {
+        let engine = Engine::default();
+        let module = Module::new(&engine, r#"(module (func $r (export "r") (call $r)))"#).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+        let r = instance.get_typed_func::<(), ()>(&store, "r").unwrap();
+        let err = r.call(&mut store, ()).unwrap_err();
+        let trap = err.as_trap().expect("a trap");
+        assert_eq!(trap.code(), TrapCode::StackOverflow);
+        assert!(!trap.backtrace().is_empty());
+    }
 }

@@ -1,0 +1,15 @@
+; Factor a 36-bit semiprime into two 18-bit factors (sat).
+; Multiplier circuits are hard for bit-blasting SAT solvers.
+(set-logic QF_BV)
+(set-option :produce-models true)
+(declare-const p (_ BitVec 36))
+(declare-const q (_ BitVec 36))
+(assert (= (bvmul p q) (_ bv45094043681 36)))
+(assert (bvugt p (_ bv1 36)))
+(assert (bvugt q (_ bv1 36)))
+(assert (bvult p (_ bv262144 36)))
+(assert (bvult q (_ bv262144 36)))
+(assert (bvule p q))
+(check-sat)
+(get-value (p q))
+(exit)

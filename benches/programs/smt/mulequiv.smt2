@@ -1,0 +1,16 @@
+; Equivalence check (unsat): the built-in 7-bit multiplier against a
+; shift-and-add multiplier spelled out bit by bit.
+(set-logic QF_BV)
+(declare-const x (_ BitVec 7))
+(declare-const y (_ BitVec 7))
+(define-fun shiftadd () (_ BitVec 7)
+  (bvadd (bvadd (bvadd (bvadd (bvadd (bvadd (ite (= ((_ extract 0 0) y) #b1) (bvshl x (_ bv0 7)) (_ bv0 7))
+    (ite (= ((_ extract 1 1) y) #b1) (bvshl x (_ bv1 7)) (_ bv0 7)))
+    (ite (= ((_ extract 2 2) y) #b1) (bvshl x (_ bv2 7)) (_ bv0 7)))
+    (ite (= ((_ extract 3 3) y) #b1) (bvshl x (_ bv3 7)) (_ bv0 7)))
+    (ite (= ((_ extract 4 4) y) #b1) (bvshl x (_ bv4 7)) (_ bv0 7)))
+    (ite (= ((_ extract 5 5) y) #b1) (bvshl x (_ bv5 7)) (_ bv0 7)))
+    (ite (= ((_ extract 6 6) y) #b1) (bvshl x (_ bv6 7)) (_ bv0 7))))
+(assert (not (= (bvmul x y) shiftadd)))
+(check-sat)
+(exit)

@@ -542,3 +542,33 @@ fn deep_recursion_through_the_host_is_a_clean_trap() {
         assert_eq!(trap_code(&f.call(&mut store, 9).unwrap_err()), TrapCode::StackOverflow);
     });
 }
+
+/// Bulk memory operations are charged by length, so fuel bounds them as well as loops.
+#[test]
+fn bulk_memory_costs_fuel_by_length() {
+    let mut config = Config::new();
+    config.consume_fuel(true);
+    let engine = Engine::new(&config);
+    let module = Module::new(
+        &engine,
+        r#"(module (memory 256)
+             (func (export "fill") (param i32)
+               (memory.fill (i32.const 0) (i32.const 7) (local.get 0))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let fill = instance.get_typed_func::<i32, ()>(&store, "fill").unwrap();
+    // 16 MiB costs 262,144 units: more than the budget.
+    store.set_fuel(100_000).unwrap();
+    let err = fill.call(&mut store, 16 << 20).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::OutOfFuel));
+    // A small fill fits, and costs more than an empty one.
+    store.set_fuel(100_000).unwrap();
+    fill.call(&mut store, 0).unwrap();
+    let empty = 100_000 - store.get_fuel().unwrap();
+    store.set_fuel(100_000).unwrap();
+    fill.call(&mut store, 64 * 100).unwrap();
+    let hundred_blocks = 100_000 - store.get_fuel().unwrap();
+    assert_eq!(hundred_blocks, empty + 100);
+}

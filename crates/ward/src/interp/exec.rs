@@ -1196,7 +1196,7 @@ impl Execution {
         while let Some(frame) = self.frames.last_mut() {
             // SAFETY: as in `run_inner`.
             let cf = unsafe { &*frame.code };
-            let at = frame.pc.saturating_sub(1) as u32;
+            let at = frame.pc.saturating_sub(1);
             let inst = &store.instances[frame.inst as usize];
             for h in cf.handlers.iter() {
                 if !(h.start <= at && at < h.end) {
@@ -1287,6 +1287,19 @@ fn exec_cold(
             }
         }};
     }
+    // Bulk operations cost fuel in proportion to their length (one unit per 64 bytes or
+    // elements, on top of the unit of the instruction itself), so fuel bounds their time too.
+    macro_rules! charge_bulk {
+        ($n:expr) => {{
+            if store.engine.config().consume_fuel {
+                let units = rd!($n) / 64;
+                if store.fuel < units {
+                    trap!(TrapCode::OutOfFuel)
+                }
+                store.fuel -= units;
+            }
+        }};
+    }
     match *ins {
         Instr::LoadM { d, a, m } => {
             let ma = cf.memargs[m as usize];
@@ -1356,6 +1369,7 @@ fn exec_cold(
             }
         }
         Instr::MemoryFill { d, v, n } => {
+            charge_bulk!(n);
             let (m, _, _) = arg!();
             // SAFETY: as for MemoryGrow.
             let mem = unsafe { &mut *mem_at(inst, m) };
@@ -1367,6 +1381,7 @@ fn exec_cold(
             }
         }
         Instr::MemoryCopy { d, s, n } => {
+            charge_bulk!(n);
             let (dm, smi, _) = arg!();
             let dmem = mem_at(inst, dm);
             let smem = mem_at(inst, smi);
@@ -1392,6 +1407,7 @@ fn exec_cold(
             }
         }
         Instr::MemoryInit { d, s, n } => {
+            charge_bulk!(n);
             let (seg, m, _) = arg!();
             // SAFETY: as for MemoryGrow.
             let mem = unsafe { &mut *mem_at(inst, m) };
@@ -1439,6 +1455,7 @@ fn exec_cold(
             wr!(d, if is64 { r } else { r as u32 as u64 })
         }
         Instr::TableFill { i, v, n } => {
+            charge_bulk!(n);
             let (t, _, _) = arg!();
             let tab = &mut store.tables[inst.tables[t as usize] as usize];
             let (i, n) =
@@ -1449,6 +1466,7 @@ fn exec_cold(
             }
         }
         Instr::TableCopy { d, s, n } => {
+            charge_bulk!(n);
             let (dt, st, _) = arg!();
             let (dti, sti) = (inst.tables[dt as usize] as usize, inst.tables[st as usize] as usize);
             let d64 = store.tables[dti].ty.table64;
@@ -1470,6 +1488,7 @@ fn exec_cold(
             }
         }
         Instr::TableInit { d, s, n } => {
+            charge_bulk!(n);
             let (seg, t, _) = arg!();
             let tab = &mut store.tables[inst.tables[t as usize] as usize];
             let dst = if tab.ty.table64 { rd!(d) } else { i32_!(d) as u64 };

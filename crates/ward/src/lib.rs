@@ -39,6 +39,7 @@ pub use api::*;
 pub use engine::{Config, Engine};
 pub use error::{Error, FrameInfo, Result, Trap, TrapCode};
 pub use module::Module;
+pub use runtime::ResourceLimiter;
 pub use types::{
     ExternType, FuncType, GlobalType, HeapType, MemoryType, Mutability, RefType, TableType, ValType,
 };

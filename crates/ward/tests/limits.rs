@@ -572,3 +572,53 @@ fn bulk_memory_costs_fuel_by_length() {
     let hundred_blocks = 100_000 - store.get_fuel().unwrap();
     assert_eq!(hundred_blocks, empty + 100);
 }
+
+/// A resource limiter sees every growth, from wasm and from the API, and can refuse it.
+#[test]
+fn resource_limiter_decides_each_growth() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<(&'static str, u64, u64)>>>);
+    impl ward::ResourceLimiter for Log {
+        fn memory_growing(&mut self, current: u64, desired: u64, _max: Option<u64>) -> bool {
+            self.0.lock().unwrap().push(("memory", current, desired));
+            desired <= 3 * 65536
+        }
+        fn table_growing(&mut self, current: u64, desired: u64, _max: Option<u64>) -> bool {
+            self.0.lock().unwrap().push(("table", current, desired));
+            desired <= 5
+        }
+    }
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module (memory (export "m") 1) (table 2 funcref)
+             (func (export "grow_mem") (param i32) (result i32) (memory.grow (local.get 0)))
+             (func (export "grow_tab") (param i32) (result i32)
+               (table.grow (ref.null func) (local.get 0))))"#,
+    )
+    .unwrap();
+    let log = Log::default();
+    let mut store = Store::new(&engine, ());
+    store.resource_limiter(log.clone());
+    let instance = Linker::new(&engine).instantiate(&mut store, &module).unwrap();
+    let grow_mem = instance.get_typed_func::<i32, i32>(&store, "grow_mem").unwrap();
+    let grow_tab = instance.get_typed_func::<i32, i32>(&store, "grow_tab").unwrap();
+    assert_eq!(grow_mem.call(&mut store, 2).unwrap(), 1);
+    assert_eq!(grow_mem.call(&mut store, 1).unwrap(), -1, "refused: 4 pages > 3");
+    assert_eq!(grow_tab.call(&mut store, 3).unwrap(), 2);
+    assert_eq!(grow_tab.call(&mut store, 1).unwrap(), -1, "refused: 6 elements > 5");
+    let m = instance.get_memory(&store, "m").unwrap();
+    assert!(m.grow(&mut store, 1).is_err(), "the API asks the limiter too");
+    let seen = log.0.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            ("memory", 65536, 3 * 65536),
+            ("memory", 3 * 65536, 4 * 65536),
+            ("table", 2, 5),
+            ("table", 5, 6),
+            ("memory", 3 * 65536, 4 * 65536),
+        ]
+    );
+}

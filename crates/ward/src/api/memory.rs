@@ -183,8 +183,11 @@ impl Memory {
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
         let store = store.as_context_mut().0;
         store.check(self.store_id);
-        let mem = &mut store.inner.memories[self.index as usize];
-        mem.grow(delta).ok_or_else(|| {
+        let mem: *mut LinearMemory = &mut *store.inner.memories[self.index as usize];
+        // SAFETY: the memory is boxed in the store, so the pointer stays valid while
+        // `grow_memory` borrows the rest of the store; nothing else touches this memory meanwhile.
+        let mem = unsafe { &mut *mem };
+        store.inner.grow_memory(mem, delta).ok_or_else(|| {
             Error::Limit(format!("cannot grow memory of {} pages by {delta} pages", mem.pages()))
         })
     }

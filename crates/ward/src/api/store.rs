@@ -169,6 +169,12 @@ impl<T> Store<T> {
         self.inner.limits = limits.inner;
     }
 
+    /// Installs a [`ResourceLimiter`](crate::ResourceLimiter) that decides each growth of this
+    /// store's memories and tables (see its documentation for an example).
+    pub fn resource_limiter(&mut self, limiter: impl crate::ResourceLimiter + 'static) {
+        self.inner.limiter = Some(Box::new(limiter));
+    }
+
     /// A handle that interrupts wasm running in this store, from any thread.
     ///
     /// Interruption needs an engine configured with

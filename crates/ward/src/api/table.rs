@@ -181,11 +181,10 @@ impl Table {
         store.check(self.store_id);
         let ty = store.inner.tables[self.index as usize].ty;
         let raw = element_raw(store, ty, init)?;
-        let t = &mut store.inner.tables[self.index as usize];
-        t.grow(delta, raw).ok_or_else(|| {
+        store.inner.grow_table(self.index as usize, delta, raw).ok_or_else(|| {
             Error::Limit(format!(
                 "cannot grow table of {} elements by {delta} elements",
-                t.elems.len()
+                store.inner.tables[self.index as usize].elems.len()
             ))
         })
     }

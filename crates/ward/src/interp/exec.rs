@@ -660,7 +660,7 @@ impl Execution {
                     // SAFETY: as for MemorySize; the store is exclusively borrowed.
                     let mem = unsafe { &mut *memp };
                     let delta = if mem.ty.memory64 { rd!(a) } else { i32_!(a) as u64 };
-                    let r = mem.grow(delta).unwrap_or(u64::MAX);
+                    let r = store.grow_memory(mem, delta).unwrap_or(u64::MAX);
                     wr!(d, if mem.ty.memory64 { r } else { r as u32 as u64 });
                     (mem_base, mem_len) = mem0(inst);
                 }
@@ -1448,10 +1448,10 @@ fn exec_cold(
         }
         Instr::TableGrow { d, init, n } => {
             let (t, _, _) = arg!();
-            let tab = &mut store.tables[inst.tables[t as usize] as usize];
-            let is64 = tab.ty.table64;
+            let ti = inst.tables[t as usize] as usize;
+            let is64 = store.tables[ti].ty.table64;
             let delta = if is64 { rd!(n) } else { i32_!(n) as u64 };
-            let r = tab.grow(delta, rd!(init)).unwrap_or(u64::MAX);
+            let r = store.grow_table(ti, delta, rd!(init)).unwrap_or(u64::MAX);
             wr!(d, if is64 { r } else { r as u32 as u64 })
         }
         Instr::TableFill { i, v, n } => {

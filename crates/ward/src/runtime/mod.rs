@@ -163,6 +163,42 @@ unsafe impl Send for CodePtr {}
 // SAFETY: as for `Send`: the pointee is immutable.
 unsafe impl Sync for CodePtr {}
 
+/// Decides, growth by growth, whether a store's memories and tables may grow. Install one with
+/// [`Store::resource_limiter`](crate::Store::resource_limiter); it is consulted (after the fixed
+/// [`StoreLimits`](crate::StoreLimits) and the declared maximum allow the growth) by
+/// `memory.grow`, `table.grow`, [`Memory::grow`](crate::Memory::grow) and
+/// [`Table::grow`](crate::Table::grow). Refusing makes the growth fail the way the spec says
+/// (`memory.grow` returns -1); it never traps.
+///
+/// ```
+/// use ward::{Engine, Memory, MemoryType, ResourceLimiter, Store};
+///
+/// /// Lets memories grow to 4 pages in all.
+/// struct FourPages;
+/// impl ResourceLimiter for FourPages {
+///     fn memory_growing(&mut self, _current: u64, desired: u64, _max: Option<u64>) -> bool {
+///         desired <= 4 * 65536
+///     }
+///     fn table_growing(&mut self, _current: u64, _desired: u64, _max: Option<u64>) -> bool {
+///         true
+///     }
+/// }
+///
+/// let mut store = Store::new(&Engine::default(), ());
+/// store.resource_limiter(FourPages);
+/// let m = Memory::new(&mut store, MemoryType::new(1, None))?;
+/// assert!(m.grow(&mut store, 3).is_ok());
+/// assert!(m.grow(&mut store, 1).is_err());
+/// # Ok::<(), ward::Error>(())
+/// ```
+pub trait ResourceLimiter: Send {
+    /// A memory wants to grow from `current` to `desired` bytes (`maximum`: its declared
+    /// maximum in bytes, if any). Return `false` to refuse.
+    fn memory_growing(&mut self, current: u64, desired: u64, maximum: Option<u64>) -> bool;
+    /// A table wants to grow from `current` to `desired` elements. Return `false` to refuse.
+    fn table_growing(&mut self, current: u64, desired: u64, maximum: Option<u64>) -> bool;
+}
+
 static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The non-generic part of a store: every runtime object.
@@ -191,6 +227,8 @@ pub(crate) struct StoreInner {
     /// Set by another thread to stop running wasm at its next checkpoint (see
     /// `Config::interruptible`).
     pub(crate) interrupt: Arc<std::sync::atomic::AtomicBool>,
+    /// The embedder's growth policy, if any.
+    pub(crate) limiter: Option<Box<dyn ResourceLimiter>>,
 }
 
 impl StoreInner {
@@ -211,6 +249,34 @@ impl StoreInner {
             func_code: Vec::new(),
             spare_stacks: Vec::new(),
             interrupt: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            limiter: None,
         }
+    }
+
+    /// Grows `mem` by `delta` pages if the limiter (if any) agrees; the old size in pages.
+    pub(crate) fn grow_memory(&mut self, mem: &mut LinearMemory, delta: u64) -> Option<u64> {
+        if let Some(limiter) = self.limiter.as_mut() {
+            let page = 1u64 << mem.ty.page_size_log2;
+            let current = mem.len() as u64;
+            let desired = mem.pages().checked_add(delta)?.checked_mul(page)?;
+            let maximum = mem.ty.max.and_then(|m| m.checked_mul(page));
+            if delta > 0 && !limiter.memory_growing(current, desired, maximum) {
+                return None;
+            }
+        }
+        mem.grow(delta)
+    }
+
+    /// Grows table `table` (store index) by `delta` elements set to `init`, if the limiter
+    /// (if any) agrees; the old size.
+    pub(crate) fn grow_table(&mut self, table: usize, delta: u64, init: u64) -> Option<u64> {
+        if let Some(limiter) = self.limiter.as_mut() {
+            let t = &self.tables[table];
+            let current = t.elems.len() as u64;
+            if delta > 0 && !limiter.table_growing(current, current.checked_add(delta)?, t.ty.max) {
+                return None;
+            }
+        }
+        self.tables[table].grow(delta, init)
     }
 }

@@ -577,8 +577,9 @@ fn bulk_memory_costs_fuel_by_length() {
 #[test]
 fn resource_limiter_decides_each_growth() {
     use std::sync::{Arc, Mutex};
+    type Growth = (&'static str, u64, u64);
     #[derive(Clone, Default)]
-    struct Log(Arc<Mutex<Vec<(&'static str, u64, u64)>>>);
+    struct Log(Arc<Mutex<Vec<Growth>>>);
     impl ward::ResourceLimiter for Log {
         fn memory_growing(&mut self, current: u64, desired: u64, _max: Option<u64>) -> bool {
             self.0.lock().unwrap().push(("memory", current, desired));

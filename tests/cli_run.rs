@@ -368,3 +368,17 @@ fn max_memory_refuses_a_module_over_the_limit() {
     cmd.arg("run").arg("--max-memory").arg("4MiB").arg(&big);
     assert_eq!(run(cmd).status.code(), Some(0));
 }
+
+#[test]
+fn max_table_elements_refuses_a_large_table() {
+    let s = Scratch::new("maxtab");
+    let big = s.file("tab.wat", r#"(module (table 1000 funcref) (func (export "_start")))"#);
+    let mut cmd = ward();
+    cmd.arg("run").arg("--max-table-elements").arg("100").arg(&big);
+    let o = run(cmd);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("limit"), "{}", stderr(&o));
+    let mut cmd = ward();
+    cmd.arg("run").arg("--max-table-elements").arg("1000").arg(&big);
+    assert_eq!(run(cmd).status.code(), Some(0));
+}

@@ -35,9 +35,12 @@ pub struct RunArgs {
     /// Call this exported function instead of `_start`; ARGS are its arguments.
     #[arg(long, value_name = "FUNC")]
     pub invoke: Option<String>,
-    /// Limit the total size of the guest's linear memories, e.g. `64MiB` (K, M, G are 1024-based).
+    /// Limit the size of each of the guest's linear memories, e.g. `64MiB` (K, M, G are 1024-based).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_memory: Option<u64>,
+    /// Limit the number of elements of each of the guest's tables.
+    #[arg(long, value_name = "N")]
+    pub max_table_elements: Option<u64>,
     /// Stop the guest with a trap after about N units of fuel (roughly one per instruction).
     #[arg(long, value_name = "N")]
     pub fuel: Option<u64>,
@@ -81,10 +84,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     let module = Module::from_file(&engine, &args.module)
         .with_context(|| format!("cannot load module `{path}`"))?;
     let mut store = Store::new(&engine, wasi_context(&args)?);
+    // `ward run` instantiates exactly one module, so an instance limit has no flag here; it is
+    // part of the embedding API (`StoreLimitsBuilder::instances`).
+    let mut limits = StoreLimitsBuilder::new();
     if let Some(bytes) = args.max_memory {
-        let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
-        store.limiter(StoreLimitsBuilder::new().memory_size(bytes).build());
+        limits = limits.memory_size(usize::try_from(bytes).unwrap_or(usize::MAX));
     }
+    if let Some(n) = args.max_table_elements {
+        limits = limits.table_elements(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    store.limiter(limits.build());
     if let Some(fuel) = args.fuel {
         store.set_fuel(fuel)?;
     }

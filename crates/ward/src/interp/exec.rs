@@ -21,6 +21,49 @@ pub(crate) enum Outcome {
     },
 }
 
+/// Defines, in the calling function, the macros that read and write frame slots through the
+/// frame pointer `$sp`: `rd!(s)`, `wr!(s, v)`, `rd128!(s)`, `wr128!(s, v)` and `i32_!(s)`.
+/// Called as `slot_access!($ sp)`: the `$` token is passed in so that the generated macros can
+/// have parameters of their own.
+#[rustfmt::skip] // rustfmt re-indents the `$d` tokens on every run.
+macro_rules! slot_access {
+    ($d:tt $sp:ident) => {
+        macro_rules! rd {
+            ($d s:expr) => {
+                // SAFETY: slots named by translated code are inside the frame window, which
+                // `enter` (or the call fast path) checked fits the value stack.
+                unsafe { *$sp.add($d s as usize) }
+            };
+        }
+        macro_rules! wr {
+            ($d s:expr, $d v:expr) => {{
+                let v: u64 = $d v;
+                // SAFETY: as for `rd`.
+                unsafe { *$sp.add($d s as usize) = v }
+            }};
+        }
+        #[allow(unused_macros)]
+        macro_rules! rd128 {
+            ($d s:expr) => {
+                (rd!($d s) as u128) | ((rd!($d s + 1) as u128) << 64)
+            };
+        }
+        #[allow(unused_macros)]
+        macro_rules! wr128 {
+            ($d s:expr, $d v:expr) => {{
+                let v: u128 = $d v;
+                wr!($d s, v as u64);
+                wr!($d s + 1, (v >> 64) as u64);
+            }};
+        }
+        macro_rules! i32_ {
+            ($d s:expr) => {
+                rd!($d s) as u32
+            };
+        }
+    };
+}
+
 struct Frame {
     /// Store function index (for backtraces).
     func: u32,
@@ -263,36 +306,7 @@ impl Execution {
                 ip = unsafe { code.add($t as usize) }
             };
         }
-        macro_rules! rd {
-            ($s:expr) => {
-                // SAFETY: slots named by translated code are inside the frame window.
-                unsafe { *sp.add($s as usize) }
-            };
-        }
-        macro_rules! wr {
-            ($s:expr, $v:expr) => {{
-                let v: u64 = $v;
-                // SAFETY: as for `rd`.
-                unsafe { *sp.add($s as usize) = v }
-            }};
-        }
-        macro_rules! rd128 {
-            ($s:expr) => {
-                (rd!($s) as u128) | ((rd!($s + 1) as u128) << 64)
-            };
-        }
-        macro_rules! wr128 {
-            ($s:expr, $v:expr) => {{
-                let v: u128 = $v;
-                wr!($s, v as u64);
-                wr!($s + 1, (v >> 64) as u64);
-            }};
-        }
-        macro_rules! i32_ {
-            ($s:expr) => {
-                rd!($s) as u32
-            };
-        }
+        slot_access!($ sp);
         macro_rules! f32_ {
             ($s:expr) => {
                 f32::from_bits(rd!($s) as u32)
@@ -1240,36 +1254,7 @@ fn exec_cold(
     ins: &Instr,
     ip: &mut *const Instr,
 ) -> Result<(), TrapCode> {
-    macro_rules! rd {
-        ($s:expr) => {
-            // SAFETY: slots named by translated code are inside the frame window.
-            unsafe { *sp.add($s as usize) }
-        };
-    }
-    macro_rules! wr {
-        ($s:expr, $v:expr) => {{
-            let v: u64 = $v;
-            // SAFETY: as for `rd`.
-            unsafe { *sp.add($s as usize) = v }
-        }};
-    }
-    macro_rules! rd128 {
-        ($s:expr) => {
-            (rd!($s) as u128) | ((rd!($s + 1) as u128) << 64)
-        };
-    }
-    macro_rules! wr128 {
-        ($s:expr, $v:expr) => {{
-            let v: u128 = $v;
-            wr!($s, v as u64);
-            wr!($s + 1, (v >> 64) as u64);
-        }};
-    }
-    macro_rules! i32_ {
-        ($s:expr) => {
-            rd!($s) as u32
-        };
-    }
+    slot_access!($ sp);
     macro_rules! trap {
         ($c:expr) => {
             return Err($c)

@@ -87,6 +87,56 @@ impl fmt::Display for TrapCode {
     }
 }
 
+/// Text that comes from a guest (a module, function, import or export name), shown safely:
+/// control characters and bidirectional-text overrides are escaped as `\u{..}` so they cannot
+/// drive a terminal, and text longer than [`GuestText::MAX_CHARS`] characters is cut with `…`.
+///
+/// ```
+/// let shown = ward::GuestText("evil\x1b[2Jname").to_string();
+/// assert_eq!(shown, "evil\\u{1b}[2Jname");
+/// let long = "x".repeat(1000);
+/// assert_eq!(ward::GuestText(&long).to_string().chars().count(), ward::GuestText::MAX_CHARS + 1);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct GuestText<'a>(pub &'a str);
+
+impl GuestText<'_> {
+    /// How many characters are shown before the text is cut.
+    pub const MAX_CHARS: usize = 200;
+}
+
+impl fmt::Display for GuestText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        for (i, c) in self.0.chars().enumerate() {
+            if i == GuestText::MAX_CHARS {
+                return f.write_char('…');
+            }
+            let unsafe_char = c.is_control()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if unsafe_char {
+                write!(f, "\\u{{{:x}}}", c as u32)?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keeps at most `max` bytes of `s` (at a character boundary), so that a guest-chosen name
+/// stored in a diagnostic stays small.
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 /// One frame of a wasm backtrace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameInfo {
@@ -158,10 +208,10 @@ impl fmt::Display for Trap {
                     write!(f, "{off:#x} - ")?;
                 }
                 if let Some(m) = &fr.module_name {
-                    write!(f, "{m}!")?;
+                    write!(f, "{}!", GuestText(m))?;
                 }
                 match &fr.func_name {
-                    Some(n) => write!(f, "{n}")?,
+                    Some(n) => write!(f, "{}", GuestText(n))?,
                     None => write!(f, "<wasm function {}>", fr.func_index)?,
                 }
             }
@@ -192,7 +242,7 @@ pub enum Error {
     #[error("{0}")]
     Text(String),
     /// An import could not be satisfied.
-    #[error("unknown import: `{module}::{name}` has not been defined")]
+    #[error("unknown import: `{}::{}` has not been defined", GuestText(module), GuestText(name))]
     UnknownImport {
         /// The import's module name.
         module: String,
@@ -200,7 +250,7 @@ pub enum Error {
         name: String,
     },
     /// An import was satisfied by an item of the wrong type.
-    #[error("incompatible import type for `{module}::{name}`: {reason}")]
+    #[error("incompatible import type for `{}::{}`: {reason}", GuestText(module), GuestText(name))]
     IncompatibleImport {
         /// The import's module name.
         module: String,

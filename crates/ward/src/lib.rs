@@ -37,7 +37,7 @@ mod types;
 
 pub use api::*;
 pub use engine::{Config, Engine};
-pub use error::{Error, FrameInfo, Result, Trap, TrapCode};
+pub use error::{Error, FrameInfo, GuestText, Result, Trap, TrapCode};
 pub use module::Module;
 pub use runtime::ResourceLimiter;
 pub use types::{

@@ -122,7 +122,7 @@ impl ExnRef {
     pub fn tag(&self, store: impl AsContext) -> Tag {
         let store = store.as_context().0;
         store.check(self.store_id);
-        Tag { store_id: self.store_id, index: store.inner.exns[self.index as usize].tag }
+        Tag { store_id: self.store_id, index: store.inner.exns.get(u64::from(self.index) + 1).tag }
     }
 
     /// The exception's payload values, typed by its tag's parameters.
@@ -147,7 +147,7 @@ impl ExnRef {
     pub fn fields(&self, store: impl AsContext) -> Vec<Val> {
         let store = store.as_context().0;
         store.check(self.store_id);
-        let exn = &store.inner.exns[self.index as usize];
+        let exn = store.inner.exns.get(u64::from(self.index) + 1);
         let ty = &store.inner.tags[exn.tag as usize].ty;
         let mut out = Vec::with_capacity(ty.params().len());
         let mut slot = 0;
@@ -157,6 +157,14 @@ impl ExnRef {
             slot += n;
         }
         out
+    }
+}
+
+/// Pins the exception behind `v`, if it is an `exnref`: the host now holds a handle to it, which
+/// the exception collector cannot see.
+pub(crate) fn pin_if_exn(store: &crate::runtime::StoreInner, v: &Val) {
+    if let Val::ExnRef(Some(e)) = v {
+        store.exns.pin(u64::from(e.index) + 1);
     }
 }
 

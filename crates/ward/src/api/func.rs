@@ -9,7 +9,7 @@ use super::subtyping::val_matches;
 use super::val::Val;
 use crate::error::{Error, Result, TrapCode};
 use crate::interp::{Execution, Outcome};
-use crate::runtime::FuncKind;
+use crate::runtime::{FuncKind, StoreInner};
 use crate::types::{FuncType, ValType};
 use std::sync::Arc;
 
@@ -166,7 +166,7 @@ impl Func {
         }
         let mut out = vec![0u64; ty.result_slots() as usize];
         call_raw(store, self.index, &args, &mut out)?;
-        read_vals(ty.results(), &out, id, results);
+        read_vals(ty.results(), &out, &store.inner, results);
         Ok(())
     }
 }
@@ -180,11 +180,13 @@ pub(crate) fn check_count(what: &str, expected: usize, got: usize) -> Result<()>
     Err(Error::usage(format!("expected {expected} {what}{s}, got {got}")))
 }
 
-/// Decodes values of types `tys` from consecutive slots into `out`.
-fn read_vals(tys: &[ValType], slots: &[u64], store_id: u64, out: &mut [Val]) {
+/// Decodes values of types `tys` from consecutive slots into `out`, for the host (exceptions
+/// it receives are pinned).
+fn read_vals(tys: &[ValType], slots: &[u64], store: &StoreInner, out: &mut [Val]) {
     let mut s = 0;
     for (t, o) in tys.iter().zip(out) {
-        *o = Val::from_slots(*t, &slots[s..], store_id);
+        *o = Val::from_slots(*t, &slots[s..], store.id);
+        super::externref::pin_if_exn(store, o);
         s += t.slots() as usize;
     }
 }
@@ -210,7 +212,7 @@ pub(crate) fn dynamic_host_func<T: 'static>(
         let Caller { store, instance } = caller;
         let id = store.id();
         let mut params = vec![Val::I32(0); ty.params().len()];
-        read_vals(ty.params(), slots, id, &mut params);
+        read_vals(ty.params(), slots, &store.inner, &mut params);
         let mut results: Vec<Val> = ty.results().iter().map(|t| zero_of(*t)).collect();
         f(Caller { store: &mut *store, instance }, &params, &mut results)?;
         let mut out = Vec::with_capacity(ty.result_slots() as usize);
@@ -263,10 +265,31 @@ pub(crate) fn call_raw<T>(
     if outer >= MAX_WASM_NESTING {
         return Err(TrapCode::StackOverflow.into());
     }
-    store.wasm_nesting = outer + 1;
-    let outcome = call_wasm(store, func, args, results);
-    store.wasm_nesting = outer;
-    outcome
+    // Entries left by calls at this level or deeper that ended by a panic are stale.
+    store.inner.suspended_stacks.truncate(outer as usize);
+    let nesting = Nesting::enter(store);
+    call_wasm(nesting.store, func, args, results)
+}
+
+/// Counts one level of wasm call nesting while it lives, and restores the count when dropped,
+/// also when a host function panics through the call and the embedder catches the panic.
+struct Nesting<'a, T> {
+    store: &'a mut Store<T>,
+    outer: u32,
+}
+
+impl<'a, T> Nesting<'a, T> {
+    fn enter(store: &'a mut Store<T>) -> Nesting<'a, T> {
+        let outer = store.wasm_nesting;
+        store.wasm_nesting = outer + 1;
+        Nesting { store, outer }
+    }
+}
+
+impl<T> Drop for Nesting<'_, T> {
+    fn drop(&mut self) {
+        self.store.wasm_nesting = self.outer;
+    }
 }
 
 /// How many wasm calls may be active at once in one store, each entered from a host function
@@ -293,8 +316,15 @@ fn drive<T>(store: &mut Store<T>, ex: &mut Execution) -> Result<()> {
             Outcome::Done => return Ok(()),
             Outcome::HostCall { host } => {
                 let f = store.host_funcs[host as usize].clone();
+                // While the host function runs, this call's stack is a root for the exception
+                // collector (the host may call wasm again).
+                let level = store.wasm_nesting.saturating_sub(1) as usize;
+                store.inner.suspended_stacks.truncate(level);
+                store.inner.suspended_stacks.push(ex.suspended_stack());
                 let caller = Caller::new(store, ex.caller_instance());
-                if let Err(e) = f(caller, ex.host_slots()) {
+                let outcome = f(caller, ex.host_slots());
+                store.inner.suspended_stacks.truncate(level);
+                if let Err(e) = outcome {
                     return Err(ex.host_failed(&store.inner, e));
                 }
             }

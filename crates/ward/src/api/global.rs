@@ -77,7 +77,9 @@ impl Global {
         let store = store.as_context().0;
         store.check(self.store_id);
         let cell = &store.inner.globals[self.index as usize];
-        Val::from_bits(cell.ty.content, cell.value, self.store_id)
+        let v = Val::from_bits(cell.ty.content, cell.value, self.store_id);
+        super::externref::pin_if_exn(&store.inner, &v);
+        v
     }
 
     /// Sets the value. Fails with [`Error::Usage`] if the global is immutable or `val` is not a

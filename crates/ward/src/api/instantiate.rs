@@ -71,6 +71,7 @@ struct Lengths {
     globals: usize,
     tags: usize,
     instances: usize,
+    accounted_bytes: u64,
 }
 
 impl Lengths {
@@ -83,6 +84,7 @@ impl Lengths {
             globals: s.globals.len(),
             tags: s.tags.len(),
             instances: s.instances.len(),
+            accounted_bytes: s.accounted_bytes,
         }
     }
 
@@ -93,6 +95,7 @@ impl Lengths {
         s.tables.truncate(self.tables);
         s.globals.truncate(self.globals);
         s.tags.truncate(self.tags);
+        s.accounted_bytes = self.accounted_bytes;
     }
 }
 
@@ -118,7 +121,7 @@ fn allocate<T>(
     let s = &mut store.inner;
 
     for ty in &m.memories[m.num_imported_memories as usize..] {
-        let mem = LinearMemory::new(*ty, s.limits.memory_bytes)?;
+        let mem = s.new_memory(*ty)?;
         memories.push(s.memories.len() as u32);
         s.memories.push(Box::new(mem));
     }
@@ -152,6 +155,7 @@ fn allocate<T>(
             Some(e) => e.eval(&|g| read_global(s, g), &mut func_ref) as u64,
             None => 0,
         };
+        s.admit_table(&def.ty)?;
         let table = new_table_instance(&s.limits, def.ty, init)?;
         tables.push(s.tables.len() as u32);
         s.tables.push(Box::new(table));
@@ -163,6 +167,11 @@ fn allocate<T>(
             .push(TagEntry { type_id: m.types[t as usize].id, ty: m.func_type_of_type(t).clone() });
     }
 
+    // Evaluated segments are host memory sized by the module: account for them first.
+    let items: u64 = m.elems.iter().map(|seg| seg.items.len() as u64).sum();
+    s.charge(items.saturating_mul(crate::runtime::TABLE_ELEM_BYTES), || {
+        format!("{items} element-segment items")
+    })?;
     let elems: Box<[Box<[u64]>]> = m
         .elems
         .iter()

@@ -59,7 +59,7 @@ impl Memory {
                 ty.absolute_max_pages()
             )));
         }
-        let mem = LinearMemory::new(ty, store.inner.limits.memory_bytes)?;
+        let mem = store.inner.new_memory(ty)?;
         let index = u32::try_from(store.inner.memories.len()).expect("too many memories");
         store.inner.memories.push(Box::new(mem));
         Ok(Memory { store_id: store.id(), index })

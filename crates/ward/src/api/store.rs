@@ -339,7 +339,8 @@ pub struct StoreLimits {
     inner: runtime::StoreLimits,
 }
 
-/// Builds [`StoreLimits`]. Every limit is unset (unlimited) until given.
+/// Builds [`StoreLimits`]. A store may hold at most 10,000 instances, 10,000 memories and 10,000
+/// tables unless told otherwise; the other limits are unset (unlimited) until given.
 ///
 /// ```
 /// use ward::{Engine, Module, Instance, Store, StoreLimitsBuilder};
@@ -399,6 +400,59 @@ impl StoreLimitsBuilder {
     /// ```
     pub fn instances(mut self, instances: usize) -> StoreLimitsBuilder {
         self.limits.inner.instances = Some(instances);
+        self
+    }
+
+    /// The largest number of memories the store may create (instantiation or
+    /// [`Memory::new`](crate::Memory::new)); default 10,000. Past it, creation fails with
+    /// [`Error::Limit`].
+    ///
+    /// ```
+    /// use ward::{Engine, Memory, MemoryType, Store, StoreLimitsBuilder};
+    /// let mut store = Store::new(&Engine::default(), ());
+    /// store.limiter(StoreLimitsBuilder::new().memories(1).build());
+    /// Memory::new(&mut store, MemoryType::new(0, None))?;
+    /// assert!(Memory::new(&mut store, MemoryType::new(0, None)).is_err());
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn memories(mut self, memories: usize) -> StoreLimitsBuilder {
+        self.limits.inner.memories = Some(memories);
+        self
+    }
+
+    /// The largest number of tables the store may create; default 10,000.
+    ///
+    /// ```
+    /// use ward::{Engine, Module, Instance, Store, StoreLimitsBuilder};
+    /// let engine = Engine::default();
+    /// let module = Module::new(&engine, "(module (table 0 funcref) (table 0 funcref))")?;
+    /// let mut store = Store::new(&engine, ());
+    /// store.limiter(StoreLimitsBuilder::new().tables(1).build());
+    /// assert!(Instance::new(&mut store, &module, &[]).is_err());
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn tables(mut self, tables: usize) -> StoreLimitsBuilder {
+        self.limits.inner.tables = Some(tables);
+        self
+    }
+
+    /// The largest amount of host memory, in bytes, that the store's guests may hold together:
+    /// the sizes of all its linear memories, plus 8 bytes per table element and per evaluated
+    /// element-segment item. Creation or growth past it fails (`memory.grow` and `table.grow`
+    /// return -1).
+    ///
+    /// ```
+    /// use ward::{Engine, Memory, MemoryType, Store, StoreLimitsBuilder};
+    /// let mut store = Store::new(&Engine::default(), ());
+    /// store.limiter(StoreLimitsBuilder::new().total_size(3 * 65536).build());
+    /// let a = Memory::new(&mut store, MemoryType::new(2, None))?;
+    /// let b = Memory::new(&mut store, MemoryType::new(1, None))?;
+    /// assert!(a.grow(&mut store, 1).is_err(), "the store's three pages are all in use");
+    /// # let _ = b;
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn total_size(mut self, bytes: u64) -> StoreLimitsBuilder {
+        self.limits.inner.total_bytes = Some(bytes);
         self
     }
 

@@ -5,7 +5,7 @@ use super::store::Store;
 use super::subtyping::val_matches;
 use super::val::Val;
 use crate::error::{Error, Result};
-use crate::runtime::{StoreLimits, TableInstance, MAX_TABLE_ELEMS};
+use crate::runtime::{StoreLimits, TableInstance, MAX_TABLE_ELEMS, TABLE_ELEM_BYTES};
 use crate::types::TableType;
 use crate::TrapCode;
 
@@ -80,7 +80,9 @@ impl Table {
             )));
         }
         let raw = element_raw(store, ty, init)?;
-        let table = new_table_instance(&store.inner.limits, ty, raw)?;
+        store.inner.admit_table(&ty)?;
+        let table = new_table_instance(&store.inner.limits, ty, raw)
+            .inspect_err(|_| store.inner.refund(ty.min.saturating_mul(TABLE_ELEM_BYTES)))?;
         let index = u32::try_from(store.inner.tables.len()).expect("too many tables");
         store.inner.tables.push(Box::new(table));
         Ok(Table { store_id: store.id(), index })
@@ -133,7 +135,9 @@ impl Table {
         store.check(self.store_id);
         let t = &store.inner.tables[self.index as usize];
         let raw = *t.elems.get(usize::try_from(index).ok()?)?;
-        Some(Val::from_raw_ref(t.ty.element, raw, self.store_id))
+        let v = Val::from_raw_ref(t.ty.element, raw, self.store_id);
+        super::externref::pin_if_exn(&store.inner, &v);
+        Some(v)
     }
 
     /// Sets the element at `index`. Fails with an `out of bounds table access` trap if `index`

@@ -649,12 +649,19 @@ pub(crate) struct Catch {
     pub(crate) target: u32,
 }
 
-/// The handlers of one `try_table`, covering instructions `start..end`.
+/// The handlers of one `try_table`.
 #[derive(Clone, Debug)]
 pub(crate) struct Handler {
-    pub(crate) start: u32,
-    pub(crate) end: u32,
     pub(crate) catches: Box<[Catch]>,
+    /// The innermost enclosing `try_table` (index in [`CompiledFunc::handlers`]), or `u32::MAX`.
+    pub(crate) parent: u32,
+}
+
+impl Handler {
+    /// The innermost enclosing `try_table`, if any.
+    pub(crate) fn parent(&self) -> Option<u32> {
+        (self.parent != u32::MAX).then_some(self.parent)
+    }
 }
 
 /// A translated function.
@@ -671,10 +678,22 @@ pub(crate) struct CompiledFunc {
     pub(crate) memargs: Box<[MemArg]>,
     pub(crate) v128_consts: Box<[u128]>,
     pub(crate) shuffles: Box<[[u8; 16]]>,
-    /// Exception handlers, innermost first.
+    /// Exception handlers, one per `try_table`, in the order they open.
     pub(crate) handlers: Box<[Handler]>,
+    /// Which handler is innermost where: `(pc, handler)` sorted by `pc`, meaning that from `pc`
+    /// on (until the next entry) the innermost `try_table` is `handler` (`u32::MAX`: none).
+    pub(crate) handler_map: Box<[(u32, u32)]>,
     /// Byte offset in the module of the wasm instruction each instruction came from.
     pub(crate) offsets: Box<[u32]>,
+}
+
+impl CompiledFunc {
+    /// The innermost `try_table` covering instruction `pc`, by binary search.
+    pub(crate) fn innermost_handler(&self, pc: u32) -> Option<u32> {
+        let k = self.handler_map.partition_point(|&(at, _)| at <= pc);
+        let h = self.handler_map.get(k.checked_sub(1)?)?.1;
+        (h != u32::MAX).then_some(h)
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,11 @@
 
 use super::code::{CompiledFunc, Instr, MemKind};
 use super::num;
-use crate::error::{Error, FrameInfo, Result, Trap, TrapCode};
-use crate::runtime::{CodePtr, ExnObject, FuncKind, InstanceData, StoreInner};
+use crate::error::{clip, Error, FrameInfo, Result, Trap, TrapCode};
+
+/// The longest function or module name kept in a backtrace frame, in bytes.
+const MAX_NAME_BYTES: usize = 1024;
+use crate::runtime::{CodePtr, ExnObject, FuncKind, InstanceData, StoreInner, SuspendedStack};
 
 /// What stopped [`Execution::run`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +82,9 @@ struct Frame {
 struct PendingHost {
     base: usize,
     len: usize,
+    /// The store instance of the wasm function that made the call. Not always the top frame's:
+    /// a tail call to a host function pops its caller's frame first.
+    caller: u32,
 }
 
 /// A wasm call in progress.
@@ -135,9 +141,10 @@ impl Execution {
         &mut self.stack[h.base..h.base + h.len]
     }
 
-    /// The store instance of the innermost wasm frame (the caller of a host function).
+    /// During [`Outcome::HostCall`]: the store instance of the wasm function that called the
+    /// host function (for a tail call, the instance of the frame that made it, already popped).
     pub(crate) fn caller_instance(&self) -> Option<u32> {
-        self.frames.last().map(|f| f.inst)
+        self.host.as_ref().map(|h| h.caller)
     }
 
     /// Attaches the current wasm backtrace to an error returned by a host function.
@@ -174,8 +181,9 @@ impl Execution {
             let offset = code.offsets.get((f.pc as usize).saturating_sub(1)).map(|o| *o as usize);
             out.push(FrameInfo {
                 func_index: index,
-                func_name: module.func_name(index).map(str::to_string),
-                module_name: module.name.clone(),
+                // Names are the guest's: keep them short (a backtrace may have 1,000 frames).
+                func_name: module.func_name(index).map(|n| clip(n, MAX_NAME_BYTES)),
+                module_name: module.name.as_deref().map(|n| clip(n, MAX_NAME_BYTES)),
                 offset,
             });
         }
@@ -220,6 +228,7 @@ impl Execution {
         store: &mut StoreInner,
         callee: u32,
         base: usize,
+        caller: u32,
     ) -> Result<Option<u32>, TrapCode> {
         let entry = &store.funcs[callee as usize];
         match entry.kind {
@@ -232,7 +241,7 @@ impl Execution {
                 if base + len > self.stack.len() {
                     return Err(TrapCode::StackOverflow);
                 }
-                self.host = Some(PendingHost { base, len });
+                self.host = Some(PendingHost { base, len, caller });
                 Ok(Some(host))
             }
         }
@@ -380,7 +389,7 @@ impl Execution {
         macro_rules! do_call {
             ($callee:expr, $args:expr) => {{
                 save_pc!();
-                match self.call(store, $callee, fp + $args as usize) {
+                match self.call(store, $callee, fp + $args as usize, inst_idx) {
                     Ok(None) => {
                         load_top!();
                         continue;
@@ -396,7 +405,7 @@ impl Execution {
                 let n = store.funcs[callee as usize].ty.param_slots() as usize;
                 self.stack.copy_within(fp + $args as usize..fp + $args as usize + n, fp);
                 self.frames.pop();
-                match self.call(store, callee, fp) {
+                match self.call(store, callee, fp, inst_idx) {
                     Ok(None) => {
                         load_top!();
                         continue;
@@ -570,9 +579,11 @@ impl Execution {
                     let tag = inst.tags[tag as usize];
                     let n = store.tags[tag as usize].ty.param_slots() as usize;
                     let values: Box<[u64]> = (0..n).map(|k| rd!(args as usize + k)).collect();
-                    store.exns.push(ExnObject { tag, values });
-                    let exn = store.exns.len() as u64;
                     save_pc!();
+                    if store.exns.wants_collection() {
+                        self.collect_exns(store);
+                    }
+                    let exn = store.exns.alloc(ExnObject::new(tag, values));
                     self.unwind(store, exn)?;
                     {
                         load_top!();
@@ -1205,40 +1216,100 @@ impl Execution {
     /// Unwinds to the nearest handler of exception `exn` (a reference value). On success the top
     /// frame's pc is the handler target; otherwise every frame is popped and the exception
     /// escapes as a trap.
-    fn unwind(&mut self, store: &StoreInner, exn: u64) -> Result<(), TrapCode> {
-        let obj = &store.exns[(exn - 1) as usize];
+    ///
+    /// Each frame left costs one unit of fuel, and each `try_table` examined one more; the
+    /// interrupt flag is checked at every frame, so a throw through many frames is bounded like
+    /// any other work.
+    fn unwind(&mut self, store: &mut StoreInner, exn: u64) -> Result<(), TrapCode> {
+        let tag = store.exns.get(exn).tag;
         while let Some(frame) = self.frames.last_mut() {
             // SAFETY: as in `run_inner`.
             let cf = unsafe { &*frame.code };
             let at = frame.pc.saturating_sub(1);
             let inst = &store.instances[frame.inst as usize];
-            for h in cf.handlers.iter() {
-                if !(h.start <= at && at < h.end) {
-                    continue;
-                }
+            let mut cost = 1u64;
+            let mut handler = cf.innermost_handler(at);
+            let mut caught = None;
+            'search: while let Some(h) = handler {
+                cost += 1;
+                let h = &cf.handlers[h as usize];
                 for c in h.catches.iter() {
-                    let matches = match c.tag {
-                        None => true,
-                        Some(t) => inst.tags[t as usize] == obj.tag,
-                    };
-                    if !matches {
-                        continue;
+                    if c.tag.is_none_or(|t| inst.tags[t as usize] == tag) {
+                        caught = Some(c);
+                        break 'search;
                     }
-                    let mut dst = frame.fp as usize + c.dst as usize;
-                    if c.tag.is_some() {
-                        self.stack[dst..dst + obj.values.len()].copy_from_slice(&obj.values);
-                        dst += obj.values.len();
-                    }
-                    if c.with_ref {
-                        self.stack[dst] = exn;
-                    }
-                    frame.pc = c.target;
-                    return Ok(());
                 }
+                handler = h.parent();
+            }
+            if self.consume_fuel {
+                if store.fuel < cost {
+                    return Err(TrapCode::OutOfFuel);
+                }
+                store.fuel -= cost;
+            }
+            if store.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(TrapCode::Interrupted);
+            }
+            if let Some(c) = caught {
+                let mut dst = frame.fp as usize + c.dst as usize;
+                let obj = store.exns.get(exn);
+                if c.tag.is_some() {
+                    self.stack[dst..dst + obj.values.len()].copy_from_slice(&obj.values);
+                    dst += obj.values.len();
+                }
+                if c.with_ref {
+                    self.stack[dst] = exn;
+                    store.exns.get_mut(exn).referenced = true;
+                } else {
+                    store.exns.release_if_unreferenced(exn);
+                }
+                frame.pc = c.target;
+                return Ok(());
             }
             self.frames.pop();
         }
+        store.exns.release_if_unreferenced(exn);
         Err(TrapCode::UncaughtException)
+    }
+
+    /// The number of value-stack slots the frames of this call use.
+    fn live_slots(&self) -> usize {
+        let frames = self
+            .frames
+            .iter()
+            // SAFETY: as in `run_inner`.
+            .map(|f| f.fp as usize + unsafe { &*f.code }.frame_slots as usize)
+            .max()
+            .unwrap_or(0);
+        let host = self.host.as_ref().map_or(0, |h| h.base + h.len);
+        frames.max(host).min(self.stack.len())
+    }
+
+    /// The live part of the value stack, to be registered as a root while this call is
+    /// suspended in a host function (see `StoreInner::suspended_stacks`).
+    pub(crate) fn suspended_stack(&self) -> SuspendedStack {
+        SuspendedStack { start: self.stack.as_ptr(), len: self.live_slots() }
+    }
+
+    /// Frees the exception objects nothing can reach. Roots: every slot of this call's frames
+    /// and of the calls suspended in host functions, `exnref` globals and table elements.
+    fn collect_exns(&self, store: &mut StoreInner) {
+        let own = self.stack[..self.live_slots()].iter().copied();
+        let suspended = store.suspended_stacks.iter().flat_map(|s| {
+            // SAFETY: see `SuspendedStack`: the buffer is alive and not written while its call
+            // is suspended, and `len` is within it.
+            unsafe { std::slice::from_raw_parts(s.start, s.len) }.iter().copied()
+        });
+        let is_exn = |t: &crate::types::ValType| matches!(t, crate::types::ValType::Ref(r) if r.heap == crate::types::HeapType::Exn);
+        let globals =
+            store.globals.iter().filter(|g| is_exn(&g.ty.content)).map(|g| g.value as u64);
+        let tables = store
+            .tables
+            .iter()
+            .filter(|t| t.ty.element.heap == crate::types::HeapType::Exn)
+            .flat_map(|t| t.elems.iter().copied());
+        let roots: Vec<u64> = own.chain(suspended).chain(globals).chain(tables).collect();
+        store.exns.collect(roots);
     }
 }
 
@@ -1432,6 +1503,7 @@ fn exec_cold(
             wr!(d, tab.elems.len() as u64)
         }
         Instr::TableGrow { d, init, n } => {
+            charge_bulk!(n);
             let (t, _, _) = arg!();
             let ti = inst.tables[t as usize] as usize;
             let is64 = store.tables[ti].ty.table64;
@@ -1516,8 +1588,15 @@ fn resolve_code(store: &mut StoreInner, func: u32) -> Result<*const CompiledFunc
         unreachable!("resolve_code is only called for wasm functions")
     };
     let module = &store.instances[instance as usize].module;
-    // Translation of validated code only fails for unsupported (GC) instructions.
-    let code = super::compiled_code(module, index).map_err(|_| TrapCode::Unreachable)?;
+    // Translation of validated code only fails for unsupported (GC) instructions, or when
+    // interrupted.
+    let code = super::compiled_code(module, index, Some(&store.interrupt)).map_err(|e| match e
+        .as_trap()
+        .map(|t| t.code())
+    {
+        Some(TrapCode::Interrupted) => TrapCode::Interrupted,
+        _ => TrapCode::Unreachable,
+    })?;
     let ptr = std::sync::Arc::as_ptr(&code);
     if store.func_code.len() <= func as usize {
         store.func_code.resize(store.funcs.len().max(func as usize + 1), CodePtr::NULL);

@@ -18,16 +18,22 @@ pub(crate) use exec::{Execution, Outcome};
 
 use crate::error::Result;
 use crate::module::ModuleInner;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// The translated code of module function `func` (a module function index of a defined function),
-/// translating it on first use.
-pub(crate) fn compiled_code(module: &ModuleInner, func: u32) -> Result<Arc<CompiledFunc>> {
+/// translating it on first use. Translation stops with an `Interrupted` trap soon after
+/// `interrupt` (if given) is set, so that a huge function cannot delay an interruption.
+pub(crate) fn compiled_code(
+    module: &ModuleInner,
+    func: u32,
+    interrupt: Option<&AtomicBool>,
+) -> Result<Arc<CompiledFunc>> {
     let def = (func - module.num_imported_funcs) as usize;
     if let Some(c) = module.compiled[def].get() {
         return Ok(c.clone());
     }
-    let c = Arc::new(translate::translate(module, func)?);
+    let c = Arc::new(translate::translate(module, func, interrupt)?);
     if std::env::var_os("WARD_DUMP_CODE").is_some() {
         // Debugging aid: the register code of each function as it is translated.
         eprintln!("func {func} ({:?}): frame {} slots", module.func_name(func), c.frame_slots);

@@ -12,9 +12,10 @@
 
 use super::code::*;
 use super::simd::{self, SimdInstr};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TrapCode};
 use crate::module::ModuleInner;
 use crate::types::ValType;
+use std::sync::atomic::{AtomicBool, Ordering};
 use wasmparser::{BinaryReader, BlockType, FunctionBody, MemArg as WpMemArg, Operator};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -100,10 +101,13 @@ struct Translator<'m> {
     shuffles: Vec<[u8; 16]>,
     /// Handlers of every `try_table`, in order of opening.
     pending_handlers: Vec<Handler>,
-    /// Indices into `pending_handlers` in order of closing: innermost first.
-    closed_handlers: Vec<usize>,
-    /// Number of stack entries whose `loc` is `Local`.
-    local_refs: usize,
+    /// The `try_table`s open at this point, innermost last.
+    open_handlers: Vec<u32>,
+    /// Where the innermost `try_table` changes: see `CompiledFunc::handler_map`.
+    handler_map: Vec<(u32, u32)>,
+    /// For each local slot, the number of stack entries whose `loc` is `Local` of that slot, so
+    /// that `local.set` looks for aliases only when there are some (keeping translation linear).
+    local_refs: Vec<u32>,
     /// Index of the last instruction if it wrote the fresh temporary on top of the stack.
     last_producer: Option<usize>,
     unreachable: bool,
@@ -127,8 +131,15 @@ fn slots_of(types: &[ValType]) -> u32 {
     types.iter().map(|t| t.slots()).sum()
 }
 
+/// How many operators are translated between two looks at the interrupt flag.
+const INTERRUPT_CHECK_INTERVAL: u32 = 4096;
+
 /// Translates module function `func` (a defined function).
-pub(super) fn translate(module: &ModuleInner, func: u32) -> Result<CompiledFunc> {
+pub(super) fn translate(
+    module: &ModuleInner,
+    func: u32,
+    interrupt: Option<&AtomicBool>,
+) -> Result<CompiledFunc> {
     let def = (func - module.num_imported_funcs) as usize;
     let range = module.bodies[def].range.clone();
     let body =
@@ -172,8 +183,9 @@ pub(super) fn translate(module: &ModuleInner, func: u32) -> Result<CompiledFunc>
         v128_consts: Vec::new(),
         shuffles: Vec::new(),
         pending_handlers: Vec::new(),
-        closed_handlers: Vec::new(),
-        local_refs: 0,
+        open_handlers: Vec::new(),
+        handler_map: Vec::new(),
+        local_refs: vec![0; next as usize],
         last_producer: None,
         unreachable: false,
         dead_depth: 0,
@@ -196,7 +208,14 @@ pub(super) fn translate(module: &ModuleInner, func: u32) -> Result<CompiledFunc>
     });
     t.open_checkpoint();
     let mut ops = body.get_operators_reader().map_err(invalid)?;
+    let mut count = 0u32;
     while !ops.eof() {
+        count = count.wrapping_add(1);
+        if count.is_multiple_of(INTERRUPT_CHECK_INTERVAL)
+            && interrupt.is_some_and(|flag| flag.load(Ordering::Relaxed))
+        {
+            return Err(TrapCode::Interrupted.into());
+        }
         let (op, offset) = ops.read_with_offset().map_err(invalid)?;
         t.offset = offset as u32;
         t.op(op)?;
@@ -214,7 +233,8 @@ pub(super) fn translate(module: &ModuleInner, func: u32) -> Result<CompiledFunc>
         memargs: t.memargs.into(),
         v128_consts: t.v128_consts.into(),
         shuffles: t.shuffles.into(),
-        handlers: t.closed_handlers.iter().map(|&h| t.pending_handlers[h].clone()).collect(),
+        handlers: t.pending_handlers.into(),
+        handler_map: t.handler_map.into(),
         offsets: t.offsets.into(),
     })
 }
@@ -265,8 +285,8 @@ impl Translator<'_> {
         let slot = self.height;
         self.height += if wide { 2 } else { 1 };
         self.bump(self.height);
-        if matches!(loc, Loc::Local(_)) {
-            self.local_refs += 1;
+        if let Loc::Local(l) = loc {
+            self.local_refs[l as usize] += 1;
         }
         self.stack.push(Opd { slot, wide, loc });
         slot
@@ -275,8 +295,8 @@ impl Translator<'_> {
     fn pop(&mut self) -> Opd {
         let o = self.stack.pop().expect("validated: operand stack underflow");
         self.height = o.slot;
-        if matches!(o.loc, Loc::Local(_)) {
-            self.local_refs -= 1;
+        if let Loc::Local(l) = o.loc {
+            self.local_refs[l as usize] -= 1;
         }
         o
     }
@@ -292,7 +312,7 @@ impl Translator<'_> {
                 } else {
                     Instr::Copy { d: o.slot, a: l }
                 });
-                self.local_refs -= 1;
+                self.local_refs[l as usize] -= 1;
             }
             Loc::Const(v) => {
                 self.emit_const(o.slot, v);
@@ -591,8 +611,10 @@ impl Translator<'_> {
         }
         if let Some(h) = c.handler {
             // The handler covers the try_table body only.
-            self.pending_handlers[h].end = here;
-            self.closed_handlers.push(h);
+            debug_assert_eq!(self.open_handlers.last(), Some(&(h as u32)));
+            self.open_handlers.pop();
+            let outer = self.open_handlers.last().copied().unwrap_or(u32::MAX);
+            self.handler_map.push((here, outer));
         }
         for p in &c.patches {
             self.apply_patch(*p, here);
@@ -611,16 +633,8 @@ impl Translator<'_> {
     fn apply_patch(&mut self, p: Patch, target: u32) {
         match p {
             Patch::Instr(at) => self.set_target(at, target),
-            Patch::Table(tab, i) => {
-                let mut v = self.br_tables[tab].to_vec();
-                v[i] = target;
-                self.br_tables[tab] = v.into();
-            }
-            Patch::Catch(h, i) => {
-                let mut cs = self.pending_handlers[h].catches.to_vec();
-                cs[i].target = target;
-                self.pending_handlers[h].catches = cs.into();
-            }
+            Patch::Table(tab, i) => self.br_tables[tab][i] = target,
+            Patch::Catch(h, i) => self.pending_handlers[h].catches[i].target = target,
         }
     }
 
@@ -693,11 +707,15 @@ impl Translator<'_> {
         let ls = self.local_slot[l as usize];
         let wide = self.local_wide[l as usize];
         // Entries still aliasing this local must be saved before it changes.
-        if self.local_refs > 0 {
-            for i in 0..self.stack.len() - 1 {
-                if self.stack[i].loc == Loc::Local(ls) {
-                    self.materialize(i);
-                }
+        // Searching down from below the top stops at the last alias.
+        let mut i = self.stack.len() - 1;
+        let top_aliases = u32::from(self.stack[i].loc == Loc::Local(ls));
+        let mut remaining = self.local_refs[ls as usize] - top_aliases;
+        while remaining > 0 {
+            i -= 1;
+            if self.stack[i].loc == Loc::Local(ls) {
+                self.materialize(i);
+                remaining -= 1;
             }
         }
         let top = self.stack.len() - 1;
@@ -778,7 +796,7 @@ impl Translator<'_> {
         use Operator as O;
         if let Some((_, n)) = &mut self.checkpoint {
             if !self.unreachable {
-                *n += 1;
+                *n += crate::runtime::fuel::operator_cost(&op);
             }
         }
         if self.unreachable {
@@ -884,8 +902,11 @@ impl Translator<'_> {
                 }
                 self.push_ctrl(Kind::TryTable, try_table.ty);
                 let start = self.pc();
-                self.pending_handlers.push(Handler { start, end: start, catches: catches.into() });
+                let parent = self.open_handlers.last().copied().unwrap_or(u32::MAX);
+                self.pending_handlers.push(Handler { catches: catches.into(), parent });
                 let h = self.pending_handlers.len() - 1;
+                self.open_handlers.push(h as u32);
+                self.handler_map.push((start, h as u32));
                 self.ctrl.last_mut().unwrap().handler = Some(h);
                 for (idx, i) in patches {
                     self.ctrl[idx].patches.push(Patch::Catch(h, i));
@@ -944,18 +965,24 @@ impl Translator<'_> {
                 let tab = self.br_tables.len();
                 self.br_tables.push(vec![u32::MAX; depths.len()].into());
                 self.emit(Instr::BrTable { i, tab: tab as u32 });
+                // Entries with the same depth share one move stub, so a long table costs one
+                // stub per distinct label, not one per entry.
+                let mut stubs: std::collections::HashMap<u32, u32> = Default::default();
                 for (k, depth) in depths.iter().enumerate() {
                     let idx = self.ctrl.len() - 1 - *depth as usize;
                     if self.needs_moves(*depth) || self.ctrl[idx].kind == Kind::Func {
-                        let stub = self.pc();
-                        let mut v = self.br_tables[tab].to_vec();
-                        v[k] = stub;
-                        self.br_tables[tab] = v.into();
-                        self.branch(*depth);
+                        let stub = match stubs.get(depth) {
+                            Some(&stub) => stub,
+                            None => {
+                                let stub = self.pc();
+                                stubs.insert(*depth, stub);
+                                self.branch(*depth);
+                                stub
+                            }
+                        };
+                        self.br_tables[tab][k] = stub;
                     } else if self.ctrl[idx].kind == Kind::Loop {
-                        let mut v = self.br_tables[tab].to_vec();
-                        v[k] = self.ctrl[idx].loop_pc;
-                        self.br_tables[tab] = v.into();
+                        self.br_tables[tab][k] = self.ctrl[idx].loop_pc;
                     } else {
                         self.ctrl[idx].patches.push(Patch::Table(tab, k));
                     }
@@ -1443,7 +1470,7 @@ mod tests {
     fn translate_wat(wat: &str) -> CompiledFunc {
         let engine = Engine::default();
         let m = Module::new(&engine, wat).unwrap();
-        translate(&m.inner, m.inner.num_imported_funcs).unwrap()
+        translate(&m.inner, m.inner.num_imported_funcs, None).unwrap()
     }
 
     #[test]
@@ -1491,7 +1518,7 @@ mod tests {
             "(module (type $s (struct)) (func (result (ref $s)) struct.new $s))",
         )
         .unwrap();
-        let err = translate(&m.inner, 0).unwrap_err();
+        let err = translate(&m.inner, 0, None).unwrap_err();
         assert!(err.to_string().contains("not supported"), "{err}");
     }
 }

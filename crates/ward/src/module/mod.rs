@@ -170,7 +170,11 @@ impl Module {
         let module = Module { inner: Arc::new(inner) };
         if engine.config().eager_translation {
             for i in 0..module.inner.bodies.len() as u32 {
-                crate::interp::compiled_code(&module.inner, i + module.inner.num_imported_funcs)?;
+                crate::interp::compiled_code(
+                    &module.inner,
+                    i + module.inner.num_imported_funcs,
+                    None,
+                )?;
             }
         }
         Ok(module)

@@ -46,9 +46,14 @@ impl LinearMemory {
                 ty.min, max_pages
             )));
         }
-        let want = max_pages.saturating_mul(page);
-        let reserve = if ty.memory64 { want.min(RESERVE_64_CAP) } else { want.min(RESERVE_32) };
-        let reserve = reserve.max(ty.min * page).max(4096);
+        let cap = if ty.memory64 { RESERVE_64_CAP } else { RESERVE_32 };
+        let min_bytes = ty.min.checked_mul(page).filter(|&b| b <= cap).ok_or_else(|| {
+            Error::Limit(format!(
+                "memory of {} pages exceeds the largest memory Ward can reserve ({cap} bytes)",
+                ty.min
+            ))
+        })?;
+        let reserve = max_pages.saturating_mul(page).min(cap).max(min_bytes).max(4096);
         let reserve = usize::try_from(reserve)
             .map_err(|_| Error::Limit("memory reservation exceeds the address space".into()))?;
         // SAFETY: a fresh anonymous private mapping with no access rights; it aliases nothing.
@@ -63,8 +68,7 @@ impl LinearMemory {
         .map_err(|e| Error::Limit(format!("cannot reserve {reserve} bytes for a memory: {e}")))?;
         let base = NonNull::new(ptr.cast::<u8>()).expect("mmap never returns null on success");
         let mut mem = LinearMemory { base, len: 0, reserved: reserve, ty, max_pages };
-        let min_bytes = (ty.min * page) as usize;
-        mem.commit(min_bytes)?;
+        mem.commit(min_bytes as usize)?;
         Ok(mem)
     }
 

@@ -6,13 +6,17 @@
 //! the life of the store. Reference values in interpreter slots are `index + 1` (0 is null) into
 //! `funcs`, `externrefs` or `exns`.
 
+pub(crate) mod exceptions;
+pub(crate) mod fuel;
 pub(crate) mod memory;
 
+pub(crate) use exceptions::{ExnHeap, ExnObject};
 pub use memory::LinearMemory;
 
 use crate::engine::Engine;
+use crate::error::{Error, Result};
 use crate::module::ModuleInner;
-use crate::types::{FuncType, GlobalType, TableType};
+use crate::types::{FuncType, GlobalType, MemoryType, TableType};
 use std::any::Any;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,12 +88,6 @@ pub(crate) struct TagEntry {
     pub(crate) ty: Arc<FuncType>,
 }
 
-/// A thrown exception: its tag and payload slots.
-pub(crate) struct ExnObject {
-    pub(crate) tag: u32,
-    pub(crate) values: Box<[u64]>,
-}
-
 /// An instantiated module: its index spaces resolved to store objects.
 pub(crate) struct InstanceData {
     pub(crate) module: Arc<ModuleInner>,
@@ -138,12 +136,53 @@ unsafe impl Sync for InstanceData {}
 pub(crate) type ExternObject = Box<dyn Any + Send + Sync>;
 
 /// Resource limits of a store.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct StoreLimits {
+    /// Size cap of any one memory.
     pub(crate) memory_bytes: Option<u64>,
+    /// Element cap of any one table.
     pub(crate) table_elements: Option<u64>,
     pub(crate) instances: Option<usize>,
+    /// How many memories and tables the store may create (imports of existing ones are free).
+    pub(crate) memories: Option<usize>,
+    pub(crate) tables: Option<usize>,
+    /// Cap on [`StoreInner::accounted_bytes`].
+    pub(crate) total_bytes: Option<u64>,
 }
+
+/// Default count limits: a guest cannot make a store hold more than this many instances,
+/// memories or tables unless the embedder raises the limit.
+pub(crate) const DEFAULT_COUNT_LIMIT: usize = 10_000;
+
+impl Default for StoreLimits {
+    fn default() -> StoreLimits {
+        StoreLimits {
+            memory_bytes: None,
+            table_elements: None,
+            instances: Some(DEFAULT_COUNT_LIMIT),
+            memories: Some(DEFAULT_COUNT_LIMIT),
+            tables: Some(DEFAULT_COUNT_LIMIT),
+            total_bytes: None,
+        }
+    }
+}
+
+/// Bytes accounted for each table element.
+pub(crate) const TABLE_ELEM_BYTES: u64 = std::mem::size_of::<u64>() as u64;
+
+/// The live part of the value stack of an interpreter call suspended in a host function.
+#[derive(Clone, Copy)]
+pub(crate) struct SuspendedStack {
+    pub(crate) start: *const u64,
+    pub(crate) len: usize,
+}
+
+// SAFETY: the pointer is only read by the exception collector, which runs inside a wasm call of
+// the same store; the suspended call's stack buffer is owned by an `Execution` that stays
+// borrowed (on the native stack of the thread running the store) until its host call returns
+// and the entry is removed. Moving the store to another thread needs it un-borrowed, which
+// cannot happen while a call is suspended in a host function.
+unsafe impl Send for SuspendedStack {}
 
 /// A pointer to a function's translated code, cached per store function.
 #[derive(Clone, Copy)]
@@ -216,8 +255,18 @@ pub(crate) struct StoreInner {
     pub(crate) tags: Vec<TagEntry>,
     pub(crate) instances: Vec<Box<InstanceData>>,
     pub(crate) externrefs: Vec<ExternObject>,
-    pub(crate) exns: Vec<ExnObject>,
+    pub(crate) exns: ExnHeap,
+    /// Value stacks of the interpreter calls suspended in host functions (outer levels of a
+    /// wasm -> host -> wasm nesting), as `(start, live slots)`: roots for the exception
+    /// collector. Entry `k` belongs to nesting level `k`; stale entries left by a panic are
+    /// dropped when the next call at that level starts.
+    pub(crate) suspended_stacks: Vec<SuspendedStack>,
     pub(crate) limits: StoreLimits,
+    /// Host memory held for the guest, store-wide: the size of every linear memory, 8 bytes per
+    /// table element, 8 bytes per evaluated element-segment item. Checked against
+    /// `limits.total_bytes`; objects are never freed before the store, so it only grows
+    /// (except to undo a failed instantiation).
+    pub(crate) accounted_bytes: u64,
     /// Remaining fuel, when the engine consumes fuel.
     pub(crate) fuel: u64,
     /// Translated code of each wasm function, by store function index (null until first call).
@@ -243,8 +292,10 @@ impl StoreInner {
             tags: Vec::new(),
             instances: Vec::new(),
             externrefs: Vec::new(),
-            exns: Vec::new(),
+            exns: ExnHeap::default(),
+            suspended_stacks: Vec::new(),
             limits: StoreLimits::default(),
+            accounted_bytes: 0,
             fuel: 0,
             func_code: Vec::new(),
             spare_stacks: Vec::new(),
@@ -253,10 +304,60 @@ impl StoreInner {
         }
     }
 
-    /// Grows `mem` by `delta` pages if the limiter (if any) agrees; the old size in pages.
+    /// Accounts `bytes` more host memory for the guest, or fails naming `what` if that would
+    /// pass the store's total limit.
+    pub(crate) fn charge(&mut self, bytes: u64, what: impl FnOnce() -> String) -> Result<()> {
+        let total = self.accounted_bytes.saturating_add(bytes);
+        if let Some(limit) = self.limits.total_bytes {
+            if total > limit {
+                return Err(Error::Limit(format!(
+                    "{} would take the store past its limit of {limit} bytes for memories, \
+                     tables and element segments ({} in use)",
+                    what(),
+                    self.accounted_bytes
+                )));
+            }
+        }
+        self.accounted_bytes = total;
+        Ok(())
+    }
+
+    /// Gives back `bytes` accounted by [`StoreInner::charge`] for something not created.
+    pub(crate) fn refund(&mut self, bytes: u64) {
+        self.accounted_bytes = self.accounted_bytes.saturating_sub(bytes);
+    }
+
+    /// A new linear memory of type `ty`, within the store's count, size and total limits.
+    pub(crate) fn new_memory(&mut self, ty: MemoryType) -> Result<LinearMemory> {
+        if let Some(max) = self.limits.memories {
+            if self.memories.len() >= max {
+                return Err(Error::Limit(format!(
+                    "the store's limit of {max} memories is reached"
+                )));
+            }
+        }
+        let bytes = ty.min.saturating_mul(1u64 << ty.page_size_log2);
+        self.charge(bytes, || format!("a memory of {} pages", ty.min))?;
+        LinearMemory::new(ty, self.limits.memory_bytes).inspect_err(|_| self.refund(bytes))
+    }
+
+    /// Checks that the store may create a table of type `ty` and accounts its elements.
+    pub(crate) fn admit_table(&mut self, ty: &TableType) -> Result<()> {
+        if let Some(max) = self.limits.tables {
+            if self.tables.len() >= max {
+                return Err(Error::Limit(format!("the store's limit of {max} tables is reached")));
+            }
+        }
+        self.charge(ty.min.saturating_mul(TABLE_ELEM_BYTES), || {
+            format!("a table of {} elements", ty.min)
+        })
+    }
+
+    /// Grows `mem` by `delta` pages if the store's limits and the limiter (if any) agree; the
+    /// old size in pages.
     pub(crate) fn grow_memory(&mut self, mem: &mut LinearMemory, delta: u64) -> Option<u64> {
+        let page = 1u64 << mem.ty.page_size_log2;
         if let Some(limiter) = self.limiter.as_mut() {
-            let page = 1u64 << mem.ty.page_size_log2;
             let current = mem.len() as u64;
             let desired = mem.pages().checked_add(delta)?.checked_mul(page)?;
             let maximum = mem.ty.max.and_then(|m| m.checked_mul(page));
@@ -264,11 +365,17 @@ impl StoreInner {
                 return None;
             }
         }
-        mem.grow(delta)
+        let bytes = delta.checked_mul(page)?;
+        self.charge(bytes, String::new).ok()?;
+        let old = mem.grow(delta);
+        if old.is_none() {
+            self.refund(bytes);
+        }
+        old
     }
 
-    /// Grows table `table` (store index) by `delta` elements set to `init`, if the limiter
-    /// (if any) agrees; the old size.
+    /// Grows table `table` (store index) by `delta` elements set to `init`, if the store's
+    /// limits and the limiter (if any) agree; the old size.
     pub(crate) fn grow_table(&mut self, table: usize, delta: u64, init: u64) -> Option<u64> {
         if let Some(limiter) = self.limiter.as_mut() {
             let t = &self.tables[table];
@@ -277,6 +384,12 @@ impl StoreInner {
                 return None;
             }
         }
-        self.tables[table].grow(delta, init)
+        let bytes = delta.checked_mul(TABLE_ELEM_BYTES)?;
+        self.charge(bytes, String::new).ok()?;
+        let old = self.tables[table].grow(delta, init);
+        if old.is_none() {
+            self.refund(bytes);
+        }
+        old
     }
 }

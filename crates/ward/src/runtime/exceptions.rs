@@ -1,0 +1,190 @@
+//! The store's exception objects, and their collection.
+//!
+//! A `throw` allocates an object here; `exnref` values in slots, globals, tables and other
+//! exceptions' payloads are `index + 1`. Objects are freed, so that a guest that throws and
+//! catches forever runs in bounded host memory:
+//!
+//! - at once, when a `catch` or `catch_all` (without `_ref`) takes an exception that no
+//!   `exnref` ever pointed to, or when such an exception escapes the call as a trap;
+//! - by a collection, for exceptions that were caught by reference. The collector is
+//!   conservative: every slot of every active interpreter stack, every `exnref` global and table
+//!   element, and every payload slot of a live exception counts as a possible reference, so it
+//!   never frees a reachable object (an integer that looks like a reference only keeps garbage
+//!   alive a little longer). It runs when the number of live objects doubles.
+//! - never, for an exception the host has seen (an `ExnRef` handed to the embedder is pinned
+//!   for the life of the store, since Ward cannot see the host's handles).
+
+use std::cell::Cell;
+
+/// A thrown exception: its tag and payload slots.
+pub(crate) struct ExnObject {
+    pub(crate) tag: u32,
+    pub(crate) values: Box<[u64]>,
+    /// Whether an `exnref` to this object was ever written anywhere.
+    pub(crate) referenced: bool,
+    /// Whether the host holds (or held) a handle to it.
+    pinned: Cell<bool>,
+}
+
+impl ExnObject {
+    pub(crate) fn new(tag: u32, values: Box<[u64]>) -> ExnObject {
+        ExnObject { tag, values, referenced: false, pinned: Cell::new(false) }
+    }
+}
+
+/// Live collections start once this many objects exist.
+const MIN_COLLECT: usize = 1024;
+
+/// The exception objects of one store.
+pub(crate) struct ExnHeap {
+    slots: Vec<Option<ExnObject>>,
+    free: Vec<u32>,
+    live: usize,
+    next_collect: usize,
+}
+
+impl Default for ExnHeap {
+    fn default() -> ExnHeap {
+        ExnHeap { slots: Vec::new(), free: Vec::new(), live: 0, next_collect: MIN_COLLECT }
+    }
+}
+
+impl ExnHeap {
+    /// Stores `obj`; returns its reference value (`index + 1`).
+    pub(crate) fn alloc(&mut self, obj: ExnObject) -> u64 {
+        self.live += 1;
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(obj);
+                u64::from(i) + 1
+            }
+            None => {
+                self.slots.push(Some(obj));
+                self.slots.len() as u64
+            }
+        }
+    }
+
+    /// The object behind reference value `r`.
+    ///
+    /// Panics if `r` is not a live object: references reach here only from slots the
+    /// collector treats as roots, and from pinned handles.
+    pub(crate) fn get(&self, r: u64) -> &ExnObject {
+        self.slots[(r - 1) as usize].as_ref().expect("a live exception object")
+    }
+
+    pub(crate) fn get_mut(&mut self, r: u64) -> &mut ExnObject {
+        self.slots[(r - 1) as usize].as_mut().expect("a live exception object")
+    }
+
+    /// Frees `r` if nothing can refer to it (it was never referenced and the host never saw it).
+    pub(crate) fn release_if_unreferenced(&mut self, r: u64) {
+        let o = self.get(r);
+        if !o.referenced && !o.pinned.get() {
+            self.free_slot((r - 1) as usize);
+        }
+    }
+
+    fn free_slot(&mut self, i: usize) {
+        self.slots[i] = None;
+        self.free.push(i as u32);
+        self.live -= 1;
+    }
+
+    /// Pins `r` (a handle to it was given to the host).
+    pub(crate) fn pin(&self, r: u64) {
+        if let Some(Some(o)) = self.slots.get((r as usize).wrapping_sub(1)) {
+            o.pinned.set(true);
+        }
+    }
+
+    /// The number of live objects.
+    #[cfg(test)]
+    pub(crate) fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Whether enough objects were allocated since the last collection to run one.
+    pub(crate) fn wants_collection(&self) -> bool {
+        self.live >= self.next_collect
+    }
+
+    /// Frees every object not reachable from `roots` (possible reference values), pinned
+    /// objects, or the payloads of reachable objects.
+    pub(crate) fn collect(&mut self, roots: impl IntoIterator<Item = u64>) {
+        let n = self.slots.len();
+        let mut marked = vec![false; n];
+        let mut work: Vec<usize> = Vec::new();
+        let mark = |v: u64, marked: &mut Vec<bool>, work: &mut Vec<usize>| {
+            let i = (v as usize).wrapping_sub(1);
+            if i < n && !marked[i] && self.slots[i].is_some() {
+                marked[i] = true;
+                work.push(i);
+            }
+        };
+        for v in roots {
+            mark(v, &mut marked, &mut work);
+        }
+        for (i, o) in self.slots.iter().enumerate() {
+            if o.as_ref().is_some_and(|o| o.pinned.get()) {
+                mark(i as u64 + 1, &mut marked, &mut work);
+            }
+        }
+        while let Some(i) = work.pop() {
+            let values = &self.slots[i].as_ref().expect("marked objects are live").values;
+            for &v in values.iter() {
+                let j = (v as usize).wrapping_sub(1);
+                if j < n && !marked[j] && self.slots[j].is_some() {
+                    marked[j] = true;
+                    work.push(j);
+                }
+            }
+        }
+        for (i, m) in marked.iter().enumerate() {
+            if !m && self.slots[i].is_some() {
+                self.free_slot(i);
+            }
+        }
+        self.next_collect = (self.live * 2).max(MIN_COLLECT);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(values: &[u64]) -> ExnObject {
+        ExnObject::new(0, values.into())
+    }
+
+    #[test]
+    fn unreferenced_objects_are_released_and_slots_reused() {
+        let mut h = ExnHeap::default();
+        let a = h.alloc(obj(&[1]));
+        h.release_if_unreferenced(a);
+        assert_eq!(h.live(), 0);
+        let b = h.alloc(obj(&[2]));
+        assert_eq!(a, b, "the freed slot is reused");
+        h.get_mut(b).referenced = true;
+        h.release_if_unreferenced(b);
+        assert_eq!(h.live(), 1, "a referenced object waits for a collection");
+    }
+
+    #[test]
+    fn collection_keeps_roots_payload_chains_and_pinned_objects() {
+        let mut h = ExnHeap::default();
+        let leaf = h.alloc(obj(&[]));
+        let parent = h.alloc(obj(&[leaf]));
+        let garbage = h.alloc(obj(&[]));
+        let pinned = h.alloc(obj(&[]));
+        h.pin(pinned);
+        h.collect([parent]);
+        assert_eq!(h.live(), 3);
+        assert!(h.slots[(garbage - 1) as usize].is_none());
+        assert_eq!(h.get(leaf).values.len(), 0);
+        assert_eq!(h.get(parent).values[0], leaf);
+        h.collect([]);
+        assert_eq!(h.live(), 1, "only the pinned object survives without roots");
+        assert!(h.slots[(pinned - 1) as usize].is_some());
+    }
+}

@@ -87,7 +87,8 @@ fn module_shorthand_invokes() {
              local.get 0 local.get 1 i32.add)
            (func (export "boom") unreachable))"#,
     );
-    let out = ward(&[m.to_str().unwrap(), "--invoke", "add", "2", "-5"]);
+    // Ward's options come before the module: everything after it belongs to the guest.
+    let out = ward(&["--invoke", "add", m.to_str().unwrap(), "2", "-5"]);
     assert_eq!(stdout_lines(&out), ["-3"], "stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(0));
 

@@ -1,42 +1,69 @@
-//! `ward run MODULE [ARGS]...` (or just `ward MODULE [ARGS]...`): runs a module.
+//! `ward run [OPTIONS] MODULE [ARGS]...` (or just `ward MODULE [ARGS]...`): runs a module.
+//!
+//! Everything after MODULE belongs to the guest: `ward run prog.wasm --dir /` passes `--dir`
+//! and `/` to the program and grants nothing. MODULE `-` reads the module from stdin.
 //!
 //! The module is compiled and instantiated with WASI preview 1 available to it
 //! (`wasi_snapshot_preview1`, from `ward-wasi`). The guest gets the host's standard streams,
-//! the program arguments (the module path as `argv[0]`, then ARGS), the environment variables
-//! named with `--env`, and the directories preopened with `--dir` — nothing else. Then either
-//! `_start` is called (a WASI command), or `--invoke FUNC` is called with ARGS parsed by the
-//! function's parameter types and its results printed one per line (after `_initialize`, if the
-//! module is a WASI reactor that exports one).
+//! the program arguments (`argv[0]` is the module's file name without its directories, or
+//! `--argv0`), the environment variables named with `--env` (or all, with `--inherit-env`),
+//! the directories preopened with `--dir` and the sockets of `--tcplisten` — nothing else. Then
+//! either `_start` is called (a WASI command), or `--invoke FUNC` is called with ARGS parsed by
+//! the function's parameter types and its results printed one per line (after `_initialize`,
+//! if the module is a WASI reactor that exports one).
 //!
-//! A guest's `proc_exit(code)` becomes the exit status; a trap is reported with its wasm
-//! backtrace and exit status [`exit::TRAP`].
+//! The exit status is the guest's `proc_exit` code when it is in 0..=123, and otherwise one of
+//! the statuses in [`exit`].
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::ffi::OsString;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
+use tracing::debug;
 use ward::{
     Config, Engine, HeapType, Instance, Linker, Module, Store, StoreLimitsBuilder, Val, ValType,
 };
 use ward_wasi::{WasiCtx, WasiCtxBuilder};
 
-use super::exit;
+use super::load::{self, Source};
+use super::options::{self, DirMapping, EnvVar, WasiOption, WasmOption};
+use super::{backtrace, diag, exit};
 
 /// Arguments of `ward run`.
 #[derive(Args, Debug)]
+#[command(after_help = "Everything after MODULE is passed to the program, flags included: \
+    `ward run prog.wasm --dir /` gives the program the arguments `--dir` and `/`.\n\
+    Wasmtime's spellings are accepted too: -S inherit-env, -S tcplisten=ADDR, -W fuel=N, \
+    -W max-memory-size=SIZE, -W max-table-elements=N, -W timeout=DURATION.")]
 pub struct RunArgs {
-    /// Give the guest a host directory, seen by the guest as GUEST (default: HOST). Repeatable.
-    #[arg(long = "dir", value_name = "HOST[::GUEST]", value_parser = parse_dir)]
+    /// Give the guest a host directory, seen by the guest as GUEST (default: HOST); `::ro`
+    /// makes it read-only. Repeatable.
+    #[arg(long = "dir", value_name = "HOST[::GUEST][::ro]", value_parser = options::parse_dir)]
     pub dirs: Vec<DirMapping>,
     /// Set an environment variable for the guest; NAME alone passes the host's value. Repeatable.
-    #[arg(long = "env", value_name = "NAME[=VALUE]", value_parser = parse_env)]
+    #[arg(long = "env", value_name = "NAME[=VALUE]", value_parser = options::parse_env)]
     pub envs: Vec<EnvVar>,
-    /// Call this exported function instead of `_start`; ARGS are its arguments.
+    /// Give the guest every environment variable of the host (`--env` entries still apply).
+    #[arg(long)]
+    pub inherit_env: bool,
+    /// Listen on a TCP address and hand the socket to the guest (it can `sock_accept` on it).
+    /// Repeatable.
+    #[arg(long = "tcplisten", value_name = "ADDR")]
+    pub tcplisten: Vec<String>,
+    /// The program name the guest sees as argv[0] (default: MODULE's file name, without
+    /// directories).
+    #[arg(long, value_name = "NAME")]
+    pub argv0: Option<String>,
+    /// Call this exported function instead of `_start`; ARGS are its arguments, written as
+    /// in the text format (`-1`, `0xff`, `0x1p3`, `nan`, `i32x4 1 2 3 4`).
     #[arg(long, value_name = "FUNC")]
     pub invoke: Option<String>,
-    /// Limit the size of each of the guest's linear memories, e.g. `64MiB` (K, M, G are 1024-based).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    /// Limit the size of each of the guest's linear memories, e.g. `64MiB` (2^20) or `64MB`
+    /// (10^6).
+    #[arg(long, value_name = "SIZE", value_parser = options::parse_size)]
     pub max_memory: Option<u64>,
     /// Limit the number of elements of each of the guest's tables.
     #[arg(long, value_name = "N")]
@@ -44,48 +71,147 @@ pub struct RunArgs {
     /// Stop the guest with a trap after about N units of fuel (roughly one per instruction).
     #[arg(long, value_name = "N")]
     pub fuel: Option<u64>,
-    /// Stop the program after this long, e.g. `500ms`, `10s`, `2m` (exit status 124).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Stop the program after this long, e.g. `500ms`, `10s`, `2m`, counting from before the
+    /// module is compiled (exit status 124).
+    #[arg(long, value_name = "DURATION", value_parser = options::parse_duration)]
     pub timeout: Option<Duration>,
-    /// The module to run (`.wasm` or `.wat`).
-    #[arg(value_name = "MODULE")]
-    pub module: PathBuf,
-    /// Arguments for the program (or for `--invoke FUNC`).
-    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
+    /// WASI options as Wasmtime spells them: inherit-env, tcplisten=ADDR, cli.
+    #[arg(short = 'S', value_name = "KEY[=VALUE]", value_delimiter = ',',
+          value_parser = options::parse_wasi_option)]
+    pub wasi_options: Vec<WasiOption>,
+    /// Wasm options as Wasmtime spells them: fuel=N, max-memory-size=SIZE,
+    /// max-table-elements=N, timeout=DURATION.
+    #[arg(short = 'W', value_name = "KEY=VALUE", value_delimiter = ',',
+          value_parser = options::parse_wasm_option)]
+    pub wasm_options: Vec<WasmOption>,
+    /// Wasmtime's codegen options: not supported.
+    #[arg(short = 'C', hide = true, value_parser = options::unsupported_group("C"))]
+    pub codegen: Vec<String>,
+    /// Wasmtime's optimization options: not supported.
+    #[arg(short = 'O', hide = true, value_parser = options::unsupported_group("O"))]
+    pub optimize: Vec<String>,
+    /// Wasmtime's debug options: not supported.
+    #[arg(short = 'D', hide = true, value_parser = options::unsupported_group("D"))]
+    pub debug: Vec<String>,
+    /// The module to run (`.wasm` or `.wat`; `-` reads it from stdin), then the program's
+    /// arguments (or those of `--invoke FUNC`).
+    #[arg(value_name = "MODULE [ARGS]...", required = true, trailing_var_arg = true,
+          allow_hyphen_values = true, num_args = 1..)]
+    pub module_and_args: Vec<OsString>,
 }
 
-/// A `--dir HOST[::GUEST]` mapping.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DirMapping {
-    /// The directory on the host.
-    pub host: PathBuf,
-    /// Where the guest sees it.
-    pub guest: String,
+impl RunArgs {
+    /// Folds the `-S`/`-W` spellings into Ward's own options.
+    fn resolve_option_groups(&mut self) {
+        for o in std::mem::take(&mut self.wasi_options) {
+            match o {
+                WasiOption::InheritEnv(on) => self.inherit_env = on,
+                WasiOption::TcpListen(addr) => self.tcplisten.push(addr),
+                WasiOption::Cli => {}
+            }
+        }
+        for o in std::mem::take(&mut self.wasm_options) {
+            match o {
+                WasmOption::Fuel(n) => self.fuel = Some(n),
+                WasmOption::MaxMemory(n) => self.max_memory = Some(n),
+                WasmOption::MaxTableElements(n) => self.max_table_elements = Some(n),
+                WasmOption::Timeout(d) => self.timeout = Some(d),
+            }
+        }
+    }
+
+    fn source(&self) -> Source {
+        Source::from_arg(&self.module_and_args[0])
+    }
+
+    /// The guest's arguments after argv[0], which must be UTF-8 (WASI strings are).
+    fn guest_args(&self) -> anyhow::Result<Vec<String>> {
+        self.module_and_args[1..]
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                a.to_str().map(str::to_string).ok_or_else(|| {
+                    anyhow!("argument {} for the program, {a:?}, is not valid UTF-8", i + 1)
+                })
+            })
+            .collect()
+    }
 }
 
-/// An `--env NAME[=VALUE]` setting; `value: None` means the host's value of NAME.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EnvVar {
-    /// The variable's name.
-    pub name: String,
-    /// Its value, if given.
-    pub value: Option<String>,
+/// A guest's exit status outside 0..=123, reported as [`exit::GUEST_STATUS_OUT_OF_RANGE`].
+#[derive(Debug)]
+pub struct GuestStatusOutOfRange(pub i32);
+
+impl std::fmt::Display for GuestStatusOutOfRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the program exited with status {}, outside 0..={} (ward reports it as status {})",
+            self.0,
+            exit::GUEST_MAX,
+            exit::GUEST_STATUS_OUT_OF_RANGE
+        )
+    }
+}
+
+impl std::error::Error for GuestStatusOutOfRange {}
+
+/// A trap, already rendered with its backtrace (see [`backtrace::report`]).
+#[derive(Debug)]
+pub struct TrapReport(pub String);
+
+impl std::fmt::Display for TrapReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TrapReport {}
+
+/// The exit status for a guest's `proc_exit(code)`.
+fn guest_exit(code: i32) -> anyhow::Result<i32> {
+    if (0..=exit::GUEST_MAX).contains(&code) {
+        Ok(code)
+    } else {
+        Err(GuestStatusOutOfRange(code).into())
+    }
 }
 
 /// Runs the module; returns the exit status.
-pub fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let path = args.module.display();
+pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
+    args.resolve_option_groups();
+    let source = args.source();
+    let name = source.name();
+    let guest_args = args.guest_args()?;
 
     let mut config = Config::new();
     config.consume_fuel(args.fuel.is_some());
     config.interruptible(args.timeout.is_some());
     let engine = Engine::new(&config);
-    let module = Module::from_file(&engine, &args.module)
-        .with_context(|| format!("cannot load module `{path}`"))?;
-    let mut store = Store::new(&engine, wasi_context(&args)?);
-    // `ward run` instantiates exactly one module, so an instance limit has no flag here; it is
-    // part of the embedding API (`StoreLimitsBuilder::instances`).
+    let mut store = Store::new(&engine, wasi_context(&args, &source, &guest_args)?);
+    // The deadline covers reading, compiling and instantiating the module too.
+    let watchdog = args.timeout.map(|limit| Watchdog::start(limit, store.interrupt_handle()));
+
+    let started = Instant::now();
+    // These errors name the file and say what it is.
+    let bytes = load::module_binary(&source, source.read()?)?;
+    let module =
+        Module::new(&engine, &bytes).with_context(|| format!("cannot load module `{name}`"))?;
+    debug!(target: "ward_cli", module = %name, bytes = bytes.len(), elapsed = ?started.elapsed(), "compiled");
+    // Standard input was the module: keep its binary for a trap's line numbers. A file is
+    // read (and translated, if text) again if a trap is reported.
+    let module_bytes = matches!(source, Source::Stdin).then_some(bytes);
+    let report = |trap: &ward::Trap| {
+        let bytes = match &source {
+            Source::File(_) => source.read().and_then(|b| load::module_binary(&source, b)).ok(),
+            Source::Stdin => module_bytes.clone(),
+        };
+        TrapReport(backtrace::report(trap, bytes.as_deref()))
+    };
+    if let Some(w) = &watchdog {
+        w.running();
+    }
+
     let mut limits = StoreLimitsBuilder::new();
     if let Some(bytes) = args.max_memory {
         limits = limits.memory_size(usize::try_from(bytes).unwrap_or(usize::MAX));
@@ -97,35 +223,66 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     if let Some(fuel) = args.fuel {
         store.set_fuel(fuel)?;
     }
-    if let Some(limit) = args.timeout {
-        start_watchdog(limit, store.interrupt_handle());
-    }
     let mut linker = Linker::<WasiCtx>::new(&engine);
     ward_wasi::add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx)?;
     let instance = match linker.instantiate(&mut store, &module) {
         Ok(instance) => instance,
         // A start function may already end the program.
-        Err(ward::Error::Exit(code)) => return Ok(code),
+        Err(ward::Error::Exit(code)) => return guest_exit(code),
         Err(e) => {
-            let hint = import_hint(&e);
-            return Err(anyhow::Error::new(e))
-                .with_context(|| format!("cannot instantiate module `{path}`{hint}"));
+            let context = format!("cannot instantiate module `{name}`{}", import_hint(&e));
+            return Err(describe(e, &report, args.timeout)).context(context);
         }
     };
+    debug!(target: "ward_cli", module = %name, "instantiated");
     let outcome = match &args.invoke {
-        None => run_command(&mut store, instance, &path.to_string()),
-        Some(name) => invoke(&mut store, instance, &path.to_string(), name, &args.args),
+        None => run_command(&mut store, instance, &name),
+        Some(func) => invoke(&mut store, instance, &name, func, &guest_args),
     };
     match outcome {
         Ok(()) => Ok(exit::SUCCESS),
-        Err(e) => match e.downcast_ref::<ward::Error>() {
-            Some(ward::Error::Exit(code)) => Ok(*code),
-            Some(ward::Error::Trap(t)) if t.code() == ward::TrapCode::Interrupted => {
-                eprintln!("error: timed out after {:?}", args.timeout.unwrap_or_default());
-                Ok(exit::TIMEOUT)
-            }
-            _ => Err(e),
-        },
+        Err(Failed { error: ward::Error::Exit(code), .. }) => guest_exit(code),
+        Err(Failed { error, context }) => {
+            Err(describe(error, &report, args.timeout)).context(context)
+        }
+    }
+}
+
+/// `--timeout` expired.
+#[derive(Debug)]
+pub struct TimedOut(pub Duration);
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "timed out after {}", humantime::format_duration(self.0))
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// An error from the library, with guest-controlled names escaped, and a trap rendered with
+/// its backtrace.
+fn describe(
+    e: ward::Error,
+    report: &dyn Fn(&ward::Trap) -> TrapReport,
+    timeout: Option<Duration>,
+) -> anyhow::Error {
+    let name = |s: &str| diag::escape(s, diag::MAX_NAME_CHARS);
+    match e {
+        ward::Error::Trap(t) if t.code() == ward::TrapCode::Interrupted => {
+            anyhow::Error::new(TimedOut(timeout.unwrap_or_default()))
+        }
+        ward::Error::Trap(t) => anyhow::Error::new(report(&t)),
+        ward::Error::UnknownImport { module, name: field } => {
+            anyhow!("unknown import: `{}::{}` has not been defined", name(&module), name(&field))
+        }
+        ward::Error::IncompatibleImport { module, name: field, reason } => anyhow!(
+            "incompatible import type for `{}::{}`: {}",
+            name(&module),
+            name(&field),
+            diag::escape(&reason, diag::MAX_LINE_CHARS)
+        ),
+        other => anyhow::Error::new(other),
     }
 }
 
@@ -144,13 +301,20 @@ fn import_hint(e: &ward::Error) -> &'static str {
 }
 
 /// The WASI context for the guest: host stdio, the arguments, and only the environment
-/// variables and directories named on the command line.
-fn wasi_context(args: &RunArgs) -> anyhow::Result<WasiCtx> {
+/// variables, directories and sockets named on the command line.
+fn wasi_context(args: &RunArgs, source: &Source, guest_args: &[String]) -> anyhow::Result<WasiCtx> {
     let mut b = WasiCtxBuilder::new();
     b.inherit_stdio();
-    b.arg(args.module.to_string_lossy());
+    b.arg(args.argv0.clone().unwrap_or_else(|| source.argv0()));
     if args.invoke.is_none() {
-        b.args(&args.args);
+        b.args(guest_args);
+    }
+    if args.inherit_env {
+        // Variables whose name or value is not UTF-8 cannot be WASI strings; they are left out.
+        b.envs(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        );
     }
     for var in &args.envs {
         match &var.value {
@@ -166,41 +330,68 @@ fn wasi_context(args: &RunArgs) -> anyhow::Result<WasiCtx> {
         }
     }
     for dir in &args.dirs {
+        let host = dir.host.display();
+        if dir.read_only {
+            // TODO(ward-wasi): read-only preopens are being added to `WasiCtxBuilder`; until
+            // they land, refuse rather than grant write access.
+            bail!("cannot give the guest directory `{host}` read-only: read-only directories are not supported by this build of Ward yet");
+        }
         b.preopened_dir_path(&dir.host, &dir.guest)
-            .with_context(|| format!("cannot give the guest directory `{}`", dir.host.display()))?;
+            .with_context(|| format!("cannot give the guest directory `{host}`"))?;
+    }
+    for addr in &args.tcplisten {
+        let listener = std::net::TcpListener::bind(addr)
+            .with_context(|| format!("cannot listen on `{addr}` for --tcplisten"))?;
+        debug!(target: "ward_cli", addr = %addr, local = ?listener.local_addr().ok(), "listening");
+        b.preopened_listener(listener);
     }
     Ok(b.build())
 }
 
+/// A failed call: the library's error and what was being done.
+struct Failed {
+    error: ward::Error,
+    context: String,
+}
+
 /// Calls `_start`, the entry point of a WASI command.
-fn run_command(store: &mut Store<WasiCtx>, instance: Instance, path: &str) -> anyhow::Result<()> {
+fn run_command(store: &mut Store<WasiCtx>, instance: Instance, name: &str) -> Result<(), Failed> {
+    let usage = |msg: String| Failed { error: ward::Error::Usage(msg), context: String::new() };
     let start = instance.get_func(&mut *store, "_start").ok_or_else(|| {
-        anyhow!("module `{path}` exports no `_start` function; name one with --invoke FUNC")
+        usage(format!("module `{name}` exports no `_start` function; name one with --invoke FUNC"))
     })?;
     let ty = start.ty(&*store);
     if !ty.params().is_empty() || !ty.results().is_empty() {
-        bail!("`_start` of module `{path}` has type {ty}; a WASI command's `_start` takes and returns nothing");
+        return Err(usage(format!(
+            "`_start` of module `{name}` has type {ty}; a WASI command's `_start` takes and returns nothing"
+        )));
     }
+    debug!(target: "ward_cli", "calling _start");
     start
         .call(&mut *store, &[], &mut [])
-        .map_err(anyhow::Error::new)
-        .with_context(|| format!("`_start` of module `{path}` failed"))
+        .map_err(|error| Failed { error, context: format!("`_start` of module `{name}` failed") })
 }
 
-/// Calls export `name` with `texts` parsed as its arguments and prints its results.
+/// Calls export `func` with `texts` parsed as its arguments and prints its results.
 fn invoke(
     store: &mut Store<WasiCtx>,
     instance: Instance,
-    path: &str,
     name: &str,
+    func: &str,
     texts: &[String],
-) -> anyhow::Result<()> {
-    let func = instance
-        .get_func(&mut *store, name)
-        .ok_or_else(|| anyhow!("module `{path}` exports no function named `{name}`"))?;
-    let ty = func.ty(&*store);
+) -> Result<(), Failed> {
+    let shown = diag::escape(func, diag::MAX_NAME_CHARS);
+    let usage = |msg: String| Failed { error: ward::Error::Usage(msg), context: String::new() };
+    let f = instance
+        .get_func(&mut *store, func)
+        .ok_or_else(|| usage(format!("module `{name}` exports no function named `{shown}`")))?;
+    let ty = f.ty(&*store);
     if ty.params().len() != texts.len() {
-        bail!("`{name}` takes {} argument(s) {ty}, {} given", ty.params().len(), texts.len());
+        return Err(usage(format!(
+            "`{shown}` takes {} argument(s) {ty}, {} given",
+            ty.params().len(),
+            texts.len()
+        )));
     }
     let params = ty
         .params()
@@ -208,85 +399,72 @@ fn invoke(
         .zip(texts)
         .enumerate()
         .map(|(i, (t, text))| {
-            parse_val(*t, text).with_context(|| format!("argument {} of `{name}`", i + 1))
+            ward_wast::parse_value(*t, text).map_err(|e| {
+                usage(format!("argument {} of `{shown}`: {}", i + 1, diag::escape(&e, 200)))
+            })
         })
-        .collect::<anyhow::Result<Vec<Val>>>()?;
+        .collect::<Result<Vec<Val>, Failed>>()?;
     // A WASI reactor sets itself up in `_initialize` before any other export is called.
-    if name != "_initialize" {
+    if func != "_initialize" {
         if let Some(init) = instance.get_func(&mut *store, "_initialize") {
-            init.call(&mut *store, &[], &mut [])
-                .map_err(anyhow::Error::new)
-                .with_context(|| format!("`_initialize` of module `{path}` failed"))?;
+            init.call(&mut *store, &[], &mut []).map_err(|error| Failed {
+                error,
+                context: format!("`_initialize` of module `{name}` failed"),
+            })?;
         }
     }
     let mut results: Vec<Val> = ty.results().iter().map(|t| placeholder(*t)).collect();
-    func.call(&mut *store, &params, &mut results)
-        .map_err(anyhow::Error::new)
-        .with_context(|| format!("`{name}` of module `{path}` failed"))?;
+    debug!(target: "ward_cli", func = %shown, "invoking");
+    f.call(&mut *store, &params, &mut results).map_err(|error| Failed {
+        error,
+        context: format!("`{shown}` of module `{name}` failed"),
+    })?;
     for r in &results {
-        println!("{}", format_val(r));
+        diag::out(&format_val(r));
     }
     Ok(())
 }
 
-/// When `limit` has passed, interrupts the guest (it traps at its next loop iteration or call
-/// and `run` reports the timeout). A guest blocked inside a host call (a read of stdin,
-/// `poll_oneoff`) cannot notice the interruption, so after a further second the process ends.
-fn start_watchdog(limit: Duration, handle: ward::InterruptHandle) {
-    std::thread::spawn(move || {
-        std::thread::sleep(limit);
-        handle.interrupt();
-        std::thread::sleep(Duration::from_secs(1));
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        eprintln!("error: timed out after {limit:?}");
-        std::process::exit(exit::TIMEOUT);
-    });
+/// Ends the program when `--timeout` expires, whatever the guest and its pipes are doing.
+///
+/// While the module is read and compiled (which cannot be interrupted), the deadline ends the
+/// process at once. Once it runs, the deadline first interrupts the guest, which traps at its
+/// next loop iteration or call and `run` reports the timeout; a guest blocked in a host call
+/// (a read of stdin, a write to a full pipe, `poll_oneoff`) cannot notice that, so after
+/// [`Watchdog::GRACE`] the process ends anyway. Ending it takes no lock of the standard
+/// streams (a guest blocked writing to a full pipe holds one) and flushes nothing.
+struct Watchdog {
+    phase: Arc<AtomicU8>,
 }
 
-fn parse_val(ty: ValType, text: &str) -> anyhow::Result<Val> {
-    let bad = || anyhow!("`{text}` is not a valid {ty}");
-    Ok(match ty {
-        ValType::I32 => {
-            let v = parse_int(text).ok_or_else(bad)?;
-            if !(i32::MIN as i128..=u32::MAX as i128).contains(&v) {
-                return Err(bad());
-            }
-            Val::I32(v as i32)
-        }
-        ValType::I64 => {
-            let v = parse_int(text).ok_or_else(bad)?;
-            if !(i64::MIN as i128..=u64::MAX as i128).contains(&v) {
-                return Err(bad());
-            }
-            Val::I64(v as i64)
-        }
-        ValType::F32 => Val::F32(text.parse::<f32>().map_err(|_| bad())?.to_bits()),
-        ValType::F64 => Val::F64(text.parse::<f64>().map_err(|_| bad())?.to_bits()),
-        ValType::V128 => {
-            let v = match text.strip_prefix("0x") {
-                Some(hex) => u128::from_str_radix(&hex.replace('_', ""), 16),
-                None => text.parse::<u128>(),
-            };
-            Val::V128(v.map_err(|_| bad())?)
-        }
-        ValType::Ref(r) if r.nullable && text == "null" => placeholder(ty),
-        ValType::Ref(_) => bail!("only `null` can be passed for a {ty} from the command line"),
-    })
-}
+impl Watchdog {
+    const LOADING: u8 = 0;
+    const RUNNING: u8 = 1;
+    const GRACE: Duration = Duration::from_millis(500);
 
-/// A decimal or `0x` hexadecimal integer, optionally negative, with `_` separators.
-fn parse_int(text: &str) -> Option<i128> {
-    let digits = text.replace('_', "");
-    let (negative, digits) = match digits.strip_prefix('-') {
-        Some(rest) => (true, rest.to_string()),
-        None => (false, digits),
-    };
-    let magnitude = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
-        Some(hex) => i128::from_str_radix(hex, 16).ok()?,
-        None => digits.parse::<i128>().ok()?,
-    };
-    Some(if negative { -magnitude } else { magnitude })
+    fn start(limit: Duration, handle: ward::InterruptHandle) -> Watchdog {
+        let phase = Arc::new(AtomicU8::new(Self::LOADING));
+        let seen = Arc::clone(&phase);
+        std::thread::spawn(move || {
+            std::thread::sleep(limit);
+            if seen.load(Ordering::SeqCst) == Self::RUNNING {
+                handle.interrupt();
+                std::thread::sleep(Self::GRACE);
+            }
+            // The message is written from a thread of its own: if stderr is a full pipe the
+            // write blocks that thread, not the exit.
+            let message = format!("error: {}\n", TimedOut(limit));
+            std::thread::spawn(move || diag::raw_stderr(&message));
+            std::thread::sleep(Duration::from_millis(50));
+            diag::hard_exit(exit::TIMEOUT);
+        });
+        Watchdog { phase }
+    }
+
+    /// The module is compiled; from now on the guest can be interrupted.
+    fn running(&self) {
+        self.phase.store(Self::RUNNING, Ordering::SeqCst);
+    }
 }
 
 /// A value to be overwritten by a result of type `ty`.
@@ -321,107 +499,30 @@ fn format_val(v: &Val) -> String {
     }
 }
 
-fn parse_dir(s: &str) -> Result<DirMapping, String> {
-    let (host, guest) = match s.split_once("::") {
-        Some((host, guest)) => (host, guest),
-        None => (s, s),
-    };
-    if host.is_empty() || guest.is_empty() {
-        return Err(format!("`{s}` is not HOST or HOST::GUEST"));
-    }
-    Ok(DirMapping { host: PathBuf::from(host), guest: guest.to_string() })
-}
-
-fn parse_env(s: &str) -> Result<EnvVar, String> {
-    let (name, value) = match s.split_once('=') {
-        Some((name, value)) => (name, Some(value.to_string())),
-        None => (s, None),
-    };
-    if name.is_empty() {
-        return Err(format!("`{s}` is not NAME or NAME=VALUE"));
-    }
-    Ok(EnvVar { name: name.to_string(), value })
-}
-
-/// `4096`, `64K`, `64KiB`, `16M`, `1.5GiB`: bytes, with 1024-based units.
-fn parse_size(s: &str) -> Result<u64, String> {
-    let bad = || format!("`{s}` is not a size such as 65536, 64KiB, 16MiB or 1GiB");
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let number: f64 = number.parse().map_err(|_| bad())?;
-    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return Err(bad()),
-    };
-    let bytes = number * scale as f64;
-    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(bytes as u64)
-}
-
-/// `500ms`, `10s`, `1.5m`, `1h`; a bare number is seconds.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("`{s}` is not a duration such as 500ms, 10s, 2m or 1h");
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let number: f64 = number.parse().map_err(|_| bad())?;
-    let seconds = match unit.trim() {
-        "ms" => number / 1000.0,
-        "" | "s" => number,
-        "m" | "min" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return Err(bad()),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| bad())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
-        assert_eq!(parse_size("16M"), Ok(16 << 20));
-        assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("12 parsecs").is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("soon").is_err());
-    }
-
-    #[test]
-    fn dirs_and_envs() {
-        assert_eq!(
-            parse_dir("/tmp/x::/data"),
-            Ok(DirMapping { host: "/tmp/x".into(), guest: "/data".into() })
-        );
-        assert_eq!(parse_dir("."), Ok(DirMapping { host: ".".into(), guest: ".".into() }));
-        assert_eq!(parse_env("A=b=c"), Ok(EnvVar { name: "A".into(), value: Some("b=c".into()) }));
-        assert_eq!(parse_env("HOME"), Ok(EnvVar { name: "HOME".into(), value: None }));
-        assert!(parse_env("=x").is_err());
-    }
-
-    #[test]
-    fn values() {
-        assert!(matches!(parse_val(ValType::I32, "-1"), Ok(Val::I32(-1))));
-        assert!(matches!(parse_val(ValType::I32, "0xffffffff"), Ok(Val::I32(-1))));
-        assert!(parse_val(ValType::I32, "4294967296").is_err());
-        assert!(matches!(parse_val(ValType::I64, "-0x10"), Ok(Val::I64(-16))));
-        assert!(matches!(parse_val(ValType::F32, "1.5"), Ok(Val::F32(b)) if b == 1.5f32.to_bits()));
+    fn values_use_the_text_format_syntax() {
+        let p = |ty, text| ward_wast::parse_value(ty, text);
+        assert!(matches!(p(ValType::I32, "-1"), Ok(Val::I32(-1))));
+        assert!(matches!(p(ValType::I32, "0xffffffff"), Ok(Val::I32(-1))));
+        assert!(p(ValType::I32, "4294967296").is_err());
+        assert!(matches!(p(ValType::I64, "-0x10"), Ok(Val::I64(-16))));
+        assert!(matches!(p(ValType::F32, "1.5"), Ok(Val::F32(b)) if b == 1.5f32.to_bits()));
+        assert!(matches!(p(ValType::F32, "0x1p3"), Ok(Val::F32(b)) if b == 8f32.to_bits()));
+        assert!(p(ValType::I32, "1) (i32.const 2").is_err());
         assert_eq!(format_val(&Val::I32(-7)), "-7");
         assert_eq!(format_val(&Val::F64(2.5f64.to_bits())), "2.5");
+    }
+
+    #[test]
+    fn guest_status_range() {
+        assert_eq!(guest_exit(0).unwrap(), 0);
+        assert_eq!(guest_exit(123).unwrap(), 123);
+        for code in [124, 125, 126, 256, -1] {
+            assert!(guest_exit(code).is_err(), "{code}");
+        }
     }
 }

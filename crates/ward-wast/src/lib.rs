@@ -25,6 +25,8 @@
 mod spectest;
 mod values;
 
+pub use values::parse_value;
+
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use ward::{ExternRef, HeapType, Store, Val, ValType};
 use wast::core::{AbstractHeapType, HeapType as TextHeapType, NanPattern, V128Pattern};
 use wast::core::{WastArgCore, WastRetCore};
+use wast::parser::{self, ParseBuffer};
 use wast::token::{F32, F64};
 use wast::{WastArg, WastRet};
 
@@ -31,13 +32,10 @@ pub(crate) fn arg(
     let WastArg::Core(arg) = arg else {
         return Err("component-model arguments are not supported".into());
     };
+    if let Some(val) = plain_val(arg) {
+        return val;
+    }
     Ok(match arg {
-        WastArgCore::I32(x) => Val::I32(*x),
-        WastArgCore::I64(x) => Val::I64(*x),
-        WastArgCore::F32(x) => Val::F32(x.bits),
-        WastArgCore::F64(x) => Val::F64(x.bits),
-        WastArgCore::V128(x) => Val::V128(u128::from_le_bytes(x.to_le_bytes())),
-        WastArgCore::RefNull(heap) => null_of(heap)?,
         WastArgCore::RefExtern(n) => {
             let r = *refs.externs.entry(*n).or_insert_with(|| ExternRef::new(&mut *store, *n));
             Val::ExternRef(Some(r))
@@ -47,7 +45,58 @@ pub(crate) fn arg(
                 *refs.hosts.entry(*n).or_insert_with(|| ExternRef::new(&mut *store, HostRef(*n)));
             Val::ExternRef(Some(r))
         }
+        other => return Err(format!("unsupported argument {other:?}")),
     })
+}
+
+/// The [`Val`] of an argument that needs no store: numbers, vectors and null references.
+fn plain_val(arg: &WastArgCore<'_>) -> Option<Result<Val, String>> {
+    Some(Ok(match arg {
+        WastArgCore::I32(x) => Val::I32(*x),
+        WastArgCore::I64(x) => Val::I64(*x),
+        WastArgCore::F32(x) => Val::F32(x.bits),
+        WastArgCore::F64(x) => Val::F64(x.bits),
+        WastArgCore::V128(x) => Val::V128(u128::from_le_bytes(x.to_le_bytes())),
+        WastArgCore::RefNull(heap) => return Some(null_of(heap)),
+        _ => return None,
+    }))
+}
+
+/// Parses `text` as a value of type `ty`, written as the text format writes the operand of
+/// `ty.const`: integers in decimal or hexadecimal, signed or unsigned, with `_` separators
+/// (`-1`, `0xffff_ffff`); floats including hexadecimal ones, `inf` and NaN payloads (`0x1p3`,
+/// `-inf`, `nan:0x200000`); vectors with their shape (`i32x4 1 2 3 4`). A nullable reference
+/// takes `null`. This is the syntax of `invoke` arguments in a `.wast` script, parsed by the
+/// same code, for `ward run --invoke`.
+///
+/// ```
+/// use ward::{Val, ValType};
+/// assert!(matches!(ward_wast::parse_value(ValType::I32, "0xffff_ffff"), Ok(Val::I32(-1))));
+/// assert!(matches!(ward_wast::parse_value(ValType::F64, "0x1p3"), Ok(Val::F64(b)) if b == 8f64.to_bits()));
+/// assert!(ward_wast::parse_value(ValType::I32, "4294967296").is_err());
+/// ```
+pub fn parse_value(ty: ValType, text: &str) -> Result<Val, String> {
+    let bad = |why: &str| format!("`{text}` is not a valid {ty}{why}");
+    // One operand only: no parentheses or comments that could end the expression early.
+    if text.trim().is_empty() || text.contains(['(', ')', ';']) {
+        return Err(bad(""));
+    }
+    let source = match ty {
+        ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64 => format!("{ty}.const {text}"),
+        ValType::V128 => format!("v128.const {text}"),
+        ValType::Ref(r) if r.nullable && text.trim() == "null" => {
+            return Ok(placeholder(ty));
+        }
+        ValType::Ref(_) => return Err(format!("only `null` can be given for a {ty}")),
+    };
+    let buf = ParseBuffer::new(&source).map_err(|_| bad(""))?;
+    // The parser's own message points into the text built above, not the user's: leave it out.
+    let arg = parser::parse::<WastArgCore<'_>>(&buf).map_err(|_| match ty {
+        ValType::V128 => bad(" (write a vector with its shape, e.g. `i32x4 1 2 3 4`)"),
+        _ => bad(""),
+    })?;
+    // `TY.const` yields a value of type TY, so the variant is the right one.
+    plain_val(&arg).unwrap_or_else(|| Err(bad("")))
 }
 
 fn null_of(heap: &TextHeapType<'_>) -> Result<Val, String> {

@@ -172,13 +172,8 @@ fn allocate<T>(
     s.charge(items.saturating_mul(crate::runtime::TABLE_ELEM_BYTES), || {
         format!("{items} element-segment items")
     })?;
-    let elems: Box<[Box<[u64]>]> = m
-        .elems
-        .iter()
-        .map(|seg| {
-            seg.items.iter().map(|e| e.eval(&|g| read_global(s, g), &mut func_ref) as u64).collect()
-        })
-        .collect();
+    let elems: Box<[Box<[u64]>]> =
+        m.elems.iter().map(|seg| seg.items.eval(&|g| read_global(s, g), &mut func_ref)).collect();
 
     let memory_ptrs = memories
         .iter()

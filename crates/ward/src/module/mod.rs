@@ -91,7 +91,43 @@ pub(crate) enum SegmentMode {
 pub(crate) struct ElemSegment {
     pub(crate) mode: SegmentMode,
     pub(crate) ty: RefType,
-    pub(crate) items: Box<[ConstExpr]>,
+    pub(crate) items: ElemItems,
+}
+
+/// The items of an element segment. Plain function references (the common case) are kept as
+/// 4-byte indices, so a module's segments cost about as much memory as their encoding.
+#[derive(Clone, Debug)]
+pub(crate) enum ElemItems {
+    /// Function indices; [`ElemItems::NULL`] is a null reference.
+    Funcs(Box<[u32]>),
+    /// Any other constant expressions.
+    Exprs(Box<[ConstExpr]>),
+}
+
+impl ElemItems {
+    /// The null reference in [`ElemItems::Funcs`].
+    pub(crate) const NULL: u32 = u32::MAX;
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            ElemItems::Funcs(f) => f.len(),
+            ElemItems::Exprs(e) => e.len(),
+        }
+    }
+
+    /// Evaluates every item to a reference value, as [`ConstExpr::eval`] does.
+    pub(crate) fn eval(
+        &self,
+        global: &dyn Fn(u32) -> u128,
+        func_ref: &mut dyn FnMut(u32) -> u64,
+    ) -> Box<[u64]> {
+        match self {
+            ElemItems::Funcs(f) => {
+                f.iter().map(|&i| if i == ElemItems::NULL { 0 } else { func_ref(i) }).collect()
+            }
+            ElemItems::Exprs(e) => e.iter().map(|e| e.eval(global, func_ref) as u64).collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -355,9 +355,51 @@ fn creating_links_out_is_refused() {
     assert!(std::fs::symlink_metadata(w.sandbox().join("new_abs")).is_err());
     // A symlink whose own name is outside.
     assert_eq!(g.two_paths("symlink", "file.txt", "../outside/ln"), Err(Errno::NotCapable));
-    // A relative symlink pointing up can be created (it is only text) but not followed.
-    assert_eq!(g.two_paths("symlink", "../outside/secret.txt", "new_up"), Ok(()));
-    assert_eq!(g.open("new_up"), Err(Errno::NotCapable));
+    // A relative symlink whose text leads out is not created either (a host tool reading the
+    // sandbox later would follow it); see `planted_symlinks_may_not_point_out`.
+    assert_eq!(g.two_paths("symlink", "../outside/secret.txt", "new_up"), Err(Errno::NotCapable));
+    assert!(std::fs::symlink_metadata(w.sandbox().join("new_up")).is_err());
+    assert_eq!(w.outside_snapshot(), before);
+}
+
+/// A guest plants `a/report.txt -> ../../../etc/passwd` for a host tool that later reads the
+/// sandbox: refused, whatever route the guest takes to place the link. Targets are read
+/// lexically from the link's own directory; ones that stay beneath the preopen are fine.
+#[test]
+fn planted_symlinks_may_not_point_out() {
+    let w = World::new("plant");
+    let before = w.outside_snapshot();
+    let mut g = Guest::with_sandbox(&w);
+    assert_eq!(g.path_call("mkdir", "a"), Ok(()));
+    assert_eq!(g.path_call("mkdir", "b"), Ok(()));
+    let refused = [
+        ("../../../etc/passwd", "a/report.txt"),
+        ("../../outside/secret.txt", "a/r2"),
+        ("..", "l1"),
+        ("../sandbox", "l2"),
+        ("a/../../outside", "l3"),
+        ("./../outside", "sub/../l4"),
+        // Through a directory symlink: the link lands in `sub`, one level down, for real.
+        ("../../x", "ok_dir/l5"),
+    ];
+    std::os::unix::fs::symlink("sub", w.sandbox().join("ok_dir")).unwrap();
+    for (target, link) in refused {
+        assert_eq!(g.two_paths("symlink", target, link), Err(Errno::NotCapable), "{link}");
+        assert!(std::fs::symlink_metadata(w.sandbox().join(link)).is_err(), "{link} exists");
+    }
+    // Links that stay beneath the preopen, however they climb, are made as asked.
+    for (target, link) in
+        [("../b", "a/x"), ("..", "a/top"), ("b/../a", "y"), ("../file.txt", "ok_dir/f")]
+    {
+        assert_eq!(g.two_paths("symlink", target, link), Ok(()), "{link}");
+        let made = std::fs::read_link(w.sandbox().join(link)).unwrap();
+        assert_eq!(made.to_str(), Some(target));
+    }
+    // Moving a harmless link to where its text would lead out is refused too, by rename or by
+    // hard link; moving it where it still points inside is fine.
+    assert_eq!(g.two_paths("rename", "a/x", "x"), Err(Errno::NotCapable));
+    assert_eq!(g.two_paths("link", "a/x", "x"), Err(Errno::NotCapable));
+    assert_eq!(g.two_paths("rename", "a/x", "b/x"), Ok(()));
     assert_eq!(w.outside_snapshot(), before);
 }
 
@@ -372,8 +414,14 @@ fn renaming_out_or_in_is_refused() {
     assert_eq!(g.two_paths("rename", "sub", "/tmp/ward-moved"), Err(Errno::NotCapable));
     assert!(w.sandbox().join("file.txt").exists());
     assert!(!w.sandbox().join("got").exists());
-    // Renaming the symlink itself (inside) is allowed and moves the link, not its target.
-    assert_eq!(g.two_paths("rename", "up_dir", "up_dir2"), Ok(()));
+    // Renaming a symlink moves the link, not its target; one whose text leads out (here put
+    // there by the host) cannot be placed anywhere by the guest.
+    assert_eq!(g.two_paths("rename", "ok_link", "ok_link2"), Ok(()));
+    assert_eq!(
+        std::fs::read_link(w.sandbox().join("ok_link2")).unwrap().to_str(),
+        Some("file.txt")
+    );
+    assert_eq!(g.two_paths("rename", "up_dir", "up_dir2"), Err(Errno::NotCapable));
     assert_eq!(w.outside_snapshot(), before);
 }
 

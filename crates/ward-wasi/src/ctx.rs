@@ -12,7 +12,7 @@ use cap_std::fs::Dir;
 
 use crate::random::Random;
 use crate::stdio::{Input, Output, OutputPipe};
-use crate::table::{Entry, FdTable, Handle};
+use crate::table::{DirId, Entry, FdTable, Handle};
 use crate::types::{filetype, rights};
 
 /// The WASI state of one guest: arguments, environment, descriptor table, randomness.
@@ -32,6 +32,27 @@ impl WasiCtx {
     pub fn builder() -> WasiCtxBuilder {
         WasiCtxBuilder::new()
     }
+}
+
+/// What a guest may do beneath a preopened directory.
+///
+/// Enforced with preview 1 *rights*, which a guest can drop but never regain
+/// (see `fd_fdstat_get`):
+///
+/// - [`ReadWrite`](DirAccess::ReadWrite): everything beneath it (the usual grant).
+/// - [`ReadOnly`](DirAccess::ReadOnly): open, read, seek, list, stat and read links, beneath it
+///   and in every descriptor opened through it. Creating, writing, truncating, allocating,
+///   removing, renaming, linking, making symlinks and setting times all fail with
+///   `ENOTCAPABLE` ([`Errno::NotCapable`](crate::Errno::NotCapable)); opening with `O_CREAT` or
+///   `O_TRUNC` fails the same way, and a file opened through it is open read-only on the host
+///   too, whatever rights the guest asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum DirAccess {
+    /// The guest may read and change what is beneath the directory.
+    #[default]
+    ReadWrite,
+    /// The guest may only read what is beneath the directory.
+    ReadOnly,
 }
 
 /// Builds a [`WasiCtx`], granting capabilities one by one.
@@ -55,7 +76,7 @@ pub struct WasiCtxBuilder {
     stdin: Input,
     stdout: Output,
     stderr: Output,
-    preopens: Vec<(Dir, String)>,
+    preopens: Vec<(Dir, String, DirAccess)>,
     listeners: Vec<TcpListener>,
     random: Random,
 }
@@ -158,22 +179,59 @@ impl WasiCtxBuilder {
         self
     }
 
-    /// Grants the guest the directory `dir`, under the name `guest_path`.
+    /// Grants the guest the directory `dir`, read-write, under the name `guest_path`.
     ///
     /// The guest can reach everything beneath `dir` and nothing outside it: paths are resolved
     /// by `cap-std`, which refuses `..` past the top, absolute paths and symlinks that lead out.
     pub fn preopened_dir(&mut self, dir: Dir, guest_path: impl AsRef<str>) -> &mut Self {
-        self.preopens.push((dir, guest_path.as_ref().to_string()));
+        self.preopened_dir_with(dir, guest_path, DirAccess::ReadWrite)
+    }
+
+    /// Grants the guest the directory `dir` under the name `guest_path`, with `access`.
+    ///
+    /// With [`DirAccess::ReadOnly`] the guest can open, read, list and stat what is beneath
+    /// `dir`, and nothing else: see [`DirAccess`].
+    pub fn preopened_dir_with(
+        &mut self,
+        dir: Dir,
+        guest_path: impl AsRef<str>,
+        access: DirAccess,
+    ) -> &mut Self {
+        self.preopens.push((dir, guest_path.as_ref().to_string(), access));
         self
     }
 
-    /// Opens the host directory `host_path` and grants it as [`preopened_dir`] does.
+    /// Opens the host directory `host_path` and grants it read-write as [`preopened_dir`] does.
     ///
     /// [`preopened_dir`]: WasiCtxBuilder::preopened_dir
     pub fn preopened_dir_path(
         &mut self,
         host_path: impl AsRef<Path>,
         guest_path: impl AsRef<str>,
+    ) -> ward::Result<&mut Self> {
+        self.preopened_dir_path_with(host_path, guest_path, DirAccess::ReadWrite)
+    }
+
+    /// Opens the host directory `host_path` and grants it with `access`, as
+    /// [`preopened_dir_with`] does.
+    ///
+    /// ```no_run
+    /// use ward_wasi::{DirAccess, WasiCtxBuilder};
+    ///
+    /// // The guest may read /data but not change it; /out it may change.
+    /// let ctx = WasiCtxBuilder::new()
+    ///     .preopened_dir_path_with("./data", "/data", DirAccess::ReadOnly)?
+    ///     .preopened_dir_path_with("./out", "/out", DirAccess::ReadWrite)?
+    ///     .build();
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    ///
+    /// [`preopened_dir_with`]: WasiCtxBuilder::preopened_dir_with
+    pub fn preopened_dir_path_with(
+        &mut self,
+        host_path: impl AsRef<Path>,
+        guest_path: impl AsRef<str>,
+        access: DirAccess,
     ) -> ward::Result<&mut Self> {
         let host_path = host_path.as_ref();
         let dir = Dir::open_ambient_dir(host_path, ambient_authority()).map_err(|source| {
@@ -182,7 +240,7 @@ impl WasiCtxBuilder {
                 source,
             }
         })?;
-        Ok(self.preopened_dir(dir, guest_path))
+        Ok(self.preopened_dir_with(dir, guest_path, access))
     }
 
     /// Hands the guest a listening TCP socket; it gets the next descriptor after the preopened
@@ -207,14 +265,19 @@ impl WasiCtxBuilder {
         table.insert_at(1, stdio_entry(Handle::Stdout(b.stdout)));
         table.insert_at(2, stdio_entry(Handle::Stdout(b.stderr)));
         let mut next = 3;
-        for (dir, name) in b.preopens {
-            let mut e = Entry::new(
-                Handle::Dir(dir),
-                rights::DIRECTORY_BASE,
-                rights::DIRECTORY_INHERITING,
-                filetype::DIRECTORY,
-            );
+        for (dir, name, access) in b.preopens {
+            let (base, inheriting) = match access {
+                DirAccess::ReadWrite => (rights::DIRECTORY_BASE, rights::DIRECTORY_INHERITING),
+                DirAccess::ReadOnly => {
+                    (rights::DIRECTORY_READ_ONLY_BASE, rights::DIRECTORY_READ_ONLY_INHERITING)
+                }
+            };
+            // Without an identity (the host cannot stat it), no symlink that climbs with `..`
+            // can be placed beneath it: the check has nothing to stop at.
+            let root = DirId::of(std::os::fd::AsFd::as_fd(&dir)).ok();
+            let mut e = Entry::new(Handle::Dir(dir), base, inheriting, filetype::DIRECTORY);
             e.preopen = Some(name);
+            e.root = root;
             table.insert_at(next, e);
             next += 1;
         }

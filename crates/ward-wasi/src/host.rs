@@ -2,13 +2,25 @@
 //!
 //! A host function finds the guest's exported `memory` and the [`WasiCtx`] in the store's data,
 //! runs the implementation against both, and turns its result into the errno the guest sees.
-//! Only the public API is used: `Caller::get_export`, `Memory::data_mut`, `Caller::data_mut`.
+//! Only the public API is used: `Caller::get_export`, `Memory::data_and_store_mut`,
+//! `Caller::data_mut`.
+//!
+//! The context is only ever *borrowed* from the store's data, never moved out of it, so a call
+//! that panics (in the embedder's accessor or anywhere below) leaves it in place: an embedder
+//! that catches the panic with `catch_unwind` finds the guest's descriptors and state intact.
+//!
+//! Every call is reported as a `tracing` event at `TRACE` level with target `ward_wasi`: the
+//! function's name, its arguments and the resulting errno. With no subscriber interested, the
+//! cost is one check of a cached per-call-site flag.
 
 use ward::{Caller, Trap};
 
 use crate::ctx::WasiCtx;
-use crate::errno::WasiResult;
+use crate::errno::{Errno, WasiResult};
 use crate::mem::GuestMem;
+
+/// The `tracing` target of the per-call events.
+pub(crate) const TRACE_TARGET: &str = "ward_wasi";
 
 /// How the host functions find the [`WasiCtx`] in the store's data `T`.
 ///
@@ -18,37 +30,31 @@ pub trait GetCtx<T>: Fn(&mut T) -> &mut WasiCtx + Send + Sync + Copy + 'static {
 
 impl<T, F> GetCtx<T> for F where F: Fn(&mut T) -> &mut WasiCtx + Send + Sync + Copy + 'static {}
 
-/// The errno value returned to the guest for a call's result.
-pub(crate) fn errno_code(r: WasiResult<()>) -> i32 {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.raw() as i32,
-    }
+/// A call's result as an errno ([`Errno::Success`] for `Ok`), for the guest and for tracing.
+pub(crate) fn errno_of(r: WasiResult<()>) -> Errno {
+    r.err().unwrap_or(Errno::Success)
 }
 
 /// Runs a call that needs guest memory.
 ///
-/// The context is taken out of the store's data for the duration of the call, so that it and
-/// the memory (both owned by the store) can be used together; nothing in a WASI call re-enters
-/// wasm, so nobody can observe the store without it. A module that does not export a memory
-/// named `memory` cannot make such calls: that is a trap, as the caller broke the WASI ABI.
+/// The context and the memory, both owned by the store, are borrowed together through
+/// `Memory::data_and_store_mut`. A module that does not export a memory named `memory` cannot
+/// make such calls: that is a trap, as the caller broke the WASI ABI.
 pub(crate) fn with_mem<T>(
     caller: &mut Caller<'_, T>,
     get: impl GetCtx<T>,
     name: &str,
     f: impl FnOnce(&mut WasiCtx, &mut GuestMem<'_>) -> WasiResult<()>,
-) -> ward::Result<i32> {
+) -> ward::Result<WasiResult<()>> {
     let Some(memory) = caller.get_export("memory").and_then(|e| e.into_memory()) else {
+        tracing::trace!(target: TRACE_TARGET, "{name}: no exported memory, trapping");
         return Err(Trap::host(format!(
             "WASI function `{name}` needs the module to export its memory as \"memory\""
         ))
         .into());
     };
-    let mut ctx = std::mem::take(get(caller.data_mut()));
-    let bytes = memory.data_mut(&mut *caller);
-    let r = f(&mut ctx, &mut GuestMem::new(bytes));
-    *get(caller.data_mut()) = ctx;
-    Ok(errno_code(r))
+    let (bytes, data) = memory.data_and_store_mut(&mut *caller);
+    Ok(f(get(data), &mut GuestMem::new(bytes)))
 }
 
 /// Runs a call that needs no guest memory.
@@ -56,6 +62,6 @@ pub(crate) fn with_ctx<T>(
     caller: &mut Caller<'_, T>,
     get: impl GetCtx<T>,
     f: impl FnOnce(&mut WasiCtx) -> WasiResult<()>,
-) -> ward::Result<i32> {
-    Ok(errno_code(f(get(caller.data_mut()))))
+) -> ward::Result<WasiResult<()>> {
+    Ok(f(get(caller.data_mut())))
 }

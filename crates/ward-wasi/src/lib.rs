@@ -51,7 +51,7 @@ mod table;
 #[allow(missing_docs)]
 pub mod types;
 
-pub use ctx::{WasiCtx, WasiCtxBuilder};
+pub use ctx::{DirAccess, WasiCtx, WasiCtxBuilder};
 pub use errno::Errno;
 pub use host::GetCtx;
 pub use stdio::OutputPipe;

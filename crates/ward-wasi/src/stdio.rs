@@ -33,28 +33,87 @@ pub(crate) enum Output {
 /// An in-memory sink for a guest's output that the embedder can read afterwards. Clones share
 /// the same buffer.
 ///
+/// A pipe holds at most its capacity ([`OutputPipe::DEFAULT_CAPACITY`] unless made with
+/// [`OutputPipe::with_capacity`]), so a guest cannot grow host memory without bound by
+/// writing. A write that does not fit stores what fits and reports a short write; once the
+/// pipe is full, further writes fail with `ENOSPC` ([`Errno::NoSpc`](crate::Errno::NoSpc)),
+/// as on a full disk, and [`overflowed`](OutputPipe::overflowed) becomes true.
+///
 /// ```
-/// let out = ward_wasi::OutputPipe::new();
+/// let out = ward_wasi::OutputPipe::with_capacity(1024);
 /// let ctx = ward_wasi::WasiCtxBuilder::new().stdout(out.clone()).build();
 /// # drop(ctx);
 /// assert!(out.contents().is_empty());
+/// assert_eq!(out.capacity(), 1024);
+/// assert!(!out.overflowed());
 /// ```
-#[derive(Clone, Debug, Default)]
-pub struct OutputPipe(Arc<Mutex<Vec<u8>>>);
+#[derive(Clone, Debug)]
+pub struct OutputPipe(Arc<Mutex<PipeState>>);
+
+#[derive(Debug)]
+struct PipeState {
+    data: Vec<u8>,
+    capacity: usize,
+    overflowed: bool,
+}
+
+impl Default for OutputPipe {
+    fn default() -> Self {
+        OutputPipe::with_capacity(OutputPipe::DEFAULT_CAPACITY)
+    }
+}
 
 impl OutputPipe {
-    /// An empty pipe.
+    /// The capacity of a pipe made with [`new`](OutputPipe::new): 16 MiB.
+    pub const DEFAULT_CAPACITY: usize = 16 << 20;
+
+    /// An empty pipe holding up to [`DEFAULT_CAPACITY`](OutputPipe::DEFAULT_CAPACITY) bytes.
     pub fn new() -> OutputPipe {
         OutputPipe::default()
     }
 
-    /// Everything written so far.
-    pub fn contents(&self) -> Vec<u8> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    /// An empty pipe holding up to `capacity` bytes. Nothing is allocated up front: the buffer
+    /// grows as the guest writes.
+    pub fn with_capacity(capacity: usize) -> OutputPipe {
+        OutputPipe(Arc::new(Mutex::new(PipeState {
+            data: Vec::new(),
+            capacity,
+            overflowed: false,
+        })))
     }
 
-    fn append(&self, data: &[u8]) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(data);
+    fn state(&self) -> std::sync::MutexGuard<'_, PipeState> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Everything written so far (at most the capacity).
+    pub fn contents(&self) -> Vec<u8> {
+        self.state().data.clone()
+    }
+
+    /// The most bytes the pipe holds.
+    pub fn capacity(&self) -> usize {
+        self.state().capacity
+    }
+
+    /// Whether the guest tried to write more than the capacity: some of its output was refused.
+    pub fn overflowed(&self) -> bool {
+        self.state().overflowed
+    }
+
+    /// Appends what fits of `data`; fails with `ENOSPC` when nothing does.
+    fn append(&self, data: &[u8]) -> io::Result<usize> {
+        let mut st = self.state();
+        let room = st.capacity.saturating_sub(st.data.len());
+        let n = data.len().min(room);
+        if n < data.len() {
+            st.overflowed = true;
+            if n == 0 {
+                return Err(io::Error::from_raw_os_error(rustix::io::Errno::NOSPC.raw_os_error()));
+            }
+        }
+        st.data.extend_from_slice(&data[..n]);
+        Ok(n)
     }
 }
 
@@ -94,10 +153,7 @@ impl Output {
                 err.flush()?;
                 Ok(data.len())
             }
-            Output::Pipe(p) => {
-                p.append(data);
-                Ok(data.len())
-            }
+            Output::Pipe(p) => p.append(data),
         }
     }
 

@@ -17,6 +17,12 @@ use crate::types::filetype;
 /// The most descriptors a guest may have open at once.
 pub(crate) const MAX_FDS: usize = 16 * 1024;
 
+/// The first number a newly created descriptor may get. Numbers 0–2 are the standard streams:
+/// a program that closed its stdout still writes "to stdout" (to descriptor 1) in places it
+/// does not control, so a file opened afterwards must never take that number, or the output
+/// would land in the file. Only `fd_renumber` can put a descriptor there, explicitly.
+pub(crate) const FIRST_FREE_FD: usize = 3;
+
 /// The host object behind a descriptor.
 #[derive(Debug)]
 pub(crate) enum Handle {
@@ -45,6 +51,26 @@ pub(crate) struct Entry {
     /// For a directory being read with `fd_readdir`: its entries, listed when reading starts
     /// (cookie 0) so that later cookies index a stable list.
     pub(crate) listing: Option<Vec<DirRecord>>,
+    /// For a directory: the identity of the preopened directory it lies beneath (itself for a
+    /// preopen), against which the targets of symlinks the guest places are checked.
+    pub(crate) root: Option<DirId>,
+}
+
+/// A directory's identity on the host: device and inode numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DirId {
+    dev: u64,
+    ino: u64,
+}
+
+impl DirId {
+    /// The identity of the directory open as `fd`.
+    // The field types of `struct stat` differ between platforms; the casts are needed on some.
+    #[allow(clippy::unnecessary_cast)]
+    pub(crate) fn of(fd: std::os::fd::BorrowedFd<'_>) -> WasiResult<DirId> {
+        let st = rustix::fs::fstat(fd)?;
+        Ok(DirId { dev: st.st_dev as u64, ino: st.st_ino as u64 })
+    }
 }
 
 /// One directory entry as `fd_readdir` reports it.
@@ -57,7 +83,16 @@ pub(crate) struct DirRecord {
 
 impl Entry {
     pub(crate) fn new(handle: Handle, base: u64, inheriting: u64, filetype: u8) -> Entry {
-        Entry { handle, base, inheriting, fdflags: 0, preopen: None, filetype, listing: None }
+        Entry {
+            handle,
+            base,
+            inheriting,
+            fdflags: 0,
+            preopen: None,
+            filetype,
+            listing: None,
+            root: None,
+        }
     }
 
     /// Fails with [`Errno::NotCapable`] unless the descriptor has all of `rights`.
@@ -103,9 +138,14 @@ pub(crate) struct FdTable {
 }
 
 impl FdTable {
-    /// Puts `entry` at the lowest free number.
+    /// Puts `entry` at the lowest free number from [`FIRST_FREE_FD`] on: a new descriptor never
+    /// takes a standard stream's number (0–2), even if that stream was closed.
     pub(crate) fn push(&mut self, entry: Entry) -> WasiResult<u32> {
-        if let Some(i) = self.slots.iter().position(Option::is_none) {
+        if self.slots.len() < FIRST_FREE_FD {
+            self.slots.resize_with(FIRST_FREE_FD, || None);
+        }
+        let free = self.slots.iter().skip(FIRST_FREE_FD).position(Option::is_none);
+        if let Some(i) = free.map(|i| i + FIRST_FREE_FD) {
             self.slots[i] = Some(entry);
             return Ok(i as u32);
         }
@@ -184,27 +224,58 @@ mod tests {
     }
 
     #[test]
-    fn lowest_free_number_is_reused() {
+    fn lowest_free_number_above_stdio_is_reused() {
         let mut t = FdTable::default();
-        assert_eq!(t.push(null_entry()), Ok(0));
-        assert_eq!(t.push(null_entry()), Ok(1));
-        assert_eq!(t.push(null_entry()), Ok(2));
-        t.remove(1).unwrap();
-        assert_eq!(t.push(null_entry()), Ok(1));
+        assert_eq!(t.push(null_entry()), Ok(3));
+        assert_eq!(t.push(null_entry()), Ok(4));
+        assert_eq!(t.push(null_entry()), Ok(5));
+        t.remove(4).unwrap();
+        assert_eq!(t.push(null_entry()), Ok(4));
         assert_eq!(t.remove(7).err(), Some(Errno::Badf));
+    }
+
+    #[test]
+    fn closed_stdio_numbers_are_never_handed_out() {
+        let mut t = FdTable::default();
+        for fd in 0..3 {
+            t.insert_at(fd, null_entry());
+        }
+        t.remove(1).unwrap();
+        t.remove(0).unwrap();
+        assert_eq!(t.push(null_entry()), Ok(3));
+        assert_eq!(t.push(null_entry()), Ok(4));
+        assert!(t.get(0).is_err() && t.get(1).is_err());
+        // Closing everything shrinks the table; new descriptors still start at 3.
+        for fd in 2..5 {
+            t.remove(fd).unwrap();
+        }
+        assert_eq!(t.push(null_entry()), Ok(3));
+        // An explicit renumber onto a standard stream's number works.
+        t.insert_at(1, null_entry());
+        t.renumber(3, 1).unwrap();
+        assert!(t.get(1).is_ok() && t.get(3).is_err());
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let mut t = FdTable::default();
+        for _ in FIRST_FREE_FD..MAX_FDS {
+            t.push(null_entry()).unwrap();
+        }
+        assert_eq!(t.push(null_entry()), Err(Errno::Mfile));
     }
 
     #[test]
     fn renumber_needs_both_open_and_closes_the_source() {
         let mut t = FdTable::default();
-        t.push(null_entry()).unwrap();
+        t.insert_at(0, null_entry());
         let mut e = null_entry();
         e.base = 42;
-        t.push(e).unwrap();
-        assert_eq!(t.renumber(1, 5).err(), Some(Errno::Badf));
-        t.renumber(1, 0).unwrap();
+        assert_eq!(t.push(e), Ok(3));
+        assert_eq!(t.renumber(3, 5).err(), Some(Errno::Badf));
+        t.renumber(3, 0).unwrap();
         assert_eq!(t.get(0).unwrap().base, 42);
-        assert_eq!(t.get(1).err(), Some(Errno::Badf));
+        assert_eq!(t.get(3).err(), Some(Errno::Badf));
         t.renumber(0, 0).unwrap();
         assert!(t.get(0).is_ok());
     }

@@ -84,6 +84,29 @@ pub mod rights {
     /// What a directory may hand down to descriptors opened through it.
     pub const DIRECTORY_INHERITING: u64 = DIRECTORY_BASE | FILE_BASE;
 
+    /// The rights that change a directory tree or a file: what a read-only preopen lacks.
+    pub const MUTATING: u64 = PATH_CREATE_DIRECTORY
+        | PATH_CREATE_FILE
+        | PATH_LINK_SOURCE
+        | PATH_LINK_TARGET
+        | PATH_RENAME_SOURCE
+        | PATH_RENAME_TARGET
+        | PATH_SYMLINK
+        | PATH_REMOVE_DIRECTORY
+        | PATH_UNLINK_FILE
+        | PATH_FILESTAT_SET_SIZE
+        | PATH_FILESTAT_SET_TIMES
+        | FD_WRITE
+        | FD_ALLOCATE
+        | FD_FILESTAT_SET_SIZE
+        | FD_FILESTAT_SET_TIMES;
+
+    /// A read-only preopened directory's own rights: open, list, read links, stat.
+    pub const DIRECTORY_READ_ONLY_BASE: u64 = DIRECTORY_BASE & !MUTATING;
+
+    /// What a read-only directory may hand down: reading, never writing.
+    pub const DIRECTORY_READ_ONLY_INHERITING: u64 = DIRECTORY_INHERITING & !MUTATING;
+
     /// The rights of a character device such as a terminal (no seeking).
     pub const TTY_BASE: u64 =
         FD_READ | FD_WRITE | FD_FDSTAT_SET_FLAGS | FD_FILESTAT_GET | POLL_FD_READWRITE;
@@ -224,20 +247,20 @@ pub mod signal {
 /// Sizes and field offsets of the ABI records.
 pub mod layout {
     /// `iovec` / `ciovec`: `buf: u32` at 0, `buf_len: u32` at 4.
-    pub const IOVEC_SIZE: u32 = 8;
+    pub const IOVEC_SIZE: u64 = 8;
     /// `fdstat`: filetype u8 @0, flags u16 @2, rights_base u64 @8, rights_inheriting u64 @16.
-    pub const FDSTAT_SIZE: u32 = 24;
+    pub const FDSTAT_SIZE: u64 = 24;
     /// `filestat`: dev @0, ino @8, filetype u8 @16, nlink @24, size @32, atim @40, mtim @48,
     /// ctim @56.
-    pub const FILESTAT_SIZE: u32 = 64;
+    pub const FILESTAT_SIZE: u64 = 64;
     /// `prestat`: tag u8 @0, `pr_name_len: u32` @4.
-    pub const PRESTAT_SIZE: u32 = 8;
+    pub const PRESTAT_SIZE: u64 = 8;
     /// `dirent` header: d_next u64 @0, d_ino u64 @8, d_namlen u32 @16, d_type u8 @20; the name
     /// follows the header.
-    pub const DIRENT_SIZE: u32 = 24;
+    pub const DIRENT_SIZE: u64 = 24;
     /// `subscription`: userdata u64 @0, tag u8 @8, union @16 (clock: id u32 @16, timeout u64
     /// @24, precision u64 @32, flags u16 @40; fd_readwrite: fd u32 @16).
-    pub const SUBSCRIPTION_SIZE: u32 = 48;
+    pub const SUBSCRIPTION_SIZE: u64 = 48;
     /// `event`: userdata u64 @0, error u16 @8, type u8 @10, nbytes u64 @16, flags u16 @24.
-    pub const EVENT_SIZE: u32 = 32;
+    pub const EVENT_SIZE: u64 = 32;
 }

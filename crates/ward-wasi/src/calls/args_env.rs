@@ -6,28 +6,32 @@ use super::mem_fn;
 use crate::ctx::WasiCtx;
 use crate::errno::{Errno, WasiResult};
 use crate::host::GetCtx;
-use crate::mem::GuestMem;
+use crate::mem::{offset, GuestMem};
 
 /// Writes `strings` as C strings into `buf` and their addresses into the pointer array `ptrs`.
+///
+/// Written straight into guest memory, one string at a time: nothing is allocated on the host.
+/// Each string's address must fit the 32-bit pointer slot ([`Errno::Fault`] otherwise).
 fn write_strings(
     mem: &mut GuestMem<'_>,
     strings: &[String],
-    ptrs: u32,
-    buf: u32,
+    ptrs: u64,
+    buf: u64,
 ) -> WasiResult<()> {
-    let mut data = Vec::new();
-    let mut offsets = Vec::with_capacity(strings.len());
+    // Both areas are checked whole first, so a bad pointer writes nothing.
+    let bytes: u64 = strings.iter().map(|s| s.len() as u64 + 1).sum();
+    mem.slice(buf, bytes)?;
+    mem.slice(ptrs, strings.len() as u64 * 4)?;
+    let mut at = buf;
+    let mut slot = ptrs;
     for s in strings {
-        offsets.push(buf as u64 + data.len() as u64);
-        data.extend_from_slice(s.as_bytes());
-        data.push(0);
-    }
-    // Checks that the whole area fits in memory, so every offset fits in 32 bits.
-    mem.write_bytes(buf, &data)?;
-    for (i, at) in offsets.into_iter().enumerate() {
-        let slot =
-            u32::try_from(i * 4).ok().and_then(|o| ptrs.checked_add(o)).ok_or(Errno::Fault)?;
-        mem.write_u32(slot, at as u32)?;
+        let addr = u32::try_from(at).map_err(|_| Errno::Fault)?;
+        mem.write_u32(slot, addr)?;
+        mem.write_bytes(at, s.as_bytes())?;
+        at = offset(at, s.len() as u64)?;
+        mem.write_u8(at, 0)?;
+        at = offset(at, 1)?;
+        slot = offset(slot, 4)?;
     }
     Ok(())
 }
@@ -36,8 +40,8 @@ fn write_strings(
 fn write_sizes(
     mem: &mut GuestMem<'_>,
     strings: &[String],
-    count: u32,
-    size: u32,
+    count: u64,
+    size: u64,
 ) -> WasiResult<()> {
     let bytes: usize = strings.iter().map(|s| s.len() + 1).sum();
     let n = u32::try_from(strings.len()).map_err(|_| Errno::Overflow)?;
@@ -49,8 +53,8 @@ fn write_sizes(
 pub(crate) fn args_get(
     ctx: &WasiCtx,
     mem: &mut GuestMem<'_>,
-    argv: u32,
-    buf: u32,
+    argv: u64,
+    buf: u64,
 ) -> WasiResult<()> {
     write_strings(mem, &ctx.args, argv, buf)
 }
@@ -58,8 +62,8 @@ pub(crate) fn args_get(
 pub(crate) fn args_sizes_get(
     ctx: &WasiCtx,
     mem: &mut GuestMem<'_>,
-    n: u32,
-    size: u32,
+    n: u64,
+    size: u64,
 ) -> WasiResult<()> {
     write_sizes(mem, &ctx.args, n, size)
 }
@@ -67,8 +71,8 @@ pub(crate) fn args_sizes_get(
 pub(crate) fn environ_get(
     ctx: &WasiCtx,
     mem: &mut GuestMem<'_>,
-    env: u32,
-    buf: u32,
+    env: u64,
+    buf: u64,
 ) -> WasiResult<()> {
     write_strings(mem, &ctx.env, env, buf)
 }
@@ -76,22 +80,36 @@ pub(crate) fn environ_get(
 pub(crate) fn environ_sizes_get(
     ctx: &WasiCtx,
     mem: &mut GuestMem<'_>,
-    n: u32,
-    size: u32,
+    n: u64,
+    size: u64,
 ) -> WasiResult<()> {
     write_sizes(mem, &ctx.env, n, size)
 }
 
 pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> ward::Result<()> {
-    mem_fn!(linker, get, "args_get", |ctx, mem, argv: u32, buf: u32| args_get(ctx, mem, argv, buf));
+    mem_fn!(linker, get, "args_get", |ctx, mem, argv: u32, buf: u32| args_get(
+        ctx,
+        mem,
+        argv.into(),
+        buf.into()
+    ));
     mem_fn!(linker, get, "args_sizes_get", |ctx, mem, n: u32, size: u32| args_sizes_get(
-        ctx, mem, n, size
+        ctx,
+        mem,
+        n.into(),
+        size.into()
     ));
     mem_fn!(linker, get, "environ_get", |ctx, mem, env: u32, buf: u32| environ_get(
-        ctx, mem, env, buf
+        ctx,
+        mem,
+        env.into(),
+        buf.into()
     ));
     mem_fn!(linker, get, "environ_sizes_get", |ctx, mem, n: u32, size: u32| environ_sizes_get(
-        ctx, mem, n, size
+        ctx,
+        mem,
+        n.into(),
+        size.into()
     ));
     Ok(())
 }

@@ -37,10 +37,10 @@ pub(crate) fn resolution(id: u32) -> WasiResult<u64> {
 
 pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> ward::Result<()> {
     mem_fn!(linker, get, "clock_res_get", |_ctx, mem, id: u32, out: u32| {
-        mem.write_u64(out, resolution(id)?)
+        mem.write_u64(out.into(), resolution(id)?)
     });
     mem_fn!(linker, get, "clock_time_get", |_ctx, mem, id: u32, _precision: u64, out: u32| {
-        mem.write_u64(out, now(id)?)
+        mem.write_u64(out.into(), now(id)?)
     });
     Ok(())
 }

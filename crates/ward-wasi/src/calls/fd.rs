@@ -16,7 +16,7 @@ use super::{ctx_fn, mem_fn};
 use crate::ctx::WasiCtx;
 use crate::errno::{Errno, WasiResult};
 use crate::host::GetCtx;
-use crate::mem::GuestMem;
+use crate::mem::{io_budget, GuestMem, Iovecs};
 use crate::table::{filetype_of, DirRecord, Entry, Handle};
 use crate::types::layout::{DIRENT_SIZE, FDSTAT_SIZE, FILESTAT_SIZE, PRESTAT_SIZE};
 use crate::types::{advice, fdflags, filetype, fstflags, preopentype, rights, whence};
@@ -82,7 +82,8 @@ impl Filestat {
         }
     }
 
-    pub(crate) fn write(&self, mem: &mut GuestMem<'_>, ptr: u32) -> WasiResult<()> {
+    pub(crate) fn write(&self, mem: &mut GuestMem<'_>, ptr: u64) -> WasiResult<()> {
+        // Checked first, so the field offsets below cannot overflow.
         mem.slice_mut(ptr, FILESTAT_SIZE)?.fill(0);
         mem.write_u64(ptr, self.dev)?;
         mem.write_u64(ptr + 8, self.ino)?;
@@ -171,23 +172,28 @@ fn retry<R>(mut f: impl FnMut() -> io::Result<R>) -> io::Result<R> {
 fn read_stream(
     mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
     mem: &mut GuestMem<'_>,
-    iovs: &[(u32, u32)],
+    iovs: Iovecs,
 ) -> WasiResult<usize> {
-    let Some(&(buf, len)) = iovs.iter().find(|(_, l)| *l > 0) else {
-        return Ok(0);
-    };
-    let dst = mem.slice_mut(buf, len)?;
-    Ok(retry(|| read(dst))?)
+    for i in 0..iovs.len() {
+        let (buf, len) = mem.iovec(iovs, i)?;
+        if len > 0 {
+            let dst = mem.slice_mut(buf, len)?;
+            return Ok(retry(|| read(dst))?);
+        }
+    }
+    Ok(0)
 }
 
 /// Reads from a file into the buffers in order, until one is not filled (end of file).
 fn read_file(
     mut read: impl FnMut(&mut [u8], u64) -> io::Result<usize>,
     mem: &mut GuestMem<'_>,
-    iovs: &[(u32, u32)],
+    iovs: Iovecs,
 ) -> WasiResult<usize> {
     let mut total = 0usize;
-    for &(buf, len) in iovs {
+    for i in 0..iovs.len() {
+        let (buf, len) = mem.iovec(iovs, i)?;
+        let len = io_budget(len, total);
         if len == 0 {
             continue;
         }
@@ -195,7 +201,7 @@ fn read_file(
         match retry(|| read(dst, total as u64)) {
             Ok(n) => {
                 total += n;
-                if n < len as usize {
+                if n < dst.len() {
                     break;
                 }
             }
@@ -210,11 +216,12 @@ fn read_file(
 fn write_all_iovs(
     mut write: impl FnMut(&[u8], u64) -> io::Result<usize>,
     mem: &GuestMem<'_>,
-    iovs: &[(u32, u32)],
+    iovs: Iovecs,
 ) -> WasiResult<usize> {
     let mut total = 0usize;
-    for &(buf, len) in iovs {
-        let mut src = mem.slice(buf, len)?;
+    for i in 0..iovs.len() {
+        let (buf, len) = mem.iovec(iovs, i)?;
+        let mut src = mem.slice(buf, io_budget(len, total))?;
         while !src.is_empty() {
             match retry(|| write(src, total as u64)) {
                 Ok(0) => return if total > 0 { Ok(total) } else { Err(Errno::Io) },
@@ -234,69 +241,69 @@ pub(crate) fn fd_read(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem<'_>,
     fd: u32,
-    iovs: u32,
+    iovs: u64,
     n: u32,
-    out: u32,
+    out: u64,
 ) -> WasiResult<()> {
     let iovs = mem.iovecs(iovs, n)?;
     let e = ctx.table.get_mut(fd)?;
     e.require(rights::FD_READ)?;
     let count = match &mut e.handle {
-        Handle::File(f) => read_file(|b, _| (&*f).read(b), mem, &iovs)?,
+        Handle::File(f) => read_file(|b, _| (&*f).read(b), mem, iovs)?,
         Handle::Dir(_) => return Err(Errno::IsDir),
-        Handle::Stdin(input) => read_stream(|b| input.read(b), mem, &iovs)?,
-        Handle::Stream(s) => read_stream(|b| s.read(b), mem, &iovs)?,
+        Handle::Stdin(input) => read_stream(|b| input.read(b), mem, iovs)?,
+        Handle::Stream(s) => read_stream(|b| s.read(b), mem, iovs)?,
         Handle::Stdout(_) | Handle::Listener(_) => return Err(Errno::Badf),
     };
-    mem.write_u32(out, count as u32)
+    mem.write_u32(out, u32::try_from(count).map_err(|_| Errno::Overflow)?)
 }
 
 pub(crate) fn fd_pread(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem<'_>,
     fd: u32,
-    iovs: u32,
+    iovs: u64,
     n: u32,
     offset: u64,
-    out: u32,
+    out: u64,
 ) -> WasiResult<()> {
     let iovs = mem.iovecs(iovs, n)?;
     let e = ctx.table.get(fd)?;
     let f = e.file(rights::FD_READ | rights::FD_SEEK)?;
     let count =
-        read_file(|b, done| Ok(rustix::io::pread(f, b, offset.saturating_add(done))?), mem, &iovs)?;
-    mem.write_u32(out, count as u32)
+        read_file(|b, done| Ok(rustix::io::pread(f, b, offset.saturating_add(done))?), mem, iovs)?;
+    mem.write_u32(out, u32::try_from(count).map_err(|_| Errno::Overflow)?)
 }
 
 pub(crate) fn fd_write(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem<'_>,
     fd: u32,
-    iovs: u32,
+    iovs: u64,
     n: u32,
-    out: u32,
+    out: u64,
 ) -> WasiResult<()> {
     let iovs = mem.iovecs(iovs, n)?;
     let e = ctx.table.get_mut(fd)?;
     e.require(rights::FD_WRITE)?;
     let count = match &mut e.handle {
-        Handle::File(f) => write_all_iovs(|b, _| (&*f).write(b), mem, &iovs)?,
+        Handle::File(f) => write_all_iovs(|b, _| (&*f).write(b), mem, iovs)?,
         Handle::Dir(_) => return Err(Errno::IsDir),
-        Handle::Stdout(o) => write_all_iovs(|b, _| o.write(b), mem, &iovs)?,
-        Handle::Stream(s) => write_all_iovs(|b, _| s.write(b), mem, &iovs)?,
+        Handle::Stdout(o) => write_all_iovs(|b, _| o.write(b), mem, iovs)?,
+        Handle::Stream(s) => write_all_iovs(|b, _| s.write(b), mem, iovs)?,
         Handle::Stdin(_) | Handle::Listener(_) => return Err(Errno::Badf),
     };
-    mem.write_u32(out, count as u32)
+    mem.write_u32(out, u32::try_from(count).map_err(|_| Errno::Overflow)?)
 }
 
 pub(crate) fn fd_pwrite(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem<'_>,
     fd: u32,
-    iovs: u32,
+    iovs: u64,
     n: u32,
     offset: u64,
-    out: u32,
+    out: u64,
 ) -> WasiResult<()> {
     let iovs = mem.iovecs(iovs, n)?;
     let e = ctx.table.get(fd)?;
@@ -304,9 +311,9 @@ pub(crate) fn fd_pwrite(
     let count = write_all_iovs(
         |b, done| Ok(rustix::io::pwrite(f, b, offset.saturating_add(done))?),
         mem,
-        &iovs,
+        iovs,
     )?;
-    mem.write_u32(out, count as u32)
+    mem.write_u32(out, u32::try_from(count).map_err(|_| Errno::Overflow)?)
 }
 
 pub(crate) fn fd_seek(ctx: &mut WasiCtx, fd: u32, offset: i64, whence: u8) -> WasiResult<u64> {
@@ -405,11 +412,12 @@ pub(crate) fn fd_fdstat_get(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem<'_>,
     fd: u32,
-    out: u32,
+    out: u64,
 ) -> WasiResult<()> {
     let e = ctx.table.get(fd)?;
     mem.slice_mut(out, FDSTAT_SIZE)?.fill(0);
     mem.write_u8(out, e.filetype)?;
+    // Checked above, so the field offsets cannot overflow.
     mem.write_u16(out + 2, e.fdflags)?;
     mem.write_u64(out + 8, e.base)?;
     mem.write_u64(out + 16, e.inheriting)
@@ -503,7 +511,7 @@ pub(crate) fn fd_filestat_get(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem<'_>,
     fd: u32,
-    out: u32,
+    out: u64,
 ) -> WasiResult<()> {
     let e = ctx.table.get(fd)?;
     e.require(rights::FD_FILESTAT_GET)?;
@@ -540,7 +548,7 @@ pub(crate) fn fd_prestat_get(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem<'_>,
     fd: u32,
-    out: u32,
+    out: u64,
 ) -> WasiResult<()> {
     let e = ctx.table.get(fd)?;
     let name = e.preopen.as_ref().ok_or(Errno::Badf)?;
@@ -553,7 +561,7 @@ pub(crate) fn fd_prestat_dir_name(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem<'_>,
     fd: u32,
-    buf: u32,
+    buf: u64,
     len: u32,
 ) -> WasiResult<()> {
     let e = ctx.table.get(fd)?;
@@ -588,10 +596,10 @@ pub(crate) fn fd_readdir(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem<'_>,
     fd: u32,
-    buf: u32,
+    buf: u64,
     len: u32,
     cookie: u64,
-    out: u32,
+    out: u64,
 ) -> WasiResult<()> {
     let e = ctx.table.get_mut(fd)?;
     let dir = e.dir(rights::FD_READDIR)?;
@@ -600,22 +608,25 @@ pub(crate) fn fd_readdir(
         e.listing = Some(listing);
     }
     let listing = e.listing.as_deref().unwrap_or_default();
-    let dst = mem.slice_mut(buf, len)?;
+    let dst = mem.slice_mut(buf, len.into())?;
     let mut used = 0usize;
-    let start = usize::try_from(cookie).unwrap_or(usize::MAX);
-    for (i, rec) in listing.iter().enumerate().skip(start) {
-        let mut bytes = Vec::with_capacity(DIRENT_SIZE as usize + rec.name.len());
-        bytes.extend_from_slice(&(i as u64 + 1).to_le_bytes());
-        bytes.extend_from_slice(&rec.ino.to_le_bytes());
-        bytes.extend_from_slice(&(rec.name.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(&[rec.filetype, 0, 0, 0]);
-        bytes.extend_from_slice(&rec.name);
-        // A record that does not fit is cut off: a full buffer tells the guest to come back
-        // with a larger one or from this entry's cookie.
+    // Copies as much of `bytes` as fits; false once the buffer is full.
+    let mut put = |bytes: &[u8]| {
         let n = bytes.len().min(dst.len() - used);
         dst[used..used + n].copy_from_slice(&bytes[..n]);
         used += n;
-        if used == dst.len() {
+        used < dst.len()
+    };
+    let start = usize::try_from(cookie).unwrap_or(usize::MAX);
+    for (i, rec) in listing.iter().enumerate().skip(start) {
+        let mut header = [0u8; DIRENT_SIZE as usize];
+        header[0..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+        header[8..16].copy_from_slice(&rec.ino.to_le_bytes());
+        header[16..20].copy_from_slice(&(rec.name.len() as u32).to_le_bytes());
+        header[20] = rec.filetype;
+        // A record that does not fit is cut off: a full buffer tells the guest to come back
+        // with a larger one or from this entry's cookie.
+        if !put(&header) || !put(&rec.name) {
             break;
         }
     }
@@ -633,7 +644,10 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
     ctx_fn!(linker, get, "fd_datasync", |ctx, fd: u32| fd_sync(ctx, fd, true));
     ctx_fn!(linker, get, "fd_sync", |ctx, fd: u32| fd_sync(ctx, fd, false));
     mem_fn!(linker, get, "fd_fdstat_get", |ctx, mem, fd: u32, out: u32| fd_fdstat_get(
-        ctx, mem, fd, out
+        ctx,
+        mem,
+        fd,
+        out.into()
     ));
     ctx_fn!(linker, get, "fd_fdstat_set_flags", |ctx, fd: u32, flags: u32| {
         fd_fdstat_set_flags(ctx, fd, u16::try_from(flags).map_err(|_| Errno::Inval)?)
@@ -642,7 +656,10 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
         fd_fdstat_set_rights(ctx, fd, base, inh)
     });
     mem_fn!(linker, get, "fd_filestat_get", |ctx, mem, fd: u32, out: u32| fd_filestat_get(
-        ctx, mem, fd, out
+        ctx,
+        mem,
+        fd,
+        out.into()
     ));
     ctx_fn!(linker, get, "fd_filestat_set_size", |ctx, fd: u32, size: u64| {
         fd_filestat_set_size(ctx, fd, size)
@@ -663,13 +680,16 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
                                       n: u32,
                                       offset: u64,
                                       out: u32| {
-        fd_pread(ctx, mem, fd, iovs, n, offset, out)
+        fd_pread(ctx, mem, fd, iovs.into(), n, offset, out.into())
     });
     mem_fn!(linker, get, "fd_prestat_get", |ctx, mem, fd: u32, out: u32| fd_prestat_get(
-        ctx, mem, fd, out
+        ctx,
+        mem,
+        fd,
+        out.into()
     ));
     mem_fn!(linker, get, "fd_prestat_dir_name", |ctx, mem, fd: u32, buf: u32, len: u32| {
-        fd_prestat_dir_name(ctx, mem, fd, buf, len)
+        fd_prestat_dir_name(ctx, mem, fd, buf.into(), len)
     });
     mem_fn!(linker, get, "fd_pwrite", |ctx,
                                        mem,
@@ -678,10 +698,15 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
                                        n: u32,
                                        offset: u64,
                                        out: u32| {
-        fd_pwrite(ctx, mem, fd, iovs, n, offset, out)
+        fd_pwrite(ctx, mem, fd, iovs.into(), n, offset, out.into())
     });
     mem_fn!(linker, get, "fd_read", |ctx, mem, fd: u32, iovs: u32, n: u32, out: u32| fd_read(
-        ctx, mem, fd, iovs, n, out
+        ctx,
+        mem,
+        fd,
+        iovs.into(),
+        n,
+        out.into()
     ));
     mem_fn!(linker, get, "fd_readdir", |ctx,
                                         mem,
@@ -690,22 +715,27 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
                                         len: u32,
                                         cookie: u64,
                                         out: u32| {
-        fd_readdir(ctx, mem, fd, buf, len, cookie, out)
+        fd_readdir(ctx, mem, fd, buf.into(), len, cookie, out.into())
     });
     ctx_fn!(linker, get, "fd_renumber", |ctx, from: u32, to: u32| fd_renumber(ctx, from, to));
     mem_fn!(linker, get, "fd_seek", |ctx, mem, fd: u32, offset: i64, whence: u32, out: u32| {
         let whence = u8::try_from(whence).map_err(|_| Errno::Inval)?;
-        mem.slice(out, 8)?;
+        mem.slice(out.into(), 8)?;
         let pos = fd_seek(ctx, fd, offset, whence)?;
-        mem.write_u64(out, pos)
+        mem.write_u64(out.into(), pos)
     });
     mem_fn!(linker, get, "fd_tell", |ctx, mem, fd: u32, out: u32| {
-        mem.slice(out, 8)?;
+        mem.slice(out.into(), 8)?;
         let pos = fd_tell(ctx, fd)?;
-        mem.write_u64(out, pos)
+        mem.write_u64(out.into(), pos)
     });
     mem_fn!(linker, get, "fd_write", |ctx, mem, fd: u32, iovs: u32, n: u32, out: u32| fd_write(
-        ctx, mem, fd, iovs, n, out
+        ctx,
+        mem,
+        fd,
+        iovs.into(),
+        n,
+        out.into()
     ));
     Ok(())
 }

@@ -15,6 +15,8 @@ pub(crate) mod sock;
 
 /// Registers a host function that uses guest memory:
 /// `mem_fn!(linker, get_ctx, "name", |ctx, mem, a: u32, b: u64| body)`.
+///
+/// Each call is traced (target `ward_wasi`, level `TRACE`) with its arguments and errno.
 macro_rules! mem_fn {
     ($linker:expr, $get:expr, $name:literal, |$ctx:ident, $mem:ident $(, $arg:ident : $ty:ty)*| $body:expr) => {{
         let get = $get;
@@ -22,7 +24,10 @@ macro_rules! mem_fn {
             $crate::types::MODULE,
             $name,
             move |mut caller: ::ward::Caller<'_, T>, $($arg: $ty),*| -> ::ward::Result<i32> {
-                $crate::host::with_mem(&mut caller, get, $name, |$ctx, $mem| $body)
+                let r = $crate::host::with_mem(&mut caller, get, $name, |$ctx, $mem| $body)?;
+                let errno = $crate::host::errno_of(r);
+                ::tracing::trace!(target: "ward_wasi", $($arg,)* ?errno, "{}", $name);
+                Ok(errno.raw() as i32)
             },
         )?;
     }};
@@ -30,6 +35,8 @@ macro_rules! mem_fn {
 
 /// Registers a host function that needs no guest memory:
 /// `ctx_fn!(linker, get_ctx, "name", |ctx, a: u32| body)`.
+///
+/// Each call is traced (target `ward_wasi`, level `TRACE`) with its arguments and errno.
 macro_rules! ctx_fn {
     ($linker:expr, $get:expr, $name:literal, |$ctx:ident $(, $arg:ident : $ty:ty)*| $body:expr) => {{
         let get = $get;
@@ -37,7 +44,10 @@ macro_rules! ctx_fn {
             $crate::types::MODULE,
             $name,
             move |mut caller: ::ward::Caller<'_, T>, $($arg: $ty),*| -> ::ward::Result<i32> {
-                $crate::host::with_ctx(&mut caller, get, |$ctx| $body)
+                let r = $crate::host::with_ctx(&mut caller, get, |$ctx| $body)?;
+                let errno = $crate::host::errno_of(r);
+                ::tracing::trace!(target: "ward_wasi", $($arg,)* ?errno, "{}", $name);
+                Ok(errno.raw() as i32)
             },
         )?;
     }};

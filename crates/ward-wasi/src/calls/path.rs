@@ -21,7 +21,7 @@ use crate::ctx::WasiCtx;
 use crate::errno::{Errno, WasiResult};
 use crate::host::GetCtx;
 use crate::mem::GuestMem;
-use crate::table::{filetype_of, Entry, Handle};
+use crate::table::{filetype_of, DirId, Entry, Handle};
 use crate::types::{fdflags, filetype, lookupflags, oflags, rights};
 
 /// Rights that need the host file to be open for writing.
@@ -91,6 +91,7 @@ pub(crate) fn path_open(
     fdflags: u16,
 ) -> WasiResult<u32> {
     let parent = ctx.table.get(fd)?;
+    let root = parent.root;
     let mut needed = rights::PATH_OPEN;
     if oflags & oflags::CREAT != 0 {
         needed |= rights::PATH_CREATE_FILE;
@@ -103,7 +104,11 @@ pub(crate) fn path_open(
         return Err(Errno::Inval);
     }
     check_path(path)?;
-    let wants_write = base & WRITE_RIGHTS != 0;
+    // Asking to write a directory is an error whatever the parent may hand down...
+    let asks_write = base & WRITE_RIGHTS != 0;
+    // ...but the host file is opened for writing only if the new descriptor can write: a
+    // file opened through a read-only directory is read-only on the host too.
+    let wants_write = base & parent.inheriting & WRITE_RIGHTS != 0;
     let base = base & parent.inheriting;
     let inheriting = inheriting & parent.inheriting;
     let follow = if follows(lookup) { FollowSymlinks::Yes } else { FollowSymlinks::No };
@@ -116,7 +121,7 @@ pub(crate) fn path_open(
             FollowSymlinks::Yes => dir.open_dir(path)?,
             FollowSymlinks::No => dir.open_dir_nofollow(path)?,
         };
-        if wants_write {
+        if asks_write {
             return Err(Errno::IsDir);
         }
         Entry::new(Handle::Dir(d), base & rights::DIRECTORY_BASE, inheriting, filetype::DIRECTORY)
@@ -146,6 +151,9 @@ pub(crate) fn path_open(
         let f = dir.open_with(path, &opts)?;
         let ft = f.metadata()?.file_type();
         if ft.is_dir() {
+            if asks_write {
+                return Err(Errno::IsDir);
+            }
             let d = Dir::from_std_file(f.into_std());
             Entry::new(
                 Handle::Dir(d),
@@ -158,6 +166,9 @@ pub(crate) fn path_open(
         }
     };
     entry.fdflags = fdflags;
+    if matches!(entry.handle, Handle::Dir(_)) {
+        entry.root = root;
+    }
     ctx.table.push(entry)
 }
 
@@ -240,6 +251,8 @@ pub(crate) fn path_link(
         let target = src.canonicalize(old_path)?;
         return Ok(src.hard_link(target, dst, new_name)?);
     }
+    // A hard link to a symlink is a symlink at a new place: its text must suit that place.
+    check_moved_symlink(src, old_path, dst, dst_root(ctx, new_fd), new_name)?;
     Ok(src.hard_link(old_path, dst, new_name)?)
 }
 
@@ -260,6 +273,8 @@ pub(crate) fn path_rename(
         // Trailing slashes say "directory"; the source is not one.
         return Err(Errno::NotDir);
     }
+    // A symlink moved elsewhere must still point beneath the preopen from its new place.
+    check_moved_symlink(src, old_name, dst, dst_root(ctx, new_fd), new_name)?;
     Ok(src.rename(old_name, dst, new_name)?)
 }
 
@@ -269,7 +284,8 @@ pub(crate) fn path_symlink(
     fd: u32,
     new_path: &str,
 ) -> WasiResult<()> {
-    let dir = dir_of(ctx, fd, rights::PATH_SYMLINK)?;
+    let entry = ctx.table.get(fd)?;
+    let dir = entry.dir(rights::PATH_SYMLINK)?;
     check_path(new_path)?;
     // A link to an absolute path would point outside the sandbox (or, worse, inside the host
     // when something other than the guest follows it): refuse to create one.
@@ -283,7 +299,94 @@ pub(crate) fn path_symlink(
     if slash {
         return Err(slash_create_error(dir, name));
     }
+    check_symlink_target(dir, entry.root, name, target.as_bytes())?;
     Ok(dir.symlink(target, name)?)
+}
+
+/// How far above its own directory a symlink's text reaches, read lexically: the most `..`
+/// components in excess of the names before them, over every prefix. `a/../../x` reaches 1
+/// level up, `../b` 1, `x/y` and `x/..` 0.
+fn climb(target: &[u8]) -> usize {
+    let (mut level, mut most) = (0isize, 0isize);
+    for c in target.split(|b| *b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                level += 1;
+                most = most.max(level);
+            }
+            _ => level -= 1,
+        }
+    }
+    most as usize
+}
+
+/// Refuses to place a symlink with text `target` at `link` (relative to `dir`, whose
+/// preopen is `root`) when the text, read lexically from the link's own directory, leads
+/// outside the preopened directory: an absolute target, or more `..` than the link's depth
+/// beneath the preopen. The guest could never follow such a link out (resolution is
+/// confined), but a host program reading the directory later could.
+///
+/// The link's directory is located for real (the path to it may go through symlinks), and its
+/// depth is measured by walking up from it on the host, one `..` at a time, until the climb is
+/// covered or the preopen is met: the answer holds however the guest reached the directory.
+fn check_symlink_target(
+    dir: &Dir,
+    root: Option<DirId>,
+    link: &str,
+    target: &[u8],
+) -> WasiResult<()> {
+    use rustix::fs::{openat, Mode, OFlags};
+    use std::os::fd::{AsFd, OwnedFd};
+    if target.first() == Some(&b'/') {
+        return Err(Errno::NotCapable);
+    }
+    let need = climb(target);
+    if need == 0 {
+        return Ok(());
+    }
+    let root = root.ok_or(Errno::NotCapable)?;
+    let mut cur: Option<OwnedFd> = match link.rfind('/') {
+        Some(i) => Some(dir.open_dir(&link[..i])?.into_std_file().into()),
+        None => None,
+    };
+    for _ in 0..need {
+        let fd = cur.as_ref().map_or_else(|| dir.as_fd(), |f| f.as_fd());
+        if DirId::of(fd)? == root {
+            // The preopen is reached with levels still to climb: the target leads out.
+            return Err(Errno::NotCapable);
+        }
+        // Host-side only, never handed to the guest: the parent, to measure the depth.
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        cur = Some(openat(fd, "..", flags, Mode::empty())?);
+    }
+    Ok(())
+}
+
+/// For a rename or hard link of `old` (relative to `src`) to `new` (relative to `dst`, beneath
+/// preopen `root`): if `old` is a symlink, its text must suit its new place as
+/// [`check_symlink_target`] requires.
+fn check_moved_symlink(
+    src: &Dir,
+    old: &str,
+    dst: &Dir,
+    root: Option<DirId>,
+    new: &str,
+) -> WasiResult<()> {
+    use std::os::unix::ffi::OsStrExt;
+    match src.symlink_metadata(old) {
+        Ok(m) if m.is_symlink() => {
+            let target = src.read_link_contents(old)?;
+            check_symlink_target(dst, root, new, target.as_os_str().as_bytes())
+        }
+        // Not a symlink, or missing: the operation itself answers.
+        _ => Ok(()),
+    }
+}
+
+/// The preopen identity of directory descriptor `fd` (already checked to be one).
+fn dst_root(ctx: &WasiCtx, fd: u32) -> Option<DirId> {
+    ctx.table.get(fd).ok().and_then(|e| e.root)
 }
 
 /// The contents of the symlink at `path`.
@@ -295,14 +398,24 @@ pub(crate) fn path_readlink(ctx: &mut WasiCtx, fd: u32, path: &str) -> WasiResul
 }
 
 /// Reads a path argument, then runs `f` with it (the guest memory is not used afterwards).
+///
+/// The path is at most [`MAX_PATH_LEN`](crate::mem::MAX_PATH_LEN) bytes, checked before it is
+/// copied.
 fn with_path<R>(
     mem: &GuestMem<'_>,
     ptr: u32,
     len: u32,
     f: impl FnOnce(&str) -> WasiResult<R>,
 ) -> WasiResult<R> {
-    let path = mem.str(ptr, len)?.to_owned();
+    let path = read_path(mem, ptr, len)?;
     f(&path)
+}
+
+/// A copy of the path argument at `ptr` (at most `MAX_PATH_LEN` bytes), traced.
+fn read_path(mem: &GuestMem<'_>, ptr: u32, len: u32) -> WasiResult<String> {
+    let path = mem.path(ptr.into(), len.into())?;
+    tracing::trace!(target: crate::host::TRACE_TARGET, path);
+    Ok(path.to_owned())
 }
 
 pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> ward::Result<()> {
@@ -315,7 +428,7 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
         "path_filestat_get",
         |ctx, mem, fd: u32, lookup: u32, p: u32, pl: u32, out: u32| {
             let st = with_path(mem, p, pl, |path| path_filestat_get(ctx, fd, lookup, path))?;
-            st.write(mem, out)
+            st.write(mem, out.into())
         }
     );
     mem_fn!(
@@ -338,8 +451,8 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
                                        new_fd: u32,
                                        np: u32,
                                        npl: u32| {
-        let old = mem.str(op, opl)?.to_owned();
-        let new = mem.str(np, npl)?.to_owned();
+        let old = read_path(mem, op, opl)?;
+        let new = read_path(mem, np, npl)?;
         path_link(ctx, old_fd, lookup, &old, new_fd, &new)
     });
     mem_fn!(linker, get, "path_open", |ctx,
@@ -356,11 +469,11 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
         let oflags = u16::try_from(oflags).map_err(|_| Errno::Inval)?;
         let fdflags = u16::try_from(fdflags).map_err(|_| Errno::Inval)?;
         // Check the result pointer first, so a bad one cannot leak an open descriptor.
-        mem.slice(out, 4)?;
+        mem.slice(out.into(), 4)?;
         let new_fd = with_path(mem, p, pl, |path| {
             path_open(ctx, fd, lookup, path, oflags, base, inheriting, fdflags)
         })?;
-        mem.write_u32(out, new_fd)
+        mem.write_u32(out.into(), new_fd)
     });
     mem_fn!(linker, get, "path_readlink", |ctx,
                                            mem,
@@ -373,8 +486,8 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
         let target = with_path(mem, p, pl, |path| path_readlink(ctx, fd, path))?;
         // A target longer than the buffer is cut to fit, as `readlink` does.
         let n = target.len().min(len as usize);
-        mem.write_bytes(buf, &target[..n])?;
-        mem.write_u32(out, n as u32)
+        mem.write_bytes(buf.into(), &target[..n])?;
+        mem.write_u32(out.into(), n as u32)
     });
     mem_fn!(linker, get, "path_remove_directory", |ctx, mem, fd: u32, p: u32, pl: u32| {
         with_path(mem, p, pl, |path| path_remove_directory(ctx, fd, path))
@@ -387,8 +500,8 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
                                          new_fd: u32,
                                          np: u32,
                                          npl: u32| {
-        let old = mem.str(op, opl)?.to_owned();
-        let new = mem.str(np, npl)?.to_owned();
+        let old = read_path(mem, op, opl)?;
+        let new = read_path(mem, np, npl)?;
         path_rename(ctx, old_fd, &old, new_fd, &new)
     });
     mem_fn!(linker, get, "path_symlink", |ctx,
@@ -398,8 +511,8 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
                                           fd: u32,
                                           np: u32,
                                           npl: u32| {
-        let target = mem.str(op, opl)?.to_owned();
-        let new = mem.str(np, npl)?.to_owned();
+        let target = read_path(mem, op, opl)?;
+        let new = read_path(mem, np, npl)?;
         path_symlink(ctx, &target, fd, &new)
     });
     mem_fn!(linker, get, "path_unlink_file", |ctx, mem, fd: u32, p: u32, pl: u32| {
@@ -486,8 +599,43 @@ mod tests {
     #[test]
     fn readlink_returns_the_text() {
         let (_tmp, mut ctx) = setup();
-        path_symlink(&mut ctx, "../somewhere/else", PRE, "l").unwrap();
-        assert_eq!(path_readlink(&mut ctx, PRE, "l").unwrap(), b"../somewhere/else");
+        path_symlink(&mut ctx, "../somewhere/else", PRE, "dir/l").unwrap();
+        assert_eq!(path_readlink(&mut ctx, PRE, "dir/l").unwrap(), b"../somewhere/else");
         assert_eq!(path_readlink(&mut ctx, PRE, "file"), Err(Errno::Inval));
+    }
+
+    #[test]
+    fn climb_reads_the_target_lexically() {
+        assert_eq!(climb(b"x/y"), 0);
+        assert_eq!(climb(b"x/.."), 0);
+        assert_eq!(climb(b"../b"), 1);
+        assert_eq!(climb(b"a/../../x"), 1);
+        assert_eq!(climb(b"./..//../x/../.."), 3);
+        assert_eq!(climb(b"../../../etc/passwd"), 3);
+    }
+
+    #[test]
+    fn symlinks_placed_by_the_guest_stay_beneath_the_preopen() {
+        let (_tmp, mut ctx) = setup();
+        path_create_directory(&mut ctx, PRE, "dir/deeper").unwrap();
+        // Up to the preopen itself is fine, from wherever the link lives.
+        path_symlink(&mut ctx, "../file", PRE, "dir/ok").unwrap();
+        path_symlink(&mut ctx, "../../file", PRE, "dir/deeper/ok").unwrap();
+        path_symlink(&mut ctx, "x/../file", PRE, "ok").unwrap();
+        // One level more is out.
+        for (target, link) in
+            [("..", "up"), ("../x", "up"), ("../../file", "dir/up"), ("a/../../x", "up")]
+        {
+            assert_eq!(path_symlink(&mut ctx, target, PRE, link), Err(Errno::NotCapable));
+        }
+        // Through a descriptor for a subdirectory: its depth is measured, not assumed.
+        let (base, inh) = (rights::DIRECTORY_BASE, rights::DIRECTORY_INHERITING);
+        let sub = path_open(&mut ctx, PRE, 0, "dir", oflags::DIRECTORY, base, inh, 0).unwrap();
+        path_symlink(&mut ctx, "../file", sub, "ok2").unwrap();
+        assert_eq!(path_symlink(&mut ctx, "../../file", sub, "up"), Err(Errno::NotCapable));
+        // Moving a link to where its text would lead out is refused too.
+        assert_eq!(path_rename(&mut ctx, PRE, "dir/ok", PRE, "moved"), Err(Errno::NotCapable));
+        assert_eq!(path_link(&mut ctx, PRE, 0, "dir/ok", PRE, "moved"), Err(Errno::NotCapable));
+        path_rename(&mut ctx, PRE, "dir/ok", PRE, "dir/deeper/moved").unwrap();
     }
 }

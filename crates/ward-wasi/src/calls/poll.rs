@@ -21,6 +21,10 @@ use crate::table::Handle;
 use crate::types::layout::{EVENT_SIZE, SUBSCRIPTION_SIZE};
 use crate::types::{eventrwflags, eventtype, rights, subclockflags};
 
+/// The most subscriptions one `poll_oneoff` accepts: two per descriptor a guest may hold,
+/// with room for clocks.
+pub(crate) const MAX_SUBSCRIPTIONS: u32 = 2 * crate::table::MAX_FDS as u32 + 1024;
+
 /// One event to report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Event {
@@ -40,7 +44,8 @@ impl Event {
         Event { error, ..Event::new(userdata, kind) }
     }
 
-    fn write(&self, mem: &mut GuestMem<'_>, ptr: u32) -> WasiResult<()> {
+    fn write(&self, mem: &mut GuestMem<'_>, ptr: u64) -> WasiResult<()> {
+        // Checked first, so the field offsets below cannot overflow.
         mem.slice_mut(ptr, EVENT_SIZE)?.fill(0);
         mem.write_u64(ptr, self.userdata)?;
         mem.write_u16(ptr + 8, self.error.raw())?;
@@ -62,15 +67,16 @@ pub(crate) enum Subscription {
 /// Decodes the subscriptions; ones that are invalid become immediate error events.
 fn decode(
     mem: &GuestMem<'_>,
-    ptr: u32,
+    ptr: u64,
     n: u32,
     errors: &mut Vec<Event>,
 ) -> WasiResult<Vec<Subscription>> {
-    mem.slice(ptr, n.checked_mul(SUBSCRIPTION_SIZE).ok_or(Errno::Fault)?)?;
+    mem.slice(ptr, u64::from(n) * SUBSCRIPTION_SIZE)?;
     let mut subs = Vec::with_capacity(n as usize);
     let start = Instant::now();
     for i in 0..n {
-        let at = ptr + i * SUBSCRIPTION_SIZE;
+        // In range: the whole array was checked above.
+        let at = ptr + u64::from(i) * SUBSCRIPTION_SIZE;
         let userdata = mem.read_u64(at)?;
         let tag = mem.read_u8(at + 8)?;
         match tag {
@@ -234,22 +240,25 @@ pub(crate) fn wait(
 pub(crate) fn poll_oneoff(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem<'_>,
-    input: u32,
-    output: u32,
+    input: u64,
+    output: u64,
     n: u32,
-    nevents: u32,
+    nevents: u64,
 ) -> WasiResult<()> {
-    if n == 0 {
+    // The host keeps a few words per subscription while waiting: bound how many, as the
+    // host's `poll` does (EINVAL for more descriptors than a process may have).
+    if n == 0 || n > MAX_SUBSCRIPTIONS {
         return Err(Errno::Inval);
     }
-    mem.slice(input, n.checked_mul(SUBSCRIPTION_SIZE).ok_or(Errno::Fault)?)?;
-    mem.slice(output, n.checked_mul(EVENT_SIZE).ok_or(Errno::Fault)?)?;
+    mem.slice(input, u64::from(n) * SUBSCRIPTION_SIZE)?;
+    mem.slice(output, u64::from(n) * EVENT_SIZE)?;
     mem.slice(nevents, 4)?;
     let mut immediate = Vec::new();
     let subs = decode(mem, input, n, &mut immediate)?;
     let events = wait(ctx, &subs, immediate)?;
     for (i, ev) in events.iter().enumerate() {
-        ev.write(mem, output + i as u32 * EVENT_SIZE)?;
+        // At most `n` events, and the output array was checked for `n`.
+        ev.write(mem, output + i as u64 * EVENT_SIZE)?;
     }
     mem.write_u32(nevents, events.len() as u32)
 }
@@ -261,7 +270,7 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
                                          output: u32,
                                          n: u32,
                                          nevents: u32| {
-        poll_oneoff(ctx, mem, input, output, n, nevents)
+        poll_oneoff(ctx, mem, input.into(), output.into(), n, nevents.into())
     });
     Ok(())
 }
@@ -271,7 +280,7 @@ mod tests {
     use super::*;
     use crate::types::clockid;
 
-    fn clock_sub(mem: &mut GuestMem<'_>, at: u32, userdata: u64, timeout: u64) {
+    fn clock_sub(mem: &mut GuestMem<'_>, at: u64, userdata: u64, timeout: u64) {
         mem.write_u64(at, userdata).unwrap();
         mem.write_u8(at + 8, eventtype::CLOCK).unwrap();
         mem.write_u32(at + 16, clockid::MONOTONIC).unwrap();

@@ -26,6 +26,7 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
         MODULE,
         "proc_exit",
         |_caller: Caller<'_, T>, code: u32| -> ward::Result<()> {
+            tracing::trace!(target: crate::host::TRACE_TARGET, code, "proc_exit");
             Err(ward::Error::Exit(code as i32))
         },
     )?;
@@ -33,6 +34,7 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
         MODULE,
         "proc_raise",
         |_caller: Caller<'_, T>, sig: u32| -> ward::Result<i32> {
+            tracing::trace!(target: crate::host::TRACE_TARGET, sig, "proc_raise");
             if sig > 30 {
                 return Ok(Errno::Inval.raw() as i32);
             }

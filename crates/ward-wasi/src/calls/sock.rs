@@ -4,7 +4,7 @@
 //! ([`WasiCtxBuilder::preopened_listener`](crate::WasiCtxBuilder::preopened_listener)) and the
 //! connections accepted on them.
 
-use std::io::{Read, Write};
+use std::io::{IoSlice, Read, Write};
 use std::os::fd::AsFd;
 
 use rustix::net::Shutdown;
@@ -14,9 +14,12 @@ use super::{ctx_fn, mem_fn};
 use crate::ctx::WasiCtx;
 use crate::errno::{Errno, WasiResult};
 use crate::host::GetCtx;
-use crate::mem::GuestMem;
+use crate::mem::{io_budget, GuestMem};
 use crate::table::{Entry, Handle};
 use crate::types::{fdflags, filetype, rights, sockflags};
+
+/// The most buffers one `sock_send` hands to the host (Linux's `IOV_MAX`).
+const MAX_SEND_IOVECS: usize = 1024;
 
 pub(crate) fn sock_accept(ctx: &mut WasiCtx, fd: u32, flags: u16) -> WasiResult<u32> {
     if flags & !fdflags::NONBLOCK != 0 {
@@ -53,11 +56,11 @@ pub(crate) fn sock_recv(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem<'_>,
     fd: u32,
-    iovs: u32,
+    iovs: u64,
     n: u32,
     flags: u16,
-    out_len: u32,
-    out_flags: u32,
+    out_len: u64,
+    out_flags: u64,
 ) -> WasiResult<()> {
     if flags & !(sockflags::RECV_PEEK | sockflags::RECV_WAITALL) != 0 {
         return Err(Errno::Inval);
@@ -67,7 +70,12 @@ pub(crate) fn sock_recv(
     let peek = flags & sockflags::RECV_PEEK != 0;
     let waitall = flags & sockflags::RECV_WAITALL != 0 && !peek;
     let mut total = 0usize;
-    for &(buf, len) in iovs.iter().filter(|(_, l)| *l > 0) {
+    for i in 0..iovs.len() {
+        let (buf, len) = mem.iovec(iovs, i)?;
+        let len = io_budget(len, total);
+        if len == 0 {
+            continue;
+        }
         let dst = mem.slice_mut(buf, len)?;
         let mut filled = 0;
         loop {
@@ -84,7 +92,7 @@ pub(crate) fn sock_recv(
             break;
         }
     }
-    mem.write_u32(out_len, total as u32)?;
+    mem.write_u32(out_len, u32::try_from(total).map_err(|_| Errno::Overflow)?)?;
     mem.write_u16(out_flags, 0)
 }
 
@@ -92,19 +100,35 @@ pub(crate) fn sock_send(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem<'_>,
     fd: u32,
-    iovs: u32,
+    iovs: u64,
     n: u32,
     flags: u16,
-    out_len: u32,
+    out_len: u64,
 ) -> WasiResult<()> {
     if flags != 0 {
         return Err(Errno::Inval);
     }
     let iovs = mem.iovecs(iovs, n)?;
     let s = stream(ctx, fd, rights::FD_WRITE)?;
-    let data = mem.gather(&iovs)?;
-    let sent = s.write(&data)?;
-    mem.write_u32(out_len, sent as u32)
+    // One vectored send straight from guest memory, as `sendmsg` would do. The host-side
+    // array of slices is bounded: at most `MAX_SEND_IOVECS` non-empty buffers per call (the
+    // rest are left for the guest's next call, as a short send tells it to).
+    let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(MAX_SEND_IOVECS.min(n as usize));
+    let mut queued = 0usize;
+    for i in 0..iovs.len() {
+        if slices.len() == MAX_SEND_IOVECS {
+            break;
+        }
+        let (buf, len) = mem.iovec(iovs, i)?;
+        let len = io_budget(len, queued);
+        if len > 0 {
+            slices.push(IoSlice::new(mem.slice(buf, len)?));
+            queued += len as usize;
+        }
+    }
+    let sent = if slices.is_empty() { 0 } else { s.write_vectored(&slices)? };
+    drop(slices);
+    mem.write_u32(out_len, u32::try_from(sent).map_err(|_| Errno::Overflow)?)
 }
 
 pub(crate) fn sock_shutdown(ctx: &mut WasiCtx, fd: u32, how: u8) -> WasiResult<()> {
@@ -127,9 +151,9 @@ pub(crate) fn sock_shutdown(ctx: &mut WasiCtx, fd: u32, how: u8) -> WasiResult<(
 pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> ward::Result<()> {
     mem_fn!(linker, get, "sock_accept", |ctx, mem, fd: u32, flags: u32, out: u32| {
         let flags = u16::try_from(flags).map_err(|_| Errno::Inval)?;
-        mem.slice(out, 4)?;
+        mem.slice(out.into(), 4)?;
         let new_fd = sock_accept(ctx, fd, flags)?;
-        mem.write_u32(out, new_fd)
+        mem.write_u32(out.into(), new_fd)
     });
     mem_fn!(linker, get, "sock_recv", |ctx,
                                        mem,
@@ -140,7 +164,7 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
                                        out_len: u32,
                                        out_flags: u32| {
         let flags = u16::try_from(flags).map_err(|_| Errno::Inval)?;
-        sock_recv(ctx, mem, fd, iovs, n, flags, out_len, out_flags)
+        sock_recv(ctx, mem, fd, iovs.into(), n, flags, out_len.into(), out_flags.into())
     });
     mem_fn!(linker, get, "sock_send", |ctx,
                                        mem,
@@ -150,7 +174,7 @@ pub(crate) fn add<T: 'static>(linker: &mut Linker<T>, get: impl GetCtx<T>) -> wa
                                        flags: u32,
                                        out_len: u32| {
         let flags = u16::try_from(flags).map_err(|_| Errno::Inval)?;
-        sock_send(ctx, mem, fd, iovs, n, flags, out_len)
+        sock_send(ctx, mem, fd, iovs.into(), n, flags, out_len.into())
     });
     ctx_fn!(linker, get, "sock_shutdown", |ctx, fd: u32, how: u32| {
         sock_shutdown(ctx, fd, u8::try_from(how).map_err(|_| Errno::Inval)?)

@@ -87,9 +87,19 @@ struct PendingHost {
     caller: u32,
 }
 
+/// Slots a fresh value stack starts with (32 KiB); it grows on demand up to the engine's
+/// `max_wasm_stack`.
+const INITIAL_STACK_SLOTS: usize = 4096;
+/// Stacks larger than this (512 KiB) are not kept for reuse, so an idle store stays small.
+const MAX_SPARE_STACK_SLOTS: usize = 1 << 16;
+
 /// A wasm call in progress.
 pub(crate) struct Execution {
+    /// The value stack. It grows (moves) only in `ensure_stack`, called where no raw pointer
+    /// into it is live; the loop recomputes its frame pointer after every call.
     stack: Vec<u64>,
+    /// The size the stack may grow to, in slots.
+    max_stack: usize,
     frames: Vec<Frame>,
     host: Option<PendingHost>,
     result_slots: usize,
@@ -105,23 +115,27 @@ unsafe impl Send for Execution {}
 impl Execution {
     /// Prepares a call of the wasm function `func` (store index) with arguments `args` (slots).
     pub(crate) fn new(store: &mut StoreInner, func: u32, args: &[u64]) -> Result<Execution> {
-        let cfg = store.engine.config().clone();
-        let mut stack = store.spare_stacks.pop().unwrap_or_default();
-        if stack.len() < cfg.max_stack_slots {
-            // `vec![0; n]` maps zeroed pages lazily, so an unused stack costs address space only.
-            stack = vec![0u64; cfg.max_stack_slots];
-        }
-        let ty = store.funcs[func as usize].ty.clone();
+        let cfg = store.engine.config();
+        let (max_stack, max_depth, consume_fuel) =
+            (cfg.max_stack_slots, cfg.max_call_depth, cfg.consume_fuel);
+        let stack = match store.spare_stacks.pop() {
+            Some(stack) => stack,
+            None => vec![0u64; INITIAL_STACK_SLOTS.min(max_stack)],
+        };
+        let result_slots = store.funcs[func as usize].ty.result_slots() as usize;
         let mut ex = Execution {
             stack,
+            max_stack,
             frames: Vec::new(),
             host: None,
-            result_slots: ty.result_slots() as usize,
-            max_depth: cfg.max_call_depth,
-            consume_fuel: cfg.consume_fuel,
+            result_slots,
+            max_depth,
+            consume_fuel,
         };
-        let n = args.len().min(ex.stack.len());
-        ex.stack[..n].copy_from_slice(&args[..n]);
+        if ex.ensure_stack(args.len().max(result_slots) + 2).is_err() {
+            return Err(ex.trap(store, TrapCode::StackOverflow));
+        }
+        ex.stack[..args.len()].copy_from_slice(args);
         match store.funcs[func as usize].kind {
             FuncKind::Wasm { .. } => {
                 if let Err(code) = ex.enter(store, func, 0) {
@@ -161,11 +175,33 @@ impl Execution {
         &self.stack[..self.result_slots]
     }
 
-    /// Gives the value stack back to the store for reuse.
+    /// Gives the value stack back to the store for reuse (unless it grew large).
     pub(crate) fn finish(self, store: &mut StoreInner) {
-        if store.spare_stacks.len() < 4 {
+        if store.spare_stacks.len() < 2 && self.stack.len() <= MAX_SPARE_STACK_SLOTS {
             store.spare_stacks.push(self.stack);
         }
+    }
+
+    /// Makes the value stack at least `slots` long (doubling, up to the engine's maximum), or
+    /// reports a stack overflow. Moves the stack: callers recompute raw pointers into it.
+    #[cold]
+    fn grow_stack(&mut self, slots: usize) -> Result<(), TrapCode> {
+        if slots > self.max_stack {
+            return Err(TrapCode::StackOverflow);
+        }
+        let new_len = slots.max(self.stack.len() * 2).min(self.max_stack);
+        let extra = new_len - self.stack.len();
+        self.stack.try_reserve_exact(extra).map_err(|_| TrapCode::StackOverflow)?;
+        self.stack.resize(new_len, 0);
+        Ok(())
+    }
+
+    #[inline]
+    fn ensure_stack(&mut self, slots: usize) -> Result<(), TrapCode> {
+        if slots > self.stack.len() {
+            self.grow_stack(slots)?;
+        }
+        Ok(())
     }
 
     fn backtrace(&self, store: &StoreInner) -> Vec<FrameInfo> {
@@ -210,9 +246,7 @@ impl Execution {
         // SAFETY: code pointers in `func_code` point to translated code owned by the module of
         // a live instance of this store.
         let cf = unsafe { &*code };
-        if fp + cf.frame_slots as usize + 2 > self.stack.len() {
-            return Err(TrapCode::StackOverflow);
-        }
+        self.ensure_stack(fp + cf.frame_slots as usize + 2)?;
         if cf.local_slots > cf.param_slots {
             self.stack[fp + cf.param_slots as usize..fp + cf.local_slots as usize].fill(0);
         }
@@ -238,9 +272,7 @@ impl Execution {
             }
             FuncKind::Host { host } => {
                 let len = entry.ty.param_slots().max(entry.ty.result_slots()) as usize;
-                if base + len > self.stack.len() {
-                    return Err(TrapCode::StackOverflow);
-                }
+                self.ensure_stack(base + len)?;
                 self.host = Some(PendingHost { base, len, caller });
                 Ok(Some(host))
             }
@@ -519,7 +551,8 @@ impl Execution {
                     if self.frames.len() >= self.max_depth
                         || nfp + ncf.frame_slots as usize + 2 > self.stack.len()
                     {
-                        trap!(TrapCode::StackOverflow)
+                        // The general path grows the stack, or traps.
+                        do_call!(callee, args)
                     }
                     let mut k = ncf.param_slots as usize;
                     while k < ncf.local_slots as usize {
@@ -1702,7 +1735,43 @@ fn generic_store(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Engine, Func, Linker, Module, Store};
+    use crate::{Engine, Func, Instance, Linker, Module, Store};
+
+    /// A call uses a small value stack that grows as deep recursion needs it, up to the
+    /// engine's maximum; the store keeps only small stacks for reuse.
+    #[test]
+    fn value_stacks_start_small_and_grow_on_demand() {
+        let engine = Engine::default();
+        let module = Module::new(&engine, module_text_of_rec()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let rec = instance.get_typed_func::<i32, i32>(&mut store, "rec").unwrap();
+        assert_eq!(rec.call(&mut store, 3).unwrap(), 3);
+        assert_eq!(store.inner.spare_stacks.len(), 1);
+        assert_eq!(store.inner.spare_stacks[0].len(), INITIAL_STACK_SLOTS);
+        // 15,000 frames of a few slots each need far more than the initial stack.
+        assert_eq!(rec.call(&mut store, 15_000).unwrap(), 15_000);
+        assert!(store.inner.spare_stacks.iter().all(|s| s.len() <= MAX_SPARE_STACK_SLOTS));
+
+        let mut config = crate::Config::new();
+        config.max_wasm_stack(64 * 1024);
+        let engine = Engine::new(&config);
+        let module = Module::new(&engine, module_text_of_rec()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let rec = instance.get_typed_func::<i32, i32>(&mut store, "rec").unwrap();
+        let e = rec.call(&mut store, 15_000).unwrap_err();
+        assert_eq!(e.as_trap().unwrap().code(), TrapCode::StackOverflow);
+    }
+
+    fn module_text_of_rec() -> &'static str {
+        r#"(module
+             (func $rec (export "rec") (param i32) (result i32)
+               (if (result i32) (local.get 0)
+                 (then (i32.add (i32.const 1)
+                         (call $rec (i32.sub (local.get 0) (i32.const 1)))))
+                 (else (i32.const 0)))))"#
+    }
 
     /// A call that reaches host functions is suspended as plain data and resumed later: the
     /// driver here plays the host by hand, between `run` calls.

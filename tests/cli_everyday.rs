@@ -352,3 +352,20 @@ fn completions_and_man_page_come_from_the_cli_definition() {
     assert!(stdout(&o).starts_with(".ie") || stdout(&o).contains(".TH"), "{}", stdout(&o));
     assert!(stdout(&o).contains("run"));
 }
+
+/// A C++ program built by clang with DWARF line tables (tests/fixtures/build-trap.sh).
+#[test]
+fn a_compiled_cpp_program_traps_with_demangled_names_and_lines() {
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trap.wasm");
+    let o = run(&["run", m.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    // Each frame's line is followed by its source position.
+    let lines: Vec<&str> = err.lines().map(str::trim).collect();
+    let frame = |name: &str| lines.iter().position(|l| l.ends_with(name));
+    let area = frame("!geometry::area(geometry::Box const&)").expect(&err);
+    let total = frame("!total(int, int)").expect(&err);
+    assert!(area < total, "{err}");
+    assert!(lines[area + 1].starts_with("at ./trap.cpp:11:"), "{err}");
+    assert!(lines[total + 1].starts_with("at ./trap.cpp:19:"), "{err}");
+}

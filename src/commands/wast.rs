@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::exit;
+use super::{diag, exit};
 
 /// Arguments of `ward wast`.
 #[derive(Args, Debug)]
@@ -39,10 +39,12 @@ pub fn run(args: WastArgs) -> anyhow::Result<i32> {
         // A script that could not be read or parsed ran nothing: say why even without -v.
         for f in &report.failures {
             if args.verbose || matches!(f.directive, "file" | "script") {
+                // Messages quote names from the script's modules: escaped and cut.
+                let message = diag::escape(&f.message, diag::MAX_LINE_CHARS);
                 let _ = if f.line == 0 {
-                    writeln!(out, "{path}: {}: {}", f.directive, f.message)
+                    writeln!(out, "{path}: {}: {message}", f.directive)
                 } else {
-                    writeln!(out, "{path}:{}:{}: {}: {}", f.line, f.column, f.directive, f.message)
+                    writeln!(out, "{path}:{}:{}: {}: {message}", f.line, f.column, f.directive)
                 };
             }
         }

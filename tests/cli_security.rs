@@ -278,3 +278,31 @@ fn guest_names_are_escaped_and_bounded_in_every_diagnostic() {
     assert!(o.stderr.len() < 32 * 1024, "{} bytes of diagnostics", o.stderr.len());
     assert!(stderr(&o).contains("more frames"));
 }
+
+#[test]
+fn table_and_memory_counts_are_limited_by_default() {
+    // Many empty tables: each costs the host a table object; 200 is past ward run's default.
+    let tables: String = (0..200).map(|_| "(table 0 funcref) ").collect();
+    let m = write("tables.wat", &format!(r#"(module {tables} (func (export "_start")))"#));
+    let mut cmd = ward();
+    cmd.arg("run").arg(&m);
+    let o = output(cmd);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("limit"), "{}", stderr(&o));
+    for raise in [&["--max-tables", "200"][..], &["-W", "max-tables=200"][..]] {
+        let mut cmd = ward();
+        cmd.arg("run").args(raise).arg(&m);
+        let o = output(cmd);
+        assert_eq!(o.status.code(), Some(0), "{raise:?}: {}", stderr(&o));
+    }
+    // A store-wide budget covers all memories together: two memories of 1 MiB each do not
+    // fit in 1.5 MiB though each alone would.
+    let m = write("two.wat", r#"(module (memory 16) (memory 16) (func (export "_start")))"#);
+    let mut cmd = ward();
+    cmd.args(["run", "--max-memory", "1MiB", "--max-total-memory", "1.5MiB"]).arg(&m);
+    let o = output(cmd);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let mut cmd = ward();
+    cmd.args(["run", "--max-memory", "1MiB", "--max-total-memory", "2MiB"]).arg(&m);
+    assert_eq!(output(cmd).status.code(), Some(0));
+}

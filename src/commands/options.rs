@@ -101,10 +101,15 @@ pub enum WasmOption {
     MaxTableElements(u64),
     /// `-W timeout=DURATION`: `--timeout DURATION`.
     Timeout(Duration),
+    /// `-W max-tables=N`: `--max-tables N`.
+    MaxTables(usize),
+    /// `-W max-memories=N`: `--max-memories N`.
+    MaxMemories(usize),
 }
 
 const WASI_KEYS: &str = "inherit-env, tcplisten=ADDR, cli";
-const WASM_KEYS: &str = "fuel=N, max-memory-size=SIZE, max-table-elements=N, timeout=DURATION";
+const WASM_KEYS: &str = "fuel=N, max-memory-size=SIZE, max-table-elements=N, max-tables=N, \
+                         max-memories=N, timeout=DURATION";
 
 fn key_value(s: &str) -> (&str, Option<&str>) {
     match s.split_once('=') {
@@ -148,6 +153,10 @@ pub fn parse_wasm_option(s: &str) -> Result<WasmOption, String> {
             Ok(WasmOption::MaxTableElements(number(needs_value('W', key, value)?)?))
         }
         "timeout" => Ok(WasmOption::Timeout(parse_duration(needs_value('W', key, value)?)?)),
+        "max-tables" => Ok(WasmOption::MaxTables(number(needs_value('W', key, value)?)? as usize)),
+        "max-memories" => {
+            Ok(WasmOption::MaxMemories(number(needs_value('W', key, value)?)? as usize))
+        }
         _ => Err(format!("`-W {key}` is not supported by Ward (supported: {WASM_KEYS})")),
     }
 }

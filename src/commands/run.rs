@@ -20,13 +20,13 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 use clap::Args;
 use tracing::debug;
 use ward::{
     Config, Engine, HeapType, Instance, Linker, Module, Store, StoreLimitsBuilder, Val, ValType,
 };
-use ward_wasi::{WasiCtx, WasiCtxBuilder};
+use ward_wasi::{DirAccess, WasiCtx, WasiCtxBuilder};
 
 use super::load::{self, Source};
 use super::options::{self, DirMapping, EnvVar, WasiOption, WasmOption};
@@ -68,6 +68,16 @@ pub struct RunArgs {
     /// Limit the number of elements of each of the guest's tables.
     #[arg(long, value_name = "N")]
     pub max_table_elements: Option<u64>,
+    /// Limit how many tables the guest may create (all its modules together).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TABLES)]
+    pub max_tables: usize,
+    /// Limit how many linear memories the guest may create.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_MEMORIES)]
+    pub max_memories: usize,
+    /// Limit the host memory all of the guest's memories and tables hold together, e.g.
+    /// `1GiB` (table elements count 8 bytes each).
+    #[arg(long, value_name = "SIZE", value_parser = options::parse_size)]
+    pub max_total_memory: Option<u64>,
     /// Stop the guest with a trap after about N units of fuel (roughly one per instruction).
     #[arg(long, value_name = "N")]
     pub fuel: Option<u64>,
@@ -115,6 +125,8 @@ impl RunArgs {
                 WasmOption::Fuel(n) => self.fuel = Some(n),
                 WasmOption::MaxMemory(n) => self.max_memory = Some(n),
                 WasmOption::MaxTableElements(n) => self.max_table_elements = Some(n),
+                WasmOption::MaxTables(n) => self.max_tables = n,
+                WasmOption::MaxMemories(n) => self.max_memories = n,
                 WasmOption::Timeout(d) => self.timeout = Some(d),
             }
         }
@@ -137,6 +149,12 @@ impl RunArgs {
             .collect()
     }
 }
+
+/// `ward run`'s default for `--max-tables`: far above what compilers emit (one or two), far
+/// below the library's 10,000.
+pub const DEFAULT_MAX_TABLES: usize = 100;
+/// `ward run`'s default for `--max-memories`.
+pub const DEFAULT_MAX_MEMORIES: usize = 100;
 
 /// A guest's exit status outside 0..=123, reported as [`exit::GUEST_STATUS_OUT_OF_RANGE`].
 #[derive(Debug)]
@@ -212,7 +230,10 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         w.running();
     }
 
-    let mut limits = StoreLimitsBuilder::new();
+    let mut limits = StoreLimitsBuilder::new().tables(args.max_tables).memories(args.max_memories);
+    if let Some(bytes) = args.max_total_memory {
+        limits = limits.total_size(bytes);
+    }
     if let Some(bytes) = args.max_memory {
         limits = limits.memory_size(usize::try_from(bytes).unwrap_or(usize::MAX));
     }
@@ -330,14 +351,9 @@ fn wasi_context(args: &RunArgs, source: &Source, guest_args: &[String]) -> anyho
         }
     }
     for dir in &args.dirs {
-        let host = dir.host.display();
-        if dir.read_only {
-            // TODO(ward-wasi): read-only preopens are being added to `WasiCtxBuilder`; until
-            // they land, refuse rather than grant write access.
-            bail!("cannot give the guest directory `{host}` read-only: read-only directories are not supported by this build of Ward yet");
-        }
-        b.preopened_dir_path(&dir.host, &dir.guest)
-            .with_context(|| format!("cannot give the guest directory `{host}`"))?;
+        let access = if dir.read_only { DirAccess::ReadOnly } else { DirAccess::ReadWrite };
+        b.preopened_dir_path_with(&dir.host, &dir.guest, access)
+            .with_context(|| format!("cannot give the guest directory `{}`", dir.host.display()))?;
     }
     for addr in &args.tcplisten {
         let listener = std::net::TcpListener::bind(addr)

@@ -34,6 +34,7 @@ use super::{backtrace, diag, exit};
 
 /// Arguments of `ward run`.
 #[derive(Args, Debug)]
+#[command(override_usage = "ward run [OPTIONS] MODULE [ARGS]...")]
 #[command(after_help = "Everything after MODULE is passed to the program, flags included: \
     `ward run prog.wasm --dir /` gives the program the arguments `--dir` and `/`.\n\
     Wasmtime's spellings are accepted too: -S inherit-env, -S tcplisten=ADDR, -W fuel=N, \
@@ -105,7 +106,7 @@ pub struct RunArgs {
     pub debug: Vec<String>,
     /// The module to run (`.wasm` or `.wat`; `-` reads it from stdin), then the program's
     /// arguments (or those of `--invoke FUNC`).
-    #[arg(value_name = "MODULE [ARGS]...", required = true, trailing_var_arg = true,
+    #[arg(value_name = "MODULE", required = true, trailing_var_arg = true,
           allow_hyphen_values = true, num_args = 1..)]
     pub module_and_args: Vec<OsString>,
 }

@@ -1,5 +1,7 @@
 //! [`Engine`] and [`Config`]: process-wide compilation settings and the type registry.
 
+use crate::runtime::pool::MemoryPool;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmparser::{Validator, WasmFeatures};
 
@@ -17,8 +19,25 @@ pub struct Config {
     pub(crate) max_call_depth: usize,
     pub(crate) consume_fuel: bool,
     pub(crate) interruptible: bool,
+    pub(crate) epoch_interruption: bool,
+    pub(crate) async_support: bool,
     pub(crate) eager_translation: bool,
+    pub(crate) memory_strategy: MemoryStrategy,
+    pub(crate) dense_slot_size: usize,
     pub(crate) features: WasmFeatures,
+}
+
+/// How linear memories hold their address space (see [`Config::memory_strategy`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryStrategy {
+    /// Small memories share large pooled mappings, one slot each; a memory that outgrows its slot
+    /// moves to a mapping of its own that grows with `mremap`. Accesses are bounds-checked
+    /// explicitly. Suits many small tenants: creating a memory costs no system call and a
+    /// process can hold hundreds of thousands of them. The default.
+    Dense,
+    /// Each memory reserves its whole index space up front (4 GiB for a 32-bit memory) and never
+    /// moves. Each costs two kernel mappings, so a process holds at most about 30,000.
+    Guarded,
 }
 
 impl Default for Config {
@@ -28,7 +47,11 @@ impl Default for Config {
             max_call_depth: 20_000,
             consume_fuel: false,
             interruptible: false,
+            epoch_interruption: false,
+            async_support: false,
             eager_translation: false,
+            memory_strategy: MemoryStrategy::Dense,
+            dense_slot_size: DEFAULT_DENSE_SLOT,
             features: default_features(),
         }
     }
@@ -76,6 +99,63 @@ impl Config {
         self
     }
 
+    /// Whether running wasm checks the engine's epoch against its store's deadline (see
+    /// [`Engine::increment_epoch`] and [`Store::set_epoch_deadline`](crate::Store::set_epoch_deadline)).
+    /// Costs a check per loop iteration and call, like [`Config::interruptible`].
+    ///
+    /// ```
+    /// let mut config = ward::Config::new();
+    /// config.epoch_interruption(true);
+    /// let engine = ward::Engine::new(&config);
+    /// engine.increment_epoch();
+    /// ```
+    pub fn epoch_interruption(&mut self, on: bool) -> &mut Config {
+        self.epoch_interruption = on;
+        self
+    }
+
+    /// Whether calls may be made as futures ([`Func::call_async`](crate::Func::call_async)) and
+    /// async host functions defined ([`Linker::func_wrap_async`](crate::Linker::func_wrap_async)).
+    ///
+    /// ```
+    /// let mut config = ward::Config::new();
+    /// config.async_support(true);
+    /// ```
+    pub fn async_support(&mut self, on: bool) -> &mut Config {
+        self.async_support = on;
+        self
+    }
+
+    /// Whether translated code needs checkpoints (fuel, interruption or epochs).
+    pub(crate) fn checkpoints(&self) -> bool {
+        self.consume_fuel || self.interruptible || self.epoch_interruption
+    }
+
+    /// How linear memories hold their address space: [`MemoryStrategy::Dense`] (the default) or
+    /// [`MemoryStrategy::Guarded`].
+    ///
+    /// ```
+    /// let mut config = ward::Config::new();
+    /// config.memory_strategy(ward::MemoryStrategy::Guarded);
+    /// ```
+    pub fn memory_strategy(&mut self, strategy: MemoryStrategy) -> &mut Config {
+        self.memory_strategy = strategy;
+        self
+    }
+
+    /// The slot size of the dense strategy's pool, in bytes (rounded up to 64 KiB; default
+    /// 1 MiB): memories up to this size live in a shared slot, larger ones in a mapping of their
+    /// own.
+    ///
+    /// ```
+    /// let mut config = ward::Config::new();
+    /// config.dense_slot_size(4 << 20);
+    /// ```
+    pub fn dense_slot_size(&mut self, bytes: usize) -> &mut Config {
+        self.dense_slot_size = bytes.div_ceil(65536).max(1) * 65536;
+        self
+    }
+
     /// Translate every function when the module is compiled instead of on its first call.
     pub fn eager_translation(&mut self, on: bool) -> &mut Config {
         self.eager_translation = on;
@@ -103,7 +183,16 @@ pub(crate) struct EngineInner {
     /// structurally equal (iso-recursive) types of different modules get the same `CoreTypeId`.
     /// That id is Ward's canonical type id for signature checks at link and call time.
     pub(crate) validator: Mutex<Validator>,
+    /// The epoch: a counter that only [`Engine::increment_epoch`] changes. Stores compare it
+    /// with their deadline at checkpoints.
+    pub(crate) epoch: Arc<AtomicU64>,
+    /// The slots of dense memories (`None` under the guarded strategy).
+    pub(crate) memory_pool: Option<Arc<MemoryPool>>,
 }
+
+/// Default slot size of the dense pool (1 MiB), and slots per slab (256 MiB of address space).
+const DEFAULT_DENSE_SLOT: usize = 1 << 20;
+const SLOTS_PER_SLAB: usize = 256;
 
 impl Default for Engine {
     fn default() -> Engine {
@@ -118,6 +207,9 @@ impl Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 validator: Mutex::new(Validator::new_with_features(config.features)),
+                epoch: Arc::new(AtomicU64::new(0)),
+                memory_pool: (config.memory_strategy == MemoryStrategy::Dense)
+                    .then(|| Arc::new(MemoryPool::new(config.dense_slot_size, SLOTS_PER_SLAB))),
             }),
         }
     }
@@ -125,6 +217,25 @@ impl Engine {
     /// Whether two engine handles are the same engine.
     pub fn same(a: &Engine, b: &Engine) -> bool {
         Arc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    /// Advances the epoch by one. Wasm running in a store of this engine (with
+    /// [`Config::epoch_interruption`]) reaches its deadline when the epoch passes it; a timer
+    /// thread calling this every few milliseconds gives every store a time slice. Cheap and safe
+    /// to call from any thread, also from a signal handler.
+    ///
+    /// ```
+    /// let engine = ward::Engine::default();
+    /// let timer = engine.clone();
+    /// std::thread::spawn(move || timer.increment_epoch()).join().unwrap();
+    /// ```
+    pub fn increment_epoch(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The pool of dense memories, under the dense strategy.
+    pub(crate) fn memory_pool(&self) -> Option<&Arc<MemoryPool>> {
+        self.inner.memory_pool.as_ref()
     }
 
     pub(crate) fn config(&self) -> &Config {

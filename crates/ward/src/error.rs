@@ -280,6 +280,11 @@ pub enum Error {
     /// A call or operation was given arguments of the wrong type or number.
     #[error("{0}")]
     Usage(String),
+    /// Returned by a host function to *park* the call that reached it: see
+    /// [`Func::call_resumable`](crate::Func::call_resumable). A call that cannot park fails with
+    /// a usage error instead.
+    #[error("the call was parked by a host function")]
+    Park,
     /// The feature is not supported by this version of Ward.
     #[error("unsupported: {0}")]
     Unsupported(String),

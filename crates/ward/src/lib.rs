@@ -36,7 +36,7 @@ mod runtime;
 mod types;
 
 pub use api::*;
-pub use engine::{Config, Engine};
+pub use engine::{Config, Engine, MemoryStrategy};
 pub use error::{Error, FrameInfo, GuestText, Result, Trap, TrapCode};
 pub use module::Module;
 pub use runtime::ResourceLimiter;

@@ -1,15 +1,15 @@
 //! [`Func`]: function handles, host functions with dynamic signatures, and the generic call
 //! driver that runs wasm code and services its host calls.
 
+use super::call::call_raw;
 use super::caller::Caller;
 use super::context::{AsContext, AsContextMut};
 use super::into_func::IntoFunc;
-use super::store::{HostFunc, Store};
+use super::store::{HostFunc, HostImpl, Store};
 use super::subtyping::val_matches;
 use super::val::Val;
-use crate::error::{Error, Result, TrapCode};
-use crate::interp::{Execution, Outcome};
-use crate::runtime::{FuncKind, StoreInner};
+use crate::error::{Error, Result};
+use crate::runtime::StoreInner;
 use crate::types::{FuncType, ValType};
 use std::sync::Arc;
 
@@ -64,7 +64,7 @@ impl Func {
         let store = store.as_context_mut().0;
         let (type_id, ty) = store.func_type_id(ty);
         let host = dynamic_host_func(ty.clone(), f);
-        let index = store.push_host_func(type_id, ty, host);
+        let index = store.push_host_func(type_id, ty, HostImpl::Sync(host));
         Func { store_id: store.id(), index }
     }
 
@@ -96,7 +96,7 @@ impl Func {
         let store = store.as_context_mut().0;
         let (ty, host) = f.into_func();
         let (type_id, ty) = store.func_type_id(ty);
-        let index = store.push_host_func(type_id, ty, host);
+        let index = store.push_host_func(type_id, ty, HostImpl::Sync(host));
         Func { store_id: store.id(), index }
     }
 
@@ -145,6 +145,22 @@ impl Func {
         let store = store.as_context_mut().0;
         store.check(self.store_id);
         let ty = store.inner.funcs[self.index as usize].ty.clone();
+        let args = self.encode_params(store, &ty, params, results)?;
+        let mut out = vec![0u64; ty.result_slots() as usize];
+        call_raw(store, self.index, &args, &mut out)?;
+        read_vals(ty.results(), &out, &store.inner, results);
+        Ok(())
+    }
+
+    /// Checks `params` and the length of `results` against `ty` (this function's type) and
+    /// encodes the parameters as slots.
+    pub(crate) fn encode_params<T>(
+        &self,
+        store: &Store<T>,
+        ty: &FuncType,
+        params: &[Val],
+        results: &[Val],
+    ) -> Result<Vec<u64>> {
         check_count("argument", ty.params().len(), params.len())?;
         let id = store.id();
         let mut args = Vec::with_capacity(ty.param_slots() as usize);
@@ -164,10 +180,7 @@ impl Func {
                 results.len()
             )));
         }
-        let mut out = vec![0u64; ty.result_slots() as usize];
-        call_raw(store, self.index, &args, &mut out)?;
-        read_vals(ty.results(), &out, &store.inner, results);
-        Ok(())
+        Ok(args)
     }
 }
 
@@ -182,7 +195,7 @@ pub(crate) fn check_count(what: &str, expected: usize, got: usize) -> Result<()>
 
 /// Decodes values of types `tys` from consecutive slots into `out`, for the host (exceptions
 /// it receives are pinned).
-fn read_vals(tys: &[ValType], slots: &[u64], store: &StoreInner, out: &mut [Val]) {
+pub(crate) fn read_vals(tys: &[ValType], slots: &[u64], store: &StoreInner, out: &mut [Val]) {
     let mut s = 0;
     for (t, o) in tys.iter().zip(out) {
         *o = Val::from_slots(*t, &slots[s..], store.id);
@@ -228,108 +241,6 @@ pub(crate) fn dynamic_host_func<T: 'static>(
         slots[..out.len()].copy_from_slice(&out);
         Ok(())
     })
-}
-
-/// Calls store function `func` with `args` (slot-encoded), writing its result slots to
-/// `results` (whose length must be the function's result slot count).
-///
-/// Wasm code runs in the interpreter; each host call it makes is serviced here with the store,
-/// then the execution resumes.
-pub(crate) fn call_raw<T>(
-    store: &mut Store<T>,
-    func: u32,
-    args: &[u64],
-    results: &mut [u64],
-) -> Result<()> {
-    let entry = &store.inner.funcs[func as usize];
-    if let FuncKind::Host { host } = entry.kind {
-        let n = entry.ty.param_slots().max(entry.ty.result_slots()) as usize;
-        let mut small = [0u64; 16];
-        let mut large = Vec::new();
-        let slots = if n <= small.len() {
-            &mut small[..n]
-        } else {
-            large.resize(n, 0);
-            &mut large[..]
-        };
-        slots[..args.len()].copy_from_slice(args);
-        let f = store.host_funcs[host as usize].clone();
-        f(Caller::new(store, None), slots)?;
-        results.copy_from_slice(&slots[..results.len()]);
-        return Ok(());
-    }
-    // A wasm call made while another is running (from a host function) re-enters on the native
-    // stack: bound the nesting so that wasm -> host -> wasm -> ... recursion ends in a trap
-    // instead of a native stack overflow.
-    let outer = store.wasm_nesting;
-    if outer >= MAX_WASM_NESTING {
-        return Err(TrapCode::StackOverflow.into());
-    }
-    // Entries left by calls at this level or deeper that ended by a panic are stale.
-    store.inner.suspended_stacks.truncate(outer as usize);
-    let nesting = Nesting::enter(store);
-    call_wasm(nesting.store, func, args, results)
-}
-
-/// Counts one level of wasm call nesting while it lives, and restores the count when dropped,
-/// also when a host function panics through the call and the embedder catches the panic.
-struct Nesting<'a, T> {
-    store: &'a mut Store<T>,
-    outer: u32,
-}
-
-impl<'a, T> Nesting<'a, T> {
-    fn enter(store: &'a mut Store<T>) -> Nesting<'a, T> {
-        let outer = store.wasm_nesting;
-        store.wasm_nesting = outer + 1;
-        Nesting { store, outer }
-    }
-}
-
-impl<T> Drop for Nesting<'_, T> {
-    fn drop(&mut self) {
-        self.store.wasm_nesting = self.outer;
-    }
-}
-
-/// How many wasm calls may be active at once in one store, each entered from a host function
-/// called by the previous one. Each level costs about 1–2 KiB of native stack (more in
-/// unoptimised builds) plus whatever the host functions in between use, and its own interpreter
-/// value stack.
-pub(crate) const MAX_WASM_NESTING: u32 = 64;
-
-/// Runs the wasm function `func` in a new execution; see [`call_raw`].
-fn call_wasm<T>(store: &mut Store<T>, func: u32, args: &[u64], results: &mut [u64]) -> Result<()> {
-    let mut ex = Execution::new(&mut store.inner, func, args)?;
-    let outcome = drive(store, &mut ex);
-    if outcome.is_ok() {
-        results.copy_from_slice(&ex.results()[..results.len()]);
-    }
-    ex.finish(&mut store.inner);
-    outcome
-}
-
-/// Runs `ex` to completion, servicing host calls.
-fn drive<T>(store: &mut Store<T>, ex: &mut Execution) -> Result<()> {
-    loop {
-        match ex.run(&mut store.inner)? {
-            Outcome::Done => return Ok(()),
-            Outcome::HostCall { host } => {
-                let f = store.host_funcs[host as usize].clone();
-                // While the host function runs, this call's stack is a root for the exception
-                // collector (the host may call wasm again).
-                let level = store.wasm_nesting.saturating_sub(1) as usize;
-                store.inner.suspended_stacks.truncate(level);
-                store.inner.suspended_stacks.push(ex.suspended_stack());
-                let caller = Caller::new(store, ex.caller_instance());
-                let outcome = f(caller, ex.host_slots());
-                store.inner.suspended_stacks.truncate(level);
-                if let Err(e) = outcome {
-                    return Err(ex.host_failed(&store.inner, e));
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Instantiation: import checking, creation of the instance's objects, segment initialisation and
 //! the start function, in the order the WebAssembly spec prescribes.
 
+use super::call::call_raw;
 use super::externs::Extern;
-use super::func::{call_raw, check_count};
+use super::func::check_count;
 use super::instance::Instance;
 use super::store::Store;
 use super::subtyping::val_subtype;

@@ -1,5 +1,6 @@
 //! [`Linker`]: imports by name, and [`InstancePre`]: a module whose imports were resolved once.
 
+use super::call::HostFuture;
 use super::caller::Caller;
 use super::canonical::canonical_func_type_id;
 use super::context::{AsContext, AsContextMut};
@@ -8,7 +9,8 @@ use super::func::{dynamic_host_func, Func};
 use super::instance::Instance;
 use super::instantiate::instantiate;
 use super::into_func::IntoFunc;
-use super::store::{HostFunc, Store};
+use super::into_func::{WasmParams, WasmResults};
+use super::store::{AsyncHostFunc, HostImpl, Store};
 use super::val::{cross_store, Val};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -26,7 +28,7 @@ struct HostDef<T> {
     id: u64,
     type_id: u32,
     ty: Arc<FuncType>,
-    func: HostFunc<T>,
+    func: HostImpl<T>,
 }
 
 static NEXT_HOST_DEF: AtomicU64 = AtomicU64::new(1);
@@ -159,7 +161,7 @@ impl<T: 'static> Linker<T> {
         module: &str,
         name: &str,
         ty: FuncType,
-        func: HostFunc<T>,
+        func: HostImpl<T>,
     ) -> Result<&mut Self> {
         let type_id = canonical_func_type_id(&self.engine, &ty);
         let id = NEXT_HOST_DEF.fetch_add(1, Ordering::Relaxed);
@@ -184,7 +186,62 @@ impl<T: 'static> Linker<T> {
         f: impl IntoFunc<T, Params, Results>,
     ) -> Result<&mut Self> {
         let (ty, func) = f.into_func();
-        self.insert_host(module, name, ty, func)
+        self.insert_host(module, name, ty, HostImpl::Sync(func))
+    }
+
+    /// Defines `module::name` as an async host function: `f` takes the [`Caller`] and the
+    /// parameters (a [`WasmParams`](crate::WasmParams) tuple) and returns a boxed future of the
+    /// results. It runs only in async calls ([`Func::call_async`],
+    /// [`TypedFunc::call_async`](crate::TypedFunc::call_async)), which await the future: the
+    /// guest waits without blocking the executor's thread. A plain call that reaches it fails.
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     use std::task::{Context, Poll, Waker};
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = Context::from_waker(Waker::noop());
+    /// #     loop { if let Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// use ward::{Caller, Config, Engine, Linker, Module, Store};
+    /// let mut config = Config::new();
+    /// config.async_support(true);
+    /// let engine = Engine::new(&config);
+    /// let mut linker = Linker::<u32>::new(&engine);
+    /// linker.func_wrap_async("host", "fetch", |caller: Caller<'_, u32>, (key,): (i32,)| {
+    ///     Box::pin(async move {
+    ///         // e.g. `tokio::time::sleep(..).await` or a database query
+    ///         Ok(key + *caller.data() as i32)
+    ///     })
+    /// })?;
+    /// let module = Module::new(&engine, r#"(module
+    ///     (import "host" "fetch" (func $fetch (param i32) (result i32)))
+    ///     (func (export "run") (result i32) (call $fetch (i32.const 40))))"#)?;
+    /// let mut store = Store::new(&engine, 2);
+    /// let instance = linker.instantiate(&mut store, &module)?;
+    /// let run = instance.get_typed_func::<(), i32>(&mut store, "run")?;
+    /// assert_eq!(block_on(run.call_async(&mut store, ()))?, 42);
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn func_wrap_async<P, R, F>(&mut self, module: &str, name: &str, f: F) -> Result<&mut Self>
+    where
+        P: WasmParams + 'static,
+        R: WasmResults + 'static,
+        F: for<'a> Fn(Caller<'a, T>, P) -> HostFuture<'a, R> + Send + Sync + 'static,
+        T: 'static,
+    {
+        if !self.engine.config().async_support {
+            return Err(Error::usage(
+                "async host functions need an engine with `Config::async_support(true)`",
+            ));
+        }
+        let ty = FuncType::new(P::valtypes(), R::valtypes());
+        let func: AsyncHostFunc<T> = Arc::new(move |caller: Caller<'_, T>, slots: &mut [u64]| {
+            let id = caller.store.id();
+            let params = P::from_slots(slots, id);
+            let work = f(caller, params);
+            Box::pin(async move { work.await?.into_slots(id, slots) })
+        });
+        self.insert_host(module, name, ty, HostImpl::Async(func))
     }
 
     /// Defines `module::name` as a host function with a signature known at run time; see
@@ -208,7 +265,7 @@ impl<T: 'static> Linker<T> {
         f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
     ) -> Result<&mut Self> {
         let func = dynamic_host_func(Arc::new(ty.clone()), f);
-        self.insert_host(module, name, ty, func)
+        self.insert_host(module, name, ty, HostImpl::Sync(func))
     }
 
     /// Defines `module::name` as an item of `store`.

@@ -8,6 +8,7 @@
 //! *arguments* (call parameters, imports, table or global values) are refused with
 //! [`Error::Usage`](crate::Error::Usage) instead.
 
+mod call;
 mod caller;
 mod canonical;
 mod context;
@@ -30,6 +31,7 @@ mod val;
 #[cfg(test)]
 mod tests;
 
+pub use call::{CallStatus, HostFuture, ParkedCall, UpdateDeadline};
 pub use caller::Caller;
 pub use context::{AsContext, AsContextMut, StoreContext, StoreContextMut};
 pub use externref::{ExnRef, ExternRef};

@@ -1,9 +1,12 @@
 //! [`Store`]: the owner of every runtime object and of the embedder's data, plus its limits.
 
+use super::call::{HostFuture, UpdateDeadline};
 use super::caller::Caller;
 use super::canonical::canonical_func_type_id;
+use super::context::StoreContextMut;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::interp::Execution;
 use crate::runtime::{self, FuncEntry, FuncKind, StoreInner};
 use crate::types::FuncType;
 use std::collections::HashMap;
@@ -16,6 +19,36 @@ use std::sync::Arc;
 /// parameter and result slot counts.
 pub(crate) type HostFunc<T> =
     Arc<dyn Fn(Caller<'_, T>, &mut [u64]) -> Result<()> + Send + Sync + 'static>;
+
+/// An async host function: as [`HostFunc`], but its work is a future the async driver awaits.
+pub(crate) type AsyncHostFunc<T> =
+    Arc<dyn for<'a> Fn(Caller<'a, T>, &'a mut [u64]) -> HostFuture<'a, ()> + Send + Sync + 'static>;
+
+/// A host function of either kind.
+pub(crate) enum HostImpl<T> {
+    Sync(HostFunc<T>),
+    Async(AsyncHostFunc<T>),
+}
+
+impl<T> Clone for HostImpl<T> {
+    fn clone(&self) -> Self {
+        match self {
+            HostImpl::Sync(f) => HostImpl::Sync(f.clone()),
+            HostImpl::Async(f) => HostImpl::Async(f.clone()),
+        }
+    }
+}
+
+/// The epoch-deadline callback (see [`Store::epoch_deadline_callback`]).
+type EpochCallback<T> =
+    Box<dyn FnMut(StoreContextMut<'_, T>) -> Result<UpdateDeadline> + Send + 'static>;
+
+/// What reaching the epoch deadline does.
+pub(crate) enum EpochBehavior<T> {
+    Trap,
+    YieldAndUpdate(u64),
+    Callback(EpochCallback<T>),
+}
 
 /// The owner of all WebAssembly objects (instances, functions, memories, tables, globals, tags,
 /// host references) and of the embedder's data `T`.
@@ -36,7 +69,13 @@ pub(crate) type HostFunc<T> =
 /// ```
 pub struct Store<T> {
     pub(crate) inner: StoreInner,
-    pub(crate) host_funcs: Vec<HostFunc<T>>,
+    pub(crate) host_funcs: Vec<HostImpl<T>>,
+    /// Calls parked by a host function (see [`ParkedCall`](crate::ParkedCall)), by slot.
+    pub(crate) parked: Vec<Option<Execution>>,
+    pub(crate) free_parked: Vec<u32>,
+    pub(crate) epoch_behavior: EpochBehavior<T>,
+    /// Fuel units between two yields of an async call (0: never).
+    fuel_yield_interval: u64,
     /// Store function index of each linker-defined host function already materialised in this
     /// store, keyed by the definition's unique id.
     pub(crate) linker_funcs: HashMap<u64, u32>,
@@ -59,6 +98,10 @@ impl<T> Store<T> {
         Store {
             inner: StoreInner::new(engine),
             host_funcs: Vec::new(),
+            parked: Vec::new(),
+            free_parked: Vec::new(),
+            epoch_behavior: EpochBehavior::Trap,
+            fuel_yield_interval: 0,
             linker_funcs: HashMap::new(),
             type_ids: HashMap::new(),
             wasm_nesting: 0,
@@ -169,6 +212,85 @@ impl<T> Store<T> {
         self.inner.limits = limits.inner;
     }
 
+    /// Sets the epoch deadline `ticks` after the engine's current epoch: wasm running in this
+    /// store stops at its next checkpoint once [`Engine::increment_epoch`] has been called that
+    /// many times (with [`Config::epoch_interruption`](crate::Config::epoch_interruption)). What
+    /// happens then is set by [`Store::epoch_deadline_trap`] (the default),
+    /// [`Store::epoch_deadline_callback`] or [`Store::epoch_deadline_async_yield_and_update`].
+    /// A new store's deadline is the epoch 0, so set one before running wasm.
+    ///
+    /// ```
+    /// use ward::{Config, Engine, Instance, Module, Store, TrapCode};
+    /// let mut config = Config::new();
+    /// config.epoch_interruption(true);
+    /// let engine = Engine::new(&config);
+    /// let module = Module::new(&engine, r#"(module (func (export "spin") (loop (br 0))))"#)?;
+    /// let mut store = Store::new(&engine, ());
+    /// store.set_epoch_deadline(1);
+    /// let spin = Instance::new(&mut store, &module, &[])?.get_typed_func::<(), ()>(&mut store, "spin")?;
+    /// let timer = engine.clone();
+    /// std::thread::spawn(move || {
+    ///     std::thread::sleep(std::time::Duration::from_millis(10));
+    ///     timer.increment_epoch();
+    /// });
+    /// let err = spin.call(&mut store, ()).unwrap_err();
+    /// assert_eq!(err.as_trap().unwrap().code(), TrapCode::Interrupted);
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn set_epoch_deadline(&mut self, ticks: u64) {
+        let now = self.inner.epoch.load(Ordering::Relaxed);
+        self.inner.epoch_deadline = now.saturating_add(ticks);
+    }
+
+    /// Reaching the epoch deadline traps with [`TrapCode::Interrupted`](crate::TrapCode) (the
+    /// default).
+    pub fn epoch_deadline_trap(&mut self) {
+        self.epoch_behavior = EpochBehavior::Trap;
+    }
+
+    /// Reaching the epoch deadline calls `f`, which returns an error (ending the call with it)
+    /// or an [`UpdateDeadline`] (a new deadline, optionally yielding first in an async call).
+    ///
+    /// ```
+    /// use ward::{Config, Engine, Store, UpdateDeadline};
+    /// let mut config = Config::new();
+    /// config.epoch_interruption(true);
+    /// let mut store = Store::new(&Engine::new(&config), 0u32);
+    /// store.epoch_deadline_callback(|mut cx| {
+    ///     *cx.data_mut() += 1; // count the slices
+    ///     Ok(UpdateDeadline::Continue(1))
+    /// });
+    /// ```
+    pub fn epoch_deadline_callback(
+        &mut self,
+        f: impl FnMut(StoreContextMut<'_, T>) -> Result<UpdateDeadline> + Send + 'static,
+    ) {
+        self.epoch_behavior = EpochBehavior::Callback(Box::new(f));
+    }
+
+    /// Reaching the epoch deadline makes an async call yield to its executor, then run on with
+    /// a deadline `delta` ticks later (a plain call just runs on). This is how many guests share
+    /// an executor's threads fairly.
+    pub fn epoch_deadline_async_yield_and_update(&mut self, delta: u64) {
+        self.epoch_behavior = EpochBehavior::YieldAndUpdate(delta);
+    }
+
+    /// An async call yields to its executor each time it has consumed `interval` units of fuel
+    /// (0: never, the default). Needs [`Config::consume_fuel`](crate::Config::consume_fuel) and
+    /// fuel in the store.
+    pub fn fuel_async_yield_interval(&mut self, interval: u64) {
+        self.fuel_yield_interval = interval;
+    }
+
+    /// Sets the fuel level at which a running async call yields next.
+    pub(crate) fn arm_fuel_yield(&mut self) {
+        self.inner.fuel_yield_level = if self.fuel_yield_interval == 0 {
+            0
+        } else {
+            self.inner.fuel.saturating_sub(self.fuel_yield_interval).max(1)
+        };
+    }
+
     /// Installs a [`ResourceLimiter`](crate::ResourceLimiter) that decides each growth of this
     /// store's memories and tables (see its documentation for an example).
     pub fn resource_limiter(&mut self, limiter: impl crate::ResourceLimiter + 'static) {
@@ -240,7 +362,7 @@ impl<T> Store<T> {
         &mut self,
         type_id: u32,
         ty: Arc<FuncType>,
-        f: HostFunc<T>,
+        f: HostImpl<T>,
     ) -> u32 {
         let host = u32::try_from(self.host_funcs.len()).expect("too many host functions");
         self.host_funcs.push(f);

@@ -1,7 +1,8 @@
 //! [`TypedFunc`]: a function whose signature was checked once, called without `Val` boxing.
 
+use super::call::{call_raw, call_raw_async};
 use super::context::{AsContext, AsContextMut};
-use super::func::{call_raw, Func};
+use super::func::Func;
 use super::into_func::{WasmParams, WasmResults};
 use super::subtyping::val_subtype;
 use crate::error::{Error, Result};
@@ -64,6 +65,38 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         params.into_slots(id, &mut args[..P::SLOTS])?;
         let mut out = [0u64; 16];
         call_raw(store, self.func.index, &args[..P::SLOTS], &mut out[..R::SLOTS])?;
+        Ok(R::from_slots(&out, id))
+    }
+
+    /// Calls the function as a future; see [`Func::call_async`].
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     use std::task::{Context, Poll, Waker};
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = Context::from_waker(Waker::noop());
+    /// #     loop { if let Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// use ward::{Config, Engine, Func, Store};
+    /// let mut config = Config::new();
+    /// config.async_support(true);
+    /// let mut store = Store::new(&Engine::new(&config), ());
+    /// let f = Func::wrap(&mut store, |x: i64| x + 1).typed::<i64, i64>(&store)?;
+    /// assert_eq!(block_on(f.call_async(&mut store, 41))?, 42);
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub async fn call_async<T: Send>(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        params: P,
+    ) -> Result<R> {
+        let store = store.as_context_mut().0;
+        store.check(self.func.store_id);
+        let id = store.id();
+        let mut args = [0u64; 16];
+        params.into_slots(id, &mut args[..P::SLOTS])?;
+        let mut out = [0u64; 16];
+        call_raw_async(store, self.func.index, &args[..P::SLOTS], &mut out[..R::SLOTS]).await?;
         Ok(R::from_slots(&out, id))
     }
 

@@ -22,6 +22,11 @@ pub(crate) enum Outcome {
         /// Index into the store's host-function table.
         host: u32,
     },
+    /// The engine's epoch reached the store's deadline at a checkpoint; `run` continues after
+    /// it.
+    EpochDeadline,
+    /// Fuel dropped below the store's yield level at a checkpoint; `run` continues after it.
+    FuelYield,
 }
 
 /// Defines, in the calling function, the macros that read and write frame slots through the
@@ -85,6 +90,8 @@ struct PendingHost {
     /// The store instance of the wasm function that made the call. Not always the top frame's:
     /// a tail call to a host function pops its caller's frame first.
     caller: u32,
+    /// The store index of the host function.
+    func: u32,
 }
 
 /// Slots a fresh value stack starts with (32 KiB); it grows on demand up to the engine's
@@ -105,6 +112,8 @@ pub(crate) struct Execution {
     result_slots: usize,
     max_depth: usize,
     consume_fuel: bool,
+    /// Whether checkpoints compare the engine's epoch with the store's deadline.
+    epochs: bool,
 }
 
 // SAFETY: `code` pointers refer to translated code owned (through `Arc<ModuleInner>`) by
@@ -116,8 +125,8 @@ impl Execution {
     /// Prepares a call of the wasm function `func` (store index) with arguments `args` (slots).
     pub(crate) fn new(store: &mut StoreInner, func: u32, args: &[u64]) -> Result<Execution> {
         let cfg = store.engine.config();
-        let (max_stack, max_depth, consume_fuel) =
-            (cfg.max_stack_slots, cfg.max_call_depth, cfg.consume_fuel);
+        let (max_stack, max_depth, consume_fuel, epochs) =
+            (cfg.max_stack_slots, cfg.max_call_depth, cfg.consume_fuel, cfg.epoch_interruption);
         let stack = match store.spare_stacks.pop() {
             Some(stack) => stack,
             None => vec![0u64; INITIAL_STACK_SLOTS.min(max_stack)],
@@ -131,6 +140,7 @@ impl Execution {
             result_slots,
             max_depth,
             consume_fuel,
+            epochs,
         };
         if ex.ensure_stack(args.len().max(result_slots) + 2).is_err() {
             return Err(ex.trap(store, TrapCode::StackOverflow));
@@ -153,6 +163,17 @@ impl Execution {
     pub(crate) fn host_slots(&mut self) -> &mut [u64] {
         let h = self.host.as_ref().expect("host_slots outside a host call");
         &mut self.stack[h.base..h.base + h.len]
+    }
+
+    /// During [`Outcome::HostCall`] (and while parked there): the host function's store index.
+    pub(crate) fn host_func(&self) -> u32 {
+        self.host.as_ref().expect("host_func outside a host call").func
+    }
+
+    /// During [`Outcome::HostCall`]: the parameter slots (and beyond: the slot window).
+    pub(crate) fn host_params(&self) -> &[u64] {
+        let h = self.host.as_ref().expect("host_params outside a host call");
+        &self.stack[h.base..h.base + h.len]
     }
 
     /// During [`Outcome::HostCall`]: the store instance of the wasm function that called the
@@ -273,7 +294,7 @@ impl Execution {
             FuncKind::Host { host } => {
                 let len = entry.ty.param_slots().max(entry.ty.result_slots()) as usize;
                 self.ensure_stack(base + len)?;
-                self.host = Some(PendingHost { base, len, caller });
+                self.host = Some(PendingHost { base, len, caller, func: callee });
                 Ok(Some(host))
             }
         }
@@ -482,9 +503,20 @@ impl Execution {
                             trap!(TrapCode::OutOfFuel)
                         }
                         store.fuel -= n as u64;
+                        if store.fuel < store.fuel_yield_level {
+                            save_pc!();
+                            return Ok(Outcome::FuelYield);
+                        }
                     }
                     if store.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
                         trap!(TrapCode::Interrupted)
+                    }
+                    if self.epochs
+                        && store.epoch.load(std::sync::atomic::Ordering::Relaxed)
+                            >= store.epoch_deadline
+                    {
+                        save_pc!();
+                        return Ok(Outcome::EpochDeadline);
                     }
                 }
                 Instr::Br { t } => jump!(t),
@@ -1328,7 +1360,8 @@ impl Execution {
     /// and of the calls suspended in host functions, `exnref` globals and table elements.
     fn collect_exns(&self, store: &mut StoreInner) {
         let own = self.stack[..self.live_slots()].iter().copied();
-        let suspended = store.suspended_stacks.iter().flat_map(|s| {
+        let suspended = store.suspended_stacks.iter().chain(store.parked_stacks.iter().flatten());
+        let suspended = suspended.flat_map(|s| {
             // SAFETY: see `SuspendedStack`: the buffer is alive and not written while its call
             // is suspended, and `len` is within it.
             unsafe { std::slice::from_raw_parts(s.start, s.len) }.iter().copied()

@@ -189,10 +189,7 @@ pub(super) fn translate(
         last_producer: None,
         unreachable: false,
         dead_depth: 0,
-        checkpoints: {
-            let c = module.engine.config();
-            c.consume_fuel || c.interruptible
-        },
+        checkpoints: module.engine.config().checkpoints(),
         checkpoint: None,
     };
     t.ctrl.push(Ctrl {

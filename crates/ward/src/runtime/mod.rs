@@ -9,6 +9,7 @@
 pub(crate) mod exceptions;
 pub(crate) mod fuel;
 pub(crate) mod memory;
+pub(crate) mod pool;
 
 pub(crate) use exceptions::{ExnHeap, ExnObject};
 pub use memory::LinearMemory;
@@ -261,6 +262,8 @@ pub(crate) struct StoreInner {
     /// collector. Entry `k` belongs to nesting level `k`; stale entries left by a panic are
     /// dropped when the next call at that level starts.
     pub(crate) suspended_stacks: Vec<SuspendedStack>,
+    /// Value stacks of parked calls (see `ParkedCall`), by parking slot: roots as well.
+    pub(crate) parked_stacks: Vec<Option<SuspendedStack>>,
     pub(crate) limits: StoreLimits,
     /// Host memory held for the guest, store-wide: the size of every linear memory, 8 bytes per
     /// table element, 8 bytes per evaluated element-segment item. Checked against
@@ -269,6 +272,8 @@ pub(crate) struct StoreInner {
     pub(crate) accounted_bytes: u64,
     /// Remaining fuel, when the engine consumes fuel.
     pub(crate) fuel: u64,
+    /// A running async call yields when `fuel` drops below this (0: never).
+    pub(crate) fuel_yield_level: u64,
     /// Translated code of each wasm function, by store function index (null until first call).
     pub(crate) func_code: Vec<CodePtr>,
     /// Interpreter value stacks kept for reuse between calls.
@@ -276,6 +281,10 @@ pub(crate) struct StoreInner {
     /// Set by another thread to stop running wasm at its next checkpoint (see
     /// `Config::interruptible`).
     pub(crate) interrupt: Arc<std::sync::atomic::AtomicBool>,
+    /// The engine's epoch counter (shared) and this store's deadline on it: running wasm stops
+    /// at its next checkpoint once `epoch >= epoch_deadline` (with `Config::epoch_interruption`).
+    pub(crate) epoch: Arc<AtomicU64>,
+    pub(crate) epoch_deadline: u64,
     /// The embedder's growth policy, if any.
     pub(crate) limiter: Option<Box<dyn ResourceLimiter>>,
 }
@@ -294,12 +303,16 @@ impl StoreInner {
             externrefs: Vec::new(),
             exns: ExnHeap::default(),
             suspended_stacks: Vec::new(),
+            parked_stacks: Vec::new(),
             limits: StoreLimits::default(),
             accounted_bytes: 0,
             fuel: 0,
+            fuel_yield_level: 0,
             func_code: Vec::new(),
             spare_stacks: Vec::new(),
             interrupt: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            epoch: engine.inner.epoch.clone(),
+            epoch_deadline: 0,
             limiter: None,
         }
     }
@@ -338,7 +351,8 @@ impl StoreInner {
         }
         let bytes = ty.min.saturating_mul(1u64 << ty.page_size_log2);
         self.charge(bytes, || format!("a memory of {} pages", ty.min))?;
-        LinearMemory::new(ty, self.limits.memory_bytes).inspect_err(|_| self.refund(bytes))
+        LinearMemory::new(ty, self.limits.memory_bytes, self.engine.memory_pool())
+            .inspect_err(|_| self.refund(bytes))
     }
 
     /// Checks that the store may create a table of type `ty` and accounts its elements.

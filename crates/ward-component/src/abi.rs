@@ -1,0 +1,833 @@
+//! The synchronous canonical ABI: lifting core values and linear memory into [`Val`]s and
+//! lowering [`Val`]s back, following `CanonicalABI.md` (`lift_flat`, `load`, `lower_flat`,
+//! `store`, the string transcoding algorithms, and `{lift,lower}_flat_values`).
+//!
+//! Everything the guest controls is checked before use: pointers against alignment and the
+//! memory's current size, lengths against `MAX_{STRING,LIST}_BYTE_LENGTH` and the memory (so
+//! that no host allocation is sized by an unchecked guest number), discriminants, `char`
+//! values, string encodings, and handles.
+//!
+//! Seams for the async ABI: the lifter and lowerer are parameterised by the flattening limits
+//! and by the task (`Lowerer::task`) that borrow handles are scoped to, so an async lift can
+//! reuse them with `MAX_FLAT_ASYNC_PARAMS` and its own task.
+
+use crate::resources::{Handle, InstanceState};
+use crate::types::{align_to, cases_of, discriminant_size, flatten_all, Flat, Type};
+use crate::values::Val;
+use crate::ResourceAny;
+use std::sync::Arc;
+use ward::{AsContextMut, StoreContextMut};
+
+pub(crate) const MAX_FLAT_PARAMS: usize = 16;
+pub(crate) const MAX_FLAT_RESULTS: usize = 1;
+const MAX_STRING_BYTE_LENGTH: u64 = (1 << 28) - 1;
+const MAX_LIST_BYTE_LENGTH: u64 = (1 << 28) - 1;
+const UTF16_TAG: u32 = 1 << 31;
+
+/// A trap with a message of the canonical ABI.
+pub(crate) fn trap(message: impl Into<String>) -> ward::Error {
+    ward::Error::Trap(ward::Trap::host(message))
+}
+
+fn mismatch(ty: &Type, v: &Val) -> ward::Error {
+    ward::Error::Usage(format!("type mismatch: expected a value of type {ty}, got {}", v.kind()))
+}
+
+/// The string encoding of a `canon` definition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Encoding {
+    #[default]
+    Utf8,
+    Utf16,
+    Latin1Utf16,
+}
+
+/// The resolved `canonopt`s of a `canon lift` or `canon lower`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Options {
+    pub(crate) memory: Option<ward::Memory>,
+    pub(crate) realloc: Option<ward::Func>,
+    pub(crate) post_return: Option<ward::Func>,
+    pub(crate) encoding: Encoding,
+}
+
+/// Core values as raw bits: i32/f32 zero-extended, i64/f64 as is.
+pub(crate) fn core_bits(v: &ward::Val) -> u64 {
+    match v {
+        ward::Val::I32(x) => *x as u32 as u64,
+        ward::Val::I64(x) => *x as u64,
+        ward::Val::F32(x) => *x as u64,
+        ward::Val::F64(x) => *x,
+        _ => 0,
+    }
+}
+
+pub(crate) fn core_val(ty: Flat, bits: u64) -> ward::Val {
+    match ty {
+        Flat::I32 => ward::Val::I32(bits as u32 as i32),
+        Flat::I64 => ward::Val::I64(bits as i64),
+        Flat::F32 => ward::Val::F32(bits as u32),
+        Flat::F64 => ward::Val::F64(bits),
+    }
+}
+
+pub(crate) fn core_type(ty: Flat) -> ward::ValType {
+    match ty {
+        Flat::I32 => ward::ValType::I32,
+        Flat::I64 => ward::ValType::I64,
+        Flat::F32 => ward::ValType::F32,
+        Flat::F64 => ward::ValType::F64,
+    }
+}
+
+struct FlatIter<'a> {
+    values: &'a [u64],
+    next: usize,
+}
+
+impl FlatIter<'_> {
+    fn next(&mut self) -> ward::Result<u64> {
+        let v = self.values.get(self.next).copied();
+        self.next += 1;
+        v.ok_or_else(|| trap("too few core values for the component type"))
+    }
+}
+
+/// Where lifted values go, which only changes the wording of bounds traps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// Results of an export lifted for the host (or arguments from the host).
+    Host,
+    /// Arguments or results crossing between components.
+    Guest,
+}
+
+/// Lifts values out of one component instance (`cx` of the spec with `lift` direction).
+pub(crate) struct Lifter<'a> {
+    pub(crate) opts: &'a Options,
+    pub(crate) inst: &'a Arc<InstanceState>,
+    pub(crate) mem: &'a [u8],
+    pub(crate) side: Side,
+    /// Handles lent by `lift_borrow`; the caller releases them when the call ends.
+    pub(crate) lenders: Vec<u32>,
+}
+
+impl<'a> Lifter<'a> {
+    /// `lift_flat_values`: `flat` are the core values; returns the values and how many core
+    /// values were consumed.
+    pub(crate) fn lift_values(
+        &mut self,
+        max_flat: usize,
+        flat: &[u64],
+        tys: &[Type],
+    ) -> ward::Result<(Vec<Val>, usize)> {
+        if flatten_all(tys, max_flat).is_none() {
+            let ptr = *flat.first().ok_or_else(|| trap("missing pointer argument"))? as u32;
+            let tuple = Type::Tuple(tys.iter().cloned().collect());
+            self.check_range(ptr as u64, tuple.size(), tuple.align(), "tuple")?;
+            let mut out = Vec::with_capacity(tys.len());
+            let mut p = ptr as u64;
+            for t in tys {
+                p = align_to(p, t.align());
+                out.push(self.load(p, t)?);
+                p += t.size();
+            }
+            return Ok((out, 1));
+        }
+        let mut it = FlatIter { values: flat, next: 0 };
+        let mut out = Vec::with_capacity(tys.len());
+        for t in tys {
+            out.push(self.lift_flat(&mut it, t)?);
+        }
+        Ok((out, it.next))
+    }
+
+    fn check_range(&self, ptr: u64, len: u64, align: u32, what: &str) -> ward::Result<()> {
+        if !ptr.is_multiple_of(align as u64) {
+            return Err(trap("unaligned pointer"));
+        }
+        match ptr.checked_add(len) {
+            Some(end) if end <= self.mem.len() as u64 => Ok(()),
+            _ => Err(trap(match (what, self.side) {
+                ("string", Side::Host) => "string pointer/length out of bounds of memory".into(),
+                ("string", Side::Guest) => "string content out-of-bounds".into(),
+                (what, Side::Host) => format!("{what} pointer/length out of bounds of memory"),
+                (what, Side::Guest) => format!("{what} content out-of-bounds"),
+            })),
+        }
+    }
+
+    fn lift_flat(&mut self, it: &mut FlatIter<'_>, ty: &Type) -> ward::Result<Val> {
+        Ok(match ty {
+            Type::Bool => Val::Bool(it.next()? as u32 != 0),
+            Type::S8 => Val::S8(it.next()? as i8),
+            Type::U8 => Val::U8(it.next()? as u8),
+            Type::S16 => Val::S16(it.next()? as i16),
+            Type::U16 => Val::U16(it.next()? as u16),
+            Type::S32 => Val::S32(it.next()? as i32),
+            Type::U32 => Val::U32(it.next()? as u32),
+            Type::S64 => Val::S64(it.next()? as i64),
+            Type::U64 => Val::U64(it.next()?),
+            Type::F32 => Val::Float32(canon_f32(it.next()? as u32)),
+            Type::F64 => Val::Float64(canon_f64(it.next()?)),
+            Type::Char => Val::Char(to_char(it.next()? as u32)?),
+            Type::String => {
+                let (ptr, len) = (it.next()? as u32, it.next()? as u32);
+                Val::String(self.load_string(ptr, len)?)
+            }
+            Type::List(elem) => {
+                let (ptr, len) = (it.next()? as u32, it.next()? as u32);
+                Val::List(self.load_list(ptr, len, elem)?)
+            }
+            Type::FixedList(elem, n) => {
+                let mut out = Vec::new();
+                for _ in 0..*n {
+                    out.push(self.lift_flat(it, elem)?);
+                }
+                Val::List(out)
+            }
+            Type::Record(fields) => Val::Record(
+                fields
+                    .iter()
+                    .map(|(n, t)| Ok((n.clone(), self.lift_flat(it, t)?)))
+                    .collect::<ward::Result<_>>()?,
+            ),
+            Type::Tuple(ts) => {
+                Val::Tuple(ts.iter().map(|t| self.lift_flat(it, t)).collect::<ward::Result<_>>()?)
+            }
+            Type::Flags(names) => {
+                let mut bits = Vec::new();
+                for _ in 0..names.len().div_ceil(32) {
+                    bits.push(it.next()? as u32);
+                }
+                unpack_flags(&bits, names)
+            }
+            Type::Own(rt) => self.lift_own(it.next()? as u32, rt)?,
+            Type::Borrow(rt) => self.lift_borrow(it.next()? as u32, rt)?,
+            Type::Variant(_) | Type::Enum(_) | Type::Option(_) | Type::Result(..) => {
+                let cases = cases_of(ty).unwrap_or_default();
+                let joined = ty.variant_payload_flat(usize::MAX).unwrap_or_default();
+                let disc = it.next()? as u32;
+                if disc as usize >= cases.len() {
+                    return Err(trap("invalid variant discriminant"));
+                }
+                // The payload's core values, in the joined types. Values are kept as raw bits,
+                // so the coercions of `lift_flat_variant` (reinterpreting f32/i32, wrapping
+                // i64 to i32) are what narrower reads already do.
+                let mut payload = Vec::with_capacity(joined.len());
+                for _ in 0..joined.len() {
+                    payload.push(it.next()?);
+                }
+                let value = match cases[disc as usize] {
+                    Some(t) => {
+                        let mut sub = FlatIter { values: &payload, next: 0 };
+                        Some(Box::new(self.lift_flat(&mut sub, t)?))
+                    }
+                    None => None,
+                };
+                make_case(ty, disc as usize, value)
+            }
+        })
+    }
+
+    fn load_int(&self, ptr: u64, n: usize) -> u64 {
+        let mut b = [0u8; 8];
+        let p = ptr as usize;
+        b[..n].copy_from_slice(&self.mem[p..p + n]);
+        u64::from_le_bytes(b)
+    }
+
+    /// `load`: `ptr` is aligned and `ptr + size` is in bounds (checked by the caller).
+    fn load(&mut self, ptr: u64, ty: &Type) -> ward::Result<Val> {
+        Ok(match ty {
+            Type::Bool => Val::Bool(self.load_int(ptr, 1) != 0),
+            Type::S8 => Val::S8(self.load_int(ptr, 1) as i8),
+            Type::U8 => Val::U8(self.load_int(ptr, 1) as u8),
+            Type::S16 => Val::S16(self.load_int(ptr, 2) as i16),
+            Type::U16 => Val::U16(self.load_int(ptr, 2) as u16),
+            Type::S32 => Val::S32(self.load_int(ptr, 4) as i32),
+            Type::U32 => Val::U32(self.load_int(ptr, 4) as u32),
+            Type::S64 => Val::S64(self.load_int(ptr, 8) as i64),
+            Type::U64 => Val::U64(self.load_int(ptr, 8)),
+            Type::F32 => Val::Float32(canon_f32(self.load_int(ptr, 4) as u32)),
+            Type::F64 => Val::Float64(canon_f64(self.load_int(ptr, 8))),
+            Type::Char => Val::Char(to_char(self.load_int(ptr, 4) as u32)?),
+            Type::String => {
+                let (p, n) = (self.load_int(ptr, 4) as u32, self.load_int(ptr + 4, 4) as u32);
+                Val::String(self.load_string(p, n)?)
+            }
+            Type::List(elem) => {
+                let (p, n) = (self.load_int(ptr, 4) as u32, self.load_int(ptr + 4, 4) as u32);
+                Val::List(self.load_list(p, n, elem)?)
+            }
+            Type::FixedList(elem, n) => {
+                let mut out = Vec::new();
+                for i in 0..*n as u64 {
+                    out.push(self.load(ptr + i * elem.size(), elem)?);
+                }
+                Val::List(out)
+            }
+            Type::Record(fields) => {
+                let mut p = ptr;
+                let mut out = Vec::with_capacity(fields.len());
+                for (n, t) in fields.iter() {
+                    p = align_to(p, t.align());
+                    out.push((n.clone(), self.load(p, t)?));
+                    p += t.size();
+                }
+                Val::Record(out)
+            }
+            Type::Tuple(ts) => {
+                let mut p = ptr;
+                let mut out = Vec::with_capacity(ts.len());
+                for t in ts.iter() {
+                    p = align_to(p, t.align());
+                    out.push(self.load(p, t)?);
+                    p += t.size();
+                }
+                Val::Tuple(out)
+            }
+            Type::Flags(names) => {
+                let size = ty.size() as usize;
+                let bits: Vec<u32> = if size < 4 {
+                    vec![self.load_int(ptr, size) as u32]
+                } else {
+                    (0..size / 4).map(|i| self.load_int(ptr + 4 * i as u64, 4) as u32).collect()
+                };
+                unpack_flags(&bits, names)
+            }
+            Type::Own(rt) => self.lift_own(self.load_int(ptr, 4) as u32, rt)?,
+            Type::Borrow(rt) => self.lift_borrow(self.load_int(ptr, 4) as u32, rt)?,
+            Type::Variant(_) | Type::Enum(_) | Type::Option(_) | Type::Result(..) => {
+                let cases = cases_of(ty).unwrap_or_default();
+                let disc_size = discriminant_size(cases.len());
+                let disc = self.load_int(ptr, disc_size as usize);
+                if disc >= cases.len() as u64 {
+                    return Err(trap("invalid variant discriminant"));
+                }
+                let align = cases.iter().flatten().map(|t| t.align()).max().unwrap_or(1);
+                let p = align_to(ptr + disc_size as u64, align);
+                let value = match cases[disc as usize] {
+                    Some(t) => Some(Box::new(self.load(p, t)?)),
+                    None => None,
+                };
+                make_case(ty, disc as usize, value)
+            }
+        })
+    }
+
+    fn load_string(&mut self, ptr: u32, tagged: u32) -> ward::Result<String> {
+        let (align, byte_len, enc) = match self.opts.encoding {
+            Encoding::Utf8 => (1, tagged as u64, Encoding::Utf8),
+            Encoding::Utf16 => (2, 2 * tagged as u64, Encoding::Utf16),
+            Encoding::Latin1Utf16 if tagged & UTF16_TAG != 0 => {
+                (2, 2 * (tagged ^ UTF16_TAG) as u64, Encoding::Utf16)
+            }
+            Encoding::Latin1Utf16 => (2, tagged as u64, Encoding::Latin1Utf16),
+        };
+        if byte_len > MAX_STRING_BYTE_LENGTH {
+            return Err(trap("string content out-of-bounds: longer than the canonical ABI allows"));
+        }
+        self.check_range(ptr as u64, byte_len, align, "string")?;
+        let bytes = &self.mem[ptr as usize..(ptr as u64 + byte_len) as usize];
+        match enc {
+            Encoding::Utf8 => match std::str::from_utf8(bytes) {
+                Ok(s) => Ok(s.to_string()),
+                Err(e) => Err(trap(e.to_string())),
+            },
+            Encoding::Utf16 => {
+                let units = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
+                char::decode_utf16(units)
+                    .collect::<Result<String, _>>()
+                    .map_err(|_| trap("invalid utf-16: unpaired surrogate"))
+            }
+            Encoding::Latin1Utf16 => Ok(bytes.iter().map(|&b| b as char).collect()),
+        }
+    }
+
+    fn load_list(&mut self, ptr: u32, len: u32, elem: &Type) -> ward::Result<Vec<Val>> {
+        let size = elem.size();
+        let byte_len = (len as u64).saturating_mul(size);
+        if byte_len > MAX_LIST_BYTE_LENGTH {
+            return Err(trap("list content out-of-bounds: longer than the canonical ABI allows"));
+        }
+        self.check_range(ptr as u64, byte_len, elem.align(), "list")?;
+        // `len * size` fits in the memory, so the vector is bounded by the memory's size.
+        let mut out = Vec::with_capacity((len as usize).min(self.mem.len()));
+        for i in 0..len as u64 {
+            out.push(self.load(ptr as u64 + i * size, elem)?);
+        }
+        Ok(out)
+    }
+
+    fn lift_own(&mut self, i: u32, rt: &crate::ResourceType) -> ward::Result<Val> {
+        let h = self.inst.remove(i, rt)?;
+        if !h.own {
+            return Err(trap(format!("handle index {i} is a borrow, expected an owned handle")));
+        }
+        Ok(Val::Resource(ResourceAny { ty: h.ty, rep: h.rep, own: true }))
+    }
+
+    fn lift_borrow(&mut self, i: u32, rt: &crate::ResourceType) -> ward::Result<Val> {
+        let rep = self.inst.lend(i, rt)?;
+        self.lenders.push(i);
+        Ok(Val::Resource(ResourceAny { ty: rt.clone(), rep, own: false }))
+    }
+}
+
+fn canon_f32(bits: u32) -> f32 {
+    let f = f32::from_bits(bits);
+    if f.is_nan() {
+        f32::from_bits(0x7fc0_0000)
+    } else {
+        f
+    }
+}
+
+fn canon_f64(bits: u64) -> f64 {
+    let f = f64::from_bits(bits);
+    if f.is_nan() {
+        f64::from_bits(0x7ff8_0000_0000_0000)
+    } else {
+        f
+    }
+}
+
+fn to_char(i: u32) -> ward::Result<char> {
+    char::from_u32(i).ok_or_else(|| trap(format!("invalid `char` bit pattern: {i:#x}")))
+}
+
+fn unpack_flags(bits: &[u32], names: &[String]) -> Val {
+    Val::Flags(
+        names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| bits.get(i / 32).is_some_and(|w| w & (1 << (i % 32)) != 0))
+            .map(|(_, n)| n.clone())
+            .collect(),
+    )
+}
+
+fn make_case(ty: &Type, disc: usize, value: Option<Box<Val>>) -> Val {
+    match ty {
+        Type::Variant(cases) => Val::Variant(cases[disc].0.clone(), value),
+        Type::Enum(names) => Val::Enum(names[disc].clone()),
+        Type::Option(_) => Val::Option(value),
+        _ if disc == 0 => Val::Result(Ok(value)),
+        _ => Val::Result(Err(value)),
+    }
+}
+
+/// Finds a value's case: (index, payload value, payload type).
+fn match_case<'t, 'v>(
+    ty: &'t Type,
+    v: &'v Val,
+) -> ward::Result<(usize, Option<&'v Val>, Option<&'t Type>)> {
+    let cases = cases_of(ty).unwrap_or_default();
+    let (i, payload) =
+        match (ty, v) {
+            (Type::Variant(cs), Val::Variant(name, p)) => {
+                let i = cs.iter().position(|(n, _)| n == name).ok_or_else(|| {
+                    ward::Error::Usage(format!("variant has no case named `{name}`"))
+                })?;
+                (i, p.as_deref())
+            }
+            (Type::Enum(names), Val::Enum(name)) => {
+                let i = names.iter().position(|n| n == name).ok_or_else(|| {
+                    ward::Error::Usage(format!("enum has no case named `{name}`"))
+                })?;
+                (i, None)
+            }
+            (Type::Option(_), Val::Option(p)) => (p.is_some() as usize, p.as_deref()),
+            (Type::Result(..), Val::Result(Ok(p))) => (0, p.as_deref()),
+            (Type::Result(..), Val::Result(Err(p))) => (1, p.as_deref()),
+            _ => return Err(mismatch(ty, v)),
+        };
+    let case_ty = cases[i];
+    if case_ty.is_some() != payload.is_some() {
+        return Err(ward::Error::Usage(format!(
+            "case {i} of {ty} {} a payload",
+            if case_ty.is_some() { "needs" } else { "takes no" }
+        )));
+    }
+    Ok((i, payload, case_ty))
+}
+
+fn pack_flags(ty: &Type, names: &[String], set: &[String]) -> ward::Result<Vec<u32>> {
+    let mut bits = vec![0u32; names.len().div_ceil(32)];
+    for s in set {
+        let i = names
+            .iter()
+            .position(|n| n == s)
+            .ok_or_else(|| ward::Error::Usage(format!("{ty} has no flag named `{s}`")))?;
+        bits[i / 32] |= 1 << (i % 32);
+    }
+    Ok(bits)
+}
+
+/// Lowers values into one component instance (`cx` of the spec with `lower` direction).
+pub(crate) struct Lowerer<'a, 'b, T> {
+    pub(crate) store: &'a mut StoreContextMut<'b, T>,
+    pub(crate) opts: &'a Options,
+    pub(crate) inst: &'a Arc<InstanceState>,
+    /// The call that borrow handles lowered here belong to.
+    pub(crate) task: u64,
+    pub(crate) side: Side,
+}
+
+impl<T> Lowerer<'_, '_, T> {
+    /// `lower_flat_values`. With `out_param`, values that do not fit `max_flat` are stored at
+    /// that caller-provided address instead of a `realloc`ed one.
+    pub(crate) fn lower_values(
+        &mut self,
+        max_flat: usize,
+        vals: &[Val],
+        tys: &[Type],
+        out_param: Option<u32>,
+    ) -> ward::Result<Vec<u64>> {
+        if vals.len() != tys.len() {
+            return Err(ward::Error::Usage(format!(
+                "expected {} values, got {}",
+                tys.len(),
+                vals.len()
+            )));
+        }
+        if flatten_all(tys, max_flat).is_none() {
+            let tuple = Type::Tuple(tys.iter().cloned().collect());
+            let (size, align) = (tuple.size(), tuple.align());
+            let (ptr, flat) = match out_param {
+                Some(p) => {
+                    self.check_range(p as u64, size, align)?;
+                    (p, Vec::new())
+                }
+                None => {
+                    let p = self.allocate(align, size, "tuple")?;
+                    (p, vec![p as u64])
+                }
+            };
+            let mut p = ptr as u64;
+            for (v, t) in vals.iter().zip(tys) {
+                p = align_to(p, t.align());
+                self.store(v, t, p)?;
+                p += t.size();
+            }
+            return Ok(flat);
+        }
+        let mut out = Vec::new();
+        for (v, t) in vals.iter().zip(tys) {
+            self.lower_flat(v, t, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn mem_len(&mut self) -> u64 {
+        match self.opts.memory {
+            Some(m) => m.data_size(&*self.store) as u64,
+            None => 0,
+        }
+    }
+
+    fn check_range(&mut self, ptr: u64, len: u64, align: u32) -> ward::Result<()> {
+        if !ptr.is_multiple_of(align as u64) {
+            return Err(trap("unaligned pointer"));
+        }
+        match ptr.checked_add(len) {
+            Some(end) if end <= self.mem_len() => Ok(()),
+            _ => Err(trap("pointer out of bounds of memory")),
+        }
+    }
+
+    fn write(&mut self, ptr: u64, bytes: &[u8]) -> ward::Result<()> {
+        let mem = self.opts.memory.ok_or_else(|| trap("no memory to lower into"))?;
+        let data = mem.data_mut(&mut *self.store);
+        let end = ptr.checked_add(bytes.len() as u64).filter(|e| *e <= data.len() as u64);
+        let Some(end) = end else { return Err(trap("pointer out of bounds of memory")) };
+        data[ptr as usize..end as usize].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Calls `realloc` (with `may_leave` cleared) and checks its result for `new_size` bytes
+    /// at `align`.
+    fn reallocate(
+        &mut self,
+        old: u32,
+        old_size: u64,
+        align: u32,
+        new_size: u64,
+        what: &str,
+    ) -> ward::Result<u32> {
+        let realloc = self.opts.realloc.ok_or_else(|| trap("no realloc to lower with"))?;
+        let new_size32 = u32::try_from(new_size).map_err(|_| trap("allocation too large"))?;
+        let args = [
+            ward::Val::I32(old as i32),
+            ward::Val::I32(old_size as u32 as i32),
+            ward::Val::I32(align as i32),
+            ward::Val::I32(new_size32 as i32),
+        ];
+        let mut out = [ward::Val::I32(0)];
+        self.inst.set_may_leave(false);
+        let called = realloc.call(self.store.as_context_mut(), &args, &mut out);
+        self.inst.set_may_leave(true);
+        called?;
+        let ptr = core_bits(&out[0]) as u32;
+        let host = self.side == Side::Host;
+        if !ptr.is_multiple_of(align) {
+            return Err(trap(if host {
+                "realloc return: result not aligned"
+            } else {
+                "unaligned pointer"
+            }));
+        }
+        if ptr as u64 + new_size > self.mem_len() {
+            return Err(trap(if host {
+                "realloc return: beyond end of memory".to_string()
+            } else {
+                format!("{what} content out-of-bounds")
+            }));
+        }
+        Ok(ptr)
+    }
+
+    fn allocate(&mut self, align: u32, size: u64, what: &str) -> ward::Result<u32> {
+        self.reallocate(0, 0, align, size, what)
+    }
+
+    fn lower_flat(&mut self, v: &Val, ty: &Type, out: &mut Vec<u64>) -> ward::Result<()> {
+        match (ty, v) {
+            (Type::Bool, Val::Bool(b)) => out.push(*b as u64),
+            (Type::S8, Val::S8(x)) => out.push(*x as i32 as u32 as u64),
+            (Type::U8, Val::U8(x)) => out.push(*x as u64),
+            (Type::S16, Val::S16(x)) => out.push(*x as i32 as u32 as u64),
+            (Type::U16, Val::U16(x)) => out.push(*x as u64),
+            (Type::S32, Val::S32(x)) => out.push(*x as u32 as u64),
+            (Type::U32, Val::U32(x)) => out.push(*x as u64),
+            (Type::S64, Val::S64(x)) => out.push(*x as u64),
+            (Type::U64, Val::U64(x)) => out.push(*x),
+            (Type::F32, Val::Float32(x)) => out.push(x.to_bits() as u64),
+            (Type::F64, Val::Float64(x)) => out.push(x.to_bits()),
+            (Type::Char, Val::Char(c)) => out.push(*c as u64),
+            (Type::String, Val::String(s)) => {
+                let (p, n) = self.store_string(s)?;
+                out.extend([p as u64, n as u64]);
+            }
+            (Type::List(elem), Val::List(items)) => {
+                let (p, n) = self.store_list(items, elem)?;
+                out.extend([p as u64, n as u64]);
+            }
+            (Type::FixedList(elem, n), Val::List(items)) if items.len() == *n as usize => {
+                for item in items {
+                    self.lower_flat(item, elem, out)?;
+                }
+            }
+            (Type::Record(fields), Val::Record(vals)) => {
+                for (name, t) in fields.iter() {
+                    self.lower_flat(field(vals, name, ty)?, t, out)?;
+                }
+            }
+            (Type::Tuple(ts), Val::Tuple(vals)) if ts.len() == vals.len() => {
+                for (t, v) in ts.iter().zip(vals) {
+                    self.lower_flat(v, t, out)?;
+                }
+            }
+            (Type::Flags(names), Val::Flags(set)) => {
+                out.extend(pack_flags(ty, names, set)?.into_iter().map(u64::from))
+            }
+            (Type::Own(rt), Val::Resource(r)) if r.own => out.push(self.lower_own(rt, r)? as u64),
+            (Type::Borrow(rt), Val::Resource(r)) => out.push(self.lower_borrow(rt, r)? as u64),
+            (Type::Variant(_) | Type::Enum(_) | Type::Option(_) | Type::Result(..), _) => {
+                let (i, payload, case_ty) = match_case(ty, v)?;
+                let joined = ty.variant_payload_flat(usize::MAX).unwrap_or_default();
+                out.push(i as u64);
+                let start = out.len();
+                if let (Some(p), Some(t)) = (payload, case_ty) {
+                    // Raw bits: widening i32/f32 into an i64 slot is zero-extension.
+                    self.lower_flat(p, t, out)?;
+                }
+                out.resize(start + joined.len(), 0);
+            }
+            _ => return Err(mismatch(ty, v)),
+        }
+        Ok(())
+    }
+
+    fn lower_own(&mut self, rt: &crate::ResourceType, r: &ResourceAny) -> ward::Result<u32> {
+        if &r.ty != rt {
+            return Err(ward::Error::Usage("resource of the wrong type".into()));
+        }
+        self.inst.add(Handle { ty: rt.clone(), rep: r.rep, own: true, lends: 0, scope: None })
+    }
+
+    fn lower_borrow(&mut self, rt: &crate::ResourceType, r: &ResourceAny) -> ward::Result<u32> {
+        if &r.ty != rt {
+            return Err(ward::Error::Usage("resource of the wrong type".into()));
+        }
+        let implementer = rt.guest_info().and_then(|g| g.instance.upgrade());
+        if implementer.is_some_and(|i| i.id == self.inst.id) {
+            return Ok(r.rep);
+        }
+        self.inst.add_borrow(rt, r.rep, self.task)
+    }
+
+    fn store_int(&mut self, ptr: u64, v: u64, n: usize) -> ward::Result<()> {
+        self.write(ptr, &v.to_le_bytes()[..n])
+    }
+
+    /// `store`: `ptr` is aligned and in bounds for `ty` (checked by the caller).
+    fn store(&mut self, v: &Val, ty: &Type, ptr: u64) -> ward::Result<()> {
+        match (ty, v) {
+            (Type::Bool, Val::Bool(b)) => self.store_int(ptr, *b as u64, 1),
+            (Type::S8, Val::S8(x)) => self.store_int(ptr, *x as u64, 1),
+            (Type::U8, Val::U8(x)) => self.store_int(ptr, *x as u64, 1),
+            (Type::S16, Val::S16(x)) => self.store_int(ptr, *x as u64, 2),
+            (Type::U16, Val::U16(x)) => self.store_int(ptr, *x as u64, 2),
+            (Type::S32, Val::S32(x)) => self.store_int(ptr, *x as u64, 4),
+            (Type::U32, Val::U32(x)) => self.store_int(ptr, *x as u64, 4),
+            (Type::S64, Val::S64(x)) => self.store_int(ptr, *x as u64, 8),
+            (Type::U64, Val::U64(x)) => self.store_int(ptr, *x, 8),
+            (Type::F32, Val::Float32(x)) => self.store_int(ptr, x.to_bits() as u64, 4),
+            (Type::F64, Val::Float64(x)) => self.store_int(ptr, x.to_bits(), 8),
+            (Type::Char, Val::Char(c)) => self.store_int(ptr, *c as u64, 4),
+            (Type::String, Val::String(s)) => {
+                let (p, n) = self.store_string(s)?;
+                self.store_int(ptr, p as u64, 4)?;
+                self.store_int(ptr + 4, n as u64, 4)
+            }
+            (Type::List(elem), Val::List(items)) => {
+                let (p, n) = self.store_list(items, elem)?;
+                self.store_int(ptr, p as u64, 4)?;
+                self.store_int(ptr + 4, n as u64, 4)
+            }
+            (Type::FixedList(elem, n), Val::List(items)) if items.len() == *n as usize => {
+                for (i, item) in items.iter().enumerate() {
+                    self.store(item, elem, ptr + i as u64 * elem.size())?;
+                }
+                Ok(())
+            }
+            (Type::Record(fields), Val::Record(vals)) => {
+                let mut p = ptr;
+                for (name, t) in fields.iter() {
+                    p = align_to(p, t.align());
+                    self.store(field(vals, name, ty)?, t, p)?;
+                    p += t.size();
+                }
+                Ok(())
+            }
+            (Type::Tuple(ts), Val::Tuple(vals)) if ts.len() == vals.len() => {
+                let mut p = ptr;
+                for (t, v) in ts.iter().zip(vals) {
+                    p = align_to(p, t.align());
+                    self.store(v, t, p)?;
+                    p += t.size();
+                }
+                Ok(())
+            }
+            (Type::Flags(names), Val::Flags(set)) => {
+                let bits = pack_flags(ty, names, set)?;
+                let size = ty.size() as usize;
+                if size < 4 {
+                    self.store_int(ptr, bits.first().copied().unwrap_or(0) as u64, size)
+                } else {
+                    for (i, w) in bits.iter().enumerate() {
+                        self.store_int(ptr + 4 * i as u64, *w as u64, 4)?;
+                    }
+                    Ok(())
+                }
+            }
+            (Type::Own(rt), Val::Resource(r)) if r.own => {
+                let i = self.lower_own(rt, r)?;
+                self.store_int(ptr, i as u64, 4)
+            }
+            (Type::Borrow(rt), Val::Resource(r)) => {
+                let i = self.lower_borrow(rt, r)?;
+                self.store_int(ptr, i as u64, 4)
+            }
+            (Type::Variant(_) | Type::Enum(_) | Type::Option(_) | Type::Result(..), _) => {
+                let (i, payload, case_ty) = match_case(ty, v)?;
+                let cases = cases_of(ty).unwrap_or_default();
+                let disc_size = discriminant_size(cases.len());
+                self.store_int(ptr, i as u64, disc_size as usize)?;
+                let align = cases.iter().flatten().map(|t| t.align()).max().unwrap_or(1);
+                if let (Some(p), Some(t)) = (payload, case_ty) {
+                    self.store(p, t, align_to(ptr + disc_size as u64, align))?;
+                }
+                Ok(())
+            }
+            _ => Err(mismatch(ty, v)),
+        }
+    }
+
+    fn store_list(&mut self, items: &[Val], elem: &Type) -> ward::Result<(u32, u32)> {
+        let size = elem.size();
+        let byte_len = (items.len() as u64).saturating_mul(size);
+        let n = u32::try_from(items.len()).map_err(|_| trap("list too long"))?;
+        let ptr = self.allocate(elem.align(), byte_len, "list")?;
+        for (i, item) in items.iter().enumerate() {
+            self.store(item, elem, ptr as u64 + i as u64 * size)?;
+        }
+        Ok((ptr, n))
+    }
+
+    /// `store_string_into_range`. The source is a Rust string, so it is treated as UTF-8 with
+    /// its byte length as the code-unit count (the hint the spec's algorithms start from).
+    fn store_string(&mut self, s: &str) -> ward::Result<(u32, u32)> {
+        let units = s.len() as u64;
+        if units > MAX_STRING_BYTE_LENGTH {
+            return Err(trap("string too long for the canonical ABI"));
+        }
+        match self.opts.encoding {
+            Encoding::Utf8 => {
+                let ptr = self.allocate(1, units, "string")?;
+                self.write(ptr as u64, s.as_bytes())?;
+                Ok((ptr, units as u32))
+            }
+            Encoding::Utf16 => {
+                // store_utf8_to_utf16: worst case first, then shrink.
+                let worst = 2 * units;
+                let mut ptr = self.allocate(2, worst, "string")?;
+                let encoded: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
+                self.write(ptr as u64, &encoded)?;
+                let len = encoded.len() as u64;
+                if len < worst {
+                    ptr = self.reallocate(ptr, worst, 2, len, "string")?;
+                }
+                Ok((ptr, (len / 2) as u32))
+            }
+            Encoding::Latin1Utf16 => self.store_latin1_or_utf16(s, units),
+        }
+    }
+
+    /// `store_string_to_latin1_or_utf16`.
+    fn store_latin1_or_utf16(&mut self, s: &str, units: u64) -> ward::Result<(u32, u32)> {
+        let mut ptr = self.allocate(2, units, "string")?;
+        let mut latin1 = Vec::with_capacity(s.len());
+        for c in s.chars() {
+            if (c as u32) < 256 {
+                latin1.push(c as u8);
+                continue;
+            }
+            // Inflate to UTF-16: everything written so far moves to two bytes per unit.
+            let worst = 2 * units;
+            ptr = self.reallocate(ptr, units, 2, worst, "string")?;
+            let encoded: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            self.write(ptr as u64, &encoded)?;
+            let len = encoded.len() as u64;
+            if worst > len {
+                ptr = self.reallocate(ptr, worst, 2, len, "string")?;
+            }
+            return Ok((ptr, (len / 2) as u32 | UTF16_TAG));
+        }
+        self.write(ptr as u64, &latin1)?;
+        let len = latin1.len() as u64;
+        if len < units {
+            ptr = self.reallocate(ptr, units, 2, len, "string")?;
+        }
+        Ok((ptr, len as u32))
+    }
+}
+
+fn field<'v>(vals: &'v [(String, Val)], name: &str, ty: &Type) -> ward::Result<&'v Val> {
+    vals.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .ok_or_else(|| ward::Error::Usage(format!("{ty} value is missing field `{name}`")))
+}

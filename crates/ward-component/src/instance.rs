@@ -1,0 +1,424 @@
+//! Instantiation: replaying a component's definitions in order, building its index spaces
+//! (core modules, core instances and their items, functions, instances, nested components,
+//! resource types) out of Ward core instances and component functions.
+//!
+//! Resource types are generative: each resource definition makes a fresh [`ResourceType`] per
+//! instantiation. The validator gives every resource a static id; each component instance keeps
+//! a map from those ids to its run-time resource types, filled by definitions, by imports
+//! (walking the import's type against what was supplied), by aliases, and by instantiations
+//! (walking the new instance's type against the child's exports).
+
+use crate::abi::Options;
+use crate::decode::{ComponentDef, Def, Kind};
+use crate::error::Error;
+use crate::func::{self, Func};
+use crate::resources::{GuestResource, InstanceState, ResourceType};
+use crate::types::{convert_func, ResourceMap};
+use std::sync::Arc;
+use ward::{Extern, StoreContextMut};
+use wasmparser::component_types::{ComponentAnyTypeId, ComponentEntityType};
+use wasmparser::types::Types;
+use wasmparser::{ComponentOuterAliasKind, ExternalKind};
+
+/// An item of a component's index spaces that can be imported, exported or passed to
+/// `instantiate`.
+#[derive(Clone, Debug)]
+pub(crate) enum Item {
+    Func(Func),
+    Module(ward::Module),
+    Instance(Arc<Exports>),
+    Component(Closure),
+    /// A type: its run-time resource type if it is a resource.
+    Type(Option<ResourceType>),
+}
+
+impl Item {
+    fn kind(&self) -> Kind {
+        match self {
+            Item::Func(_) => Kind::Func,
+            Item::Module(_) => Kind::Module,
+            Item::Instance(_) => Kind::Instance,
+            Item::Component(_) => Kind::Component,
+            Item::Type(_) => Kind::Type,
+        }
+    }
+}
+
+/// The exports of a component instance, in order.
+#[derive(Debug, Default)]
+pub(crate) struct Exports {
+    pub(crate) items: Vec<(String, Item)>,
+}
+
+impl Exports {
+    pub(crate) fn get(&self, name: &str) -> Option<&Item> {
+        self.items.iter().find(|(n, _)| n == name).map(|(_, i)| i)
+    }
+}
+
+/// What a decoded component shares with all its nested components.
+pub(crate) struct Shared {
+    pub(crate) types: Types,
+    pub(crate) modules: Vec<ward::Module>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Shared({} modules)", self.modules.len())
+    }
+}
+
+/// A component definition together with what its outer aliases can see.
+#[derive(Clone, Debug)]
+pub(crate) struct Closure {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) def: Arc<ComponentDef>,
+    pub(crate) env: Option<Arc<Env>>,
+}
+
+/// A snapshot of an enclosing component's index spaces, for outer aliases.
+#[derive(Debug)]
+pub(crate) struct Env {
+    modules: Vec<ward::Module>,
+    components: Vec<Closure>,
+    resources: ResourceMap,
+    parent: Option<Arc<Env>>,
+}
+
+#[derive(Clone, Debug)]
+enum CoreInstance {
+    Instance(ward::Instance),
+    Exports(Vec<(String, Extern)>),
+}
+
+#[derive(Default)]
+struct Scope {
+    core_funcs: Vec<ward::Func>,
+    core_tables: Vec<ward::Table>,
+    core_memories: Vec<ward::Memory>,
+    core_globals: Vec<ward::Global>,
+    core_tags: Vec<ward::Tag>,
+    core_instances: Vec<CoreInstance>,
+    modules: Vec<ward::Module>,
+    funcs: Vec<Func>,
+    instances: Vec<Arc<Exports>>,
+    components: Vec<Closure>,
+    types: Vec<Option<ResourceType>>,
+    resources: ResourceMap,
+}
+
+fn bad_index(space: &str, i: u32) -> Error {
+    Error::Invalid { message: format!("{space} index {i} out of range"), offset: 0 }
+}
+
+fn at<'a, V>(v: &'a [V], i: u32, space: &str) -> Result<&'a V, Error> {
+    v.get(i as usize).ok_or_else(|| bad_index(space, i))
+}
+
+/// Binds the resource ids in `ty` to the run-time resource types found in `item`.
+pub(crate) fn bind(types: &Types, ty: &ComponentEntityType, item: &Item, map: &mut ResourceMap) {
+    match (ty, item) {
+        (ComponentEntityType::Type { referenced, created }, Item::Type(Some(rt))) => {
+            for id in [referenced, created] {
+                if let ComponentAnyTypeId::Resource(r) = id {
+                    map.insert(r.resource(), rt.clone());
+                }
+            }
+        }
+        (ComponentEntityType::Instance(id), Item::Instance(exports)) => {
+            for (name, export) in types[*id].exports.iter() {
+                if let Some(sub) = exports.get(name) {
+                    bind(types, &export.ty, sub, map);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Scope {
+    fn core_extern(&self, kind: ExternalKind, i: u32) -> Result<Extern, Error> {
+        Ok(match kind {
+            ExternalKind::Func | ExternalKind::FuncExact => {
+                Extern::Func(*at(&self.core_funcs, i, "core func")?)
+            }
+            ExternalKind::Table => Extern::Table(*at(&self.core_tables, i, "core table")?),
+            ExternalKind::Memory => Extern::Memory(*at(&self.core_memories, i, "core memory")?),
+            ExternalKind::Global => Extern::Global(*at(&self.core_globals, i, "core global")?),
+            ExternalKind::Tag => Extern::Tag(*at(&self.core_tags, i, "core tag")?),
+        })
+    }
+
+    fn push_core(&mut self, e: Extern) {
+        match e {
+            Extern::Func(f) => self.core_funcs.push(f),
+            Extern::Table(t) => self.core_tables.push(t),
+            Extern::Memory(m) => self.core_memories.push(m),
+            Extern::Global(g) => self.core_globals.push(g),
+            Extern::Tag(t) => self.core_tags.push(t),
+        }
+    }
+
+    fn item(&self, kind: Kind, i: u32) -> Result<Item, Error> {
+        Ok(match kind {
+            Kind::Func => Item::Func(at(&self.funcs, i, "func")?.clone()),
+            Kind::Module => Item::Module(at(&self.modules, i, "core module")?.clone()),
+            Kind::Instance => Item::Instance(at(&self.instances, i, "instance")?.clone()),
+            Kind::Component => Item::Component(at(&self.components, i, "component")?.clone()),
+            Kind::Type => Item::Type(at(&self.types, i, "type")?.clone()),
+            Kind::Value => return Err(Error::Unsupported("component values".into())),
+        })
+    }
+
+    /// Adds a type to the type index space, binding its static id if it is a resource.
+    fn push_type(&mut self, def: &ComponentDef, rt: Option<ResourceType>) {
+        if let (Some(rt), Some(ComponentAnyTypeId::Resource(r))) =
+            (&rt, def.type_ids.get(self.types.len()))
+        {
+            self.resources.insert(r.resource(), rt.clone());
+        }
+        let rt = rt.or_else(|| match def.type_ids.get(self.types.len()) {
+            Some(ComponentAnyTypeId::Resource(r)) => self.resources.get(&r.resource()).cloned(),
+            _ => None,
+        });
+        self.types.push(rt);
+    }
+
+    fn push_item(&mut self, def: &ComponentDef, item: Item) -> Result<(), Error> {
+        match item {
+            Item::Func(f) => self.funcs.push(f),
+            Item::Module(m) => self.modules.push(m),
+            Item::Instance(i) => self.instances.push(i),
+            Item::Component(c) => self.components.push(c),
+            Item::Type(t) => self.push_type(def, t),
+        }
+        Ok(())
+    }
+
+    fn options(&self, o: &crate::decode::OptsDef) -> Result<Options, Error> {
+        Ok(Options {
+            memory: o
+                .memory
+                .map(|i| at(&self.core_memories, i, "core memory").copied())
+                .transpose()?,
+            realloc: o
+                .realloc
+                .map(|i| at(&self.core_funcs, i, "core func").copied())
+                .transpose()?,
+            post_return: o
+                .post_return
+                .map(|i| at(&self.core_funcs, i, "core func").copied())
+                .transpose()?,
+            encoding: o.encoding,
+        })
+    }
+
+    fn resource(
+        &self,
+        id: &wasmparser::component_types::ResourceId,
+    ) -> Result<ResourceType, Error> {
+        self.resources
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::Unsupported("a resource type not bound in this instance".into()))
+    }
+}
+
+/// Instantiates `closure` with imports from `import`; `parent` is the instantiating component
+/// instance (None for the host). Returns the instance's exports and its state.
+pub(crate) fn instantiate<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    closure: &Closure,
+    import: &mut dyn FnMut(&str) -> Option<Item>,
+    parent: Option<Arc<InstanceState>>,
+) -> Result<(Arc<Exports>, Arc<InstanceState>), Error> {
+    let shared = &closure.shared;
+    let types = &shared.types;
+    let def = &*closure.def;
+    let state = InstanceState::new(parent);
+    let mut s = Scope {
+        resources: closure.env.as_ref().map(|e| e.resources.clone()).unwrap_or_default(),
+        ..Scope::default()
+    };
+    let mut exports = Exports::default();
+    for d in &def.defs {
+        match d {
+            Def::CoreModule(i) => s.modules.push(at(&shared.modules, *i as u32, "module")?.clone()),
+            Def::CoreInstantiate { module, args } => {
+                let module = at(&s.modules, *module, "core module")?.clone();
+                let mut imports = Vec::with_capacity(module.imports().len());
+                for (m, n, _) in module.imports() {
+                    let arg = args.iter().find(|(name, _)| name == m).ok_or_else(|| {
+                        Error::UnknownImport(format!("{m}::{n} (no instance named `{m}` given)"))
+                    })?;
+                    let found = match at(&s.core_instances, arg.1, "core instance")? {
+                        CoreInstance::Instance(i) => i.get_export(&*ctx, n),
+                        CoreInstance::Exports(items) => {
+                            items.iter().find(|(name, _)| name == n).map(|(_, e)| *e)
+                        }
+                    };
+                    imports.push(found.ok_or_else(|| Error::UnknownImport(format!("{m}::{n}")))?);
+                }
+                let instance = ward::Instance::new(&mut *ctx, &module, &imports)?;
+                s.core_instances.push(CoreInstance::Instance(instance));
+            }
+            Def::CoreFromExports(items) => {
+                let items = items
+                    .iter()
+                    .map(|(n, k, i)| Ok((n.clone(), s.core_extern(*k, *i)?)))
+                    .collect::<Result<_, Error>>()?;
+                s.core_instances.push(CoreInstance::Exports(items));
+            }
+            Def::CoreAlias { instance, name, .. } => {
+                let e = match at(&s.core_instances, *instance, "core instance")? {
+                    CoreInstance::Instance(i) => i.get_export(&*ctx, name),
+                    CoreInstance::Exports(items) => {
+                        items.iter().find(|(n, _)| n == name).map(|(_, e)| *e)
+                    }
+                };
+                let e = e.ok_or_else(|| Error::Invalid {
+                    message: format!("core instance {instance} has no export `{name}`"),
+                    offset: 0,
+                })?;
+                s.push_core(e);
+            }
+            Def::Type => s.push_type(def, None),
+            Def::Resource { id, dtor } => {
+                let dtor = dtor.map(|i| at(&s.core_funcs, i, "core func").copied()).transpose()?;
+                let guest = GuestResource { instance: Arc::downgrade(&state), dtor };
+                let rt = ResourceType::guest(format!("{id:?}"), guest);
+                s.resources.insert(*id, rt.clone());
+                s.push_type(def, Some(rt));
+            }
+            Def::Import { name, kind, ty } => {
+                let item = import(name).ok_or_else(|| Error::UnknownImport(name.clone()))?;
+                if item.kind() != *kind {
+                    return Err(Error::IncompatibleImport {
+                        name: name.clone(),
+                        reason: format!(
+                            "expected a {}, found a {}",
+                            kind.name(),
+                            item.kind().name()
+                        ),
+                    });
+                }
+                bind(types, ty, &item, &mut s.resources);
+                let item = match (item, ty) {
+                    (Item::Func(f), ComponentEntityType::Func(id)) => {
+                        Item::Func(f.at_type(convert_func(types, *id, &s.resources)?))
+                    }
+                    (item, _) => item,
+                };
+                s.push_item(def, item)?;
+            }
+            Def::Lift { core_func, ty, opts } => {
+                let core = *at(&s.core_funcs, *core_func, "core func")?;
+                let ft = convert_func(types, *ty, &s.resources)?;
+                s.funcs.push(Func::lifted(core, s.options(opts)?, state.clone(), ft));
+            }
+            Def::Lower { func, ty, opts } => {
+                let callee = at(&s.funcs, *func, "func")?.clone();
+                let ft = convert_func(types, *ty, &s.resources)?;
+                let opts = s.options(opts)?;
+                s.core_funcs.push(func::lower(ctx, callee, ft, opts, state.clone()));
+            }
+            Def::ResourceNew(id) => {
+                let rt = s.resource(id)?;
+                s.core_funcs.push(func::resource_new(ctx, rt, state.clone()));
+            }
+            Def::ResourceDrop(id) => {
+                let rt = s.resource(id)?;
+                s.core_funcs.push(func::resource_drop(ctx, rt, state.clone()));
+            }
+            Def::ResourceRep(id) => {
+                let rt = s.resource(id)?;
+                s.core_funcs.push(func::resource_rep(ctx, rt, state.clone()));
+            }
+            Def::Unsupported(what) => return Err(Error::Unsupported((*what).to_string())),
+            Def::Component(child) => {
+                let env = Env {
+                    modules: s.modules.clone(),
+                    components: s.components.clone(),
+                    resources: s.resources.clone(),
+                    parent: closure.env.clone(),
+                };
+                s.components.push(Closure {
+                    shared: shared.clone(),
+                    def: child.clone(),
+                    env: Some(Arc::new(env)),
+                });
+            }
+            Def::Instantiate { component, args, ty } => {
+                let child = at(&s.components, *component, "component")?.clone();
+                let mut given = Vec::with_capacity(args.len());
+                for (name, kind, i) in args {
+                    given.push((name.clone(), s.item(*kind, *i)?));
+                }
+                let mut lookup =
+                    |n: &str| given.iter().find(|(g, _)| g == n).map(|(_, i)| i.clone());
+                let (child_exports, _) =
+                    instantiate(ctx, &child, &mut lookup, Some(state.clone()))?;
+                let item = Item::Instance(child_exports.clone());
+                bind(types, &ComponentEntityType::Instance(*ty), &item, &mut s.resources);
+                s.instances.push(child_exports);
+            }
+            Def::FromExports(items) => {
+                let mut e = Exports::default();
+                for (name, kind, i) in items {
+                    e.items.push((name.clone(), s.item(*kind, *i)?));
+                }
+                s.instances.push(Arc::new(e));
+            }
+            Def::Alias { instance, name, kind } => {
+                let item = at(&s.instances, *instance, "instance")?.get(name).cloned().ok_or_else(
+                    || Error::Invalid {
+                        message: format!("instance {instance} has no export `{name}`"),
+                        offset: 0,
+                    },
+                )?;
+                if item.kind() != *kind {
+                    return Err(Error::Invalid {
+                        message: format!("export `{name}` is not a {}", kind.name()),
+                        offset: 0,
+                    });
+                }
+                s.push_item(def, item)?;
+            }
+            Def::OuterAlias { kind, count, index } => {
+                let mut env = closure.env.clone();
+                for _ in 1..*count {
+                    env = env.and_then(|e| e.parent.clone());
+                }
+                let env = if *count == 0 {
+                    None
+                } else {
+                    Some(env.ok_or_else(|| bad_index("outer", *count))?)
+                };
+                match kind {
+                    ComponentOuterAliasKind::CoreModule => {
+                        let m = match &env {
+                            Some(e) => at(&e.modules, *index, "core module")?.clone(),
+                            None => at(&s.modules, *index, "core module")?.clone(),
+                        };
+                        s.modules.push(m);
+                    }
+                    ComponentOuterAliasKind::Component => {
+                        let c = match &env {
+                            Some(e) => at(&e.components, *index, "component")?.clone(),
+                            None => at(&s.components, *index, "component")?.clone(),
+                        };
+                        s.components.push(c);
+                    }
+                    ComponentOuterAliasKind::Type => s.push_type(def, None),
+                    ComponentOuterAliasKind::CoreType => {}
+                }
+            }
+            Def::Export { name, kind, index } => {
+                let item = s.item(*kind, *index)?;
+                exports.items.push((name.clone(), item.clone()));
+                s.push_item(def, item)?;
+            }
+        }
+    }
+    Ok((Arc::new(exports), state))
+}

@@ -1,0 +1,335 @@
+//! # Ward components
+//!
+//! The WebAssembly [component model] for Ward, built on Ward's public embedding API only:
+//! decoding and validation (with `wasmparser`), instantiation of nested components and core
+//! instances, the synchronous canonical ABI for every value type, resources with per-instance
+//! handle tables, and an embedding API shaped like Ward's own: [`Component`], [`Linker`],
+//! [`Instance`], [`Func`], [`Val`], [`ResourceTable`].
+//!
+//! ```
+//! use ward_component::{Component, Linker, Val};
+//!
+//! let engine = ward::Engine::default();
+//! let component = Component::new(&engine, r#"(component
+//!   (import "host:demo/log" (instance $log (export "shout" (func (param "s" string) (result string)))))
+//!   (alias export $log "shout" (func $shout))
+//!   (core module $libc
+//!     (memory (export "mem") 1)
+//!     (global $next (mut i32) (i32.const 1024))
+//!     (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+//!       (local $r i32)
+//!       (local.set $r (global.get $next))
+//!       (global.set $next (i32.add (global.get $next) (local.get 3)))
+//!       (local.get $r)))
+//!   (core instance $libc (instantiate $libc))
+//!   (core func $shout (canon lower (func $shout)
+//!     (memory (core memory $libc "mem")) (realloc (core func $libc "realloc"))))
+//!   (core module $main
+//!     (import "host" "shout" (func $shout (param i32 i32 i32)))
+//!     (func (export "run") (param i32 i32) (result i32)
+//!       (call $shout (local.get 0) (local.get 1) (i32.const 16))
+//!       (i32.const 16)))
+//!   (core instance $main (instantiate $main
+//!     (with "host" (instance (export "shout" (func $shout))))))
+//!   (func (export "run") (param "s" string) (result string)
+//!     (canon lift (core func $main "run")
+//!       (memory (core memory $libc "mem")) (realloc (core func $libc "realloc")))))"#)?;
+//!
+//! let mut linker = Linker::new(&engine);
+//! linker.func_new("host:demo/log", "shout", |_store, params, results| {
+//!     let Val::String(s) = &params[0] else { unreachable!() };
+//!     results[0] = Val::String(s.to_uppercase());
+//!     Ok(())
+//! })?;
+//! let mut store = ward::Store::new(&engine, ());
+//! let instance = linker.instantiate(&mut store, &component)?;
+//! let mut out = [Val::Bool(false)];
+//! instance.get_func("run").unwrap().call(&mut store, &[Val::String("hi".into())], &mut out)?;
+//! assert_eq!(out[0], Val::String("HI".into()));
+//! # Ok::<(), ward_component::Error>(())
+//! ```
+//!
+//! [component model]: https://github.com/WebAssembly/component-model
+//!
+//! ## What is not here yet
+//!
+//! The async ABI (`async` lifts and lowers, `task.*`, `waitable-set.*`, streams, futures,
+//! error contexts), threads, component values and start functions, `map` types, and
+//! subtype checks of imports beyond their kind: components using them fail to instantiate
+//! with [`Error::Unsupported`].
+
+#![warn(missing_docs)]
+
+mod abi;
+mod decode;
+mod error;
+mod func;
+mod instance;
+mod resources;
+mod types;
+mod values;
+pub mod wast;
+
+pub use error::{Error, Result};
+pub use func::Func;
+pub use resources::{ResourceAny, ResourceTable, ResourceType};
+pub use types::{FuncType, Type};
+pub use values::Val;
+
+use instance::{Closure, Exports, Item, Shared};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use ward::{AsContextMut, StoreContextMut};
+
+/// A validated component, ready to be instantiated in any store of its engine.
+///
+/// ```
+/// let engine = ward::Engine::default();
+/// let c = ward_component::Component::new(&engine, "(component)")?;
+/// assert_eq!(c.imports().count(), 0);
+/// let err = ward_component::Component::new(&engine, "(module)").unwrap_err();
+/// assert!(err.to_string().contains("not a component"));
+/// # Ok::<(), ward_component::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Component {
+    engine: ward::Engine,
+    closure: Closure,
+}
+
+impl fmt::Debug for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Component")
+            .field("imports", &self.imports().collect::<Vec<_>>())
+            .field("exports", &self.exports().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Component {
+    /// Compiles a component from its binary or text form. Errors name what is wrong and where.
+    pub fn new(engine: &ward::Engine, bytes: impl AsRef<[u8]>) -> Result<Component> {
+        let bytes = bytes.as_ref();
+        let looks_binary = bytes.first() == Some(&0) || std::str::from_utf8(bytes).is_err();
+        let binary: std::borrow::Cow<'_, [u8]> = if looks_binary {
+            bytes.into()
+        } else {
+            wat::parse_bytes(bytes).map_err(|e| Error::Text(e.to_string()))?
+        };
+        Component::from_binary(engine, &binary)
+    }
+
+    /// Compiles a component from its binary form.
+    pub fn from_binary(engine: &ward::Engine, binary: &[u8]) -> Result<Component> {
+        let decoded = decode::decode(engine, binary)?;
+        let shared = Arc::new(Shared { types: decoded.types, modules: decoded.modules });
+        Ok(Component {
+            engine: engine.clone(),
+            closure: Closure { shared, def: decoded.root, env: None },
+        })
+    }
+
+    /// Reads and compiles a component file (binary or text). Errors name the file.
+    pub fn from_file(engine: &ward::Engine, path: impl AsRef<Path>) -> Result<Component> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| {
+            Error::Wasm(ward::Error::Io {
+                context: format!("cannot read `{}`", path.display()),
+                source,
+            })
+        })?;
+        Component::new(engine, bytes)
+    }
+
+    /// The names of the component's imports, in order.
+    pub fn imports(&self) -> impl Iterator<Item = &str> + '_ {
+        self.closure.def.imports.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// The names of the component's exports, in order.
+    pub fn exports(&self) -> impl Iterator<Item = &str> + '_ {
+        self.closure.def.exports.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// The engine the component was compiled for.
+    pub fn engine(&self) -> &ward::Engine {
+        &self.engine
+    }
+}
+
+/// An instantiated component: its exports.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    exports: Arc<Exports>,
+}
+
+impl Instance {
+    /// The exported function `name` (at the top level of the instance).
+    pub fn get_func(&self, name: &str) -> Option<Func> {
+        match self.exports.get(name)? {
+            Item::Func(f) => Some(f.clone()),
+            _ => None,
+        }
+    }
+
+    /// The exported instance `name`, e.g. an interface `a:b/c`.
+    pub fn get_instance(&self, name: &str) -> Option<Instance> {
+        match self.exports.get(name)? {
+            Item::Instance(e) => Some(Instance { exports: e.clone() }),
+            _ => None,
+        }
+    }
+
+    /// The exported resource type `name`, if it is one.
+    pub fn get_resource(&self, name: &str) -> Option<ResourceType> {
+        match self.exports.get(name)? {
+            Item::Type(t) => t.clone(),
+            _ => None,
+        }
+    }
+
+    /// The names of all exports, in order.
+    pub fn export_names(&self) -> Vec<String> {
+        self.exports.items.iter().map(|(n, _)| n.clone()).collect()
+    }
+}
+
+/// What a name is bound to in a [`Linker`].
+#[derive(Clone)]
+enum Definition {
+    Item(Item),
+    /// An instance whose members are defined one by one.
+    Instance(HashMap<String, Item>),
+}
+
+/// Resolves a component's imports by name: host functions and resource types inside named
+/// instances (interfaces such as `a:b/c`), and the exports of other component instances.
+///
+/// ```
+/// use ward_component::{Component, Linker, Val};
+/// let engine = ward::Engine::default();
+/// let mut linker = Linker::<u32>::new(&engine);
+/// linker.func_new("a:b/c", "next", |mut store, _params, results| {
+///     *store.data_mut() += 1;
+///     results[0] = Val::U32(*store.data());
+///     Ok(())
+/// })?;
+/// let missing = Component::new(&engine, r#"(component (import "x" (func)))"#)?;
+/// let mut store = ward::Store::new(&engine, 0u32);
+/// let err = linker.instantiate(&mut store, &missing).unwrap_err();
+/// assert!(err.to_string().contains("unknown import: `x`"));
+/// # Ok::<(), ward_component::Error>(())
+/// ```
+pub struct Linker<T> {
+    engine: ward::Engine,
+    defs: HashMap<String, Definition>,
+    _data: std::marker::PhantomData<fn(T) -> T>,
+}
+
+impl<T> Clone for Linker<T> {
+    fn clone(&self) -> Self {
+        Linker { engine: self.engine.clone(), defs: self.defs.clone(), _data: self._data }
+    }
+}
+
+impl<T> fmt::Debug for Linker<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&String> = self.defs.keys().collect();
+        names.sort();
+        f.debug_struct("Linker").field("names", &names).finish()
+    }
+}
+
+impl<T: 'static> Linker<T> {
+    /// An empty linker.
+    pub fn new(engine: &ward::Engine) -> Linker<T> {
+        Linker { engine: engine.clone(), defs: HashMap::new(), _data: std::marker::PhantomData }
+    }
+
+    fn member(&mut self, instance: &str, name: &str, item: Item) -> Result<()> {
+        if instance.is_empty() {
+            return self.define(name, item);
+        }
+        match self
+            .defs
+            .entry(instance.to_string())
+            .or_insert_with(|| Definition::Instance(HashMap::new()))
+        {
+            Definition::Instance(members) => {
+                if members.insert(name.to_string(), item).is_some() {
+                    return Err(Error::Usage(format!("`{instance}` `{name}` is already defined")));
+                }
+                Ok(())
+            }
+            Definition::Item(_) => {
+                Err(Error::Usage(format!("`{instance}` is already defined as a whole instance")))
+            }
+        }
+    }
+
+    fn define(&mut self, name: &str, item: Item) -> Result<()> {
+        if self.defs.insert(name.to_string(), Definition::Item(item)).is_some() {
+            return Err(Error::Usage(format!("`{name}` is already defined")));
+        }
+        Ok(())
+    }
+
+    /// Defines host function `name` in instance `instance` (an interface name such as
+    /// `wasi:cli/stdout`; the empty string defines a top-level function). Its parameters and
+    /// result are checked against the type of the import it satisfies when it is called.
+    pub fn func_new(
+        &mut self,
+        instance: &str,
+        name: &str,
+        f: impl Fn(StoreContextMut<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+    ) -> Result<()> {
+        self.member(instance, name, Item::Func(Func::host::<T>(Arc::new(f))))
+    }
+
+    /// Defines resource type `name` in instance `instance` (empty: top level).
+    pub fn resource(&mut self, instance: &str, name: &str, ty: ResourceType) -> Result<()> {
+        self.member(instance, name, Item::Type(Some(ty)))
+    }
+
+    /// Defines `name` as the exports of a component instance (to link components together).
+    pub fn instance(&mut self, name: &str, instance: &Instance) -> Result<()> {
+        self.define(name, Item::Instance(instance.exports.clone()))
+    }
+
+    /// Defines top-level function `name` as a function of a component instance.
+    pub fn func(&mut self, name: &str, func: &Func) -> Result<()> {
+        self.define(name, Item::Func(func.clone()))
+    }
+
+    fn lookup(&self, name: &str) -> Option<Item> {
+        Some(match self.defs.get(name)? {
+            Definition::Item(item) => item.clone(),
+            Definition::Instance(members) => {
+                let mut e = Exports::default();
+                let mut names: Vec<&String> = members.keys().collect();
+                names.sort();
+                for n in names {
+                    e.items.push((n.clone(), members[n].clone()));
+                }
+                Item::Instance(Arc::new(e))
+            }
+        })
+    }
+
+    /// Instantiates `component`, resolving its imports by name.
+    pub fn instantiate(
+        &self,
+        mut store: impl AsContextMut<Data = T>,
+        component: &Component,
+    ) -> Result<Instance> {
+        if !ward::Engine::same(&self.engine, &component.engine) {
+            return Err(Error::Usage("the component was compiled for another engine".into()));
+        }
+        let mut ctx = store.as_context_mut();
+        let mut import = |name: &str| self.lookup(name);
+        let (exports, _) = instance::instantiate(&mut ctx, &component.closure, &mut import, None)?;
+        Ok(Instance { exports })
+    }
+}

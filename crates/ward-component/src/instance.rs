@@ -370,12 +370,23 @@ pub(crate) fn instantiate<T: 'static>(
                 s.instances.push(Arc::new(e));
             }
             Def::Alias { instance, name, kind } => {
-                let item = at(&s.instances, *instance, "instance")?.get(name).cloned().ok_or_else(
-                    || Error::Invalid {
-                        message: format!("instance {instance} has no export `{name}`"),
-                        offset: 0,
-                    },
-                )?;
+                let found = at(&s.instances, *instance, "instance")?.get(name).cloned();
+                let is_resource = matches!(
+                    def.type_ids.get(s.types.len()),
+                    Some(ComponentAnyTypeId::Resource(_))
+                );
+                let item = match found {
+                    Some(item) => item,
+                    // A host need not define the value types an interface exports: only
+                    // resource types have a run-time identity.
+                    None if *kind == Kind::Type && !is_resource => Item::Type(None),
+                    None => {
+                        return Err(Error::Invalid {
+                            message: format!("instance {instance} has no export `{name}`"),
+                            offset: 0,
+                        })
+                    }
+                };
                 if item.kind() != *kind {
                     return Err(Error::Invalid {
                         message: format!("export `{name}` is not a {}", kind.name()),

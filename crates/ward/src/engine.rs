@@ -1,6 +1,6 @@
 //! [`Engine`] and [`Config`]: process-wide compilation settings and the type registry.
 
-use crate::runtime::pool::MemoryPool;
+use crate::runtime::pool::{MemoryPool, StackPool};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmparser::{Validator, WasmFeatures};
@@ -188,6 +188,8 @@ pub(crate) struct EngineInner {
     pub(crate) epoch: Arc<AtomicU64>,
     /// The slots of dense memories (`None` under the guarded strategy).
     pub(crate) memory_pool: Option<Arc<MemoryPool>>,
+    /// Interpreter value stacks between calls.
+    pub(crate) stack_pool: StackPool,
 }
 
 /// Default slot size of the dense pool (1 MiB), and slots per slab (256 MiB of address space).
@@ -208,6 +210,7 @@ impl Engine {
                 config: config.clone(),
                 validator: Mutex::new(Validator::new_with_features(config.features)),
                 epoch: Arc::new(AtomicU64::new(0)),
+                stack_pool: StackPool::default(),
                 memory_pool: (config.memory_strategy == MemoryStrategy::Dense)
                     .then(|| Arc::new(MemoryPool::new(config.dense_slot_size, SLOTS_PER_SLAB))),
             }),

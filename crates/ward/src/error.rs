@@ -180,6 +180,17 @@ impl Trap {
         self.code
     }
 
+    /// The message without the backtrace: the host's own message for a host trap, otherwise
+    /// the trap code's message.
+    ///
+    /// ```
+    /// assert_eq!(ward::Trap::host("bad fd").message(), "bad fd");
+    /// assert_eq!(ward::Trap::new(ward::TrapCode::Unreachable).message(), "unreachable");
+    /// ```
+    pub fn message(&self) -> &str {
+        self.message.as_deref().unwrap_or(self.code.message())
+    }
+
     /// The wasm backtrace, innermost frame first.
     pub fn backtrace(&self) -> &[FrameInfo] {
         &self.backtrace
@@ -195,10 +206,7 @@ impl Trap {
 
 impl fmt::Display for Trap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.message {
-            Some(m) => write!(f, "{m}")?,
-            None => write!(f, "{}", self.code.message())?,
-        }
+        write!(f, "{}", self.message())?;
         if !self.backtrace.is_empty() {
             write!(f, "\nwasm backtrace:")?;
             const SHOWN: usize = 32;

@@ -127,7 +127,7 @@ impl Execution {
         let cfg = store.engine.config();
         let (max_stack, max_depth, consume_fuel, epochs) =
             (cfg.max_stack_slots, cfg.max_call_depth, cfg.consume_fuel, cfg.epoch_interruption);
-        let stack = match store.spare_stacks.pop() {
+        let stack = match store.engine.inner.stack_pool.take() {
             Some(stack) => stack,
             None => vec![0u64; INITIAL_STACK_SLOTS.min(max_stack)],
         };
@@ -196,10 +196,10 @@ impl Execution {
         &self.stack[..self.result_slots]
     }
 
-    /// Gives the value stack back to the store for reuse (unless it grew large).
+    /// Gives the value stack back to the engine for reuse (unless it grew large).
     pub(crate) fn finish(self, store: &mut StoreInner) {
-        if store.spare_stacks.len() < 2 && self.stack.len() <= MAX_SPARE_STACK_SLOTS {
-            store.spare_stacks.push(self.stack);
+        if self.stack.len() <= MAX_SPARE_STACK_SLOTS {
+            store.engine.inner.stack_pool.give_back(self.stack);
         }
     }
 
@@ -1780,11 +1780,12 @@ mod tests {
         let instance = Instance::new(&mut store, &module, &[]).unwrap();
         let rec = instance.get_typed_func::<i32, i32>(&mut store, "rec").unwrap();
         assert_eq!(rec.call(&mut store, 3).unwrap(), 3);
-        assert_eq!(store.inner.spare_stacks.len(), 1);
-        assert_eq!(store.inner.spare_stacks[0].len(), INITIAL_STACK_SLOTS);
+        let kept = |store: &Store<()>| store.inner.engine.inner.stack_pool.take();
+        let stack = kept(&store).expect("the stack went back to the engine's pool");
+        assert_eq!(stack.len(), INITIAL_STACK_SLOTS);
         // 15,000 frames of a few slots each need far more than the initial stack.
         assert_eq!(rec.call(&mut store, 15_000).unwrap(), 15_000);
-        assert!(store.inner.spare_stacks.iter().all(|s| s.len() <= MAX_SPARE_STACK_SLOTS));
+        assert!(kept(&store).is_none_or(|s| s.len() <= MAX_SPARE_STACK_SLOTS));
 
         let mut config = crate::Config::new();
         config.max_wasm_stack(64 * 1024);

@@ -277,7 +277,7 @@ pub(crate) struct StoreInner {
     /// Translated code of each wasm function, by store function index (null until first call).
     pub(crate) func_code: Vec<CodePtr>,
     /// Interpreter value stacks kept for reuse between calls.
-    pub(crate) spare_stacks: Vec<Vec<u64>>,
+
     /// Set by another thread to stop running wasm at its next checkpoint (see
     /// `Config::interruptible`).
     pub(crate) interrupt: Arc<std::sync::atomic::AtomicBool>,
@@ -309,7 +309,7 @@ impl StoreInner {
             fuel: 0,
             fuel_yield_level: 0,
             func_code: Vec::new(),
-            spare_stacks: Vec::new(),
+
             interrupt: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             epoch: engine.inner.epoch.clone(),
             epoch_deadline: 0,

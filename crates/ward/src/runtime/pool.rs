@@ -117,6 +117,31 @@ impl MemoryPool {
     }
 }
 
+/// Interpreter value stacks kept for reuse, engine-wide, so that an idle store holds none.
+#[derive(Default)]
+pub(crate) struct StackPool {
+    stacks: Mutex<Vec<Vec<u64>>>,
+}
+
+impl StackPool {
+    /// How many stacks are kept at most.
+    const KEPT: usize = 64;
+
+    /// A stack left by an earlier call, if any. Its contents are stale: the interpreter writes
+    /// every slot before reading it (locals are zeroed on entry; validation orders the rest).
+    pub(crate) fn take(&self) -> Option<Vec<u64>> {
+        self.stacks.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    /// Keeps `stack` for reuse, unless enough are kept already.
+    pub(crate) fn give_back(&self, stack: Vec<u64>) {
+        let mut stacks = self.stacks.lock().unwrap_or_else(|e| e.into_inner());
+        if stacks.len() < Self::KEPT {
+            stacks.push(stack);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -306,3 +306,30 @@ fn table_and_memory_counts_are_limited_by_default() {
     cmd.args(["run", "--max-memory", "1MiB", "--max-total-memory", "2MiB"]).arg(&m);
     assert_eq!(output(cmd).status.code(), Some(0));
 }
+
+/// The review's attack: a 99-byte module growing tables under `--max-memory 64KiB` reached
+/// 786 MB. Tables now count against a store-wide budget that `--max-memory` sets by default
+/// (the memory limit plus 64 MiB), so growth stops there and `table.grow` returns -1.
+#[test]
+fn max_memory_bounds_tables_too() {
+    let m = write(
+        "tablebomb.wat",
+        r#"(module
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (table $t 0 funcref)
+            (func (export "_start") (local $grown i32)
+              ;; ask for 10 million elements (80 MB) twenty times: 1.6 GB in all
+              (block $full
+                (loop $l
+                  (br_if $full (i32.eq (table.grow $t (ref.null func) (i32.const 10000000))
+                                       (i32.const -1)))
+                  (local.set $grown (i32.add (local.get $grown) (i32.const 1)))
+                  (br_if $l (i32.lt_u (local.get $grown) (i32.const 20)))))
+              (call $exit (local.get $grown))))"#,
+    );
+    let mut cmd = ward();
+    cmd.args(["run", "--max-memory", "64KiB"]).arg(&m);
+    let o = output(cmd);
+    // 64 MiB of headroom holds no 80 MB growth at all.
+    assert_eq!(o.status.code(), Some(0), "grew {:?} times: {}", o.status.code(), stderr(&o));
+}

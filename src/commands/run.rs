@@ -32,6 +32,16 @@ use super::load::{self, Source};
 use super::options::{self, DirMapping, EnvVar, WasiOption, WasmOption};
 use super::{backtrace, diag, exit};
 
+/// Room for tables and element segments beside the memories, in the default store-wide budget.
+const TABLE_HEADROOM: u64 = 64 << 20;
+
+/// The store-wide budget when `--max-total-memory` is not given: the memory limit (4 GiB, the
+/// largest 32-bit memory, when none is given) plus room for tables, so that tables can never
+/// hold more host memory than the user allowed the guest's memory plus a fixed margin.
+fn default_total_memory(max_memory: Option<u64>) -> u64 {
+    max_memory.unwrap_or(4 << 30).saturating_add(TABLE_HEADROOM)
+}
+
 /// Arguments of `ward run`.
 #[derive(Args, Debug)]
 #[command(override_usage = "ward run [OPTIONS] MODULE [ARGS]...")]
@@ -76,7 +86,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_MEMORIES)]
     pub max_memories: usize,
     /// Limit the host memory all of the guest's memories and tables hold together, e.g.
-    /// `1GiB` (table elements count 8 bytes each).
+    /// `1GiB` (table elements count 8 bytes each). Default: `--max-memory` plus 64 MiB for
+    /// tables and element segments when `--max-memory` is given, otherwise 4 GiB plus 64 MiB.
     #[arg(long, value_name = "SIZE", value_parser = options::parse_size)]
     pub max_total_memory: Option<u64>,
     /// Stop the guest with a trap after about N units of fuel (roughly one per instruction).
@@ -231,10 +242,11 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         w.running();
     }
 
-    let mut limits = StoreLimitsBuilder::new().tables(args.max_tables).memories(args.max_memories);
-    if let Some(bytes) = args.max_total_memory {
-        limits = limits.total_size(bytes);
-    }
+    let total = args.max_total_memory.unwrap_or_else(|| default_total_memory(args.max_memory));
+    let mut limits = StoreLimitsBuilder::new()
+        .tables(args.max_tables)
+        .memories(args.max_memories)
+        .total_size(total);
     if let Some(bytes) = args.max_memory {
         limits = limits.memory_size(usize::try_from(bytes).unwrap_or(usize::MAX));
     }

@@ -2,7 +2,7 @@
 //!
 //! Every `.wast` file at the root of the suite must pass 100% of its directives, except the
 //! garbage-collection files listed in [`waits_for_gc`], which are run and reported but not
-//! enforced. The suite is looked for in `../shared/wasm-testsuite` next to the workspace, or
+//! enforced; so must the files of `legacy/` and `proposals/*` listed in [`ENFORCED_DIRS`]. The suite is looked for in `../shared/wasm-testsuite` next to the workspace, or
 //! where `WARD_SPEC_TESTSUITE` points. If it is missing, the test says so loudly; it then fails
 //! when `CI` is set and is skipped otherwise, so that a fresh clone still passes `cargo test`.
 
@@ -32,6 +32,12 @@ fn waits_for_gc(file_name: &str) -> bool {
                 | "table_init64"
         )
 }
+
+/// Directories of the suite beside the root (legacy features and proposals) and the files in
+/// each that must pass every directive. The other files of these directories are run and
+/// reported, not enforced.
+const ENFORCED_DIRS: &[(&str, &[&str])] =
+    &[("legacy", &["rethrow.wast", "throw.wast", "try_catch.wast", "try_delegate.wast"])];
 
 /// Writes to the real stderr, past the test harness's capture, so the notice is always seen.
 fn loud(text: &str) {
@@ -96,47 +102,50 @@ impl Drop for Watchdog {
     }
 }
 
-#[test]
-fn spec_suite() {
-    let dir = suite_dir();
-    let files = root_scripts(&dir);
-    if files.is_empty() {
-        let how = format!(
-            "\n==================== SPEC SUITE NOT FOUND ====================\n\
-             No .wast files in {} (absolute: {}).\n\
-             Get the suite with\n    \
-             git clone https://github.com/WebAssembly/testsuite ../shared/wasm-testsuite\n\
-             (relative to the workspace root), or point WARD_SPEC_TESTSUITE at a clone.\n\
-             ==============================================================\n",
-            dir.display(),
-            std::path::absolute(&dir).unwrap_or(dir.clone()).display()
-        );
-        loud(&how);
-        if std::env::var_os("CI").is_some() {
-            panic!("the spec suite is required when CI is set{how}");
-        }
-        loud("spec_suite: SKIPPED (CI is not set)");
-        return;
+/// Says loudly that the suite (or one of its directories) is missing; fails when `CI` is set,
+/// and otherwise lets the caller skip it.
+fn missing(dir: &Path) {
+    let how = format!(
+        "\n==================== SPEC SUITE NOT FOUND ====================\n\
+         No .wast files in {} (absolute: {}).\n\
+         Get the suite with\n    \
+         git clone https://github.com/WebAssembly/testsuite ../shared/wasm-testsuite\n\
+         (relative to the workspace root), or point WARD_SPEC_TESTSUITE at a clone.\n\
+         ==============================================================\n",
+        dir.display(),
+        std::path::absolute(dir).unwrap_or(dir.to_path_buf()).display()
+    );
+    loud(&how);
+    if std::env::var_os("CI").is_some() {
+        panic!("the spec suite is required when CI is set{how}");
     }
+    loud("spec_suite: SKIPPED (CI is not set)");
+}
 
-    let _watchdog = Watchdog::start();
+/// Runs `files`, printing a line per file; returns the (passed, failed) counts of enforced and
+/// of other files, and a description of each enforced file that does not pass every directive.
+fn run_enforcing(
+    files: &[PathBuf],
+    enforced: impl Fn(&str) -> bool,
+    label: &str,
+) -> ((usize, usize), (usize, usize), Vec<String>) {
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut enforced = (0usize, 0usize);
+    let mut enforced_counts = (0usize, 0usize);
     let mut deferred = (0usize, 0usize);
     let mut broken = Vec::new();
-    ward_wast::run_files(&files, jobs, |report| {
+    ward_wast::run_files(files, jobs, |report| {
         let name = report.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let gc = waits_for_gc(&name);
+        let on = enforced(&name);
         println!(
             "{name}: {} passed, {} failed{}",
             report.passed,
             report.failed,
-            if gc { " (GC, not enforced)" } else { "" }
+            if on { String::new() } else { format!(" ({label}, not enforced)") }
         );
-        let counts = if gc { &mut deferred } else { &mut enforced };
+        let counts = if on { &mut enforced_counts } else { &mut deferred };
         counts.0 += report.passed;
         counts.1 += report.failed;
-        if !gc && (report.failed > 0 || report.total() == 0) {
+        if on && (report.failed > 0 || report.total() == 0) {
             let first: Vec<String> = report
                 .failures
                 .iter()
@@ -144,15 +153,62 @@ fn spec_suite() {
                 .map(|f| format!("    {}:{}: {}: {}", f.line, f.column, f.directive, f.message))
                 .collect();
             broken.push(format!(
-                "  {name}: {} passed, {} failed\n{}",
+                "  {}: {} passed, {} failed\n{}",
+                report.path.display(),
                 report.passed,
                 report.failed,
                 first.join("\n")
             ));
         }
     });
+    (enforced_counts, deferred, broken)
+}
+
+#[test]
+fn spec_suite() {
+    let dir = suite_dir();
+    let files = root_scripts(&dir);
+    if files.is_empty() {
+        missing(&dir);
+        return;
+    }
+
+    let _watchdog = Watchdog::start();
+    let (enforced, deferred, broken) = run_enforcing(&files, |name| !waits_for_gc(name), "GC");
     println!("enforced: {} passed, {} failed", enforced.0, enforced.1);
     println!("GC files (not enforced): {} passed, {} failed", deferred.0, deferred.1);
+    assert!(
+        broken.is_empty(),
+        "{} spec file(s) do not pass every directive (run `ward wast -v FILE` for all failures):\n{}",
+        broken.len(),
+        broken.join("\n")
+    );
+}
+
+/// The directories beside the root: every file listed in [`ENFORCED_DIRS`] must pass every
+/// directive; a listed file that is missing is a failure too.
+#[test]
+fn spec_suite_proposals() {
+    let _watchdog = Watchdog::start();
+    let mut broken = Vec::new();
+    for (sub, listed) in ENFORCED_DIRS {
+        let dir = suite_dir().join(sub);
+        let files = root_scripts(&dir);
+        if files.is_empty() {
+            missing(&dir);
+            continue;
+        }
+        for name in *listed {
+            if !files.iter().any(|f| f.file_name().is_some_and(|n| n == *name)) {
+                broken.push(format!("  {sub}/{name}: missing"));
+            }
+        }
+        let (enforced, deferred, mut bad) =
+            run_enforcing(&files, |name| listed.contains(&name), "not listed");
+        println!("{sub}: enforced: {} passed, {} failed", enforced.0, enforced.1);
+        println!("{sub}: not enforced: {} passed, {} failed", deferred.0, deferred.1);
+        broken.append(&mut bad);
+    }
     assert!(
         broken.is_empty(),
         "{} spec file(s) do not pass every directive (run `ward wast -v FILE` for all failures):\n{}",

@@ -22,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+mod legacy;
 mod spectest;
 mod values;
 
@@ -162,6 +163,7 @@ fn run_script_here(path: &Path, source: &str) -> Report {
     if source.trim().is_empty() {
         return report;
     }
+    let source: &str = &legacy::unfold_try(source);
     // Bidirectional-text control characters are a lint of the `wast` crate, not a spec rule;
     // `names.wast` uses them in names.
     let buf = match catch_unwind(|| {

@@ -63,6 +63,7 @@ fn default_features() -> WasmFeatures {
     let mut f = WasmFeatures::WASM3;
     f.remove(WasmFeatures::THREADS);
     f.remove(WasmFeatures::SHARED_EVERYTHING_THREADS);
+    f.insert(WasmFeatures::LEGACY_EXCEPTIONS);
     f
 }
 

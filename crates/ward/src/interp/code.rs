@@ -636,24 +636,28 @@ pub(crate) struct MemArg {
     pub(crate) is64: bool,
 }
 
-/// One catch clause of a `try_table`.
+/// One catch clause of a `try_table` or of a legacy `try`.
 #[derive(Clone, Debug)]
 pub(crate) struct Catch {
     /// Module tag index, or `None` for `catch_all`.
     pub(crate) tag: Option<u32>,
-    /// Whether the exception reference is delivered too (`catch_ref`, `catch_all_ref`).
-    pub(crate) with_ref: bool,
-    /// Where the payload (then the exnref) is written.
+    /// Where the exception reference is written, if it is delivered (`catch_ref`,
+    /// `catch_all_ref`: after the payload; a legacy `catch` whose body has a `rethrow`: in the
+    /// slot the translator reserved below the payload).
+    pub(crate) ref_dst: Option<Slot>,
+    /// Where the payload is written.
     pub(crate) dst: Slot,
     /// The branch target.
     pub(crate) target: u32,
 }
 
-/// The handlers of one `try_table`.
+/// The handlers of one `try_table` or legacy `try`.
 #[derive(Clone, Debug)]
 pub(crate) struct Handler {
     pub(crate) catches: Box<[Catch]>,
-    /// The innermost enclosing `try_table` (index in [`CompiledFunc::handlers`]), or `u32::MAX`.
+    /// Where an exception no catch clause takes goes next (index in
+    /// [`CompiledFunc::handlers`]), or `u32::MAX`: the caller. Normally the innermost enclosing
+    /// handler; for a legacy `try ... delegate l`, the handler in force inside label `l`.
     pub(crate) parent: u32,
 }
 

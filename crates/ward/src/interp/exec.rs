@@ -1316,14 +1316,13 @@ impl Execution {
                 return Err(TrapCode::Interrupted);
             }
             if let Some(c) = caught {
-                let mut dst = frame.fp as usize + c.dst as usize;
+                let dst = frame.fp as usize + c.dst as usize;
                 let obj = store.exns.get(exn);
                 if c.tag.is_some() {
                     self.stack[dst..dst + obj.values.len()].copy_from_slice(&obj.values);
-                    dst += obj.values.len();
                 }
-                if c.with_ref {
-                    self.stack[dst] = exn;
+                if let Some(r) = c.ref_dst {
+                    self.stack[frame.fp as usize + r as usize] = exn;
                     store.exns.get_mut(exn).referenced = true;
                 } else {
                     store.exns.release_if_unreferenced(exn);
@@ -1840,6 +1839,79 @@ mod tests {
         assert_eq!(ex.run(&mut store.inner).unwrap(), Outcome::Done);
         assert_eq!(ex.results(), &[7]);
         ex.finish(&mut store.inner);
+    }
+
+    /// Legacy exception handling: a `delegate` to a plain block skips the handlers in between,
+    /// one to a `try` in its catch clause goes further out, `rethrow` of an outer clause's
+    /// exception, and a catch in a loop under fuel.
+    #[test]
+    fn legacy_try_catch_delegate_and_rethrow() {
+        let mut config = crate::Config::new();
+        config.consume_fuel(true);
+        let engine = Engine::new(&config);
+        let module = Module::new(
+            &engine,
+            r#"(module
+              (tag $e (param i32))
+              (func $thr (param i32) (local.get 0) (throw $e))
+              (func (export "to-block") (result i32)
+                try (result i32)
+                  block $b (result i32)
+                    try (result i32)
+                      try (result i32) i32.const 3 call $thr i32.const 0 delegate $b
+                    catch $e drop i32.const 55
+                    end
+                  end
+                catch $e
+                end)
+              (func (export "to-clause") (result i32)
+                try (result i32)
+                  try $t (result i32)
+                    i32.const 1 call $thr i32.const 0
+                  catch $e
+                    drop
+                    try (result i32) i32.const 2 call $thr i32.const 0 delegate $t
+                  end
+                catch $e i32.const 10 i32.add
+                end)
+              (func (export "rethrow-outer") (result i32)
+                try (result i32)
+                  try (result i32)
+                    i32.const 7 call $thr i32.const 0
+                  catch_all
+                    try (result i32) i32.const 8 call $thr i32.const 0
+                    catch $e drop rethrow 1
+                    end
+                  end
+                catch $e
+                end)
+              (func (export "loop") (param i32) (result i32) (local i32)
+                block $done
+                  loop $l
+                    local.get 0 i32.eqz br_if $done
+                    try local.get 0 call $thr
+                    catch $e local.get 1 i32.add local.set 1
+                    end
+                    local.get 0 i32.const 1 i32.sub local.set 0
+                    br $l
+                  end
+                end
+                local.get 1))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        store.set_fuel(1_000_000).unwrap();
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        for (name, want) in [("to-block", 3), ("to-clause", 12), ("rethrow-outer", 7)] {
+            let f = instance.get_typed_func::<(), i32>(&store, name).unwrap();
+            assert_eq!(f.call(&mut store, ()).unwrap(), want, "{name}");
+        }
+        let f = instance.get_typed_func::<i32, i32>(&store, "loop").unwrap();
+        assert_eq!(f.call(&mut store, 100).unwrap(), 5050);
+        // Unwinding is charged: a small budget runs out in the loop.
+        store.set_fuel(500).unwrap();
+        let e = f.call(&mut store, 100).unwrap_err();
+        assert_eq!(e.as_trap().unwrap().code(), TrapCode::OutOfFuel);
     }
 
     #[test]

@@ -43,6 +43,11 @@ enum Kind {
     If,
     Else,
     TryTable,
+    /// The body of a legacy `try` (its handler is in force).
+    Try,
+    /// A `catch`/`catch_all` clause of a legacy `try`: the caught exception reference lives in
+    /// the slot at the block's base (for `rethrow`); the clause's operands start above it.
+    TryCatch,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -68,8 +73,11 @@ struct Ctrl {
     patches: Vec<Patch>,
     /// The `BrIfEqz` of an `if`, patched at `else`/`end`.
     else_patch: Option<usize>,
-    /// Index into `pending_handlers` of a `try_table`.
+    /// Index into `pending_handlers` of a `try_table` or legacy `try`.
     handler: Option<usize>,
+    /// The handler in force directly inside this block (`u32::MAX`: none), where a legacy
+    /// `delegate` naming this block's label sends exceptions.
+    inner_handler: u32,
 }
 
 impl Ctrl {
@@ -202,6 +210,7 @@ pub(super) fn translate(
         patches: Vec::new(),
         else_patch: None,
         handler: None,
+        inner_handler: u32::MAX,
     });
     t.open_checkpoint();
     let mut ops = body.get_operators_reader().map_err(invalid)?;
@@ -402,6 +411,7 @@ impl Translator<'_> {
         let base = if n == 0 { self.height } else { self.stack[stack_len].slot };
         let loop_pc = self.pc();
         self.last_producer = None;
+        let inner_handler = self.open_handlers.last().copied().unwrap_or(u32::MAX);
         self.ctrl.push(Ctrl {
             kind,
             base,
@@ -412,6 +422,7 @@ impl Translator<'_> {
             patches: Vec::new(),
             else_patch: None,
             handler: None,
+            inner_handler,
         });
         if kind == Kind::Loop {
             self.open_checkpoint();
@@ -570,10 +581,17 @@ impl Translator<'_> {
     }
 
     fn end_block(&mut self) {
-        let is_if_without_else = self.ctrl.last().unwrap().kind == Kind::If;
+        let kind = self.ctrl.last().unwrap().kind;
+        let is_if_without_else = kind == Kind::If;
         if !self.unreachable {
             let n = self.ctrl.last().unwrap().results.len();
-            self.materialize_top(n);
+            if kind == Kind::TryCatch {
+                // The clause's operands sit one slot above the label's values.
+                let base = self.ctrl.last().unwrap().base;
+                self.move_values(n, base);
+            } else {
+                self.materialize_top(n);
+            }
         }
         let c = self.ctrl.pop().unwrap();
         if c.kind == Kind::Func {
@@ -606,8 +624,9 @@ impl Translator<'_> {
                 self.set_target(e, here);
             }
         }
-        if let Some(h) = c.handler {
-            // The handler covers the try_table body only.
+        if let Some(h) = c.handler.filter(|_| c.kind != Kind::TryCatch) {
+            // The handler covers the try_table (or legacy try) body only; a legacy try's
+            // catch clauses closed it already.
             debug_assert_eq!(self.open_handlers.last(), Some(&(h as u32)));
             self.open_handlers.pop();
             let outer = self.open_handlers.last().copied().unwrap_or(u32::MAX);
@@ -798,16 +817,20 @@ impl Translator<'_> {
         }
         if self.unreachable {
             match op {
-                O::Block { .. } | O::Loop { .. } | O::If { .. } | O::TryTable { .. } => {
+                O::Block { .. }
+                | O::Loop { .. }
+                | O::If { .. }
+                | O::TryTable { .. }
+                | O::Try { .. } => {
                     self.dead_depth += 1;
                     return Ok(());
                 }
-                O::End if self.dead_depth > 0 => {
+                O::End | O::Delegate { .. } if self.dead_depth > 0 => {
                     self.dead_depth -= 1;
                     return Ok(());
                 }
-                O::Else if self.dead_depth > 0 => return Ok(()),
-                O::End | O::Else => {}
+                O::Else | O::Catch { .. } | O::CatchAll if self.dead_depth > 0 => return Ok(()),
+                O::End | O::Else | O::Catch { .. } | O::CatchAll | O::Delegate { .. } => {}
                 _ => return Ok(()),
             }
         }
@@ -888,26 +911,44 @@ impl Translator<'_> {
                         patches.push((idx, i));
                         u32::MAX
                     };
-                    catches.push(Catch { tag, with_ref, dst, target });
+                    let payload = tag.map_or(0, |t| self.tag_payload_slots(t));
+                    let ref_dst = with_ref.then_some(dst + payload);
+                    catches.push(Catch { tag, ref_dst, dst, target });
                     // Payload slots may lie above the current height.
-                    let mut need = dst + 1;
-                    if let Some(t) = tag {
-                        let ty = self.module.func_type_of_type(self.module.tags[t as usize]);
-                        need = dst + ty.param_slots() + 1;
-                    }
-                    self.bump(need);
+                    self.bump(dst + payload + 1);
                 }
                 self.push_ctrl(Kind::TryTable, try_table.ty);
-                let start = self.pc();
-                let parent = self.open_handlers.last().copied().unwrap_or(u32::MAX);
-                self.pending_handlers.push(Handler { catches: catches.into(), parent });
-                let h = self.pending_handlers.len() - 1;
-                self.open_handlers.push(h as u32);
-                self.handler_map.push((start, h as u32));
-                self.ctrl.last_mut().unwrap().handler = Some(h);
+                let h = self.open_handler(catches);
                 for (idx, i) in patches {
                     self.ctrl[idx].patches.push(Patch::Catch(h, i));
                 }
+            }
+            O::Try { blockty } => {
+                self.push_ctrl(Kind::Try, blockty);
+                self.open_handler(Vec::new());
+            }
+            O::Catch { tag_index } => self.legacy_catch(Some(tag_index)),
+            O::CatchAll => self.legacy_catch(None),
+            O::Delegate { relative_depth } => {
+                // Exceptions of the body go to the handler in force inside the target label
+                // (the caller, for the function's label); the handlers in between are skipped.
+                let len = self.ctrl.len();
+                let target = self.ctrl[len - 2 - relative_depth as usize].inner_handler;
+                if let Some(h) = self.ctrl[len - 1].handler {
+                    self.pending_handlers[h].parent = target;
+                }
+                self.end_block();
+            }
+            O::Rethrow { relative_depth } => {
+                // The caught exception is in the clause's reserved slot; make the clause store
+                // it there.
+                let idx = self.ctrl.len() - 1 - relative_depth as usize;
+                let (base, h) = (self.ctrl[idx].base, self.ctrl[idx].handler);
+                if let Some(c) = h.and_then(|h| self.pending_handlers[h].catches.last_mut()) {
+                    c.ref_dst = Some(base);
+                }
+                self.emit(Instr::ThrowRef { r: base });
+                self.mark_unreachable();
             }
             O::Throw { tag_index } => {
                 let ty = self.module.func_type_of_type(self.module.tags[tag_index as usize]);
@@ -1402,6 +1443,73 @@ impl Translator<'_> {
         self.offsets.pop();
         self.last_producer = None;
         self.code.pop()
+    }
+
+    /// Opens the handler of the `try_table` or legacy `try` just pushed, in force from here on;
+    /// returns its index in `pending_handlers`.
+    fn open_handler(&mut self, catches: Vec<Catch>) -> usize {
+        let start = self.pc();
+        let parent = self.open_handlers.last().copied().unwrap_or(u32::MAX);
+        self.pending_handlers.push(Handler { catches: catches.into(), parent });
+        let h = self.pending_handlers.len() - 1;
+        self.open_handlers.push(h as u32);
+        self.handler_map.push((start, h as u32));
+        let c = self.ctrl.last_mut().unwrap();
+        c.handler = Some(h);
+        c.inner_handler = h as u32;
+        h
+    }
+
+    /// Slots taken by the payload of module tag `tag`.
+    fn tag_payload_slots(&self, tag: u32) -> u32 {
+        self.module.func_type_of_type(self.module.tags[tag as usize]).param_slots()
+    }
+
+    /// A legacy `catch $tag` (`tag`) or `catch_all` (`None`) clause: ends the try body or the
+    /// previous clause, then starts a clause whose operands are the payload, above a slot
+    /// reserved for the exception reference (read by `rethrow`).
+    fn legacy_catch(&mut self, tag: Option<u32>) {
+        let idx = self.ctrl.len() - 1;
+        let (kind, base, n) =
+            (self.ctrl[idx].kind, self.ctrl[idx].base, self.ctrl[idx].results.len());
+        if !self.unreachable {
+            if kind == Kind::TryCatch {
+                self.move_values(n, base);
+            } else {
+                self.materialize_top(n);
+            }
+            let at = self.emit(Instr::Br { t: u32::MAX });
+            self.ctrl[idx].patches.push(Patch::Instr(at));
+        }
+        let Some(h) = self.ctrl[idx].handler else { unreachable!("validated: catch outside try") };
+        let here = self.pc();
+        if kind == Kind::Try {
+            // The handler covers the body only.
+            self.open_handlers.pop();
+            let outer = self.open_handlers.last().copied().unwrap_or(u32::MAX);
+            self.handler_map.push((here, outer));
+            let c = &mut self.ctrl[idx];
+            c.kind = Kind::TryCatch;
+            c.inner_handler = outer;
+        }
+        let mut catches = std::mem::take(&mut self.pending_handlers[h].catches).into_vec();
+        catches.push(Catch { tag, ref_dst: None, dst: base + 1, target: here });
+        self.pending_handlers[h].catches = catches.into();
+        // Operands: the block's entries, the reserved slot, the payload.
+        let stack_len = self.ctrl[idx].stack_len;
+        while self.stack.len() > stack_len {
+            self.pop();
+        }
+        self.height = base;
+        self.push(false, Loc::Temp);
+        if let Some(t) = tag {
+            let ty = self.module.func_type_of_type(self.module.tags[t as usize]);
+            let params = ty.params().to_vec();
+            self.push_results_at(base + 1, &params);
+        }
+        self.unreachable = false;
+        self.open_checkpoint();
+        self.last_producer = None;
     }
 
     fn after_call(&mut self, _results: &[ValType]) {

@@ -40,5 +40,9 @@ mod tests {
         assert_eq!(operator_cost(&Operator::I32Add), 1);
         assert_eq!(operator_cost(&Operator::Br { relative_depth: 0 }), 1);
         assert_eq!(operator_cost(&Operator::Call { function_index: 0 }), 1);
+        // Exception handling, legacy included, counts as work (as `try_table` does).
+        assert_eq!(operator_cost(&Operator::Rethrow { relative_depth: 0 }), 1);
+        assert_eq!(operator_cost(&Operator::Delegate { relative_depth: 0 }), 1);
+        assert_eq!(operator_cost(&Operator::CatchAll), 1);
     }
 }

@@ -1,0 +1,2 @@
+pub fn run_manifest() {}
+pub struct Manifest;

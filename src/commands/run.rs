@@ -228,16 +228,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let module =
         Module::new(&engine, &bytes).with_context(|| format!("cannot load module `{name}`"))?;
     debug!(target: "ward_cli", module = %name, bytes = bytes.len(), elapsed = ?started.elapsed(), "compiled");
-    // Standard input was the module: keep its binary for a trap's line numbers. A file is
-    // read (and translated, if text) again if a trap is reported.
-    let module_bytes = matches!(source, Source::Stdin).then_some(bytes);
-    let report = |trap: &ward::Trap| {
-        let bytes = match &source {
-            Source::File(_) => source.read().and_then(|b| load::module_binary(&source, b)).ok(),
-            Source::Stdin => module_bytes.clone(),
-        };
-        TrapReport(backtrace::report(trap, bytes.as_deref()))
-    };
+    let report = |trap: &ward::Trap| TrapReport(backtrace::report(trap));
     if let Some(w) = &watchdog {
         w.running();
     }

@@ -85,7 +85,7 @@ fn main() {
     let start = Instant::now();
     for i in 0..rounds {
         let (mut store, f) = spawn(&pre, &engine, &export);
-        std::hint::black_box(f.call(&mut store, i as i32).expect("call"));
+        std::hint::black_box(f.call(&mut store, i).expect("call"));
     }
     println!("spawn_first_call_ns {}", start.elapsed().as_nanos() / rounds as u128);
 

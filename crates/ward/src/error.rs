@@ -138,16 +138,67 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
 }
 
 /// One frame of a wasm backtrace.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct FrameInfo {
     /// The function index within its module.
     pub func_index: u32,
-    /// The function's name from the name section, if any.
+    /// The function's name from the name section, if any (as the module spells it: mangled
+    /// names stay mangled; see [`FrameInfo::demangled_name`]).
     pub func_name: Option<String>,
     /// The module's name (from the name section), if any.
     pub module_name: Option<String>,
     /// Byte offset of the instruction in the module binary, if known.
     pub offset: Option<usize>,
+    /// The module, for its debug information.
+    pub(crate) module: Option<std::sync::Arc<crate::module::ModuleInner>>,
+}
+
+impl FrameInfo {
+    /// The function's name with Rust and C++ mangling undone (see [`crate::demangle`]).
+    ///
+    /// ```
+    /// # use ward::{Engine, Instance, Module, Store};
+    /// let engine = Engine::default();
+    /// let module = Module::new(&engine, r#"(module
+    ///     (func $_ZN4demo5crash17h0123456789abcdefE (export "f") unreachable))"#)?;
+    /// let mut store = Store::new(&engine, ());
+    /// let f = Instance::new(&mut store, &module, &[])?.get_typed_func::<(), ()>(&mut store, "f")?;
+    /// let err = f.call(&mut store, ()).unwrap_err();
+    /// let frame = &err.as_trap().unwrap().backtrace()[0];
+    /// assert_eq!(frame.demangled_name().unwrap(), "demo::crash");
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn demangled_name(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.func_name.as_deref().map(crate::module::debuginfo::demangle)
+    }
+
+    /// Where the instruction came from in the source, when the module carries DWARF line
+    /// tables (`.debug_line`). The tables are read the first time a frame of the module asks,
+    /// then kept with the module.
+    pub fn source_location(&self) -> Option<crate::module::debuginfo::SourceLocation> {
+        let module = self.module.as_ref()?;
+        module.line_tables.find(&module.bytes, self.offset?)
+    }
+}
+
+impl PartialEq for FrameInfo {
+    fn eq(&self, other: &FrameInfo) -> bool {
+        (self.func_index, &self.func_name, &self.module_name, self.offset)
+            == (other.func_index, &other.func_name, &other.module_name, other.offset)
+    }
+}
+
+impl Eq for FrameInfo {}
+
+impl fmt::Debug for FrameInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameInfo")
+            .field("func_index", &self.func_index)
+            .field("func_name", &self.func_name)
+            .field("module_name", &self.module_name)
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A trap: the abnormal end of a WebAssembly computation.
@@ -218,9 +269,12 @@ impl fmt::Display for Trap {
                 if let Some(m) = &fr.module_name {
                     write!(f, "{}!", GuestText(m))?;
                 }
-                match &fr.func_name {
-                    Some(n) => write!(f, "{}", GuestText(n))?,
+                match fr.demangled_name() {
+                    Some(n) => write!(f, "{}", GuestText(&n))?,
                     None => write!(f, "<wasm function {}>", fr.func_index)?,
+                }
+                if let Some(at) = fr.source_location() {
+                    write!(f, "\n         at {at}")?;
                 }
             }
             if self.backtrace.len() > SHOWN {

@@ -38,6 +38,7 @@ mod types;
 pub use api::*;
 pub use engine::{Config, Engine, MemoryStrategy};
 pub use error::{Error, FrameInfo, GuestText, Result, Trap, TrapCode};
+pub use module::debuginfo::{demangle, SourceLocation};
 pub use module::Module;
 pub use runtime::ResourceLimiter;
 pub use types::{

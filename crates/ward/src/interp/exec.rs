@@ -241,6 +241,7 @@ impl Execution {
                 // Names are the guest's: keep them short (a backtrace may have 1,000 frames).
                 func_name: module.func_name(index).map(|n| clip(n, MAX_NAME_BYTES)),
                 module_name: module.name.as_deref().map(|n| clip(n, MAX_NAME_BYTES)),
+                module: Some(module.clone()),
                 offset,
             });
         }

@@ -5,6 +5,7 @@
 //! of every function body (translated lazily, see `interp::translate`).
 
 mod const_expr;
+pub(crate) mod debuginfo;
 mod parse;
 
 pub(crate) use const_expr::ConstExpr;
@@ -172,6 +173,8 @@ pub(crate) struct ModuleInner {
     pub(crate) compiled: Box<[OnceLock<Arc<CompiledFunc>>]>,
     pub(crate) name: Option<String>,
     pub(crate) func_names: HashMap<u32, String>,
+    /// DWARF line tables, read when a trap's frame first asks for its source location.
+    pub(crate) line_tables: debuginfo::LazyLineTables,
 }
 
 impl Module {

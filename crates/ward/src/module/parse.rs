@@ -39,6 +39,7 @@ pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
         compiled: Box::new([]),
         name: None,
         func_names: HashMap::new(),
+        line_tables: Default::default(),
     };
     let invalid = |e: wasmparser::BinaryReaderError| Error::invalid(&e);
     let mut func_allocs = wasmparser::FuncValidatorAllocations::default();

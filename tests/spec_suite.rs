@@ -36,8 +36,10 @@ fn waits_for_gc(file_name: &str) -> bool {
 /// Directories of the suite beside the root (legacy features and proposals) and the files in
 /// each that must pass every directive. The other files of these directories are run and
 /// reported, not enforced.
-const ENFORCED_DIRS: &[(&str, &[&str])] =
-    &[("legacy", &["rethrow.wast", "throw.wast", "try_catch.wast", "try_delegate.wast"])];
+const ENFORCED_DIRS: &[(&str, &[&str])] = &[
+    ("legacy", &["rethrow.wast", "throw.wast", "try_catch.wast", "try_delegate.wast"]),
+    ("proposals/wide-arithmetic", &["wide-arithmetic.wast"]),
+];
 
 /// Writes to the real stderr, past the test harness's capture, so the notice is always seen.
 fn loud(text: &str) {

@@ -20,7 +20,7 @@ pub fn engine() -> Engine {
         .wasm_memory64(true)
         .wasm_simd(true)
         .wasm_relaxed_simd(false)
-        .wasm_wide_arithmetic(false)
+        .wasm_wide_arithmetic(true)
         .wasm_custom_page_sizes(false);
     Engine::new(&c)
 }

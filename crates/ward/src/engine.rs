@@ -64,6 +64,7 @@ fn default_features() -> WasmFeatures {
     f.remove(WasmFeatures::THREADS);
     f.remove(WasmFeatures::SHARED_EVERYTHING_THREADS);
     f.insert(WasmFeatures::LEGACY_EXCEPTIONS);
+    f.insert(WasmFeatures::WIDE_ARITHMETIC);
     f
 }
 

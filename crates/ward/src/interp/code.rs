@@ -250,6 +250,40 @@ define_instrs! {
         V128Shuffle { d: Slot, a: Slot, b: Slot },
         /// SIMD load variants (splat, extend, zero); kind and memarg in `memargs[m]`.
         V128LoadExt { d: Slot, a: Slot, m: u32 },
+        /// Wide arithmetic on the operands at `s..` (four for `add128`/`sub128`, two for the
+        /// multiplications); the two i64 results (low, high) land at `s` and `s + 1`.
+        Wide { s: Slot, op: WideOp },
+    }
+}
+
+/// The wide-arithmetic operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WideOp {
+    Add128,
+    Sub128,
+    MulWideS,
+    MulWideU,
+}
+
+impl WideOp {
+    /// How many i64 operands the operation takes.
+    pub(crate) fn arity(self) -> usize {
+        match self {
+            WideOp::Add128 | WideOp::Sub128 => 4,
+            WideOp::MulWideS | WideOp::MulWideU => 2,
+        }
+    }
+
+    /// The result (low, high) for operands `x` (only the first `arity` are read).
+    pub(crate) fn eval(self, x: [u64; 4]) -> (u64, u64) {
+        let pair = |lo: u64, hi: u64| (lo as u128) | ((hi as u128) << 64);
+        let r = match self {
+            WideOp::Add128 => pair(x[0], x[1]).wrapping_add(pair(x[2], x[3])),
+            WideOp::Sub128 => pair(x[0], x[1]).wrapping_sub(pair(x[2], x[3])),
+            WideOp::MulWideS => (x[0] as i64 as i128).wrapping_mul(x[1] as i64 as i128) as u128,
+            WideOp::MulWideU => (x[0] as u128) * (x[1] as u128),
+        };
+        (r as u64, (r >> 64) as u64)
     }
 }
 
@@ -707,6 +741,14 @@ mod tests {
     #[test]
     fn instructions_stay_small() {
         assert!(std::mem::size_of::<Instr>() <= 16, "{}", std::mem::size_of::<Instr>());
+    }
+
+    #[test]
+    fn wide_arithmetic() {
+        assert_eq!(WideOp::Add128.eval([u64::MAX, 0, 1, 0]), (0, 1));
+        assert_eq!(WideOp::Sub128.eval([0, 0, 1, 0]), (u64::MAX, u64::MAX));
+        assert_eq!(WideOp::MulWideS.eval([-1i64 as u64, 2, 0, 0]), (-2i64 as u64, u64::MAX));
+        assert_eq!(WideOp::MulWideU.eval([u64::MAX, 2, 0, 0]), (u64::MAX - 1, 1));
     }
 
     #[test]

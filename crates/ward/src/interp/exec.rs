@@ -1270,7 +1270,8 @@ impl Execution {
                 | Instr::V128Splat { .. }
                 | Instr::V128Ternary { .. }
                 | Instr::V128Test { .. }
-                | Instr::V128Unary { .. } => {
+                | Instr::V128Unary { .. }
+                | Instr::Wide { .. } => {
                     if let Err(c) = exec_cold(store, inst, cf, sp, ins, &mut ip) {
                         trap!(c)
                     }
@@ -1641,6 +1642,15 @@ fn exec_cold(
         Instr::V128Shuffle { d, a, b } => {
             let (k, _, _) = arg!();
             wr128!(d, super::simd::shuffle(rd128!(a), rd128!(b), &cf.shuffles[k as usize]))
+        }
+        Instr::Wide { s, op } => {
+            let mut x = [0u64; 4];
+            for (k, v) in x.iter_mut().enumerate().take(op.arity()) {
+                *v = rd!(s + k as u32);
+            }
+            let (lo, hi) = op.eval(x);
+            wr!(s, lo);
+            wr!(s + 1, hi);
         }
         _ => unreachable!("not a cold instruction: {ins:?}"),
     }

@@ -1401,6 +1401,11 @@ impl Translator<'_> {
             O::I64TruncSatF64S => un!(I64TruncSatF64S),
             O::I64TruncSatF64U => un!(I64TruncSatF64U),
 
+            O::I64Add128 => self.wide(WideOp::Add128),
+            O::I64Sub128 => self.wide(WideOp::Sub128),
+            O::I64MulWideS => self.wide(WideOp::MulWideS),
+            O::I64MulWideU => self.wide(WideOp::MulWideU),
+
             O::V128Load8Lane { memarg, lane } => self.load_lane(memarg, 1, lane),
             O::V128Load16Lane { memarg, lane } => self.load_lane(memarg, 2, lane),
             O::V128Load32Lane { memarg, lane } => self.load_lane(memarg, 4, lane),
@@ -1510,6 +1515,13 @@ impl Translator<'_> {
         self.unreachable = false;
         self.open_checkpoint();
         self.last_producer = None;
+    }
+
+    /// A wide-arithmetic operation: operands in consecutive slots, two i64 results in place.
+    fn wide(&mut self, op: WideOp) {
+        let s = self.args_base(op.arity());
+        self.emit(Instr::Wide { s, op });
+        self.push_results_at(s, &[ValType::I64, ValType::I64]);
     }
 
     fn after_call(&mut self, _results: &[ValType]) {

@@ -44,5 +44,7 @@ mod tests {
         assert_eq!(operator_cost(&Operator::Rethrow { relative_depth: 0 }), 1);
         assert_eq!(operator_cost(&Operator::Delegate { relative_depth: 0 }), 1);
         assert_eq!(operator_cost(&Operator::CatchAll), 1);
+        assert_eq!(operator_cost(&Operator::I64Add128), 1);
+        assert_eq!(operator_cost(&Operator::I64MulWideS), 1);
     }
 }

@@ -138,6 +138,8 @@ pub(crate) struct Proc {
     pub supervision: Option<Box<Mutex<crate::runtime::Supervision>>>,
     /// The budget of its process tree (shared with its root), given back when it ends.
     pub tree: Option<Arc<std::sync::atomic::AtomicU32>>,
+    /// The capabilities it was granted.
+    pub caps: Arc<crate::caps::Caps>,
 }
 
 impl Proc {

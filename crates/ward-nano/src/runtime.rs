@@ -350,6 +350,7 @@ impl Runtime {
             host_cv: Some(Condvar::new()),
             supervision: None,
             tree: None,
+            caps: Arc::new(Caps::none()),
         });
         self.inner.insert(proc.clone());
         Endpoint { proc, rt: self.inner.clone() }
@@ -366,6 +367,11 @@ impl Runtime {
         if let Some(p) = self.inner.lookup(pid) {
             p.kill(ExitReason::Killed("killed by the host".into()));
         }
+    }
+
+    /// The capabilities a live process holds.
+    pub fn caps_of(&self, pid: Pid) -> Option<Caps> {
+        self.inner.lookup(pid).map(|p| (*p.caps).clone())
     }
 
     /// Processes alive.
@@ -593,6 +599,7 @@ impl RtInner {
             host_cv: None,
             supervision,
             tree: Some(recipe.tree.clone()),
+            caps: recipe.caps.clone(),
         });
         let task = match self.make_task(&proc, &recipe) {
             Ok(t) => t,

@@ -1,0 +1,105 @@
+//! Nanoprocess costs: spawn, message round trip, idle process size, message throughput with 1
+//! and 2 workers.
+//!
+//! ```sh
+//! cargo run --release -p ward-nano --example bench -- 100000
+//! ```
+//!
+//! - `spawn_ns`: the host spawning N processes of `guests/echo.wat` from its template (a fresh
+//!   store, instantiation, registration, queued: runnable), per process;
+//! - `idle_process_bytes`: resident-set growth per process once all N wait in `receive`;
+//! - `roundtrip_ns`: two processes (`guests/pinger.wat` and an echo) exchanging 8-byte messages,
+//!   per round trip (send, wake, receive, reply, wake, receive);
+//! - `msg_throughput_1_worker` / `msg_throughput_2_workers`: messages per second of 16 such
+//!   pairs on a runtime with 1 and with 2 worker threads.
+
+use std::time::{Duration, Instant};
+use ward_nano::{Runtime, RuntimeConfig, SpawnOptions, TemplateSpec};
+
+const ECHO: &str = include_str!("guests/echo.wat");
+const PINGER: &str = include_str!("guests/pinger.wat");
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+fn runtime(workers: usize) -> Runtime {
+    let rt = Runtime::new(RuntimeConfig { workers, ..Default::default() }).expect("runtime");
+    for (name, src) in [("echo", ECHO), ("pinger", PINGER)] {
+        let m = ward::Module::new(rt.engine(), src).expect("guest module");
+        rt.add_template(TemplateSpec::new(name, m)).expect("template");
+    }
+    rt
+}
+
+/// Runs `pairs` pinger/echo pairs of `rounds` round trips each; returns the elapsed time.
+fn pairs(rt: &Runtime, pairs: usize, rounds: u32) -> Duration {
+    let ep = rt.endpoint();
+    let grant = || SpawnOptions { handles: vec![ep.pid()], ..Default::default() };
+    let mut pingers = Vec::new();
+    for _ in 0..pairs {
+        let echo = rt.spawn("echo").expect("echo");
+        let pinger = rt.spawn_with("pinger", grant()).expect("pinger");
+        pingers.push((pinger, echo));
+    }
+    rt.wait_idle(Duration::from_secs(30));
+    let start = Instant::now();
+    for (pinger, echo) in &pingers {
+        ep.send(pinger.pid(), 1, &rounds.to_le_bytes(), echo.pid());
+    }
+    for _ in 0..pairs {
+        ep.recv_tag(3, Duration::from_secs(600)).expect("a pinger finished");
+    }
+    let elapsed = start.elapsed();
+    for (_, echo) in &pingers {
+        rt.kill(echo.pid());
+    }
+    elapsed
+}
+
+fn main() {
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let rt = runtime(RuntimeConfig::default().workers);
+
+    // Warm up (pool, translated code).
+    pairs(&rt, 4, 10_000);
+    let warm: Vec<_> = (0..1000).map(|_| rt.spawn("echo").expect("spawn")).collect();
+    rt.wait_idle(Duration::from_secs(30));
+    for p in &warm {
+        rt.kill(p.pid());
+    }
+    drop(warm);
+    rt.wait_idle(Duration::from_secs(30));
+
+    let before = resident_bytes();
+    let mut procs = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        procs.push(rt.spawn("echo").expect("spawn").pid());
+    }
+    let spawn = start.elapsed();
+    assert!(rt.wait_idle(Duration::from_secs(600)), "processes did not settle");
+    let grown = resident_bytes().saturating_sub(before);
+    println!("spawn_ns {}", spawn.as_nanos() / n.max(1) as u128);
+
+    let rounds = 200_000;
+    let rt_elapsed = pairs(&rt, 1, rounds);
+    println!("roundtrip_ns {}", rt_elapsed.as_nanos() / rounds as u128);
+    println!("idle_process_bytes {}", grown / n.max(1) as u64);
+    eprintln!("live_processes {}", rt.live_processes());
+    drop(procs);
+    drop(rt);
+
+    for workers in [1, 2] {
+        let rt = runtime(workers);
+        pairs(&rt, 16, 2_000);
+        let (k, rounds) = (16, 50_000u32);
+        let t = pairs(&rt, k, rounds);
+        let msgs = 2.0 * k as f64 * rounds as f64;
+        let name =
+            if workers == 1 { "msg_throughput_1_worker" } else { "msg_throughput_2_workers" };
+        println!("{name} {:.0}", msgs / t.as_secs_f64());
+    }
+}

@@ -1,0 +1,26 @@
+;; watcher: its start message (tag 1) carries a handle and a mode (i32: 0 monitor it, 1 link to
+;; it, 2 link to it trapping exits). It reports the link/monitor result (tag 3), then forwards
+;; the first notice it gets to its starter with the notice's tag negated (2 DOWN, 3 EXIT).
+(module
+  (import "ward:nano" "receive" (func $receive (param i32 i32 i32 i32) (result i32)))
+  (import "ward:nano" "send" (func $send (param i64 i32 i32 i32) (result i32)))
+  (import "ward:nano" "link" (func $link (param i64) (result i32)))
+  (import "ward:nano" "monitor" (func $monitor (param i64) (result i32)))
+  (import "ward:nano" "trap_exit" (func $trap_exit (param i32)))
+  (import "ward:nano" "msg_cap" (func $msg_cap (result i64)))
+  (import "ward:nano" "msg_sender" (func $msg_sender (result i64)))
+  (import "ward:nano" "msg_tag" (func $msg_tag (result i32)))
+  (memory (export "memory") 1)
+  (func (export "main") (local $starter i64) (local $target i64) (local $mode i32) (local $n i32)
+    (drop (call $receive (i32.const 0) (i32.const 64) (i32.const -1) (i32.const 1)))
+    (local.set $starter (call $msg_sender))
+    (local.set $target (call $msg_cap))
+    (local.set $mode (i32.load (i32.const 0)))
+    (if (i32.eq (local.get $mode) (i32.const 2)) (then (call $trap_exit (i32.const 1))))
+    (if (i32.eqz (local.get $mode))
+      (then (i32.store (i32.const 0) (call $monitor (local.get $target))))
+      (else (i32.store (i32.const 0) (call $link (local.get $target)))))
+    (drop (call $send (local.get $starter) (i32.const 0) (i32.const 4) (i32.const 3)))
+    (local.set $n (call $receive (i32.const 0) (i32.const 1024) (i32.const -1) (i32.const -1)))
+    (drop (call $send (local.get $starter) (i32.const 0) (local.get $n)
+      (i32.sub (i32.const 0) (call $msg_tag))))))

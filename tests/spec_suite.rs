@@ -39,6 +39,16 @@ fn waits_for_gc(file_name: &str) -> bool {
 const ENFORCED_DIRS: &[(&str, &[&str])] = &[
     ("legacy", &["rethrow.wast", "throw.wast", "try_catch.wast", "try_delegate.wast"]),
     ("proposals/wide-arithmetic", &["wide-arithmetic.wast"]),
+    (
+        "proposals/custom-page-sizes",
+        &[
+            "binary.wast",
+            "custom-page-sizes-invalid.wast",
+            "custom-page-sizes.wast",
+            "memory_max.wast",
+            "memory_max_i64.wast",
+        ],
+    ),
 ];
 
 /// Writes to the real stderr, past the test harness's capture, so the notice is always seen.

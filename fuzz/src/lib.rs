@@ -34,7 +34,6 @@ fn restrict_to_ward(c: &mut Config) {
     c.shared_everything_threads_enabled = false;
     c.custom_descriptors_enabled = false;
     c.compact_imports_enabled = false;
-    c.custom_page_sizes_enabled = false;
     c.acquire_release_atomics_enabled = false;
     c.multibyte_array_access_enabled = false;
     // Memories up to twice the limit: some instantiations fail with `Error::Limit`, on purpose.
@@ -50,9 +49,8 @@ fn restrict_to_ward(c: &mut Config) {
 
 /// A swarm-testing configuration (the input picks which features and sizes are on) within
 /// Ward's features: SIMD, relaxed SIMD, bulk memory, reference types, multi-value, tail calls,
-/// exceptions, memory64, multi-memory, extended constants and wide arithmetic may each be on or
-/// off; GC
-/// instructions and threads are always off.
+/// exceptions, memory64, multi-memory, extended constants, wide arithmetic and custom page sizes
+/// may each be on or off; GC instructions and threads are always off.
 pub fn ward_smith_config(u: &mut Unstructured<'_>) -> Result<Config> {
     let mut c: Config = u.arbitrary()?;
     restrict_to_ward(&mut c);

@@ -21,7 +21,7 @@ pub fn engine() -> Engine {
         .wasm_simd(true)
         .wasm_relaxed_simd(false)
         .wasm_wide_arithmetic(true)
-        .wasm_custom_page_sizes(false);
+        .wasm_custom_page_sizes(true);
     Engine::new(&c)
 }
 

@@ -65,6 +65,7 @@ fn default_features() -> WasmFeatures {
     f.remove(WasmFeatures::SHARED_EVERYTHING_THREADS);
     f.insert(WasmFeatures::LEGACY_EXCEPTIONS);
     f.insert(WasmFeatures::WIDE_ARITHMETIC);
+    f.insert(WasmFeatures::CUSTOM_PAGE_SIZES);
     f
 }
 

@@ -291,7 +291,8 @@ impl MemoryType {
     /// The largest page count any memory of this index type can have.
     pub(crate) fn absolute_max_pages(&self) -> u64 {
         if self.memory64 {
-            1u64 << (64 - self.page_size_log2 as u32)
+            // 2^64 one-byte pages do not fit a u64; no memory gets near either bound.
+            1u64.checked_shl(64 - self.page_size_log2 as u32).unwrap_or(u64::MAX)
         } else {
             1u64 << (32 - self.page_size_log2 as u32)
         }

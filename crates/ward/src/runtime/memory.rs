@@ -314,6 +314,42 @@ mod tests {
         assert_eq!(m.grow(65536), None);
     }
 
+    /// Memories with 1-byte pages (custom page sizes): sizes in bytes, in a pool slot, moved
+    /// out of it, guarded, and a 64-bit one whose page count bound does not fit 2^64.
+    #[test]
+    fn one_byte_pages() {
+        let one = |min: u64, max: Option<u64>, memory64: bool| MemoryType {
+            min,
+            max,
+            memory64,
+            shared: false,
+            page_size_log2: 0,
+        };
+        let pool = Arc::new(MemoryPool::new(65536, 2));
+        let mut m = LinearMemory::new(one(3, Some(70_000), false), None, Some(&pool)).unwrap();
+        assert!(matches!(m.backing, Backing::Pooled(_)));
+        assert_eq!((m.len(), m.pages()), (3, 3));
+        m.data_mut()[2] = 5;
+        assert_eq!(m.grow(65533), Some(3));
+        assert_eq!(m.len(), 65536);
+        assert_eq!(m.grow(1), Some(65536), "moves out of the slot");
+        assert!(matches!(m.backing, Backing::Owned { .. }));
+        assert_eq!((m.data()[2], m.len()), (5, 65537));
+        assert_eq!(m.grow(70_000), None, "beyond the declared maximum");
+        drop(m);
+        assert_eq!(pool.in_use(), 0);
+
+        let mut g = LinearMemory::new(one(1, None, false), None, None).unwrap();
+        assert_eq!(g.grow(4096), Some(1));
+        assert_eq!(g.pages(), 4097);
+        g.data_mut()[4096] = 1;
+
+        let mut m64 = LinearMemory::new(one(7, None, true), Some(1 << 20), None).unwrap();
+        assert_eq!(m64.pages(), 7);
+        assert_eq!(m64.grow(u64::MAX), None);
+        assert_eq!(m64.grow((1 << 20) - 7), Some(7));
+    }
+
     #[test]
     fn too_large_minimum_is_an_error() {
         assert!(LinearMemory::new(MemoryType::new(10, None), Some(65536), None).is_err());

@@ -334,3 +334,32 @@ fn receive_times_out_and_mailboxes_are_bounded() {
     assert!(!rt.send(ender.pid(), 0, &vec![0u8; 1 << 20]));
     assert!(rt.send(ender.pid(), 1, &7i32.to_le_bytes()) || rt.live_processes() == 1);
 }
+
+#[test]
+fn manifest_builds_an_application() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/app");
+    let m = ward_nano::Manifest::from_file(&dir.join("app.toml")).unwrap();
+    let rt = m.build(&dir).unwrap();
+    let ep = rt.endpoint();
+    let p = rt.spawn_with(&m.init.template, granted(&ep)).unwrap();
+    assert!(ep.send(p.pid(), 1, b"abc", 0));
+    assert_eq!(&*ep.recv_tag(3, T).unwrap().data, b"def");
+    assert_eq!(p.wait(T), Some(ExitReason::Normal));
+}
+
+#[test]
+fn selective_receive_with_timeout() {
+    let rt = runtime(1);
+    add_plain(&rt, &["pipeline", "stage"]);
+    // `pipeline` without the right to spawn stages: its spawns fail, so its receive (tag 2,
+    // 5 s timeout) times out and it reports -1 as the length of a zero-byte send... which is an
+    // invalid length: the report fails and it ends normally after about 5 s.
+    let ep = rt.endpoint();
+    let p = rt.spawn_with("pipeline", granted(&ep)).unwrap();
+    let start = Instant::now();
+    assert!(ep.send(p.pid(), 1, b"x", 0));
+    assert_eq!(p.wait(T), Some(ExitReason::Normal));
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(4900) && took < Duration::from_secs(8), "{took:?}");
+    assert!(ep.recv(Duration::from_millis(100)).is_none());
+}

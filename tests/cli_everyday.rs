@@ -369,3 +369,22 @@ fn a_compiled_cpp_program_traps_with_demangled_names_and_lines() {
     assert!(lines[area + 1].starts_with("at ./trap.cpp:11:"), "{err}");
     assert!(lines[total + 1].starts_with("at ./trap.cpp:19:"), "{err}");
 }
+
+/// The library's own spans and events (target `ward`): compile, instantiate, and a trap inside
+/// a call, shown with `WARD_LOG=ward=trace` and not otherwise.
+#[test]
+fn the_library_logs_compile_instantiate_and_traps_under_ward() {
+    let m = write("trap.wat", r#"(module (func (export "_start") unreachable))"#);
+    let mut cmd = ward();
+    cmd.args(["run", &m]).env("WARD_LOG", "ward=trace");
+    let o = output(cmd);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    let log = stderr(&o);
+    for needle in ["compile", "compiled", "instantiate", "call", "trap"] {
+        assert!(log.contains(needle), "missing `{needle}` in:\n{log}");
+    }
+    let mut cmd = ward();
+    cmd.args(["run", &m]);
+    let o = output(cmd);
+    assert!(!stderr(&o).contains("compiled"), "{}", stderr(&o));
+}

@@ -55,6 +55,7 @@ pub(crate) fn call_raw<T>(
     if let FuncKind::Host { host } = store.inner.funcs[func as usize].kind {
         return call_host_directly(store, func, host, args, results);
     }
+    let _span = tracing::trace_span!(target: "ward", "call", func).entered();
     let nesting = Nesting::enter(store)?;
     let mut ex = Execution::new(&mut nesting.store.inner, func, args)?;
     let outcome = drive(nesting.store, &mut ex, ParkMode::Refuse).map(|_| ());
@@ -95,8 +96,10 @@ fn finish<T>(
     outcome: Result<()>,
     results: &mut [u64],
 ) -> Result<()> {
-    if outcome.is_ok() {
-        results.copy_from_slice(&ex.results()[..results.len()]);
+    match &outcome {
+        Ok(()) => results.copy_from_slice(&ex.results()[..results.len()]),
+        Err(Error::Trap(t)) => tracing::debug!(target: "ward", trap = %t.message(), "trap"),
+        Err(_) => {}
     }
     ex.finish(&mut store.inner);
     outcome

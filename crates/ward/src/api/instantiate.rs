@@ -24,6 +24,7 @@ pub(crate) fn instantiate<T>(
     imports: &[Extern],
 ) -> Result<Instance> {
     let m = &*module.inner;
+    let _span = tracing::debug_span!(target: "ward", "instantiate", module = ?m.name).entered();
     if !Engine::same(&m.engine, &store.inner.engine) {
         return Err(Error::usage("the module and the store belong to different engines"));
     }
@@ -57,6 +58,7 @@ pub(crate) fn instantiate<T>(
     // and stay even if a later step traps.
     init_elems(store, m, index)?;
     init_datas(store, m, index)?;
+    tracing::debug!(target: "ward", instance = index, "instantiated");
     if let Some(start) = m.start {
         let func = store.inner.instances[index as usize].funcs[start as usize];
         call_raw(store, func, &[], &mut [])?;

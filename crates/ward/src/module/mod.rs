@@ -205,7 +205,10 @@ impl Module {
 
     /// Compiles a module from its binary form only.
     pub fn from_binary(engine: &Engine, binary: &[u8]) -> Result<Module> {
-        let inner = parse::parse(engine, binary)?;
+        let _span = tracing::debug_span!(target: "ward", "compile", bytes = binary.len()).entered();
+        let inner = parse::parse(engine, binary)
+            .inspect_err(|e| tracing::debug!(target: "ward", error = %e, "invalid module"))?;
+        tracing::debug!(target: "ward", functions = inner.bodies.len(), "compiled");
         let module = Module { inner: Arc::new(inner) };
         if engine.config().eager_translation {
             for i in 0..module.inner.bodies.len() as u32 {

@@ -1,0 +1,1 @@
+//! WASI preview 2 for Ward (in progress).

@@ -12,6 +12,8 @@
 //!   per round trip (send, wake, receive, reply, wake, receive);
 //! - `msg_throughput_1_worker` / `msg_throughput_2_workers`: messages per second of 16 such
 //!   pairs on a runtime with 1 and with 2 worker threads.
+//!
+//! On stderr: `spawn_churn_ns` (spawn, kill, repeat: memory recycled) and the live count.
 
 use std::time::{Duration, Instant};
 use ward_nano::{Runtime, RuntimeConfig, SpawnOptions, TemplateSpec};
@@ -71,6 +73,17 @@ fn main() {
         rt.kill(p.pid());
     }
     drop(warm);
+    rt.wait_idle(Duration::from_secs(30));
+
+    // Diagnostic (stderr): spawn when memory is recycled (each process killed after spawning),
+    // against `spawn_ns` below, where all N stay alive and every page is fresh from the kernel.
+    let churn = 20_000;
+    let start = Instant::now();
+    for _ in 0..churn {
+        let p = rt.spawn("echo").expect("spawn");
+        rt.kill(p.pid());
+    }
+    eprintln!("spawn_churn_ns {}", start.elapsed().as_nanos() / churn as u128);
     rt.wait_idle(Duration::from_secs(30));
 
     let before = resident_bytes();

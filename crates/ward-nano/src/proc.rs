@@ -12,6 +12,28 @@ use std::task::Wake;
 /// A process id. Ids are never reused within a runtime; 0 is no process.
 pub type Pid = u64;
 
+/// A fast hasher for pids (runtime-assigned numbers, not chosen by guests).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct PidHasher(u64);
+
+impl std::hash::Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type PidBuild = std::hash::BuildHasherDefault<PidHasher>;
+pub(crate) type PidMap<V> = std::collections::HashMap<Pid, V, PidBuild>;
+pub(crate) type PidSet = std::collections::HashSet<Pid, PidBuild>;
+
 /// The suspended run of a process: owns its store; while it waits it is plain data.
 pub(crate) type Task = Pin<Box<dyn Future<Output = ExitReason> + Send>>;
 
@@ -203,7 +225,7 @@ pub(crate) fn schedule(p: &Arc<Proc>) {
         match p.state.compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
                 if next == SCHEDULED {
-                    p.sched.in_flight.fetch_add(1, Ordering::AcqRel);
+                    p.sched.in_flight.add(p.sched.id, 1);
                     p.sched.push(p.clone(), false);
                 }
                 return;

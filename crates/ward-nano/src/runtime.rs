@@ -3,9 +3,10 @@
 
 use crate::caps::{Caps, Limits, RestartPolicy};
 use crate::proc::{tags, ExitReason, Message, Pid, Proc, Shared, Task, DONE, IDLE};
+use crate::proc::{PidMap, PidSet};
 use crate::proc::{NOTIFIED, RUNNING, SCHEDULED};
 use crate::sched::{Sched, TimerKind};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -130,7 +131,7 @@ pub struct ProcData {
     pub(crate) caps: Arc<Caps>,
     pub(crate) limits: Limits,
     /// Processes it may message (besides itself).
-    pub(crate) handles: HashSet<Pid>,
+    pub(crate) handles: PidSet,
     /// Links and monitors it has set up.
     pub(crate) links_made: u32,
     pub(crate) memory: Option<Memory>,
@@ -161,7 +162,7 @@ pub(crate) struct RtInner {
     pub config: RuntimeConfig,
     linker: Linker<ProcData>,
     templates: RwLock<HashMap<String, Arc<Template>>>,
-    procs: Vec<Mutex<HashMap<Pid, Arc<Proc>>>>,
+    procs: Vec<Mutex<PidMap<Arc<Proc>>>>,
     next_pid: AtomicU64,
     live: AtomicUsize,
     pub sched: Arc<Sched>,
@@ -226,7 +227,7 @@ impl Runtime {
             config,
             linker,
             templates: RwLock::new(HashMap::new()),
-            procs: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            procs: (0..SHARDS).map(|_| Mutex::new(PidMap::default())).collect(),
             next_pid: AtomicU64::new(1),
             live: AtomicUsize::new(0),
             sched: Sched::new(),
@@ -383,10 +384,13 @@ impl Runtime {
     /// timeout.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
         let end = Instant::now() + timeout;
-        while self.inner.sched.in_flight.load(Ordering::Acquire) != 0 {
+        // The count is split per thread: settle only on two quiet readings in a row.
+        let mut quiet = 0;
+        while quiet < 2 {
             if Instant::now() >= end {
                 return false;
             }
+            quiet = if self.inner.sched.in_flight.total() == 0 { quiet + 1 } else { 0 };
             std::thread::sleep(Duration::from_micros(200));
         }
         true
@@ -510,7 +514,7 @@ impl RtInner {
         self.templates.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
     }
 
-    fn shard(&self, pid: Pid) -> std::sync::MutexGuard<'_, HashMap<Pid, Arc<Proc>>> {
+    fn shard(&self, pid: Pid) -> std::sync::MutexGuard<'_, PidMap<Arc<Proc>>> {
         self.procs[(pid as usize) % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -614,7 +618,7 @@ impl RtInner {
         if let Some(d) = recipe.limits.deadline() {
             self.sched.add_timer(Instant::now() + d, &proc, TimerKind::Kill);
         }
-        self.sched.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.sched.in_flight.add(self.sched.id, 1);
         self.sched.push(proc.clone(), true);
         Ok(proc)
     }
@@ -623,7 +627,7 @@ impl RtInner {
     fn make_task(self: &Arc<Self>, proc: &Arc<Proc>, r: &Recipe) -> Result<Task, String> {
         let tpl = &r.tpl;
         let wasi = if tpl.uses_wasi { Some(build_wasi(tpl, &r.caps)?) } else { None };
-        let mut handles: HashSet<Pid> = r.handles.iter().copied().collect();
+        let mut handles: PidSet = r.handles.iter().copied().collect();
         if proc.parent != 0 {
             handles.insert(proc.parent);
         }
@@ -705,7 +709,7 @@ impl RtInner {
         let Some(task) = guard.as_mut() else {
             drop(guard);
             p.state.store(DONE, Ordering::Release);
-            self.sched.in_flight.fetch_sub(1, Ordering::AcqRel);
+            self.sched.in_flight.add(self.sched.id, -1);
             return;
         };
         let ended = if p.killed.load(Ordering::Acquire) {
@@ -732,7 +736,7 @@ impl RtInner {
                     .compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
-                    self.sched.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    self.sched.in_flight.add(self.sched.id, -1);
                 } else {
                     debug_assert_eq!(p.state.load(Ordering::Acquire), NOTIFIED);
                     p.state.store(SCHEDULED, Ordering::Release);
@@ -766,7 +770,7 @@ impl RtInner {
             tree.fetch_add(1, Ordering::AcqRel);
         }
         self.live.fetch_sub(1, Ordering::AcqRel);
-        self.sched.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.sched.in_flight.add(self.sched.id, -1);
         if let Some(parent) = self.lookup(p.parent) {
             parent.lock().children.retain(|c| *c != p.pid);
         }

@@ -6,7 +6,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ pub(crate) struct Sched {
     sleeping: AtomicUsize,
     pub shutdown: AtomicBool,
     /// Processes scheduled or running.
-    pub in_flight: AtomicUsize,
+    pub in_flight: InFlight,
     timers: Mutex<BinaryHeap<Reverse<Timer>>>,
     timer_cv: Condvar,
 }
@@ -86,7 +86,7 @@ impl Sched {
             sleep_cv: Condvar::new(),
             sleeping: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            in_flight: AtomicUsize::new(0),
+            in_flight: InFlight::new(),
             timers: Mutex::new(BinaryHeap::new()),
             timer_cv: Condvar::new(),
         })
@@ -94,6 +94,7 @@ impl Sched {
 
     /// Makes the deques of `n` workers; each is installed on its thread by [`Sched::enter`].
     pub fn make_workers(&self, n: usize) -> Vec<Worker<Arc<Proc>>> {
+        self.in_flight.resize(n + 1);
         let workers: Vec<_> = (0..n).map(|_| Worker::new_fifo()).collect();
         let _ = self.stealers.set(workers.iter().map(|w| w.stealer()).collect());
         workers
@@ -262,7 +263,7 @@ impl Sched {
         let mut heap = self.timers.lock().unwrap_or_else(|e| e.into_inner());
         let earliest = heap.peek().is_none_or(|Reverse(t)| at < t.at);
         heap.push(Reverse(Timer { at, seq, proc: Arc::downgrade(p), kind }));
-        let live = self.in_flight.load(Ordering::Relaxed);
+        let live = self.in_flight.total().max(0) as usize;
         if heap.len() > 4096 && heap.len() > 8 * live.max(1) {
             heap.retain(|Reverse(t)| t.proc.strong_count() > 0);
         }
@@ -306,5 +307,46 @@ impl Sched {
                 .min(Duration::from_millis(100));
             heap = self.timer_cv.wait_timeout(heap, wait).unwrap_or_else(|e| e.into_inner()).0;
         }
+    }
+}
+
+#[repr(align(128))]
+struct Padded(AtomicIsize);
+
+/// A count of the processes scheduled or running, split per worker thread (each on its own
+/// cache line, so counting costs no traffic between cores); only its total means anything.
+pub(crate) struct InFlight {
+    shards: OnceLock<Box<[Padded]>>,
+    other: Padded,
+}
+
+impl InFlight {
+    fn new() -> InFlight {
+        InFlight { shards: OnceLock::new(), other: Padded(AtomicIsize::new(0)) }
+    }
+
+    fn resize(&self, n: usize) {
+        let _ = self.shards.set((0..n).map(|_| Padded(AtomicIsize::new(0))).collect());
+    }
+
+    /// Adds `d` on the current thread's shard.
+    pub fn add(&self, sched: u64, d: isize) {
+        let index = LOCAL.with(|l| {
+            l.try_borrow()
+                .ok()
+                .and_then(|l| l.as_ref().filter(|l| l.sched_id == sched).map(|l| l.index))
+        });
+        let cell = match (index, self.shards.get()) {
+            (Some(i), Some(s)) if i < s.len() => &s[i].0,
+            _ => &self.other.0,
+        };
+        cell.fetch_add(d, Ordering::AcqRel);
+    }
+
+    /// The total (exact only while nothing changes).
+    pub fn total(&self) -> isize {
+        let shards =
+            self.shards.get().map_or(0, |s| s.iter().map(|c| c.0.load(Ordering::Acquire)).sum());
+        shards + self.other.0.load(Ordering::Acquire)
     }
 }

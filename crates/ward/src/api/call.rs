@@ -9,9 +9,8 @@
 //! a slice.
 
 use super::caller::Caller;
-use super::func::{check_count, Func};
+use super::func::{check_count, encode_vals, Func};
 use super::store::{EpochBehavior, HostImpl, Store};
-use super::subtyping::val_matches;
 use super::val::Val;
 use crate::error::{Error, Result, TrapCode};
 use crate::interp::{Execution, Outcome};
@@ -367,17 +366,7 @@ impl ParkedCall {
         check_count("result", self.ty.results().len(), results.len())?;
         let host_ty = store.inner.funcs[self.host.index as usize].ty.clone();
         check_count("host result", host_ty.results().len(), host_results.len())?;
-        let id = store.id();
-        let mut slots = Vec::with_capacity(host_ty.result_slots() as usize);
-        for (i, (v, t)) in host_results.iter().zip(host_ty.results()).enumerate() {
-            v.push_slots(id, &mut slots)?;
-            if !val_matches(&store.inner, v, *t) {
-                return Err(Error::usage(format!(
-                    "host result {i}: expected {t}, got {}",
-                    v.kind_type()
-                )));
-            }
-        }
+        let slots = encode_vals(store, "host result", host_ty.results(), host_results)?;
         let mut ex = store.parked[self.slot as usize].take().expect("a parked call");
         store.inner.parked_stacks[self.slot as usize] = None;
         store.free_parked.push(self.slot);

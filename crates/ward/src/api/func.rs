@@ -162,17 +162,7 @@ impl Func {
         results: &[Val],
     ) -> Result<Vec<u64>> {
         check_count("argument", ty.params().len(), params.len())?;
-        let id = store.id();
-        let mut args = Vec::with_capacity(ty.param_slots() as usize);
-        for (i, (v, t)) in params.iter().zip(ty.params()).enumerate() {
-            v.push_slots(id, &mut args)?;
-            if !val_matches(&store.inner, v, *t) {
-                return Err(Error::usage(format!(
-                    "argument {i}: expected {t}, got {}",
-                    v.kind_type()
-                )));
-            }
-        }
+        let args = encode_vals(store, "argument", ty.params(), params)?;
         if results.len() != ty.results().len() {
             return Err(Error::usage(format!(
                 "expected a results buffer of length {}, got {}",
@@ -191,6 +181,25 @@ pub(crate) fn check_count(what: &str, expected: usize, got: usize) -> Result<()>
     }
     let s = if expected == 1 { "" } else { "s" };
     Err(Error::usage(format!("expected {expected} {what}{s}, got {got}")))
+}
+
+/// Encodes `vals` as consecutive slots, checking each against its type in `tys` (a mismatch is
+/// a usage error naming `what` and the position, e.g. `argument 0: expected i32, got i64`).
+pub(crate) fn encode_vals<T>(
+    store: &Store<T>,
+    what: &str,
+    tys: &[ValType],
+    vals: &[Val],
+) -> Result<Vec<u64>> {
+    let id = store.id();
+    let mut slots = Vec::with_capacity(tys.iter().map(|t| t.slots() as usize).sum());
+    for (i, (v, t)) in vals.iter().zip(tys).enumerate() {
+        v.push_slots(id, &mut slots)?;
+        if !val_matches(&store.inner, v, *t) {
+            return Err(Error::usage(format!("{what} {i}: expected {t}, got {}", v.kind_type())));
+        }
+    }
+    Ok(slots)
 }
 
 /// Decodes values of types `tys` from consecutive slots into `out`, for the host (exceptions
@@ -223,21 +232,11 @@ pub(crate) fn dynamic_host_func<T: 'static>(
 ) -> HostFunc<T> {
     Arc::new(move |caller: Caller<'_, T>, slots: &mut [u64]| {
         let Caller { store, instance } = caller;
-        let id = store.id();
         let mut params = vec![Val::I32(0); ty.params().len()];
         read_vals(ty.params(), slots, &store.inner, &mut params);
         let mut results: Vec<Val> = ty.results().iter().map(|t| zero_of(*t)).collect();
         f(Caller { store: &mut *store, instance }, &params, &mut results)?;
-        let mut out = Vec::with_capacity(ty.result_slots() as usize);
-        for (i, (v, t)) in results.iter().zip(ty.results()).enumerate() {
-            v.push_slots(id, &mut out)?;
-            if !val_matches(&store.inner, v, *t) {
-                return Err(Error::usage(format!(
-                    "host function result {i}: expected {t}, got {}",
-                    v.kind_type()
-                )));
-            }
-        }
+        let out = encode_vals(store, "host function result", ty.results(), &results)?;
         slots[..out.len()].copy_from_slice(&out);
         Ok(())
     })

@@ -25,12 +25,11 @@ pub const INSTANCE_LIMIT: usize = 4;
 /// Ward fuel for each call (and for instantiation, which may run a start function).
 pub const FUEL_PER_CALL: u64 = 200_000;
 
-/// Turns off what Ward does not implement (GC instructions, threads and the proposals not in
-/// WebAssembly 3.0) and keeps sizes within the store limits most of the time, so that most
+/// Turns off what Ward does not implement (GC instructions, shared-everything threads and the
+/// other proposals it lacks) and keeps sizes within the store limits most of the time, so that most
 /// generated modules instantiate and run.
 fn restrict_to_ward(c: &mut Config) {
     c.gc_enabled = false;
-    c.threads_enabled = false;
     c.shared_everything_threads_enabled = false;
     c.custom_descriptors_enabled = false;
     c.compact_imports_enabled = false;
@@ -49,8 +48,8 @@ fn restrict_to_ward(c: &mut Config) {
 
 /// A swarm-testing configuration (the input picks which features and sizes are on) within
 /// Ward's features: SIMD, relaxed SIMD, bulk memory, reference types, multi-value, tail calls,
-/// exceptions, memory64, multi-memory, extended constants, wide arithmetic and custom page sizes
-/// may each be on or off; GC instructions and threads are always off.
+/// exceptions, memory64, multi-memory, extended constants, wide arithmetic, custom page sizes and
+/// threads (atomics, single-threaded) may each be on or off; GC instructions are always off.
 pub fn ward_smith_config(u: &mut Unstructured<'_>) -> Result<Config> {
     let mut c: Config = u.arbitrary()?;
     restrict_to_ward(&mut c);
@@ -68,13 +67,15 @@ pub fn ward_smith_config(u: &mut Unstructured<'_>) -> Result<Config> {
 }
 
 /// The configuration for the differential target: [`ward_smith_config`] restricted to what wasmi
-/// 2.0 also implements (no exceptions), without relaxed SIMD (its results are
+/// 2.0 also implements (no exceptions, no threads), without relaxed SIMD (its results are
 /// implementation-defined, so the two engines may legitimately differ), with NaNs canonicalised
 /// by the module itself after every float operation (NaN payloads are nondeterministic too), and
 /// with every item exported so that the final state can be compared.
 pub fn differential_smith_config(u: &mut Unstructured<'_>) -> Result<Config> {
     let mut c = ward_smith_config(u)?;
     c.exceptions_enabled = false;
+    // wasmi 2.0 has no threads proposal.
+    c.threads_enabled = false;
     c.relaxed_simd_enabled = false;
     c.canonicalize_nans = true;
     c.export_everything = true;

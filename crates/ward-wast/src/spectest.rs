@@ -4,7 +4,8 @@
 //! so that script output stays readable), four constant globals holding 666 or 666.6, a funcref
 //! table of 10 elements (maximum 20) and a memory of one page (maximum 2). What the suite at the
 //! root of the official test suite imports was checked by grepping it; it also needs `table64`,
-//! an i64-indexed funcref table of 10 elements (maximum 20).
+//! an i64-indexed funcref table of 10 elements (maximum 20), and the threads proposal's
+//! `shared_memory` (one page, maximum 2, shared).
 
 use ward::{
     Global, GlobalType, Instance, Linker, Memory, MemoryType, Module, Mutability, RefType, Store,
@@ -49,5 +50,13 @@ pub(crate) fn define(linker: &mut Linker<()>, store: &mut Store<()>) -> ward::Re
 
     let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;
     linker.define(&*store, "spectest", "memory", memory)?;
+    // The threads proposal's scripts import `shared_memory`: one page (maximum 2), shared.
+    let module =
+        Module::new(store.engine(), r#"(module (memory (export "shared_memory") 1 2 shared))"#)?;
+    let instance = Instance::new(&mut *store, &module, &[])?;
+    let shared = instance
+        .get_memory(&mut *store, "shared_memory")
+        .ok_or_else(|| ward::Error::Usage("no `shared_memory` export".into()))?;
+    linker.define(&*store, "spectest", "shared_memory", shared)?;
     Ok(())
 }

@@ -61,7 +61,6 @@ fn default_features() -> WasmFeatures {
     // WebAssembly 3.0 as the validator knows it; GC types validate but GC instructions are
     // rejected by the interpreter's translator until the GC issue lands.
     let mut f = WasmFeatures::WASM3;
-    f.remove(WasmFeatures::THREADS);
     f.remove(WasmFeatures::SHARED_EVERYTHING_THREADS);
     f.insert(WasmFeatures::LEGACY_EXCEPTIONS);
     f.insert(WasmFeatures::WIDE_ARITHMETIC);

@@ -49,6 +49,10 @@ pub enum TrapCode {
     UncaughtException,
     /// A host function reported a failure.
     HostError,
+    /// An atomic memory access at an address that is not a multiple of its size.
+    UnalignedAtomic,
+    /// `memory.atomic.wait32`/`wait64` on a memory that is not shared.
+    ExpectedSharedMemory,
 }
 
 impl TrapCode {
@@ -77,6 +81,8 @@ impl TrapCode {
             TrapCode::Interrupted => "interrupted: deadline reached",
             TrapCode::UncaughtException => "uncaught exception",
             TrapCode::HostError => "host function failed",
+            TrapCode::UnalignedAtomic => "unaligned atomic",
+            TrapCode::ExpectedSharedMemory => "expected shared memory",
         }
     }
 }

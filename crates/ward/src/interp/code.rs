@@ -250,6 +250,19 @@ define_instrs! {
         V128Shuffle { d: Slot, a: Slot, b: Slot },
         /// SIMD load variants (splat, extend, zero); kind and memarg in `memargs[m]`.
         V128LoadExt { d: Slot, a: Slot, m: u32 },
+        /// Atomic load; kind (`MemKind::Atomic`) and memarg in `memargs[m]`.
+        AtomicLoad { d: Slot, a: Slot, m: u32 },
+        /// Atomic store of `v`; memarg in `memargs[m]`.
+        AtomicStore { a: Slot, v: Slot, m: u32 },
+        /// Atomic read-modify-write with operand `v` (or `memory.atomic.notify` with count `v`):
+        /// `d` = the old value (the number of waiters woken); memarg in `memargs[Arg.x]`.
+        AtomicRmw { d: Slot, a: Slot, v: Slot },
+        /// Atomic compare-exchange of expected `e` with replacement `Arg.x` (or
+        /// `memory.atomic.waitN` of expected `e` with timeout `Arg.x`): `d` = the old value (the
+        /// wait's result); memarg in `memargs[Arg.y]`.
+        AtomicCmpxchg { d: Slot, a: Slot, e: Slot },
+        /// `atomic.fence`.
+        AtomicFence,
         /// Wide arithmetic on the operands at `s..` (four for `add128`/`sub128`, two for the
         /// multiplications); the two i64 results (low, high) land at `s` and `s + 1`.
         Wide { s: Slot, op: WideOp },
@@ -659,6 +672,27 @@ pub(crate) enum MemKind {
         width: u8,
         lane: u8,
     },
+    /// An atomic access of `width` bytes (results zero-extended).
+    Atomic {
+        op: AtomicOp,
+        width: u8,
+    },
+}
+
+/// The operation of an atomic memory instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AtomicOp {
+    Load,
+    Store,
+    Add,
+    Sub,
+    And,
+    Or,
+    Xor,
+    Xchg,
+    Cmpxchg,
+    Notify,
+    Wait,
 }
 
 /// A memory argument that does not fit the fast path (other memory, 64-bit, large offset).

@@ -4,7 +4,7 @@
 //! and, while a host function runs, which one. `run` executes until the call finishes, traps, or
 //! reaches a host function; the generic driver in the API layer calls the host and runs again.
 
-use super::code::{CompiledFunc, Instr, MemKind};
+use super::code::{AtomicOp, CompiledFunc, Instr, MemKind};
 use super::num;
 use crate::error::{clip, Error, FrameInfo, Result, Trap, TrapCode};
 
@@ -1271,7 +1271,12 @@ impl Execution {
                 | Instr::V128Ternary { .. }
                 | Instr::V128Test { .. }
                 | Instr::V128Unary { .. }
-                | Instr::Wide { .. } => {
+                | Instr::Wide { .. }
+                | Instr::AtomicLoad { .. }
+                | Instr::AtomicStore { .. }
+                | Instr::AtomicRmw { .. }
+                | Instr::AtomicCmpxchg { .. }
+                | Instr::AtomicFence => {
                     if let Err(c) = exec_cold(store, inst, cf, sp, ins, &mut ip) {
                         trap!(c)
                     }
@@ -1643,6 +1648,55 @@ fn exec_cold(
             let (k, _, _) = arg!();
             wr128!(d, super::simd::shuffle(rd128!(a), rd128!(b), &cf.shuffles[k as usize]))
         }
+        Instr::AtomicLoad { d, a, m } => {
+            let (p, op, width) = atomic_target(inst, cf, m, rd!(a))?;
+            // SAFETY: `atomic_target` checked bounds and alignment.
+            wr!(d, unsafe { atomic_op(p, op, width, 0, 0) })
+        }
+        Instr::AtomicStore { a, v, m } => {
+            let (p, op, width) = atomic_target(inst, cf, m, rd!(a))?;
+            let v = rd!(v);
+            // SAFETY: as above.
+            unsafe { atomic_op(p, op, width, v, 0) };
+        }
+        Instr::AtomicRmw { d, a, v } => {
+            let (m, _, _) = arg!();
+            let (p, op, width) = atomic_target(inst, cf, m, rd!(a))?;
+            let r = if op == AtomicOp::Notify {
+                // No other thread can wait on this memory (memories are not shared across
+                // stores yet), so there is never anyone to wake.
+                0
+            } else {
+                let v = rd!(v);
+                // SAFETY: as above.
+                unsafe { atomic_op(p, op, width, v, 0) }
+            };
+            wr!(d, r)
+        }
+        Instr::AtomicCmpxchg { d, a, e } => {
+            let (x, m, _) = arg!();
+            let (p, op, width) = atomic_target(inst, cf, m, rd!(a))?;
+            let r = if op == AtomicOp::Wait {
+                let mem = mem_at(inst, cf.memargs[m as usize].mem);
+                // SAFETY: memories are boxed in the store and live as long as it.
+                if !unsafe { (*mem).ty.shared } {
+                    trap!(TrapCode::ExpectedSharedMemory)
+                }
+                // SAFETY: as above.
+                let current = unsafe { atomic_op(p, AtomicOp::Load, width, 0, 0) };
+                if current != truncate(rd!(e), width) {
+                    1
+                } else {
+                    atomic_wait(store, rd!(x) as i64)?
+                }
+            } else {
+                let (e, x) = (rd!(e), rd!(x));
+                // SAFETY: as above.
+                unsafe { atomic_op(p, op, width, e, x) }
+            };
+            wr!(d, r)
+        }
+        Instr::AtomicFence => std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst),
         Instr::Wide { s, op } => {
             let mut x = [0u64; 4];
             for (k, v) in x.iter_mut().enumerate().take(op.arity()) {
@@ -1655,6 +1709,117 @@ fn exec_cold(
         _ => unreachable!("not a cold instruction: {ins:?}"),
     }
     Ok(())
+}
+
+/// The host address of the atomic access `memargs[m]` at wasm address `addr` (raw slot bits),
+/// with its operation and width, after the bounds and alignment checks the threads proposal
+/// requires.
+fn atomic_target(
+    inst: &InstanceData,
+    cf: &CompiledFunc,
+    m: u32,
+    addr: u64,
+) -> Result<(*mut u8, AtomicOp, u8), TrapCode> {
+    let ma = cf.memargs[m as usize];
+    let MemKind::Atomic { op, width } = ma.kind else { unreachable!("not an atomic memarg") };
+    let addr = if ma.is64 { addr } else { addr as u32 as u64 };
+    let mem = mem_at(inst, ma.mem);
+    // SAFETY: memories are boxed in the store and live as long as it.
+    let (base, len) = unsafe { ((*mem).base(), (*mem).len()) };
+    let ea = addr.checked_add(ma.offset).ok_or(TrapCode::MemoryOutOfBounds)?;
+    let range = range_in(len, ea, width as u64).ok_or(TrapCode::MemoryOutOfBounds)?;
+    if ea % width as u64 != 0 {
+        return Err(TrapCode::UnalignedAtomic);
+    }
+    // SAFETY: the range is inside the accessible bytes of the memory.
+    Ok((unsafe { base.add(range.start) }, op, width))
+}
+
+/// The low `width` bytes of `v`.
+fn truncate(v: u64, width: u8) -> u64 {
+    if width >= 8 {
+        v
+    } else {
+        v & ((1u64 << (width as u32 * 8)) - 1)
+    }
+}
+
+// Wasm memory is little-endian; the host atomics below operate on native integers in place.
+const _: () = assert!(cfg!(target_endian = "little"), "atomics assume a little-endian host");
+
+/// Performs the atomic operation `op` (not `Notify`/`Wait`) of `width` bytes at `p` with operand
+/// `v` (the expected value, for `Cmpxchg`) and replacement `r`, sequentially consistent, and
+/// returns the old value zero-extended (0 for a store).
+///
+/// # Safety
+/// `p` lies inside a live linear memory, `width` bytes are accessible from it, and it is aligned
+/// to `width` (memory bases are page-aligned and the wasm address is a multiple of `width`).
+/// Other accesses to these bytes from this thread are not in progress: the store is
+/// exclusively borrowed while the instruction runs.
+unsafe fn atomic_op(p: *mut u8, op: AtomicOp, width: u8, v: u64, r: u64) -> u64 {
+    use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering::SeqCst};
+    macro_rules! on {
+        ($atomic:ty, $int:ty) => {{
+            // SAFETY: the caller guarantees `p` is valid for `width` bytes and aligned for
+            // `$int`, whose size is `width`.
+            let a = unsafe { <$atomic>::from_ptr(p.cast::<$int>()) };
+            let (v, r) = (v as $int, r as $int);
+            (match op {
+                AtomicOp::Load => a.load(SeqCst),
+                AtomicOp::Store => {
+                    a.store(v, SeqCst);
+                    0
+                }
+                AtomicOp::Add => a.fetch_add(v, SeqCst),
+                AtomicOp::Sub => a.fetch_sub(v, SeqCst),
+                AtomicOp::And => a.fetch_and(v, SeqCst),
+                AtomicOp::Or => a.fetch_or(v, SeqCst),
+                AtomicOp::Xor => a.fetch_xor(v, SeqCst),
+                AtomicOp::Xchg => a.swap(v, SeqCst),
+                AtomicOp::Cmpxchg => match a.compare_exchange(v, r, SeqCst, SeqCst) {
+                    Ok(old) | Err(old) => old,
+                },
+                AtomicOp::Notify | AtomicOp::Wait => 0,
+            }) as u64
+        }};
+    }
+    match width {
+        1 => on!(AtomicU8, u8),
+        2 => on!(AtomicU16, u16),
+        4 => on!(AtomicU32, u32),
+        _ => on!(AtomicU64, u64),
+    }
+}
+
+/// `memory.atomic.wait` once the value matched: no other thread can reach the memory (memories
+/// are not shared across stores yet), so nothing can notify and the wait lasts until its
+/// timeout (nanoseconds; negative: forever), then returns 2 ("timed-out"). It sleeps in short
+/// slices so that the store stays in control: interruption traps, and reaching the store's
+/// epoch deadline ends the wait early as if timed out, so that the guest's next checkpoint
+/// handles the deadline. Without either, an infinite wait blocks this thread.
+fn atomic_wait(store: &StoreInner, timeout: i64) -> Result<u64, TrapCode> {
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::time::{Duration, Instant};
+    const SLICE: Duration = Duration::from_millis(10);
+    let deadline = u64::try_from(timeout)
+        .ok()
+        .and_then(|ns| Instant::now().checked_add(Duration::from_nanos(ns)));
+    let epochs = store.engine.config().epoch_interruption;
+    loop {
+        if store.interrupt.load(Relaxed) {
+            return Err(TrapCode::Interrupted);
+        }
+        if epochs && store.epoch.load(Relaxed) >= store.epoch_deadline {
+            return Ok(2);
+        }
+        let now = Instant::now();
+        let slice = match deadline {
+            Some(d) if now >= d => return Ok(2),
+            Some(d) => (d - now).min(SLICE),
+            None => SLICE,
+        };
+        std::thread::sleep(slice);
+    }
 }
 
 /// Translates (if needed) and caches the code of wasm function `func` (store index).
@@ -1923,6 +2088,56 @@ mod tests {
         store.set_fuel(500).unwrap();
         let e = f.call(&mut store, 100).unwrap_err();
         assert_eq!(e.as_trap().unwrap().code(), TrapCode::OutOfFuel);
+    }
+
+    /// Atomics on shared and unshared memories: read-modify-write and compare-exchange results,
+    /// the alignment trap, `wait` on an unshared memory, a timed `wait` that times out after
+    /// its timeout, `notify` with nobody waiting, and an infinite `wait` ended by interruption.
+    #[test]
+    fn atomics_single_threaded() {
+        let engine = Engine::default();
+        let module = Module::new(
+            &engine,
+            r#"(module
+              (memory $s 1 1 shared)
+              (memory $u 1)
+              (func (export "rmw") (result i64)
+                (drop (i32.atomic.rmw.add $s (i32.const 8) (i32.const 5)))
+                (drop (i32.atomic.rmw8.sub_u $s (i32.const 8) (i32.const 7)))
+                (drop (i64.atomic.rmw32.cmpxchg_u $u (i32.const 0) (i64.const 0) (i64.const 9)))
+                (i64.add (i64.atomic.load32_u $s (i32.const 8)) (i64.atomic.load $u (i32.const 0))))
+              (func (export "unaligned") (result i32) (i32.atomic.load $u (i32.const 2)))
+              (func (export "wait-unshared") (result i32)
+                (memory.atomic.wait32 $u (i32.const 0) (i32.const 0) (i64.const 0)))
+              (func (export "wait") (param i64) (result i32)
+                (memory.atomic.wait64 $s (i32.const 16) (i64.const 0) (local.get 0)))
+              (func (export "notify") (result i32)
+                (memory.atomic.notify $s (i32.const 16) (i32.const 3))))"#,
+        )
+        .unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let rmw = instance.get_typed_func::<(), i64>(&store, "rmw").unwrap();
+        // 5 - 7 in the low byte wraps to 0xfe; the unshared memory's word became 9.
+        assert_eq!(rmw.call(&mut store, ()).unwrap(), 0xfe + 9);
+        let code = |r: Result<i32>| r.unwrap_err().as_trap().unwrap().code();
+        let unaligned = instance.get_typed_func::<(), i32>(&store, "unaligned").unwrap();
+        assert_eq!(code(unaligned.call(&mut store, ())), TrapCode::UnalignedAtomic);
+        let wait_u = instance.get_typed_func::<(), i32>(&store, "wait-unshared").unwrap();
+        assert_eq!(code(wait_u.call(&mut store, ())), TrapCode::ExpectedSharedMemory);
+        let wait = instance.get_typed_func::<i64, i32>(&store, "wait").unwrap();
+        let start = std::time::Instant::now();
+        assert_eq!(wait.call(&mut store, 20_000_000).unwrap(), 2, "timed-out");
+        assert!(start.elapsed() >= std::time::Duration::from_millis(20));
+        let notify = instance.get_typed_func::<(), i32>(&store, "notify").unwrap();
+        assert_eq!(notify.call(&mut store, ()).unwrap(), 0);
+        let handle = store.interrupt_handle();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            handle.interrupt();
+        });
+        assert_eq!(code(wait.call(&mut store, -1)), TrapCode::Interrupted);
+        t.join().unwrap();
     }
 
     #[test]

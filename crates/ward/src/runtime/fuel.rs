@@ -46,5 +46,9 @@ mod tests {
         assert_eq!(operator_cost(&Operator::CatchAll), 1);
         assert_eq!(operator_cost(&Operator::I64Add128), 1);
         assert_eq!(operator_cost(&Operator::I64MulWideS), 1);
+        assert_eq!(
+            operator_cost(&Operator::AtomicFence { ordering: wasmparser::Ordering::SeqCst }),
+            1
+        );
     }
 }

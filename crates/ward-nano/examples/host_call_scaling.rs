@@ -21,8 +21,8 @@ fn main() {
     linker.func_wrap("h", "f", |_: Caller<'_, ()>| 1i32).unwrap();
     let pre = linker.instantiate_pre(&m).unwrap();
     for export in ["pure", "host"] {
-        for threads in [1, 2] {
-            let n = 20_000_000 / threads as i32;
+        for threads in [1i32, 2] {
+            let n = 20_000_000 / threads;
             let start = Instant::now();
             std::thread::scope(|s| {
                 for _ in 0..threads {

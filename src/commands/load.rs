@@ -177,14 +177,40 @@ pub fn module_binary(source: &Source, bytes: Vec<u8>) -> anyhow::Result<Vec<u8>>
             }
         }
         Kind::ComponentBinary | Kind::ComponentText => bail!(
-            "`{name}` is a WebAssembly component; Ward runs core modules only \
-             (components are not supported yet)"
+            "`{name}` is a WebAssembly component, not a core module (`ward run` runs \
+             components that are WASI 0.2 commands)"
         ),
         Kind::UnknownBinaryVersion(v) => bail!(
             "`{name}` is a WebAssembly binary of version {v}; Ward runs version 1 core modules"
         ),
         Kind::Empty => bail!("`{name}` is empty"),
         Kind::Neither => bail!("`{name}` is neither a WebAssembly binary nor text"),
+    }
+}
+
+/// Whether `bytes` are a component (binary or text), which `ward run` runs as a WASI 0.2
+/// command.
+pub fn is_component(bytes: &[u8]) -> bool {
+    matches!(classify(bytes), Kind::ComponentBinary | Kind::ComponentText)
+}
+
+/// The binary of the component at `source` (text is translated, its errors shown with file,
+/// line and column).
+pub fn component_binary(source: &Source, bytes: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    let name = source.name();
+    match classify(&bytes) {
+        Kind::ComponentBinary => Ok(bytes),
+        Kind::ComponentText => {
+            let path = match source {
+                Source::File(p) => p.as_path(),
+                Source::Stdin => Path::new("<stdin>"),
+            };
+            let text = std::str::from_utf8(&bytes).expect("classified as text");
+            wat::Parser::new()
+                .parse_str(Some(path), text)
+                .map_err(|e| anyhow::anyhow!("`{name}` is WebAssembly text with an error:\n{e}"))
+        }
+        _ => module_binary(source, bytes),
     }
 }
 
@@ -206,6 +232,9 @@ mod tests {
         assert_eq!(classify(b"(hello world)"), Kind::Neither);
         assert_eq!(classify(b"(; never closed"), Kind::Neither);
         assert_eq!(classify(&[0xff, 0xfe, 0]), Kind::Neither);
+        assert!(is_component(b"\0asm\x0d\0\x01\0"));
+        assert!(is_component(b"(component)"));
+        assert!(!is_component(b"(module)"));
     }
 
     #[test]

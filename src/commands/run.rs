@@ -223,8 +223,12 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let watchdog = args.timeout.map(|limit| Watchdog::start(limit, store.interrupt_handle()));
 
     let started = Instant::now();
+    let raw = source.read()?;
+    if load::is_component(&raw) {
+        return run_component(&args, &source, &guest_args, &engine, raw, watchdog.as_ref());
+    }
     // These errors name the file and say what it is.
-    let bytes = load::module_binary(&source, source.read()?)?;
+    let bytes = load::module_binary(&source, raw)?;
     let module =
         Module::new(&engine, &bytes).with_context(|| format!("cannot load module `{name}`"))?;
     debug!(target: "ward_cli", module = %name, bytes = bytes.len(), elapsed = ?started.elapsed(), "compiled");
@@ -233,18 +237,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         w.running();
     }
 
-    let total = args.max_total_memory.unwrap_or_else(|| default_total_memory(args.max_memory));
-    let mut limits = StoreLimitsBuilder::new()
-        .tables(args.max_tables)
-        .memories(args.max_memories)
-        .total_size(total);
-    if let Some(bytes) = args.max_memory {
-        limits = limits.memory_size(usize::try_from(bytes).unwrap_or(usize::MAX));
-    }
-    if let Some(n) = args.max_table_elements {
-        limits = limits.table_elements(usize::try_from(n).unwrap_or(usize::MAX));
-    }
-    store.limiter(limits.build());
+    store.limiter(store_limits(&args));
     if let Some(fuel) = args.fuel {
         store.set_fuel(fuel)?;
     }
@@ -271,6 +264,136 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             Err(describe(error, &report, args.timeout)).context(context)
         }
     }
+}
+
+/// The store limits of `--max-memory`, `--max-table-elements`, `--max-tables`,
+/// `--max-memories` and `--max-total-memory`.
+fn store_limits(args: &RunArgs) -> ward::StoreLimits {
+    let total = args.max_total_memory.unwrap_or_else(|| default_total_memory(args.max_memory));
+    let mut limits = StoreLimitsBuilder::new()
+        .tables(args.max_tables)
+        .memories(args.max_memories)
+        .total_size(total);
+    if let Some(bytes) = args.max_memory {
+        limits = limits.memory_size(usize::try_from(bytes).unwrap_or(usize::MAX));
+    }
+    if let Some(n) = args.max_table_elements {
+        limits = limits.table_elements(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    limits.build()
+}
+
+// --- components ---------------------------------------------------------------------------
+
+/// Runs a `wasm32-wasip2` command component: WASI preview 2 from `ward-wasi-p2` with the same
+/// grants as a core module (arguments, `--env`/`--inherit-env`, `--dir` with `::ro`, host
+/// stdio), the same store limits, fuel and timeout; calls its `wasi:cli/run` export.
+fn run_component(
+    args: &RunArgs,
+    source: &Source,
+    guest_args: &[String],
+    engine: &Engine,
+    raw: Vec<u8>,
+    watchdog: Option<&Watchdog>,
+) -> anyhow::Result<i32> {
+    use ward_component::{Component, Linker as ComponentLinker};
+    use ward_wasi_p2::WasiP2Ctx;
+    let name = source.name();
+    if args.invoke.is_some() {
+        anyhow::bail!(
+            "`{name}` is a WebAssembly component; --invoke calls core module exports only \
+             (components are run as WASI commands through `wasi:cli/run`)"
+        );
+    }
+    if !args.tcplisten.is_empty() {
+        anyhow::bail!(
+            "`{name}` is a WebAssembly component; --tcplisten is not available for components \
+             (Ward does not provide wasi:sockets)"
+        );
+    }
+    let bytes = load::component_binary(source, raw)?;
+    let component = Component::from_binary(engine, &bytes)
+        .map_err(|e| anyhow!("{}", diag::escape(&e.to_string(), diag::MAX_LINE_CHARS)))
+        .with_context(|| format!("cannot load component `{name}`"))?;
+    debug!(target: "ward_cli", component = %name, bytes = bytes.len(), "compiled");
+    let mut store = Store::new(engine, p2_context(args, source, guest_args)?);
+    if let Some(w) = watchdog {
+        w.retarget(store.interrupt_handle());
+        w.running();
+    }
+    store.limiter(store_limits(args));
+    if let Some(fuel) = args.fuel {
+        store.set_fuel(fuel)?;
+    }
+    let report = |trap: &ward::Trap| TrapReport(backtrace::report(trap));
+    let fail = |e: ward_component::Error, context: String| -> anyhow::Error {
+        match e {
+            ward_component::Error::Wasm(e) => describe(e, &report, args.timeout).context(context),
+            other => anyhow!("{}", diag::escape(&other.to_string(), diag::MAX_LINE_CHARS))
+                .context(context),
+        }
+    };
+    let mut linker = ComponentLinker::<WasiP2Ctx>::new(engine);
+    ward_wasi_p2::add_to_linker(&mut linker, |ctx: &mut WasiP2Ctx| ctx)
+        .map_err(|e| anyhow!("{e}"))?;
+    let instance = match linker.instantiate(&mut store, &component) {
+        Ok(instance) => instance,
+        Err(ward_component::Error::Wasm(ward::Error::Exit(code))) => return guest_exit(code),
+        Err(e) => {
+            let hint = match &e {
+                ward_component::Error::UnknownImport(_) => {
+                    " (Ward provides wasi:cli, wasi:io, wasi:clocks, wasi:random and \
+                     wasi:filesystem 0.2.x to components)"
+                }
+                _ => "",
+            };
+            return Err(fail(e, format!("cannot instantiate component `{name}`{hint}")));
+        }
+    };
+    debug!(target: "ward_cli", component = %name, "instantiated");
+    match ward_wasi_p2::run_command(&mut store, &instance) {
+        Ok(code) => guest_exit(code),
+        Err(ward_component::Error::Usage(msg)) => {
+            Err(anyhow!("`{name}`: {}", diag::escape(&msg, diag::MAX_LINE_CHARS)))
+        }
+        Err(e) => Err(fail(e, format!("`wasi:cli/run` of component `{name}` failed"))),
+    }
+}
+
+/// The WASI preview 2 context for a component: the same grants as [`wasi_context`].
+fn p2_context(
+    args: &RunArgs,
+    source: &Source,
+    guest_args: &[String],
+) -> anyhow::Result<ward_wasi_p2::WasiP2Ctx> {
+    let mut b = ward_wasi_p2::WasiP2CtxBuilder::new();
+    b.inherit_stdio();
+    b.arg(args.argv0.clone().unwrap_or_else(|| source.argv0()));
+    b.args(guest_args);
+    if args.inherit_env {
+        b.envs(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        );
+    }
+    for var in &args.envs {
+        match &var.value {
+            Some(value) => {
+                b.env(&var.name, value);
+            }
+            None => {
+                if let Ok(value) = std::env::var(&var.name) {
+                    b.env(&var.name, value);
+                }
+            }
+        }
+    }
+    for dir in &args.dirs {
+        let access = if dir.read_only { DirAccess::ReadOnly } else { DirAccess::ReadWrite };
+        b.preopened_dir_path_with(&dir.host, &dir.guest, access)
+            .with_context(|| format!("cannot give the guest directory `{}`", dir.host.display()))?;
+    }
+    Ok(b.build())
 }
 
 /// `--timeout` expired.
@@ -455,6 +578,7 @@ fn invoke(
 /// streams (a guest blocked writing to a full pipe holds one) and flushes nothing.
 struct Watchdog {
     phase: Arc<AtomicU8>,
+    handle: Arc<std::sync::Mutex<ward::InterruptHandle>>,
 }
 
 impl Watchdog {
@@ -465,10 +589,12 @@ impl Watchdog {
     fn start(limit: Duration, handle: ward::InterruptHandle) -> Watchdog {
         let phase = Arc::new(AtomicU8::new(Self::LOADING));
         let seen = Arc::clone(&phase);
+        let handle = Arc::new(std::sync::Mutex::new(handle));
+        let target = Arc::clone(&handle);
         std::thread::spawn(move || {
             std::thread::sleep(limit);
             if seen.load(Ordering::SeqCst) == Self::RUNNING {
-                handle.interrupt();
+                target.lock().unwrap_or_else(|e| e.into_inner()).interrupt();
                 std::thread::sleep(Self::GRACE);
             }
             // The message is written from a thread of its own: if stderr is a full pipe the
@@ -478,7 +604,12 @@ impl Watchdog {
             std::thread::sleep(Duration::from_millis(50));
             diag::hard_exit(exit::TIMEOUT);
         });
-        Watchdog { phase }
+        Watchdog { phase, handle }
+    }
+
+    /// Interrupt the store of `handle` instead (a component runs in a store of its own).
+    fn retarget(&self, handle: ward::InterruptHandle) {
+        *self.handle.lock().unwrap_or_else(|e| e.into_inner()) = handle;
     }
 
     /// The module is compiled; from now on the guest can be interrupted.

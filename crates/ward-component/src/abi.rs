@@ -177,7 +177,7 @@ impl<'a> Lifter<'a> {
             }
             Type::List(elem) => {
                 let (ptr, len) = (it.next()? as u32, it.next()? as u32);
-                Val::List(self.load_list(ptr, len, elem)?)
+                self.load_list_val(ptr, len, elem)?
             }
             Type::FixedList(elem, n) => {
                 let mut out = Vec::new();
@@ -258,7 +258,7 @@ impl<'a> Lifter<'a> {
             }
             Type::List(elem) => {
                 let (p, n) = (self.load_int(ptr, 4) as u32, self.load_int(ptr + 4, 4) as u32);
-                Val::List(self.load_list(p, n, elem)?)
+                self.load_list_val(p, n, elem)?
             }
             Type::FixedList(elem, n) => {
                 let mut out = Vec::new();
@@ -343,6 +343,21 @@ impl<'a> Lifter<'a> {
             }
             Encoding::Latin1Utf16 => Ok(bytes.iter().map(|&b| b as char).collect()),
         }
+    }
+
+    /// A `list<T>`: [`Val::Bytes`] for `list<u8>` (one host byte per guest byte), otherwise
+    /// [`Val::List`].
+    fn load_list_val(&mut self, ptr: u32, len: u32, elem: &Type) -> ward::Result<Val> {
+        if !matches!(elem, Type::U8) {
+            return Ok(Val::List(self.load_list(ptr, len, elem)?));
+        }
+        let byte_len = len as u64;
+        if byte_len > MAX_LIST_BYTE_LENGTH {
+            return Err(trap("list content out-of-bounds: longer than the canonical ABI allows"));
+        }
+        self.check_range(ptr as u64, byte_len, 1, "list")?;
+        // In range: checked just above against the memory's length.
+        Ok(Val::Bytes(self.mem[ptr as usize..(ptr as u64 + byte_len) as usize].to_vec()))
     }
 
     fn load_list(&mut self, ptr: u32, len: u32, elem: &Type) -> ward::Result<Vec<Val>> {
@@ -614,6 +629,10 @@ impl<T> Lowerer<'_, '_, T> {
                 let (p, n) = self.store_list(items, elem)?;
                 out.extend([p as u64, n as u64]);
             }
+            (Type::List(elem), Val::Bytes(bytes)) if matches!(**elem, Type::U8) => {
+                let (p, n) = self.store_bytes(bytes)?;
+                out.extend([p as u64, n as u64]);
+            }
             (Type::FixedList(elem, n), Val::List(items)) if items.len() == *n as usize => {
                 for item in items {
                     self.lower_flat(item, elem, out)?;
@@ -697,6 +716,11 @@ impl<T> Lowerer<'_, '_, T> {
                 self.store_int(ptr, p as u64, 4)?;
                 self.store_int(ptr + 4, n as u64, 4)
             }
+            (Type::List(elem), Val::Bytes(bytes)) if matches!(**elem, Type::U8) => {
+                let (p, n) = self.store_bytes(bytes)?;
+                self.store_int(ptr, p as u64, 4)?;
+                self.store_int(ptr + 4, n as u64, 4)
+            }
             (Type::FixedList(elem, n), Val::List(items)) if items.len() == *n as usize => {
                 for (i, item) in items.iter().enumerate() {
                     self.store(item, elem, ptr + i as u64 * elem.size())?;
@@ -754,6 +778,17 @@ impl<T> Lowerer<'_, '_, T> {
             }
             _ => Err(mismatch(ty, v)),
         }
+    }
+
+    /// A `list<u8>` given as bytes: one allocation, one copy.
+    fn store_bytes(&mut self, bytes: &[u8]) -> ward::Result<(u32, u32)> {
+        let n = u32::try_from(bytes.len()).map_err(|_| trap("list too long"))?;
+        if n as u64 > MAX_LIST_BYTE_LENGTH {
+            return Err(trap("list too long for the canonical ABI"));
+        }
+        let ptr = self.allocate(1, n as u64, "list")?;
+        self.write(ptr as u64, bytes)?;
+        Ok((ptr, n))
     }
 
     fn store_list(&mut self, items: &[Val], elem: &Type) -> ward::Result<(u32, u32)> {

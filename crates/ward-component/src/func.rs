@@ -362,6 +362,9 @@ pub(crate) fn resource_drop<T: 'static>(
         if !h.own {
             return Ok(());
         }
+        if let Some(drop) = rt.host_drop::<T>() {
+            return drop(caller.as_context_mut(), h.rep).map_err(Error::into_wasm);
+        }
         let Some(guest) = rt.guest_info() else { return Ok(()) };
         let (Some(dtor), Some(owner)) = (guest.dtor, guest.instance.upgrade()) else {
             return Ok(());

@@ -72,7 +72,7 @@ pub mod wast;
 
 pub use error::{Error, Result};
 pub use func::Func;
-pub use resources::{ResourceAny, ResourceTable, ResourceType};
+pub use resources::{HostDrop, ResourceAny, ResourceTable, ResourceType};
 pub use types::{FuncType, Type};
 pub use values::Val;
 
@@ -303,8 +303,27 @@ impl<T: 'static> Linker<T> {
         self.define(name, Item::Func(func.clone()))
     }
 
+    /// The definition of `name`, or else of the same interface at the highest
+    /// semver-compatible version (see [`Linker::instantiate`]).
+    fn find(&self, name: &str) -> Option<&Definition> {
+        if let Some(d) = self.defs.get(name) {
+            return Some(d);
+        }
+        let (base, version) = name.rsplit_once('@')?;
+        let want = compatible_key(parse_version(version)?);
+        self.defs
+            .iter()
+            .filter_map(|(k, d)| {
+                let (b, v) = k.rsplit_once('@')?;
+                let v = parse_version(v)?;
+                (b == base && compatible_key(v) == want).then_some((v, k, d))
+            })
+            .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)))
+            .map(|(_, _, d)| d)
+    }
+
     fn lookup(&self, name: &str) -> Option<Item> {
-        Some(match self.defs.get(name)? {
+        Some(match self.find(name)? {
             Definition::Item(item) => item.clone(),
             Definition::Instance(members) => {
                 let mut e = Exports::default();
@@ -319,6 +338,31 @@ impl<T: 'static> Linker<T> {
     }
 
     /// Instantiates `component`, resolving its imports by name.
+    ///
+    /// An import at a versioned name such as `wasi:io/streams@0.2.3` is resolved by that exact
+    /// name if it is defined, and otherwise by the same name at the highest semver-compatible
+    /// version defined (same major version; for `0.x`, same minor; `0.0.x` only exactly), as
+    /// other runtimes do, so a host defining `@0.2.6` serves components built against any
+    /// `0.2.x`.
+    ///
+    /// ```
+    /// use ward_component::{Component, Linker};
+    /// let engine = ward::Engine::default();
+    /// let mut linker = Linker::<u32>::new(&engine);
+    /// linker.func_new("a:b/c@0.2.6", "f", |mut store, _, _| {
+    ///     *store.data_mut() += 1;
+    ///     Ok(())
+    /// })?;
+    /// let c = Component::new(&engine, r#"(component
+    ///   (import "a:b/c@0.2.1" (instance $i (export "f" (func))))
+    ///   (alias export $i "f" (func $f))
+    ///   (export "f" (func $f)))"#)?;
+    /// let mut store = ward::Store::new(&engine, 0u32);
+    /// let instance = linker.instantiate(&mut store, &c)?;
+    /// instance.get_func("f").unwrap().call(&mut store, &[], &mut [])?;
+    /// assert_eq!(*store.data(), 1);
+    /// # Ok::<(), ward_component::Error>(())
+    /// ```
     pub fn instantiate(
         &self,
         mut store: impl AsContextMut<Data = T>,
@@ -331,5 +375,38 @@ impl<T: 'static> Linker<T> {
         let mut import = |name: &str| self.lookup(name);
         let (exports, _) = instance::instantiate(&mut ctx, &component.closure, &mut import, None)?;
         Ok(Instance { exports })
+    }
+}
+
+/// `MAJOR.MINOR.PATCH` of a version (pre-release and build suffixes ignored).
+fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    let version = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(version)
+}
+
+/// The part of a version that must match for two versions to be semver-compatible.
+fn compatible_key((major, minor, patch): (u64, u64, u64)) -> (u64, Option<u64>, Option<u64>) {
+    match (major, minor) {
+        (0, 0) => (0, Some(0), Some(patch)),
+        (0, m) => (0, Some(m), None),
+        (m, _) => (m, None, None),
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("0.2.6"), Some((0, 2, 6)));
+        assert_eq!(parse_version("0.2.0-rc-2023-12-05"), Some((0, 2, 0)));
+        assert_eq!(parse_version("0.2"), None);
+        assert_eq!(compatible_key((0, 2, 1)), compatible_key((0, 2, 6)));
+        assert_ne!(compatible_key((0, 2, 1)), compatible_key((0, 3, 1)));
+        assert_ne!(compatible_key((0, 0, 1)), compatible_key((0, 0, 2)));
+        assert_eq!(compatible_key((1, 0, 1)), compatible_key((1, 4, 2)));
     }
 }

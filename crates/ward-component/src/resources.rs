@@ -28,7 +28,13 @@ struct ResourceTypeInner {
     name: String,
     /// The implementing component instance and its destructor, for guest resources.
     guest: Option<GuestResource>,
+    /// For host resources: an `Arc<HostDrop<T>>` run when a component drops an owned handle.
+    host_drop: Option<Arc<dyn Any + Send + Sync>>,
 }
+
+/// What a host runs when a component drops an owned handle of its resource type: the store and
+/// the handle's representation.
+pub type HostDrop<T> = dyn Fn(ward::StoreContextMut<'_, T>, u32) -> crate::Result<()> + Send + Sync;
 
 pub(crate) struct GuestResource {
     pub(crate) instance: Weak<InstanceState>,
@@ -49,11 +55,43 @@ impl ResourceType {
             id: next_id(),
             name: name.to_string(),
             guest: None,
+            host_drop: None,
+        }))
+    }
+
+    /// A fresh host resource type whose owned handles, when a component drops them
+    /// (`resource.drop`), are passed to `drop` with their representation, so the host can free
+    /// what stands behind them. An error from `drop` traps the dropping component.
+    ///
+    /// The store's data type `T` must be the one of the stores the type is used in; in a store
+    /// of another type the destructor is not run.
+    pub fn host_with_drop<T: 'static>(
+        name: &str,
+        drop: impl Fn(ward::StoreContextMut<'_, T>, u32) -> crate::Result<()> + Send + Sync + 'static,
+    ) -> ResourceType {
+        let drop: Arc<HostDrop<T>> = Arc::new(drop);
+        ResourceType(Arc::new(ResourceTypeInner {
+            id: next_id(),
+            name: name.to_string(),
+            guest: None,
+            host_drop: Some(Arc::new(drop)),
         }))
     }
 
     pub(crate) fn guest(name: String, guest: GuestResource) -> ResourceType {
-        ResourceType(Arc::new(ResourceTypeInner { id: next_id(), name, guest: Some(guest) }))
+        ResourceType(Arc::new(ResourceTypeInner {
+            id: next_id(),
+            name,
+            guest: Some(guest),
+            host_drop: None,
+        }))
+    }
+
+    /// The host destructor, if this is a host type made with [`host_with_drop`] for `T`.
+    ///
+    /// [`host_with_drop`]: ResourceType::host_with_drop
+    pub(crate) fn host_drop<T: 'static>(&self) -> Option<&Arc<HostDrop<T>>> {
+        self.0.host_drop.as_ref()?.downcast_ref::<Arc<HostDrop<T>>>()
     }
 
     /// Whether a component (rather than the host) implements this resource.

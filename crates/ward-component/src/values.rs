@@ -41,6 +41,9 @@ pub enum Val {
     String(String),
     /// `list<T>` (also fixed-length lists)
     List(Vec<Val>),
+    /// `list<u8>`, as a component lifts it: one byte per element (the host may also pass
+    /// `list<u8>` as a [`Val::List`] of [`Val::U8`]).
+    Bytes(Vec<u8>),
     /// `record`: fields in type order
     Record(Vec<(String, Val)>),
     /// `tuple`
@@ -76,7 +79,7 @@ impl Val {
             Val::Float64(_) => "f64",
             Val::Char(_) => "char",
             Val::String(_) => "string",
-            Val::List(_) => "list",
+            Val::List(_) | Val::Bytes(_) => "list",
             Val::Record(_) => "record",
             Val::Tuple(_) => "tuple",
             Val::Variant(..) => "variant",
@@ -132,6 +135,10 @@ impl fmt::Display for Val {
             Val::Char(c) => write!(f, "{c:?}"),
             Val::String(s) => write!(f, "{s:?}"),
             Val::List(items) => list(f, "[", items, "]"),
+            Val::Bytes(bytes) => {
+                let items: Vec<Val> = bytes.iter().map(|b| Val::U8(*b)).collect();
+                list(f, "[", &items, "]")
+            }
             Val::Tuple(items) => list(f, "(", items, ")"),
             Val::Record(fields) => {
                 write!(f, "{{")?;

@@ -332,6 +332,10 @@ fn matches(want: &WastVal<'_>, got: &Val) -> bool {
             (w.is_nan() && g.is_nan()) || w.to_bits() == g.to_bits()
         }
         (WastVal::List(w), Val::List(g)) | (WastVal::Tuple(w), Val::Tuple(g)) => matches_all(w, g),
+        (WastVal::List(w), Val::Bytes(g)) => {
+            w.len() == g.len()
+                && w.iter().zip(g).all(|(w, g)| matches!(w, WastVal::U8(x) if x == g))
+        }
         (WastVal::Record(w), Val::Record(g)) => {
             w.len() == g.len()
                 && w.iter().zip(g).all(|((wn, wv), (gn, gv))| wn == gn && matches(wv, gv))

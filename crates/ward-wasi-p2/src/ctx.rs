@@ -1,0 +1,368 @@
+//! The WASI preview 2 context a store carries, and its builder.
+
+use crate::table::{Object, Table};
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+pub use ward_wasi::DirAccess;
+
+/// A guest's WASI preview 2 state: what it was granted (arguments, environment, standard
+/// streams, preopened directories) and the host objects behind its resources.
+///
+/// Build one with [`WasiP2CtxBuilder`]; nothing is granted by default.
+pub struct WasiP2Ctx {
+    pub(crate) args: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) stdin: Input,
+    pub(crate) stdout: Output,
+    pub(crate) stderr: Output,
+    pub(crate) preopens: Vec<(Preopen, String)>,
+    pub(crate) table: Table,
+    pub(crate) random: Random,
+    pub(crate) started: Instant,
+}
+
+impl std::fmt::Debug for WasiP2Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasiP2Ctx")
+            .field("args", &self.args.len())
+            .field("env", &self.env.len())
+            .field("preopens", &self.preopens.iter().map(|(_, g)| g).collect::<Vec<_>>())
+            .field("live_resources", &self.table.live())
+            .finish()
+    }
+}
+
+impl WasiP2Ctx {
+    /// A builder with nothing granted.
+    pub fn builder() -> WasiP2CtxBuilder {
+        WasiP2CtxBuilder::new()
+    }
+
+    /// How many host objects (descriptors, streams, pollables, errors) the guest holds now.
+    pub fn live_resources(&self) -> usize {
+        self.table.live()
+    }
+
+    pub(crate) fn push(&mut self, o: Object) -> ward_component::Result<u32> {
+        self.table.push(o)
+    }
+}
+
+/// A preopened directory and what the guest may do beneath it.
+pub(crate) struct Preopen {
+    pub(crate) dir: Arc<Dir>,
+    pub(crate) access: DirAccess,
+}
+
+/// Where the guest's standard input comes from.
+pub(crate) enum Input {
+    Empty,
+    Inherit,
+    Bytes(Vec<u8>, usize),
+}
+
+/// Where the guest's standard output or error goes.
+#[derive(Clone)]
+pub(crate) enum Output {
+    Discard,
+    Stdout,
+    Stderr,
+    Pipe(OutputPipe),
+}
+
+/// An in-memory capture of a guest's output, bounded: writes beyond the capacity are short,
+/// then fail (the stream reports `last-operation-failed`), and [`OutputPipe::overflowed`] says
+/// output was refused. Clones share the same buffer.
+#[derive(Clone, Debug)]
+pub struct OutputPipe(Arc<Mutex<PipeState>>);
+
+#[derive(Debug)]
+struct PipeState {
+    data: Vec<u8>,
+    capacity: usize,
+    overflowed: bool,
+}
+
+impl Default for OutputPipe {
+    fn default() -> Self {
+        OutputPipe::new()
+    }
+}
+
+impl OutputPipe {
+    /// The default capacity: 16 MiB.
+    pub const DEFAULT_CAPACITY: usize = 16 << 20;
+
+    /// An empty pipe holding at most [`OutputPipe::DEFAULT_CAPACITY`] bytes.
+    pub fn new() -> OutputPipe {
+        OutputPipe::with_capacity(Self::DEFAULT_CAPACITY)
+    }
+
+    /// An empty pipe holding at most `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> OutputPipe {
+        OutputPipe(Arc::new(Mutex::new(PipeState {
+            data: Vec::new(),
+            capacity,
+            overflowed: false,
+        })))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PipeState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the guest wrote so far.
+    pub fn contents(&self) -> Vec<u8> {
+        self.lock().data.clone()
+    }
+
+    /// Whether a write was refused or cut short because the pipe was full.
+    pub fn overflowed(&self) -> bool {
+        self.lock().overflowed
+    }
+
+    /// Appends what fits; returns how much did, or an error when nothing fits.
+    pub(crate) fn write(&self, bytes: &[u8]) -> io::Result<usize> {
+        let mut s = self.lock();
+        let room = s.capacity.saturating_sub(s.data.len());
+        let n = room.min(bytes.len());
+        if n < bytes.len() {
+            s.overflowed = true;
+        }
+        if n == 0 && !bytes.is_empty() {
+            return Err(io::Error::from_raw_os_error(rustix::io::Errno::NOSPC.raw_os_error()));
+        }
+        s.data.extend_from_slice(&bytes[..n]);
+        Ok(n)
+    }
+}
+
+/// The random generator: the OS's, or a deterministic one for reproducible runs.
+pub(crate) enum Random {
+    Os,
+    Seeded(u64),
+}
+
+impl Random {
+    pub(crate) fn fill(&mut self, buf: &mut [u8]) {
+        match self {
+            Random::Os => {
+                let mut done = 0;
+                while done < buf.len() {
+                    match rustix::rand::getrandom(
+                        &mut buf[done..],
+                        rustix::rand::GetRandomFlags::empty(),
+                    ) {
+                        Ok(n) => done += n,
+                        Err(rustix::io::Errno::INTR) => {}
+                        // The kernel's generator does not fail once booted; fall back to a
+                        // time-seeded stream rather than panic on guest request.
+                        Err(_) => {
+                            let seed = Instant::now().elapsed().as_nanos() as u64 ^ 0x9e37_79b9;
+                            Random::Seeded(seed).fill(&mut buf[done..]);
+                            return;
+                        }
+                    }
+                }
+            }
+            Random::Seeded(state) => {
+                for chunk in buf.chunks_mut(8) {
+                    // splitmix64
+                    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                    let mut z = *state;
+                    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                    z ^= z >> 31;
+                    chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill(&mut b);
+        u64::from_le_bytes(b)
+    }
+}
+
+/// Builds a [`WasiP2Ctx`], granting capabilities one by one. Mirrors
+/// `ward_wasi::WasiCtxBuilder`.
+///
+/// ```
+/// use ward_wasi_p2::{OutputPipe, WasiP2CtxBuilder};
+/// let out = OutputPipe::new();
+/// let ctx = WasiP2CtxBuilder::new().arg("prog").env("K", "V").stdout(out.clone()).build();
+/// assert_eq!(ctx.live_resources(), 0);
+/// ```
+pub struct WasiP2CtxBuilder {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    stdin: Input,
+    stdout: Output,
+    stderr: Output,
+    preopens: Vec<(Preopen, String)>,
+    random: Random,
+}
+
+impl Default for WasiP2CtxBuilder {
+    fn default() -> Self {
+        WasiP2CtxBuilder::new()
+    }
+}
+
+impl WasiP2CtxBuilder {
+    /// Nothing granted: no arguments, no environment, empty stdin, output discarded, no
+    /// directories, the OS random generator.
+    pub fn new() -> WasiP2CtxBuilder {
+        WasiP2CtxBuilder {
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: Input::Empty,
+            stdout: Output::Discard,
+            stderr: Output::Discard,
+            preopens: Vec::new(),
+            random: Random::Os,
+        }
+    }
+
+    /// Appends a command-line argument (the first is the program name).
+    pub fn arg(&mut self, arg: impl AsRef<str>) -> &mut Self {
+        self.args.push(arg.as_ref().to_string());
+        self
+    }
+
+    /// Appends command-line arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(&mut self, args: I) -> &mut Self {
+        for a in args {
+            self.arg(a);
+        }
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> &mut Self {
+        let (name, value) = (name.as_ref().to_string(), value.as_ref().to_string());
+        self.env.retain(|(n, _)| *n != name);
+        self.env.push((name, value));
+        self
+    }
+
+    /// Sets environment variables.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        for (k, v) in vars {
+            self.env(k, v);
+        }
+        self
+    }
+
+    /// The guest reads the host's standard input.
+    pub fn inherit_stdin(&mut self) -> &mut Self {
+        self.stdin = Input::Inherit;
+        self
+    }
+
+    /// The guest writes to the host's standard output.
+    pub fn inherit_stdout(&mut self) -> &mut Self {
+        self.stdout = Output::Stdout;
+        self
+    }
+
+    /// The guest writes to the host's standard error.
+    pub fn inherit_stderr(&mut self) -> &mut Self {
+        self.stderr = Output::Stderr;
+        self
+    }
+
+    /// All three standard streams are the host's.
+    pub fn inherit_stdio(&mut self) -> &mut Self {
+        self.inherit_stdin().inherit_stdout().inherit_stderr()
+    }
+
+    /// The guest's standard input is these bytes.
+    pub fn stdin_bytes(&mut self, bytes: impl Into<Vec<u8>>) -> &mut Self {
+        self.stdin = Input::Bytes(bytes.into(), 0);
+        self
+    }
+
+    /// The guest's standard output goes to `pipe`.
+    pub fn stdout(&mut self, pipe: OutputPipe) -> &mut Self {
+        self.stdout = Output::Pipe(pipe);
+        self
+    }
+
+    /// The guest's standard error goes to `pipe`.
+    pub fn stderr(&mut self, pipe: OutputPipe) -> &mut Self {
+        self.stderr = Output::Pipe(pipe);
+        self
+    }
+
+    /// Preopens `dir`, read-write, as `guest_path`.
+    pub fn preopened_dir(&mut self, dir: Dir, guest_path: impl AsRef<str>) -> &mut Self {
+        self.preopened_dir_with(dir, guest_path, DirAccess::ReadWrite)
+    }
+
+    /// Preopens `dir` as `guest_path` with `access`.
+    pub fn preopened_dir_with(
+        &mut self,
+        dir: Dir,
+        guest_path: impl AsRef<str>,
+        access: DirAccess,
+    ) -> &mut Self {
+        let preopen = Preopen { dir: Arc::new(dir), access };
+        self.preopens.push((preopen, guest_path.as_ref().to_string()));
+        self
+    }
+
+    /// Opens host directory `host` and preopens it, read-write, as `guest_path`.
+    pub fn preopened_dir_path(
+        &mut self,
+        host: impl AsRef<Path>,
+        guest_path: impl AsRef<str>,
+    ) -> io::Result<&mut Self> {
+        self.preopened_dir_path_with(host, guest_path, DirAccess::ReadWrite)
+    }
+
+    /// Opens host directory `host` and preopens it as `guest_path` with `access`.
+    pub fn preopened_dir_path_with(
+        &mut self,
+        host: impl AsRef<Path>,
+        guest_path: impl AsRef<str>,
+        access: DirAccess,
+    ) -> io::Result<&mut Self> {
+        let dir = Dir::open_ambient_dir(host, ambient_authority())?;
+        Ok(self.preopened_dir_with(dir, guest_path, access))
+    }
+
+    /// Random bytes from a deterministic generator seeded with `seed` (for reproducible runs;
+    /// never for secrets).
+    pub fn deterministic_random(&mut self, seed: u64) -> &mut Self {
+        self.random = Random::Seeded(seed);
+        self
+    }
+
+    /// The context. The builder is left empty.
+    pub fn build(&mut self) -> WasiP2Ctx {
+        let b = std::mem::take(self);
+        WasiP2Ctx {
+            args: b.args,
+            env: b.env,
+            stdin: b.stdin,
+            stdout: b.stdout,
+            stderr: b.stderr,
+            preopens: b.preopens,
+            table: Table::default(),
+            random: b.random,
+            started: Instant::now(),
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The WASI preview 2 conformance set (`wasm32-wasip2` command components built from the
+//! official WASI tests), run through `ward run`.
+//!
+//! For each component `NAME.wasm` with its optional spec `NAME.json` (`args`, `env`, `root`,
+//! `exit_code`, `stdout`, `stderr`, as in the preview 1 suite), the runner copies the
+//! component and its `root` directory to a fresh temporary directory, runs
+//! `ward run [--env K=V]... [--dir ROOT::/] NAME.wasm [ARGS]...` with stdin empty, and compares
+//! the exit status and, when the spec gives them, stdout and stderr exactly. It prints one line
+//! per test and the total.
+//!
+//! [`PASSING`] lists the tests that pass today, and each of them must keep passing: the number
+//! can only go up (add a name when a test starts to pass). Tests not on the list may fail.
+//!
+//! The set is looked for in `../shared/wasi-testsuite-p2` next to the workspace, or where
+//! `WARD_WASI_P2_TESTSUITE` points. If it is missing, the test says so loudly; it then fails
+//! when `CI` is set and is skipped otherwise, so that a fresh clone still passes `cargo test`.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The tests that pass; each must keep passing.
+const PASSING: &[&str] = &[
+    "big_random_buf",
+    "clock_time_get",
+    "close_preopen",
+    "dangling_fd",
+    "dangling_symlink",
+    "dir_fd_op_failures",
+    "directory_seek",
+    "fd_advise",
+    "fd_fdstat_set_rights",
+    "fd_filestat_set",
+    "fd_flags_set",
+    "fd_readdir",
+    "file_allocate",
+    "file_pread_pwrite",
+    "file_seek_tell",
+    "file_truncation",
+    "file_unbuffered_write",
+    "fstflags_validate",
+    "interesting_paths",
+    "isatty",
+    "nofollow_errors",
+    "overwrite_preopen",
+    "path_exists",
+    "path_filestat",
+    "path_link",
+    "path_open_create_existing",
+    "path_open_dirfd_not_dir",
+    "path_open_missing",
+    "path_open_nonblock",
+    "path_open_preopen",
+    "path_open_read_write",
+    "path_rename",
+    "path_rename_dir_trailing_slashes",
+    "path_symlink_trailing_slashes",
+    "poll_oneoff_stdio",
+    "readlink",
+    "remove_directory_trailing_slashes",
+    "remove_nonempty_directory",
+    "renumber",
+    "sched_yield",
+    "stdio",
+    "symlink_create",
+    "symlink_filestat",
+    "symlink_loop",
+    "truncation_rights",
+    "unlink_file_trailing_slashes",
+];
+
+/// How long one test may run before it counts as hung.
+const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Writes to the real stderr, past the test harness's capture, so the notice is always seen.
+fn loud(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+fn suite_dir() -> PathBuf {
+    match std::env::var_os("WARD_WASI_P2_TESTSUITE") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/wasi-testsuite-p2"),
+    }
+}
+
+/// Every `tests/*/testsuite/wasm32-wasip2/*.wasm`, sorted.
+fn components(suite: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for lang in std::fs::read_dir(suite.join("tests")).into_iter().flatten().flatten() {
+        let dir = lang.path().join("testsuite/wasm32-wasip2");
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if e.path().extension().is_some_and(|x| x == "wasm") {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A test's setup and expectations, with the specification's defaults.
+#[derive(Debug, Default)]
+struct Spec {
+    args: Vec<String>,
+    env: BTreeMap<String, String>,
+    root: Option<String>,
+    exit_code: i64,
+    stdout: Option<String>,
+    stderr: Option<String>,
+}
+
+fn read_spec(wasm: &Path) -> Result<Spec, String> {
+    let path = wasm.with_extension("json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(Spec::default());
+    };
+    let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| at(&e))?;
+    let obj = json.as_object().ok_or_else(|| at(&"not an object"))?;
+    let mut spec = Spec::default();
+    for (key, value) in obj {
+        let bad = || at(&format!("bad value for `{key}`"));
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_string).ok_or_else(bad);
+        match key.as_str() {
+            "args" => {
+                for a in value.as_array().ok_or_else(bad)? {
+                    spec.args.push(text(a)?);
+                }
+            }
+            "env" => {
+                for (k, v) in value.as_object().ok_or_else(bad)? {
+                    spec.env.insert(k.clone(), text(v)?);
+                }
+            }
+            "root" => spec.root = Some(text(value)?),
+            "exit_code" => spec.exit_code = value.as_i64().ok_or_else(bad)?,
+            "stdout" => spec.stdout = Some(text(value)?),
+            "stderr" => spec.stderr = Some(text(value)?),
+            other => return Err(at(&format!("unsupported key `{other}`"))),
+        }
+    }
+    Ok(spec)
+}
+
+/// Copies `from` to `to` recursively, making the copy writable (the suite may be read-only).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(from)?;
+    if meta.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for e in std::fs::read_dir(from)? {
+            let e = e?;
+            copy_tree(&e.path(), &to.join(e.file_name()))?;
+        }
+        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755))
+    } else if meta.file_type().is_symlink() {
+        std::os::unix::fs::symlink(std::fs::read_link(from)?, to)
+    } else {
+        std::fs::copy(from, to)?;
+        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o644))
+    }
+}
+
+/// Exit status and output of one run, or `None` for the status if it hung.
+struct Outcome {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `cmd` with stdin empty, capturing its output; kills it after [`TEST_TIMEOUT`].
+fn run(mut cmd: Command) -> std::io::Result<Outcome> {
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = r.read_to_end(&mut s);
+            String::from_utf8_lossy(&s).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait()? {
+            break status.code();
+        }
+        if start.elapsed() > TEST_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Ok(Outcome {
+        code,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
+}
+
+/// Runs one test in `dir`; `Err` says why it failed.
+fn run_test(wasm: &Path, dir: &Path) -> Result<(), String> {
+    let spec = read_spec(wasm)?;
+    let component = dir.join(wasm.file_name().expect("component file name"));
+    std::fs::copy(wasm, &component).map_err(|e| format!("copying the component: {e}"))?;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ward"));
+    cmd.arg("run");
+    for (k, v) in &spec.env {
+        cmd.arg("--env").arg(format!("{k}={v}"));
+    }
+    if let Some(root) = &spec.root {
+        let dst = dir.join(root);
+        copy_tree(&wasm.with_file_name(root), &dst)
+            .map_err(|e| format!("copying `{root}`: {e}"))?;
+        let mut mapping = dst.into_os_string();
+        mapping.push("::/");
+        cmd.arg("--dir").arg(mapping);
+    }
+    cmd.arg(&component).args(&spec.args);
+    let out = run(cmd).map_err(|e| format!("cannot run ward: {e}"))?;
+    let tail = |s: &str| {
+        s.trim_end()
+            .chars()
+            .rev()
+            .take(800)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<String>()
+    };
+    let Some(code) = out.code else { return Err(format!("no exit after {TEST_TIMEOUT:?}")) };
+    if i64::from(code) != spec.exit_code {
+        return Err(format!(
+            "exit status {code}, expected {}\n      stderr: {}",
+            spec.exit_code,
+            tail(&out.stderr)
+        ));
+    }
+    if spec.stdout.as_ref().is_some_and(|s| *s != out.stdout) {
+        return Err(format!("stdout {:?}, expected {:?}", out.stdout, spec.stdout));
+    }
+    if spec.stderr.as_ref().is_some_and(|s| *s != out.stderr) {
+        return Err(format!("stderr {:?}, expected {:?}", out.stderr, spec.stderr));
+    }
+    Ok(())
+}
+
+#[test]
+fn wasi_p2_testsuite() {
+    let suite = suite_dir();
+    let all = components(&suite);
+    if all.is_empty() {
+        let msg = format!(
+            "\n================================================================\n\
+             WASI P2 TEST SET NOT FOUND: no tests/*/testsuite/wasm32-wasip2/*.wasm under\n  {}\n\
+             Put the wasm32-wasip2 builds of WebAssembly/wasi-testsuite's Rust tests there\n\
+             (see its README), or point WARD_WASI_P2_TESTSUITE at a copy.\n\
+             ================================================================",
+            suite.display()
+        );
+        loud(&msg);
+        if std::env::var_os("CI").is_some() {
+            panic!("the WASI p2 test set is required under CI{msg}");
+        }
+        loud("wasi_p2_suite: SKIPPED (set CI to make this a failure)");
+        return;
+    }
+    let mut passed = Vec::new();
+    let mut regressions = Vec::new();
+    for wasm in &all {
+        let name = wasm.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!("ward-wasi-p2-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a temporary directory");
+        let result = run_test(wasm, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        match result {
+            Ok(()) => {
+                loud(&format!("  pass  {name}"));
+                passed.push(name);
+            }
+            Err(why) => {
+                let listed = PASSING.contains(&name.as_str());
+                loud(&format!("  {}  {name}: {why}", if listed { "FAIL" } else { "fail" }));
+                if listed {
+                    regressions.push(name);
+                }
+            }
+        }
+    }
+    loud(&format!("wasi-testsuite-p2 (wasm32-wasip2): {}/{} tests pass", passed.len(), all.len()));
+    let missing: Vec<&&str> =
+        PASSING.iter().filter(|n| !all.iter().any(|w| w.file_stem() == Some(n.as_ref()))).collect();
+    assert!(missing.is_empty(), "tests listed as passing are missing from the set: {missing:?}");
+    assert!(
+        regressions.is_empty(),
+        "{} test(s) listed as passing failed: {}",
+        regressions.len(),
+        regressions.join(", ")
+    );
+    let unlisted: Vec<&String> = passed.iter().filter(|n| !PASSING.contains(&n.as_str())).collect();
+    if !unlisted.is_empty() {
+        loud(&format!("now passing, add to PASSING: {unlisted:?}"));
+    }
+}

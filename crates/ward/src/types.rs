@@ -258,6 +258,23 @@ impl MemoryType {
         }
     }
 
+    /// A shared 32-bit memory (threads proposal) of `min` pages and at most `max` pages: shared
+    /// memories must declare a maximum.
+    ///
+    /// ```
+    /// let ty = ward::MemoryType::shared(1, 10);
+    /// assert!(ty.is_shared());
+    /// assert_eq!(ty.maximum(), Some(10));
+    /// ```
+    pub fn shared(min: u32, max: u32) -> MemoryType {
+        MemoryType { shared: true, ..MemoryType::new(min, Some(max)) }
+    }
+
+    /// Whether the memory is shared (threads proposal).
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
     /// A 64-bit memory (memory64 proposal).
     pub fn new64(min: u64, max: Option<u64>) -> MemoryType {
         MemoryType { min, max, memory64: true, shared: false, page_size_log2: 16 }

@@ -95,6 +95,8 @@ impl Lengths {
         let s = &mut store.inner;
         s.funcs.truncate(self.funcs);
         s.memories.truncate(self.memories);
+        let kept = self.memories;
+        s.shared_views.retain(|_, i| (*i as usize) < kept);
         s.tables.truncate(self.tables);
         s.globals.truncate(self.globals);
         s.tags.truncate(self.tags);
@@ -243,13 +245,10 @@ fn init_datas<T>(store: &mut Store<T>, m: &ModuleInner, instance: u32) -> Result
         let offset = offset.eval(&read, &mut |f| u64::from(data.funcs[f as usize]) + 1) as u64;
         let memory = data.memories[*index as usize] as usize;
         let bytes = &m.bytes[seg.range.clone()];
-        let mem = s.memories[memory].data_mut();
-        let dst = usize::try_from(offset)
-            .ok()
-            .and_then(|o| Some(o..o.checked_add(bytes.len())?))
-            .and_then(|r| mem.get_mut(r))
-            .ok_or_else(|| Error::from(TrapCode::MemoryOutOfBounds))?;
-        dst.copy_from_slice(bytes);
+        // A raw copy: the memory may be shared with other threads (no reference to its bytes).
+        if !s.memories[memory].write_at(offset, bytes) {
+            return Err(TrapCode::MemoryOutOfBounds.into());
+        }
         s.instances[instance as usize].data_dropped[i].set(true);
     }
     Ok(())

@@ -4,12 +4,20 @@ use super::context::{AsContext, AsContextMut, StoreContext, StoreContextMut};
 use crate::error::{Error, Result};
 use crate::runtime::LinearMemory;
 use crate::types::MemoryType;
+use crate::SharedMemory;
 use crate::TrapCode;
 
 /// A linear memory in a store, created by the host or exported by an instance.
 ///
 /// A `Memory` is a small `Copy` handle. Using it with a store other than the one that created it
 /// panics with `object used with the wrong store`.
+///
+/// A `Memory` may stand for a [`SharedMemory`] in this store (one created by a module that
+/// declares `(memory min max shared)`, or given to the store with [`SharedMemory::memory`]).
+/// Other threads may then write its bytes at any time, so [`data`](Self::data),
+/// [`data_mut`](Self::data_mut) and [`data_and_store_mut`](Self::data_and_store_mut) panic for
+/// it; [`read`](Self::read), [`write`](Self::write), [`grow`](Self::grow) and
+/// [`shared`](Self::shared) work for every memory.
 ///
 /// ```
 /// use ward::{Engine, Memory, MemoryType, Store};
@@ -114,6 +122,9 @@ impl Memory {
 
     /// The memory's bytes.
     ///
+    /// # Panics
+    /// If the memory is shared (see [`Memory::is_shared`]).
+    ///
     /// ```
     /// use ward::{Engine, Memory, MemoryType, Store};
     /// let mut store = Store::new(&Engine::default(), ());
@@ -128,6 +139,9 @@ impl Memory {
     }
 
     /// The memory's bytes, mutably.
+    ///
+    /// # Panics
+    /// If the memory is shared (see [`Memory::is_shared`]).
     ///
     /// ```
     /// use ward::{Engine, Memory, MemoryType, Store};
@@ -145,6 +159,9 @@ impl Memory {
 
     /// The memory's bytes and the store's data, both mutably: what a host function needs to
     /// move data between a guest buffer and host state.
+    ///
+    /// # Panics
+    /// If the memory is shared (see [`Memory::is_shared`]).
     ///
     /// ```
     /// use ward::{Engine, Memory, MemoryType, Store};
@@ -207,13 +224,11 @@ impl Memory {
     pub fn read(&self, store: impl AsContext, offset: usize, buf: &mut [u8]) -> Result<()> {
         let store = store.as_context().0;
         store.check(self.store_id);
-        let data = store.inner.memories[self.index as usize].data();
-        let src = offset
-            .checked_add(buf.len())
-            .and_then(|end| data.get(offset..end))
-            .ok_or_else(|| Error::from(TrapCode::MemoryOutOfBounds))?;
-        buf.copy_from_slice(src);
-        Ok(())
+        if store.inner.memories[self.index as usize].read_at(offset as u64, buf) {
+            Ok(())
+        } else {
+            Err(TrapCode::MemoryOutOfBounds.into())
+        }
     }
 
     /// Copies `buf` into the memory at `offset`. Fails with an `out of bounds memory access` trap
@@ -231,13 +246,58 @@ impl Memory {
     pub fn write(&self, mut store: impl AsContextMut, offset: usize, buf: &[u8]) -> Result<()> {
         let store = store.as_context_mut().0;
         store.check(self.store_id);
-        let data = store.inner.memories[self.index as usize].data_mut();
-        let dst = offset
-            .checked_add(buf.len())
-            .and_then(|end| data.get_mut(offset..end))
-            .ok_or_else(|| Error::from(TrapCode::MemoryOutOfBounds))?;
-        dst.copy_from_slice(buf);
-        Ok(())
+        if store.inner.memories[self.index as usize].write_at(offset as u64, buf) {
+            Ok(())
+        } else {
+            Err(TrapCode::MemoryOutOfBounds.into())
+        }
+    }
+
+    /// Whether this is a shared memory (threads proposal).
+    ///
+    /// ```
+    /// use ward::{Engine, MemoryType, SharedMemory, Store};
+    /// let engine = Engine::default();
+    /// let mut store = Store::new(&engine, ());
+    /// let m = SharedMemory::new(&engine, MemoryType::shared(1, 1))?.memory(&mut store)?;
+    /// assert!(m.is_shared(&store));
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn is_shared(&self, store: impl AsContext) -> bool {
+        self.shared(store).is_some()
+    }
+
+    /// The [`SharedMemory`] this handle stands for in its store, if the memory is shared: what
+    /// another store (on another thread) imports to share it.
+    ///
+    /// ```
+    /// use ward::{Engine, Instance, Module, Store};
+    /// let engine = Engine::default();
+    /// let module = Module::new(&engine, r#"(module (memory (export "m") 1 2 shared))"#)?;
+    /// let mut a = Store::new(&engine, ());
+    /// let m = Instance::new(&mut a, &module, &[])?.get_memory(&a, "m").unwrap();
+    /// let shared = m.shared(&a).unwrap();
+    /// let mut b = Store::new(&engine, ());
+    /// let in_b = shared.memory(&mut b)?;
+    /// in_b.write(&mut b, 8, b"hi")?;
+    /// let mut buf = [0u8; 2];
+    /// m.read(&a, 8, &mut buf)?;
+    /// assert_eq!(&buf, b"hi");
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn shared(&self, store: impl AsContext) -> Option<SharedMemory> {
+        let store = store.as_context().0;
+        store.check(self.store_id);
+        let bytes = store.inner.memories[self.index as usize].shared()?.clone();
+        Some(SharedMemory { bytes })
+    }
+
+    /// The address of the memory's first byte. Under the dense strategy it may change when
+    /// the memory grows; a shared memory's never does.
+    pub fn data_ptr(&self, store: impl AsContext) -> *mut u8 {
+        let store = store.as_context().0;
+        store.check(self.store_id);
+        store.inner.memories[self.index as usize].base()
     }
 }
 

@@ -408,12 +408,17 @@ impl Execution {
                 }
             }};
         }
-        // Fast-path memory 0 access: `a + o` must lie within the current size.
+        // Fast-path memory 0 access: `a + o` must lie within the current size. The cached
+        // length may be stale for a shared memory another thread grew (its base never moves),
+        // so a failed check reloads it before trapping.
         macro_rules! ea {
             ($a:expr, $o:expr, $n:expr) => {{
                 let ea = (i32_!($a) as u64) + ($o as u64);
                 if ea + $n > mem_len as u64 {
-                    trap!(TrapCode::MemoryOutOfBounds)
+                    mem_len = mem0_len(inst);
+                    if ea + $n > mem_len as u64 {
+                        trap!(TrapCode::MemoryOutOfBounds)
+                    }
                 }
                 // SAFETY: ea + n <= mem_len, and [mem_base, mem_base+mem_len) is mapped.
                 unsafe { mem_base.add(ea as usize) }
@@ -1456,8 +1461,8 @@ fn exec_cold(
             let mem = mem_at(inst, ma.mem);
             let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
             let w = kind.width() as u64;
-            match bytes_at(mem, addr, ma.offset, w) {
-                Some(b) => wr128!(d, kind.eval(b)),
+            match load_bytes(mem, addr, ma.offset, w) {
+                Some(b) => wr128!(d, kind.eval(&b[..w as usize])),
                 None => trap!(TrapCode::MemoryOutOfBounds),
             }
         }
@@ -1468,10 +1473,10 @@ fn exec_cold(
             let mem = mem_at(inst, ma.mem);
             let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
             let vec = rd128!(v);
-            match bytes_at(mem, addr, ma.offset, width as u64) {
+            match load_bytes(mem, addr, ma.offset, width as u64) {
                 Some(b) => {
                     let mut x = [0u8; 8];
-                    x[..width as usize].copy_from_slice(b);
+                    x[..width as usize].copy_from_slice(&b[..width as usize]);
                     let x = u64::from_le_bytes(x) as u128;
                     let bits = width as u32 * 8;
                     let mask = if bits == 128 {
@@ -1491,21 +1496,19 @@ fn exec_cold(
             let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
             let bits = width as u32 * 8;
             let x = (rd128!(v) >> (lane as u32 * bits)) as u64;
-            match bytes_at_mut(mem, addr, ma.offset, width as u64) {
-                Some(b) => b.copy_from_slice(&x.to_le_bytes()[..width as usize]),
-                None => trap!(TrapCode::MemoryOutOfBounds),
+            if store_bytes(mem, addr, ma.offset, &x.to_le_bytes()[..width as usize]).is_none() {
+                trap!(TrapCode::MemoryOutOfBounds)
             }
         }
         Instr::MemoryFill { d, v, n } => {
             charge_bulk!(n);
             let (m, _, _) = arg!();
-            // SAFETY: as for MemoryGrow.
-            let mem = unsafe { &mut *mem_at(inst, m) };
+            // SAFETY: memories are boxed in the store and live as long as it.
+            let mem = unsafe { &*mem_at(inst, m) };
             let (dst, len) =
                 if mem.ty.memory64 { (rd!(d), rd!(n)) } else { (i32_!(d) as u64, i32_!(n) as u64) };
-            match range_in(mem.len(), dst, len) {
-                Some(r) => mem.data_mut()[r].fill(rd!(v) as u8),
-                None => trap!(TrapCode::MemoryOutOfBounds),
+            if !mem.fill_at(dst, len, rd!(v) as u8) {
+                trap!(TrapCode::MemoryOutOfBounds)
             }
         }
         Instr::MemoryCopy { d, s, n } => {
@@ -1537,8 +1540,8 @@ fn exec_cold(
         Instr::MemoryInit { d, s, n } => {
             charge_bulk!(n);
             let (seg, m, _) = arg!();
-            // SAFETY: as for MemoryGrow.
-            let mem = unsafe { &mut *mem_at(inst, m) };
+            // SAFETY: memories are boxed in the store and live as long as it.
+            let mem = unsafe { &*mem_at(inst, m) };
             let dst = if mem.ty.memory64 { rd!(d) } else { i32_!(d) as u64 };
             let (src, len) = (i32_!(s) as u64, i32_!(n) as u64);
             let data: &[u8] = if inst.data_dropped[seg as usize].get() {
@@ -1546,8 +1549,8 @@ fn exec_cold(
             } else {
                 &inst.module.bytes[inst.module.datas[seg as usize].range.clone()]
             };
-            match (range_in(mem.len(), dst, len), range_in(data.len(), src, len)) {
-                (Some(dr), Some(sr)) => mem.data_mut()[dr].copy_from_slice(&data[sr]),
+            match range_in(data.len(), src, len) {
+                Some(sr) if mem.write_at(dst, &data[sr.clone()]) => {}
                 _ => trap!(TrapCode::MemoryOutOfBounds),
             }
         }
@@ -1663,9 +1666,17 @@ fn exec_cold(
             let (m, _, _) = arg!();
             let (p, op, width) = atomic_target(inst, cf, m, rd!(a))?;
             let r = if op == AtomicOp::Notify {
-                // No other thread can wait on this memory (memories are not shared across
-                // stores yet), so there is never anyone to wake.
-                0
+                let ma = cf.memargs[m as usize];
+                // SAFETY: memories are boxed in the store and live as long as it.
+                match unsafe { (*mem_at(inst, ma.mem)).shared() } {
+                    // The address is the wasm effective address, checked by `atomic_target`.
+                    Some(shared) => {
+                        let ea = effective(ma.is64, rd!(a)).wrapping_add(ma.offset);
+                        u64::from(shared.notify(ea, i32_!(v)))
+                    }
+                    // Nobody can wait on an unshared memory.
+                    None => 0,
+                }
             } else {
                 let v = rd!(v);
                 // SAFETY: as above.
@@ -1677,18 +1688,15 @@ fn exec_cold(
             let (x, m, _) = arg!();
             let (p, op, width) = atomic_target(inst, cf, m, rd!(a))?;
             let r = if op == AtomicOp::Wait {
-                let mem = mem_at(inst, cf.memargs[m as usize].mem);
+                let ma = cf.memargs[m as usize];
                 // SAFETY: memories are boxed in the store and live as long as it.
-                if !unsafe { (*mem).ty.shared } {
+                let Some(shared) = (unsafe { (*mem_at(inst, ma.mem)).shared() }) else {
                     trap!(TrapCode::ExpectedSharedMemory)
-                }
+                };
+                let ea = effective(ma.is64, rd!(a)).wrapping_add(ma.offset);
                 // SAFETY: as above.
-                let current = unsafe { atomic_op(p, AtomicOp::Load, width, 0, 0) };
-                if current != truncate(rd!(e), width) {
-                    1
-                } else {
-                    atomic_wait(store, rd!(x) as i64)?
-                }
+                let load = || unsafe { atomic_op(p, AtomicOp::Load, width, 0, 0) };
+                atomic_wait(store, shared, ea, load, truncate(rd!(e), width), rd!(x) as i64)?
             } else {
                 let (e, x) = (rd!(e), rd!(x));
                 // SAFETY: as above.
@@ -1722,7 +1730,7 @@ fn atomic_target(
 ) -> Result<(*mut u8, AtomicOp, u8), TrapCode> {
     let ma = cf.memargs[m as usize];
     let MemKind::Atomic { op, width } = ma.kind else { unreachable!("not an atomic memarg") };
-    let addr = if ma.is64 { addr } else { addr as u32 as u64 };
+    let addr = effective(ma.is64, addr);
     let mem = mem_at(inst, ma.mem);
     // SAFETY: memories are boxed in the store and live as long as it.
     let (base, len) = unsafe { ((*mem).base(), (*mem).len()) };
@@ -1791,34 +1799,41 @@ unsafe fn atomic_op(p: *mut u8, op: AtomicOp, width: u8, v: u64, r: u64) -> u64 
     }
 }
 
-/// `memory.atomic.wait` once the value matched: no other thread can reach the memory (memories
-/// are not shared across stores yet), so nothing can notify and the wait lasts until its
-/// timeout (nanoseconds; negative: forever), then returns 2 ("timed-out"). It sleeps in short
-/// slices so that the store stays in control: interruption traps, and reaching the store's
-/// epoch deadline ends the wait early as if timed out, so that the guest's next checkpoint
-/// handles the deadline. Without either, an infinite wait blocks this thread.
-fn atomic_wait(store: &StoreInner, timeout: i64) -> Result<u64, TrapCode> {
+/// `memory.atomic.wait` on shared memory `shared` at wasm address `addr`: "not-equal" (1) if
+/// `load()` differs from `expected`, otherwise waits until a `notify` (0) or the timeout
+/// (nanoseconds; negative: forever) passes (2, "timed-out"). The wait stays under the store's
+/// control: interruption traps, and reaching the store's epoch deadline ends the wait early as
+/// if timed out, so that the guest's next checkpoint handles the deadline. Only a store that is
+/// neither interruptible nor under epochs can wait forever, like a guest that loops forever.
+fn atomic_wait(
+    store: &StoreInner,
+    shared: &crate::runtime::SharedBytes,
+    addr: u64,
+    load: impl FnOnce() -> u64,
+    expected: u64,
+    timeout: i64,
+) -> Result<u64, TrapCode> {
     use std::sync::atomic::Ordering::Relaxed;
     use std::time::{Duration, Instant};
-    const SLICE: Duration = Duration::from_millis(10);
     let deadline = u64::try_from(timeout)
         .ok()
         .and_then(|ns| Instant::now().checked_add(Duration::from_nanos(ns)));
     let epochs = store.engine.config().epoch_interruption;
-    loop {
+    shared.wait(addr, load, expected, deadline, || {
         if store.interrupt.load(Relaxed) {
             return Err(TrapCode::Interrupted);
         }
-        if epochs && store.epoch.load(Relaxed) >= store.epoch_deadline {
-            return Ok(2);
-        }
-        let now = Instant::now();
-        let slice = match deadline {
-            Some(d) if now >= d => return Ok(2),
-            Some(d) => (d - now).min(SLICE),
-            None => SLICE,
-        };
-        std::thread::sleep(slice);
+        Ok(epochs && store.epoch.load(Relaxed) >= store.epoch_deadline)
+    })
+}
+
+/// A wasm address operand (raw slot bits) as a 64-bit address.
+#[inline]
+fn effective(is64: bool, addr: u64) -> u64 {
+    if is64 {
+        addr
+    } else {
+        addr as u32 as u64
     }
 }
 
@@ -1855,6 +1870,14 @@ fn mem0(inst: &InstanceData) -> (*mut u8, usize) {
     }
 }
 
+/// Memory 0's current length, reloaded when a bounds check of the fast path fails (a shared
+/// memory may have been grown by another thread since the length was cached).
+#[cold]
+#[inline(never)]
+fn mem0_len(inst: &InstanceData) -> usize {
+    mem0(inst).1
+}
+
 #[inline]
 fn mem_at(inst: &InstanceData, m: u32) -> *mut crate::runtime::LinearMemory {
     inst.memory_ptrs[m as usize]
@@ -1870,28 +1893,30 @@ fn range_in(size: usize, start: u64, len: u64) -> Option<std::ops::Range<usize>>
     Some(start as usize..end as usize)
 }
 
-fn bytes_at<'a>(
+/// The `n <= 16` bytes at `addr + offset`, copied (no reference to memory bytes is formed, so
+/// this is the same for shared memories), or `None` if out of bounds.
+fn load_bytes(
     mem: *mut crate::runtime::LinearMemory,
     addr: u64,
     offset: u64,
     n: u64,
-) -> Option<&'a [u8]> {
+) -> Option<[u8; 16]> {
     // SAFETY: the memory is live for the duration of the instruction.
     let mem = unsafe { &*mem };
-    let r = range_in(mem.len(), addr.checked_add(offset)?, n)?;
-    Some(&mem.data()[r])
+    let mut buf = [0u8; 16];
+    mem.read_at(addr.checked_add(offset)?, &mut buf[..n as usize]).then_some(buf)
 }
 
-fn bytes_at_mut<'a>(
+/// Copies `bytes` to `addr + offset`, or `None` (nothing written) if out of bounds.
+fn store_bytes(
     mem: *mut crate::runtime::LinearMemory,
     addr: u64,
     offset: u64,
-    n: u64,
-) -> Option<&'a mut [u8]> {
-    // SAFETY: the memory is live and the store is exclusively borrowed.
-    let mem = unsafe { &mut *mem };
-    let r = range_in(mem.len(), addr.checked_add(offset)?, n)?;
-    Some(&mut mem.data_mut()[r])
+    bytes: &[u8],
+) -> Option<()> {
+    // SAFETY: the memory is live for the duration of the instruction.
+    let mem = unsafe { &*mem };
+    mem.write_at(addr.checked_add(offset)?, bytes).then_some(())
 }
 
 fn generic_load(
@@ -1907,10 +1932,7 @@ fn generic_load(
         MemKind::I64Load => 8,
         _ => 16,
     };
-    let b = bytes_at(mem, addr, offset, n)?;
-    let mut buf = [0u8; 16];
-    buf[..n as usize].copy_from_slice(b);
-    let raw = u128::from_le_bytes(buf);
+    let raw = u128::from_le_bytes(load_bytes(mem, addr, offset, n)?);
     Some(match kind {
         MemKind::I32Load8S => raw as u8 as i8 as i32 as u32 as u128,
         MemKind::I32Load16S => raw as u16 as i16 as i32 as u32 as u128,
@@ -1935,9 +1957,7 @@ fn generic_store(
         MemKind::I64Store => 8,
         _ => 16,
     };
-    let b = bytes_at_mut(mem, addr, offset, n)?;
-    b.copy_from_slice(&v.to_le_bytes()[..n as usize]);
-    Some(())
+    store_bytes(mem, addr, offset, &v.to_le_bytes()[..n as usize])
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub(crate) mod pool;
 
 pub(crate) use exceptions::{ExnHeap, ExnObject};
 pub use memory::LinearMemory;
+pub(crate) use memory::SharedBytes;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -287,6 +288,9 @@ pub(crate) struct StoreInner {
     pub(crate) epoch_deadline: u64,
     /// The embedder's growth policy, if any.
     pub(crate) limiter: Option<Box<dyn ResourceLimiter>>,
+    /// This store's view of each shared memory it imported, by the address of its bytes (kept
+    /// alive by the view), so that one shared memory has one index per store.
+    pub(crate) shared_views: std::collections::HashMap<usize, u32>,
 }
 
 impl StoreInner {
@@ -314,6 +318,7 @@ impl StoreInner {
             epoch: engine.inner.epoch.clone(),
             epoch_deadline: 0,
             limiter: None,
+            shared_views: std::collections::HashMap::new(),
         }
     }
 

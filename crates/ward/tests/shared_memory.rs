@@ -1,0 +1,224 @@
+//! Shared memories across stores and OS threads (threads proposal): atomic counters, wait and
+//! notify, timeouts, interruption, and growth seen by another thread.
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ward::{Config, Engine, Instance, MemoryType, Module, SharedMemory, Store, TrapCode};
+
+const GUEST: &str = r#"(module
+  (import "env" "memory" (memory 1 4 shared))
+  ;; n times: atomically add 1 at 0, and add 1 at 8 with a cmpxchg loop.
+  (func (export "count") (param $n i32)
+    (local $old i32)
+    (loop $l
+      (drop (i32.atomic.rmw.add (i32.const 0) (i32.const 1)))
+      (block $done
+        (loop $retry
+          (local.set $old (i32.atomic.load (i32.const 8)))
+          (br_if $done (i32.eq (local.get $old)
+            (i32.atomic.rmw.cmpxchg (i32.const 8) (local.get $old)
+              (i32.add (local.get $old) (i32.const 1)))))
+          (br $retry)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func (export "wait") (param $addr i32) (param $expected i32) (param $timeout i64) (result i32)
+    (memory.atomic.wait32 (local.get $addr) (local.get $expected) (local.get $timeout)))
+  (func (export "notify") (param $addr i32) (param $count i32) (result i32)
+    (memory.atomic.notify (local.get $addr) (local.get $count)))
+  ;; Ping-pong over the word at 16: wait while it is not `me`, then hand it to the other side.
+  (func (export "pingpong") (param $me i32) (param $other i32) (param $rounds i32)
+    (loop $l
+      (block $mine
+        (loop $w
+          (br_if $mine (i32.eq (i32.atomic.load (i32.const 16)) (local.get $me)))
+          (drop (memory.atomic.wait32 (i32.const 16) (i32.atomic.load (i32.const 16))
+            (i64.const -1)))
+          (br $w)))
+      (i32.atomic.store (i32.const 32) (i32.add (i32.atomic.load (i32.const 32)) (i32.const 1)))
+      (i32.atomic.store (i32.const 16) (local.get $other))
+      (drop (memory.atomic.notify (i32.const 16) (i32.const 1)))
+      (br_if $l (local.tee $rounds (i32.sub (local.get $rounds) (i32.const 1))))))
+  ;; Spins until the flag at 24 is set (by a thread that grew the memory), then reads a
+  ;; byte of page 2 with a plain load, all in one call (the length cached at entry is stale).
+  (func (export "after_growth") (result i32)
+    (loop $spin (br_if $spin (i32.eqz (i32.atomic.load (i32.const 24)))))
+    (i32.add (i32.load8_u (i32.const 70000)) (memory.size)))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func (export "set_flag") (i32.atomic.store (i32.const 24) (i32.const 1)))
+)"#;
+
+/// A store on its own, importing `shared`, with the guest instantiated in it.
+fn instantiate(engine: &Engine, shared: &SharedMemory) -> (Store<()>, Instance) {
+    let module = Module::new(engine, GUEST).unwrap();
+    let mut store = Store::new(engine, ());
+    let memory = shared.memory(&mut store).unwrap();
+    assert_eq!(shared.memory(&mut store).unwrap(), memory, "one handle per store");
+    let instance = Instance::new(&mut store, &module, &[memory.into()]).unwrap();
+    (store, instance)
+}
+
+fn read_u32(shared: &SharedMemory, at: usize) -> u32 {
+    let mut b = [0u8; 4];
+    shared.read(at, &mut b).unwrap();
+    u32::from_le_bytes(b)
+}
+
+#[test]
+fn atomic_counters_from_four_threads_reach_the_exact_total() {
+    let engine = Engine::default();
+    let shared = SharedMemory::new(&engine, MemoryType::shared(1, 4)).unwrap();
+    let start = Arc::new(Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (engine, shared, start) = (engine.clone(), shared.clone(), start.clone());
+            thread::spawn(move || {
+                let (mut store, instance) = instantiate(&engine, &shared);
+                let count = instance.get_typed_func::<i32, ()>(&store, "count").unwrap();
+                start.wait();
+                count.call(&mut store, 25_000).unwrap();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(read_u32(&shared, 0), 100_000, "atomic.rmw.add");
+    assert_eq!(read_u32(&shared, 8), 100_000, "cmpxchg loop");
+}
+
+#[test]
+fn wait_and_notify_ping_pong_between_threads() {
+    let engine = Engine::default();
+    let shared = SharedMemory::new(&engine, MemoryType::shared(1, 4)).unwrap();
+    shared.write(16, &1u32.to_le_bytes()).unwrap();
+    let threads: Vec<_> = [(1, 2), (2, 1)]
+        .into_iter()
+        .map(|(me, other)| {
+            let (engine, shared) = (engine.clone(), shared.clone());
+            thread::spawn(move || {
+                let (mut store, instance) = instantiate(&engine, &shared);
+                let f = instance.get_typed_func::<(i32, i32, i32), ()>(&store, "pingpong").unwrap();
+                f.call(&mut store, (me, other, 500)).unwrap();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(read_u32(&shared, 32), 1000, "every round ran once, in turn");
+    assert_eq!(read_u32(&shared, 16), 1, "the last hand-over went back to the first side");
+}
+
+#[test]
+fn notify_wakes_up_to_count_waiters_and_returns_how_many() {
+    let engine = Engine::default();
+    let shared = SharedMemory::new(&engine, MemoryType::shared(1, 4)).unwrap();
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let (engine, shared) = (engine.clone(), shared.clone());
+            thread::spawn(move || {
+                let (mut store, instance) = instantiate(&engine, &shared);
+                let wait = instance.get_typed_func::<(i32, i32, i64), i32>(&store, "wait").unwrap();
+                wait.call(&mut store, (40, 0, 10_000_000_000)).unwrap()
+            })
+        })
+        .collect();
+    let (mut store, instance) = instantiate(&engine, &shared);
+    let notify = instance.get_typed_func::<(i32, i32), i32>(&store, "notify").unwrap();
+    // Wait until all three are queued, then wake two, then the rest.
+    let mut woken = 0;
+    let started = Instant::now();
+    while woken < 2 && started.elapsed() < Duration::from_secs(10) {
+        if woken == 0 && shared.atomic_notify(41, 5) != 0 {
+            panic!("nobody waits at 41");
+        }
+        thread::sleep(Duration::from_millis(20));
+        woken += notify.call(&mut store, (40, 2 - woken)).unwrap();
+    }
+    assert_eq!(woken, 2);
+    let mut last = 0;
+    while last == 0 && started.elapsed() < Duration::from_secs(10) {
+        last = notify.call(&mut store, (40, 10)).unwrap();
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(last, 1, "one waiter was left");
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), 0, "\"ok\": woken by a notify");
+    }
+}
+
+#[test]
+fn a_wait_times_out_and_a_mismatch_returns_at_once() {
+    let engine = Engine::default();
+    let shared = SharedMemory::new(&engine, MemoryType::shared(1, 4)).unwrap();
+    let (mut store, instance) = instantiate(&engine, &shared);
+    let wait = instance.get_typed_func::<(i32, i32, i64), i32>(&store, "wait").unwrap();
+    assert_eq!(wait.call(&mut store, (0, 7, -1)).unwrap(), 1, "not-equal");
+    let t = Instant::now();
+    assert_eq!(wait.call(&mut store, (0, 0, 30_000_000)).unwrap(), 2, "timed-out");
+    let waited = t.elapsed();
+    assert!(waited >= Duration::from_millis(30), "{waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+}
+
+#[test]
+fn an_endless_wait_is_interrupted_by_the_store_interrupt_handle() {
+    let mut config = Config::new();
+    config.interruptible(true);
+    let engine = Engine::new(&config);
+    let shared = SharedMemory::new(&engine, MemoryType::shared(1, 4)).unwrap();
+    let (mut store, instance) = instantiate(&engine, &shared);
+    let wait = instance.get_typed_func::<(i32, i32, i64), i32>(&store, "wait").unwrap();
+    let handle = store.interrupt_handle();
+    let killer = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(50));
+        handle.interrupt();
+    });
+    let err = wait.call(&mut store, (0, 0, -1)).unwrap_err();
+    assert_eq!(err.as_trap().unwrap().code(), TrapCode::Interrupted);
+    killer.join().unwrap();
+}
+
+#[test]
+fn growth_by_one_thread_is_seen_by_code_running_in_another() {
+    let engine = Engine::default();
+    let shared = SharedMemory::new(&engine, MemoryType::shared(1, 4)).unwrap();
+    let reader = {
+        let (engine, shared) = (engine.clone(), shared.clone());
+        thread::spawn(move || {
+            let (mut store, instance) = instantiate(&engine, &shared);
+            let f = instance.get_typed_func::<(), i32>(&store, "after_growth").unwrap();
+            f.call(&mut store, ()).unwrap()
+        })
+    };
+    let (mut store, instance) = instantiate(&engine, &shared);
+    thread::sleep(Duration::from_millis(20));
+    let grow = instance.get_typed_func::<i32, i32>(&store, "grow").unwrap();
+    assert_eq!(grow.call(&mut store, 1).unwrap(), 1);
+    shared.write(70000, &[40]).unwrap();
+    instance.get_typed_func::<(), ()>(&store, "set_flag").unwrap().call(&mut store, ()).unwrap();
+    assert_eq!(reader.join().unwrap(), 42, "byte 40 of page 2, plus memory.size 2");
+    assert_eq!(shared.size(), 2);
+    assert_eq!(grow.call(&mut store, 3).unwrap(), -1, "beyond the declared maximum");
+}
+
+#[test]
+fn shared_memories_refuse_borrows_but_copy_and_grow() {
+    let engine = Engine::default();
+    assert!(SharedMemory::new(&engine, MemoryType::new(1, Some(2))).is_err());
+    let shared = SharedMemory::new(&engine, MemoryType::shared(1, 2)).unwrap();
+    let mut store = Store::new(&engine, ());
+    let m = shared.memory(&mut store).unwrap();
+    assert!(m.is_shared(&store));
+    assert!(m.shared(&store).unwrap().same(&shared));
+    m.write(&mut store, 10, b"abc").unwrap();
+    assert_eq!(m.grow(&mut store, 1).unwrap(), 1);
+    assert_eq!(shared.size(), 2);
+    assert!(m.write(&mut store, 2 * 65536 - 1, b"xy").is_err());
+    let base = shared.data_ptr();
+    assert!(shared.grow(1).is_err());
+    assert_eq!(m.data_ptr(&store), base, "a shared memory never moves");
+    let borrowed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.data(&store).len()));
+    assert!(borrowed.is_err(), "no &[u8] over shared bytes");
+}

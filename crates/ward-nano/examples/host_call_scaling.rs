@@ -3,8 +3,9 @@
 //! linker-defined host function per iteration. Run:
 //! `cargo run --release -p ward-nano --example host_call_scaling`.
 //! On the 2-core machine (busy): pure 1 -> 2 threads 1.16x; host calls 0.86x (slower with two
-//! threads): every stores' calls touch the same shared host-function record (Ward's call driver
-//! clones the linker's `Arc` per host call), which is why message throughput does not scale.
+//! threads) while Ward's call driver cloned the linker's shared host-function `Arc` on every
+//! host call; after it stopped doing so (2026-12-01), host calls 22.4 -> 32.5 Mops/s (1.45x) in a
+//! run where other builds held the machine.
 use std::time::Instant;
 use ward::{Caller, Engine, Linker, Module, Store};
 fn main() {

@@ -10,7 +10,7 @@
 
 use super::caller::Caller;
 use super::func::{check_count, encode_vals, Func};
-use super::store::{EpochBehavior, HostImpl, Store};
+use super::store::{EpochBehavior, HostImpl, Store, SyncHostFn};
 use super::val::Val;
 use crate::error::{Error, Result, TrapCode};
 use crate::interp::{Execution, Outcome};
@@ -141,12 +141,20 @@ fn drive<T>(store: &mut Store<T>, ex: &mut Execution, mode: ParkMode) -> Result<
         match ex.run(&mut store.inner)? {
             Outcome::Done => return Ok(Stop::Done),
             Outcome::HostCall { host } => {
-                let f = match store.host_funcs[host as usize].clone() {
-                    HostImpl::Sync(f) => f,
+                // Not an `Arc` clone: a linker's host function is shared by every store it was
+                // instantiated in, and bumping its count on each call would make threads that
+                // run different stores contend for one cache line.
+                let f: *const SyncHostFn<T> = match &store.host_funcs[host as usize] {
+                    HostImpl::Sync(f) => Arc::as_ptr(f),
                     HostImpl::Async(_) => {
                         return Err(ex.host_failed(&store.inner, async_in_sync_call()))
                     }
                 };
+                // SAFETY: a store never removes or replaces its host functions, so the `Arc` in
+                // `host_funcs` keeps the closure alive, at this address, for the life of the
+                // store — also if the vector reallocates while the closure runs. The closure is
+                // only ever used through shared references.
+                let f = unsafe { &*f };
                 let level = suspend_stack(store, ex);
                 let caller = Caller::new(store, ex.caller_instance());
                 let outcome = f(caller, ex.host_slots());

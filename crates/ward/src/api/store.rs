@@ -17,8 +17,11 @@ use std::sync::Arc;
 /// A host function as the store keeps it: it reads its parameters from `slots` (from index 0)
 /// and writes its results there (from index 0). `slots` is at least as long as the larger of the
 /// parameter and result slot counts.
-pub(crate) type HostFunc<T> =
-    Arc<dyn Fn(Caller<'_, T>, &mut [u64]) -> Result<()> + Send + Sync + 'static>;
+pub(crate) type HostFunc<T> = Arc<SyncHostFn<T>>;
+
+/// The closure behind a [`HostFunc`].
+pub(crate) type SyncHostFn<T> =
+    dyn Fn(Caller<'_, T>, &mut [u64]) -> Result<()> + Send + Sync + 'static;
 
 /// An async host function: as [`HostFunc`], but its work is a future the async driver awaits.
 pub(crate) type AsyncHostFunc<T> =

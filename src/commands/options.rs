@@ -88,6 +88,8 @@ pub enum WasiOption {
     TcpListen(String),
     /// `-S cli[=y]`: WASI command-line support, which Ward always has.
     Cli,
+    /// `-S threads[=y|n]`: `--wasi-threads`.
+    Threads(bool),
 }
 
 /// One `-W KEY=VALUE` (wasm) option, as Wasmtime spells it.
@@ -107,7 +109,7 @@ pub enum WasmOption {
     MaxMemories(usize),
 }
 
-const WASI_KEYS: &str = "inherit-env, tcplisten=ADDR, cli";
+const WASI_KEYS: &str = "inherit-env, tcplisten=ADDR, cli, threads";
 const WASM_KEYS: &str = "fuel=N, max-memory-size=SIZE, max-table-elements=N, max-tables=N, \
                          max-memories=N, timeout=DURATION";
 
@@ -136,6 +138,7 @@ pub fn parse_wasi_option(s: &str) -> Result<WasiOption, String> {
     match key {
         "inherit-env" => Ok(WasiOption::InheritEnv(flag('S', key, value)?)),
         "tcplisten" => Ok(WasiOption::TcpListen(needs_value('S', key, value)?.to_string())),
+        "threads" => Ok(WasiOption::Threads(flag('S', key, value)?)),
         "cli" if flag('S', key, value)? => Ok(WasiOption::Cli),
         "cli" => Err("`-S cli=n` is not supported: Ward always provides WASI preview 1".into()),
         _ => Err(format!("`-S {key}` is not supported by Ward (supported: {WASI_KEYS})")),

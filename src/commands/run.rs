@@ -26,7 +26,7 @@ use tracing::debug;
 use ward::{
     Config, Engine, HeapType, Instance, Linker, Module, Store, StoreLimitsBuilder, Val, ValType,
 };
-use ward_wasi::{DirAccess, WasiCtx, WasiCtxBuilder};
+use ward_wasi::{DirAccess, ThreadEnd, WasiCtx, WasiCtxBuilder};
 
 use super::load::{self, Source};
 use super::options::{self, DirMapping, EnvVar, WasiOption, WasmOption};
@@ -97,7 +97,14 @@ pub struct RunArgs {
     /// module is compiled (exit status 124).
     #[arg(long, value_name = "DURATION", value_parser = options::parse_duration)]
     pub timeout: Option<Duration>,
-    /// WASI options as Wasmtime spells them: inherit-env, tcplisten=ADDR, cli.
+    /// Enable `wasi-threads`: the guest may start threads (`thread-spawn`), each a new
+    /// instance sharing the memory the module imports; at most `--max-threads` at once.
+    #[arg(long)]
+    pub wasi_threads: bool,
+    /// With `--wasi-threads`: how many threads the guest may run at once besides its main one.
+    #[arg(long, value_name = "N", default_value_t = ward_wasi::threads::DEFAULT_MAX_THREADS)]
+    pub max_threads: u32,
+    /// WASI options as Wasmtime spells them: inherit-env, tcplisten=ADDR, cli, threads.
     #[arg(short = 'S', value_name = "KEY[=VALUE]", value_delimiter = ',',
           value_parser = options::parse_wasi_option)]
     pub wasi_options: Vec<WasiOption>,
@@ -130,6 +137,7 @@ impl RunArgs {
                 WasiOption::InheritEnv(on) => self.inherit_env = on,
                 WasiOption::TcpListen(addr) => self.tcplisten.push(addr),
                 WasiOption::Cli => {}
+                WasiOption::Threads(on) => self.wasi_threads = on,
             }
         }
         for o in std::mem::take(&mut self.wasm_options) {
@@ -216,7 +224,8 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
 
     let mut config = Config::new();
     config.consume_fuel(args.fuel.is_some());
-    config.interruptible(args.timeout.is_some());
+    // A thread's exit or trap stops the other threads by interrupting their stores.
+    config.interruptible(args.timeout.is_some() || args.wasi_threads);
     let engine = Engine::new(&config);
     let mut store = Store::new(&engine, wasi_context(&args, &source, &guest_args)?);
     // The deadline covers reading, compiling and instantiating the module too.
@@ -243,6 +252,9 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     }
     let mut linker = Linker::<WasiCtx>::new(&engine);
     ward_wasi::add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx)?;
+    if args.wasi_threads {
+        add_threads(&args, &engine, &module, &mut store, &mut linker)?;
+    }
     let instance = match linker.instantiate(&mut store, &module) {
         Ok(instance) => instance,
         // A start function may already end the program.
@@ -253,10 +265,21 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         }
     };
     debug!(target: "ward_cli", module = %name, "instantiated");
-    let outcome = match &args.invoke {
+    let mut outcome = match &args.invoke {
         None => run_command(&mut store, instance, &name),
         Some(func) => invoke(&mut store, instance, &name, func, &guest_args),
     };
+    // The main thread is done: the program is over for every thread. A thread's `proc_exit`
+    // or trap, which interrupted the main thread, is how the program ended.
+    store.data().stop_threads();
+    match store.data().take_thread_end() {
+        Some(ThreadEnd::Exit(code)) => return guest_exit(code),
+        Some(ThreadEnd::Failed(error)) => {
+            let context = format!("a thread of `{name}` failed");
+            outcome = Err(Failed { error, context });
+        }
+        None => {}
+    }
     match outcome {
         Ok(()) => Ok(exit::SUCCESS),
         Err(Failed { error: ward::Error::Exit(code), .. }) => guest_exit(code),
@@ -264,6 +287,42 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             Err(describe(error, &report, args.timeout)).context(context)
         }
     }
+}
+
+/// `--wasi-threads`: the shared memory the module imports, defined where it imports it, and
+/// `wasi::thread-spawn`, whose threads get stores with the same limits and fuel.
+fn add_threads(
+    args: &RunArgs,
+    engine: &Engine,
+    module: &Module,
+    store: &mut Store<WasiCtx>,
+    linker: &mut Linker<WasiCtx>,
+) -> anyhow::Result<()> {
+    for (m, n, ty) in module.imports() {
+        if let ward::ExternType::Memory(ty) = ty {
+            if ty.is_shared() {
+                let shared = ward::SharedMemory::new(engine, ty)
+                    .with_context(|| format!("cannot create the shared memory `{m}::{n}`"))?;
+                let memory = shared.memory(&mut *store)?;
+                linker.define(&*store, m, n, memory)?;
+            }
+        }
+    }
+    let (engine, limits, fuel) = (engine.clone(), store_limits(args), args.fuel);
+    ward_wasi::add_threads_to_linker(
+        linker,
+        module,
+        |ctx: &mut WasiCtx| ctx,
+        move |parent| {
+            let mut store = Store::new(&engine, parent.thread_ctx());
+            store.limiter(limits.clone());
+            if let Some(fuel) = fuel {
+                store.set_fuel(fuel)?;
+            }
+            Ok(store)
+        },
+    )?;
+    Ok(())
 }
 
 /// The store limits of `--max-memory`, `--max-table-elements`, `--max-tables`,
@@ -354,7 +413,8 @@ fn run_component(
     match ward_wasi_p2::run_command(&mut store, &instance) {
         Ok(code) => guest_exit(code),
         Err(ward_component::Error::Usage(msg)) => {
-            Err(anyhow!("`{name}`: {}", diag::escape(&msg, diag::MAX_LINE_CHARS)))
+            let msg = diag::escape(&msg, diag::MAX_LINE_CHARS);
+            Err(anyhow!("`{name}` is a WebAssembly component but {msg}"))
         }
         Err(e) => Err(fail(e, format!("`wasi:cli/run` of component `{name}` failed"))),
     }
@@ -370,24 +430,7 @@ fn p2_context(
     b.inherit_stdio();
     b.arg(args.argv0.clone().unwrap_or_else(|| source.argv0()));
     b.args(guest_args);
-    if args.inherit_env {
-        b.envs(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-        );
-    }
-    for var in &args.envs {
-        match &var.value {
-            Some(value) => {
-                b.env(&var.name, value);
-            }
-            None => {
-                if let Ok(value) = std::env::var(&var.name) {
-                    b.env(&var.name, value);
-                }
-            }
-        }
-    }
+    b.envs(guest_env(args));
     for dir in &args.dirs {
         let access = if dir.read_only { DirAccess::ReadOnly } else { DirAccess::ReadWrite };
         b.preopened_dir_path_with(&dir.host, &dir.guest, access)
@@ -453,30 +496,12 @@ fn import_hint(e: &ward::Error) -> &'static str {
 fn wasi_context(args: &RunArgs, source: &Source, guest_args: &[String]) -> anyhow::Result<WasiCtx> {
     let mut b = WasiCtxBuilder::new();
     b.inherit_stdio();
+    b.max_threads(args.max_threads);
     b.arg(args.argv0.clone().unwrap_or_else(|| source.argv0()));
     if args.invoke.is_none() {
         b.args(guest_args);
     }
-    if args.inherit_env {
-        // Variables whose name or value is not UTF-8 cannot be WASI strings; they are left out.
-        b.envs(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-        );
-    }
-    for var in &args.envs {
-        match &var.value {
-            Some(value) => {
-                b.env(&var.name, value);
-            }
-            None => {
-                // `--env NAME` passes the host's value, if it has one.
-                if let Ok(value) = std::env::var(&var.name) {
-                    b.env(&var.name, value);
-                }
-            }
-        }
-    }
+    b.envs(guest_env(args));
     for dir in &args.dirs {
         let access = if dir.read_only { DirAccess::ReadOnly } else { DirAccess::ReadWrite };
         b.preopened_dir_path_with(&dir.host, &dir.guest, access)
@@ -489,6 +514,31 @@ fn wasi_context(args: &RunArgs, source: &Source, guest_args: &[String]) -> anyho
         b.preopened_listener(listener);
     }
     Ok(b.build())
+}
+
+/// The guest's environment: the host's whole environment with `--inherit-env`, then the
+/// `--env` entries in order (later ones win in the builders).
+fn guest_env(args: &RunArgs) -> Vec<(String, String)> {
+    let mut vars = Vec::new();
+    if args.inherit_env {
+        // Variables whose name or value is not UTF-8 cannot be WASI strings; they are left out.
+        vars.extend(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        );
+    }
+    for var in &args.envs {
+        match &var.value {
+            Some(value) => vars.push((var.name.clone(), value.clone())),
+            // `--env NAME` passes the host's value, if it has one.
+            None => {
+                if let Ok(value) = std::env::var(&var.name) {
+                    vars.push((var.name.clone(), value));
+                }
+            }
+        }
+    }
+    vars
 }
 
 /// A failed call: the library's error and what was being done.

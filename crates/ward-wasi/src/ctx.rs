@@ -19,12 +19,29 @@ use crate::types::{filetype, rights};
 ///
 /// Build one with [`WasiCtxBuilder`], keep it in the store's data, and hand
 /// [`add_to_linker`](crate::add_to_linker) a function that finds it there.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WasiCtx {
     pub(crate) args: Vec<String>,
     pub(crate) env: Vec<String>,
     pub(crate) table: FdTable,
     pub(crate) random: Random,
+    /// How many spawned threads (`wasi-threads`) may run at once.
+    pub(crate) max_threads: u32,
+    /// The group of this guest's threads, once it spawned one (see [`crate::threads`]).
+    pub(crate) group: Option<std::sync::Arc<crate::threads::ThreadGroup>>,
+}
+
+impl Default for WasiCtx {
+    fn default() -> WasiCtx {
+        WasiCtx {
+            args: Vec::new(),
+            env: Vec::new(),
+            table: FdTable::default(),
+            random: Random::default(),
+            max_threads: crate::threads::DEFAULT_MAX_THREADS,
+            group: None,
+        }
+    }
 }
 
 impl WasiCtx {
@@ -79,6 +96,7 @@ pub struct WasiCtxBuilder {
     preopens: Vec<(Dir, String, DirAccess)>,
     listeners: Vec<TcpListener>,
     random: Random,
+    max_threads: u32,
 }
 
 impl Default for WasiCtxBuilder {
@@ -99,6 +117,7 @@ impl WasiCtxBuilder {
             preopens: Vec::new(),
             listeners: Vec::new(),
             random: Random::Os,
+            max_threads: crate::threads::DEFAULT_MAX_THREADS,
         }
     }
 
@@ -258,6 +277,21 @@ impl WasiCtxBuilder {
     }
 
     /// Builds the context. The builder is left empty (granting nothing).
+    /// How many threads the guest may have running at once besides its main thread, through
+    /// `wasi-threads` (`thread-spawn`; see [`add_threads_to_linker`](crate::add_threads_to_linker)).
+    /// Default: [`DEFAULT_MAX_THREADS`](crate::threads::DEFAULT_MAX_THREADS). A spawn beyond it
+    /// fails, which `pthread_create` reports as `EAGAIN`.
+    ///
+    /// ```
+    /// let ctx = ward_wasi::WasiCtxBuilder::new().max_threads(4).build();
+    /// # drop(ctx);
+    /// ```
+    pub fn max_threads(&mut self, n: u32) -> &mut Self {
+        self.max_threads = n;
+        self
+    }
+
+    /// Builds the context.
     pub fn build(&mut self) -> WasiCtx {
         let b = std::mem::take(self);
         let mut table = FdTable::default();
@@ -291,7 +325,14 @@ impl WasiCtxBuilder {
             table.insert_at(next, e);
             next += 1;
         }
-        WasiCtx { args: b.args, env: b.env, table, random: b.random }
+        WasiCtx {
+            args: b.args,
+            env: b.env,
+            table,
+            random: b.random,
+            max_threads: b.max_threads,
+            group: None,
+        }
     }
 }
 

@@ -53,8 +53,20 @@ pub(crate) fn with_mem<T>(
         ))
         .into());
     };
+    if memory.is_shared(&*caller) {
+        let (base, len) = (memory.data_ptr(&*caller), memory.data_size(&*caller));
+        // SAFETY: the first `len` bytes at `base` are accessible for the life of the shared
+        // memory, which the caller's store keeps alive for this call. KNOWN LIMIT: this is a
+        // `&mut [u8]` over bytes the guest's other threads may access during the call; a
+        // guest that races its own WASI buffers can only garble its own data (every value the
+        // host reads from them is validated where it is used), but it is a data race in
+        // Rust's model. Making `GuestMem` copy through raw pointers removes it.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(base, len) };
+        let ctx = get(caller.data_mut());
+        return Ok(ctx.with_shared(|ctx| f(ctx, &mut GuestMem::new(bytes))));
+    }
     let (bytes, data) = memory.data_and_store_mut(&mut *caller);
-    Ok(f(get(data), &mut GuestMem::new(bytes)))
+    Ok(get(data).with_shared(|ctx| f(ctx, &mut GuestMem::new(bytes))))
 }
 
 /// Runs a call that needs no guest memory.
@@ -63,5 +75,5 @@ pub(crate) fn with_ctx<T>(
     get: impl GetCtx<T>,
     f: impl FnOnce(&mut WasiCtx) -> WasiResult<()>,
 ) -> ward::Result<WasiResult<()>> {
-    Ok(f(get(caller.data_mut())))
+    Ok(get(caller.data_mut()).with_shared(f))
 }

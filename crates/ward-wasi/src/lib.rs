@@ -36,7 +36,8 @@
 //! - [`errno`]: [`Errno`] and the mapping of host errors to it;
 //! - `calls::*`: the functions, one module per group (args/env, clock, random, fd, path, poll,
 //!   proc, sock);
-//! - `host`: the glue to Ward's `Linker` and `Caller`.
+//! - `host`: the glue to Ward's `Linker` and `Caller`;
+//! - [`threads`]: `wasi-threads` (`thread-spawn`), the thread group, its limit and its end.
 
 #![warn(missing_docs)]
 
@@ -48,6 +49,7 @@ mod mem;
 mod random;
 mod stdio;
 mod table;
+pub mod threads;
 #[allow(missing_docs)]
 pub mod types;
 
@@ -55,6 +57,7 @@ pub use ctx::{DirAccess, WasiCtx, WasiCtxBuilder};
 pub use errno::Errno;
 pub use host::GetCtx;
 pub use stdio::OutputPipe;
+pub use threads::{add_threads_to_linker, ThreadEnd};
 pub use types::MODULE;
 
 /// Defines every `wasi_snapshot_preview1` function in `linker`.

@@ -44,6 +44,12 @@ pub struct Caller<'a, T> {
 }
 
 impl<'a, T> Caller<'a, T> {
+    /// A handle that interrupts wasm running in the caller's store (see
+    /// [`Store::interrupt_handle`]).
+    pub fn interrupt_handle(&self) -> super::store::InterruptHandle {
+        self.store.interrupt_handle()
+    }
+
     pub(crate) fn new(store: &'a mut Store<T>, instance: Option<u32>) -> Caller<'a, T> {
         let store_id = store.id();
         Caller { store, instance: instance.map(|index| Instance { store_id, index }) }

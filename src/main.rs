@@ -33,6 +33,8 @@ enum Command {
     Run(Box<commands::run::RunArgs>),
     /// Run WebAssembly spec test scripts (`.wast`).
     Wast(commands::wast::WastArgs),
+    /// Run an application of nanoprocesses described by a manifest (`APP.toml`).
+    Nano(commands::nano::NanoArgs),
     /// Print a shell completion script for `ward`.
     Completions {
         /// The shell to complete in.
@@ -49,7 +51,7 @@ const NOT_YET: &[&str] = &["compile", "serve", "settings", "config", "explore", 
 
 /// Words that, as the first argument, are not a module path.
 const NOT_A_MODULE: &[&str] =
-    &["run", "wast", "completions", "man", "help", "-h", "--help", "-V", "--version"];
+    &["run", "wast", "nano", "completions", "man", "help", "-h", "--help", "-V", "--version"];
 
 /// Turns `ward MODULE ARGS...` into `ward run MODULE ARGS...`.
 fn with_implicit_run(mut args: Vec<OsString>) -> Vec<OsString> {
@@ -100,6 +102,7 @@ fn main() {
     let result = match cli.command {
         Command::Run(args) => commands::run::run(*args),
         Command::Wast(args) => commands::wast::run(args),
+        Command::Nano(args) => commands::nano::run(args),
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "ward", &mut text);

@@ -3,6 +3,7 @@
 pub mod backtrace;
 pub mod diag;
 pub mod load;
+pub mod nano;
 pub mod options;
 pub mod run;
 pub mod wast;

@@ -308,3 +308,101 @@ fn wasi_p2_testsuite() {
         loud(&format!("now passing, add to PASSING: {unlisted:?}"));
     }
 }
+
+// --- `ward run` on components, beside the suite -------------------------------------------
+
+/// A command component whose `run` runs core function body `body` (returning an i32: 0 for
+/// `ok`, 1 for `err`), with `wasi:cli/exit` imported as `$exit (param i32)`.
+fn command(body: &str) -> String {
+    format!(
+        r#"(component
+  (import "wasi:cli/exit@0.2.3" (instance $e (export "exit" (func (param "status" (result))))))
+  (core func $exit (canon lower (func $e "exit")))
+  (core module $m
+    (import "e" "exit" (func $exit (param i32)))
+    (func (export "run") (result i32) {body}))
+  (core instance $i (instantiate $m (with "e" (instance (export "exit" (func $exit))))))
+  (func $run (result (result)) (canon lift (core func $i "run")))
+  (instance $r (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.0" (instance $r)))"#
+    )
+}
+
+/// Runs `ward run ARGS... FILE` on `text` written to a temporary file; status and stderr.
+fn ward_on(name: &str, text: &str, args: &[&str]) -> (Option<i32>, String) {
+    let dir = std::env::temp_dir().join(format!("ward-p2-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ward"));
+    cmd.arg("run").args(args).arg(&file);
+    let out = run(cmd).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (out.code, out.stderr)
+}
+
+#[test]
+fn component_exit_statuses() {
+    assert_eq!(ward_on("ok.wat", &command("(i32.const 0)"), &[]).0, Some(0));
+    assert_eq!(ward_on("err.wat", &command("(i32.const 1)"), &[]).0, Some(1));
+    let exit_err = command("(call $exit (i32.const 1)) (i32.const 0)");
+    assert_eq!(ward_on("exit.wat", &exit_err, &[]).0, Some(1));
+    let (code, err) = ward_on("trap.wat", &command("unreachable"), &[]);
+    assert_eq!(code, Some(125), "{err}");
+    assert!(err.contains("unreachable") && err.contains("wasm backtrace"), "{err}");
+    let spin = command("(loop $l (br $l)) (i32.const 0)");
+    assert_eq!(ward_on("spin.wat", &spin, &["--timeout", "300ms"]).0, Some(124));
+    let (code, err) = ward_on("fuel.wat", &spin, &["--fuel", "10000"]);
+    assert_eq!(code, Some(125), "{err}");
+    assert!(err.contains("fuel"), "{err}");
+}
+
+#[test]
+fn components_ward_cannot_run_are_named() {
+    let lib = r#"(component
+  (core module $m (func (export "f") (result i32) i32.const 1))
+  (core instance $i (instantiate $m))
+  (func $f (result u32) (canon lift (core func $i "f")))
+  (instance $api (export "f" (func $f)))
+  (export "my:lib/api" (instance $api)))"#;
+    let (code, err) = ward_on("lib.wat", lib, &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not a WASI command") && err.contains("`my:lib/api`"), "{err}");
+    let sockets = r#"(component (import "wasi:sockets/tcp@0.2.6" (instance)))"#;
+    let (code, err) = ward_on("sock.wat", sockets, &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("`wasi:sockets/tcp@0.2.6` has not been defined"), "{err}");
+    let (code, err) = ward_on("ok.wat", &command("(i32.const 0)"), &["--invoke", "run"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--invoke calls core module exports only"), "{err}");
+}
+
+/// A suite test that writes, run with its directory read-only: it fails, and the directory is
+/// left as it was.
+#[test]
+fn read_only_dir_through_ward_run() {
+    let suite = suite_dir();
+    let wasm = components(&suite)
+        .into_iter()
+        .find(|w| w.file_stem().is_some_and(|s| s == "path_open_read_write"));
+    let Some(wasm) = wasm else {
+        loud("read_only_dir_through_ward_run: SKIPPED (the WASI p2 test set is missing)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("ward-p2-ro-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("root")).unwrap();
+    std::fs::write(dir.join("root/keep.txt"), b"unchanged").unwrap();
+    let mut mapping = dir.join("root").into_os_string();
+    mapping.push("::/::ro");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ward"));
+    cmd.arg("run").arg("--dir").arg(mapping).arg(&wasm);
+    let out = run(cmd).unwrap();
+    let entries: Vec<_> = std::fs::read_dir(dir.join("root")).unwrap().flatten().collect();
+    let keep = std::fs::read(dir.join("root/keep.txt")).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_ne!(out.code, Some(0), "a writing test passed on a read-only directory");
+    assert_eq!(entries.len(), 1, "something was created beneath the read-only directory");
+    assert_eq!(keep, b"unchanged");
+}

@@ -370,6 +370,11 @@ fn run_component(
              (Ward does not provide wasi:sockets)"
         );
     }
+    if args.wasi_threads {
+        anyhow::bail!(
+            "`{name}` is a WebAssembly component; --wasi-threads is for core modules only"
+        );
+    }
     let bytes = load::component_binary(source, raw)?;
     let component = Component::from_binary(engine, &bytes)
         .map_err(|e| anyhow!("{}", diag::escape(&e.to_string(), diag::MAX_LINE_CHARS)))

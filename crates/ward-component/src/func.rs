@@ -92,6 +92,10 @@ impl Func {
         }
     }
 
+    pub(crate) fn is_host(&self) -> bool {
+        matches!(self.0.kind, FuncKind::Host(_))
+    }
+
     /// The function's type, if known (a host function not yet imported has none).
     pub fn ty(&self) -> Option<&FuncType> {
         self.0.ty.as_ref()

@@ -136,6 +136,31 @@ pub(crate) fn bind(types: &Types, ty: &ComponentEntityType, item: &Item, map: &m
     }
 }
 
+/// The exports of an imported instance with its host functions seen at the types the import
+/// declares, so that they keep their result arity when aliased and re-exported.
+fn type_host_funcs(
+    types: &Types,
+    id: wasmparser::component_types::ComponentInstanceTypeId,
+    exports: Arc<Exports>,
+    resources: &ResourceMap,
+) -> Result<Arc<Exports>, Error> {
+    let declared = &types[id].exports;
+    if !exports.items.iter().any(|(_, i)| matches!(i, Item::Func(f) if f.is_host())) {
+        return Ok(exports);
+    }
+    let mut typed = Exports::default();
+    for (name, item) in &exports.items {
+        let item = match (item, declared.get(name.as_str()).map(|e| &e.ty)) {
+            (Item::Func(f), Some(ComponentEntityType::Func(fid))) if f.is_host() => {
+                Item::Func(f.at_type(convert_func(types, *fid, resources)?))
+            }
+            (item, _) => item.clone(),
+        };
+        typed.items.push((name.clone(), item));
+    }
+    Ok(Arc::new(typed))
+}
+
 impl Scope {
     fn core_extern(&self, kind: ExternalKind, i: u32) -> Result<Extern, Error> {
         Ok(match kind {
@@ -306,6 +331,9 @@ pub(crate) fn instantiate<T: 'static>(
                 let item = match (item, ty) {
                     (Item::Func(f), ComponentEntityType::Func(id)) => {
                         Item::Func(f.at_type(convert_func(types, *id, &s.resources)?))
+                    }
+                    (Item::Instance(e), ComponentEntityType::Instance(id)) => {
+                        Item::Instance(type_host_funcs(types, *id, e, &s.resources)?)
                     }
                     (item, _) => item,
                 };

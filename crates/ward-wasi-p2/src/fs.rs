@@ -210,21 +210,6 @@ trait FileTypeBits {
     fn socket(&self) -> bool;
 }
 
-impl FileTypeBits for std::fs::FileType {
-    fn block(&self) -> bool {
-        std::os::unix::fs::FileTypeExt::is_block_device(self)
-    }
-    fn char(&self) -> bool {
-        std::os::unix::fs::FileTypeExt::is_char_device(self)
-    }
-    fn fifo(&self) -> bool {
-        std::os::unix::fs::FileTypeExt::is_fifo(self)
-    }
-    fn socket(&self) -> bool {
-        std::os::unix::fs::FileTypeExt::is_socket(self)
-    }
-}
-
 impl FileTypeBits for cap_std::fs::FileType {
     fn block(&self) -> bool {
         cap_std::fs::FileTypeExt::is_block_device(self)
@@ -259,30 +244,11 @@ impl From<cap_std::fs::Metadata> for Stat {
     }
 }
 
-impl From<std::fs::Metadata> for Stat {
-    fn from(m: std::fs::Metadata) -> Stat {
-        use std::os::unix::fs::MetadataExt;
-        let ft = m.file_type();
-        Stat {
-            ty: type_name(ft.is_dir(), ft.is_file(), ft.is_symlink(), &ft),
-            nlink: m.nlink(),
-            size: m.len(),
-            times: [
-                (m.atime(), m.atime_nsec()),
-                (m.mtime(), m.mtime_nsec()),
-                (m.ctime(), m.ctime_nsec()),
-            ],
-            dev: m.dev(),
-            ino: m.ino(),
-        }
-    }
-}
-
 impl Stat {
     fn of(d: &Descriptor) -> io::Result<Stat> {
         Ok(match &d.kind {
             DescKind::Dir(dir) => dir.dir_metadata()?.into(),
-            DescKind::File(f) => f.metadata()?.into(),
+            DescKind::File(f) => cap_std::fs::Metadata::from_file(f)?.into(),
         })
     }
 

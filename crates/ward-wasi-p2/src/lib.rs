@@ -105,10 +105,14 @@ pub fn run_command<T: 'static>(
 ) -> Result<i32> {
     let Some(run) = command_run(instance) else {
         let names = instance.export_names();
-        let exports = if names.is_empty() { "nothing".to_string() } else { names.join(", ") };
+        let exports = if names.is_empty() {
+            "nothing".to_string()
+        } else {
+            names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        };
         return Err(Error::Usage(format!(
-            "the component is not a WASI command: it exports no `{RUN_INTERFACE}` interface \
-             with a `run` function (it exports {exports})"
+            "not a WASI command: it exports no `{RUN_INTERFACE}` interface with a `run` \
+             function (it exports {exports})"
         )));
     };
     let mut out = [Val::Bool(false)];

@@ -271,7 +271,7 @@ fn backtraces_are_demangled_with_source_lines() {
 fn errors_say_what_a_file_is() {
     let cases: Vec<(String, String)> = vec![
         (write("notes.txt", "meeting at noon"), "`{}` is neither a WebAssembly binary nor text".into()),
-        (write("x.wasm", b"\0asm\x0d\0\x01\0"), "`{}` is a WebAssembly component; Ward runs core modules only (components are not supported yet)".into()),
+        (write("x.wasm", b"\0asm\x0d\0\x01\0"), "`{}` is a WebAssembly component but not a WASI command: it exports no `wasi:cli/run` interface with a `run` function (it exports nothing)".into()),
         (write("c.wat", "(component)"), "is a WebAssembly component".into()),
         (write("x", ""), "`{}` is empty".into()),
         (write("v2.wasm", b"\0asm\x02\0\0\0"), "version 2".into()),

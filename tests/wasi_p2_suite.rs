@@ -406,3 +406,74 @@ fn read_only_dir_through_ward_run() {
     assert_eq!(entries.len(), 1, "something was created beneath the read-only directory");
     assert_eq!(keep, b"unchanged");
 }
+
+/// Runs `ward run ARGS...` with `input` on stdin; status, stdout, stderr.
+fn ward_with_input(args: &[&std::ffi::OsStr], input: &[u8]) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .arg("run")
+        .args(args)
+        .env_remove("GREETING")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// `tests/wasi-p2/echo.wasm` (a Rust program built for wasm32-wasip2) gets the arguments,
+/// the variables, the directory and the stdin `ward run` grants, and nothing else.
+#[test]
+fn a_rust_wasip2_command_gets_what_ward_run_grants() {
+    let echo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wasi-p2/echo.wasm");
+    let dir = std::env::temp_dir().join(format!("ward-p2-echo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("in.txt"), "hello file\n").unwrap();
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let mut mapping = dir.clone().into_os_string();
+    mapping.push("::/data");
+
+    let args = [
+        os("--dir"),
+        mapping.clone(),
+        os("--env"),
+        os("GREETING=hi"),
+        echo.clone().into(),
+        os("0"),
+        os("two words"),
+    ];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let (code, out, err) = ward_with_input(&args, b"piped in\n");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out,
+        "args: echo.wasm 0 two words\nGREETING=hi\nvars: 1\nin.txt: hello file\nwrote out.txt\n\
+         /etc/passwd: NotFound\nstdin: piped in\n"
+    );
+    assert_eq!(err, "to stderr\n");
+    assert_eq!(std::fs::read_to_string(dir.join("out.txt")).unwrap(), "HELLO FILE\n");
+    std::fs::remove_file(dir.join("out.txt")).unwrap();
+
+    // Read-only: the file is read, the write is refused, nothing is created.
+    let mut ro = mapping.clone();
+    ro.push("::ro");
+    let args = [os("--dir"), ro, echo.clone().into(), os("3")];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let (code, out, _) = ward_with_input(&args, b"");
+    assert_eq!(code, Some(1));
+    assert!(out.contains("in.txt: hello file\ncannot write out.txt: PermissionDenied\n"), "{out}");
+    assert!(out.contains("GREETING unset\nvars: 0\n"), "{out}");
+    assert!(!dir.join("out.txt").exists());
+
+    // Nothing granted: no directory, no variables.
+    let args = [echo.into_os_string()];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let (code, out, _) = ward_with_input(&args, b"");
+    assert_eq!(code, Some(0));
+    assert!(out.contains("vars: 0\ncannot read in.txt: NotFound\n"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -110,6 +110,28 @@ pub(crate) struct Lifter<'a> {
     pub(crate) side: Side,
     /// Handles lent by `lift_borrow`; the caller releases them when the call ends.
     pub(crate) lenders: Vec<u32>,
+    /// Host bytes the values lifted so far take (see [`MAX_LIFTED_BYTES`]).
+    pub(crate) lifted: u64,
+}
+
+/// The most host memory the values lifted in one call may take: string and byte-list
+/// contents, about `size_of::<Val>()` per other value, and the names copied into records,
+/// variants, enums and flags. Guest memory can describe far more than it holds (a list of a
+/// million copies of one long string, lists nested in lists), so the host's copy is bounded
+/// on its own: beyond this the lift traps.
+pub(crate) const MAX_LIFTED_BYTES: u64 = 1 << 28;
+
+const VAL_SIZE: u64 = std::mem::size_of::<Val>() as u64;
+
+/// The host bytes of `v` beyond its own `Val` and beyond string and byte contents (charged
+/// before they are copied): names and record slots.
+fn names_size(v: &Val) -> u64 {
+    match v {
+        Val::Enum(n) | Val::Variant(n, _) => n.len() as u64,
+        Val::Flags(names) => names.iter().map(|n| n.len() as u64 + 24).sum(),
+        Val::Record(fields) => fields.iter().map(|(n, _)| n.len() as u64 + 24).sum(),
+        _ => 0,
+    }
 }
 
 impl<'a> Lifter<'a> {
@@ -158,6 +180,13 @@ impl<'a> Lifter<'a> {
     }
 
     fn lift_flat(&mut self, it: &mut FlatIter<'_>, ty: &Type) -> ward::Result<Val> {
+        self.charge(VAL_SIZE)?;
+        let v = self.lift_flat_inner(it, ty)?;
+        self.charge(names_size(&v))?;
+        Ok(v)
+    }
+
+    fn lift_flat_inner(&mut self, it: &mut FlatIter<'_>, ty: &Type) -> ward::Result<Val> {
         Ok(match ty {
             Type::Bool => Val::Bool(it.next()? as u32 != 0),
             Type::S8 => Val::S8(it.next()? as i8),
@@ -237,8 +266,27 @@ impl<'a> Lifter<'a> {
         u64::from_le_bytes(b)
     }
 
+    /// Counts `n` more host bytes of lifted values; traps beyond [`MAX_LIFTED_BYTES`].
+    fn charge(&mut self, n: u64) -> ward::Result<()> {
+        self.lifted = self.lifted.saturating_add(n);
+        if self.lifted > MAX_LIFTED_BYTES {
+            return Err(trap(format!(
+                "the values lifted in one call take more than {} MiB of host memory",
+                MAX_LIFTED_BYTES >> 20
+            )));
+        }
+        Ok(())
+    }
+
     /// `load`: `ptr` is aligned and `ptr + size` is in bounds (checked by the caller).
     fn load(&mut self, ptr: u64, ty: &Type) -> ward::Result<Val> {
+        self.charge(VAL_SIZE)?;
+        let v = self.load_inner(ptr, ty)?;
+        self.charge(names_size(&v))?;
+        Ok(v)
+    }
+
+    fn load_inner(&mut self, ptr: u64, ty: &Type) -> ward::Result<Val> {
         Ok(match ty {
             Type::Bool => Val::Bool(self.load_int(ptr, 1) != 0),
             Type::S8 => Val::S8(self.load_int(ptr, 1) as i8),
@@ -329,6 +377,7 @@ impl<'a> Lifter<'a> {
             return Err(trap("string content out-of-bounds: longer than the canonical ABI allows"));
         }
         self.check_range(ptr as u64, byte_len, align, "string")?;
+        self.charge(byte_len)?;
         let bytes = &self.mem[ptr as usize..(ptr as u64 + byte_len) as usize];
         match enc {
             Encoding::Utf8 => match std::str::from_utf8(bytes) {
@@ -356,6 +405,7 @@ impl<'a> Lifter<'a> {
             return Err(trap("list content out-of-bounds: longer than the canonical ABI allows"));
         }
         self.check_range(ptr as u64, byte_len, 1, "list")?;
+        self.charge(byte_len)?;
         // In range: checked just above against the memory's length.
         Ok(Val::Bytes(self.mem[ptr as usize..(ptr as u64 + byte_len) as usize].to_vec()))
     }
@@ -367,6 +417,10 @@ impl<'a> Lifter<'a> {
             return Err(trap("list content out-of-bounds: longer than the canonical ABI allows"));
         }
         self.check_range(ptr as u64, byte_len, elem.align(), "list")?;
+        // Each element is charged as it is loaded; refuse at once what cannot fit.
+        if self.lifted.saturating_add((len as u64).saturating_mul(VAL_SIZE)) > MAX_LIFTED_BYTES {
+            return self.charge((len as u64).saturating_mul(VAL_SIZE)).map(|_| Vec::new());
+        }
         // `len * size` fits in the memory, so the vector is bounded by the memory's size.
         let mut out = Vec::with_capacity((len as usize).min(self.mem.len()));
         for i in 0..len as u64 {

@@ -242,7 +242,7 @@ fn call_lifted<T: 'static>(
             Some(m) => m.data(&*ctx),
             None => &[],
         };
-        let mut lifter = Lifter { opts, inst, mem, side, lenders: Vec::new() };
+        let mut lifter = Lifter { opts, inst, mem, side, lenders: Vec::new(), lifted: 0 };
         lifter.lift_values(MAX_FLAT_RESULTS, &flat, &results)?.0
     };
     inst.end_task(task)?;
@@ -288,8 +288,14 @@ pub(crate) fn lower<T: 'static>(
                 Some(m) => m.data(&ctx),
                 None => &[],
             };
-            let mut lifter =
-                Lifter { opts: &opts, inst: &inst, mem, side: Side::Guest, lenders: Vec::new() };
+            let mut lifter = Lifter {
+                opts: &opts,
+                inst: &inst,
+                mem,
+                side: Side::Guest,
+                lenders: Vec::new(),
+                lifted: 0,
+            };
             let lifted = lifter.lift_values(MAX_FLAT_PARAMS, &flat, &params);
             let lenders = std::mem::take(&mut lifter.lenders);
             match lifted {

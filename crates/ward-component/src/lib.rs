@@ -51,6 +51,13 @@
 //!
 //! [component model]: https://github.com/WebAssembly/component-model
 //!
+//! ## Limits
+//!
+//! The values lifted out of a component in one call may take at most 256 MiB of host memory
+//! (string and byte contents, about `size_of::<Val>()` per other value, copied names): guest
+//! memory can describe far more than it holds, e.g. a list of many copies of one long string.
+//! Beyond that the call traps. `list<u8>` is lifted as [`Val::Bytes`], one host byte per byte.
+//!
 //! ## What is not here yet
 //!
 //! The async ABI (`async` lifts and lowers, `task.*`, `waitable-set.*`, streams, futures,

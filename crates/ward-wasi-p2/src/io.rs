@@ -97,7 +97,7 @@ fn read(ctx: &mut WasiP2Ctx, rep: u32, len: u64) -> Result<Vec<u8>, StreamErr> {
         },
         InputStream::File { file, pos } => {
             let n = file.read_at(&mut buf, *pos).map_err(StreamErr::Failed)?;
-            *pos += n as u64;
+            *pos = pos.saturating_add(n as u64);
             n
         }
     };
@@ -121,7 +121,7 @@ fn write(ctx: &mut WasiP2Ctx, rep: u32, bytes: &[u8]) -> Result<(), StreamErr> {
         OutputStream::Std(out) => write_std(out, bytes),
         OutputStream::File { file, pos } => {
             file.write_all_at(bytes, *pos).map_err(StreamErr::Failed)?;
-            *pos += bytes.len() as u64;
+            *pos = pos.saturating_add(bytes.len() as u64);
             Ok(())
         }
         OutputStream::Append(file) => {

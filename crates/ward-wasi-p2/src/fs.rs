@@ -16,7 +16,7 @@ use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt, OpenOptionsMaybeD
 use cap_std::fs::Dir;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -28,19 +28,7 @@ const PREOPENS: &str = "wasi:filesystem/preopens";
 /// Longer paths are `name-too-long` before anything else.
 const MAX_PATH: usize = 4095;
 
-/// A directory's identity on the host, to recognise a preopen when walking up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct DirId {
-    dev: u64,
-    ino: u64,
-}
-
-impl DirId {
-    fn of(fd: BorrowedFd<'_>) -> io::Result<DirId> {
-        let st = rustix::fs::fstat(fd)?;
-        Ok(DirId { dev: st.st_dev, ino: st.st_ino })
-    }
-}
+pub(crate) use ward_wasi::confine::{self, DirId};
 
 /// How a filesystem call failed: an `error-code` for the guest, or a trap.
 pub(crate) enum Fs {
@@ -307,52 +295,17 @@ fn new_timestamp(v: Option<&Val>) -> FsRes<Option<cap_fs_ext::SystemTimeSpec>> {
     }
 }
 
-/// How far above its own directory a symlink's text reaches, read lexically.
-fn climb(target: &str) -> usize {
-    let (mut level, mut most) = (0isize, 0isize);
-    for c in target.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                level += 1;
-                most = most.max(level);
-            }
-            _ => level -= 1,
-        }
-    }
-    most as usize
-}
-
-/// Refuses a symlink with text `target` placed at `link` (relative to `dir`, beneath preopen
-/// `root`) whose text leads above the preopen: absolute, or more `..` than the link's depth,
-/// measured on the host by walking up from the link's real directory.
+/// Refuses a symlink whose text would lead above the preopen, by the rule preview 1 applies too
+/// ([`confine::symlink_leads_out`]).
 fn check_symlink_target(dir: &Dir, root: Option<DirId>, link: &str, target: &str) -> FsRes<()> {
-    use rustix::fs::{openat, Mode, OFlags};
-    if target.starts_with('/') {
+    if confine::symlink_leads_out(dir, root, link.trim_end_matches('/'), target.as_bytes())? {
         return Err(Fs::Code("not-permitted"));
-    }
-    let need = climb(target);
-    if need == 0 {
-        return Ok(());
-    }
-    let root = root.ok_or(Fs::Code("not-permitted"))?;
-    let mut cur: Option<OwnedFd> = match link.trim_end_matches('/').rfind('/') {
-        Some(i) => Some(dir.open_dir(&link[..i])?.into_std_file().into()),
-        None => None,
-    };
-    for _ in 0..need {
-        let fd = cur.as_ref().map_or_else(|| dir.as_fd(), |f| f.as_fd());
-        if DirId::of(fd)? == root {
-            return Err(Fs::Code("not-permitted"));
-        }
-        // Host-side only, never handed to the guest: the parent, to measure the depth.
-        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        cur = Some(openat(fd, "..", flags, Mode::empty()).map_err(io::Error::from)?);
     }
     Ok(())
 }
 
-/// For a rename or hard link of `old` to `new`: a symlink must suit its new place.
+/// For a rename or hard link of `old` to `new`: a symlink must suit its new place
+/// ([`confine::moved_symlink_leads_out`]).
 fn check_moved_symlink(
     src: &Dir,
     old: &str,
@@ -360,14 +313,10 @@ fn check_moved_symlink(
     root: Option<DirId>,
     new: &str,
 ) -> FsRes<()> {
-    match src.symlink_metadata(old) {
-        Ok(m) if m.is_symlink() => {
-            let target = src.read_link_contents(old)?;
-            let target = target.to_str().ok_or(Fs::Code("not-permitted"))?;
-            check_symlink_target(dst, root, new, target)
-        }
-        _ => Ok(()),
+    if confine::moved_symlink_leads_out(src, old, dst, root, new)? {
+        return Err(Fs::Code("not-permitted"));
     }
+    Ok(())
 }
 
 fn new_descriptor(ctx: &mut WasiP2Ctx, ty: &Types, d: Descriptor) -> FsRes<Option<Val>> {

@@ -10,9 +10,10 @@ use std::path::Path;
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 
+use crate::confine::DirId;
 use crate::random::Random;
 use crate::stdio::{Input, Output, OutputPipe};
-use crate::table::{DirId, Entry, FdTable, Handle};
+use crate::table::{Entry, FdTable, Handle};
 use crate::types::{filetype, rights};
 
 /// The WASI state of one guest: arguments, environment, descriptor table, randomness.

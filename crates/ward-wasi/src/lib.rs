@@ -42,6 +42,7 @@
 #![warn(missing_docs)]
 
 mod calls;
+pub mod confine;
 pub mod ctx;
 pub mod errno;
 mod host;

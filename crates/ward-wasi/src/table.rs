@@ -53,24 +53,7 @@ pub(crate) struct Entry {
     pub(crate) listing: Option<Vec<DirRecord>>,
     /// For a directory: the identity of the preopened directory it lies beneath (itself for a
     /// preopen), against which the targets of symlinks the guest places are checked.
-    pub(crate) root: Option<DirId>,
-}
-
-/// A directory's identity on the host: device and inode numbers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct DirId {
-    dev: u64,
-    ino: u64,
-}
-
-impl DirId {
-    /// The identity of the directory open as `fd`.
-    // The field types of `struct stat` differ between platforms; the casts are needed on some.
-    #[allow(clippy::unnecessary_cast)]
-    pub(crate) fn of(fd: std::os::fd::BorrowedFd<'_>) -> WasiResult<DirId> {
-        let st = rustix::fs::fstat(fd)?;
-        Ok(DirId { dev: st.st_dev as u64, ino: st.st_ino as u64 })
-    }
+    pub(crate) root: Option<crate::confine::DirId>,
 }
 
 /// One directory entry as `fd_readdir` reports it.

@@ -5,7 +5,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 pub use ward_wasi::DirAccess;
 
@@ -74,72 +74,10 @@ pub(crate) enum Output {
     Pipe(OutputPipe),
 }
 
-/// An in-memory capture of a guest's output, bounded: writes beyond the capacity are short,
-/// then fail (the stream reports `last-operation-failed`), and [`OutputPipe::overflowed`] says
-/// output was refused. Clones share the same buffer.
-#[derive(Clone, Debug)]
-pub struct OutputPipe(Arc<Mutex<PipeState>>);
-
-#[derive(Debug)]
-struct PipeState {
-    data: Vec<u8>,
-    capacity: usize,
-    overflowed: bool,
-}
-
-impl Default for OutputPipe {
-    fn default() -> Self {
-        OutputPipe::new()
-    }
-}
-
-impl OutputPipe {
-    /// The default capacity: 16 MiB.
-    pub const DEFAULT_CAPACITY: usize = 16 << 20;
-
-    /// An empty pipe holding at most [`OutputPipe::DEFAULT_CAPACITY`] bytes.
-    pub fn new() -> OutputPipe {
-        OutputPipe::with_capacity(Self::DEFAULT_CAPACITY)
-    }
-
-    /// An empty pipe holding at most `capacity` bytes.
-    pub fn with_capacity(capacity: usize) -> OutputPipe {
-        OutputPipe(Arc::new(Mutex::new(PipeState {
-            data: Vec::new(),
-            capacity,
-            overflowed: false,
-        })))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, PipeState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// What the guest wrote so far.
-    pub fn contents(&self) -> Vec<u8> {
-        self.lock().data.clone()
-    }
-
-    /// Whether a write was refused or cut short because the pipe was full.
-    pub fn overflowed(&self) -> bool {
-        self.lock().overflowed
-    }
-
-    /// Appends what fits; returns how much did, or an error when nothing fits.
-    pub(crate) fn write(&self, bytes: &[u8]) -> io::Result<usize> {
-        let mut s = self.lock();
-        let room = s.capacity.saturating_sub(s.data.len());
-        let n = room.min(bytes.len());
-        if n < bytes.len() {
-            s.overflowed = true;
-        }
-        if n == 0 && !bytes.is_empty() {
-            return Err(io::Error::from_raw_os_error(rustix::io::Errno::NOSPC.raw_os_error()));
-        }
-        s.data.extend_from_slice(&bytes[..n]);
-        Ok(n)
-    }
-}
+/// An in-memory capture of a guest's output, bounded: the same type as preview 1's
+/// ([`ward_wasi::OutputPipe`]). Writes beyond the capacity are short, then fail (the stream
+/// reports `last-operation-failed`), and [`OutputPipe::overflowed`] says output was refused.
+pub use ward_wasi::OutputPipe;
 
 /// The random generator: the OS's, or a deterministic one for reproducible runs.
 pub(crate) enum Random {

@@ -101,8 +101,17 @@ impl OutputPipe {
         self.state().overflowed
     }
 
-    /// Appends what fits of `data`; fails with `ENOSPC` when nothing does.
-    fn append(&self, data: &[u8]) -> io::Result<usize> {
+    /// Appends what fits of `data` as the guest's writes do, returning how much did; fails with
+    /// `ENOSPC` when nothing does. Both WASI versions write through this.
+    ///
+    /// ```
+    /// let pipe = ward_wasi::OutputPipe::with_capacity(4);
+    /// assert_eq!(pipe.write(b"hello").unwrap(), 4);
+    /// assert!(pipe.write(b"!").is_err());
+    /// assert_eq!(pipe.contents(), b"hell");
+    /// assert!(pipe.overflowed());
+    /// ```
+    pub fn write(&self, data: &[u8]) -> io::Result<usize> {
         let mut st = self.state();
         let room = st.capacity.saturating_sub(st.data.len());
         let n = data.len().min(room);
@@ -153,7 +162,7 @@ impl Output {
                 err.flush()?;
                 Ok(data.len())
             }
-            Output::Pipe(p) => p.append(data),
+            Output::Pipe(p) => p.write(data),
         }
     }
 

@@ -35,6 +35,8 @@ enum Command {
     Wast(commands::wast::WastArgs),
     /// Run an application of nanoprocesses described by a manifest (`APP.toml`).
     Nano(commands::nano::NanoArgs),
+    /// Answer HTTP requests with a fresh instance of a WASI program per request (CGI).
+    Serve(Box<commands::serve::ServeArgs>),
     /// Print a shell completion script for `ward`.
     Completions {
         /// The shell to complete in.
@@ -47,11 +49,22 @@ enum Command {
 
 /// Commands other runtimes have that Ward does not have yet: named as commands, not mistaken
 /// for a module called `compile`.
-const NOT_YET: &[&str] = &["compile", "serve", "settings", "config", "explore", "inspect"];
+const NOT_YET: &[&str] = &["compile", "settings", "config", "explore", "inspect"];
 
 /// Words that, as the first argument, are not a module path.
-const NOT_A_MODULE: &[&str] =
-    &["run", "wast", "nano", "completions", "man", "help", "-h", "--help", "-V", "--version"];
+const NOT_A_MODULE: &[&str] = &[
+    "run",
+    "wast",
+    "nano",
+    "serve",
+    "completions",
+    "man",
+    "help",
+    "-h",
+    "--help",
+    "-V",
+    "--version",
+];
 
 /// Turns `ward MODULE ARGS...` into `ward run MODULE ARGS...`.
 fn with_implicit_run(mut args: Vec<OsString>) -> Vec<OsString> {
@@ -103,6 +116,7 @@ fn main() {
         Command::Run(args) => commands::run::run(*args),
         Command::Wast(args) => commands::wast::run(args),
         Command::Nano(args) => commands::nano::run(args),
+        Command::Serve(args) => commands::serve::run(*args),
         Command::Completions { shell } => {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "ward", &mut text);

@@ -6,6 +6,7 @@ pub mod load;
 pub mod nano;
 pub mod options;
 pub mod run;
+pub mod serve;
 pub mod wast;
 
 /// Exit statuses of `ward`.

@@ -1,0 +1,148 @@
+//! `ward serve` against the built binary: a fresh instance per request by CGI conventions
+//! (body on stdin, response with headers on stdout), and the per-request limits: a trapping
+//! handler gets 500, a spinning one 504 at its deadline, an oversized body 413 — and the
+//! server keeps answering the next request after each.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// A handler that writes two headers and echoes its standard input.
+const ECHO: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "Content-Type: text/plain\nX-Handler: echo\n\n")
+  (func (export "_start") (local $n i32)
+    (i32.store (i32.const 1000) (i32.const 0))
+    (i32.store (i32.const 1004) (i32.const 42))
+    (drop (call $fd_write (i32.const 1) (i32.const 1000) (i32.const 1) (i32.const 1008)))
+    (loop $l
+      (i32.store (i32.const 1000) (i32.const 2048))
+      (i32.store (i32.const 1004) (i32.const 4096))
+      (drop (call $fd_read (i32.const 0) (i32.const 1000) (i32.const 1) (i32.const 1008)))
+      (local.set $n (i32.load (i32.const 1008)))
+      (if (local.get $n)
+        (then
+          (i32.store (i32.const 1004) (local.get $n))
+          (drop (call $fd_write (i32.const 1) (i32.const 1000) (i32.const 1) (i32.const 1012)))
+          (br $l))))))"#;
+
+/// Answers by the path: `/trap` traps, `/spin` loops forever, `/missing` is a 404, anything
+/// else is echoed (through the ECHO logic above, reached by the same module).
+const ROUTER: &str = r#"(module
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $sizes (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_get" (func $environ (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 0) "Status: 404 Not Found\nContent-Type: text/plain\n\nno such page\n")
+  (data (i32.const 100) "PATH_INFO=/trap")
+  (data (i32.const 120) "PATH_INFO=/spin")
+  (data (i32.const 140) "PATH_INFO=/missing")
+  ;; Whether the environment holds the variable of `len` bytes at `want` (as a whole entry).
+  (func $has (param $want i32) (param $len i32) (result i32) (local $i i32) (local $n i32) (local $p i32) (local $k i32)
+    (drop (call $sizes (i32.const 200) (i32.const 204)))
+    (local.set $n (i32.load (i32.const 200)))
+    (drop (call $environ (i32.const 1024) (i32.const 8192)))
+    (block $no
+      (loop $entries
+        (br_if $no (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $p (i32.load (i32.add (i32.const 1024) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $k (i32.const 0))
+        (block $differ
+          (loop $chars
+            (if (i32.eq (local.get $k) (local.get $len))
+              (then (if (i32.eqz (i32.load8_u (i32.add (local.get $p) (local.get $k))))
+                      (then (return (i32.const 1))))
+                    (br $differ)))
+            (br_if $differ (i32.ne (i32.load8_u (i32.add (local.get $p) (local.get $k)))
+                                   (i32.load8_u (i32.add (local.get $want) (local.get $k)))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $chars)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $entries)))
+    (i32.const 0))
+  (func (export "_start")
+    (if (call $has (i32.const 100) (i32.const 15)) (then unreachable))
+    (if (call $has (i32.const 120) (i32.const 15)) (then (loop $forever (br $forever))))
+    (i32.store (i32.const 300) (i32.const 0))
+    (i32.store (i32.const 304) (i32.const 61))
+    (drop (call $fd_write (i32.const 1) (i32.const 300) (i32.const 1) (i32.const 308)))))"#;
+
+struct Server(Child, u16);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(name: &str, wat: &str, extra: &[&str]) -> Server {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli_serve");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, wat).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .arg("serve")
+        .arg(&path)
+        .args(["--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ward serve");
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    Server(child, port)
+}
+
+/// Sends one HTTP/1.1 request; returns the status code, the raw head and the body.
+fn request(port: u16, method: &str, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("a status code");
+    (status, head, out[split + 4..].to_vec())
+}
+
+#[test]
+fn each_request_gets_a_fresh_instance_by_cgi_conventions() {
+    let server = start("echo.wat", ECHO, &[]);
+    for i in 0..20 {
+        let body = format!("hello number {i}");
+        let (status, head, reply) = request(server.1, "POST", "/echo?x=1", body.as_bytes());
+        assert_eq!(status, 200, "{head}");
+        assert!(head.to_ascii_lowercase().contains("x-handler: echo"), "{head}");
+        assert_eq!(reply, body.as_bytes());
+    }
+}
+
+#[test]
+fn limits_hold_per_request_and_the_server_survives() {
+    let server = start("router.wat", ROUTER, &["--timeout", "300ms", "--max-body", "1KiB"]);
+    assert_eq!(request(server.1, "GET", "/missing", b"").0, 404);
+    assert_eq!(request(server.1, "GET", "/trap", b"").0, 500);
+    let started = std::time::Instant::now();
+    assert_eq!(request(server.1, "GET", "/spin", b"").0, 504);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(request(server.1, "POST", "/missing", &[b'x'; 4096]).0, 413);
+    let (status, _, body) = request(server.1, "GET", "/missing", b"");
+    assert_eq!((status, body.as_slice()), (404, &b"no such page\n"[..]));
+}

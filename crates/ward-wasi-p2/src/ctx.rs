@@ -79,54 +79,8 @@ pub(crate) enum Output {
 /// reports `last-operation-failed`), and [`OutputPipe::overflowed`] says output was refused.
 pub use ward_wasi::OutputPipe;
 
-/// The random generator: the OS's, or a deterministic one for reproducible runs.
-pub(crate) enum Random {
-    Os,
-    Seeded(u64),
-}
-
-impl Random {
-    pub(crate) fn fill(&mut self, buf: &mut [u8]) {
-        match self {
-            Random::Os => {
-                let mut done = 0;
-                while done < buf.len() {
-                    match rustix::rand::getrandom(
-                        &mut buf[done..],
-                        rustix::rand::GetRandomFlags::empty(),
-                    ) {
-                        Ok(n) => done += n,
-                        Err(rustix::io::Errno::INTR) => {}
-                        // The kernel's generator does not fail once booted; fall back to a
-                        // time-seeded stream rather than panic on guest request.
-                        Err(_) => {
-                            let seed = Instant::now().elapsed().as_nanos() as u64 ^ 0x9e37_79b9;
-                            Random::Seeded(seed).fill(&mut buf[done..]);
-                            return;
-                        }
-                    }
-                }
-            }
-            Random::Seeded(state) => {
-                for chunk in buf.chunks_mut(8) {
-                    // splitmix64
-                    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                    let mut z = *state;
-                    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-                    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-                    z ^= z >> 31;
-                    chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
-                }
-            }
-        }
-    }
-
-    pub(crate) fn u64(&mut self) -> u64 {
-        let mut b = [0u8; 8];
-        self.fill(&mut b);
-        u64::from_le_bytes(b)
-    }
-}
+/// The random generator: preview 1's ([`ward_wasi::Random`]), the OS's or a seeded one.
+pub(crate) use ward_wasi::Random;
 
 /// Builds a [`WasiP2Ctx`], granting capabilities one by one. Mirrors
 /// `ward_wasi::WasiCtxBuilder`.

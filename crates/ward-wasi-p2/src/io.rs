@@ -427,6 +427,15 @@ where
         new_pollable(ctx, ty, Pollable::Deadline(at))
     })?;
 
+    /// Random bytes, or a trap if the host's generator fails (never weaker bytes).
+    fn random_fill(ctx: &mut WasiP2Ctx, buf: &mut [u8]) -> Result<(), Error> {
+        ctx.random.fill(buf).map_err(|e| trap(format!("the host's random generator failed: {e}")))
+    }
+    fn random_u64(ctx: &mut WasiP2Ctx) -> Result<u64, Error> {
+        let mut b = [0u8; 8];
+        random_fill(ctx, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
     for (iface, bytes, word) in [
         ("wasi:random/random", "get-random-bytes", "get-random-u64"),
         ("wasi:random/insecure", "get-insecure-random-bytes", "get-insecure-random-u64"),
@@ -439,13 +448,13 @@ where
                 )));
             }
             let mut buf = vec![0u8; len as usize];
-            ctx.random.fill(&mut buf);
+            random_fill(ctx, &mut buf)?;
             Ok(Some(Val::Bytes(buf)))
         })?;
-        r.func(iface, word, |ctx, _, _| Ok(Some(Val::U64(ctx.random.u64()))))?;
+        r.func(iface, word, |ctx, _, _| Ok(Some(Val::U64(random_u64(ctx)?))))?;
     }
     r.func("wasi:random/insecure-seed", "insecure-seed", |ctx, _, _| {
-        Ok(Some(Val::Tuple(vec![Val::U64(ctx.random.u64()), Val::U64(ctx.random.u64())])))
+        Ok(Some(Val::Tuple(vec![Val::U64(random_u64(ctx)?), Val::U64(random_u64(ctx)?)])))
     })?;
     Ok(())
 }

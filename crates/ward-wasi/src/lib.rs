@@ -57,6 +57,7 @@ pub mod types;
 pub use ctx::{DirAccess, WasiCtx, WasiCtxBuilder};
 pub use errno::Errno;
 pub use host::GetCtx;
+pub use random::Random;
 pub use stdio::OutputPipe;
 pub use threads::{add_threads_to_linker, ThreadEnd};
 pub use types::MODULE;

@@ -15,11 +15,12 @@
 //! `WARD_WASI_P2_TESTSUITE` points. If it is missing, the test says so loudly; it then fails
 //! when `CI` is set and is skipped otherwise, so that a fresh clone still passes `cargo test`.
 
+mod support;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use support::{copy_tree, run, TEST_TIMEOUT};
 
 /// The tests that pass; each must keep passing.
 const PASSING: &[&str] = &[
@@ -70,9 +71,6 @@ const PASSING: &[&str] = &[
     "truncation_rights",
     "unlink_file_trailing_slashes",
 ];
-
-/// How long one test may run before it counts as hung.
-const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Writes to the real stderr, past the test harness's capture, so the notice is always seen.
 fn loud(text: &str) {
@@ -143,64 +141,6 @@ fn read_spec(wasm: &Path) -> Result<Spec, String> {
         }
     }
     Ok(spec)
-}
-
-/// Copies `from` to `to` recursively, making the copy writable (the suite may be read-only).
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::symlink_metadata(from)?;
-    if meta.is_dir() {
-        std::fs::create_dir_all(to)?;
-        for e in std::fs::read_dir(from)? {
-            let e = e?;
-            copy_tree(&e.path(), &to.join(e.file_name()))?;
-        }
-        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755))
-    } else if meta.file_type().is_symlink() {
-        std::os::unix::fs::symlink(std::fs::read_link(from)?, to)
-    } else {
-        std::fs::copy(from, to)?;
-        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o644))
-    }
-}
-
-/// Exit status and output of one run, or `None` for the status if it hung.
-struct Outcome {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `cmd` with stdin empty, capturing its output; kills it after [`TEST_TIMEOUT`].
-fn run(mut cmd: Command) -> std::io::Result<Outcome> {
-    let mut child =
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = r.read_to_end(&mut s);
-            String::from_utf8_lossy(&s).into_owned()
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
-    let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
-    let start = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait()? {
-            break status.code();
-        }
-        if start.elapsed() > TEST_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Ok(Outcome {
-        code,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    })
 }
 
 /// Runs one test in `dir`; `Err` says why it failed.

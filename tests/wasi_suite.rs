@@ -11,14 +11,12 @@
 //! `WARD_WASI_TESTSUITE` points. If it is missing, the test says so loudly; it then fails when
 //! `CI` is set and is skipped otherwise, so that a fresh clone still passes `cargo test`.
 
+mod support;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// How long one test may run before it counts as hung.
-const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+use std::process::Command;
+use support::{copy_tree, run, TEST_TIMEOUT};
 
 /// Writes to the real stderr, past the test harness's capture, so the notice is always seen.
 fn loud(text: &str) {
@@ -98,72 +96,12 @@ fn read_spec(wasm: &Path) -> Result<Spec, String> {
     Ok(spec)
 }
 
-/// Copies `from` to `to` recursively, making the copy writable.
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::symlink_metadata(from)?;
-    if meta.is_dir() {
-        std::fs::create_dir_all(to)?;
-        for e in std::fs::read_dir(from)? {
-            let e = e?;
-            copy_tree(&e.path(), &to.join(e.file_name()))?;
-        }
-        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755))
-    } else if meta.file_type().is_symlink() {
-        std::os::unix::fs::symlink(std::fs::read_link(from)?, to)
-    } else {
-        std::fs::copy(from, to)?;
-        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o644))
-    }
-}
-
 /// A fresh, empty temporary directory for one test.
 fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ward-wasi-suite-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create a temporary directory");
     dir
-}
-
-struct Outcome {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    timed_out: bool,
-}
-
-/// Runs `cmd` with stdin empty, capturing its output, killing it after [`TEST_TIMEOUT`].
-fn run(mut cmd: Command) -> std::io::Result<Outcome> {
-    let mut child =
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_thread = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        s
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if start.elapsed() > TEST_TIMEOUT {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait()?;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let stdout = String::from_utf8_lossy(&out_thread.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&err_thread.join().unwrap_or_default()).into_owned();
-    Ok(Outcome { code: status.code(), stdout, stderr, timed_out })
 }
 
 /// Runs one test; `Err` says why it failed.

@@ -41,6 +41,17 @@ pub struct DirMapping {
     pub read_only: bool,
 }
 
+impl DirMapping {
+    /// The access both WASI versions grant to this directory.
+    pub fn access(&self) -> ward_wasi::DirAccess {
+        if self.read_only {
+            ward_wasi::DirAccess::ReadOnly
+        } else {
+            ward_wasi::DirAccess::ReadWrite
+        }
+    }
+}
+
 /// `HOST`, `HOST::GUEST` or `HOST::GUEST::ro` (read-only; `::rw` is the default).
 pub fn parse_dir(s: &str) -> Result<DirMapping, String> {
     let bad = || format!("`{s}` is not HOST, HOST::GUEST or HOST::GUEST::ro");

@@ -26,7 +26,7 @@ use tracing::debug;
 use ward::{
     Config, Engine, HeapType, Instance, Linker, Module, Store, StoreLimitsBuilder, Val, ValType,
 };
-use ward_wasi::{DirAccess, ThreadEnd, WasiCtx, WasiCtxBuilder};
+use ward_wasi::{ThreadEnd, WasiCtx, WasiCtxBuilder};
 
 use super::load::{self, Source};
 use super::options::{self, DirMapping, EnvVar, WasiOption, WasmOption};
@@ -437,8 +437,7 @@ fn p2_context(
     b.args(guest_args);
     b.envs(guest_env(args));
     for dir in &args.dirs {
-        let access = if dir.read_only { DirAccess::ReadOnly } else { DirAccess::ReadWrite };
-        b.preopened_dir_path_with(&dir.host, &dir.guest, access)
+        b.preopened_dir_path_with(&dir.host, &dir.guest, dir.access())
             .with_context(|| format!("cannot give the guest directory `{}`", dir.host.display()))?;
     }
     Ok(b.build())
@@ -508,8 +507,7 @@ fn wasi_context(args: &RunArgs, source: &Source, guest_args: &[String]) -> anyho
     }
     b.envs(guest_env(args));
     for dir in &args.dirs {
-        let access = if dir.read_only { DirAccess::ReadOnly } else { DirAccess::ReadWrite };
-        b.preopened_dir_path_with(&dir.host, &dir.guest, access)
+        b.preopened_dir_path_with(&dir.host, &dir.guest, dir.access())
             .with_context(|| format!("cannot give the guest directory `{}`", dir.host.display()))?;
     }
     for addr in &args.tcplisten {

@@ -146,6 +146,8 @@ fn spawn(
         handles: Vec::new(),
         tree,
         tpl,
+        args: None,
+        stdin: None,
     };
     let rt = d.rt.clone();
     let me = d.me.clone();

@@ -113,6 +113,16 @@ impl Manifest {
     /// Builds the runtime with every template; `base` is the directory relative paths start
     /// from. Returns it ready for [`Runtime::spawn`] of `self.init.template`.
     pub fn build(&self, base: &Path) -> ward::Result<Runtime> {
+        self.build_with(base, |spec| spec)
+    }
+
+    /// As [`Manifest::build`], passing each template through `adjust` before it is registered
+    /// (to capture its output with [`TemplateSpec::stdout`], say).
+    pub fn build_with(
+        &self,
+        base: &Path,
+        mut adjust: impl FnMut(TemplateSpec) -> TemplateSpec,
+    ) -> ward::Result<Runtime> {
         let d = RuntimeConfig::default();
         let r = &self.runtime;
         let rt = Runtime::new(RuntimeConfig {
@@ -133,7 +143,7 @@ impl Manifest {
             if let Some(a) = &t.args {
                 spec.args = a.clone();
             }
-            rt.add_template(spec)?;
+            rt.add_template(adjust(spec))?;
         }
         if !self.templates.contains_key(&self.init.template) {
             return Err(err(format!("manifest: no template `{}` for [init]", self.init.template)));

@@ -153,6 +153,10 @@ pub(crate) struct Recipe {
     pub limits: Limits,
     pub handles: Vec<Pid>,
     pub tree: Arc<AtomicU32>,
+    /// WASI arguments instead of the template's ([`SpawnOptions::args`]).
+    pub args: Option<Arc<[String]>>,
+    /// WASI stdin bytes ([`SpawnOptions::stdin`]).
+    pub stdin: Option<Arc<[u8]>>,
 }
 
 const SHARDS: usize = 64;
@@ -197,14 +201,31 @@ pub struct ProcHandle {
 }
 
 /// Options for [`Runtime::spawn_with`].
+///
+/// `args`, `env` and `stdin` are what the host hands one process it spawns — a request's
+/// data, say — and apply only if its module imports WASI. The host is where all authority
+/// starts, so `env` is not limited by the template; the variables become part of the process's
+/// capabilities (`Runtime::caps_of` shows them) and flow down the tree by the usual rule: a
+/// child sees one only if its own template asks for it with the same value
+/// ([`Caps::attenuate`]). Arguments and stdin are data, not authority, and are not passed
+/// down: a child spawned by a process gets its template's arguments and an empty stdin.
 #[derive(Clone, Debug, Default)]
 pub struct SpawnOptions {
-    /// Capabilities granted (default: the template's). Never above the template's.
+    /// Capabilities granted (default: the template's). Never above the template's, except
+    /// for the variables of `env`, which are added afterwards.
     pub caps: Option<Caps>,
     /// Process handles it starts with (e.g. a host endpoint to report to).
     pub handles: Vec<Pid>,
-    /// Restart it when it ends abnormally.
+    /// Restart it when it ends abnormally (each restart gets the same arguments, environment
+    /// and stdin again).
     pub restart: Option<RestartPolicy>,
+    /// WASI arguments instead of the template's (the first is the program name).
+    pub args: Option<Vec<String>>,
+    /// WASI environment variables added to its capabilities (replacing a template variable of
+    /// the same name). A name must be non-empty and hold no `=` or NUL, a value no NUL.
+    pub env: Vec<(String, String)>,
+    /// What its WASI stdin reads, then end of file (default: end of file at once).
+    pub stdin: Option<Vec<u8>>,
 }
 
 impl Runtime {
@@ -325,13 +346,29 @@ impl Runtime {
             .inner
             .template(template)
             .ok_or_else(|| ward::Error::Usage(format!("no template `{template}`")))?;
-        let caps = match opts.caps {
+        let mut caps = match opts.caps {
             Some(c) => c.attenuate(&tpl.caps),
             None => tpl.caps.clone(),
         };
+        for (name, value) in opts.env {
+            if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
+                return Err(ward::Error::Usage(format!(
+                    "environment variable {name:?}: a name must be non-empty and hold no `=` or \
+                     NUL, a value no NUL"
+                )));
+            }
+            caps.env.insert(name, value);
+        }
         let tree = Arc::new(AtomicU32::new(tpl.limits.max_tree.max(1)));
-        let recipe =
-            Recipe { caps: Arc::new(caps), limits: tpl.limits, handles: opts.handles, tree, tpl };
+        let recipe = Recipe {
+            caps: Arc::new(caps),
+            limits: tpl.limits,
+            handles: opts.handles,
+            tree,
+            tpl,
+            args: opts.args.map(Arc::from),
+            stdin: opts.stdin.map(Arc::from),
+        };
         let proc = self.inner.spawn(recipe, 0, opts.restart).map_err(ward::Error::Usage)?;
         Ok(ProcHandle { proc, rt: self.inner.clone() })
     }
@@ -626,7 +663,7 @@ impl RtInner {
     /// A fresh store and instance for `proc`, and the future that runs its entry.
     fn make_task(self: &Arc<Self>, proc: &Arc<Proc>, r: &Recipe) -> Result<Task, String> {
         let tpl = &r.tpl;
-        let wasi = if tpl.uses_wasi { Some(build_wasi(tpl, &r.caps)?) } else { None };
+        let wasi = if tpl.uses_wasi { Some(build_wasi(r)?) } else { None };
         let mut handles: PidSet = r.handles.iter().copied().collect();
         if proc.parent != 0 {
             handles.insert(proc.parent);
@@ -830,10 +867,17 @@ impl RtInner {
     }
 }
 
-fn build_wasi(tpl: &Template, caps: &Caps) -> Result<WasiCtx, String> {
+fn build_wasi(r: &Recipe) -> Result<WasiCtx, String> {
+    let (tpl, caps) = (&r.tpl, &r.caps);
     let mut b = WasiCtxBuilder::new();
-    b.args(&tpl.args);
+    match &r.args {
+        Some(args) => b.args(args.iter()),
+        None => b.args(&tpl.args),
+    };
     b.envs(caps.env.iter());
+    if let Some(bytes) = &r.stdin {
+        b.stdin_bytes(bytes.to_vec());
+    }
     if caps.inherit_stdout {
         b.inherit_stdout();
     } else if let Some(p) = &tpl.stdout {

@@ -1,5 +1,6 @@
 //! The WASI preview 2 context a store carries, and its builder.
 
+use crate::http::HttpState;
 use crate::table::{Object, Table};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
@@ -23,6 +24,7 @@ pub struct WasiP2Ctx {
     pub(crate) table: Table,
     pub(crate) random: Random,
     pub(crate) started: Instant,
+    pub(crate) http: HttpState,
 }
 
 impl std::fmt::Debug for WasiP2Ctx {
@@ -32,6 +34,7 @@ impl std::fmt::Debug for WasiP2Ctx {
             .field("env", &self.env.len())
             .field("preopens", &self.preopens.iter().map(|(_, g)| g).collect::<Vec<_>>())
             .field("live_resources", &self.table.live())
+            .field("http_allowed_hosts", &self.http.allowed_hosts)
             .finish()
     }
 }
@@ -99,6 +102,8 @@ pub struct WasiP2CtxBuilder {
     stderr: Output,
     preopens: Vec<(Preopen, String)>,
     random: Random,
+    http_allowed_hosts: Vec<String>,
+    http_max_bytes: usize,
 }
 
 impl Default for WasiP2CtxBuilder {
@@ -109,7 +114,7 @@ impl Default for WasiP2CtxBuilder {
 
 impl WasiP2CtxBuilder {
     /// Nothing granted: no arguments, no environment, empty stdin, output discarded, no
-    /// directories, the OS random generator.
+    /// directories, no outgoing HTTP requests, the OS random generator.
     pub fn new() -> WasiP2CtxBuilder {
         WasiP2CtxBuilder {
             args: Vec::new(),
@@ -119,6 +124,8 @@ impl WasiP2CtxBuilder {
             stderr: Output::Discard,
             preopens: Vec::new(),
             random: Random::Os,
+            http_allowed_hosts: Vec::new(),
+            http_max_bytes: crate::http_types::DEFAULT_MAX_BYTES,
         }
     }
 
@@ -242,6 +249,24 @@ impl WasiP2CtxBuilder {
         self
     }
 
+    /// Lets the guest send `wasi:http` requests to `host` (with
+    /// [`add_proxy_to_linker`](crate::add_proxy_to_linker)): `example.com` allows every port
+    /// of that host, `example.com:8080` only that port (a request naming no port is on port
+    /// 80, or 443 for `https`). Names are compared without regard to case, never resolved:
+    /// allowing `localhost` does not allow `127.0.0.1`. Without any, every outgoing request is
+    /// answered with `error-code.HTTP-request-denied`.
+    pub fn allow_http_host(&mut self, host: impl AsRef<str>) -> &mut Self {
+        self.http_allowed_hosts.push(host.as_ref().to_string());
+        self
+    }
+
+    /// The most bytes the guest's `wasi:http` fields and bodies may hold together in the host
+    /// (default 64 MiB). Past it, changing fields traps and writing a body fails.
+    pub fn http_max_bytes(&mut self, bytes: usize) -> &mut Self {
+        self.http_max_bytes = bytes;
+        self
+    }
+
     /// The context. The builder is left empty.
     pub fn build(&mut self) -> WasiP2Ctx {
         let b = std::mem::take(self);
@@ -255,6 +280,7 @@ impl WasiP2CtxBuilder {
             table: Table::default(),
             random: b.random,
             started: Instant::now(),
+            http: HttpState::new(b.http_allowed_hosts, b.http_max_bytes),
         }
     }
 }

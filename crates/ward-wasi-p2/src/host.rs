@@ -18,6 +18,22 @@ pub(crate) struct Types {
     pub(crate) dir_entries: ResourceType,
     pub(crate) terminal_input: ResourceType,
     pub(crate) terminal_output: ResourceType,
+    pub(crate) http: HttpTypes,
+}
+
+/// The resource types of `wasi:http/types`.
+pub(crate) struct HttpTypes {
+    pub(crate) fields: ResourceType,
+    pub(crate) incoming_request: ResourceType,
+    pub(crate) outgoing_request: ResourceType,
+    pub(crate) request_options: ResourceType,
+    pub(crate) response_outparam: ResourceType,
+    pub(crate) incoming_response: ResourceType,
+    pub(crate) incoming_body: ResourceType,
+    pub(crate) future_trailers: ResourceType,
+    pub(crate) outgoing_response: ResourceType,
+    pub(crate) outgoing_body: ResourceType,
+    pub(crate) future_incoming_response: ResourceType,
 }
 
 /// A host function body: the context, the resource types, the parameters; the result value,

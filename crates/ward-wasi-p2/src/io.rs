@@ -8,6 +8,7 @@
 
 use crate::ctx::{Input, Output, WasiP2Ctx};
 use crate::host::*;
+use crate::http_types::BodyWriteError;
 use crate::table::{wrong, InputStream, Object, OutputStream, Pollable};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
@@ -100,6 +101,13 @@ fn read(ctx: &mut WasiP2Ctx, rep: u32, len: u64) -> Result<Vec<u8>, StreamErr> {
             *pos = pos.saturating_add(n as u64);
             n
         }
+        InputStream::Bytes { data, pos } => {
+            let rest = data.get(*pos..).unwrap_or(&[]);
+            let n = rest.len().min(want);
+            buf[..n].copy_from_slice(&rest[..n]);
+            *pos += n;
+            n
+        }
     };
     if n == 0 {
         return Err(StreamErr::Closed);
@@ -128,6 +136,13 @@ fn write(ctx: &mut WasiP2Ctx, rep: u32, bytes: &[u8]) -> Result<(), StreamErr> {
             let end = file.metadata().map_err(StreamErr::Failed)?.len();
             file.write_all_at(bytes, end).map_err(StreamErr::Failed)
         }
+        OutputStream::Body(body) => match body.lock().write(bytes) {
+            Ok(()) => Ok(()),
+            Err(BodyWriteError::Closed) => Err(StreamErr::Closed),
+            Err(BodyWriteError::TooLarge(limit)) => Err(StreamErr::Failed(io::Error::other(
+                format!("the body passes the guest's limit of {limit} bytes of HTTP data"),
+            ))),
+        },
     }
 }
 

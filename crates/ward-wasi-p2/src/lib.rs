@@ -10,10 +10,18 @@
 //! | `wasi:clocks` | `wall-clock`, `monotonic-clock` |
 //! | `wasi:random` | `random`, `insecure`, `insecure-seed` |
 //! | `wasi:filesystem` | `types`, `preopens` |
+//! | `wasi:http` | `types`, `outgoing-handler` (with [`add_proxy_to_linker`] only) |
 //!
 //! They are defined at version [`VERSION`]; the linker serves any semver-compatible `0.2.x`
-//! import with them. `wasi:sockets` and `wasi:http` are not provided: a component importing
-//! them fails to instantiate with an error naming the import.
+//! import with them. `wasi:sockets` is not provided: a component importing it fails to
+//! instantiate with an error naming the import.
+//!
+//! A `wasi:http/proxy` component (one exporting `wasi:http/incoming-handler`) is linked with
+//! [`add_proxy_to_linker`] and called with [`HttpProxy::handle`]: the request and its body are
+//! handed over whole, the response and its body are buffered whole (bounded by
+//! [`WasiP2CtxBuilder::http_max_bytes`]); trailers are accepted and not sent. Outgoing
+//! requests are refused with `error-code.HTTP-request-denied` unless their host is allowed
+//! with [`WasiP2CtxBuilder::allow_http_host`].
 //!
 //! Capabilities are those of preview 1 (`ward-wasi`), granted one by one with
 //! [`WasiP2CtxBuilder`]: nothing by default. Files are reached only beneath preopened
@@ -42,42 +50,83 @@
 mod ctx;
 mod fs;
 mod host;
+mod http;
+mod http_types;
 mod io;
 mod table;
 
 pub use ctx::{DirAccess, OutputPipe, WasiP2Ctx, WasiP2CtxBuilder};
 pub use host::VERSION;
+pub use http::{
+    is_incoming_handler, HandleError, HttpProxy, HttpRequest, HttpResponse, INCOMING_HANDLER,
+};
 
-use host::{resource_type, Reg, Types};
+use host::{resource_type, HttpTypes, Reg, Types};
 use std::sync::Arc;
 use ward_component::{Error, Instance, Linker, Result, Val};
 
 /// The export a command component runs: `wasi:cli/run` (any `0.2.x`), function `run`.
 pub const RUN_INTERFACE: &str = "wasi:cli/run";
 
-/// Defines every WASI 0.2 interface this crate implements in `linker`. `get_ctx` finds the
-/// [`WasiP2Ctx`] in the store's data. `wasi:cli/exit` makes the running call return
-/// `Err(Error::Wasm(ward::Error::Exit(code)))`.
+/// Defines the WASI 0.2 interfaces of a command in `linker` (all of the table above but
+/// `wasi:http`). `get_ctx` finds the [`WasiP2Ctx`] in the store's data. `wasi:cli/exit` makes
+/// the running call return `Err(Error::Wasm(ward::Error::Exit(code)))`.
 pub fn add_to_linker<T: 'static>(
     linker: &mut Linker<T>,
     get_ctx: impl Fn(&mut T) -> &mut WasiP2Ctx + Send + Sync + Copy + 'static,
 ) -> Result<()> {
+    add_command(linker, get_ctx).map(|_| ())
+}
+
+/// Defines what [`add_to_linker`] defines, plus `wasi:http/types` and
+/// `wasi:http/outgoing-handler`: everything a component of the `wasi:http/proxy` world
+/// imports. The [`HttpProxy`] it returns calls such a component's
+/// `wasi:http/incoming-handler` with a request. Outgoing requests go only to the hosts the
+/// context allows ([`WasiP2CtxBuilder::allow_http_host`]).
+pub fn add_proxy_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    get_ctx: impl Fn(&mut T) -> &mut WasiP2Ctx + Send + Sync + Copy + 'static,
+) -> Result<HttpProxy<T>> {
+    let types = add_command(linker, get_ctx)?;
+    let mut r = Reg { linker, get: get_ctx, types: types.clone() };
+    http::add_http(&mut r)?;
+    Ok(HttpProxy::new(types, get_ctx))
+}
+
+fn add_command<T: 'static>(
+    linker: &mut Linker<T>,
+    get_ctx: impl Fn(&mut T) -> &mut WasiP2Ctx + Send + Sync + Copy + 'static,
+) -> Result<Arc<Types>> {
+    let ty = |name: &str| resource_type::<T>(name, get_ctx);
     let types = Arc::new(Types {
-        pollable: resource_type::<T>("pollable", get_ctx),
-        error: resource_type::<T>("error", get_ctx),
-        input: resource_type::<T>("input-stream", get_ctx),
-        output: resource_type::<T>("output-stream", get_ctx),
-        descriptor: resource_type::<T>("descriptor", get_ctx),
-        dir_entries: resource_type::<T>("directory-entry-stream", get_ctx),
-        terminal_input: resource_type::<T>("terminal-input", get_ctx),
-        terminal_output: resource_type::<T>("terminal-output", get_ctx),
+        pollable: ty("pollable"),
+        error: ty("error"),
+        input: ty("input-stream"),
+        output: ty("output-stream"),
+        descriptor: ty("descriptor"),
+        dir_entries: ty("directory-entry-stream"),
+        terminal_input: ty("terminal-input"),
+        terminal_output: ty("terminal-output"),
+        http: HttpTypes {
+            fields: ty("fields"),
+            incoming_request: ty("incoming-request"),
+            outgoing_request: ty("outgoing-request"),
+            request_options: ty("request-options"),
+            response_outparam: ty("response-outparam"),
+            incoming_response: ty("incoming-response"),
+            incoming_body: ty("incoming-body"),
+            future_trailers: ty("future-trailers"),
+            outgoing_response: ty("outgoing-response"),
+            outgoing_body: ty("outgoing-body"),
+            future_incoming_response: ty("future-incoming-response"),
+        },
     });
-    let mut r = Reg { linker, get: get_ctx, types };
+    let mut r = Reg { linker, get: get_ctx, types: types.clone() };
     io::add_io(&mut r)?;
     io::add_cli(&mut r)?;
     io::add_clocks_random(&mut r)?;
     fs::add_fs(&mut r)?;
-    Ok(())
+    Ok(types)
 }
 
 /// The `run` function of a command component's `wasi:cli/run` export, if it has one.

@@ -5,6 +5,7 @@
 
 use crate::ctx::{DirAccess, Output};
 use crate::fs::DirId;
+use crate::http_types::{HttpObject, SharedBody};
 use std::fs::File;
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,14 +38,27 @@ pub(crate) enum DescKind {
 /// A stream the guest reads.
 pub(crate) enum InputStream {
     Stdin,
-    File { file: Arc<File>, pos: u64 },
+    File {
+        file: Arc<File>,
+        pos: u64,
+    },
+    /// Bytes the host holds (an HTTP body), read from `pos` on.
+    Bytes {
+        data: Arc<[u8]>,
+        pos: usize,
+    },
 }
 
 /// A stream the guest writes.
 pub(crate) enum OutputStream {
     Std(Output),
-    File { file: Arc<File>, pos: u64 },
+    File {
+        file: Arc<File>,
+        pos: u64,
+    },
     Append(Arc<File>),
+    /// An HTTP body being written (`outgoing-body.write`).
+    Body(SharedBody),
 }
 
 /// What a pollable waits for.
@@ -62,6 +76,8 @@ pub(crate) enum Object {
     Pollable(Pollable),
     Error(std::io::Error),
     Terminal,
+    /// A `wasi:http/types` resource.
+    Http(HttpObject),
 }
 
 #[derive(Default)]

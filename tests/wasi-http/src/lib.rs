@@ -1,0 +1,164 @@
+//! A `wasi:http/proxy` component for `tests/cli_serve_http.rs`, served by `ward serve`.
+//!
+//! Routes, by path:
+//! - `/trap`: traps (`unreachable`) before setting a response;
+//! - `/outgoing`: sends a request to `http://example.com/` through `wasi:http/outgoing-handler`
+//!   and answers with what happened (`outgoing: <error code>` or `outgoing: status <n>`);
+//! - `/fields`: exercises the `header-error` cases of `fields` and answers with them;
+//! - `/no-response`: returns without setting a response;
+//! - anything else: echoes the method, path with query, scheme, authority, the header
+//!   `x-test` and the request body, with status 201 (`/missing`: 404) and the header
+//!   `x-ward: echo`.
+//!
+//! Built by `build.sh` into `handler.wasm` (checked in, so tests need no wasm toolchain).
+
+use wasi::http::outgoing_handler;
+use wasi::http::types::{
+    Fields, HeaderError, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingRequest,
+    OutgoingResponse, ResponseOutparam, Scheme,
+};
+
+struct Handler;
+
+wasi::http::proxy::export!(Handler);
+
+impl wasi::exports::http::incoming_handler::Guest for Handler {
+    fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+        let path = request.path_with_query().unwrap_or_default();
+        match path.split('?').next().unwrap_or_default() {
+            "/trap" => core::arch::wasm32::unreachable(),
+            "/no-response" => {}
+            "/outgoing" => respond(response_out, 200, &outgoing()),
+            "/fields" => respond(response_out, 200, &fields(&request)),
+            "/missing" => respond(response_out, 404, &echo(request, &path)),
+            _ => respond(response_out, 201, &echo(request, &path)),
+        }
+    }
+}
+
+/// Sets a response with `status`, the header `x-ward: echo` and `body`.
+fn respond(out: ResponseOutparam, status: u16, body: &str) {
+    let headers = Fields::new();
+    headers.set("X-Ward", &[b"echo".to_vec()]).expect("a valid header");
+    headers.append("content-type", b"text/plain").expect("a valid header");
+    let response = OutgoingResponse::new(headers);
+    response.set_status_code(status).expect("a valid status");
+    let outgoing = response.body().expect("the body, once");
+    ResponseOutparam::set(out, Ok(response));
+    let stream = outgoing.write().expect("the stream, once");
+    for chunk in body.as_bytes().chunks(4096) {
+        // A refused write (the host's limit) ends the body; the host sees it was cut short.
+        if stream.blocking_write_and_flush(chunk).is_err() {
+            break;
+        }
+    }
+    drop(stream);
+    OutgoingBody::finish(outgoing, None).expect("finishing the body");
+}
+
+fn echo(request: IncomingRequest, path: &str) -> String {
+    let method = match request.method() {
+        Method::Get => "GET".to_string(),
+        Method::Post => "POST".to_string(),
+        Method::Put => "PUT".to_string(),
+        Method::Other(m) => m,
+        other => format!("{other:?}"),
+    };
+    let scheme = match request.scheme() {
+        Some(Scheme::Http) => "http".to_string(),
+        Some(Scheme::Https) => "https".to_string(),
+        Some(Scheme::Other(s)) => s,
+        None => "none".to_string(),
+    };
+    let authority = request.authority().unwrap_or_else(|| "none".to_string());
+    let headers = request.headers();
+    let test: Vec<String> =
+        headers.get("x-test").iter().map(|v| String::from_utf8_lossy(v).into_owned()).collect();
+    drop(headers);
+    let body = read_body(&request);
+    format!(
+        "method: {method}\npath: {path}\nscheme: {scheme}\nauthority: {authority}\n\
+         x-test: {}\nbody: {}\n",
+        test.join(","),
+        String::from_utf8_lossy(&body)
+    )
+}
+
+fn read_body(request: &IncomingRequest) -> Vec<u8> {
+    let body = request.consume().expect("the body, once");
+    let again = request.consume().is_err();
+    let mut bytes = Vec::new();
+    {
+        let stream = body.stream().expect("the stream, once");
+        loop {
+            match stream.blocking_read(65536) {
+                Ok(chunk) => bytes.extend_from_slice(&chunk),
+                Err(_) => break,
+            }
+        }
+    }
+    let trailers = IncomingBody::finish(body);
+    trailers.subscribe().block();
+    let trailers = match trailers.get() {
+        Some(Ok(Ok(None))) => "none",
+        Some(Ok(Ok(Some(_)))) => "some",
+        _ => "error",
+    };
+    if !again || trailers != "none" {
+        bytes.extend_from_slice(b" (consume twice or trailers wrong)");
+    }
+    bytes
+}
+
+fn outgoing() -> String {
+    let request = OutgoingRequest::new(Fields::new());
+    request.set_scheme(Some(&Scheme::Http)).expect("a scheme");
+    request.set_authority(Some("example.com")).expect("an authority");
+    request.set_path_with_query(Some("/")).expect("a path");
+    match outgoing_handler::handle(request, None) {
+        Err(code) => format!("outgoing: {code:?}\n"),
+        Ok(future) => {
+            future.subscribe().block();
+            match future.get() {
+                Some(Ok(Ok(response))) => format!("outgoing: status {}\n", response.status()),
+                Some(Ok(Err(code))) => format!("outgoing: {code:?}\n"),
+                other => format!("outgoing: {other:?}\n"),
+            }
+        }
+    }
+}
+
+fn fields(request: &IncomingRequest) -> String {
+    let name = |r: Result<(), HeaderError>| match r {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("{e:?}"),
+    };
+    let incoming = request.headers();
+    let immutable = name(incoming.set("x-new", &[b"1".to_vec()]));
+    let copy = incoming.clone();
+    let cloned = name(copy.append("x-new", b"1"));
+    let fresh = Fields::new();
+    let invalid_name = name(fresh.append("bad name", b"1"));
+    let invalid_value = name(fresh.append("x-a", b"line\nbreak"));
+    let forbidden = name(fresh.append("Connection", b"close"));
+    fresh.append("X-Multi", b"a").expect("valid");
+    fresh.append("x-multi", b"b").expect("valid");
+    let multi: Vec<String> =
+        fresh.get("X-MULTI").iter().map(|v| String::from_utf8_lossy(v).into_owned()).collect();
+    let deleted = name(fresh.delete("x-multi"));
+    let has_after = fresh.has("x-multi");
+    let from_list = match Fields::from_list(&[("ok".to_string(), b"1".to_vec())]) {
+        Ok(f) => format!("ok {}", f.entries().len()),
+        Err(e) => format!("{e:?}"),
+    };
+    let from_bad = match Fields::from_list(&[("bad:name".to_string(), b"1".to_vec())]) {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("{e:?}"),
+    };
+    format!(
+        "immutable: {immutable}\ncloned: {cloned}\ninvalid name: {invalid_name}\n\
+         invalid value: {invalid_value}\nforbidden: {forbidden}\nmulti: {}\n\
+         delete: {deleted} {has_after}\nfrom-list: {from_list}\nfrom-list bad: {from_bad}\n",
+        multi.join(",")
+    )
+}

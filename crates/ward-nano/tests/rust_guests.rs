@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use ward_nano::{Caps, ExitReason, Manifest, Runtime, RuntimeConfig, SpawnOptions, TemplateSpec};
+use ward_nano::{
+    Caps, ExitReason, Manifest, RestartPolicy, Runtime, RuntimeConfig, SpawnOptions, TemplateSpec,
+};
 use ward_wasi::OutputPipe;
 
 const T: Duration = Duration::from_secs(60);
@@ -179,6 +181,23 @@ fn without_spawn_options_a_process_gets_its_templates_args_and_env_and_no_stdin(
     let p = rt.spawn("parent").unwrap();
     assert_eq!(p.wait(T), Some(ExitReason::Normal));
     assert_eq!(text(&parent_out), "args: parent\nenv: SECRET=s\nenv: SHARED=1\nstdin: \n");
+}
+
+#[test]
+fn a_supervised_process_gets_its_spawn_options_again_at_each_restart() {
+    let (rt, parent_out, _) = envinfo();
+    let opts = SpawnOptions {
+        args: Some(vec!["envinfo".into(), "fail".into()]),
+        env: vec![("REQUEST".into(), "GET /".into())],
+        stdin: Some(b"again".to_vec()),
+        restart: Some(RestartPolicy { max_restarts: 1, window: Duration::from_secs(60) }),
+        ..Default::default()
+    };
+    let p = rt.spawn_with("parent", opts).unwrap();
+    assert_eq!(p.wait(T), Some(ExitReason::Exit(1)));
+    let once =
+        "args: envinfo fail\nenv: REQUEST=GET /\nenv: SECRET=s\nenv: SHARED=1\nstdin: again\n";
+    assert_eq!(text(&parent_out), once.repeat(2), "the first run and one restart");
 }
 
 #[test]

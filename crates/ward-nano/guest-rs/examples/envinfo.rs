@@ -1,6 +1,6 @@
 //! Prints what WASI gives this process — its arguments, its environment (sorted) and its
 //! stdin — one item a line, then, with the argument `spawn`, spawns a `child` from its template
-//! and waits for it to end. `crates/ward-nano/tests/rust_guests.rs` uses it to show what
+//! and waits for it to end; with the argument `fail`, it then exits with status 1. `crates/ward-nano/tests/rust_guests.rs` uses it to show what
 //! `SpawnOptions` grants a process the host spawns and what its children get.
 
 use std::io::Read;
@@ -29,5 +29,8 @@ fn main() {
             }
             Err(e) => println!("child: {e}"),
         }
+    }
+    if args.iter().any(|a| a == "fail") {
+        nano::exit(1)
     }
 }

@@ -3,10 +3,10 @@
 //! handler gets 500, a spinning one 504 at its deadline, an oversized body 413 — and the
 //! server keeps answering the next request after each.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod serve_support;
+
+use serve_support::{request, Server};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 
 /// A handler that writes two headers and echoes its standard input.
 const ECHO: &str = r#"(module
@@ -70,56 +70,12 @@ const ROUTER: &str = r#"(module
     (i32.store (i32.const 304) (i32.const 61))
     (drop (call $fd_write (i32.const 1) (i32.const 300) (i32.const 1) (i32.const 308)))))"#;
 
-struct Server(Child, u16);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start(name: &str, wat: &str, extra: &[&str]) -> Server {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli_serve");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, wat).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .arg("serve")
-        .arg(&path)
-        .args(["--addr", "127.0.0.1:0"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ward serve");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    Server(child, port)
-}
-
-/// Sends one HTTP/1.1 request; returns the status code, the raw head and the body.
-fn request(port: u16, method: &str, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
-    let head = String::from_utf8_lossy(&out[..split]).into_owned();
-    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("a status code");
-    (status, head, out[split + 4..].to_vec())
+    serve_support::spawn(&path, extra)
 }
 
 #[test]

@@ -5,10 +5,17 @@
 //! (header lines such as `Status: 404 Not Found` and `Content-Type: text/plain`, a blank line,
 //! then the body).
 //!
-//! Every request gets its own store and instance, made from one pre-linked template, with its
-//! own limits: memory (`--max-memory`), a deadline (`--timeout`, answered with 504), optional
-//! fuel, and caps on the request body and on the output. A handler that traps or exits with a
-//! non-zero status is answered with 500; its output is discarded. The handler gets no files, no
+//! A WebAssembly *component* exporting `wasi:http/incoming-handler` (the `wasi:http/proxy`
+//! world, 0.2.x) is served through that interface instead: the request becomes an
+//! `incoming-request` (its body read whole first, within `--max-body`), and the response the
+//! handler sets through its `response-outparam` is buffered whole (within `--max-output`) and
+//! sent. Its outgoing requests are refused (`HTTP-request-denied`).
+//!
+//! Every request gets its own store and instance, made from one template compiled (and, for a
+//! core module, linked) once, with its own limits: memory (`--max-memory`), a deadline
+//! (`--timeout`, answered with 504), optional fuel, and caps on the request body and on the
+//! output. A handler that traps, exits with a non-zero status or (a component) sets no
+//! response is answered with 500; its output is discarded. The handler gets no files, no
 //! sockets and no host environment.
 
 use std::convert::Infallible;
@@ -23,7 +30,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use tracing::debug;
 use ward::{Config, Engine, InstancePre, Linker, Module, Store, StoreLimitsBuilder};
+use ward_component::{Component, Linker as ComponentLinker};
 use ward_wasi::{OutputPipe, WasiCtx, WasiCtxBuilder};
+use ward_wasi_p2::{HandleError, HttpProxy, HttpRequest, HttpResponse, WasiP2Ctx};
 
 use super::load::{self, Source};
 use super::{diag, options};
@@ -31,7 +40,8 @@ use super::{diag, options};
 /// Arguments of `ward serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// The handler: a WASI command (`.wasm` or `.wat`) following CGI conventions.
+    /// The handler: a WASI command (`.wasm` or `.wat`) following CGI conventions, or a
+    /// component exporting `wasi:http/incoming-handler`.
     #[arg(value_name = "HANDLER")]
     pub module: std::path::PathBuf,
     /// Where to listen (port 0: any free port; the address is printed on stderr).
@@ -64,9 +74,25 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// What every request shares.
 struct Server {
     engine: Engine,
-    pre: InstancePre<WasiCtx>,
+    handler: Handler,
     name: String,
     args: ServeArgs,
+}
+
+/// The handler's template.
+enum Handler {
+    /// A WASI preview 1 command, linked once, answering by CGI conventions.
+    Cgi(InstancePre<WasiCtx>),
+    /// A `wasi:http/proxy` component, instantiated per request.
+    Http(Box<HttpHandler>),
+}
+
+struct HttpHandler {
+    component: Component,
+    linker: ComponentLinker<WasiP2Ctx>,
+    proxy: HttpProxy<WasiP2Ctx>,
+    /// The guest's `argv[0]`: the file name without its directories.
+    argv0: String,
 }
 
 /// Serves until the process is stopped; returns an exit status only on a startup error.
@@ -82,20 +108,72 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         std::thread::sleep(EPOCH_TICK);
         ticker.increment_epoch();
     });
-    let bytes = load::module_binary(&source, source.read()?)?;
-    let module =
-        Module::new(&engine, &bytes).with_context(|| format!("cannot load module `{name}`"))?;
-    let mut linker = Linker::<WasiCtx>::new(&engine);
-    ward_wasi::add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx)?;
-    let pre = linker
-        .instantiate_pre(&module)
-        .with_context(|| format!("cannot link module `{name}` as a WASI handler"))?;
+    let raw = source.read()?;
+    let handler = if load::is_component(&raw) {
+        Handler::Http(Box::new(http_handler(&engine, &source, raw, &args)?))
+    } else {
+        let bytes = load::module_binary(&source, raw)?;
+        let module =
+            Module::new(&engine, &bytes).with_context(|| format!("cannot load module `{name}`"))?;
+        let mut linker = Linker::<WasiCtx>::new(&engine);
+        ward_wasi::add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx)?;
+        let pre = linker
+            .instantiate_pre(&module)
+            .with_context(|| format!("cannot link module `{name}` as a WASI handler"))?;
+        Handler::Cgi(pre)
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the server's runtime")?;
-    let server = Arc::new(Server { engine, pre, name, args });
+    let server = Arc::new(Server { engine, handler, name, args });
     runtime.block_on(serve(server))
+}
+
+/// Compiles and links a `wasi:http/proxy` component; instantiates it once, in a store with a
+/// request's limits, so that a component that cannot be linked is refused at startup.
+fn http_handler(
+    engine: &Engine,
+    source: &Source,
+    raw: Vec<u8>,
+    args: &ServeArgs,
+) -> anyhow::Result<HttpHandler> {
+    let name = source.name();
+    let bytes = load::component_binary(source, raw)?;
+    let component = Component::from_binary(engine, &bytes)
+        .map_err(|e| anyhow::anyhow!("{}", diag::escape(&e.to_string(), diag::MAX_LINE_CHARS)))
+        .with_context(|| format!("cannot load component `{name}`"))?;
+    if !component.exports().any(ward_wasi_p2::is_incoming_handler) {
+        let exports: Vec<String> = component.exports().map(|e| format!("`{e}`")).collect();
+        let exports = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
+        anyhow::bail!(
+            "`{name}` is a WebAssembly component but not an HTTP handler: it exports no \
+             `{}` interface (it exports {})",
+            ward_wasi_p2::INCOMING_HANDLER,
+            diag::escape(&exports, diag::MAX_LINE_CHARS)
+        );
+    }
+    let mut linker = ComponentLinker::<WasiP2Ctx>::new(engine);
+    let proxy = ward_wasi_p2::add_proxy_to_linker(&mut linker, |ctx: &mut WasiP2Ctx| ctx)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let handler = HttpHandler { component, linker, proxy, argv0: source.argv0() };
+    let mut store = request_store(engine, handler.context(args), args)?;
+    handler.linker.instantiate(&mut store, &handler.component).map_err(|e| {
+        anyhow::anyhow!("{}", diag::escape(&e.to_string(), diag::MAX_LINE_CHARS))
+            .context(format!("cannot instantiate component `{name}` as an HTTP handler"))
+    })?;
+    Ok(handler)
+}
+
+impl HttpHandler {
+    /// A request's WASI context: the program name, no other grant; the HTTP byte budget is
+    /// `--max-output`.
+    fn context(&self, args: &ServeArgs) -> WasiP2Ctx {
+        ward_wasi_p2::WasiP2CtxBuilder::new()
+            .arg(&self.argv0)
+            .http_max_bytes(usize::try_from(args.max_output).unwrap_or(usize::MAX))
+            .build()
+    }
 }
 
 async fn serve(server: Arc<Server>) -> anyhow::Result<i32> {
@@ -138,17 +216,34 @@ async fn handle(
     if server.args.no_instance {
         return Ok(cgi_response(&[b"Content-Type: text/plain\n\n", &body[..]].concat()));
     }
+    if let Handler::Http(_) = server.handler {
+        let request = http_request(&parts, body.to_vec());
+        let work = tokio::task::spawn_blocking(move || run_http(&server, request));
+        return Ok(match work.await {
+            Ok(Ok(response)) => http_response(response),
+            Ok(Err(answer)) => failure(answer),
+            Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed\n"),
+        });
+    }
     let env = cgi_env(&parts, body.len());
     let work = tokio::task::spawn_blocking(move || run_handler(&server, env, body.to_vec()));
     Ok(match work.await {
         Ok(Answer::Output(out)) => cgi_response(&out),
-        Ok(Answer::TimedOut) => plain(StatusCode::GATEWAY_TIMEOUT, "the handler ran too long\n"),
-        Ok(Answer::Failed(why)) => {
+        Ok(answer) => failure(answer),
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed\n"),
+    })
+}
+
+/// The response for a handler that produced none.
+fn failure(answer: Answer) -> Response<Full<Bytes>> {
+    match answer {
+        Answer::Output(out) => cgi_response(&out),
+        Answer::TimedOut => plain(StatusCode::GATEWAY_TIMEOUT, "the handler ran too long\n"),
+        Answer::Failed(why) => {
             debug!(target: "ward_cli", %why, "handler failed");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed\n")
         }
-        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed\n"),
-    })
+    }
 }
 
 /// How one request's instance ended.
@@ -168,25 +263,14 @@ fn run_handler(server: &Server, env: Vec<(String, String)>, body: Vec<u8>) -> An
         .stdin_bytes(body)
         .stdout(stdout.clone())
         .build();
-    let mut store = Store::new(&server.engine, ctx);
-    let memory = usize::try_from(args.max_memory).unwrap_or(usize::MAX);
-    store.limiter(
-        StoreLimitsBuilder::new()
-            .memory_size(memory)
-            .total_size(args.max_memory.saturating_add(16 << 20))
-            .memories(4)
-            .tables(16)
-            .build(),
-    );
-    if let Some(fuel) = args.fuel {
-        if let Err(e) = store.set_fuel(fuel) {
-            return Answer::Failed(e.to_string());
-        }
-    }
-    // The deadline, in epoch ticks (rounded up; the trap at the deadline is `Interrupted`).
-    let ticks = args.timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1);
-    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-    let outcome = server.pre.instantiate(&mut store).and_then(|instance| {
+    let mut store = match request_store(&server.engine, ctx, args) {
+        Ok(store) => store,
+        Err(e) => return Answer::Failed(e.to_string()),
+    };
+    let Handler::Cgi(pre) = &server.handler else {
+        return Answer::Failed("not a CGI handler".into());
+    };
+    let outcome = pre.instantiate(&mut store).and_then(|instance| {
         let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
         start.call(&mut store, ())
     });
@@ -198,6 +282,100 @@ fn run_handler(server: &Server, env: Vec<(String, String)>, body: Vec<u8>) -> An
         Err(ward::Error::Trap(t)) if t.code() == ward::TrapCode::Interrupted => Answer::TimedOut,
         Err(e) => Answer::Failed(e.to_string()),
     }
+}
+
+/// A store for one request (either kind of handler): `data`, the memory limits, the fuel and
+/// the deadline in epoch ticks (rounded up; the trap at the deadline is `Interrupted`).
+fn request_store<T: 'static>(
+    engine: &Engine,
+    data: T,
+    args: &ServeArgs,
+) -> Result<Store<T>, ward::Error> {
+    let mut store = Store::new(engine, data);
+    store.limiter(
+        StoreLimitsBuilder::new()
+            .memory_size(usize::try_from(args.max_memory).unwrap_or(usize::MAX))
+            .total_size(args.max_memory.saturating_add(16 << 20))
+            .memories(4)
+            .tables(16)
+            .build(),
+    );
+    if let Some(fuel) = args.fuel {
+        store.set_fuel(fuel)?;
+    }
+    let ticks = args.timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1);
+    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+    Ok(store)
+}
+
+/// Runs a `wasi:http` handler for one request in a fresh store and instance (on a blocking
+/// thread).
+fn run_http(server: &Server, request: HttpRequest) -> Result<HttpResponse, Answer> {
+    let Handler::Http(h) = &server.handler else {
+        return Err(Answer::Failed("not an HTTP handler".into()));
+    };
+    let args = &server.args;
+    let mut store = request_store(&server.engine, h.context(args), args)
+        .map_err(|e| Answer::Failed(e.to_string()))?;
+    let answer = |e: ward_component::Error| match e {
+        ward_component::Error::Wasm(ward::Error::Trap(t))
+            if t.code() == ward::TrapCode::Interrupted =>
+        {
+            Answer::TimedOut
+        }
+        other => Answer::Failed(other.to_string()),
+    };
+    let instance = h.linker.instantiate(&mut store, &h.component).map_err(answer)?;
+    h.proxy.handle(&mut store, &instance, request).map_err(|e| match e {
+        HandleError::Call(e) => answer(e),
+        other => Answer::Failed(other.to_string()),
+    })
+}
+
+/// The `incoming-request` a hyper request becomes: the scheme is `http` (the server speaks
+/// plain HTTP), the authority is the request target's or else the `Host` field's.
+fn http_request(parts: &hyper::http::request::Parts, body: Vec<u8>) -> HttpRequest {
+    let authority = parts.uri.authority().map(|a| a.as_str().to_string()).or_else(|| {
+        parts.headers.get(hyper::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string)
+    });
+    HttpRequest {
+        method: parts.method.as_str().to_string(),
+        path_with_query: Some(parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string()),
+        scheme: Some("http".to_string()),
+        authority,
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
+            .collect(),
+        body,
+    }
+}
+
+/// The hyper response for what a `wasi:http` handler set. `content-length` is the body's own
+/// (hyper sets it); a status hyper cannot send as a final response (below 200) is a 502.
+fn http_response(r: HttpResponse) -> Response<Full<Bytes>> {
+    let status = match StatusCode::from_u16(r.status) {
+        Ok(s) if r.status >= 200 => s,
+        _ => return plain(StatusCode::BAD_GATEWAY, "the handler set an invalid status\n"),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(r.body)));
+    *response.status_mut() = status;
+    for (name, value) in r.headers {
+        if name.eq_ignore_ascii_case("content-length") {
+            continue;
+        }
+        match (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_bytes(&value),
+        ) {
+            (Ok(n), Ok(v)) => {
+                response.headers_mut().append(n, v);
+            }
+            _ => return plain(StatusCode::BAD_GATEWAY, "the handler set a malformed header\n"),
+        }
+    }
+    response
 }
 
 /// The CGI environment of a request.

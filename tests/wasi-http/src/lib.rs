@@ -2,6 +2,7 @@
 //!
 //! Routes, by path:
 //! - `/trap`: traps (`unreachable`) before setting a response;
+//! - `/spin`: loops forever;
 //! - `/outgoing`: sends a request to `http://example.com/` through `wasi:http/outgoing-handler`
 //!   and answers with what happened (`outgoing: <error code>` or `outgoing: status <n>`);
 //! - `/fields`: exercises the `header-error` cases of `fields` and answers with them;
@@ -27,6 +28,9 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
         let path = request.path_with_query().unwrap_or_default();
         match path.split('?').next().unwrap_or_default() {
             "/trap" => core::arch::wasm32::unreachable(),
+            "/spin" => loop {
+                std::hint::black_box(());
+            },
             "/no-response" => {}
             "/outgoing" => respond(response_out, 200, &outgoing()),
             "/fields" => respond(response_out, 200, &fields(&request)),

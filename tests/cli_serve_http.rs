@@ -1,0 +1,108 @@
+//! `ward serve` with a `wasi:http/proxy` component (the Rust handler of `tests/wasi-http`,
+//! built `.wasm` checked in): each request through `wasi:http/incoming-handler` in a fresh
+//! instance; the echoed method, path, header and body; a trap answered with 500 and a spinning
+//! handler with 504, the server answering after each; outgoing requests denied; a component
+//! that is not an HTTP handler refused at startup.
+
+mod serve_support;
+
+use serve_support::{request, request_with, spawn, Server};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn handler(extra: &[&str]) -> Server {
+    spawn(&root().join("tests/wasi-http/handler.wasm"), extra)
+}
+
+fn text(body: &[u8]) -> &str {
+    std::str::from_utf8(body).expect("a UTF-8 body")
+}
+
+#[test]
+fn requests_reach_the_incoming_handler() {
+    let server = handler(&[]);
+    for i in 0..10 {
+        let body = format!("hello number {i}");
+        let (status, head, reply) = request_with(
+            server.1,
+            "POST",
+            "/echo?x=1",
+            &[("X-Test", "from the test")],
+            body.as_bytes(),
+        );
+        assert_eq!(status, 201, "{head}");
+        let head = head.to_ascii_lowercase();
+        assert!(head.contains("\r\nx-ward: echo\r\n"), "{head}");
+        assert!(head.contains("\r\ncontent-type: text/plain\r\n"), "{head}");
+        assert_eq!(
+            text(&reply),
+            format!(
+                "method: POST\npath: /echo?x=1\nscheme: http\nauthority: localhost\n\
+                 x-test: from the test\nbody: {body}\n"
+            )
+        );
+    }
+    let (status, _, reply) = request(server.1, "GET", "/missing", b"");
+    assert_eq!(status, 404);
+    assert!(text(&reply).starts_with("method: GET\npath: /missing\n"), "{}", text(&reply));
+}
+
+#[test]
+fn fields_keep_their_rules_in_the_guest() {
+    let server = handler(&[]);
+    let (status, _, reply) = request(server.1, "GET", "/fields", b"");
+    assert_eq!(status, 200);
+    let reply = text(&reply);
+    assert!(reply.contains("immutable: HeaderError::Immutable\n"), "{reply}");
+    assert!(reply.contains("forbidden: HeaderError::Forbidden\n"), "{reply}");
+    assert!(reply.contains("invalid name: HeaderError::InvalidSyntax\n"), "{reply}");
+}
+
+#[test]
+fn failures_are_500_or_504_and_the_server_keeps_serving() {
+    let server = handler(&["--timeout", "300ms"]);
+    let (status, _, reply) = request(server.1, "GET", "/trap", b"");
+    assert_eq!((status, text(&reply)), (500, "the handler failed\n"));
+    assert_eq!(request(server.1, "GET", "/no-response", b"").0, 500);
+    let started = std::time::Instant::now();
+    assert_eq!(request(server.1, "GET", "/spin", b"").0, 504);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let (status, _, reply) = request(server.1, "PUT", "/after", b"still here");
+    assert_eq!(status, 201);
+    assert!(text(&reply).ends_with("body: still here\n"), "{}", text(&reply));
+}
+
+#[test]
+fn limits_on_bodies_hold() {
+    let server = handler(&["--max-body", "1KiB", "--max-output", "64KiB"]);
+    assert_eq!(request(server.1, "POST", "/echo", &[b'x'; 4096]).0, 413);
+    // The echo of a body under --max-body but a reply over --max-output: cut short, 500.
+    let server = handler(&["--max-output", "2KiB"]);
+    assert_eq!(request(server.1, "POST", "/echo", &[b'x'; 4096]).0, 500);
+    assert_eq!(request(server.1, "POST", "/echo", b"small").0, 201);
+}
+
+#[test]
+fn outgoing_requests_are_denied() {
+    let server = handler(&[]);
+    let (status, _, reply) = request(server.1, "GET", "/outgoing", b"");
+    assert_eq!((status, text(&reply)), (200, "outgoing: ErrorCode::HttpRequestDenied\n"));
+}
+
+#[test]
+fn a_component_that_is_not_an_http_handler_is_refused() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
+        .arg("serve")
+        .arg(Path::new(&root()).join("tests/wasi-p2/echo.wasm"))
+        .args(["--addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not an HTTP handler"), "{stderr}");
+    assert!(stderr.contains("wasi:http/incoming-handler"), "{stderr}");
+    assert!(stderr.contains("wasi:cli/run"), "{stderr}");
+}

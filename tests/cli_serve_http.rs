@@ -86,10 +86,27 @@ fn limits_on_bodies_hold() {
 }
 
 #[test]
-fn outgoing_requests_are_denied() {
+fn outgoing_requests_are_denied_unless_allowed() {
+    let denied = (200, "outgoing: ErrorCode::HttpRequestDenied\n");
     let server = handler(&[]);
     let (status, _, reply) = request(server.1, "GET", "/outgoing", b"");
-    assert_eq!((status, text(&reply)), (200, "outgoing: ErrorCode::HttpRequestDenied\n"));
+    assert_eq!((status, text(&reply)), denied);
+    // An upstream `ward serve` (the same handler) is reached only once it is allowed.
+    let upstream = handler(&[]);
+    let to = format!("/outgoing?to=127.0.0.1:{}", upstream.1);
+    let (status, _, reply) = request(server.1, "GET", &to, b"");
+    assert_eq!((status, text(&reply)), denied);
+    let allowed = format!("127.0.0.1:{}", upstream.1);
+    let server = handler(&["--allow-http", &allowed]);
+    let (status, _, reply) = request(server.1, "GET", &to, b"");
+    assert_eq!(status, 200);
+    assert_eq!(
+        text(&reply),
+        format!(
+            "outgoing: status 201, x-reply: , body: method: POST\npath: /from-guest\n\
+             scheme: http\nauthority: {allowed}\nx-test: \nbody: ping\n\n"
+        )
+    );
 }
 
 #[test]

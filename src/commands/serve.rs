@@ -9,7 +9,8 @@
 //! world, 0.2.x) is served through that interface instead: the request becomes an
 //! `incoming-request` (its body read whole first, within `--max-body`), and the response the
 //! handler sets through its `response-outparam` is buffered whole (within `--max-output`) and
-//! sent. Its outgoing requests are refused (`HTTP-request-denied`).
+//! sent. Its outgoing requests are refused (`HTTP-request-denied`) unless `--allow-http` names
+//! their host; allowed ones are sent as plain HTTP/1.1 and their responses read whole.
 //!
 //! Every request gets its own store and instance, made from one template compiled (and, for a
 //! core module, linked) once, with its own limits: memory (`--max-memory`), a deadline
@@ -62,6 +63,11 @@ pub struct ServeArgs {
     /// The largest response a handler may write (500 past it).
     #[arg(long, value_name = "SIZE", value_parser = options::parse_size, default_value = "16MiB")]
     pub max_output: u64,
+    /// Let a `wasi:http` handler send requests to HOST (`example.com`: any port of it;
+    /// `example.com:8080`: that port only; plain `http` only). Repeatable. Without it every
+    /// outgoing request is refused (`HTTP-request-denied`).
+    #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
+    pub allow_http: Vec<String>,
     /// Benchmark baseline: answer every request with the request body and no instance, to
     /// measure what the per-request instance costs.
     #[arg(long, hide = true)]
@@ -166,13 +172,15 @@ fn http_handler(
 }
 
 impl HttpHandler {
-    /// A request's WASI context: the program name, no other grant; the HTTP byte budget is
-    /// `--max-output`.
+    /// A request's WASI context: the program name and the `--allow-http` hosts, no other
+    /// grant; the HTTP byte budget is `--max-output`.
     fn context(&self, args: &ServeArgs) -> WasiP2Ctx {
-        ward_wasi_p2::WasiP2CtxBuilder::new()
-            .arg(&self.argv0)
-            .http_max_bytes(usize::try_from(args.max_output).unwrap_or(usize::MAX))
-            .build()
+        let mut b = ward_wasi_p2::WasiP2CtxBuilder::new();
+        b.arg(&self.argv0);
+        for host in &args.allow_http {
+            b.allow_http_host(host);
+        }
+        b.http_max_bytes(usize::try_from(args.max_output).unwrap_or(usize::MAX)).build()
     }
 }
 

@@ -253,8 +253,9 @@ impl WasiP2CtxBuilder {
     /// [`add_proxy_to_linker`](crate::add_proxy_to_linker)): `example.com` allows every port
     /// of that host, `example.com:8080` only that port (a request naming no port is on port
     /// 80, or 443 for `https`). Names are compared without regard to case, never resolved:
-    /// allowing `localhost` does not allow `127.0.0.1`. Without any, every outgoing request is
-    /// answered with `error-code.HTTP-request-denied`.
+    /// allowing `localhost` does not allow `127.0.0.1`, and a name is allowed wherever it
+    /// resolves to. Without any, every outgoing request is answered with
+    /// `error-code.HTTP-request-denied`. Only plain `http` requests are sent.
     pub fn allow_http_host(&mut self, host: impl AsRef<str>) -> &mut Self {
         self.http_allowed_hosts.push(host.as_ref().to_string());
         self

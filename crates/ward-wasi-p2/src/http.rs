@@ -6,9 +6,10 @@
 //! one input stream over bytes the host already holds, and a response body is buffered until
 //! the guest finishes it, within the guest's HTTP byte budget. Trailers are accepted and not
 //! sent. Outgoing requests are answered with `error-code.HTTP-request-denied` unless their
-//! host is on the context's allow-list; requests to an allowed host are not sent either (this
-//! version has no HTTP client) and get `internal-error`.
+//! host is on the context's allow-list; a request to an allowed host is sent (plain `http`
+//! only, see `client.rs`) when the guest first asks for its response, with its body whole.
 
+use crate::client;
 use crate::ctx::WasiP2Ctx;
 use crate::host::*;
 use crate::http_types::*;
@@ -274,19 +275,26 @@ where
             HttpObject::OutgoingRequest(r) => r,
             _ => return Err(wrong("outgoing-request")),
         };
-        if let Some(Val::Resource(o)) = arg_option(p, 1)? {
-            take(ctx, o.rep(), "request-options", |o| matches!(o, HttpObject::RequestOptions(_)))?;
-        }
-        let outcome = send(ctx, &request);
+        let options = match arg_option(p, 1)? {
+            Some(Val::Resource(o)) => match take(ctx, o.rep(), "request-options", |o| {
+                matches!(o, HttpObject::RequestOptions(_))
+            })? {
+                HttpObject::RequestOptions(o) => o,
+                _ => return Err(wrong("request-options")),
+            },
+            _ => RequestOptions::default(),
+        };
+        let checked = check(ctx, &request);
         tracing::debug!(
             target: "ward_wasi_p2",
             authority = request.authority.as_deref().unwrap_or(""),
-            outcome = ?outcome.as_ref().err(),
+            refused = ?checked.as_ref().err(),
             "outgoing request"
         );
-        Ok(Some(match outcome {
-            Ok(response) => {
-                let rep = push(ctx, HttpObject::FutureIncomingResponse(Some(Ok(response))))?;
+        Ok(Some(match checked {
+            Ok(()) => {
+                let pending = FutureResponse::Pending(Box::new((request, options)));
+                let rep = push(ctx, HttpObject::FutureIncomingResponse(pending))?;
                 ok(Some(own(&ty.http.future_incoming_response, rep)))
             }
             Err(code) => err(Some(code.to_val())),
@@ -295,9 +303,9 @@ where
     Ok(())
 }
 
-/// What happens to an outgoing request: denied unless its host is allowed; an allowed one is
-/// not sent (no HTTP client in this version).
-fn send(ctx: &WasiP2Ctx, request: &OutgoingRequest) -> Result<IncomingResponse, ErrorCode> {
+/// Whether an outgoing request may go: it names an authority whose host the context allows,
+/// and its scheme is `http` (no scheme means `https`, which this host does not speak).
+fn check(ctx: &WasiP2Ctx, request: &OutgoingRequest) -> Result<(), ErrorCode> {
     let scheme = request.scheme.as_deref().unwrap_or("https");
     let Some(authority) = request.authority.as_deref() else {
         return Err(ErrorCode::UriInvalid);
@@ -305,7 +313,63 @@ fn send(ctx: &WasiP2Ctx, request: &OutgoingRequest) -> Result<IncomingResponse, 
     if !host_allowed(&ctx.http.allowed_hosts, scheme, authority) {
         return Err(ErrorCode::Denied);
     }
-    Err(ErrorCode::Internal("this host does not send outgoing HTTP requests yet".into()))
+    if scheme != "http" {
+        return Err(ErrorCode::Internal(format!(
+            "only plain http requests are supported, not {scheme}"
+        )));
+    }
+    Ok(())
+}
+
+/// Sends an allowed request and waits for its whole response (blocking the guest's thread,
+/// within the request's timeouts).
+fn resolve(
+    ctx: &mut WasiP2Ctx,
+    request: OutgoingRequest,
+    options: RequestOptions,
+) -> Result<IncomingResponse, ErrorCode> {
+    let body = match &request.body {
+        None => Vec::new(),
+        Some(b) => {
+            let mut buf = b.lock();
+            if !buf.finished {
+                return Err(ErrorCode::Internal(
+                    "the request body was not finished before the response was awaited".into(),
+                ));
+            }
+            buf.take()
+        }
+    };
+    let authority = request.authority.clone().unwrap_or_default();
+    let (host, port) = split_authority(&authority);
+    let port = port.and_then(|p| p.parse().ok()).unwrap_or(80);
+    let outgoing = client::Outgoing {
+        method: request.method.clone(),
+        host,
+        port,
+        authority: authority.clone(),
+        path_with_query: request.path_with_query.clone().unwrap_or_else(|| "/".into()),
+        headers: request.headers.entries().to_vec(),
+        body,
+    };
+    let bounds = client::Bounds {
+        connect: options.connect.unwrap_or(client::CONNECT_TIMEOUT),
+        first_byte: options.first_byte.unwrap_or(client::FIRST_BYTE_TIMEOUT),
+        body: options.between_bytes.unwrap_or(client::BODY_TIMEOUT),
+        max_body: ctx.http.budget.limit(),
+    };
+    let received = client::send(outgoing, &bounds);
+    tracing::debug!(
+        target: "ward_wasi_p2",
+        %authority,
+        status = received.as_ref().ok().map(|r| r.status),
+        error = ?received.as_ref().err(),
+        "outgoing response"
+    );
+    let received = received?;
+    let headers = Fields::from_host(&ctx.http.budget, &received.headers)
+        .map_err(|_| ErrorCode::CaseNone("HTTP-response-header-section-size"))?;
+    Ok(IncomingResponse { status: received.status, headers, body: Some(received.body.into()) })
 }
 
 fn add_fields<T: 'static, G>(r: &mut Reg<'_, T, G>) -> Result<()>
@@ -554,19 +618,26 @@ where
         _ => Err(wrong("future-incoming-response")),
     })?;
     r.func(TYPES, &format!("{FUT}get"), |ctx, ty, p| {
-        let slot = match object(ctx, arg_rep(p, 0)?) {
-            Some(HttpObject::FutureIncomingResponse(slot)) => slot,
+        let rep = arg_rep(p, 0)?;
+        let state = match object(ctx, rep) {
+            Some(HttpObject::FutureIncomingResponse(state)) => {
+                std::mem::replace(state, FutureResponse::Taken)
+            }
             _ => return Err(wrong("future-incoming-response")),
         };
-        // Always resolved: `some(ok(...))` once, `some(err)` after.
-        Ok(Some(some(Some(match slot.take() {
-            None => err(None),
-            Some(Err(code)) => ok(Some(err(Some(code.to_val())))),
-            Some(Ok(resp)) => {
+        // Always resolved once asked: `some(ok(...))` once, `some(err)` after.
+        let FutureResponse::Pending(pending) = state else {
+            return Ok(Some(some(Some(err(None)))));
+        };
+        let (request, options) = *pending;
+        let result = resolve(ctx, request, options);
+        Ok(Some(some(Some(ok(Some(match result {
+            Err(code) => err(Some(code.to_val())),
+            Ok(resp) => {
                 let rep = push(ctx, HttpObject::IncomingResponse(resp))?;
-                ok(Some(ok(Some(own(&ty.http.incoming_response, rep)))))
+                ok(Some(own(&ty.http.incoming_response, rep)))
             }
-        }))))
+        }))))))
     })?;
     Ok(())
 }

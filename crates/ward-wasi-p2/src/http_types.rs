@@ -365,6 +365,12 @@ pub(crate) enum ErrorCode {
     Denied,
     /// `HTTP-request-URI-invalid`
     UriInvalid,
+    /// A case without a payload (`connection-refused`, `HTTP-protocol-error`, ...).
+    Case(&'static str),
+    /// A case whose payload is an option, with `none` (`HTTP-response-header-section-size`).
+    CaseNone(&'static str),
+    /// `DNS-error` without details.
+    Dns,
     /// `HTTP-response-body-size(some(n))`: the body's length differs from `content-length`.
     ResponseBodySize(u64),
     /// `HTTP-request-body-size(some(n))`
@@ -378,6 +384,12 @@ impl ErrorCode {
         let (case, payload) = match self {
             ErrorCode::Denied => ("HTTP-request-denied", None),
             ErrorCode::UriInvalid => ("HTTP-request-URI-invalid", None),
+            ErrorCode::Case(case) => (*case, None),
+            ErrorCode::CaseNone(case) => (*case, Some(some(None))),
+            ErrorCode::Dns => (
+                "DNS-error",
+                Some(crate::host::record(vec![("rcode", some(None)), ("info-code", some(None))])),
+            ),
             ErrorCode::ResponseBodySize(n) => {
                 ("HTTP-response-body-size", Some(some(Some(Val::U64(*n)))))
             }
@@ -568,6 +580,15 @@ pub(crate) struct RequestOptions {
     pub(crate) between_bytes: Option<Duration>,
 }
 
+/// A `future-incoming-response`: the request is sent when the guest first asks for the
+/// response (`get`), so that a body written after `handle` is complete by then.
+#[derive(Debug)]
+pub(crate) enum FutureResponse {
+    Pending(Box<(OutgoingRequest, RequestOptions)>),
+    /// `get` returned the result already.
+    Taken,
+}
+
 /// The host object behind one `wasi:http/types` resource.
 #[derive(Debug)]
 pub(crate) enum HttpObject {
@@ -590,8 +611,7 @@ pub(crate) enum HttpObject {
     ResponseOutparam,
     OutgoingRequest(OutgoingRequest),
     RequestOptions(RequestOptions),
-    /// A `future-incoming-response`, always resolved; `None` once `get` took the result.
-    FutureIncomingResponse(Option<Result<IncomingResponse, ErrorCode>>),
+    FutureIncomingResponse(FutureResponse),
     IncomingResponse(IncomingResponse),
 }
 

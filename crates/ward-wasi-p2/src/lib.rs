@@ -21,7 +21,11 @@
 //! handed over whole, the response and its body are buffered whole (bounded by
 //! [`WasiP2CtxBuilder::http_max_bytes`]); trailers are accepted and not sent. Outgoing
 //! requests are refused with `error-code.HTTP-request-denied` unless their host is allowed
-//! with [`WasiP2CtxBuilder::allow_http_host`].
+//! with [`WasiP2CtxBuilder::allow_http_host`]; an allowed one is sent over plain HTTP/1.1
+//! (`https` is refused with `internal-error`) when the guest first asks for its response, its
+//! body whole (it must be finished by then), and the response is read whole, within
+//! timeouts (the guest's `request-options`, else 10 s to connect, 30 s to the response head,
+//! 30 s for the body) and the byte budget.
 //!
 //! Capabilities are those of preview 1 (`ward-wasi`), granted one by one with
 //! [`WasiP2CtxBuilder`]: nothing by default. Files are reached only beneath preopened
@@ -47,6 +51,7 @@
 
 #![warn(missing_docs)]
 
+mod client;
 mod ctx;
 mod fs;
 mod host;

@@ -110,6 +110,28 @@ fn a_trap_or_no_response_is_an_error() {
     ));
 }
 
+/// A one-shot HTTP/1.1 server on 127.0.0.1: answers `x-reply: pong` and the body `pong`, and
+/// hands back the request it read (head and body).
+fn upstream() -> (u16, std::thread::JoinHandle<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        // The guest's body is `ping`: read until the head and those 4 bytes are in.
+        while !got.windows(8).any(|w| w == b"\r\n\r\nping") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "the request ended early: {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nx-reply: pong\r\ncontent-length: 4\r\n\r\npong").unwrap();
+        String::from_utf8_lossy(&got).into_owned()
+    });
+    (port, server)
+}
+
 #[test]
 fn outgoing_requests_are_denied_unless_allowed() {
     let h = host();
@@ -117,10 +139,28 @@ fn outgoing_requests_are_denied_unless_allowed() {
     assert_eq!(text(&r), "outgoing: ErrorCode::HttpRequestDenied\n");
     let r = h.send(WasiP2CtxBuilder::new().allow_http_host("other.example"), get("/outgoing"));
     assert_eq!(text(&r.unwrap()), "outgoing: ErrorCode::HttpRequestDenied\n");
-    // Allowed, but this version sends nothing: an internal error, not a denial.
-    let r = h.send(WasiP2CtxBuilder::new().allow_http_host("example.com"), get("/outgoing"));
-    let body = text(&r.unwrap());
-    assert!(body.starts_with("outgoing: ErrorCode::InternalError"), "{body}");
+    // Another port of an allowed host:port is denied too.
+    let to = get("/outgoing?to=127.0.0.1:1");
+    let r = h.send(WasiP2CtxBuilder::new().allow_http_host("127.0.0.1:2"), to);
+    assert_eq!(text(&r.unwrap()), "outgoing: ErrorCode::HttpRequestDenied\n");
+}
+
+#[test]
+fn allowed_outgoing_requests_are_sent() {
+    let h = host();
+    let (port, server) = upstream();
+    let to = get(&format!("/outgoing?to=127.0.0.1:{port}"));
+    let r = h.send(WasiP2CtxBuilder::new().allow_http_host(format!("127.0.0.1:{port}")), to);
+    assert_eq!(text(&r.unwrap()), "outgoing: status 200, x-reply: pong, body: pong\n");
+    let got = server.join().unwrap().to_ascii_lowercase();
+    assert!(got.starts_with("post /from-guest http/1.1\r\n"), "{got}");
+    assert!(got.contains(&format!("\r\nhost: 127.0.0.1:{port}\r\n")), "{got}");
+    assert!(got.contains("\r\nx-from: guest\r\n"), "{got}");
+    assert!(got.ends_with("\r\n\r\nping"), "{got}");
+    // Nobody listens on port 1: the guest learns the connection was refused.
+    let to = get("/outgoing?to=127.0.0.1:1");
+    let r = h.send(WasiP2CtxBuilder::new().allow_http_host("127.0.0.1"), to);
+    assert_eq!(text(&r.unwrap()), "outgoing: ErrorCode::ConnectionRefused\n");
 }
 
 #[test]

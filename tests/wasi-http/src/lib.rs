@@ -3,8 +3,9 @@
 //! Routes, by path:
 //! - `/trap`: traps (`unreachable`) before setting a response;
 //! - `/spin`: loops forever;
-//! - `/outgoing`: sends a request to `http://example.com/` through `wasi:http/outgoing-handler`
-//!   and answers with what happened (`outgoing: <error code>` or `outgoing: status <n>`);
+//! - `/outgoing?to=AUTHORITY`: sends `POST http://AUTHORITY/from-guest` (default authority:
+//!   `example.com`) through `wasi:http/outgoing-handler` and answers with what happened
+//!   (`outgoing: <error code>`, or the status, the field `x-reply` and the body it got);
 //! - `/fields`: exercises the `header-error` cases of `fields` and answers with them;
 //! - `/no-response`: returns without setting a response;
 //! - anything else: echoes the method, path with query, scheme, authority, the header
@@ -32,7 +33,10 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
                 std::hint::black_box(());
             },
             "/no-response" => {}
-            "/outgoing" => respond(response_out, 200, &outgoing()),
+            "/outgoing" => {
+                let to = path.split_once("?to=").map_or("example.com", |(_, to)| to);
+                respond(response_out, 200, &outgoing(to))
+            }
             "/fields" => respond(response_out, 200, &fields(&request)),
             "/missing" => respond(response_out, 404, &echo(request, &path)),
             _ => respond(response_out, 201, &echo(request, &path)),
@@ -114,21 +118,47 @@ fn read_body(request: &IncomingRequest) -> Vec<u8> {
     bytes
 }
 
-fn outgoing() -> String {
-    let request = OutgoingRequest::new(Fields::new());
+/// Sends `POST /from-guest` with the field `x-from: guest` and the body `ping` to the
+/// authority `to` (the body written after `handle`, as a streaming guest would); describes
+/// the response or the error code.
+fn outgoing(to: &str) -> String {
+    let headers = Fields::new();
+    headers.append("x-from", b"guest").expect("a valid header");
+    let request = OutgoingRequest::new(headers);
+    request.set_method(&Method::Post).expect("a method");
     request.set_scheme(Some(&Scheme::Http)).expect("a scheme");
-    request.set_authority(Some("example.com")).expect("an authority");
-    request.set_path_with_query(Some("/")).expect("a path");
-    match outgoing_handler::handle(request, None) {
-        Err(code) => format!("outgoing: {code:?}\n"),
-        Ok(future) => {
-            future.subscribe().block();
-            match future.get() {
-                Some(Ok(Ok(response))) => format!("outgoing: status {}\n", response.status()),
-                Some(Ok(Err(code))) => format!("outgoing: {code:?}\n"),
-                other => format!("outgoing: {other:?}\n"),
+    request.set_authority(Some(to)).expect("an authority");
+    request.set_path_with_query(Some("/from-guest")).expect("a path");
+    let body = request.body().expect("the body, once");
+    let future = match outgoing_handler::handle(request, None) {
+        Err(code) => return format!("outgoing: {code:?}\n"),
+        Ok(future) => future,
+    };
+    let stream = body.write().expect("the stream, once");
+    stream.blocking_write_and_flush(b"ping").expect("writing the body");
+    drop(stream);
+    OutgoingBody::finish(body, None).expect("finishing the body");
+    future.subscribe().block();
+    match future.get() {
+        Some(Ok(Ok(response))) => {
+            let reply = response.headers().get("x-reply");
+            let reply: Vec<String> =
+                reply.iter().map(|v| String::from_utf8_lossy(v).into_owned()).collect();
+            let status = response.status();
+            let body = response.consume().expect("the body, once");
+            let mut bytes = Vec::new();
+            let stream = body.stream().expect("the stream, once");
+            while let Ok(chunk) = stream.blocking_read(65536) {
+                bytes.extend_from_slice(&chunk);
             }
+            format!(
+                "outgoing: status {status}, x-reply: {}, body: {}\n",
+                reply.join(","),
+                String::from_utf8_lossy(&bytes)
+            )
         }
+        Some(Ok(Err(code))) => format!("outgoing: {code:?}\n"),
+        other => format!("outgoing: {other:?}\n"),
     }
 }
 

@@ -35,7 +35,10 @@ enum Command {
     Wast(commands::wast::WastArgs),
     /// Run an application of nanoprocesses described by a manifest (`APP.toml`).
     Nano(commands::nano::NanoArgs),
-    /// Answer HTTP requests with a fresh instance of a WASI program per request (CGI).
+    /// Answer HTTP requests with a fresh instance per request (CGI or wasi:http).
+    ///
+    /// HANDLER is a WASI program following CGI conventions, or a component exporting
+    /// `wasi:http/incoming-handler`.
     Serve(Box<commands::serve::ServeArgs>),
     /// Print a shell completion script for `ward`.
     Completions {

@@ -1,6 +1,7 @@
 //! Sending an outgoing request the allow-list let through: plain HTTP/1.1 over TCP with
 //! hyper's client, on a current-thread tokio runtime of its own, bounded in time (connect,
-//! first byte, whole body) and in the size of the response body.
+//! first byte, whole body; the name lookup counts toward connecting) and in the size of the
+//! response body.
 
 use crate::http_types::ErrorCode;
 use http_body_util::{BodyExt, Full, Limited};
@@ -29,7 +30,8 @@ pub(crate) struct Outgoing {
     pub(crate) body: Vec<u8>,
 }
 
-/// The bounds of one request.
+/// The bounds of one request: the guest's `request-options` may shorten the timeouts, never
+/// lengthen them (a request blocks its host call, beyond the reach of the epoch deadline).
 pub(crate) struct Bounds {
     pub(crate) connect: Duration,
     pub(crate) first_byte: Duration,
@@ -70,9 +72,11 @@ fn protocol_error(e: hyper::Error) -> ErrorCode {
 }
 
 async fn exchange(req: Outgoing, bounds: &Bounds) -> Result<Received, ErrorCode> {
-    let addrs: Vec<_> = match tokio::net::lookup_host((req.host.as_str(), req.port)).await {
-        Ok(addrs) => addrs.collect(),
-        Err(_) => return Err(ErrorCode::Dns),
+    let lookup = tokio::net::lookup_host((req.host.as_str(), req.port));
+    let addrs: Vec<_> = match timeout(bounds.connect, lookup).await {
+        Ok(Ok(addrs)) => addrs.collect(),
+        Ok(Err(_)) => return Err(ErrorCode::Dns),
+        Err(_) => return Err(ErrorCode::Case("DNS-timeout")),
     };
     if addrs.is_empty() {
         return Err(ErrorCode::Case("destination-not-found"));

@@ -352,10 +352,13 @@ fn resolve(
         headers: request.headers.entries().to_vec(),
         body,
     };
+    use client::{
+        BODY_TIMEOUT as BODY, CONNECT_TIMEOUT as CONNECT, FIRST_BYTE_TIMEOUT as FIRST_BYTE,
+    };
     let bounds = client::Bounds {
-        connect: options.connect.unwrap_or(client::CONNECT_TIMEOUT),
-        first_byte: options.first_byte.unwrap_or(client::FIRST_BYTE_TIMEOUT),
-        body: options.between_bytes.unwrap_or(client::BODY_TIMEOUT),
+        connect: options.connect.map_or(CONNECT, |d| d.min(CONNECT)),
+        first_byte: options.first_byte.map_or(FIRST_BYTE, |d| d.min(FIRST_BYTE)),
+        body: options.between_bytes.map_or(BODY, |d| d.min(BODY)),
         max_body: ctx.http.budget.limit(),
     };
     let received = client::send(outgoing, &bounds);

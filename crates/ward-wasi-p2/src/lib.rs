@@ -24,8 +24,8 @@
 //! with [`WasiP2CtxBuilder::allow_http_host`]; an allowed one is sent over plain HTTP/1.1
 //! (`https` is refused with `internal-error`) when the guest first asks for its response, its
 //! body whole (it must be finished by then), and the response is read whole, within
-//! timeouts (the guest's `request-options`, else 10 s to connect, 30 s to the response head,
-//! 30 s for the body) and the byte budget.
+//! timeouts (10 s to connect, 30 s to the response head, 30 s for the body; the guest's
+//! `request-options` may shorten them) and the byte budget.
 //!
 //! Capabilities are those of preview 1 (`ward-wasi`), granted one by one with
 //! [`WasiP2CtxBuilder`]: nothing by default. Files are reached only beneath preopened

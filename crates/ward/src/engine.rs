@@ -1,6 +1,8 @@
 //! [`Engine`] and [`Config`]: process-wide compilation settings and the type registry.
 
 use crate::runtime::pool::{MemoryPool, StackPool};
+use crate::types::FuncType;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmparser::{Validator, WasmFeatures};
@@ -185,6 +187,11 @@ pub(crate) struct EngineInner {
     /// structurally equal (iso-recursive) types of different modules get the same `CoreTypeId`.
     /// That id is Ward's canonical type id for signature checks at link and call time.
     pub(crate) validator: Mutex<Validator>,
+    /// The canonical ids of host signatures already asked for (`api/canonical.rs`): finding
+    /// one validates a module, and every validation grows the validator's type arena, so a
+    /// host that makes functions again and again (a component instantiated per request) asks
+    /// once per signature.
+    pub(crate) func_type_ids: Mutex<HashMap<FuncType, u32>>,
     /// The epoch: a counter that only [`Engine::increment_epoch`] changes. Stores compare it
     /// with their deadline at checkpoints.
     pub(crate) epoch: Arc<AtomicU64>,
@@ -211,6 +218,7 @@ impl Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 validator: Mutex::new(Validator::new_with_features(config.features)),
+                func_type_ids: Mutex::new(HashMap::new()),
                 epoch: Arc::new(AtomicU64::new(0)),
                 stack_pool: StackPool::default(),
                 memory_pool: (config.memory_strategy == MemoryStrategy::Dense)

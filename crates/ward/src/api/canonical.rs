@@ -18,13 +18,19 @@ pub(crate) const UNMATCHABLE_TYPE_ID: u32 = u32::MAX;
 /// The canonical id of `ty` in `engine`, or [`UNMATCHABLE_TYPE_ID`] if the type mentions a
 /// concrete or GC heap type.
 pub(crate) fn canonical_func_type_id(engine: &Engine, ty: &FuncType) -> u32 {
+    let ids = || engine.inner.func_type_ids.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(id) = ids().get(ty) {
+        return *id;
+    }
     let Some(binary) = encode_func_type_module(ty) else {
         return UNMATCHABLE_TYPE_ID;
     };
-    match Module::from_binary(engine, &binary) {
+    let id = match Module::from_binary(engine, &binary) {
         Ok(m) => m.inner.types.first().map(|t| t.id).unwrap_or(UNMATCHABLE_TYPE_ID),
         Err(_) => UNMATCHABLE_TYPE_ID,
-    }
+    };
+    ids().insert(ty.clone(), id);
+    id
 }
 
 /// A module binary with a type section holding `ty` alone, or `None` if `ty` is not
@@ -99,6 +105,22 @@ mod tests {
             FuncType::new([ValType::I32, ValType::EXTERNREF], [ValType::F64, ValType::FUNCREF]);
         assert_eq!(canonical_func_type_id(&engine, &ty), m.inner.types[0].id);
         assert_eq!(canonical_func_type_id(&engine, &FuncType::new([], [])), m.inner.types[1].id);
+    }
+
+    #[test]
+    fn a_signature_is_validated_once() {
+        let engine = Engine::default();
+        let ty = FuncType::new([ValType::I32, ValType::I64], [ValType::F32]);
+        let first = canonical_func_type_id(&engine, &ty);
+        // Asked again (a component instantiated per request makes the same host functions
+        // again): the id comes from the cache, and it is still the one a module gets.
+        for _ in 0..3 {
+            assert_eq!(canonical_func_type_id(&engine, &ty), first);
+        }
+        assert_eq!(engine.inner.func_type_ids.lock().unwrap().len(), 1);
+        let m =
+            Module::new(&engine, "(module (type (func (param i32 i64) (result f32))))").unwrap();
+        assert_eq!(m.inner.types[0].id, first);
     }
 
     #[test]

@@ -172,7 +172,7 @@ fn drive<T>(store: &mut Store<T>, ex: &mut Execution, mode: ParkMode) -> Result<
                     return Err(ex.host_failed(&store.inner, e));
                 }
             }
-            Outcome::FuelYield => store.inner.fuel_yield_level = 0,
+            Outcome::FuelYield => store.inner.vm.fuel_yield_level = 0,
         }
     }
 }
@@ -403,7 +403,7 @@ fn run_resumable<T>(
             };
             store.inner.parked_stacks[slot as usize] = Some(ex.suspended_stack());
             store.parked[slot as usize] = Some(ex);
-            let host = Func { store_id: store.id(), index: host };
+            let host = Func::of(&store.inner, host);
             Ok(CallStatus::Parked(ParkedCall { store_id: store.id(), slot, host, ty }))
         }
         Ok(Stop::Done) => {
@@ -455,7 +455,7 @@ pub(crate) async fn call_raw_async<T: Send>(
     let mut ex = Execution::new(&mut store.inner, func, args)?;
     store.arm_fuel_yield();
     let outcome = drive_async(store, &mut ex).await;
-    store.inner.fuel_yield_level = 0;
+    store.inner.vm.fuel_yield_level = 0;
     finish(store, ex, outcome, results)
 }
 

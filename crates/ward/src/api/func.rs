@@ -31,9 +31,27 @@ use std::sync::Arc;
 pub struct Func {
     pub(crate) store_id: u64,
     pub(crate) index: u32,
+    /// The function's reference value (the address of its record in the store).
+    pub(crate) raw: u64,
 }
 
 impl Func {
+    /// The handle of store function `index`.
+    pub(crate) fn of(store: &crate::runtime::StoreInner, index: u32) -> Func {
+        Func { store_id: store.id, index, raw: store.funcref_raw(index) }
+    }
+
+    /// The handle of the function whose (non-null) reference value is `raw`, in store
+    /// `store_id`.
+    ///
+    /// `raw` must come from a slot, global, table or segment of that store (so it is the
+    /// address of one of its records).
+    pub(crate) fn from_raw(store_id: u64, raw: u64) -> Func {
+        // SAFETY: the caller's contract (a reference value of a live store).
+        let index = unsafe { crate::runtime::VMFuncRef::func_index_of(raw) };
+        Func { store_id, index, raw }
+    }
+
     /// A host function with a signature known only at run time. `f` receives the parameters
     /// and must fill `results` (pre-filled with zeros or nulls of the result types) with values
     /// of the result types; a value of another type fails the call with [`Error::Usage`].
@@ -65,7 +83,7 @@ impl Func {
         let (type_id, ty) = store.func_type_id(ty);
         let host = dynamic_host_func(ty.clone(), f);
         let index = store.push_host_func(type_id, ty, HostImpl::Sync(host));
-        Func { store_id: store.id(), index }
+        Func::of(&store.inner, index)
     }
 
     /// A host function from a Rust closure; the signature comes from the closure's types.
@@ -97,7 +115,7 @@ impl Func {
         let (ty, host) = f.into_func();
         let (type_id, ty) = store.func_type_id(ty);
         let index = store.push_host_func(type_id, ty, HostImpl::Sync(host));
-        Func { store_id: store.id(), index }
+        Func::of(&store.inner, index)
     }
 
     /// The function's type.

@@ -225,7 +225,11 @@ fn export_item(data: &InstanceData, store_id: u64, i: usize) -> Extern {
     let (_, kind, idx) = &data.module.exports[i];
     let idx = *idx as usize;
     match kind {
-        ExportKind::Func => Extern::Func(Func { store_id, index: data.funcs[idx] }),
+        ExportKind::Func => Extern::Func(Func {
+            store_id,
+            index: data.funcs[idx],
+            raw: data.vmctx.funcref(idx as u32) as usize as u64,
+        }),
         ExportKind::Table => Extern::Table(Table { store_id, index: data.tables[idx] }),
         ExportKind::Memory => Extern::Memory(Memory { store_id, index: data.memories[idx] }),
         ExportKind::Global => Extern::Global(Global { store_id, index: data.globals[idx] }),

@@ -1,5 +1,6 @@
-//! Instantiation: import checking, creation of the instance's objects, segment initialisation and
-//! the start function, in the order the WebAssembly spec prescribes.
+//! Instantiation as the API sees it: import checking against the module's declared types, then
+//! the runtime's allocation and segment initialisation (`runtime::instantiate`), then the start
+//! function, in the order the WebAssembly spec prescribes.
 
 use super::call::call_raw;
 use super::externs::Extern;
@@ -7,15 +8,11 @@ use super::func::check_count;
 use super::instance::Instance;
 use super::store::Store;
 use super::subtyping::val_subtype;
-use super::table::new_table_instance;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::module::{Import, ImportKind, Module, ModuleInner, SegmentMode};
-use crate::runtime::{FuncEntry, FuncKind, GlobalCell, InstanceData, LinearMemory, TagEntry};
+use crate::module::{Import, ImportKind, Module, ModuleInner};
+use crate::runtime::{self, instantiate::ImportIndex};
 use crate::types::{MemoryType, Mutability, TableType};
-use crate::TrapCode;
-use std::cell::Cell;
-use std::sync::Arc;
 
 /// Instantiates `module` in `store` with `imports` (in module import order).
 pub(crate) fn instantiate<T>(
@@ -28,230 +25,28 @@ pub(crate) fn instantiate<T>(
     if !Engine::same(&m.engine, &store.inner.engine) {
         return Err(Error::usage("the module and the store belong to different engines"));
     }
-    if let Some(max) = store.inner.limits.instances {
-        if store.inner.instances.len() >= max {
-            return Err(Error::Limit(format!("instance limit of {max} reached")));
-        }
-    }
     check_count("import", m.imports.len(), imports.len())?;
     for (imp, ext) in m.imports.iter().zip(imports) {
         check_import(store, m, imp, ext)?;
     }
 
-    // Allocation. Until the instance is recorded nothing can observe the new objects, so a
-    // failure (a resource limit) rolls the store back.
-    let before = Lengths::of(store);
-    let allocated = allocate(store, &module.inner, imports);
-    let data = match allocated {
-        Ok(data) => data,
-        Err(e) => {
-            before.restore(store);
-            return Err(e);
-        }
-    };
-    let index = store.inner.instances.len() as u32;
-    debug_assert_eq!(before.instances, store.inner.instances.len());
-    store.inner.instances.push(Box::new(data));
+    let imports: Vec<ImportIndex> = imports
+        .iter()
+        .map(|ext| match ext {
+            Extern::Func(f) => ImportIndex::Func(f.index),
+            Extern::Table(t) => ImportIndex::Table(t.index),
+            Extern::Memory(mem) => ImportIndex::Memory(mem.index),
+            Extern::Global(g) => ImportIndex::Global(g.index),
+            Extern::Tag(t) => ImportIndex::Tag(t.index),
+        })
+        .collect();
+    let index = runtime::instantiate::instantiate(&mut store.inner, &module.inner, &imports)?;
     let instance = Instance { store_id: store.id(), index };
-
-    // Initialisation. From here on effects are visible (through imported tables and memories)
-    // and stay even if a later step traps.
-    init_elems(store, m, index)?;
-    init_datas(store, m, index)?;
-    tracing::debug!(target: "ward", instance = index, "instantiated");
     if let Some(start) = m.start {
         let func = store.inner.instances[index as usize].funcs[start as usize];
         call_raw(store, func, &[], &mut [])?;
     }
     Ok(instance)
-}
-
-/// Store vector lengths, to undo a failed allocation.
-struct Lengths {
-    funcs: usize,
-    memories: usize,
-    tables: usize,
-    globals: usize,
-    tags: usize,
-    instances: usize,
-    accounted_bytes: u64,
-}
-
-impl Lengths {
-    fn of<T>(store: &Store<T>) -> Lengths {
-        let s = &store.inner;
-        Lengths {
-            funcs: s.funcs.len(),
-            memories: s.memories.len(),
-            tables: s.tables.len(),
-            globals: s.globals.len(),
-            tags: s.tags.len(),
-            instances: s.instances.len(),
-            accounted_bytes: s.accounted_bytes,
-        }
-    }
-
-    fn restore<T>(&self, store: &mut Store<T>) {
-        let s = &mut store.inner;
-        s.funcs.truncate(self.funcs);
-        s.memories.truncate(self.memories);
-        let kept = self.memories;
-        s.shared_views.retain(|_, i| (*i as usize) < kept);
-        s.tables.truncate(self.tables);
-        s.globals.truncate(self.globals);
-        s.tags.truncate(self.tags);
-        s.accounted_bytes = self.accounted_bytes;
-    }
-}
-
-/// Creates the module's functions, memories, globals, tables and tags and evaluates its element
-/// segments; returns the instance data (not yet recorded in the store).
-fn allocate<T>(
-    store: &mut Store<T>,
-    m: &Arc<ModuleInner>,
-    imports: &[Extern],
-) -> Result<InstanceData> {
-    let instance = store.inner.instances.len() as u32;
-    let (mut funcs, mut tables, mut memories, mut globals, mut tags) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for ext in imports {
-        match ext {
-            Extern::Func(f) => funcs.push(f.index),
-            Extern::Table(t) => tables.push(t.index),
-            Extern::Memory(mem) => memories.push(mem.index),
-            Extern::Global(g) => globals.push(g.index),
-            Extern::Tag(t) => tags.push(t.index),
-        }
-    }
-    let s = &mut store.inner;
-
-    for ty in &m.memories[m.num_imported_memories as usize..] {
-        let mem = s.new_memory(*ty)?;
-        memories.push(s.memories.len() as u32);
-        s.memories.push(Box::new(mem));
-    }
-
-    for index in m.num_imported_funcs..m.funcs.len() as u32 {
-        let t = &m.types[m.funcs[index as usize] as usize];
-        funcs.push(s.funcs.len() as u32);
-        s.funcs.push(FuncEntry {
-            type_id: t.id,
-            supers: t.supers.clone(),
-            ty: m.func_type_of_type(m.funcs[index as usize]).clone(),
-            kind: FuncKind::Wasm { instance, index },
-        });
-    }
-    let mut func_ref = |f: u32| u64::from(funcs[f as usize]) + 1;
-
-    // Globals in order: an initialiser may read imported and earlier globals.
-    for def in &m.globals[m.num_imported_globals as usize..] {
-        let value = {
-            let read = |g: u32| s.globals[globals[g as usize] as usize].value;
-            def.init.eval(&read, &mut func_ref)
-        };
-        globals.push(s.globals.len() as u32);
-        s.globals.push(Box::new(GlobalCell { value, ty: def.ty }));
-    }
-    let read_global =
-        |s: &crate::runtime::StoreInner, g: u32| s.globals[globals[g as usize] as usize].value;
-
-    for def in &m.tables[m.num_imported_tables as usize..] {
-        let init = match &def.init {
-            Some(e) => e.eval(&|g| read_global(s, g), &mut func_ref) as u64,
-            None => 0,
-        };
-        s.admit_table(&def.ty)?;
-        let table = new_table_instance(&s.limits, def.ty, init)?;
-        tables.push(s.tables.len() as u32);
-        s.tables.push(Box::new(table));
-    }
-
-    for &t in &m.tags[m.num_imported_tags as usize..] {
-        tags.push(s.tags.len() as u32);
-        s.tags
-            .push(TagEntry { type_id: m.types[t as usize].id, ty: m.func_type_of_type(t).clone() });
-    }
-
-    // Evaluated segments are host memory sized by the module: account for them first.
-    let items: u64 = m.elems.iter().map(|seg| seg.items.len() as u64).sum();
-    s.charge(items.saturating_mul(crate::runtime::TABLE_ELEM_BYTES), || {
-        format!("{items} element-segment items")
-    })?;
-    let elems: Box<[Box<[u64]>]> =
-        m.elems.iter().map(|seg| seg.items.eval(&|g| read_global(s, g), &mut func_ref)).collect();
-
-    let memory_ptrs = memories
-        .iter()
-        .map(|&i| std::ptr::from_mut::<LinearMemory>(&mut s.memories[i as usize]))
-        .collect();
-    let global_ptrs = globals
-        .iter()
-        .map(|&i| std::ptr::from_mut::<GlobalCell>(&mut s.globals[i as usize]))
-        .collect();
-    Ok(InstanceData {
-        module: m.clone(),
-        funcs: funcs.into(),
-        tables: tables.into(),
-        memories: memories.into(),
-        memory_ptrs,
-        globals: globals.into(),
-        global_ptrs,
-        tags: tags.into(),
-        elem_dropped: (0..elems.len()).map(|_| Cell::new(false)).collect(),
-        elems,
-        data_dropped: (0..m.datas.len()).map(|_| Cell::new(false)).collect(),
-    })
-}
-
-/// Writes the active element segments to their tables, in order, and drops active and declared
-/// segments. An out-of-bounds segment traps; earlier segments' writes stay.
-fn init_elems<T>(store: &mut Store<T>, m: &ModuleInner, instance: u32) -> Result<()> {
-    let s = &mut store.inner;
-    for (i, seg) in m.elems.iter().enumerate() {
-        match &seg.mode {
-            SegmentMode::Passive => continue,
-            SegmentMode::Declared => {}
-            SegmentMode::Active { index, offset } => {
-                let data = &s.instances[instance as usize];
-                let read = |g: u32| s.globals[data.globals[g as usize] as usize].value;
-                let offset =
-                    offset.eval(&read, &mut |f| u64::from(data.funcs[f as usize]) + 1) as u64;
-                let table = data.tables[*index as usize] as usize;
-                let items = &s.instances[instance as usize].elems[i];
-                let elems = &mut s.tables[table].elems;
-                let dst = usize::try_from(offset)
-                    .ok()
-                    .and_then(|o| Some(o..o.checked_add(items.len())?))
-                    .and_then(|r| elems.get_mut(r))
-                    .ok_or_else(|| Error::from(TrapCode::TableOutOfBounds))?;
-                dst.copy_from_slice(items);
-            }
-        }
-        s.instances[instance as usize].elem_dropped[i].set(true);
-    }
-    Ok(())
-}
-
-/// Writes the active data segments to their memories, in order, and drops them. An
-/// out-of-bounds segment traps; earlier segments' writes stay.
-fn init_datas<T>(store: &mut Store<T>, m: &ModuleInner, instance: u32) -> Result<()> {
-    let s = &mut store.inner;
-    for (i, seg) in m.datas.iter().enumerate() {
-        let SegmentMode::Active { index, offset } = &seg.mode else {
-            continue;
-        };
-        let data = &s.instances[instance as usize];
-        let read = |g: u32| s.globals[data.globals[g as usize] as usize].value;
-        let offset = offset.eval(&read, &mut |f| u64::from(data.funcs[f as usize]) + 1) as u64;
-        let memory = data.memories[*index as usize] as usize;
-        let bytes = &m.bytes[seg.range.clone()];
-        // A raw copy: the memory may be shared with other threads (no reference to its bytes).
-        if !s.memories[memory].write_at(offset, bytes) {
-            return Err(TrapCode::MemoryOutOfBounds.into());
-        }
-        s.instances[instance as usize].data_dropped[i].set(true);
-    }
-    Ok(())
 }
 
 /// Checks one import against the module's declared import type.

@@ -76,12 +76,12 @@ impl WasmTy for Option<Func> {
     fn into_slot(self, store_id: u64) -> Result<u64> {
         match self {
             None => Ok(0),
-            Some(f) if f.store_id == store_id => Ok(u64::from(f.index) + 1),
+            Some(f) if f.store_id == store_id => Ok(f.raw),
             Some(_) => Err(cross_store()),
         }
     }
     fn from_slot(slot: u64, store_id: u64) -> Self {
-        slot.checked_sub(1).map(|i| Func { store_id, index: i as u32 })
+        (slot != 0).then(|| Func::from_raw(store_id, slot))
     }
 }
 

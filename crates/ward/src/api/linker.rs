@@ -64,7 +64,7 @@ impl<T> Definition<T> {
                         index
                     }
                 };
-                Extern::Func(Func { store_id: store.id(), index })
+                Extern::Func(Func::of(&store.inner, index))
             }
         }
     }

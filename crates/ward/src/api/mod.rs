@@ -21,6 +21,7 @@ mod instantiate;
 mod into_func;
 mod linker;
 mod memory;
+mod module;
 mod shared_memory;
 mod store;
 mod subtyping;

@@ -7,7 +7,7 @@ use super::context::StoreContextMut;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::interp::Execution;
-use crate::runtime::{self, FuncEntry, FuncKind, StoreInner};
+use crate::runtime::{self, StoreInner};
 use crate::types::FuncType;
 use std::collections::HashMap;
 use std::fmt;
@@ -173,7 +173,7 @@ impl<T> Store<T> {
     /// ```
     pub fn set_fuel(&mut self, fuel: u64) -> Result<()> {
         self.check_fuel_enabled()?;
-        self.inner.fuel = fuel;
+        self.inner.vm.fuel = fuel;
         Ok(())
     }
 
@@ -186,7 +186,7 @@ impl<T> Store<T> {
     /// ```
     pub fn get_fuel(&self) -> Result<u64> {
         self.check_fuel_enabled()?;
-        Ok(self.inner.fuel)
+        Ok(self.inner.vm.fuel)
     }
 
     fn check_fuel_enabled(&self) -> Result<()> {
@@ -242,7 +242,7 @@ impl<T> Store<T> {
     /// ```
     pub fn set_epoch_deadline(&mut self, ticks: u64) {
         let now = self.inner.epoch.load(Ordering::Relaxed);
-        self.inner.epoch_deadline = now.saturating_add(ticks);
+        self.inner.vm.epoch_deadline = now.saturating_add(ticks);
     }
 
     /// Reaching the epoch deadline traps with [`TrapCode::Interrupted`](crate::TrapCode) (the
@@ -287,10 +287,10 @@ impl<T> Store<T> {
 
     /// Sets the fuel level at which a running async call yields next.
     pub(crate) fn arm_fuel_yield(&mut self) {
-        self.inner.fuel_yield_level = if self.fuel_yield_interval == 0 {
+        self.inner.vm.fuel_yield_level = if self.fuel_yield_interval == 0 {
             0
         } else {
-            self.inner.fuel.saturating_sub(self.fuel_yield_interval).max(1)
+            self.inner.vm.fuel.saturating_sub(self.fuel_yield_interval).max(1)
         };
     }
 
@@ -369,14 +369,8 @@ impl<T> Store<T> {
     ) -> u32 {
         let host = u32::try_from(self.host_funcs.len()).expect("too many host functions");
         self.host_funcs.push(f);
-        let index = u32::try_from(self.inner.funcs.len()).expect("too many functions");
-        self.inner.funcs.push(FuncEntry {
-            type_id,
-            supers: Arc::from([]),
-            ty,
-            kind: FuncKind::Host { host },
-        });
-        index
+        u32::try_from(self.inner.funcs.len()).expect("too many functions");
+        self.inner.push_host_func(type_id, Arc::from([]), ty, host)
     }
 }
 

@@ -5,7 +5,8 @@ use super::store::Store;
 use super::subtyping::val_matches;
 use super::val::Val;
 use crate::error::{Error, Result};
-use crate::runtime::{StoreLimits, TableInstance, MAX_TABLE_ELEMS, TABLE_ELEM_BYTES};
+use crate::runtime::instantiate::new_table_instance;
+use crate::runtime::TABLE_ELEM_BYTES;
 use crate::types::TableType;
 use crate::TrapCode;
 
@@ -28,32 +29,6 @@ use crate::TrapCode;
 pub struct Table {
     pub(crate) store_id: u64,
     pub(crate) index: u32,
-}
-
-/// A table instance of type `ty` with `ty.minimum()` elements set to `init` (a raw reference),
-/// within the store's limits.
-pub(crate) fn new_table_instance(
-    limits: &StoreLimits,
-    ty: TableType,
-    init: u64,
-) -> Result<TableInstance> {
-    let mut max = ty.max.unwrap_or(u64::MAX);
-    if let Some(limit) = limits.table_elements {
-        max = max.min(limit);
-    }
-    if ty.min > max || ty.min > MAX_TABLE_ELEMS {
-        return Err(Error::Limit(format!(
-            "table of {} elements exceeds the limit of {} elements",
-            ty.min,
-            max.min(MAX_TABLE_ELEMS)
-        )));
-    }
-    let mut elems = Vec::new();
-    elems
-        .try_reserve_exact(ty.min as usize)
-        .map_err(|_| Error::Limit(format!("cannot allocate a table of {} elements", ty.min)))?;
-    elems.resize(ty.min as usize, init);
-    Ok(TableInstance { elems, ty, max })
 }
 
 impl Table {

@@ -245,10 +245,12 @@ impl Val {
         self.f64().unwrap_or_else(|| panic!("expected an f64, found {self:?}"))
     }
 
-    /// The raw reference encoding (`index + 1`, 0 for null) of a reference value. Errors if a
-    /// non-null reference belongs to another store.
+    /// The raw reference encoding of a reference value (a function's record address,
+    /// `index + 1` for host and exception references, 0 for null). Errors if a non-null
+    /// reference belongs to another store.
     fn ref_raw(&self, store_id: u64) -> Result<u64> {
         let (owner, index) = match self {
+            Val::FuncRef(Some(f)) if f.store_id == store_id => return Ok(f.raw),
             Val::FuncRef(Some(f)) => (f.store_id, f.index),
             Val::ExternRef(Some(r)) => (r.store_id, r.index),
             Val::ExnRef(Some(e)) => (e.store_id, e.index),
@@ -308,11 +310,12 @@ impl Val {
         }
     }
 
-    /// The reference of type `ty` whose raw encoding is `raw` (`index + 1`, 0 for null).
+    /// The reference of type `ty` whose raw encoding is `raw` (see `ref_raw`), taken from a
+    /// slot, global, table or segment of store `store_id`.
     pub(crate) fn from_raw_ref(ty: RefType, raw: u64, store_id: u64) -> Val {
         let index = raw.checked_sub(1).map(|i| i as u32);
         match ty.top() {
-            HeapType::Func => Val::FuncRef(index.map(|index| Func { store_id, index })),
+            HeapType::Func => Val::FuncRef((raw != 0).then(|| Func::from_raw(store_id, raw))),
             HeapType::Exn => Val::ExnRef(index.map(|index| ExnRef { store_id, index })),
             _ => Val::ExternRef(index.map(|index| ExternRef { store_id, index })),
         }
@@ -393,6 +396,8 @@ mod tests {
     #[test]
     fn slot_round_trips() {
         let id = 9;
+        let record = crate::runtime::VMFuncRef::new(0, 0, std::ptr::null_mut());
+        let raw = std::ptr::from_ref(&record) as usize as u64;
         let cases = [
             (Val::I32(-1), ValType::I32),
             (Val::I64(i64::MIN), ValType::I64),
@@ -400,7 +405,7 @@ mod tests {
             (Val::F64(0x7ff8_0000_0000_0001), ValType::F64),
             (Val::V128(u128::MAX - 5), ValType::V128),
             (Val::FuncRef(None), ValType::FUNCREF),
-            (Val::FuncRef(Some(Func { store_id: id, index: 0 })), ValType::FUNCREF),
+            (Val::FuncRef(Some(Func { store_id: id, index: 0, raw })), ValType::FUNCREF),
             (Val::ExternRef(Some(ExternRef { store_id: id, index: 4 })), ValType::EXTERNREF),
             (Val::ExnRef(Some(ExnRef { store_id: id, index: 2 })), ValType::Ref(RefType::EXNREF)),
         ];
@@ -422,8 +427,10 @@ mod tests {
         Val::V128(1 | (2u128 << 64)).push_slots(1, &mut slots).unwrap();
         assert_eq!(slots, [1, 2]); // low half first
         slots.clear();
-        Val::FuncRef(Some(Func { store_id: 1, index: 6 })).push_slots(1, &mut slots).unwrap();
-        assert_eq!(slots, [7]); // index + 1
+        let record = crate::runtime::VMFuncRef::new(0, 6, std::ptr::null_mut());
+        let raw = std::ptr::from_ref(&record) as usize as u64;
+        Val::FuncRef(Some(Func { store_id: 1, index: 6, raw })).push_slots(1, &mut slots).unwrap();
+        assert_eq!(slots, [raw]); // the record's address
         assert_eq!(Val::FuncRef(None).to_bits(1).unwrap(), 0);
     }
 

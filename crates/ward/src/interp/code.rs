@@ -152,13 +152,15 @@ define_instrs! {
         Return,
         /// Copy `n` slots from `s..` to `0..`, then return.
         ReturnFrom { s: Slot, n: u32 },
-        /// Call module function `f`; arguments start at slot `args`, results land there.
+        /// Call the function whose record pointer is at context offset `f`; arguments start at
+        /// slot `args`, results land there.
         Call { f: u32, args: Slot },
-        /// `call_indirect`: element `i` of table `Arg.x`, expected canonical type `Arg.y`.
+        /// `call_indirect`: element `i` of the table whose pointer is at context offset `Arg.x`,
+        /// expected canonical type id at context offset `Arg.y`.
         CallIndirect { args: Slot, i: Slot },
         /// `call_ref` through the function reference in `r`.
         CallRef { args: Slot, r: Slot },
-        /// Tail call of module function `f` with arguments at `args`.
+        /// Tail call of the function whose record pointer is at context offset `f`.
         ReturnCall { f: u32, args: Slot },
         /// Tail `call_indirect` (operands as `CallIndirect`).
         ReturnCallIndirect { args: Slot, i: Slot },
@@ -182,9 +184,9 @@ define_instrs! {
         Select { d: Slot, a: Slot, b: Slot },
         /// As `Select`, for v128.
         Select2 { d: Slot, a: Slot, b: Slot },
-        /// `d = global g`.
+        /// `d = global`, the global's cell pointer at context offset `g`.
         GlobalGet { d: Slot, g: u32 },
-        /// `global g = a`.
+        /// `global = a`, the global's cell pointer at context offset `g`.
         GlobalSet { g: u32, a: Slot },
         /// v128 `global.get`.
         GlobalGet2 { d: Slot, g: u32 },
@@ -226,7 +228,7 @@ define_instrs! {
         TableInit { d: Slot, s: Slot, n: Slot },
         /// `elem.drop`.
         ElemDrop { seg: u32 },
-        /// `d = ref.func f`.
+        /// `d = ref.func`: the record pointer at context offset `f`.
         RefFunc { d: Slot, f: u32 },
         /// `d = (a == b)` for references (i32 result).
         RefEq { d: Slot, a: Slot, b: Slot },

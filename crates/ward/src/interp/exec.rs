@@ -10,7 +10,11 @@ use crate::error::{clip, Error, FrameInfo, Result, Trap, TrapCode};
 
 /// The longest function or module name kept in a backtrace frame, in bytes.
 const MAX_NAME_BYTES: usize = 1024;
-use crate::runtime::{CodePtr, ExnObject, FuncKind, InstanceData, StoreInner, SuspendedStack};
+use crate::runtime::vmctx::{vm_read, VMContext, VMFuncRef};
+use crate::runtime::{
+    ExnObject, FuncKind, GlobalCell, InstanceData, LinearMemory, StoreInner, SuspendedStack,
+    TableInstance,
+};
 
 /// What stopped [`Execution::run`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,8 +84,8 @@ struct Frame {
     pc: u32,
     /// Frame base in the value stack (the stack never exceeds `u32::MAX` slots).
     fp: u32,
-    /// Store instance index.
-    inst: u32,
+    /// The context of the function's instance.
+    vmctx: *mut VMContext,
 }
 
 struct PendingHost {
@@ -255,24 +259,24 @@ impl Execution {
     /// Pushes a frame for wasm function `func` whose arguments are at `fp`.
     #[inline]
     fn enter(&mut self, store: &mut StoreInner, func: u32, fp: usize) -> Result<(), TrapCode> {
-        let FuncKind::Wasm { instance, .. } = store.funcs[func as usize].kind else {
-            unreachable!("enter is only called for wasm functions")
-        };
         if self.frames.len() >= self.max_depth {
             return Err(TrapCode::StackOverflow);
         }
-        let code = match store.func_code.get(func as usize) {
-            Some(c) if !c.code.is_null() => c.code,
-            _ => resolve_code(store, func)?,
+        let record = store.funcs[func as usize].funcref.0;
+        // SAFETY: records live as long as the store; a wasm function's has its context.
+        let (code, vmctx) = unsafe { ((*record).interp_code, (*record).vmctx) };
+        let code = match code.is_null() {
+            false => code.cast::<CompiledFunc>(),
+            true => resolve_code(store, func)?,
         };
-        // SAFETY: code pointers in `func_code` point to translated code owned by the module of
-        // a live instance of this store.
+        // SAFETY: a record's code is translated code owned by the module of a live instance of
+        // this store.
         let cf = unsafe { &*code };
         self.ensure_stack(fp + cf.frame_slots as usize + 2)?;
         if cf.local_slots > cf.param_slots {
             self.stack[fp + cf.param_slots as usize..fp + cf.local_slots as usize].fill(0);
         }
-        self.frames.push(Frame { func, code, pc: 0, fp: fp as u32, inst: instance });
+        self.frames.push(Frame { func, code, pc: 0, fp: fp as u32, vmctx });
         Ok(())
     }
 
@@ -284,7 +288,7 @@ impl Execution {
         store: &mut StoreInner,
         callee: u32,
         base: usize,
-        caller: u32,
+        caller: *const VMContext,
     ) -> Result<Option<u32>, TrapCode> {
         let entry = &store.funcs[callee as usize];
         match entry.kind {
@@ -295,6 +299,8 @@ impl Execution {
             FuncKind::Host { host } => {
                 let len = entry.ty.param_slots().max(entry.ty.result_slots()) as usize;
                 self.ensure_stack(base + len)?;
+                // SAFETY: the caller's context is live (its frame is, or was until a tail call).
+                let caller = unsafe { (*caller).header.instance };
                 self.host = Some(PendingHost { base, len, caller, func: callee });
                 Ok(Some(host))
             }
@@ -324,11 +330,9 @@ impl Execution {
         let mut fp = top.fp as usize;
         // SAFETY: `enter` checked fp + frame_slots (+2 for a v128 result) <= stack.len().
         let mut sp = unsafe { self.stack.as_mut_ptr().add(fp) };
-        let mut inst_idx = top.inst;
-        // SAFETY: instances are boxed in the store and never removed while it lives.
-        let mut inst: &InstanceData =
-            unsafe { &*(&*store.instances[inst_idx as usize] as *const InstanceData) };
-        let (mut mem_base, mut mem_len) = mem0(inst);
+        let mut vmctx = top.vmctx;
+        let mut inst: &InstanceData = instance_of(store, vmctx);
+        let (mut mem_base, mut mem_len) = mem0(vmctx);
 
         // Switches the locals to the frame now on top (after a call or a return).
         macro_rules! load_top {
@@ -344,14 +348,12 @@ impl Execution {
                 fp = top.fp as usize;
                 // SAFETY: as above; the frame was checked when it was entered.
                 sp = unsafe { self.stack.as_mut_ptr().add(fp) };
-                if top.inst != inst_idx {
-                    inst_idx = top.inst;
-                    // SAFETY: as above.
-                    inst =
-                        unsafe { &*(&*store.instances[inst_idx as usize] as *const InstanceData) };
+                if top.vmctx != vmctx {
+                    vmctx = top.vmctx;
+                    inst = instance_of(store, vmctx);
                 }
                 // A callee may have grown the memory.
-                (mem_base, mem_len) = mem0(inst);
+                (mem_base, mem_len) = mem0(vmctx);
             }};
         }
 
@@ -415,7 +417,7 @@ impl Execution {
             ($a:expr, $o:expr, $n:expr) => {{
                 let ea = (i32_!($a) as u64) + ($o as u64);
                 if ea + $n > mem_len as u64 {
-                    mem_len = mem0_len(inst);
+                    mem_len = refresh_mem0_len(vmctx);
                     if ea + $n > mem_len as u64 {
                         trap!(TrapCode::MemoryOutOfBounds)
                     }
@@ -448,7 +450,7 @@ impl Execution {
         macro_rules! do_call {
             ($callee:expr, $args:expr) => {{
                 save_pc!();
-                match self.call(store, $callee, fp + $args as usize, inst_idx) {
+                match self.call(store, $callee, fp + $args as usize, vmctx) {
                     Ok(None) => {
                         load_top!();
                         continue;
@@ -464,7 +466,7 @@ impl Execution {
                 let n = store.funcs[callee as usize].ty.param_slots() as usize;
                 self.stack.copy_within(fp + $args as usize..fp + $args as usize + n, fp);
                 self.frames.pop();
-                match self.call(store, callee, fp, inst_idx) {
+                match self.call(store, callee, fp, vmctx) {
                     Ok(None) => {
                         load_top!();
                         continue;
@@ -478,17 +480,26 @@ impl Execution {
         }
         macro_rules! indirect_callee {
             ($i:expr, $table:expr, $ty:expr) => {{
-                let t = &store.tables[inst.tables[$table as usize] as usize];
-                let i = rd!($i);
-                let i = if t.ty.table64 { i } else { i as u32 as u64 };
-                let Some(&r) = t.elems.get(i as usize).filter(|_| i < t.elems.len() as u64) else {
-                    trap!(TrapCode::UndefinedElement)
+                // SAFETY: the translator gave the offsets of this table's pointer and of the
+                // expected type id in the current context; tables live as long as the store.
+                let (base, len, expected) = unsafe {
+                    let t: *const TableInstance = vm_read(vmctx, $table);
+                    ((*t).base, (*t).length, vm_read::<u32>(vmctx, $ty))
                 };
+                // An i32 index is zero-extended in its slot.
+                let i = rd!($i);
+                if i >= len {
+                    trap!(TrapCode::UndefinedElement)
+                }
+                // SAFETY: i < length, and [base, base + length) are the table's elements.
+                let r = unsafe { *base.add(i as usize) };
                 if r == 0 {
                     trap!(TrapCode::UninitializedElement)
                 }
-                let callee = (r - 1) as u32;
-                if !store.funcs[callee as usize].matches($ty) {
+                let record = r as usize as *const VMFuncRef;
+                // SAFETY: a non-null table element is the address of a live record.
+                let (type_id, callee) = unsafe { ((*record).type_id, (*record).func_index) };
+                if type_id != expected && !store.funcs[callee as usize].matches(expected) {
                     trap!(TrapCode::IndirectCallTypeMismatch)
                 }
                 callee
@@ -504,22 +515,27 @@ impl Execution {
                 Instr::Arg { .. } => {}
                 Instr::Unreachable => trap!(TrapCode::Unreachable),
                 Instr::Check { n } => {
+                    // SAFETY: every context points to its store's context, alive while the store
+                    // is borrowed; the epoch and interrupt pointers to atomics the store owns.
+                    let vs = unsafe { &mut *(*vmctx).header.store };
                     if self.consume_fuel {
-                        if store.fuel < n as u64 {
+                        if vs.fuel < n as u64 {
                             trap!(TrapCode::OutOfFuel)
                         }
-                        store.fuel -= n as u64;
-                        if store.fuel < store.fuel_yield_level {
+                        vs.fuel -= n as u64;
+                        if vs.fuel < vs.fuel_yield_level {
                             save_pc!();
                             return Ok(Outcome::FuelYield);
                         }
                     }
-                    if store.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                    // SAFETY: as above.
+                    if unsafe { &*vs.interrupt }.load(std::sync::atomic::Ordering::Relaxed) {
                         trap!(TrapCode::Interrupted)
                     }
                     if self.epochs
-                        && store.epoch.load(std::sync::atomic::Ordering::Relaxed)
-                            >= store.epoch_deadline
+                        // SAFETY: as above.
+                        && unsafe { &*vs.epoch }.load(std::sync::atomic::Ordering::Relaxed)
+                            >= vs.epoch_deadline
                     {
                         save_pc!();
                         return Ok(Outcome::EpochDeadline);
@@ -576,15 +592,19 @@ impl Execution {
                     }
                 }
                 Instr::Call { f, args } => {
-                    let callee = inst.funcs[f as usize];
+                    // SAFETY: `f` is the context offset of the callee's record pointer; records
+                    // live as long as the store.
+                    let (callee, ncode, nvmctx) = unsafe {
+                        let record: *const VMFuncRef = vm_read(vmctx, f);
+                        ((*record).func_index, (*record).interp_code, (*record).vmctx)
+                    };
                     // Fast path: a wasm callee whose code is already translated.
-                    let target =
-                        store.func_code.get(callee as usize).copied().unwrap_or(CodePtr::NULL);
-                    if target.code.is_null() {
+                    if ncode.is_null() {
                         do_call!(callee, args)
                     }
-                    // SAFETY: non-null entries point to live translated code (see CodePtr).
-                    let ncf: &CompiledFunc = unsafe { &*target.code };
+                    let ncode = ncode.cast::<CompiledFunc>();
+                    // SAFETY: a record's code is live translated code (see `resolve_code`).
+                    let ncf: &CompiledFunc = unsafe { &*ncode };
                     let nfp = fp + args as usize;
                     if self.frames.len() >= self.max_depth
                         || nfp + ncf.frame_slots as usize + 2 > self.stack.len()
@@ -601,10 +621,10 @@ impl Execution {
                     self.frames.last_mut().unwrap().pc = pc!() as u32;
                     self.frames.push(Frame {
                         func: callee,
-                        code: target.code,
+                        code: ncode,
                         pc: 0,
                         fp: nfp as u32,
-                        inst: target.inst,
+                        vmctx: nvmctx,
                     });
                     cf = ncf;
                     code = cf.code.as_ptr();
@@ -612,13 +632,10 @@ impl Execution {
                     fp = nfp;
                     // SAFETY: checked above.
                     sp = unsafe { sp.add(args as usize) };
-                    if target.inst != inst_idx {
-                        inst_idx = target.inst;
-                        // SAFETY: instances are boxed in the store and never removed.
-                        inst = unsafe {
-                            &*(&*store.instances[inst_idx as usize] as *const InstanceData)
-                        };
-                        (mem_base, mem_len) = mem0(inst);
+                    if nvmctx != vmctx {
+                        vmctx = nvmctx;
+                        inst = instance_of(store, vmctx);
+                        (mem_base, mem_len) = mem0(vmctx);
                     }
                 }
                 Instr::CallIndirect { args, i } => {
@@ -631,9 +648,13 @@ impl Execution {
                     if r == 0 {
                         trap!(TrapCode::NullFunctionReference)
                     }
-                    do_call!((r - 1) as u32, args)
+                    do_call!(store.func_of_raw(r), args)
                 }
-                Instr::ReturnCall { f, args } => do_return_call!(inst.funcs[f as usize], args),
+                Instr::ReturnCall { f, args } => {
+                    // SAFETY: `f` is the context offset of the callee's record pointer.
+                    let callee = unsafe { (*vm_read::<*const VMFuncRef>(vmctx, f)).func_index };
+                    do_return_call!(callee, args)
+                }
                 Instr::ReturnCallIndirect { args, i } => {
                     let (table, ty, _) = arg!();
                     let callee = indirect_callee!(i, table, ty);
@@ -644,7 +665,7 @@ impl Execution {
                     if r == 0 {
                         trap!(TrapCode::NullFunctionReference)
                     }
-                    do_return_call!((r - 1) as u32, args)
+                    do_return_call!(store.func_of_raw(r), args)
                 }
                 Instr::Throw { tag, args } => {
                     let tag = inst.tags[tag as usize];
@@ -691,22 +712,23 @@ impl Execution {
                     wr128!(d, if i32_!(c) != 0 { rd128!(a) } else { rd128!(b) })
                 }
                 Instr::GlobalGet { d, g } => {
-                    // SAFETY: global cells are boxed in the store and live as long as it.
-                    wr!(d, unsafe { (*inst.global_ptrs[g as usize]).value } as u64)
+                    // SAFETY: `g` is the context offset of the global's cell pointer; cells are
+                    // boxed in the store and live as long as it.
+                    wr!(d, unsafe { (*vm_read::<*const GlobalCell>(vmctx, g)).value } as u64)
                 }
                 Instr::GlobalSet { g, a } => {
                     let v = rd!(a) as u128;
                     // SAFETY: as for GlobalGet; the store is exclusively borrowed.
-                    unsafe { (*inst.global_ptrs[g as usize]).value = v }
+                    unsafe { (*vm_read::<*mut GlobalCell>(vmctx, g)).value = v }
                 }
                 Instr::GlobalGet2 { d, g } => {
                     // SAFETY: as for GlobalGet.
-                    wr128!(d, unsafe { (*inst.global_ptrs[g as usize]).value })
+                    wr128!(d, unsafe { (*vm_read::<*const GlobalCell>(vmctx, g)).value })
                 }
                 Instr::GlobalSet2 { g, a } => {
                     let v = rd128!(a);
                     // SAFETY: as for GlobalSet.
-                    unsafe { (*inst.global_ptrs[g as usize]).value = v }
+                    unsafe { (*vm_read::<*mut GlobalCell>(vmctx, g)).value = v }
                 }
 
                 Instr::I32Load { d, a, o } => load!(d, a, o, u32, |v: u32| v as u64),
@@ -758,9 +780,12 @@ impl Execution {
                     let delta = if mem.ty.memory64 { rd!(a) } else { i32_!(a) as u64 };
                     let r = store.grow_memory(mem, delta).unwrap_or(u64::MAX);
                     wr!(d, if mem.ty.memory64 { r } else { r as u32 as u64 });
-                    (mem_base, mem_len) = mem0(inst);
+                    (mem_base, mem_len) = mem0(vmctx);
                 }
-                Instr::RefFunc { d, f } => wr!(d, inst.funcs[f as usize] as u64 + 1),
+                Instr::RefFunc { d, f } => {
+                    // SAFETY: `f` is the context offset of the function's record pointer.
+                    wr!(d, unsafe { vm_read::<*const VMFuncRef>(vmctx, f) } as usize as u64)
+                }
                 Instr::RefIsNull { d, a } => wr!(d, (rd!(a) == 0) as u64),
                 Instr::RefAsNonNull { d, a } => {
                     let r = rd!(a);
@@ -1303,7 +1328,7 @@ impl Execution {
             // SAFETY: as in `run_inner`.
             let cf = unsafe { &*frame.code };
             let at = frame.pc.saturating_sub(1);
-            let inst = &store.instances[frame.inst as usize];
+            let inst = instance_of(store, frame.vmctx);
             let mut cost = 1u64;
             let mut handler = cf.innermost_handler(at);
             let mut caught = None;
@@ -1319,10 +1344,10 @@ impl Execution {
                 handler = h.parent();
             }
             if self.consume_fuel {
-                if store.fuel < cost {
+                if store.vm.fuel < cost {
                     return Err(TrapCode::OutOfFuel);
                 }
-                store.fuel -= cost;
+                store.vm.fuel -= cost;
             }
             if store.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(TrapCode::Interrupted);
@@ -1426,10 +1451,10 @@ fn exec_cold(
         ($n:expr) => {{
             if store.engine.config().consume_fuel {
                 let units = rd!($n) / 64;
-                if store.fuel < units {
+                if store.vm.fuel < units {
                     trap!(TrapCode::OutOfFuel)
                 }
-                store.fuel -= units;
+                store.vm.fuel -= units;
             }
         }};
     }
@@ -1823,7 +1848,7 @@ fn atomic_wait(
         if store.interrupt.load(Relaxed) {
             return Err(TrapCode::Interrupted);
         }
-        Ok(epochs && store.epoch.load(Relaxed) >= store.epoch_deadline)
+        Ok(epochs && store.epoch.load(Relaxed) >= store.vm.epoch_deadline)
     })
 }
 
@@ -1854,33 +1879,55 @@ fn resolve_code(store: &mut StoreInner, func: u32) -> Result<*const CompiledFunc
         _ => TrapCode::Unreachable,
     })?;
     let ptr = std::sync::Arc::as_ptr(&code);
-    if store.func_code.len() <= func as usize {
-        store.func_code.resize(store.funcs.len().max(func as usize + 1), CodePtr::NULL);
-    }
-    store.func_code[func as usize] = CodePtr { code: ptr, inst: instance };
+    let record = store.funcs[func as usize].funcref.0.cast_mut();
+    // SAFETY: a wasm function's record lives in its instance's context (writable, alive as
+    // long as the store, which is exclusively borrowed); the code is owned by the module the
+    // instance holds, so it outlives every use through the record.
+    unsafe { (*record).interp_code = ptr.cast() };
     Ok(ptr)
 }
 
+/// The instance data of a context.
 #[inline]
-fn mem0(inst: &InstanceData) -> (*mut u8, usize) {
-    match inst.memory_ptrs.first() {
-        // SAFETY: memories are boxed in the store and live as long as it.
-        Some(&m) => unsafe { ((*m).base(), (*m).len()) },
-        None => (std::ptr::null_mut(), 0),
+fn instance_of<'s>(store: &StoreInner, vmctx: *const VMContext) -> &'s InstanceData {
+    // SAFETY: contexts are owned by instances, which are boxed in the store and never removed
+    // while it lives; the store outlives the running call.
+    unsafe {
+        debug_assert_eq!((*vmctx).header.magic, crate::runtime::vmctx::VMCTX_MAGIC);
+        &*(&*store.instances[(*vmctx).header.instance as usize] as *const InstanceData)
     }
 }
 
-/// Memory 0's current length, reloaded when a bounds check of the fast path fails (a shared
-/// memory may have been grown by another thread since the length was cached).
-#[cold]
-#[inline(never)]
-fn mem0_len(inst: &InstanceData) -> usize {
-    mem0(inst).1
+/// Base and length of memory 0 of the context's instance ((null, 0) without memories).
+#[inline]
+fn mem0(vmctx: *const VMContext) -> (*mut u8, usize) {
+    // SAFETY: a context's memory pointers point to memories boxed in the store.
+    unsafe {
+        let m = (*vmctx).header.memory0;
+        if m.is_null() {
+            (std::ptr::null_mut(), 0)
+        } else {
+            ((*m).base.as_ptr(), (*m).len)
+        }
+    }
 }
 
-#[inline]
-fn mem_at(inst: &InstanceData, m: u32) -> *mut crate::runtime::LinearMemory {
-    inst.memory_ptrs[m as usize]
+/// The length of memory 0 read afresh (a shared memory may have been grown by another thread).
+#[cold]
+fn refresh_mem0_len(vmctx: *const VMContext) -> usize {
+    // SAFETY: as in `mem0`; the store is exclusively borrowed by the running call.
+    unsafe {
+        let m = (*vmctx).header.memory0;
+        if m.is_null() {
+            0
+        } else {
+            (*m).refresh_len()
+        }
+    }
+}
+
+fn mem_at(inst: &InstanceData, m: u32) -> *mut LinearMemory {
+    inst.vmctx.memory(m)
 }
 
 /// The byte range `[start, start+len)` if it lies within `size`.

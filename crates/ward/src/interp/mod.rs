@@ -30,8 +30,11 @@ pub(crate) fn compiled_code(
     interrupt: Option<&AtomicBool>,
 ) -> Result<Arc<CompiledFunc>> {
     let def = (func - module.num_imported_funcs) as usize;
-    if let Some(c) = module.compiled[def].get() {
-        return Ok(c.clone());
+    let ours = |c: &crate::module::TierCode| {
+        c.clone().downcast::<CompiledFunc>().expect("only the interpreter translates code")
+    };
+    if let Some(c) = module.code[def].get() {
+        return Ok(ours(c));
     }
     let c = Arc::new(translate::translate(module, func, interrupt)?);
     if std::env::var_os("WARD_DUMP_CODE").is_some() {
@@ -41,5 +44,5 @@ pub(crate) fn compiled_code(
             eprintln!("  {pc:4}: {ins:?}");
         }
     }
-    Ok(module.compiled[def].get_or_init(|| c).clone())
+    Ok(ours(module.code[def].get_or_init(|| c)))
 }

@@ -14,6 +14,7 @@ use super::code::*;
 use super::simd::{self, SimdInstr};
 use crate::error::{Error, Result, TrapCode};
 use crate::module::ModuleInner;
+use crate::runtime::vmctx::{VMCounts, VMOffsets};
 use crate::types::ValType;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wasmparser::{BinaryReader, BlockType, FunctionBody, MemArg as WpMemArg, Operator};
@@ -92,6 +93,8 @@ impl Ctrl {
 
 struct Translator<'m> {
     module: &'m ModuleInner,
+    /// The module's context layout: instructions that read the context carry byte offsets.
+    vm: VMOffsets,
     code: Vec<Instr>,
     offsets: Vec<u32>,
     offset: u32,
@@ -174,8 +177,12 @@ pub(super) fn translate(
             next += t.slots();
         }
     }
+    let vm = VMOffsets::new(VMCounts::of(module)).ok_or_else(|| {
+        Error::Limit("the module's index spaces are too large for an instance context".into())
+    })?;
     let mut t = Translator {
         module,
+        vm,
         code: Vec::new(),
         offsets: Vec::new(),
         offset: range.start as u32,
@@ -798,8 +805,9 @@ impl Translator<'_> {
         (ty.params().len(), ty.results().to_vec())
     }
 
-    fn type_id(&self, t: u32) -> u32 {
-        self.module.types[t as usize].id
+    /// Where the canonical id of module type `t` is in the context.
+    fn type_id_at(&self, t: u32) -> u32 {
+        self.vm.type_id(t)
     }
 
     fn top_is_wide(&self) -> bool {
@@ -1033,16 +1041,17 @@ impl Translator<'_> {
             }
             O::Call { function_index } => {
                 let (np, results) = self.func_sig(function_index);
-                self.call_common(np, &results, |args| Instr::Call { f: function_index, args });
+                let f = self.vm.funcref(function_index);
+                self.call_common(np, &results, |args| Instr::Call { f, args });
                 self.after_call(&results);
             }
             O::CallIndirect { type_index, table_index } => {
                 let i = self.pop_slot();
                 let (np, results) = self.type_sig(type_index);
-                let tid = self.type_id(type_index);
+                let tid = self.type_id_at(type_index);
                 let args = self.args_base(np);
                 self.emit(Instr::CallIndirect { args, i });
-                self.emit(Instr::Arg { x: table_index, y: tid, z: 0 });
+                self.emit(Instr::Arg { x: self.vm.table(table_index), y: tid, z: 0 });
                 self.push_results_at(args, &results);
                 self.after_call(&results);
             }
@@ -1057,16 +1066,16 @@ impl Translator<'_> {
             O::ReturnCall { function_index } => {
                 let (np, _) = self.func_sig(function_index);
                 let args = self.args_base(np);
-                self.emit(Instr::ReturnCall { f: function_index, args });
+                self.emit(Instr::ReturnCall { f: self.vm.funcref(function_index), args });
                 self.mark_unreachable();
             }
             O::ReturnCallIndirect { type_index, table_index } => {
                 let i = self.pop_slot();
                 let (np, _) = self.type_sig(type_index);
-                let tid = self.type_id(type_index);
+                let tid = self.type_id_at(type_index);
                 let args = self.args_base(np);
                 self.emit(Instr::ReturnCallIndirect { args, i });
-                self.emit(Instr::Arg { x: table_index, y: tid, z: 0 });
+                self.emit(Instr::Arg { x: self.vm.table(table_index), y: tid, z: 0 });
                 self.mark_unreachable();
             }
             O::ReturnCallRef { type_index } => {
@@ -1102,19 +1111,21 @@ impl Translator<'_> {
             O::LocalTee { local_index } => self.local_set(local_index, true),
             O::GlobalGet { global_index } => {
                 let wide = self.module.globals[global_index as usize].ty.content == ValType::V128;
+                let g = self.vm.global(global_index);
                 if wide {
-                    self.produce(true, |d| Instr::GlobalGet2 { d, g: global_index });
+                    self.produce(true, |d| Instr::GlobalGet2 { d, g });
                 } else {
-                    self.produce(false, |d| Instr::GlobalGet { d, g: global_index });
+                    self.produce(false, |d| Instr::GlobalGet { d, g });
                 }
             }
             O::GlobalSet { global_index } => {
                 let wide = self.top_is_wide();
                 let a = self.pop_slot();
+                let g = self.vm.global(global_index);
                 if wide {
-                    self.emit(Instr::GlobalSet2 { g: global_index, a });
+                    self.emit(Instr::GlobalSet2 { g, a });
                 } else {
-                    self.emit(Instr::GlobalSet { g: global_index, a });
+                    self.emit(Instr::GlobalSet { g, a });
                 }
             }
             O::I32Load { memarg } | O::F32Load { memarg } => ld!(memarg, I32Load, false),
@@ -1227,7 +1238,8 @@ impl Translator<'_> {
             }
             O::RefIsNull => un!(RefIsNull),
             O::RefFunc { function_index } => {
-                self.produce(false, |d| Instr::RefFunc { d, f: function_index })
+                let f = self.vm.funcref(function_index);
+                self.produce(false, |d| Instr::RefFunc { d, f })
             }
             O::RefAsNonNull => un!(RefAsNonNull),
             O::RefEq => bin!(RefEq),

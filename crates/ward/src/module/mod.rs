@@ -1,8 +1,8 @@
 //! Decoding and validation: bytes (binary or text) in, an immutable [`Module`] out.
 //!
-//! This layer knows nothing of execution. It records what instantiation and the interpreter's
-//! translator need: canonical type ids, imports and exports, segment contents, and the byte range
-//! of every function body (translated lazily, see `interp::translate`).
+//! This layer knows nothing of execution. It records what instantiation and the execution
+//! tiers need: canonical type ids, imports and exports, segment contents, and the byte range of
+//! every function body, with an opaque slot per body where a tier keeps its translation.
 
 mod const_expr;
 pub(crate) mod debuginfo;
@@ -12,12 +12,13 @@ pub(crate) use const_expr::ConstExpr;
 
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::interp::CompiledFunc;
 use crate::types::{ExternType, FuncType, GlobalType, MemoryType, RefType, TableType};
 use std::collections::HashMap;
 use std::ops::Range;
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
+
+/// An execution tier's artifact for one function, opaque to this layer.
+pub(crate) type TierCode = Arc<dyn std::any::Any + Send + Sync>;
 
 /// A compiled WebAssembly module: validated, immutable, cheap to clone and shareable across
 /// threads.
@@ -169,8 +170,9 @@ pub(crate) struct ModuleInner {
     pub(crate) datas: Vec<DataSegment>,
     /// Bodies of the defined (non-imported) functions.
     pub(crate) bodies: Vec<FuncBody>,
-    /// Lazily translated code of the defined functions.
-    pub(crate) compiled: Box<[OnceLock<Arc<CompiledFunc>>]>,
+    /// Each defined function's code as an execution tier translated it (lazily, once per
+    /// module): opaque here, so that decoding knows nothing of execution.
+    pub(crate) code: Box<[OnceLock<TierCode>]>,
     pub(crate) name: Option<String>,
     pub(crate) func_names: HashMap<u32, String>,
     /// DWARF line tables, read when a trap's frame first asks for its source location.
@@ -178,68 +180,13 @@ pub(crate) struct ModuleInner {
 }
 
 impl Module {
-    /// Compiles a module from its binary or text form.
-    ///
-    /// Input that starts with a NUL byte (the `\0asm` magic) or is not UTF-8 is decoded as
-    /// binary, anything else is parsed as text. Errors name the problem and its byte offset (or
-    /// line and column for text).
-    ///
-    /// ```
-    /// let engine = ward::Engine::default();
-    /// let err = ward::Module::new(&engine, b"\0asm\x01\0\0\0\x01").unwrap_err();
-    /// assert!(err.to_string().contains("offset"));
-    /// ```
-    pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
-        let bytes = bytes.as_ref();
-        // Anything starting with a NUL byte, or that is not UTF-8, is treated as binary so that a
-        // damaged binary gets a binary decoding error ("magic header not detected"), not a text
-        // parse error.
-        let looks_binary = bytes.first() == Some(&0) || std::str::from_utf8(bytes).is_err();
-        let binary: std::borrow::Cow<'_, [u8]> = if looks_binary {
-            bytes.into()
-        } else {
-            wat::parse_bytes(bytes).map_err(|e| crate::Error::Text(e.to_string()))?
-        };
-        Module::from_binary(engine, &binary)
-    }
-
-    /// Compiles a module from its binary form only.
-    pub fn from_binary(engine: &Engine, binary: &[u8]) -> Result<Module> {
-        let _span = tracing::debug_span!(target: "ward", "compile", bytes = binary.len()).entered();
+    /// Decodes and validates `binary` (no tier is involved: see `api::module` for the public
+    /// constructors, which also translate eagerly when the engine asks for it).
+    pub(crate) fn decode(engine: &Engine, binary: &[u8]) -> Result<Module> {
         let inner = parse::parse(engine, binary)
             .inspect_err(|e| tracing::debug!(target: "ward", error = %e, "invalid module"))?;
-        tracing::debug!(target: "ward", functions = inner.bodies.len(), "compiled");
-        let module = Module { inner: Arc::new(inner) };
-        if engine.config().eager_translation {
-            for i in 0..module.inner.bodies.len() as u32 {
-                crate::interp::compiled_code(
-                    &module.inner,
-                    i + module.inner.num_imported_funcs,
-                    None,
-                )?;
-            }
-        }
-        Ok(module)
-    }
-
-    /// Reads and compiles a module file (`.wasm` or `.wat`). Errors name the file.
-    pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| crate::Error::Io {
-            context: format!("cannot read `{}`", path.display()),
-            source,
-        })?;
-        Module::new(engine, bytes)
-    }
-
-    /// Checks a module without keeping it.
-    ///
-    /// ```
-    /// let engine = ward::Engine::default();
-    /// assert!(ward::Module::validate(&engine, b"(module (func (result i32)))").is_err());
-    /// ```
-    pub fn validate(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<()> {
-        Module::new(engine, bytes).map(|_| ())
+        tracing::debug!(target: "ward", functions = inner.bodies.len(), "decoded");
+        Ok(Module { inner: Arc::new(inner) })
     }
 
     /// The engine this module was compiled for.

@@ -36,7 +36,7 @@ pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
         elems: Vec::new(),
         datas: Vec::new(),
         bodies: Vec::new(),
-        compiled: Box::new([]),
+        code: Box::new([]),
         name: None,
         func_names: HashMap::new(),
         line_tables: Default::default(),
@@ -284,7 +284,7 @@ pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
         })
         .collect();
     m.globals.splice(0..0, imported_globals);
-    m.compiled = (0..m.bodies.len()).map(|_| OnceLock::new()).collect();
+    m.code = (0..m.bodies.len()).map(|_| OnceLock::new()).collect();
     Ok(m)
 }
 

@@ -71,10 +71,15 @@ enum Backing {
 }
 
 /// A linear memory instance.
+///
+/// `base` and `len` come first and are the memory's definition that every tier reads through
+/// instance contexts (see `vmctx`): `{ base: *mut u8 @0, length: usize @8 }`.
+#[repr(C)]
 pub struct LinearMemory {
-    base: NonNull<u8>,
-    /// Accessible bytes (current size). Unused for shared memories (see `len()`).
-    len: usize,
+    pub(crate) base: NonNull<u8>,
+    /// Accessible bytes (current size). For a shared memory a snapshot, never larger than the
+    /// real size (another thread may have grown it since): see [`LinearMemory::refresh_len`].
+    pub(crate) len: usize,
     backing: Backing,
     pub(crate) ty: MemoryType,
     /// Page count limit combining the declared maximum, the index type and the store's limits.
@@ -214,13 +219,8 @@ impl LinearMemory {
                 "shared memory of {pages} pages exceeds the limit of {max_pages} pages"
             )));
         }
-        Ok(LinearMemory {
-            base: shared.base,
-            len: 0,
-            backing: Backing::Shared(shared),
-            ty,
-            max_pages,
-        })
+        let len = shared.len();
+        Ok(LinearMemory { base: shared.base, len, backing: Backing::Shared(shared), ty, max_pages })
     }
 
     /// The shared memory this is a view of, if it is one.
@@ -352,6 +352,15 @@ impl LinearMemory {
         }
     }
 
+    /// The current size in bytes, also written to the definition (`len`) so that code reading
+    /// the definition sees it: for a shared memory another thread may have grown.
+    #[cold]
+    pub(crate) fn refresh_len(&mut self) -> usize {
+        let len = self.len();
+        self.len = len;
+        len
+    }
+
     /// The current size in pages.
     pub(crate) fn pages(&self) -> u64 {
         (self.len() as u64) >> self.ty.page_size_log2
@@ -362,7 +371,9 @@ impl LinearMemory {
     /// committed before the checks pass.
     pub(crate) fn grow(&mut self, delta: u64) -> Option<u64> {
         if let Backing::Shared(s) = &self.backing {
-            return s.grow(delta, self.max_pages);
+            let old = s.grow(delta, self.max_pages);
+            self.len = s.len();
+            return old;
         }
         let old = self.pages();
         let new = old.checked_add(delta)?;

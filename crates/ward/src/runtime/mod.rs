@@ -2,14 +2,17 @@
 //!
 //! A [`StoreInner`] owns every runtime object: functions, memories, tables, globals, tags,
 //! instances, host references and exception objects. Objects are addressed by index ("handles");
-//! memories and globals are boxed so that the raw pointers kept in [`InstanceData`] stay valid for
-//! the life of the store. Reference values in interpreter slots are `index + 1` (0 is null) into
-//! `funcs`, `externrefs` or `exns`.
+//! memories, tables and globals are boxed so that the raw pointers kept in each instance's
+//! context ([`vmctx`]) stay valid for the life of the store. A function reference value is the
+//! address of the function's [`vmctx::VMFuncRef`] record; `externref` and `exnref` values are
+//! `index + 1` into `externrefs` or `exns`; 0 is null.
 
 pub(crate) mod exceptions;
 pub(crate) mod fuel;
+pub(crate) mod instantiate;
 pub(crate) mod memory;
 pub(crate) mod pool;
+pub(crate) mod vmctx;
 
 pub(crate) use exceptions::{ExnHeap, ExnObject};
 pub use memory::LinearMemory;
@@ -23,6 +26,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+pub(crate) use vmctx::{FuncRefArena, VMContextBox, VMFuncRef, VMStoreContext};
 
 /// Where a function's code lives.
 #[derive(Clone)]
@@ -42,7 +46,20 @@ pub(crate) struct FuncEntry {
     pub(crate) supers: Arc<[u32]>,
     pub(crate) ty: Arc<FuncType>,
     pub(crate) kind: FuncKind,
+    /// The function's record: its reference value is this address.
+    pub(crate) funcref: FuncRefPtr,
 }
+
+/// The address of a function's [`VMFuncRef`] record (in its instance's context or the store's
+/// arena; never moves while the store lives).
+#[derive(Clone, Copy)]
+pub(crate) struct FuncRefPtr(pub(crate) *const VMFuncRef);
+
+// SAFETY: the record belongs to the same store as the entry holding the pointer, and is only
+// dereferenced while that store is borrowed.
+unsafe impl Send for FuncRefPtr {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for FuncRefPtr {}
 
 impl FuncEntry {
     /// Whether this function may be called as type `expected` (equal or a declared subtype).
@@ -52,21 +69,40 @@ impl FuncEntry {
     }
 }
 
-/// A global cell. Values are raw bits: i32/f32 in the low 32 bits, references as `index + 1`.
+/// A global cell. Values are raw bits: i32/f32 in the low 32 bits, references as their
+/// reference values. `value` comes first: contexts point at it (see [`vmctx`]).
+#[repr(C)]
 pub(crate) struct GlobalCell {
     pub(crate) value: u128,
     pub(crate) ty: GlobalType,
 }
 
-/// A table instance. Elements are reference values (`index + 1`, 0 = null).
+/// A table instance. Elements are reference values (0 = null).
+///
+/// `base` and `length` (the table's definition, read by every tier through the contexts that
+/// point here) always describe `elems`: everything that may reallocate or resize `elems` goes
+/// through [`TableInstance::grow`], which updates them.
+#[repr(C)]
 pub(crate) struct TableInstance {
+    pub(crate) base: *mut u64,
+    pub(crate) length: u64,
     pub(crate) elems: Vec<u64>,
     pub(crate) ty: TableType,
     /// Element count limit combining the declared maximum and the store's limits.
     pub(crate) max: u64,
 }
 
+// SAFETY: `base` points into `elems`, owned by the table; the store that owns the table moves
+// between threads as a whole and mutates it only under `&mut`.
+unsafe impl Send for TableInstance {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for TableInstance {}
+
 impl TableInstance {
+    pub(crate) fn new(mut elems: Vec<u64>, ty: TableType, max: u64) -> TableInstance {
+        TableInstance { base: elems.as_mut_ptr(), length: elems.len() as u64, elems, ty, max }
+    }
+
     /// Grows by `delta` elements set to `init`; returns the old size or `None`.
     pub(crate) fn grow(&mut self, delta: u64, init: u64) -> Option<u64> {
         let old = self.elems.len() as u64;
@@ -77,6 +113,8 @@ impl TableInstance {
         }
         self.elems.try_reserve(delta as usize).ok()?;
         self.elems.resize(new as usize, init);
+        self.base = self.elems.as_mut_ptr();
+        self.length = new;
         Some(old)
     }
 }
@@ -99,12 +137,8 @@ pub(crate) struct InstanceData {
     pub(crate) tables: Box<[u32]>,
     /// Store memory index of each module memory.
     pub(crate) memories: Box<[u32]>,
-    /// Raw pointer to each module memory (boxed in the store; never moves).
-    pub(crate) memory_ptrs: Box<[*mut LinearMemory]>,
     /// Store global index of each module global.
     pub(crate) globals: Box<[u32]>,
-    /// Raw pointer to each module global's cell (boxed in the store; never moves).
-    pub(crate) global_ptrs: Box<[*mut GlobalCell]>,
     /// Store tag index of each module tag.
     pub(crate) tags: Box<[u32]>,
     /// Element segments, evaluated (see [`InstanceData::elem`]).
@@ -114,6 +148,8 @@ pub(crate) struct InstanceData {
     pub(crate) elem_dropped: Box<[Cell<bool>]>,
     /// Whether each data segment was dropped (a `Cell` for the same reason).
     pub(crate) data_dropped: Box<[Cell<bool>]>,
+    /// The instance's context: what every tier reads (see [`vmctx`]).
+    pub(crate) vmctx: VMContextBox,
 }
 
 impl InstanceData {
@@ -186,24 +222,6 @@ pub(crate) struct SuspendedStack {
 // cannot happen while a call is suspended in a host function.
 unsafe impl Send for SuspendedStack {}
 
-/// A pointer to a function's translated code, cached per store function.
-#[derive(Clone, Copy)]
-pub(crate) struct CodePtr {
-    pub(crate) code: *const crate::interp::CompiledFunc,
-    /// The store instance the function belongs to.
-    pub(crate) inst: u32,
-}
-
-impl CodePtr {
-    pub(crate) const NULL: CodePtr = CodePtr { code: std::ptr::null(), inst: 0 };
-}
-
-// SAFETY: the pointee is immutable translated code owned (through `Arc<ModuleInner>`) by an
-// instance of the same store; it is shared, never mutated, and outlives the store's use of it.
-unsafe impl Send for CodePtr {}
-// SAFETY: as for `Send`: the pointee is immutable.
-unsafe impl Sync for CodePtr {}
-
 /// Decides, growth by growth, whether a store's memories and tables may grow. Install one with
 /// [`Store::resource_limiter`](crate::Store::resource_limiter); it is consulted (after the fixed
 /// [`StoreLimits`](crate::StoreLimits) and the declared maximum allow the growth) by
@@ -271,21 +289,20 @@ pub(crate) struct StoreInner {
     /// `limits.total_bytes`; objects are never freed before the store, so it only grows
     /// (except to undo a failed instantiation).
     pub(crate) accounted_bytes: u64,
-    /// Remaining fuel, when the engine consumes fuel.
-    pub(crate) fuel: u64,
-    /// A running async call yields when `fuel` drops below this (0: never).
-    pub(crate) fuel_yield_level: u64,
-    /// Translated code of each wasm function, by store function index (null until first call).
-    pub(crate) func_code: Vec<CodePtr>,
-    /// Interpreter value stacks kept for reuse between calls.
+    /// The per-store context every instance's context points to: fuel, the fuel-yield level,
+    /// the epoch deadline and pointers to the epoch counter and the interrupt flag. Boxed: its
+    /// address is in every context.
+    pub(crate) vm: Box<VMStoreContext>,
+    /// The records of host functions (wasm functions' records live in their contexts).
+    pub(crate) funcref_arena: FuncRefArena,
 
     /// Set by another thread to stop running wasm at its next checkpoint (see
     /// `Config::interruptible`).
     pub(crate) interrupt: Arc<std::sync::atomic::AtomicBool>,
-    /// The engine's epoch counter (shared) and this store's deadline on it: running wasm stops
-    /// at its next checkpoint once `epoch >= epoch_deadline` (with `Config::epoch_interruption`).
+    /// The engine's epoch counter (shared); this store's deadline on it is `vm.epoch_deadline`:
+    /// running wasm stops at its next checkpoint once `epoch >= deadline` (with
+    /// `Config::epoch_interruption`).
     pub(crate) epoch: Arc<AtomicU64>,
-    pub(crate) epoch_deadline: u64,
     /// The embedder's growth policy, if any.
     pub(crate) limiter: Option<Box<dyn ResourceLimiter>>,
     /// This store's view of each shared memory it imported, by the address of its bytes (kept
@@ -295,6 +312,16 @@ pub(crate) struct StoreInner {
 
 impl StoreInner {
     pub(crate) fn new(engine: &Engine) -> StoreInner {
+        let interrupt = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let epoch = engine.inner.epoch.clone();
+        let vm = Box::new(VMStoreContext {
+            fuel: 0,
+            fuel_yield_level: 0,
+            epoch_deadline: 0,
+            epoch: Arc::as_ptr(&epoch),
+            interrupt: Arc::as_ptr(&interrupt),
+            stack_limit: 0,
+        });
         StoreInner {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             engine: engine.clone(),
@@ -310,16 +337,47 @@ impl StoreInner {
             parked_stacks: Vec::new(),
             limits: StoreLimits::default(),
             accounted_bytes: 0,
-            fuel: 0,
-            fuel_yield_level: 0,
-            func_code: Vec::new(),
-
-            interrupt: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            epoch: engine.inner.epoch.clone(),
-            epoch_deadline: 0,
+            vm,
+            funcref_arena: FuncRefArena::default(),
+            interrupt,
+            epoch,
             limiter: None,
             shared_views: std::collections::HashMap::new(),
         }
+    }
+
+    /// The reference value of store function `func`: the address of its record.
+    #[inline]
+    pub(crate) fn funcref_raw(&self, func: u32) -> u64 {
+        self.funcs[func as usize].funcref.0 as usize as u64
+    }
+
+    /// The store function a non-null function reference value refers to.
+    #[inline]
+    pub(crate) fn func_of_raw(&self, raw: u64) -> u32 {
+        debug_assert_ne!(raw, 0);
+        // SAFETY: function reference values in this store's slots, globals, tables and
+        // segments are addresses of its records, which live as long as the store.
+        unsafe { VMFuncRef::func_index_of(raw) }
+    }
+
+    /// Records a host function of type `ty` (canonical id `type_id`, supertypes `supers`)
+    /// running host implementation `host`; its store index.
+    pub(crate) fn push_host_func(
+        &mut self,
+        type_id: u32,
+        supers: Arc<[u32]>,
+        ty: Arc<FuncType>,
+        host: u32,
+    ) -> u32 {
+        let index = self.funcs.len() as u32;
+        let funcref = FuncRefPtr(self.funcref_arena.alloc(VMFuncRef::new(
+            type_id,
+            index,
+            std::ptr::null_mut(),
+        )));
+        self.funcs.push(FuncEntry { type_id, supers, ty, kind: FuncKind::Host { host }, funcref });
+        index
     }
 
     /// Accounts `bytes` more host memory for the guest, or fails naming `what` if that would

@@ -12,7 +12,7 @@
 //! reuse them with `MAX_FLAT_ASYNC_PARAMS` and its own task.
 
 use crate::resources::{Handle, InstanceState};
-use crate::types::{align_to, cases_of, discriminant_size, flatten_all, Flat, Type};
+use crate::types::{align_to, cases_of, discriminant_size, Flat, Type};
 use crate::values::Val;
 use crate::ResourceAny;
 use std::sync::Arc;
@@ -20,8 +20,8 @@ use ward::{AsContextMut, StoreContextMut};
 
 pub(crate) const MAX_FLAT_PARAMS: usize = 16;
 pub(crate) const MAX_FLAT_RESULTS: usize = 1;
-const MAX_STRING_BYTE_LENGTH: u64 = (1 << 28) - 1;
-const MAX_LIST_BYTE_LENGTH: u64 = (1 << 28) - 1;
+pub(crate) const MAX_STRING_BYTE_LENGTH: u64 = (1 << 28) - 1;
+pub(crate) const MAX_LIST_BYTE_LENGTH: u64 = (1 << 28) - 1;
 const UTF16_TAG: u32 = 1 << 31;
 
 /// A trap with a message of the canonical ABI.
@@ -46,10 +46,14 @@ pub(crate) enum Encoding {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Options {
     pub(crate) memory: Option<ward::Memory>,
-    pub(crate) realloc: Option<ward::Func>,
+    pub(crate) realloc: Option<Realloc>,
     pub(crate) post_return: Option<ward::Func>,
     pub(crate) encoding: Encoding,
 }
+
+/// A `realloc` function, `(old_ptr, old_size, align, new_size) -> ptr` (the validator checks
+/// the signature).
+pub(crate) type Realloc = ward::TypedFunc<(i32, i32, i32, i32), i32>;
 
 /// Core values as raw bits: i32/f32 zero-extended, i64/f64 as is.
 pub(crate) fn core_bits(v: &ward::Val) -> u64 {
@@ -102,8 +106,9 @@ pub(crate) enum Side {
     Guest,
 }
 
-/// Lifts values out of one component instance (`cx` of the spec with `lift` direction).
-pub(crate) struct Lifter<'a> {
+/// Lifts values out of one component instance (`cx` of the spec with `lift` direction): what
+/// [`Lift`](crate::Lift) implementations read guest memory through.
+pub struct Lifter<'a> {
     pub(crate) opts: &'a Options,
     pub(crate) inst: &'a Arc<InstanceState>,
     pub(crate) mem: &'a [u8],
@@ -139,11 +144,11 @@ impl<'a> Lifter<'a> {
     /// values were consumed.
     pub(crate) fn lift_values(
         &mut self,
-        max_flat: usize,
+        spilled: bool,
         flat: &[u64],
         tys: &[Type],
     ) -> ward::Result<(Vec<Val>, usize)> {
-        if flatten_all(tys, max_flat).is_none() {
+        if spilled {
             let ptr = *flat.first().ok_or_else(|| trap("missing pointer argument"))? as u32;
             let tuple = Type::Tuple(tys.iter().cloned().collect());
             self.check_range(ptr as u64, tuple.size(), tuple.align(), "tuple")?;
@@ -164,7 +169,13 @@ impl<'a> Lifter<'a> {
         Ok((out, it.next))
     }
 
-    fn check_range(&self, ptr: u64, len: u64, align: u32, what: &str) -> ward::Result<()> {
+    pub(crate) fn check_range(
+        &self,
+        ptr: u64,
+        len: u64,
+        align: u32,
+        what: &str,
+    ) -> ward::Result<()> {
         if !ptr.is_multiple_of(align as u64) {
             return Err(trap("unaligned pointer"));
         }
@@ -207,6 +218,10 @@ impl<'a> Lifter<'a> {
             Type::List(elem) => {
                 let (ptr, len) = (it.next()? as u32, it.next()? as u32);
                 self.load_list_val(ptr, len, elem)?
+            }
+            Type::Map(k, v) => {
+                let (ptr, len) = (it.next()? as u32, it.next()? as u32);
+                Val::Map(self.load_map(ptr, len, k, v)?)
             }
             Type::FixedList(elem, n) => {
                 let mut out = Vec::new();
@@ -259,6 +274,22 @@ impl<'a> Lifter<'a> {
         })
     }
 
+    /// The `N` bytes at `ptr` (which the caller has checked to be in bounds).
+    pub(crate) fn bytes<const N: usize>(&self, ptr: usize) -> ward::Result<[u8; N]> {
+        ptr.checked_add(N)
+            .and_then(|end| self.mem.get(ptr..end))
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| trap("pointer out of bounds of memory"))
+    }
+
+    /// The `len` bytes at `ptr` (which the caller has checked to be in bounds).
+    pub(crate) fn slice(&self, ptr: usize, len: usize) -> ward::Result<&'a [u8]> {
+        let mem: &'a [u8] = self.mem;
+        ptr.checked_add(len)
+            .and_then(|end| mem.get(ptr..end))
+            .ok_or_else(|| trap("pointer out of bounds of memory"))
+    }
+
     fn load_int(&self, ptr: u64, n: usize) -> u64 {
         let mut b = [0u8; 8];
         let p = ptr as usize;
@@ -267,7 +298,7 @@ impl<'a> Lifter<'a> {
     }
 
     /// Counts `n` more host bytes of lifted values; traps beyond [`MAX_LIFTED_BYTES`].
-    fn charge(&mut self, n: u64) -> ward::Result<()> {
+    pub(crate) fn charge(&mut self, n: u64) -> ward::Result<()> {
         self.lifted = self.lifted.saturating_add(n);
         if self.lifted > MAX_LIFTED_BYTES {
             return Err(trap(format!(
@@ -307,6 +338,10 @@ impl<'a> Lifter<'a> {
             Type::List(elem) => {
                 let (p, n) = (self.load_int(ptr, 4) as u32, self.load_int(ptr + 4, 4) as u32);
                 self.load_list_val(p, n, elem)?
+            }
+            Type::Map(k, v) => {
+                let (p, n) = (self.load_int(ptr, 4) as u32, self.load_int(ptr + 4, 4) as u32);
+                Val::Map(self.load_map(p, n, k, v)?)
             }
             Type::FixedList(elem, n) => {
                 let mut out = Vec::new();
@@ -364,7 +399,7 @@ impl<'a> Lifter<'a> {
         })
     }
 
-    fn load_string(&mut self, ptr: u32, tagged: u32) -> ward::Result<String> {
+    pub(crate) fn load_string(&mut self, ptr: u32, tagged: u32) -> ward::Result<String> {
         let (align, byte_len, enc) = match self.opts.encoding {
             Encoding::Utf8 => (1, tagged as u64, Encoding::Utf8),
             Encoding::Utf16 => (2, 2 * tagged as u64, Encoding::Utf16),
@@ -429,6 +464,32 @@ impl<'a> Lifter<'a> {
         Ok(out)
     }
 
+    /// A `map<K, V>`: a list of `tuple<K, V>` entries.
+    fn load_map(
+        &mut self,
+        ptr: u32,
+        len: u32,
+        k: &Type,
+        v: &Type,
+    ) -> ward::Result<Vec<(Val, Val)>> {
+        let (size, align, value_at) = Type::map_entry(k, v);
+        let byte_len = (len as u64).saturating_mul(size);
+        if byte_len > MAX_LIST_BYTE_LENGTH {
+            return Err(trap("map content out-of-bounds: longer than the canonical ABI allows"));
+        }
+        self.check_range(ptr as u64, byte_len, align, "map")?;
+        let per_entry = 2 * VAL_SIZE;
+        if self.lifted.saturating_add((len as u64).saturating_mul(per_entry)) > MAX_LIFTED_BYTES {
+            return self.charge((len as u64).saturating_mul(per_entry)).map(|_| Vec::new());
+        }
+        let mut out = Vec::with_capacity((len as usize).min(self.mem.len()));
+        for i in 0..len as u64 {
+            let p = ptr as u64 + i * size;
+            out.push((self.load(p, k)?, self.load(p + value_at, v)?));
+        }
+        Ok(out)
+    }
+
     fn lift_own(&mut self, i: u32, rt: &crate::ResourceType) -> ward::Result<Val> {
         let h = self.inst.remove(i, rt)?;
         if !h.own {
@@ -444,7 +505,7 @@ impl<'a> Lifter<'a> {
     }
 }
 
-fn canon_f32(bits: u32) -> f32 {
+pub(crate) fn canon_f32(bits: u32) -> f32 {
     let f = f32::from_bits(bits);
     if f.is_nan() {
         f32::from_bits(0x7fc0_0000)
@@ -453,7 +514,7 @@ fn canon_f32(bits: u32) -> f32 {
     }
 }
 
-fn canon_f64(bits: u64) -> f64 {
+pub(crate) fn canon_f64(bits: u64) -> f64 {
     let f = f64::from_bits(bits);
     if f.is_nan() {
         f64::from_bits(0x7ff8_0000_0000_0000)
@@ -462,7 +523,7 @@ fn canon_f64(bits: u64) -> f64 {
     }
 }
 
-fn to_char(i: u32) -> ward::Result<char> {
+pub(crate) fn to_char(i: u32) -> ward::Result<char> {
     char::from_u32(i).ok_or_else(|| trap(format!("invalid `char` bit pattern: {i:#x}")))
 }
 
@@ -534,14 +595,31 @@ fn pack_flags(ty: &Type, names: &[String], set: &[String]) -> ward::Result<Vec<u
     Ok(bits)
 }
 
-/// Lowers values into one component instance (`cx` of the spec with `lower` direction).
-pub(crate) struct Lowerer<'a, 'b, T> {
+/// Lowers values into one component instance (`cx` of the spec with `lower` direction): what
+/// [`Lower`](crate::Lower) implementations allocate and write guest memory through.
+pub struct Lowerer<'a, 'b, T> {
     pub(crate) store: &'a mut StoreContextMut<'b, T>,
     pub(crate) opts: &'a Options,
     pub(crate) inst: &'a Arc<InstanceState>,
     /// The call that borrow handles lowered here belong to.
     pub(crate) task: u64,
     pub(crate) side: Side,
+    /// While a list of plain values (no pointers or handles, so no `realloc` call) is being
+    /// stored: its guest address and a host copy of its bytes, which writes inside it go to
+    /// and which is written to guest memory in one piece at the end.
+    staged: Option<(u64, Vec<u8>)>,
+}
+
+impl<'a, 'b, T> Lowerer<'a, 'b, T> {
+    pub(crate) fn new(
+        store: &'a mut StoreContextMut<'b, T>,
+        opts: &'a Options,
+        inst: &'a Arc<InstanceState>,
+        task: u64,
+        side: Side,
+    ) -> Self {
+        Lowerer { store, opts, inst, task, side, staged: None }
+    }
 }
 
 impl<T> Lowerer<'_, '_, T> {
@@ -549,7 +627,7 @@ impl<T> Lowerer<'_, '_, T> {
     /// that caller-provided address instead of a `realloc`ed one.
     pub(crate) fn lower_values(
         &mut self,
-        max_flat: usize,
+        spilled: bool,
         vals: &[Val],
         tys: &[Type],
         out_param: Option<u32>,
@@ -561,12 +639,12 @@ impl<T> Lowerer<'_, '_, T> {
                 vals.len()
             )));
         }
-        if flatten_all(tys, max_flat).is_none() {
+        if spilled {
             let tuple = Type::Tuple(tys.iter().cloned().collect());
             let (size, align) = (tuple.size(), tuple.align());
             let (ptr, flat) = match out_param {
                 Some(p) => {
-                    self.check_range(p as u64, size, align)?;
+                    self.check_range_mut(p as u64, size, align)?;
                     (p, Vec::new())
                 }
                 None => {
@@ -596,7 +674,7 @@ impl<T> Lowerer<'_, '_, T> {
         }
     }
 
-    fn check_range(&mut self, ptr: u64, len: u64, align: u32) -> ward::Result<()> {
+    pub(crate) fn check_range_mut(&mut self, ptr: u64, len: u64, align: u32) -> ward::Result<()> {
         if !ptr.is_multiple_of(align as u64) {
             return Err(trap("unaligned pointer"));
         }
@@ -606,13 +684,31 @@ impl<T> Lowerer<'_, '_, T> {
         }
     }
 
-    fn write(&mut self, ptr: u64, bytes: &[u8]) -> ward::Result<()> {
+    pub(crate) fn write(&mut self, ptr: u64, bytes: &[u8]) -> ward::Result<()> {
+        if let Some((base, buf)) = &mut self.staged {
+            let at = ptr.checked_sub(*base).map(|a| a as usize);
+            let dst = at.and_then(|a| buf.get_mut(a..a.checked_add(bytes.len())?));
+            if let Some(dst) = dst {
+                dst.copy_from_slice(bytes);
+                return Ok(());
+            }
+        }
         let mem = self.opts.memory.ok_or_else(|| trap("no memory to lower into"))?;
         let data = mem.data_mut(&mut *self.store);
         let end = ptr.checked_add(bytes.len() as u64).filter(|e| *e <= data.len() as u64);
         let Some(end) = end else { return Err(trap("pointer out of bounds of memory")) };
         data[ptr as usize..end as usize].copy_from_slice(bytes);
         Ok(())
+    }
+
+    /// `len` bytes of guest memory at `ptr`, to write into (checked against the memory's
+    /// size; `realloc` may grow or move the memory, so the slice is fetched after it).
+    pub(crate) fn slice_mut(&mut self, ptr: usize, len: usize) -> ward::Result<&mut [u8]> {
+        let mem = self.opts.memory.ok_or_else(|| trap("no memory to lower into"))?;
+        let data = mem.data_mut(&mut *self.store);
+        ptr.checked_add(len)
+            .and_then(|end| data.get_mut(ptr..end))
+            .ok_or_else(|| trap("pointer out of bounds of memory"))
     }
 
     /// Calls `realloc` (with `may_leave` cleared) and checks its result for `new_size` bytes
@@ -627,18 +723,11 @@ impl<T> Lowerer<'_, '_, T> {
     ) -> ward::Result<u32> {
         let realloc = self.opts.realloc.ok_or_else(|| trap("no realloc to lower with"))?;
         let new_size32 = u32::try_from(new_size).map_err(|_| trap("allocation too large"))?;
-        let args = [
-            ward::Val::I32(old as i32),
-            ward::Val::I32(old_size as u32 as i32),
-            ward::Val::I32(align as i32),
-            ward::Val::I32(new_size32 as i32),
-        ];
-        let mut out = [ward::Val::I32(0)];
+        let args = (old as i32, old_size as u32 as i32, align as i32, new_size32 as i32);
         self.inst.set_may_leave(false);
-        let called = realloc.call(self.store.as_context_mut(), &args, &mut out);
+        let called = realloc.call(self.store.as_context_mut(), args);
         self.inst.set_may_leave(true);
-        called?;
-        let ptr = core_bits(&out[0]) as u32;
+        let ptr = called? as u32;
         let host = self.side == Side::Host;
         if !ptr.is_multiple_of(align) {
             return Err(trap(if host {
@@ -657,7 +746,7 @@ impl<T> Lowerer<'_, '_, T> {
         Ok(ptr)
     }
 
-    fn allocate(&mut self, align: u32, size: u64, what: &str) -> ward::Result<u32> {
+    pub(crate) fn allocate(&mut self, align: u32, size: u64, what: &str) -> ward::Result<u32> {
         self.reallocate(0, 0, align, size, what)
     }
 
@@ -687,14 +776,18 @@ impl<T> Lowerer<'_, '_, T> {
                 let (p, n) = self.store_bytes(bytes)?;
                 out.extend([p as u64, n as u64]);
             }
+            (Type::Map(k, v), Val::Map(entries)) => {
+                let (p, n) = self.store_map(entries, k, v)?;
+                out.extend([p as u64, n as u64]);
+            }
             (Type::FixedList(elem, n), Val::List(items)) if items.len() == *n as usize => {
                 for item in items {
                     self.lower_flat(item, elem, out)?;
                 }
             }
             (Type::Record(fields), Val::Record(vals)) => {
-                for (name, t) in fields.iter() {
-                    self.lower_flat(field(vals, name, ty)?, t, out)?;
+                for (i, (name, t)) in fields.iter().enumerate() {
+                    self.lower_flat(field(vals, i, name, ty)?, t, out)?;
                 }
             }
             (Type::Tuple(ts), Val::Tuple(vals)) if ts.len() == vals.len() => {
@@ -775,6 +868,11 @@ impl<T> Lowerer<'_, '_, T> {
                 self.store_int(ptr, p as u64, 4)?;
                 self.store_int(ptr + 4, n as u64, 4)
             }
+            (Type::Map(k, v), Val::Map(entries)) => {
+                let (p, n) = self.store_map(entries, k, v)?;
+                self.store_int(ptr, p as u64, 4)?;
+                self.store_int(ptr + 4, n as u64, 4)
+            }
             (Type::FixedList(elem, n), Val::List(items)) if items.len() == *n as usize => {
                 for (i, item) in items.iter().enumerate() {
                     self.store(item, elem, ptr + i as u64 * elem.size())?;
@@ -783,9 +881,9 @@ impl<T> Lowerer<'_, '_, T> {
             }
             (Type::Record(fields), Val::Record(vals)) => {
                 let mut p = ptr;
-                for (name, t) in fields.iter() {
+                for (i, (name, t)) in fields.iter().enumerate() {
                     p = align_to(p, t.align());
-                    self.store(field(vals, name, ty)?, t, p)?;
+                    self.store(field(vals, i, name, ty)?, t, p)?;
                     p += t.size();
                 }
                 Ok(())
@@ -850,15 +948,48 @@ impl<T> Lowerer<'_, '_, T> {
         let byte_len = (items.len() as u64).saturating_mul(size);
         let n = u32::try_from(items.len()).map_err(|_| trap("list too long"))?;
         let ptr = self.allocate(elem.align(), byte_len, "list")?;
+        // Plain elements are staged in a host buffer (the allocation succeeded, so its size is
+        // within the memory's) and written in one piece; others may call `realloc`.
+        if byte_len > 0 && self.staged.is_none() && elem.is_plain() {
+            self.staged = Some((ptr as u64, vec![0; byte_len as usize]));
+        }
+        let mut stored = Ok(());
         for (i, item) in items.iter().enumerate() {
-            self.store(item, elem, ptr as u64 + i as u64 * size)?;
+            stored = self.store(item, elem, ptr as u64 + i as u64 * size);
+            if stored.is_err() {
+                break;
+            }
+        }
+        if let Some((base, bytes)) = self.staged.take() {
+            if stored.is_ok() {
+                stored = self.write(base, &bytes);
+            }
+        }
+        stored.map(|()| (ptr, n))
+    }
+
+    /// A `map<K, V>` as its list of `tuple<K, V>` entries.
+    fn store_map(
+        &mut self,
+        entries: &[(Val, Val)],
+        k: &Type,
+        v: &Type,
+    ) -> ward::Result<(u32, u32)> {
+        let (size, align, value_at) = Type::map_entry(k, v);
+        let byte_len = (entries.len() as u64).saturating_mul(size);
+        let n = u32::try_from(entries.len()).map_err(|_| trap("map too long"))?;
+        let ptr = self.allocate(align, byte_len, "map")?;
+        for (i, (key, value)) in entries.iter().enumerate() {
+            let p = ptr as u64 + i as u64 * size;
+            self.store(key, k, p)?;
+            self.store(value, v, p + value_at)?;
         }
         Ok((ptr, n))
     }
 
     /// `store_string_into_range`. The source is a Rust string, so it is treated as UTF-8 with
     /// its byte length as the code-unit count (the hint the spec's algorithms start from).
-    fn store_string(&mut self, s: &str) -> ward::Result<(u32, u32)> {
+    pub(crate) fn store_string(&mut self, s: &str) -> ward::Result<(u32, u32)> {
         let units = s.len() as u64;
         if units > MAX_STRING_BYTE_LENGTH {
             return Err(trap("string too long for the canonical ABI"));
@@ -914,7 +1045,15 @@ impl<T> Lowerer<'_, '_, T> {
     }
 }
 
-fn field<'v>(vals: &'v [(String, Val)], name: &str, ty: &Type) -> ward::Result<&'v Val> {
+/// The value of field `name`, the `i`th of the record type: looked for at `i` first (values
+/// usually list their fields in the type's order), then by name.
+#[inline]
+fn field<'v>(vals: &'v [(String, Val)], i: usize, name: &str, ty: &Type) -> ward::Result<&'v Val> {
+    if let Some((n, v)) = vals.get(i) {
+        if n == name {
+            return Ok(v);
+        }
+    }
     vals.iter()
         .find(|(n, _)| n == name)
         .map(|(_, v)| v)

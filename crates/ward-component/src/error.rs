@@ -37,6 +37,10 @@ pub enum Error {
     /// Wrong arguments to the API (value types, counts, names).
     #[error("{0}")]
     Usage(String),
+    /// A typed function's Rust types do not match the component function's type: which
+    /// parameter or result, where inside it, and both types.
+    #[error("type mismatch {0}")]
+    TypeMismatch(String),
     /// An error from the core runtime, including traps.
     #[error(transparent)]
     Wasm(#[from] ward::Error),

@@ -8,7 +8,7 @@ use crate::abi::{
 };
 use crate::error::Error;
 use crate::resources::{next_id, Handle, InstanceState, ResourceType};
-use crate::types::{flatten_all, Flat, FuncType};
+use crate::types::{flatten_all, Flat, FuncType, Type};
 use crate::values::Val;
 use std::any::Any;
 use std::fmt;
@@ -44,25 +44,93 @@ pub struct Func(Arc<FuncInner>);
 struct FuncInner {
     /// Known for lifted functions, and for host functions once imported at a declared type.
     ty: Option<FuncType>,
+    /// The flat shape of `ty`, computed with it.
+    plan: Option<Plan>,
     kind: FuncKind,
 }
 
 #[derive(Clone)]
 enum FuncKind {
-    Lifted {
-        core: ward::Func,
-        opts: Options,
-        inst: Arc<InstanceState>,
-    },
+    Lifted(Lifted),
     /// An `Arc<HostFn<T>>` for the store's `T`.
     Host(Arc<dyn Any + Send + Sync>),
+    /// A host function with Rust parameter and result types.
+    TypedHost(Arc<TypedHost>),
+}
+
+/// A host function defined with Rust types ([`Linker::func_wrap`](crate::Linker::func_wrap)):
+/// it lifts its parameters straight out of the caller's memory and lowers its result straight
+/// into it.
+pub(crate) struct TypedHost {
+    /// An `Arc<TypedHostFn<T>>` for the store's `T`.
+    pub(crate) f: Arc<dyn Any + Send + Sync>,
+    /// Checks the Rust types against the type the function is imported at.
+    pub(crate) check: fn(&FuncType) -> Result<(), String>,
+}
+
+/// The entry of a typed host function: the caller's store, the lowering's options and plan,
+/// the core arguments (raw bits) and the core results to write.
+pub(crate) type TypedHostFn<T> = dyn Fn(&mut StoreContextMut<'_, T>, &HostCall<'_>, &[u64], &mut [ward::Val]) -> ward::Result<()>
+    + Send
+    + Sync;
+
+/// What a typed host function is called with, besides the store and the core values.
+pub(crate) struct HostCall<'a> {
+    pub(crate) opts: &'a Options,
+    pub(crate) inst: &'a Arc<InstanceState>,
+    pub(crate) plan: &'a Plan,
+    /// The core result types of the `canon lower`ed function (empty when results spill).
+    pub(crate) core_results: &'a [Flat],
+}
+
+/// A `canon lift`ed core function and what calling it needs.
+#[derive(Clone)]
+pub(crate) struct Lifted {
+    core: ward::Func,
+    opts: Options,
+    inst: Arc<InstanceState>,
+}
+
+/// The flat shape of a function type (`flatten_functype` of the spec): what a call needs,
+/// computed once when the function gets its type.
+pub(crate) struct Plan {
+    pub(crate) params: Box<[Type]>,
+    pub(crate) results: Box<[Type]>,
+    /// Core types of the parameters: flattened, or one pointer when they do not fit.
+    pub(crate) core_params: Box<[Flat]>,
+    pub(crate) params_spilled: bool,
+    /// Core types of a lifted function's results: flattened, or one pointer.
+    pub(crate) core_results: Box<[Flat]>,
+    pub(crate) results_spilled: bool,
+    /// Whether a parameter holds a `borrow`: only then does a call lend handles it must check
+    /// at its end.
+    pub(crate) borrows: bool,
+}
+
+impl Plan {
+    pub(crate) fn new(ty: &FuncType) -> Plan {
+        let params: Box<[Type]> = ty.param_types().into();
+        let results: Box<[Type]> = ty.result_types().into();
+        let flat_params = flatten_all(&params, MAX_FLAT_PARAMS);
+        let flat_results = flatten_all(&results, MAX_FLAT_RESULTS);
+        Plan {
+            params_spilled: flat_params.is_none(),
+            core_params: flat_params.unwrap_or_else(|| vec![Flat::I32]).into(),
+            results_spilled: flat_results.is_none(),
+            core_results: flat_results.unwrap_or_else(|| vec![Flat::I32]).into(),
+            borrows: params.iter().any(Type::has_borrow),
+            params,
+            results,
+        }
+    }
 }
 
 impl fmt::Debug for Func {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.0.kind {
-            FuncKind::Lifted { .. } => "lifted",
+            FuncKind::Lifted(_) => "lifted",
             FuncKind::Host(_) => "host",
+            FuncKind::TypedHost(_) => "typed host",
         };
         f.debug_struct("Func").field("kind", &kind).field("ty", &self.0.ty).finish()
     }
@@ -75,30 +143,58 @@ impl Func {
         inst: Arc<InstanceState>,
         ty: FuncType,
     ) -> Func {
-        Func(Arc::new(FuncInner { ty: Some(ty), kind: FuncKind::Lifted { core, opts, inst } }))
+        Func(Arc::new(FuncInner {
+            plan: Some(Plan::new(&ty)),
+            ty: Some(ty),
+            kind: FuncKind::Lifted(Lifted { core, opts, inst }),
+        }))
     }
 
     pub(crate) fn host<T: 'static>(f: Arc<HostFn<T>>) -> Func {
-        Func(Arc::new(FuncInner { ty: None, kind: FuncKind::Host(Arc::new(f)) }))
+        Func(Arc::new(FuncInner { ty: None, plan: None, kind: FuncKind::Host(Arc::new(f)) }))
     }
 
-    /// This function seen at type `ty` (a host function takes the type it is imported at).
-    pub(crate) fn at_type(&self, ty: FuncType) -> Func {
+    pub(crate) fn typed_host(host: TypedHost) -> Func {
+        Func(Arc::new(FuncInner {
+            ty: None,
+            plan: None,
+            kind: FuncKind::TypedHost(Arc::new(host)),
+        }))
+    }
+
+    /// This function seen at type `ty` (a host function takes the type it is imported at; a
+    /// typed one checks its Rust types against it, and the error says what does not match).
+    pub(crate) fn at_type(&self, ty: FuncType) -> Result<Func, String> {
         match &self.0.kind {
-            FuncKind::Host(_) => {
-                Func(Arc::new(FuncInner { ty: Some(ty), kind: self.0.kind.clone() }))
+            FuncKind::Host(_) | FuncKind::TypedHost(_) => {
+                if let FuncKind::TypedHost(h) = &self.0.kind {
+                    (h.check)(&ty)?;
+                }
+                Ok(Func(Arc::new(FuncInner {
+                    plan: Some(Plan::new(&ty)),
+                    ty: Some(ty),
+                    kind: self.0.kind.clone(),
+                })))
             }
-            FuncKind::Lifted { .. } => self.clone(),
+            FuncKind::Lifted(_) => Ok(self.clone()),
         }
     }
 
     pub(crate) fn is_host(&self) -> bool {
-        matches!(self.0.kind, FuncKind::Host(_))
+        matches!(self.0.kind, FuncKind::Host(_) | FuncKind::TypedHost(_))
     }
 
     /// The function's type, if known (a host function not yet imported has none).
     pub fn ty(&self) -> Option<&FuncType> {
         self.0.ty.as_ref()
+    }
+
+    /// The lifted function and its plan, for typed calls.
+    pub(crate) fn as_lifted(&self) -> Option<(&Lifted, &Plan)> {
+        match (&self.0.kind, &self.0.plan) {
+            (FuncKind::Lifted(l), Some(plan)) => Some((l, plan)),
+            _ => None,
+        }
     }
 
     /// Calls the function with `params`, writing its results (zero or one) into `results`.
@@ -127,7 +223,7 @@ impl Func {
             }
         }
         let mut ctx = store.as_context_mut();
-        let out = call_func(&mut ctx, self, None, params.to_vec())?;
+        let out = call_func(&mut ctx, self, None, params)?;
         if out.len() != results.len() {
             return Err(Error::Usage(format!(
                 "the function returned {} results, the buffer holds {}",
@@ -142,36 +238,150 @@ impl Func {
     }
 }
 
-/// Marks the instances a call enters and restores them when the call ends.
-struct Entered(Vec<Arc<InstanceState>>);
+/// Marks the instances a call enters (the callee and its ancestors, less the caller's) and
+/// restores them when the call ends. Walks the parent chains rather than collecting them, so
+/// entering allocates nothing.
+struct Entered<'a> {
+    callee: &'a Arc<InstanceState>,
+    caller: Option<&'a Arc<InstanceState>>,
+}
 
-impl Entered {
+impl<'a> Entered<'a> {
     fn enter(
-        callee: &Arc<InstanceState>,
-        caller: Option<&Arc<InstanceState>>,
-    ) -> ward::Result<Entered> {
-        let set = callee.entering_set(caller);
-        if set.iter().any(|i| !i.may_enter()) {
+        callee: &'a Arc<InstanceState>,
+        caller: Option<&'a Arc<InstanceState>>,
+    ) -> ward::Result<Entered<'a>> {
+        let entered = Entered { callee, caller };
+        let mut blocked = false;
+        entered.each(|i| blocked |= !i.may_enter());
+        if blocked {
             return Err(trap("cannot enter component instance"));
         }
-        for i in &set {
-            i.set_may_enter(false);
+        entered.each(|i| i.set_may_enter(false));
+        Ok(entered)
+    }
+
+    /// Runs `f` on every instance the call enters.
+    fn each(&self, mut f: impl FnMut(&InstanceState)) {
+        let mut cur = Some(&**self.callee);
+        while let Some(i) = cur {
+            if !self.caller.is_some_and(|c| c.is_self_or_ancestor(i.id)) {
+                f(i);
+            }
+            cur = i.parent.as_deref();
         }
-        Ok(Entered(set))
     }
 }
 
-impl Drop for Entered {
+impl Drop for Entered<'_> {
     fn drop(&mut self) {
-        for i in &self.0 {
-            i.set_may_enter(true);
-        }
+        self.each(|i| i.set_may_enter(true));
     }
 }
 
-/// The core types of the flat form of `tys`, or one pointer if they do not fit `max`.
-fn flat_or_pointer(tys: &[crate::Type], max: usize) -> Vec<Flat> {
-    flatten_all(tys, max).unwrap_or_else(|| vec![Flat::I32])
+/// The flat core values (raw bits: `i32` and `f32` zero-extended) a call's parameters are
+/// lowered into, as [`Lower::lower`](crate::Lower::lower) appends them: at most 16.
+pub struct FlatValues {
+    vals: [u64; MAX_FLAT_PARAMS],
+    len: usize,
+}
+
+impl FlatValues {
+    pub(crate) fn new() -> FlatValues {
+        FlatValues { vals: [0; MAX_FLAT_PARAMS], len: 0 }
+    }
+
+    /// Appends a value; beyond the capacity values are counted but dropped (the call then
+    /// fails).
+    pub fn push(&mut self, v: u64) {
+        if let Some(slot) = self.vals.get_mut(self.len) {
+            *slot = v;
+        }
+        self.len += 1;
+    }
+
+    /// Appends zeros up to `len` values (a variant's unused payload slots).
+    pub fn pad_to(&mut self, len: usize) {
+        while self.len < len {
+            self.push(0);
+        }
+    }
+
+    /// How many values have been appended.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no value has been appended.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn values(&self) -> ward::Result<&[u64]> {
+        self.vals
+            .get(..self.len)
+            .ok_or_else(|| ward::Error::Usage("too many flat values for a call".into()))
+    }
+}
+
+/// `canon_lift`, synchronous, for a call from `caller` (None: the host): enters the instance,
+/// lowers the arguments with `lower` (into flat values, or memory it allocates), calls the core
+/// function, lifts the results with `lift`, checks the call's borrows are gone, runs
+/// `post-return`. The dynamic and typed calls share it.
+pub(crate) fn call_lifted<T: 'static, R>(
+    ctx: &mut StoreContextMut<'_, T>,
+    lifted: &Lifted,
+    plan: &Plan,
+    caller: Option<&Arc<InstanceState>>,
+    lower: impl FnOnce(&mut Lowerer<'_, '_, T>, &mut FlatValues) -> ward::Result<()>,
+    lift: impl FnOnce(&mut Lifter<'_>, &[u64]) -> ward::Result<R>,
+) -> ward::Result<R> {
+    let Lifted { core, opts, inst } = lifted;
+    let _entered = Entered::enter(inst, caller)?;
+    let side = if caller.is_none() { Side::Host } else { Side::Guest };
+    let task = if plan.borrows { next_id() } else { 0 };
+    let mut flat = FlatValues::new();
+    {
+        let mut lw = Lowerer::new(&mut *ctx, opts, inst, task, side);
+        lower(&mut lw, &mut flat)?;
+    }
+    let args = flat.values()?;
+    if args.len() != plan.core_params.len() {
+        return Err(ward::Error::Usage(format!(
+            "lowered {} core values, the core function takes {}",
+            args.len(),
+            plan.core_params.len()
+        )));
+    }
+    let mut core_args = [ward::Val::I32(0); MAX_FLAT_PARAMS];
+    for ((slot, t), bits) in core_args.iter_mut().zip(plan.core_params.iter()).zip(args) {
+        *slot = core_val(*t, *bits);
+    }
+    let mut core_results = [ward::Val::I32(0); MAX_FLAT_RESULTS];
+    let n_results = plan.core_results.len().min(MAX_FLAT_RESULTS);
+    core.call(&mut *ctx, &core_args[..args.len()], &mut core_results[..n_results])?;
+    let mut flat_results = [0u64; MAX_FLAT_RESULTS];
+    for (bits, v) in flat_results.iter_mut().zip(&core_results[..n_results]) {
+        *bits = core_bits(v);
+    }
+    let values = {
+        let mem: &[u8] = match opts.memory {
+            Some(m) => m.data(&*ctx),
+            None => &[],
+        };
+        let mut lifter = Lifter { opts, inst, mem, side, lenders: Vec::new(), lifted: 0 };
+        lift(&mut lifter, &flat_results[..n_results])?
+    };
+    if plan.borrows {
+        inst.end_task(task)?;
+    }
+    if let Some(post) = opts.post_return {
+        inst.set_may_leave(false);
+        let r = post.call(&mut *ctx, &core_results[..n_results], &mut []);
+        inst.set_may_leave(true);
+        r?;
+    }
+    Ok(values)
 }
 
 /// Calls `f` from `caller` (None: the host) with lifted arguments; returns its results.
@@ -179,7 +389,7 @@ pub(crate) fn call_func<T: 'static>(
     ctx: &mut StoreContextMut<'_, T>,
     f: &Func,
     caller: Option<&Arc<InstanceState>>,
-    args: Vec<Val>,
+    args: &[Val],
 ) -> Result<Vec<Val>, Error> {
     match &f.0.kind {
         FuncKind::Host(any) => {
@@ -191,97 +401,72 @@ pub(crate) fn call_func<T: 'static>(
                 Some(t) => vec![Val::placeholder(t)],
                 None => Vec::with_capacity(n),
             };
-            host(ctx.as_context_mut(), &args, &mut results)?;
+            host(ctx.as_context_mut(), args, &mut results)?;
             Ok(results)
         }
-        FuncKind::Lifted { core, opts, inst } => {
-            let ty = f.0.ty.as_ref().ok_or_else(|| Error::Usage("untyped function".into()))?;
-            let _entered = Entered::enter(inst, caller)?;
-            call_lifted(ctx, *core, opts, inst, ty, caller.is_none(), args).map_err(Error::Wasm)
+        FuncKind::TypedHost(_) => Err(Error::Unsupported(
+            "calling a host function defined with `func_wrap` with dynamic values; \
+             components call it through their imports"
+                .into(),
+        )),
+        FuncKind::Lifted(lifted) => {
+            let plan = f.0.plan.as_ref().ok_or_else(|| Error::Usage("untyped function".into()))?;
+            let lower = |lw: &mut Lowerer<'_, '_, T>, out: &mut FlatValues| {
+                for bits in lw.lower_values(plan.params_spilled, args, &plan.params, None)? {
+                    out.push(bits);
+                }
+                Ok(())
+            };
+            let lift = |lf: &mut Lifter<'_>, flat: &[u64]| {
+                Ok(lf.lift_values(plan.results_spilled, flat, &plan.results)?.0)
+            };
+            call_lifted(ctx, lifted, plan, caller, lower, lift).map_err(Error::Wasm)
         }
     }
-}
-
-/// `canon_lift`, synchronous: lower the arguments into the callee, call, lift the results,
-/// check the borrows are gone, run `post-return`.
-fn call_lifted<T: 'static>(
-    ctx: &mut StoreContextMut<'_, T>,
-    core: ward::Func,
-    opts: &Options,
-    inst: &Arc<InstanceState>,
-    ty: &FuncType,
-    from_host: bool,
-    args: Vec<Val>,
-) -> ward::Result<Vec<Val>> {
-    let side = if from_host { Side::Host } else { Side::Guest };
-    let task = next_id();
-    let params = ty.param_types();
-    let flat_args = {
-        let mut lw = Lowerer { store: &mut *ctx, opts, inst, task, side };
-        lw.lower_values(MAX_FLAT_PARAMS, &args, &params, None)?
-    };
-    let param_flat = flat_or_pointer(&params, MAX_FLAT_PARAMS);
-    let core_args: Vec<ward::Val> =
-        flat_args.iter().zip(&param_flat).map(|(b, t)| core_val(*t, *b)).collect();
-    let core_ty = core.ty(&*ctx);
-    let mut core_results: Vec<ward::Val> = core_ty
-        .results()
-        .iter()
-        .map(|t| match t {
-            ward::ValType::I64 => ward::Val::I64(0),
-            ward::ValType::F32 => ward::Val::F32(0),
-            ward::ValType::F64 => ward::Val::F64(0),
-            _ => ward::Val::I32(0),
-        })
-        .collect();
-    core.call(&mut *ctx, &core_args, &mut core_results)?;
-    let results = ty.result_types();
-    let flat: Vec<u64> = core_results.iter().map(core_bits).collect();
-    let values = {
-        let mem: &[u8] = match opts.memory {
-            Some(m) => m.data(&*ctx),
-            None => &[],
-        };
-        let mut lifter = Lifter { opts, inst, mem, side, lenders: Vec::new(), lifted: 0 };
-        lifter.lift_values(MAX_FLAT_RESULTS, &flat, &results)?.0
-    };
-    inst.end_task(task)?;
-    if let Some(post) = opts.post_return {
-        inst.set_may_leave(false);
-        let r = post.call(&mut *ctx, &core_results, &mut []);
-        inst.set_may_leave(true);
-        r?;
-    }
-    Ok(values)
 }
 
 /// `canon lower`: a core function that lifts its arguments out of `inst`, calls `callee`, and
-/// lowers the results back.
+/// lowers the results back. A typed host function lifts and lowers them itself.
 pub(crate) fn lower<T: 'static>(
     ctx: &mut StoreContextMut<'_, T>,
     callee: Func,
     ty: FuncType,
     opts: Options,
     inst: Arc<InstanceState>,
-) -> ward::Func {
-    let params = ty.param_types();
-    let results = ty.result_types();
-    let mut core_params = flat_or_pointer(&params, MAX_FLAT_PARAMS);
-    let core_results = match flatten_all(&results, MAX_FLAT_RESULTS) {
-        Some(flat) => flat,
-        None => {
-            core_params.push(Flat::I32);
-            Vec::new()
-        }
+) -> Result<ward::Func, String> {
+    let plan = Plan::new(&ty);
+    let mut core_params = plan.core_params.to_vec();
+    let core_results = if plan.results_spilled {
+        core_params.push(Flat::I32);
+        Vec::new()
+    } else {
+        plan.core_results.to_vec()
     };
     let core_ty = ward::FuncType::new(
         core_params.iter().map(|t| core_type(*t)),
         core_results.iter().map(|t| core_type(*t)),
     );
-    let callee = callee.at_type(ty);
-    ward::Func::new(ctx.as_context_mut(), core_ty, move |mut caller, args, out| {
+    let callee = callee.at_type(ty)?;
+    let typed_host = match &callee.0.kind {
+        FuncKind::TypedHost(h) => Some(h.f.clone()),
+        _ => None,
+    };
+    Ok(ward::Func::new(ctx.as_context_mut(), core_ty, move |mut caller, args, out| {
         inst.check_may_leave()?;
         let mut ctx = caller.as_context_mut();
+        if let Some(f) = &typed_host {
+            let f = f
+                .downcast_ref::<Arc<TypedHostFn<T>>>()
+                .ok_or_else(|| trap("host function used with a store of another data type"))?;
+            let mut flat = [0u64; MAX_FLAT_PARAMS + 1];
+            for (bits, v) in flat.iter_mut().zip(args) {
+                *bits = core_bits(v);
+            }
+            let n = args.len().min(flat.len());
+            let call =
+                HostCall { opts: &opts, inst: &inst, plan: &plan, core_results: &core_results };
+            return f(&mut ctx, &call, &flat[..n], out);
+        }
         let flat: Vec<u64> = args.iter().map(core_bits).collect();
         let (vals, used, lenders) = {
             let mem: &[u8] = match opts.memory {
@@ -296,7 +481,7 @@ pub(crate) fn lower<T: 'static>(
                 lenders: Vec::new(),
                 lifted: 0,
             };
-            let lifted = lifter.lift_values(MAX_FLAT_PARAMS, &flat, &params);
+            let lifted = lifter.lift_values(plan.params_spilled, &flat, &plan.params);
             let lenders = std::mem::take(&mut lifter.lenders);
             match lifted {
                 Ok((vals, used)) => (vals, used, lenders),
@@ -306,19 +491,17 @@ pub(crate) fn lower<T: 'static>(
                 }
             }
         };
-        let out_param = core_results.is_empty() && !results.is_empty();
-        let out_ptr = if out_param { flat.get(used).map(|p| *p as u32) } else { None };
-        let called = call_func(&mut ctx, &callee, Some(&inst), vals);
+        let out_ptr = if plan.results_spilled { flat.get(used).map(|p| *p as u32) } else { None };
+        let called = call_func(&mut ctx, &callee, Some(&inst), &vals);
         lenders.iter().for_each(|i| inst.unlend(*i));
         let vals = called.map_err(Error::into_wasm)?;
-        let mut lw =
-            Lowerer { store: &mut ctx, opts: &opts, inst: &inst, task: 0, side: Side::Guest };
-        let flat_out = lw.lower_values(MAX_FLAT_RESULTS, &vals, &results, out_ptr)?;
+        let mut lw = Lowerer::new(&mut ctx, &opts, &inst, 0, Side::Guest);
+        let flat_out = lw.lower_values(plan.results_spilled, &vals, &plan.results, out_ptr)?;
         for ((slot, bits), t) in out.iter_mut().zip(flat_out).zip(&core_results) {
             *slot = core_val(*t, bits);
         }
         Ok(())
-    })
+    }))
 }
 
 fn i32_arg(args: &[ward::Val]) -> u32 {

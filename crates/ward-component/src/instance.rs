@@ -143,6 +143,7 @@ fn type_host_funcs(
     id: wasmparser::component_types::ComponentInstanceTypeId,
     exports: Arc<Exports>,
     resources: &ResourceMap,
+    import: &str,
 ) -> Result<Arc<Exports>, Error> {
     let declared = &types[id].exports;
     if !exports.items.iter().any(|(_, i)| matches!(i, Item::Func(f) if f.is_host())) {
@@ -152,7 +153,11 @@ fn type_host_funcs(
     for (name, item) in &exports.items {
         let item = match (item, declared.get(name.as_str()).map(|e| &e.ty)) {
             (Item::Func(f), Some(ComponentEntityType::Func(fid))) if f.is_host() => {
-                Item::Func(f.at_type(convert_func(types, *fid, resources)?))
+                let typed = f.at_type(convert_func(types, *fid, resources)?);
+                Item::Func(typed.map_err(|reason| Error::IncompatibleImport {
+                    name: format!("{import}#{name}"),
+                    reason,
+                })?)
             }
             (item, _) => item.clone(),
         };
@@ -220,16 +225,24 @@ impl Scope {
         Ok(())
     }
 
-    fn options(&self, o: &crate::decode::OptsDef) -> Result<Options, Error> {
+    fn options<T>(
+        &self,
+        ctx: &StoreContextMut<'_, T>,
+        o: &crate::decode::OptsDef,
+    ) -> Result<Options, Error> {
+        let realloc = o
+            .realloc
+            .map(|i| at(&self.core_funcs, i, "core func").copied())
+            .transpose()?
+            .map(|f| f.typed::<(i32, i32, i32, i32), i32>(ctx))
+            .transpose()
+            .map_err(|e| Error::Invalid { message: format!("realloc: {e}"), offset: 0 })?;
         Ok(Options {
             memory: o
                 .memory
                 .map(|i| at(&self.core_memories, i, "core memory").copied())
                 .transpose()?,
-            realloc: o
-                .realloc
-                .map(|i| at(&self.core_funcs, i, "core func").copied())
-                .transpose()?,
+            realloc,
             post_return: o
                 .post_return
                 .map(|i| at(&self.core_funcs, i, "core func").copied())
@@ -330,10 +343,14 @@ pub(crate) fn instantiate<T: 'static>(
                 bind(types, ty, &item, &mut s.resources);
                 let item = match (item, ty) {
                     (Item::Func(f), ComponentEntityType::Func(id)) => {
-                        Item::Func(f.at_type(convert_func(types, *id, &s.resources)?))
+                        let typed = f.at_type(convert_func(types, *id, &s.resources)?);
+                        Item::Func(typed.map_err(|reason| Error::IncompatibleImport {
+                            name: name.to_string(),
+                            reason,
+                        })?)
                     }
                     (Item::Instance(e), ComponentEntityType::Instance(id)) => {
-                        Item::Instance(type_host_funcs(types, *id, e, &s.resources)?)
+                        Item::Instance(type_host_funcs(types, *id, e, &s.resources, name)?)
                     }
                     (item, _) => item,
                 };
@@ -342,13 +359,16 @@ pub(crate) fn instantiate<T: 'static>(
             Def::Lift { core_func, ty, opts } => {
                 let core = *at(&s.core_funcs, *core_func, "core func")?;
                 let ft = convert_func(types, *ty, &s.resources)?;
-                s.funcs.push(Func::lifted(core, s.options(opts)?, state.clone(), ft));
+                let opts = s.options(ctx, opts)?;
+                s.funcs.push(Func::lifted(core, opts, state.clone(), ft));
             }
             Def::Lower { func, ty, opts } => {
                 let callee = at(&s.funcs, *func, "func")?.clone();
                 let ft = convert_func(types, *ty, &s.resources)?;
-                let opts = s.options(opts)?;
-                s.core_funcs.push(func::lower(ctx, callee, ft, opts, state.clone()));
+                let opts = s.options(ctx, opts)?;
+                let core = func::lower(ctx, callee, ft, opts, state.clone())
+                    .map_err(|e| Error::Invalid { message: e, offset: 0 })?;
+                s.core_funcs.push(core);
             }
             Def::ResourceNew(id) => {
                 let rt = s.resource(id)?;

@@ -4,7 +4,8 @@
 //! decoding and validation (with `wasmparser`), instantiation of nested components and core
 //! instances, the synchronous canonical ABI for every value type, resources with per-instance
 //! handle tables, and an embedding API shaped like Ward's own: [`Component`], [`Linker`],
-//! [`Instance`], [`Func`], [`Val`], [`ResourceTable`].
+//! [`Instance`], [`Func`], [`Val`], [`ResourceTable`], and typed calls with Rust values
+//! ([`TypedFunc`], see [`typed`]) that lower straight into guest memory.
 //!
 //! ```
 //! use ward_component::{Component, Linker, Val};
@@ -61,9 +62,10 @@
 //! ## What is not here yet
 //!
 //! The async ABI (`async` lifts and lowers, `task.*`, `waitable-set.*`, streams, futures,
-//! error contexts), threads, component values and start functions, `map` types, and
-//! subtype checks of imports beyond their kind: components using them fail to instantiate
-//! with [`Error::Unsupported`].
+//! error contexts), threads, component values and start functions, and subtype checks of
+//! imports beyond their kind: components using them fail to instantiate with
+//! [`Error::Unsupported`]. Typed calls take no resources yet (call such functions with
+//! [`Func::call`]).
 
 #![warn(missing_docs)]
 
@@ -72,7 +74,9 @@ mod decode;
 mod error;
 mod func;
 mod instance;
+mod macros;
 mod resources;
+pub mod typed;
 mod types;
 mod values;
 pub mod wast;
@@ -80,6 +84,7 @@ pub mod wast;
 pub use error::{Error, Result};
 pub use func::Func;
 pub use resources::{HostDrop, ResourceAny, ResourceTable, ResourceType};
+pub use typed::{ComponentType, Lift, Lower, TypedFunc};
 pub use types::{FuncType, Type};
 pub use values::Val;
 
@@ -179,6 +184,27 @@ impl Instance {
             Item::Func(f) => Some(f.clone()),
             _ => None,
         }
+    }
+
+    /// The exported function `name` as a [`TypedFunc`] with Rust parameter types `Params` (a
+    /// tuple, one per parameter) and result `Results` (`()` or a one-tuple), checked against
+    /// the function's type now: a mismatch is an [`Error::TypeMismatch`] that names the
+    /// parameter or result and both types. See [`TypedFunc`] for an example.
+    ///
+    /// The store is the one the instance lives in (as with Ward's core `get_typed_func`).
+    pub fn get_typed_func<Params, Results>(
+        &self,
+        _store: impl ward::AsContext,
+        name: &str,
+    ) -> Result<TypedFunc<Params, Results>>
+    where
+        Params: typed::ComponentParams,
+        Results: typed::ComponentResults,
+    {
+        let f = self
+            .get_func(name)
+            .ok_or_else(|| Error::Usage(format!("no exported function `{name}`")))?;
+        TypedFunc::new(&f, name)
     }
 
     /// The exported instance `name`, e.g. an interface `a:b/c`.

@@ -6,7 +6,7 @@ use crate::abi::trap;
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -185,13 +185,15 @@ pub(crate) struct Handle {
 pub(crate) struct InstanceState {
     pub(crate) id: u64,
     pub(crate) parent: Option<Arc<InstanceState>>,
+    /// The spec's `may_enter` and `may_leave` flags. A store (and so every call through these
+    /// instances) runs on one thread at a time; atomics only make the state `Sync`.
+    may_enter: AtomicBool,
+    may_leave: AtomicBool,
     inner: Mutex<StateInner>,
 }
 
 #[derive(Default)]
 struct StateInner {
-    may_enter: bool,
-    may_leave: bool,
     handles: Vec<Option<Handle>>,
     free: Vec<u32>,
     /// Live borrow handles per running call (task id).
@@ -209,12 +211,9 @@ impl InstanceState {
         Arc::new(InstanceState {
             id: next_id(),
             parent,
-            inner: Mutex::new(StateInner {
-                may_enter: true,
-                may_leave: true,
-                handles: vec![None],
-                ..StateInner::default()
-            }),
+            may_enter: AtomicBool::new(true),
+            may_leave: AtomicBool::new(true),
+            inner: Mutex::new(StateInner { handles: vec![None], ..StateInner::default() }),
         })
     }
 
@@ -224,43 +223,32 @@ impl InstanceState {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn self_and_ancestors(self: &Arc<Self>) -> Vec<Arc<InstanceState>> {
-        let mut out = vec![self.clone()];
-        let mut cur = self.parent.clone();
-        while let Some(p) = cur {
-            cur = p.parent.clone();
-            out.push(p);
+    /// Whether instance `id` is this one or one of its ancestors.
+    pub(crate) fn is_self_or_ancestor(&self, id: u64) -> bool {
+        let mut cur = Some(self);
+        while let Some(i) = cur {
+            if i.id == id {
+                return true;
+            }
+            cur = i.parent.as_deref();
         }
-        out
-    }
-
-    /// The instances entered by a call from `caller` (None: the host) into `self`.
-    pub(crate) fn entering_set(
-        self: &Arc<Self>,
-        caller: Option<&Arc<InstanceState>>,
-    ) -> Vec<Arc<InstanceState>> {
-        let mut set = self.self_and_ancestors();
-        if let Some(caller) = caller {
-            let theirs = caller.self_and_ancestors();
-            set.retain(|i| !theirs.iter().any(|c| c.id == i.id));
-        }
-        set
+        false
     }
 
     pub(crate) fn may_enter(&self) -> bool {
-        self.lock().may_enter
+        self.may_enter.load(Ordering::Relaxed)
     }
 
     pub(crate) fn set_may_enter(&self, v: bool) {
-        self.lock().may_enter = v;
+        self.may_enter.store(v, Ordering::Relaxed);
     }
 
     pub(crate) fn may_leave(&self) -> bool {
-        self.lock().may_leave
+        self.may_leave.load(Ordering::Relaxed)
     }
 
     pub(crate) fn set_may_leave(&self, v: bool) {
-        self.lock().may_leave = v;
+        self.may_leave.store(v, Ordering::Relaxed);
     }
 
     pub(crate) fn check_may_leave(&self) -> ward::Result<()> {

@@ -46,6 +46,8 @@ pub enum Type {
     List(Arc<Type>),
     /// `list<T, N>` (fixed length)
     FixedList(Arc<Type>, u32),
+    /// `map<K, V>`: laid out as `list<tuple<K, V>>`
+    Map(Arc<Type>, Arc<Type>),
     /// `record { ... }`
     Record(Arc<[(String, Type)]>),
     /// `tuple<...>`
@@ -83,6 +85,7 @@ impl fmt::Display for Type {
             Type::Char => write!(f, "char"),
             Type::String => write!(f, "string"),
             Type::List(t) => write!(f, "list<{t}>"),
+            Type::Map(k, v) => write!(f, "map<{k}, {v}>"),
             Type::FixedList(t, n) => write!(f, "list<{t}, {n}>"),
             Type::Record(_) => write!(f, "record"),
             Type::Tuple(_) => write!(f, "tuple"),
@@ -202,7 +205,9 @@ pub(crate) fn convert(types: &Types, ty: WpValType, map: &ResourceMap) -> Result
         ),
         ComponentDefinedType::Own(r) => Type::Own(resource(*r)?),
         ComponentDefinedType::Borrow(r) => Type::Borrow(resource(*r)?),
-        ComponentDefinedType::Map { .. } => return Err(Error::Unsupported("map types".into())),
+        ComponentDefinedType::Map { key, value, .. } => {
+            Type::Map(Arc::new(conv(*key)?), Arc::new(conv(*value)?))
+        }
         ComponentDefinedType::Future { .. } | ComponentDefinedType::Stream { .. } => {
             return Err(Error::Unsupported("future and stream types (async ABI)".into()))
         }
@@ -290,7 +295,7 @@ impl Type {
             Type::S16 | Type::U16 => 2,
             Type::S32 | Type::U32 | Type::F32 | Type::Char => 4,
             Type::S64 | Type::U64 | Type::F64 => 8,
-            Type::String | Type::List(_) | Type::Own(_) | Type::Borrow(_) => 4,
+            Type::String | Type::List(_) | Type::Map(..) | Type::Own(_) | Type::Borrow(_) => 4,
             Type::FixedList(t, _) => t.align(),
             Type::Record(fields) => fields.iter().map(|(_, t)| t.align()).max().unwrap_or(1),
             Type::Tuple(ts) => ts.iter().map(Type::align).max().unwrap_or(1),
@@ -314,7 +319,7 @@ impl Type {
             Type::S16 | Type::U16 => 2,
             Type::S32 | Type::U32 | Type::F32 | Type::Char => 4,
             Type::S64 | Type::U64 | Type::F64 => 8,
-            Type::String | Type::List(_) => 8,
+            Type::String | Type::List(_) | Type::Map(..) => 8,
             Type::Own(_) | Type::Borrow(_) => 4,
             Type::FixedList(t, n) => t.size().saturating_mul(*n as u64),
             Type::Record(fields) => record_size(fields.iter().map(|(_, t)| t), self.align()),
@@ -340,7 +345,7 @@ impl Type {
             Type::S64 | Type::U64 => out.push(Flat::I64),
             Type::F32 => out.push(Flat::F32),
             Type::F64 => out.push(Flat::F64),
-            Type::String | Type::List(_) => out.extend([Flat::I32, Flat::I32]),
+            Type::String | Type::List(_) | Type::Map(..) => out.extend([Flat::I32, Flat::I32]),
             Type::FixedList(t, n) => {
                 for _ in 0..*n {
                     if !t.flatten(out, cap) {
@@ -375,6 +380,41 @@ impl Type {
             _ => out.push(Flat::I32),
         }
         out.len() <= cap
+    }
+
+    /// The layout of a map's entries: `tuple<K, V>`'s (size, alignment, offset of the value).
+    pub(crate) fn map_entry(k: &Type, v: &Type) -> (u64, u32, u64) {
+        let align = k.align().max(v.align());
+        let value_at = align_to(k.size(), v.align());
+        (align_to(value_at.saturating_add(v.size()), align), align, value_at)
+    }
+
+    /// Whether values of this type are plain bytes in memory: no strings, lists, maps or
+    /// handles, so storing one allocates nothing and calls no guest code.
+    pub(crate) fn is_plain(&self) -> bool {
+        match self {
+            Type::String | Type::List(_) | Type::Map(..) | Type::Own(_) | Type::Borrow(_) => false,
+            Type::FixedList(t, _) | Type::Option(t) => t.is_plain(),
+            Type::Record(fields) => fields.iter().all(|(_, t)| t.is_plain()),
+            Type::Tuple(ts) => ts.iter().all(Type::is_plain),
+            Type::Variant(cases) => cases.iter().flat_map(|(_, t)| t).all(Type::is_plain),
+            Type::Result(ok, err) => ok.iter().chain(err).all(|t| t.is_plain()),
+            _ => true,
+        }
+    }
+
+    /// Whether a value of this type can hold a `borrow` handle.
+    pub(crate) fn has_borrow(&self) -> bool {
+        match self {
+            Type::Borrow(_) => true,
+            Type::List(t) | Type::FixedList(t, _) | Type::Option(t) => t.has_borrow(),
+            Type::Map(k, v) => k.has_borrow() || v.has_borrow(),
+            Type::Record(fields) => fields.iter().any(|(_, t)| t.has_borrow()),
+            Type::Tuple(ts) => ts.iter().any(Type::has_borrow),
+            Type::Variant(cases) => cases.iter().flat_map(|(_, t)| t).any(Type::has_borrow),
+            Type::Result(ok, err) => ok.iter().chain(err).any(|t| t.has_borrow()),
+            _ => false,
+        }
     }
 
     /// The joined flat payload types of a variant-like type (without the discriminant).
@@ -448,6 +488,11 @@ mod tests {
         assert_eq!((flags.size(), flags.align()), (8, 4));
         assert_eq!(discriminant_size(256), 1);
         assert_eq!(discriminant_size(257), 2);
+        let map = Type::Map(Arc::new(Type::String), Arc::new(Type::U64));
+        assert_eq!((map.size(), map.align(), map.to_string()), (8, 4, "map<string, u64>".into()));
+        let mut flat = Vec::new();
+        assert!(map.flatten(&mut flat, 16));
+        assert_eq!(flat, [Flat::I32, Flat::I32]);
         let big = Type::FixedList(Arc::new(Type::U8), 100);
         assert!(flatten_all(&[big], 16).is_none());
     }

@@ -44,6 +44,8 @@ pub enum Val {
     /// `list<u8>`, as a component lifts it: one byte per element (the host may also pass
     /// `list<u8>` as a [`Val::List`] of [`Val::U8`]).
     Bytes(Vec<u8>),
+    /// `map<K, V>`: entries in order (as the guest's list holds them)
+    Map(Vec<(Val, Val)>),
     /// `record`: fields in type order
     Record(Vec<(String, Val)>),
     /// `tuple`
@@ -80,6 +82,7 @@ impl Val {
             Val::Char(_) => "char",
             Val::String(_) => "string",
             Val::List(_) | Val::Bytes(_) => "list",
+            Val::Map(_) => "map",
             Val::Record(_) => "record",
             Val::Tuple(_) => "tuple",
             Val::Variant(..) => "variant",
@@ -111,6 +114,21 @@ fn list(f: &mut fmt::Formatter<'_>, open: &str, items: &[Val], close: &str) -> f
     write!(f, "{close}")
 }
 
+/// `{a: x, b: y}`: a record's fields or a map's entries.
+fn pairs<'a>(
+    f: &mut fmt::Formatter<'_>,
+    items: impl Iterator<Item = (&'a dyn fmt::Display, &'a str, &'a Val)>,
+) -> fmt::Result {
+    write!(f, "{{")?;
+    for (i, (k, sep, v)) in items.enumerate() {
+        if i > 0 {
+            write!(f, ", ")?;
+        }
+        write!(f, "{k}{sep}{v}")?;
+    }
+    write!(f, "}}")
+}
+
 fn payload(f: &mut fmt::Formatter<'_>, name: &str, p: &Option<Box<Val>>) -> fmt::Result {
     match p {
         Some(v) => write!(f, "{name}({v})"),
@@ -140,15 +158,11 @@ impl fmt::Display for Val {
                 list(f, "[", &items, "]")
             }
             Val::Tuple(items) => list(f, "(", items, ")"),
+            Val::Map(entries) => {
+                pairs(f, entries.iter().map(|(k, v)| (k as &dyn fmt::Display, " => ", v)))
+            }
             Val::Record(fields) => {
-                write!(f, "{{")?;
-                for (i, (n, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, ", ")?;
-                    }
-                    write!(f, "{n}: {v}")?;
-                }
-                write!(f, "}}")
+                pairs(f, fields.iter().map(|(n, v)| (n as &dyn fmt::Display, ": ", v)))
             }
             Val::Variant(name, p) => payload(f, name, p),
             Val::Enum(name) => write!(f, "{name}"),

@@ -32,6 +32,7 @@ const ENFORCED: &[&str] = &[
     "validation/outer-alias.wast",
     "validation/resources.wast",
     "values/alignment.wast",
+    "values/concat.wast",
     "values/numerics.wast",
     "values/realloc.wast",
     "values/strings.wast",

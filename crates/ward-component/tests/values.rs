@@ -4,60 +4,10 @@
 //! import, lowered back and lifted out again — with every string encoding and for lists of
 //! records, variants, options, results, flags, floats, chars and resources.
 
+mod common;
+
+use common::{echo_component, echo_linker};
 use ward_component::{Component, Error, Linker, ResourceAny, ResourceType, Val};
-
-/// A bump allocator and memory, shared by every test component.
-const LIBC: &str = r#"
-  (core module $libc
-    (memory (export "mem") 1)
-    (global $next (mut i32) (i32.const 1024))
-    (func (export "realloc") (param $old i32) (param $osize i32) (param $align i32) (param $nsize i32) (result i32)
-      (local $r i32)
-      (local.set $r (i32.and (i32.add (global.get $next) (i32.sub (local.get $align) (i32.const 1)))
-                             (i32.sub (i32.const 0) (local.get $align))))
-      (global.set $next (i32.add (local.get $r) (local.get $nsize)))
-      (if (local.get $old) (then (memory.copy (local.get $r) (local.get $old) (local.get $osize))))
-      (local.get $r)))
-  (core instance $libc (instantiate $libc))
-"#;
-
-/// A component whose `run` forwards its argument of type `$t` to the import `echo`.
-/// `decls` declares types inside the import's instance type (ending with an export named `t`),
-/// `params` are the core parameter types of the flattened argument, and `spilled` says whether
-/// the result goes through memory (a return pointer) rather than one core value.
-fn echo_component(decls: &str, params: &[&str], result: &str, encoding: &str) -> String {
-    let spilled = result == "spill";
-    let names: Vec<String> = (0..params.len()).map(|i| format!("(local.get {i})")).collect();
-    let import_params = if spilled {
-        format!("(param {} i32)", params.join(" "))
-    } else {
-        format!("(param {}) (result {result})", params.join(" "))
-    };
-    let export_result = if spilled { "i32".to_string() } else { result.to_string() };
-    let body = if spilled {
-        format!("(call $echo {} (i32.const 64)) (i32.const 64)", names.join(" "))
-    } else {
-        format!("(call $echo {})", names.join(" "))
-    };
-    format!(
-        r#"(component
-  (import "test:echo/echo" (instance $e {decls}
-    (export "echo" (func (param "x" $t) (result $t)))))
-  (alias export $e "t" (type $t))
-  (alias export $e "echo" (func $echo))
-  {LIBC}
-  (core func $echo (canon lower (func $echo) string-encoding={encoding}
-    (memory (core memory $libc "mem")) (realloc (core func $libc "realloc"))))
-  (core module $main
-    (import "" "echo" (func $echo {import_params}))
-    (func (export "run") (param {params}) (result {export_result}) {body}))
-  (core instance $main (instantiate $main (with "" (instance (export "echo" (func $echo))))))
-  (func (export "run") (param "x" $t) (result $t)
-    (canon lift (core func $main "run") string-encoding={encoding}
-      (memory (core memory $libc "mem")) (realloc (core func $libc "realloc")))))"#,
-        params = params.join(" "),
-    )
-}
 
 /// Runs `value` through a fresh instance of `wat`; returns what came back and what the host
 /// import saw.
@@ -72,12 +22,7 @@ fn round_trip_with(
 ) -> Result<(Val, Val), Error> {
     let engine = ward::Engine::default();
     let component = Component::new(&engine, wat)?;
-    let mut linker = Linker::<Vec<Val>>::new(&engine);
-    linker.func_new("test:echo/echo", "echo", |mut store, params, results| {
-        store.data_mut().push(params[0].clone());
-        results[0] = params[0].clone();
-        Ok(())
-    })?;
+    let mut linker = echo_linker(&engine)?;
     setup(&mut linker)?;
     let mut store = ward::Store::new(&engine, Vec::new());
     let instance = linker.instantiate(&mut store, &component)?;
@@ -177,6 +122,24 @@ fn flags_chars_floats_tuples() {
     let t = r#"(type $t0 (tuple u16 f32 string)) (export "t" (type $t (eq $t0)))"#;
     let tuple = Val::Tuple(vec![Val::U16(65535), Val::Float32(0.5), Val::String("tup".into())]);
     assert_round_trip(t, &["i32", "f32", "i32", "i32"], "spill", tuple);
+}
+
+#[test]
+fn maps() {
+    let decls = r#"(type $m (map string u32)) (export "t" (type $t (eq $m)))"#;
+    let entries = vec![
+        (Val::String("one".into()), Val::U32(1)),
+        (Val::String("☃".into()), Val::U32(u32::MAX)),
+    ];
+    assert_round_trip(decls, &["i32", "i32"], "spill", Val::Map(entries));
+    assert_round_trip(decls, &["i32", "i32"], "spill", Val::Map(vec![]));
+    // Entries keep their layout as `tuple<K, V>`: a u8 key, a u64 value at offset 8.
+    let wide = r#"(type $m (map u8 (map char u64))) (export "t" (type $t (eq $m)))"#;
+    let inner = Val::Map(vec![(Val::Char('x'), Val::U64(7)), (Val::Char('🍰'), Val::U64(8))]);
+    assert_round_trip(wide, &["i32", "i32"], "spill", Val::Map(vec![(Val::U8(3), inner)]));
+    let wat = echo_component(decls, &["i32", "i32"], "spill", "utf8");
+    let e = round_trip(&wat, Val::List(vec![])).unwrap_err();
+    assert!(e.to_string().contains("expected a value of type map<string, u32>, got list"), "{e}");
 }
 
 #[test]

@@ -137,6 +137,23 @@ fn missing(dir: &Path) {
     loud("spec_suite: SKIPPED (CI is not set)");
 }
 
+/// A file that does not pass every directive, with its first failures, for an assertion.
+fn describe_broken(report: &ward_wast::Report) -> String {
+    let first: Vec<String> = report
+        .failures
+        .iter()
+        .take(3)
+        .map(|f| format!("    {}:{}: {}: {}", f.line, f.column, f.directive, f.message))
+        .collect();
+    format!(
+        "  {}: {} passed, {} failed\n{}",
+        report.path.display(),
+        report.passed,
+        report.failed,
+        first.join("\n")
+    )
+}
+
 /// Runs `files`, printing a line per file; returns the (passed, failed) counts of enforced and
 /// of other files, and a description of each enforced file that does not pass every directive.
 fn run_enforcing(
@@ -161,19 +178,7 @@ fn run_enforcing(
         counts.0 += report.passed;
         counts.1 += report.failed;
         if on && (report.failed > 0 || report.total() == 0) {
-            let first: Vec<String> = report
-                .failures
-                .iter()
-                .take(3)
-                .map(|f| format!("    {}:{}: {}: {}", f.line, f.column, f.directive, f.message))
-                .collect();
-            broken.push(format!(
-                "  {}: {} passed, {} failed\n{}",
-                report.path.display(),
-                report.passed,
-                report.failed,
-                first.join("\n")
-            ));
+            broken.push(describe_broken(&report));
         }
     });
     (enforced_counts, deferred, broken)
@@ -322,19 +327,7 @@ fn spec_suite_native() {
             report.passed, report.failed, report.native_modules, report.interpreted_modules
         );
         if !waits_for_gc(&name) && (report.failed > 0 || report.total() == 0) {
-            let first: Vec<String> = report
-                .failures
-                .iter()
-                .take(3)
-                .map(|f| format!("    {}:{}: {}: {}", f.line, f.column, f.directive, f.message))
-                .collect();
-            broken.push(format!(
-                "  {}: {} passed, {} failed\n{}",
-                report.path.display(),
-                report.passed,
-                report.failed,
-                first.join("\n")
-            ));
+            broken.push(describe_broken(&report));
         }
     });
     println!(

@@ -287,6 +287,31 @@ fn invoke_calls_an_export_and_prints_results() {
 }
 
 #[test]
+fn tier_native_runs_the_same_program() {
+    let s = Scratch::new("tier");
+    let module = s.file(
+        "fib.wat",
+        r#"(module
+             (func $fib (export "fib") (param i32) (result i32)
+               (if (result i32) (i32.lt_u (local.get 0) (i32.const 2))
+                 (then (local.get 0))
+                 (else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
+                                (call $fib (i32.sub (local.get 0) (i32.const 2))))))))"#,
+    );
+    for tier in ["interp", "native"] {
+        let mut cmd = ward();
+        cmd.args(["run", "--tier", tier, "--invoke", "fib"]).arg(&module).arg("20");
+        let o = run(cmd);
+        assert_eq!(stdout(&o), "6765\n", "--tier {tier}: {}", stderr(&o));
+    }
+    let mut cmd = ward();
+    cmd.args(["run", "--tier", "jit", "--invoke", "fib"]).arg(&module).arg("20");
+    let o = run(cmd);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("native"), "{}", stderr(&o));
+}
+
+#[test]
 fn stdin_flows_to_the_guest() {
     let s = Scratch::new("stdin");
     let module = s.file(

@@ -48,6 +48,28 @@ fn wast_passing_script() {
 }
 
 #[test]
+fn wast_native_tier_counts_the_modules_of_each_tier() {
+    let script =
+        format!("{GOOD}\n(module (import \"spectest\" \"print_i32\" (func (param i32))))\n");
+    let path = write("cli_native.wast", &script);
+    let out = ward(&["wast", "--tier", "native", "-v", path.to_str().unwrap()]);
+    let lines = stdout_lines(&out);
+    let shown = path.display();
+    assert_eq!(
+        lines,
+        [
+            format!("{shown}: interpreted: it imports a function (`spectest::print_i32`)"),
+            format!("{shown}: 5 passed, 0 failed"),
+            "modules: 2 native, 1 interpreted".to_string(),
+            "5 passed, 0 failed".to_string(),
+        ],
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
 fn wast_failing_script() {
     let good = write("cli_good2.wast", GOOD);
     let bad = write("cli_bad.wast", BAD);

@@ -137,6 +137,23 @@ fn missing(dir: &Path) {
     loud("spec_suite: SKIPPED (CI is not set)");
 }
 
+/// A file that does not pass every directive, with its first failures, for an assertion.
+fn describe_broken(report: &ward_wast::Report) -> String {
+    let first: Vec<String> = report
+        .failures
+        .iter()
+        .take(3)
+        .map(|f| format!("    {}:{}: {}: {}", f.line, f.column, f.directive, f.message))
+        .collect();
+    format!(
+        "  {}: {} passed, {} failed\n{}",
+        report.path.display(),
+        report.passed,
+        report.failed,
+        first.join("\n")
+    )
+}
+
 /// Runs `files`, printing a line per file; returns the (passed, failed) counts of enforced and
 /// of other files, and a description of each enforced file that does not pass every directive.
 fn run_enforcing(
@@ -161,19 +178,7 @@ fn run_enforcing(
         counts.0 += report.passed;
         counts.1 += report.failed;
         if on && (report.failed > 0 || report.total() == 0) {
-            let first: Vec<String> = report
-                .failures
-                .iter()
-                .take(3)
-                .map(|f| format!("    {}:{}: {}: {}", f.line, f.column, f.directive, f.message))
-                .collect();
-            broken.push(format!(
-                "  {}: {} passed, {} failed\n{}",
-                report.path.display(),
-                report.passed,
-                report.failed,
-                first.join("\n")
-            ));
+            broken.push(describe_broken(&report));
         }
     });
     (enforced_counts, deferred, broken)
@@ -264,4 +269,81 @@ fn runner_reports_bad_input() {
     let report = ward_wast::run_file("/nonexistent/dir/x.wast");
     assert_eq!((report.passed, report.failed), (0, 1));
     assert!(report.failures[0].message.contains("cannot read"));
+}
+
+/// What a fallback reason is about, for the native run's summary: the operator's name, or the
+/// module-level reason without its details.
+fn fallback_kind(reason: &str) -> String {
+    let head = match reason.strip_prefix('`') {
+        Some(op) => op.split(['`', ' ', '{']).next().unwrap_or(op),
+        None => reason.split(" (").next().unwrap_or(reason),
+    };
+    head.split(" at offset").next().unwrap_or(head).to_string()
+}
+
+/// The root files again under the native tier (`Config::tier(Tier::Native)`): a module the
+/// native tier compiles must behave exactly as in the interpreter, so the same files must pass
+/// every directive; modules it does not cover yet run in the interpreter. Prints how many files
+/// ran every module natively, and what made the others fall back.
+#[test]
+fn spec_suite_native() {
+    let dir = suite_dir();
+    let files = root_scripts(&dir);
+    if files.is_empty() {
+        missing(&dir);
+        return;
+    }
+    let _watchdog = Watchdog::start();
+    let mut config = ward::Config::new();
+    config.tier(ward::Tier::Native);
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (mut all_native, mut mixed, mut interpreted) = (0, 0, 0);
+    let (mut native_modules, mut interpreted_modules) = (0, 0);
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut broken = Vec::new();
+    ward_wast::run_files_with(&files, jobs, &config, |report| {
+        let name = report.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let tiers = match (report.native_modules, report.interpreted_modules) {
+            (0, _) => {
+                interpreted += 1;
+                "interpreted"
+            }
+            (_, 0) => {
+                all_native += 1;
+                "native"
+            }
+            _ => {
+                mixed += 1;
+                "mixed"
+            }
+        };
+        native_modules += report.native_modules;
+        interpreted_modules += report.interpreted_modules;
+        for reason in &report.fallbacks {
+            *kinds.entry(fallback_kind(reason)).or_default() += 1;
+        }
+        println!(
+            "{name}: {} passed, {} failed; modules: {} native, {} interpreted ({tiers})",
+            report.passed, report.failed, report.native_modules, report.interpreted_modules
+        );
+        if !waits_for_gc(&name) && (report.failed > 0 || report.total() == 0) {
+            broken.push(describe_broken(&report));
+        }
+    });
+    println!(
+        "native tier: {all_native} files ran every module natively, {mixed} some, \
+         {interpreted} none; modules: {native_modules} native, {interpreted_modules} interpreted"
+    );
+    let mut kinds: Vec<(String, usize)> = kinds.into_iter().collect();
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (kind, n) in kinds.iter().take(25) {
+        println!("  fell back {n:>5}: {kind}");
+    }
+    assert!(
+        broken.is_empty(),
+        "{} spec file(s) do not pass every directive under the native tier (run `ward wast \
+         --tier native -v FILE` for all failures):\n{}",
+        broken.len(),
+        broken.join("\n")
+    );
 }

@@ -245,3 +245,22 @@ mod tests {
         assert!(parse_wasm_option("threads").unwrap_err().contains("threads"));
     }
 }
+
+/// The execution tier, as `--tier` spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TierArg {
+    /// The interpreter (the default): starts at once, runs everything.
+    Interp,
+    /// Cranelift native code, compiled when the module is loaded; a module using something
+    /// the native tier does not cover yet runs in the interpreter.
+    Native,
+}
+
+impl From<TierArg> for ward::Tier {
+    fn from(t: TierArg) -> ward::Tier {
+        match t {
+            TierArg::Interp => ward::Tier::Interpreter,
+            TierArg::Native => ward::Tier::Native,
+        }
+    }
+}

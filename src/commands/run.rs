@@ -29,7 +29,7 @@ use ward::{
 use ward_wasi::{ThreadEnd, WasiCtx, WasiCtxBuilder};
 
 use super::load::{self, Source};
-use super::options::{self, DirMapping, EnvVar, WasiOption, WasmOption};
+use super::options::{self, DirMapping, EnvVar, TierArg, WasiOption, WasmOption};
 use super::{backtrace, diag, exit};
 
 /// Room for tables and element segments beside the memories, in the default store-wide budget.
@@ -97,6 +97,10 @@ pub struct RunArgs {
     /// module is compiled (exit status 124).
     #[arg(long, value_name = "DURATION", value_parser = options::parse_duration)]
     pub timeout: Option<Duration>,
+    /// The execution tier: `interp` (the default) or `native` (Cranelift, compiled before the
+    /// program starts; a module the native tier cannot compile yet runs in the interpreter).
+    #[arg(long, value_enum, default_value = "interp")]
+    pub tier: TierArg,
     /// Enable `wasi-threads`: the guest may start threads (`thread-spawn`), each a new
     /// instance sharing the memory the module imports; at most `--max-threads` at once.
     #[arg(long)]
@@ -223,6 +227,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let guest_args = args.guest_args()?;
 
     let mut config = Config::new();
+    config.tier(args.tier.into());
     config.consume_fuel(args.fuel.is_some());
     // A thread's exit or trap stops the other threads by interrupting their stores.
     config.interruptible(args.timeout.is_some() || args.wasi_threads);

@@ -31,7 +31,7 @@ use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, Wast
 pub use ward_wast::{Failure, Report};
 
 fn new_report(path: &Path) -> Report {
-    Report { path: path.to_path_buf(), passed: 0, failed: 0, failures: Vec::new() }
+    Report::new(path)
 }
 
 fn fail(report: &mut Report, line: usize, directive: &'static str, message: String) {

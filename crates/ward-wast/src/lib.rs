@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex, Once};
 
-use ward::{Engine, Instance, Linker, Module, Store, Trap, TrapCode, Val};
+use ward::{Config, Engine, Instance, Linker, Module, Store, Tier, Trap, TrapCode, Val};
 use wast::lexer::Lexer;
 use wast::parser::{self, ParseBuffer};
 use wast::token::Id;
@@ -72,11 +72,26 @@ pub struct Report {
     pub failed: usize,
     /// Every failure, in script order.
     pub failures: Vec<Failure>,
+    /// Modules the script compiled that run in native code (see [`ward::Config::tier`]).
+    pub native_modules: usize,
+    /// Modules the script compiled that run in the interpreter.
+    pub interpreted_modules: usize,
+    /// With the native tier asked for: why each interpreted module fell back, in script order.
+    pub fallbacks: Vec<String>,
 }
 
 impl Report {
-    fn new(path: &Path) -> Report {
-        Report { path: path.to_path_buf(), passed: 0, failed: 0, failures: Vec::new() }
+    /// An empty report for the script at `path`.
+    pub fn new(path: &Path) -> Report {
+        Report {
+            path: path.to_path_buf(),
+            passed: 0,
+            failed: 0,
+            failures: Vec::new(),
+            native_modules: 0,
+            interpreted_modules: 0,
+            fallbacks: Vec::new(),
+        }
     }
 
     fn fail(&mut self, line: usize, column: usize, directive: &'static str, message: String) {
@@ -92,9 +107,14 @@ impl Report {
 
 /// Reads and runs one script. An unreadable or unparsable file is one failure.
 pub fn run_file(path: impl AsRef<Path>) -> Report {
+    run_file_with(path, &Config::new())
+}
+
+/// Reads and runs one script with an engine of configuration `config` (its tier, say).
+pub fn run_file_with(path: impl AsRef<Path>, config: &Config) -> Report {
     let path = path.as_ref();
     match std::fs::read_to_string(path) {
-        Ok(source) => run_script(path, &source),
+        Ok(source) => run_script_with(path, &source, config),
         Err(e) => {
             let mut report = Report::new(path);
             report.fail(0, 0, "file", format!("cannot read `{}`: {e}", path.display()));
@@ -105,7 +125,17 @@ pub fn run_file(path: impl AsRef<Path>) -> Report {
 
 /// Runs several scripts on up to `jobs` threads and hands each report to `each` in the order of
 /// `paths`, as soon as it and all before it are done.
-pub fn run_files(paths: &[PathBuf], jobs: usize, mut each: impl FnMut(Report)) {
+pub fn run_files(paths: &[PathBuf], jobs: usize, each: impl FnMut(Report)) {
+    run_files_with(paths, jobs, &Config::new(), each)
+}
+
+/// [`run_files`] with an engine of configuration `config` for every script.
+pub fn run_files_with(
+    paths: &[PathBuf],
+    jobs: usize,
+    config: &Config,
+    mut each: impl FnMut(Report),
+) {
     let jobs = jobs.clamp(1, paths.len().max(1));
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(usize, Report)>();
@@ -116,7 +146,7 @@ pub fn run_files(paths: &[PathBuf], jobs: usize, mut each: impl FnMut(Report)) {
             s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = paths.get(i) else { break };
-                if tx.send((i, run_file(path))).is_err() {
+                if tx.send((i, run_file_with(path, config))).is_err() {
                     break;
                 }
             });
@@ -136,6 +166,11 @@ pub fn run_files(paths: &[PathBuf], jobs: usize, mut each: impl FnMut(Report)) {
 
 /// Runs a script given as text; `path` only names it in the report.
 pub fn run_script(path: impl AsRef<Path>, source: &str) -> Report {
+    run_script_with(path, source, &Config::new())
+}
+
+/// [`run_script`] with an engine of configuration `config`.
+pub fn run_script_with(path: impl AsRef<Path>, source: &str, config: &Config) -> Report {
     let path = path.as_ref();
     std::thread::scope(|s| {
         let spawned = std::thread::Builder::new()
@@ -143,7 +178,7 @@ pub fn run_script(path: impl AsRef<Path>, source: &str) -> Report {
             .stack_size(SCRIPT_STACK_BYTES)
             .spawn_scoped(s, || {
                 QUIET_PANICS.set(true);
-                run_script_here(path, source)
+                run_script_here(path, source, config)
             });
         match spawned {
             Ok(handle) => handle.join().unwrap_or_else(|payload| {
@@ -152,12 +187,12 @@ pub fn run_script(path: impl AsRef<Path>, source: &str) -> Report {
                 report
             }),
             // No thread to be had: run on this one.
-            Err(_) => run_script_here(path, source),
+            Err(_) => run_script_here(path, source, config),
         }
     })
 }
 
-fn run_script_here(path: &Path, source: &str) -> Report {
+fn run_script_here(path: &Path, source: &str, config: &Config) -> Report {
     install_panic_hook();
     let mut report = Report::new(path);
     if source.trim().is_empty() {
@@ -195,7 +230,7 @@ fn run_script_here(path: &Path, source: &str) -> Report {
         }
     };
 
-    let mut runner = match catch_unwind(Runner::new) {
+    let mut runner = match catch_unwind(|| Runner::new(config)) {
         Ok(Ok(runner)) => Some(runner),
         Ok(Err(e)) => {
             report.fail(0, 0, "script", e);
@@ -228,6 +263,11 @@ fn run_script_here(path: &Path, source: &str) -> Report {
                 report.fail(line, column, name, format!("panicked: {}", panic_text(&*payload)))
             }
         }
+    }
+    if let Some(r) = runner {
+        report.native_modules = r.native_modules.get();
+        report.interpreted_modules = r.interpreted_modules.get();
+        report.fallbacks = r.fallbacks.into_inner();
     }
     report
 }
@@ -395,11 +435,15 @@ struct Runner {
     definitions: HashMap<String, Module>,
     last_definition: Option<Module>,
     refs: values::HostRefs,
+    /// Compiled modules by the tier that runs them, and why each interpreted one fell back.
+    native_modules: Cell<usize>,
+    interpreted_modules: Cell<usize>,
+    fallbacks: RefCell<Vec<String>>,
 }
 
 impl Runner {
-    fn new() -> Result<Runner, String> {
-        let engine = Engine::default();
+    fn new(config: &Config) -> Result<Runner, String> {
+        let engine = Engine::new(config);
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
         // Scripts register several instances under one name; the last one wins.
@@ -415,6 +459,9 @@ impl Runner {
             definitions: HashMap::new(),
             last_definition: None,
             refs: values::HostRefs::default(),
+            native_modules: Cell::new(0),
+            interpreted_modules: Cell::new(0),
+            fallbacks: RefCell::new(Vec::new()),
         })
     }
 
@@ -564,7 +611,7 @@ impl Runner {
         if matches!(module, QuoteWat::Wat(Wat::Component(_)) | QuoteWat::QuoteComponent(..)) {
             return Err(CompileError::Unsupported("components are not supported".into()));
         }
-        match module.to_test() {
+        let module = match module.to_test() {
             Err(e) => Err(CompileError::Rejected(format!("text format: {}", e.message()))),
             Ok(QuoteWatTest::Binary(bytes)) => Module::from_binary(&self.engine, &bytes)
                 .map_err(|e| CompileError::Rejected(e.to_string())),
@@ -572,7 +619,17 @@ impl Runner {
             Ok(QuoteWatTest::Text(text)) => {
                 Module::new(&self.engine, &text).map_err(|e| CompileError::Rejected(e.to_string()))
             }
+        }?;
+        match module.tier() {
+            Tier::Native => self.native_modules.set(self.native_modules.get() + 1),
+            Tier::Interpreter => {
+                self.interpreted_modules.set(self.interpreted_modules.get() + 1);
+                if let Some(reason) = module.native_fallback_reason() {
+                    self.fallbacks.borrow_mut().push(reason.to_string());
+                }
+            }
         }
+        Ok(module)
     }
 
     fn instantiate(&mut self, module: &Module) -> ward::Result<Instance> {

@@ -27,6 +27,24 @@ pub struct Config {
     pub(crate) memory_strategy: MemoryStrategy,
     pub(crate) dense_slot_size: usize,
     pub(crate) features: WasmFeatures,
+    pub(crate) tier: Tier,
+}
+
+/// Which execution tier runs a module's functions (see [`Config::tier`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// The interpreter: each function is translated on its first call to a compact register
+    /// code. Starts instantly, runs everything Ward supports, and a call can be parked or
+    /// yield. The default.
+    #[default]
+    Interpreter,
+    /// Native code compiled with Cranelift when the module is created. Faster for programs that
+    /// run long, slower to start. Covers a subset of WebAssembly for now: a module that uses
+    /// anything outside it (imported functions, SIMD, bulk memory, reference-typed operations,
+    /// ...) runs in the interpreter as a whole, as it also does when the engine has epoch
+    /// interruption or Ward was built without the `native` feature. Async calls
+    /// ([`Func::call_async`](crate::Func::call_async)) always run in the interpreter.
+    Native,
 }
 
 /// How linear memories hold their address space (see [`Config::memory_strategy`]).
@@ -55,6 +73,7 @@ impl Default for Config {
             memory_strategy: MemoryStrategy::Dense,
             dense_slot_size: DEFAULT_DENSE_SLOT,
             features: default_features(),
+            tier: Tier::Interpreter,
         }
     }
 }
@@ -157,6 +176,29 @@ impl Config {
     /// ```
     pub fn dense_slot_size(&mut self, bytes: usize) -> &mut Config {
         self.dense_slot_size = bytes.div_ceil(65536).max(1) * 65536;
+        self
+    }
+
+    /// Which tier runs the functions of modules compiled with this engine: [`Tier::Interpreter`]
+    /// (the default) or [`Tier::Native`], which compiles each module as a whole to machine code
+    /// when the [`Module`](crate::Module) is created (and falls back to the interpreter for the
+    /// whole module if it uses something the native tier does not cover yet).
+    ///
+    /// ```
+    /// let mut config = ward::Config::new();
+    /// config.tier(ward::Tier::Native);
+    /// let engine = ward::Engine::new(&config);
+    /// let module = ward::Module::new(&engine, r#"(module
+    ///     (func (export "add") (param i32 i32) (result i32)
+    ///       local.get 0 local.get 1 i32.add))"#)?;
+    /// let mut store = ward::Store::new(&engine, ());
+    /// let instance = ward::Instance::new(&mut store, &module, &[])?;
+    /// let add = instance.get_typed_func::<(i32, i32), i32>(&mut store, "add")?;
+    /// assert_eq!(add.call(&mut store, (2, 3))?, 5);
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn tier(&mut self, tier: Tier) -> &mut Config {
+        self.tier = tier;
         self
     }
 

@@ -32,11 +32,12 @@ mod engine;
 mod error;
 mod interp;
 mod module;
+mod native;
 mod runtime;
 mod types;
 
 pub use api::*;
-pub use engine::{Config, Engine, MemoryStrategy};
+pub use engine::{Config, Engine, MemoryStrategy, Tier};
 pub use error::{Error, FrameInfo, GuestText, Result, Trap, TrapCode};
 pub use module::debuginfo::{demangle, SourceLocation};
 pub use module::Module;

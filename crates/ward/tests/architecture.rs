@@ -1,6 +1,7 @@
 //! The direction of flow between the library's folders (ARCHITECTURE.md): `module/` (decode,
-//! validate) -> `runtime/` (layout, instantiation, pools) -> tiers (`interp/`) ; `api/` on top.
-//! A folder may only name the folders before it.
+//! validate) -> `runtime/` (layout, instantiation, pools) -> tiers (`interp/`, `native/`) ;
+//! `api/` on top. A folder may only name the folders before it; the tiers do not name each
+//! other.
 
 use std::path::{Path, PathBuf};
 
@@ -43,18 +44,32 @@ fn violations(folder: &str, forbidden: &[&str]) -> Vec<String> {
 
 #[test]
 fn decoding_knows_nothing_of_execution() {
-    let v = violations("module", &["runtime", "interp", "api"]);
+    let v = violations("module", &["runtime", "interp", "native", "api"]);
     assert!(v.is_empty(), "module/ must not depend on later layers:\n{}", v.join("\n"));
 }
 
 #[test]
 fn the_runtime_names_no_tier_and_no_api() {
-    let v = violations("runtime", &["interp", "api"]);
+    let v = violations("runtime", &["interp", "native", "api"]);
     assert!(v.is_empty(), "runtime/ must not depend on tiers or the API:\n{}", v.join("\n"));
 }
 
 #[test]
 fn the_interpreter_does_not_reach_up_into_the_api() {
-    let v = violations("interp", &["api"]);
-    assert!(v.is_empty(), "interp/ must not depend on the API:\n{}", v.join("\n"));
+    let v = violations("interp", &["api", "native"]);
+    assert!(
+        v.is_empty(),
+        "interp/ must not depend on the API or the native tier:\n{}",
+        v.join("\n")
+    );
+}
+
+#[test]
+fn the_native_tier_does_not_reach_up_into_the_api() {
+    let v = violations("native", &["api", "interp"]);
+    assert!(
+        v.is_empty(),
+        "native/ must not depend on the API or the interpreter:\n{}",
+        v.join("\n")
+    );
 }

@@ -1,6 +1,7 @@
 //! The call driver: runs wasm code in the interpreter and services what makes it stop — host
 //! calls, epoch deadlines, fuel yields — synchronously, as a resumable (parkable) call, or as a
-//! future.
+//! future. A plain call of a function with native code runs it natively instead (`native`);
+//! resumable and async calls always interpret.
 //!
 //! An interpreted call is plain data ([`Execution`]), so a host function can *park* it: the
 //! call returns [`CallStatus::Parked`] and is resumed later, from any thread, with the host
@@ -56,6 +57,12 @@ pub(crate) fn call_raw<T>(
     }
     let _span = tracing::trace_span!(target: "ward", "call", func).entered();
     let nesting = Nesting::enter(store)?;
+    if let Some(outcome) = crate::native::call(&mut nesting.store.inner, func, args, results) {
+        if let Err(Error::Trap(t)) = &outcome {
+            tracing::debug!(target: "ward", trap = %t.message(), "trap");
+        }
+        return outcome;
+    }
     let mut ex = Execution::new(&mut nesting.store.inner, func, args)?;
     let outcome = drive(nesting.store, &mut ex, ParkMode::Refuse).map(|_| ());
     finish(nesting.store, ex, outcome, results)

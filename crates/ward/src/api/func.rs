@@ -134,6 +134,16 @@ impl Func {
         FuncType::clone(&store.inner.funcs[self.index as usize].ty)
     }
 
+    /// Which tier runs the function when it is called from the host ([`Func::call`],
+    /// [`TypedFunc::call`](crate::TypedFunc::call)): [`Tier::Native`](crate::Tier::Native) if
+    /// its module was compiled natively. Meant for tests and diagnostics.
+    #[doc(hidden)]
+    pub fn tier(&self, store: impl AsContext) -> crate::Tier {
+        let store = store.as_context().0;
+        store.check(self.store_id);
+        crate::native::func_tier(&store.inner, self.index)
+    }
+
     /// Calls the function with dynamically typed arguments, writing its results to `results`.
     ///
     /// The number and types of `params` must match the function's parameters, and `results`

@@ -41,6 +41,7 @@ pub(crate) fn instantiate<T>(
         })
         .collect();
     let index = runtime::instantiate::instantiate(&mut store.inner, &module.inner, &imports)?;
+    crate::native::attach(&mut store.inner, index);
     let instance = Instance { store_id: store.id(), index };
     if let Some(start) = m.start {
         let func = store.inner.instances[index as usize].funcs[start as usize];

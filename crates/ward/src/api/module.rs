@@ -1,7 +1,7 @@
 //! The public constructors of [`Module`]: decoding (in `module/`) and, when the engine asks for
-//! it, eager translation by the interpreter tier.
+//! it, eager translation by the interpreter tier or compilation by the native tier.
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Tier};
 use crate::error::Result;
 use crate::module::Module;
 use std::path::Path;
@@ -45,6 +45,7 @@ impl Module {
                 )?;
             }
         }
+        crate::native::prepare(&module.inner);
         Ok(module)
     }
 
@@ -56,6 +57,20 @@ impl Module {
             source,
         })?;
         Module::new(engine, bytes)
+    }
+
+    /// Which tier runs this module's functions: [`Tier::Native`] only if the engine asked for
+    /// it and the native tier could compile the whole module. Meant for tests and diagnostics.
+    #[doc(hidden)]
+    pub fn tier(&self) -> Tier {
+        crate::native::module_tier(&self.inner)
+    }
+
+    /// Why the module runs in the interpreter although its engine asked for the native tier
+    /// (the first thing the native tier does not support). Meant for tests and diagnostics.
+    #[doc(hidden)]
+    pub fn native_fallback_reason(&self) -> Option<&str> {
+        crate::native::fallback_reason(&self.inner)
     }
 
     /// Checks a module without keeping it.

@@ -327,11 +327,9 @@ impl Execution {
         let mut code = cf.code.as_ptr();
         // SAFETY: a saved pc is always inside its function's code.
         let mut ip: *const Instr = unsafe { code.add(top.pc as usize) };
-        let mut fp = top.fp as usize;
         // SAFETY: `enter` checked fp + frame_slots (+2 for a v128 result) <= stack.len().
-        let mut sp = unsafe { self.stack.as_mut_ptr().add(fp) };
+        let mut sp = unsafe { self.stack.as_mut_ptr().add(top.fp as usize) };
         let mut vmctx = top.vmctx;
-        let mut inst: &InstanceData = instance_of(store, vmctx);
         let (mut mem_base, mut mem_len) = mem0(vmctx);
 
         // Switches the locals to the frame now on top (after a call or a return).
@@ -345,18 +343,28 @@ impl Execution {
                 code = cf.code.as_ptr();
                 // SAFETY: as above.
                 ip = unsafe { code.add(top.pc as usize) };
-                fp = top.fp as usize;
                 // SAFETY: as above; the frame was checked when it was entered.
-                sp = unsafe { self.stack.as_mut_ptr().add(fp) };
-                if top.vmctx != vmctx {
-                    vmctx = top.vmctx;
-                    inst = instance_of(store, vmctx);
-                }
+                sp = unsafe { self.stack.as_mut_ptr().add(top.fp as usize) };
+                vmctx = top.vmctx;
                 // A callee may have grown the memory.
                 (mem_base, mem_len) = mem0(vmctx);
             }};
         }
 
+        // The frame base (slot index of `sp` in the stack). Recomputed rather than kept in a
+        // register: the loop's registers are better spent on `ip`, `sp` and memory 0.
+        macro_rules! fp {
+            () => {
+                // SAFETY: `sp` points into the stack buffer.
+                unsafe { sp.offset_from(self.stack.as_ptr()) as usize }
+            };
+        }
+        // The current instance's data (for runtime calls), found through the context.
+        macro_rules! inst {
+            () => {
+                instance_of(store, vmctx)
+            };
+        }
         /// The index of the next instruction.
         macro_rules! pc {
             () => {
@@ -450,7 +458,7 @@ impl Execution {
         macro_rules! do_call {
             ($callee:expr, $args:expr) => {{
                 save_pc!();
-                match self.call(store, $callee, fp + $args as usize, vmctx) {
+                match self.call(store, $callee, fp!() + $args as usize, vmctx) {
                     Ok(None) => {
                         load_top!();
                         continue;
@@ -464,6 +472,7 @@ impl Execution {
             ($callee:expr, $args:expr) => {{
                 let callee = $callee;
                 let n = store.funcs[callee as usize].ty.param_slots() as usize;
+                let fp = fp!();
                 self.stack.copy_within(fp + $args as usize..fp + $args as usize + n, fp);
                 self.frames.pop();
                 match self.call(store, callee, fp, vmctx) {
@@ -605,7 +614,7 @@ impl Execution {
                     let ncode = ncode.cast::<CompiledFunc>();
                     // SAFETY: a record's code is live translated code (see `resolve_code`).
                     let ncf: &CompiledFunc = unsafe { &*ncode };
-                    let nfp = fp + args as usize;
+                    let nfp = fp!() + args as usize;
                     if self.frames.len() >= self.max_depth
                         || nfp + ncf.frame_slots as usize + 2 > self.stack.len()
                     {
@@ -629,12 +638,10 @@ impl Execution {
                     cf = ncf;
                     code = cf.code.as_ptr();
                     ip = code;
-                    fp = nfp;
                     // SAFETY: checked above.
                     sp = unsafe { sp.add(args as usize) };
                     if nvmctx != vmctx {
                         vmctx = nvmctx;
-                        inst = instance_of(store, vmctx);
                         (mem_base, mem_len) = mem0(vmctx);
                     }
                 }
@@ -668,9 +675,14 @@ impl Execution {
                     do_return_call!(store.func_of_raw(r), args)
                 }
                 Instr::Throw { tag, args } => {
-                    let tag = inst.tags[tag as usize];
+                    let tag = inst!().tags[tag as usize];
                     let n = store.tags[tag as usize].ty.param_slots() as usize;
-                    let values: Box<[u64]> = (0..n).map(|k| rd!(args as usize + k)).collect();
+                    // A copy of the frame pointer for the closure: capturing `sp` itself would
+                    // take its address and keep it out of a register for the whole loop.
+                    let frame = sp as *const u64;
+                    // SAFETY: the payload slots lie inside the frame (translator invariant).
+                    let values: Box<[u64]> =
+                        (0..n).map(|k| unsafe { *frame.add(args as usize + k) }).collect();
                     save_pc!();
                     if store.exns.wants_collection() {
                         self.collect_exns(store);
@@ -769,12 +781,12 @@ impl Execution {
                     unsafe { (p as *mut u128).write_unaligned(val.to_le()) }
                 }
                 Instr::MemorySize { d, m } => {
-                    let mem = mem_at(inst, m);
+                    let mem = mem_at(inst!(), m);
                     // SAFETY: memories are boxed in the store and live as long as it.
                     wr!(d, unsafe { (*mem).pages() })
                 }
                 Instr::MemoryGrow { d, a, m } => {
-                    let memp = mem_at(inst, m);
+                    let memp = mem_at(inst!(), m);
                     // SAFETY: as for MemorySize; the store is exclusively borrowed.
                     let mem = unsafe { &mut *memp };
                     let delta = if mem.ty.memory64 { rd!(a) } else { i32_!(a) as u64 };
@@ -807,6 +819,8 @@ impl Execution {
                     wr!(d, ((i32_!(a) as i32).wrapping_shr(i as u32) as u32) as u64)
                 }
                 Instr::I32ShrUI { d, a, i } => wr!(d, (i32_!(a).wrapping_shr(i as u32)) as u64),
+                Instr::I32RotlI { d, a, i } => wr!(d, i32_!(a).rotate_left(i as u32) as u64),
+                Instr::I32RotrI { d, a, i } => wr!(d, i32_!(a).rotate_right(i as u32) as u64),
                 Instr::I32EqI { d, a, i } => wr!(d, (i32_!(a) == (i as u32)) as u64),
                 Instr::I32NeI { d, a, i } => wr!(d, (i32_!(a) != (i as u32)) as u64),
                 Instr::I32LtSI { d, a, i } => wr!(d, ((i32_!(a) as i32) < i) as u64),
@@ -831,6 +845,8 @@ impl Execution {
                     wr!(d, ((rd!(a) as i64).wrapping_shr(i as u32)) as u64)
                 }
                 Instr::I64ShrUI { d, a, i } => wr!(d, rd!(a).wrapping_shr(i as u32)),
+                Instr::I64RotlI { d, a, i } => wr!(d, rd!(a).rotate_left(i as u32)),
+                Instr::I64RotrI { d, a, i } => wr!(d, rd!(a).rotate_right(i as u32)),
                 Instr::I64EqI { d, a, i } => wr!(d, (rd!(a) == (i as i64 as u64)) as u64),
                 Instr::I64NeI { d, a, i } => wr!(d, (rd!(a) != (i as i64 as u64)) as u64),
                 Instr::I64LtSI { d, a, i } => wr!(d, ((rd!(a) as i64) < (i as i64)) as u64),
@@ -1306,11 +1322,10 @@ impl Execution {
                 | Instr::AtomicStore { .. }
                 | Instr::AtomicRmw { .. }
                 | Instr::AtomicCmpxchg { .. }
-                | Instr::AtomicFence => {
-                    if let Err(c) = exec_cold(store, inst, cf, sp, ins, &mut ip) {
-                        trap!(c)
-                    }
-                }
+                | Instr::AtomicFence => match exec_cold(store, inst!(), cf, sp, ins, ip) {
+                    Ok(next) => ip = next,
+                    Err(c) => trap!(c),
+                },
             }
         }
     }
@@ -1418,8 +1433,26 @@ impl Execution {
 /// Instructions kept out of the main loop: generic and lane memory accesses, bulk memory and
 /// table operations, and SIMD. Keeping their code out of `run_inner` leaves the hot loop small
 /// enough for its state to stay in registers.
+///
+/// Takes the instruction pointer by value and returns where to continue (past any `Arg` words
+/// it consumed): the loop's `ip` must never have its address taken, or it would live in memory
+/// instead of a register for the whole loop.
 #[inline(never)]
 fn exec_cold(
+    store: &mut StoreInner,
+    inst: &InstanceData,
+    cf: &CompiledFunc,
+    sp: *mut u64,
+    ins: &Instr,
+    ip: *const Instr,
+) -> Result<*const Instr, TrapCode> {
+    let mut next = ip;
+    exec_cold_body(store, inst, cf, sp, ins, &mut next)?;
+    Ok(next)
+}
+
+#[inline(always)]
+fn exec_cold_body(
     store: &mut StoreInner,
     inst: &InstanceData,
     cf: &CompiledFunc,

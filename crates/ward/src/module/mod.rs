@@ -173,6 +173,9 @@ pub(crate) struct ModuleInner {
     /// Each defined function's code as an execution tier translated it (lazily, once per
     /// module): opaque here, so that decoding knows nothing of execution.
     pub(crate) code: Box<[OnceLock<TierCode>]>,
+    /// A tier's artifact for the module as a whole (the native tier compiles whole modules),
+    /// opaque here like `code`.
+    pub(crate) module_code: OnceLock<TierCode>,
     pub(crate) name: Option<String>,
     pub(crate) func_names: HashMap<u32, String>,
     /// DWARF line tables, read when a trap's frame first asks for its source location.

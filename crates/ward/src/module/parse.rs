@@ -37,6 +37,7 @@ pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
         datas: Vec::new(),
         bodies: Vec::new(),
         code: Box::new([]),
+        module_code: OnceLock::new(),
         name: None,
         func_names: HashMap::new(),
         line_tables: Default::default(),

@@ -314,14 +314,7 @@ impl StoreInner {
     pub(crate) fn new(engine: &Engine) -> StoreInner {
         let interrupt = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let epoch = engine.inner.epoch.clone();
-        let vm = Box::new(VMStoreContext {
-            fuel: 0,
-            fuel_yield_level: 0,
-            epoch_deadline: 0,
-            epoch: Arc::as_ptr(&epoch),
-            interrupt: Arc::as_ptr(&interrupt),
-            stack_limit: 0,
-        });
+        let vm = Box::new(VMStoreContext::new(Arc::as_ptr(&epoch), Arc::as_ptr(&interrupt)));
         StoreInner {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             engine: engine.clone(),

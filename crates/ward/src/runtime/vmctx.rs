@@ -22,14 +22,14 @@
 //! instance's context, a host function's in the store's [`FuncRefArena`]. So a table element
 //! reaches the code and context of its function in two loads (element, then record field).
 //!
-//! Native code will use the same offsets as constants; the interpreter's translator embeds them
+//! Native code uses the same offsets as constants; the interpreter's translator embeds them
 //! in its instructions (`global.get`, `call`, `ref.func`), and the loop reads memory 0, globals,
 //! function references, tables, type ids, fuel and the interruption state through this layout.
 //! Operations that change sizes or need metadata (`memory.grow`, `table.grow`, bulk and segment
 //! operations, atomics waits) are runtime calls that take the instance and an index, as a
 //! native tier's libcalls would.
 
-use crate::runtime::{GlobalCell, LinearMemory, TableInstance};
+use crate::runtime::{GlobalCell, LinearMemory, StoreInner, TableInstance};
 use std::alloc::Layout;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -43,10 +43,13 @@ pub(crate) const VMCTX_MAGIC: u32 = u32::from_le_bytes(*b"WARD");
 /// A function reference: everything a caller needs to call the function, in any tier.
 #[repr(C)]
 pub(crate) struct VMFuncRef {
-    /// The native tier's entry (its calling convention); null until that tier exists.
+    /// The native tier's entry, in Ward's native calling convention (`native` module docs);
+    /// null unless the function's module was compiled to native code.
     pub(crate) native_entry: *const u8,
-    /// An entry taking arguments and results in an array of 64-bit slots (host functions and
-    /// trampolines); null while host functions are called by the interpreter's driver.
+    /// The native tier's array-call trampoline for the function's signature, called as
+    /// `extern "C" fn(vmctx, values: *mut u64, native_entry)` with the arguments and then the
+    /// results in 64-bit slots; null unless `native_entry` is set (host functions are called by
+    /// the driver in `api/call.rs`).
     pub(crate) array_entry: *const u8,
     /// Canonical type id of the function's type (see `Engine`).
     pub(crate) type_id: u32,
@@ -95,9 +98,39 @@ pub(crate) struct VMStoreContext {
     pub(crate) epoch: *const AtomicU64,
     /// Set by another thread to stop running wasm at its next checkpoint.
     pub(crate) interrupt: *const AtomicBool,
-    /// The deepest native stack address wasm may use (for the native tier; the interpreter
-    /// bounds its own value stack by `max_wasm_stack`).
+    /// The deepest native stack address native code may use (0 while no native call runs; the
+    /// interpreter bounds its own value stack by `max_wasm_stack`).
     pub(crate) stack_limit: usize,
+    /// Nonzero once native code trapped: the trap's code (see `native`). Every native call site
+    /// checks it after the callee returns and returns at once if set; the driver reads and
+    /// clears it.
+    pub(crate) trap: u32,
+    /// With `trap`: the module function index of the function that trapped.
+    pub(crate) trap_func: u32,
+    /// Native calls active in the current native call from the host, checked at every native
+    /// function entry against the engine's maximum call depth.
+    pub(crate) call_depth: u32,
+    /// The store running native code, for the runtime calls native code makes (`memory.grow`,
+    /// signature checks); null while none runs.
+    pub(crate) store_inner: *mut StoreInner,
+}
+
+impl VMStoreContext {
+    /// A store context with no fuel and no deadline, reading the given epoch and interrupt flag.
+    pub(crate) fn new(epoch: *const AtomicU64, interrupt: *const AtomicBool) -> VMStoreContext {
+        VMStoreContext {
+            fuel: 0,
+            fuel_yield_level: 0,
+            epoch_deadline: 0,
+            epoch,
+            interrupt,
+            stack_limit: 0,
+            trap: 0,
+            trap_func: 0,
+            call_depth: 0,
+            store_inner: std::ptr::null_mut(),
+        }
+    }
 }
 
 // SAFETY: the pointers point to atomics owned (through `Arc`s) by the same store, which moves
@@ -344,6 +377,19 @@ impl VMContextBox {
         unsafe { (self.ptr.as_ptr() as *const u8).add(off as usize).cast() }
     }
 
+    /// Sets the native tier's entry and array-call trampoline in the record of defined
+    /// function `i` (written by `init_defined_funcref` before).
+    pub(crate) fn set_native_entries(&mut self, i: u32, native: *const u8, array: *const u8) {
+        let off = self.offsets.defined_funcref(i);
+        // SAFETY: `defined_funcref(i)` is a record of the layout, initialised at allocation;
+        // only its two entry fields are written.
+        unsafe {
+            let record = (self.ptr.as_ptr() as *mut u8).add(off as usize).cast::<VMFuncRef>();
+            (*record).native_entry = native;
+            (*record).array_entry = array;
+        }
+    }
+
     /// The pointer to memory `i`.
     #[inline]
     pub(crate) fn memory(&self, i: u32) -> *mut LinearMemory {
@@ -415,6 +461,10 @@ mod tests {
         assert_eq!(offset_of!(VMStoreContext, epoch), 24);
         assert_eq!(offset_of!(VMStoreContext, interrupt), 32);
         assert_eq!(offset_of!(VMStoreContext, stack_limit), 40);
+        assert_eq!(offset_of!(VMStoreContext, trap), 48);
+        assert_eq!(offset_of!(VMStoreContext, trap_func), 52);
+        assert_eq!(offset_of!(VMStoreContext, call_depth), 56);
+        assert_eq!(offset_of!(VMStoreContext, store_inner), 64);
 
         assert_eq!(offset_of!(VMContextHeader, magic), 0);
         assert_eq!(offset_of!(VMContextHeader, instance), 4);
@@ -458,14 +508,8 @@ mod tests {
         let counts =
             VMCounts { memories: 1, tables: 1, globals: 2, funcs: 2, defined_funcs: 1, types: 2 };
         let o = VMOffsets::new(counts).unwrap();
-        let mut store_ctx = VMStoreContext {
-            fuel: 7,
-            fuel_yield_level: 0,
-            epoch_deadline: 0,
-            epoch: std::ptr::null(),
-            interrupt: std::ptr::null(),
-            stack_limit: 0,
-        };
+        let mut store_ctx = VMStoreContext::new(std::ptr::null(), std::ptr::null());
+        store_ctx.fuel = 7;
         let mut b = VMContextBox::new(o, 9, &mut store_ctx);
         let mut cells = [
             GlobalCell {

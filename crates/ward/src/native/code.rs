@@ -1,0 +1,69 @@
+//! Executable memory: a module's linked machine code, mapped read+execute (never writable and
+//! executable at once) for as long as the module lives.
+
+use rustix::mm::{mmap_anonymous, mprotect, munmap, MapFlags, MprotectFlags, ProtFlags};
+use std::ptr::NonNull;
+
+/// One mapping holding a module's code.
+pub(super) struct CodeMemory {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping is immutable (read+execute) from creation to drop; sharing its address
+// between threads is as safe as sharing a `&[u8]`.
+unsafe impl Send for CodeMemory {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for CodeMemory {}
+
+fn page_size() -> usize {
+    // SAFETY: `sysconf` has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
+}
+
+impl CodeMemory {
+    /// Maps `image` (already linked: it only holds position-independent references) as code.
+    pub(super) fn new(image: &[u8]) -> Result<CodeMemory, String> {
+        let len = image.len().max(1).next_multiple_of(page_size());
+        // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
+        let raw = unsafe {
+            mmap_anonymous(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE,
+            )
+        }
+        .map_err(|e| format!("cannot map {len} bytes for native code: {e}"))?;
+        let ptr = NonNull::new(raw.cast::<u8>()).ok_or("mmap returned null")?;
+        // SAFETY: the mapping is `len >= image.len()` bytes, writable, and does not overlap
+        // `image`.
+        unsafe { std::ptr::copy_nonoverlapping(image.as_ptr(), ptr.as_ptr(), image.len()) };
+        let mem = CodeMemory { ptr, len };
+        // SAFETY: the mapping is ours, `len` bytes from `ptr`; from here on it is only read and
+        // executed.
+        unsafe { mprotect(ptr.as_ptr().cast(), len, MprotectFlags::READ | MprotectFlags::EXEC) }
+            .map_err(|e| format!("cannot make native code executable: {e}"))?;
+        Ok(mem)
+    }
+
+    /// The address of byte `offset` of the code.
+    pub(super) fn at(&self, offset: u32) -> *const u8 {
+        debug_assert!((offset as usize) < self.len);
+        // SAFETY: within the mapping.
+        unsafe { self.ptr.as_ptr().add(offset as usize) }
+    }
+}
+
+impl Drop for CodeMemory {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was created by `new` with this length; the module owning it is
+        // being dropped, so no instance (each holds the module) can run its code any more.
+        let _ = unsafe { munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}

@@ -1,0 +1,332 @@
+//! Whole-module compilation (every defined function, then one array-call trampoline per
+//! signature), linking into executable memory, filling instances' records, and the native call
+//! driver.
+
+use super::code::CodeMemory;
+use super::translate::{self, ModuleCx, Unsupported, FUNC_NAMESPACE};
+use super::{libcalls, stack, trap_error, TRAP_CODES, TRAP_PANIC};
+use crate::error::{clip, Error, FrameInfo, Result, Trap};
+use crate::module::{ExportKind, ImportKind, ModuleInner};
+use crate::runtime::vmctx::{VMContext, VMContextBox, VMCounts, VMOffsets};
+use crate::runtime::{FuncKind, StoreInner};
+use crate::types::{FuncType, ValType};
+use cranelift_codegen::binemit::Reloc;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::ExternalName;
+use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{Context, FinalizedRelocTarget};
+use cranelift_frontend::FunctionBuilderContext;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// The largest native frame a module may have (bytes); a function with a larger one makes the
+/// module fall back. Must stay well below `stack::RESERVE`.
+pub(super) const MAX_FRAME: u32 = 64 << 10;
+
+/// A module's native code.
+pub(super) struct CompiledModule {
+    code: CodeMemory,
+    /// Offset of each defined function's entry in `code`.
+    funcs: Box<[u32]>,
+    /// Offset of the array-call trampoline of each defined function's signature.
+    trampolines: Box<[u32]>,
+}
+
+impl CompiledModule {
+    /// Points the records of the defined functions in `vmctx` at their native code.
+    pub(super) fn attach(&self, vmctx: &mut VMContextBox) {
+        for (i, (entry, tramp)) in self.funcs.iter().zip(self.trampolines.iter()).enumerate() {
+            vmctx.set_native_entries(i as u32, self.code.at(*entry), self.code.at(*tramp));
+        }
+    }
+}
+
+/// The code generator for this machine, built once per process.
+fn isa() -> std::result::Result<&'static dyn TargetIsa, Unsupported> {
+    static ISA: OnceLock<std::result::Result<OwnedTargetIsa, String>> = OnceLock::new();
+    ISA.get_or_init(|| {
+        if !cfg!(target_arch = "x86_64") {
+            return Err("the native tier supports x86-64 only for now".into());
+        }
+        let mut flags = settings::builder();
+        let set = |f: &mut settings::Builder, k: &str, v: &str| {
+            f.set(k, v).map_err(|e| format!("cranelift setting {k}={v}: {e}"))
+        };
+        set(&mut flags, "opt_level", "speed")?;
+        set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+        // Frames larger than a page touch each page in order, so even a frame that the stack
+        // limit check would not catch hits the guard page instead of jumping past it.
+        set(&mut flags, "enable_probestack", "true")?;
+        set(&mut flags, "probestack_strategy", "inline")?;
+        set(&mut flags, "preserve_frame_pointers", "true")?;
+        set(&mut flags, "unwind_info", "false")?;
+        let builder = cranelift_native::builder().map_err(|e| format!("cranelift: {e}"))?;
+        let isa =
+            builder.finish(settings::Flags::new(flags)).map_err(|e| format!("cranelift: {e}"))?;
+        // Rounding instructions (`ceil`, `nearest`, ...) would otherwise be library calls.
+        let sse41 =
+            isa.isa_flags().iter().any(|f| f.name == "has_sse41" && f.as_bool() == Some(true));
+        if !sse41 {
+            return Err("the native tier needs SSE4.1".into());
+        }
+        Ok(isa)
+    })
+    .as_ref()
+    .map(|isa| &**isa)
+    .map_err(Clone::clone)
+}
+
+/// Whether the module as a whole is in the native tier's subset (operators are checked as
+/// functions are translated).
+///
+/// Tables that the embedder or another module can reach (imported or exported) are out, and so
+/// are imported globals of reference types (element segments may copy them into a table): a
+/// native `call_indirect` only ever finds functions of its own module, all native.
+fn check_module(m: &ModuleInner) -> std::result::Result<(), Unsupported> {
+    let cfg = m.engine.config();
+    if cfg.epoch_interruption {
+        return Err("the engine uses epoch interruption, which the native tier does not yet".into());
+    }
+    for imp in &m.imports {
+        let what = match &imp.kind {
+            ImportKind::Func(_) => Some("function"),
+            ImportKind::Table(_) => Some("table"),
+            ImportKind::Global(g) if matches!(g.content, ValType::Ref(_) | ValType::V128) => {
+                Some("global of a reference or vector type")
+            }
+            _ => None,
+        };
+        if let Some(what) = what {
+            return Err(format!(
+                "it imports a {what} (`{}::{}`)",
+                clip(&imp.module, 64),
+                clip(&imp.name, 64)
+            ));
+        }
+    }
+    if m.memories.len() > 1 {
+        return Err("it has several memories".into());
+    }
+    if let Some(mem) = m.memories.first() {
+        if mem.memory64 {
+            return Err("it has a 64-bit memory".into());
+        }
+        if mem.shared {
+            return Err("it has a shared memory".into());
+        }
+    }
+    if m.exports.iter().any(|(_, kind, _)| *kind == ExportKind::Table) {
+        return Err("it exports a table".into());
+    }
+    if m.tables.iter().any(|t| t.ty.table64) {
+        return Err("it has a 64-bit table".into());
+    }
+    Ok(())
+}
+
+/// One compiled function before linking.
+struct Compiled {
+    bytes: Vec<u8>,
+    align: u32,
+    /// `(offset in bytes, target module function, addend)` of each call to a module function.
+    calls: Vec<(u32, u32, i64)>,
+}
+
+fn compile_one(
+    ctx: &mut Context,
+    isa: &dyn TargetIsa,
+    func: cranelift_codegen::ir::Function,
+) -> std::result::Result<Compiled, Unsupported> {
+    ctx.clear();
+    ctx.func = func;
+    if std::env::var_os("WARD_DUMP_NATIVE").is_some() {
+        eprintln!("{}", ctx.func.display());
+    }
+    let name = ctx.func.name.to_string();
+    let code = ctx
+        .compile(isa, &mut ControlPlane::default())
+        .map_err(|e| format!("cranelift could not compile {name}: {:?}", e.inner))?;
+    let frame = code.buffer.frame_layout().map_or(0, |l| l.frame_to_fp_offset) + 16;
+    if frame > MAX_FRAME {
+        return Err(format!("{name} needs a native frame of {frame} bytes"));
+    }
+    let bytes = code.code_buffer().to_vec();
+    let align = code.buffer.alignment.max(16);
+    let relocs = code.buffer.relocs().to_vec();
+    let mut calls = Vec::new();
+    for r in &relocs {
+        let target = match (&r.kind, &r.target) {
+            (Reloc::X86CallPCRel4, FinalizedRelocTarget::ExternalName(ExternalName::User(n))) => {
+                let user = &ctx.func.params.user_named_funcs()[*n];
+                (user.namespace == FUNC_NAMESPACE).then_some(user.index)
+            }
+            _ => None,
+        };
+        match target {
+            Some(t) => calls.push((r.offset, t, r.addend)),
+            None => return Err(format!("{name}: unexpected relocation {:?}", r.kind)),
+        }
+    }
+    Ok(Compiled { bytes, align, calls })
+}
+
+/// Compiles every defined function of `m` and links them, or says why the module cannot run
+/// natively.
+pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledModule, Unsupported> {
+    check_module(m)?;
+    let isa = isa()?;
+    let cfg = m.engine.config();
+    let vm = VMOffsets::new(VMCounts::of(m)).ok_or("the module's context would be too large")?;
+    let cx = ModuleCx {
+        module: m,
+        vm,
+        call_conv: isa.default_call_conv(),
+        frontend: isa.frontend_config(),
+        consume_fuel: cfg.consume_fuel,
+        checkpoints: cfg.checkpoints(),
+        max_depth: u32::try_from(cfg.max_call_depth).unwrap_or(u32::MAX),
+    };
+    let mut fctx = FunctionBuilderContext::new();
+    let mut ctx = Context::new();
+    let first = m.num_imported_funcs;
+    let mut parts = Vec::with_capacity(m.bodies.len());
+    for def in 0..m.bodies.len() as u32 {
+        let func = translate::translate(&cx, first + def, &mut fctx)?;
+        parts.push(compile_one(&mut ctx, isa, func)?);
+    }
+    // One trampoline per distinct signature.
+    let mut by_type: HashMap<Arc<FuncType>, usize> = HashMap::new();
+    let mut func_tramp = Vec::with_capacity(m.bodies.len());
+    for def in 0..m.bodies.len() as u32 {
+        let ty = m.func_type(first + def);
+        let next = parts.len();
+        let k = match by_type.get(ty) {
+            Some(k) => *k,
+            None => {
+                let f = translate::trampoline(&cx, ty, next as u32, &mut fctx)?;
+                parts.push(compile_one(&mut ctx, isa, f)?);
+                by_type.insert(ty.clone(), next);
+                next
+            }
+        };
+        func_tramp.push(k);
+    }
+
+    // Lay the parts out one after another and resolve the calls between functions.
+    let mut image = Vec::new();
+    let mut starts = Vec::with_capacity(parts.len());
+    for p in &parts {
+        let at = image.len().next_multiple_of(p.align as usize);
+        image.resize(at, 0);
+        starts.push(at);
+        image.extend_from_slice(&p.bytes);
+    }
+    if image.len() > i32::MAX as usize {
+        return Err("the module's native code is larger than 2 GiB".into());
+    }
+    for (p, start) in parts.iter().zip(&starts) {
+        for &(offset, target, addend) in &p.calls {
+            let at = start + offset as usize;
+            let dest = starts[(target - first) as usize] as i64;
+            let rel = i32::try_from(dest + addend - at as i64)
+                .map_err(|_| "a call displacement out of range".to_string())?;
+            image[at..at + 4].copy_from_slice(&rel.to_le_bytes());
+        }
+    }
+    let code = CodeMemory::new(&image)?;
+    tracing::debug!(
+        target: "ward",
+        functions = m.bodies.len(),
+        trampolines = by_type.len(),
+        bytes = image.len(),
+        "native code compiled"
+    );
+    Ok(CompiledModule {
+        code,
+        funcs: starts[..m.bodies.len()].iter().map(|s| *s as u32).collect(),
+        trampolines: func_tramp.iter().map(|k| starts[*k] as u32).collect(),
+    })
+}
+
+/// The signature of array-call trampolines.
+type ArrayCall = unsafe extern "C" fn(*mut VMContext, *mut u64, *const u8);
+
+/// Calls store function `func` natively if its record has native code.
+pub(super) fn call(
+    store: &mut StoreInner,
+    func: u32,
+    args: &[u64],
+    results: &mut [u64],
+) -> Option<Result<()>> {
+    let record = store.funcs[func as usize].funcref.0;
+    // SAFETY: records live as long as the store.
+    let (entry, tramp, vmctx) =
+        unsafe { ((*record).native_entry, (*record).array_entry, (*record).vmctx) };
+    if tramp.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null `array_entry` is a trampoline of the function's signature, compiled
+    // by `compile_module` with the platform's C convention and mapped executable for as long
+    // as the function's module lives (its instance holds it).
+    let tramp: ArrayCall = unsafe { std::mem::transmute::<*const u8, ArrayCall>(tramp) };
+    let n = args.len().max(results.len());
+    let mut small = [0u64; 16];
+    let mut large = Vec::new();
+    let values = if n <= small.len() {
+        &mut small[..n.max(1)]
+    } else {
+        large.resize(n, 0);
+        &mut large[..]
+    };
+    values[..args.len()].copy_from_slice(args);
+
+    let store_ptr: *mut StoreInner = store;
+    let vs = &mut *store.vm;
+    let saved = (vs.stack_limit, vs.call_depth, vs.store_inner);
+    if vs.stack_limit == 0 {
+        vs.stack_limit = stack::limit();
+    }
+    vs.call_depth = 0;
+    vs.store_inner = store_ptr;
+    vs.trap = 0;
+    // SAFETY: `tramp` and `entry` are the trampoline and entry of the same wasm function (see
+    // above), `vmctx` its instance's live context, `values` holds at least as many slots as
+    // the function has parameters and results, and the store context is prepared: the stack
+    // limit is inside this thread's stack, `store_inner` points to the store, which is not
+    // used otherwise until the call returns.
+    unsafe { tramp(vmctx, values.as_mut_ptr(), entry) };
+    let vs = &mut *store.vm;
+    let (trap, trap_func) = (vs.trap, vs.trap_func);
+    (vs.stack_limit, vs.call_depth, vs.store_inner) = saved;
+    vs.trap = 0;
+    if trap == TRAP_PANIC {
+        if let Some(payload) = libcalls::take_panic() {
+            std::panic::resume_unwind(payload);
+        }
+    }
+    if trap != 0 {
+        return Some(Err(trap_with_frame(store, func, trap, trap_func)));
+    }
+    results.copy_from_slice(&values[..results.len()]);
+    Some(Ok(()))
+}
+
+/// The error for trap number `trap`, with the trapping function as its one backtrace frame.
+fn trap_with_frame(store: &StoreInner, func: u32, trap: u32, trap_func: u32) -> Error {
+    let Some(code) = TRAP_CODES.get((trap as usize).wrapping_sub(1)) else {
+        return trap_error(trap);
+    };
+    let mut frames = Vec::new();
+    if let FuncKind::Wasm { instance, .. } = store.funcs[func as usize].kind {
+        let module = &store.instances[instance as usize].module;
+        frames.push(FrameInfo {
+            func_index: trap_func,
+            func_name: module.func_name(trap_func).map(|n| clip(n, 1024)),
+            module_name: module.name.as_deref().map(|n| clip(n, 1024)),
+            module: Some(module.clone()),
+            offset: None,
+        });
+    }
+    Error::Trap(Trap::new(*code).with_backtrace(frames))
+}

@@ -1,0 +1,85 @@
+//! Runtime calls made by native code: plain `extern "C"` functions whose addresses the code
+//! embeds. Each reaches the store through the context (`VMStoreContext::store_inner`, set by
+//! the driver for the duration of a native call) and never unwinds: a panic (from the
+//! embedder's resource limiter, say) is caught, parked here, reported to native code as a trap
+//! that unwinds every native frame, and resumed by the driver.
+
+use super::TRAP_PANIC;
+use crate::runtime::vmctx::{VMContext, VMFuncRef};
+use crate::runtime::StoreInner;
+use std::any::Any;
+use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+thread_local! {
+    /// The payload of a panic caught in a runtime call, until the driver resumes it.
+    static PANIC: RefCell<Option<Box<dyn Any + Send>>> = const { RefCell::new(None) };
+}
+
+/// The panic caught by a runtime call of the native call that just ended, if any.
+pub(super) fn take_panic() -> Option<Box<dyn Any + Send>> {
+    PANIC.with(|p| p.borrow_mut().take())
+}
+
+/// Runs `f` with the store of the native call that `vmctx` belongs to; a panic becomes a
+/// `TRAP_PANIC` trap and `fallback` is returned.
+///
+/// # Safety
+/// `vmctx` is the live context of an instance of the store that is running this native call
+/// (so its store context's `store_inner` points to that store, which nothing else uses while
+/// native code runs).
+unsafe fn with_store<R>(
+    vmctx: *mut VMContext,
+    fallback: R,
+    f: impl FnOnce(&mut StoreInner) -> R,
+) -> R {
+    // SAFETY: the caller's contract.
+    let vs = unsafe { (*vmctx).header.store };
+    // SAFETY: as above; the driver set `store_inner` before entering native code and holds no
+    // reference into the store while it runs.
+    let store = unsafe { &mut *(*vs).store_inner };
+    match catch_unwind(AssertUnwindSafe(|| f(store))) {
+        Ok(r) => r,
+        Err(payload) => {
+            PANIC.with(|p| *p.borrow_mut() = Some(payload));
+            // SAFETY: the store context outlives the call; the `&mut StoreInner` above is no
+            // longer used.
+            unsafe { (*vs).trap = TRAP_PANIC };
+            fallback
+        }
+    }
+}
+
+/// `memory.grow` of memory 0 by `delta` pages: the old size in pages, or `u32::MAX`.
+///
+/// # Safety
+/// Called by native code only, with the context of the running function.
+pub(super) unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, delta: u32) -> u32 {
+    // SAFETY: the caller's contract (see `with_store`).
+    unsafe {
+        with_store(vmctx, u32::MAX, |store| {
+            // Memory 0 is boxed in the store and outlives it; growing it needs the store's
+            // account and limiter as well, as in the interpreter.
+            let mem = &mut *(*vmctx).header.memory0;
+            store.grow_memory(mem, delta as u64).map_or(u32::MAX, |old| old as u32)
+        })
+    }
+}
+
+/// Whether the function of `record` may be called as type `expected` (a canonical type id its
+/// own id differs from): 1 if one of its declared supertypes is `expected`, else 0.
+///
+/// # Safety
+/// Called by native code only, with the context of the running function and a record of the
+/// same store.
+pub(super) unsafe extern "C" fn signature_matches(
+    vmctx: *mut VMContext,
+    record: *const VMFuncRef,
+    expected: u32,
+) -> u32 {
+    // SAFETY: the caller's contract (see `with_store`); records live as long as the store.
+    unsafe {
+        let func = (*record).func_index;
+        with_store(vmctx, 0, |store| store.funcs[func as usize].matches(expected) as u32)
+    }
+}

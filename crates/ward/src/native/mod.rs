@@ -1,0 +1,236 @@
+//! The native tier: whole modules compiled to machine code with Cranelift.
+//!
+//! Under [`Tier::Native`] a module is compiled as a whole when the [`Module`](crate::Module) is
+//! created (`api/module.rs` calls [`prepare`]). If it uses anything this tier does not cover yet
+//! — imported functions or tables, exported tables, SIMD, bulk memory, reference-typed
+//! operations, exceptions, tail calls, atomics, several memories, 64-bit memories or tables —
+//! or the engine wants epoch interruption, the module runs in the interpreter as a whole: the
+//! reason (naming the first unsupported operator) is logged with `tracing::debug!` and kept
+//! ([`fallback_reason`]). Nothing is ever half native.
+//!
+//! ## Execution model
+//!
+//! Native code runs on the calling thread's stack. The call driver (`api/call.rs`) enters it
+//! through the function's *array-call trampoline* (the record's `array_entry`, one per
+//! signature): `extern "C" fn(vmctx, values: *mut u64, native_entry)` loads the arguments from
+//! 64-bit slots, calls the function, and stores its results back into the slots. Native
+//! functions call each other directly (module-internal calls are PC-relative; `call_indirect`
+//! goes through the table, the callee's record and its `native_entry`), in Ward's native
+//! calling convention: the platform's C convention with the callee's context first, then, for
+//! a function with several results, a pointer to a results area (one 8-byte slot per result),
+//! then the wasm parameters; a single result is returned in a register.
+//!
+//! Native code reads everything through the context layout (`runtime/vmctx.rs`): memory 0's
+//! base and length through the definition the context points at (reloaded after every call and
+//! `memory.grow`, since a dense memory moves), globals through their cells, tables through
+//! their definitions, expected type ids from the context's `type_ids`. Memory accesses are
+//! bounds-checked explicitly (no signal handlers); the address is also clamped with a
+//! Spectre-safe select.
+//!
+//! ## Traps
+//!
+//! A trap is a branch to a per-function block that stores the trap code and the function index
+//! in the store context (`VMStoreContext::trap`, `trap_func`) and returns. Every call site
+//! checks that field when the callee returns and, if set, returns at once, so a trap unwinds
+//! every native frame by ordinary returns; the driver then reads the code. Runtime calls
+//! (`memory.grow`, the slow path of `call_indirect`'s type check) catch panics from host code
+//! (a resource limiter) and report them the same way; the driver resumes the panic.
+//!
+//! ## Calls, stack and checkpoints
+//!
+//! Every function entry counts the call depth in `VMStoreContext::call_depth` against the
+//! engine's `max_call_depth` (the interpreter's limit, so deep recursion traps at the same
+//! depth), and compares the stack pointer with `stack_limit`, which the driver sets from the
+//! calling thread's stack bounds, keeping [`stack::RESERVE`] bytes free for one frame (frames
+//! are at most [`compile::MAX_FRAME`] bytes, larger ones fall back) and the runtime calls. When
+//! the thread's stack is smaller than `max_call_depth` frames need, deep recursion traps
+//! earlier (`call stack exhausted`) than in the interpreter.
+//!
+//! Fuel and interruption are checked at the interpreter's checkpoints (function entry, loop
+//! headers, `else`, and the continuation of every `end`) with the same charges (the operators
+//! translated since the previous checkpoint, priced by `runtime::fuel`), so a module burns the
+//! same fuel on either tier. Epoch deadlines (which call back into the embedder), fuel yields
+//! and parking need a suspendable call: async calls run in the interpreter, and an engine with
+//! epoch interruption compiles nothing natively.
+
+#[cfg(feature = "native")]
+mod code;
+#[cfg(feature = "native")]
+mod compile;
+#[cfg(feature = "native")]
+mod libcalls;
+#[cfg(feature = "native")]
+mod stack;
+#[cfg(feature = "native")]
+mod translate;
+
+use crate::engine::Tier;
+use crate::error::{Error, Result, TrapCode};
+use crate::module::ModuleInner;
+use crate::runtime::StoreInner;
+use std::sync::Arc;
+
+/// What the native tier made of a module (kept in its `module_code` slot).
+enum NativeModule {
+    #[cfg(feature = "native")]
+    Compiled(compile::CompiledModule),
+    /// The module runs in the interpreter, for this reason.
+    Fallback(String),
+}
+
+/// Compiles `module` natively if its engine asks for the native tier; otherwise, or if the
+/// module uses something the tier does not cover, it runs in the interpreter.
+pub(crate) fn prepare(module: &ModuleInner) {
+    if module.engine.config().tier != Tier::Native || module.module_code.get().is_some() {
+        return;
+    }
+    let state = build(module);
+    if let NativeModule::Fallback(reason) = &state {
+        tracing::debug!(
+            target: "ward",
+            module = ?module.name,
+            %reason,
+            "native tier: the module runs in the interpreter"
+        );
+    }
+    let _ = module.module_code.set(Arc::new(state));
+}
+
+#[cfg(feature = "native")]
+fn build(module: &ModuleInner) -> NativeModule {
+    let _span = tracing::debug_span!(target: "ward", "native_compile").entered();
+    match compile::compile_module(module) {
+        Ok(c) => NativeModule::Compiled(c),
+        Err(reason) => NativeModule::Fallback(reason),
+    }
+}
+
+#[cfg(not(feature = "native"))]
+fn build(_: &ModuleInner) -> NativeModule {
+    NativeModule::Fallback("Ward was built without the `native` feature".into())
+}
+
+fn state(module: &ModuleInner) -> Option<&NativeModule> {
+    module.module_code.get()?.downcast_ref::<NativeModule>()
+}
+
+/// Which tier runs the functions of `module`.
+pub(crate) fn module_tier(module: &ModuleInner) -> Tier {
+    match state(module) {
+        #[cfg(feature = "native")]
+        Some(NativeModule::Compiled(_)) => Tier::Native,
+        _ => Tier::Interpreter,
+    }
+}
+
+/// Why `module` runs in the interpreter although its engine asked for native code.
+pub(crate) fn fallback_reason(module: &ModuleInner) -> Option<&str> {
+    match state(module)? {
+        NativeModule::Fallback(reason) => Some(reason),
+        #[cfg(feature = "native")]
+        NativeModule::Compiled(_) => None,
+    }
+}
+
+/// Which tier runs store function `func` when the embedder calls it.
+pub(crate) fn func_tier(store: &StoreInner, func: u32) -> Tier {
+    let record = store.funcs[func as usize].funcref.0;
+    // SAFETY: records live as long as the store.
+    if unsafe { (*record).array_entry }.is_null() {
+        Tier::Interpreter
+    } else {
+        Tier::Native
+    }
+}
+
+/// Fills the native entries of the function records of instance `instance`, if its module was
+/// compiled natively. Called right after instantiation, before the start function.
+pub(crate) fn attach(store: &mut StoreInner, instance: u32) {
+    #[cfg(feature = "native")]
+    {
+        let data = &mut store.instances[instance as usize];
+        let module = data.module.clone();
+        if let Some(NativeModule::Compiled(c)) = state(&module) {
+            c.attach(&mut data.vmctx);
+        }
+    }
+    #[cfg(not(feature = "native"))]
+    let _ = (store, instance);
+}
+
+/// Calls store function `func` in native code if it has any (`None` otherwise): `args` are its
+/// parameters in slots, `results` receives its result slots.
+pub(crate) fn call(
+    store: &mut StoreInner,
+    func: u32,
+    args: &[u64],
+    results: &mut [u64],
+) -> Option<Result<()>> {
+    #[cfg(feature = "native")]
+    {
+        compile::call(store, func, args, results)
+    }
+    #[cfg(not(feature = "native"))]
+    {
+        let _ = (store, func, args, results);
+        None
+    }
+}
+
+/// The trap codes native code reports, numbered from 1 (0 is "no trap").
+const TRAP_CODES: [TrapCode; 11] = [
+    TrapCode::Unreachable,
+    TrapCode::MemoryOutOfBounds,
+    TrapCode::UninitializedElement,
+    TrapCode::UndefinedElement,
+    TrapCode::IndirectCallTypeMismatch,
+    TrapCode::IntegerDivideByZero,
+    TrapCode::IntegerOverflow,
+    TrapCode::InvalidConversionToInteger,
+    TrapCode::StackOverflow,
+    TrapCode::OutOfFuel,
+    TrapCode::Interrupted,
+];
+
+/// A runtime call panicked; the payload waits in `libcalls`.
+#[cfg_attr(not(feature = "native"), allow(dead_code))]
+const TRAP_PANIC: u32 = 0xfe;
+/// `call_indirect` reached a record without native code (never, by construction: see
+/// `compile::check_module`); reported as an error rather than a crash.
+#[cfg_attr(not(feature = "native"), allow(dead_code))]
+const TRAP_NO_NATIVE: u32 = 0xfd;
+
+/// The number native code stores for `code`.
+#[cfg_attr(not(feature = "native"), allow(dead_code))]
+fn trap_number(code: TrapCode) -> u32 {
+    TRAP_CODES.iter().position(|c| *c == code).map_or(TRAP_NO_NATIVE, |i| i as u32 + 1)
+}
+
+/// The error for trap number `n` (nonzero) reported by native code.
+#[cfg_attr(not(feature = "native"), allow(dead_code))]
+fn trap_error(n: u32) -> Error {
+    match TRAP_CODES.get((n as usize).wrapping_sub(1)) {
+        Some(code) => (*code).into(),
+        None => Error::Unsupported(
+            "native code reached a function that has no native code (a bug in Ward's native \
+             tier)"
+                .into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trap_numbers_round_trip() {
+        for code in TRAP_CODES {
+            let n = trap_number(code);
+            assert!(n != 0 && n != TRAP_PANIC && n != TRAP_NO_NATIVE);
+            assert!(matches!(trap_error(n), Error::Trap(t) if t.code() == code));
+        }
+        assert_eq!(trap_number(TrapCode::HostError), TRAP_NO_NATIVE);
+        assert!(matches!(trap_error(TRAP_NO_NATIVE), Error::Unsupported(_)));
+    }
+}

@@ -1,0 +1,1390 @@
+//! Wasm function bodies (validated by wasmparser when the module was decoded) to Cranelift IR.
+//!
+//! The translator keeps the operand stack as SSA values and the locals as Cranelift variables;
+//! each wasm label is a Cranelift block whose parameters are the label's values (a loop's
+//! header, any other construct's continuation). Anything outside the native tier's subset is
+//! reported as [`Unsupported`], which makes the whole module fall back to the interpreter.
+//!
+//! Fuel and interruption checkpoints sit exactly where the interpreter's translator puts its
+//! `Check` instructions (function entry, loop headers, `else`, the continuation of `end`) and
+//! charge the same count: the cost (`runtime::fuel`) of the operators translated in reachable
+//! code since the previous checkpoint. The count is only known when the next checkpoint opens,
+//! so each checkpoint's constant is patched then.
+
+use super::{trap_number, TRAP_NO_NATIVE};
+use crate::error::TrapCode;
+use crate::module::ModuleInner;
+use crate::runtime::fuel::operator_cost;
+use crate::runtime::vmctx::{VMContextHeader, VMFuncRef, VMOffsets, VMStoreContext};
+use crate::runtime::{GlobalCell, LinearMemory, TableInstance};
+use crate::types::{FuncType, HeapType, Mutability, ValType};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
+use cranelift_codegen::ir::{
+    types, AbiParam, Block, BlockArg, ExtFuncData, ExternalName, FuncRef, Function, Inst,
+    InstBuilder, JumpTableData, MemFlagsData, SigRef, Signature, StackSlot, StackSlotData,
+    StackSlotKind, Type, UserExternalName, UserFuncName, Value,
+};
+use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use std::collections::{BTreeMap, HashMap};
+use std::mem::offset_of;
+use wasmparser::{BinaryReader, BlockType, FunctionBody, MemArg, Operator};
+
+/// Why a module cannot be compiled natively (it then runs in the interpreter).
+pub(super) type Unsupported = String;
+
+/// What the translation of every function of a module shares.
+pub(super) struct ModuleCx<'m> {
+    pub(super) module: &'m ModuleInner,
+    pub(super) vm: VMOffsets,
+    pub(super) call_conv: CallConv,
+    pub(super) frontend: TargetFrontendConfig,
+    /// Whether checkpoints charge fuel.
+    pub(super) consume_fuel: bool,
+    /// Whether there are checkpoints at all (fuel or interruption).
+    pub(super) checkpoints: bool,
+    pub(super) max_depth: u32,
+}
+
+/// Namespace of the external names of the module's functions (their module index).
+pub(super) const FUNC_NAMESPACE: u32 = 0;
+
+/// The Cranelift type of a wasm value type the native tier supports.
+pub(super) fn val_type(t: ValType) -> Result<Type, Unsupported> {
+    Ok(match t {
+        ValType::I32 => types::I32,
+        ValType::I64 => types::I64,
+        ValType::F32 => types::F32,
+        ValType::F64 => types::F64,
+        // References travel as their 64-bit values; no operator looks into them.
+        ValType::Ref(r)
+            if matches!(
+                r.heap,
+                HeapType::Func
+                    | HeapType::Extern
+                    | HeapType::NoFunc
+                    | HeapType::NoExtern
+                    | HeapType::Concrete(_)
+            ) =>
+        {
+            types::I64
+        }
+        other => return Err(format!("values of type {other}")),
+    })
+}
+
+/// The native signature of a wasm function type: `(vmctx, [results area,] params...)`, one
+/// result in a register, several through the area (one 8-byte slot each).
+pub(super) fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Result<Signature, Unsupported> {
+    let mut sig = Signature::new(call_conv);
+    sig.params.push(AbiParam::new(types::I64));
+    if ty.results().len() > 1 {
+        sig.params.push(AbiParam::new(types::I64));
+    }
+    for p in ty.params() {
+        sig.params.push(AbiParam::new(val_type(*p)?));
+    }
+    for r in ty.results() {
+        let t = val_type(*r)?;
+        if ty.results().len() == 1 {
+            sig.returns.push(AbiParam::new(t));
+        }
+    }
+    Ok(sig)
+}
+
+/// Flags of loads and stores of the context and the objects it points at: aligned, never
+/// trapping.
+fn trusted() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// As [`trusted`], for fields that do not change while native code runs.
+fn readonly() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly().with_can_move()
+}
+
+/// Flags of wasm memory accesses: bounds-checked before, possibly unaligned.
+fn heap() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+
+const STORE_OFFSET: i32 = offset_of!(VMContextHeader, store) as i32;
+const MEMORY0_OFFSET: i32 = offset_of!(VMContextHeader, memory0) as i32;
+const FUEL: i32 = offset_of!(VMStoreContext, fuel) as i32;
+const INTERRUPT: i32 = offset_of!(VMStoreContext, interrupt) as i32;
+const STACK_LIMIT: i32 = offset_of!(VMStoreContext, stack_limit) as i32;
+const TRAP: i32 = offset_of!(VMStoreContext, trap) as i32;
+const TRAP_FUNC: i32 = offset_of!(VMStoreContext, trap_func) as i32;
+const CALL_DEPTH: i32 = offset_of!(VMStoreContext, call_depth) as i32;
+const MEM_BASE: i32 = offset_of!(LinearMemory, base) as i32;
+const MEM_LEN: i32 = offset_of!(LinearMemory, len) as i32;
+const TABLE_BASE: i32 = offset_of!(TableInstance, base) as i32;
+const TABLE_LEN: i32 = offset_of!(TableInstance, length) as i32;
+const GLOBAL_VALUE: i32 = offset_of!(GlobalCell, value) as i32;
+const REC_NATIVE: i32 = offset_of!(VMFuncRef, native_entry) as i32;
+const REC_TYPE: i32 = offset_of!(VMFuncRef, type_id) as i32;
+const REC_VMCTX: i32 = offset_of!(VMFuncRef, vmctx) as i32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Func,
+    Block,
+    Loop,
+    If,
+    Else,
+}
+
+/// An open control construct.
+struct Frame {
+    kind: Kind,
+    /// Operand stack height below the construct's parameters.
+    height: usize,
+    params: Vec<Type>,
+    results: Vec<Type>,
+    /// The continuation after `end` (parameters: the results). The function's is its exit.
+    end: Block,
+    /// A loop's header (parameters: the loop's parameters).
+    header: Option<Block>,
+    /// An `if`'s else branch, until `else` (or `end`) switches to it.
+    else_block: Option<Block>,
+    /// An `if`'s parameters, for its else branch.
+    if_params: Vec<Value>,
+    /// Whether control can reach `end`'s continuation (a branch to it, or falling through).
+    end_reached: bool,
+}
+
+/// Memory 0 as the function sees it.
+struct Memory {
+    /// The `LinearMemory` definition (fixed per instance).
+    def: Value,
+    base: Variable,
+    len: Variable,
+    page_log2: u8,
+}
+
+struct Translator<'a, 'f> {
+    cx: &'a ModuleCx<'a>,
+    b: FunctionBuilder<'f>,
+    /// Module index of the function being translated.
+    func: u32,
+    locals: Vec<Variable>,
+    stack: Vec<Value>,
+    ctrl: Vec<Frame>,
+    reachable: bool,
+    /// Constructs opened in unreachable code, not translated.
+    dead_depth: u32,
+    vmctx: Value,
+    /// The store context.
+    vs: Value,
+    /// The call depth at entry, restored on return.
+    depth: Value,
+    memory: Option<Memory>,
+    /// The results area of a function with several results.
+    results_area: Option<Value>,
+    results: Vec<Type>,
+    /// One trap block per trap number, filled in at the end.
+    traps: BTreeMap<u32, Block>,
+    /// Returns from the function after a trap (the trap is already recorded).
+    propagate: Option<Block>,
+    /// The open checkpoint's fuel constant (patched when it closes) and its count so far.
+    checkpoint: Option<(Option<Inst>, u32)>,
+    sigs: HashMap<u32, SigRef>,
+    funcs: HashMap<u32, FuncRef>,
+    /// Signatures of runtime calls, by the number of their parameters' kinds.
+    libcall_sigs: HashMap<(Vec<Type>, Vec<Type>), SigRef>,
+    offset: usize,
+}
+
+/// Translates defined function `func` (module index) of `cx.module`.
+pub(super) fn translate(
+    cx: &ModuleCx<'_>,
+    func: u32,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<Function, Unsupported> {
+    let m = cx.module;
+    let def = (func - m.num_imported_funcs) as usize;
+    let range = m.bodies[def].range.clone();
+    let body = FunctionBody::new(BinaryReader::new(&m.bytes[range.clone()], range.start as u64));
+    let ty = m.func_type(func).clone();
+    let sig = wasm_signature(&ty, cx.call_conv)?;
+    let mut function = Function::with_name_signature(UserFuncName::user(FUNC_NAMESPACE, func), sig);
+    let invalid = |e: wasmparser::BinaryReaderError| format!("unreadable body: {e}");
+
+    let mut local_types = Vec::new();
+    for p in ty.params() {
+        local_types.push(val_type(*p)?);
+    }
+    for local in body.get_locals_reader().map_err(invalid)? {
+        let (count, t) = local.map_err(invalid)?;
+        let t = val_type(ValType::from_wasmparser(t))?;
+        // Validation bounds the number of locals (50,000).
+        local_types.extend(std::iter::repeat_n(t, count as usize));
+    }
+    let results: Vec<Type> = ty.results().iter().map(|r| val_type(*r)).collect::<Result<_, _>>()?;
+
+    let mut b = FunctionBuilder::new(&mut function, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let vmctx = params[0];
+    let results_area = (results.len() > 1).then(|| params[1]);
+    let first_param = if results.len() > 1 { 2 } else { 1 };
+
+    let mut locals = Vec::with_capacity(local_types.len());
+    for (i, t) in local_types.iter().enumerate() {
+        let var = b.declare_var(*t);
+        let init = if i < ty.params().len() { params[first_param + i] } else { zero(&mut b, *t) };
+        b.def_var(var, init);
+        locals.push(var);
+    }
+    let vs = b.ins().load(types::I64, readonly(), vmctx, STORE_OFFSET);
+
+    let exit = b.create_block();
+    for r in &results {
+        b.append_block_param(exit, *r);
+    }
+    let depth = b.ins().load(types::I32, trusted(), vs, CALL_DEPTH);
+    let mut t = Translator {
+        cx,
+        b,
+        func,
+        locals,
+        stack: Vec::new(),
+        ctrl: Vec::new(),
+        reachable: true,
+        dead_depth: 0,
+        vmctx,
+        vs,
+        depth,
+        memory: None,
+        results_area,
+        results: results.clone(),
+        traps: BTreeMap::new(),
+        propagate: None,
+        checkpoint: None,
+        sigs: HashMap::new(),
+        funcs: HashMap::new(),
+        libcall_sigs: HashMap::new(),
+        offset: range.start,
+    };
+    t.prologue();
+    t.ctrl.push(Frame {
+        kind: Kind::Func,
+        height: 0,
+        params: Vec::new(),
+        results,
+        end: exit,
+        header: None,
+        else_block: None,
+        if_params: Vec::new(),
+        end_reached: false,
+    });
+    t.open_checkpoint();
+
+    let mut ops = body.get_operators_reader().map_err(invalid)?;
+    while !ops.eof() {
+        let (op, offset) = ops.read_with_offset().map_err(invalid)?;
+        t.offset = offset as usize;
+        t.op(op)?;
+        if t.ctrl.is_empty() {
+            break;
+        }
+    }
+    t.close_checkpoint();
+    t.finish_traps();
+    t.b.seal_all_blocks();
+    t.b.finalize(cx.frontend);
+    Ok(function)
+}
+
+/// The array-call trampoline for functions of type `ty`: `extern "C" fn(vmctx, values,
+/// callee)` reads the arguments from `values` (8-byte slots), calls `callee` with Ward's native
+/// convention and writes the results back (zero-extended to 8 bytes).
+pub(super) fn trampoline(
+    cx: &ModuleCx<'_>,
+    ty: &FuncType,
+    index: u32,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<Function, Unsupported> {
+    let mut sig = Signature::new(cx.call_conv);
+    for _ in 0..3 {
+        sig.params.push(AbiParam::new(types::I64));
+    }
+    let mut function = Function::with_name_signature(UserFuncName::user(1, index), sig);
+    let mut b = FunctionBuilder::new(&mut function, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let p = b.block_params(entry).to_vec();
+    let (vmctx, values, callee) = (p[0], p[1], p[2]);
+    let mut args = vec![vmctx];
+    let area = results_area(&mut b, ty.results().len());
+    if let Some(slot) = area {
+        args.push(b.ins().stack_addr(types::I64, slot, 0));
+    }
+    for (i, t) in ty.params().iter().enumerate() {
+        args.push(b.ins().load(val_type(*t)?, trusted(), values, 8 * i as i32));
+    }
+    let wasm_sig = b.import_signature(wasm_signature(ty, cx.call_conv)?);
+    let call = b.ins().call_indirect(wasm_sig, callee, &args);
+    let results: Vec<Value> = match area {
+        Some(slot) => ty
+            .results()
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Ok(b.ins().stack_load(types::I64, val_type(*t)?, slot, 8 * i as i32)))
+            .collect::<Result<_, Unsupported>>()?,
+        None => b.inst_results(call).to_vec(),
+    };
+    for (i, v) in results.into_iter().enumerate() {
+        let wide = widen(&mut b, v);
+        b.ins().store(trusted(), wide, values, 8 * i as i32);
+    }
+    b.ins().return_(&[]);
+    b.finalize(cx.frontend);
+    Ok(function)
+}
+
+/// A stack slot for the results of a call with `n > 1` results.
+fn results_area(b: &mut FunctionBuilder<'_>, n: usize) -> Option<StackSlot> {
+    (n > 1).then(|| {
+        b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8 * n as u32, 3))
+    })
+}
+
+/// `v` as a 64-bit integer with its bits zero-extended (how values sit in 8-byte slots).
+fn widen(b: &mut FunctionBuilder<'_>, v: Value) -> Value {
+    let ty = b.func.dfg.value_type(v);
+    match ty {
+        types::I32 => b.ins().uextend(types::I64, v),
+        types::F32 => {
+            let bits = b.ins().bitcast(types::I32, MemFlagsData::new(), v);
+            b.ins().uextend(types::I64, bits)
+        }
+        types::F64 => b.ins().bitcast(types::I64, MemFlagsData::new(), v),
+        _ => v,
+    }
+}
+
+fn zero(b: &mut FunctionBuilder<'_>, ty: Type) -> Value {
+    match ty {
+        types::F32 => b.ins().f32const(Ieee32::with_bits(0)),
+        types::F64 => b.ins().f64const(Ieee64::with_bits(0)),
+        _ => b.ins().iconst(ty, 0),
+    }
+}
+
+/// Exclusive bounds of a trapping float-to-int truncation, as in the interpreter
+/// (`interp::num`): exactly representable in the source type.
+fn trunc_bounds(to: Type, from: Type, signed: bool) -> (f64, f64) {
+    match (to, from, signed) {
+        (types::I32, types::F32, true) => (-2147483904.0, 2147483648.0),
+        (types::I32, types::F64, true) => (-2147483649.0, 2147483648.0),
+        (types::I32, _, false) => (-1.0, 4294967296.0),
+        (types::I64, types::F32, true) => (-9223373136366403584.0, 9223372036854775808.0),
+        (types::I64, types::F64, true) => (-9223372036854777856.0, 9223372036854775808.0),
+        _ => (-1.0, 18446744073709551616.0),
+    }
+}
+
+impl Translator<'_, '_> {
+    fn unsupported(&self, what: impl std::fmt::Display) -> Unsupported {
+        format!("{what} at offset {:#x} of function {}", self.offset, self.func)
+    }
+
+    // ---- stack ----------------------------------------------------------------------------
+
+    fn push(&mut self, v: Value) {
+        self.stack.push(v);
+    }
+
+    fn pop(&mut self) -> Value {
+        self.stack.pop().expect("validated: operand stack underflow")
+    }
+
+    /// The top `n` values as block arguments (left on the stack).
+    fn top_args(&self, n: usize) -> Vec<BlockArg> {
+        self.stack[self.stack.len() - n..].iter().map(|v| BlockArg::Value(*v)).collect()
+    }
+
+    fn iconst(&mut self, ty: Type, v: i64) -> Value {
+        let v = if ty == types::I32 { v as u32 as i64 } else { v };
+        self.b.ins().iconst(ty, v)
+    }
+
+    // ---- entry, exit, traps ---------------------------------------------------------------
+
+    /// Call depth and stack checks, and memory 0.
+    fn prologue(&mut self) {
+        let max = self.iconst(types::I32, self.cx.max_depth as i64);
+        let deep = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, self.depth, max);
+        self.trap_if(deep, TrapCode::StackOverflow);
+        let one_more = self.b.ins().iadd_imm_u(self.depth, 1);
+        self.b.ins().store(trusted(), one_more, self.vs, CALL_DEPTH);
+        let sp = self.b.ins().get_stack_pointer(types::I64);
+        let limit = self.b.ins().load(types::I64, trusted(), self.vs, STACK_LIMIT);
+        let low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
+        self.trap_if(low, TrapCode::StackOverflow);
+        if let Some(mem) = self.cx.module.memories.first() {
+            let def = self.b.ins().load(types::I64, readonly(), self.vmctx, MEMORY0_OFFSET);
+            let base = self.b.declare_var(types::I64);
+            let len = self.b.declare_var(types::I64);
+            self.memory = Some(Memory { def, base, len, page_log2: mem.page_size_log2 });
+            self.reload_memory();
+        }
+    }
+
+    /// Reads memory 0's base and length afresh (after anything that may have grown it).
+    fn reload_memory(&mut self) {
+        if let Some(m) = &self.memory {
+            let (def, base_var, len_var) = (m.def, m.base, m.len);
+            let base = self.b.ins().load(types::I64, trusted(), def, MEM_BASE);
+            let len = self.b.ins().load(types::I64, trusted(), def, MEM_LEN);
+            self.b.def_var(base_var, base);
+            self.b.def_var(len_var, len);
+        }
+    }
+
+    fn trap_block(&mut self, code: u32) -> Block {
+        if let Some(b) = self.traps.get(&code) {
+            return *b;
+        }
+        let block = self.b.create_block();
+        self.b.set_cold_block(block);
+        self.traps.insert(code, block);
+        block
+    }
+
+    fn propagate_block(&mut self) -> Block {
+        match self.propagate {
+            Some(b) => b,
+            None => {
+                let block = self.b.create_block();
+                self.b.set_cold_block(block);
+                self.propagate = Some(block);
+                block
+            }
+        }
+    }
+
+    /// Continues in a fresh block, or traps with `code` if `cond` (an `i8` or wider) is set.
+    fn trap_if(&mut self, cond: Value, code: TrapCode) {
+        self.trap_if_number(cond, trap_number(code));
+    }
+
+    fn trap_if_number(&mut self, cond: Value, number: u32) {
+        let trap = self.trap_block(number);
+        let next = self.b.create_block();
+        self.b.ins().brif(cond, trap, &[], next, &[]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+    }
+
+    /// After a call: returns at once if the callee (or a runtime call) trapped.
+    fn check_trap(&mut self) {
+        let trap = self.b.ins().load(types::I32, trusted(), self.vs, TRAP);
+        let out = self.propagate_block();
+        let next = self.b.create_block();
+        self.b.ins().brif(trap, out, &[], next, &[]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+    }
+
+    /// Fills in the trap blocks (record the trap, then return) and the return path after a
+    /// trap (dummy results).
+    fn finish_traps(&mut self) {
+        let traps: Vec<(u32, Block)> = std::mem::take(&mut self.traps).into_iter().collect();
+        if !traps.is_empty() {
+            let out = self.propagate_block();
+            for (code, block) in traps {
+                self.b.switch_to_block(block);
+                let code = self.iconst(types::I32, code as i64);
+                let func = self.iconst(types::I32, self.func as i64);
+                self.b.ins().store(trusted(), code, self.vs, TRAP);
+                self.b.ins().store(trusted(), func, self.vs, TRAP_FUNC);
+                self.b.ins().jump(out, &[]);
+            }
+        }
+        if let Some(out) = self.propagate {
+            self.b.switch_to_block(out);
+            let values: Vec<Value> = if self.results_area.is_some() {
+                Vec::new()
+            } else {
+                self.results.clone().into_iter().map(|t| zero(&mut self.b, t)).collect()
+            };
+            self.b.ins().return_(&values);
+        }
+    }
+
+    /// The exit block: restores the call depth and returns the results.
+    fn finish_exit(&mut self, exit: Block) {
+        self.b.switch_to_block(exit);
+        self.b.seal_block(exit);
+        self.b.ins().store(trusted(), self.depth, self.vs, CALL_DEPTH);
+        let values = self.b.block_params(exit).to_vec();
+        match self.results_area {
+            Some(area) => {
+                for (i, v) in values.iter().enumerate() {
+                    self.b.ins().store(trusted(), *v, area, 8 * i as i32);
+                }
+                self.b.ins().return_(&[]);
+            }
+            None => {
+                self.b.ins().return_(&values);
+            }
+        }
+    }
+
+    // ---- checkpoints ----------------------------------------------------------------------
+
+    /// A fuel and interruption checkpoint, where the interpreter places its `Check`.
+    fn open_checkpoint(&mut self) {
+        if !self.cx.checkpoints {
+            return;
+        }
+        self.close_checkpoint();
+        let mut charge = None;
+        if self.cx.consume_fuel {
+            let fuel = self.b.ins().load(types::I64, trusted(), self.vs, FUEL);
+            let n = self.b.ins().iconst(types::I64, 0);
+            charge = self.b.func.dfg.value_def(n).inst();
+            let short = self.b.ins().icmp(IntCC::UnsignedLessThan, fuel, n);
+            self.trap_if(short, TrapCode::OutOfFuel);
+            let left = self.b.ins().isub(fuel, n);
+            self.b.ins().store(trusted(), left, self.vs, FUEL);
+        }
+        // Another thread sets the flag: an atomic load, which no optimisation merges with an
+        // earlier one (a plain load in a loop without stores would be read once).
+        let flag = self.b.ins().load(types::I64, readonly(), self.vs, INTERRUPT);
+        let set = self.b.ins().atomic_load(types::I8, trusted(), flag);
+        self.trap_if(set, TrapCode::Interrupted);
+        self.checkpoint = Some((charge, 0));
+    }
+
+    fn close_checkpoint(&mut self) {
+        if let Some((Some(inst), n)) = self.checkpoint.take() {
+            self.b.func.replace(inst).iconst(types::I64, n as i64);
+        }
+    }
+
+    // ---- control --------------------------------------------------------------------------
+
+    fn block_type(&self, bt: BlockType) -> Result<(Vec<Type>, Vec<Type>), Unsupported> {
+        Ok(match bt {
+            BlockType::Empty => (vec![], vec![]),
+            BlockType::Type(t) => (vec![], vec![val_type(ValType::from_wasmparser(t))?]),
+            BlockType::FuncType(idx) => {
+                let f = self.cx.module.func_type_of_type(idx);
+                let p = f.params().iter().map(|t| val_type(*t)).collect::<Result<_, _>>()?;
+                let r = f.results().iter().map(|t| val_type(*t)).collect::<Result<_, _>>()?;
+                (p, r)
+            }
+        })
+    }
+
+    fn new_block_with(&mut self, types: &[Type]) -> Block {
+        let block = self.b.create_block();
+        for t in types {
+            self.b.append_block_param(block, *t);
+        }
+        block
+    }
+
+    /// The block a branch to label `depth` goes to, and the number of values it carries.
+    fn label(&mut self, depth: u32) -> (Block, usize) {
+        let i = self.ctrl.len() - 1 - depth as usize;
+        let f = &mut self.ctrl[i];
+        if f.kind == Kind::Loop {
+            (f.header.expect("a loop has a header"), f.params.len())
+        } else {
+            f.end_reached = true;
+            (f.end, f.results.len())
+        }
+    }
+
+    fn br(&mut self, depth: u32) {
+        let (target, n) = self.label(depth);
+        let args = self.top_args(n);
+        self.b.ins().jump(target, &args);
+        self.reachable = false;
+    }
+
+    fn br_if(&mut self, depth: u32) {
+        let cond = self.pop();
+        let (target, n) = self.label(depth);
+        let args = self.top_args(n);
+        let next = self.b.create_block();
+        self.b.ins().brif(cond, target, &args, next, &[]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+    }
+
+    fn br_table(&mut self, depths: &[u32], default: u32) {
+        let index = self.pop();
+        // Labels with values get a stub block that passes them (a jump table cannot).
+        let mut stubs: BTreeMap<u32, Block> = BTreeMap::new();
+        let mut target_of = |t: &mut Self, depth: u32| {
+            let (target, n) = t.label(depth);
+            if n == 0 {
+                target
+            } else {
+                *stubs.entry(depth).or_insert_with(|| t.b.create_block())
+            }
+        };
+        let entries: Vec<Block> = depths.iter().map(|d| target_of(self, *d)).collect();
+        let default_block = target_of(self, default);
+        let calls: Vec<_> = entries.iter().map(|b| self.b.func.dfg.block_call(*b, &[])).collect();
+        let default_call = self.b.func.dfg.block_call(default_block, &[]);
+        let jt = self.b.create_jump_table(JumpTableData::new(default_call, &calls));
+        self.b.ins().br_table(index, jt);
+        for (depth, stub) in stubs {
+            self.b.switch_to_block(stub);
+            self.b.seal_block(stub);
+            let (target, n) = self.label(depth);
+            let args = self.top_args(n);
+            self.b.ins().jump(target, &args);
+        }
+        self.reachable = false;
+    }
+
+    fn push_frame(&mut self, kind: Kind, params: Vec<Type>, results: Vec<Type>) -> &mut Frame {
+        let end = self.new_block_with(&results);
+        let height = self.stack.len() - params.len();
+        self.ctrl.push(Frame {
+            kind,
+            height,
+            params,
+            results,
+            end,
+            header: None,
+            else_block: None,
+            if_params: Vec::new(),
+            end_reached: false,
+        });
+        self.ctrl.last_mut().expect("just pushed")
+    }
+
+    fn op_block(&mut self, bt: BlockType) -> Result<(), Unsupported> {
+        let (params, results) = self.block_type(bt)?;
+        self.push_frame(Kind::Block, params, results);
+        Ok(())
+    }
+
+    fn op_loop(&mut self, bt: BlockType) -> Result<(), Unsupported> {
+        let (params, results) = self.block_type(bt)?;
+        let header = self.new_block_with(&params);
+        let args = self.top_args(params.len());
+        self.b.ins().jump(header, &args);
+        self.b.switch_to_block(header);
+        let n = params.len();
+        self.stack.truncate(self.stack.len() - n);
+        let values = self.b.block_params(header).to_vec();
+        self.stack.extend(values);
+        self.push_frame(Kind::Loop, params, results).header = Some(header);
+        self.open_checkpoint();
+        Ok(())
+    }
+
+    fn op_if(&mut self, bt: BlockType) -> Result<(), Unsupported> {
+        let cond = self.pop();
+        let (params, results) = self.block_type(bt)?;
+        let then = self.b.create_block();
+        let else_block = self.b.create_block();
+        self.b.ins().brif(cond, then, &[], else_block, &[]);
+        self.b.switch_to_block(then);
+        self.b.seal_block(then);
+        let if_params = self.stack[self.stack.len() - params.len()..].to_vec();
+        let f = self.push_frame(Kind::If, params, results);
+        f.else_block = Some(else_block);
+        f.if_params = if_params;
+        Ok(())
+    }
+
+    fn op_else(&mut self) {
+        let i = self.ctrl.len() - 1;
+        if self.reachable {
+            let n = self.ctrl[i].results.len();
+            let args = self.top_args(n);
+            self.b.ins().jump(self.ctrl[i].end, &args);
+            self.ctrl[i].end_reached = true;
+        }
+        let f = &mut self.ctrl[i];
+        f.kind = Kind::Else;
+        let else_block = f.else_block.take().expect("validated: else after if");
+        let (height, params) = (f.height, std::mem::take(&mut f.if_params));
+        self.b.switch_to_block(else_block);
+        self.b.seal_block(else_block);
+        self.stack.truncate(height);
+        self.stack.extend(params);
+        self.reachable = true;
+        self.open_checkpoint();
+    }
+
+    fn op_end(&mut self) {
+        let mut f = self.ctrl.pop().expect("validated: end closes a construct");
+        if self.reachable {
+            let args = self.top_args(f.results.len());
+            self.b.ins().jump(f.end, &args);
+            f.end_reached = true;
+        }
+        if let Some(else_block) = f.else_block.take() {
+            // An `if` without `else`: the false branch passes the parameters on as results.
+            self.b.switch_to_block(else_block);
+            self.b.seal_block(else_block);
+            let args: Vec<BlockArg> = f.if_params.iter().map(|v| BlockArg::Value(*v)).collect();
+            self.b.ins().jump(f.end, &args);
+            f.end_reached = true;
+        }
+        if let Some(header) = f.header {
+            self.b.seal_block(header);
+        }
+        self.stack.truncate(f.height);
+        if f.kind == Kind::Func {
+            if f.end_reached {
+                self.finish_exit(f.end);
+            }
+            return;
+        }
+        if f.end_reached {
+            self.b.switch_to_block(f.end);
+            self.b.seal_block(f.end);
+            let values = self.b.block_params(f.end).to_vec();
+            self.stack.extend(values);
+            self.reachable = true;
+            self.open_checkpoint();
+        } else {
+            self.reachable = false;
+        }
+    }
+
+    // ---- calls ----------------------------------------------------------------------------
+
+    fn sig_ref(&mut self, type_index: u32) -> Result<SigRef, Unsupported> {
+        if let Some(s) = self.sigs.get(&type_index) {
+            return Ok(*s);
+        }
+        let ty = self.cx.module.func_type_of_type(type_index).clone();
+        let sig = self.b.import_signature(wasm_signature(&ty, self.cx.call_conv)?);
+        self.sigs.insert(type_index, sig);
+        Ok(sig)
+    }
+
+    fn func_ref(&mut self, func: u32) -> Result<FuncRef, Unsupported> {
+        if let Some(f) = self.funcs.get(&func) {
+            return Ok(*f);
+        }
+        let signature = self.sig_ref(self.cx.module.funcs[func as usize])?;
+        let name =
+            self.b.func.declare_imported_user_function(UserExternalName::new(FUNC_NAMESPACE, func));
+        let f = self.b.import_function(ExtFuncData {
+            name: ExternalName::user(name),
+            signature,
+            colocated: true,
+            patchable: false,
+        });
+        self.funcs.insert(func, f);
+        Ok(f)
+    }
+
+    /// Pops the arguments of a call of type `ty` and returns the native argument list (with
+    /// `callee_vmctx` first) and the results area, if any.
+    fn call_args(&mut self, ty: &FuncType, callee_vmctx: Value) -> (Vec<Value>, Option<StackSlot>) {
+        let n = ty.params().len();
+        let wasm_args = self.stack.split_off(self.stack.len() - n);
+        let mut args = vec![callee_vmctx];
+        let area = results_area(&mut self.b, ty.results().len());
+        if let Some(slot) = area {
+            args.push(self.b.ins().stack_addr(types::I64, slot, 0));
+        }
+        args.extend(wasm_args);
+        (args, area)
+    }
+
+    /// After a call: trap propagation, results, memory reload.
+    fn after_call(
+        &mut self,
+        call: Inst,
+        ty: &FuncType,
+        area: Option<StackSlot>,
+    ) -> Result<(), Unsupported> {
+        let direct: Vec<Value> = self.b.inst_results(call).to_vec();
+        self.check_trap();
+        match area {
+            Some(slot) => {
+                for (i, t) in ty.results().iter().enumerate() {
+                    let v = self.b.ins().stack_load(types::I64, val_type(*t)?, slot, 8 * i as i32);
+                    self.push(v);
+                }
+            }
+            None => self.stack.extend(direct),
+        }
+        self.reload_memory();
+        Ok(())
+    }
+
+    fn call(&mut self, func: u32) -> Result<(), Unsupported> {
+        if func < self.cx.module.num_imported_funcs {
+            return Err(self.unsupported("a call of an imported function"));
+        }
+        let ty = self.cx.module.func_type(func).clone();
+        let callee = self.func_ref(func)?;
+        let (args, area) = self.call_args(&ty, self.vmctx);
+        let call = self.b.ins().call(callee, &args);
+        self.after_call(call, &ty, area)
+    }
+
+    fn call_indirect(&mut self, type_index: u32, table: u32) -> Result<(), Unsupported> {
+        let m = self.cx.module;
+        if m.tables[table as usize].ty.table64 {
+            return Err(self.unsupported("call_indirect through a 64-bit table"));
+        }
+        let ty = m.func_type_of_type(type_index).clone();
+        let sig = self.sig_ref(type_index)?;
+        let index = self.pop();
+        let tptr =
+            self.b.ins().load(types::I64, readonly(), self.vmctx, self.cx.vm.table(table) as i32);
+        let base = self.b.ins().load(types::I64, trusted(), tptr, TABLE_BASE);
+        let len = self.b.ins().load(types::I64, trusted(), tptr, TABLE_LEN);
+        let i = self.b.ins().uextend(types::I64, index);
+        let past = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
+        self.trap_if(past, TrapCode::UndefinedElement);
+        let off = self.b.ins().ishl_imm_u(i, 3);
+        let at = self.b.ins().iadd(base, off);
+        let record = self.b.ins().load(types::I64, trusted(), at, 0);
+        let null = self.b.ins().icmp_imm_u(IntCC::Equal, record, 0);
+        self.trap_if(null, TrapCode::UninitializedElement);
+        let have = self.b.ins().load(types::I32, trusted(), record, REC_TYPE);
+        let want = self.b.ins().load(
+            types::I32,
+            readonly(),
+            self.vmctx,
+            self.cx.vm.type_id(type_index) as i32,
+        );
+        let differ = self.b.ins().icmp(IntCC::NotEqual, have, want);
+        let slow = self.b.create_block();
+        let ok = self.b.create_block();
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(differ, slow, &[], ok, &[]);
+        // A different id may still be a declared subtype: ask the store.
+        self.b.switch_to_block(slow);
+        self.b.seal_block(slow);
+        let matches = self.libcall(
+            super::libcalls::signature_matches as *const () as usize,
+            &[types::I64, types::I64, types::I32],
+            &[types::I32],
+            &[self.vmctx, record, want],
+        )[0];
+        self.check_trap();
+        let mismatch = self.b.ins().icmp_imm_u(IntCC::Equal, matches, 0);
+        self.trap_if(mismatch, TrapCode::IndirectCallTypeMismatch);
+        self.b.ins().jump(ok, &[]);
+        self.b.switch_to_block(ok);
+        self.b.seal_block(ok);
+        let entry = self.b.ins().load(types::I64, trusted(), record, REC_NATIVE);
+        let missing = self.b.ins().icmp_imm_u(IntCC::Equal, entry, 0);
+        self.trap_if_number(missing, TRAP_NO_NATIVE);
+        let callee_vmctx = self.b.ins().load(types::I64, trusted(), record, REC_VMCTX);
+        let (args, area) = self.call_args(&ty, callee_vmctx);
+        let call = self.b.ins().call_indirect(sig, entry, &args);
+        self.after_call(call, &ty, area)
+    }
+
+    /// Calls the runtime function at `addr` (an `extern "C"` function of this process).
+    fn libcall(
+        &mut self,
+        addr: usize,
+        params: &[Type],
+        returns: &[Type],
+        args: &[Value],
+    ) -> Vec<Value> {
+        let key = (params.to_vec(), returns.to_vec());
+        let sig = match self.libcall_sigs.get(&key) {
+            Some(s) => *s,
+            None => {
+                let mut sig = Signature::new(self.cx.call_conv);
+                sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+                sig.returns.extend(returns.iter().map(|t| AbiParam::new(*t)));
+                let s = self.b.import_signature(sig);
+                self.libcall_sigs.insert(key, s);
+                s
+            }
+        };
+        let callee = self.b.ins().iconst(types::I64, addr as i64);
+        let call = self.b.ins().call_indirect(sig, callee, args);
+        self.b.inst_results(call).to_vec()
+    }
+
+    // ---- memory and globals ---------------------------------------------------------------
+
+    /// Pops an address and checks `size` bytes at it plus `memarg`'s offset against memory 0;
+    /// returns the native address and the static offset to add.
+    fn address(&mut self, memarg: &MemArg, size: u64) -> Result<(Value, i32), Unsupported> {
+        if !matches!(memarg.target, wasmparser::MemArgTarget::Memory(0)) {
+            return Err(self.unsupported("an access to a memory other than memory 0"));
+        }
+        let Some(mem) = &self.memory else {
+            return Err(self.unsupported("a memory access without a memory"));
+        };
+        let (base_var, len_var) = (mem.base, mem.len);
+        let addr = self.pop();
+        let a = self.b.ins().uextend(types::I64, addr);
+        // Memory 0 is 32-bit (checked per module): the offset is below 2^32, nothing overflows.
+        let end = self.b.ins().iadd_imm_u(a, (memarg.offset + size) as i64);
+        let len = self.b.use_var(len_var);
+        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
+        let base = self.b.use_var(base_var);
+        let at = self.b.ins().iadd(base, a);
+        // Even speculatively, an out-of-bounds access reads address 0, not the host's memory.
+        let null = self.b.ins().iconst(types::I64, 0);
+        let at = self.b.ins().select_spectre_guard(oob, null, at);
+        self.trap_if(oob, TrapCode::MemoryOutOfBounds);
+        match i32::try_from(memarg.offset) {
+            Ok(o) => Ok((at, o)),
+            Err(_) => Ok((self.b.ins().iadd_imm_u(at, memarg.offset as i64), 0)),
+        }
+    }
+
+    fn load(
+        &mut self,
+        memarg: &MemArg,
+        ty: Type,
+        size: u64,
+        kind: LoadKind,
+    ) -> Result<(), Unsupported> {
+        let (p, o) = self.address(memarg, size)?;
+        let ins = self.b.ins();
+        let v = match kind {
+            LoadKind::Full => ins.load(ty, heap(), p, o),
+            LoadKind::U8 => ins.uload8(ty, heap(), p, o),
+            LoadKind::S8 => ins.sload8(ty, heap(), p, o),
+            LoadKind::U16 => ins.uload16(ty, heap(), p, o),
+            LoadKind::S16 => ins.sload16(ty, heap(), p, o),
+            LoadKind::U32 => ins.uload32(heap(), p, o),
+            LoadKind::S32 => ins.sload32(heap(), p, o),
+        };
+        self.push(v);
+        Ok(())
+    }
+
+    fn store(&mut self, memarg: &MemArg, size: u64) -> Result<(), Unsupported> {
+        let v = self.pop();
+        let (p, o) = self.address(memarg, size)?;
+        let vt = self.b.func.dfg.value_type(v);
+        let ins = self.b.ins();
+        match (size, vt.bytes()) {
+            (1, _) => ins.istore8(heap(), v, p, o),
+            (2, _) => ins.istore16(heap(), v, p, o),
+            (4, 8) => ins.istore32(heap(), v, p, o),
+            _ => ins.store(heap(), v, p, o),
+        };
+        Ok(())
+    }
+
+    fn global_cell(&mut self, index: u32) -> Value {
+        self.b.ins().load(types::I64, readonly(), self.vmctx, self.cx.vm.global(index) as i32)
+    }
+
+    fn global_get(&mut self, index: u32) -> Result<(), Unsupported> {
+        let g = self.cx.module.globals[index as usize].ty;
+        let ty = val_type(g.content).map_err(|e| self.unsupported(format!("a global of {e}")))?;
+        let cell = self.global_cell(index);
+        let flags = if g.mutability == Mutability::Const { readonly() } else { trusted() };
+        let v = self.b.ins().load(ty, flags, cell, GLOBAL_VALUE);
+        self.push(v);
+        Ok(())
+    }
+
+    fn global_set(&mut self, index: u32) -> Result<(), Unsupported> {
+        let g = self.cx.module.globals[index as usize].ty;
+        val_type(g.content).map_err(|e| self.unsupported(format!("a global of {e}")))?;
+        let v = self.pop();
+        let cell = self.global_cell(index);
+        // The cell holds the value zero-extended to 128 bits; its upper half stays zero.
+        let wide = widen(&mut self.b, v);
+        self.b.ins().store(trusted(), wide, cell, GLOBAL_VALUE);
+        Ok(())
+    }
+
+    // ---- numeric shapes -------------------------------------------------------------------
+
+    fn unary(&mut self, f: impl FnOnce(&mut FunctionBuilder<'_>, Value) -> Value) {
+        let a = self.pop();
+        let v = f(&mut self.b, a);
+        self.push(v);
+    }
+
+    fn binary(&mut self, f: impl FnOnce(&mut FunctionBuilder<'_>, Value, Value) -> Value) {
+        let y = self.pop();
+        let x = self.pop();
+        let v = f(&mut self.b, x, y);
+        self.push(v);
+    }
+
+    fn icmp(&mut self, cc: IntCC) {
+        self.binary(|b, x, y| {
+            let c = b.ins().icmp(cc, x, y);
+            b.ins().uextend(types::I32, c)
+        })
+    }
+
+    fn fcmp(&mut self, cc: FloatCC) {
+        self.binary(|b, x, y| {
+            let c = b.ins().fcmp(cc, x, y);
+            b.ins().uextend(types::I32, c)
+        })
+    }
+
+    fn eqz(&mut self) {
+        self.unary(|b, x| {
+            let c = b.ins().icmp_imm_u(IntCC::Equal, x, 0);
+            b.ins().uextend(types::I32, c)
+        })
+    }
+
+    /// Integer division and remainder, trapping as wasm requires.
+    fn divide(&mut self, ty: Type, op: Div) {
+        let y = self.pop();
+        let x = self.pop();
+        let zero = self.b.ins().icmp_imm_u(IntCC::Equal, y, 0);
+        self.trap_if(zero, TrapCode::IntegerDivideByZero);
+        let v = match op {
+            Div::S => {
+                let min = if ty == types::I32 { i32::MIN as i64 } else { i64::MIN };
+                let min = self.iconst(ty, min);
+                let minus_one = self.iconst(ty, -1);
+                let a = self.b.ins().icmp(IntCC::Equal, x, min);
+                let b = self.b.ins().icmp(IntCC::Equal, y, minus_one);
+                let overflow = self.b.ins().band(a, b);
+                self.trap_if(overflow, TrapCode::IntegerOverflow);
+                self.b.ins().sdiv(x, y)
+            }
+            Div::U => self.b.ins().udiv(x, y),
+            // Cranelift's `srem` of MIN by -1 is 0, as wasm wants.
+            Div::RemS => self.b.ins().srem(x, y),
+            Div::RemU => self.b.ins().urem(x, y),
+        };
+        self.push(v);
+    }
+
+    /// A trapping float-to-int truncation.
+    fn trunc(&mut self, to: Type, signed: bool) {
+        let x = self.pop();
+        let from = self.b.func.dfg.value_type(x);
+        let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+        self.trap_if(nan, TrapCode::InvalidConversionToInteger);
+        let (lo, hi) = trunc_bounds(to, from, signed);
+        let (lo, hi) = if from == types::F32 {
+            (
+                self.b.ins().f32const(Ieee32::with_float(lo as f32)),
+                self.b.ins().f32const(Ieee32::with_float(hi as f32)),
+            )
+        } else {
+            (
+                self.b.ins().f64const(Ieee64::with_float(lo)),
+                self.b.ins().f64const(Ieee64::with_float(hi)),
+            )
+        };
+        let below = self.b.ins().fcmp(FloatCC::LessThanOrEqual, x, lo);
+        let above = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, hi);
+        let out = self.b.ins().bor(below, above);
+        self.trap_if(out, TrapCode::IntegerOverflow);
+        let v = if signed {
+            self.b.ins().fcvt_to_sint_sat(to, x)
+        } else {
+            self.b.ins().fcvt_to_uint_sat(to, x)
+        };
+        self.push(v);
+    }
+
+    // ---- the big switch -------------------------------------------------------------------
+
+    fn op(&mut self, op: Operator<'_>) -> Result<(), Unsupported> {
+        use Operator as O;
+        if self.reachable {
+            if let Some((_, n)) = &mut self.checkpoint {
+                *n += operator_cost(&op);
+            }
+        } else {
+            match op {
+                O::Block { .. }
+                | O::Loop { .. }
+                | O::If { .. }
+                | O::TryTable { .. }
+                | O::Try { .. } => {
+                    self.dead_depth += 1;
+                    return Ok(());
+                }
+                O::End | O::Delegate { .. } if self.dead_depth > 0 => {
+                    self.dead_depth -= 1;
+                    return Ok(());
+                }
+                O::End | O::Else if self.dead_depth == 0 => {}
+                _ => return Ok(()),
+            }
+        }
+        let (i32, i64, f32, f64) = (types::I32, types::I64, types::F32, types::F64);
+        match op {
+            O::Unreachable => {
+                let trap = self.trap_block(trap_number(TrapCode::Unreachable));
+                self.b.ins().jump(trap, &[]);
+                self.reachable = false;
+            }
+            O::Nop => {}
+            O::Block { blockty } => self.op_block(blockty)?,
+            O::Loop { blockty } => self.op_loop(blockty)?,
+            O::If { blockty } => self.op_if(blockty)?,
+            O::Else => self.op_else(),
+            O::End => self.op_end(),
+            O::Br { relative_depth } => self.br(relative_depth),
+            O::BrIf { relative_depth } => self.br_if(relative_depth),
+            O::BrTable { targets } => {
+                let mut depths = Vec::with_capacity(targets.len() as usize);
+                for d in targets.targets() {
+                    depths.push(d.map_err(|e| format!("unreadable br_table: {e}"))?);
+                }
+                self.br_table(&depths, targets.default());
+            }
+            O::Return => self.br(self.ctrl.len() as u32 - 1),
+            O::Call { function_index } => self.call(function_index)?,
+            O::CallIndirect { type_index, table_index } => {
+                self.call_indirect(type_index, table_index)?
+            }
+            O::Drop => {
+                self.pop();
+            }
+            O::Select | O::TypedSelect { .. } => {
+                let c = self.pop();
+                let b = self.pop();
+                let a = self.pop();
+                if self.b.func.dfg.value_type(a).is_vector() {
+                    return Err(self.unsupported("select of v128"));
+                }
+                let v = self.b.ins().select(c, a, b);
+                self.push(v);
+            }
+            O::LocalGet { local_index } => {
+                let v = self.b.use_var(self.locals[local_index as usize]);
+                self.push(v);
+            }
+            O::LocalSet { local_index } => {
+                let v = self.pop();
+                self.b.def_var(self.locals[local_index as usize], v);
+            }
+            O::LocalTee { local_index } => {
+                let v = *self.stack.last().expect("validated: local.tee operand");
+                self.b.def_var(self.locals[local_index as usize], v);
+            }
+            O::GlobalGet { global_index } => self.global_get(global_index)?,
+            O::GlobalSet { global_index } => self.global_set(global_index)?,
+
+            O::I32Load { memarg } => self.load(&memarg, i32, 4, LoadKind::Full)?,
+            O::I64Load { memarg } => self.load(&memarg, i64, 8, LoadKind::Full)?,
+            O::F32Load { memarg } => self.load(&memarg, f32, 4, LoadKind::Full)?,
+            O::F64Load { memarg } => self.load(&memarg, f64, 8, LoadKind::Full)?,
+            O::I32Load8S { memarg } => self.load(&memarg, i32, 1, LoadKind::S8)?,
+            O::I32Load8U { memarg } => self.load(&memarg, i32, 1, LoadKind::U8)?,
+            O::I32Load16S { memarg } => self.load(&memarg, i32, 2, LoadKind::S16)?,
+            O::I32Load16U { memarg } => self.load(&memarg, i32, 2, LoadKind::U16)?,
+            O::I64Load8S { memarg } => self.load(&memarg, i64, 1, LoadKind::S8)?,
+            O::I64Load8U { memarg } => self.load(&memarg, i64, 1, LoadKind::U8)?,
+            O::I64Load16S { memarg } => self.load(&memarg, i64, 2, LoadKind::S16)?,
+            O::I64Load16U { memarg } => self.load(&memarg, i64, 2, LoadKind::U16)?,
+            O::I64Load32S { memarg } => self.load(&memarg, i64, 4, LoadKind::S32)?,
+            O::I64Load32U { memarg } => self.load(&memarg, i64, 4, LoadKind::U32)?,
+            O::I32Store { memarg } | O::F32Store { memarg } => self.store(&memarg, 4)?,
+            O::I64Store { memarg } | O::F64Store { memarg } => self.store(&memarg, 8)?,
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store(&memarg, 1)?,
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store(&memarg, 2)?,
+            O::I64Store32 { memarg } => self.store(&memarg, 4)?,
+            O::MemorySize { mem: 0 } if self.memory.is_some() => {
+                let (len_var, log2) = {
+                    let m = self.memory.as_ref().expect("checked");
+                    (m.len, m.page_log2)
+                };
+                let len = self.b.use_var(len_var);
+                let pages = self.b.ins().ushr_imm_u(len, log2 as i64);
+                let v = self.b.ins().ireduce(i32, pages);
+                self.push(v);
+            }
+            O::MemoryGrow { mem: 0 } if self.memory.is_some() => {
+                let delta = self.pop();
+                let old = self.libcall(
+                    super::libcalls::memory_grow as *const () as usize,
+                    &[i64, i32],
+                    &[i32],
+                    &[self.vmctx, delta],
+                )[0];
+                self.check_trap();
+                self.reload_memory();
+                self.push(old);
+            }
+
+            O::I32Const { value } => {
+                let v = self.iconst(i32, value as i64);
+                self.push(v);
+            }
+            O::I64Const { value } => {
+                let v = self.iconst(i64, value);
+                self.push(v);
+            }
+            O::F32Const { value } => {
+                let v = self.b.ins().f32const(Ieee32::with_bits(value.bits()));
+                self.push(v);
+            }
+            O::F64Const { value } => {
+                let v = self.b.ins().f64const(Ieee64::with_bits(value.bits()));
+                self.push(v);
+            }
+
+            O::I32Eqz | O::I64Eqz => self.eqz(),
+            O::I32Eq | O::I64Eq => self.icmp(IntCC::Equal),
+            O::I32Ne | O::I64Ne => self.icmp(IntCC::NotEqual),
+            O::I32LtS | O::I64LtS => self.icmp(IntCC::SignedLessThan),
+            O::I32LtU | O::I64LtU => self.icmp(IntCC::UnsignedLessThan),
+            O::I32GtS | O::I64GtS => self.icmp(IntCC::SignedGreaterThan),
+            O::I32GtU | O::I64GtU => self.icmp(IntCC::UnsignedGreaterThan),
+            O::I32LeS | O::I64LeS => self.icmp(IntCC::SignedLessThanOrEqual),
+            O::I32LeU | O::I64LeU => self.icmp(IntCC::UnsignedLessThanOrEqual),
+            O::I32GeS | O::I64GeS => self.icmp(IntCC::SignedGreaterThanOrEqual),
+            O::I32GeU | O::I64GeU => self.icmp(IntCC::UnsignedGreaterThanOrEqual),
+            O::I32Clz | O::I64Clz => self.unary(|b, x| b.ins().clz(x)),
+            O::I32Ctz | O::I64Ctz => self.unary(|b, x| b.ins().ctz(x)),
+            O::I32Popcnt | O::I64Popcnt => self.unary(|b, x| b.ins().popcnt(x)),
+            O::I32Add | O::I64Add => self.binary(|b, x, y| b.ins().iadd(x, y)),
+            O::I32Sub | O::I64Sub => self.binary(|b, x, y| b.ins().isub(x, y)),
+            O::I32Mul | O::I64Mul => self.binary(|b, x, y| b.ins().imul(x, y)),
+            O::I32DivS => self.divide(i32, Div::S),
+            O::I64DivS => self.divide(i64, Div::S),
+            O::I32DivU => self.divide(i32, Div::U),
+            O::I64DivU => self.divide(i64, Div::U),
+            O::I32RemS => self.divide(i32, Div::RemS),
+            O::I64RemS => self.divide(i64, Div::RemS),
+            O::I32RemU => self.divide(i32, Div::RemU),
+            O::I64RemU => self.divide(i64, Div::RemU),
+            O::I32And | O::I64And => self.binary(|b, x, y| b.ins().band(x, y)),
+            O::I32Or | O::I64Or => self.binary(|b, x, y| b.ins().bor(x, y)),
+            O::I32Xor | O::I64Xor => self.binary(|b, x, y| b.ins().bxor(x, y)),
+            // Cranelift masks shift and rotate amounts to the type's width, as wasm does.
+            O::I32Shl | O::I64Shl => self.binary(|b, x, y| b.ins().ishl(x, y)),
+            O::I32ShrS | O::I64ShrS => self.binary(|b, x, y| b.ins().sshr(x, y)),
+            O::I32ShrU | O::I64ShrU => self.binary(|b, x, y| b.ins().ushr(x, y)),
+            O::I32Rotl | O::I64Rotl => self.binary(|b, x, y| b.ins().rotl(x, y)),
+            O::I32Rotr | O::I64Rotr => self.binary(|b, x, y| b.ins().rotr(x, y)),
+
+            O::F32Eq | O::F64Eq => self.fcmp(FloatCC::Equal),
+            O::F32Ne | O::F64Ne => self.fcmp(FloatCC::NotEqual),
+            O::F32Lt | O::F64Lt => self.fcmp(FloatCC::LessThan),
+            O::F32Gt | O::F64Gt => self.fcmp(FloatCC::GreaterThan),
+            O::F32Le | O::F64Le => self.fcmp(FloatCC::LessThanOrEqual),
+            O::F32Ge | O::F64Ge => self.fcmp(FloatCC::GreaterThanOrEqual),
+            O::F32Abs | O::F64Abs => self.unary(|b, x| b.ins().fabs(x)),
+            O::F32Neg | O::F64Neg => self.unary(|b, x| b.ins().fneg(x)),
+            // SSE4.1 rounding (required, see `compile::isa`) quiets NaNs like the interpreter.
+            O::F32Ceil | O::F64Ceil => self.unary(|b, x| b.ins().ceil(x)),
+            O::F32Floor | O::F64Floor => self.unary(|b, x| b.ins().floor(x)),
+            O::F32Trunc | O::F64Trunc => self.unary(|b, x| b.ins().trunc(x)),
+            O::F32Nearest | O::F64Nearest => self.unary(|b, x| b.ins().nearest(x)),
+            O::F32Sqrt | O::F64Sqrt => self.unary(|b, x| b.ins().sqrt(x)),
+            O::F32Add | O::F64Add => self.binary(|b, x, y| b.ins().fadd(x, y)),
+            O::F32Sub | O::F64Sub => self.binary(|b, x, y| b.ins().fsub(x, y)),
+            O::F32Mul | O::F64Mul => self.binary(|b, x, y| b.ins().fmul(x, y)),
+            O::F32Div | O::F64Div => self.binary(|b, x, y| b.ins().fdiv(x, y)),
+            O::F32Min | O::F64Min => self.binary(|b, x, y| b.ins().fmin(x, y)),
+            O::F32Max | O::F64Max => self.binary(|b, x, y| b.ins().fmax(x, y)),
+            O::F32Copysign | O::F64Copysign => self.binary(|b, x, y| b.ins().fcopysign(x, y)),
+
+            O::I32WrapI64 => self.unary(|b, x| b.ins().ireduce(types::I32, x)),
+            O::I64ExtendI32S => self.unary(|b, x| b.ins().sextend(types::I64, x)),
+            O::I64ExtendI32U => self.unary(|b, x| b.ins().uextend(types::I64, x)),
+            O::I32Extend8S => self.unary(|b, x| {
+                let n = b.ins().ireduce(types::I8, x);
+                b.ins().sextend(types::I32, n)
+            }),
+            O::I32Extend16S => self.unary(|b, x| {
+                let n = b.ins().ireduce(types::I16, x);
+                b.ins().sextend(types::I32, n)
+            }),
+            O::I64Extend8S => self.unary(|b, x| {
+                let n = b.ins().ireduce(types::I8, x);
+                b.ins().sextend(types::I64, n)
+            }),
+            O::I64Extend16S => self.unary(|b, x| {
+                let n = b.ins().ireduce(types::I16, x);
+                b.ins().sextend(types::I64, n)
+            }),
+            O::I64Extend32S => self.unary(|b, x| {
+                let n = b.ins().ireduce(types::I32, x);
+                b.ins().sextend(types::I64, n)
+            }),
+            O::I32TruncF32S | O::I32TruncF64S => self.trunc(i32, true),
+            O::I32TruncF32U | O::I32TruncF64U => self.trunc(i32, false),
+            O::I64TruncF32S | O::I64TruncF64S => self.trunc(i64, true),
+            O::I64TruncF32U | O::I64TruncF64U => self.trunc(i64, false),
+            O::I32TruncSatF32S | O::I32TruncSatF64S => {
+                self.unary(|b, x| b.ins().fcvt_to_sint_sat(types::I32, x))
+            }
+            O::I32TruncSatF32U | O::I32TruncSatF64U => {
+                self.unary(|b, x| b.ins().fcvt_to_uint_sat(types::I32, x))
+            }
+            O::I64TruncSatF32S | O::I64TruncSatF64S => {
+                self.unary(|b, x| b.ins().fcvt_to_sint_sat(types::I64, x))
+            }
+            O::I64TruncSatF32U | O::I64TruncSatF64U => {
+                self.unary(|b, x| b.ins().fcvt_to_uint_sat(types::I64, x))
+            }
+            O::F32ConvertI32S | O::F32ConvertI64S => {
+                self.unary(|b, x| b.ins().fcvt_from_sint(types::F32, x))
+            }
+            O::F32ConvertI32U | O::F32ConvertI64U => {
+                self.unary(|b, x| b.ins().fcvt_from_uint(types::F32, x))
+            }
+            O::F64ConvertI32S | O::F64ConvertI64S => {
+                self.unary(|b, x| b.ins().fcvt_from_sint(types::F64, x))
+            }
+            O::F64ConvertI32U | O::F64ConvertI64U => {
+                self.unary(|b, x| b.ins().fcvt_from_uint(types::F64, x))
+            }
+            O::F32DemoteF64 => self.unary(|b, x| b.ins().fdemote(types::F32, x)),
+            O::F64PromoteF32 => self.unary(|b, x| b.ins().fpromote(types::F64, x)),
+            O::I32ReinterpretF32 => {
+                self.unary(|b, x| b.ins().bitcast(types::I32, MemFlagsData::new(), x))
+            }
+            O::I64ReinterpretF64 => {
+                self.unary(|b, x| b.ins().bitcast(types::I64, MemFlagsData::new(), x))
+            }
+            O::F32ReinterpretI32 => {
+                self.unary(|b, x| b.ins().bitcast(types::F32, MemFlagsData::new(), x))
+            }
+            O::F64ReinterpretI64 => {
+                self.unary(|b, x| b.ins().bitcast(types::F64, MemFlagsData::new(), x))
+            }
+
+            other => return Err(self.unsupported(format!("`{other:?}`"))),
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum LoadKind {
+    Full,
+    U8,
+    S8,
+    U16,
+    S16,
+    U32,
+    S32,
+}
+
+#[derive(Clone, Copy)]
+enum Div {
+    S,
+    U,
+    RemS,
+    RemU,
+}

@@ -4,7 +4,7 @@
 
 use ward::{Config, Engine, Error, Instance, Module, Store, Tier, TrapCode, Val};
 
-fn engine(tier: Tier, setup: &dyn Fn(&mut Config)) -> Engine {
+fn make_engine(tier: Tier, setup: &dyn Fn(&mut Config)) -> Engine {
     let mut config = Config::new();
     config.tier(tier);
     setup(&mut config);
@@ -57,7 +57,7 @@ impl Both {
 
     fn with(wat: &str, setup: &dyn Fn(&mut Config)) -> Both {
         let make = |tier| {
-            let engine = engine(tier, setup);
+            let engine = make_engine(tier, setup);
             let module = Module::new(&engine, wat).unwrap();
             if tier == Tier::Native {
                 assert_eq!(
@@ -106,7 +106,7 @@ impl Both {
 
 fn engine_fuel(setup: &dyn Fn(&mut Config)) -> bool {
     // The engine's fuel setting is not readable; probe it with a throwaway store.
-    let engine = engine(Tier::Interpreter, setup);
+    let engine = make_engine(Tier::Interpreter, setup);
     Store::new(&engine, ()).get_fuel().is_ok()
 }
 
@@ -506,7 +506,7 @@ fn a_start_function_and_exported_globals_see_native_writes() {
         (func $start (global.set $g (i64.const 0x1_0000_0002)))
         (start $start)
         (func (export "f32") (result f32) (f32.const -0.0)))"#;
-    let engine = engine(Tier::Native, &|_| {});
+    let engine = make_engine(Tier::Native, &|_| {});
     let module = Module::new(&engine, wat).unwrap();
     assert_eq!(module.tier(), Tier::Native);
     let mut store = Store::new(&engine, ());
@@ -519,7 +519,7 @@ fn a_start_function_and_exported_globals_see_native_writes() {
 
 #[test]
 fn unsupported_modules_fall_back_and_still_run() {
-    let engine = engine(Tier::Native, &|_| {});
+    let engine = make_engine(Tier::Native, &|_| {});
     // An imported function.
     let wat = r#"(module
         (import "host" "f" (func $f (result i32)))
@@ -554,6 +554,14 @@ fn unsupported_modules_fall_back_and_still_run() {
           (return (i32.const 3))
           (drop (i32x4.splat (i32.const 7)))))"#;
     assert_eq!(Module::new(&engine, wat).unwrap().tier(), Tier::Native);
+
+    // Epoch deadlines call back into the embedder: such engines interpret.
+    let epochs = make_engine(Tier::Native, &|c| {
+        c.epoch_interruption(true);
+    });
+    let module = Module::new(&epochs, "(module (func (export \"f\")))").unwrap();
+    assert_eq!(module.tier(), Tier::Interpreter);
+    assert!(module.native_fallback_reason().unwrap().contains("epoch"));
 
     // The interpreter tier never compiles natively.
     let plain = Engine::default();
@@ -619,7 +627,7 @@ fn both_tiers_burn_the_same_fuel() {
 
 #[test]
 fn an_interrupt_stops_a_native_loop() {
-    let engine = engine(Tier::Native, &|c| {
+    let engine = make_engine(Tier::Native, &|c| {
         c.interruptible(true);
     });
     let module =
@@ -667,7 +675,7 @@ fn a_panicking_limiter_unwinds_through_native_code() {
             true
         }
     }
-    let engine = engine(Tier::Native, &|_| {});
+    let engine = make_engine(Tier::Native, &|_| {});
     let module = Module::new(
         &engine,
         r#"(module (memory 1) (func (export "grow") (result i32) (memory.grow (i32.const 1))))"#,
@@ -681,4 +689,87 @@ fn a_panicking_limiter_unwinds_through_native_code() {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| grow.call(&mut store, ())));
     let payload = caught.unwrap_err();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"limiter says no"));
+}
+
+#[test]
+fn async_calls_of_native_modules_run_in_the_interpreter() {
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        use std::task::{Context, Poll, Waker};
+        let mut f = std::pin::pin!(f);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+    let engine = make_engine(Tier::Native, &|c| {
+        c.async_support(true).consume_fuel(true);
+    });
+    let module = Module::new(&engine, FUEL_WAT).unwrap();
+    assert_eq!(module.tier(), Tier::Native);
+    let mut store = Store::new(&engine, ());
+    store.set_fuel(1_000_000).unwrap();
+    store.fuel_async_yield_interval(100);
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let fib = instance.get_func(&mut store, "fib").unwrap();
+    let mut out = [Val::I32(0)];
+    block_on(fib.call_async(&mut store, &[Val::I32(12)], &mut out)).unwrap();
+    assert_eq!(out[0], Val::I32(144));
+    let used = 1_000_000 - store.get_fuel().unwrap();
+    // The same call made synchronously runs natively and burns the same fuel.
+    store.set_fuel(1_000_000).unwrap();
+    fib.call(&mut store, &[Val::I32(12)], &mut out).unwrap();
+    assert_eq!(1_000_000 - store.get_fuel().unwrap(), used);
+}
+
+/// A recursive function keeping `n` i64 values live across its call (loaded from memory, so
+/// that the compiler cannot recompute them after the call instead of keeping them).
+fn big_frames(n: usize) -> String {
+    let mut body = String::new();
+    for i in 0..n {
+        body.push_str(&format!("(local.set {} (i64.load (i32.const {})))\n", i + 1, 8 * i));
+    }
+    body.push_str("(call $big (i32.add (local.get 0) (i32.const 1)))\n");
+    for i in 0..n {
+        body.push_str(&format!("(local.get {}) (i64.add)\n", i + 1));
+    }
+    format!(
+        "(module (memory 2) (func $big (export \"big\") (param i32) (result i64) (local {}) {body}))",
+        "i64 ".repeat(n)
+    )
+}
+
+#[test]
+fn runaway_recursion_with_large_frames_traps_cleanly() {
+    // Hundreds of frames of a few KiB each: the stack limit, not the depth, stops it.
+    let mut both = Both::new(&big_frames(300));
+    assert_eq!(both.value("big", &[Val::I32(0)]), Err(TrapCode::StackOverflow));
+    // On a thread with a small stack too.
+    let small = std::thread::Builder::new()
+        .stack_size(512 << 10)
+        .spawn(|| {
+            let engine = make_engine(Tier::Native, &|_| {});
+            let module = Module::new(&engine, big_frames(300)).unwrap();
+            let mut store = Store::new(&engine, ());
+            let instance = Instance::new(&mut store, &module, &[]).unwrap();
+            let big = instance.get_typed_func::<i32, i64>(&mut store, "big").unwrap();
+            big.call(&mut store, 0).unwrap_err().as_trap().map(|t| t.code())
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(small, Some(TrapCode::StackOverflow));
+    // A function with more values live than the native tier compiles in reasonable time makes
+    // the module fall back, quickly.
+    let engine = make_engine(Tier::Native, &|_| {});
+    let started = std::time::Instant::now();
+    let module = Module::new(&engine, big_frames(9000)).unwrap();
+    assert_eq!(module.tier(), Tier::Interpreter);
+    assert!(module.native_fallback_reason().unwrap().contains("values live"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    // Below that, the single-pass allocator keeps compilation fast.
+    let started = std::time::Instant::now();
+    assert_eq!(Module::new(&engine, big_frames(1500)).unwrap().tier(), Tier::Native);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
 }

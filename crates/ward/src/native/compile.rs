@@ -42,39 +42,53 @@ impl CompiledModule {
     }
 }
 
-/// The code generator for this machine, built once per process.
-fn isa() -> std::result::Result<&'static dyn TargetIsa, Unsupported> {
+/// Above this many locals plus operand-stack values, a function is register-allocated with
+/// Cranelift's single-pass allocator: the default (backtracking) one takes time quadratic in the
+/// number of values live at once, and a guest controls that number (2,000 values live across a
+/// call take seconds, 3,000 half a minute). The single-pass allocator is linear, its code slower.
+const QUICK_ALLOCATION_ABOVE: usize = 400;
+
+/// Above this many, even the single-pass allocator (and SSA construction) become slow: its work
+/// grows with branches times live values, and every bounds check is a branch. Such a function
+/// makes the module fall back to the interpreter, whose translation is linear.
+const MAX_PRESSURE: usize = 2_000;
+
+/// The code generator for this machine, built once per process: with the backtracking register
+/// allocator (`quick: false`) or the single-pass one.
+fn isa(quick: bool) -> std::result::Result<&'static dyn TargetIsa, Unsupported> {
     static ISA: OnceLock<std::result::Result<OwnedTargetIsa, String>> = OnceLock::new();
-    ISA.get_or_init(|| {
-        if !cfg!(target_arch = "x86_64") {
-            return Err("the native tier supports x86-64 only for now".into());
-        }
-        let mut flags = settings::builder();
-        let set = |f: &mut settings::Builder, k: &str, v: &str| {
-            f.set(k, v).map_err(|e| format!("cranelift setting {k}={v}: {e}"))
-        };
-        set(&mut flags, "opt_level", "speed")?;
-        set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
-        // Frames larger than a page touch each page in order, so even a frame that the stack
-        // limit check would not catch hits the guard page instead of jumping past it.
-        set(&mut flags, "enable_probestack", "true")?;
-        set(&mut flags, "probestack_strategy", "inline")?;
-        set(&mut flags, "preserve_frame_pointers", "true")?;
-        set(&mut flags, "unwind_info", "false")?;
-        let builder = cranelift_native::builder().map_err(|e| format!("cranelift: {e}"))?;
-        let isa =
-            builder.finish(settings::Flags::new(flags)).map_err(|e| format!("cranelift: {e}"))?;
-        // Rounding instructions (`ceil`, `nearest`, ...) would otherwise be library calls.
-        let sse41 =
-            isa.isa_flags().iter().any(|f| f.name == "has_sse41" && f.as_bool() == Some(true));
-        if !sse41 {
-            return Err("the native tier needs SSE4.1".into());
-        }
-        Ok(isa)
-    })
-    .as_ref()
-    .map(|isa| &**isa)
-    .map_err(Clone::clone)
+    static QUICK: OnceLock<std::result::Result<OwnedTargetIsa, String>> = OnceLock::new();
+    let cell = if quick { &QUICK } else { &ISA };
+    cell.get_or_init(|| build_isa(quick)).as_ref().map(|isa| &**isa).map_err(Clone::clone)
+}
+
+fn build_isa(quick: bool) -> std::result::Result<OwnedTargetIsa, String> {
+    if !cfg!(target_arch = "x86_64") {
+        return Err("the native tier supports x86-64 only for now".into());
+    }
+    let mut flags = settings::builder();
+    let set = |f: &mut settings::Builder, k: &str, v: &str| {
+        f.set(k, v).map_err(|e| format!("cranelift setting {k}={v}: {e}"))
+    };
+    set(&mut flags, "opt_level", "speed")?;
+    if quick {
+        set(&mut flags, "regalloc_algorithm", "single_pass")?;
+    }
+    set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+    // Frames larger than a page touch each page in order, so even a frame that the stack
+    // limit check would not catch hits the guard page instead of jumping past it.
+    set(&mut flags, "enable_probestack", "true")?;
+    set(&mut flags, "probestack_strategy", "inline")?;
+    set(&mut flags, "preserve_frame_pointers", "true")?;
+    set(&mut flags, "unwind_info", "false")?;
+    let builder = cranelift_native::builder().map_err(|e| format!("cranelift: {e}"))?;
+    let isa = builder.finish(settings::Flags::new(flags)).map_err(|e| format!("cranelift: {e}"))?;
+    // Rounding instructions (`ceil`, `nearest`, ...) would otherwise be library calls.
+    let sse41 = isa.isa_flags().iter().any(|f| f.name == "has_sse41" && f.as_bool() == Some(true));
+    if !sse41 {
+        return Err("the native tier needs SSE4.1".into());
+    }
+    Ok(isa)
 }
 
 /// Whether the module as a whole is in the native tier's subset (operators are checked as
@@ -175,7 +189,7 @@ fn compile_one(
 /// natively.
 pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledModule, Unsupported> {
     check_module(m)?;
-    let isa = isa()?;
+    let isa = isa(false)?;
     let cfg = m.engine.config();
     let vm = VMOffsets::new(VMCounts::of(m)).ok_or("the module's context would be too large")?;
     let cx = ModuleCx {
@@ -192,7 +206,14 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
     let first = m.num_imported_funcs;
     let mut parts = Vec::with_capacity(m.bodies.len());
     for def in 0..m.bodies.len() as u32 {
-        let func = translate::translate(&cx, first + def, &mut fctx)?;
+        let (func, pressure) = translate::translate(&cx, first + def, &mut fctx)?;
+        if pressure > MAX_PRESSURE {
+            return Err(format!(
+                "function {} keeps up to {pressure} values live (more than {MAX_PRESSURE})",
+                first + def
+            ));
+        }
+        let isa = if pressure > QUICK_ALLOCATION_ABOVE { self::isa(true)? } else { isa };
         parts.push(compile_one(&mut ctx, isa, func)?);
     }
     // One trampoline per distinct signature.

@@ -197,12 +197,13 @@ struct Translator<'a, 'f> {
     offset: usize,
 }
 
-/// Translates defined function `func` (module index) of `cx.module`.
+/// Translates defined function `func` (module index) of `cx.module`; also returns the number of
+/// its locals plus the highest its operand stack gets (a bound on the values live at once).
 pub(super) fn translate(
     cx: &ModuleCx<'_>,
     func: u32,
     fctx: &mut FunctionBuilderContext,
-) -> Result<Function, Unsupported> {
+) -> Result<(Function, usize), Unsupported> {
     let m = cx.module;
     let def = (func - m.num_imported_funcs) as usize;
     let range = m.bodies[def].range.clone();
@@ -286,19 +287,22 @@ pub(super) fn translate(
     t.open_checkpoint();
 
     let mut ops = body.get_operators_reader().map_err(invalid)?;
+    let mut highest = 0;
     while !ops.eof() {
         let (op, offset) = ops.read_with_offset().map_err(invalid)?;
         t.offset = offset as usize;
         t.op(op)?;
+        highest = highest.max(t.stack.len());
         if t.ctrl.is_empty() {
             break;
         }
     }
+    let pressure = t.locals.len() + highest;
     t.close_checkpoint();
     t.finish_traps();
     t.b.seal_all_blocks();
     t.b.finalize(cx.frontend);
-    Ok(function)
+    Ok((function, pressure))
 }
 
 /// The array-call trampoline for functions of type `ty`: `extern "C" fn(vmctx, values,

@@ -13,7 +13,11 @@
 //! - `msg_throughput_1_worker` / `msg_throughput_2_workers`: messages per second of 16 such
 //!   pairs on a runtime with 1 and with 2 worker threads.
 //!
-//! On stderr: `spawn_churn_ns` (spawn, kill, repeat: memory recycled) and the live count.
+//! On stderr: `spawn_churn_ns` (spawn, kill, repeat: memory recycled), the live count, and what
+//! the wall-clock numbers cost in CPU time (Linux; they tell a busy machine from a slow runtime):
+//! `spawn_thread_cpu_ns` (the spawning thread's CPU time per spawn), `spawn_process_cpu_ns` (all
+//! threads' until every process waits in `receive`, per process) and `msg_cpu_ns_1_worker` /
+//! `msg_cpu_ns_2_workers` (all threads' CPU time per message).
 
 use std::time::{Duration, Instant};
 use ward_nano::{Runtime, RuntimeConfig, SpawnOptions, TemplateSpec};
@@ -25,6 +29,23 @@ fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
     pages * 4096
+}
+
+/// CPU time of the calling thread, in ns (0 where `/proc` does not say).
+fn thread_cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    stat.split_whitespace().next().and_then(|t| t.parse().ok()).unwrap_or(0)
+}
+
+/// CPU time of the whole process (user + system), in ns, at the kernel's tick resolution.
+fn process_cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect())
+        .unwrap_or_default();
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    ticks * 10_000_000
 }
 
 fn runtime(workers: usize) -> Runtime {
@@ -88,12 +109,17 @@ fn main() {
 
     let before = resident_bytes();
     let mut procs = Vec::with_capacity(n);
+    let (cpu, all_cpu) = (thread_cpu_ns(), process_cpu_ns());
     let start = Instant::now();
     for _ in 0..n {
         procs.push(rt.spawn("echo").expect("spawn").pid());
     }
     let spawn = start.elapsed();
+    let cpu = thread_cpu_ns().saturating_sub(cpu);
     assert!(rt.wait_idle(Duration::from_secs(600)), "processes did not settle");
+    let all_cpu = process_cpu_ns().saturating_sub(all_cpu);
+    eprintln!("spawn_thread_cpu_ns {}", cpu / n.max(1) as u64);
+    eprintln!("spawn_process_cpu_ns {}", all_cpu / n.max(1) as u64);
     let grown = resident_bytes().saturating_sub(before);
     println!("spawn_ns {}", spawn.as_nanos() / n.max(1) as u128);
 
@@ -109,10 +135,16 @@ fn main() {
         let rt = runtime(workers);
         pairs(&rt, 16, 2_000);
         let (k, rounds) = (16, 50_000u32);
+        let cpu = process_cpu_ns();
         let t = pairs(&rt, k, rounds);
+        let cpu = process_cpu_ns().saturating_sub(cpu);
         let msgs = 2.0 * k as f64 * rounds as f64;
-        let name =
-            if workers == 1 { "msg_throughput_1_worker" } else { "msg_throughput_2_workers" };
+        let (name, cpu_name) = if workers == 1 {
+            ("msg_throughput_1_worker", "msg_cpu_ns_1_worker")
+        } else {
+            ("msg_throughput_2_workers", "msg_cpu_ns_2_workers")
+        };
         println!("{name} {:.0}", msgs / t.as_secs_f64());
+        eprintln!("{cpu_name} {:.0}", cpu as f64 / msgs);
     }
 }

@@ -148,6 +148,8 @@ fn spawn(
         tpl,
         args: None,
         stdin: None,
+        stdout: None,
+        stderr: None,
     };
     let rt = d.rt.clone();
     let me = d.me.clone();

@@ -32,6 +32,6 @@ pub use caps::{Caps, DirGrant, Limits, RestartPolicy};
 pub use manifest::{run_manifest, Manifest};
 pub use proc::{tags, ExitReason, Message, Pid};
 pub use runtime::{
-    Endpoint, ProcData, ProcHandle, Runtime, RuntimeConfig, SpawnOptions, TemplateSpec,
+    Endpoint, Exited, ProcData, ProcHandle, Runtime, RuntimeConfig, SpawnOptions, TemplateSpec,
     MAX_TEMPLATE_NAME,
 };

@@ -137,6 +137,8 @@ pub(crate) struct Shared {
     pub children: Vec<Pid>,
     pub exit: Option<ExitReason>,
     pub kill: Option<ExitReason>,
+    /// Host futures waiting for it to end ([`crate::ProcHandle::exited`]).
+    pub exit_wakers: Vec<std::task::Waker>,
 }
 
 /// Why a delivery failed.

@@ -116,7 +116,8 @@ pub(crate) struct Template {
     pub name: String,
     pre: InstancePre<ProcData>,
     entry: String,
-    pub caps: Caps,
+    /// Shared by every process spawned with exactly the template's capabilities.
+    pub caps: Arc<Caps>,
     pub limits: Limits,
     uses_wasi: bool,
     args: Vec<String>,
@@ -157,6 +158,9 @@ pub(crate) struct Recipe {
     pub args: Option<Arc<[String]>>,
     /// WASI stdin bytes ([`SpawnOptions::stdin`]).
     pub stdin: Option<Arc<[u8]>>,
+    /// WASI stdout and stderr instead of the template's ([`SpawnOptions::stdout`]).
+    pub stdout: Option<OutputPipe>,
+    pub stderr: Option<OutputPipe>,
 }
 
 const SHARDS: usize = 64;
@@ -226,6 +230,11 @@ pub struct SpawnOptions {
     pub env: Vec<(String, String)>,
     /// What its WASI stdin reads, then end of file (default: end of file at once).
     pub stdin: Option<Vec<u8>>,
+    /// Where its WASI stdout goes (default: the template's). Like stdin, not passed down: a
+    /// child gets its template's. Inherited stdio ([`Caps::inherit_stdout`]) takes precedence.
+    pub stdout: Option<OutputPipe>,
+    /// Where its WASI stderr goes (default: the template's).
+    pub stderr: Option<OutputPipe>,
 }
 
 impl Runtime {
@@ -320,7 +329,7 @@ impl Runtime {
             name: spec.name.clone(),
             pre,
             entry,
-            caps,
+            caps: Arc::new(caps),
             limits: spec.limits,
             uses_wasi,
             args: spec.args,
@@ -346,28 +355,35 @@ impl Runtime {
             .inner
             .template(template)
             .ok_or_else(|| ward::Error::Usage(format!("no template `{template}`")))?;
+        // The template's own capabilities are shared, not copied, by every process that gets
+        // exactly them (the common case).
         let mut caps = match opts.caps {
-            Some(c) => c.attenuate(&tpl.caps),
+            Some(c) => Arc::new(c.attenuate(&tpl.caps)),
             None => tpl.caps.clone(),
         };
-        for (name, value) in opts.env {
-            if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
-                return Err(ward::Error::Usage(format!(
-                    "environment variable {name:?}: a name must be non-empty and hold no `=` or \
-                     NUL, a value no NUL"
-                )));
+        if !opts.env.is_empty() {
+            let c = Arc::make_mut(&mut caps);
+            for (name, value) in opts.env {
+                if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
+                    return Err(ward::Error::Usage(format!(
+                        "environment variable {name:?}: a name must be non-empty and hold no \
+                         `=` or NUL, a value no NUL"
+                    )));
+                }
+                c.env.insert(name, value);
             }
-            caps.env.insert(name, value);
         }
         let tree = Arc::new(AtomicU32::new(tpl.limits.max_tree.max(1)));
         let recipe = Recipe {
-            caps: Arc::new(caps),
+            caps,
             limits: tpl.limits,
             handles: opts.handles,
             tree,
             tpl,
             args: opts.args.map(Arc::from),
             stdin: opts.stdin.map(Arc::from),
+            stdout: opts.stdout,
+            stderr: opts.stderr,
         };
         let proc = self.inner.spawn(recipe, 0, opts.restart).map_err(ward::Error::Usage)?;
         Ok(ProcHandle { proc, rt: self.inner.clone() })
@@ -450,6 +466,11 @@ impl Drop for Runtime {
         for p in all {
             let task = p.task.lock().unwrap_or_else(|e| e.into_inner()).take();
             drop(task);
+            // `Exited` futures see the shutdown flag when polled again.
+            let wakers = std::mem::take(&mut p.lock().exit_wakers);
+            for w in wakers {
+                w.wake();
+            }
         }
     }
 }
@@ -463,6 +484,16 @@ impl ProcHandle {
     /// How it ended, if it has.
     pub fn exit_reason(&self) -> Option<ExitReason> {
         self.proc.lock().exit.clone()
+    }
+
+    /// A future ready when the process has ended, with how it ended; for async hosts (a
+    /// server awaiting a request's process), where [`wait`](ProcHandle::wait) would block the
+    /// executor's thread. If the runtime is dropped first it reports
+    /// `ExitReason::Killed("the runtime shut down")`.
+    ///
+    /// A supervised process that is restarted has not ended: the future waits for its last end.
+    pub fn exited(&self) -> Exited {
+        Exited { proc: self.proc.clone() }
     }
 
     /// Waits up to `timeout` for it to end; returns how it ended.
@@ -487,6 +518,29 @@ impl ProcHandle {
         };
         self.rt.exit_waiters.fetch_sub(1, Ordering::SeqCst);
         r
+    }
+}
+
+/// The future of [`ProcHandle::exited`].
+pub struct Exited {
+    proc: Arc<Proc>,
+}
+
+impl std::future::Future for Exited {
+    type Output = ExitReason;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ExitReason> {
+        let mut s = self.proc.lock();
+        if let Some(r) = &s.exit {
+            return Poll::Ready(r.clone());
+        }
+        if self.proc.sched.shutdown.load(Ordering::Acquire) {
+            return Poll::Ready(ExitReason::Killed("the runtime shut down".into()));
+        }
+        if !s.exit_wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            s.exit_wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
     }
 }
 
@@ -717,13 +771,21 @@ impl RtInner {
         let sched = self.sched.clone();
         sched.enter(index, deque);
         let mut idle_spins = 0u32;
+        let mut searching = false;
         while !sched.shutdown.load(Ordering::Acquire) {
             match sched.next() {
                 Some(p) => {
+                    if std::mem::take(&mut searching) {
+                        sched.found_work();
+                    }
                     idle_spins = 0;
                     self.run(p);
                 }
                 None if idle_spins < 64 => {
+                    if !searching {
+                        sched.start_searching();
+                        searching = true;
+                    }
                     idle_spins += 1;
                     std::hint::spin_loop();
                     if idle_spins > 16 {
@@ -732,9 +794,12 @@ impl RtInner {
                 }
                 None => {
                     idle_spins = 0;
-                    sched.sleep();
+                    sched.sleep(std::mem::take(&mut searching));
                 }
             }
+        }
+        if searching {
+            sched.found_work();
         }
         drop(sched.leave());
     }
@@ -789,7 +854,7 @@ impl RtInner {
         if self.try_restart(p, &reason) {
             return;
         }
-        let (links, monitors, children) = {
+        let (links, monitors, children, wakers) = {
             let mut s = p.lock();
             s.exit = Some(reason.clone());
             s.kill = None;
@@ -799,8 +864,12 @@ impl RtInner {
                 std::mem::take(&mut s.links),
                 std::mem::take(&mut s.monitors),
                 std::mem::take(&mut s.children),
+                std::mem::take(&mut s.exit_wakers),
             )
         };
+        for w in wakers {
+            w.wake();
+        }
         p.state.store(DONE, Ordering::Release);
         self.remove(p.pid);
         if let Some(tree) = &p.tree {
@@ -880,12 +949,12 @@ fn build_wasi(r: &Recipe) -> Result<WasiCtx, String> {
     }
     if caps.inherit_stdout {
         b.inherit_stdout();
-    } else if let Some(p) = &tpl.stdout {
+    } else if let Some(p) = r.stdout.as_ref().or(tpl.stdout.as_ref()) {
         b.stdout(p.clone());
     }
     if caps.inherit_stderr {
         b.inherit_stderr();
-    } else if let Some(p) = &tpl.stderr {
+    } else if let Some(p) = r.stderr.as_ref().or(tpl.stderr.as_ref()) {
         b.stderr(p.clone());
     }
     for d in &caps.dirs {

@@ -23,6 +23,9 @@ pub(crate) struct Sched {
     sleep_lock: Mutex<()>,
     sleep_cv: Condvar,
     sleeping: AtomicUsize,
+    /// Workers looking for work (spinning before they sleep): while one is, a push needs to
+    /// wake nobody.
+    searching: AtomicUsize,
     pub shutdown: AtomicBool,
     /// Processes scheduled or running.
     pub in_flight: InFlight,
@@ -85,6 +88,7 @@ impl Sched {
             sleep_lock: Mutex::new(()),
             sleep_cv: Condvar::new(),
             sleeping: AtomicUsize::new(0),
+            searching: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             in_flight: InFlight::new(),
             timers: Mutex::new(BinaryHeap::new()),
@@ -146,11 +150,33 @@ impl Sched {
         }
     }
 
+    /// After a push: wakes a sleeping worker, unless one is searching (it will find the work:
+    /// a searcher checks the queues again after it stops counting itself as searching).
     fn notify(&self) {
         fence(Ordering::SeqCst);
+        if self.searching.load(Ordering::SeqCst) > 0 {
+            return;
+        }
+        self.wake_one();
+    }
+
+    fn wake_one(&self) {
         if self.sleeping.load(Ordering::SeqCst) > 0 {
             let _g = self.sleep_lock.lock().unwrap_or_else(|e| e.into_inner());
             self.sleep_cv.notify_one();
+        }
+    }
+
+    /// The current worker found its queues empty and starts looking for work.
+    pub fn start_searching(&self) {
+        self.searching.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The current worker, searching, found work. If it was the last searcher and more work is
+    /// queued, it wakes a sleeper: pushes it saw while searching woke nobody.
+    pub fn found_work(&self) {
+        if self.searching.fetch_sub(1, Ordering::SeqCst) == 1 && self.has_work() {
+            self.wake_one();
         }
     }
 
@@ -217,9 +243,15 @@ impl Sched {
             || self.stealers.get().is_some_and(|s| s.iter().any(|s| !s.is_empty()))
     }
 
-    /// Sleeps the current worker until work is pushed (or a while passes).
-    pub fn sleep(&self) {
+    /// Sleeps the current worker until work is pushed (or a while passes). `searching`: it was
+    /// counted as searching until now.
+    pub fn sleep(&self, searching: bool) {
+        // Counted as sleeping before it stops counting as searching, so that a push in between
+        // sees one or the other; the queues are checked again under the lock the waker takes.
         self.sleeping.fetch_add(1, Ordering::SeqCst);
+        if searching {
+            self.searching.fetch_sub(1, Ordering::SeqCst);
+        }
         fence(Ordering::SeqCst);
         {
             let g = self.sleep_lock.lock().unwrap_or_else(|e| e.into_inner());

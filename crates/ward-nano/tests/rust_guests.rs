@@ -175,6 +175,83 @@ fn spawn_options_give_one_process_args_env_and_stdin() {
     assert_eq!(text(&child_out), "args: child\nenv: REQUEST=GET /\nstdin: \n");
 }
 
+/// A module whose process waits in `receive` until it is killed.
+fn waiter(rt: &Runtime) -> ward::Module {
+    ward::Module::new(
+        rt.engine(),
+        r#"(module
+             (import "ward:nano" "receive" (func $r (param i32 i32 i32 i32) (result i32)))
+             (memory (export "memory") 1)
+             (func (export "main")
+               (drop (call $r (i32.const 0) (i32.const 0) (i32.const -1) (i32.const -1)))))"#,
+    )
+    .unwrap()
+}
+
+/// Polls `fut` to completion on this thread (parking between wake-ups), the way an async host
+/// (a server's executor) awaits a process.
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    let end = std::time::Instant::now() + T;
+    loop {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        assert!(std::time::Instant::now() < end, "the future never became ready");
+        std::thread::park_timeout(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn each_spawn_can_have_its_own_stdout_and_be_awaited() {
+    let (rt, parent_out, _) = envinfo();
+    // Several processes of one template at once, each writing into its own pipe (as `ward
+    // serve` gives each request's process), the template's pipe untouched.
+    let runs: Vec<_> = (0..8)
+        .map(|i| {
+            let out = OutputPipe::new();
+            let opts = SpawnOptions {
+                env: vec![("REQUEST".into(), format!("GET /{i}"))],
+                stdin: Some(format!("body {i}").into_bytes()),
+                stdout: Some(out.clone()),
+                ..Default::default()
+            };
+            (rt.spawn_with("parent", opts).unwrap(), out)
+        })
+        .collect();
+    for (i, (p, out)) in runs.iter().enumerate() {
+        assert_eq!(block_on(p.exited()), ExitReason::Normal);
+        assert_eq!(
+            text(out),
+            format!("args: parent\nenv: REQUEST=GET /{i}\nenv: SECRET=s\nenv: SHARED=1\nstdin: body {i}\n")
+        );
+        // Ready at once for a process that has ended, as often as asked.
+        assert_eq!(block_on(p.exited()), ExitReason::Normal);
+    }
+    assert_eq!(text(&parent_out), "");
+    // A failing process reports how it ended.
+    let opts =
+        SpawnOptions { args: Some(vec!["envinfo".into(), "fail".into()]), ..Default::default() };
+    let p = rt.spawn_with("parent", opts).unwrap();
+    assert_eq!(block_on(p.exited()), ExitReason::Exit(1));
+    // A process still waiting when the runtime goes away: the future does not hang.
+    rt.add_template(TemplateSpec::new("waiter", waiter(&rt))).unwrap();
+    let waiting = rt.spawn("waiter").unwrap();
+    assert!(rt.wait_idle(T));
+    assert_eq!(waiting.exit_reason(), None);
+    let pending = waiting.exited();
+    drop(rt);
+    assert_eq!(block_on(pending), ExitReason::Killed("the runtime shut down".into()));
+}
+
 #[test]
 fn without_spawn_options_a_process_gets_its_templates_args_and_env_and_no_stdin() {
     let (rt, parent_out, _) = envinfo();
@@ -204,16 +281,7 @@ fn a_supervised_process_gets_its_spawn_options_again_at_each_restart() {
 fn spawn_options_env_is_in_the_processs_capabilities_and_checked() {
     let (rt, _, _) = envinfo();
     // A process that waits, so that its capabilities can be looked at while it lives.
-    let waiter = ward::Module::new(
-        rt.engine(),
-        r#"(module
-             (import "ward:nano" "receive" (func $r (param i32 i32 i32 i32) (result i32)))
-             (memory (export "memory") 1)
-             (func (export "main")
-               (drop (call $r (i32.const 0) (i32.const 0) (i32.const -1) (i32.const -1)))))"#,
-    )
-    .unwrap();
-    rt.add_template(TemplateSpec::new("waiter", waiter).caps(env(&[("A", "1")]))).unwrap();
+    rt.add_template(TemplateSpec::new("waiter", waiter(&rt)).caps(env(&[("A", "1")]))).unwrap();
     let opts = SpawnOptions { env: vec![("B".into(), "2".into())], ..Default::default() };
     let p = rt.spawn_with("waiter", opts).unwrap();
     assert_eq!(rt.caps_of(p.pid()).unwrap().env, env(&[("A", "1"), ("B", "2")]).env);

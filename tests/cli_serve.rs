@@ -1,7 +1,8 @@
 //! `ward serve` against the built binary: a fresh instance per request by CGI conventions
 //! (body on stdin, response with headers on stdout), and the per-request limits: a trapping
 //! handler gets 500, a spinning one 504 at its deadline, an oversized body 413 — and the
-//! server keeps answering the next request after each.
+//! server keeps answering the next request after each; concurrent requests each get their own
+//! process (a nanoprocess per request) and their own answer.
 
 mod serve_support;
 
@@ -87,6 +88,29 @@ fn each_request_gets_a_fresh_instance_by_cgi_conventions() {
         assert_eq!(status, 200, "{head}");
         assert!(head.to_ascii_lowercase().contains("x-handler: echo"), "{head}");
         assert_eq!(reply, body.as_bytes());
+    }
+}
+
+#[test]
+fn concurrent_requests_each_get_their_own_process_and_answer() {
+    // 16 clients at once, 25 requests each: every answer is its own request's body (a process's
+    // stdout is its own pipe), none is lost or mixed up.
+    let server = start("echo.wat", ECHO, &[]);
+    let port = server.1;
+    let clients: Vec<_> = (0..16)
+        .map(|c| {
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let body = format!("client {c} request {i} {}", "x".repeat(c * 100 + i));
+                    let (status, head, reply) = request(port, "POST", "/echo", body.as_bytes());
+                    assert_eq!(status, 200, "{head}");
+                    assert_eq!(reply, body.as_bytes());
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().expect("a client failed");
     }
 }
 

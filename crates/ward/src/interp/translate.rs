@@ -121,6 +121,8 @@ struct Translator<'m> {
     local_refs: Vec<u32>,
     /// Index of the last instruction if it wrote the fresh temporary on top of the stack.
     last_producer: Option<usize>,
+    /// The code length when a branch target was last taken (see `pc`).
+    barrier: usize,
     unreachable: bool,
     /// Nesting depth of blocks opened in unreachable code.
     dead_depth: u32,
@@ -202,6 +204,7 @@ pub(super) fn translate(
         handler_map: Vec::new(),
         local_refs: vec![0; next as usize],
         last_producer: None,
+        barrier: 0,
         unreachable: false,
         dead_depth: 0,
         checkpoints: module.engine.config().checkpoints(),
@@ -282,8 +285,34 @@ impl Translator<'_> {
         self.code.len() - 1
     }
 
-    fn pc(&self) -> u32 {
+    /// The index of the next instruction. Every branch target is taken from here, so it also
+    /// marks a barrier: no fusion combines instructions across it (see `fuse_global_add`).
+    fn pc(&mut self) -> u32 {
+        self.barrier = self.code.len();
         self.code.len() as u32
+    }
+
+    /// `global.get g; i32.add imm; global.set g` (a shadow-stack pointer moved in a prologue or
+    /// epilogue), just emitted as `GlobalGet`, `I32AddI` and about to be completed by a
+    /// `GlobalSet` of `a`, becomes one `GlobalAddI`. Only when both instructions follow the last
+    /// branch target and the `GlobalGet` wrote a temporary that only the add read.
+    fn fuse_global_add(&mut self, g: u32, a: Slot) -> bool {
+        let n = self.code.len();
+        if n < 2 || self.barrier > n - 2 {
+            return false;
+        }
+        let (Instr::GlobalGet { d: t, g: g0 }, Instr::I32AddI { d, a: src, i }) =
+            (self.code[n - 2], self.code[n - 1])
+        else {
+            return false;
+        };
+        if g0 != g || src != t || d != a || t < self.local_slots {
+            return false;
+        }
+        self.code.truncate(n - 2);
+        self.offsets.truncate(n - 2);
+        self.emit(Instr::GlobalAddI { g, d, i });
+        true
     }
 
     fn bump(&mut self, to: Slot) {
@@ -694,6 +723,29 @@ impl Translator<'_> {
     }
 
     fn store(&mut self, m: WpMemArg, kind: MemKind, fast: fn(Slot, Slot, u32) -> Instr) {
+        // A constant value is stored from an immediate (no `Const` instruction).
+        if let Some(Opd { loc: Loc::Const(c), .. }) = self.stack.last().copied() {
+            if self.fast_mem(&m) {
+                let o = m.offset as u32;
+                let imm = |a| match fast(a, 0, o) {
+                    Instr::I32Store { .. } | Instr::I64Store32 { .. } => {
+                        Some(Instr::I32StoreI { a, o, v: c as u32 })
+                    }
+                    Instr::I32Store8 { .. } => Some(Instr::I32Store8I { a, o, v: c as u32 }),
+                    Instr::I32Store16 { .. } => Some(Instr::I32Store16I { a, o, v: c as u32 }),
+                    Instr::I64Store { .. } => {
+                        i32::try_from(c as i64).ok().map(|v| Instr::I64StoreI { a, o, v })
+                    }
+                    _ => None,
+                };
+                if imm(0).is_some() {
+                    self.pop();
+                    let a = self.pop_slot();
+                    self.emit(imm(a).expect("checked above"));
+                    return;
+                }
+            }
+        }
         let v = self.pop_slot();
         let a = self.pop_slot();
         if self.fast_mem(&m) {
@@ -714,6 +766,19 @@ impl Translator<'_> {
                 let a = self.pop_slot();
                 self.produce(false, |d| with_immediate(make(d, a, 0), v).expect("checked above"));
                 return;
+            }
+        }
+        // A constant left operand likewise, if the operation has a mirrored form.
+        let len = self.stack.len();
+        if len >= 2 && !matches!(self.stack[len - 1].loc, Loc::Const(_)) {
+            if let Opd { loc: Loc::Const(v), .. } = self.stack[len - 2] {
+                let swapped = |d, a| commuted(make(d, 0, a)).and_then(|i| with_immediate(i, v));
+                if swapped(0, 0).is_some() {
+                    let b = self.pop_slot();
+                    self.pop();
+                    self.produce(false, |d| swapped(d, b).expect("checked above"));
+                    return;
+                }
             }
         }
         let b = self.pop_slot();
@@ -1124,7 +1189,7 @@ impl Translator<'_> {
                 let g = self.vm.global(global_index);
                 if wide {
                     self.emit(Instr::GlobalSet2 { g, a });
-                } else {
+                } else if !self.fuse_global_add(g, a) {
                     self.emit(Instr::GlobalSet { g, a });
                 }
             }
@@ -1740,6 +1805,21 @@ mod tests {
             }
         }
         assert!(f.code.iter().all(|i| !matches!(i, Instr::Br { t: u32::MAX })));
+    }
+
+    #[test]
+    fn constants_become_immediates_and_stack_pointer_moves_fuse() {
+        let f = translate_wat(
+            "(module (memory 1) (global $sp (mut i32) (i32.const 0))
+               (func (param i32) (result i32)
+                 (global.set $sp (i32.sub (global.get $sp) (i32.const 16)))
+                 (i32.store8 offset=3 (local.get 0) (i32.const 1))
+                 (i32.lt_u (i32.const 7) (local.get 0))))",
+        );
+        assert!(matches!(f.code[0], Instr::GlobalAddI { d: 1, i: -16, .. }), "{:?}", f.code);
+        assert!(!matches!(f.code[1], Instr::GlobalSet { .. }), "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::I32Store8I { a: 0, o: 3, v: 1 });
+        assert_eq!(f.code[2], Instr::I32GtUI { d: 1, a: 0, i: 7 });
     }
 
     #[test]

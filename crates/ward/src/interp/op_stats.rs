@@ -1,0 +1,90 @@
+//! Dynamic instruction and instruction-pair counts (feature `op-stats`), to choose
+//! superinstructions from measurements on real programs. Counts are kept per thread, merged into
+//! a global table when a run returns, and printed to stderr (the 40 most frequent of each) when
+//! the process exits.
+
+use super::code::Instr;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::mem::Discriminant;
+use std::sync::{Mutex, Once};
+
+type Key = Discriminant<Instr>;
+
+#[derive(Default)]
+struct Counts {
+    names: HashMap<Key, String>,
+    single: HashMap<Key, u64>,
+    pairs: HashMap<(Key, Key), u64>,
+    prev: Option<Key>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Counts> = RefCell::new(Counts::default());
+}
+static GLOBAL: Mutex<Option<Counts>> = Mutex::new(None);
+static AT_EXIT: Once = Once::new();
+
+fn name_of(ins: &Instr) -> String {
+    let full = format!("{ins:?}");
+    full.split([' ', '{']).next().unwrap_or_default().to_string()
+}
+
+/// Counts one executed instruction (and the pair it forms with the previous one).
+pub(crate) fn record(ins: &Instr) {
+    LOCAL.with(|c| {
+        let mut c = c.borrow_mut();
+        let k = std::mem::discriminant(ins);
+        if !c.names.contains_key(&k) {
+            c.names.insert(k, name_of(ins));
+        }
+        *c.single.entry(k).or_default() += 1;
+        if let Some(p) = c.prev {
+            *c.pairs.entry((p, k)).or_default() += 1;
+        }
+        c.prev = Some(k);
+    });
+}
+
+/// Merges this thread's counts into the global table (called when a run returns).
+pub(crate) fn flush() {
+    let local = LOCAL.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    let mut g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+    let g = g.get_or_insert_with(Counts::default);
+    g.names.extend(local.names);
+    for (k, n) in local.single {
+        *g.single.entry(k).or_default() += n;
+    }
+    for (k, n) in local.pairs {
+        *g.pairs.entry(k).or_default() += n;
+    }
+    AT_EXIT.call_once(|| {
+        // SAFETY: `print_at_exit` is an `extern "C" fn()` that never unwinds across the C
+        // boundary (it catches nothing but only formats and writes to stderr).
+        unsafe { libc::atexit(print_at_exit) };
+    });
+}
+
+extern "C" fn print_at_exit() {
+    flush_and_print();
+}
+
+fn flush_and_print() {
+    let g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(g) = g.as_ref() else { return };
+    let name = |k: &Key| g.names.get(k).cloned().unwrap_or_default();
+    let total: u64 = g.single.values().sum();
+    let mut single: Vec<_> = g.single.iter().collect();
+    single.sort_by(|a, b| b.1.cmp(a.1));
+    eprintln!("op-stats: {total} instructions executed");
+    for (k, n) in single.iter().take(40) {
+        eprintln!("  {:6.2}%  {:>14}  {}", **n as f64 * 100.0 / total as f64, n, name(k));
+    }
+    let mut pairs: Vec<_> = g.pairs.iter().collect();
+    pairs.sort_by(|a, b| b.1.cmp(a.1));
+    eprintln!("op-stats: most frequent adjacent pairs");
+    for ((a, b), n) in pairs.iter().take(40) {
+        let pct = **n as f64 * 100.0 / total as f64;
+        eprintln!("  {pct:6.2}%  {n:>14}  {} -> {}", name(a), name(b));
+    }
+}

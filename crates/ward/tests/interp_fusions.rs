@@ -1,0 +1,104 @@
+//! The interpreter's fused and immediate forms (constant store values, constant left operands,
+//! `global.get; i32.add; global.set`) compute exactly what the unfused instructions do, at the
+//! edges: wrapping, sign extension of 64-bit constants, unsigned and signed comparisons,
+//! a branch target between the instructions a fusion would combine.
+
+use ward::{Engine, Instance, Module, Store};
+
+fn instance(wat: &str) -> (Store<()>, Instance) {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    (store, instance)
+}
+
+#[test]
+fn constant_stores_write_the_right_bytes() {
+    let (mut store, inst) = instance(
+        r#"(module (memory 1)
+          (func (export "st") (param i32)
+            (i64.store (local.get 0) (i64.const -2))
+            (i64.store offset=8 (local.get 0) (i64.const 0x1122334455667788))
+            (i32.store offset=16 (local.get 0) (i32.const 0xdeadbeef))
+            (i32.store8 offset=20 (local.get 0) (i32.const 0x1ff))
+            (i32.store16 offset=22 (local.get 0) (i32.const -3))
+            (i64.store32 offset=24 (local.get 0) (i64.const 0xfffffffff0000001))
+            (i64.store8 offset=28 (local.get 0) (i64.const 0x7f))
+            (f32.store offset=32 (local.get 0) (f32.const 1.5))
+            (f64.store offset=40 (local.get 0) (f64.const -0.5)))
+          (func (export "ld64") (param i32) (result i64) (i64.load (local.get 0))))"#,
+    );
+    let st = inst.get_typed_func::<i32, ()>(&store, "st").unwrap();
+    let ld = inst.get_typed_func::<i32, i64>(&store, "ld64").unwrap();
+    st.call(&mut store, 100).unwrap();
+    let word = |store: &mut Store<()>, at: i32| ld.call(store, 100 + at).unwrap() as u64;
+    assert_eq!(word(&mut store, 0), u64::MAX - 1);
+    assert_eq!(word(&mut store, 8), 0x1122334455667788);
+    assert_eq!(word(&mut store, 16) as u32, 0xdeadbeef);
+    assert_eq!((word(&mut store, 16) >> 32) as u8, 0xff);
+    assert_eq!((word(&mut store, 16) >> 48) as u16, 0xfffd);
+    assert_eq!(word(&mut store, 24) as u32, 0xf0000001);
+    assert_eq!((word(&mut store, 24) >> 32) as u8, 0x7f);
+    assert_eq!(word(&mut store, 32) as u32, 1.5f32.to_bits());
+    assert_eq!(word(&mut store, 40), (-0.5f64).to_bits());
+    // An out-of-bounds constant store traps like any other store.
+    let err = st.call(&mut store, 65536 - 8).unwrap_err();
+    assert!(err.to_string().contains("out of bounds"), "{err}");
+}
+
+#[test]
+fn constant_left_operands_keep_their_meaning() {
+    let (mut store, inst) = instance(
+        r#"(module
+          (func (export "f32") (param i32) (result i32)
+            (i32.add (i32.mul (i32.const 3) (i32.lt_u (i32.const 7) (local.get 0)))
+              (i32.add (i32.mul (i32.const 5) (i32.ge_s (i32.const -1) (local.get 0)))
+                (i32.sub (i32.const 100) (local.get 0)))))
+          (func (export "f64") (param i64) (result i64)
+            (i64.add (i64.extend_i32_u (i64.gt_u (i64.const -5) (local.get 0)))
+              (i64.add (i64.shl (i64.extend_i32_u (i64.le_s (i64.const 2) (local.get 0))) (i64.const 1))
+                (i64.and (i64.const 0xff00) (local.get 0))))))"#,
+    );
+    let f32 = inst.get_typed_func::<i32, i32>(&store, "f32").unwrap();
+    let f64 = inst.get_typed_func::<i64, i64>(&store, "f64").unwrap();
+    for x in [i32::MIN, -2, -1, 0, 1, 6, 7, 8, 100, i32::MAX] {
+        let want = 3 * ((7u32 < x as u32) as i32) + 5 * ((-1 >= x) as i32) + 100i32.wrapping_sub(x);
+        assert_eq!(f32.call(&mut store, x).unwrap(), want, "x = {x}");
+    }
+    for x in [i64::MIN, -6, -5, -4, 0, 1, 2, 3, 0xffff, i64::MAX] {
+        let want = (((-5i64) as u64 > x as u64) as i64) + (((2 <= x) as i64) << 1) + (0xff00 & x);
+        assert_eq!(f64.call(&mut store, x).unwrap(), want, "x = {x}");
+    }
+}
+
+#[test]
+fn stack_pointer_adjustments_wrap_and_update_the_global() {
+    let (mut store, inst) = instance(
+        r#"(module
+          (global $sp (mut i32) (i32.const 16))
+          (func (export "push") (param i32) (result i32) (local i32)
+            (global.set $sp (local.tee 1 (i32.sub (global.get $sp) (local.get 0))))
+            (global.set $sp (i32.add (global.get $sp) (i32.const -8)))
+            (i32.add (local.get 1) (global.get $sp)))
+          (func (export "sp") (result i32) (global.get $sp))
+          ;; a branch lands between the global.get and the add: no fusion may cross it
+          (func (export "joined") (param i32) (result i32)
+            (global.set $sp
+              (i32.add
+                (block (result i32) (br_if 0 (i32.const 1000) (local.get 0)) (drop) (global.get $sp))
+                (i32.const 4)))
+            (global.get $sp)))"#,
+    );
+    let push = inst.get_typed_func::<i32, i32>(&store, "push").unwrap();
+    let sp = inst.get_typed_func::<(), i32>(&store, "sp").unwrap();
+    let joined = inst.get_typed_func::<i32, i32>(&store, "joined").unwrap();
+    // 16 - 4 = 12 (tee'd into local 1), then 12 - 8 = 4; result 12 + 4.
+    assert_eq!(push.call(&mut store, 4).unwrap(), 16);
+    assert_eq!(sp.call(&mut store, ()).unwrap(), 4);
+    // 4 - 4 = 0, then 0 - 8 wraps to 0xfffffff8.
+    assert_eq!(push.call(&mut store, 4).unwrap(), -8);
+    assert_eq!(sp.call(&mut store, ()).unwrap(), -8);
+    assert_eq!(joined.call(&mut store, 1).unwrap(), 1004);
+    assert_eq!(joined.call(&mut store, 0).unwrap(), 1008);
+}

@@ -102,3 +102,41 @@ fn stack_pointer_adjustments_wrap_and_update_the_global() {
     assert_eq!(joined.call(&mut store, 1).unwrap(), 1004);
     assert_eq!(joined.call(&mut store, 0).unwrap(), 1008);
 }
+
+#[test]
+fn added_addresses_and_table_indices_wrap_like_separate_instructions() {
+    let (mut store, inst) = instance(
+        r#"(module (memory 1)
+          (func (export "ld") (param i32) (result i64)
+            (i64.add
+              (i64.extend_i32_u (i32.load (i32.add (local.get 0) (i32.const 8))))
+              (i64.add (i64.load (i32.add (local.get 0) (i32.const -8)))
+                (i64.extend_i32_u (i32.load8_u (i32.add (local.get 0) (i32.const 1)))))))
+          (func (export "st") (param i32 i32 i64)
+            (i32.store (i32.add (local.get 0) (i32.const 4)) (local.get 1))
+            (i64.store (i32.add (local.get 0) (i32.const -12)) (local.get 2)))
+          (func (export "sw") (param i32) (result i32)
+            (block (block (block
+              (br_table 0 1 2 (i32.add (local.get 0) (i32.const -10))))
+              (return (i32.const 100)))
+              (return (i32.const 101)))
+            (i32.const 102)))"#,
+    );
+    let ld = inst.get_typed_func::<i32, i64>(&store, "ld").unwrap();
+    let st = inst.get_typed_func::<(i32, i32, i64), ()>(&store, "st").unwrap();
+    let sw = inst.get_typed_func::<i32, i32>(&store, "sw").unwrap();
+    st.call(&mut store, (1000, 0x01020304, -7)).unwrap();
+    // i32 at 1004 = 0x01020304; i64 at 988 = -7; the byte at 997 is 0.
+    assert_eq!(ld.call(&mut store, 996).unwrap(), 0x01020304 - 7);
+    // (0 + -8) wraps to 0xfffffff8: out of bounds, as with a separate i32.add.
+    let err = ld.call(&mut store, 0).unwrap_err();
+    assert!(err.to_string().contains("out of bounds"), "{err}");
+    // 8 + -12 wraps too.
+    let err = st.call(&mut store, (8, 1, 1)).unwrap_err();
+    assert!(err.to_string().contains("out of bounds"), "{err}");
+    assert_eq!(sw.call(&mut store, 10).unwrap(), 100);
+    assert_eq!(sw.call(&mut store, 11).unwrap(), 101);
+    assert_eq!(sw.call(&mut store, 12).unwrap(), 102);
+    assert_eq!(sw.call(&mut store, 9).unwrap(), 102, "9 - 10 wraps to the default");
+    assert_eq!(sw.call(&mut store, i32::MIN).unwrap(), 102);
+}

@@ -72,7 +72,9 @@ macro_rules! define_instrs {
                     $(Instr::$bimm { d, .. } => Some(d),)*
                     Instr::Const32 { d, .. } | Instr::Const64 { d, .. }
                     | Instr::GlobalGet { d, .. } | Instr::Copy { d, .. }
-                    | Instr::Select { d, .. } | Instr::Select2 { d, .. } => Some(d),
+                    | Instr::Select { d, .. } | Instr::Select2 { d, .. }
+                    | Instr::I32LoadAddI { d, .. } | Instr::I64LoadAddI { d, .. }
+                    | Instr::I32Load8UAddI { d, .. } => Some(d),
                     _ => None,
                 }
             }
@@ -144,6 +146,9 @@ define_instrs! {
         BrIfEqz { c: Slot, t: u32 },
         /// Jump through `br_tables[tab]` indexed by the i32 in `i` (last entry is the default).
         BrTable { i: Slot, tab: u32 },
+        /// As `BrTable`, indexed by `i + k` (i32, wrapping): a `br_table` whose index is an
+        /// `i32.add` of a constant.
+        BrTableI { i: Slot, k: i32, tab: u32 },
         /// Jump to `t` if the reference in `a` is null.
         BrOnNull { a: Slot, t: u32 },
         /// Jump to `t` if the reference in `a` is not null.
@@ -198,6 +203,17 @@ define_instrs! {
         LoadM { d: Slot, a: Slot, m: u32 },
         /// A store with a memory argument from `memargs[m]`.
         StoreM { a: Slot, v: Slot, m: u32 },
+        /// `i32.load` from memory 0 at `(a + i) mod 2^32`: an `i32.add` of a constant fused with
+        /// the load it feeds (offset 0).
+        I32LoadAddI { d: Slot, a: Slot, i: i32 },
+        /// `i64.load` from memory 0 at `(a + i) mod 2^32` (as `I32LoadAddI`).
+        I64LoadAddI { d: Slot, a: Slot, i: i32 },
+        /// `i32.load8_u` from memory 0 at `(a + i) mod 2^32` (as `I32LoadAddI`).
+        I32Load8UAddI { d: Slot, a: Slot, i: i32 },
+        /// `i32.store` of `v` to memory 0 at `(a + i) mod 2^32` (offset 0).
+        I32StoreAddI { a: Slot, v: Slot, i: i32 },
+        /// `i64.store` of `v` to memory 0 at `(a + i) mod 2^32` (offset 0).
+        I64StoreAddI { a: Slot, v: Slot, i: i32 },
         /// Store of the constant `v` (32 bits) to memory 0 at `a + o` (`i32.store`,
         /// `i64.store32`, `f32.store` of a constant).
         I32StoreI { a: Slot, o: u32, v: u32 },

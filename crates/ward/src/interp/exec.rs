@@ -427,8 +427,13 @@ impl Execution {
         // length may be stale for a shared memory another thread grew (its base never moves),
         // so a failed check reloads it before trapping.
         macro_rules! ea {
-            ($a:expr, $o:expr, $n:expr) => {{
-                let ea = (i32_!($a) as u64) + ($o as u64);
+            ($a:expr, $o:expr, $n:expr) => {
+                ea_from!((i32_!($a) as u64) + ($o as u64), $n)
+            };
+        }
+        macro_rules! ea_from {
+            ($ea:expr, $n:expr) => {{
+                let ea: u64 = $ea;
                 if ea + $n > mem_len as u64 {
                     mem_len = refresh_mem0_len(vmctx);
                     if ea + $n > mem_len as u64 {
@@ -440,8 +445,13 @@ impl Execution {
             }};
         }
         macro_rules! load {
-            ($d:expr, $a:expr, $o:expr, $t:ty, $conv:expr) => {{
-                let p = ea!($a, $o, std::mem::size_of::<$t>() as u64);
+            ($d:expr, $a:expr, $o:expr, $t:ty, $conv:expr) => {
+                load_at!($d, (i32_!($a) as u64) + ($o as u64), $t, $conv)
+            };
+        }
+        macro_rules! load_at {
+            ($d:expr, $ea:expr, $t:ty, $conv:expr) => {{
+                let p = ea_from!($ea, std::mem::size_of::<$t>() as u64);
                 // SAFETY: in bounds per `ea!`; unaligned reads are allowed.
                 let v = unsafe { (p as *const $t).read_unaligned() };
                 wr!($d, $conv(<$t>::from_le(v)))
@@ -579,6 +589,11 @@ impl Execution {
                 Instr::BrTable { i, tab } => {
                     let table = &cf.br_tables[tab as usize];
                     let i = (i32_!(i) as usize).min(table.len() - 1);
+                    jump!(table[i]);
+                }
+                Instr::BrTableI { i, k, tab } => {
+                    let table = &cf.br_tables[tab as usize];
+                    let i = (i32_!(i).wrapping_add(k as u32) as usize).min(table.len() - 1);
                     jump!(table[i]);
                 }
                 Instr::BrOnNull { a, t } => {
@@ -798,6 +813,25 @@ impl Execution {
                 Instr::I32Store8 { a, v, o } => store!(a, v, o, u8),
                 Instr::I32Store16 { a, v, o } => store!(a, v, o, u16),
                 Instr::I64Store32 { a, v, o } => store!(a, v, o, u32),
+                Instr::I32LoadAddI { d, a, i } => {
+                    load_at!(d, i32_!(a).wrapping_add(i as u32) as u64, u32, |v: u32| v as u64)
+                }
+                Instr::I64LoadAddI { d, a, i } => {
+                    load_at!(d, i32_!(a).wrapping_add(i as u32) as u64, u64, |v| v)
+                }
+                Instr::I32Load8UAddI { d, a, i } => {
+                    load_at!(d, i32_!(a).wrapping_add(i as u32) as u64, u8, |v: u8| v as u64)
+                }
+                Instr::I32StoreAddI { a, v, i } => {
+                    let p = ea_from!(i32_!(a).wrapping_add(i as u32) as u64, 4);
+                    // SAFETY: in bounds per `ea_from!`; unaligned writes are allowed.
+                    unsafe { (p as *mut u32).write_unaligned((rd!(v) as u32).to_le()) }
+                }
+                Instr::I64StoreAddI { a, v, i } => {
+                    let p = ea_from!(i32_!(a).wrapping_add(i as u32) as u64, 8);
+                    // SAFETY: as above.
+                    unsafe { (p as *mut u64).write_unaligned(rd!(v).to_le()) }
+                }
                 Instr::I32StoreI { a, o, v } => store_imm!(a, o, v, u32),
                 Instr::I64StoreI { a, o, v } => store_imm!(a, o, v as i64, i64),
                 Instr::I32Store8I { a, o, v } => store_imm!(a, o, v as u8, u8),

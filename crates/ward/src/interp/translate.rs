@@ -711,7 +711,51 @@ impl Translator<'_> {
         (self.memargs.len() - 1) as u32
     }
 
+    /// The `I32AddI { d, a, i }` just emitted if it produced the operand on top of the stack
+    /// (a temporary, read by nothing else): its source slot and constant, for fusing into the
+    /// instruction that consumes it.
+    fn top_is_add_imm(&self, depth: usize) -> Option<(Slot, i32)> {
+        let n = self.code.len();
+        let len = self.stack.len();
+        if n == 0 || len <= depth || self.barrier > n - 1 {
+            return None;
+        }
+        let o = self.stack[len - 1 - depth];
+        match (o.loc, self.code[n - 1]) {
+            (Loc::Temp, Instr::I32AddI { d, a, i }) if d == o.slot && d >= self.local_slots => {
+                Some((a, i))
+            }
+            _ => None,
+        }
+    }
+
+    /// Removes the instruction just emitted (it is being fused into the next one).
+    fn unemit(&mut self) {
+        self.code.pop();
+        self.offsets.pop();
+        self.last_producer = None;
+    }
+
     fn load(&mut self, m: WpMemArg, kind: MemKind, wide: bool, fast: fn(Slot, Slot, u32) -> Instr) {
+        if self.fast_mem(&m)
+            && m.offset == 0
+            && self.last_producer == Some(self.code.len().wrapping_sub(1))
+        {
+            if let Some((src, i)) = self.top_is_add_imm(0) {
+                let fused = |d| match fast(d, 0, 0) {
+                    Instr::I32Load { .. } => Some(Instr::I32LoadAddI { d, a: src, i }),
+                    Instr::I64Load { .. } => Some(Instr::I64LoadAddI { d, a: src, i }),
+                    Instr::I32Load8U { .. } => Some(Instr::I32Load8UAddI { d, a: src, i }),
+                    _ => None,
+                };
+                if fused(0).is_some() {
+                    self.pop();
+                    self.unemit();
+                    self.produce(wide, |d| fused(d).expect("checked above"));
+                    return;
+                }
+            }
+        }
         let a = self.pop_slot();
         if self.fast_mem(&m) {
             let o = m.offset as u32;
@@ -742,6 +786,27 @@ impl Translator<'_> {
                     self.pop();
                     let a = self.pop_slot();
                     self.emit(imm(a).expect("checked above"));
+                    return;
+                }
+            }
+        }
+        // An address computed by the `i32.add` of a constant just before (the value being a
+        // local, which emits nothing) fuses with the store.
+        if self.fast_mem(&m)
+            && m.offset == 0
+            && matches!(self.stack.last().map(|o| o.loc), Some(Loc::Local(_)))
+        {
+            if let Some((src, i)) = self.top_is_add_imm(1) {
+                let fused = |v| match fast(0, v, 0) {
+                    Instr::I32Store { .. } => Some(Instr::I32StoreAddI { a: src, v, i }),
+                    Instr::I64Store { .. } => Some(Instr::I64StoreAddI { a: src, v, i }),
+                    _ => None,
+                };
+                if fused(0).is_some() {
+                    let v = self.pop_slot();
+                    self.pop();
+                    self.unemit();
+                    self.emit(fused(v).expect("checked above"));
                     return;
                 }
             }
@@ -1062,6 +1127,10 @@ impl Translator<'_> {
                 );
             }
             O::BrTable { targets } => {
+                let fuse = match self.last_producer == Some(self.code.len().wrapping_sub(1)) {
+                    true => self.top_is_add_imm(0),
+                    false => None,
+                };
                 let i = self.pop_slot();
                 let default = targets.default();
                 let mut depths = Vec::with_capacity(targets.len() as usize + 1);
@@ -1075,7 +1144,17 @@ impl Translator<'_> {
                 }
                 let tab = self.br_tables.len();
                 self.br_tables.push(vec![u32::MAX; depths.len()].into());
-                self.emit(Instr::BrTable { i, tab: tab as u32 });
+                match fuse {
+                    // Nothing was emitted since the add (the table has at most one value to
+                    // carry, already in place): the add becomes the table's index offset.
+                    Some((src, k)) if arity <= 1 => {
+                        self.unemit();
+                        self.emit(Instr::BrTableI { i: src, k, tab: tab as u32 });
+                    }
+                    _ => {
+                        self.emit(Instr::BrTable { i, tab: tab as u32 });
+                    }
+                }
                 // Entries with the same depth share one move stub, so a long table costs one
                 // stub per distinct label, not one per entry.
                 let mut stubs: std::collections::HashMap<u32, u32> = Default::default();
@@ -1820,6 +1899,13 @@ mod tests {
         assert!(!matches!(f.code[1], Instr::GlobalSet { .. }), "{:?}", f.code);
         assert_eq!(f.code[1], Instr::I32Store8I { a: 0, o: 3, v: 1 });
         assert_eq!(f.code[2], Instr::I32GtUI { d: 1, a: 0, i: 7 });
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32 i32) (result i32)
+               (i32.store (i32.add (local.get 0) (i32.const 4)) (local.get 1))
+               (i32.load (i32.add (local.get 0) (i32.const 8)))))",
+        );
+        assert_eq!(f.code[0], Instr::I32StoreAddI { a: 0, v: 1, i: 4 });
+        assert_eq!(f.code[1], Instr::I32LoadAddI { d: 2, a: 0, i: 8 });
     }
 
     #[test]

@@ -140,3 +140,18 @@ fn added_addresses_and_table_indices_wrap_like_separate_instructions() {
     assert_eq!(sw.call(&mut store, 9).unwrap(), 102, "9 - 10 wraps to the default");
     assert_eq!(sw.call(&mut store, i32::MIN).unwrap(), 102);
 }
+
+#[test]
+fn chained_constant_additions_wrap_like_separate_ones() {
+    let (mut store, inst) = instance(
+        r#"(module
+          (func (export "f") (param i32) (result i32)
+            (i32.add (i32.sub (i32.add (local.get 0) (i32.const 0x7fffffff)) (i32.const -2))
+              (i32.const 0x40000000))))"#,
+    );
+    let f = inst.get_typed_func::<i32, i32>(&store, "f").unwrap();
+    for x in [0, 1, -1, i32::MAX, i32::MIN, 12345] {
+        let want = x.wrapping_add(0x7fffffff).wrapping_sub(-2).wrapping_add(0x40000000);
+        assert_eq!(f.call(&mut store, x).unwrap(), want, "x = {x}");
+    }
+}

@@ -828,6 +828,21 @@ impl Translator<'_> {
         if let Some(Opd { loc: Loc::Const(v), .. }) = self.stack.last().copied() {
             if with_immediate(make(0, 0, 0), v).is_some() {
                 self.pop();
+                // `(x + i) + j` on a temporary just computed is `x + (i + j)` (wrapping addition
+                // is associative): one instruction instead of two.
+                if let Instr::I32AddI { i: j, .. } =
+                    with_immediate(make(0, 0, 0), v).expect("checked")
+                {
+                    if self.last_producer == Some(self.code.len().wrapping_sub(1)) {
+                        if let Some((src, i)) = self.top_is_add_imm(0) {
+                            self.pop();
+                            self.unemit();
+                            let i = i.wrapping_add(j);
+                            self.produce(false, |d| Instr::I32AddI { d, a: src, i });
+                            return;
+                        }
+                    }
+                }
                 let a = self.pop_slot();
                 self.produce(false, |d| with_immediate(make(d, a, 0), v).expect("checked above"));
                 return;
@@ -1906,6 +1921,11 @@ mod tests {
         );
         assert_eq!(f.code[0], Instr::I32StoreAddI { a: 0, v: 1, i: 4 });
         assert_eq!(f.code[1], Instr::I32LoadAddI { d: 2, a: 0, i: 8 });
+        let f = translate_wat(
+            "(module (func (param i32) (result i32)
+               (i32.sub (i32.add (i32.add (local.get 0) (i32.const 4)) (i32.const -9)) (i32.const 1))))",
+        );
+        assert_eq!(f.code[0], Instr::I32AddI { d: 1, a: 0, i: -6 });
     }
 
     #[test]

@@ -824,13 +824,15 @@ impl Execution {
                 }
                 Instr::I32StoreAddI { a, v, i } => {
                     let p = ea_from!(i32_!(a).wrapping_add(i as u32) as u64, 4);
+                    let v = rd!(v) as u32;
                     // SAFETY: in bounds per `ea_from!`; unaligned writes are allowed.
-                    unsafe { (p as *mut u32).write_unaligned((rd!(v) as u32).to_le()) }
+                    unsafe { (p as *mut u32).write_unaligned(v.to_le()) }
                 }
                 Instr::I64StoreAddI { a, v, i } => {
                     let p = ea_from!(i32_!(a).wrapping_add(i as u32) as u64, 8);
+                    let v = rd!(v);
                     // SAFETY: as above.
-                    unsafe { (p as *mut u64).write_unaligned(rd!(v).to_le()) }
+                    unsafe { (p as *mut u64).write_unaligned(v.to_le()) }
                 }
                 Instr::I32StoreI { a, o, v } => store_imm!(a, o, v, u32),
                 Instr::I64StoreI { a, o, v } => store_imm!(a, o, v as i64, i64),

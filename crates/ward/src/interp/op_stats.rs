@@ -35,9 +35,7 @@ pub(crate) fn record(ins: &Instr) {
     LOCAL.with(|c| {
         let mut c = c.borrow_mut();
         let k = std::mem::discriminant(ins);
-        if !c.names.contains_key(&k) {
-            c.names.insert(k, name_of(ins));
-        }
+        c.names.entry(k).or_insert_with(|| name_of(ins));
         *c.single.entry(k).or_default() += 1;
         if let Some(p) = c.prev {
             *c.pairs.entry((p, k)).or_default() += 1;

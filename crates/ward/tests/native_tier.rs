@@ -520,21 +520,6 @@ fn a_start_function_and_exported_globals_see_native_writes() {
 #[test]
 fn unsupported_modules_fall_back_and_still_run() {
     let engine = make_engine(Tier::Native, &|_| {});
-    // An imported function.
-    let wat = r#"(module
-        (import "host" "f" (func $f (result i32)))
-        (func (export "run") (result i32) (i32.add (call $f) (i32.const 1))))"#;
-    let module = Module::new(&engine, wat).unwrap();
-    assert_eq!(module.tier(), Tier::Interpreter);
-    assert!(module.native_fallback_reason().unwrap().contains("imports a function"));
-    let mut store = Store::new(&engine, ());
-    let mut linker = ward::Linker::new(&engine);
-    linker.func_wrap("host", "f", || 41).unwrap();
-    let instance = linker.instantiate(&mut store, &module).unwrap();
-    let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
-    assert_eq!(run.call(&mut store, ()).unwrap(), 42);
-    assert_eq!(instance.get_func(&mut store, "run").unwrap().tier(&store), Tier::Interpreter);
-
     // An operator outside the subset, named in the reason.
     let wat = r#"(module
         (func (export "run") (result i32)

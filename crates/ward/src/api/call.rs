@@ -15,7 +15,7 @@ use super::store::{EpochBehavior, HostImpl, Store, SyncHostFn};
 use super::val::Val;
 use crate::error::{Error, Result, TrapCode};
 use crate::interp::{Execution, Outcome};
-use crate::runtime::FuncKind;
+use crate::runtime::{FuncKind, SuspendedStack};
 use crate::types::FuncType;
 use std::future::Future;
 use std::pin::Pin;
@@ -57,7 +57,14 @@ pub(crate) fn call_raw<T>(
     }
     let _span = tracing::trace_span!(target: "ward", "call", func).entered();
     let nesting = Nesting::enter(store)?;
-    if let Some(outcome) = crate::native::call(&mut nesting.store.inner, func, args, results) {
+    let store_ptr: *mut Store<T> = &mut *nesting.store;
+    let mut exit = NativeExit { store: store_ptr };
+    // SAFETY: the store is exclusively borrowed (through `nesting`) and not otherwise used
+    // until the native call returns; native code reaches it only through `exit`, while stopped
+    // in a runtime call that holds no reference into it.
+    let native =
+        unsafe { crate::native::call(&raw mut (*store_ptr).inner, func, args, results, &mut exit) };
+    if let Some(outcome) = native {
         if let Err(Error::Trap(t)) = &outcome {
             tracing::debug!(target: "ward", trap = %t.message(), "trap");
         }
@@ -66,6 +73,98 @@ pub(crate) fn call_raw<T>(
     let mut ex = Execution::new(&mut nesting.store.inner, func, args)?;
     let outcome = drive(nesting.store, &mut ex, ParkMode::Refuse).map(|_| ());
     finish(nesting.store, ex, outcome, results)
+}
+
+/// How native code calls the functions that have no native code: through the store's ordinary
+/// call path (see `native::Exit`).
+struct NativeExit<T> {
+    store: *mut Store<T>,
+}
+
+impl<T> crate::native::Exit for NativeExit<T> {
+    fn call(&mut self, caller: u32, func: u32, slots: &mut [u64]) -> Result<()> {
+        // SAFETY: `call_raw` made this exit from its exclusive borrow of the store and keeps the
+        // store unused while native code runs; native code calls this while stopped in a
+        // runtime call that holds no reference into the store.
+        let store = unsafe { &mut *self.store };
+        call_from_native(store, caller, func, slots)
+    }
+}
+
+/// Calls store function `func` (a host function, or a wasm function without native code) for
+/// a native function of store instance `caller`: `slots` holds the arguments and receives the
+/// results. Host functions see the caller's instance; parking and async host functions are
+/// refused as in any synchronous call.
+fn call_from_native<T>(
+    store: &mut Store<T>,
+    caller: u32,
+    func: u32,
+    slots: &mut [u64],
+) -> Result<()> {
+    let ty = &store.inner.funcs[func as usize].ty;
+    let (params, results) = (ty.param_slots() as usize, ty.result_slots() as usize);
+    if slots.len() < params.max(results) {
+        return Err(Error::Unsupported(format!(
+            "native code called a function with {} slots for {params} parameters and {results} \
+             results (a bug in Ward's native tier)",
+            slots.len()
+        )));
+    }
+    let level = suspend_native(store);
+    let outcome = match store.inner.funcs[func as usize].kind {
+        FuncKind::Host { host } => match &store.host_funcs[host as usize] {
+            HostImpl::Sync(f) => {
+                let f: *const SyncHostFn<T> = Arc::as_ptr(f);
+                // SAFETY: as in `drive`: the store never removes or replaces its host
+                // functions, so the closure stays alive at this address while it runs; it is
+                // only used through shared references.
+                let f = unsafe { &*f };
+                f(Caller::new(store, Some(caller)), slots).map_err(refuse_park)
+            }
+            HostImpl::Async(_) => Err(async_in_sync_call()),
+        },
+        FuncKind::Wasm { .. } => {
+            let mut args = Scratch::new(params);
+            let args = args.slots();
+            args.copy_from_slice(&slots[..params]);
+            call_raw(store, func, args, &mut slots[..results])
+        }
+    };
+    store.inner.suspended_stacks.truncate(level);
+    outcome
+}
+
+/// Scratch slots for a call's values: on the native stack when few, otherwise on the heap.
+struct Scratch {
+    small: [u64; 16],
+    large: Vec<u64>,
+    n: usize,
+}
+
+impl Scratch {
+    fn new(n: usize) -> Scratch {
+        let large = if n > 16 { vec![0; n] } else { Vec::new() };
+        Scratch { small: [0; 16], large, n }
+    }
+
+    fn slots(&mut self) -> &mut [u64] {
+        if self.n > self.small.len() {
+            &mut self.large[..]
+        } else {
+            &mut self.small[..self.n]
+        }
+    }
+}
+
+/// Registers an empty root entry for the nesting level of a native call while it calls out
+/// (native frames hold no exception references), so that the calls it makes find their entries
+/// at their own levels; returns the level to truncate back to.
+fn suspend_native<T>(store: &mut Store<T>) -> usize {
+    let level = store.wasm_nesting.saturating_sub(1) as usize;
+    store.inner.suspended_stacks.truncate(level);
+    let empty = SuspendedStack { start: std::ptr::NonNull::dangling().as_ptr(), len: 0 };
+    store.inner.suspended_stacks.push(empty);
+    level
 }
 
 /// Calls a host function from the embedder (no wasm caller).
@@ -78,14 +177,8 @@ fn call_host_directly<T>(
 ) -> Result<()> {
     let ty = &store.inner.funcs[func as usize].ty;
     let n = ty.param_slots().max(ty.result_slots()) as usize;
-    let mut small = [0u64; 16];
-    let mut large = Vec::new();
-    let slots = if n <= small.len() {
-        &mut small[..n]
-    } else {
-        large.resize(n, 0);
-        &mut large[..]
-    };
+    let mut slots = Scratch::new(n);
+    let slots = slots.slots();
     slots[..args.len()].copy_from_slice(args);
     match store.host_funcs[host as usize].clone() {
         HostImpl::Sync(f) => f(Caller::new(store, None), slots).map_err(refuse_park)?,

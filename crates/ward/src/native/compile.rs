@@ -1,14 +1,11 @@
 //! Whole-module compilation (every defined function, then one array-call trampoline per
-//! signature), linking into executable memory, filling instances' records, and the native call
-//! driver.
+//! signature), linking into executable memory, and filling instances' records.
 
 use super::code::CodeMemory;
 use super::translate::{self, ModuleCx, Unsupported, FUNC_NAMESPACE};
-use super::{libcalls, stack, trap_error, TRAP_CODES, TRAP_PANIC};
-use crate::error::{clip, Error, FrameInfo, Result, Trap};
-use crate::module::{ExportKind, ImportKind, ModuleInner};
-use crate::runtime::vmctx::{VMContext, VMContextBox, VMCounts, VMOffsets};
-use crate::runtime::{FuncKind, StoreInner};
+use crate::error::clip;
+use crate::module::{ImportKind, ModuleInner};
+use crate::runtime::vmctx::{VMContextBox, VMCounts, VMOffsets};
 use crate::types::{FuncType, ValType};
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
@@ -93,30 +90,20 @@ fn build_isa(quick: bool) -> std::result::Result<OwnedTargetIsa, String> {
 
 /// Whether the module as a whole is in the native tier's subset (operators are checked as
 /// functions are translated).
-///
-/// Tables that the embedder or another module can reach (imported or exported) are out, and so
-/// are imported globals of reference types (element segments may copy them into a table): a
-/// native `call_indirect` only ever finds functions of its own module, all native.
 fn check_module(m: &ModuleInner) -> std::result::Result<(), Unsupported> {
     let cfg = m.engine.config();
     if cfg.epoch_interruption {
         return Err("the engine uses epoch interruption, which the native tier does not yet".into());
     }
     for imp in &m.imports {
-        let what = match &imp.kind {
-            ImportKind::Func(_) => Some("function"),
-            ImportKind::Table(_) => Some("table"),
-            ImportKind::Global(g) if matches!(g.content, ValType::Ref(_) | ValType::V128) => {
-                Some("global of a reference or vector type")
+        if let ImportKind::Global(g) = &imp.kind {
+            if g.content == ValType::V128 {
+                return Err(format!(
+                    "it imports a global of a vector type (`{}::{}`)",
+                    clip(&imp.module, 64),
+                    clip(&imp.name, 64)
+                ));
             }
-            _ => None,
-        };
-        if let Some(what) = what {
-            return Err(format!(
-                "it imports a {what} (`{}::{}`)",
-                clip(&imp.module, 64),
-                clip(&imp.name, 64)
-            ));
         }
     }
     if m.memories.len() > 1 {
@@ -129,9 +116,6 @@ fn check_module(m: &ModuleInner) -> std::result::Result<(), Unsupported> {
         if mem.shared {
             return Err("it has a shared memory".into());
         }
-    }
-    if m.exports.iter().any(|(_, kind, _)| *kind == ExportKind::Table) {
-        return Err("it exports a table".into());
     }
     if m.tables.iter().any(|t| t.ty.table64) {
         return Err("it has a 64-bit table".into());
@@ -268,86 +252,4 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
         funcs: starts[..m.bodies.len()].iter().map(|s| *s as u32).collect(),
         trampolines: func_tramp.iter().map(|k| starts[*k] as u32).collect(),
     })
-}
-
-/// The signature of array-call trampolines.
-type ArrayCall = unsafe extern "C" fn(*mut VMContext, *mut u64, *const u8);
-
-/// Calls store function `func` natively if its record has native code.
-pub(super) fn call(
-    store: &mut StoreInner,
-    func: u32,
-    args: &[u64],
-    results: &mut [u64],
-) -> Option<Result<()>> {
-    let record = store.funcs[func as usize].funcref.0;
-    // SAFETY: records live as long as the store.
-    let (entry, tramp, vmctx) =
-        unsafe { ((*record).native_entry, (*record).array_entry, (*record).vmctx) };
-    if tramp.is_null() {
-        return None;
-    }
-    // SAFETY: a non-null `array_entry` is a trampoline of the function's signature, compiled
-    // by `compile_module` with the platform's C convention and mapped executable for as long
-    // as the function's module lives (its instance holds it).
-    let tramp: ArrayCall = unsafe { std::mem::transmute::<*const u8, ArrayCall>(tramp) };
-    let n = args.len().max(results.len());
-    let mut small = [0u64; 16];
-    let mut large = Vec::new();
-    let values = if n <= small.len() {
-        &mut small[..n.max(1)]
-    } else {
-        large.resize(n, 0);
-        &mut large[..]
-    };
-    values[..args.len()].copy_from_slice(args);
-
-    let store_ptr: *mut StoreInner = store;
-    let vs = &mut *store.vm;
-    let saved = (vs.stack_limit, vs.call_depth, vs.store_inner);
-    if vs.stack_limit == 0 {
-        vs.stack_limit = stack::limit();
-    }
-    vs.call_depth = 0;
-    vs.store_inner = store_ptr;
-    vs.trap = 0;
-    // SAFETY: `tramp` and `entry` are the trampoline and entry of the same wasm function (see
-    // above), `vmctx` its instance's live context, `values` holds at least as many slots as
-    // the function has parameters and results, and the store context is prepared: the stack
-    // limit is inside this thread's stack, `store_inner` points to the store, which is not
-    // used otherwise until the call returns.
-    unsafe { tramp(vmctx, values.as_mut_ptr(), entry) };
-    let vs = &mut *store.vm;
-    let (trap, trap_func) = (vs.trap, vs.trap_func);
-    (vs.stack_limit, vs.call_depth, vs.store_inner) = saved;
-    vs.trap = 0;
-    if trap == TRAP_PANIC {
-        if let Some(payload) = libcalls::take_panic() {
-            std::panic::resume_unwind(payload);
-        }
-    }
-    if trap != 0 {
-        return Some(Err(trap_with_frame(store, func, trap, trap_func)));
-    }
-    results.copy_from_slice(&values[..results.len()]);
-    Some(Ok(()))
-}
-
-/// The error for trap number `trap`, with the trapping function as its one backtrace frame.
-fn trap_with_frame(store: &StoreInner, func: u32, trap: u32, trap_func: u32) -> Error {
-    let Some(code) = TRAP_CODES.get((trap as usize).wrapping_sub(1)) else {
-        return trap_error(trap);
-    };
-    let mut frames = Vec::new();
-    if let FuncKind::Wasm { instance, .. } = store.funcs[func as usize].kind {
-        let module = &store.instances[instance as usize].module;
-        frames.push(FrameInfo {
-            func_index: trap_func,
-            func_name: module.func_name(trap_func).map(|n| clip(n, 1024)),
-            module_name: module.name.as_deref().map(|n| clip(n, 1024)),
-            module: Some(module.clone()),
-            offset: None,
-        });
-    }
-    Error::Trap(Trap::new(*code).with_backtrace(frames))
 }

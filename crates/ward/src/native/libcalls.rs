@@ -4,8 +4,9 @@
 //! embedder's resource limiter, say) is caught, parked here, reported to native code as a trap
 //! that unwinds every native frame, and resumed by the driver.
 
-use super::TRAP_PANIC;
-use crate::runtime::vmctx::{VMContext, VMFuncRef};
+use super::{exit, TRAP_ERROR, TRAP_PANIC};
+use crate::error::Error;
+use crate::runtime::vmctx::{VMContext, VMFuncRef, VMStoreContext};
 use crate::runtime::StoreInner;
 use std::any::Any;
 use std::cell::RefCell;
@@ -14,11 +15,28 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 thread_local! {
     /// The payload of a panic caught in a runtime call, until the driver resumes it.
     static PANIC: RefCell<Option<Box<dyn Any + Send>>> = const { RefCell::new(None) };
+    /// The error of a call out of native code (`TRAP_ERROR`), until the driver returns it.
+    static ERROR: RefCell<Option<Error>> = const { RefCell::new(None) };
 }
 
 /// The panic caught by a runtime call of the native call that just ended, if any.
 pub(super) fn take_panic() -> Option<Box<dyn Any + Send>> {
     PANIC.with(|p| p.borrow_mut().take())
+}
+
+/// The error that ended the native call that just ended with `TRAP_ERROR`, if any.
+pub(super) fn take_error() -> Option<Error> {
+    ERROR.with(|e| e.borrow_mut().take())
+}
+
+/// Parks `payload` and reports it to native code as a `TRAP_PANIC` trap.
+///
+/// # Safety
+/// `vs` is the live store context of the running native call.
+unsafe fn park_panic(vs: *mut VMStoreContext, payload: Box<dyn Any + Send>) {
+    PANIC.with(|p| *p.borrow_mut() = Some(payload));
+    // SAFETY: the caller's contract.
+    unsafe { (*vs).trap = TRAP_PANIC };
 }
 
 /// Runs `f` with the store of the native call that `vmctx` belongs to; a panic becomes a
@@ -41,10 +59,9 @@ unsafe fn with_store<R>(
     match catch_unwind(AssertUnwindSafe(|| f(store))) {
         Ok(r) => r,
         Err(payload) => {
-            PANIC.with(|p| *p.borrow_mut() = Some(payload));
             // SAFETY: the store context outlives the call; the `&mut StoreInner` above is no
             // longer used.
-            unsafe { (*vs).trap = TRAP_PANIC };
+            unsafe { park_panic(vs, payload) };
             fallback
         }
     }
@@ -81,5 +98,57 @@ pub(super) unsafe extern "C" fn signature_matches(
     unsafe {
         let func = (*record).func_index;
         with_store(vmctx, 0, |store| store.funcs[func as usize].matches(expected) as u32)
+    }
+}
+
+/// Calls the function of `record`, which has no native code (a host function or a function of
+/// an interpreted instance), through the exit of the running native call (see `exit`).
+/// `values` holds `len` 8-byte slots: the arguments, then the results. A failure is parked and
+/// reported to native code as a `TRAP_ERROR` trap of `caller_func` (the calling function's
+/// module index), which the driver turns back into the error; a panic as `TRAP_PANIC`.
+///
+/// # Safety
+/// Called by native code only, with the context of the running function, a record of the same
+/// store and `values` pointing to `len` writable slots.
+pub(super) unsafe extern "C" fn call_out(
+    vmctx: *mut VMContext,
+    record: *const VMFuncRef,
+    values: *mut u64,
+    len: u32,
+    caller_func: u32,
+) {
+    // SAFETY: the caller's contract: a live context and record; the store context outlives the
+    // call.
+    let (vs, instance, func) =
+        unsafe { ((*vmctx).header.store, (*vmctx).header.instance, (*record).func_index) };
+    let outcome = match exit::active() {
+        Some(exit) => {
+            // SAFETY: the caller's contract; native code does not touch the slots until this
+            // call returns.
+            let slots = unsafe { std::slice::from_raw_parts_mut(values, len as usize) };
+            // SAFETY: the installed exit lives (and is borrowed for nothing else) while the
+            // native call that installed it runs, which includes this runtime call.
+            let exit = unsafe { &mut *exit.as_ptr() };
+            catch_unwind(AssertUnwindSafe(|| exit.call(instance, func, slots)))
+        }
+        None => Ok(Err(Error::Unsupported(
+            "native code called out with no embedding layer installed (a bug in Ward's native \
+             tier)"
+                .into(),
+        ))),
+    };
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            ERROR.with(|slot| *slot.borrow_mut() = Some(e));
+            // SAFETY: the store context is live (see above); nothing else borrows it now.
+            unsafe {
+                (*vs).trap = TRAP_ERROR;
+                (*vs).trap_func = caller_func;
+                (*vs).trap_instance = instance;
+            }
+        }
+        // SAFETY: as above.
+        Err(payload) => unsafe { park_panic(vs, payload) },
     }
 }

@@ -58,6 +58,9 @@ mod code;
 #[cfg(feature = "native")]
 mod compile;
 #[cfg(feature = "native")]
+mod enter;
+mod exit;
+#[cfg(feature = "native")]
 mod libcalls;
 #[cfg(feature = "native")]
 mod stack;
@@ -68,6 +71,7 @@ use crate::engine::Tier;
 use crate::error::{Error, Result, TrapCode};
 use crate::module::ModuleInner;
 use crate::runtime::StoreInner;
+pub(crate) use exit::Exit;
 use std::sync::Arc;
 
 /// What the native tier made of a module (kept in its `module_code` slot).
@@ -159,20 +163,28 @@ pub(crate) fn attach(store: &mut StoreInner, instance: u32) {
 }
 
 /// Calls store function `func` in native code if it has any (`None` otherwise): `args` are its
-/// parameters in slots, `results` receives its result slots.
-pub(crate) fn call(
-    store: &mut StoreInner,
+/// parameters in slots, `results` receives its result slots. Native code calls the functions
+/// that have no native code (host functions, interpreted instances) through `exit`.
+///
+/// # Safety
+/// `store` points to a live store that nothing else borrows during the call, except `exit`,
+/// which may borrow it whenever it is called (native code holds no reference into the store
+/// then).
+pub(crate) unsafe fn call(
+    store: *mut StoreInner,
     func: u32,
     args: &[u64],
     results: &mut [u64],
+    exit: &mut dyn Exit,
 ) -> Option<Result<()>> {
     #[cfg(feature = "native")]
     {
-        compile::call(store, func, args, results)
+        // SAFETY: the caller's contract.
+        unsafe { enter::call(store, func, args, results, exit) }
     }
     #[cfg(not(feature = "native"))]
     {
-        let _ = (store, func, args, results);
+        let _ = (store, func, args, results, exit);
         None
     }
 }
@@ -195,10 +207,13 @@ const TRAP_CODES: [TrapCode; 11] = [
 /// A runtime call panicked; the payload waits in `libcalls`.
 #[cfg_attr(not(feature = "native"), allow(dead_code))]
 const TRAP_PANIC: u32 = 0xfe;
-/// `call_indirect` reached a record without native code (never, by construction: see
-/// `compile::check_module`); reported as an error rather than a crash.
+/// The number of a trap code native code never reports (see `trap_number`); reported as an
+/// error rather than a crash.
 #[cfg_attr(not(feature = "native"), allow(dead_code))]
 const TRAP_NO_NATIVE: u32 = 0xfd;
+/// A call out of native code (`libcalls::call_out`) failed; the error waits in `libcalls`.
+#[cfg_attr(not(feature = "native"), allow(dead_code))]
+const TRAP_ERROR: u32 = 0xfc;
 
 /// The number native code stores for `code`.
 #[cfg_attr(not(feature = "native"), allow(dead_code))]
@@ -211,11 +226,10 @@ fn trap_number(code: TrapCode) -> u32 {
 fn trap_error(n: u32) -> Error {
     match TRAP_CODES.get((n as usize).wrapping_sub(1)) {
         Some(code) => (*code).into(),
-        None => Error::Unsupported(
-            "native code reached a function that has no native code (a bug in Ward's native \
-             tier)"
-                .into(),
-        ),
+        None => Error::Unsupported(format!(
+            "native code stopped with trap number {n:#x}, which means nothing (a bug in Ward's \
+             native tier)"
+        )),
     }
 }
 
@@ -227,7 +241,7 @@ mod tests {
     fn trap_numbers_round_trip() {
         for code in TRAP_CODES {
             let n = trap_number(code);
-            assert!(n != 0 && n != TRAP_PANIC && n != TRAP_NO_NATIVE);
+            assert!(n != 0 && n != TRAP_PANIC && n != TRAP_NO_NATIVE && n != TRAP_ERROR);
             assert!(matches!(trap_error(n), Error::Trap(t) if t.code() == code));
         }
         assert_eq!(trap_number(TrapCode::HostError), TRAP_NO_NATIVE);

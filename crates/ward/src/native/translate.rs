@@ -11,7 +11,7 @@
 //! code since the previous checkpoint. The count is only known when the next checkpoint opens,
 //! so each checkpoint's constant is patched then.
 
-use super::{trap_number, TRAP_NO_NATIVE};
+use super::trap_number;
 use crate::error::TrapCode;
 use crate::module::ModuleInner;
 use crate::runtime::fuel::operator_cost;
@@ -112,12 +112,14 @@ fn heap() -> MemFlagsData {
 
 const STORE_OFFSET: i32 = offset_of!(VMContextHeader, store) as i32;
 const MEMORY0_OFFSET: i32 = offset_of!(VMContextHeader, memory0) as i32;
+const INSTANCE_OFFSET: i32 = offset_of!(VMContextHeader, instance) as i32;
 const FUEL: i32 = offset_of!(VMStoreContext, fuel) as i32;
 const INTERRUPT: i32 = offset_of!(VMStoreContext, interrupt) as i32;
 const STACK_LIMIT: i32 = offset_of!(VMStoreContext, stack_limit) as i32;
 const TRAP: i32 = offset_of!(VMStoreContext, trap) as i32;
 const TRAP_FUNC: i32 = offset_of!(VMStoreContext, trap_func) as i32;
 const CALL_DEPTH: i32 = offset_of!(VMStoreContext, call_depth) as i32;
+const TRAP_INSTANCE: i32 = offset_of!(VMStoreContext, trap_instance) as i32;
 const MEM_BASE: i32 = offset_of!(LinearMemory, base) as i32;
 const MEM_LEN: i32 = offset_of!(LinearMemory, len) as i32;
 const TABLE_BASE: i32 = offset_of!(TableInstance, base) as i32;
@@ -509,8 +511,11 @@ impl Translator<'_, '_> {
                 self.b.switch_to_block(block);
                 let code = self.iconst(types::I32, code as i64);
                 let func = self.iconst(types::I32, self.func as i64);
+                let instance =
+                    self.b.ins().load(types::I32, readonly(), self.vmctx, INSTANCE_OFFSET);
                 self.b.ins().store(trusted(), code, self.vs, TRAP);
                 self.b.ins().store(trusted(), func, self.vs, TRAP_FUNC);
+                self.b.ins().store(trusted(), instance, self.vs, TRAP_INSTANCE);
                 self.b.ins().jump(out, &[]);
             }
         }
@@ -832,10 +837,14 @@ impl Translator<'_, '_> {
     }
 
     fn call(&mut self, func: u32) -> Result<(), Unsupported> {
-        if func < self.cx.module.num_imported_funcs {
-            return Err(self.unsupported("a call of an imported function"));
-        }
         let ty = self.cx.module.func_type(func).clone();
+        if func < self.cx.module.num_imported_funcs {
+            // The exporter's record (fixed once the instance exists).
+            let at = self.cx.vm.funcref(func) as i32;
+            let record = self.b.ins().load(types::I64, readonly(), self.vmctx, at);
+            let sig = self.sig_ref(self.cx.module.funcs[func as usize])?;
+            return self.call_record(record, &ty, sig);
+        }
         let callee = self.func_ref(func)?;
         let (args, area) = self.call_args(&ty, self.vmctx);
         let call = self.b.ins().call(callee, &args);
@@ -889,13 +898,89 @@ impl Translator<'_, '_> {
         self.b.ins().jump(ok, &[]);
         self.b.switch_to_block(ok);
         self.b.seal_block(ok);
+        self.call_record(record, &ty, sig)
+    }
+
+    /// Calls the function of `record` (of type `ty`, native signature `sig`), with the
+    /// arguments on the operand stack: directly if it has native code (of any instance),
+    /// otherwise through the embedding layer (`libcalls::call_out`: a host function or an
+    /// interpreted function), with the arguments and results in 8-byte slots.
+    fn call_record(
+        &mut self,
+        record: Value,
+        ty: &FuncType,
+        sig: SigRef,
+    ) -> Result<(), Unsupported> {
+        let wasm_args = self.stack.split_off(self.stack.len() - ty.params().len());
+        let result_types: Vec<Type> =
+            ty.results().iter().map(|t| val_type(*t)).collect::<Result<_, _>>()?;
         let entry = self.b.ins().load(types::I64, trusted(), record, REC_NATIVE);
-        let missing = self.b.ins().icmp_imm_u(IntCC::Equal, entry, 0);
-        self.trap_if_number(missing, TRAP_NO_NATIVE);
+        let native = self.b.create_block();
+        let out = self.b.create_block();
+        let merge = self.new_block_with(&result_types);
+        self.b.ins().brif(entry, native, &[], out, &[]);
+
+        self.b.switch_to_block(native);
+        self.b.seal_block(native);
         let callee_vmctx = self.b.ins().load(types::I64, trusted(), record, REC_VMCTX);
-        let (args, area) = self.call_args(&ty, callee_vmctx);
+        let mut args = vec![callee_vmctx];
+        let area = results_area(&mut self.b, result_types.len());
+        if let Some(slot) = area {
+            args.push(self.b.ins().stack_addr(types::I64, slot, 0));
+        }
+        args.extend_from_slice(&wasm_args);
         let call = self.b.ins().call_indirect(sig, entry, &args);
-        self.after_call(call, &ty, area)
+        let direct = self.b.inst_results(call).to_vec();
+        self.check_trap();
+        let results: Vec<BlockArg> = match area {
+            Some(slot) => result_types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    BlockArg::Value(self.b.ins().stack_load(types::I64, *t, slot, 8 * i as i32))
+                })
+                .collect(),
+            None => direct.into_iter().map(BlockArg::Value).collect(),
+        };
+        self.b.ins().jump(merge, &results);
+
+        self.b.switch_to_block(out);
+        self.b.seal_block(out);
+        let len = wasm_args.len().max(result_types.len()).max(1);
+        let slots = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            8 * len as u32,
+            3,
+        ));
+        for (i, v) in wasm_args.iter().enumerate() {
+            let wide = widen(&mut self.b, *v);
+            self.b.ins().stack_store(types::I64, wide, slots, 8 * i as i32);
+        }
+        let values = self.b.ins().stack_addr(types::I64, slots, 0);
+        let len = self.iconst(types::I32, len as i64);
+        let caller = self.iconst(types::I32, self.func as i64);
+        self.libcall(
+            super::libcalls::call_out as *const () as usize,
+            &[types::I64, types::I64, types::I64, types::I32, types::I32],
+            &[],
+            &[self.vmctx, record, values, len, caller],
+        );
+        self.check_trap();
+        let results: Vec<BlockArg> = result_types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                BlockArg::Value(self.b.ins().stack_load(types::I64, *t, slots, 8 * i as i32))
+            })
+            .collect();
+        self.b.ins().jump(merge, &results);
+
+        self.b.switch_to_block(merge);
+        self.b.seal_block(merge);
+        let values = self.b.block_params(merge).to_vec();
+        self.stack.extend(values);
+        self.reload_memory();
+        Ok(())
     }
 
     /// Calls the runtime function at `addr` (an `extern "C"` function of this process).

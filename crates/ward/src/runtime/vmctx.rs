@@ -110,6 +110,8 @@ pub(crate) struct VMStoreContext {
     /// Native calls active in the current native call from the host, checked at every native
     /// function entry against the engine's maximum call depth.
     pub(crate) call_depth: u32,
+    /// With `trap`: the store index of the instance whose function trapped.
+    pub(crate) trap_instance: u32,
     /// The store running native code, for the runtime calls native code makes (`memory.grow`,
     /// signature checks); null while none runs.
     pub(crate) store_inner: *mut StoreInner,
@@ -128,6 +130,7 @@ impl VMStoreContext {
             trap: 0,
             trap_func: 0,
             call_depth: 0,
+            trap_instance: 0,
             store_inner: std::ptr::null_mut(),
         }
     }
@@ -464,6 +467,7 @@ mod tests {
         assert_eq!(offset_of!(VMStoreContext, trap), 48);
         assert_eq!(offset_of!(VMStoreContext, trap_func), 52);
         assert_eq!(offset_of!(VMStoreContext, call_depth), 56);
+        assert_eq!(offset_of!(VMStoreContext, trap_instance), 60);
         assert_eq!(offset_of!(VMStoreContext, store_inner), 64);
 
         assert_eq!(offset_of!(VMContextHeader, magic), 0);

@@ -4,8 +4,10 @@
 //! `doc/specification.md` in the suite: `args`, `env`, `root`, `exit_code`, `stdout`,
 //! `stderr`), the runner copies the module and its `root` directory to a fresh temporary
 //! directory (the suite itself may be read-only), runs
-//! `ward run [--env K=V]... [--dir ROOT::/] NAME.wasm [ARGS]...` with stdin empty, and compares
-//! the exit status and, when the spec gives them, stdout and stderr. Every test must pass.
+//! `ward run --tier TIER [--env K=V]... [--dir ROOT::/] NAME.wasm [ARGS]...` with stdin empty,
+//! and compares the exit status and, when the spec gives them, stdout and stderr. Every test
+//! must pass under both tiers (`interp` and `native`); the native run also reports how many
+//! modules the native tier compiled and why the others fell back to the interpreter.
 //!
 //! The suite is looked for in `../shared/wasi-testsuite` next to the workspace, or where
 //! `WARD_WASI_TESTSUITE` points. If it is missing, the test says so loudly; it then fails when
@@ -105,14 +107,14 @@ fn scratch_dir(name: &str) -> PathBuf {
 }
 
 /// Runs one test; `Err` says why it failed.
-fn run_test(wasm: &Path, id: &str) -> Result<(), String> {
+fn run_test(wasm: &Path, id: &str, tier: &str) -> Result<(), String> {
     let spec = read_spec(wasm)?;
-    let dir = scratch_dir(&id.replace('/', "_"));
+    let dir = scratch_dir(&format!("{tier}-{}", id.replace('/', "_")));
     let result = (|| {
         let module = dir.join(wasm.file_name().expect("module file name"));
         std::fs::copy(wasm, &module).map_err(|e| format!("copying the module: {e}"))?;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ward"));
-        cmd.arg("run");
+        cmd.arg("run").arg("--tier").arg(tier);
         for (k, v) in &spec.env {
             cmd.arg("--env").arg(format!("{k}={v}"));
         }
@@ -161,6 +163,35 @@ fn run_test(wasm: &Path, id: &str) -> Result<(), String> {
 
 #[test]
 fn wasi_testsuite() {
+    run_suite("interp");
+}
+
+#[test]
+fn wasi_testsuite_native() {
+    run_suite("native");
+}
+
+/// Which tier runs `wasm` under `Tier::Native`: `None` if native, else why it falls back.
+fn native_fallback(wasm: &Path) -> Option<String> {
+    let mut config = ward::Config::new();
+    config.tier(ward::Tier::Native);
+    let engine = ward::Engine::new(&config);
+    match ward::Module::from_file(&engine, wasm) {
+        Ok(m) if m.tier() == ward::Tier::Native => None,
+        Ok(m) => Some(m.native_fallback_reason().unwrap_or("unknown").to_string()),
+        Err(e) => Some(format!("does not load: {e}")),
+    }
+}
+
+/// What a fallback reason is about (the operator, or the module-level reason), for the summary.
+fn fallback_kind(reason: &str) -> String {
+    match reason.split('`').nth(1) {
+        Some(op) => op.split([' ', '{']).next().unwrap_or(op).to_string(),
+        None => reason.to_string(),
+    }
+}
+
+fn run_suite(tier: &str) {
     let suite = suite_dir();
     let modules = test_modules(&suite);
     if modules.is_empty() {
@@ -181,22 +212,48 @@ fn wasi_testsuite() {
     }
     let tests_root = suite.join("tests");
     let mut failures = Vec::new();
+    let mut fallbacks: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for wasm in &modules {
         let rel = wasm.strip_prefix(&tests_root).unwrap_or(wasm);
         // "rust/testsuite/wasm32-wasip1/x.wasm" -> "rust/x"
         let lang = rel.iter().next().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let stem = wasm.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let id = format!("{lang}/{stem}");
-        match run_test(wasm, &id) {
-            Ok(()) => loud(&format!("  pass  {id}")),
+        let ran = match tier {
+            "native" => match native_fallback(wasm) {
+                None => "native".to_string(),
+                Some(reason) => {
+                    let kind = fallback_kind(&reason);
+                    fallbacks.entry(kind).or_default().push(id.clone());
+                    format!("interpreted: {reason}")
+                }
+            },
+            _ => String::new(),
+        };
+        match run_test(wasm, &id, tier) {
+            Ok(()) => loud(&format!("  pass  {id} {ran}")),
             Err(why) => {
-                loud(&format!("  FAIL  {id}: {why}"));
+                loud(&format!("  FAIL  {id} {ran}: {why}"));
                 failures.push(id);
             }
         }
     }
     let passed = modules.len() - failures.len();
-    loud(&format!("wasi-testsuite (wasm32-wasip1): {passed}/{} tests pass", modules.len()));
+    loud(&format!(
+        "wasi-testsuite (wasm32-wasip1, --tier {tier}): {passed}/{} tests pass",
+        modules.len()
+    ));
+    if tier == "native" {
+        let interpreted: usize = fallbacks.values().map(Vec::len).sum();
+        loud(&format!(
+            "native tier: {} of {} modules ran natively, {interpreted} fell back",
+            modules.len() - interpreted,
+            modules.len()
+        ));
+        for (kind, ids) in &fallbacks {
+            loud(&format!("  {} x {kind}: {}", ids.len(), ids.join(", ")));
+        }
+    }
     assert!(failures.is_empty(), "{} WASI test(s) failed: {}", failures.len(), failures.join(", "));
 }
 

@@ -758,3 +758,126 @@ fn runaway_recursion_with_large_frames_traps_cleanly() {
     assert_eq!(Module::new(&engine, big_frames(1500)).unwrap().tier(), Tier::Native);
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
 }
+
+/// Bulk memory, segment, table and reference operations, with their traps and their fuel.
+const BULK_WAT: &str = r#"(module
+  (memory 1 3)
+  (data $d "\01\02\03\04\05\06\07\08")
+  (type $i2i (func (param i32) (result i32)))
+  (table $t 4 10 funcref)
+  (table $x 2 externref)
+  (elem $e func $inc $dbl $inc)
+  (elem declare func $dbl)
+  (func $inc (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+  (func $dbl (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+  ;; Returns a checksum of memory [0, 300) so that every byte written counts.
+  (func $sum (result i32) (local i32 i32)
+    (loop $l
+      (local.set 1 (i32.add (i32.mul (local.get 1) (i32.const 31))
+                            (i32.load8_u (local.get 0))))
+      (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get 0) (i32.const 300))))
+    (local.get 1))
+  (func (export "fill") (param i32 i32 i32) (result i32)
+    (memory.fill (local.get 0) (local.get 1) (local.get 2)) (call $sum))
+  (func (export "copy") (param i32 i32 i32) (result i32)
+    (memory.copy (local.get 0) (local.get 1) (local.get 2)) (call $sum))
+  (func (export "init") (param i32 i32 i32) (result i32)
+    (memory.init $d (local.get 0) (local.get 1) (local.get 2)) (call $sum))
+  (func (export "drop_data") (data.drop $d))
+  (func (export "tinit") (param i32 i32 i32) (result i32)
+    (table.init $t $e (local.get 0) (local.get 1) (local.get 2)) (table.size $t))
+  (func (export "drop_elem") (elem.drop $e))
+  (func (export "tcopy") (param i32 i32 i32) (table.copy $t $t (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "tfill") (param i32 i32) (table.fill $t (local.get 0) (ref.func $dbl) (local.get 1)))
+  (func (export "tgrow") (param i32) (result i32) (table.grow $t (ref.null func) (local.get 0)))
+  (func (export "tsize") (result i32) (table.size $t))
+  (func (export "tcall") (param i32 i32) (result i32)
+    (call_indirect $t (type $i2i) (local.get 1) (local.get 0)))
+  (func (export "tget_null") (param i32) (result i32) (ref.is_null (table.get $t (local.get 0))))
+  (func (export "tset") (param i32) (table.set $t (local.get 0) (ref.func $inc)))
+  (func (export "xset") (param i32 externref) (table.set $x (local.get 0) (local.get 1)))
+  (func (export "xget_null") (param i32) (result i32) (ref.is_null (table.get $x (local.get 0))))
+  (func (export "select_ref") (param i32) (result i32)
+    (ref.is_null (select (result funcref) (ref.null func) (ref.func $dbl) (local.get 0)))))"#;
+
+#[test]
+fn bulk_memory_and_table_operations_match_the_interpreter() {
+    let fuel = |c: &mut Config| {
+        c.consume_fuel(true);
+    };
+    let mut both = Both::with(BULK_WAT, &fuel);
+    let i = |v: i32| Val::I32(v);
+    let mut calls: Vec<(&str, Vec<Val>)> = vec![
+        ("fill", vec![i(10), i(0xab), i(100)]),
+        ("fill", vec![i(65530), i(1), i(6)]),
+        ("fill", vec![i(65530), i(1), i(7)]),
+        ("fill", vec![i(65536), i(1), i(0)]),
+        ("fill", vec![i(65537), i(1), i(0)]),
+        ("copy", vec![i(5), i(10), i(50)]),
+        ("copy", vec![i(20), i(5), i(50)]),
+        ("copy", vec![i(0), i(65535), i(2)]),
+        ("copy", vec![i(-1), i(0), i(2)]),
+        ("init", vec![i(100), i(2), i(6)]),
+        ("init", vec![i(100), i(2), i(7)]),
+        ("init", vec![i(65536), i(8), i(0)]),
+        ("drop_data", vec![]),
+        ("init", vec![i(100), i(0), i(1)]),
+        ("init", vec![i(100), i(0), i(0)]),
+        ("tinit", vec![i(0), i(0), i(3)]),
+        ("tinit", vec![i(2), i(1), i(3)]),
+        ("tcall", vec![i(0), i(5)]),
+        ("tcall", vec![i(1), i(5)]),
+        ("tcall", vec![i(3), i(5)]),
+        ("tcopy", vec![i(1), i(0), i(3)]),
+        ("tcopy", vec![i(2), i(0), i(3)]),
+        ("tcall", vec![i(3), i(5)]),
+        ("tfill", vec![i(2), i(2)]),
+        ("tfill", vec![i(3), i(2)]),
+        ("tcall", vec![i(3), i(5)]),
+        ("tgrow", vec![i(3)]),
+        ("tgrow", vec![i(4)]),
+        ("tsize", vec![]),
+        ("tget_null", vec![i(6)]),
+        ("tget_null", vec![i(0)]),
+        ("tget_null", vec![i(7)]),
+        ("tset", vec![i(6)]),
+        ("tset", vec![i(7)]),
+        ("tcall", vec![i(6), i(5)]),
+        ("tcall", vec![i(5), i(5)]),
+        ("drop_elem", vec![]),
+        ("tinit", vec![i(0), i(0), i(1)]),
+        ("tinit", vec![i(0), i(0), i(0)]),
+        ("xget_null", vec![i(1)]),
+        ("xset", vec![i(1), Val::ExternRef(None)]),
+        ("xget_null", vec![i(2)]),
+        ("select_ref", vec![i(0)]),
+        ("select_ref", vec![i(1)]),
+    ];
+    // Long operations charge fuel by length.
+    calls.push(("fill", vec![i(0), i(7), i(65536)]));
+    calls.push(("copy", vec![i(0), i(100), i(60000)]));
+    for (name, args) in &calls {
+        let before = (both.interp.0.get_fuel().unwrap(), both.native.0.get_fuel().unwrap());
+        both.check(name, args);
+        let used = (
+            before.0 - both.interp.0.get_fuel().unwrap(),
+            before.1 - both.native.0.get_fuel().unwrap(),
+        );
+        assert_eq!(used.0, used.1, "`{name}`{args:?}");
+    }
+    assert_eq!(both.native_func_tier("fill"), Tier::Native);
+    // Running out of fuel inside a bulk charge: the same trap and fuel left.
+    for budget in [0, 1, 5, 100, 1000, 1024, 1030, 1040] {
+        for (name, args) in [("fill", [i(0), i(3), i(65536)]), ("copy", [i(1), i(0), i(65535)])] {
+            both.interp.0.set_fuel(budget).unwrap();
+            both.native.0.set_fuel(budget).unwrap();
+            both.check(name, &args);
+            assert_eq!(
+                both.interp.0.get_fuel().unwrap(),
+                both.native.0.get_fuel().unwrap(),
+                "`{name}` with {budget} fuel"
+            );
+        }
+    }
+}

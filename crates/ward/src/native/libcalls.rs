@@ -46,7 +46,7 @@ unsafe fn park_panic(vs: *mut VMStoreContext, payload: Box<dyn Any + Send>) {
 /// `vmctx` is the live context of an instance of the store that is running this native call
 /// (so its store context's `store_inner` points to that store, which nothing else uses while
 /// native code runs).
-unsafe fn with_store<R>(
+pub(super) unsafe fn with_store<R>(
     vmctx: *mut VMContext,
     fallback: R,
     f: impl FnOnce(&mut StoreInner) -> R,

@@ -54,6 +54,8 @@
 //! epoch interruption compiles nothing natively.
 
 #[cfg(feature = "native")]
+mod bulk;
+#[cfg(feature = "native")]
 mod code;
 #[cfg(feature = "native")]
 mod compile;
@@ -190,7 +192,7 @@ pub(crate) unsafe fn call(
 }
 
 /// The trap codes native code reports, numbered from 1 (0 is "no trap").
-const TRAP_CODES: [TrapCode; 11] = [
+const TRAP_CODES: [TrapCode; 12] = [
     TrapCode::Unreachable,
     TrapCode::MemoryOutOfBounds,
     TrapCode::UninitializedElement,
@@ -202,6 +204,7 @@ const TRAP_CODES: [TrapCode; 11] = [
     TrapCode::StackOverflow,
     TrapCode::OutOfFuel,
     TrapCode::Interrupted,
+    TrapCode::TableOutOfBounds,
 ];
 
 /// A runtime call panicked; the payload waits in `libcalls`.

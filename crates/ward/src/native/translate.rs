@@ -190,6 +190,8 @@ struct Translator<'a, 'f> {
     traps: BTreeMap<u32, Block>,
     /// Returns from the function after a trap (the trap is already recorded).
     propagate: Option<Block>,
+    /// Records the trap whose number is its parameter, then returns (see `propagate`).
+    record: Option<Block>,
     /// The open checkpoint's fuel constant (patched when it closes) and its count so far.
     checkpoint: Option<(Option<Inst>, u32)>,
     sigs: HashMap<u32, SigRef>,
@@ -268,6 +270,7 @@ pub(super) fn translate(
         results: results.clone(),
         traps: BTreeMap::new(),
         propagate: None,
+        record: None,
         checkpoint: None,
         sigs: HashMap::new(),
         funcs: HashMap::new(),
@@ -501,23 +504,51 @@ impl Translator<'_, '_> {
         self.b.seal_block(next);
     }
 
+    /// The block that records the trap whose number it receives, then returns.
+    fn record_block(&mut self) -> Block {
+        match self.record {
+            Some(b) => b,
+            None => {
+                let block = self.new_block_with(&[types::I32]);
+                self.b.set_cold_block(block);
+                self.record = Some(block);
+                block
+            }
+        }
+    }
+
+    /// Continues in a fresh block, or traps with `number` (an `i32` trap number, see
+    /// `native::TRAP_CODES`) if it is not zero.
+    fn trap_unless_zero(&mut self, number: Value) {
+        let record = self.record_block();
+        let next = self.b.create_block();
+        self.b.ins().brif(number, record, &[BlockArg::Value(number)], next, &[]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+    }
+
     /// Fills in the trap blocks (record the trap, then return) and the return path after a
     /// trap (dummy results).
     fn finish_traps(&mut self) {
         let traps: Vec<(u32, Block)> = std::mem::take(&mut self.traps).into_iter().collect();
         if !traps.is_empty() {
-            let out = self.propagate_block();
+            let record = self.record_block();
             for (code, block) in traps {
                 self.b.switch_to_block(block);
                 let code = self.iconst(types::I32, code as i64);
-                let func = self.iconst(types::I32, self.func as i64);
-                let instance =
-                    self.b.ins().load(types::I32, readonly(), self.vmctx, INSTANCE_OFFSET);
-                self.b.ins().store(trusted(), code, self.vs, TRAP);
-                self.b.ins().store(trusted(), func, self.vs, TRAP_FUNC);
-                self.b.ins().store(trusted(), instance, self.vs, TRAP_INSTANCE);
-                self.b.ins().jump(out, &[]);
+                self.b.ins().jump(record, &[BlockArg::Value(code)]);
             }
+        }
+        if let Some(record) = self.record {
+            let out = self.propagate_block();
+            self.b.switch_to_block(record);
+            let code = self.b.block_params(record)[0];
+            let func = self.iconst(types::I32, self.func as i64);
+            let instance = self.b.ins().load(types::I32, readonly(), self.vmctx, INSTANCE_OFFSET);
+            self.b.ins().store(trusted(), code, self.vs, TRAP);
+            self.b.ins().store(trusted(), func, self.vs, TRAP_FUNC);
+            self.b.ins().store(trusted(), instance, self.vs, TRAP_INSTANCE);
+            self.b.ins().jump(out, &[]);
         }
         if let Some(out) = self.propagate {
             self.b.switch_to_block(out);
@@ -1008,6 +1039,110 @@ impl Translator<'_, '_> {
         self.b.inst_results(call).to_vec()
     }
 
+    // ---- bulk memory, segments and tables -------------------------------------------------
+
+    /// Fuel for a bulk operation of length `n` (an `i32`): one unit per 64 bytes or elements,
+    /// charged before the operation, as the interpreter does.
+    fn charge_bulk(&mut self, n: Value) {
+        if !self.cx.consume_fuel {
+            return;
+        }
+        let n = self.b.ins().uextend(types::I64, n);
+        let units = self.b.ins().ushr_imm_u(n, 6);
+        let fuel = self.b.ins().load(types::I64, trusted(), self.vs, FUEL);
+        let short = self.b.ins().icmp(IntCC::UnsignedLessThan, fuel, units);
+        self.trap_if(short, TrapCode::OutOfFuel);
+        let left = self.b.ins().isub(fuel, units);
+        self.b.ins().store(trusted(), left, self.vs, FUEL);
+    }
+
+    /// Calls the runtime function at `addr` (in `native::bulk`) with the context, then `args`:
+    /// each `Some` an immediate, each `None` an operand popped from the stack (in stack
+    /// order; the last is the length, which is charged for when there are three or more).
+    /// Traps with the trap number it returns, if not zero.
+    fn bulk(&mut self, addr: usize, args: &[Option<u32>]) {
+        let operands = args.iter().filter(|a| a.is_none()).count();
+        let mut popped = self.stack.split_off(self.stack.len() - operands).into_iter();
+        if operands >= 3 {
+            let n = *popped.as_slice().last().expect("counted");
+            self.charge_bulk(n);
+        }
+        let mut values = vec![self.vmctx];
+        let mut params = vec![types::I64];
+        for a in args {
+            let v = match a {
+                Some(imm) => self.iconst(types::I32, *imm as i64),
+                None => popped.next().expect("counted"),
+            };
+            params.push(self.b.func.dfg.value_type(v));
+            values.push(v);
+        }
+        let code = self.libcall(addr, &params, &[types::I32], &values)[0];
+        self.trap_unless_zero(code);
+    }
+
+    /// Checks that table `table` holds references native code may keep (not exceptions,
+    /// which the collector finds only in the interpreter's frames).
+    fn table_elems(&self, table: u32) -> Result<(), Unsupported> {
+        let elem = self.cx.module.tables[table as usize].ty.element;
+        val_type(ValType::Ref(elem))
+            .map(|_| ())
+            .map_err(|e| self.unsupported(format!("a table of {e}")))
+    }
+
+    /// The `TableInstance` of table `table` (fixed per instance).
+    fn table_ptr(&mut self, table: u32) -> Value {
+        self.b.ins().load(types::I64, readonly(), self.vmctx, self.cx.vm.table(table) as i32)
+    }
+
+    /// The address of element `index` (an `i32`) of table `table`, trapping if out of bounds.
+    fn table_elem(&mut self, table: u32, index: Value) -> Value {
+        let tptr = self.table_ptr(table);
+        let base = self.b.ins().load(types::I64, trusted(), tptr, TABLE_BASE);
+        let len = self.b.ins().load(types::I64, trusted(), tptr, TABLE_LEN);
+        let i = self.b.ins().uextend(types::I64, index);
+        let past = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
+        self.trap_if(past, TrapCode::TableOutOfBounds);
+        let off = self.b.ins().ishl_imm_u(i, 3);
+        self.b.ins().iadd(base, off)
+    }
+
+    fn table_get(&mut self, table: u32) -> Result<(), Unsupported> {
+        self.table_elems(table)?;
+        let index = self.pop();
+        let at = self.table_elem(table, index);
+        let v = self.b.ins().load(types::I64, trusted(), at, 0);
+        self.push(v);
+        Ok(())
+    }
+
+    fn table_set(&mut self, table: u32) -> Result<(), Unsupported> {
+        self.table_elems(table)?;
+        let v = self.pop();
+        let index = self.pop();
+        let at = self.table_elem(table, index);
+        self.b.ins().store(trusted(), v, at, 0);
+        Ok(())
+    }
+
+    fn table_grow(&mut self, table: u32) -> Result<(), Unsupported> {
+        self.table_elems(table)?;
+        let delta = self.pop();
+        let init = self.pop();
+        self.charge_bulk(delta);
+        let t = self.iconst(types::I32, table as i64);
+        let old = self.libcall(
+            super::bulk::table_grow as *const () as usize,
+            &[types::I64, types::I32, types::I64, types::I32],
+            &[types::I32],
+            &[self.vmctx, t, init, delta],
+        )[0];
+        // A panicking resource limiter.
+        self.check_trap();
+        self.push(old);
+        Ok(())
+    }
+
     // ---- memory and globals ---------------------------------------------------------------
 
     /// Pops an address and checks `size` bytes at it plus `memarg`'s offset against memory 0;
@@ -1451,6 +1586,62 @@ impl Translator<'_, '_> {
             }
             O::F64ReinterpretI64 => {
                 self.unary(|b, x| b.ins().bitcast(types::F64, MemFlagsData::new(), x))
+            }
+
+            O::MemoryFill { mem: 0 } => {
+                self.bulk(super::bulk::memory_fill as *const () as usize, &[None, None, None])
+            }
+            O::MemoryCopy { dst_mem: 0, src_mem: 0 } => {
+                self.bulk(super::bulk::memory_copy as *const () as usize, &[None, None, None])
+            }
+            O::MemoryInit { data_index, mem: 0 } => self.bulk(
+                super::bulk::memory_init as *const () as usize,
+                &[Some(data_index), None, None, None],
+            ),
+            O::DataDrop { data_index } => {
+                self.bulk(super::bulk::data_drop as *const () as usize, &[Some(data_index)])
+            }
+            O::ElemDrop { elem_index } => {
+                self.bulk(super::bulk::elem_drop as *const () as usize, &[Some(elem_index)])
+            }
+            O::TableFill { table } => {
+                self.table_elems(table)?;
+                self.bulk(
+                    super::bulk::table_fill as *const () as usize,
+                    &[Some(table), None, None, None],
+                )
+            }
+            O::TableCopy { dst_table, src_table } => {
+                self.table_elems(dst_table)?;
+                self.bulk(
+                    super::bulk::table_copy as *const () as usize,
+                    &[Some(dst_table), Some(src_table), None, None, None],
+                )
+            }
+            O::TableInit { elem_index, table } => {
+                self.table_elems(table)?;
+                self.bulk(
+                    super::bulk::table_init as *const () as usize,
+                    &[Some(table), Some(elem_index), None, None, None],
+                )
+            }
+            O::TableGrow { table } => self.table_grow(table)?,
+            O::TableGet { table } => self.table_get(table)?,
+            O::TableSet { table } => self.table_set(table)?,
+            O::TableSize { table } => {
+                let tptr = self.table_ptr(table);
+                let len = self.b.ins().load(i32, trusted(), tptr, TABLE_LEN);
+                self.push(len);
+            }
+            O::RefNull { .. } => {
+                let v = self.b.ins().iconst(i64, 0);
+                self.push(v);
+            }
+            O::RefIsNull => self.eqz(),
+            O::RefFunc { function_index } => {
+                let at = self.cx.vm.funcref(function_index) as i32;
+                let v = self.b.ins().load(i64, readonly(), self.vmctx, at);
+                self.push(v);
             }
 
             other => return Err(self.unsupported(format!("`{other:?}`"))),

@@ -14,7 +14,7 @@ use crate::runtime::{InstanceData, LinearMemory};
 /// `start..start + len` if it lies within `size`.
 fn range_in(size: usize, start: u32, len: u32) -> Option<std::ops::Range<usize>> {
     let end = start as u64 + len as u64;
-    (end <= size as u64).then(|| start as usize..end as usize)
+    (end <= size as u64).then_some(start as usize..end as usize)
 }
 
 fn memory_oob() -> u32 {

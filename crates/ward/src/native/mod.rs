@@ -2,9 +2,8 @@
 //!
 //! Under [`Tier::Native`] a module is compiled as a whole when the [`Module`](crate::Module) is
 //! created (`api/module.rs` calls [`prepare`]). If it uses anything this tier does not cover yet
-//! — imported functions or tables, exported tables, SIMD, bulk memory, reference-typed
-//! operations, exceptions, tail calls, atomics, several memories, 64-bit memories or tables —
-//! or the engine wants epoch interruption, the module runs in the interpreter as a whole: the
+//! — SIMD, exceptions, tail calls, atomics, typed function reference or GC operators, several
+//! memories, 64-bit memories or tables — or the engine wants epoch interruption, the module runs in the interpreter as a whole: the
 //! reason (naming the first unsupported operator) is logged with `tracing::debug!` and kept
 //! ([`fallback_reason`]). Nothing is ever half native.
 //!
@@ -20,6 +19,11 @@
 //! a function with several results, a pointer to a results area (one 8-byte slot per result),
 //! then the wasm parameters; a single result is returned in a register.
 //!
+//! A function without native code (a host function, a function of an interpreted instance),
+//! reached by a call of an import or through a table, is called through the runtime call
+//! `libcalls::call_out` and the [`Exit`] the driver installed for the native call: the embedding
+//! layer's own call path, with the arguments and results in 8-byte slots (see `exit`).
+//!
 //! Native code reads everything through the context layout (`runtime/vmctx.rs`): memory 0's
 //! base and length through the definition the context points at (reloaded after every call and
 //! `memory.grow`, since a dense memory moves), globals through their cells, tables through
@@ -32,9 +36,10 @@
 //! A trap is a branch to a per-function block that stores the trap code and the function index
 //! in the store context (`VMStoreContext::trap`, `trap_func`) and returns. Every call site
 //! checks that field when the callee returns and, if set, returns at once, so a trap unwinds
-//! every native frame by ordinary returns; the driver then reads the code. Runtime calls
-//! (`memory.grow`, the slow path of `call_indirect`'s type check) catch panics from host code
-//! (a resource limiter) and report them the same way; the driver resumes the panic.
+//! every native frame by ordinary returns; the driver then reads the code. Runtime calls catch
+//! panics from host code (a resource limiter, a host function) and report them the same way;
+//! the driver resumes the panic. An error returned by a function called out of native code is
+//! parked likewise (`TRAP_ERROR`) and returned by the driver as it is.
 //!
 //! ## Calls, stack and checkpoints
 //!

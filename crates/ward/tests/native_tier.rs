@@ -98,6 +98,20 @@ impl Both {
         b
     }
 
+    /// Calls each of `calls` under both tiers (engines with fuel): the outcomes and the fuel
+    /// each call burns must agree.
+    fn check_fuel(&mut self, calls: &[(&str, Vec<Val>)]) {
+        for (name, args) in calls {
+            let before = (self.interp.0.get_fuel().unwrap(), self.native.0.get_fuel().unwrap());
+            self.check(name, args);
+            let used = (
+                before.0 - self.interp.0.get_fuel().unwrap(),
+                before.1 - self.native.0.get_fuel().unwrap(),
+            );
+            assert_eq!(used.0, used.1, "`{name}`{args:?}");
+        }
+    }
+
     fn native_func_tier(&mut self, name: &str) -> Tier {
         let (store, instance) = &mut self.native;
         instance.get_func(&mut *store, name).unwrap().tier(&*store)
@@ -857,15 +871,7 @@ fn bulk_memory_and_table_operations_match_the_interpreter() {
     // Long operations charge fuel by length.
     calls.push(("fill", vec![i(0), i(7), i(65536)]));
     calls.push(("copy", vec![i(0), i(100), i(60000)]));
-    for (name, args) in &calls {
-        let before = (both.interp.0.get_fuel().unwrap(), both.native.0.get_fuel().unwrap());
-        both.check(name, args);
-        let used = (
-            before.0 - both.interp.0.get_fuel().unwrap(),
-            before.1 - both.native.0.get_fuel().unwrap(),
-        );
-        assert_eq!(used.0, used.1, "`{name}`{args:?}");
-    }
+    both.check_fuel(&calls);
     assert_eq!(both.native_func_tier("fill"), Tier::Native);
     // Running out of fuel inside a bulk charge: the same trap and fuel left.
     for budget in [0, 1, 5, 100, 1000, 1024, 1030, 1040] {
@@ -880,4 +886,75 @@ fn bulk_memory_and_table_operations_match_the_interpreter() {
             );
         }
     }
+}
+
+/// Several memories, a 64-bit one among them, and a 64-bit table: accesses at the bounds,
+/// growth, bulk operations across memories, their traps and their fuel.
+const MULTI_WAT: &str = r#"(module
+  (memory $a 1)
+  (memory $b i64 1 4)
+  (memory $c 0)
+  (table $t i64 2 funcref)
+  (type $v2i (func (result i32)))
+  (elem (table $t) (i64.const 0) func $seven)
+  (func $seven (result i32) (i32.const 7))
+  (func (export "store_b") (param i64 i32) (i32.store $b (local.get 0) (local.get 1)))
+  (func (export "load_b") (param i64) (result i32) (i32.load $b offset=2 (local.get 0)))
+  (func (export "load_b_far") (param i64) (result i64)
+    (i64.load $b offset=0xffff_ffff_ffff_fff0 (local.get 0)))
+  (func (export "load_c") (param i32) (result i32) (i32.load8_u $c (local.get 0)))
+  (func (export "grow_b") (param i64) (result i64) (memory.grow $b (local.get 0)))
+  (func (export "grow_c") (param i32) (result i32) (memory.grow $c (local.get 0)))
+  (func (export "sizes") (result i32 i64 i32)
+    (memory.size $a) (memory.size $b) (memory.size $c))
+  (func (export "fill_b") (param i64 i32 i64) (memory.fill $b (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "copy_ab") (param i32 i64 i32) (result i32)
+    (memory.copy $a $b (local.get 0) (local.get 1) (local.get 2))
+    (i32.load $a (local.get 0)))
+  (func (export "copy_ba") (param i64 i32 i32) (result i32)
+    (memory.copy $b $a (local.get 0) (local.get 1) (local.get 2))
+    (i32.load $b (local.get 0)))
+  (func (export "tcall") (param i64) (result i32) (call_indirect $t (type $v2i) (local.get 0)))
+  (func (export "tgrow") (param i64) (result i64) (table.grow $t (ref.null func) (local.get 0)))
+  (func (export "tsize") (result i64) (table.size $t)))"#;
+
+#[test]
+fn several_and_64_bit_memories_and_tables_match_the_interpreter() {
+    let fuel = |c: &mut Config| {
+        c.consume_fuel(true);
+    };
+    let mut both = Both::with(MULTI_WAT, &fuel);
+    let (i, l) = (Val::I32, Val::I64);
+    let calls: Vec<(&str, Vec<Val>)> = vec![
+        ("store_b", vec![l(65532), i(0x0102_0304)]),
+        ("store_b", vec![l(65533), i(1)]),
+        ("store_b", vec![l(-1), i(1)]),
+        ("load_b", vec![l(65530)]),
+        ("load_b", vec![l(65531)]),
+        ("load_b_far", vec![l(0)]),
+        ("load_b_far", vec![l(16)]),
+        ("load_c", vec![i(0)]),
+        ("sizes", vec![]),
+        ("grow_c", vec![i(1)]),
+        ("load_c", vec![i(65535)]),
+        ("grow_b", vec![l(2)]),
+        ("grow_b", vec![l(2)]),
+        ("grow_b", vec![l(-1)]),
+        ("sizes", vec![]),
+        ("store_b", vec![l(3 * 65536 - 4), i(9)]),
+        ("fill_b", vec![l(100), i(0x55), l(1000)]),
+        ("fill_b", vec![l(3 * 65536 - 10), i(1), l(11)]),
+        ("copy_ab", vec![i(8), l(100), i(600)]),
+        ("copy_ab", vec![i(65530), l(100), i(7)]),
+        ("copy_ba", vec![l(3 * 65536 - 8), i(8), i(8)]),
+        ("copy_ba", vec![l(3 * 65536 - 8), i(8), i(9)]),
+        ("tcall", vec![l(0)]),
+        ("tcall", vec![l(1)]),
+        ("tcall", vec![l(2)]),
+        ("tcall", vec![l(-1)]),
+        ("tgrow", vec![l(3)]),
+        ("tsize", vec![]),
+    ];
+    both.check_fuel(&calls);
+    assert_eq!(both.native_func_tier("copy_ab"), Tier::Native);
 }

@@ -2,8 +2,8 @@
 //! `data.drop`, `table.grow/fill/copy/init`, `elem.drop`), with the interpreter's semantics:
 //! the same bounds rules and trap codes. Each returns 0 or the number of the trap to raise;
 //! native code charges the operation's fuel (by length, as the interpreter does) before the
-//! call. Operands are the wasm values: 32-bit indices and lengths (memory 0 and every table of
-//! a native module are 32-bit), zero-extended.
+//! call. Memories are passed as their definitions (the `LinearMemory` the context points at);
+//! addresses, indices and lengths as 64-bit values (32-bit ones zero-extended).
 
 use super::libcalls::with_store;
 use super::{trap_number, TRAP_PANIC};
@@ -12,8 +12,8 @@ use crate::runtime::vmctx::VMContext;
 use crate::runtime::{InstanceData, LinearMemory};
 
 /// `start..start + len` if it lies within `size`.
-fn range_in(size: usize, start: u32, len: u32) -> Option<std::ops::Range<usize>> {
-    let end = start as u64 + len as u64;
+fn range_in(size: usize, start: u64, len: u64) -> Option<std::ops::Range<usize>> {
+    let end = start.checked_add(len)?;
     (end <= size as u64).then_some(start as usize..end as usize)
 }
 
@@ -25,51 +25,44 @@ fn table_oob() -> u32 {
     trap_number(TrapCode::TableOutOfBounds)
 }
 
-/// Memory 0 of the running function's instance.
+/// `memory.fill` of the memory defined at `mem`.
 ///
 /// # Safety
-/// `vmctx` is the live context of an instance with a memory.
-unsafe fn memory0<'a>(vmctx: *mut VMContext) -> &'a LinearMemory {
-    // SAFETY: the caller's contract; memories are boxed in the store and outlive the call.
-    unsafe { &*(*vmctx).header.memory0 }
-}
-
-/// `memory.fill` of memory 0.
-///
-/// # Safety
-/// Called by native code only, with the context of the running function (which has a memory).
+/// Called by native code only, with `mem` the definition of a memory of the running function's
+/// instance (boxed in the store, so it outlives the call).
 pub(super) unsafe extern "C" fn memory_fill(
-    vmctx: *mut VMContext,
-    dst: u32,
+    mem: *const LinearMemory,
+    dst: u64,
     val: u32,
-    n: u32,
+    n: u64,
 ) -> u32 {
     // SAFETY: the caller's contract.
-    let mem = unsafe { memory0(vmctx) };
-    if mem.fill_at(dst as u64, n as u64, val as u8) {
+    let mem = unsafe { &*mem };
+    if mem.fill_at(dst, n, val as u8) {
         0
     } else {
         memory_oob()
     }
 }
 
-/// `memory.copy` within memory 0.
+/// `memory.copy` from the memory defined at `from` to the one at `to` (perhaps the same).
 ///
 /// # Safety
-/// As for [`memory_fill`].
+/// As for [`memory_fill`], for both memories.
 pub(super) unsafe extern "C" fn memory_copy(
-    vmctx: *mut VMContext,
-    dst: u32,
-    src: u32,
-    n: u32,
+    to: *const LinearMemory,
+    from: *const LinearMemory,
+    dst: u64,
+    src: u64,
+    n: u64,
 ) -> u32 {
     // SAFETY: the caller's contract.
-    let mem = unsafe { memory0(vmctx) };
-    let size = mem.len();
-    match (range_in(size, dst, n), range_in(size, src, n)) {
+    let (to, from) = unsafe { (&*to, &*from) };
+    match (range_in(to.len(), dst, n), range_in(from.len(), src, n)) {
         (Some(d), Some(s)) => {
-            // SAFETY: both ranges lie within the memory's current size; `copy` allows overlap.
-            unsafe { std::ptr::copy(mem.base().add(s.start), mem.base().add(d.start), d.len()) };
+            // SAFETY: both ranges lie within their memories' current sizes; `copy` allows
+            // overlap (within one memory).
+            unsafe { std::ptr::copy(from.base().add(s.start), to.base().add(d.start), d.len()) };
             0
         }
         _ => memory_oob(),
@@ -88,28 +81,30 @@ unsafe fn with_instance(vmctx: *mut VMContext, f: impl FnOnce(&InstanceData) -> 
     }
 }
 
-/// `memory.init` of memory 0 from data segment `seg`.
+/// `memory.init` of the memory defined at `mem` from data segment `seg`.
 ///
 /// # Safety
-/// As for [`memory_fill`]; `seg` is a data segment of the function's module (validated).
+/// As for [`memory_fill`], with the context of the running function; `seg` is a data segment
+/// of its module (validated).
 pub(super) unsafe extern "C" fn memory_init(
     vmctx: *mut VMContext,
+    mem: *const LinearMemory,
     seg: u32,
-    dst: u32,
+    dst: u64,
     src: u32,
     n: u32,
 ) -> u32 {
     // SAFETY: the caller's contract.
     unsafe {
         with_instance(vmctx, |inst| {
-            let mem = memory0(vmctx);
+            let mem = &*mem;
             let data: &[u8] = if inst.data_dropped[seg as usize].get() {
                 &[]
             } else {
                 &inst.module.bytes[inst.module.datas[seg as usize].range.clone()]
             };
-            match range_in(data.len(), src, n) {
-                Some(s) if mem.write_at(dst as u64, &data[s.clone()]) => 0,
+            match range_in(data.len(), src as u64, n as u64) {
+                Some(s) if mem.write_at(dst, &data[s.clone()]) => 0,
                 _ => memory_oob(),
             }
         })
@@ -145,7 +140,7 @@ pub(super) unsafe extern "C" fn elem_drop(vmctx: *mut VMContext, seg: u32) -> u3
 }
 
 /// `table.grow` of table `table` (module index) by `delta` elements set to `init`: the old
-/// size, or `u32::MAX`.
+/// size, or `u64::MAX`.
 ///
 /// # Safety
 /// Called by native code only, with the context of the running function; `table` is a table
@@ -154,14 +149,14 @@ pub(super) unsafe extern "C" fn table_grow(
     vmctx: *mut VMContext,
     table: u32,
     init: u64,
-    delta: u32,
-) -> u32 {
+    delta: u64,
+) -> u64 {
     // SAFETY: the caller's contract.
     unsafe {
         let instance = (*vmctx).header.instance as usize;
-        with_store(vmctx, u32::MAX, |store| {
+        with_store(vmctx, u64::MAX, |store| {
             let t = store.instances[instance].tables[table as usize] as usize;
-            store.grow_table(t, delta as u64, init).map_or(u32::MAX, |old| old as u32)
+            store.grow_table(t, delta, init).unwrap_or(u64::MAX)
         })
     }
 }
@@ -173,9 +168,9 @@ pub(super) unsafe extern "C" fn table_grow(
 pub(super) unsafe extern "C" fn table_fill(
     vmctx: *mut VMContext,
     table: u32,
-    at: u32,
+    at: u64,
     val: u64,
-    n: u32,
+    n: u64,
 ) -> u32 {
     // SAFETY: the caller's contract.
     unsafe {
@@ -202,9 +197,9 @@ pub(super) unsafe extern "C" fn table_copy(
     vmctx: *mut VMContext,
     dst_table: u32,
     src_table: u32,
-    dst: u32,
-    src: u32,
-    n: u32,
+    dst: u64,
+    src: u64,
+    n: u64,
 ) -> u32 {
     // SAFETY: the caller's contract.
     unsafe {
@@ -236,7 +231,7 @@ pub(super) unsafe extern "C" fn table_init(
     vmctx: *mut VMContext,
     table: u32,
     seg: u32,
-    dst: u32,
+    dst: u64,
     src: u32,
     n: u32,
 ) -> u32 {
@@ -248,7 +243,7 @@ pub(super) unsafe extern "C" fn table_init(
             let t = inst.tables[table as usize] as usize;
             let elems = inst.elem(seg);
             let to = &mut store.tables[t].elems;
-            match (range_in(to.len(), dst, n), range_in(elems.len(), src, n)) {
+            match (range_in(to.len(), dst, n as u64), range_in(elems.len(), src as u64, n as u64)) {
                 (Some(d), Some(s)) => {
                     to[d].copy_from_slice(&elems[s]);
                     0
@@ -268,7 +263,8 @@ mod tests {
         assert_eq!(range_in(10, 2, 8), Some(2..10));
         assert_eq!(range_in(10, 10, 0), Some(10..10));
         assert_eq!(range_in(10, 11, 0), None);
-        assert_eq!(range_in(10, u32::MAX, u32::MAX), None);
+        assert_eq!(range_in(10, u32::MAX as u64, u32::MAX as u64), None);
+        assert_eq!(range_in(10, u64::MAX, 2), None);
         assert_eq!(range_in(0, 0, 0), Some(0..0));
     }
 }

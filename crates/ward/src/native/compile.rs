@@ -106,19 +106,8 @@ fn check_module(m: &ModuleInner) -> std::result::Result<(), Unsupported> {
             }
         }
     }
-    if m.memories.len() > 1 {
-        return Err("it has several memories".into());
-    }
-    if let Some(mem) = m.memories.first() {
-        if mem.memory64 {
-            return Err("it has a 64-bit memory".into());
-        }
-        if mem.shared {
-            return Err("it has a shared memory".into());
-        }
-    }
-    if m.tables.iter().any(|t| t.ty.table64) {
-        return Err("it has a 64-bit table".into());
+    if m.memories.iter().any(|mem| mem.shared) {
+        return Err("it has a shared memory".into());
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 use super::{exit, TRAP_ERROR, TRAP_PANIC};
 use crate::error::Error;
 use crate::runtime::vmctx::{VMContext, VMFuncRef, VMStoreContext};
-use crate::runtime::StoreInner;
+use crate::runtime::{LinearMemory, StoreInner};
 use std::any::Any;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -67,18 +67,24 @@ pub(super) unsafe fn with_store<R>(
     }
 }
 
-/// `memory.grow` of memory 0 by `delta` pages: the old size in pages, or `u32::MAX`.
+/// `memory.grow` of the memory defined at `mem` by `delta` pages: the old size in pages, or
+/// `u64::MAX`.
 ///
 /// # Safety
-/// Called by native code only, with the context of the running function.
-pub(super) unsafe extern "C" fn memory_grow(vmctx: *mut VMContext, delta: u32) -> u32 {
+/// Called by native code only, with the context of the running function and `mem` the
+/// definition of one of its instance's memories.
+pub(super) unsafe extern "C" fn memory_grow(
+    vmctx: *mut VMContext,
+    mem: *mut LinearMemory,
+    delta: u64,
+) -> u64 {
     // SAFETY: the caller's contract (see `with_store`).
     unsafe {
-        with_store(vmctx, u32::MAX, |store| {
-            // Memory 0 is boxed in the store and outlives it; growing it needs the store's
+        with_store(vmctx, u64::MAX, |store| {
+            // Memories are boxed in the store and outlive it; growing one needs the store's
             // account and limiter as well, as in the interpreter.
-            let mem = &mut *(*vmctx).header.memory0;
-            store.grow_memory(mem, delta as u64).map_or(u32::MAX, |old| old as u32)
+            let mem = &mut *mem;
+            store.grow_memory(mem, delta).unwrap_or(u64::MAX)
         })
     }
 }

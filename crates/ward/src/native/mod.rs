@@ -2,8 +2,8 @@
 //!
 //! Under [`Tier::Native`] a module is compiled as a whole when the [`Module`](crate::Module) is
 //! created (`api/module.rs` calls [`prepare`]). If it uses anything this tier does not cover yet
-//! — SIMD, exceptions, tail calls, atomics, typed function reference or GC operators, several
-//! memories, 64-bit memories or tables — or the engine wants epoch interruption, the module runs in the interpreter as a whole: the
+//! — SIMD, exceptions, tail calls, atomics or shared memories, typed function reference or GC
+//! operators — or the engine wants epoch interruption, the module runs in the interpreter as a whole: the
 //! reason (naming the first unsupported operator) is logged with `tracing::debug!` and kept
 //! ([`fallback_reason`]). Nothing is ever half native.
 //!
@@ -25,8 +25,9 @@
 //! layer's own call path, with the arguments and results in 8-byte slots (see `exit`).
 //!
 //! Native code reads everything through the context layout (`runtime/vmctx.rs`): memory 0's
-//! base and length through the definition the context points at (reloaded after every call and
-//! `memory.grow`, since a dense memory moves), globals through their cells, tables through
+//! base and length through the definition the context points at (kept in variables, reloaded
+//! after every call and `memory.grow`, since a dense memory moves; other memories' at each
+//! access), globals through their cells, tables through
 //! their definitions, expected type ids from the context's `type_ids`. Memory accesses are
 //! bounds-checked explicitly (no signal handlers); the address is also clamped with a
 //! Spectre-safe select.

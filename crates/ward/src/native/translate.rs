@@ -163,7 +163,6 @@ struct Memory {
     def: Value,
     base: Variable,
     len: Variable,
-    page_log2: u8,
 }
 
 struct Translator<'a, 'f> {
@@ -439,11 +438,11 @@ impl Translator<'_, '_> {
         let limit = self.b.ins().load(types::I64, trusted(), self.vs, STACK_LIMIT);
         let low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
         self.trap_if(low, TrapCode::StackOverflow);
-        if let Some(mem) = self.cx.module.memories.first() {
+        if !self.cx.module.memories.is_empty() {
             let def = self.b.ins().load(types::I64, readonly(), self.vmctx, MEMORY0_OFFSET);
             let base = self.b.declare_var(types::I64);
             let len = self.b.declare_var(types::I64);
-            self.memory = Some(Memory { def, base, len, page_log2: mem.page_size_log2 });
+            self.memory = Some(Memory { def, base, len });
             self.reload_memory();
         }
     }
@@ -883,18 +882,13 @@ impl Translator<'_, '_> {
     }
 
     fn call_indirect(&mut self, type_index: u32, table: u32) -> Result<(), Unsupported> {
-        let m = self.cx.module;
-        if m.tables[table as usize].ty.table64 {
-            return Err(self.unsupported("call_indirect through a 64-bit table"));
-        }
-        let ty = m.func_type_of_type(type_index).clone();
+        let ty = self.cx.module.func_type_of_type(type_index).clone();
         let sig = self.sig_ref(type_index)?;
         let index = self.pop();
-        let tptr =
-            self.b.ins().load(types::I64, readonly(), self.vmctx, self.cx.vm.table(table) as i32);
+        let tptr = self.table_ptr(table);
         let base = self.b.ins().load(types::I64, trusted(), tptr, TABLE_BASE);
         let len = self.b.ins().load(types::I64, trusted(), tptr, TABLE_LEN);
-        let i = self.b.ins().uextend(types::I64, index);
+        let i = self.index64(index);
         let past = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
         self.trap_if(past, TrapCode::UndefinedElement);
         let off = self.b.ins().ishl_imm_u(i, 3);
@@ -1041,13 +1035,13 @@ impl Translator<'_, '_> {
 
     // ---- bulk memory, segments and tables -------------------------------------------------
 
-    /// Fuel for a bulk operation of length `n` (an `i32`): one unit per 64 bytes or elements,
+    /// Fuel for a bulk operation of length `n`: one unit per 64 bytes or elements,
     /// charged before the operation, as the interpreter does.
     fn charge_bulk(&mut self, n: Value) {
         if !self.cx.consume_fuel {
             return;
         }
-        let n = self.b.ins().uextend(types::I64, n);
+        let n = self.index64(n);
         let units = self.b.ins().ushr_imm_u(n, 6);
         let fuel = self.b.ins().load(types::I64, trusted(), self.vs, FUEL);
         let short = self.b.ins().icmp(IntCC::UnsignedLessThan, fuel, units);
@@ -1056,28 +1050,18 @@ impl Translator<'_, '_> {
         self.b.ins().store(trusted(), left, self.vs, FUEL);
     }
 
-    /// Calls the runtime function at `addr` (in `native::bulk`) with the context, then `args`:
-    /// each `Some` an immediate, each `None` an operand popped from the stack (in stack
-    /// order; the last is the length, which is charged for when there are three or more).
-    /// Traps with the trap number it returns, if not zero.
-    fn bulk(&mut self, addr: usize, args: &[Option<u32>]) {
-        let operands = args.iter().filter(|a| a.is_none()).count();
-        let mut popped = self.stack.split_off(self.stack.len() - operands).into_iter();
-        if operands >= 3 {
-            let n = *popped.as_slice().last().expect("counted");
-            self.charge_bulk(n);
-        }
-        let mut values = vec![self.vmctx];
-        let mut params = vec![types::I64];
-        for a in args {
-            let v = match a {
-                Some(imm) => self.iconst(types::I32, *imm as i64),
-                None => popped.next().expect("counted"),
-            };
-            params.push(self.b.func.dfg.value_type(v));
-            values.push(v);
-        }
-        let code = self.libcall(addr, &params, &[types::I32], &values)[0];
+    /// Charges the fuel of a bulk operation of length `n`, then calls the runtime function at
+    /// `addr` (in `native::bulk`) with `args` (see [`Translator::bulk_call`]).
+    fn bulk(&mut self, addr: usize, args: &[Value], n: Value) {
+        self.charge_bulk(n);
+        self.bulk_call(addr, args);
+    }
+
+    /// Calls the runtime function at `addr` (in `native::bulk`) with `args`; traps with the
+    /// trap number it returns, if not zero.
+    fn bulk_call(&mut self, addr: usize, args: &[Value]) {
+        let params: Vec<Type> = args.iter().map(|v| self.b.func.dfg.value_type(*v)).collect();
+        let code = self.libcall(addr, &params, &[types::I32], args)[0];
         self.trap_unless_zero(code);
     }
 
@@ -1095,12 +1079,12 @@ impl Translator<'_, '_> {
         self.b.ins().load(types::I64, readonly(), self.vmctx, self.cx.vm.table(table) as i32)
     }
 
-    /// The address of element `index` (an `i32`) of table `table`, trapping if out of bounds.
+    /// The address of element `index` of table `table`, trapping if out of bounds.
     fn table_elem(&mut self, table: u32, index: Value) -> Value {
         let tptr = self.table_ptr(table);
         let base = self.b.ins().load(types::I64, trusted(), tptr, TABLE_BASE);
         let len = self.b.ins().load(types::I64, trusted(), tptr, TABLE_LEN);
-        let i = self.b.ins().uextend(types::I64, index);
+        let i = self.index64(index);
         let past = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
         self.trap_if(past, TrapCode::TableOutOfBounds);
         let off = self.b.ins().ishl_imm_u(i, 3);
@@ -1130,38 +1114,93 @@ impl Translator<'_, '_> {
         let delta = self.pop();
         let init = self.pop();
         self.charge_bulk(delta);
+        let delta = self.index64(delta);
         let t = self.iconst(types::I32, table as i64);
         let old = self.libcall(
             super::bulk::table_grow as *const () as usize,
-            &[types::I64, types::I32, types::I64, types::I32],
-            &[types::I32],
+            &[types::I64, types::I32, types::I64, types::I64],
+            &[types::I64],
             &[self.vmctx, t, init, delta],
         )[0];
         // A panicking resource limiter.
         self.check_trap();
-        self.push(old);
+        let v = if self.table64(table) { old } else { self.b.ins().ireduce(types::I32, old) };
+        self.push(v);
         Ok(())
+    }
+
+    fn table_size(&mut self, table: u32) {
+        let tptr = self.table_ptr(table);
+        let len = self.b.ins().load(types::I64, trusted(), tptr, TABLE_LEN);
+        let v = if self.table64(table) { len } else { self.b.ins().ireduce(types::I32, len) };
+        self.push(v);
+    }
+
+    /// Whether table `table` is 64-bit.
+    fn table64(&self, table: u32) -> bool {
+        self.cx.module.tables[table as usize].ty.table64
     }
 
     // ---- memory and globals ---------------------------------------------------------------
 
-    /// Pops an address and checks `size` bytes at it plus `memarg`'s offset against memory 0;
-    /// returns the native address and the static offset to add.
-    fn address(&mut self, memarg: &MemArg, size: u64) -> Result<(Value, i32), Unsupported> {
-        if !matches!(memarg.target, wasmparser::MemArgTarget::Memory(0)) {
-            return Err(self.unsupported("an access to a memory other than memory 0"));
+    /// Memory `index`'s definition, base and length: memory 0's from the variables the function
+    /// keeps (reloaded after anything that may move it), any other's loaded afresh.
+    fn mem_view(&mut self, index: u32) -> (Value, Value, Value) {
+        if index == 0 {
+            if let Some(m) = &self.memory {
+                let (def, base_var, len_var) = (m.def, m.base, m.len);
+                let base = self.b.use_var(base_var);
+                let len = self.b.use_var(len_var);
+                return (def, base, len);
+            }
         }
-        let Some(mem) = &self.memory else {
-            return Err(self.unsupported("a memory access without a memory"));
+        let at = self.cx.vm.memory(index) as i32;
+        let def = self.b.ins().load(types::I64, readonly(), self.vmctx, at);
+        let base = self.b.ins().load(types::I64, trusted(), def, MEM_BASE);
+        let len = self.b.ins().load(types::I64, trusted(), def, MEM_LEN);
+        (def, base, len)
+    }
+
+    /// Whether memory `index` is 64-bit.
+    fn memory64(&self, index: u32) -> bool {
+        self.cx.module.memories[index as usize].memory64
+    }
+
+    /// `v` (an `i32` or `i64` address, index or length) as an `i64`.
+    fn index64(&mut self, v: Value) -> Value {
+        if self.b.func.dfg.value_type(v) == types::I32 {
+            self.b.ins().uextend(types::I64, v)
+        } else {
+            v
+        }
+    }
+
+    /// Pops an address and checks `size` bytes at it plus `memarg`'s offset against the memory
+    /// `memarg` names; returns the native address and the static offset to add.
+    fn address(&mut self, memarg: &MemArg, size: u64) -> Result<(Value, i32), Unsupported> {
+        let wasmparser::MemArgTarget::Memory(index) = memarg.target else {
+            return Err(self.unsupported("an access to a GC array's payload"));
         };
-        let (base_var, len_var) = (mem.base, mem.len);
+        let (_, base, len) = self.mem_view(index);
         let addr = self.pop();
-        let a = self.b.ins().uextend(types::I64, addr);
-        // Memory 0 is 32-bit (checked per module): the offset is below 2^32, nothing overflows.
-        let end = self.b.ins().iadd_imm_u(a, (memarg.offset + size) as i64);
-        let len = self.b.use_var(len_var);
-        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
-        let base = self.b.use_var(base_var);
+        let a = self.index64(addr);
+        let oob = if !self.memory64(index) {
+            // A 32-bit memory: the offset is below 2^32, nothing overflows.
+            let end = self.b.ins().iadd_imm_u(a, (memarg.offset + size) as i64);
+            self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len)
+        } else {
+            match memarg.offset.checked_add(size) {
+                // In bounds iff `len >= k` and `a <= len - k`.
+                Some(k) => {
+                    let k = self.b.ins().iconst(types::I64, k as i64);
+                    let short = self.b.ins().icmp(IntCC::UnsignedLessThan, len, k);
+                    let room = self.b.ins().isub(len, k);
+                    let past = self.b.ins().icmp(IntCC::UnsignedGreaterThan, a, room);
+                    self.b.ins().bor(short, past)
+                }
+                None => self.b.ins().iconst(types::I8, 1),
+            }
+        };
         let at = self.b.ins().iadd(base, a);
         // Even speculatively, an out-of-bounds access reads address 0, not the host's memory.
         let null = self.b.ins().iconst(types::I64, 0);
@@ -1171,6 +1210,30 @@ impl Translator<'_, '_> {
             Ok(o) => Ok((at, o)),
             Err(_) => Ok((self.b.ins().iadd_imm_u(at, memarg.offset as i64), 0)),
         }
+    }
+
+    fn memory_size(&mut self, index: u32) {
+        let log2 = self.cx.module.memories[index as usize].page_size_log2;
+        let (_, _, len) = self.mem_view(index);
+        let pages = self.b.ins().ushr_imm_u(len, log2 as i64);
+        let v = if self.memory64(index) { pages } else { self.b.ins().ireduce(types::I32, pages) };
+        self.push(v);
+    }
+
+    fn memory_grow(&mut self, index: u32) {
+        let delta = self.pop();
+        let delta = self.index64(delta);
+        let (def, _, _) = self.mem_view(index);
+        let old = self.libcall(
+            super::libcalls::memory_grow as *const () as usize,
+            &[types::I64, types::I64, types::I64],
+            &[types::I64],
+            &[self.vmctx, def, delta],
+        )[0];
+        self.check_trap();
+        self.reload_memory();
+        let v = if self.memory64(index) { old } else { self.b.ins().ireduce(types::I32, old) };
+        self.push(v);
     }
 
     fn load(
@@ -1425,28 +1488,8 @@ impl Translator<'_, '_> {
             O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store(&memarg, 1)?,
             O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store(&memarg, 2)?,
             O::I64Store32 { memarg } => self.store(&memarg, 4)?,
-            O::MemorySize { mem: 0 } if self.memory.is_some() => {
-                let (len_var, log2) = {
-                    let m = self.memory.as_ref().expect("checked");
-                    (m.len, m.page_log2)
-                };
-                let len = self.b.use_var(len_var);
-                let pages = self.b.ins().ushr_imm_u(len, log2 as i64);
-                let v = self.b.ins().ireduce(i32, pages);
-                self.push(v);
-            }
-            O::MemoryGrow { mem: 0 } if self.memory.is_some() => {
-                let delta = self.pop();
-                let old = self.libcall(
-                    super::libcalls::memory_grow as *const () as usize,
-                    &[i64, i32],
-                    &[i32],
-                    &[self.vmctx, delta],
-                )[0];
-                self.check_trap();
-                self.reload_memory();
-                self.push(old);
-            }
+            O::MemorySize { mem } => self.memory_size(mem),
+            O::MemoryGrow { mem } => self.memory_grow(mem),
 
             O::I32Const { value } => {
                 let v = self.iconst(i32, value as i64);
@@ -1588,51 +1631,79 @@ impl Translator<'_, '_> {
                 self.unary(|b, x| b.ins().bitcast(types::F64, MemFlagsData::new(), x))
             }
 
-            O::MemoryFill { mem: 0 } => {
-                self.bulk(super::bulk::memory_fill as *const () as usize, &[None, None, None])
+            O::MemoryFill { mem } => {
+                let n = self.pop();
+                let v = self.pop();
+                let d = self.pop();
+                let (def, _, _) = self.mem_view(mem);
+                let (d, n) = (self.index64(d), self.index64(n));
+                self.bulk(super::bulk::memory_fill as *const () as usize, &[def, d, v, n], n);
             }
-            O::MemoryCopy { dst_mem: 0, src_mem: 0 } => {
-                self.bulk(super::bulk::memory_copy as *const () as usize, &[None, None, None])
+            O::MemoryCopy { dst_mem, src_mem } => {
+                let n = self.pop();
+                let src = self.pop();
+                let dst = self.pop();
+                let (to, _, _) = self.mem_view(dst_mem);
+                let (from, _, _) = self.mem_view(src_mem);
+                let (d, s, n) = (self.index64(dst), self.index64(src), self.index64(n));
+                self.bulk(super::bulk::memory_copy as *const () as usize, &[to, from, d, s, n], n);
             }
-            O::MemoryInit { data_index, mem: 0 } => self.bulk(
-                super::bulk::memory_init as *const () as usize,
-                &[Some(data_index), None, None, None],
-            ),
+            O::MemoryInit { data_index, mem } => {
+                let n = self.pop();
+                let src = self.pop();
+                let dst = self.pop();
+                let (def, _, _) = self.mem_view(mem);
+                let d = self.index64(dst);
+                let seg = self.iconst(types::I32, data_index as i64);
+                let args = [self.vmctx, def, seg, d, src, n];
+                self.bulk(super::bulk::memory_init as *const () as usize, &args, n);
+            }
             O::DataDrop { data_index } => {
-                self.bulk(super::bulk::data_drop as *const () as usize, &[Some(data_index)])
+                let seg = self.iconst(types::I32, data_index as i64);
+                let args = [self.vmctx, seg];
+                self.bulk_call(super::bulk::data_drop as *const () as usize, &args);
             }
             O::ElemDrop { elem_index } => {
-                self.bulk(super::bulk::elem_drop as *const () as usize, &[Some(elem_index)])
+                let seg = self.iconst(types::I32, elem_index as i64);
+                let args = [self.vmctx, seg];
+                self.bulk_call(super::bulk::elem_drop as *const () as usize, &args);
             }
             O::TableFill { table } => {
                 self.table_elems(table)?;
-                self.bulk(
-                    super::bulk::table_fill as *const () as usize,
-                    &[Some(table), None, None, None],
-                )
+                let n = self.pop();
+                let v = self.pop();
+                let i = self.pop();
+                let (i, n) = (self.index64(i), self.index64(n));
+                let t = self.iconst(types::I32, table as i64);
+                let args = [self.vmctx, t, i, v, n];
+                self.bulk(super::bulk::table_fill as *const () as usize, &args, n);
             }
             O::TableCopy { dst_table, src_table } => {
                 self.table_elems(dst_table)?;
-                self.bulk(
-                    super::bulk::table_copy as *const () as usize,
-                    &[Some(dst_table), Some(src_table), None, None, None],
-                )
+                let n = self.pop();
+                let src = self.pop();
+                let dst = self.pop();
+                let (d, s, n) = (self.index64(dst), self.index64(src), self.index64(n));
+                let dt = self.iconst(types::I32, dst_table as i64);
+                let st = self.iconst(types::I32, src_table as i64);
+                let args = [self.vmctx, dt, st, d, s, n];
+                self.bulk(super::bulk::table_copy as *const () as usize, &args, n);
             }
             O::TableInit { elem_index, table } => {
                 self.table_elems(table)?;
-                self.bulk(
-                    super::bulk::table_init as *const () as usize,
-                    &[Some(table), Some(elem_index), None, None, None],
-                )
+                let n = self.pop();
+                let src = self.pop();
+                let dst = self.pop();
+                let d = self.index64(dst);
+                let t = self.iconst(types::I32, table as i64);
+                let seg = self.iconst(types::I32, elem_index as i64);
+                let args = [self.vmctx, t, seg, d, src, n];
+                self.bulk(super::bulk::table_init as *const () as usize, &args, n);
             }
             O::TableGrow { table } => self.table_grow(table)?,
             O::TableGet { table } => self.table_get(table)?,
             O::TableSet { table } => self.table_set(table)?,
-            O::TableSize { table } => {
-                let tptr = self.table_ptr(table);
-                let len = self.b.ins().load(i32, trusted(), tptr, TABLE_LEN);
-                self.push(len);
-            }
+            O::TableSize { table } => self.table_size(table),
             O::RefNull { .. } => {
                 let v = self.b.ins().iconst(i64, 0);
                 self.push(v);

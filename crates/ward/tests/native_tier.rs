@@ -958,3 +958,46 @@ fn several_and_64_bit_memories_and_tables_match_the_interpreter() {
     both.check_fuel(&calls);
     assert_eq!(both.native_func_tier("copy_ab"), Tier::Native);
 }
+
+/// Typed function references: `call_ref`, `ref.as_non_null`, `br_on_null`, `br_on_non_null`.
+const FUNCREF_WAT: &str = r#"(module
+  (type $i2i (func (param i32) (result i32)))
+  (elem declare func $inc)
+  (func $inc (type $i2i) (i32.add (local.get 0) (i32.const 1)))
+  (func $pick (param i32) (result (ref null $i2i))
+    (if (result (ref null $i2i)) (local.get 0) (then (ref.func $inc)) (else (ref.null $i2i))))
+  (func (export "call") (param i32 i32) (result i32)
+    (call_ref $i2i (local.get 1) (call $pick (local.get 0))))
+  (func (export "as_non_null") (param i32) (result i32)
+    (call_ref $i2i (i32.const 10) (ref.as_non_null (call $pick (local.get 0)))))
+  (func (export "on_null") (param i32) (result i32)
+    (block $null
+      (return (call_ref $i2i (i32.const 20) (br_on_null $null (call $pick (local.get 0))))))
+    (i32.const -1))
+  (func (export "on_non_null") (param i32) (result i32) (local $f (ref null $i2i))
+    (local.set $f
+      (block $some (result (ref $i2i))
+        (br_on_non_null $some (call $pick (local.get 0)))
+        (return (i32.const -2))))
+    (call_ref $i2i (i32.const 30) (local.get $f))))"#;
+
+#[test]
+fn typed_function_references_match_the_interpreter() {
+    let fuel = |c: &mut Config| {
+        c.consume_fuel(true);
+    };
+    let mut both = Both::with(FUNCREF_WAT, &fuel);
+    let i = Val::I32;
+    let mut calls = Vec::new();
+    for pick in [0, 1] {
+        calls.push(("call", vec![i(pick), i(5)]));
+        calls.push(("as_non_null", vec![i(pick)]));
+        calls.push(("on_null", vec![i(pick)]));
+        calls.push(("on_non_null", vec![i(pick)]));
+    }
+    both.check_fuel(&calls);
+    assert_eq!(both.value("call", &[i(0), i(5)]), Err(TrapCode::NullFunctionReference));
+    assert_eq!(both.value("as_non_null", &[i(0)]), Err(TrapCode::NullReference));
+    assert_eq!(both.value("on_null", &[i(0)]), Ok(vec![i(-1)]));
+    assert_eq!(both.value("on_non_null", &[i(1)]), Ok(vec![i(31)]));
+}

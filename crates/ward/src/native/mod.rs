@@ -198,7 +198,7 @@ pub(crate) unsafe fn call(
 }
 
 /// The trap codes native code reports, numbered from 1 (0 is "no trap").
-const TRAP_CODES: [TrapCode; 12] = [
+const TRAP_CODES: [TrapCode; 14] = [
     TrapCode::Unreachable,
     TrapCode::MemoryOutOfBounds,
     TrapCode::UninitializedElement,
@@ -211,6 +211,8 @@ const TRAP_CODES: [TrapCode; 12] = [
     TrapCode::OutOfFuel,
     TrapCode::Interrupted,
     TrapCode::TableOutOfBounds,
+    TrapCode::NullReference,
+    TrapCode::NullFunctionReference,
 ];
 
 /// A runtime call panicked; the payload waits in `libcalls`.

@@ -57,19 +57,11 @@ pub(super) fn val_type(t: ValType) -> Result<Type, Unsupported> {
         ValType::I64 => types::I64,
         ValType::F32 => types::F32,
         ValType::F64 => types::F64,
-        // References travel as their 64-bit values; no operator looks into them.
-        ValType::Ref(r)
-            if matches!(
-                r.heap,
-                HeapType::Func
-                    | HeapType::Extern
-                    | HeapType::NoFunc
-                    | HeapType::NoExtern
-                    | HeapType::Concrete(_)
-            ) =>
-        {
-            types::I64
-        }
+        // References travel as their 64-bit values; no operator looks into them. Exception
+        // references stay in the interpreter, whose frames the exception collector scans. (A
+        // body's own local and block types name module type indices, which read as `Other`;
+        // GC operators themselves are not in the subset.)
+        ValType::Ref(r) if !matches!(r.heap, HeapType::Exn | HeapType::NoExn) => types::I64,
         other => return Err(format!("values of type {other}")),
     })
 }
@@ -1709,6 +1701,40 @@ impl Translator<'_, '_> {
                 self.push(v);
             }
             O::RefIsNull => self.eqz(),
+            O::RefAsNonNull => {
+                let r = *self.stack.last().expect("validated: ref.as_non_null operand");
+                let null = self.b.ins().icmp_imm_u(IntCC::Equal, r, 0);
+                self.trap_if(null, TrapCode::NullReference);
+            }
+            O::BrOnNull { relative_depth } => {
+                let r = self.pop();
+                let (target, n) = self.label(relative_depth);
+                let args = self.top_args(n);
+                let next = self.b.create_block();
+                let null = self.b.ins().icmp_imm_u(IntCC::Equal, r, 0);
+                self.b.ins().brif(null, target, &args, next, &[]);
+                self.b.switch_to_block(next);
+                self.b.seal_block(next);
+                self.push(r);
+            }
+            O::BrOnNonNull { relative_depth } => {
+                // The reference is the label's last value when taken, dropped otherwise.
+                let (target, n) = self.label(relative_depth);
+                let args = self.top_args(n);
+                let r = self.pop();
+                let next = self.b.create_block();
+                self.b.ins().brif(r, target, &args, next, &[]);
+                self.b.switch_to_block(next);
+                self.b.seal_block(next);
+            }
+            O::CallRef { type_index } => {
+                let r = self.pop();
+                let null = self.b.ins().icmp_imm_u(IntCC::Equal, r, 0);
+                self.trap_if(null, TrapCode::NullFunctionReference);
+                let ty = self.cx.module.func_type_of_type(type_index).clone();
+                let sig = self.sig_ref(type_index)?;
+                self.call_record(r, &ty, sig)?;
+            }
             O::RefFunc { function_index } => {
                 let at = self.cx.vm.funcref(function_index) as i32;
                 let v = self.b.ins().load(i64, readonly(), self.vmctx, at);

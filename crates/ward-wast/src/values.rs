@@ -4,23 +4,19 @@
 
 use std::collections::HashMap;
 
-use ward::{ExternRef, HeapType, Store, Val, ValType};
+use ward::{AnyRef, ExternRef, HeapType, Store, Val, ValType};
 use wast::core::{AbstractHeapType, HeapType as TextHeapType, NanPattern, V128Pattern};
 use wast::core::{WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
 use wast::token::{F32, F64};
 use wast::{WastArg, WastRet};
 
-/// The payload of a `ref.host N` value, kept apart from the `u32` payload of `ref.extern N`.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct HostRef(pub(crate) u32);
-
 /// Host references made for script arguments, one per number, so that `ref.extern 1` passed
-/// twice is the same reference both times.
+/// twice is the same reference both times. `ref.host N` is the same host object N seen as an
+/// `anyref` (what `any.convert_extern` of `ref.extern N` makes).
 #[derive(Default)]
 pub(crate) struct HostRefs {
     externs: HashMap<u32, ExternRef>,
-    hosts: HashMap<u32, ExternRef>,
 }
 
 /// The [`Val`] of an `invoke` argument.
@@ -41,9 +37,8 @@ pub(crate) fn arg(
             Val::ExternRef(Some(r))
         }
         WastArgCore::RefHost(n) => {
-            let r =
-                *refs.hosts.entry(*n).or_insert_with(|| ExternRef::new(&mut *store, HostRef(*n)));
-            Val::ExternRef(Some(r))
+            let r = *refs.externs.entry(*n).or_insert_with(|| ExternRef::new(&mut *store, *n));
+            Val::AnyRef(Some(r.to_any()))
         }
         other => return Err(format!("unsupported argument {other:?}")),
     })
@@ -105,9 +100,15 @@ fn null_of(heap: &TextHeapType<'_>) -> Result<Val, String> {
             AbstractHeapType::Func | AbstractHeapType::NoFunc => Ok(Val::FuncRef(None)),
             AbstractHeapType::Extern | AbstractHeapType::NoExtern => Ok(Val::ExternRef(None)),
             AbstractHeapType::Exn | AbstractHeapType::NoExn => Ok(Val::ExnRef(None)),
+            AbstractHeapType::Any
+            | AbstractHeapType::Eq
+            | AbstractHeapType::I31
+            | AbstractHeapType::Struct
+            | AbstractHeapType::Array
+            | AbstractHeapType::None => Ok(Val::AnyRef(None)),
             other => Err(format!("null references of type `{other:?}` are not supported")),
         },
-        // Without GC, every concrete heap type is a function type.
+        // A null is a value of every nullable type: the hierarchy does not matter.
         TextHeapType::Concrete(_) | TextHeapType::Exact(_) => Ok(Val::FuncRef(None)),
     }
 }
@@ -123,7 +124,8 @@ pub(crate) fn placeholder(ty: ValType) -> Val {
         ValType::Ref(r) => match r.heap {
             HeapType::Extern | HeapType::NoExtern => Val::ExternRef(None),
             HeapType::Exn | HeapType::NoExn => Val::ExnRef(None),
-            _ => Val::FuncRef(None),
+            HeapType::Func | HeapType::NoFunc | HeapType::Concrete(_) => Val::FuncRef(None),
+            _ => Val::AnyRef(None),
         },
     }
 }
@@ -162,9 +164,16 @@ fn matches(expected: &WastRetCore<'_>, actual: &Val, store: &Store<()>) -> bool 
             None => true,
             Some(n) => r.data(store).downcast_ref::<u32>() == Some(n),
         },
-        (WastRetCore::RefHost(n), Val::ExternRef(Some(r))) => {
-            r.data(store).downcast_ref::<HostRef>() == Some(&HostRef(*n))
+        (WastRetCore::RefHost(n), Val::AnyRef(Some(r))) => {
+            r.to_extern().data(store).downcast_ref::<u32>() == Some(n)
         }
+        (WastRetCore::RefAny, Val::AnyRef(Some(_))) => true,
+        (WastRetCore::RefEq, Val::AnyRef(Some(r))) => {
+            r.is_i31() || r.is_struct(store) || r.is_array(store)
+        }
+        (WastRetCore::RefI31, Val::AnyRef(Some(r))) => r.is_i31(),
+        (WastRetCore::RefStruct, Val::AnyRef(Some(r))) => r.is_struct(store),
+        (WastRetCore::RefArray, Val::AnyRef(Some(r))) => r.is_array(store),
         (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
         (WastRetCore::Either(alternatives), a) => alternatives.iter().any(|e| matches(e, a, store)),
         _ => false,
@@ -176,6 +185,7 @@ fn null_matches(heap: Option<&TextHeapType<'_>>, actual: &Val) -> bool {
         Val::FuncRef(None) => AbstractHeapType::Func,
         Val::ExternRef(None) => AbstractHeapType::Extern,
         Val::ExnRef(None) => AbstractHeapType::Exn,
+        Val::AnyRef(None) => AbstractHeapType::Any,
         _ => return false,
     };
     match heap {
@@ -186,10 +196,18 @@ fn null_matches(heap: Option<&TextHeapType<'_>>, actual: &Val) -> bool {
                 kind == AbstractHeapType::Extern
             }
             AbstractHeapType::Exn | AbstractHeapType::NoExn => kind == AbstractHeapType::Exn,
-            // GC hierarchies: any null will do.
+            AbstractHeapType::Any
+            | AbstractHeapType::Eq
+            | AbstractHeapType::I31
+            | AbstractHeapType::Struct
+            | AbstractHeapType::Array
+            | AbstractHeapType::None => kind == AbstractHeapType::Any,
             _ => true,
         },
-        Some(TextHeapType::Concrete(_) | TextHeapType::Exact(_)) => kind == AbstractHeapType::Func,
+        // A concrete type may be of the function or the internal hierarchy.
+        Some(TextHeapType::Concrete(_) | TextHeapType::Exact(_)) => {
+            matches!(kind, AbstractHeapType::Func | AbstractHeapType::Any)
+        }
     }
 }
 
@@ -263,18 +281,32 @@ fn describe_val(v: &Val, store: &Store<()>) -> String {
         Val::ExternRef(None) => "(ref.null extern)".to_string(),
         Val::ExternRef(Some(r)) => {
             let data = r.data(store);
-            if let Some(n) = data.downcast_ref::<u32>() {
-                format!("(ref.extern {n})")
-            } else if let Some(HostRef(n)) = data.downcast_ref::<HostRef>() {
-                format!("(ref.host {n})")
-            } else {
-                "(ref.extern ?)".to_string()
+            match data.downcast_ref::<u32>() {
+                Some(n) => format!("(ref.extern {n})"),
+                None => "(ref.extern)".to_string(),
             }
         }
+        Val::AnyRef(None) => "(ref.null any)".to_string(),
+        Val::AnyRef(Some(r)) => describe_any(r, store),
         Val::ExnRef(None) => "(ref.null exn)".to_string(),
         Val::ExnRef(Some(_)) => "(ref.exn)".to_string(),
         #[allow(unreachable_patterns)]
         other => format!("{other:?}"),
+    }
+}
+
+fn describe_any(r: &AnyRef, store: &Store<()>) -> String {
+    if let Some(v) = r.i31_s() {
+        format!("(ref.i31 {v})")
+    } else if r.is_struct(store) {
+        "(ref.struct)".to_string()
+    } else if r.is_array(store) {
+        "(ref.array)".to_string()
+    } else {
+        match r.to_extern().data(store).downcast_ref::<u32>() {
+            Some(n) => format!("(ref.host {n})"),
+            None => "(ref.any)".to_string(),
+        }
     }
 }
 

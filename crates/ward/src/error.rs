@@ -53,6 +53,13 @@ pub enum TrapCode {
     UnalignedAtomic,
     /// `memory.atomic.wait32`/`wait64` on a memory that is not shared.
     ExpectedSharedMemory,
+    /// An array access (`array.get`, `array.copy`, `array.new_data`, ...) out of bounds.
+    ArrayOutOfBounds,
+    /// `ref.cast` of a reference that is not of the target type.
+    CastFailure,
+    /// A struct or array allocation would take the store past its GC heap limit (or its
+    /// total memory limit), even after a collection.
+    GcHeapExhausted,
 }
 
 impl TrapCode {
@@ -83,6 +90,9 @@ impl TrapCode {
             TrapCode::HostError => "host function failed",
             TrapCode::UnalignedAtomic => "unaligned atomic",
             TrapCode::ExpectedSharedMemory => "expected shared memory",
+            TrapCode::ArrayOutOfBounds => "out of bounds array access",
+            TrapCode::CastFailure => "cast failure",
+            TrapCode::GcHeapExhausted => "out of memory: GC heap limit reached",
         }
     }
 }

@@ -18,11 +18,25 @@ pub enum HeapType {
     NoExtern,
     /// The bottom of the exception hierarchy (`noexn`).
     NoExn,
-    /// `any` (garbage collection; not executable yet).
+    /// The top of the internal (garbage-collected) hierarchy (`any`).
     Any,
+    /// References that can be compared with `ref.eq` (`eq`): i31, structs and arrays.
+    Eq,
+    /// Unboxed 31-bit integers (`i31`).
+    I31,
+    /// Any struct (`struct`).
+    Struct,
+    /// Any array (`array`).
+    Array,
+    /// The bottom of the internal hierarchy (`none`).
+    None,
     /// A concrete function type, by its engine-wide canonical type id.
     Concrete(u32),
-    /// Other GC heap types (`eq`, `i31`, `struct`, `array`, `none`), which Ward cannot run yet.
+    /// A concrete struct type, by its engine-wide canonical type id.
+    ConcreteStruct(u32),
+    /// A concrete array type, by its engine-wide canonical type id.
+    ConcreteArray(u32),
+    /// Heap types of proposals Ward does not run (continuations, shared references).
     Other,
 }
 
@@ -42,6 +56,12 @@ impl RefType {
     pub const EXTERNREF: RefType = RefType { nullable: true, heap: HeapType::Extern };
     /// `exnref`, i.e. `(ref null exn)`.
     pub const EXNREF: RefType = RefType { nullable: true, heap: HeapType::Exn };
+    /// `anyref`, i.e. `(ref null any)`.
+    pub const ANYREF: RefType = RefType { nullable: true, heap: HeapType::Any };
+    /// `eqref`, i.e. `(ref null eq)`.
+    pub const EQREF: RefType = RefType { nullable: true, heap: HeapType::Eq };
+    /// `i31ref`, i.e. `(ref null i31)`.
+    pub const I31REF: RefType = RefType { nullable: true, heap: HeapType::I31 };
 }
 
 /// The type of a WebAssembly value.
@@ -66,6 +86,8 @@ impl ValType {
     pub const FUNCREF: ValType = ValType::Ref(RefType::FUNCREF);
     /// `externref`.
     pub const EXTERNREF: ValType = ValType::Ref(RefType::EXTERNREF);
+    /// `anyref`.
+    pub const ANYREF: ValType = ValType::Ref(RefType::ANYREF);
 
     /// Number of 64-bit interpreter slots a value of this type occupies.
     pub(crate) fn slots(self) -> u32 {
@@ -100,6 +122,11 @@ impl RefType {
                 A::NoExtern => HeapType::NoExtern,
                 A::NoExn => HeapType::NoExn,
                 A::Any => HeapType::Any,
+                A::Eq => HeapType::Eq,
+                A::I31 => HeapType::I31,
+                A::Struct => HeapType::Struct,
+                A::Array => HeapType::Array,
+                A::None => HeapType::None,
                 _ => HeapType::Other,
             },
             H::Concrete(idx) | H::Exact(idx) => match idx.as_core_type_id() {
@@ -110,13 +137,47 @@ impl RefType {
         RefType { nullable: r.is_nullable(), heap }
     }
 
-    /// The top type of this reference's hierarchy: `func`, `extern` or `exn`.
+    /// The top type of this reference's hierarchy: `func`, `extern`, `exn` or `any`.
     pub(crate) fn top(self) -> HeapType {
+        self.heap.top()
+    }
+
+    /// This type with a concrete heap type (decoded as `Concrete(id)`) resolved to the kind
+    /// `kind(id)` says it has: `Concrete`, `ConcreteStruct` or `ConcreteArray`.
+    pub(crate) fn resolve_concrete(self, kind: &dyn Fn(u32) -> HeapType) -> RefType {
         match self.heap {
+            HeapType::Concrete(id) => RefType { heap: kind(id), ..self },
+            _ => self,
+        }
+    }
+}
+
+impl ValType {
+    /// As [`RefType::resolve_concrete`], for a value type.
+    pub(crate) fn resolve_concrete(self, kind: &dyn Fn(u32) -> HeapType) -> ValType {
+        match self {
+            ValType::Ref(r) => ValType::Ref(r.resolve_concrete(kind)),
+            other => other,
+        }
+    }
+}
+
+impl HeapType {
+    /// The top type of this heap type's hierarchy: `func`, `extern`, `exn` or `any`.
+    pub(crate) fn top(self) -> HeapType {
+        match self {
             HeapType::Func | HeapType::NoFunc | HeapType::Concrete(_) => HeapType::Func,
             HeapType::Extern | HeapType::NoExtern => HeapType::Extern,
             HeapType::Exn | HeapType::NoExn => HeapType::Exn,
-            HeapType::Any | HeapType::Other => HeapType::Any,
+            HeapType::Any
+            | HeapType::Eq
+            | HeapType::I31
+            | HeapType::Struct
+            | HeapType::Array
+            | HeapType::None
+            | HeapType::ConcreteStruct(_)
+            | HeapType::ConcreteArray(_)
+            | HeapType::Other => HeapType::Any,
         }
     }
 }
@@ -149,7 +210,14 @@ impl fmt::Display for RefType {
             HeapType::NoExtern => "noextern".to_string(),
             HeapType::NoExn => "noexn".to_string(),
             HeapType::Any => "any".to_string(),
-            HeapType::Concrete(i) => format!("type#{i}"),
+            HeapType::Eq => "eq".to_string(),
+            HeapType::I31 => "i31".to_string(),
+            HeapType::Struct => "struct".to_string(),
+            HeapType::Array => "array".to_string(),
+            HeapType::None => "none".to_string(),
+            HeapType::Concrete(i) | HeapType::ConcreteStruct(i) | HeapType::ConcreteArray(i) => {
+                format!("type#{i}")
+            }
             HeapType::Other => "gc".to_string(),
         };
         if self.nullable {
@@ -197,6 +265,14 @@ impl FuncType {
         FuncType::new(
             f.params().iter().map(|t| ValType::from_wasmparser(*t)),
             f.results().iter().map(|t| ValType::from_wasmparser(*t)),
+        )
+    }
+
+    /// As [`RefType::resolve_concrete`], for every parameter and result.
+    pub(crate) fn resolve_concrete(&self, kind: &dyn Fn(u32) -> HeapType) -> FuncType {
+        FuncType::new(
+            self.params.iter().map(|t| t.resolve_concrete(kind)),
+            self.results.iter().map(|t| t.resolve_concrete(kind)),
         )
     }
 
@@ -351,6 +427,11 @@ impl TableType {
         self.max
     }
 
+    /// As [`RefType::resolve_concrete`], for the element type.
+    pub(crate) fn resolve_concrete(self, kind: &dyn Fn(u32) -> HeapType) -> TableType {
+        TableType { element: self.element.resolve_concrete(kind), ..self }
+    }
+
     pub(crate) fn from_wasmparser(t: &wasmparser::TableType) -> TableType {
         TableType {
             element: RefType::from_wasmparser(t.element_type),
@@ -397,6 +478,11 @@ impl GlobalType {
     /// Whether the global is mutable.
     pub fn mutability(&self) -> Mutability {
         self.mutability
+    }
+
+    /// As [`RefType::resolve_concrete`], for the content type.
+    pub(crate) fn resolve_concrete(self, kind: &dyn Fn(u32) -> HeapType) -> GlobalType {
+        GlobalType { content: self.content.resolve_concrete(kind), ..self }
     }
 
     pub(crate) fn from_wasmparser(g: &wasmparser::GlobalType) -> GlobalType {

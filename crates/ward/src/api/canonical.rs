@@ -68,7 +68,15 @@ fn encode_val_type(t: ValType, out: &mut Vec<u8>) -> Option<()> {
                 HeapType::NoExtern => 0x72,
                 HeapType::NoExn => 0x74,
                 HeapType::Any => 0x6e,
-                HeapType::Concrete(_) | HeapType::Other => return None,
+                HeapType::Eq => 0x6d,
+                HeapType::I31 => 0x6c,
+                HeapType::Struct => 0x6b,
+                HeapType::Array => 0x6a,
+                HeapType::None => 0x71,
+                HeapType::Concrete(_)
+                | HeapType::ConcreteStruct(_)
+                | HeapType::ConcreteArray(_)
+                | HeapType::Other => return None,
             };
             out.push(if nullable { 0x63 } else { 0x64 });
             out.push(h);

@@ -19,7 +19,9 @@ use std::any::Any;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ExternRef {
     pub(crate) store_id: u64,
-    pub(crate) index: u32,
+    /// The reference value (see `runtime::gc::refs`): a host object's `index + 1`, or an
+    /// internal reference (i31, struct, array) the guest externalized.
+    pub(crate) raw: u64,
 }
 
 impl ExternRef {
@@ -34,10 +36,30 @@ impl ExternRef {
         let store = store.as_context_mut().0;
         let index = u32::try_from(store.inner.externrefs.len()).expect("too many externrefs");
         store.inner.externrefs.push(Box::new(value));
-        ExternRef { store_id: store.id(), index }
+        ExternRef { store_id: store.id(), raw: u64::from(index) + 1 }
     }
 
-    /// The host value.
+    /// The same reference viewed as an `anyref`, as `any.convert_extern` makes it.
+    ///
+    /// ```
+    /// let mut store = ward::Store::new(&ward::Engine::default(), ());
+    /// let r = ward::ExternRef::new(&mut store, 5u32);
+    /// assert_eq!(r.to_any().to_extern(), r);
+    /// ```
+    pub fn to_any(self) -> super::anyref::AnyRef {
+        super::anyref::AnyRef { store_id: self.store_id, raw: self.raw }
+    }
+
+    /// The index of the host object, if this is one (not an externalized internal reference).
+    fn host_index(&self) -> Option<usize> {
+        match crate::runtime::gc::refs::classify(self.raw) {
+            crate::runtime::gc::refs::AnyKind::Host => Some((self.raw - 1) as usize),
+            _ => None,
+        }
+    }
+
+    /// The host value. A reference the guest made by `extern.convert_any` of an i31, struct
+    /// or array has no host value: it reads as `()`.
     ///
     /// ```
     /// let mut store = ward::Store::new(&ward::Engine::default(), ());
@@ -50,10 +72,14 @@ impl ExternRef {
     ) -> &'a (dyn Any + Send + Sync) {
         let store = store.into().0;
         store.check(self.store_id);
-        &*store.inner.externrefs[self.index as usize]
+        match self.host_index() {
+            Some(i) => &*store.inner.externrefs[i],
+            None => &(),
+        }
     }
 
-    /// The host value, mutably.
+    /// The host value, mutably (`()` for an externalized internal reference, as for
+    /// [`ExternRef::data`]).
     ///
     /// ```
     /// let mut store = ward::Store::new(&ward::Engine::default(), ());
@@ -67,7 +93,11 @@ impl ExternRef {
     ) -> &'a mut (dyn Any + Send + Sync) {
         let store = store.into().0;
         store.check(self.store_id);
-        &mut *store.inner.externrefs[self.index as usize]
+        match self.host_index() {
+            Some(i) => &mut *store.inner.externrefs[i],
+            // A zero-sized box allocates nothing: leaking it costs nothing.
+            None => Box::leak(Box::new(())),
+        }
     }
 }
 
@@ -160,11 +190,14 @@ impl ExnRef {
     }
 }
 
-/// Pins the exception behind `v`, if it is an `exnref`: the host now holds a handle to it, which
-/// the exception collector cannot see.
-pub(crate) fn pin_if_exn(store: &crate::runtime::StoreInner, v: &Val) {
-    if let Val::ExnRef(Some(e)) = v {
-        store.exns.pin(u64::from(e.index) + 1);
+/// Pins the exception or GC object behind `v`, if it is one: the host now holds a handle to it,
+/// which the collectors cannot see.
+pub(crate) fn pin_handle(store: &crate::runtime::StoreInner, v: &Val) {
+    match v {
+        Val::ExnRef(Some(e)) => store.exns.pin(u64::from(e.index) + 1),
+        Val::AnyRef(Some(r)) => store.gc.pin(r.raw),
+        Val::ExternRef(Some(r)) => store.gc.pin(r.raw),
+        _ => {}
     }
 }
 

@@ -236,7 +236,7 @@ pub(crate) fn read_vals(tys: &[ValType], slots: &[u64], store: &StoreInner, out:
     let mut s = 0;
     for (t, o) in tys.iter().zip(out) {
         *o = Val::from_slots(*t, &slots[s..], store.id);
-        super::externref::pin_if_exn(store, o);
+        super::externref::pin_handle(store, o);
         s += t.slots() as usize;
     }
 }

@@ -78,7 +78,7 @@ impl Global {
         store.check(self.store_id);
         let cell = &store.inner.globals[self.index as usize];
         let v = Val::from_bits(cell.ty.content, cell.value, self.store_id);
-        super::externref::pin_if_exn(&store.inner, &v);
+        super::externref::pin_handle(&store.inner, &v);
         v
     }
 

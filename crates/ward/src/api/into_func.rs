@@ -93,12 +93,12 @@ impl WasmTy for Option<ExternRef> {
     fn into_slot(self, store_id: u64) -> Result<u64> {
         match self {
             None => Ok(0),
-            Some(r) if r.store_id == store_id => Ok(u64::from(r.index) + 1),
+            Some(r) if r.store_id == store_id => Ok(r.raw),
             Some(_) => Err(cross_store()),
         }
     }
     fn from_slot(slot: u64, store_id: u64) -> Self {
-        slot.checked_sub(1).map(|i| ExternRef { store_id, index: i as u32 })
+        (slot != 0).then_some(ExternRef { store_id, raw: slot })
     }
 }
 

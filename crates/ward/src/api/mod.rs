@@ -8,6 +8,7 @@
 //! *arguments* (call parameters, imports, table or global values) are refused with
 //! [`Error::Usage`](crate::Error::Usage) instead.
 
+mod anyref;
 mod call;
 mod caller;
 mod canonical;
@@ -33,6 +34,7 @@ mod val;
 #[cfg(test)]
 mod tests;
 
+pub use anyref::AnyRef;
 pub use call::{CallStatus, HostFuture, ParkedCall, UpdateDeadline};
 pub use caller::Caller;
 pub use context::{AsContext, AsContextMut, StoreContext, StoreContextMut};

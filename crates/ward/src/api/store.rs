@@ -575,6 +575,20 @@ impl StoreLimitsBuilder {
         self
     }
 
+    /// Caps the bytes of live GC objects (structs and arrays, 48 bytes each plus their
+    /// contents) the store may hold; an allocation past it traps with
+    /// [`TrapCode::GcHeapExhausted`](crate::TrapCode::GcHeapExhausted) after a collection.
+    /// The default is 1 GiB. GC objects also count toward
+    /// [`total_size`](StoreLimitsBuilder::total_size).
+    ///
+    /// ```
+    /// let limits = ward::StoreLimitsBuilder::new().gc_heap_size(16 << 20).build();
+    /// ```
+    pub fn gc_heap_size(mut self, bytes: u64) -> StoreLimitsBuilder {
+        self.limits.inner.gc_heap_bytes = Some(bytes);
+        self
+    }
+
     /// The limits.
     ///
     /// ```

@@ -14,11 +14,18 @@ pub(crate) fn heap_subtype(a: HeapType, b: HeapType, module: Option<&ModuleInner
         (Concrete(x), Concrete(y)) => module.is_some_and(|m| {
             m.types.iter().find(|t| t.id == x).is_some_and(|t| t.supers.contains(&y))
         }),
+        (ConcreteStruct(x), ConcreteStruct(y)) | (ConcreteArray(x), ConcreteArray(y)) => module
+            .is_some_and(|m| {
+                m.types.iter().find(|t| t.id == x).is_some_and(|t| t.supers.contains(&y))
+            }),
         (Concrete(_), Func) => true,
         (NoFunc, Func | Concrete(_)) => true,
         (NoExtern, Extern) => true,
         (NoExn, Exn) => true,
-        (Other, Any) => true,
+        (ConcreteStruct(_), Struct) | (ConcreteArray(_), Array) => true,
+        (I31 | Struct | Array | ConcreteStruct(_) | ConcreteArray(_), Eq) => true,
+        (_, Any) => a.top() == Any,
+        (None, _) => b.top() == Any,
         _ => false,
     }
 }
@@ -37,27 +44,24 @@ pub(crate) fn val_subtype(a: ValType, b: ValType, module: Option<&ModuleInner>) 
 }
 
 /// Whether `v` is a value of type `ty`. References must already be known to belong to `store`.
+/// A null is a value of every nullable reference type.
 pub(crate) fn val_matches(store: &StoreInner, v: &Val, ty: ValType) -> bool {
     let r = match ty {
         ValType::Ref(r) => r,
         _ => return v.kind_type() == ty,
     };
-    let top = r.top();
-    match v {
-        Val::FuncRef(None) => r.nullable && top == HeapType::Func,
-        Val::ExternRef(None) => r.nullable && matches!(top, HeapType::Extern | HeapType::Any),
-        Val::ExnRef(None) => r.nullable && top == HeapType::Exn,
-        Val::FuncRef(Some(f)) => match r.heap {
-            HeapType::Func => true,
-            HeapType::Concrete(id) => {
-                store.funcs.get(f.index as usize).is_some_and(|e| e.matches(id))
-            }
-            _ => false,
-        },
-        Val::ExternRef(Some(_)) => r.heap == HeapType::Extern,
-        Val::ExnRef(Some(_)) => r.heap == HeapType::Exn,
-        _ => false,
+    let top = match v {
+        Val::FuncRef(_) => HeapType::Func,
+        Val::ExternRef(_) => HeapType::Extern,
+        Val::ExnRef(_) => HeapType::Exn,
+        Val::AnyRef(_) => HeapType::Any,
+        _ => return false,
+    };
+    if v.is_null() {
+        return r.nullable;
     }
+    let Ok(raw) = v.ref_raw(store.id) else { return false };
+    r.top() == top && store.ref_matches(raw, r)
 }
 
 #[cfg(test)]

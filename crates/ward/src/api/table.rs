@@ -111,7 +111,7 @@ impl Table {
         let t = &store.inner.tables[self.index as usize];
         let raw = *t.elems.get(usize::try_from(index).ok()?)?;
         let v = Val::from_raw_ref(t.ty.element, raw, self.store_id);
-        super::externref::pin_if_exn(&store.inner, &v);
+        super::externref::pin_handle(&store.inner, &v);
         Some(v)
     }
 

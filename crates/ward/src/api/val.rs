@@ -1,6 +1,7 @@
 //! [`Val`]: a dynamically typed WebAssembly value, and its encodings in interpreter slots and
 //! global cells.
 
+use super::anyref::AnyRef;
 use super::context::AsContext;
 use super::externref::{ExnRef, ExternRef};
 use super::func::Func;
@@ -38,6 +39,9 @@ pub enum Val {
     ExternRef(Option<ExternRef>),
     /// An exception reference, or null.
     ExnRef(Option<ExnRef>),
+    /// A reference of the internal hierarchy (`anyref`, `eqref`, `i31ref`, structs and arrays),
+    /// or null.
+    AnyRef(Option<AnyRef>),
 }
 
 impl Val {
@@ -60,6 +64,7 @@ impl Val {
             Val::FuncRef(Some(f)) => Some(f.store_id),
             Val::ExternRef(Some(r)) => Some(r.store_id),
             Val::ExnRef(Some(e)) => Some(e.store_id),
+            Val::AnyRef(Some(r)) => Some(r.store_id),
             _ => None,
         };
         if owner.is_some_and(|o| o != id) {
@@ -79,22 +84,24 @@ impl Val {
             Val::FuncRef(_) => ValType::FUNCREF,
             Val::ExternRef(_) => ValType::EXTERNREF,
             Val::ExnRef(_) => ValType::Ref(RefType::EXNREF),
+            Val::AnyRef(_) => ValType::ANYREF,
         }
     }
 
-    /// The null reference of a reference type. Types of the `any` hierarchy (which Ward cannot
-    /// run yet) get a null `externref`.
+    /// The null reference of a reference type.
     ///
     /// ```
     /// use ward::{RefType, Val};
     /// assert_eq!(Val::null_of(RefType::FUNCREF), Val::FuncRef(None));
     /// assert_eq!(Val::null_of(RefType::EXTERNREF), Val::ExternRef(None));
+    /// assert_eq!(Val::null_of(RefType::I31REF), Val::AnyRef(None));
     /// ```
     pub fn null_of(ty: RefType) -> Val {
         match ty.top() {
             HeapType::Func => Val::FuncRef(None),
             HeapType::Exn => Val::ExnRef(None),
-            _ => Val::ExternRef(None),
+            HeapType::Extern => Val::ExternRef(None),
+            _ => Val::AnyRef(None),
         }
     }
 
@@ -195,6 +202,18 @@ impl Val {
         }
     }
 
+    /// The internal reference (`Some(None)` for null), if this is an `anyref`.
+    ///
+    /// ```
+    /// assert_eq!(ward::Val::AnyRef(None).anyref(), Some(None));
+    /// ```
+    pub fn anyref(&self) -> Option<Option<AnyRef>> {
+        match self {
+            Val::AnyRef(r) => Some(*r),
+            _ => None,
+        }
+    }
+
     /// Whether this is a null reference.
     ///
     /// ```
@@ -202,7 +221,10 @@ impl Val {
     /// assert!(!ward::Val::I32(0).is_null());
     /// ```
     pub fn is_null(&self) -> bool {
-        matches!(self, Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None))
+        matches!(
+            self,
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) | Val::AnyRef(None)
+        )
     }
 
     /// The `i32`; panics if this is not one.
@@ -246,20 +268,21 @@ impl Val {
     }
 
     /// The raw reference encoding of a reference value (a function's record address,
-    /// `index + 1` for host and exception references, 0 for null). Errors if a non-null
-    /// reference belongs to another store.
-    fn ref_raw(&self, store_id: u64) -> Result<u64> {
-        let (owner, index) = match self {
-            Val::FuncRef(Some(f)) if f.store_id == store_id => return Ok(f.raw),
-            Val::FuncRef(Some(f)) => (f.store_id, f.index),
-            Val::ExternRef(Some(r)) => (r.store_id, r.index),
-            Val::ExnRef(Some(e)) => (e.store_id, e.index),
+    /// `index + 1` for exception references, the `runtime::gc::refs` encoding for host and
+    /// internal references, 0 for null). Errors if a non-null reference belongs to another
+    /// store.
+    pub(crate) fn ref_raw(&self, store_id: u64) -> Result<u64> {
+        let (owner, raw) = match self {
+            Val::FuncRef(Some(f)) => (f.store_id, f.raw),
+            Val::ExternRef(Some(r)) => (r.store_id, r.raw),
+            Val::AnyRef(Some(r)) => (r.store_id, r.raw),
+            Val::ExnRef(Some(e)) => (e.store_id, u64::from(e.index) + 1),
             _ => return Ok(0),
         };
         if owner != store_id {
             return Err(cross_store());
         }
-        Ok(u64::from(index) + 1)
+        Ok(raw)
     }
 
     /// Appends the slot encoding of the value (one slot; two for `v128`, low half first).
@@ -314,10 +337,12 @@ impl Val {
     /// slot, global, table or segment of store `store_id`.
     pub(crate) fn from_raw_ref(ty: RefType, raw: u64, store_id: u64) -> Val {
         let index = raw.checked_sub(1).map(|i| i as u32);
+        let some = raw != 0;
         match ty.top() {
-            HeapType::Func => Val::FuncRef((raw != 0).then(|| Func::from_raw(store_id, raw))),
+            HeapType::Func => Val::FuncRef(some.then(|| Func::from_raw(store_id, raw))),
             HeapType::Exn => Val::ExnRef(index.map(|index| ExnRef { store_id, index })),
-            _ => Val::ExternRef(index.map(|index| ExternRef { store_id, index })),
+            HeapType::Extern => Val::ExternRef(some.then_some(ExternRef { store_id, raw })),
+            _ => Val::AnyRef(some.then_some(AnyRef { store_id, raw })),
         }
     }
 }
@@ -406,7 +431,8 @@ mod tests {
             (Val::V128(u128::MAX - 5), ValType::V128),
             (Val::FuncRef(None), ValType::FUNCREF),
             (Val::FuncRef(Some(Func { store_id: id, index: 0, raw })), ValType::FUNCREF),
-            (Val::ExternRef(Some(ExternRef { store_id: id, index: 4 })), ValType::EXTERNREF),
+            (Val::ExternRef(Some(ExternRef { store_id: id, raw: 5 })), ValType::EXTERNREF),
+            (Val::AnyRef(Some(AnyRef { store_id: id, raw: 1 << 63 | 9 })), ValType::ANYREF),
             (Val::ExnRef(Some(ExnRef { store_id: id, index: 2 })), ValType::Ref(RefType::EXNREF)),
         ];
         for (v, ty) in cases {
@@ -436,7 +462,7 @@ mod tests {
 
     #[test]
     fn foreign_references_are_refused() {
-        let v = Val::ExternRef(Some(ExternRef { store_id: 1, index: 0 }));
+        let v = Val::ExternRef(Some(ExternRef { store_id: 1, raw: 1 }));
         assert!(matches!(v.to_bits(2), Err(Error::Usage(_))));
         // Nulls belong to every store.
         assert_eq!(Val::ExternRef(None).to_bits(2).unwrap(), 0);

@@ -88,7 +88,8 @@ macro_rules! define_instrs {
                     | Instr::BrIfNez { t, .. }
                     | Instr::BrIfEqz { t, .. }
                     | Instr::BrOnNull { t, .. }
-                    | Instr::BrOnNonNull { t, .. } => Some(t),
+                    | Instr::BrOnNonNull { t, .. }
+                    | Instr::BrOnCast { t, .. } => Some(t),
                     _ => None,
                 }
             }
@@ -292,9 +293,167 @@ define_instrs! {
         AtomicCmpxchg { d: Slot, a: Slot, e: Slot },
         /// `atomic.fence`.
         AtomicFence,
+        /// A garbage-collection instruction (see [`GcOp`] for its operands), run outside the
+        /// hot loop.
+        Gc { op: GcOp, d: Slot, a: Slot },
+        /// `d = ref.test` of the reference in `a` against `casts[c]`.
+        RefTest { d: Slot, a: Slot, c: u32 },
+        /// `d = ref.cast` of the reference in `a` to `casts[c]` (traps if it is not one).
+        RefCast { d: Slot, a: Slot, c: u32 },
+        /// `br_on_cast`/`br_on_cast_fail`: jump to `t` when whether the reference in `a` is a
+        /// `casts[c]` equals `casts[c].jump_if`.
+        BrOnCast { a: Slot, t: u32, c: u32 },
         /// Wide arithmetic on the operands at `s..` (four for `add128`/`sub128`, two for the
         /// multiplications); the two i64 results (low, high) land at `s` and `s + 1`.
         Wide { s: Slot, op: WideOp },
+    }
+}
+
+/// The garbage-collection operations of [`Instr::Gc`], with where their operands are: `d` and
+/// `a` are the instruction's slots, `x`, `y`, `z` those of the `Arg` word that follows it (every
+/// `Gc` instruction has one). Type operands are module type indices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GcOp {
+    /// `d = struct.new x` of the fields at `a..`.
+    StructNew,
+    /// `d = struct.new_default x`.
+    StructNewDefault,
+    /// `d = struct.get x y` of the struct in `a`; `_s`/`_u` extend packed fields.
+    StructGet,
+    StructGetS,
+    StructGetU,
+    /// `struct.set x y` of the struct in `d` to the value in `a`.
+    StructSet,
+    /// `d = array.new x` of `a` repeated (length in `y`).
+    ArrayNew,
+    /// `d = array.new_default x` of length `a`.
+    ArrayNewDefault,
+    /// `d = array.new_fixed x` of the `y` elements at `a..`.
+    ArrayNewFixed,
+    /// `d = array.new_data x` of data segment `z` from offset `a`, length `y`.
+    ArrayNewData,
+    /// `d = array.new_elem x` of element segment `z` from offset `a`, length `y`.
+    ArrayNewElem,
+    /// `d = array.get` of the array in `a` at index `x`; `_s`/`_u` extend packed elements.
+    ArrayGet,
+    ArrayGetS,
+    ArrayGetU,
+    /// `array.set` of the array in `d` at index `a` to the value in `x`.
+    ArraySet,
+    /// `d = array.len` of the array in `a`.
+    ArrayLen,
+    /// `array.fill` of the array in `d` from index `a` with the value in `x`, `y` elements.
+    ArrayFill,
+    /// `array.copy` to the array in `d` at `a` from the array in `x` at `y`, `z` elements.
+    ArrayCopy,
+    /// `array.init_data` of the array in `d` from index `a`: `y` elements from offset `x` of
+    /// data segment `z`.
+    ArrayInitData,
+    /// As `ArrayInitData`, of element segment `z`.
+    ArrayInitElem,
+    /// `d = ref.i31` of the i32 in `a`.
+    RefI31,
+    /// `d = i31.get_s`/`i31.get_u` of the i31 in `a`.
+    I31GetS,
+    I31GetU,
+}
+
+impl GcOp {
+    /// Whether the operation allocates (and so may collect).
+    pub(crate) fn allocates(self) -> bool {
+        matches!(
+            self,
+            GcOp::StructNew
+                | GcOp::StructNewDefault
+                | GcOp::ArrayNew
+                | GcOp::ArrayNewDefault
+                | GcOp::ArrayNewFixed
+                | GcOp::ArrayNewData
+                | GcOp::ArrayNewElem
+        )
+    }
+}
+
+/// A reference type tested or cast to, and for `BrOnCast` which outcome jumps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cast {
+    pub(crate) ty: crate::types::RefType,
+    pub(crate) jump_if: bool,
+}
+
+/// Which frame slots hold references at the points where a collection can happen (calls and
+/// allocations), for the collector to find its roots precisely.
+///
+/// Every reference-typed local is a root at every such point; the operand-stack temporaries
+/// that hold references are recorded per point, by the index of the instruction the frame
+/// resumes at (the one after the call or allocation and its `Arg` words). A function whose
+/// maps would pass [`StackMaps::MAX_SLOTS`] entries keeps none and is scanned
+/// conservatively (every slot of its frame a candidate), which can only keep garbage alive
+/// longer: references carry a tag and a generation, so no integer can resurrect a freed object.
+#[derive(Debug, Default)]
+pub(crate) struct StackMaps {
+    /// Slots of the reference-typed locals.
+    pub(crate) ref_locals: Box<[Slot]>,
+    pcs: Box<[u32]>,
+    /// End of each point's entries in `slots` (its start is the previous point's end).
+    ends: Box<[u32]>,
+    slots: Box<[Slot]>,
+    /// The maps were too large: scan the whole frame.
+    pub(crate) conservative: bool,
+}
+
+impl StackMaps {
+    /// The most entries one function's maps may have.
+    pub(crate) const MAX_SLOTS: usize = 1 << 20;
+
+    /// The temporaries holding references when the frame resumes at `pc`.
+    pub(crate) fn temps_at(&self, pc: u32) -> &[Slot] {
+        match self.pcs.binary_search(&pc) {
+            Ok(k) => {
+                let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+                &self.slots[start..self.ends[k] as usize]
+            }
+            Err(_) => &[],
+        }
+    }
+}
+
+/// Collects [`StackMaps`] during translation.
+#[derive(Default)]
+pub(crate) struct StackMapBuilder {
+    pcs: Vec<u32>,
+    ends: Vec<u32>,
+    slots: Vec<Slot>,
+    conservative: bool,
+}
+
+impl StackMapBuilder {
+    /// Records the temporaries `temps` holding references at resume point `pc` (points with
+    /// none are not recorded).
+    pub(crate) fn record(&mut self, pc: u32, temps: impl Iterator<Item = Slot>) {
+        if self.conservative {
+            return;
+        }
+        let before = self.slots.len();
+        self.slots.extend(temps);
+        if self.slots.len() > StackMaps::MAX_SLOTS {
+            *self = StackMapBuilder { conservative: true, ..Default::default() };
+            return;
+        }
+        if self.slots.len() > before {
+            self.pcs.push(pc);
+            self.ends.push(self.slots.len() as u32);
+        }
+    }
+
+    pub(crate) fn finish(self, ref_locals: Vec<Slot>) -> StackMaps {
+        StackMaps {
+            ref_locals: ref_locals.into(),
+            pcs: self.pcs.into(),
+            ends: self.ends.into(),
+            slots: self.slots.into(),
+            conservative: self.conservative,
+        }
     }
 }
 
@@ -814,6 +973,10 @@ pub(crate) struct CompiledFunc {
     pub(crate) handler_map: Box<[(u32, u32)]>,
     /// Byte offset in the module of the wasm instruction each instruction came from.
     pub(crate) offsets: Box<[u32]>,
+    /// Where the references are at calls and allocations (garbage collection roots).
+    pub(crate) stack_maps: StackMaps,
+    /// The targets of `RefTest`, `RefCast` and `BrOnCast`.
+    pub(crate) casts: Box<[Cast]>,
 }
 
 impl CompiledFunc {
@@ -832,6 +995,26 @@ mod tests {
     #[test]
     fn instructions_stay_small() {
         assert!(std::mem::size_of::<Instr>() <= 16, "{}", std::mem::size_of::<Instr>());
+    }
+
+    #[test]
+    fn stack_maps_find_points_and_give_up_when_too_large() {
+        let mut b = StackMapBuilder::default();
+        b.record(3, [4, 5].into_iter());
+        b.record(7, std::iter::empty());
+        b.record(9, [6].into_iter());
+        let m = b.finish(vec![1]);
+        assert_eq!(m.temps_at(3), &[4, 5]);
+        assert_eq!(m.temps_at(7), &[] as &[Slot]);
+        assert_eq!(m.temps_at(9), &[6]);
+        assert_eq!(&*m.ref_locals, &[1]);
+        assert!(!m.conservative);
+        let mut b = StackMapBuilder::default();
+        for pc in 0..3 {
+            b.record(pc, std::iter::repeat_n(0, StackMaps::MAX_SLOTS / 2));
+        }
+        let m = b.finish(vec![]);
+        assert!(m.conservative && m.temps_at(0).is_empty());
     }
 
     #[test]

@@ -68,6 +68,7 @@ macro_rules! slot_access {
                 wr!($d s + 1, (v >> 64) as u64);
             }};
         }
+        #[allow(unused_macros)]
         macro_rules! i32_ {
             ($d s:expr) => {
                 rd!($d s) as u32
@@ -75,6 +76,8 @@ macro_rules! slot_access {
         }
     };
 }
+
+mod gc;
 
 struct Frame {
     /// Store function index (for backtraces).
@@ -1390,6 +1393,15 @@ impl Execution {
                     Ok(next) => ip = next,
                     Err(c) => trap!(c),
                 },
+                Instr::Gc { .. }
+                | Instr::RefTest { .. }
+                | Instr::RefCast { .. }
+                | Instr::BrOnCast { .. } => {
+                    match self.exec_gc(store, vmctx, cf, code, sp, ins, ip) {
+                        Ok(next) => ip = next,
+                        Err(c) => trap!(c),
+                    }
+                }
             }
         }
     }
@@ -1468,7 +1480,12 @@ impl Execution {
     /// The live part of the value stack, to be registered as a root while this call is
     /// suspended in a host function (see `StoreInner::suspended_stacks`).
     pub(crate) fn suspended_stack(&self) -> SuspendedStack {
-        SuspendedStack { start: self.stack.as_ptr(), len: self.live_slots() }
+        SuspendedStack {
+            start: self.stack.as_ptr(),
+            len: self.live_slots(),
+            frames: self.frames.as_ptr().cast(),
+            frames_len: self.frames.len(),
+        }
     }
 
     /// Frees the exception objects nothing can reach. Roots: every slot of this call's frames
@@ -1489,7 +1506,9 @@ impl Execution {
             .iter()
             .filter(|t| t.ty.element.heap == crate::types::HeapType::Exn)
             .flat_map(|t| t.elems.iter().copied());
-        let roots: Vec<u64> = own.chain(suspended).chain(globals).chain(tables).collect();
+        let mut roots: Vec<u64> = own.chain(suspended).chain(globals).chain(tables).collect();
+        let exn = crate::module::gc_types::RefKind::Exn;
+        store.gc.for_each_stored_ref(exn, |r| roots.push(r));
         store.exns.collect(roots);
     }
 }

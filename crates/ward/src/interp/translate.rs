@@ -10,6 +10,8 @@
 //! Validation already happened when the module was compiled, so the translator trusts types and
 //! indices; it never panics on valid input, and reports GC instructions as unsupported.
 
+mod gc;
+
 use super::code::*;
 use super::simd::{self, SimdInstr};
 use crate::error::{Error, Result, TrapCode};
@@ -30,10 +32,12 @@ enum Loc {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Opd {
+pub(super) struct Opd {
     slot: Slot,
     wide: bool,
     loc: Loc,
+    /// Whether the value is a reference (a root for the collector while in its slot).
+    is_ref: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +95,7 @@ impl Ctrl {
     }
 }
 
-struct Translator<'m> {
+pub(super) struct Translator<'m> {
     module: &'m ModuleInner,
     /// The module's context layout: instructions that read the context carry byte offsets.
     vm: VMOffsets,
@@ -104,7 +108,15 @@ struct Translator<'m> {
     max_height: Slot,
     local_slot: Vec<Slot>,
     local_wide: Vec<bool>,
+    /// Whether each local is a reference.
+    local_ref: Vec<bool>,
+    /// The slots of the reference-typed locals (roots at every stack map).
+    ref_local_slots: Vec<Slot>,
     local_slots: Slot,
+    /// Which slots hold references at each call and allocation (see `StackMaps`).
+    stack_maps: StackMapBuilder,
+    /// Reference types tested or cast to, by `RefTest`, `RefCast` and `BrOnCast`.
+    casts: Vec<Cast>,
     ctrl: Vec<Ctrl>,
     br_tables: Vec<Box<[u32]>>,
     memargs: Vec<MemArg>,
@@ -162,10 +174,12 @@ pub(super) fn translate(
 
     let mut local_slot = Vec::new();
     let mut local_wide = Vec::new();
+    let mut local_ref = Vec::new();
     let mut next: Slot = 0;
     for p in ty.params() {
         local_slot.push(next);
         local_wide.push(*p == ValType::V128);
+        local_ref.push(matches!(p, ValType::Ref(_)));
         next += p.slots();
     }
     let param_slots = next;
@@ -176,6 +190,7 @@ pub(super) fn translate(
         for _ in 0..count {
             local_slot.push(next);
             local_wide.push(t == ValType::V128);
+            local_ref.push(matches!(t, ValType::Ref(_)));
             next += t.slots();
         }
     }
@@ -191,9 +206,17 @@ pub(super) fn translate(
         stack: Vec::new(),
         height: next,
         max_height: next,
+        ref_local_slots: local_slot
+            .iter()
+            .zip(&local_ref)
+            .filter_map(|(s, r)| r.then_some(*s))
+            .collect(),
         local_slot,
         local_wide,
+        local_ref,
         local_slots: next,
+        stack_maps: StackMapBuilder::default(),
+        casts: Vec::new(),
         ctrl: Vec::new(),
         br_tables: Vec::new(),
         memargs: Vec::new(),
@@ -252,6 +275,8 @@ pub(super) fn translate(
         handlers: t.pending_handlers.into(),
         handler_map: t.handler_map.into(),
         offsets: t.offsets.into(),
+        stack_maps: t.stack_maps.finish(t.ref_local_slots),
+        casts: t.casts.into(),
     })
 }
 
@@ -330,11 +355,23 @@ impl Translator<'_> {
         if let Loc::Local(l) = loc {
             self.local_refs[l as usize] += 1;
         }
-        self.stack.push(Opd { slot, wide, loc });
+        self.stack.push(Opd { slot, wide, loc, is_ref: false });
         slot
     }
 
-    fn pop(&mut self) -> Opd {
+    /// Records whether the entry on top of the stack is a reference.
+    pub(super) fn mark_top_ref(&mut self, is_ref: bool) {
+        if let Some(top) = self.stack.last_mut() {
+            top.is_ref = is_ref;
+        }
+    }
+
+    /// Whether the entry on top of the stack is a reference.
+    pub(super) fn top_is_ref(&self) -> bool {
+        self.stack.last().is_some_and(|o| o.is_ref)
+    }
+
+    pub(super) fn pop(&mut self) -> Opd {
         let o = self.stack.pop().expect("validated: operand stack underflow");
         self.height = o.slot;
         if let Loc::Local(l) = o.loc {
@@ -423,6 +460,7 @@ impl Translator<'_> {
         debug_assert_eq!(self.height, base);
         for ty in types {
             self.push(*ty == ValType::V128, Loc::Temp);
+            self.mark_top_ref(matches!(ty, ValType::Ref(_)));
         }
     }
 
@@ -925,6 +963,7 @@ impl Translator<'_> {
         self.last_producer = None;
         if tee {
             self.push(wide, Loc::Local(ls));
+            self.mark_top_ref(self.local_ref[l as usize]);
         }
     }
 
@@ -936,8 +975,18 @@ impl Translator<'_> {
     ) -> Slot {
         let args = self.args_base(params);
         self.emit(make(args));
+        self.record_stack_map();
         self.push_results_at(args, results);
         args
+    }
+
+    /// Records which slots hold references where the next instruction starts: the resume
+    /// point of the call or allocation just emitted (its operands already popped, its result
+    /// not yet pushed).
+    pub(super) fn record_stack_map(&mut self) {
+        let pc = self.pc();
+        let temps = self.stack.iter().filter(|o| o.is_ref && o.loc == Loc::Temp).map(|o| o.slot);
+        self.stack_maps.record(pc, self.ref_local_slots.iter().copied().chain(temps));
     }
 
     fn func_sig(&self, f: u32) -> (usize, Vec<ValType>) {
@@ -1211,6 +1260,7 @@ impl Translator<'_> {
                 let args = self.args_base(np);
                 self.emit(Instr::CallIndirect { args, i });
                 self.emit(Instr::Arg { x: self.vm.table(table_index), y: tid, z: 0 });
+                self.record_stack_map();
                 self.push_results_at(args, &results);
                 self.after_call(&results);
             }
@@ -1219,6 +1269,7 @@ impl Translator<'_> {
                 let (np, results) = self.type_sig(type_index);
                 let args = self.args_base(np);
                 self.emit(Instr::CallRef { args, r });
+                self.record_stack_map();
                 self.push_results_at(args, &results);
                 self.after_call(&results);
             }
@@ -1250,6 +1301,7 @@ impl Translator<'_> {
             O::Select | O::TypedSelect { .. } | O::TypedSelectMulti { .. } => {
                 let c = self.pop_slot();
                 let wide = self.top_is_wide();
+                let is_ref = self.top_is_ref();
                 let b = self.pop_slot();
                 let a = self.pop_slot();
                 if wide {
@@ -1258,6 +1310,7 @@ impl Translator<'_> {
                     self.produce(false, |d| Instr::Select { d, a, b });
                 }
                 self.emit(Instr::Arg { x: c, y: 0, z: 0 });
+                self.mark_top_ref(is_ref);
                 // The select (followed by its Arg word) may still be retargeted by local.set.
                 self.last_producer = Some(self.code.len() - 2);
             }
@@ -1265,6 +1318,7 @@ impl Translator<'_> {
                 let ls = self.local_slot[local_index as usize];
                 let wide = self.local_wide[local_index as usize];
                 self.push(wide, Loc::Local(ls));
+                self.mark_top_ref(self.local_ref[local_index as usize]);
             }
             O::LocalSet { local_index } => self.local_set(local_index, false),
             O::LocalTee { local_index } => self.local_set(local_index, true),
@@ -1275,6 +1329,8 @@ impl Translator<'_> {
                     self.produce(true, |d| Instr::GlobalGet2 { d, g });
                 } else {
                     self.produce(false, |d| Instr::GlobalGet { d, g });
+                    let content = self.module.globals[global_index as usize].ty.content;
+                    self.mark_top_ref(matches!(content, ValType::Ref(_)));
                 }
             }
             O::GlobalSet { global_index } => {
@@ -1338,6 +1394,7 @@ impl Translator<'_> {
             O::TableGet { table } => {
                 let i = self.pop_slot();
                 self.produce(false, |d| Instr::TableGet { d, i, t: table });
+                self.mark_top_ref(true);
             }
             O::TableSet { table } => {
                 let v = self.pop_slot();
@@ -1400,7 +1457,10 @@ impl Translator<'_> {
                 let f = self.vm.funcref(function_index);
                 self.produce(false, |d| Instr::RefFunc { d, f })
             }
-            O::RefAsNonNull => un!(RefAsNonNull),
+            O::RefAsNonNull => {
+                un!(RefAsNonNull);
+                self.mark_top_ref(true);
+            }
             O::RefEq => bin!(RefEq),
             O::BrOnNull { relative_depth } => {
                 let len = self.stack.len();
@@ -1416,6 +1476,7 @@ impl Translator<'_> {
                     |t| Instr::BrOnNonNull { a, t },
                 );
                 let s = self.push(false, top.loc);
+                self.mark_top_ref(true);
                 debug_assert_eq!(s, top.slot);
             }
             O::BrOnNonNull { relative_depth } => {
@@ -1611,6 +1672,7 @@ impl Translator<'_> {
             O::V128Store32Lane { memarg, lane } => self.store_lane(memarg, 4, lane),
             O::V128Store64Lane { memarg, lane } => self.store_lane(memarg, 8, lane),
 
+            other if gc::is_gc_operator(&other) => self.gc_op(other),
             other if rmw_op(&other).is_some() => {
                 if let Some((memarg, op, width)) = rmw_op(&other) {
                     self.atomic(memarg, op, width);

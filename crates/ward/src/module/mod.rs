@@ -6,9 +6,10 @@
 
 mod const_expr;
 pub(crate) mod debuginfo;
+pub(crate) mod gc_types;
 mod parse;
 
-pub(crate) use const_expr::ConstExpr;
+pub(crate) use const_expr::{ConstAlloc, ConstEnv, ConstExpr};
 
 use crate::engine::Engine;
 use crate::error::Result;
@@ -43,6 +44,8 @@ pub(crate) struct ModuleType {
     pub(crate) func: Option<Arc<FuncType>>,
     /// Canonical ids of the declared supertypes, nearest first.
     pub(crate) supers: Arc<[u32]>,
+    /// The layout, if this is a struct or array type.
+    pub(crate) gc: Option<Arc<gc_types::GcType>>,
 }
 
 #[derive(Clone, Debug)]
@@ -118,16 +121,13 @@ impl ElemItems {
     }
 
     /// Evaluates every item to a reference value, as [`ConstExpr::eval`] does.
-    pub(crate) fn eval(
-        &self,
-        global: &dyn Fn(u32) -> u128,
-        func_ref: &mut dyn FnMut(u32) -> u64,
-    ) -> Box<[u64]> {
+    pub(crate) fn eval(&self, env: &mut dyn ConstEnv) -> Result<Box<[u64]>> {
         match self {
-            ElemItems::Funcs(f) => {
-                f.iter().map(|&i| if i == ElemItems::NULL { 0 } else { func_ref(i) }).collect()
-            }
-            ElemItems::Exprs(e) => e.iter().map(|e| e.eval(global, func_ref) as u64).collect(),
+            ElemItems::Funcs(f) => Ok(f
+                .iter()
+                .map(|&i| if i == ElemItems::NULL { 0 } else { env.func_ref(i) })
+                .collect()),
+            ElemItems::Exprs(e) => e.iter().map(|e| Ok(e.eval(env)? as u64)).collect(),
         }
     }
 }
@@ -255,6 +255,17 @@ impl ModuleInner {
     /// The signature of function `func` (module function index).
     pub(crate) fn func_type(&self, func: u32) -> &Arc<FuncType> {
         self.func_type_of_type(self.funcs[func as usize])
+    }
+
+    /// The layout of struct or array type `ty` (module type index). Validation guarantees
+    /// that the GC instructions naming `ty` name a struct or array type.
+    pub(crate) fn gc_type(&self, ty: u32) -> &Arc<gc_types::GcType> {
+        self.types[ty as usize].gc.as_ref().expect("validated: struct or array type index")
+    }
+
+    /// Whether the module declares struct or array types.
+    pub(crate) fn uses_gc_types(&self) -> bool {
+        self.types.iter().any(|t| t.gc.is_some())
     }
 
     pub(crate) fn func_name(&self, func: u32) -> Option<&str> {

@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::error::Error;
-use crate::types::core_type_index;
+use crate::types::{core_type_index, HeapType, ValType};
+use gc_types::{Field, GcKind, GcType, RefKind, Storage, StructLayout};
 use wasmparser::{
     types::Types, CompositeInnerType, ElementItems, ElementKind, ExternalKind, KnownCustom, Name,
     Parser, Payload, TypeRef, ValidPayload, Validator,
@@ -226,44 +227,72 @@ pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
     })?;
     let types = canonical_types(engine, &bytes)?;
     let t = types.as_ref();
+    // What kind of type each canonical id is, to resolve concrete reference types.
+    let kinds: HashMap<u32, HeapType> = (0..t.core_type_count_in_module())
+        .map(|i| {
+            let cid = t.core_type_at_in_module(i);
+            let id = core_type_index(cid);
+            let k = match &types[cid].composite_type.inner {
+                CompositeInnerType::Struct(_) => HeapType::ConcreteStruct(id),
+                CompositeInnerType::Array(_) => HeapType::ConcreteArray(id),
+                _ => HeapType::Concrete(id),
+            };
+            (id, k)
+        })
+        .collect();
+    let kind = |id: u32| kinds.get(&id).copied().unwrap_or(HeapType::Concrete(id));
     for i in 0..t.core_type_count_in_module() {
         let id = t.core_type_at_in_module(i);
         let sub = &types[id];
-        let func = match &sub.composite_type.inner {
-            CompositeInnerType::Func(f) => Some(Arc::new(FuncType::from_wasmparser(f))),
-            _ => None,
-        };
         let mut supers = Vec::new();
         let mut cur = t.supertype_of(id);
         while let Some(s) = cur {
             supers.push(core_type_index(s));
             cur = t.supertype_of(s);
         }
-        m.types.push(ModuleType { id: core_type_index(id), func, supers: supers.into() });
+        let supers: Arc<[u32]> = supers.into();
+        let (func, gc) = match &sub.composite_type.inner {
+            CompositeInnerType::Func(f) => {
+                (Some(Arc::new(FuncType::from_wasmparser(f).resolve_concrete(&kind))), None)
+            }
+            CompositeInnerType::Struct(st) => {
+                let fields = st.fields.iter().map(|f| gc_field(f, &kind)).collect();
+                let layout = GcKind::Struct(StructLayout::new(fields));
+                (None, Some(gc_type(core_type_index(id), &supers, layout)))
+            }
+            CompositeInnerType::Array(a) => {
+                let layout = GcKind::Array(gc_field(&a.0, &kind));
+                (None, Some(gc_type(core_type_index(id), &supers, layout)))
+            }
+            _ => (None, None),
+        };
+        m.types.push(ModuleType { id: core_type_index(id), func, supers, gc });
     }
     // Canonicalised table, global and memory types (concrete reference types resolved to ids).
     let (mut ti, mut gi) = (0u32, 0u32);
     for imp in m.imports.iter_mut() {
         match &mut imp.kind {
             ImportKind::Table(tt) => {
-                *tt = TableType::from_wasmparser(&t.table_at(ti));
+                *tt = TableType::from_wasmparser(&t.table_at(ti)).resolve_concrete(&kind);
                 ti += 1;
             }
             ImportKind::Global(g) => {
-                *g = GlobalType::from_wasmparser(&t.global_at(gi));
+                *g = GlobalType::from_wasmparser(&t.global_at(gi)).resolve_concrete(&kind);
                 gi += 1;
             }
             _ => {}
         }
     }
     for (i, def) in m.tables.iter_mut().enumerate() {
-        def.ty = TableType::from_wasmparser(&t.table_at(m.num_imported_tables + i as u32));
+        def.ty = TableType::from_wasmparser(&t.table_at(m.num_imported_tables + i as u32))
+            .resolve_concrete(&kind);
     }
     for (i, def) in m.globals.iter_mut().enumerate() {
-        def.ty = GlobalType::from_wasmparser(&t.global_at(m.num_imported_globals + i as u32));
+        def.ty = GlobalType::from_wasmparser(&t.global_at(m.num_imported_globals + i as u32))
+            .resolve_concrete(&kind);
     }
     for (i, seg) in m.elems.iter_mut().enumerate() {
-        seg.ty = RefType::from_wasmparser(t.element_at(i as u32));
+        seg.ty = RefType::from_wasmparser(t.element_at(i as u32)).resolve_concrete(&kind);
     }
     // The table/global vectors above hold only definitions; prepend the imported ones so that
     // `tables[i]`/`globals[i]` is indexed by the module index space.
@@ -313,6 +342,26 @@ fn canonical_types(engine: &Engine, bytes: &[u8]) -> Result<Types> {
         message: "unexpected end of module".into(),
         offset: bytes.len(),
     })
+}
+
+fn gc_type(id: u32, supers: &Arc<[u32]>, kind: GcKind) -> Arc<GcType> {
+    Arc::new(GcType { id, supers: supers.clone(), kind })
+}
+
+/// A struct field or array element as stored.
+fn gc_field(f: &wasmparser::FieldType, kind: &dyn Fn(u32) -> HeapType) -> Field {
+    use wasmparser::StorageType as S;
+    let storage = match f.element_type {
+        S::I8 => Storage::I8,
+        S::I16 => Storage::I16,
+        S::Val(v) => match ValType::from_wasmparser(v).resolve_concrete(kind) {
+            ValType::I32 | ValType::F32 => Storage::I32,
+            ValType::I64 | ValType::F64 => Storage::I64,
+            ValType::V128 => Storage::V128,
+            ValType::Ref(r) => Storage::Ref(RefKind::of(r)),
+        },
+    };
+    Field { storage, mutable: f.mutable }
 }
 
 /// Element items as function indices when every item is a lone `ref.func` or `ref.null`.

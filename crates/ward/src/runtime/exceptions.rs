@@ -91,6 +91,13 @@ impl ExnHeap {
         self.live -= 1;
     }
 
+    /// Calls `f` with the tag and payload of every live object.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(u32, &[u64])) {
+        for o in self.slots.iter().flatten() {
+            f(o.tag, &o.values);
+        }
+    }
+
     /// Pins `r` (a handle to it was given to the host).
     pub(crate) fn pin(&self, r: u64) {
         if let Some(Some(o)) = self.slots.get((r as usize).wrapping_sub(1)) {

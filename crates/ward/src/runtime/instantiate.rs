@@ -4,7 +4,7 @@
 //! against the module's types (by the API layer, which also runs the start function).
 
 use crate::error::{Error, Result};
-use crate::module::{ModuleInner, SegmentMode};
+use crate::module::{ConstAlloc, ConstEnv, ModuleInner, SegmentMode};
 use crate::runtime::vmctx::{VMCounts, VMOffsets};
 use crate::runtime::{
     FuncEntry, FuncKind, FuncRefPtr, GlobalCell, InstanceData, StoreInner, StoreLimits,
@@ -174,22 +174,16 @@ fn allocate(
             funcref: FuncRefPtr(funcref),
         });
     }
-    let mut func_ref = |f: u32| vmctx.funcref(f) as usize as u64;
-
     // Globals in order: an initialiser may read imported and earlier globals.
     for def in &m.globals[m.num_imported_globals as usize..] {
-        let value = {
-            let read = |g: u32| s.globals[globals[g as usize] as usize].value;
-            def.init.eval(&read, &mut func_ref)
-        };
+        let value = def.init.eval(&mut InstanceEnv { s, m, globals: &globals, funcs: &funcs })?;
         globals.push(s.globals.len() as u32);
         s.globals.push(Box::new(GlobalCell { value, ty: def.ty }));
     }
-    let read_global = |s: &StoreInner, g: u32| s.globals[globals[g as usize] as usize].value;
 
     for def in &m.tables[m.num_imported_tables as usize..] {
         let init = match &def.init {
-            Some(e) => e.eval(&|g| read_global(s, g), &mut func_ref) as u64,
+            Some(e) => e.eval(&mut InstanceEnv { s, m, globals: &globals, funcs: &funcs })? as u64,
             None => 0,
         };
         s.admit_table(&def.ty)?;
@@ -209,8 +203,11 @@ fn allocate(
     s.charge(items.saturating_mul(crate::runtime::TABLE_ELEM_BYTES), || {
         format!("{items} element-segment items")
     })?;
-    let elems: Box<[Box<[u64]>]> =
-        m.elems.iter().map(|seg| seg.items.eval(&|g| read_global(s, g), &mut func_ref)).collect();
+    let elems: Box<[Box<[u64]>]> = m
+        .elems
+        .iter()
+        .map(|seg| seg.items.eval(&mut InstanceEnv { s, m, globals: &globals, funcs: &funcs }))
+        .collect::<Result<_>>()?;
 
     for (i, &g) in globals.iter().enumerate() {
         vmctx.set_global(i as u32, &mut *s.globals[g as usize]);
@@ -232,6 +229,59 @@ fn allocate(
     })
 }
 
+/// What constant expressions of an instance being created read and allocate.
+struct InstanceEnv<'a> {
+    s: &'a mut StoreInner,
+    m: &'a ModuleInner,
+    /// Store indices of the module's globals created so far.
+    globals: &'a [u32],
+    /// Store indices of the module's functions.
+    funcs: &'a [u32],
+}
+
+impl ConstEnv for InstanceEnv<'_> {
+    fn global(&self, g: u32) -> u128 {
+        self.s.globals[self.globals[g as usize] as usize].value
+    }
+
+    fn func_ref(&mut self, f: u32) -> u64 {
+        self.s.funcref_raw(self.funcs[f as usize])
+    }
+
+    fn alloc(&mut self, ty: u32, init: ConstAlloc<'_>) -> Result<u64> {
+        Ok(self.s.gc_alloc_init(self.m.gc_type(ty), init)?)
+    }
+
+    fn field_count(&self, ty: u32) -> usize {
+        match &self.m.gc_type(ty).kind {
+            crate::module::gc_types::GcKind::Struct(l) => l.fields.len(),
+            crate::module::gc_types::GcKind::Array(_) => 0,
+        }
+    }
+
+    fn i31(&self, v: u32) -> u64 {
+        crate::runtime::gc::refs::i31(v)
+    }
+}
+
+/// Evaluates `e` for the recorded instance `instance` of `m`.
+fn eval_in_instance(
+    s: &mut StoreInner,
+    m: &ModuleInner,
+    instance: u32,
+    e: &crate::module::ConstExpr,
+) -> Result<u128> {
+    // Borrowed out of the instance for the evaluation (which reads no instance), not copied:
+    // a module may have many segments and many functions.
+    let data = &mut s.instances[instance as usize];
+    let globals = std::mem::take(&mut data.globals);
+    let funcs = std::mem::take(&mut data.funcs);
+    let value = e.eval(&mut InstanceEnv { s, m, globals: &globals, funcs: &funcs });
+    let data = &mut s.instances[instance as usize];
+    (data.globals, data.funcs) = (globals, funcs);
+    value
+}
+
 /// Writes the active element segments to their tables, in order, and drops active and declared
 /// segments. An out-of-bounds segment traps; earlier segments' writes stay.
 fn init_elems(s: &mut StoreInner, m: &ModuleInner, instance: u32) -> Result<()> {
@@ -240,11 +290,8 @@ fn init_elems(s: &mut StoreInner, m: &ModuleInner, instance: u32) -> Result<()> 
             SegmentMode::Passive => continue,
             SegmentMode::Declared => {}
             SegmentMode::Active { index, offset } => {
-                let data = &s.instances[instance as usize];
-                let read = |g: u32| s.globals[data.globals[g as usize] as usize].value;
-                let offset =
-                    offset.eval(&read, &mut |f| data.vmctx.funcref(f) as usize as u64) as u64;
-                let table = data.tables[*index as usize] as usize;
+                let offset = eval_in_instance(s, m, instance, offset)? as u64;
+                let table = s.instances[instance as usize].tables[*index as usize] as usize;
                 let items = &s.instances[instance as usize].elems[i];
                 let elems = &mut s.tables[table].elems;
                 let dst = usize::try_from(offset)
@@ -267,10 +314,8 @@ fn init_datas(s: &mut StoreInner, m: &ModuleInner, instance: u32) -> Result<()> 
         let SegmentMode::Active { index, offset } = &seg.mode else {
             continue;
         };
-        let data = &s.instances[instance as usize];
-        let read = |g: u32| s.globals[data.globals[g as usize] as usize].value;
-        let offset = offset.eval(&read, &mut |f| data.vmctx.funcref(f) as usize as u64) as u64;
-        let memory = data.memories[*index as usize] as usize;
+        let offset = eval_in_instance(s, m, instance, offset)? as u64;
+        let memory = s.instances[instance as usize].memories[*index as usize] as usize;
         let bytes = &m.bytes[seg.range.clone()];
         // A raw copy: the memory may be shared with other threads (no reference to its bytes).
         if !s.memories[memory].write_at(offset, bytes) {

@@ -4,11 +4,13 @@
 //! instances, host references and exception objects. Objects are addressed by index ("handles");
 //! memories, tables and globals are boxed so that the raw pointers kept in each instance's
 //! context ([`vmctx`]) stay valid for the life of the store. A function reference value is the
-//! address of the function's [`vmctx::VMFuncRef`] record; `externref` and `exnref` values are
-//! `index + 1` into `externrefs` or `exns`; 0 is null.
+//! address of the function's [`vmctx::VMFuncRef`] record; `exnref` values are `index + 1` into
+//! `exns`; `externref` and `anyref` values share the encoding of [`gc::refs`] (host references
+//! `index + 1` into `externrefs`, i31s and heap objects tagged); 0 is null.
 
 pub(crate) mod exceptions;
 pub(crate) mod fuel;
+pub(crate) mod gc;
 pub(crate) mod instantiate;
 pub(crate) mod memory;
 pub(crate) mod pool;
@@ -186,6 +188,8 @@ pub(crate) struct StoreLimits {
     pub(crate) tables: Option<usize>,
     /// Cap on [`StoreInner::accounted_bytes`].
     pub(crate) total_bytes: Option<u64>,
+    /// Cap on the bytes of live GC objects.
+    pub(crate) gc_heap_bytes: Option<u64>,
 }
 
 /// Default count limits: a guest cannot make a store hold more than this many instances,
@@ -201,6 +205,7 @@ impl Default for StoreLimits {
             memories: Some(DEFAULT_COUNT_LIMIT),
             tables: Some(DEFAULT_COUNT_LIMIT),
             total_bytes: None,
+            gc_heap_bytes: Some(gc::DEFAULT_GC_HEAP_BYTES),
         }
     }
 }
@@ -213,9 +218,13 @@ pub(crate) const TABLE_ELEM_BYTES: u64 = std::mem::size_of::<u64>() as u64;
 pub(crate) struct SuspendedStack {
     pub(crate) start: *const u64,
     pub(crate) len: usize,
+    /// The call's frame records (the interpreter's, opaque here) and how many: the collector
+    /// reads their stack maps to find the references in the stack.
+    pub(crate) frames: *const (),
+    pub(crate) frames_len: usize,
 }
 
-// SAFETY: the pointer is only read by the exception collector, which runs inside a wasm call of
+// SAFETY: the pointers are only read by the collectors, which run inside a wasm call of
 // the same store; the suspended call's stack buffer is owned by an `Execution` that stays
 // borrowed (on the native stack of the thread running the store) until its host call returns
 // and the entry is removed. Moving the store to another thread needs it un-borrowed, which
@@ -276,6 +285,8 @@ pub(crate) struct StoreInner {
     pub(crate) instances: Vec<Box<InstanceData>>,
     pub(crate) externrefs: Vec<ExternObject>,
     pub(crate) exns: ExnHeap,
+    /// Structs and arrays (see [`gc`]).
+    pub(crate) gc: gc::GcHeap,
     /// Value stacks of the interpreter calls suspended in host functions (outer levels of a
     /// wasm -> host -> wasm nesting), as `(start, live slots)`: roots for the exception
     /// collector. Entry `k` belongs to nesting level `k`; stale entries left by a panic are
@@ -285,9 +296,10 @@ pub(crate) struct StoreInner {
     pub(crate) parked_stacks: Vec<Option<SuspendedStack>>,
     pub(crate) limits: StoreLimits,
     /// Host memory held for the guest, store-wide: the size of every linear memory, 8 bytes per
-    /// table element, 8 bytes per evaluated element-segment item. Checked against
-    /// `limits.total_bytes`; objects are never freed before the store, so it only grows
-    /// (except to undo a failed instantiation).
+    /// table element, 8 bytes per evaluated element-segment item, and every live GC object.
+    /// Checked against `limits.total_bytes`; objects other than GC objects are never freed
+    /// before the store, so it only shrinks when a collection frees objects (or to undo a
+    /// failed instantiation).
     pub(crate) accounted_bytes: u64,
     /// The per-store context every instance's context points to: fuel, the fuel-yield level,
     /// the epoch deadline and pointers to the epoch counter and the interrupt flag. Boxed: its
@@ -326,6 +338,7 @@ impl StoreInner {
             instances: Vec::new(),
             externrefs: Vec::new(),
             exns: ExnHeap::default(),
+            gc: gc::GcHeap::default(),
             suspended_stacks: Vec::new(),
             parked_stacks: Vec::new(),
             limits: StoreLimits::default(),

@@ -44,7 +44,6 @@ pub(crate) fn val_subtype(a: ValType, b: ValType, module: Option<&ModuleInner>) 
 }
 
 /// Whether `v` is a value of type `ty`. References must already be known to belong to `store`.
-/// A null is a value of every nullable reference type.
 pub(crate) fn val_matches(store: &StoreInner, v: &Val, ty: ValType) -> bool {
     let r = match ty {
         ValType::Ref(r) => r,
@@ -57,11 +56,11 @@ pub(crate) fn val_matches(store: &StoreInner, v: &Val, ty: ValType) -> bool {
         Val::AnyRef(_) => HeapType::Any,
         _ => return false,
     };
-    if v.is_null() {
-        return r.nullable;
+    if r.top() != top {
+        return false;
     }
     let Ok(raw) = v.ref_raw(store.id) else { return false };
-    r.top() == top && store.ref_matches(raw, r)
+    store.ref_matches(raw, r)
 }
 
 #[cfg(test)]

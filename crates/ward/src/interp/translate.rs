@@ -986,7 +986,7 @@ impl Translator<'_> {
     pub(super) fn record_stack_map(&mut self) {
         let pc = self.pc();
         let temps = self.stack.iter().filter(|o| o.is_ref && o.loc == Loc::Temp).map(|o| o.slot);
-        self.stack_maps.record(pc, self.ref_local_slots.iter().copied().chain(temps));
+        self.stack_maps.record(pc, temps);
     }
 
     fn func_sig(&self, f: u32) -> (usize, Vec<ValType>) {
@@ -1991,14 +1991,19 @@ mod tests {
     }
 
     #[test]
-    fn gc_instructions_are_reported_unsupported() {
-        let engine = Engine::default();
-        let m = Module::new(
-            &engine,
-            "(module (type $s (struct)) (func (result (ref $s)) struct.new $s))",
-        )
-        .unwrap();
-        let err = translate(&m.inner, 0, None).unwrap_err();
-        assert!(err.to_string().contains("not supported"), "{err}");
+    fn calls_and_allocations_record_where_references_are() {
+        let f = translate_wat(
+            r#"(module (type $s (struct))
+                 (func (param anyref i32) (local eqref)
+                   (ref.i31 (i32.const 1)) (call $g) (struct.new $s) (drop) (drop))
+                 (func $g))"#,
+        );
+        assert_eq!(&*f.stack_maps.ref_locals, &[0, 2]);
+        let at = |want: fn(&Instr) -> bool| f.code.iter().position(want).unwrap() as u32;
+        let call = at(|i| matches!(i, Instr::Call { .. }));
+        assert_eq!(f.stack_maps.temps_at(call + 1), &[3], "the i31 below the call");
+        let alloc = at(|i| matches!(i, Instr::Gc { op: GcOp::StructNew, .. }));
+        assert_eq!(f.stack_maps.temps_at(alloc + 2), &[3], "resumes after the Arg word");
+        assert!(!f.stack_maps.conservative);
     }
 }

@@ -93,6 +93,7 @@ struct Lengths {
     globals: usize,
     tags: usize,
     accounted_bytes: u64,
+    gc_bytes: u64,
 }
 
 impl Lengths {
@@ -104,6 +105,7 @@ impl Lengths {
             globals: s.globals.len(),
             tags: s.tags.len(),
             accounted_bytes: s.accounted_bytes,
+            gc_bytes: s.gc.live_bytes(),
         }
     }
 
@@ -115,7 +117,10 @@ impl Lengths {
         s.tables.truncate(self.tables);
         s.globals.truncate(self.globals);
         s.tags.truncate(self.tags);
-        s.accounted_bytes = self.accounted_bytes;
+        // GC objects the failed instance's constant expressions made stay in the heap until
+        // the next collection frees them (and refunds them): they stay accounted until then.
+        let gc_made = s.gc.live_bytes().saturating_sub(self.gc_bytes);
+        s.accounted_bytes = self.accounted_bytes + gc_made;
     }
 }
 

@@ -280,6 +280,7 @@ impl Execution {
             GcOp::ArrayNewData => {
                 let len = read(y);
                 let bytes = data_bytes(inst, z, read(a), len as usize * elem.size() as usize)?;
+                self.charge_bulk(store, len)?;
                 let size = bytes.len() as u64;
                 if store.gc_wants_collection(size) {
                     let mut roots = Vec::new();
@@ -295,6 +296,8 @@ impl Execution {
             }
             _ => unreachable!("not an allocation"),
         };
+        // Making (and zeroing) a long array is work in proportion to its length.
+        self.charge_bulk(store, len)?;
         let bytes = StoreInner::gc_object_bytes(ty, len).unwrap_or(usize::MAX) as u64;
         if store.gc_wants_collection(bytes) {
             let mut roots: Vec<u64> = values.iter().map(|&v| v as u64).collect();

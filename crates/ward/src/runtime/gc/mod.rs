@@ -132,6 +132,14 @@ impl StoreInner {
         self.gc_store_roots(&mut extra);
         let freed = self.gc.collect(extra);
         self.refund(freed);
+        tracing::debug!(
+            target: "ward",
+            freed,
+            live_bytes = self.gc.live_bytes(),
+            live_objects = self.gc.live_objects(),
+            collections = self.gc.collections(),
+            "garbage collection"
+        );
     }
 
     /// Appends the references the store itself holds: globals, tables and element segments of

@@ -387,8 +387,8 @@ pub(crate) struct Cast {
 /// Every reference-typed local is a root at every such point; the operand-stack temporaries
 /// that hold references are recorded per point, by the index of the instruction the frame
 /// resumes at (the one after the call or allocation and its `Arg` words). A function whose
-/// maps would pass [`StackMaps::MAX_SLOTS`] entries keeps none and is scanned
-/// conservatively (every slot of its frame a candidate), which can only keep garbage alive
+/// maps would take more than [`StackMaps::MAX_SLOTS`] stack entries to build (so translation
+/// stays linear) keeps none and is scanned conservatively (every slot of its frame a candidate), which can only keep garbage alive
 /// longer: references carry a tag and a generation, so no integer can resurrect a freed object.
 #[derive(Debug, Default)]
 pub(crate) struct StackMaps {
@@ -403,7 +403,8 @@ pub(crate) struct StackMaps {
 }
 
 impl StackMaps {
-    /// The most entries one function's maps may have.
+    /// The most stack entries building one function's maps may examine (and so the most
+    /// entries its maps may have).
     pub(crate) const MAX_SLOTS: usize = 1 << 20;
 
     /// The temporaries holding references when the frame resumes at `pc`.
@@ -424,14 +425,21 @@ pub(crate) struct StackMapBuilder {
     pcs: Vec<u32>,
     ends: Vec<u32>,
     slots: Vec<Slot>,
+    /// Stack entries examined so far.
+    work: usize,
     conservative: bool,
 }
 
 impl StackMapBuilder {
     /// Records the temporaries `temps` holding references at resume point `pc` (points with
-    /// none are not recorded).
-    pub(crate) fn record(&mut self, pc: u32, temps: impl Iterator<Item = Slot>) {
+    /// none are not recorded), found among `examined` stack entries.
+    pub(crate) fn record(&mut self, pc: u32, examined: usize, temps: impl Iterator<Item = Slot>) {
+        self.work = self.work.saturating_add(examined);
         if self.conservative {
+            return;
+        }
+        if self.work > StackMaps::MAX_SLOTS {
+            *self = StackMapBuilder { conservative: true, ..Default::default() };
             return;
         }
         let before = self.slots.len();
@@ -1000,9 +1008,9 @@ mod tests {
     #[test]
     fn stack_maps_find_points_and_give_up_when_too_large() {
         let mut b = StackMapBuilder::default();
-        b.record(3, [4, 5].into_iter());
-        b.record(7, std::iter::empty());
-        b.record(9, [6].into_iter());
+        b.record(3, 2, [4, 5].into_iter());
+        b.record(7, 1, std::iter::empty());
+        b.record(9, 1, [6].into_iter());
         let m = b.finish(vec![1]);
         assert_eq!(m.temps_at(3), &[4, 5]);
         assert_eq!(m.temps_at(7), &[] as &[Slot]);
@@ -1011,7 +1019,18 @@ mod tests {
         assert!(!m.conservative);
         let mut b = StackMapBuilder::default();
         for pc in 0..3 {
-            b.record(pc, std::iter::repeat_n(0, StackMaps::MAX_SLOTS / 2));
+            b.record(
+                pc,
+                StackMaps::MAX_SLOTS / 2,
+                std::iter::repeat_n(0, StackMaps::MAX_SLOTS / 2),
+            );
+        }
+        let m = b.finish(vec![]);
+        assert!(m.conservative && m.temps_at(0).is_empty());
+        // Examining entries counts, even when none is recorded.
+        let mut b = StackMapBuilder::default();
+        for pc in 0..3 {
+            b.record(pc, StackMaps::MAX_SLOTS / 2, std::iter::empty());
         }
         let m = b.finish(vec![]);
         assert!(m.conservative && m.temps_at(0).is_empty());

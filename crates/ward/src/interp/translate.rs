@@ -115,6 +115,9 @@ pub(super) struct Translator<'m> {
     local_slots: Slot,
     /// Which slots hold references at each call and allocation (see `StackMaps`).
     stack_maps: StackMapBuilder,
+    /// Indices in `stack` of the entries that are references, ascending: a stack map looks at
+    /// these only, so recording one costs the references on the stack, not its depth.
+    ref_entries: Vec<usize>,
     /// Reference types tested or cast to, by `RefTest`, `RefCast` and `BrOnCast`.
     casts: Vec<Cast>,
     ctrl: Vec<Ctrl>,
@@ -216,6 +219,7 @@ pub(super) fn translate(
         local_ref,
         local_slots: next,
         stack_maps: StackMapBuilder::default(),
+        ref_entries: Vec::new(),
         casts: Vec::new(),
         ctrl: Vec::new(),
         br_tables: Vec::new(),
@@ -361,8 +365,16 @@ impl Translator<'_> {
 
     /// Records whether the entry on top of the stack is a reference.
     pub(super) fn mark_top_ref(&mut self, is_ref: bool) {
-        if let Some(top) = self.stack.last_mut() {
-            top.is_ref = is_ref;
+        let top = self.stack.len().wrapping_sub(1);
+        if let Some(o) = self.stack.last_mut() {
+            match (o.is_ref, is_ref) {
+                (false, true) => self.ref_entries.push(top),
+                (true, false) => {
+                    self.ref_entries.pop();
+                }
+                _ => {}
+            }
+            o.is_ref = is_ref;
         }
     }
 
@@ -373,6 +385,9 @@ impl Translator<'_> {
 
     pub(super) fn pop(&mut self) -> Opd {
         let o = self.stack.pop().expect("validated: operand stack underflow");
+        if o.is_ref {
+            self.ref_entries.pop();
+        }
         self.height = o.slot;
         if let Loc::Local(l) = o.loc {
             self.local_refs[l as usize] -= 1;
@@ -984,9 +999,13 @@ impl Translator<'_> {
     /// point of the call or allocation just emitted (its operands already popped, its result
     /// not yet pushed).
     pub(super) fn record_stack_map(&mut self) {
+        if self.ref_entries.is_empty() {
+            return;
+        }
         let pc = self.pc();
-        let temps = self.stack.iter().filter(|o| o.is_ref && o.loc == Loc::Temp).map(|o| o.slot);
-        self.stack_maps.record(pc, temps);
+        let stack = &self.stack;
+        let temps = self.ref_entries.iter().map(|&i| stack[i]).filter(|o| o.loc == Loc::Temp);
+        self.stack_maps.record(pc, self.ref_entries.len(), temps.map(|o| o.slot));
     }
 
     fn func_sig(&self, f: u32) -> (usize, Vec<ValType>) {
@@ -1961,6 +1980,23 @@ mod tests {
             }
         }
         assert!(f.code.iter().all(|i| !matches!(i, Instr::Br { t: u32::MAX })));
+    }
+
+    /// Many references on the stack across many calls: building exact maps would be
+    /// quadratic, so the function is left to conservative scanning once the budget is spent.
+    #[test]
+    fn stack_maps_stay_linear_for_hostile_functions() {
+        let n = 3000;
+        let body = format!(
+            "{} {} {}",
+            "(ref.i31 (i32.const 1))".repeat(n),
+            "(call $g)".repeat(n),
+            "(drop)".repeat(n)
+        );
+        let start = std::time::Instant::now();
+        let f = translate_wat(&format!("(module (func {body}) (func $g))"));
+        assert!(f.stack_maps.conservative);
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
     }
 
     #[test]

@@ -281,12 +281,7 @@ impl Execution {
                 let len = read(y);
                 let bytes = data_bytes(inst, z, read(a), len as usize * elem.size() as usize)?;
                 self.charge_bulk(store, len)?;
-                let size = bytes.len() as u64;
-                if store.gc_wants_collection(size) {
-                    let mut roots = Vec::new();
-                    self.frame_roots(store, &mut roots);
-                    store.gc_collect(roots);
-                }
+                self.collect_before(store, bytes.len() as u64, Vec::new());
                 return store.gc_alloc_init(ty, ConstAlloc::Bytes(bytes));
             }
             GcOp::ArrayNewElem => {
@@ -299,17 +294,22 @@ impl Execution {
         // Making (and zeroing) a long array is work in proportion to its length.
         self.charge_bulk(store, len)?;
         let bytes = StoreInner::gc_object_bytes(ty, len).unwrap_or(usize::MAX) as u64;
-        if store.gc_wants_collection(bytes) {
-            let mut roots: Vec<u64> = values.iter().map(|&v| v as u64).collect();
-            roots.extend(repeat.map(|v| v as u64));
-            self.frame_roots(store, &mut roots);
-            store.gc_collect(roots);
-        }
+        let operands = values.iter().chain(&repeat).map(|&v| v as u64).collect();
+        self.collect_before(store, bytes, operands);
         let init = match repeat {
             Some(value) => ConstAlloc::Repeat { value, len },
             None => ConstAlloc::Values(&values),
         };
         store.gc_alloc_init(ty, init)
+    }
+
+    /// Collects before an allocation of `bytes` if the heap asks for it and no native code is
+    /// on the stack; `operands` are the allocation's own (roots too).
+    fn collect_before(&self, store: &mut StoreInner, bytes: u64, mut operands: Vec<u64>) {
+        if store.gc_wants_collection(bytes) && store.gc_may_collect() {
+            self.frame_roots(store, &mut operands);
+            store.gc_collect(operands);
+        }
     }
 
     /// Appends the references in the frames of this call and of the calls suspended in host

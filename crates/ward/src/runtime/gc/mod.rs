@@ -126,6 +126,12 @@ impl StoreInner {
         self.gc.wants_collection(accounted) || over_heap || over_total
     }
 
+    /// Whether a collection may run now: not while native code is on the stack (a native call
+    /// that called out to the host or the interpreter), whose frames have no stack maps.
+    pub(crate) fn gc_may_collect(&self) -> bool {
+        self.vm.store_inner.is_null()
+    }
+
     /// Collects the heap with the store's roots and `extra` (the running code's), and gives the
     /// freed bytes back to the store's account.
     pub(crate) fn gc_collect(&mut self, mut extra: Vec<u64>) {

@@ -162,7 +162,12 @@ impl Scratch {
 fn suspend_native<T>(store: &mut Store<T>) -> usize {
     let level = store.wasm_nesting.saturating_sub(1) as usize;
     store.inner.suspended_stacks.truncate(level);
-    let empty = SuspendedStack { start: std::ptr::NonNull::dangling().as_ptr(), len: 0 };
+    let empty = SuspendedStack {
+        start: std::ptr::NonNull::dangling().as_ptr(),
+        len: 0,
+        frames: std::ptr::null(),
+        frames_len: 0,
+    };
     store.inner.suspended_stacks.push(empty);
     level
 }

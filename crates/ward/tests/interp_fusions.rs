@@ -155,3 +155,49 @@ fn chained_constant_additions_wrap_like_separate_ones() {
         assert_eq!(f.call(&mut store, x).unwrap(), want, "x = {x}");
     }
 }
+
+/// 64-bit and float constants that no instruction carries as an immediate keep their values
+/// in every frame: recursion, the fast call path and the general one (a call through a table),
+/// a tail call, a local written next to the constants' uses.
+#[test]
+fn wide_constants_hold_in_every_frame() {
+    let (mut store, inst) = instance(
+        r#"(module
+          (table 1 funcref) (elem (i32.const 0) $mix)
+          (type $t (func (param i64) (result i64)))
+          (func $mix (type $t) (local i64)
+            (local.set 1 (i64.xor (local.get 0) (i64.const 0x5555_5555_5555_5555)))
+            (f64.add (f64.convert_i64_u (local.get 1)) (f64.const 0.25))
+            i64.trunc_f64_u
+            (i64.and (i64.const 0xffff_ffff_0000_0000)))
+          (func $rec (export "rec") (param i64) (result i64)
+            (if (result i64) (i64.eqz (local.get 0))
+              (then (i64.const 0x1234_5678_9abc_def0))
+              (else
+                (i64.add
+                  (i64.and (local.get 0) (i64.const 0xf0f0_f0f0_0000_0000))
+                  (i64.add
+                    (call $rec (i64.sub (local.get 0) (i64.const 1)))
+                    (call_indirect (type $t) (local.get 0) (i32.const 0)))))))
+          (func (export "tail") (param i64) (result i64)
+            (return_call $mix (i64.or (local.get 0) (i64.const 0x8000_0000_0000_0000)))))"#,
+    );
+    fn mix(x: u64) -> u64 {
+        let l = x ^ 0x5555_5555_5555_5555;
+        let f = l as f64 + 0.25;
+        (f as u64) & 0xffff_ffff_0000_0000
+    }
+    fn rec(x: u64) -> u64 {
+        if x == 0 {
+            0x1234_5678_9abc_def0
+        } else {
+            (x & 0xf0f0_f0f0_0000_0000).wrapping_add(rec(x - 1).wrapping_add(mix(x)))
+        }
+    }
+    let f = inst.get_typed_func::<i64, i64>(&store, "rec").unwrap();
+    for x in [0u64, 1, 7, 300] {
+        assert_eq!(f.call(&mut store, x as i64).unwrap() as u64, rec(x), "rec({x})");
+    }
+    let t = inst.get_typed_func::<i64, i64>(&store, "tail").unwrap();
+    assert_eq!(t.call(&mut store, 12345).unwrap() as u64, mix(12345 | 1 << 63));
+}

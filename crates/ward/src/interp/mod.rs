@@ -12,7 +12,7 @@ mod exec;
 mod num;
 #[cfg(feature = "op-stats")]
 mod op_stats;
-pub(crate) mod simd;
+pub(crate) use crate::runtime::simd;
 mod translate;
 
 pub(crate) use code::CompiledFunc;

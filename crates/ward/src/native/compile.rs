@@ -3,10 +3,10 @@
 
 use super::code::CodeMemory;
 use super::translate::{self, ModuleCx, Unsupported, FUNC_NAMESPACE};
-use crate::error::clip;
-use crate::module::{ImportKind, ModuleInner};
+use crate::module::ModuleInner;
+use crate::runtime::simd::SimdInstr;
 use crate::runtime::vmctx::{VMContextBox, VMCounts, VMOffsets};
-use crate::types::{FuncType, ValType};
+use crate::types::FuncType;
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::ExternalName;
@@ -28,6 +28,8 @@ pub(super) struct CompiledModule {
     funcs: Box<[u32]>,
     /// Offset of the array-call trampoline of each defined function's signature.
     trampolines: Box<[u32]>,
+    /// The SIMD operators the code evaluates by runtime calls, by address (see `ModuleCx`).
+    _simd_ops: Vec<Box<SimdInstr>>,
 }
 
 impl CompiledModule {
@@ -94,17 +96,6 @@ fn check_module(m: &ModuleInner) -> std::result::Result<(), Unsupported> {
     let cfg = m.engine.config();
     if cfg.epoch_interruption {
         return Err("the engine uses epoch interruption, which the native tier does not yet".into());
-    }
-    for imp in &m.imports {
-        if let ImportKind::Global(g) = &imp.kind {
-            if g.content == ValType::V128 {
-                return Err(format!(
-                    "it imports a global of a vector type (`{}::{}`)",
-                    clip(&imp.module, 64),
-                    clip(&imp.name, 64)
-                ));
-            }
-        }
     }
     if m.uses_gc_types() {
         return Err("it uses garbage collection (struct or array types)".into());
@@ -176,6 +167,7 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
         consume_fuel: cfg.consume_fuel,
         checkpoints: cfg.checkpoints(),
         max_depth: u32::try_from(cfg.max_call_depth).unwrap_or(u32::MAX),
+        simd_ops: Default::default(),
     };
     let mut fctx = FunctionBuilderContext::new();
     let mut ctx = Context::new();
@@ -243,5 +235,6 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
         code,
         funcs: starts[..m.bodies.len()].iter().map(|s| *s as u32).collect(),
         trampolines: func_tramp.iter().map(|k| starts[*k] as u32).collect(),
+        _simd_ops: cx.simd_ops.into_inner(),
     })
 }

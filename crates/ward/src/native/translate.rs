@@ -11,6 +11,8 @@
 //! code since the previous checkpoint. The count is only known when the next checkpoint opens,
 //! so each checkpoint's constant is patched then.
 
+mod simd;
+
 use super::trap_number;
 use crate::error::TrapCode;
 use crate::module::ModuleInner;
@@ -21,8 +23,8 @@ use crate::types::{FuncType, HeapType, Mutability, ValType};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::{
-    types, AbiParam, Block, BlockArg, ExtFuncData, ExternalName, FuncRef, Function, Inst,
-    InstBuilder, JumpTableData, MemFlagsData, SigRef, Signature, StackSlot, StackSlotData,
+    types, AbiParam, Block, BlockArg, ConstantData, ExtFuncData, ExternalName, FuncRef, Function,
+    Inst, InstBuilder, JumpTableData, MemFlagsData, SigRef, Signature, StackSlot, StackSlotData,
     StackSlotKind, Type, UserExternalName, UserFuncName, Value,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
@@ -45,6 +47,9 @@ pub(super) struct ModuleCx<'m> {
     /// Whether there are checkpoints at all (fuel or interruption).
     pub(super) checkpoints: bool,
     pub(super) max_depth: u32,
+    /// The SIMD operators native code evaluates by a runtime call (`simd::simd_eval`), which
+    /// the code names by address: boxed, so they never move, and kept with the code.
+    pub(super) simd_ops: std::cell::RefCell<Vec<Box<crate::runtime::simd::SimdInstr>>>,
 }
 
 /// Namespace of the external names of the module's functions (their module index).
@@ -57,6 +62,8 @@ pub(super) fn val_type(t: ValType) -> Result<Type, Unsupported> {
         ValType::I64 => types::I64,
         ValType::F32 => types::F32,
         ValType::F64 => types::F64,
+        // Vectors are kept as `i8x16` and bitcast to the lane shape each operator works on.
+        ValType::V128 => types::I8X16,
         // References travel as their 64-bit values; no operator looks into them. Exception
         // references stay in the interpreter, whose frames the exception collector scans. (A
         // body's own local and block types name module type indices, which read as `Other`;
@@ -67,7 +74,7 @@ pub(super) fn val_type(t: ValType) -> Result<Type, Unsupported> {
 }
 
 /// The native signature of a wasm function type: `(vmctx, [results area,] params...)`, one
-/// result in a register, several through the area (one 8-byte slot each).
+/// result in a register, several through the area (8-byte slots, see [`slot_offsets`]).
 pub(super) fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Result<Signature, Unsupported> {
     let mut sig = Signature::new(call_conv);
     sig.params.push(AbiParam::new(types::I64));
@@ -100,6 +107,42 @@ fn readonly() -> MemFlagsData {
 /// Flags of wasm memory accesses: bounds-checked before, possibly unaligned.
 fn heap() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
+}
+
+/// Flags of a vector access to a slot, a global or a results area: never trapping, but not
+/// declared aligned, so Cranelift never folds it into an SSE operand (which would need 16-byte
+/// alignment; slots are 8-byte aligned).
+fn vector_slot() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+
+/// The offset of each of `tys` in consecutive 8-byte slots (a vector takes two, as in the
+/// interpreter and the array-call convention), and the number of slots they take.
+pub(super) fn slot_offsets(tys: &[Type]) -> (Vec<i32>, u32) {
+    let mut offsets = Vec::with_capacity(tys.len());
+    let mut n = 0u32;
+    for t in tys {
+        offsets.push(8 * n as i32);
+        n += if t.is_vector() { 2 } else { 1 };
+    }
+    (offsets, n)
+}
+
+/// Stores `v` into the 8-byte slot(s) at `base + offset`: scalars zero-extended to 64 bits,
+/// vectors in two slots (low half first).
+fn store_slot(b: &mut FunctionBuilder<'_>, v: Value, base: Value, offset: i32) {
+    if b.func.dfg.value_type(v).is_vector() {
+        b.ins().store(vector_slot(), v, base, offset);
+    } else {
+        let wide = widen(b, v);
+        b.ins().store(trusted(), wide, base, offset);
+    }
+}
+
+/// Loads a value of type `ty` from the slot(s) at `base + offset` (see [`store_slot`]).
+fn load_slot(b: &mut FunctionBuilder<'_>, ty: Type, base: Value, offset: i32) -> Value {
+    let flags = if ty.is_vector() { vector_slot() } else { trusted() };
+    b.ins().load(ty, flags, base, offset)
 }
 
 const STORE_OFFSET: i32 = offset_of!(VMContextHeader, store) as i32;
@@ -323,38 +366,46 @@ pub(super) fn trampoline(
     let p = b.block_params(entry).to_vec();
     let (vmctx, values, callee) = (p[0], p[1], p[2]);
     let mut args = vec![vmctx];
-    let area = results_area(&mut b, ty.results().len());
-    if let Some(slot) = area {
-        args.push(b.ins().stack_addr(types::I64, slot, 0));
+    let params: Vec<Type> = ty.params().iter().map(|t| val_type(*t)).collect::<Result<_, _>>()?;
+    let results: Vec<Type> = ty.results().iter().map(|t| val_type(*t)).collect::<Result<_, _>>()?;
+    let area = results_area(&mut b, &results);
+    if let Some((slot, _)) = &area {
+        args.push(b.ins().stack_addr(types::I64, *slot, 0));
     }
-    for (i, t) in ty.params().iter().enumerate() {
-        args.push(b.ins().load(val_type(*t)?, trusted(), values, 8 * i as i32));
+    let (param_at, _) = slot_offsets(&params);
+    for (t, at) in params.iter().zip(param_at) {
+        args.push(load_slot(&mut b, *t, values, at));
     }
     let wasm_sig = b.import_signature(wasm_signature(ty, cx.call_conv)?);
     let call = b.ins().call_indirect(wasm_sig, callee, &args);
-    let results: Vec<Value> = match area {
-        Some(slot) => ty
-            .results()
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Ok(b.ins().stack_load(types::I64, val_type(*t)?, slot, 8 * i as i32)))
-            .collect::<Result<_, Unsupported>>()?,
+    let (result_at, _) = slot_offsets(&results);
+    let values_out: Vec<Value> = match area {
+        Some((slot, _)) => {
+            let addr = b.ins().stack_addr(types::I64, slot, 0);
+            results.iter().zip(&result_at).map(|(t, at)| load_slot(&mut b, *t, addr, *at)).collect()
+        }
         None => b.inst_results(call).to_vec(),
     };
-    for (i, v) in results.into_iter().enumerate() {
-        let wide = widen(&mut b, v);
-        b.ins().store(trusted(), wide, values, 8 * i as i32);
+    for (v, at) in values_out.into_iter().zip(result_at) {
+        store_slot(&mut b, v, values, at);
     }
     b.ins().return_(&[]);
     b.finalize(cx.frontend);
     Ok(function)
 }
 
-/// A stack slot for the results of a call with `n > 1` results.
-fn results_area(b: &mut FunctionBuilder<'_>, n: usize) -> Option<StackSlot> {
-    (n > 1).then(|| {
-        b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8 * n as u32, 3))
+/// A stack slot for the results (of types `tys`) of a call with several results, and the
+/// offset of each in it.
+fn results_area(b: &mut FunctionBuilder<'_>, tys: &[Type]) -> Option<(StackSlot, Vec<i32>)> {
+    (tys.len() > 1).then(|| {
+        let (at, n) = slot_offsets(tys);
+        (slots(b, n), at)
     })
+}
+
+/// A 16-byte-aligned stack slot of `n` 8-byte slots.
+fn slots(b: &mut FunctionBuilder<'_>, n: u32) -> StackSlot {
+    b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8 * n, 4))
 }
 
 /// `v` as a 64-bit integer with its bits zero-extended (how values sit in 8-byte slots).
@@ -375,8 +426,16 @@ fn zero(b: &mut FunctionBuilder<'_>, ty: Type) -> Value {
     match ty {
         types::F32 => b.ins().f32const(Ieee32::with_bits(0)),
         types::F64 => b.ins().f64const(Ieee64::with_bits(0)),
+        types::I8X16 => v128_const(b, 0),
         _ => b.ins().iconst(ty, 0),
     }
+}
+
+/// The `i8x16` constant whose little-endian bytes are `bits`.
+fn v128_const(b: &mut FunctionBuilder<'_>, bits: u128) -> Value {
+    let data = ConstantData::from(bits.to_le_bytes().as_slice());
+    let handle = b.func.dfg.constants.insert(data);
+    b.ins().vconst(types::I8X16, handle)
 }
 
 /// Exclusive bounds of a trapping float-to-int truncation, as in the interpreter
@@ -560,8 +619,14 @@ impl Translator<'_, '_> {
         let values = self.b.block_params(exit).to_vec();
         match self.results_area {
             Some(area) => {
-                for (i, v) in values.iter().enumerate() {
-                    self.b.ins().store(trusted(), *v, area, 8 * i as i32);
+                let (at, _) = slot_offsets(&self.results);
+                for (v, at) in values.iter().zip(at) {
+                    let flags = if self.b.func.dfg.value_type(*v).is_vector() {
+                        vector_slot()
+                    } else {
+                        trusted()
+                    };
+                    self.b.ins().store(flags, *v, area, at);
                 }
                 self.b.ins().return_(&[]);
             }
@@ -824,16 +889,23 @@ impl Translator<'_, '_> {
 
     /// Pops the arguments of a call of type `ty` and returns the native argument list (with
     /// `callee_vmctx` first) and the results area, if any.
-    fn call_args(&mut self, ty: &FuncType, callee_vmctx: Value) -> (Vec<Value>, Option<StackSlot>) {
+    fn call_args(
+        &mut self,
+        ty: &FuncType,
+        callee_vmctx: Value,
+    ) -> Result<(Vec<Value>, Option<(Value, Vec<i32>)>), Unsupported> {
         let n = ty.params().len();
         let wasm_args = self.stack.split_off(self.stack.len() - n);
         let mut args = vec![callee_vmctx];
-        let area = results_area(&mut self.b, ty.results().len());
-        if let Some(slot) = area {
-            args.push(self.b.ins().stack_addr(types::I64, slot, 0));
-        }
+        let results: Vec<Type> =
+            ty.results().iter().map(|t| val_type(*t)).collect::<Result<_, _>>()?;
+        let area = results_area(&mut self.b, &results).map(|(slot, at)| {
+            let addr = self.b.ins().stack_addr(types::I64, slot, 0);
+            args.push(addr);
+            (addr, at)
+        });
         args.extend(wasm_args);
-        (args, area)
+        Ok((args, area))
     }
 
     /// After a call: trap propagation, results, memory reload.
@@ -841,14 +913,14 @@ impl Translator<'_, '_> {
         &mut self,
         call: Inst,
         ty: &FuncType,
-        area: Option<StackSlot>,
+        area: Option<(Value, Vec<i32>)>,
     ) -> Result<(), Unsupported> {
         let direct: Vec<Value> = self.b.inst_results(call).to_vec();
         self.check_trap();
         match area {
-            Some(slot) => {
-                for (i, t) in ty.results().iter().enumerate() {
-                    let v = self.b.ins().stack_load(types::I64, val_type(*t)?, slot, 8 * i as i32);
+            Some((addr, at)) => {
+                for (t, at) in ty.results().iter().zip(at) {
+                    let v = load_slot(&mut self.b, val_type(*t)?, addr, at);
                     self.push(v);
                 }
             }
@@ -868,7 +940,7 @@ impl Translator<'_, '_> {
             return self.call_record(record, &ty, sig);
         }
         let callee = self.func_ref(func)?;
-        let (args, area) = self.call_args(&ty, self.vmctx);
+        let (args, area) = self.call_args(&ty, self.vmctx)?;
         let call = self.b.ins().call(callee, &args);
         self.after_call(call, &ty, area)
     }
@@ -941,21 +1013,20 @@ impl Translator<'_, '_> {
         self.b.seal_block(native);
         let callee_vmctx = self.b.ins().load(types::I64, trusted(), record, REC_VMCTX);
         let mut args = vec![callee_vmctx];
-        let area = results_area(&mut self.b, result_types.len());
-        if let Some(slot) = area {
-            args.push(self.b.ins().stack_addr(types::I64, slot, 0));
-        }
+        let area = results_area(&mut self.b, &result_types).map(|(slot, at)| {
+            let addr = self.b.ins().stack_addr(types::I64, slot, 0);
+            args.push(addr);
+            (addr, at)
+        });
         args.extend_from_slice(&wasm_args);
         let call = self.b.ins().call_indirect(sig, entry, &args);
         let direct = self.b.inst_results(call).to_vec();
         self.check_trap();
         let results: Vec<BlockArg> = match area {
-            Some(slot) => result_types
+            Some((addr, at)) => result_types
                 .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    BlockArg::Value(self.b.ins().stack_load(types::I64, *t, slot, 8 * i as i32))
-                })
+                .zip(at)
+                .map(|(t, at)| BlockArg::Value(load_slot(&mut self.b, *t, addr, at)))
                 .collect(),
             None => direct.into_iter().map(BlockArg::Value).collect(),
         };
@@ -963,17 +1034,16 @@ impl Translator<'_, '_> {
 
         self.b.switch_to_block(out);
         self.b.seal_block(out);
-        let len = wasm_args.len().max(result_types.len()).max(1);
-        let slots = self.b.create_sized_stack_slot(StackSlotData::new(
-            StackSlotKind::ExplicitSlot,
-            8 * len as u32,
-            3,
-        ));
-        for (i, v) in wasm_args.iter().enumerate() {
-            let wide = widen(&mut self.b, *v);
-            self.b.ins().stack_store(types::I64, wide, slots, 8 * i as i32);
+        let arg_types: Vec<Type> =
+            wasm_args.iter().map(|v| self.b.func.dfg.value_type(*v)).collect();
+        let (arg_at, arg_slots) = slot_offsets(&arg_types);
+        let (result_at, result_slots) = slot_offsets(&result_types);
+        let len = arg_slots.max(result_slots).max(1);
+        let area = slots(&mut self.b, len);
+        let values = self.b.ins().stack_addr(types::I64, area, 0);
+        for (v, at) in wasm_args.iter().zip(arg_at) {
+            store_slot(&mut self.b, *v, values, at);
         }
-        let values = self.b.ins().stack_addr(types::I64, slots, 0);
         let len = self.iconst(types::I32, len as i64);
         let caller = self.iconst(types::I32, self.func as i64);
         self.libcall(
@@ -985,10 +1055,8 @@ impl Translator<'_, '_> {
         self.check_trap();
         let results: Vec<BlockArg> = result_types
             .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                BlockArg::Value(self.b.ins().stack_load(types::I64, *t, slots, 8 * i as i32))
-            })
+            .zip(result_at)
+            .map(|(t, at)| BlockArg::Value(load_slot(&mut self.b, *t, values, at)))
             .collect();
         self.b.ins().jump(merge, &results);
 
@@ -1272,7 +1340,13 @@ impl Translator<'_, '_> {
         let g = self.cx.module.globals[index as usize].ty;
         let ty = val_type(g.content).map_err(|e| self.unsupported(format!("a global of {e}")))?;
         let cell = self.global_cell(index);
-        let flags = if g.mutability == Mutability::Const { readonly() } else { trusted() };
+        let flags = if ty.is_vector() {
+            vector_slot()
+        } else if g.mutability == Mutability::Const {
+            readonly()
+        } else {
+            trusted()
+        };
         let v = self.b.ins().load(ty, flags, cell, GLOBAL_VALUE);
         self.push(v);
         Ok(())
@@ -1283,9 +1357,8 @@ impl Translator<'_, '_> {
         val_type(g.content).map_err(|e| self.unsupported(format!("a global of {e}")))?;
         let v = self.pop();
         let cell = self.global_cell(index);
-        // The cell holds the value zero-extended to 128 bits; its upper half stays zero.
-        let wide = widen(&mut self.b, v);
-        self.b.ins().store(trusted(), wide, cell, GLOBAL_VALUE);
+        // The cell holds the value zero-extended to 128 bits (a scalar's upper half stays zero).
+        store_slot(&mut self.b, v, cell, GLOBAL_VALUE);
         Ok(())
     }
 
@@ -1440,9 +1513,6 @@ impl Translator<'_, '_> {
                 let c = self.pop();
                 let b = self.pop();
                 let a = self.pop();
-                if self.b.func.dfg.value_type(a).is_vector() {
-                    return Err(self.unsupported("select of v128"));
-                }
                 let v = self.b.ins().select(c, a, b);
                 self.push(v);
             }
@@ -1741,7 +1811,7 @@ impl Translator<'_, '_> {
                 self.push(v);
             }
 
-            other => return Err(self.unsupported(format!("`{other:?}`"))),
+            other => self.simd(other)?,
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ pub(crate) mod gc;
 pub(crate) mod instantiate;
 pub(crate) mod memory;
 pub(crate) mod pool;
+pub(crate) mod simd;
 pub(crate) mod vmctx;
 
 pub(crate) use exceptions::{ExnHeap, ExnObject};

@@ -2,9 +2,11 @@
 //! including the relaxed-SIMD instructions.
 //!
 //! Nothing here touches memory, the value stack or traps: each operation is a
-//! plain function from operand values to a result value. The interpreter
-//! decodes an instruction once with [`classify`] and then calls the matching
-//! `eval` method.
+//! plain function from operand values to a result value. Both tiers share
+//! it: the interpreter decodes an instruction once with [`classify`] and then
+//! calls the matching `eval` method; the native tier lowers most operations to
+//! Cranelift IR and calls `eval` (as a runtime call) for the others, so that the
+//! two agree bit for bit.
 //!
 //! # Representation
 //!

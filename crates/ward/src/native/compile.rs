@@ -2,9 +2,8 @@
 //! signature), linking into executable memory, and filling instances' records.
 
 use super::code::CodeMemory;
-use super::translate::{self, ModuleCx, Unsupported, FUNC_NAMESPACE};
+use super::translate::{self, ModuleCx, SimdOps, Unsupported, FUNC_NAMESPACE};
 use crate::module::ModuleInner;
-use crate::runtime::simd::SimdInstr;
 use crate::runtime::vmctx::{VMContextBox, VMCounts, VMOffsets};
 use crate::types::FuncType;
 use cranelift_codegen::binemit::Reloc;
@@ -29,7 +28,7 @@ pub(super) struct CompiledModule {
     /// Offset of the array-call trampoline of each defined function's signature.
     trampolines: Box<[u32]>,
     /// The SIMD operators the code evaluates by runtime calls, by address (see `ModuleCx`).
-    _simd_ops: Vec<Box<SimdInstr>>,
+    _simd_ops: SimdOps,
 }
 
 impl CompiledModule {

@@ -13,6 +13,8 @@
 
 mod simd;
 
+pub(super) use simd::SimdOps;
+
 use super::trap_number;
 use crate::error::TrapCode;
 use crate::module::ModuleInner;
@@ -49,7 +51,7 @@ pub(super) struct ModuleCx<'m> {
     pub(super) max_depth: u32,
     /// The SIMD operators native code evaluates by a runtime call (`simd::simd_eval`), which
     /// the code names by address: boxed, so they never move, and kept with the code.
-    pub(super) simd_ops: std::cell::RefCell<Vec<Box<crate::runtime::simd::SimdInstr>>>,
+    pub(super) simd_ops: std::cell::RefCell<SimdOps>,
 }
 
 /// Namespace of the external names of the module's functions (their module index).
@@ -402,6 +404,9 @@ fn results_area(b: &mut FunctionBuilder<'_>, tys: &[Type]) -> Option<(StackSlot,
         (slots(b, n), at)
     })
 }
+
+/// The address of a call's results area and the offset of each result in it.
+type ResultsArea = (Value, Vec<i32>);
 
 /// A 16-byte-aligned stack slot of `n` 8-byte slots.
 fn slots(b: &mut FunctionBuilder<'_>, n: u32) -> StackSlot {
@@ -893,7 +898,7 @@ impl Translator<'_, '_> {
         &mut self,
         ty: &FuncType,
         callee_vmctx: Value,
-    ) -> Result<(Vec<Value>, Option<(Value, Vec<i32>)>), Unsupported> {
+    ) -> Result<(Vec<Value>, Option<ResultsArea>), Unsupported> {
         let n = ty.params().len();
         let wasm_args = self.stack.split_off(self.stack.len() - n);
         let mut args = vec![callee_vmctx];
@@ -913,7 +918,7 @@ impl Translator<'_, '_> {
         &mut self,
         call: Inst,
         ty: &FuncType,
-        area: Option<(Value, Vec<i32>)>,
+        area: Option<ResultsArea>,
     ) -> Result<(), Unsupported> {
         let direct: Vec<Value> = self.b.inst_results(call).to_vec();
         self.check_trap();

@@ -24,6 +24,11 @@ use cranelift_codegen::ir::{
 };
 use wasmparser::{MemArg, Operator};
 
+/// The operators a module's code evaluates by runtime calls. Each is boxed so that it keeps its
+/// address (which the code embeds) while more are added.
+#[allow(clippy::vec_box)]
+pub(in crate::native) type SimdOps = Vec<Box<SimdInstr>>;
+
 const V: Type = types::I8X16;
 const I8X16: Type = types::I8X16;
 const I16X8: Type = types::I16X8;

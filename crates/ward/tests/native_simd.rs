@@ -2,6 +2,7 @@
 //! included, on edge-case and pseudo-random vectors, must give the same bits (NaN payloads
 //! included: both tiers canonicalise computed NaNs); vectors in locals, globals, blocks, native,
 //! indirect and host calls; memory accesses at the bounds trap alike; fuel is burnt alike.
+//! Also tail calls (which pass vectors too).
 
 use ward::{
     Config, Engine, FuncType, Global, GlobalType, Instance, Linker, Module, Mutability, Store,
@@ -832,4 +833,57 @@ fn both_tiers_burn_the_same_fuel_on_vector_code() {
         let left: Vec<u64> = both.sides.iter().map(|s| s.0.get_fuel().unwrap()).collect();
         assert_eq!(left[0], left[1], "fuel left with a budget of {budget}");
     }
+}
+
+/// Tail calls of every kind: direct (deeper than the call-depth limit), through a table (native
+/// and host callees), through a reference, with several results (vectors among them).
+const TAIL: &str = r#"(module
+  (import "host" "twist" (func $twist (param v128 i32) (result v128 i64)))
+  (type $pair_t (func (param v128 i32) (result v128 i64)))
+  (type $count_t (func (param i64 i64) (result i64)))
+  (table 2 funcref)
+  (elem (i32.const 0) $pair $twist)
+  (elem declare func $count)
+  (func $pair (param v128 i32) (result v128 i64)
+    (i32x4.add (local.get 0) (i32x4.splat (local.get 1)))
+    (i64.extend_i32_s (local.get 1)))
+  (func $count (export "count") (type $count_t) (param $n i64) (param $acc i64) (result i64)
+    (if (result i64) (i64.eqz (local.get $n))
+      (then (local.get $acc))
+      (else (return_call $count (i64.sub (local.get $n) (i64.const 1))
+                                (i64.add (local.get $acc) (local.get $n))))))
+  (func $count_ref (export "count_ref") (param $n i64) (param $acc i64) (result i64)
+    (if (result i64) (i64.eqz (local.get $n))
+      (then (local.get $acc))
+      (else (return_call_ref $count_t (i64.sub (local.get $n) (i64.const 1))
+                             (i64.xor (local.get $acc) (local.get $n)) (ref.func $count)))))
+  (func (export "indirect") (param v128 i32) (result v128 i64)
+    (return_call_indirect (type $pair_t) (local.get 0) (local.get 1)
+      (i32.and (local.get 1) (i32.const 1))))
+  (func (export "host") (param v128 i32) (result v128 i64)
+    (return_call $twist (local.get 0) (local.get 1)))
+  (func (export "bad") (param i32) (result v128 i64)
+    (return_call_indirect (type $pair_t) (v128.const i64x2 1 2) (i32.const 3) (local.get 0))))"#;
+
+#[test]
+fn tail_calls_agree_and_run_in_constant_stack() {
+    let mut both = Both::new(TAIL);
+    for n in [0i64, 1, 10, 100_000, 1_000_000] {
+        both.check("count", &[Val::I64(n), Val::I64(0)]);
+        both.check("count_ref", &[Val::I64(n), Val::I64(5)]);
+    }
+    for (k, v) in vectors().into_iter().step_by(5).enumerate() {
+        both.check("indirect", &[Val::V128(v), Val::I32(k as i32)]);
+        both.check("host", &[Val::V128(v), Val::I32(k as i32 - 3)]);
+    }
+    for i in [0, 1, 2, -1] {
+        both.check("bad", &[Val::I32(i)]);
+    }
+    let mut fuel = Both::with(TAIL, true);
+    for n in [0i64, 1, 7, 1000] {
+        fuel.check_fuel("count", &[Val::I64(n), Val::I64(0)]);
+        fuel.check_fuel("count_ref", &[Val::I64(n), Val::I64(0)]);
+    }
+    fuel.check_fuel("indirect", &[Val::V128(7), Val::I32(3)]);
+    fuel.check_fuel("host", &[Val::V128(7), Val::I32(3)]);
 }

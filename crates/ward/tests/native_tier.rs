@@ -536,12 +536,13 @@ fn unsupported_modules_fall_back_and_still_run() {
     let engine = make_engine(Tier::Native, &|_| {});
     // An operator outside the subset, named in the reason.
     let wat = r#"(module
-        (func $seven (result i32) (i32.const 7))
-        (func (export "run") (result i32) (return_call $seven)))"#;
+        (tag $e)
+        (func $never (throw $e))
+        (func (export "run") (result i32) (i32.const 7)))"#;
     let module = Module::new(&engine, wat).unwrap();
     assert_eq!(module.tier(), Tier::Interpreter);
     let reason = module.native_fallback_reason().unwrap();
-    assert!(reason.contains("ReturnCall"), "{reason}");
+    assert!(reason.contains("Throw"), "{reason}");
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
     let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
@@ -549,9 +550,10 @@ fn unsupported_modules_fall_back_and_still_run() {
 
     // Unsupported code that can never run does not stop native compilation.
     let wat = r#"(module
+        (tag $e)
         (func (export "run") (result i32)
           (return (i32.const 3))
-          (return_call 0)))"#;
+          (throw $e)))"#;
     assert_eq!(Module::new(&engine, wat).unwrap().tier(), Tier::Native);
 
     // Epoch deadlines call back into the embedder: such engines interpret.

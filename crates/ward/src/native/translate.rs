@@ -12,6 +12,7 @@
 //! so each checkpoint's constant is patched then.
 
 mod simd;
+mod tail;
 
 pub(super) use simd::SimdOps;
 
@@ -54,6 +55,10 @@ pub(super) struct ModuleCx<'m> {
     pub(super) simd_ops: std::cell::RefCell<SimdOps>,
 }
 
+/// The calling convention of wasm functions among themselves: Cranelift's `tail`, the only one
+/// with tail calls (`return_call*`). Trampolines and runtime calls use the platform's.
+const WASM_CONV: CallConv = CallConv::Tail;
+
 /// Namespace of the external names of the module's functions (their module index).
 pub(super) const FUNC_NAMESPACE: u32 = 0;
 
@@ -77,8 +82,8 @@ pub(super) fn val_type(t: ValType) -> Result<Type, Unsupported> {
 
 /// The native signature of a wasm function type: `(vmctx, [results area,] params...)`, one
 /// result in a register, several through the area (8-byte slots, see [`slot_offsets`]).
-pub(super) fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Result<Signature, Unsupported> {
-    let mut sig = Signature::new(call_conv);
+pub(super) fn wasm_signature(ty: &FuncType) -> Result<Signature, Unsupported> {
+    let mut sig = Signature::new(WASM_CONV);
     sig.params.push(AbiParam::new(types::I64));
     if ty.results().len() > 1 {
         sig.params.push(AbiParam::new(types::I64));
@@ -249,7 +254,7 @@ pub(super) fn translate(
     let range = m.bodies[def].range.clone();
     let body = FunctionBody::new(BinaryReader::new(&m.bytes[range.clone()], range.start as u64));
     let ty = m.func_type(func).clone();
-    let sig = wasm_signature(&ty, cx.call_conv)?;
+    let sig = wasm_signature(&ty)?;
     let mut function = Function::with_name_signature(UserFuncName::user(FUNC_NAMESPACE, func), sig);
     let invalid = |e: wasmparser::BinaryReaderError| format!("unreadable body: {e}");
 
@@ -378,7 +383,7 @@ pub(super) fn trampoline(
     for (t, at) in params.iter().zip(param_at) {
         args.push(load_slot(&mut b, *t, values, at));
     }
-    let wasm_sig = b.import_signature(wasm_signature(ty, cx.call_conv)?);
+    let wasm_sig = b.import_signature(wasm_signature(ty)?);
     let call = b.ins().call_indirect(wasm_sig, callee, &args);
     let (result_at, _) = slot_offsets(&results);
     let values_out: Vec<Value> = match area {
@@ -870,7 +875,7 @@ impl Translator<'_, '_> {
             return Ok(*s);
         }
         let ty = self.cx.module.func_type_of_type(type_index).clone();
-        let sig = self.b.import_signature(wasm_signature(&ty, self.cx.call_conv)?);
+        let sig = self.b.import_signature(wasm_signature(&ty)?);
         self.sigs.insert(type_index, sig);
         Ok(sig)
     }
@@ -953,6 +958,13 @@ impl Translator<'_, '_> {
     fn call_indirect(&mut self, type_index: u32, table: u32) -> Result<(), Unsupported> {
         let ty = self.cx.module.func_type_of_type(type_index).clone();
         let sig = self.sig_ref(type_index)?;
+        let record = self.indirect_record(type_index, table);
+        self.call_record(record, &ty, sig)
+    }
+
+    /// Pops a table index and returns the record of table `table`'s element there, trapping
+    /// unless it is a function of type `type_index` (or a subtype).
+    fn indirect_record(&mut self, type_index: u32, table: u32) -> Value {
         let index = self.pop();
         let tptr = self.table_ptr(table);
         let base = self.b.ins().load(types::I64, trusted(), tptr, TABLE_BASE);
@@ -992,7 +1004,7 @@ impl Translator<'_, '_> {
         self.b.ins().jump(ok, &[]);
         self.b.switch_to_block(ok);
         self.b.seal_block(ok);
-        self.call_record(record, &ty, sig)
+        record
     }
 
     /// Calls the function of `record` (of type `ty`, native signature `sig`), with the
@@ -1039,10 +1051,31 @@ impl Translator<'_, '_> {
 
         self.b.switch_to_block(out);
         self.b.seal_block(out);
+        let results = self.call_out(record, &wasm_args, &result_types);
+        let results: Vec<BlockArg> = results.into_iter().map(BlockArg::Value).collect();
+        self.b.ins().jump(merge, &results);
+
+        self.b.switch_to_block(merge);
+        self.b.seal_block(merge);
+        let values = self.b.block_params(merge).to_vec();
+        self.stack.extend(values);
+        self.reload_memory();
+        Ok(())
+    }
+
+    /// Calls the function of `record`, which has no native code, through the embedding layer
+    /// (`libcalls::call_out`) with `wasm_args`, the arguments and results in 8-byte slots;
+    /// returns its results (of types `result_types`).
+    fn call_out(
+        &mut self,
+        record: Value,
+        wasm_args: &[Value],
+        result_types: &[Type],
+    ) -> Vec<Value> {
         let arg_types: Vec<Type> =
             wasm_args.iter().map(|v| self.b.func.dfg.value_type(*v)).collect();
         let (arg_at, arg_slots) = slot_offsets(&arg_types);
-        let (result_at, result_slots) = slot_offsets(&result_types);
+        let (result_at, result_slots) = slot_offsets(result_types);
         let len = arg_slots.max(result_slots).max(1);
         let area = slots(&mut self.b, len);
         let values = self.b.ins().stack_addr(types::I64, area, 0);
@@ -1058,19 +1091,11 @@ impl Translator<'_, '_> {
             &[self.vmctx, record, values, len, caller],
         );
         self.check_trap();
-        let results: Vec<BlockArg> = result_types
+        result_types
             .iter()
             .zip(result_at)
-            .map(|(t, at)| BlockArg::Value(load_slot(&mut self.b, *t, values, at)))
-            .collect();
-        self.b.ins().jump(merge, &results);
-
-        self.b.switch_to_block(merge);
-        self.b.seal_block(merge);
-        let values = self.b.block_params(merge).to_vec();
-        self.stack.extend(values);
-        self.reload_memory();
-        Ok(())
+            .map(|(t, at)| load_slot(&mut self.b, *t, values, at))
+            .collect()
     }
 
     /// Calls the runtime function at `addr` (an `extern "C"` function of this process).
@@ -1802,6 +1827,11 @@ impl Translator<'_, '_> {
                 self.b.switch_to_block(next);
                 self.b.seal_block(next);
             }
+            O::ReturnCall { function_index } => self.return_call(function_index)?,
+            O::ReturnCallIndirect { type_index, table_index } => {
+                self.return_call_indirect(type_index, table_index)?
+            }
+            O::ReturnCallRef { type_index } => self.return_call_ref(type_index)?,
             O::CallRef { type_index } => {
                 let r = self.pop();
                 let null = self.b.ins().icmp_imm_u(IntCC::Equal, r, 0);

@@ -2,7 +2,7 @@
 //!
 //! Under [`Tier::Native`] a module is compiled as a whole when the [`Module`](crate::Module) is
 //! created (`api/module.rs` calls [`prepare`]). If it uses anything this tier does not cover yet
-//! — exceptions, tail calls, atomics or shared memories, GC operators — or the engine
+//! — exceptions, atomics or shared memories, GC operators — or the engine
 //! wants epoch interruption, the module runs in the interpreter as a whole: the
 //! reason (naming the first unsupported operator) is logged with `tracing::debug!` and kept
 //! ([`fallback_reason`]). Nothing is ever half native.
@@ -15,7 +15,9 @@
 //! 64-bit slots, calls the function, and stores its results back into the slots. Native
 //! functions call each other directly (module-internal calls are PC-relative; `call_indirect`
 //! goes through the table, the callee's record and its `native_entry`), in Ward's native
-//! calling convention: the platform's C convention with the callee's context first, then, for
+//! calling convention: Cranelift's `tail` convention (so that `return_call*` are real tail
+//! calls; trampolines and runtime calls use the platform's C convention) with the callee's
+//! context first, then, for
 //! a function with several results, a pointer to a results area (8-byte slots, two for a
 //! `v128`, low half first, as everywhere values sit in slots),
 //! then the wasm parameters; a single result is returned in a register.

@@ -6,9 +6,9 @@
 //! back. Most operators are lowered inline. Float operations that compute a value return the
 //! canonical NaN whenever the result is a NaN, as `runtime::simd` does, so no NaN payload
 //! depends on how Cranelift lowers them; operators that only move bits (`abs`, `neg`, `pmin`,
-//! splats, lanes) keep payloads. The few operators whose Cranelift lowering is not known to
-//! give exactly the interpreter's result (the `f64x2 -> i32x4` truncations, the relaxed dot
-//! products) are runtime calls to the shared semantics ([`simd_eval`]).
+//! splats, lanes) keep payloads. The relaxed dot products, which Cranelift has no operation
+//! for with Ward's deterministic choice (signed x signed, saturating pairs), are runtime calls
+//! to the shared semantics ([`simd_eval`]).
 //!
 //! Memory accesses are bounds-checked like scalar ones, over the bytes they touch (the lane's
 //! for lane accesses, 8 for the extending loads), which is also the interpreter's check.
@@ -520,12 +520,30 @@ impl Translator<'_, '_> {
                 let v = t.b.ins().fvpromote_low(x);
                 t.canonical(v)
             }),
-            U::I32x4TruncSatF64x2SZero
-            | U::I32x4TruncSatF64x2UZero
-            | U::I32x4RelaxedTruncF64x2SZero
-            | U::I32x4RelaxedTruncF64x2UZero => return None,
+            // Saturating to 64 bits, then narrowing with zeros: the shape Cranelift lowers as
+            // one operation (the zero vector must be a constant of type `i64x2`).
+            U::I32x4TruncSatF64x2SZero | U::I32x4RelaxedTruncF64x2SZero => {
+                self.vunary(F64X2, |t, x| {
+                    let wide = t.b.ins().fcvt_to_sint_sat(I64X2, x);
+                    let zero = t.zeros(I64X2);
+                    t.b.ins().snarrow(wide, zero)
+                })
+            }
+            U::I32x4TruncSatF64x2UZero | U::I32x4RelaxedTruncF64x2UZero => {
+                self.vunary(F64X2, |t, x| {
+                    let wide = t.b.ins().fcvt_to_uint_sat(I64X2, x);
+                    let zero = t.zeros(I64X2);
+                    t.b.ins().uunarrow(wide, zero)
+                })
+            }
         }
         Some(())
+    }
+
+    /// A vector of zeros of type `ty`, as a constant of that type.
+    fn zeros(&mut self, ty: Type) -> Value {
+        let handle = self.b.func.dfg.constants.insert(ConstantData::from([0u8; 16].as_slice()));
+        self.b.ins().vconst(ty, handle)
     }
 
     /// `extadd_pairwise` from lanes of type `ty`.

@@ -118,3 +118,40 @@ fn module_shorthand_invokes() {
     assert!(stderr.contains("unreachable"), "{stderr}");
     assert_eq!(out.status.code(), Some(125));
 }
+
+/// Two memories and two tables: valid in WebAssembly 3.0, invalid before multi-memory and
+/// reference types.
+const TWO_OF_EACH: &str = r#"(assert_invalid (module (memory 1) (memory 1)) "multiple memories")
+(assert_invalid (module (table 1 funcref) (table 1 funcref)) "multiple tables")
+"#;
+
+#[test]
+fn wast_features_follow_the_suite_directory_and_w_overrides_them() {
+    // In a `proposals/threads` directory the scripts get the threads proposal's feature set.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli_features/proposals/threads");
+    std::fs::create_dir_all(&dir).expect("make the directory");
+    let threads = dir.join("two.wast");
+    std::fs::write(&threads, TWO_OF_EACH).expect("write a test file");
+    let out = ward(&["wast", threads.to_str().unwrap()]);
+    assert_eq!(stdout_lines(&out).last().map(String::as_str), Some("2 passed, 0 failed"));
+    assert_eq!(out.status.code(), Some(0));
+
+    // Elsewhere both features are on, so the modules are valid and both directives fail.
+    let plain = write("cli_two.wast", TWO_OF_EACH);
+    let out = ward(&["wast", plain.to_str().unwrap()]);
+    assert_eq!(stdout_lines(&out).last().map(String::as_str), Some("0 passed, 2 failed"));
+    assert_eq!(out.status.code(), Some(1));
+
+    // -W switches a feature for every script, over the directory's choice.
+    let out = ward(&["wast", "-W", "multi-memory=n,reference-types=n", plain.to_str().unwrap()]);
+    assert_eq!(stdout_lines(&out).last().map(String::as_str), Some("2 passed, 0 failed"));
+    let out = ward(&["wast", "-W", "multi-memory=n", plain.to_str().unwrap()]);
+    assert_eq!(stdout_lines(&out).last().map(String::as_str), Some("1 passed, 1 failed"));
+    let out = ward(&["wast", "--wasm", "reference-types=y", threads.to_str().unwrap()]);
+    assert_eq!(stdout_lines(&out).last().map(String::as_str), Some("1 passed, 1 failed"));
+
+    // An unknown feature is a usage error.
+    let out = ward(&["wast", "-W", "gc-everything=y", plain.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown feature"));
+}

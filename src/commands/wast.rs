@@ -7,6 +7,10 @@
 //! `--tier native` runs the scripts' modules in native code where the native tier can compile
 //! them, and counts the modules each tier ran before the totals (with `-v`, why each
 //! interpreted one fell back).
+//! A script in a proposal's directory of the suite (`.../proposals/threads/`) runs with that
+//! proposal's feature set, which may lack later features (see
+//! `ward_wast::Features::of_suite_dir`); `-W multi-memory=y|n` and `-W reference-types=y|n`
+//! (repeatable, or comma-separated) set a feature for every script, overriding that choice.
 //! The work itself is done by the `ward-wast` crate, which the spec-suite test also uses.
 
 use std::io::Write;
@@ -33,6 +37,55 @@ pub struct WastArgs {
     /// compile yet run in the interpreter, and the summary counts them).
     #[arg(long, value_enum, default_value = "interp")]
     pub tier: TierArg,
+    /// Turn a WebAssembly feature on (`=y`) or off (`=n`) for every script: `multi-memory`,
+    /// `reference-types`. By default a script gets the feature set of the suite directory it
+    /// is in (the threads proposal's lacks both), and everything else has both on.
+    #[arg(short = 'W', long = "wasm", value_name = "FEATURE=y|n", value_delimiter = ',',
+          value_parser = parse_feature)]
+    pub features: Vec<FeatureSwitch>,
+}
+
+/// One `-W FEATURE=y|n` switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeatureSwitch {
+    feature: Feature,
+    on: bool,
+}
+
+/// The features `-W` can switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Feature {
+    MultiMemory,
+    ReferenceTypes,
+}
+
+fn parse_feature(text: &str) -> Result<FeatureSwitch, String> {
+    let (name, value) = text.split_once('=').unwrap_or((text, "y"));
+    let feature = match name {
+        "multi-memory" => Feature::MultiMemory,
+        "reference-types" => Feature::ReferenceTypes,
+        _ => {
+            return Err(format!("unknown feature `{name}` (known: multi-memory, reference-types)"))
+        }
+    };
+    let on = match value {
+        "y" | "yes" | "true" | "on" => true,
+        "n" | "no" | "false" | "off" => false,
+        _ => return Err(format!("`{value}` is not y or n")),
+    };
+    Ok(FeatureSwitch { feature, on })
+}
+
+/// The switches of `-W`, later ones winning.
+fn explicit_features(switches: &[FeatureSwitch]) -> ward_wast::Features {
+    let mut features = ward_wast::Features::default();
+    for s in switches {
+        match s.feature {
+            Feature::MultiMemory => features.multi_memory = Some(s.on),
+            Feature::ReferenceTypes => features.reference_types = Some(s.on),
+        }
+    }
+    features
 }
 
 /// Runs the scripts; returns the exit status.
@@ -45,7 +98,13 @@ pub fn run(args: WastArgs) -> anyhow::Result<i32> {
     config.tier(args.tier.into());
     let mut out = std::io::stdout().lock();
     // Write errors (a closed pipe) are ignored: the counts still decide the exit status.
-    ward_wast::run_files_with(&args.files, jobs, &config, |report| {
+    let explicit = explicit_features(&args.features);
+    let config_for = |path: &std::path::Path| {
+        let mut config = config.clone();
+        ward_wast::Features::of_suite_dir(path).overridden_by(explicit).apply(&mut config);
+        config
+    };
+    ward_wast::run_files_configured(&args.files, jobs, config_for, |report| {
         let path = report.path.display();
         // A script that could not be read or parsed ran nothing: say why even without -v.
         for f in &report.failures {

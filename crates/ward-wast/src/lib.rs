@@ -6,8 +6,10 @@
 //! A script is parsed with the `wast` crate and its directives run in order against one
 //! [`ward::Store`] and one [`ward::Linker`], which holds the `spectest` host module and every
 //! `register`ed instance. Each directive counts once, as passed or failed; a failure keeps its
-//! source position and a one-line reason. Nothing here panics on any input: a panic inside Ward
-//! while running a directive is caught and counted as that directive's failure.
+//! source position and a one-line reason. A script in a proposal's directory of the suite runs
+//! with that proposal's feature set ([`Features::of_suite_dir`]). Nothing here panics on any
+//! input: a panic inside Ward while running a directive is caught and counted as that
+//! directive's failure.
 //!
 //! ```
 //! let report = ward_wast::run_script("inline.wast", r#"
@@ -105,12 +107,16 @@ impl Report {
     }
 }
 
-/// Reads and runs one script. An unreadable or unparsable file is one failure.
+/// Reads and runs one script, with the feature set of the suite directory it is in
+/// ([`Features::of_suite_dir`]). An unreadable or unparsable file is one failure.
 pub fn run_file(path: impl AsRef<Path>) -> Report {
-    run_file_with(path, &Config::new())
+    let mut config = Config::new();
+    Features::of_suite_dir(path.as_ref()).apply(&mut config);
+    run_file_with(path, &config)
 }
 
-/// Reads and runs one script with an engine of configuration `config` (its tier, say).
+/// Reads and runs one script with an engine of configuration `config` (its tier, say), used as
+/// given.
 pub fn run_file_with(path: impl AsRef<Path>, config: &Config) -> Report {
     let path = path.as_ref();
     match std::fs::read_to_string(path) {
@@ -129,11 +135,27 @@ pub fn run_files(paths: &[PathBuf], jobs: usize, each: impl FnMut(Report)) {
     run_files_with(paths, jobs, &Config::new(), each)
 }
 
-/// [`run_files`] with an engine of configuration `config` for every script.
-pub fn run_files_with(
+/// [`run_files`] with an engine of configuration `config` for every script, adjusted to the
+/// feature set of the suite directory each script is in ([`Features::of_suite_dir`]).
+pub fn run_files_with(paths: &[PathBuf], jobs: usize, config: &Config, each: impl FnMut(Report)) {
+    run_files_configured(
+        paths,
+        jobs,
+        |path| {
+            let mut config = config.clone();
+            Features::of_suite_dir(path).apply(&mut config);
+            config
+        },
+        each,
+    )
+}
+
+/// [`run_files`] with the engine configuration `config_for(path)` for each script, used as
+/// given.
+pub fn run_files_configured(
     paths: &[PathBuf],
     jobs: usize,
-    config: &Config,
+    config_for: impl Fn(&Path) -> Config + Sync,
     mut each: impl FnMut(Report),
 ) {
     let jobs = jobs.clamp(1, paths.len().max(1));
@@ -143,10 +165,11 @@ pub fn run_files_with(
         for _ in 0..jobs {
             let tx = tx.clone();
             let next = &next;
+            let config_for = &config_for;
             s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = paths.get(i) else { break };
-                if tx.send((i, run_file_with(path, config))).is_err() {
+                if tx.send((i, run_file_with(path, &config_for(path)))).is_err() {
                     break;
                 }
             });
@@ -162,6 +185,56 @@ pub fn run_files_with(
             }
         }
     });
+}
+
+/// Feature switches for the engine a script runs in; `None` leaves the configuration's own
+/// setting (WebAssembly 3.0 and the proposals Ward implements, all on by default).
+///
+/// A proposal's test suite is written against the proposal's own feature set, which may predate
+/// later features: `proposals/threads/` expects a module with two memories or two tables to be
+/// invalid, as it was before multi-memory and reference types.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Features {
+    /// More than one memory per module ([`Config::wasm_multi_memory`]).
+    pub multi_memory: Option<bool>,
+    /// Reference types, and more than one table per module ([`Config::wasm_reference_types`]).
+    pub reference_types: Option<bool>,
+}
+
+impl Features {
+    /// The feature set of the spec-suite directory `path` is in, recognised by its last two
+    /// components (`proposals/NAME`): the threads proposal has neither multi-memory nor
+    /// reference types. Anything else (the suite's root, `legacy/`, the other proposals, files
+    /// elsewhere) gets no switches.
+    pub fn of_suite_dir(path: &Path) -> Features {
+        let mut dirs = path.parent().into_iter().flat_map(|d| d.components().rev());
+        let name = dirs.next().map(|c| c.as_os_str());
+        let parent = dirs.next().map(|c| c.as_os_str());
+        match (parent.and_then(|p| p.to_str()), name.and_then(|n| n.to_str())) {
+            (Some("proposals"), Some("threads")) => {
+                Features { multi_memory: Some(false), reference_types: Some(false) }
+            }
+            _ => Features::default(),
+        }
+    }
+
+    /// `self` with every switch `over` sets replaced by `over`'s.
+    pub fn overridden_by(self, over: Features) -> Features {
+        Features {
+            multi_memory: over.multi_memory.or(self.multi_memory),
+            reference_types: over.reference_types.or(self.reference_types),
+        }
+    }
+
+    /// Sets the switches that are `Some` on `config`.
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(on) = self.multi_memory {
+            config.wasm_multi_memory(on);
+        }
+        if let Some(on) = self.reference_types {
+            config.wasm_reference_types(on);
+        }
+    }
 }
 
 /// Runs a script given as text; `path` only names it in the report.
@@ -726,5 +799,48 @@ fn check_link_error(e: &ward::Error, expected: &str) -> Result<(), String> {
         ward::Error::UnknownImport { .. } | ward::Error::IncompatibleImport { .. } => Ok(()),
         e if e.as_trap().is_none() && e.to_string().contains(expected) => Ok(()),
         e => Err(format!("expected link error `{expected}`, got: {}", first_line(e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suite_directories_choose_their_feature_sets() {
+        let off = Features { multi_memory: Some(false), reference_types: Some(false) };
+        let of = |p: &str| Features::of_suite_dir(Path::new(p));
+        assert_eq!(of("../shared/wasm-testsuite/proposals/threads/memory.wast"), off);
+        assert_eq!(of("proposals/threads/x.wast"), off);
+        for other in [
+            "../shared/wasm-testsuite/memory.wast",
+            "../shared/wasm-testsuite/proposals/wide-arithmetic/wide-arithmetic.wast",
+            "../shared/wasm-testsuite/legacy/throw.wast",
+            "threads/memory.wast",
+            "memory.wast",
+            "",
+        ] {
+            assert_eq!(of(other), Features::default(), "{other}");
+        }
+        let on = Features { multi_memory: Some(true), reference_types: None };
+        assert_eq!(
+            off.overridden_by(on),
+            Features { multi_memory: Some(true), reference_types: Some(false) }
+        );
+    }
+
+    #[test]
+    fn features_reach_the_validator() {
+        let script = r#"(assert_invalid (module (memory 1) (memory 1)) "multiple memories")
+            (module (table 1 funcref) (func $f) (elem (i32.const 0) $f)
+              (type $t (func))
+              (func (export "call") (call_indirect (type $t) (i32.const 0))))
+            (assert_return (invoke "call"))"#;
+        let mut config = Config::new();
+        let report = run_script_with("x.wast", script, &config);
+        assert_eq!((report.passed, report.failed), (2, 1));
+        Features { multi_memory: Some(false), reference_types: Some(false) }.apply(&mut config);
+        let report = run_script_with("x.wast", script, &config);
+        assert_eq!((report.passed, report.failed), (3, 0), "{:?}", report.failures);
     }
 }

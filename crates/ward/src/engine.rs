@@ -202,6 +202,42 @@ impl Config {
         self
     }
 
+    /// Whether modules may have more than one memory (the multi-memory feature, part of
+    /// WebAssembly 3.0; on by default). Off, a module with two memories (defined or imported)
+    /// is invalid, as it was before the feature.
+    ///
+    /// ```
+    /// let mut config = ward::Config::new();
+    /// config.wasm_multi_memory(false);
+    /// let engine = ward::Engine::new(&config);
+    /// assert!(ward::Module::new(&engine, "(module (memory 1) (memory 1))").is_err());
+    /// assert!(ward::Module::new(&engine, "(module (memory 1))").is_ok());
+    /// ```
+    pub fn wasm_multi_memory(&mut self, on: bool) -> &mut Config {
+        self.features.set(WasmFeatures::MULTI_MEMORY, on);
+        self
+    }
+
+    /// Whether the reference types feature is on (part of WebAssembly 2.0; on by default).
+    /// Off, a module may have at most one table, and `funcref` tables are its only reference
+    /// types: value types `funcref` and `externref`, `ref.*` and `table.*` instructions other
+    /// than `call_indirect`, and typed `select` are invalid. The features built on it (typed
+    /// function references, garbage collection, exception handling's `exnref`) then have no
+    /// reference types to use either.
+    ///
+    /// ```
+    /// let mut config = ward::Config::new();
+    /// config.wasm_reference_types(false);
+    /// let engine = ward::Engine::new(&config);
+    /// assert!(ward::Module::new(&engine, "(module (table 1 funcref) (table 1 funcref))").is_err());
+    /// assert!(ward::Module::new(&engine, "(module (global externref (ref.null extern)))").is_err());
+    /// assert!(ward::Module::new(&engine, "(module (table 1 funcref))").is_ok());
+    /// ```
+    pub fn wasm_reference_types(&mut self, on: bool) -> &mut Config {
+        self.features.set(WasmFeatures::REFERENCE_TYPES, on);
+        self
+    }
+
     /// Translate every function when the module is compiled instead of on its first call.
     pub fn eager_translation(&mut self, on: bool) -> &mut Config {
         self.eager_translation = on;

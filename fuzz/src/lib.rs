@@ -25,11 +25,10 @@ pub const INSTANCE_LIMIT: usize = 4;
 /// Ward fuel for each call (and for instantiation, which may run a start function).
 pub const FUEL_PER_CALL: u64 = 200_000;
 
-/// Turns off what Ward does not implement (GC instructions, shared-everything threads and the
-/// other proposals it lacks) and keeps sizes within the store limits most of the time, so that most
-/// generated modules instantiate and run.
+/// Turns off what Ward does not implement (shared-everything threads and the other proposals it
+/// lacks) and keeps sizes within the store limits most of the time, so that most generated
+/// modules instantiate and run.
 fn restrict_to_ward(c: &mut Config) {
-    c.gc_enabled = false;
     c.shared_everything_threads_enabled = false;
     c.custom_descriptors_enabled = false;
     c.compact_imports_enabled = false;
@@ -48,10 +47,16 @@ fn restrict_to_ward(c: &mut Config) {
 
 /// A swarm-testing configuration (the input picks which features and sizes are on) within
 /// Ward's features: SIMD, relaxed SIMD, bulk memory, reference types, multi-value, tail calls,
-/// exceptions, memory64, multi-memory, extended constants, wide arithmetic, custom page sizes and
-/// threads (atomics, single-threaded) may each be on or off; GC instructions are always off.
+/// exceptions, memory64, multi-memory, extended constants, garbage collection (structs, arrays,
+/// i31, casts, typed function references), threads (shared memories and atomics, run on one
+/// thread), wide arithmetic and custom page sizes may each be on or off. (wasm-smith 0.263
+/// generates no legacy exception handling: `try`/`delegate`/`rethrow` are left to the spec suite
+/// and the `compile` target.)
 pub fn ward_smith_config(u: &mut Unstructured<'_>) -> Result<Config> {
     let mut c: Config = u.arbitrary()?;
+    // wasm-smith's `Arbitrary` leaves proposals below phase 4 off; Ward implements these two.
+    c.wide_arithmetic_enabled = u.arbitrary()?;
+    c.custom_page_sizes_enabled = u.arbitrary()?;
     restrict_to_ward(&mut c);
     // Mostly export everything, so that every function gets called.
     c.export_everything = u.ratio(3, 4)?;
@@ -67,15 +72,17 @@ pub fn ward_smith_config(u: &mut Unstructured<'_>) -> Result<Config> {
 }
 
 /// The configuration for the differential target: [`ward_smith_config`] restricted to what wasmi
-/// 2.0 also implements (no exceptions, no threads), without relaxed SIMD (its results are
+/// 2.0 also implements (no exceptions, no threads, no GC; wide arithmetic and custom page sizes
+/// stay), without relaxed SIMD (its results are
 /// implementation-defined, so the two engines may legitimately differ), with NaNs canonicalised
 /// by the module itself after every float operation (NaN payloads are nondeterministic too), and
 /// with every item exported so that the final state can be compared.
 pub fn differential_smith_config(u: &mut Unstructured<'_>) -> Result<Config> {
     let mut c = ward_smith_config(u)?;
     c.exceptions_enabled = false;
-    // wasmi 2.0 has no threads proposal.
+    // wasmi 2.0 has neither the threads proposal nor garbage collection.
     c.threads_enabled = false;
+    c.gc_enabled = false;
     c.relaxed_simd_enabled = false;
     c.canonicalize_nans = true;
     c.export_everything = true;

@@ -66,6 +66,7 @@ pub fn from_val(v: &Val) -> Value {
         Val::FuncRef(f) => Value::Ref { null: f.is_none() },
         Val::ExternRef(r) => Value::Ref { null: r.is_none() },
         Val::ExnRef(r) => Value::Ref { null: r.is_none() },
+        Val::AnyRef(r) => Value::Ref { null: r.is_none() },
     }
 }
 
@@ -85,6 +86,7 @@ pub fn assert_has_type(v: &Val, t: ValType) {
             top(r) == HeapType::Extern && (r.nullable || e.is_some())
         }
         (Val::ExnRef(e), ValType::Ref(r)) => top(r) == HeapType::Exn && (r.nullable || e.is_some()),
+        (Val::AnyRef(a), ValType::Ref(r)) => top(r) == HeapType::Any && (r.nullable || a.is_some()),
         _ => false,
     };
     assert!(ok, "a call returned {v:?} for a result of type {t}");
@@ -96,6 +98,14 @@ fn top(r: RefType) -> HeapType {
         HeapType::Func | HeapType::NoFunc | HeapType::Concrete(_) => HeapType::Func,
         HeapType::Extern | HeapType::NoExtern => HeapType::Extern,
         HeapType::Exn | HeapType::NoExn => HeapType::Exn,
+        HeapType::Any
+        | HeapType::Eq
+        | HeapType::I31
+        | HeapType::Struct
+        | HeapType::Array
+        | HeapType::None
+        | HeapType::ConcreteStruct(_)
+        | HeapType::ConcreteArray(_) => HeapType::Any,
         other => other,
     }
 }
@@ -142,7 +152,7 @@ pub fn trap_kind(code: TrapCode) -> TrapKind {
 /// tables of the declared minimum size, fresh tags.
 ///
 /// Fails (with the store's error) when an item cannot be made, for example a memory over the
-/// store's limit.
+/// store's limit. See [`needs_a_non_null_import`] for imports no dummy can satisfy.
 pub fn ward_dummy_imports(
     store: &mut Store<()>,
     module: &ward::Module,
@@ -188,7 +198,7 @@ pub fn final_state(store: &Store<()>, instance: Instance) -> FinalState {
     for (name, ext) in instance.exports(store) {
         match ext {
             Extern::Global(g) => state.globals.push((name, from_val(&g.get(store)))),
-            Extern::Memory(m) => state.memories.push((name, m.data(store).to_vec())),
+            Extern::Memory(m) => state.memories.push((name, memory_bytes(store, m))),
             Extern::Table(t) => {
                 let n = t.size(store);
                 let elems = (0..n).map(|i| t.get(store, i).is_none_or(|v| v.is_null())).collect();
@@ -238,4 +248,26 @@ pub fn call_every_export(
         }
     }
     counts
+}
+
+/// Whether `module` imports a global or table of a non-nullable reference type: such an import
+/// needs a real object of its type (a struct, a function of a concrete type), which the dummy
+/// imports do not make, so the module cannot be instantiated with them.
+pub fn needs_a_non_null_import(module: &ward::Module) -> bool {
+    module.imports().any(|(_, _, ty)| match ty {
+        ExternType::Global(g) => matches!(g.content(), ValType::Ref(r) if !r.nullable),
+        ExternType::Table(t) => !t.element().nullable,
+        _ => false,
+    })
+}
+
+/// A copy of `memory`'s bytes. A shared memory's bytes cannot be borrowed (another thread may
+/// write them), so they are copied out with [`Memory::read`].
+pub fn memory_bytes(store: &Store<()>, memory: Memory) -> Vec<u8> {
+    if !memory.is_shared(store) {
+        return memory.data(store).to_vec();
+    }
+    let mut bytes = vec![0; memory.data_size(store)];
+    memory.read(store, 0, &mut bytes).expect("a memory is readable to its end");
+    bytes
 }

@@ -144,3 +144,53 @@ fn differential_multi_memory_funcref_result() {
     f.call(&mut store, &args, &mut out).unwrap();
     assert!(out[0].is_null());
 }
+
+/// Found by `instantiate_call` with GC on: a tag (or function) import whose type is in a
+/// recursion group with another type, satisfied by a host-made tag of the same signature. The
+/// types differ (a host type is final and alone in its group), so linking must fail cleanly,
+/// and the reason must say why two equal-looking signatures do not match rather than only
+/// "expected tag of type (func), found tag of type (func)".
+#[test]
+fn instantiate_call_host_type_outside_a_recursion_group() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+             (rec (type $t (func)) (type (struct)))
+             (type $open (sub (func (param i32))))
+             (import "m" "tag" (tag (type $t)))
+             (import "m" "f" (func (type $open))))"#,
+    )
+    .expect("valid");
+    let mut store = Store::new(&engine, ());
+    let mut imports = dummy_imports(&mut store, &module).expect("dummies");
+    let reason = |e: Error| match e {
+        Error::IncompatibleImport { reason, .. } => reason,
+        other => panic!("expected an incompatible import, got {other:?}"),
+    };
+    let e = Instance::new(&mut store, &module, &imports).expect_err("the tag does not match");
+    let text = reason(e);
+    assert!(text.starts_with("expected tag of type (func), found tag of type (func): "), "{text}");
+    assert!(text.contains("recursion group"), "{text}");
+
+    // A tag of the module's own type links; then the non-final function type is the mismatch.
+    let exporter = Module::new(
+        &engine,
+        r#"(module (rec (type $t (func)) (type (struct))) (tag (export "tag") (type $t)))"#,
+    )
+    .expect("valid");
+    let owner = Instance::new(&mut store, &exporter, &[]).expect("instantiates");
+    imports[0] = owner.get_export(&store, "tag").expect("exported");
+    let e = Instance::new(&mut store, &module, &imports).expect_err("the function does not match");
+    let text = reason(e);
+    assert!(text.contains("(param i32)") && text.contains("not final"), "{text}");
+
+    // Through a linker, the same reason.
+    let mut linker = ward::Linker::new(&engine);
+    linker.define(&store, "m", "tag", imports[0].clone()).expect("defined");
+    linker
+        .func_new("m", "f", ward::FuncType::new([ValType::I32], []), |_, _, _| Ok(()))
+        .expect("defined");
+    let e = linker.instantiate(&mut store, &module).expect_err("the function does not match");
+    assert!(reason(e).contains("not final"));
+}

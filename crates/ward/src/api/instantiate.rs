@@ -12,7 +12,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::module::{Import, ImportKind, Module, ModuleInner};
 use crate::runtime::{self, instantiate::ImportIndex};
-use crate::types::{MemoryType, Mutability, TableType};
+use crate::types::{FuncType, MemoryType, Mutability, TableType};
 
 /// Instantiates `module` in `store` with `imports` (in module import order).
 pub(crate) fn instantiate<T>(
@@ -68,10 +68,10 @@ fn check_import<T>(store: &Store<T>, m: &ModuleInner, imp: &Import, ext: &Extern
         (ImportKind::Func(t), Extern::Func(f)) => {
             let entry = &s.funcs[f.index as usize];
             if !entry.matches(m.types[*t as usize].id) {
-                return Err(incompatible(format!(
-                    "expected func of type {}, found func of type {}",
-                    m.func_type_of_type(*t),
-                    entry.ty
+                return Err(incompatible(signature_mismatch(
+                    "func",
+                    &m.func_type_of_type(*t),
+                    &entry.ty,
                 )));
             }
         }
@@ -115,9 +115,10 @@ fn check_import<T>(store: &Store<T>, m: &ModuleInner, imp: &Import, ext: &Extern
         (ImportKind::Tag(t), Extern::Tag(tag)) => {
             let (have_id, have_ty) = tag.entry_type(s);
             if have_id != m.types[*t as usize].id {
-                return Err(incompatible(format!(
-                    "expected tag of type {}, found tag of type {have_ty}",
-                    m.func_type_of_type(*t)
+                return Err(incompatible(signature_mismatch(
+                    "tag",
+                    &m.func_type_of_type(*t),
+                    &have_ty,
                 )));
             }
         }
@@ -196,4 +197,20 @@ fn describe_global(g: crate::types::GlobalType) -> String {
         Mutability::Const => format!("{}", g.content),
         Mutability::Var => format!("(mut {})", g.content),
     }
+}
+
+/// Why a function or tag of type `have` does not match an import of type `want`. Two types with
+/// the same signature differ when one is in a recursion group with other types or is not final
+/// (a type the host makes from a `FuncType` is always final and alone in its group): then the
+/// printed signatures are equal, and the reason says so.
+pub(crate) fn signature_mismatch(kind: &str, want: &FuncType, have: &FuncType) -> String {
+    let text = format!("expected {kind} of type {want}, found {kind} of type {have}");
+    if want != have {
+        return text;
+    }
+    format!(
+        "{text}: the same signature but a different type (the expected type is in a recursion \
+         group with other types, or is not final; a type made by the host is final and alone in \
+         its group)"
+    )
 }

@@ -447,10 +447,10 @@ impl<T: 'static> Linker<T> {
                 if let Definition::Host(h) = def {
                     let reason = match &imp.kind {
                         ImportKind::Func(t) if h.type_id == m.types[*t as usize].id => None,
-                        ImportKind::Func(t) => Some(format!(
-                            "expected func of type {}, found func of type {}",
-                            m.func_type_of_type(*t),
-                            h.ty
+                        ImportKind::Func(t) => Some(super::instantiate::signature_mismatch(
+                            "func",
+                            &m.func_type_of_type(*t),
+                            &h.ty,
                         )),
                         ImportKind::Table(_) => Some("expected table, found func".to_string()),
                         ImportKind::Memory(_) => Some("expected memory, found func".to_string()),

@@ -187,7 +187,7 @@ fn instantiate_call_host_type_outside_a_recursion_group() {
 
     // Through a linker, the same reason.
     let mut linker = ward::Linker::new(&engine);
-    linker.define(&store, "m", "tag", imports[0].clone()).expect("defined");
+    linker.define(&store, "m", "tag", imports[0]).expect("defined");
     linker
         .func_new("m", "f", ward::FuncType::new([ValType::I32], []), |_, _, _| Ok(()))
         .expect("defined");

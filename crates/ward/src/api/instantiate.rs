@@ -70,7 +70,7 @@ fn check_import<T>(store: &Store<T>, m: &ModuleInner, imp: &Import, ext: &Extern
             if !entry.matches(m.types[*t as usize].id) {
                 return Err(incompatible(signature_mismatch(
                     "func",
-                    &m.func_type_of_type(*t),
+                    m.func_type_of_type(*t),
                     &entry.ty,
                 )));
             }
@@ -117,7 +117,7 @@ fn check_import<T>(store: &Store<T>, m: &ModuleInner, imp: &Import, ext: &Extern
             if have_id != m.types[*t as usize].id {
                 return Err(incompatible(signature_mismatch(
                     "tag",
-                    &m.func_type_of_type(*t),
+                    m.func_type_of_type(*t),
                     &have_ty,
                 )));
             }

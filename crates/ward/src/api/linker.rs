@@ -449,7 +449,7 @@ impl<T: 'static> Linker<T> {
                         ImportKind::Func(t) if h.type_id == m.types[*t as usize].id => None,
                         ImportKind::Func(t) => Some(super::instantiate::signature_mismatch(
                             "func",
-                            &m.func_type_of_type(*t),
+                            m.func_type_of_type(*t),
                             &h.ty,
                         )),
                         ImportKind::Table(_) => Some("expected table, found func".to_string()),

@@ -4,6 +4,7 @@
 //! tiers need: canonical type ids, imports and exports, segment contents, and the byte range of
 //! every function body, with an opaque slot per body where a tier keeps its translation.
 
+mod bodies;
 mod const_expr;
 pub(crate) mod debuginfo;
 pub(crate) mod gc_types;

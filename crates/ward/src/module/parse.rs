@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::error::Error;
+use crate::module::bodies;
 use crate::types::{core_type_index, HeapType, ValType};
 use gc_types::{Field, GcKind, GcType, RefKind, Storage, StructLayout};
 use wasmparser::{
@@ -44,18 +45,21 @@ pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
         line_tables: Default::default(),
     };
     let invalid = |e: wasmparser::BinaryReaderError| Error::invalid(&e);
-    let mut func_allocs = wasmparser::FuncValidatorAllocations::default();
+    // Bodies are validated together when the code section ends (before anything after it),
+    // so that a large code section is validated on several threads.
+    let mut pending = Vec::new();
     let mut types_done = None;
     for payload in Parser::new(0).parse_all(&bytes) {
         let payload = payload.map_err(invalid)?;
+        if !pending.is_empty() && !matches!(payload, Payload::CodeSectionEntry(_)) {
+            bodies::validate(std::mem::take(&mut pending)).map_err(invalid)?;
+        }
         match validator.payload(&payload).map_err(invalid)? {
             ValidPayload::Func(func, body) => {
-                let mut fv = func.into_validator(std::mem::take(&mut func_allocs));
-                fv.validate(&body).map_err(invalid)?;
-                func_allocs = fv.into_allocations();
                 m.bodies.push(FuncBody {
                     range: body.range().start as usize..body.range().end as usize,
                 });
+                pending.push((func, body));
                 continue;
             }
             ValidPayload::End(types) => {
@@ -220,6 +224,9 @@ pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
             }
             _ => {}
         }
+    }
+    if !pending.is_empty() {
+        bodies::validate(pending).map_err(invalid)?;
     }
     types_done.ok_or_else(|| Error::Invalid {
         message: "unexpected end of module".into(),

@@ -85,16 +85,8 @@ fn encode_val_type(t: ValType, out: &mut Vec<u8>) -> Option<()> {
     Some(())
 }
 
-fn leb_u32(out: &mut Vec<u8>, mut v: u32) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+fn leb_u32(out: &mut Vec<u8>, v: u32) {
+    crate::module::leb::write_u32(out, v)
 }
 
 #[cfg(test)]

@@ -91,16 +91,8 @@ mod tests {
     use super::PARALLEL_MIN_BYTES;
     use crate::{Engine, Error, Module};
 
-    fn leb(mut v: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
+    fn leb(v: usize, out: &mut Vec<u8>) {
+        crate::module::leb::write_u32(out, u32::try_from(v).unwrap());
     }
 
     fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {

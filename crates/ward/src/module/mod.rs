@@ -8,6 +8,7 @@ mod bodies;
 mod const_expr;
 pub(crate) mod debuginfo;
 pub(crate) mod gc_types;
+pub(crate) mod leb;
 mod parse;
 
 pub(crate) use const_expr::{ConstAlloc, ConstEnv, ConstExpr};

@@ -71,6 +71,8 @@ const ROUTER: &str = r#"(module
     (i32.store (i32.const 304) (i32.const 61))
     (drop (call $fd_write (i32.const 1) (i32.const 300) (i32.const 1) (i32.const 308)))))"#;
 
+/// Writes `wat` to `name` (each test its own name: tests run in parallel, and a file being
+/// rewritten reads as empty) and serves it.
 fn start(name: &str, wat: &str, extra: &[&str]) -> Server {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli_serve");
     std::fs::create_dir_all(&dir).unwrap();
@@ -81,7 +83,7 @@ fn start(name: &str, wat: &str, extra: &[&str]) -> Server {
 
 #[test]
 fn each_request_gets_a_fresh_instance_by_cgi_conventions() {
-    let server = start("echo.wat", ECHO, &[]);
+    let server = start("echo-fresh.wat", ECHO, &[]);
     for i in 0..20 {
         let body = format!("hello number {i}");
         let (status, head, reply) = request(server.1, "POST", "/echo?x=1", body.as_bytes());
@@ -95,7 +97,7 @@ fn each_request_gets_a_fresh_instance_by_cgi_conventions() {
 fn concurrent_requests_each_get_their_own_process_and_answer() {
     // 16 clients at once, 25 requests each: every answer is its own request's body (a process's
     // stdout is its own pipe), none is lost or mixed up.
-    let server = start("echo.wat", ECHO, &[]);
+    let server = start("echo-concurrent.wat", ECHO, &[]);
     let port = server.1;
     let clients: Vec<_> = (0..16)
         .map(|c| {

@@ -438,12 +438,20 @@ impl Translator<'_> {
 
     /// Pops an operand and returns a slot holding its value.
     fn pop_slot(&mut self) -> Slot {
+        let slot = self.peek_slot();
+        self.pop();
+        slot
+    }
+
+    /// A slot holding the value on top of the stack, which stays there (a constant is written
+    /// to its canonical slot first).
+    pub(super) fn peek_slot(&mut self) -> Slot {
         let len = self.stack.len();
         self.materialize_if_const(len - 1);
-        let o = self.pop();
-        match o.loc {
+        let top = self.stack[len - 1];
+        match top.loc {
             Loc::Local(l) => l,
-            _ => o.slot,
+            _ => top.slot,
         }
     }
 
@@ -1482,13 +1490,8 @@ impl Translator<'_> {
             }
             O::RefEq => bin!(RefEq),
             O::BrOnNull { relative_depth } => {
-                let len = self.stack.len();
-                self.materialize_if_const(len - 1);
+                let a = self.peek_slot();
                 let top = self.pop();
-                let a = match top.loc {
-                    Loc::Local(l) => l,
-                    _ => top.slot,
-                };
                 self.cond_branch(
                     relative_depth,
                     |t| Instr::BrOnNull { a, t },
@@ -1499,13 +1502,7 @@ impl Translator<'_> {
                 debug_assert_eq!(s, top.slot);
             }
             O::BrOnNonNull { relative_depth } => {
-                let len = self.stack.len();
-                self.materialize_if_const(len - 1);
-                let top = self.stack[len - 1];
-                let a = match top.loc {
-                    Loc::Local(l) => l,
-                    _ => top.slot,
-                };
+                let a = self.peek_slot();
                 self.cond_branch(
                     relative_depth,
                     |t| Instr::BrOnNonNull { a, t },

@@ -940,13 +940,19 @@ impl Translator<'_, '_> {
         Ok(())
     }
 
+    /// The record and native signature of imported function `func`: the exporter's record,
+    /// fixed once the instance exists.
+    fn imported_record(&mut self, func: u32) -> Result<(Value, SigRef), Unsupported> {
+        let at = self.cx.vm.funcref(func) as i32;
+        let record = self.b.ins().load(types::I64, readonly(), self.vmctx, at);
+        let sig = self.sig_ref(self.cx.module.funcs[func as usize])?;
+        Ok((record, sig))
+    }
+
     fn call(&mut self, func: u32) -> Result<(), Unsupported> {
         let ty = self.cx.module.func_type(func).clone();
         if func < self.cx.module.num_imported_funcs {
-            // The exporter's record (fixed once the instance exists).
-            let at = self.cx.vm.funcref(func) as i32;
-            let record = self.b.ins().load(types::I64, readonly(), self.vmctx, at);
-            let sig = self.sig_ref(self.cx.module.funcs[func as usize])?;
+            let (record, sig) = self.imported_record(func)?;
             return self.call_record(record, &ty, sig);
         }
         let callee = self.func_ref(func)?;

@@ -184,13 +184,7 @@ impl Translator<'_> {
                 let skip = self.cast(ty, !on_match);
                 // The reference stays on the stack: it goes to the label when the branch is
                 // taken, and falls through otherwise.
-                let len = self.stack.len();
-                self.materialize_if_const(len - 1);
-                let top = self.stack[len - 1];
-                let a = match top.loc {
-                    Loc::Local(l) => l,
-                    _ => top.slot,
-                };
+                let a = self.peek_slot();
                 self.cond_branch(
                     relative_depth,
                     |t| Instr::BrOnCast { a, t, c: taken },

@@ -9,9 +9,7 @@
 //! `call`, and its results returned: that call returns before the caller does, so the stack
 //! stays bounded. Fuel is charged at the interpreter's checkpoints as for any operator.
 
-use super::{
-    readonly, trusted, val_type, Translator, Unsupported, CALL_DEPTH, REC_NATIVE, REC_VMCTX,
-};
+use super::{trusted, val_type, Translator, Unsupported, CALL_DEPTH, REC_NATIVE, REC_VMCTX};
 use crate::error::TrapCode;
 use crate::types::FuncType;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -35,9 +33,7 @@ impl Translator<'_, '_> {
     pub(super) fn return_call(&mut self, func: u32) -> Result<(), Unsupported> {
         let ty = self.cx.module.func_type(func).clone();
         if func < self.cx.module.num_imported_funcs {
-            let at = self.cx.vm.funcref(func) as i32;
-            let record = self.b.ins().load(types::I64, readonly(), self.vmctx, at);
-            let sig = self.sig_ref(self.cx.module.funcs[func as usize])?;
+            let (record, sig) = self.imported_record(func)?;
             return self.return_call_record(record, &ty, sig);
         }
         let callee = self.func_ref(func)?;

@@ -31,6 +31,9 @@ struct Cli {
 enum Command {
     /// Run a WebAssembly module (`.wasm` or `.wat`).
     Run(Box<commands::run::RunArgs>),
+    /// Compile a module with the native tier into an ahead-of-time artifact (`.cwasm`), which
+    /// `ward run` runs without compiling again.
+    Compile(commands::compile::CompileArgs),
     /// Run WebAssembly spec test scripts (`.wast`).
     Wast(commands::wast::WastArgs),
     /// Run an application of nanoprocesses described by a manifest (`APP.toml`).
@@ -52,11 +55,12 @@ enum Command {
 
 /// Commands other runtimes have that Ward does not have yet: named as commands, not mistaken
 /// for a module called `compile`.
-const NOT_YET: &[&str] = &["compile", "settings", "config", "explore", "inspect"];
+const NOT_YET: &[&str] = &["settings", "config", "explore", "inspect"];
 
 /// Words that, as the first argument, are not a module path.
 const NOT_A_MODULE: &[&str] = &[
     "run",
+    "compile",
     "wast",
     "nano",
     "serve",
@@ -103,7 +107,7 @@ fn main() {
     if let Some(word) = args.get(1).and_then(|w| w.to_str()).filter(|w| NOT_YET.contains(w)) {
         diag::err(&format!(
             "error: `ward {word}` is not available yet in this version of Ward \
-             (commands: run, wast, completions, man; see `ward --help`)"
+             (commands: run, compile, wast, nano, serve, completions, man; see `ward --help`)"
         ));
         std::process::exit(exit::USAGE);
     }
@@ -117,6 +121,7 @@ fn main() {
     };
     let result = match cli.command {
         Command::Run(args) => commands::run::run(*args),
+        Command::Compile(args) => commands::compile::run(args),
         Command::Wast(args) => commands::wast::run(args),
         Command::Nano(args) => commands::nano::run(args),
         Command::Serve(args) => commands::serve::run(*args),

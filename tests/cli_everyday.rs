@@ -165,7 +165,7 @@ fn a_module_can_come_from_stdin() {
 
 #[test]
 fn other_runtimes_commands_are_answered_as_commands() {
-    for word in ["compile", "settings", "config", "explore"] {
+    for word in ["settings", "config", "explore"] {
         let o = run(&[word, "x.wasm"]);
         assert_eq!(o.status.code(), Some(2), "{word}: {}", stderr(&o));
         let err = stderr(&o);
@@ -175,6 +175,10 @@ fn other_runtimes_commands_are_answered_as_commands() {
         );
         assert!(!err.contains("cannot load module"), "{err}");
     }
+    // `compile` exists (tests/cli_compile.rs): a missing input is named.
+    let o = run(&["compile", "x.wasm"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot read `x.wasm`"), "{}", stderr(&o));
     // `serve` exists: a missing handler is named as such, not taken for a module called `serve`.
     let o = run(&["serve", "x.wasm"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

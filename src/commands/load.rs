@@ -68,6 +68,22 @@ impl Source {
     }
 }
 
+/// The first bytes of a Ward ahead-of-time artifact (`ward compile`, `Module::serialize`).
+const ARTIFACT_MAGIC: &[u8] = b"\0wardaot";
+
+/// Whether `bytes` start like a Ward ahead-of-time artifact.
+pub fn is_artifact(bytes: &[u8]) -> bool {
+    bytes.starts_with(ARTIFACT_MAGIC)
+}
+
+/// Whether the file at `path` starts like a Ward ahead-of-time artifact (reads only its first
+/// bytes; an unreadable file is not one, and reading it again reports the error).
+pub fn file_is_artifact(path: &Path) -> bool {
+    let mut head = [0u8; ARTIFACT_MAGIC.len()];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
+        && is_artifact(&head)
+}
+
 /// What a file's first bytes say it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -184,6 +200,10 @@ pub fn module_binary(source: &Source, bytes: Vec<u8>) -> anyhow::Result<Vec<u8>>
             "`{name}` is a WebAssembly binary of version {v}; Ward runs version 1 core modules"
         ),
         Kind::Empty => bail!("`{name}` is empty"),
+        Kind::Neither if is_artifact(&bytes) => bail!(
+            "`{name}` is a Ward ahead-of-time artifact, which runs from a file only (`ward run \
+             FILE.cwasm`)"
+        ),
         Kind::Neither => bail!("`{name}` is neither a WebAssembly binary nor text"),
     }
 }
@@ -235,6 +255,8 @@ mod tests {
         assert!(is_component(b"\0asm\x0d\0\x01\0"));
         assert!(is_component(b"(component)"));
         assert!(!is_component(b"(module)"));
+        assert!(is_artifact(b"\0wardaot\x01\0\0\0"));
+        assert!(!is_artifact(b"\0asm\x01\0\0\0"));
     }
 
     #[test]

@@ -30,7 +30,7 @@ use ward_wasi::{ThreadEnd, WasiCtx, WasiCtxBuilder};
 
 use super::load::{self, Source};
 use super::options::{self, DirMapping, EnvVar, TierArg, WasiOption, WasmOption};
-use super::{backtrace, diag, exit};
+use super::{backtrace, compile, diag, exit};
 
 /// Room for tables and element segments beside the memories, in the default store-wide budget.
 const TABLE_HEADROOM: u64 = 64 << 20;
@@ -99,8 +99,9 @@ pub struct RunArgs {
     pub timeout: Option<Duration>,
     /// The execution tier: `interp` (the default) or `native` (Cranelift, compiled before the
     /// program starts; a module the native tier cannot compile yet runs in the interpreter).
-    #[arg(long, value_enum, default_value = "interp")]
-    pub tier: TierArg,
+    /// An artifact of `ward compile` always runs its native code (`--tier interp` is refused).
+    #[arg(long, value_enum)]
+    pub tier: Option<TierArg>,
     /// Enable `wasi-threads`: the guest may start threads (`thread-spawn`), each a new
     /// instance sharing the memory the module imports; at most `--max-threads` at once.
     #[arg(long)]
@@ -226,26 +227,57 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let name = source.name();
     let guest_args = args.guest_args()?;
 
-    let mut config = Config::new();
-    config.tier(args.tier.into());
-    config.consume_fuel(args.fuel.is_some());
-    // A thread's exit or trap stops the other threads by interrupting their stores.
-    config.interruptible(args.timeout.is_some() || args.wasi_threads);
+    // An ahead-of-time artifact (`ward compile`) is told by its first bytes, before anything
+    // else is read: it runs with the settings `ward compile` compiled it with.
+    let artifact = match &source {
+        Source::File(path) if load::file_is_artifact(path) => Some(path.clone()),
+        _ => None,
+    };
+    let config = match &artifact {
+        Some(_) if args.tier == Some(TierArg::Interp) => anyhow::bail!(
+            "`{name}` is an ahead-of-time artifact of native code, which `--tier interp` cannot \
+             run (run the module it was compiled from instead)"
+        ),
+        Some(_) => compile::artifact_config(args.fuel.is_some()),
+        None => {
+            let mut config = Config::new();
+            config.tier(args.tier.unwrap_or(TierArg::Interp).into());
+            config.consume_fuel(args.fuel.is_some());
+            // A thread's exit or trap stops the other threads by interrupting their stores.
+            config.interruptible(args.timeout.is_some() || args.wasi_threads);
+            config
+        }
+    };
     let engine = Engine::new(&config);
     let mut store = Store::new(&engine, wasi_context(&args, &source, &guest_args)?);
     // The deadline covers reading, compiling and instantiating the module too.
     let watchdog = args.timeout.map(|limit| Watchdog::start(limit, store.interrupt_handle()));
 
     let started = Instant::now();
-    let raw = source.read()?;
-    if load::is_component(&raw) {
-        return run_component(&args, &source, &guest_args, &engine, raw, watchdog.as_ref());
-    }
-    // These errors name the file and say what it is.
-    let bytes = load::module_binary(&source, raw)?;
-    let module =
-        Module::new(&engine, &bytes).with_context(|| format!("cannot load module `{name}`"))?;
-    debug!(target: "ward_cli", module = %name, bytes = bytes.len(), elapsed = ?started.elapsed(), "compiled");
+    let module = match &artifact {
+        // SAFETY: running an artifact is trusting it, as running an executable is (README): it
+        // is `ward compile`'s output, mapped for as long as the program runs; its header and
+        // checksum refuse a damaged or mismatched one.
+        Some(path) => unsafe { Module::deserialize_file(&engine, path) }.map_err(|e| {
+            let hint = if e.to_string().contains("fuel=") {
+                " (`ward compile --fuel` makes an artifact for `ward run --fuel N`; one compiled \
+                 without it runs without `--fuel`)"
+            } else {
+                ""
+            };
+            anyhow::Error::new(e).context(format!("cannot load `{name}`{hint}"))
+        })?,
+        None => {
+            let raw = source.read()?;
+            if load::is_component(&raw) {
+                return run_component(&args, &source, &guest_args, &engine, raw, watchdog.as_ref());
+            }
+            // These errors name the file and say what it is.
+            let bytes = load::module_binary(&source, raw)?;
+            Module::new(&engine, &bytes).with_context(|| format!("cannot load module `{name}`"))?
+        }
+    };
+    debug!(target: "ward_cli", module = %name, elapsed = ?started.elapsed(), "compiled");
     let report = |trap: &ward::Trap| TrapReport(backtrace::report(trap));
     if let Some(w) = &watchdog {
         w.running();

@@ -366,6 +366,10 @@ pub enum Error {
     /// The feature is not supported by this version of Ward.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// An ahead-of-time artifact cannot be loaded: it is not one, it is damaged, or it was
+    /// made for another Ward, target, CPU or configuration (the message says which).
+    #[error("{0}")]
+    Artifact(String),
 }
 
 impl Error {

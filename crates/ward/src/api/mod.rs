@@ -9,6 +9,7 @@
 //! [`Error::Usage`](crate::Error::Usage) instead.
 
 mod anyref;
+mod artifact;
 mod call;
 mod caller;
 mod canonical;

@@ -34,6 +34,13 @@ impl Module {
 
     /// Compiles a module from its binary form only.
     pub fn from_binary(engine: &Engine, binary: &[u8]) -> Result<Module> {
+        if binary.starts_with(&super::artifact::MAGIC) {
+            return Err(crate::Error::Usage(
+                "this is a Ward ahead-of-time artifact, not a module binary: load it with \
+                 `Module::deserialize`"
+                    .into(),
+            ));
+        }
         let _span = tracing::debug_span!(target: "ward", "compile", bytes = binary.len()).entered();
         let module = Module::decode(engine, binary)?;
         if engine.config().eager_translation {
@@ -57,6 +64,60 @@ impl Module {
             source,
         })?;
         Module::new(engine, bytes)
+    }
+
+    /// Saves the module as an ahead-of-time artifact, which [`Module::deserialize`] (or
+    /// `ward run`) loads without compiling it again. The module must come from an engine with
+    /// [`Tier::Native`]; a module the native tier does not cover yet is saved too and runs in
+    /// the interpreter when loaded.
+    ///
+    /// The artifact records the Ward and Cranelift versions, the target, the CPU features the
+    /// code may use and the engine settings that shape the code (tier, fuel, interruption,
+    /// epoch interruption, call depth, WebAssembly features); it loads only where they all
+    /// match, and carries a checksum.
+    ///
+    /// ```
+    /// let mut config = ward::Config::new();
+    /// config.tier(ward::Tier::Native);
+    /// let engine = ward::Engine::new(&config);
+    /// let module = ward::Module::new(&engine, r#"(module (func (export "f") (result i32) i32.const 7))"#)?;
+    /// let bytes = module.serialize()?;
+    /// // SAFETY: the bytes were just made by `serialize`.
+    /// let loaded = unsafe { ward::Module::deserialize(&engine, &bytes)? };
+    /// let mut store = ward::Store::new(&engine, ());
+    /// let instance = ward::Instance::new(&mut store, &loaded, &[])?;
+    /// assert_eq!(instance.get_typed_func::<(), i32>(&mut store, "f")?.call(&mut store, ())?, 7);
+    /// # Ok::<(), ward::Error>(())
+    /// ```
+    pub fn serialize(&self) -> Result<Vec<u8>> {
+        super::artifact::serialize(self)
+    }
+
+    /// Loads an artifact made by [`Module::serialize`], without validating or compiling the
+    /// module again. A foreign, damaged or mismatched artifact is an [`Error::Artifact`]
+    /// naming the problem (truncated, checksum mismatch, another Ward or Cranelift version,
+    /// target, missing CPU features, different engine settings).
+    ///
+    /// # Safety
+    /// The bytes must come from [`Module::serialize`] of a Ward you trust (the same build, as
+    /// the header checks): their machine code is mapped and run as it is, and their function
+    /// bodies are not validated. The checksum catches damage, not forgery.
+    ///
+    /// [`Error::Artifact`]: crate::Error::Artifact
+    pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        // SAFETY: the caller's contract.
+        unsafe { super::artifact::deserialize(engine, bytes.as_ref()) }
+    }
+
+    /// Loads an artifact file (see [`Module::deserialize`]), mapped into memory rather than
+    /// read: the module keeps the mapping for its binary. Errors name the file.
+    ///
+    /// # Safety
+    /// As for [`Module::deserialize`]; moreover, the file must not be changed or truncated
+    /// while the module (or anything made from it) lives.
+    pub unsafe fn deserialize_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        // SAFETY: the caller's contract.
+        unsafe { super::artifact::deserialize_file(engine, path.as_ref()) }
     }
 
     /// Which tier runs this module's functions: [`Tier::Native`] only if the engine asked for

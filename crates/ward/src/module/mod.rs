@@ -20,6 +20,47 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
+/// A module binary: owned, or a part of something else that holds it (an artifact file mapped
+/// into memory). Dereferences to the bytes.
+#[derive(Clone)]
+pub(crate) struct ModuleBytes {
+    owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    range: Range<usize>,
+}
+
+impl ModuleBytes {
+    /// `range` of `owner`'s bytes (which must lie inside them).
+    pub(crate) fn part_of(owner: Arc<dyn AsRef<[u8]> + Send + Sync>, range: Range<usize>) -> Self {
+        assert!(range.start <= range.end && range.end <= (*owner).as_ref().len());
+        ModuleBytes { owner, range }
+    }
+}
+
+impl From<&[u8]> for ModuleBytes {
+    fn from(bytes: &[u8]) -> Self {
+        let len = bytes.len();
+        ModuleBytes { owner: Arc::new(bytes.to_vec()), range: 0..len }
+    }
+}
+
+impl std::ops::Deref for ModuleBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &(*self.owner).as_ref()[self.range.clone()]
+    }
+}
+
+/// Whether decoding validates function bodies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bodies {
+    /// Validate them (any input).
+    Validate,
+    /// Trust them: the binary is one Ward decoded before (an ahead-of-time artifact's, whose
+    /// loader is `unsafe` for this reason). Everything but the bodies is still validated.
+    Trust,
+}
+
 /// An execution tier's artifact for one function, opaque to this layer.
 pub(crate) type TierCode = Arc<dyn std::any::Any + Send + Sync>;
 
@@ -150,7 +191,7 @@ pub(crate) struct FuncBody {
 pub(crate) struct ModuleInner {
     pub(crate) engine: Engine,
     /// The module binary (for text input, the binary it was translated to).
-    pub(crate) bytes: Arc<[u8]>,
+    pub(crate) bytes: ModuleBytes,
     pub(crate) types: Vec<ModuleType>,
     pub(crate) imports: Vec<Import>,
     /// Type index of every function, imported first.
@@ -188,7 +229,16 @@ impl Module {
     /// Decodes and validates `binary` (no tier is involved: see `api::module` for the public
     /// constructors, which also translate eagerly when the engine asks for it).
     pub(crate) fn decode(engine: &Engine, binary: &[u8]) -> Result<Module> {
-        let inner = parse::parse(engine, binary)
+        Module::decode_bytes(engine, binary.into(), Bodies::Validate)
+    }
+
+    /// Decodes `bytes`, validating function bodies or not (see [`Bodies`]).
+    pub(crate) fn decode_bytes(
+        engine: &Engine,
+        bytes: ModuleBytes,
+        bodies: Bodies,
+    ) -> Result<Module> {
+        let inner = parse::parse(engine, bytes, bodies)
             .inspect_err(|e| tracing::debug!(target: "ward", error = %e, "invalid module"))?;
         tracing::debug!(target: "ward", functions = inner.bodies.len(), "decoded");
         Ok(Module { inner: Arc::new(inner) })

@@ -11,12 +11,12 @@ use wasmparser::{
     Parser, Payload, TypeRef, ValidPayload, Validator,
 };
 
-pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
+pub(super) fn parse(engine: &Engine, bytes: ModuleBytes, check: Bodies) -> Result<ModuleInner> {
     // Pass 1 validates everything, function bodies included, with a fresh validator: a
     // validator that saw an error cannot be reused. Pass 2 (below) feeds the now known-valid
     // module to the engine's shared validator, skipping bodies, for canonical type ids.
     let mut validator = Validator::new_with_features(engine.config().features);
-    let bytes: Arc<[u8]> = binary.into();
+    let binary: &[u8] = &bytes;
     let mut m = ModuleInner {
         engine: engine.clone(),
         bytes: bytes.clone(),
@@ -59,7 +59,9 @@ pub(super) fn parse(engine: &Engine, binary: &[u8]) -> Result<ModuleInner> {
                 m.bodies.push(FuncBody {
                     range: body.range().start as usize..body.range().end as usize,
                 });
-                pending.push((func, body));
+                if check == Bodies::Validate {
+                    pending.push((func, body));
+                }
                 continue;
             }
             ValidPayload::End(types) => {

@@ -1,6 +1,7 @@
 //! Executable memory: a module's linked machine code, mapped read+execute (never writable and
 //! executable at once) for as long as the module lives.
 
+use super::{libcalls, LibcallReloc};
 use rustix::mm::{mmap_anonymous, mprotect, munmap, MapFlags, MprotectFlags, ProtFlags};
 use std::ptr::NonNull;
 
@@ -27,8 +28,10 @@ fn page_size() -> usize {
 }
 
 impl CodeMemory {
-    /// Maps `image` (already linked: it only holds position-independent references) as code.
-    pub(super) fn new(image: &[u8]) -> Result<CodeMemory, String> {
+    /// Maps `image` (already linked: calls between its functions are PC-relative) as code,
+    /// writing the address in this process of each runtime call `relocs` name. Every
+    /// relocation lies inside `image` (checked by the callers) and names a runtime call.
+    pub(super) fn new(image: &[u8], relocs: &[LibcallReloc]) -> Result<CodeMemory, String> {
         let len = image.len().max(1).next_multiple_of(page_size());
         // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
         let raw = unsafe {
@@ -45,11 +48,34 @@ impl CodeMemory {
         // `image`.
         unsafe { std::ptr::copy_nonoverlapping(image.as_ptr(), ptr.as_ptr(), image.len()) };
         let mem = CodeMemory { ptr, len };
+        let addresses = libcalls::addresses();
+        for r in relocs {
+            let at = r.offset as usize;
+            let Some(address) = addresses.get(r.libcall as usize) else {
+                return Err(format!(
+                    "a relocation names runtime call {}, which does not exist",
+                    r.libcall
+                ));
+            };
+            if at + 8 > image.len() {
+                return Err(format!("a relocation at {at:#x} lies outside the code"));
+            }
+            let value = (*address as i64).wrapping_add(r.addend);
+            // SAFETY: `at + 8 <= image.len() <= len`: inside the mapping, still writable.
+            unsafe { ptr.as_ptr().add(at).cast::<i64>().write_unaligned(value) };
+        }
         // SAFETY: the mapping is ours, `len` bytes from `ptr`; from here on it is only read and
         // executed.
         unsafe { mprotect(ptr.as_ptr().cast(), len, MprotectFlags::READ | MprotectFlags::EXEC) }
             .map_err(|e| format!("cannot make native code executable: {e}"))?;
         Ok(mem)
+    }
+
+    /// The first `len` bytes of the code (`len` at most the mapping's length).
+    pub(super) fn bytes(&self, len: usize) -> &[u8] {
+        assert!(len <= self.len);
+        // SAFETY: the mapping is readable for `self.len` bytes and never written after `new`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), len) }
     }
 
     /// The address of byte `offset` of the code.

@@ -2,7 +2,8 @@
 //! signature), linking into executable memory, and filling instances' records.
 
 use super::code::CodeMemory;
-use super::translate::{self, ModuleCx, SimdOps, Unsupported, FUNC_NAMESPACE};
+use super::translate::{self, ModuleCx, Unsupported, FUNC_NAMESPACE, LIBCALL_NAMESPACE};
+use super::{libcalls, LibcallReloc, NativeImage};
 use crate::module::ModuleInner;
 use crate::runtime::vmctx::{VMContextBox, VMCounts, VMOffsets};
 use crate::types::FuncType;
@@ -23,15 +24,65 @@ pub(super) const MAX_FRAME: u32 = 64 << 10;
 /// A module's native code.
 pub(super) struct CompiledModule {
     code: CodeMemory,
+    /// Length of the linked image at the start of `code`.
+    len: usize,
     /// Offset of each defined function's entry in `code`.
     funcs: Box<[u32]>,
     /// Offset of the array-call trampoline of each defined function's signature.
     trampolines: Box<[u32]>,
-    /// The SIMD operators the code evaluates by runtime calls, by address (see `ModuleCx`).
-    _simd_ops: SimdOps,
+    /// Where the code holds the address of a runtime call (written when it was mapped).
+    relocs: Box<[LibcallReloc]>,
 }
 
 impl CompiledModule {
+    /// Maps a linked image (with its runtime call addresses left out) as code, after checking
+    /// that every offset in it lies inside the image.
+    pub(super) fn load(image: NativeImage<'_>, functions: usize) -> Result<Self, String> {
+        let len = image.code.len();
+        if image.funcs.len() != functions || image.trampolines.len() != functions {
+            return Err(format!(
+                "it has native code for {} functions and {} trampolines; the module defines {functions}",
+                image.funcs.len(),
+                image.trampolines.len()
+            ));
+        }
+        if let Some(o) = image.funcs.iter().chain(&image.trampolines).find(|o| **o as usize >= len)
+        {
+            return Err(format!("a function entry at {o:#x} lies outside its {len} bytes of code"));
+        }
+        for r in &image.relocs {
+            if r.offset as usize + 8 > len || r.libcall as usize >= libcalls::COUNT {
+                return Err(format!(
+                    "a relocation at {:#x} (runtime call {}) is out of range",
+                    r.offset, r.libcall
+                ));
+            }
+        }
+        let code = CodeMemory::new(&image.code, &image.relocs)?;
+        Ok(CompiledModule {
+            code,
+            len,
+            funcs: image.funcs.into(),
+            trampolines: image.trampolines.into(),
+            relocs: image.relocs.into(),
+        })
+    }
+
+    /// The linked image as [`CompiledModule::load`] takes it: the runtime call addresses of this
+    /// process zeroed, so that the bytes mean the same in any process.
+    pub(super) fn image(&self) -> NativeImage<'static> {
+        let mut code = self.code.bytes(self.len).to_vec();
+        for r in self.relocs.iter() {
+            code[r.offset as usize..r.offset as usize + 8].fill(0);
+        }
+        NativeImage {
+            code: code.into(),
+            funcs: self.funcs.to_vec(),
+            trampolines: self.trampolines.to_vec(),
+            relocs: self.relocs.to_vec(),
+        }
+    }
+
     /// Points the records of the defined functions in `vmctx` at their native code.
     pub(super) fn attach(&self, vmctx: &mut VMContextBox) {
         for (i, (entry, tramp)) in self.funcs.iter().zip(self.trampolines.iter()).enumerate() {
@@ -89,6 +140,19 @@ fn build_isa(quick: bool) -> std::result::Result<OwnedTargetIsa, String> {
     Ok(isa)
 }
 
+/// The target triple of the code generator and the CPU features it enabled (from what this
+/// host has), by Cranelift's names.
+pub(super) fn host_target() -> Result<(String, Vec<String>), String> {
+    let isa = isa(false)?;
+    let features = isa
+        .isa_flags()
+        .iter()
+        .filter(|f| f.as_bool() == Some(true))
+        .map(|f| f.name.to_string())
+        .collect();
+    Ok((isa.triple().to_string(), features))
+}
+
 /// Whether the module as a whole is in the native tier's subset (operators are checked as
 /// functions are translated).
 fn check_module(m: &ModuleInner) -> std::result::Result<(), Unsupported> {
@@ -111,6 +175,8 @@ struct Compiled {
     align: u32,
     /// `(offset in bytes, target module function, addend)` of each call to a module function.
     calls: Vec<(u32, u32, i64)>,
+    /// Where the code holds the address of a runtime call, relative to the function.
+    libcalls: Vec<LibcallReloc>,
 }
 
 fn compile_one(
@@ -135,20 +201,25 @@ fn compile_one(
     let align = code.buffer.alignment.max(16);
     let relocs = code.buffer.relocs().to_vec();
     let mut calls = Vec::new();
+    let mut libcalls = Vec::new();
     for r in &relocs {
-        let target = match (&r.kind, &r.target) {
-            (Reloc::X86CallPCRel4, FinalizedRelocTarget::ExternalName(ExternalName::User(n))) => {
-                let user = &ctx.func.params.user_named_funcs()[*n];
-                (user.namespace == FUNC_NAMESPACE).then_some(user.index)
+        let user = match &r.target {
+            FinalizedRelocTarget::ExternalName(ExternalName::User(n)) => {
+                Some(&ctx.func.params.user_named_funcs()[*n])
             }
             _ => None,
         };
-        match target {
-            Some(t) => calls.push((r.offset, t, r.addend)),
-            None => return Err(format!("{name}: unexpected relocation {:?}", r.kind)),
+        match (&r.kind, user) {
+            (Reloc::X86CallPCRel4, Some(u)) if u.namespace == FUNC_NAMESPACE => {
+                calls.push((r.offset, u.index, r.addend))
+            }
+            (Reloc::Abs8, Some(u)) if u.namespace == LIBCALL_NAMESPACE => {
+                libcalls.push(LibcallReloc { offset: r.offset, libcall: u.index, addend: r.addend })
+            }
+            _ => return Err(format!("{name}: unexpected relocation {:?}", r.kind)),
         }
     }
-    Ok(Compiled { bytes, align, calls })
+    Ok(Compiled { bytes, align, calls, libcalls })
 }
 
 /// Compiles every defined function of `m` and links them, or says why the module cannot run
@@ -166,7 +237,6 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
         consume_fuel: cfg.consume_fuel,
         checkpoints: cfg.checkpoints(),
         max_depth: u32::try_from(cfg.max_call_depth).unwrap_or(u32::MAX),
-        simd_ops: Default::default(),
     };
     let mut fctx = FunctionBuilderContext::new();
     let mut ctx = Context::new();
@@ -222,7 +292,14 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
             image[at..at + 4].copy_from_slice(&rel.to_le_bytes());
         }
     }
-    let code = CodeMemory::new(&image)?;
+    let relocs: Vec<LibcallReloc> = parts
+        .iter()
+        .zip(&starts)
+        .flat_map(|(p, start)| {
+            p.libcalls.iter().map(move |r| LibcallReloc { offset: r.offset + *start as u32, ..*r })
+        })
+        .collect();
+    let code = CodeMemory::new(&image, &relocs)?;
     tracing::debug!(
         target: "ward",
         functions = m.bodies.len(),
@@ -232,8 +309,9 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
     );
     Ok(CompiledModule {
         code,
+        len: image.len(),
         funcs: starts[..m.bodies.len()].iter().map(|s| *s as u32).collect(),
         trampolines: func_tramp.iter().map(|k| starts[*k] as u32).collect(),
-        _simd_ops: cx.simd_ops.into_inner(),
+        relocs: relocs.into(),
     })
 }

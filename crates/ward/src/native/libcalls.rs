@@ -1,5 +1,6 @@
-//! Runtime calls made by native code: plain `extern "C"` functions whose addresses the code
-//! embeds. Each reaches the store through the context (`VMStoreContext::store_inner`, set by
+//! Runtime calls made by native code: plain `extern "C"` functions, which the code names by
+//! their index in [`addresses`] (an 8-byte absolute relocation that linking fills in with the
+//! address in this process, so that an ahead-of-time artifact's code is valid in another). Each reaches the store through the context (`VMStoreContext::store_inner`, set by
 //! the driver for the duration of a native call) and never unwinds: a panic (from the
 //! embedder's resource limiter, say) is caught, parked here, reported to native code as a trap
 //! that unwinds every native frame, and resumed by the driver.
@@ -11,6 +12,38 @@ use crate::runtime::{LinearMemory, StoreInner};
 use std::any::Any;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// How many runtime calls there are (the length of [`addresses`]).
+pub(super) const COUNT: usize = 13;
+
+/// The address in this process of every runtime call native code makes. The order is part of
+/// the artifact format (`api/artifact.rs`): code names a runtime call by its index here, so a
+/// new runtime call goes at the end, and changing the order or a signature means a new format
+/// version.
+pub(super) fn addresses() -> [usize; COUNT] {
+    use super::bulk;
+    use super::translate::simd_eval;
+    [
+        memory_grow as *const () as usize,
+        signature_matches as *const () as usize,
+        call_out as *const () as usize,
+        bulk::memory_fill as *const () as usize,
+        bulk::memory_copy as *const () as usize,
+        bulk::memory_init as *const () as usize,
+        bulk::data_drop as *const () as usize,
+        bulk::elem_drop as *const () as usize,
+        bulk::table_grow as *const () as usize,
+        bulk::table_fill as *const () as usize,
+        bulk::table_copy as *const () as usize,
+        bulk::table_init as *const () as usize,
+        simd_eval as *const () as usize,
+    ]
+}
+
+/// The index in [`addresses`] of the runtime call at `addr`.
+pub(super) fn index_of(addr: usize) -> Option<u32> {
+    addresses().iter().position(|a| *a == addr).map(|i| i as u32)
+}
 
 thread_local! {
     /// The payload of a panic caught in a runtime call, until the driver resumes it.

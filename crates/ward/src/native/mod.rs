@@ -129,6 +129,79 @@ fn state(module: &ModuleInner) -> Option<&NativeModule> {
     module.module_code.get()?.downcast_ref::<NativeModule>()
 }
 
+/// Where a module's code holds the address of a runtime call: the 8 bytes at `offset` are the
+/// address of runtime call number `libcall` (`libcalls::addresses`) plus `addend`, written when
+/// the code is mapped into a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LibcallReloc {
+    pub(crate) offset: u32,
+    pub(crate) libcall: u32,
+    pub(crate) addend: i64,
+}
+
+/// A module's native code in a form that means the same in any process (what an artifact
+/// stores): the linked image with the runtime call addresses zeroed, where each defined
+/// function and its signature's trampoline start, and the runtime call relocations.
+pub(crate) struct NativeImage<'a> {
+    pub(crate) code: std::borrow::Cow<'a, [u8]>,
+    pub(crate) funcs: Vec<u32>,
+    pub(crate) trampolines: Vec<u32>,
+    pub(crate) relocs: Vec<LibcallReloc>,
+}
+
+/// What the native tier made of a module, for an artifact.
+pub(crate) enum Prepared<'a> {
+    /// Native code.
+    Native(NativeImage<'a>),
+    /// The module runs in the interpreter, for this reason.
+    Interpreted(String),
+}
+
+/// The native code of `module`, or why it has none (`None`: its engine does not use the
+/// native tier).
+pub(crate) fn prepared(module: &ModuleInner) -> Option<Prepared<'static>> {
+    match state(module)? {
+        #[cfg(feature = "native")]
+        NativeModule::Compiled(c) => Some(Prepared::Native(c.image())),
+        NativeModule::Fallback(reason) => Some(Prepared::Interpreted(reason.clone())),
+    }
+}
+
+/// Gives `module` (decoded from an artifact, not yet compiled) the native code or the fallback
+/// reason the artifact holds, instead of compiling it.
+///
+/// # Safety
+/// The image came from [`prepared`] of a module with the same binary, compiled by this build of
+/// Ward with the same code-affecting configuration, for a CPU this one has the features of:
+/// it is mapped as executable code as it is.
+pub(crate) unsafe fn install(module: &ModuleInner, prepared: Prepared<'_>) -> Result<(), String> {
+    let state = match prepared {
+        Prepared::Interpreted(reason) => NativeModule::Fallback(reason),
+        #[cfg(feature = "native")]
+        Prepared::Native(image) => {
+            NativeModule::Compiled(compile::CompiledModule::load(image, module.bodies.len())?)
+        }
+        #[cfg(not(feature = "native"))]
+        Prepared::Native(_) => {
+            return Err("Ward was built without the `native` feature".into());
+        }
+    };
+    module.module_code.set(Arc::new(state)).map_err(|_| "the module already has code".to_string())
+}
+
+/// The target native code is compiled for (`x86_64-...`) and the CPU features it may use, as
+/// Cranelift names them (`has_avx2`, ...), or why this host has no native tier.
+pub(crate) fn host_target() -> std::result::Result<(String, Vec<String>), String> {
+    #[cfg(feature = "native")]
+    {
+        compile::host_target()
+    }
+    #[cfg(not(feature = "native"))]
+    {
+        Err("Ward was built without the `native` feature".into())
+    }
+}
+
 /// Which tier runs the functions of `module`.
 pub(crate) fn module_tier(module: &ModuleInner) -> Tier {
     match state(module) {

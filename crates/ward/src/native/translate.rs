@@ -14,7 +14,7 @@
 mod simd;
 mod tail;
 
-pub(super) use simd::SimdOps;
+pub(super) use simd::simd_eval;
 
 use super::trap_number;
 use crate::error::TrapCode;
@@ -50,9 +50,6 @@ pub(super) struct ModuleCx<'m> {
     /// Whether there are checkpoints at all (fuel or interruption).
     pub(super) checkpoints: bool,
     pub(super) max_depth: u32,
-    /// The SIMD operators native code evaluates by a runtime call (`simd::simd_eval`), which
-    /// the code names by address: boxed, so they never move, and kept with the code.
-    pub(super) simd_ops: std::cell::RefCell<SimdOps>,
 }
 
 /// The calling convention of wasm functions among themselves: Cranelift's `tail`, the only one
@@ -61,6 +58,11 @@ const WASM_CONV: CallConv = CallConv::Tail;
 
 /// Namespace of the external names of the module's functions (their module index).
 pub(super) const FUNC_NAMESPACE: u32 = 0;
+
+/// Namespace of the external names of runtime calls (their index in `libcalls::ADDRESSES`):
+/// the code loads a runtime call's address from an 8-byte absolute relocation, which linking
+/// fills in with the address in this process (so an artifact's code is valid in another).
+pub(super) const LIBCALL_NAMESPACE: u32 = 2;
 
 /// The Cranelift type of a wasm value type the native tier supports.
 pub(super) fn val_type(t: ValType) -> Result<Type, Unsupported> {
@@ -239,6 +241,8 @@ struct Translator<'a, 'f> {
     funcs: HashMap<u32, FuncRef>,
     /// Signatures of runtime calls, by the number of their parameters' kinds.
     libcall_sigs: HashMap<(Vec<Type>, Vec<Type>), SigRef>,
+    /// Runtime calls imported so far, by their index in `libcalls::addresses()`.
+    libcall_refs: HashMap<u32, FuncRef>,
     offset: usize,
 }
 
@@ -316,6 +320,7 @@ pub(super) fn translate(
         sigs: HashMap::new(),
         funcs: HashMap::new(),
         libcall_sigs: HashMap::new(),
+        libcall_refs: HashMap::new(),
         offset: range.start,
     };
     t.prologue();
@@ -1104,7 +1109,8 @@ impl Translator<'_, '_> {
             .collect()
     }
 
-    /// Calls the runtime function at `addr` (an `extern "C"` function of this process).
+    /// Calls the runtime function at `addr` (an `extern "C"` function of this process, listed in
+    /// `libcalls::addresses`).
     fn libcall(
         &mut self,
         addr: usize,
@@ -1124,7 +1130,28 @@ impl Translator<'_, '_> {
                 s
             }
         };
-        let callee = self.b.ins().iconst(types::I64, addr as i64);
+        // The address itself is not embedded: the code names the runtime call, and linking
+        // writes its address in this process (see `LIBCALL_NAMESPACE`).
+        let index = super::libcalls::index_of(addr)
+            .expect("every runtime call native code makes is listed in `libcalls::addresses`");
+        let callee = match self.libcall_refs.get(&index) {
+            Some(f) => *f,
+            None => {
+                let name = self.b.func.declare_imported_user_function(UserExternalName::new(
+                    LIBCALL_NAMESPACE,
+                    index,
+                ));
+                let f = self.b.import_function(ExtFuncData {
+                    name: ExternalName::user(name),
+                    signature: sig,
+                    colocated: false,
+                    patchable: false,
+                });
+                self.libcall_refs.insert(index, f);
+                f
+            }
+        };
+        let callee = self.b.ins().func_addr(types::I64, callee);
         let call = self.b.ins().call_indirect(sig, callee, args);
         self.b.inst_results(call).to_vec()
     }

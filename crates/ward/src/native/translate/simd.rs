@@ -24,10 +24,13 @@ use cranelift_codegen::ir::{
 };
 use wasmparser::{MemArg, Operator};
 
-/// The operators a module's code evaluates by runtime calls. Each is boxed so that it keeps its
-/// address (which the code embeds) while more are added.
-#[allow(clippy::vec_box)]
-pub(in crate::native) type SimdOps = Vec<Box<SimdInstr>>;
+/// The operators native code evaluates by a runtime call ([`simd_eval`]), which names one by
+/// its position here: a number, not an address, so that code stays valid in another process
+/// (ahead-of-time artifacts).
+const EVALUATED: [SimdInstr; 2] = [
+    SimdInstr::Binary(SimdBinary::I16x8RelaxedDotI8x16I7x16S),
+    SimdInstr::Ternary(SimdTernary::RelaxedDotI8x16I7x16AddS),
+];
 
 const V: Type = types::I8X16;
 const I8X16: Type = types::I8X16;
@@ -45,18 +48,21 @@ const ARG_C: i32 = 32;
 const ARG_X: i32 = 48;
 const SCRATCH: u32 = 64;
 
-/// Evaluates the SIMD operator `*instr` with the shared semantics over the scratch area
+/// Evaluates the SIMD operator `EVALUATED[op]` with the shared semantics over the scratch area
 /// `args` (see `ARG_A`...): vectors as little-endian 16-byte values, a scalar as a 64-bit
 /// value; the result (a vector, or a scalar zero-extended to 64 bits) is written at `ARG_A`.
 ///
 /// # Safety
-/// Called by native code only: `instr` points to an operator kept by the compiled module
-/// that runs this code, `args` to `SCRATCH` writable bytes.
-pub(in crate::native) unsafe extern "C" fn simd_eval(instr: *const SimdInstr, args: *mut u8) {
+/// Called by native code only: `args` points to `SCRATCH` writable bytes. An `op` out of range
+/// (which the translator never emits) leaves the area as it is.
+pub(in crate::native) unsafe extern "C" fn simd_eval(op: u64, args: *mut u8) {
+    let Some(&instr) = usize::try_from(op).ok().and_then(|op| EVALUATED.get(op)) else {
+        return;
+    };
     // SAFETY: the caller's contract; the area is only 8-byte aligned, so unaligned accesses.
-    let (instr, read, x) = unsafe {
+    let (read, x) = unsafe {
         let read = |at: i32| args.add(at as usize).cast::<u128>().read_unaligned();
-        (*instr, read, args.add(ARG_X as usize).cast::<u64>().read_unaligned())
+        (read, args.add(ARG_X as usize).cast::<u64>().read_unaligned())
     };
     let (a, b, c) = (read(ARG_A), read(ARG_B), read(ARG_C));
     let r: u128 = match instr {
@@ -239,13 +245,10 @@ impl Translator<'_, '_> {
         for (v, at) in operands.iter().zip([ARG_A, ARG_B, ARG_C]) {
             self.b.ins().store(vector_slot(), *v, args, at);
         }
-        let op = {
-            let mut ops = self.cx.simd_ops.borrow_mut();
-            ops.push(Box::new(instr));
-            let last = ops.last().map_or(std::ptr::null(), |b| &**b as *const SimdInstr);
-            last as usize as i64
+        let Some(op) = EVALUATED.iter().position(|e| *e == instr) else {
+            return Err(self.unsupported(format!("no runtime evaluation of {instr:?}")));
         };
-        let op = self.b.ins().iconst(types::I64, op);
+        let op = self.b.ins().iconst(types::I64, op as i64);
         self.libcall(simd_eval as *const () as usize, &[types::I64, types::I64], &[], &[op, args]);
         let v = super::load_slot(&mut self.b, V, args, ARG_A);
         self.push(v);

@@ -61,6 +61,13 @@
 //! same fuel on either tier. Epoch deadlines (which call back into the embedder), fuel yields
 //! and parking need a suspendable call: async calls run in the interpreter, and an engine with
 //! epoch interruption compiles nothing natively.
+//!
+//! ## Artifacts
+//!
+//! The linked image embeds no address of the process: calls between the module's functions
+//! are PC-relative, runtime calls are 8-byte relocations filled in when the image is mapped
+//! (`libcalls::addresses`), type ids come from the context. So [`prepared`] gives an image
+//! that [`install`] maps in another process (`api/artifact.rs` writes and checks artifacts).
 
 #[cfg(feature = "native")]
 mod bulk;

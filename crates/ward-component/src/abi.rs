@@ -49,6 +49,10 @@ pub(crate) struct Options {
     pub(crate) realloc: Option<Realloc>,
     pub(crate) post_return: Option<ward::Func>,
     pub(crate) encoding: Encoding,
+    /// `async` (see [`crate::concurrent`]).
+    pub(crate) is_async: bool,
+    /// The `callback` of an async lift.
+    pub(crate) callback: Option<ward::Func>,
 }
 
 /// A `realloc` function, `(old_ptr, old_size, align, new_size) -> ptr` (the validator checks
@@ -248,6 +252,9 @@ impl<'a> Lifter<'a> {
             }
             Type::Own(rt) => self.lift_own(it.next()? as u32, rt)?,
             Type::Borrow(rt) => self.lift_borrow(it.next()? as u32, rt)?,
+            Type::Stream(_) | Type::Future(_) => {
+                crate::concurrent::lift_end(self.inst, it.next()? as u32, ty)?
+            }
             Type::Variant(_) | Type::Enum(_) | Type::Option(_) | Type::Result(..) => {
                 let cases = cases_of(ty).unwrap_or_default();
                 let joined = ty.variant_payload_flat(usize::MAX).unwrap_or_default();
@@ -310,7 +317,7 @@ impl<'a> Lifter<'a> {
     }
 
     /// `load`: `ptr` is aligned and `ptr + size` is in bounds (checked by the caller).
-    fn load(&mut self, ptr: u64, ty: &Type) -> ward::Result<Val> {
+    pub(crate) fn load(&mut self, ptr: u64, ty: &Type) -> ward::Result<Val> {
         self.charge(VAL_SIZE)?;
         let v = self.load_inner(ptr, ty)?;
         self.charge(names_size(&v))?;
@@ -381,6 +388,9 @@ impl<'a> Lifter<'a> {
             }
             Type::Own(rt) => self.lift_own(self.load_int(ptr, 4) as u32, rt)?,
             Type::Borrow(rt) => self.lift_borrow(self.load_int(ptr, 4) as u32, rt)?,
+            Type::Stream(_) | Type::Future(_) => {
+                crate::concurrent::lift_end(self.inst, self.load_int(ptr, 4) as u32, ty)?
+            }
             Type::Variant(_) | Type::Enum(_) | Type::Option(_) | Type::Result(..) => {
                 let cases = cases_of(ty).unwrap_or_default();
                 let disc_size = discriminant_size(cases.len());
@@ -800,6 +810,9 @@ impl<T> Lowerer<'_, '_, T> {
             }
             (Type::Own(rt), Val::Resource(r)) if r.own => out.push(self.lower_own(rt, r)? as u64),
             (Type::Borrow(rt), Val::Resource(r)) => out.push(self.lower_borrow(rt, r)? as u64),
+            (Type::Stream(_) | Type::Future(_), Val::Stream(e)) => {
+                out.push(crate::concurrent::lower_end(self.inst, e, ty)? as u64)
+            }
             (Type::Variant(_) | Type::Enum(_) | Type::Option(_) | Type::Result(..), _) => {
                 let (i, payload, case_ty) = match_case(ty, v)?;
                 let joined = ty.variant_payload_flat(usize::MAX).unwrap_or_default();
@@ -839,7 +852,7 @@ impl<T> Lowerer<'_, '_, T> {
     }
 
     /// `store`: `ptr` is aligned and in bounds for `ty` (checked by the caller).
-    fn store(&mut self, v: &Val, ty: &Type, ptr: u64) -> ward::Result<()> {
+    pub(crate) fn store(&mut self, v: &Val, ty: &Type, ptr: u64) -> ward::Result<()> {
         match (ty, v) {
             (Type::Bool, Val::Bool(b)) => self.store_int(ptr, *b as u64, 1),
             (Type::S8, Val::S8(x)) => self.store_int(ptr, *x as u64, 1),
@@ -915,6 +928,10 @@ impl<T> Lowerer<'_, '_, T> {
             }
             (Type::Borrow(rt), Val::Resource(r)) => {
                 let i = self.lower_borrow(rt, r)?;
+                self.store_int(ptr, i as u64, 4)
+            }
+            (Type::Stream(_) | Type::Future(_), Val::Stream(e)) => {
+                let i = crate::concurrent::lower_end(self.inst, e, ty)?;
                 self.store_int(ptr, i as u64, 4)
             }
             (Type::Variant(_) | Type::Enum(_) | Type::Option(_) | Type::Result(..), _) => {

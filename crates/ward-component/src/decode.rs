@@ -28,6 +28,71 @@ pub(crate) struct OptsDef {
     pub(crate) realloc: Option<u32>,
     pub(crate) post_return: Option<u32>,
     pub(crate) encoding: crate::abi::Encoding,
+    /// `async`: the async ABI of `canon lift`/`lower` (and of the stream/future built-ins).
+    pub(crate) is_async: bool,
+    /// `callback` of an async `canon lift`.
+    pub(crate) callback: Option<u32>,
+}
+
+/// A value type as the validator knows it (resolved at instantiation).
+pub(crate) type ValTy = wasmparser::component_types::ComponentValType;
+
+/// The async-ABI built-ins (`canon task.return`, `waitable-set.*`, streams, ...), each a core
+/// function of the type the validator gave it.
+#[derive(Debug, Clone)]
+pub(crate) enum Builtin {
+    ContextGet(u32),
+    ContextSet(u32),
+    BackpressureInc,
+    BackpressureDec,
+    TaskReturn {
+        result: Option<ValTy>,
+        opts: OptsDef,
+    },
+    TaskCancel,
+    ThreadYield,
+    ThreadIndex,
+    WaitableSetNew,
+    WaitableSetWait {
+        memory: u32,
+    },
+    WaitableSetPoll {
+        memory: u32,
+    },
+    WaitableSetDrop,
+    WaitableJoin,
+    SubtaskCancel {
+        is_async: bool,
+    },
+    SubtaskDrop,
+    /// `stream.new` / `future.new` (`future` set for futures) of element type `elem`.
+    CopyNew {
+        future: bool,
+        elem: Option<ValTy>,
+    },
+    /// `{stream,future}.{read,write}`.
+    Copy {
+        future: bool,
+        write: bool,
+        elem: Option<ValTy>,
+        opts: OptsDef,
+    },
+    /// `{stream,future}.cancel-{read,write}`.
+    CancelCopy {
+        future: bool,
+        write: bool,
+        elem: Option<ValTy>,
+        is_async: bool,
+    },
+    /// `{stream,future}.drop-{readable,writable}`.
+    DropEnd {
+        future: bool,
+        write: bool,
+        elem: Option<ValTy>,
+    },
+    /// A built-in Ward does not implement (threads, error contexts): a core function that
+    /// traps when called.
+    Unimplemented(&'static str),
 }
 
 /// The kinds of component-level items, as in `ComponentExternalKind`.
@@ -105,6 +170,8 @@ pub(crate) enum Def {
     ResourceNew(ResourceId),
     ResourceDrop(ResourceId),
     ResourceRep(ResourceId),
+    /// An async-ABI built-in and its core function type.
+    Builtin(Builtin, ward::FuncType),
     /// A built-in Ward does not implement yet (async ABI, threads, ...): a core function that
     /// fails instantiation.
     Unsupported(&'static str),
@@ -185,9 +252,8 @@ fn opts(options: &[CanonicalOption]) -> Result<OptsDef, &'static str> {
             CanonicalOption::Memory(m) => o.memory = Some(m),
             CanonicalOption::Realloc(f) => o.realloc = Some(f),
             CanonicalOption::PostReturn(f) => o.post_return = Some(f),
-            CanonicalOption::Async | CanonicalOption::Callback(_) => {
-                return Err("the async canonical ABI (`async`, `callback`)")
-            }
+            CanonicalOption::Async => o.is_async = true,
+            CanonicalOption::Callback(f) => o.callback = Some(f),
             CanonicalOption::CoreType(_) | CanonicalOption::Gc => {
                 return Err("GC canonical options (`core-type`, `gc`)")
             }
@@ -356,8 +422,19 @@ fn section(
             }
         }
         Payload::ComponentCanonicalSection(reader) => {
-            for canon in reader {
-                def.defs.push(canonical(types, canon.map_err(wasm_err)?));
+            let canons = reader.into_iter().collect::<Result<Vec<_>, _>>().map_err(wasm_err)?;
+            // Every definition but `lift` adds a core function; the validator has typed them.
+            let n_core =
+                canons.iter().filter(|c| !matches!(c, CanonicalFunction::Lift { .. })).count();
+            let mut core_index = types.function_count().saturating_sub(n_core as u32);
+            for canon in canons {
+                let core_ty = if matches!(canon, CanonicalFunction::Lift { .. }) {
+                    None
+                } else {
+                    core_index += 1;
+                    Some(core_func_type(types, core_index - 1))
+                };
+                def.defs.push(canonical(types, canon, core_ty));
             }
         }
         Payload::ComponentStartSection { .. } => {
@@ -402,7 +479,119 @@ fn resource_id(types: &wasmparser::types::TypesRef<'_>, index: u32) -> Option<Re
     }
 }
 
-fn canonical(types: &wasmparser::types::TypesRef<'_>, canon: CanonicalFunction) -> Def {
+/// The core type of core function `index`, as Ward's type (the built-ins take and return only
+/// numbers).
+fn core_func_type(types: &wasmparser::types::TypesRef<'_>, index: u32) -> Option<ward::FuncType> {
+    let id = types.core_function_at(index);
+    let f = types[id].unwrap_func();
+    let conv = |t: &wasmparser::ValType| match t {
+        wasmparser::ValType::I32 => Some(ward::ValType::I32),
+        wasmparser::ValType::I64 => Some(ward::ValType::I64),
+        wasmparser::ValType::F32 => Some(ward::ValType::F32),
+        wasmparser::ValType::F64 => Some(ward::ValType::F64),
+        _ => None,
+    };
+    let params = f.params().iter().map(conv).collect::<Option<Vec<_>>>()?;
+    let results = f.results().iter().map(conv).collect::<Option<Vec<_>>>()?;
+    Some(ward::FuncType::new(params, results))
+}
+
+fn val_ty(types: &wasmparser::types::TypesRef<'_>, t: wasmparser::ComponentValType) -> ValTy {
+    match t {
+        wasmparser::ComponentValType::Primitive(p) => ValTy::Primitive(p),
+        wasmparser::ComponentValType::Type(i) => ValTy::Type(types.component_defined_type_at(i)),
+    }
+}
+
+/// The element type of stream or future type `ty`.
+fn elem_of(types: &wasmparser::types::TypesRef<'_>, ty: u32) -> Option<ValTy> {
+    use wasmparser::component_types::ComponentDefinedType as D;
+    match &types[types.component_defined_type_at(ty)] {
+        D::Stream { ty, .. } | D::Future { ty, .. } => *ty,
+        _ => None,
+    }
+}
+
+fn builtin(
+    types: &wasmparser::types::TypesRef<'_>,
+    canon: CanonicalFunction,
+) -> Result<Builtin, &'static str> {
+    use Builtin as B;
+    use CanonicalFunction as C;
+    Ok(match canon {
+        C::ContextGet { slot, .. } => B::ContextGet(slot),
+        C::ContextSet { slot, .. } => B::ContextSet(slot),
+        C::BackpressureInc => B::BackpressureInc,
+        C::BackpressureDec => B::BackpressureDec,
+        C::TaskReturn { result, options } => {
+            B::TaskReturn { result: result.map(|t| val_ty(types, t)), opts: opts(&options)? }
+        }
+        C::TaskCancel => B::TaskCancel,
+        C::ThreadYield => B::ThreadYield,
+        C::ThreadIndex => B::ThreadIndex,
+        C::WaitableSetNew => B::WaitableSetNew,
+        C::WaitableSetWait { memory } => B::WaitableSetWait { memory },
+        C::WaitableSetPoll { memory } => B::WaitableSetPoll { memory },
+        C::WaitableSetDrop => B::WaitableSetDrop,
+        C::WaitableJoin => B::WaitableJoin,
+        C::SubtaskCancel { async_ } => B::SubtaskCancel { is_async: async_ },
+        C::SubtaskDrop => B::SubtaskDrop,
+        C::StreamNew { ty } => B::CopyNew { future: false, elem: elem_of(types, ty) },
+        C::FutureNew { ty } => B::CopyNew { future: true, elem: elem_of(types, ty) },
+        C::StreamRead { ty, options } => {
+            B::Copy { future: false, write: false, elem: elem_of(types, ty), opts: opts(&options)? }
+        }
+        C::StreamWrite { ty, options } => {
+            B::Copy { future: false, write: true, elem: elem_of(types, ty), opts: opts(&options)? }
+        }
+        C::FutureRead { ty, options } => {
+            B::Copy { future: true, write: false, elem: elem_of(types, ty), opts: opts(&options)? }
+        }
+        C::FutureWrite { ty, options } => {
+            B::Copy { future: true, write: true, elem: elem_of(types, ty), opts: opts(&options)? }
+        }
+        C::StreamCancelRead { ty, async_ } => B::CancelCopy {
+            future: false,
+            write: false,
+            elem: elem_of(types, ty),
+            is_async: async_,
+        },
+        C::StreamCancelWrite { ty, async_ } => {
+            B::CancelCopy { future: false, write: true, elem: elem_of(types, ty), is_async: async_ }
+        }
+        C::FutureCancelRead { ty, async_ } => {
+            B::CancelCopy { future: true, write: false, elem: elem_of(types, ty), is_async: async_ }
+        }
+        C::FutureCancelWrite { ty, async_ } => {
+            B::CancelCopy { future: true, write: true, elem: elem_of(types, ty), is_async: async_ }
+        }
+        C::StreamDropReadable { ty } => {
+            B::DropEnd { future: false, write: false, elem: elem_of(types, ty) }
+        }
+        C::StreamDropWritable { ty } => {
+            B::DropEnd { future: false, write: true, elem: elem_of(types, ty) }
+        }
+        C::FutureDropReadable { ty } => {
+            B::DropEnd { future: true, write: false, elem: elem_of(types, ty) }
+        }
+        C::FutureDropWritable { ty } => {
+            B::DropEnd { future: true, write: true, elem: elem_of(types, ty) }
+        }
+        C::ErrorContextNew { .. } | C::ErrorContextDebugMessage { .. } | C::ErrorContextDrop => {
+            B::Unimplemented("error contexts")
+        }
+        C::StreamForward { .. } | C::FutureForward { .. } => {
+            B::Unimplemented("stream/future forwarding")
+        }
+        _ => B::Unimplemented("threads (`thread.*` beyond `thread.yield` and `thread.index`)"),
+    })
+}
+
+fn canonical(
+    types: &wasmparser::types::TypesRef<'_>,
+    canon: CanonicalFunction,
+    core_ty: Option<Option<ward::FuncType>>,
+) -> Def {
     match canon {
         CanonicalFunction::Lift { core_func_index, type_index, options } => {
             let ComponentAnyTypeId::Func(ty) = types.component_any_type_at(type_index) else {
@@ -432,6 +621,10 @@ fn canonical(types: &wasmparser::types::TypesRef<'_>, canon: CanonicalFunction) 
             Some(id) => Def::ResourceRep(id),
             None => Def::Unsupported("resource.rep of a non-resource type"),
         },
-        _ => Def::Unsupported("async, thread and stream/future built-ins"),
+        canon => match (builtin(types, canon), core_ty.flatten()) {
+            (Ok(b), Some(ty)) => Def::Builtin(b, ty),
+            (Err(what), _) => Def::Unsupported(what),
+            (Ok(_), None) => Def::Unsupported("a built-in of a non-numeric core type"),
+        },
     }
 }

@@ -105,6 +105,8 @@ pub(crate) struct Plan {
     /// Whether a parameter holds a `borrow`: only then does a call lend handles it must check
     /// at its end.
     pub(crate) borrows: bool,
+    /// The function type is `async`.
+    pub(crate) is_async: bool,
 }
 
 impl Plan {
@@ -119,6 +121,7 @@ impl Plan {
             results_spilled: flat_results.is_none(),
             core_results: flat_results.unwrap_or_else(|| vec![Flat::I32]).into(),
             borrows: params.iter().any(Type::has_borrow),
+            is_async: ty.is_async,
             params,
             results,
         }
@@ -177,6 +180,35 @@ impl Func {
                 })))
             }
             FuncKind::Lifted(_) => Ok(self.clone()),
+        }
+    }
+
+    /// The scheduler of the instance a lifted function belongs to.
+    pub(crate) fn sched(&self) -> Option<Arc<crate::concurrent::Sched>> {
+        self.lifted_inst().map(|i| i.sched.clone())
+    }
+
+    /// A lifted function's core function, options and plan.
+    pub(crate) fn lifted_parts(&self) -> Option<(ward::Func, &Options, &Plan)> {
+        match (&self.0.kind, &self.0.plan) {
+            (FuncKind::Lifted(l), Some(plan)) => Some((l.core, &l.opts, plan)),
+            _ => None,
+        }
+    }
+
+    /// A lifted function's options.
+    pub(crate) fn lifted_opts(&self) -> Option<&Options> {
+        match &self.0.kind {
+            FuncKind::Lifted(l) => Some(&l.opts),
+            _ => None,
+        }
+    }
+
+    /// The instance a lifted function belongs to.
+    pub(crate) fn lifted_inst(&self) -> Option<Arc<InstanceState>> {
+        match &self.0.kind {
+            FuncKind::Lifted(l) => Some(l.inst.clone()),
+            _ => None,
         }
     }
 
@@ -241,13 +273,13 @@ impl Func {
 /// Marks the instances a call enters (the callee and its ancestors, less the caller's) and
 /// restores them when the call ends. Walks the parent chains rather than collecting them, so
 /// entering allocates nothing.
-struct Entered<'a> {
+pub(crate) struct Entered<'a> {
     callee: &'a Arc<InstanceState>,
     caller: Option<&'a Arc<InstanceState>>,
 }
 
 impl<'a> Entered<'a> {
-    fn enter(
+    pub(crate) fn enter(
         callee: &'a Arc<InstanceState>,
         caller: Option<&'a Arc<InstanceState>>,
     ) -> ward::Result<Entered<'a>> {
@@ -259,6 +291,29 @@ impl<'a> Entered<'a> {
         }
         entered.each(|i| i.set_may_enter(false));
         Ok(entered)
+    }
+
+    /// Enters `callee` for a call of one of its functions from `caller`: as [`enter`], and a
+    /// component may call its siblings (and their children), never its own ancestors or
+    /// descendants, whose instances are already on the stack.
+    ///
+    /// [`enter`]: Entered::enter
+    pub(crate) fn enter_call(
+        callee: &'a Arc<InstanceState>,
+        caller: Option<&'a Arc<InstanceState>>,
+    ) -> ward::Result<Entered<'a>> {
+        if let Some(c) = caller {
+            if c.is_self_or_ancestor(callee.id) || callee.is_self_or_ancestor(c.id) {
+                return Err(trap("cannot enter component instance"));
+            }
+        }
+        Entered::enter(callee, caller)
+    }
+
+    /// A trap leaves the instances it unwound through unenterable (the spec's trap poisons
+    /// them): their `may_enter` stays cleared.
+    pub(crate) fn poison(self) {
+        std::mem::forget(self);
     }
 
     /// Runs `f` on every instance the call enters.
@@ -336,10 +391,28 @@ pub(crate) fn call_lifted<T: 'static, R>(
     lower: impl FnOnce(&mut Lowerer<'_, '_, T>, &mut FlatValues) -> ward::Result<()>,
     lift: impl FnOnce(&mut Lifter<'_>, &[u64]) -> ward::Result<R>,
 ) -> ward::Result<R> {
+    let entered = Entered::enter_call(&lifted.inst, caller)?;
+    let r = call_entered(ctx, lifted, plan, caller, lower, lift);
+    if matches!(r, Err(ward::Error::Trap(_))) {
+        entered.poison();
+    }
+    r
+}
+
+/// [`call_lifted`] once the instance is entered.
+fn call_entered<T: 'static, R>(
+    ctx: &mut StoreContextMut<'_, T>,
+    lifted: &Lifted,
+    plan: &Plan,
+    caller: Option<&Arc<InstanceState>>,
+    lower: impl FnOnce(&mut Lowerer<'_, '_, T>, &mut FlatValues) -> ward::Result<()>,
+    lift: impl FnOnce(&mut Lifter<'_>, &[u64]) -> ward::Result<R>,
+) -> ward::Result<R> {
     let Lifted { core, opts, inst } = lifted;
-    let _entered = Entered::enter(inst, caller)?;
     let side = if caller.is_none() { Side::Host } else { Side::Guest };
     let task = if plan.borrows { next_id() } else { 0 };
+    let current = crate::concurrent::Task::sync(inst, plan.is_async, task);
+    let _current = crate::concurrent::Current::enter(&current);
     let mut flat = FlatValues::new();
     {
         let mut lw = Lowerer::new(&mut *ctx, opts, inst, task, side);
@@ -381,6 +454,7 @@ pub(crate) fn call_lifted<T: 'static, R>(
         inst.set_may_leave(true);
         r?;
     }
+    current.release_thread();
     Ok(values)
 }
 
@@ -409,6 +483,9 @@ pub(crate) fn call_func<T: 'static>(
              components call it through their imports"
                 .into(),
         )),
+        FuncKind::Lifted(lifted) if lifted.opts.is_async => {
+            crate::concurrent::call_sync(ctx, f, caller, args.to_vec()).map_err(Error::Wasm)
+        }
         FuncKind::Lifted(lifted) => {
             let plan = f.0.plan.as_ref().ok_or_else(|| Error::Usage("untyped function".into()))?;
             let lower = |lw: &mut Lowerer<'_, '_, T>, out: &mut FlatValues| {
@@ -434,6 +511,9 @@ pub(crate) fn lower<T: 'static>(
     opts: Options,
     inst: Arc<InstanceState>,
 ) -> Result<ward::Func, String> {
+    if opts.is_async {
+        return crate::concurrent::lower_async(ctx, callee, ty, opts, inst);
+    }
     let plan = Plan::new(&ty);
     let mut core_params = plan.core_params.to_vec();
     let core_results = if plan.results_spilled {
@@ -446,13 +526,18 @@ pub(crate) fn lower<T: 'static>(
         core_params.iter().map(|t| core_type(*t)),
         core_results.iter().map(|t| core_type(*t)),
     );
+    let ty_is_async = ty.is_async;
     let callee = callee.at_type(ty)?;
     let typed_host = match &callee.0.kind {
         FuncKind::TypedHost(h) => Some(h.f.clone()),
         _ => None,
     };
+    let callee_async = ty_is_async;
     Ok(ward::Func::new(ctx.as_context_mut(), core_ty, move |mut caller, args, out| {
         inst.check_may_leave()?;
+        if callee_async {
+            crate::concurrent::check_block(&inst)?;
+        }
         let mut ctx = caller.as_context_mut();
         if let Some(f) = &typed_host {
             let f = f

@@ -33,6 +33,15 @@ pub(crate) enum Item {
 }
 
 impl Item {
+    /// The async-ABI scheduler of the component instance behind this item, if any.
+    pub(crate) fn sched(&self) -> Option<Arc<crate::concurrent::Sched>> {
+        match self {
+            Item::Func(f) => f.sched(),
+            Item::Instance(e) => e.items.iter().find_map(|(_, i)| i.sched()),
+            _ => None,
+        }
+    }
+
     fn kind(&self) -> Kind {
         match self {
             Item::Func(_) => Kind::Func,
@@ -248,6 +257,46 @@ impl Scope {
                 .map(|i| at(&self.core_funcs, i, "core func").copied())
                 .transpose()?,
             encoding: o.encoding,
+            is_async: o.is_async,
+            callback: o
+                .callback
+                .map(|i| at(&self.core_funcs, i, "core func").copied())
+                .transpose()?,
+        })
+    }
+
+    /// What a built-in needs resolved from this scope: its memory, options and types.
+    fn builtin_env<T>(
+        &self,
+        ctx: &StoreContextMut<'_, T>,
+        types: &Types,
+        b: &crate::decode::Builtin,
+    ) -> Result<crate::concurrent::BuiltinEnv, Error> {
+        use crate::decode::Builtin as B;
+        let conv = |t: &Option<crate::decode::ValTy>| {
+            t.map(|t| crate::types::convert(types, t, &self.resources)).transpose()
+        };
+        Ok(match b {
+            B::TaskReturn { result, opts } => crate::concurrent::BuiltinEnv {
+                opts: self.options(ctx, opts)?,
+                elem: conv(result)?,
+            },
+            B::Copy { elem, opts, .. } => {
+                crate::concurrent::BuiltinEnv { opts: self.options(ctx, opts)?, elem: conv(elem)? }
+            }
+            B::CopyNew { elem, .. } | B::CancelCopy { elem, .. } | B::DropEnd { elem, .. } => {
+                crate::concurrent::BuiltinEnv { opts: Options::default(), elem: conv(elem)? }
+            }
+            B::WaitableSetWait { memory } | B::WaitableSetPoll { memory } => {
+                crate::concurrent::BuiltinEnv {
+                    opts: Options {
+                        memory: Some(*at(&self.core_memories, *memory, "core memory")?),
+                        ..Options::default()
+                    },
+                    elem: None,
+                }
+            }
+            _ => crate::concurrent::BuiltinEnv { opts: Options::default(), elem: None },
         })
     }
 
@@ -269,11 +318,12 @@ pub(crate) fn instantiate<T: 'static>(
     closure: &Closure,
     import: &mut dyn FnMut(&str) -> Option<Item>,
     parent: Option<Arc<InstanceState>>,
+    sched: Arc<crate::concurrent::Sched>,
 ) -> Result<(Arc<Exports>, Arc<InstanceState>), Error> {
     let shared = &closure.shared;
     let types = &shared.types;
     let def = &*closure.def;
-    let state = InstanceState::new(parent);
+    let state = InstanceState::new(parent, sched.clone());
     let mut s = Scope {
         resources: closure.env.as_ref().map(|e| e.resources.clone()).unwrap_or_default(),
         ..Scope::default()
@@ -382,6 +432,16 @@ pub(crate) fn instantiate<T: 'static>(
                 let rt = s.resource(id)?;
                 s.core_funcs.push(func::resource_rep(ctx, rt, state.clone()));
             }
+            Def::Builtin(b, core_ty) => {
+                let f = crate::concurrent::builtin(
+                    ctx,
+                    &s.builtin_env(ctx, types, b)?,
+                    b,
+                    core_ty,
+                    state.clone(),
+                )?;
+                s.core_funcs.push(f);
+            }
             Def::Unsupported(what) => return Err(Error::Unsupported((*what).to_string())),
             Def::Component(child) => {
                 let env = Env {
@@ -405,7 +465,7 @@ pub(crate) fn instantiate<T: 'static>(
                 let mut lookup =
                     |n: &str| given.iter().find(|(g, _)| g == n).map(|(_, i)| i.clone());
                 let (child_exports, _) =
-                    instantiate(ctx, &child, &mut lookup, Some(state.clone()))?;
+                    instantiate(ctx, &child, &mut lookup, Some(state.clone()), sched.clone())?;
                 let item = Item::Instance(child_exports.clone());
                 bind(types, &ComponentEntityType::Instance(*ty), &item, &mut s.resources);
                 s.instances.push(child_exports);

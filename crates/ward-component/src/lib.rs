@@ -61,15 +61,22 @@
 //!
 //! ## What is not here yet
 //!
-//! The async ABI (`async` lifts and lowers, `task.*`, `waitable-set.*`, streams, futures,
-//! error contexts), threads, component values and start functions, and subtype checks of
-//! imports beyond their kind: components using them fail to instantiate with
-//! [`Error::Unsupported`]. Typed calls take no resources yet (call such functions with
+//! Most of the async ABI is here (see `concurrent.rs`): async and callback lifts, async
+//! lowers, `task.return`/`task.cancel`, `context.get/set`, backpressure, waitable sets,
+//! subtasks, `thread.yield`/`thread.index`, streams and futures within and between instances
+//! of a component. Not yet: suspending a *running* core function (a synchronous or stackful
+//! task that blocks runs the event loop in place, so a wait that needs its own caller to go on
+//! first ends in the deadlock trap), streams and futures as parameter or result types,
+//! threads (`thread.new-indirect`, `suspend`, `resume-later`: they trap when called), error
+//! contexts, component values and start functions, and subtype checks of imports beyond
+//! their kind: components using what is missing fail to instantiate with
+//! [`Error::Unsupported`] or trap. Typed calls take no resources yet (call such functions with
 //! [`Func::call`]).
 
 #![warn(missing_docs)]
 
 mod abi;
+mod concurrent;
 mod decode;
 mod error;
 mod func;
@@ -81,6 +88,7 @@ mod types;
 mod values;
 pub mod wast;
 
+pub use concurrent::AsyncEnd;
 pub use error::{Error, Result};
 pub use func::Func;
 pub use resources::{HostDrop, ResourceAny, ResourceTable, ResourceType};
@@ -405,8 +413,18 @@ impl<T: 'static> Linker<T> {
             return Err(Error::Usage("the component was compiled for another engine".into()));
         }
         let mut ctx = store.as_context_mut();
+        // Instances linked together share one scheduler: a call into an instance of another
+        // may leave a task there that a wait here must be able to run.
+        let sched = component
+            .closure
+            .def
+            .imports
+            .iter()
+            .find_map(|(name, _)| self.lookup(name)?.sched())
+            .unwrap_or_default();
         let mut import = |name: &str| self.lookup(name);
-        let (exports, _) = instance::instantiate(&mut ctx, &component.closure, &mut import, None)?;
+        let (exports, _) =
+            instance::instantiate(&mut ctx, &component.closure, &mut import, None, sched)?;
         Ok(Instance { exports })
     }
 }

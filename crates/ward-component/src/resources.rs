@@ -185,6 +185,8 @@ pub(crate) struct Handle {
 pub(crate) struct InstanceState {
     pub(crate) id: u64,
     pub(crate) parent: Option<Arc<InstanceState>>,
+    /// The scheduler of the async ABI, shared by every instance that can call this one.
+    pub(crate) sched: Arc<crate::concurrent::Sched>,
     /// The spec's `may_enter` and `may_leave` flags. A store (and so every call through these
     /// instances) runs on one thread at a time; atomics only make the state `Sync`.
     may_enter: AtomicBool,
@@ -193,11 +195,23 @@ pub(crate) struct InstanceState {
 }
 
 #[derive(Default)]
-struct StateInner {
-    handles: Vec<Option<Handle>>,
+pub(crate) struct StateInner {
+    /// The instance's handle table: resources and the async ABI's waitables and sets share
+    /// one index space, as in the canonical ABI.
+    pub(crate) handles: Vec<Option<Entry>>,
     free: Vec<u32>,
     /// Live borrow handles per running call (task id).
     borrows: HashMap<u64, u32>,
+    /// The async ABI's per-instance state (`backpressure`, the exclusive lock, thread
+    /// indices).
+    pub(crate) conc: crate::concurrent::InstConc,
+}
+
+/// One entry of an instance's handle table.
+pub(crate) enum Entry {
+    Resource(Handle),
+    Set(crate::concurrent::WaitSet),
+    Waitable(crate::concurrent::Waitable),
 }
 
 impl fmt::Debug for InstanceState {
@@ -207,17 +221,21 @@ impl fmt::Debug for InstanceState {
 }
 
 impl InstanceState {
-    pub(crate) fn new(parent: Option<Arc<InstanceState>>) -> Arc<InstanceState> {
+    pub(crate) fn new(
+        parent: Option<Arc<InstanceState>>,
+        sched: Arc<crate::concurrent::Sched>,
+    ) -> Arc<InstanceState> {
         Arc::new(InstanceState {
             id: next_id(),
             parent,
+            sched,
             may_enter: AtomicBool::new(true),
             may_leave: AtomicBool::new(true),
             inner: Mutex::new(StateInner { handles: vec![None], ..StateInner::default() }),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, StateInner> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, StateInner> {
         // A panic while holding the lock cannot leave the state half-updated in a way that
         // matters more than the panic itself; keep going with the data.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -260,16 +278,7 @@ impl InstanceState {
     }
 
     pub(crate) fn add(&self, h: Handle) -> ward::Result<u32> {
-        let mut s = self.lock();
-        if let Some(i) = s.free.pop() {
-            s.handles[i as usize] = Some(h);
-            return Ok(i);
-        }
-        if s.handles.len() > MAX_HANDLES {
-            return Err(trap("handle table is full"));
-        }
-        s.handles.push(Some(h));
-        Ok((s.handles.len() - 1) as u32)
+        self.lock().add(Entry::Resource(h))
     }
 
     fn with_handle<R>(
@@ -279,7 +288,8 @@ impl InstanceState {
     ) -> ward::Result<R> {
         let mut s = self.lock();
         match s.handles.get_mut(i as usize).and_then(Option::as_mut) {
-            Some(h) => f(h),
+            Some(Entry::Resource(h)) => f(h),
+            Some(_) => Err(trap(format!("handle index {i} is not a resource"))),
             None => Err(trap(format!("unknown handle index {i}"))),
         }
     }
@@ -307,15 +317,16 @@ impl InstanceState {
     /// Removes handle `i` for `lift_own` / `resource.drop`; checks type and lends.
     pub(crate) fn remove(&self, i: u32, ty: &ResourceType) -> ward::Result<Handle> {
         let mut s = self.lock();
-        let Some(h) = s.handles.get(i as usize).and_then(Option::as_ref) else {
-            return Err(trap(format!("unknown handle index {i}")));
+        let h = match s.handles.get(i as usize).and_then(Option::as_ref) {
+            Some(Entry::Resource(h)) => h,
+            Some(_) => return Err(trap(format!("handle index {i} is not a resource"))),
+            None => return Err(trap(format!("unknown handle index {i}"))),
         };
         Self::check_type(i, h, ty)?;
         if h.lends != 0 {
             return Err(trap("cannot remove owned resource while borrowed"));
         }
-        let h = s.handles[i as usize].take().expect("checked above");
-        s.free.push(i);
+        let Some(Entry::Resource(h)) = s.take(i) else { unreachable!("checked above") };
         if let Some(task) = h.scope {
             if let Some(n) = s.borrows.get_mut(&task) {
                 *n = n.saturating_sub(1);
@@ -356,6 +367,42 @@ impl InstanceState {
             return Err(trap("borrow handles still remain at the end of the call"));
         }
         Ok(())
+    }
+}
+
+impl StateInner {
+    /// Adds an entry to the handle table (index 0 is never used).
+    pub(crate) fn add(&mut self, e: Entry) -> ward::Result<u32> {
+        if !matches!(e, Entry::Resource(_)) {
+            self.conc.count_entry()?;
+        }
+        if let Some(i) = self.free.pop() {
+            self.handles[i as usize] = Some(e);
+            return Ok(i);
+        }
+        if self.handles.len() > MAX_HANDLES {
+            return Err(trap("handle table is full"));
+        }
+        self.handles.push(Some(e));
+        Ok((self.handles.len() - 1) as u32)
+    }
+
+    /// Removes entry `i` (which must be there).
+    pub(crate) fn take(&mut self, i: u32) -> Option<Entry> {
+        let e = self.handles.get_mut(i as usize)?.take()?;
+        self.free.push(i);
+        if !matches!(e, Entry::Resource(_)) {
+            self.conc.uncount_entry();
+        }
+        Some(e)
+    }
+
+    /// The entry at `i`, or the canonical ABI's trap.
+    pub(crate) fn get_mut(&mut self, i: u32) -> ward::Result<&mut Entry> {
+        self.handles
+            .get_mut(i as usize)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| trap(format!("unknown handle index {i}")))
     }
 }
 

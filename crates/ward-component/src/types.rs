@@ -66,6 +66,10 @@ pub enum Type {
     Own(ResourceType),
     /// `borrow<R>`
     Borrow(ResourceType),
+    /// `stream<T>` (the readable end of a stream; `None`: no element type)
+    Stream(Option<Arc<Type>>),
+    /// `future<T>` (the readable end of a future)
+    Future(Option<Arc<Type>>),
 }
 
 impl fmt::Display for Type {
@@ -96,6 +100,8 @@ impl fmt::Display for Type {
             Type::Flags(_) => write!(f, "flags"),
             Type::Own(_) => write!(f, "own"),
             Type::Borrow(_) => write!(f, "borrow"),
+            Type::Stream(_) => write!(f, "stream"),
+            Type::Future(_) => write!(f, "future"),
         }
     }
 }
@@ -105,6 +111,8 @@ impl fmt::Display for Type {
 pub struct FuncType {
     pub(crate) params: Arc<[(String, Type)]>,
     pub(crate) result: Option<Type>,
+    /// Declared `async` (the callee may block before returning).
+    pub(crate) is_async: bool,
 }
 
 impl FuncType {
@@ -119,7 +127,11 @@ impl FuncType {
         params: impl IntoIterator<Item = (&'a str, Type)>,
         result: Option<Type>,
     ) -> FuncType {
-        FuncType { params: params.into_iter().map(|(n, t)| (n.to_string(), t)).collect(), result }
+        FuncType {
+            params: params.into_iter().map(|(n, t)| (n.to_string(), t)).collect(),
+            result,
+            is_async: false,
+        }
     }
 
     /// The parameters, in order.
@@ -151,16 +163,13 @@ pub(crate) fn convert_func(
     map: &ResourceMap,
 ) -> Result<FuncType, Error> {
     let ft = &types[id];
-    if ft.async_ {
-        return Err(Error::Unsupported("async function types".into()));
-    }
     let params = ft
         .params
         .iter()
         .map(|(n, t)| Ok((n.to_string(), convert(types, *t, map)?)))
         .collect::<Result<Arc<[_]>, Error>>()?;
     let result = ft.result.map(|t| convert(types, t, map)).transpose()?;
-    Ok(FuncType { params, result })
+    Ok(FuncType { params, result, is_async: ft.async_ })
 }
 
 /// Converts a validated value type, resolving resources through `map`.
@@ -208,8 +217,11 @@ pub(crate) fn convert(types: &Types, ty: WpValType, map: &ResourceMap) -> Result
         ComponentDefinedType::Map { key, value, .. } => {
             Type::Map(Arc::new(conv(*key)?), Arc::new(conv(*value)?))
         }
-        ComponentDefinedType::Future { .. } | ComponentDefinedType::Stream { .. } => {
-            return Err(Error::Unsupported("future and stream types (async ABI)".into()))
+        ComponentDefinedType::Future { ty, .. } => {
+            Type::Future(ty.map(conv).transpose()?.map(Arc::new))
+        }
+        ComponentDefinedType::Stream { ty, .. } => {
+            Type::Stream(ty.map(conv).transpose()?.map(Arc::new))
         }
     })
 }
@@ -296,6 +308,7 @@ impl Type {
             Type::S32 | Type::U32 | Type::F32 | Type::Char => 4,
             Type::S64 | Type::U64 | Type::F64 => 8,
             Type::String | Type::List(_) | Type::Map(..) | Type::Own(_) | Type::Borrow(_) => 4,
+            Type::Stream(_) | Type::Future(_) => 4,
             Type::FixedList(t, _) => t.align(),
             Type::Record(fields) => fields.iter().map(|(_, t)| t.align()).max().unwrap_or(1),
             Type::Tuple(ts) => ts.iter().map(Type::align).max().unwrap_or(1),
@@ -320,7 +333,7 @@ impl Type {
             Type::S32 | Type::U32 | Type::F32 | Type::Char => 4,
             Type::S64 | Type::U64 | Type::F64 => 8,
             Type::String | Type::List(_) | Type::Map(..) => 8,
-            Type::Own(_) | Type::Borrow(_) => 4,
+            Type::Own(_) | Type::Borrow(_) | Type::Stream(_) | Type::Future(_) => 4,
             Type::FixedList(t, n) => t.size().saturating_mul(*n as u64),
             Type::Record(fields) => record_size(fields.iter().map(|(_, t)| t), self.align()),
             Type::Tuple(ts) => record_size(ts.iter(), self.align()),
@@ -394,6 +407,7 @@ impl Type {
     pub(crate) fn is_plain(&self) -> bool {
         match self {
             Type::String | Type::List(_) | Type::Map(..) | Type::Own(_) | Type::Borrow(_) => false,
+            Type::Stream(_) | Type::Future(_) => false,
             Type::FixedList(t, _) | Type::Option(t) => t.is_plain(),
             Type::Record(fields) => fields.iter().all(|(_, t)| t.is_plain()),
             Type::Tuple(ts) => ts.iter().all(Type::is_plain),

@@ -62,6 +62,9 @@ pub enum Val {
     Flags(Vec<String>),
     /// `own<R>` or `borrow<R>`
     Resource(ResourceAny),
+    /// The readable end of a `stream<T>` or `future<T>` in transit between component
+    /// instances.
+    Stream(crate::concurrent::AsyncEnd),
 }
 
 impl Val {
@@ -91,6 +94,8 @@ impl Val {
             Val::Result(_) => "result",
             Val::Flags(_) => "flags",
             Val::Resource(_) => "resource",
+            Val::Stream(e) if e.is_future() => "future",
+            Val::Stream(_) => "stream",
         }
     }
 
@@ -174,6 +179,7 @@ impl fmt::Display for Val {
             Val::Resource(r) => {
                 write!(f, "{}({:?}, rep {})", if r.own { "own" } else { "borrow" }, r.ty, r.rep)
             }
+            Val::Stream(_) => write!(f, "{}", self.kind()),
         }
     }
 }

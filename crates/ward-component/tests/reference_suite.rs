@@ -39,6 +39,23 @@ const ENFORCED: &[&str] = &[
     "values/transcode.wast",
     "async/validate-no-async-abi-for-sync-type.wast",
     "async/validate-no-stream-char.wast",
+    "async/cross-abi-calls.wast",
+    "async/deadlock.wast",
+    "async/drop-cross-task-borrow.wast",
+    "async/drop-subtask.wast",
+    "async/drop-waitable-set.wast",
+    "async/empty-wait.wast",
+    "async/same-component-stream-future.wast",
+    "async/wait-during-callback.wast",
+    "values/post-return.wast",
+    "values/variants.wast",
+    "async/builtin-trap-poisons-instance.wast",
+    "async/closed-stream.wast",
+    "async/cross-task-future.wast",
+    "async/dont-block-start.wast",
+    "async/futures-must-write.wast",
+    "async/trap-if-transfer-in-waitable-set.wast",
+    "async/trap-on-reenter.wast",
 ];
 
 fn loud(text: &str) {

@@ -1,0 +1,1608 @@
+//! The async canonical ABI: tasks, `task.return`, `context.get/set`, backpressure, waitable
+//! sets, subtasks, callback-driven (stackless) async lifts, async lowers, `thread.yield`,
+//! streams and futures.
+//!
+//! Ward's core runtime cannot suspend a core function that is running inside a host call
+//! (only a top-level call parks: `Func::call_resumable`), so there are no separate stacks
+//! here. What suspends is data:
+//!
+//! - a *callback* task (`canon lift ... async (callback ...)`) that returned `WAIT` or `YIELD`
+//!   is a [`Task`] in its scheduler's waiting list; the event loop calls its callback with the
+//!   next event;
+//! - a task whose start waits for backpressure (or its instance's exclusive lock) is waiting
+//!   data too, with its lifted arguments;
+//! - an async lower (`canon lower ... async`) returns at once with a subtask handle.
+//!
+//! Everything that *blocks in place* (a synchronous call of an async callee that did not
+//! finish, `waitable-set.wait`, a synchronous stream or future copy, a stackful async lift
+//! waiting) runs the event loop ([`run_until`]) nested on the host stack until what it waits
+//! for has happened; when nothing can make progress that is the canonical ABI's deadlock
+//! trap. A task blocked in place keeps its instance's exclusive lock, as the specification's
+//! blocked thread does.
+//!
+//! Every instance linked into one component graph shares one [`Sched`] (instances made by one
+//! `Linker::instantiate`, and instances it imports from). The guest-controlled state is
+//! bounded: handle-table entries (waitables, sets, stream and future ends) by the table's
+//! limit, waiting tasks by [`MAX_WAITING`], a copy's buffer lives in guest memory (only its
+//! address and length are kept), and stream elements cross as bytes or, for non-plain types,
+//! one value at a time.
+
+use crate::abi::{core_bits, core_val, trap, Lifter, Lowerer, Options, Side, MAX_FLAT_PARAMS};
+use crate::decode::Builtin;
+use crate::error::Error;
+use crate::func::Func;
+use crate::resources::{next_id, Entry, InstanceState};
+use crate::types::{flatten_all, Type};
+use crate::values::Val;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use ward::{AsContextMut, StoreContextMut};
+
+/// `MAX_FLAT_ASYNC_PARAMS`: an async lower passes at most this many flat parameters.
+pub(crate) const MAX_FLAT_ASYNC_PARAMS: usize = 4;
+
+/// The most tasks one scheduler keeps waiting (suspended callback tasks and tasks waiting to
+/// start). A guest that starts more without letting them finish traps.
+pub(crate) const MAX_WAITING: usize = 1 << 16;
+
+/// Event codes.
+const EVENT_NONE: u32 = 0;
+const EVENT_SUBTASK: u32 = 1;
+const EVENT_STREAM_READ: u32 = 2;
+const EVENT_STREAM_WRITE: u32 = 3;
+const EVENT_FUTURE_READ: u32 = 4;
+const EVENT_FUTURE_WRITE: u32 = 5;
+const EVENT_TASK_CANCELLED: u32 = 6;
+
+/// Subtask states.
+const STARTING: u32 = 0;
+const STARTED: u32 = 1;
+const RETURNED: u32 = 2;
+const CANCELLED_BEFORE_STARTED: u32 = 3;
+const CANCELLED_BEFORE_RETURNED: u32 = 4;
+
+/// Copy results.
+const COMPLETED: u32 = 0;
+const DROPPED: u32 = 1;
+const CANCELLED: u32 = 2;
+
+const BLOCKED: u32 = 0xffff_ffff;
+
+/// The most elements one stream copy may name (the canonical ABI's `Buffer.MAX_LENGTH`).
+const MAX_BUFFER_LENGTH: u32 = (1 << 28) - 1;
+
+fn block_trap() -> ward::Error {
+    trap("cannot block a synchronous task before returning")
+}
+
+fn deadlock() -> ward::Error {
+    trap("deadlock detected: event loop cannot make further progress")
+}
+
+// ---- per-instance state ------------------------------------------------------------------------
+
+/// The most async-ABI handles (waitable sets, subtasks, stream and future ends) one instance
+/// may hold at once. Each costs the host about a hundred bytes; the handle table's own limit
+/// (2^28 entries) would let a guest make the host hold gigabytes.
+pub(crate) const MAX_ASYNC_HANDLES: u32 = 1 << 16;
+
+/// The async ABI's state of one component instance.
+#[derive(Default)]
+pub(crate) struct InstConc {
+    /// Async-ABI handles in the table (see [`MAX_ASYNC_HANDLES`]).
+    entries: u32,
+    backpressure: u32,
+    /// A task that needs the instance to itself (a synchronous or callback lift of an async
+    /// function type) is running core code.
+    exclusive: bool,
+    /// Thread indices (`thread.index`): the implicit thread of each live task.
+    threads_next: u32,
+    threads_free: Vec<u32>,
+}
+
+impl InstConc {
+    pub(crate) fn count_entry(&mut self) -> ward::Result<()> {
+        if self.entries >= MAX_ASYNC_HANDLES {
+            return Err(trap("too many waitables and waitable sets in one component instance"));
+        }
+        self.entries += 1;
+        Ok(())
+    }
+
+    pub(crate) fn uncount_entry(&mut self) {
+        self.entries = self.entries.saturating_sub(1);
+    }
+
+    fn new_thread(&mut self) -> u32 {
+        if let Some(i) = self.threads_free.pop() {
+            return i;
+        }
+        self.threads_next += 1;
+        self.threads_next
+    }
+}
+
+/// A waitable set: the waitables joined to it, and how many waits are on it.
+#[derive(Default)]
+pub(crate) struct WaitSet {
+    elems: Vec<u32>,
+    num_waiting: u32,
+}
+
+/// A waitable: a subtask or one end of a stream or future.
+pub(crate) struct Waitable {
+    /// The set it is joined to (0: none).
+    wset: u32,
+    pending: Option<Pending>,
+    sync_waiter: bool,
+    kind: WaitKind,
+}
+
+enum Pending {
+    /// The subtask made progress: its state is read when the event is delivered.
+    Subtask,
+    /// A copy finished: the event's code and payload, and the end's state once it is
+    /// delivered.
+    Copy(u32, u32, CopyState),
+}
+
+enum WaitKind {
+    Subtask { task: Arc<Task>, delivered: bool },
+    End(End),
+}
+
+impl Waitable {
+    fn new(kind: WaitKind) -> Waitable {
+        Waitable { wset: 0, pending: None, sync_waiter: false, kind }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CopyState {
+    Idle,
+    Copying,
+    Cancelling,
+    Done,
+}
+
+/// One end of a stream or future.
+pub(crate) struct End {
+    shared: Arc<Mutex<Shared>>,
+    future: bool,
+    write: bool,
+    state: CopyState,
+}
+
+/// What the two ends of a stream or future share: whether one end was dropped, and the copy
+/// waiting for the other end.
+struct Shared {
+    elem: Option<Type>,
+    dropped: bool,
+    pending: Option<PendingCopy>,
+}
+
+/// A copy waiting for the other end: the buffer is guest memory of `inst`.
+struct PendingCopy {
+    inst: Arc<InstanceState>,
+    index: u32,
+    write: bool,
+    opts: Options,
+    ptr: u32,
+    len: u32,
+    progress: u32,
+}
+
+impl crate::resources::StateInner {
+    fn waitable(&mut self, i: u32) -> ward::Result<&mut Waitable> {
+        match self.get_mut(i)? {
+            Entry::Waitable(w) => Ok(w),
+            _ => Err(trap(format!("handle index {i} is not a waitable"))),
+        }
+    }
+
+    fn set(&mut self, i: u32) -> ward::Result<&mut WaitSet> {
+        match self.get_mut(i)? {
+            Entry::Set(s) => Ok(s),
+            _ => Err(trap(format!("handle index {i} is not a waitable set"))),
+        }
+    }
+
+    fn has_event(&self, si: u32) -> bool {
+        let Some(Some(Entry::Set(set))) = self.handles.get(si as usize) else { return false };
+        set.elems.iter().any(|w| {
+            matches!(self.handles.get(*w as usize), Some(Some(Entry::Waitable(w))) if w.pending.is_some())
+        })
+    }
+
+    /// Takes the event of waitable `i` (which has one).
+    fn take_event(&mut self, i: u32) -> (u32, u32, u32) {
+        let Ok(w) = self.waitable(i) else { return (EVENT_NONE, 0, 0) };
+        match (w.pending.take(), &mut w.kind) {
+            (Some(Pending::Subtask), WaitKind::Subtask { task, delivered }) => {
+                let state = task.lock().subtask_state();
+                if state >= RETURNED {
+                    *delivered = true;
+                }
+                (EVENT_SUBTASK, i, state)
+            }
+            (Some(Pending::Copy(code, payload, state)), WaitKind::End(e)) => {
+                e.state = state;
+                (code, i, payload)
+            }
+            (Some(Pending::Copy(code, payload, _)), _) => (code, i, payload),
+            _ => (EVENT_NONE, 0, 0),
+        }
+    }
+
+    /// Takes an event of set `si`, if one is there (the first joined waitable that has one).
+    fn take_set_event(&mut self, si: u32) -> Option<(u32, u32, u32)> {
+        let Some(Some(Entry::Set(set))) = self.handles.get(si as usize) else { return None };
+        let w = set.elems.iter().copied().find(|w| {
+            matches!(self.handles.get(*w as usize), Some(Some(Entry::Waitable(w))) if w.pending.is_some())
+        })?;
+        Some(self.take_event(w))
+    }
+
+    fn join(&mut self, wi: u32, si: u32) -> ward::Result<()> {
+        let w = self.waitable(wi)?;
+        if w.sync_waiter {
+            return Err(trap("waitable cannot be joined while a synchronous wait is on it"));
+        }
+        let old = w.wset;
+        if si != 0 {
+            self.set(si)?;
+        }
+        if old != 0 {
+            if let Ok(set) = self.set(old) {
+                set.elems.retain(|e| *e != wi);
+            }
+        }
+        if si != 0 {
+            self.set(si)?.elems.push(wi);
+        }
+        self.waitable(wi)?.wset = si;
+        Ok(())
+    }
+}
+
+// ---- tasks -------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TaskState {
+    Starting,
+    Started,
+    PendingCancel,
+    CancelDelivered,
+    Resolved,
+}
+
+/// What a suspended task waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    None,
+    /// To start (backpressure or the exclusive lock).
+    Start,
+    /// A callback task that returned `YIELD`.
+    Yield,
+    /// A callback task that returned `WAIT` on this set.
+    Set(u32),
+}
+
+/// Where a task's result goes.
+enum Sink {
+    /// A synchronous caller (the host or a synchronous lower) takes it from the task.
+    Sync,
+    /// An async lower: lowered into the caller's memory at `out_ptr`; `index` is the subtask's
+    /// handle in the caller (0 until it has one).
+    Subtask { caller: Arc<InstanceState>, opts: Options, out_ptr: Option<u32>, index: u32 },
+}
+
+/// A call of a lifted function (the spec's `Task` with its implicit thread).
+pub(crate) struct Task {
+    id: u64,
+    inst: Arc<InstanceState>,
+    /// The called function (async lifts; a synchronous lift's task has none).
+    func: Option<Func>,
+    /// The function type is `async` (the task may block before returning).
+    may_block: bool,
+    /// The lift was `async`: `task.return` is how it returns.
+    is_async: bool,
+    needs_exclusive: bool,
+    m: Mutex<TaskMut>,
+}
+
+struct TaskMut {
+    state: TaskState,
+    /// The subtask state once resolved (`RETURNED` or a cancellation).
+    resolved_as: u32,
+    result: Option<Vec<Val>>,
+    storage: [u64; 2],
+    sink: Sink,
+    wait: Wait,
+    thread: u32,
+    args: Option<Vec<Val>>,
+    /// The core function (and callbacks) are done: no more callbacks.
+    exited: bool,
+    /// Handles the caller lent for the call, released when it resolves.
+    lenders: Vec<u32>,
+}
+
+impl TaskMut {
+    fn subtask_state(&self) -> u32 {
+        match self.state {
+            TaskState::Starting => STARTING,
+            TaskState::Resolved => self.resolved_as,
+            _ => STARTED,
+        }
+    }
+}
+
+impl Task {
+    fn lock(&self) -> MutexGuard<'_, TaskMut> {
+        self.m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn new(
+        inst: &Arc<InstanceState>,
+        func: Option<Func>,
+        opts: &Options,
+        may_block: bool,
+        sink: Sink,
+    ) -> Arc<Task> {
+        let thread = inst.lock().conc.new_thread();
+        Arc::new(Task {
+            id: next_id(),
+            inst: inst.clone(),
+            func,
+            may_block,
+            is_async: opts.is_async,
+            needs_exclusive: !opts.is_async || opts.callback.is_some(),
+            m: Mutex::new(TaskMut {
+                state: TaskState::Starting,
+                resolved_as: 0,
+                result: None,
+                storage: [0; 2],
+                sink,
+                wait: Wait::None,
+                thread,
+                args: None,
+                exited: false,
+                lenders: Vec::new(),
+            }),
+        })
+    }
+
+    /// A synchronous lift's task (already started); `id` scopes its borrows.
+    pub(crate) fn sync(inst: &Arc<InstanceState>, may_block: bool, id: u64) -> Arc<Task> {
+        let mut m = TaskMut::empty();
+        m.state = TaskState::Started;
+        m.thread = inst.lock().conc.new_thread();
+        Arc::new(Task {
+            id,
+            inst: inst.clone(),
+            func: None,
+            may_block,
+            is_async: false,
+            needs_exclusive: true,
+            m: Mutex::new(m),
+        })
+    }
+
+    fn resolved(&self) -> bool {
+        self.lock().state == TaskState::Resolved
+    }
+
+    /// Whether this task may block now: its type is `async`, or it has returned.
+    fn can_block(&self) -> bool {
+        self.may_block || self.resolved()
+    }
+
+    pub(crate) fn release_thread(&self) {
+        let thread = std::mem::take(&mut self.lock().thread);
+        if thread != 0 {
+            self.inst.lock().conc.threads_free.push(thread);
+        }
+    }
+}
+
+impl TaskMut {
+    fn empty() -> TaskMut {
+        TaskMut {
+            state: TaskState::Starting,
+            resolved_as: 0,
+            result: None,
+            storage: [0; 2],
+            sink: Sink::Sync,
+            wait: Wait::None,
+            thread: 0,
+            args: None,
+            exited: false,
+            lenders: Vec::new(),
+        }
+    }
+}
+
+// ---- the scheduler -----------------------------------------------------------------------------
+
+/// The scheduler shared by linked component instances: the running tasks (innermost last) and
+/// the waiting ones.
+#[derive(Default)]
+pub(crate) struct Sched {
+    m: Mutex<SchedInner>,
+}
+
+#[derive(Default)]
+struct SchedInner {
+    current: Vec<Arc<Task>>,
+    waiting: VecDeque<Arc<Task>>,
+}
+
+impl Sched {
+    fn lock(&self) -> MutexGuard<'_, SchedInner> {
+        self.m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn current(&self) -> Option<Arc<Task>> {
+        self.lock().current.last().cloned()
+    }
+
+    fn park(&self, task: &Arc<Task>, wait: Wait) -> ward::Result<()> {
+        let mut s = self.lock();
+        if s.waiting.len() >= MAX_WAITING {
+            return Err(trap("too many waiting tasks"));
+        }
+        task.lock().wait = wait;
+        s.waiting.push_back(task.clone());
+        Ok(())
+    }
+
+    fn unpark(&self, task: &Arc<Task>) -> bool {
+        let mut s = self.lock();
+        let before = s.waiting.len();
+        s.waiting.retain(|t| !Arc::ptr_eq(t, task));
+        task.lock().wait = Wait::None;
+        s.waiting.len() != before
+    }
+
+    /// Takes the first waiting task that can run now.
+    fn pick(&self) -> Option<(Arc<Task>, Wait)> {
+        let mut s = self.lock();
+        let pos = s.waiting.iter().position(|t| {
+            let wait = t.lock().wait;
+            let inst = t.inst.lock();
+            let free = !inst.conc.exclusive || !t.needs_exclusive;
+            match wait {
+                Wait::None => false,
+                Wait::Start => free && inst.conc.backpressure == 0,
+                Wait::Yield => free,
+                Wait::Set(si) => free && inst.has_event(si),
+            }
+        })?;
+        let t = s.waiting.remove(pos)?;
+        let wait = std::mem::replace(&mut t.lock().wait, Wait::None);
+        Some((t, wait))
+    }
+}
+
+/// Makes `task` the current one until dropped.
+pub(crate) struct Current {
+    sched: Arc<Sched>,
+}
+
+impl Current {
+    pub(crate) fn enter(task: &Arc<Task>) -> Current {
+        let sched = task.inst.sched.clone();
+        sched.lock().current.push(task.clone());
+        Current { sched }
+    }
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        self.sched.lock().current.pop();
+    }
+}
+
+/// Holds the instance's exclusive lock while a task that needs it runs core code.
+struct Exclusive<'a>(Option<&'a InstanceState>);
+
+impl<'a> Exclusive<'a> {
+    fn take(task: &'a Task) -> Exclusive<'a> {
+        if !task.needs_exclusive {
+            return Exclusive(None);
+        }
+        task.inst.lock().conc.exclusive = true;
+        Exclusive(Some(&task.inst))
+    }
+}
+
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        if let Some(i) = self.0 {
+            i.lock().conc.exclusive = false;
+        }
+    }
+}
+
+/// Runs waiting tasks until `done` holds; traps if nothing can make progress.
+///
+/// Tasks that only yield can keep the loop busy while what it waits for can only happen once
+/// the waiter's own stack unwinds (a blocked-in-place caller: see the module documentation),
+/// so the loop gives up after [`MAX_STEPS`] resumptions, with the deadlock trap.
+fn run_until<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    sched: &Sched,
+    mut done: impl FnMut() -> bool,
+) -> ward::Result<()> {
+    for _ in 0..MAX_STEPS {
+        if done() {
+            return Ok(());
+        }
+        let Some((task, wait)) = sched.pick() else { return Err(deadlock()) };
+        resume(ctx, &task, wait)?;
+    }
+    if done() {
+        return Ok(());
+    }
+    Err(deadlock())
+}
+
+/// The most tasks one blocking wait resumes before it is taken for a deadlock.
+const MAX_STEPS: usize = 100_000;
+
+/// Runs every task that is ready now, once (`thread.yield`).
+fn run_ready<T: 'static>(ctx: &mut StoreContextMut<'_, T>, sched: &Sched) -> ward::Result<()> {
+    let n = sched.lock().waiting.len();
+    for _ in 0..n {
+        let Some((task, wait)) = sched.pick() else { break };
+        resume(ctx, &task, wait)?;
+    }
+    Ok(())
+}
+
+fn resume<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    task: &Arc<Task>,
+    wait: Wait,
+) -> ward::Result<()> {
+    match wait {
+        Wait::None => Ok(()),
+        Wait::Start => {
+            let args = task.lock().args.take().unwrap_or_default();
+            start(ctx, task, args)
+        }
+        Wait::Yield => {
+            let cancelled = deliver_cancel(task);
+            let event = if cancelled { (EVENT_TASK_CANCELLED, 0, 0) } else { (EVENT_NONE, 0, 0) };
+            callback(ctx, task, event)
+        }
+        Wait::Set(si) => {
+            let event = if deliver_cancel(task) {
+                Some((EVENT_TASK_CANCELLED, 0, 0))
+            } else {
+                task.inst.lock().take_set_event(si)
+            };
+            if let Ok(set) = task.inst.lock().set(si) {
+                set.num_waiting = set.num_waiting.saturating_sub(1);
+            }
+            callback(ctx, task, event.unwrap_or((EVENT_NONE, 0, 0)))
+        }
+    }
+}
+
+fn deliver_cancel(task: &Task) -> bool {
+    let mut m = task.lock();
+    if m.state == TaskState::PendingCancel {
+        m.state = TaskState::CancelDelivered;
+        true
+    } else {
+        false
+    }
+}
+
+/// Calls a callback task's callback with `event` and acts on its code.
+fn callback<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    task: &Arc<Task>,
+    (code, p1, p2): (u32, u32, u32),
+) -> ward::Result<()> {
+    let Some(cb) = task.func.as_ref().and_then(|f| f.lifted_opts()).and_then(|o| o.callback) else {
+        return Err(trap("a callback task without a callback"));
+    };
+    let packed = {
+        let _current = Current::enter(task);
+        let _exclusive = Exclusive::take(task);
+        let args =
+            [ward::Val::I32(code as i32), ward::Val::I32(p1 as i32), ward::Val::I32(p2 as i32)];
+        let mut out = [ward::Val::I32(0)];
+        cb.call(&mut *ctx, &args, &mut out)?;
+        core_bits(&out[0]) as u32
+    };
+    callback_code(task, packed)
+}
+
+/// Acts on what a callback (or a callback lift's core function) returned.
+fn callback_code(task: &Arc<Task>, packed: u32) -> ward::Result<()> {
+    match packed & 0xf {
+        0 => exit(task),
+        1 => task.inst.sched.park(task, Wait::Yield),
+        2 => {
+            let si = packed >> 4;
+            task.inst.lock().set(si)?.num_waiting += 1;
+            task.inst.sched.park(task, Wait::Set(si))
+        }
+        _ => Err(trap("unsupported callback code")),
+    }
+}
+
+/// The task's core code is done: it must have returned (or been cancelled).
+fn exit(task: &Arc<Task>) -> ward::Result<()> {
+    let resolved = {
+        let mut m = task.lock();
+        m.exited = true;
+        m.state == TaskState::Resolved
+    };
+    task.release_thread();
+    if !resolved {
+        return Err(trap("async-lifted export failed to produce a result"));
+    }
+    Ok(())
+}
+
+// ---- calls -------------------------------------------------------------------------------------
+
+/// Whether `inst` must make a new task of a function with `needs_exclusive` wait to start.
+fn must_wait(inst: &InstanceState, needs_exclusive: bool) -> bool {
+    let s = inst.lock();
+    s.conc.backpressure > 0 || (needs_exclusive && s.conc.exclusive)
+}
+
+/// Starts a task (lowers its arguments, calls its core function, acts on a callback's code).
+fn start<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    task: &Arc<Task>,
+    args: Vec<Val>,
+) -> ward::Result<()> {
+    let func = task.func.clone().ok_or_else(|| trap("a task without a function"))?;
+    let (core, opts, plan) = func.lifted_parts().ok_or_else(|| trap("not a lifted function"))?;
+    task.lock().state = TaskState::Started;
+    progress(task);
+    let _current = Current::enter(task);
+    let flat = {
+        let mut lw = Lowerer::new(&mut *ctx, opts, &task.inst, task.id, Side::Guest);
+        lw.lower_values(plan.params_spilled, &args, &plan.params, None)?
+    };
+    let mut core_args = Vec::with_capacity(flat.len());
+    for (t, bits) in plan.core_params.iter().zip(&flat) {
+        core_args.push(core_val(*t, *bits));
+    }
+    if opts.callback.is_some() {
+        let packed = {
+            let _exclusive = Exclusive::take(task);
+            let mut out = [ward::Val::I32(0)];
+            core.call(&mut *ctx, &core_args, &mut out)?;
+            core_bits(&out[0]) as u32
+        };
+        drop(_current);
+        callback_code(task, packed)
+    } else {
+        core.call(&mut *ctx, &core_args, &mut [])?;
+        drop(_current);
+        exit(task)
+    }
+}
+
+/// Tells the caller of an async lower that its subtask made progress.
+fn progress(task: &Task) {
+    let (caller, index) = match &task.lock().sink {
+        Sink::Subtask { caller, index, .. } if *index != 0 => (caller.clone(), *index),
+        _ => return,
+    };
+    let mut s = caller.lock();
+    if let Ok(w) = s.waitable(index) {
+        w.pending = Some(Pending::Subtask);
+    }
+}
+
+/// Resolves `task` with its result (None: cancelled), delivering it to its caller.
+fn resolve<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    task: &Arc<Task>,
+    result: Option<Vec<Val>>,
+) -> ward::Result<()> {
+    let (caller, opts, out_ptr, lenders) = {
+        let mut m = task.lock();
+        if m.state == TaskState::Resolved {
+            return Err(trap("cannot return a result twice"));
+        }
+        if result.is_none() && m.state != TaskState::CancelDelivered {
+            return Err(trap("cannot cancel a task before cancellation is requested"));
+        }
+        let lenders = std::mem::take(&mut m.lenders);
+        match &m.sink {
+            Sink::Sync => {
+                m.result = result.clone();
+                (None, Options::default(), None, lenders)
+            }
+            Sink::Subtask { caller, opts, out_ptr, .. } => {
+                (Some(caller.clone()), opts.clone(), *out_ptr, lenders)
+            }
+        }
+    };
+    task.inst.end_task(task.id)?;
+    if let Some(caller) = &caller {
+        lenders.iter().for_each(|i| caller.unlend(*i));
+        if let (Some(vals), Some(f)) = (&result, &task.func) {
+            if let (Some(ptr), Some(ty)) = (out_ptr, f.ty()) {
+                let tys = ty.result_types();
+                let mut lw = Lowerer::new(&mut *ctx, &opts, caller, 0, Side::Guest);
+                lw.lower_values(true, vals, &tys, Some(ptr))?;
+            }
+        }
+    }
+    {
+        let mut m = task.lock();
+        m.resolved_as = match (&result, m.state) {
+            (Some(_), _) => RETURNED,
+            (None, TaskState::Starting) => CANCELLED_BEFORE_STARTED,
+            (None, _) => CANCELLED_BEFORE_RETURNED,
+        };
+        m.state = TaskState::Resolved;
+    }
+    progress(task);
+    Ok(())
+}
+
+/// The current task of `inst`'s scheduler, if it runs in `inst`.
+fn current(inst: &InstanceState) -> Option<Arc<Task>> {
+    inst.sched.current().filter(|t| t.inst.id == inst.id)
+}
+
+/// Whether the current task may block (there is none in a start function: it may not).
+pub(crate) fn check_block(inst: &InstanceState) -> ward::Result<()> {
+    match current(inst) {
+        Some(t) if !t.can_block() => Err(block_trap()),
+        None => Err(block_trap()),
+        _ => Ok(()),
+    }
+}
+
+/// A synchronous call (from the host or a synchronous lower) of an async-lifted function:
+/// starts the task, then runs the event loop until it has returned.
+pub(crate) fn call_sync<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    f: &Func,
+    caller: Option<&Arc<InstanceState>>,
+    args: Vec<Val>,
+) -> ward::Result<Vec<Val>> {
+    let (_, opts, _) = f.lifted_parts().ok_or_else(|| trap("not a lifted function"))?;
+    let inst = f.lifted_inst().ok_or_else(|| trap("not a lifted function"))?;
+    let may_block = f.ty().is_some_and(|t| t.is_async);
+    let task = Task::new(&inst, Some(f.clone()), opts, may_block, Sink::Sync);
+    {
+        let entered = crate::func::Entered::enter_call(&inst, caller)?;
+        let r = if must_wait(&inst, task.needs_exclusive) {
+            caller.map_or(Ok(()), |c| check_block(c)).and_then(|()| {
+                task.lock().args = Some(args);
+                inst.sched.park(&task, Wait::Start)
+            })
+        } else {
+            start(ctx, &task, args)
+        };
+        if r.is_err() {
+            entered.poison();
+        }
+        r?;
+    }
+    if !task.resolved() {
+        if let Some(c) = caller {
+            check_block(c)?;
+        }
+        run_until(ctx, &inst.sched, || task.resolved())?;
+    }
+    let result = task.lock().result.take();
+    result.ok_or_else(|| trap("the call was cancelled"))
+}
+
+/// `canon lower ... async`: a core function that lifts its arguments, starts the callee and
+/// returns `RETURNED` if it finished, or its state and a subtask handle.
+pub(crate) fn lower_async<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    callee: Func,
+    ty: crate::types::FuncType,
+    opts: Options,
+    inst: Arc<InstanceState>,
+) -> Result<ward::Func, String> {
+    let params = ty.param_types();
+    let results = ty.result_types();
+    let flat_params = flatten_all(&params, MAX_FLAT_ASYNC_PARAMS);
+    let params_spilled = flat_params.is_none();
+    let mut core_params = flat_params.unwrap_or_else(|| vec![crate::types::Flat::I32]);
+    if !results.is_empty() {
+        core_params.push(crate::types::Flat::I32);
+    }
+    let core_ty = ward::FuncType::new(
+        core_params.iter().map(|t| crate::abi::core_type(*t)),
+        [ward::ValType::I32],
+    );
+    let callee = callee.at_type(ty)?;
+    Ok(ward::Func::new(ctx.as_context_mut(), core_ty, move |mut caller, args, out| {
+        inst.check_may_leave()?;
+        let mut ctx = caller.as_context_mut();
+        let flat: Vec<u64> = args.iter().map(core_bits).collect();
+        let (vals, used, lenders) = {
+            let mem: &[u8] = match opts.memory {
+                Some(m) => m.data(&ctx),
+                None => &[],
+            };
+            let mut lifter = Lifter {
+                opts: &opts,
+                inst: &inst,
+                mem,
+                side: Side::Guest,
+                lenders: Vec::new(),
+                lifted: 0,
+            };
+            let lifted = lifter.lift_values(params_spilled, &flat, &params);
+            let lenders = std::mem::take(&mut lifter.lenders);
+            match lifted {
+                Ok((v, used)) => (v, used, lenders),
+                Err(e) => {
+                    lenders.iter().for_each(|i| inst.unlend(*i));
+                    return Err(e);
+                }
+            }
+        };
+        let out_ptr = if results.is_empty() { None } else { flat.get(used).map(|p| *p as u32) };
+        let is_async_lift = callee.lifted_parts().is_some_and(|(_, o, _)| o.is_async);
+        if !is_async_lift {
+            // A host function or a synchronous lift runs to completion now.
+            let called = crate::func::call_func(&mut ctx, &callee, Some(&inst), &vals);
+            lenders.iter().for_each(|i| inst.unlend(*i));
+            let vals = called.map_err(Error::into_wasm)?;
+            if let Some(ptr) = out_ptr {
+                let mut lw = Lowerer::new(&mut ctx, &opts, &inst, 0, Side::Guest);
+                lw.lower_values(true, &vals, &results, Some(ptr))?;
+            }
+            out[0] = ward::Val::I32(RETURNED as i32);
+            return Ok(());
+        }
+        let (_, copts, _) = callee.lifted_parts().expect("checked above");
+        let callee_inst = callee.lifted_inst().expect("a lifted function");
+        let sink = Sink::Subtask { caller: inst.clone(), opts: opts.clone(), out_ptr, index: 0 };
+        let may_block = callee.ty().is_some_and(|t| t.is_async);
+        let task = Task::new(&callee_inst, Some(callee.clone()), copts, may_block, sink);
+        task.lock().lenders = lenders;
+        {
+            let entered = crate::func::Entered::enter_call(&callee_inst, Some(&inst))?;
+            let r = if must_wait(&callee_inst, task.needs_exclusive) {
+                task.lock().args = Some(vals);
+                callee_inst.sched.park(&task, Wait::Start)
+            } else {
+                start(&mut ctx, &task, vals)
+            };
+            if r.is_err() {
+                entered.poison();
+            }
+            r?;
+        }
+        let state = task.lock().subtask_state();
+        if state == RETURNED {
+            out[0] = ward::Val::I32(RETURNED as i32);
+            return Ok(());
+        }
+        let index = inst.lock().add(Entry::Waitable(Waitable::new(WaitKind::Subtask {
+            task: task.clone(),
+            delivered: false,
+        })))?;
+        if let Sink::Subtask { index: i, .. } = &mut task.lock().sink {
+            *i = index;
+        }
+        // Progress made between the start and now is an event already.
+        let now = task.lock().subtask_state();
+        if now != state {
+            progress(&task);
+        }
+        out[0] = ward::Val::I32((state | (index << 4)) as i32);
+        Ok(())
+    }))
+}
+
+// ---- built-ins ---------------------------------------------------------------------------------
+
+/// What a built-in needs from its definition's scope.
+pub(crate) struct BuiltinEnv {
+    /// `task.return`'s and the copies' options; the memory of `waitable-set.wait/poll`.
+    pub(crate) opts: Options,
+    /// `task.return`'s result type; a stream's or future's element type.
+    pub(crate) elem: Option<Type>,
+}
+
+fn arg(args: &[ward::Val], i: usize) -> u32 {
+    args.get(i).map_or(0, |v| core_bits(v) as u32)
+}
+
+fn write_event<T>(
+    ctx: &mut StoreContextMut<'_, T>,
+    mem: Option<ward::Memory>,
+    ptr: u32,
+    p1: u32,
+    p2: u32,
+) -> ward::Result<()> {
+    let mem = mem.ok_or_else(|| trap("no memory"))?;
+    let data = mem.data_mut(&mut *ctx);
+    if !ptr.is_multiple_of(4) {
+        return Err(trap("unaligned pointer"));
+    }
+    let dst = (ptr as usize)
+        .checked_add(8)
+        .and_then(|end| data.get_mut(ptr as usize..end))
+        .ok_or_else(|| trap("pointer out of bounds of memory"))?;
+    dst[..4].copy_from_slice(&p1.to_le_bytes());
+    dst[4..].copy_from_slice(&p2.to_le_bytes());
+    Ok(())
+}
+
+/// Makes the core function of built-in `b` for instance `inst`.
+pub(crate) fn builtin<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    env: &BuiltinEnv,
+    b: &Builtin,
+    core_ty: &ward::FuncType,
+    inst: Arc<InstanceState>,
+) -> Result<ward::Func, Error> {
+    let b = b.clone();
+    let opts = env.opts.clone();
+    let elem = env.elem.clone();
+    Ok(ward::Func::new(ctx.as_context_mut(), core_ty.clone(), move |mut caller, args, out| {
+        let mut ctx = caller.as_context_mut();
+        let r = run_builtin(&mut ctx, &b, &opts, &elem, &inst, args)?;
+        if let (Some(slot), Some(v)) = (out.first_mut(), r) {
+            *slot = match slot {
+                ward::Val::I64(_) => ward::Val::I64(v as i64),
+                _ => ward::Val::I32(v as u32 as i32),
+            };
+        }
+        Ok(())
+    }))
+}
+
+fn run_builtin<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    b: &Builtin,
+    opts: &Options,
+    elem: &Option<Type>,
+    inst: &Arc<InstanceState>,
+    args: &[ward::Val],
+) -> ward::Result<Option<u64>> {
+    use Builtin as B;
+    match b {
+        B::ContextGet(i) => {
+            let t = current(inst).ok_or_else(|| trap("no current task"))?;
+            let v = t.lock().storage.get(*i as usize).copied().unwrap_or(0);
+            return Ok(Some(v));
+        }
+        B::ContextSet(i) => {
+            let t = current(inst).ok_or_else(|| trap("no current task"))?;
+            let v = args.first().map_or(0, core_bits);
+            if let Some(slot) = t.lock().storage.get_mut(*i as usize) {
+                *slot = v;
+            }
+            return Ok(None);
+        }
+        B::BackpressureInc => {
+            let mut s = inst.lock();
+            if s.conc.backpressure >= u16::MAX as u32 {
+                return Err(trap("backpressure counter overflow"));
+            }
+            s.conc.backpressure += 1;
+            return Ok(None);
+        }
+        B::BackpressureDec => {
+            let mut s = inst.lock();
+            if s.conc.backpressure == 0 {
+                return Err(trap("backpressure counter underflow"));
+            }
+            s.conc.backpressure -= 1;
+            return Ok(None);
+        }
+        _ => {}
+    }
+    inst.check_may_leave()?;
+    match b {
+        B::ContextGet(_) | B::ContextSet(_) | B::BackpressureInc | B::BackpressureDec => Ok(None),
+        B::TaskReturn { .. } => {
+            let task = current(inst).ok_or_else(|| trap("no current task"))?;
+            if !task.is_async {
+                return Err(trap("invalid task.return: the task was not lifted `async`"));
+            }
+            let want = task.func.as_ref().and_then(|f| f.ty()).and_then(|t| t.result.clone());
+            if want != *elem {
+                return Err(trap(
+                    "invalid `task.return` signature and/or options for current task",
+                ));
+            }
+            let flat: Vec<u64> = args.iter().map(core_bits).collect();
+            let tys: Vec<Type> = elem.iter().cloned().collect();
+            let spilled = flatten_all(&tys, MAX_FLAT_PARAMS).is_none();
+            let vals = {
+                let mem: &[u8] = match opts.memory {
+                    Some(m) => m.data(&*ctx),
+                    None => &[],
+                };
+                let mut lifter =
+                    Lifter { opts, inst, mem, side: Side::Guest, lenders: Vec::new(), lifted: 0 };
+                lifter.lift_values(spilled, &flat, &tys)?.0
+            };
+            resolve(ctx, &task, Some(vals))?;
+            Ok(None)
+        }
+        B::TaskCancel => {
+            let task = current(inst).ok_or_else(|| trap("no current task"))?;
+            if !task.is_async {
+                return Err(trap("invalid task.cancel: the task was not lifted `async`"));
+            }
+            resolve(ctx, &task, None)?;
+            Ok(None)
+        }
+        B::ThreadYield => {
+            run_ready(ctx, &inst.sched)?;
+            let cancelled = current(inst).is_some_and(|t| deliver_cancel(&t));
+            Ok(Some(cancelled as u64))
+        }
+        B::ThreadIndex => {
+            let t = current(inst).ok_or_else(|| trap("no current task"))?;
+            let i = t.lock().thread;
+            Ok(Some(i as u64))
+        }
+        B::WaitableSetNew => Ok(Some(inst.lock().add(Entry::Set(WaitSet::default()))? as u64)),
+        B::WaitableSetWait { .. } => {
+            let (si, ptr) = (arg(args, 0), arg(args, 1));
+            let has = {
+                let mut s = inst.lock();
+                s.set(si)?;
+                s.has_event(si)
+            };
+            if !has {
+                check_block(inst)?;
+                inst.lock().set(si)?.num_waiting += 1;
+                let r = run_until(ctx, &inst.sched, || inst.lock().has_event(si));
+                if let Ok(set) = inst.lock().set(si) {
+                    set.num_waiting = set.num_waiting.saturating_sub(1);
+                }
+                r?;
+            }
+            let (code, p1, p2) = inst.lock().take_set_event(si).unwrap_or((EVENT_NONE, 0, 0));
+            write_event(ctx, opts.memory, ptr, p1, p2)?;
+            Ok(Some(code as u64))
+        }
+        B::WaitableSetPoll { .. } => {
+            let (si, ptr) = (arg(args, 0), arg(args, 1));
+            let event = {
+                let mut s = inst.lock();
+                s.set(si)?;
+                s.take_set_event(si)
+            };
+            let (code, p1, p2) = event.unwrap_or((EVENT_NONE, 0, 0));
+            write_event(ctx, opts.memory, ptr, p1, p2)?;
+            Ok(Some(code as u64))
+        }
+        B::WaitableSetDrop => {
+            let si = arg(args, 0);
+            let mut s = inst.lock();
+            let set = s.set(si)?;
+            if set.num_waiting > 0 {
+                return Err(trap("cannot drop waitable set with waiters"));
+            }
+            if !set.elems.is_empty() {
+                return Err(trap("cannot drop waitable set with waitables still in it"));
+            }
+            s.take(si);
+            Ok(None)
+        }
+        B::WaitableJoin => {
+            inst.lock().join(arg(args, 0), arg(args, 1))?;
+            Ok(None)
+        }
+        B::SubtaskDrop => {
+            let i = arg(args, 0);
+            let mut s = inst.lock();
+            match &s.waitable(i)?.kind {
+                WaitKind::Subtask { delivered: true, .. } => {}
+                WaitKind::Subtask { .. } => {
+                    return Err(trap("cannot drop a subtask which has not yet resolved"))
+                }
+                _ => return Err(trap(format!("handle index {i} is not a subtask"))),
+            }
+            s.join(i, 0)?;
+            s.take(i);
+            Ok(None)
+        }
+        B::SubtaskCancel { is_async } => subtask_cancel(ctx, inst, arg(args, 0), *is_async),
+        B::CopyNew { future, .. } => {
+            let shared =
+                Arc::new(Mutex::new(Shared { elem: elem.clone(), dropped: false, pending: None }));
+            let mut s = inst.lock();
+            let end = |write| End {
+                shared: shared.clone(),
+                future: *future,
+                write,
+                state: CopyState::Idle,
+            };
+            let r = s.add(Entry::Waitable(Waitable::new(WaitKind::End(end(false)))))?;
+            let w = match s.add(Entry::Waitable(Waitable::new(WaitKind::End(end(true))))) {
+                Ok(w) => w,
+                Err(e) => {
+                    s.take(r);
+                    return Err(e);
+                }
+            };
+            Ok(Some(r as u64 | (w as u64) << 32))
+        }
+        B::Copy { future, write, .. } => copy(ctx, inst, opts, elem, *future, *write, args),
+        B::CancelCopy { future, write, is_async, .. } => {
+            cancel_copy(ctx, inst, *future, *write, *is_async, arg(args, 0))
+        }
+        B::DropEnd { future, write, .. } => {
+            drop_end(inst, *future, *write, arg(args, 0))?;
+            Ok(None)
+        }
+        B::Unimplemented(what) => Err(trap(format!("unsupported: {what}"))),
+    }
+}
+
+fn subtask_cancel<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    inst: &Arc<InstanceState>,
+    i: u32,
+    is_async: bool,
+) -> ward::Result<Option<u64>> {
+    let task = {
+        let mut s = inst.lock();
+        let w = s.waitable(i)?;
+        if w.wset != 0 && !is_async {
+            return Err(trap(
+                "waitable cannot be used synchronously while added to a waitable set",
+            ));
+        }
+        match &w.kind {
+            WaitKind::Subtask { delivered: true, .. } => {
+                return Err(trap("cannot cancel a subtask that has already resolved"))
+            }
+            WaitKind::Subtask { task, .. } => task.clone(),
+            _ => return Err(trap(format!("handle index {i} is not a subtask"))),
+        }
+    };
+    if !task.resolved() {
+        let state = task.lock().state;
+        match state {
+            TaskState::Starting => {
+                task.inst.sched.unpark(&task);
+                task.lock().state = TaskState::CancelDelivered;
+                let mut m = task.lock();
+                m.state = TaskState::Resolved;
+                m.resolved_as = CANCELLED_BEFORE_STARTED;
+                drop(m);
+                task.release_thread();
+                let lenders = std::mem::take(&mut task.lock().lenders);
+                lenders.iter().for_each(|l| inst.unlend(*l));
+                progress(&task);
+            }
+            TaskState::Started => {
+                let wait = task.lock().wait;
+                if matches!(wait, Wait::Yield | Wait::Set(_)) && !task.lock().exited {
+                    // Deliver the cancellation to the callback now.
+                    task.inst.sched.unpark(&task);
+                    if let Wait::Set(si) = wait {
+                        if let Ok(set) = task.inst.lock().set(si) {
+                            set.num_waiting = set.num_waiting.saturating_sub(1);
+                        }
+                    }
+                    task.lock().state = TaskState::CancelDelivered;
+                    callback(ctx, &task, (EVENT_TASK_CANCELLED, 0, 0))?;
+                } else {
+                    task.lock().state = TaskState::PendingCancel;
+                }
+            }
+            _ => return Err(trap("cannot cancel a subtask twice")),
+        }
+        if !task.resolved() {
+            if is_async {
+                return Ok(Some(BLOCKED as u64));
+            }
+            check_block(inst)?;
+            run_until(ctx, &inst.sched, || task.resolved())?;
+        }
+    }
+    let (_, _, state) = inst.lock().take_event(i);
+    Ok(Some(state as u64))
+}
+
+// ---- streams and futures -----------------------------------------------------------------------
+
+fn end_parts(
+    inst: &InstanceState,
+    i: u32,
+    future: bool,
+    write: bool,
+) -> ward::Result<(Arc<Mutex<Shared>>, CopyState, u32)> {
+    let mut s = inst.lock();
+    let w = s.waitable(i)?;
+    match &w.kind {
+        WaitKind::End(e) if e.future == future && e.write == write => {
+            Ok((e.shared.clone(), e.state, w.wset))
+        }
+        _ => Err(trap(format!("handle index {i} is not the expected stream or future end"))),
+    }
+}
+
+fn set_end_state(inst: &InstanceState, i: u32, state: CopyState) {
+    if let Ok(w) = inst.lock().waitable(i) {
+        if let WaitKind::End(e) = &mut w.kind {
+            e.state = state;
+        }
+    }
+}
+
+/// Records that a copy on end `i` of `inst` finished with `result` after `progress` elements.
+fn copy_done(inst: &InstanceState, i: u32, future: bool, write: bool, result: u32, progress: u32) {
+    let code = match (future, write) {
+        (false, false) => EVENT_STREAM_READ,
+        (false, true) => EVENT_STREAM_WRITE,
+        (true, false) => EVENT_FUTURE_READ,
+        (true, true) => EVENT_FUTURE_WRITE,
+    };
+    let payload = if future { result } else { result | (progress << 4) };
+    let state = match (future, result) {
+        (_, DROPPED) => CopyState::Done,
+        (true, COMPLETED) => CopyState::Done,
+        _ => CopyState::Idle,
+    };
+    if let Ok(w) = inst.lock().waitable(i) {
+        w.pending = Some(Pending::Copy(code, payload, state));
+    }
+}
+
+/// Copies `n` elements from one guest buffer to another.
+#[allow(clippy::too_many_arguments)]
+fn move_elems<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    elem: &Option<Type>,
+    (src_inst, src_opts, src_ptr): (&Arc<InstanceState>, &Options, u32),
+    (dst_inst, dst_opts, dst_ptr): (&Arc<InstanceState>, &Options, u32),
+    n: u32,
+) -> ward::Result<()> {
+    let Some(t) = elem else { return Ok(()) };
+    if n == 0 {
+        return Ok(());
+    }
+    let size = t.size();
+    if t.is_plain() {
+        let len = size * n as u64;
+        let src = src_opts.memory.ok_or_else(|| trap("no memory"))?;
+        let bytes = {
+            let data = src.data(&*ctx);
+            let end = (src_ptr as u64).checked_add(len).filter(|e| *e <= data.len() as u64);
+            let end = end.ok_or_else(|| trap("pointer out of bounds of memory"))?;
+            data[src_ptr as usize..end as usize].to_vec()
+        };
+        let mut lw = Lowerer::new(&mut *ctx, dst_opts, dst_inst, 0, Side::Guest);
+        return lw.write(dst_ptr as u64, &bytes);
+    }
+    for k in 0..n as u64 {
+        let v = {
+            let mem: &[u8] = match src_opts.memory {
+                Some(m) => m.data(&*ctx),
+                None => &[],
+            };
+            let mut lifter = Lifter {
+                opts: src_opts,
+                inst: src_inst,
+                mem,
+                side: Side::Guest,
+                lenders: Vec::new(),
+                lifted: 0,
+            };
+            lifter.load(src_ptr as u64 + k * size, t)?
+        };
+        let mut lw = Lowerer::new(&mut *ctx, dst_opts, dst_inst, 0, Side::Guest);
+        lw.store(&v, t, dst_ptr as u64 + k * size)?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn copy<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    inst: &Arc<InstanceState>,
+    opts: &Options,
+    elem: &Option<Type>,
+    future: bool,
+    write: bool,
+    args: &[ward::Val],
+) -> ward::Result<Option<u64>> {
+    let (i, ptr) = (arg(args, 0), arg(args, 1));
+    let len = if future { 1 } else { arg(args, 2) };
+    let (shared, state, wset) = end_parts(inst, i, future, write)?;
+    if state == CopyState::Done {
+        return Err(trap(match (future, write) {
+            (false, false) => {
+                "cannot read from stream after being notified that the writable end dropped"
+            }
+            (false, true) => {
+                "cannot write to stream after being notified that the readable end dropped"
+            }
+            (true, false) => "cannot read from future after previous read succeeded",
+            (true, true) => {
+                "cannot write to future after previous write succeeded or readable end dropped"
+            }
+        }));
+    }
+    if state != CopyState::Idle {
+        return Err(trap("cannot have concurrent operations active on a future/stream"));
+    }
+    if wset != 0 && !opts.is_async {
+        return Err(trap("waitable cannot be used synchronously while added to a waitable set"));
+    }
+    if len > MAX_BUFFER_LENGTH {
+        return Err(trap("buffer too long"));
+    }
+    if let (Some(t), true) = (elem, len > 0) {
+        let mem_len = opts.memory.map_or(0, |m| m.data_size(&*ctx) as u64);
+        if !(ptr as u64).is_multiple_of(t.align() as u64) {
+            return Err(trap("unaligned pointer"));
+        }
+        if ptr as u64 + len as u64 * t.size() > mem_len {
+            return Err(trap("pointer out of bounds of memory"));
+        }
+    }
+    set_end_state(inst, i, CopyState::Copying);
+    let mine = PendingCopy {
+        inst: inst.clone(),
+        index: i,
+        write,
+        opts: opts.clone(),
+        ptr,
+        len,
+        progress: 0,
+    };
+    let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
+    let elem = sh.elem.clone();
+    if sh.dropped {
+        drop(sh);
+        copy_done(inst, i, future, write, DROPPED, 0);
+    } else if let Some(mut other) = sh.pending.take() {
+        if Arc::ptr_eq(&other.inst, inst) && !is_number(&elem) {
+            sh.pending = Some(other);
+            drop(sh);
+            set_end_state(inst, i, CopyState::Idle);
+            return Err(trap(if future {
+                "cannot read from and write to intra-component future"
+            } else {
+                "cannot read from and write to intra-component stream"
+            }));
+        }
+        let other_remain = other.len - other.progress;
+        let n = len.min(other_remain);
+        let size = elem.as_ref().map_or(0, |t| t.size()) as u32;
+        if n > 0 || (len == 0 && other.len == 0) || future {
+            drop(sh);
+            let other_at = other.ptr + other.progress * size;
+            let other_ref = (&other.inst, &other.opts, other_at);
+            let mine_ref = (inst, opts, ptr);
+            let (src, dst) = if write { (mine_ref, other_ref) } else { (other_ref, mine_ref) };
+            move_elems(ctx, &elem, src, dst, n)?;
+            other.progress += n;
+            if future {
+                copy_done(&other.inst, other.index, future, other.write, COMPLETED, 1);
+            } else {
+                // The pending side is notified; a reader (or writer) with room left still
+                // gets a completed event for what it got.
+                copy_done(&other.inst, other.index, future, other.write, COMPLETED, other.progress);
+            }
+            copy_done(inst, i, future, write, COMPLETED, n);
+        } else {
+            // Nothing to move (zero-length on one side): the pending one completes with what it
+            // had, this one waits.
+            let progress = other.progress;
+            let (oi, oidx, ow) = (other.inst.clone(), other.index, other.write);
+            sh.pending = Some(mine);
+            drop(sh);
+            copy_done(&oi, oidx, future, ow, COMPLETED, progress);
+        }
+    } else {
+        sh.pending = Some(mine);
+        drop(sh);
+    }
+    let has = inst.lock().waitable(i)?.pending.is_some();
+    if !has {
+        if opts.is_async {
+            return Ok(Some(BLOCKED as u64));
+        }
+        check_block(inst)?;
+        inst.lock().waitable(i)?.sync_waiter = true;
+        let r = run_until(ctx, &inst.sched, || {
+            inst.lock().waitable(i).is_ok_and(|w| w.pending.is_some())
+        });
+        if let Ok(w) = inst.lock().waitable(i) {
+            w.sync_waiter = false;
+        }
+        r?;
+    }
+    let (_, _, payload) = inst.lock().take_event(i);
+    Ok(Some(payload as u64))
+}
+
+fn is_number(t: &Option<Type>) -> bool {
+    matches!(
+        t,
+        None | Some(
+            Type::U8
+                | Type::U16
+                | Type::U32
+                | Type::U64
+                | Type::S8
+                | Type::S16
+                | Type::S32
+                | Type::S64
+                | Type::F32
+                | Type::F64
+        )
+    )
+}
+
+fn cancel_copy<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    inst: &Arc<InstanceState>,
+    future: bool,
+    write: bool,
+    is_async: bool,
+    i: u32,
+) -> ward::Result<Option<u64>> {
+    let (shared, state, wset) = end_parts(inst, i, future, write)?;
+    if state != CopyState::Copying {
+        return Err(trap("cannot cancel a copy that is not in progress"));
+    }
+    if wset != 0 && !is_async {
+        return Err(trap("waitable cannot be used synchronously while added to a waitable set"));
+    }
+    set_end_state(inst, i, CopyState::Cancelling);
+    let has = inst.lock().waitable(i)?.pending.is_some();
+    if !has {
+        let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = sh.pending.as_ref().is_some_and(|p| p.inst.id == inst.id && p.index == i);
+        if mine {
+            let p = sh.pending.take().expect("checked");
+            drop(sh);
+            copy_done(inst, i, future, write, CANCELLED, p.progress);
+        }
+    }
+    let has = inst.lock().waitable(i)?.pending.is_some();
+    if !has {
+        if is_async {
+            return Ok(Some(BLOCKED as u64));
+        }
+        check_block(inst)?;
+        run_until(ctx, &inst.sched, || inst.lock().waitable(i).is_ok_and(|w| w.pending.is_some()))?;
+    }
+    let (_, _, payload) = inst.lock().take_event(i);
+    Ok(Some(payload as u64))
+}
+
+fn drop_end(inst: &Arc<InstanceState>, future: bool, write: bool, i: u32) -> ward::Result<()> {
+    let (shared, state, _) = end_parts(inst, i, future, write)?;
+    if matches!(state, CopyState::Copying | CopyState::Cancelling) {
+        return Err(trap(if future {
+            "cannot drop busy future"
+        } else {
+            "cannot drop busy stream"
+        }));
+    }
+    if future && write && state != CopyState::Done {
+        let sh = shared.lock().unwrap_or_else(|e| e.into_inner());
+        if !sh.dropped {
+            return Err(trap("cannot drop future write end without first writing a value"));
+        }
+    }
+    {
+        let mut s = inst.lock();
+        s.join(i, 0)?;
+        s.take(i);
+    }
+    let other = {
+        let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
+        if sh.dropped {
+            None
+        } else {
+            sh.dropped = true;
+            sh.pending.take()
+        }
+    };
+    if let Some(p) = other {
+        copy_done(&p.inst, p.index, future, p.write, DROPPED, p.progress);
+    }
+    Ok(())
+}
+
+// ---- streams and futures crossing calls --------------------------------------------------------
+
+/// The readable end of a stream or future while it crosses from one instance to another (a
+/// [`Val::Stream`]): lifting takes it out of the source instance's table, lowering adds it to
+/// the destination's.
+#[derive(Clone)]
+pub struct AsyncEnd {
+    shared: Arc<Mutex<Shared>>,
+    future: bool,
+}
+
+impl AsyncEnd {
+    /// Whether this is a future (else a stream).
+    pub fn is_future(&self) -> bool {
+        self.future
+    }
+}
+
+impl PartialEq for AsyncEnd {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl std::fmt::Debug for AsyncEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.future { "future" } else { "stream" })
+    }
+}
+
+fn elem_type(ty: &Type) -> (bool, Option<Type>) {
+    match ty {
+        Type::Future(t) => (true, t.as_deref().cloned()),
+        Type::Stream(t) => (false, t.as_deref().cloned()),
+        _ => (false, None),
+    }
+}
+
+/// `lift_stream` / `lift_future`: takes readable end `i` out of `inst`.
+pub(crate) fn lift_end(inst: &InstanceState, i: u32, ty: &Type) -> ward::Result<Val> {
+    let (future, elem) = elem_type(ty);
+    let what = if future { "future" } else { "stream" };
+    let mut s = inst.lock();
+    let w = s.waitable(i)?;
+    let WaitKind::End(e) = &w.kind else {
+        return Err(trap(format!("handle index {i} is not a {what}")));
+    };
+    if e.write || e.future != future {
+        return Err(trap(format!("handle index {i} is not the readable end of a {what}")));
+    }
+    if e.shared.lock().unwrap_or_else(|p| p.into_inner()).elem != elem {
+        return Err(trap(format!("{what} of the wrong element type")));
+    }
+    match e.state {
+        CopyState::Idle => {}
+        CopyState::Done if future => {
+            return Err(trap("cannot lift future after previous read succeeded"))
+        }
+        CopyState::Done => {
+            return Err(trap(
+                "cannot lift stream after being notified that the writable end dropped",
+            ))
+        }
+        _ => return Err(trap(format!("cannot remove busy {what}"))),
+    }
+    if w.wset != 0 {
+        return Err(trap(format!("cannot lift {what} while it's in a waitable set")));
+    }
+    let shared = e.shared.clone();
+    s.take(i);
+    Ok(Val::Stream(AsyncEnd { shared, future }))
+}
+
+/// `lower_stream` / `lower_future`: adds a readable end to `inst`.
+pub(crate) fn lower_end(inst: &InstanceState, end: &AsyncEnd, ty: &Type) -> ward::Result<u32> {
+    let (future, elem) = elem_type(ty);
+    if end.future != future || end.shared.lock().unwrap_or_else(|p| p.into_inner()).elem != elem {
+        return Err(ward::Error::Usage("stream or future of the wrong type".into()));
+    }
+    let e = End { shared: end.shared.clone(), future, write: false, state: CopyState::Idle };
+    inst.lock().add(Entry::Waitable(Waitable::new(WaitKind::End(e))))
+}

@@ -292,6 +292,7 @@ class Runtime:
     path: str | None  # None = missing
     version: str = ""
     why_missing: str = ""
+    extra: tuple[str, ...] = ()  # options placed after `run` (Ward: `--tier native`)
 
     def command(self, prog: Program, wasm: Path, args: list[str],
                 first_run: bool = False) -> list[str] | str:
@@ -302,7 +303,7 @@ class Runtime:
                 return "n/a"
             return [str(prog.native), *args]
         if n == "ward":
-            cmd = [self.path, "run"]
+            cmd = [self.path, "run", *self.extra]
             for host, guest in prog.preopens:
                 cmd += ["--dir", host if host == guest else f"{host}::{guest}"]
             return [*cmd, str(wasm), *args]
@@ -368,6 +369,9 @@ def find_runtimes(args) -> dict[str, Runtime]:
     rts["ward"] = Runtime("ward", ward, why_missing=f"no executable at {args.ward or REPO / 'target/release/ward'}")
     if ward:
         rts["ward"].version = _version([ward, "--version"])
+        if args.ward_tier != "interp":
+            rts["ward"].extra = ("--tier", args.ward_tier)
+            rts["ward"].version += f" (--tier {args.ward_tier})"
 
     w3 = first_existing(args.wasm3, os.environ.get("WASM3"), "/work/peers/wasm3/build/wasm3", "wasm3")
     rts["wasm3"] = Runtime("wasm3", w3, why_missing="wasm3 CLI not found (see README: build from its repository)")
@@ -1049,6 +1053,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=1, help="untimed warm-up runs (default 1)")
     ap.add_argument("--only", default="", help="comma-separated program names (or prefixes ending in *)")
     ap.add_argument("--ward", default=None, help="path of the ward binary (default target/release/ward)")
+    ap.add_argument("--ward-tier", choices=["interp", "native"], default="interp",
+                    help="which Ward tier runs the programs (default interp)")
     ap.add_argument("--wasm3", default=None, help="path of the wasm3 CLI")
     ap.add_argument("--wasmi", default=None, help="path of the wasmi CLI (wasmi_cli)")
     ap.add_argument("--wasmtime", default=None, help="path of the wasmtime CLI")

@@ -141,9 +141,9 @@ pub(crate) struct Waitable {
 enum Pending {
     /// The subtask made progress: its state is read when the event is delivered.
     Subtask,
-    /// A copy finished: the event's code and payload, and the end's state once it is
-    /// delivered.
-    Copy(u32, u32, CopyState),
+    /// A copy on this end finished (or, with `reclaim`, moved elements while staying
+    /// pending): the result; the progress is read, and the end's state set, on delivery.
+    Copy { result: u32, reclaim: bool },
 }
 
 enum WaitKind {
@@ -171,25 +171,25 @@ pub(crate) struct End {
     future: bool,
     write: bool,
     state: CopyState,
+    /// The buffer of the copy in progress (guest memory: its address and length).
+    buf: Option<Buf>,
 }
 
-/// What the two ends of a stream or future share: whether one end was dropped, and the copy
-/// waiting for the other end.
-struct Shared {
-    elem: Option<Type>,
-    dropped: bool,
-    pending: Option<PendingCopy>,
-}
-
-/// A copy waiting for the other end: the buffer is guest memory of `inst`.
-struct PendingCopy {
-    inst: Arc<InstanceState>,
-    index: u32,
-    write: bool,
+/// A copy's buffer: `len` elements at `ptr` in the memory of `opts`, `progress` of them done.
+#[derive(Clone)]
+struct Buf {
     opts: Options,
     ptr: u32,
     len: u32,
     progress: u32,
+}
+
+/// What the two ends of a stream or future share: whether one end was dropped, and which end
+/// has a copy waiting for the other (its instance and handle index).
+struct Shared {
+    elem: Option<Type>,
+    dropped: bool,
+    pending: Option<(Arc<InstanceState>, u32)>,
 }
 
 impl crate::resources::StateInner {
@@ -225,11 +225,27 @@ impl crate::resources::StateInner {
                 }
                 (EVENT_SUBTASK, i, state)
             }
-            (Some(Pending::Copy(code, payload, state)), WaitKind::End(e)) => {
-                e.state = state;
+            (Some(Pending::Copy { result, reclaim }), WaitKind::End(e)) => {
+                let code = match (e.future, e.write) {
+                    (false, false) => EVENT_STREAM_READ,
+                    (false, true) => EVENT_STREAM_WRITE,
+                    (true, false) => EVENT_FUTURE_READ,
+                    (true, true) => EVENT_FUTURE_WRITE,
+                };
+                let progress = e.buf.take().map_or(0, |b| b.progress);
+                if reclaim {
+                    let mut sh = e.shared.lock().unwrap_or_else(|p| p.into_inner());
+                    if sh.pending.as_ref().is_some_and(|(_, pi)| *pi == i) {
+                        sh.pending = None;
+                    }
+                }
+                e.state = match (e.future, result) {
+                    (_, DROPPED) | (true, COMPLETED) => CopyState::Done,
+                    _ => CopyState::Idle,
+                };
+                let payload = if e.future { result } else { result | (progress << 4) };
                 (code, i, payload)
             }
-            (Some(Pending::Copy(code, payload, _)), _) => (code, i, payload),
             _ => (EVENT_NONE, 0, 0),
         }
     }
@@ -1128,6 +1144,7 @@ fn run_builtin<T: 'static>(
                 future: *future,
                 write,
                 state: CopyState::Idle,
+                buf: None,
             };
             let r = s.add(Entry::Waitable(Waitable::new(WaitKind::End(end(false)))))?;
             let w = match s.add(Entry::Waitable(Waitable::new(WaitKind::End(end(true))))) {
@@ -1236,40 +1253,27 @@ fn end_parts(
     }
 }
 
-fn set_end_state(inst: &InstanceState, i: u32, state: CopyState) {
-    if let Ok(w) = inst.lock().waitable(i) {
-        if let WaitKind::End(e) = &mut w.kind {
-            e.state = state;
-        }
+fn with_end<R>(inst: &InstanceState, i: u32, f: impl FnOnce(&mut End) -> R) -> Option<R> {
+    let mut s = inst.lock();
+    match s.waitable(i) {
+        Ok(Waitable { kind: WaitKind::End(e), .. }) => Some(f(e)),
+        _ => None,
     }
 }
 
-/// Records that a copy on end `i` of `inst` finished with `result` after `progress` elements.
-fn copy_done(inst: &InstanceState, i: u32, future: bool, write: bool, result: u32, progress: u32) {
-    let code = match (future, write) {
-        (false, false) => EVENT_STREAM_READ,
-        (false, true) => EVENT_STREAM_WRITE,
-        (true, false) => EVENT_FUTURE_READ,
-        (true, true) => EVENT_FUTURE_WRITE,
-    };
-    let payload = if future { result } else { result | (progress << 4) };
-    let state = match (future, result) {
-        (_, DROPPED) => CopyState::Done,
-        (true, COMPLETED) => CopyState::Done,
-        _ => CopyState::Idle,
-    };
+/// The spec's `on_copy` / `on_copy_done`: end `i` of `inst` gets an event with `result`.
+fn notify(inst: &InstanceState, i: u32, result: u32, reclaim: bool) {
     if let Ok(w) = inst.lock().waitable(i) {
-        w.pending = Some(Pending::Copy(code, payload, state));
+        w.pending = Some(Pending::Copy { result, reclaim });
     }
 }
 
 /// Copies `n` elements from one guest buffer to another.
-#[allow(clippy::too_many_arguments)]
 fn move_elems<T: 'static>(
     ctx: &mut StoreContextMut<'_, T>,
     elem: &Option<Type>,
-    (src_inst, src_opts, src_ptr): (&Arc<InstanceState>, &Options, u32),
-    (dst_inst, dst_opts, dst_ptr): (&Arc<InstanceState>, &Options, u32),
+    (src_inst, src): (&Arc<InstanceState>, &Buf),
+    (dst_inst, dst): (&Arc<InstanceState>, &Buf),
     n: u32,
 ) -> ward::Result<()> {
     let Some(t) = elem else { return Ok(()) };
@@ -1277,38 +1281,74 @@ fn move_elems<T: 'static>(
         return Ok(());
     }
     let size = t.size();
+    let src_ptr = src.ptr as u64 + src.progress as u64 * size;
+    let dst_ptr = dst.ptr as u64 + dst.progress as u64 * size;
     if t.is_plain() {
         let len = size * n as u64;
-        let src = src_opts.memory.ok_or_else(|| trap("no memory"))?;
+        let mem = src.opts.memory.ok_or_else(|| trap("no memory"))?;
         let bytes = {
-            let data = src.data(&*ctx);
-            let end = (src_ptr as u64).checked_add(len).filter(|e| *e <= data.len() as u64);
+            let data = mem.data(&*ctx);
+            let end = src_ptr.checked_add(len).filter(|e| *e <= data.len() as u64);
             let end = end.ok_or_else(|| trap("pointer out of bounds of memory"))?;
             data[src_ptr as usize..end as usize].to_vec()
         };
-        let mut lw = Lowerer::new(&mut *ctx, dst_opts, dst_inst, 0, Side::Guest);
-        return lw.write(dst_ptr as u64, &bytes);
+        let mut lw = Lowerer::new(&mut *ctx, &dst.opts, dst_inst, 0, Side::Guest);
+        return lw.write(dst_ptr, &bytes);
     }
     for k in 0..n as u64 {
         let v = {
-            let mem: &[u8] = match src_opts.memory {
+            let mem: &[u8] = match src.opts.memory {
                 Some(m) => m.data(&*ctx),
                 None => &[],
             };
             let mut lifter = Lifter {
-                opts: src_opts,
+                opts: &src.opts,
                 inst: src_inst,
                 mem,
                 side: Side::Guest,
                 lenders: Vec::new(),
                 lifted: 0,
             };
-            lifter.load(src_ptr as u64 + k * size, t)?
+            lifter.load(src_ptr + k * size, t)?
         };
-        let mut lw = Lowerer::new(&mut *ctx, dst_opts, dst_inst, 0, Side::Guest);
-        lw.store(&v, t, dst_ptr as u64 + k * size)?;
+        let mut lw = Lowerer::new(&mut *ctx, &dst.opts, dst_inst, 0, Side::Guest);
+        lw.store(&v, t, dst_ptr + k * size)?;
     }
     Ok(())
+}
+
+/// Moves `n` elements between the buffers of `a` (end `ai` of `a_inst`, this copy) and the
+/// pending copy's end, in the direction `write` says, advancing both buffers.
+#[allow(clippy::too_many_arguments)]
+fn transfer<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    elem: &Option<Type>,
+    write: bool,
+    (a_inst, ai): (&Arc<InstanceState>, u32),
+    (b_inst, bi): (&Arc<InstanceState>, u32),
+    n: u32,
+) -> ward::Result<()> {
+    let a = with_end(a_inst, ai, |e| e.buf.clone()).flatten();
+    let b = with_end(b_inst, bi, |e| e.buf.clone()).flatten();
+    let (Some(a), Some(b)) = (a, b) else { return Err(trap("a copy without a buffer")) };
+    if write {
+        move_elems(ctx, elem, (a_inst, &a), (b_inst, &b), n)?;
+    } else {
+        move_elems(ctx, elem, (b_inst, &b), (a_inst, &a), n)?;
+    }
+    for (inst, i) in [(a_inst, ai), (b_inst, bi)] {
+        with_end(inst, i, |e| {
+            if let Some(buf) = &mut e.buf {
+                buf.progress += n;
+            }
+        });
+    }
+    Ok(())
+}
+
+fn remain(inst: &InstanceState, i: u32) -> (u32, u32) {
+    with_end(inst, i, |e| e.buf.as_ref().map_or((0, 0), |b| (b.len - b.progress, b.len)))
+        .unwrap_or((0, 0))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1356,63 +1396,52 @@ fn copy<T: 'static>(
             return Err(trap("pointer out of bounds of memory"));
         }
     }
-    set_end_state(inst, i, CopyState::Copying);
-    let mine = PendingCopy {
-        inst: inst.clone(),
-        index: i,
-        write,
-        opts: opts.clone(),
-        ptr,
-        len,
-        progress: 0,
+    with_end(inst, i, |e| {
+        e.state = CopyState::Copying;
+        e.buf = Some(Buf { opts: opts.clone(), ptr, len, progress: 0 });
+    });
+    let (dropped, pending, elem) = {
+        let sh = shared.lock().unwrap_or_else(|e| e.into_inner());
+        (sh.dropped, sh.pending.clone(), sh.elem.clone())
     };
-    let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
-    let elem = sh.elem.clone();
-    if sh.dropped {
-        drop(sh);
-        copy_done(inst, i, future, write, DROPPED, 0);
-    } else if let Some(mut other) = sh.pending.take() {
-        if Arc::ptr_eq(&other.inst, inst) && !is_number(&elem) {
-            sh.pending = Some(other);
-            drop(sh);
-            set_end_state(inst, i, CopyState::Idle);
-            return Err(trap(if future {
-                "cannot read from and write to intra-component future"
-            } else {
-                "cannot read from and write to intra-component stream"
-            }));
-        }
-        let other_remain = other.len - other.progress;
-        let n = len.min(other_remain);
-        let size = elem.as_ref().map_or(0, |t| t.size()) as u32;
-        if n > 0 || (len == 0 && other.len == 0) || future {
-            drop(sh);
-            let other_at = other.ptr + other.progress * size;
-            let other_ref = (&other.inst, &other.opts, other_at);
-            let mine_ref = (inst, opts, ptr);
-            let (src, dst) = if write { (mine_ref, other_ref) } else { (other_ref, mine_ref) };
-            move_elems(ctx, &elem, src, dst, n)?;
-            other.progress += n;
-            if future {
-                copy_done(&other.inst, other.index, future, other.write, COMPLETED, 1);
-            } else {
-                // The pending side is notified; a reader (or writer) with room left still
-                // gets a completed event for what it got.
-                copy_done(&other.inst, other.index, future, other.write, COMPLETED, other.progress);
+    let set_pending = |p: Option<(Arc<InstanceState>, u32)>| {
+        shared.lock().unwrap_or_else(|e| e.into_inner()).pending = p;
+    };
+    match pending {
+        _ if dropped => notify(inst, i, DROPPED, false),
+        None => set_pending(Some((inst.clone(), i))),
+        Some((o_inst, oi)) => {
+            if Arc::ptr_eq(&o_inst, inst) && !is_number(&elem) {
+                with_end(inst, i, |e| {
+                    e.state = CopyState::Idle;
+                    e.buf = None;
+                });
+                return Err(trap(if future {
+                    "cannot read from and write to intra-component future"
+                } else {
+                    "cannot read from and write to intra-component stream"
+                }));
             }
-            copy_done(inst, i, future, write, COMPLETED, n);
-        } else {
-            // Nothing to move (zero-length on one side): the pending one completes with what it
-            // had, this one waits.
-            let progress = other.progress;
-            let (oi, oidx, ow) = (other.inst.clone(), other.index, other.write);
-            sh.pending = Some(mine);
-            drop(sh);
-            copy_done(&oi, oidx, future, ow, COMPLETED, progress);
+            let (o_remain, o_len) = remain(&o_inst, oi);
+            if future {
+                transfer(ctx, &elem, write, (inst, i), (&o_inst, oi), 1)?;
+                set_pending(None);
+                notify(&o_inst, oi, COMPLETED, false);
+                notify(inst, i, COMPLETED, false);
+            } else if o_remain > 0 {
+                if len > 0 {
+                    transfer(ctx, &elem, write, (inst, i), (&o_inst, oi), len.min(o_remain))?;
+                    notify(&o_inst, oi, COMPLETED, true);
+                }
+                notify(inst, i, COMPLETED, false);
+            } else if write && len == 0 && o_len == 0 {
+                notify(inst, i, COMPLETED, false);
+            } else {
+                set_pending(None);
+                notify(&o_inst, oi, COMPLETED, false);
+                set_pending(Some((inst.clone(), i)));
+            }
         }
-    } else {
-        sh.pending = Some(mine);
-        drop(sh);
     }
     let has = inst.lock().waitable(i)?.pending.is_some();
     if !has {
@@ -1460,21 +1489,32 @@ fn cancel_copy<T: 'static>(
     i: u32,
 ) -> ward::Result<Option<u64>> {
     let (shared, state, wset) = end_parts(inst, i, future, write)?;
-    if state != CopyState::Copying {
+    let sync_waiter = inst.lock().waitable(i)?.sync_waiter;
+    if state != CopyState::Copying || sync_waiter {
         return Err(trap("cannot cancel a copy that is not in progress"));
     }
     if wset != 0 && !is_async {
         return Err(trap("waitable cannot be used synchronously while added to a waitable set"));
     }
     set_end_state(inst, i, CopyState::Cancelling);
+    // A copy that moved some elements but is still pending is cancelled with what it moved.
+    {
+        let mut s = inst.lock();
+        let w = s.waitable(i)?;
+        if let Some(Pending::Copy { result, reclaim }) = &mut w.pending {
+            if *reclaim {
+                *result = CANCELLED;
+            }
+        }
+    }
     let has = inst.lock().waitable(i)?.pending.is_some();
     if !has {
+        // The copy is the pending one: cancel it.
         let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
-        let mine = sh.pending.as_ref().is_some_and(|p| p.inst.id == inst.id && p.index == i);
-        if mine {
-            let p = sh.pending.take().expect("checked");
+        if sh.pending.as_ref().is_some_and(|(pi, pidx)| pi.id == inst.id && *pidx == i) {
+            sh.pending = None;
             drop(sh);
-            copy_done(inst, i, future, write, CANCELLED, p.progress);
+            notify(inst, i, CANCELLED, false);
         }
     }
     let has = inst.lock().waitable(i)?.pending.is_some();
@@ -1489,20 +1529,22 @@ fn cancel_copy<T: 'static>(
     Ok(Some(payload as u64))
 }
 
+fn set_end_state(inst: &InstanceState, i: u32, state: CopyState) {
+    with_end(inst, i, |e| e.state = state);
+}
+
 fn drop_end(inst: &Arc<InstanceState>, future: bool, write: bool, i: u32) -> ward::Result<()> {
     let (shared, state, _) = end_parts(inst, i, future, write)?;
     if matches!(state, CopyState::Copying | CopyState::Cancelling) {
-        return Err(trap(if future {
-            "cannot drop busy future"
-        } else {
-            "cannot drop busy stream"
+        return Err(trap(match (future, write) {
+            (false, false) => "cannot remove busy stream",
+            (false, true) => "cannot drop busy stream",
+            (true, false) => "cannot remove busy future",
+            (true, true) => "cannot drop busy future",
         }));
     }
     if future && write && state != CopyState::Done {
-        let sh = shared.lock().unwrap_or_else(|e| e.into_inner());
-        if !sh.dropped {
-            return Err(trap("cannot drop future write end without first writing a value"));
-        }
+        return Err(trap("cannot drop future write end without first writing a value"));
     }
     {
         let mut s = inst.lock();
@@ -1518,8 +1560,8 @@ fn drop_end(inst: &Arc<InstanceState>, future: bool, write: bool, i: u32) -> war
             sh.pending.take()
         }
     };
-    if let Some(p) = other {
-        copy_done(&p.inst, p.index, future, p.write, DROPPED, p.progress);
+    if let Some((o_inst, oi)) = other {
+        notify(&o_inst, oi, DROPPED, false);
     }
     Ok(())
 }
@@ -1603,6 +1645,7 @@ pub(crate) fn lower_end(inst: &InstanceState, end: &AsyncEnd, ty: &Type) -> ward
     if end.future != future || end.shared.lock().unwrap_or_else(|p| p.into_inner()).elem != elem {
         return Err(ward::Error::Usage("stream or future of the wrong type".into()));
     }
-    let e = End { shared: end.shared.clone(), future, write: false, state: CopyState::Idle };
+    let e =
+        End { shared: end.shared.clone(), future, write: false, state: CopyState::Idle, buf: None };
     inst.lock().add(Entry::Waitable(Waitable::new(WaitKind::End(e))))
 }

@@ -286,6 +286,8 @@ fn spec_suite_native() {
     let _watchdog = Watchdog::start();
     let mut config = ward::Config::new();
     config.tier(ward::Tier::Native);
+    // As `ward wast --tier native`: guarded memories, bounds left to the fault handler.
+    config.memory_strategy(ward::MemoryStrategy::Guarded);
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (mut all_native, mut mixed, mut interpreted) = (0, 0, 0);
     let (mut native_modules, mut interpreted_modules) = (0, 0);

@@ -35,6 +35,9 @@ pub struct CompileArgs {
 pub fn artifact_config(fuel: bool) -> Config {
     let mut config = Config::new();
     config.tier(Tier::Native).interruptible(true).consume_fuel(fuel);
+    // Guarded memories let native code leave bounds checks to the MMU (`ward run --tier native`
+    // uses the same).
+    config.memory_strategy(ward::MemoryStrategy::Guarded);
     config
 }
 

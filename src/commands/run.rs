@@ -241,7 +241,12 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
         Some(_) => compile::artifact_config(args.fuel.is_some()),
         None => {
             let mut config = Config::new();
-            config.tier(args.tier.unwrap_or(TierArg::Interp).into());
+            let tier = args.tier.unwrap_or(TierArg::Interp);
+            config.tier(tier.into());
+            if tier == TierArg::Native {
+                // Guarded memories let native code leave bounds checks to the MMU.
+                config.memory_strategy(ward::MemoryStrategy::Guarded);
+            }
             config.consume_fuel(args.fuel.is_some());
             // A thread's exit or trap stops the other threads by interrupting their stores.
             config.interruptible(args.timeout.is_some() || args.wasi_threads);

@@ -96,6 +96,10 @@ pub fn run(args: WastArgs) -> anyhow::Result<i32> {
     let (mut native, mut interpreted) = (0usize, 0usize);
     let mut config = ward::Config::new();
     config.tier(args.tier.into());
+    if args.tier == TierArg::Native {
+        // As `ward run --tier native`: memory bounds left to the MMU where the guard allows.
+        config.memory_strategy(ward::MemoryStrategy::Guarded);
+    }
     let mut out = std::io::stdout().lock();
     // Write errors (a closed pipe) are ignored: the counts still decide the exit status.
     let explicit = explicit_features(&args.features);

@@ -55,8 +55,12 @@ pub enum MemoryStrategy {
     /// explicitly. Suits many small tenants: creating a memory costs no system call and a
     /// process can hold hundreds of thousands of them. The default.
     Dense,
-    /// Each memory reserves its whole index space up front (4 GiB for a 32-bit memory) and never
-    /// moves. Each costs two kernel mappings, so a process holds at most about 30,000.
+    /// Each memory reserves its whole index space up front (4 GiB for a 32-bit memory, plus a
+    /// 32 MiB guard region) and never moves. Each costs two kernel mappings, so a process holds
+    /// at most about 30,000. Under [`Tier::Native`](crate::Tier::Native), accesses to a 32-bit
+    /// memory with 64 KiB pages are not bounds-checked in code: an out-of-bounds one faults, and
+    /// Ward's `SIGSEGV`/`SIGBUS` handler turns the fault into the trap (faults it does not own
+    /// go to the handler installed before it).
     Guarded,
 }
 

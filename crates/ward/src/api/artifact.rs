@@ -18,7 +18,8 @@
 //!     kind u8: 0 interpreted (+ the reason string), 1 native
 //!     the module binary (u64 length + bytes)
 //!     native only: function entries, trampolines (u32 count + u32 offsets each), runtime call
-//!     relocations (u32 count + offset u32, runtime call u32, addend i64), code (u64 length +
+//!     relocations (u32 count + offset u32, runtime call u32, addend i64), trap sites (u32
+//!     count + sorted u32 offsets of the accesses left to the guard region), code (u64 length +
 //!     bytes, runtime call addresses zero)
 //! ```
 //!
@@ -32,7 +33,7 @@
 //! A module the native tier did not cover (it runs in the interpreter) is saved too, as its
 //! binary and the reason, and loads as such.
 
-use crate::engine::{Engine, Tier};
+use crate::engine::{Engine, MemoryStrategy, Tier};
 use crate::error::{Error, Result};
 use crate::module::{Bodies, Module, ModuleBytes};
 use crate::native::{self, LibcallReloc, NativeImage, Prepared};
@@ -45,7 +46,7 @@ use std::sync::Arc;
 pub(crate) const MAGIC: [u8; 8] = *b"\0wardaot";
 /// The version of the layout described above; a change to it, to the runtime call list
 /// (`native::libcalls`) or to the native calling conventions needs a new one.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 const HEADER: usize = 32;
 const CRANELIFT_VERSION: &str = "0.135.8";
 const WARD_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -93,6 +94,16 @@ fn config_items(engine: &Engine) -> Vec<(String, String)> {
         ("interruptible".into(), on(c.interruptible)),
         ("epoch_interruption".into(), on(c.epoch_interruption)),
         ("max_call_depth".into(), c.max_call_depth.to_string()),
+        // Code for guarded memories leaves bounds checks to the guard region: it must never
+        // run on dense memories.
+        (
+            "memory_strategy".into(),
+            match c.memory_strategy {
+                MemoryStrategy::Dense => "dense",
+                MemoryStrategy::Guarded => "guarded",
+            }
+            .into(),
+        ),
         ("features".into(), features.join(" ")),
     ]
 }
@@ -226,6 +237,7 @@ pub(crate) fn serialize(module: &Module) -> Result<Vec<u8>> {
                 w.u32(r.libcall);
                 w.u64(r.addend as u64);
             }
+            w.u32s(&image.trap_sites)?;
             w.bytes(&image.code);
         }
     }
@@ -417,12 +429,18 @@ unsafe fn load(
                 let addend = r.u64("relocations")? as i64;
                 relocs.push(LibcallReloc { offset, libcall, addend });
             }
+            let trap_sites = r.u32s("trap sites")?;
             let code = r.bytes("code")?;
             if r.at != bytes.len() {
                 return Err(r.corrupt("end"));
             }
-            let image =
-                NativeImage { code: Cow::Borrowed(&bytes[code]), funcs, trampolines, relocs };
+            let image = NativeImage {
+                code: Cow::Borrowed(&bytes[code]),
+                funcs,
+                trampolines,
+                relocs,
+                trap_sites,
+            };
             (wasm(module), Prepared::Native(image))
         }
         _ => return Err(r.corrupt("kind")),

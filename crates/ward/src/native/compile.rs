@@ -2,8 +2,10 @@
 //! signature), linking into executable memory, and filling instances' records.
 
 use super::code::CodeMemory;
+use super::signals::{self, CodeInfo, Registration};
 use super::translate::{self, ModuleCx, Unsupported, FUNC_NAMESPACE, LIBCALL_NAMESPACE};
 use super::{libcalls, LibcallReloc, NativeImage};
+use crate::engine::MemoryStrategy;
 use crate::module::ModuleInner;
 use crate::runtime::vmctx::{VMContextBox, VMCounts, VMOffsets};
 use crate::types::FuncType;
@@ -23,6 +25,9 @@ pub(super) const MAX_FRAME: u32 = 64 << 10;
 
 /// A module's native code.
 pub(super) struct CompiledModule {
+    /// The code's entry in the fault handler's registry (`None` without unchecked accesses);
+    /// declared before `code`, so it is removed before the code is unmapped.
+    _registration: Option<Registration>,
     code: CodeMemory,
     /// Length of the linked image at the start of `code`.
     len: usize,
@@ -32,6 +37,8 @@ pub(super) struct CompiledModule {
     trampolines: Box<[u32]>,
     /// Where the code holds the address of a runtime call (written when it was mapped).
     relocs: Box<[LibcallReloc]>,
+    /// Offsets of the unchecked memory accesses, sorted (see `signals`).
+    trap_sites: Box<[u32]>,
 }
 
 impl CompiledModule {
@@ -58,14 +65,40 @@ impl CompiledModule {
                 ));
             }
         }
+        if let Some(o) = image.trap_sites.iter().find(|o| **o as usize >= len) {
+            return Err(format!("a trap site at {o:#x} lies outside its {len} bytes of code"));
+        }
+        if !image.trap_sites.is_sorted() {
+            return Err("its trap sites are not in order".into());
+        }
         let code = CodeMemory::new(&image.code, &image.relocs)?;
+        let start = code.at(0) as usize;
+        let trap_sites: Box<[u32]> = image.trap_sites.into();
+        let registration = signals::register(CodeInfo {
+            start,
+            end: start + len,
+            trap_sites: trap_sites.to_vec(),
+        });
         Ok(CompiledModule {
+            _registration: registration,
             code,
             len,
             funcs: image.funcs.into(),
             trampolines: image.trampolines.into(),
             relocs: image.relocs.into(),
+            trap_sites,
         })
+    }
+
+    /// The defined function (index among the module's defined functions) whose code holds
+    /// address `pc`, if this module's code does.
+    pub(super) fn func_at(&self, pc: usize) -> Option<u32> {
+        let start = self.code.at(0) as usize;
+        let offset = u32::try_from(pc.checked_sub(start)?).ok()?;
+        let after = self.funcs.partition_point(|f| *f <= offset);
+        // Trampolines follow the functions; a PC past the last function's code is in one, which
+        // never accesses memory, so the last function is as good an answer as any there.
+        (after > 0 && (offset as usize) < self.len).then(|| after as u32 - 1)
     }
 
     /// The linked image as [`CompiledModule::load`] takes it: the runtime call addresses of this
@@ -80,6 +113,7 @@ impl CompiledModule {
             funcs: self.funcs.to_vec(),
             trampolines: self.trampolines.to_vec(),
             relocs: self.relocs.to_vec(),
+            trap_sites: self.trap_sites.to_vec(),
         }
     }
 
@@ -177,6 +211,8 @@ struct Compiled {
     calls: Vec<(u32, u32, i64)>,
     /// Where the code holds the address of a runtime call, relative to the function.
     libcalls: Vec<LibcallReloc>,
+    /// Offsets of the unchecked memory accesses (trap sites the fault handler knows).
+    trap_sites: Vec<u32>,
 }
 
 fn compile_one(
@@ -200,6 +236,13 @@ fn compile_one(
     let bytes = code.code_buffer().to_vec();
     let align = code.buffer.alignment.max(16);
     let relocs = code.buffer.relocs().to_vec();
+    let trap_sites: Vec<u32> = code
+        .buffer
+        .traps()
+        .iter()
+        .filter(|t| t.code == cranelift_codegen::ir::TrapCode::HEAP_OUT_OF_BOUNDS)
+        .map(|t| t.offset)
+        .collect();
     let mut calls = Vec::new();
     let mut libcalls = Vec::new();
     for r in &relocs {
@@ -219,7 +262,7 @@ fn compile_one(
             _ => return Err(format!("{name}: unexpected relocation {:?}", r.kind)),
         }
     }
-    Ok(Compiled { bytes, align, calls, libcalls })
+    Ok(Compiled { bytes, align, calls, libcalls, trap_sites })
 }
 
 /// Compiles every defined function of `m` and links them, or says why the module cannot run
@@ -237,6 +280,7 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
         consume_fuel: cfg.consume_fuel,
         checkpoints: cfg.checkpoints(),
         max_depth: u32::try_from(cfg.max_call_depth).unwrap_or(u32::MAX),
+        guarded: signals::SUPPORTED && cfg.memory_strategy == MemoryStrategy::Guarded,
     };
     let mut fctx = FunctionBuilderContext::new();
     let mut ctx = Context::new();
@@ -299,7 +343,19 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
             p.libcalls.iter().map(move |r| LibcallReloc { offset: r.offset + *start as u32, ..*r })
         })
         .collect();
+    let mut trap_sites: Vec<u32> = parts
+        .iter()
+        .zip(&starts)
+        .flat_map(|(p, start)| p.trap_sites.iter().map(move |o| *start as u32 + o))
+        .collect();
+    trap_sites.sort_unstable();
     let code = CodeMemory::new(&image, &relocs)?;
+    let start = code.at(0) as usize;
+    let registration = signals::register(CodeInfo {
+        start,
+        end: start + image.len(),
+        trap_sites: trap_sites.clone(),
+    });
     tracing::debug!(
         target: "ward",
         functions = m.bodies.len(),
@@ -308,10 +364,12 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
         "native code compiled"
     );
     Ok(CompiledModule {
+        _registration: registration,
         code,
         len: image.len(),
         funcs: starts[..m.bodies.len()].iter().map(|s| *s as u32).collect(),
         trampolines: func_tramp.iter().map(|k| starts[*k] as u32).collect(),
         relocs: relocs.into(),
+        trap_sites: trap_sites.into(),
     })
 }

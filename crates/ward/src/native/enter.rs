@@ -3,13 +3,9 @@
 //! into a result.
 
 use super::exit::{self, Exit};
-use super::{libcalls, stack, trap_error, TRAP_CODES, TRAP_ERROR, TRAP_PANIC};
+use super::{libcalls, signals, stack, trap_error, TRAP_CODES, TRAP_ERROR, TRAP_PANIC};
 use crate::error::{clip, Error, FrameInfo, Result, Trap};
-use crate::runtime::vmctx::VMContext;
 use crate::runtime::StoreInner;
-
-/// The signature of array-call trampolines.
-type ArrayCall = unsafe extern "C" fn(*mut VMContext, *mut u64, *const u8);
 
 /// Calls store function `func` natively if its record has native code (`None` otherwise).
 /// Functions without native code that native code calls go through `exit`.
@@ -33,10 +29,6 @@ pub(super) unsafe fn call(
     if tramp.is_null() {
         return None;
     }
-    // SAFETY: a non-null `array_entry` is a trampoline of the function's signature, compiled
-    // by `compile_module` with the platform's C convention and mapped executable for as long
-    // as the function's module lives (its instance holds it).
-    let tramp: ArrayCall = unsafe { std::mem::transmute::<*const u8, ArrayCall>(tramp) };
     let n = args.len().max(results.len());
     let mut small = [0u64; 16];
     let mut large = Vec::new();
@@ -59,12 +51,14 @@ pub(super) unsafe fn call(
     vs.store_inner = store;
     vs.trap = 0;
     let installed = exit::install(exit);
-    // SAFETY: `tramp` and `entry` are the trampoline and entry of the same wasm function (see
-    // above), `vmctx` its instance's live context, `values` holds at least as many slots as
+    // SAFETY: a non-null `array_entry` is a trampoline of the function's signature, compiled
+    // by `compile_module` with the platform's C convention and mapped executable for as long
+    // as the function's module lives (its instance holds it); `entry` is the same function's
+    // entry, `vmctx` its instance's live context, `values` holds at least as many slots as
     // the function has parameters and results, and the store context is prepared: the stack
     // limit is inside this thread's stack, `store_inner` points to the store, which is not
     // borrowed while native code runs, and the exit for calls out is installed.
-    unsafe { tramp(vmctx, values.as_mut_ptr(), entry) };
+    let fault = unsafe { signals::enter(tramp, vmctx.cast(), values.as_mut_ptr(), entry) };
     drop(installed);
     // SAFETY: native code has returned; nothing else borrows the store.
     let store = unsafe { &mut *store };
@@ -72,6 +66,14 @@ pub(super) unsafe fn call(
     let (trap, trap_func, trap_instance) = (vs.trap, vs.trap_func, vs.trap_instance);
     (vs.stack_limit, vs.call_depth, vs.store_inner) = saved;
     vs.trap = 0;
+    if let Some(pc) = fault {
+        // An unchecked access faulted out of bounds; its frames were abandoned.
+        let (instance, func) = super::func_at(store, pc).unwrap_or((u32::MAX, 0));
+        return Some(Err(Error::Trap(
+            Trap::new(crate::error::TrapCode::MemoryOutOfBounds)
+                .with_backtrace(frame(store, func, instance)),
+        )));
+    }
     match trap {
         0 => {
             results.copy_from_slice(&values[..results.len()]);

@@ -32,8 +32,9 @@
 //! after every call and `memory.grow`, since a dense memory moves; other memories' at each
 //! access), globals through their cells, tables through
 //! their definitions, expected type ids from the context's `type_ids`. Memory accesses are
-//! bounds-checked explicitly (no signal handlers); the address is also clamped with a
-//! Spectre-safe select.
+//! bounds-checked explicitly, the address also clamped with a Spectre-safe select, except on
+//! guarded 32-bit memories, where accesses within the guard region are left to the MMU and a
+//! fault becomes the trap (`signals`).
 //!
 //! ## Traps
 //!
@@ -80,6 +81,8 @@ mod enter;
 mod exit;
 #[cfg(feature = "native")]
 mod libcalls;
+#[cfg(feature = "native")]
+mod signals;
 #[cfg(feature = "native")]
 mod stack;
 #[cfg(feature = "native")]
@@ -154,6 +157,9 @@ pub(crate) struct NativeImage<'a> {
     pub(crate) funcs: Vec<u32>,
     pub(crate) trampolines: Vec<u32>,
     pub(crate) relocs: Vec<LibcallReloc>,
+    /// Offsets of the accesses left unchecked (guarded memories), sorted: the fault handler
+    /// turns a fault at one of them into the out-of-bounds trap.
+    pub(crate) trap_sites: Vec<u32>,
 }
 
 /// What the native tier made of a module, for an artifact.
@@ -225,6 +231,17 @@ pub(crate) fn fallback_reason(module: &ModuleInner) -> Option<&str> {
         #[cfg(feature = "native")]
         NativeModule::Compiled(_) => None,
     }
+}
+
+/// The instance (store index) and module function index whose native code holds `pc`.
+#[cfg(feature = "native")]
+fn func_at(store: &StoreInner, pc: usize) -> Option<(u32, u32)> {
+    store.instances.iter().enumerate().find_map(|(i, data)| match state(&data.module) {
+        Some(NativeModule::Compiled(c)) => {
+            c.func_at(pc).map(|f| (i as u32, data.module.num_imported_funcs + f))
+        }
+        _ => None,
+    })
 }
 
 /// Which tier runs store function `func` when the embedder calls it.

@@ -50,6 +50,9 @@ pub(super) struct ModuleCx<'m> {
     /// Whether there are checkpoints at all (fuel or interruption).
     pub(super) checkpoints: bool,
     pub(super) max_depth: u32,
+    /// Whether 32-bit memories with 64 KiB pages are guarded (the engine's strategy) and the
+    /// signal handler catches faults (`signals`): accesses within the guard are not checked.
+    pub(super) guarded: bool,
 }
 
 /// The calling convention of wasm functions among themselves: Cranelift's `tail`, the only one
@@ -116,6 +119,20 @@ fn readonly() -> MemFlagsData {
 /// Flags of wasm memory accesses: bounds-checked before, possibly unaligned.
 fn heap() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
+}
+
+/// Flags of wasm memory accesses left to the guard region: possibly unaligned, and a trap site
+/// (`HEAP_OUT_OF_BOUNDS`) that the signal handler turns into an out-of-bounds trap.
+fn guarded_heap() -> MemFlagsData {
+    MemFlagsData::new().with_trap_code(Some(cranelift_codegen::ir::TrapCode::HEAP_OUT_OF_BOUNDS))
+}
+
+/// A checked wasm memory access: the native address, the static offset to add to it, and the
+/// flags the load or store takes.
+pub(super) struct Access {
+    pub(super) ptr: Value,
+    pub(super) offset: i32,
+    pub(super) flags: MemFlagsData,
 }
 
 /// Flags of a vector access to a slot, a global or a results area: never trapping, but not
@@ -1299,14 +1316,28 @@ impl Translator<'_, '_> {
     }
 
     /// Pops an address and checks `size` bytes at it plus `memarg`'s offset against the memory
-    /// `memarg` names; returns the native address and the static offset to add.
-    fn address(&mut self, memarg: &MemArg, size: u64) -> Result<(Value, i32), Unsupported> {
+    /// `memarg` names; returns the native address, the static offset to add and the flags.
+    ///
+    /// On a guarded 32-bit memory with 64 KiB pages, an access whose offset plus size fits in
+    /// the guard region is not checked: it lands in the memory's reservation and, past the
+    /// length, faults; the handler (`signals`) makes that the same trap.
+    fn address(&mut self, memarg: &MemArg, size: u64) -> Result<Access, Unsupported> {
         let wasmparser::MemArgTarget::Memory(index) = memarg.target else {
             return Err(self.unsupported("an access to a GC array's payload"));
         };
         let (_, base, len) = self.mem_view(index);
         let addr = self.pop();
         let a = self.index64(addr);
+        let ty = &self.cx.module.memories[index as usize];
+        if self.cx.guarded
+            && !ty.memory64
+            && ty.page_size_log2 == 16
+            && memarg.offset + size <= super::signals::GUARD_BYTES
+        {
+            let ptr = self.b.ins().iadd(base, a);
+            // The offset is below the guard size, so it fits in an `i32`.
+            return Ok(Access { ptr, offset: memarg.offset as i32, flags: guarded_heap() });
+        }
         let oob = if !self.memory64(index) {
             // A 32-bit memory: the offset is below 2^32, nothing overflows.
             let end = self.b.ins().iadd_imm_u(a, (memarg.offset + size) as i64);
@@ -1329,10 +1360,14 @@ impl Translator<'_, '_> {
         let null = self.b.ins().iconst(types::I64, 0);
         let at = self.b.ins().select_spectre_guard(oob, null, at);
         self.trap_if(oob, TrapCode::MemoryOutOfBounds);
-        match i32::try_from(memarg.offset) {
-            Ok(o) => Ok((at, o)),
-            Err(_) => Ok((self.b.ins().iadd_imm_u(at, memarg.offset as i64), 0)),
-        }
+        Ok(match i32::try_from(memarg.offset) {
+            Ok(offset) => Access { ptr: at, offset, flags: heap() },
+            Err(_) => Access {
+                ptr: self.b.ins().iadd_imm_u(at, memarg.offset as i64),
+                offset: 0,
+                flags: heap(),
+            },
+        })
     }
 
     fn memory_size(&mut self, index: u32) {
@@ -1366,16 +1401,16 @@ impl Translator<'_, '_> {
         size: u64,
         kind: LoadKind,
     ) -> Result<(), Unsupported> {
-        let (p, o) = self.address(memarg, size)?;
+        let Access { ptr: p, offset: o, flags } = self.address(memarg, size)?;
         let ins = self.b.ins();
         let v = match kind {
-            LoadKind::Full => ins.load(ty, heap(), p, o),
-            LoadKind::U8 => ins.uload8(ty, heap(), p, o),
-            LoadKind::S8 => ins.sload8(ty, heap(), p, o),
-            LoadKind::U16 => ins.uload16(ty, heap(), p, o),
-            LoadKind::S16 => ins.sload16(ty, heap(), p, o),
-            LoadKind::U32 => ins.uload32(heap(), p, o),
-            LoadKind::S32 => ins.sload32(heap(), p, o),
+            LoadKind::Full => ins.load(ty, flags, p, o),
+            LoadKind::U8 => ins.uload8(ty, flags, p, o),
+            LoadKind::S8 => ins.sload8(ty, flags, p, o),
+            LoadKind::U16 => ins.uload16(ty, flags, p, o),
+            LoadKind::S16 => ins.sload16(ty, flags, p, o),
+            LoadKind::U32 => ins.uload32(flags, p, o),
+            LoadKind::S32 => ins.sload32(flags, p, o),
         };
         self.push(v);
         Ok(())
@@ -1383,14 +1418,14 @@ impl Translator<'_, '_> {
 
     fn store(&mut self, memarg: &MemArg, size: u64) -> Result<(), Unsupported> {
         let v = self.pop();
-        let (p, o) = self.address(memarg, size)?;
+        let Access { ptr: p, offset: o, flags } = self.address(memarg, size)?;
         let vt = self.b.func.dfg.value_type(v);
         let ins = self.b.ins();
         match (size, vt.bytes()) {
-            (1, _) => ins.istore8(heap(), v, p, o),
-            (2, _) => ins.istore16(heap(), v, p, o),
-            (4, 8) => ins.istore32(heap(), v, p, o),
-            _ => ins.store(heap(), v, p, o),
+            (1, _) => ins.istore8(flags, v, p, o),
+            (2, _) => ins.istore16(flags, v, p, o),
+            (4, 8) => ins.istore32(flags, v, p, o),
+            _ => ins.store(flags, v, p, o),
         };
         Ok(())
     }

@@ -4,9 +4,10 @@
 //!   outgrows its slot moves to a mapping of its own, which grows (and may move) with `mremap`.
 //!   Every access is bounds-checked explicitly, so no guard region is needed and one process can
 //!   hold hundreds of thousands of memories.
-//! - *guarded*: the whole index space (4 GiB for 32-bit memories) is reserved once, without
-//!   access rights, and `memory.grow` only changes protections, so the base never moves. This is
-//!   the layout a native tier can use to drop bounds checks.
+//! - *guarded*: the whole index space (4 GiB for 32-bit memories, plus a 32 MiB guard after it
+//!   for those with 64 KiB pages) is reserved once, without access rights, and `memory.grow`
+//!   only changes protections, so the base never moves. The native tier drops the bounds checks
+//!   of accesses that stay within the guard (`native/signals.rs` turns a fault into the trap).
 //!
 //! Under the dense strategy the base can move when the memory grows: every tier reloads a
 //! memory's base after anything that can grow it (a `memory.grow`, a call, a host call).
@@ -47,6 +48,10 @@ use std::time::{Duration, Instant};
 /// Address space reserved for a guarded 32-bit memory: the whole 4 GiB index space, so that
 /// growth never needs to move the base.
 const RESERVE_32: u64 = 1 << 32;
+/// Reserved and never accessible past the 4 GiB of a guarded 32-bit memory with 64 KiB pages:
+/// the native tier drops the bounds check of an access whose static offset plus size is at most
+/// this, since such an access can only land in the reservation (and faults past the length).
+pub(crate) const GUARD_BYTES_32: u64 = 32 << 20;
 /// Reservation cap for guarded 64-bit memories; growing past it fails (`memory.grow` -1).
 const RESERVE_64_CAP: u64 = 16 << 30;
 /// The largest memory Ward creates under any strategy (the guarded caps, for consistency).
@@ -193,10 +198,16 @@ impl LinearMemory {
                 (map(capacity, ProtFlags::READ | ProtFlags::WRITE)?, Backing::Owned { capacity })
             }
             None => {
-                let reserved =
-                    usize::try_from(max_bytes.max(min_bytes).max(4096)).map_err(|_| {
-                        Error::Limit("memory reservation exceeds the address space".into())
-                    })?;
+                // A 32-bit memory with 64 KiB pages reserves the whole index space and the
+                // guard after it, whatever its maximum (see `GUARD_BYTES_32`).
+                let want = if !ty.memory64 && ty.page_size_log2 == 16 {
+                    RESERVE_32 + GUARD_BYTES_32
+                } else {
+                    max_bytes.max(min_bytes).max(4096)
+                };
+                let reserved = usize::try_from(want).map_err(|_| {
+                    Error::Limit("memory reservation exceeds the address space".into())
+                })?;
                 (map(reserved, ProtFlags::empty())?, Backing::Guarded { reserved })
             }
         };

@@ -99,8 +99,8 @@ impl Translator<'_, '_> {
             }
             O::V128Store { memarg } => {
                 let v = self.pop();
-                let (p, o) = self.address(&memarg, 16)?;
-                self.b.ins().store(super::heap(), v, p, o);
+                let super::Access { ptr: p, offset: o, flags } = self.address(&memarg, 16)?;
+                self.b.ins().store(flags, v, p, o);
                 return Ok(());
             }
             O::V128Load8Lane { memarg, lane } => return self.load_lane(&memarg, I8X16, lane),
@@ -259,8 +259,8 @@ impl Translator<'_, '_> {
 
     fn simd_load(&mut self, kind: SimdLoad, memarg: &MemArg) -> Result<(), Unsupported> {
         use SimdLoad as L;
-        let (p, o) = self.address(memarg, u64::from(kind.width()))?;
-        let flags = super::heap();
+        let super::Access { ptr: p, offset: o, flags } =
+            self.address(memarg, u64::from(kind.width()))?;
         let ins = self.b.ins();
         let v = match kind {
             L::V128 => ins.load(V, flags, p, o),
@@ -313,8 +313,9 @@ impl Translator<'_, '_> {
 
     fn load_lane(&mut self, memarg: &MemArg, ty: Type, lane: u8) -> Result<(), Unsupported> {
         let vec = self.pop_as(ty);
-        let (p, o) = self.address(memarg, u64::from(ty.lane_type().bytes()))?;
-        let x = self.b.ins().load(ty.lane_type(), super::heap(), p, o);
+        let super::Access { ptr: p, offset: o, flags } =
+            self.address(memarg, u64::from(ty.lane_type().bytes()))?;
+        let x = self.b.ins().load(ty.lane_type(), flags, p, o);
         let v = self.b.ins().insertlane(vec, x, lane % ty.lane_count() as u8);
         self.push_vec(v);
         Ok(())
@@ -322,9 +323,10 @@ impl Translator<'_, '_> {
 
     fn store_lane(&mut self, memarg: &MemArg, ty: Type, lane: u8) -> Result<(), Unsupported> {
         let vec = self.pop_as(ty);
-        let (p, o) = self.address(memarg, u64::from(ty.lane_type().bytes()))?;
+        let super::Access { ptr: p, offset: o, flags } =
+            self.address(memarg, u64::from(ty.lane_type().bytes()))?;
         let x = self.b.ins().extractlane(vec, lane % ty.lane_count() as u8);
-        self.b.ins().store(super::heap(), x, p, o);
+        self.b.ins().store(flags, x, p, o);
         Ok(())
     }
 

@@ -201,3 +201,39 @@ fn a_fault_names_the_function_in_its_backtrace() {
     assert_eq!(trap.code(), TrapCode::MemoryOutOfBounds);
     assert_eq!(trap.backtrace().first().map(|f| f.func_index), Some(2), "{e}");
 }
+
+fn guarded_artifact() -> Vec<u8> {
+    let module = Module::new(&engine(Tier::Native, MemoryStrategy::Guarded, false), ACCESSES);
+    module.unwrap().serialize().unwrap()
+}
+
+/// The attack: code compiled for guarded memories has no bounds checks, so on a dense memory
+/// (no guard region after it) it could reach past the memory. Such an artifact must be refused.
+#[test]
+fn an_artifact_for_guarded_memories_never_runs_on_dense_ones() {
+    let bytes = guarded_artifact();
+    let dense = engine(Tier::Native, MemoryStrategy::Dense, false);
+    // SAFETY: `bytes` comes from `serialize` of this Ward.
+    let Err(e) = (unsafe { Module::deserialize(&dense, &bytes) }) else {
+        panic!("code for guarded memories loaded on dense ones");
+    };
+    assert!(e.to_string().contains("memory_strategy=guarded"), "{e}");
+}
+
+#[test]
+fn an_artifact_keeps_its_trap_sites() {
+    let bytes = guarded_artifact();
+    let guarded = engine(Tier::Native, MemoryStrategy::Guarded, false);
+    // SAFETY: `bytes` comes from `serialize` of this Ward.
+    let module = unsafe { Module::deserialize(&guarded, &bytes) }.unwrap();
+    let mut store = Store::new(&guarded, ());
+    let loaded = Instance::new(&mut store, &module, &[]).unwrap();
+    let mut native = (store, loaded);
+    let mut interp = instance(Tier::Interpreter, MemoryStrategy::Dense, false);
+    for addr in [0, 65532, 65533, 65536, -1] {
+        for name in ["load32", "store64", "storev", "loadv"] {
+            let a = call(&mut interp, name, &[Val::I32(addr)]);
+            assert_eq!(a, call(&mut native, name, &[Val::I32(addr)]), "{name}({addr})");
+        }
+    }
+}

@@ -78,11 +78,6 @@ impl CodeMemory {
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), len) }
     }
 
-    /// The length of the mapping in bytes.
-    pub(super) fn len(&self) -> usize {
-        self.len
-    }
-
     /// The address of byte `offset` of the code.
     pub(super) fn at(&self, offset: u32) -> *const u8 {
         debug_assert!((offset as usize) < self.len);

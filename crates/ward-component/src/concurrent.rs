@@ -775,6 +775,11 @@ fn current(inst: &InstanceState) -> Option<Arc<Task>> {
 }
 
 /// Whether the current task may block (there is none in a start function: it may not).
+fn may_block(inst: &InstanceState) -> bool {
+    current(inst).is_some_and(|t| t.can_block())
+}
+
+/// Traps unless the current task may block.
 pub(crate) fn check_block(inst: &InstanceState) -> ward::Result<()> {
     match current(inst) {
         Some(t) if !t.can_block() => Err(block_trap()),
@@ -1134,6 +1139,15 @@ fn run_builtin<T: 'static>(
             s.take(i);
             Ok(None)
         }
+        // The synchronous forms of the built-ins that may block trap in a task that may not
+        // block before they look at their operands, as Wasmtime does.
+        B::SubtaskCancel { is_async: false }
+        | B::Copy { opts: crate::decode::OptsDef { is_async: false, .. }, .. }
+        | B::CancelCopy { is_async: false, .. }
+            if !may_block(inst) =>
+        {
+            Err(block_trap())
+        }
         B::SubtaskCancel { is_async } => subtask_cancel(ctx, inst, arg(args, 0), *is_async),
         B::CopyNew { future, .. } => {
             let shared =
@@ -1163,6 +1177,9 @@ fn run_builtin<T: 'static>(
         B::DropEnd { future, write, .. } => {
             drop_end(inst, *future, *write, arg(args, 0))?;
             Ok(None)
+        }
+        B::Unimplemented(what) if what.starts_with("thread.suspend") && !may_block(inst) => {
+            Err(block_trap())
         }
         B::Unimplemented(what) => Err(trap(format!("unsupported: {what}"))),
     }

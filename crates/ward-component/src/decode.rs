@@ -583,6 +583,7 @@ fn builtin(
         C::StreamForward { .. } | C::FutureForward { .. } => {
             B::Unimplemented("stream/future forwarding")
         }
+        C::ThreadSuspend => B::Unimplemented("thread.suspend (threads)"),
         _ => B::Unimplemented("threads (`thread.*` beyond `thread.yield` and `thread.index`)"),
     })
 }

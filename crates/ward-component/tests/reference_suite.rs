@@ -6,7 +6,8 @@
 //! when a file starts passing fully, add it. The suite is looked for in
 //! `../shared/component-model-testsuite/test` next to the workspace, or where
 //! `WARD_COMPONENT_TESTSUITE` points. If it is missing the test says so loudly, and fails when
-//! `CI` is set (is skipped otherwise).
+//! `CI` is set (is skipped otherwise). Each file's first three failures are printed; with
+//! `WARD_COMPONENT_VERBOSE` set, all of them.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -135,7 +136,9 @@ fn reference_suite() {
         let ok = report.failed == 0 && report.passed > 0;
         full += ok as usize;
         println!("{name}: {} passed, {} failed", report.passed, report.failed);
-        for f in report.failures.iter().take(3) {
+        let shown =
+            if std::env::var_os("WARD_COMPONENT_VERBOSE").is_some() { usize::MAX } else { 3 };
+        for f in report.failures.iter().take(shown) {
             println!("    {}: {}: {}", f.line, f.directive, f.message);
         }
         if ENFORCED.contains(&name.as_str()) && !ok {

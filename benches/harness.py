@@ -394,6 +394,11 @@ def find_runtimes(args) -> dict[str, Runtime]:
     rts["native"] = Runtime("native", gcc, why_missing="gcc not found")
     if gcc:
         rts["native"].version = "gcc -O2: " + _version([gcc, "--version"])
+    if args.runtimes:
+        keep = {r.strip() for r in args.runtimes.split(",")} | {"ward"}
+        for name, rt in rts.items():
+            if name not in keep:
+                rt.path, rt.why_missing = None, "left out (--runtimes)"
     return rts
 
 
@@ -1053,6 +1058,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=1, help="untimed warm-up runs (default 1)")
     ap.add_argument("--only", default="", help="comma-separated program names (or prefixes ending in *)")
     ap.add_argument("--ward", default=None, help="path of the ward binary (default target/release/ward)")
+    ap.add_argument("--runtimes", default="",
+                    help="comma-separated peers to run besides Ward (default: every one found)")
     ap.add_argument("--ward-tier", choices=["interp", "native"], default="interp",
                     help="which Ward tier runs the programs (default interp)")
     ap.add_argument("--wasm3", default=None, help="path of the wasm3 CLI")

@@ -365,7 +365,6 @@ impl Task {
         may_block: bool,
         sink: Sink,
     ) -> Arc<Task> {
-        let thread = inst.lock().conc.new_thread();
         Arc::new(Task {
             id: next_id(),
             inst: inst.clone(),
@@ -380,7 +379,7 @@ impl Task {
                 storage: [0; 2],
                 sink,
                 wait: Wait::None,
-                thread,
+                thread: 0,
                 args: None,
                 exited: false,
                 lenders: Vec::new(),
@@ -392,7 +391,6 @@ impl Task {
     pub(crate) fn sync(inst: &Arc<InstanceState>, may_block: bool, id: u64) -> Arc<Task> {
         let mut m = TaskMut::empty();
         m.state = TaskState::Started;
-        m.thread = inst.lock().conc.new_thread();
         Arc::new(Task {
             id,
             inst: inst.clone(),
@@ -1072,9 +1070,13 @@ fn run_builtin<T: 'static>(
             Ok(Some(cancelled as u64))
         }
         B::ThreadIndex => {
+            // Allocated on first use: most tasks never ask.
             let t = current(inst).ok_or_else(|| trap("no current task"))?;
-            let i = t.lock().thread;
-            Ok(Some(i as u64))
+            let mut m = t.lock();
+            if m.thread == 0 {
+                m.thread = inst.lock().conc.new_thread();
+            }
+            Ok(Some(m.thread as u64))
         }
         B::WaitableSetNew => Ok(Some(inst.lock().add(Entry::Set(WaitSet::default()))? as u64)),
         B::WaitableSetWait { .. } => {

@@ -392,3 +392,59 @@ fn traps_in_loaded_code_report_the_same() {
     let err = f.call(&mut store, ()).unwrap_err();
     assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::IntegerDivideByZero));
 }
+
+/// A module with `n` functions of varied sizes (large enough to be compiled on several
+/// threads); function `i` returns a value computed from `i`. Functions listed in `throwing`
+/// throw an exception, which the native tier does not cover.
+fn many_functions(n: usize, throwing: &[usize]) -> String {
+    let mut wat = String::from("(module (tag $e) (memory 1)\n");
+    for i in 0..n {
+        let mut body = format!("(local $x i32) (local.set $x (i32.const {i}))\n");
+        for k in 0..(i % 23) + 5 {
+            body.push_str(&format!(
+                "(local.set $x (i32.add (i32.mul (local.get $x) (i32.const {})) (i32.load (i32.const {}))))\n",
+                k + 3,
+                (k * 4) % 256
+            ));
+        }
+        if throwing.contains(&i) {
+            body.push_str("(if (i32.eq (local.get $x) (i32.const -1)) (then (throw $e)))\n");
+        }
+        wat.push_str(&format!("(func (export \"f{i}\") (result i32) {body} (local.get $x))\n"));
+    }
+    wat.push(')');
+    wat
+}
+
+#[test]
+fn whole_module_compilation_is_deterministic_and_in_order() {
+    let engine = native();
+    let wat = many_functions(600, &[]);
+    let a = Module::new(&engine, &wat).unwrap();
+    assert_eq!(a.tier(), Tier::Native, "{:?}", a.native_fallback_reason());
+    let bytes = a.serialize().unwrap();
+    for _ in 0..3 {
+        assert!(Module::new(&engine, &wat).unwrap().serialize().unwrap() == bytes);
+    }
+    // Each export runs its own function's code: compare with the interpreter.
+    let interp = Engine::default();
+    let b = Module::new(&interp, &wat).unwrap();
+    let loaded = load(&engine, &bytes).unwrap();
+    let mut ns = Store::new(&engine, ());
+    let mut is = Store::new(&interp, ());
+    let ni = Instance::new(&mut ns, &loaded, &[]).unwrap();
+    let ii = Instance::new(&mut is, &b, &[]).unwrap();
+    for i in (0..600).step_by(7) {
+        let name = format!("f{i}");
+        let n = ni.get_typed_func::<(), i32>(&mut ns, &name).unwrap().call(&mut ns, ()).unwrap();
+        let v = ii.get_typed_func::<(), i32>(&mut is, &name).unwrap().call(&mut is, ()).unwrap();
+        assert_eq!(n, v, "{name}");
+    }
+
+    // The reason for falling back is the lowest-numbered function's, whatever the threads did.
+    for _ in 0..3 {
+        let m = Module::new(&engine, many_functions(600, &[450, 130, 520])).unwrap();
+        let reason = m.native_fallback_reason().unwrap();
+        assert!(reason.ends_with("of function 130"), "{reason}");
+    }
+}

@@ -17,6 +17,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The largest native frame a module may have (bytes); a function with a larger one makes the
@@ -265,6 +266,100 @@ fn compile_one(
     Ok(Compiled { bytes, align, calls, libcalls, trap_sites })
 }
 
+/// Code sections smaller than this are compiled on the calling thread: starting threads costs
+/// more than it saves.
+const PARALLEL_MIN_BYTES: usize = 32 << 10;
+
+/// At most this many threads compile one module.
+const MAX_THREADS: usize = 16;
+
+/// Translates and compiles defined function `def` (0-based among the defined ones).
+fn compile_function(
+    cx: &ModuleCx<'_>,
+    isa: &'static dyn TargetIsa,
+    def: u32,
+    fctx: &mut FunctionBuilderContext,
+    ctx: &mut Context,
+) -> Result<Compiled, Unsupported> {
+    let func = cx.module.num_imported_funcs + def;
+    let (ir, pressure) = translate::translate(cx, func, fctx)?;
+    if pressure > MAX_PRESSURE {
+        return Err(format!(
+            "function {func} keeps up to {pressure} values live (more than {MAX_PRESSURE})"
+        ));
+    }
+    let isa = if pressure > QUICK_ALLOCATION_ABOVE { self::isa(true)? } else { isa };
+    compile_one(ctx, isa, ir)
+}
+
+/// Compiles every defined function, in index order in the result. A large code section is
+/// compiled on every core: threads take the next function from a shared counter, largest
+/// bodies first (so that no thread is left with a big one at the end while the others idle),
+/// and the results are put back in index order, so the linked code never depends on the number of
+/// threads or on timing. If functions cannot be compiled, the error is the lowest-numbered
+/// one's, as in sequential order (threads skip functions after a known failure).
+fn compile_functions(
+    cx: &ModuleCx<'_>,
+    isa: &'static dyn TargetIsa,
+) -> Result<Vec<Compiled>, Unsupported> {
+    let n = cx.module.bodies.len();
+    let bytes: usize = cx.module.bodies.iter().map(|b| b.range.len()).sum();
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(MAX_THREADS);
+    // Dumps of the IR come out in order on one thread.
+    let dump = std::env::var_os("WARD_DUMP_NATIVE").is_some();
+    if threads < 2 || n < 2 || bytes < PARALLEL_MIN_BYTES || dump {
+        let mut fctx = FunctionBuilderContext::new();
+        let mut ctx = Context::new();
+        return (0..n as u32)
+            .map(|def| compile_function(cx, isa, def, &mut fctx, &mut ctx))
+            .collect();
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(cx.module.bodies[i].range.len()));
+    let next = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(usize::MAX);
+    let work = || {
+        let mut fctx = FunctionBuilderContext::new();
+        let mut ctx = Context::new();
+        let mut done = Vec::new();
+        while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+            if i > failed.load(Ordering::Relaxed) {
+                continue;
+            }
+            let r = compile_function(cx, isa, i as u32, &mut fctx, &mut ctx);
+            if r.is_err() {
+                failed.fetch_min(i, Ordering::Relaxed);
+                // A translation that stopped half way leaves its builder state behind.
+                fctx = FunctionBuilderContext::new();
+                ctx = Context::new();
+            }
+            done.push((i, r));
+        }
+        done
+    };
+    let mut results: Vec<Option<Result<Compiled, Unsupported>>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let others: Vec<_> = (1..threads.min(n)).map(|_| scope.spawn(work)).collect();
+        let mut all = vec![work()];
+        for handle in others {
+            match handle.join() {
+                Ok(done) => all.push(done),
+                // A panic in Cranelift is a bug; let it surface as it would on this thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        for (i, r) in all.into_iter().flatten() {
+            results[i] = Some(r);
+        }
+    });
+    let mut parts = Vec::with_capacity(n);
+    for r in results {
+        // A function left out comes after one that failed, whose error is returned first.
+        parts.push(r.ok_or("a function was skipped without an earlier error")??);
+    }
+    Ok(parts)
+}
+
 /// Compiles every defined function of `m` and links them, or says why the module cannot run
 /// natively.
 pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledModule, Unsupported> {
@@ -285,18 +380,7 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
     let mut fctx = FunctionBuilderContext::new();
     let mut ctx = Context::new();
     let first = m.num_imported_funcs;
-    let mut parts = Vec::with_capacity(m.bodies.len());
-    for def in 0..m.bodies.len() as u32 {
-        let (func, pressure) = translate::translate(&cx, first + def, &mut fctx)?;
-        if pressure > MAX_PRESSURE {
-            return Err(format!(
-                "function {} keeps up to {pressure} values live (more than {MAX_PRESSURE})",
-                first + def
-            ));
-        }
-        let isa = if pressure > QUICK_ALLOCATION_ABOVE { self::isa(true)? } else { isa };
-        parts.push(compile_one(&mut ctx, isa, func)?);
-    }
+    let mut parts = compile_functions(&cx, isa)?;
     // One trampoline per distinct signature.
     let mut by_type: HashMap<Arc<FuncType>, usize> = HashMap::new();
     let mut func_tramp = Vec::with_capacity(m.bodies.len());

@@ -1,6 +1,7 @@
 //! The subcommands of `ward`, one module each, the helpers they share, and the exit statuses.
 
 pub mod backtrace;
+pub mod cache;
 pub mod compile;
 pub mod diag;
 pub mod load;

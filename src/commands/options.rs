@@ -175,6 +175,26 @@ pub fn parse_wasm_option(s: &str) -> Result<WasmOption, String> {
     }
 }
 
+/// A `-C` option (Wasmtime's codegen group); Ward knows `cache`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodegenOption {
+    /// `-C cache=y|n`: whether `ward run --tier native` keeps compiled code in the cache.
+    Cache(bool),
+}
+
+/// Parses one `-C KEY[=VALUE]`.
+pub fn parse_codegen_option(s: &str) -> Result<CodegenOption, String> {
+    let (key, value) = key_value(s);
+    match key {
+        "cache" => match value.unwrap_or("y") {
+            "y" | "yes" | "true" => Ok(CodegenOption::Cache(true)),
+            "n" | "no" | "false" => Ok(CodegenOption::Cache(false)),
+            v => Err(format!("`-C cache={v}`: say `y` or `n`")),
+        },
+        _ => Err(format!("`-C {key}` is not supported by Ward (supported: cache=y|n)")),
+    }
+}
+
 /// Rejects a Wasmtime option group Ward has no counterpart for (`-C`, `-O`, `-D`).
 pub fn unsupported_group(group: &'static str) -> impl Fn(&str) -> Result<String, String> + Clone {
     move |s: &str| {
@@ -263,4 +283,11 @@ impl From<TierArg> for ward::Tier {
             TierArg::Native => ward::Tier::Native,
         }
     }
+}
+
+/// A profiling aid, as `--profile` spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfileArg {
+    /// Write `/tmp/perf-<pid>.map`, naming the functions of native code for `perf report`.
+    Perfmap,
 }

@@ -28,8 +28,11 @@ use ward::{
 };
 use ward_wasi::{ThreadEnd, WasiCtx, WasiCtxBuilder};
 
+use super::cache::Cache;
 use super::load::{self, Source};
-use super::options::{self, DirMapping, EnvVar, TierArg, WasiOption, WasmOption};
+use super::options::{
+    self, CodegenOption, DirMapping, EnvVar, ProfileArg, TierArg, WasiOption, WasmOption,
+};
 use super::{backtrace, compile, diag, exit};
 
 /// Room for tables and element segments beside the memories, in the default store-wide budget.
@@ -118,9 +121,15 @@ pub struct RunArgs {
     #[arg(short = 'W', value_name = "KEY=VALUE", value_delimiter = ',',
           value_parser = options::parse_wasm_option)]
     pub wasm_options: Vec<WasmOption>,
-    /// Wasmtime's codegen options: not supported.
-    #[arg(short = 'C', hide = true, value_parser = options::unsupported_group("C"))]
-    pub codegen: Vec<String>,
+    /// Compilation options as Wasmtime spells them: cache=y|n (`--tier native` keeps compiled
+    /// code in a private cache directory, `$WARD_CACHE_DIR` or `~/.cache/ward`; on by default).
+    #[arg(short = 'C', value_name = "KEY=VALUE", value_delimiter = ',',
+          value_parser = options::parse_codegen_option)]
+    pub codegen: Vec<CodegenOption>,
+    /// Profiling support: `perfmap` writes `/tmp/perf-<pid>.map` so that `perf report` names
+    /// the functions of native code (`--tier native`).
+    #[arg(long, value_enum, value_name = "STRATEGY")]
+    pub profile: Option<ProfileArg>,
     /// Wasmtime's optimization options: not supported.
     #[arg(short = 'O', hide = true, value_parser = options::unsupported_group("O"))]
     pub optimize: Vec<String>,
@@ -155,6 +164,11 @@ impl RunArgs {
                 WasmOption::Timeout(d) => self.timeout = Some(d),
             }
         }
+    }
+
+    /// Whether `-C cache` leaves the compilation cache on (the default).
+    fn cache(&self) -> bool {
+        self.codegen.iter().rev().map(|CodegenOption::Cache(on)| *on).next().unwrap_or(true)
     }
 
     fn source(&self) -> Source {
@@ -248,6 +262,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
                 config.memory_strategy(ward::MemoryStrategy::Guarded);
             }
             config.consume_fuel(args.fuel.is_some());
+            config.native_perf_map(args.profile == Some(ProfileArg::Perfmap));
             // A thread's exit or trap stops the other threads by interrupting their stores.
             config.interruptible(args.timeout.is_some() || args.wasi_threads);
             config
@@ -279,7 +294,12 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             }
             // These errors name the file and say what it is.
             let bytes = load::module_binary(&source, raw)?;
-            Module::new(&engine, &bytes).with_context(|| format!("cannot load module `{name}`"))?
+            let cache = (args.tier == Some(TierArg::Native) && args.cache()).then(Cache::open);
+            match cache.flatten() {
+                Some(cache) => cache.module(&engine, &bytes, &name),
+                None => Module::new(&engine, &bytes),
+            }
+            .with_context(|| format!("cannot load module `{name}`"))?
         }
     };
     debug!(target: "ward_cli", module = %name, elapsed = ?started.elapsed(), "compiled");

@@ -28,6 +28,7 @@ pub struct Config {
     pub(crate) dense_slot_size: usize,
     pub(crate) features: WasmFeatures,
     pub(crate) tier: Tier,
+    pub(crate) native_perf_map: bool,
 }
 
 /// Which execution tier runs a module's functions (see [`Config::tier`]).
@@ -78,6 +79,7 @@ impl Default for Config {
             dense_slot_size: DEFAULT_DENSE_SLOT,
             features: default_features(),
             tier: Tier::Interpreter,
+            native_perf_map: false,
         }
     }
 }
@@ -239,6 +241,14 @@ impl Config {
     /// ```
     pub fn wasm_reference_types(&mut self, on: bool) -> &mut Config {
         self.features.set(WasmFeatures::REFERENCE_TYPES, on);
+        self
+    }
+
+    /// Whether the native tier writes a perf map (`/tmp/perf-<pid>.map`, one line per compiled
+    /// or loaded function: address, size, `module!name`) so that `perf report` names the
+    /// functions of native code. Off by default; it changes nothing that runs.
+    pub fn native_perf_map(&mut self, on: bool) -> &mut Config {
+        self.native_perf_map = on;
         self
     }
 

@@ -239,6 +239,9 @@ fn checksum(bytes: &[u8]) -> u64 {
     f ^ (f >> 32)
 }
 
+/// The version an artifact records: the crate's, and the build's (a hash of Ward's sources).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("WARD_BUILD_ID"));
+
 /// Fixes the length and checksum of an edited artifact.
 fn reseal(mut bytes: Vec<u8>) -> Vec<u8> {
     let len = bytes.len() as u64;
@@ -265,8 +268,7 @@ fn resealing_an_unchanged_artifact_keeps_it_valid() {
     let engine = native();
     let bytes = Module::new(&engine, PROGRAM).unwrap().serialize().unwrap();
     assert_eq!(reseal(bytes.clone()), bytes);
-    load(&engine, &replace_str(&bytes, env!("CARGO_PKG_VERSION"), env!("CARGO_PKG_VERSION")))
-        .unwrap();
+    load(&engine, &replace_str(&bytes, VERSION, VERSION)).unwrap();
 }
 
 #[test]
@@ -279,11 +281,13 @@ fn mismatched_artifacts_name_what_differs() {
     let err = artifact_error(&engine, &reseal(format));
     assert!(err.contains("format version 7"), "{err}");
 
-    let err = artifact_error(&engine, &replace_str(&bytes, env!("CARGO_PKG_VERSION"), "0.0.1-old"));
-    assert!(
-        err.contains("compiled by Ward 0.0.1-old") && err.contains(env!("CARGO_PKG_VERSION")),
-        "{err}"
-    );
+    let err = artifact_error(&engine, &replace_str(&bytes, VERSION, "0.0.1-old"));
+    assert!(err.contains("compiled by Ward 0.0.1-old") && err.contains(VERSION), "{err}");
+
+    // Another build of the same version (its code or runtime calls may differ).
+    let other = format!("{}+0123456789abcdef", env!("CARGO_PKG_VERSION"));
+    let err = artifact_error(&engine, &replace_str(&bytes, VERSION, &other));
+    assert!(err.contains(&format!("compiled by Ward {other}; this is Ward {VERSION}")), "{err}");
 
     let err = artifact_error(&engine, &replace_str(&bytes, "0.135.8", "0.136.0"));
     assert!(err.contains("Cranelift 0.136.0"), "{err}");

@@ -49,7 +49,9 @@ pub(crate) const MAGIC: [u8; 8] = *b"\0wardaot";
 const FORMAT: u32 = 2;
 const HEADER: usize = 32;
 const CRANELIFT_VERSION: &str = "0.135.8";
-const WARD_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The version and the build id (a hash of the crate's sources, `build.rs`): two builds of the
+/// same version may generate different code or list runtime calls differently.
+const WARD_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("WARD_BUILD_ID"));
 
 /// A 64-bit checksum (not cryptographic): four lanes, each step `x -> rotl((x ^ w) * k, 31)`, a
 /// bijection of the lane for each word, so any change confined to one 8-byte word always
@@ -106,6 +108,35 @@ fn config_items(engine: &Engine) -> Vec<(String, String)> {
         ),
         ("features".into(), features.join(" ")),
     ]
+}
+
+impl Engine {
+    /// Everything an artifact must match to load into this engine, as text: Ward's version and
+    /// build, the artifact format, Cranelift's version, the target and its CPU features, and
+    /// the engine settings that shape native code. Engines with equal fingerprints load each
+    /// other's artifacts ([`Module::serialize`], [`Module::deserialize`]); a compilation cache
+    /// keys its entries by the fingerprint and the module's bytes.
+    ///
+    /// ```
+    /// let mut config = ward::Config::new();
+    /// config.tier(ward::Tier::Native);
+    /// let a = ward::Engine::new(&config);
+    /// config.consume_fuel(true);
+    /// let b = ward::Engine::new(&config);
+    /// assert_ne!(a.artifact_fingerprint(), b.artifact_fingerprint());
+    /// ```
+    pub fn artifact_fingerprint(&self) -> String {
+        let (target, features) = native::host_target().unwrap_or_else(|why| (why, Vec::new()));
+        let mut out = format!(
+            "ward {WARD_VERSION}; format {FORMAT}; cranelift {CRANELIFT_VERSION}; target {target}; \
+             cpu {}",
+            features.join(" ")
+        );
+        for (k, v) in config_items(self) {
+            out.push_str(&format!("; {k}={v}"));
+        }
+        out
+    }
 }
 
 /// What differs between the settings an artifact was compiled with and the engine's.

@@ -91,6 +91,22 @@ impl CompiledModule {
         })
     }
 
+    /// Tells profilers where `m`'s functions are, if the engine asks for it.
+    pub(super) fn announce(&self, m: &ModuleInner) {
+        if !m.engine.config().native_perf_map {
+            return;
+        }
+        let module = m.name.as_deref().unwrap_or("wasm");
+        let first = m.num_imported_funcs;
+        super::perf_map::record(self.code.at(0) as usize, self.len, &self.funcs, |i| {
+            let func = first + i as u32;
+            match m.func_name(func) {
+                Some(name) => format!("{module}!{name}"),
+                None => format!("{module}!func[{func}]"),
+            }
+        });
+    }
+
     /// The defined function (index among the module's defined functions) whose code holds
     /// address `pc`, if this module's code does.
     pub(super) fn func_at(&self, pc: usize) -> Option<u32> {

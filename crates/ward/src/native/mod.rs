@@ -82,6 +82,8 @@ mod exit;
 #[cfg(feature = "native")]
 mod libcalls;
 #[cfg(feature = "native")]
+mod perf_map;
+#[cfg(feature = "native")]
 mod signals;
 #[cfg(feature = "native")]
 mod stack;
@@ -125,7 +127,10 @@ pub(crate) fn prepare(module: &ModuleInner) {
 fn build(module: &ModuleInner) -> NativeModule {
     let _span = tracing::debug_span!(target: "ward", "native_compile").entered();
     match compile::compile_module(module) {
-        Ok(c) => NativeModule::Compiled(c),
+        Ok(c) => {
+            c.announce(module);
+            NativeModule::Compiled(c)
+        }
         Err(reason) => NativeModule::Fallback(reason),
     }
 }
@@ -192,7 +197,9 @@ pub(crate) unsafe fn install(module: &ModuleInner, prepared: Prepared<'_>) -> Re
         Prepared::Interpreted(reason) => NativeModule::Fallback(reason),
         #[cfg(feature = "native")]
         Prepared::Native(image) => {
-            NativeModule::Compiled(compile::CompiledModule::load(image, module.bodies.len())?)
+            let c = compile::CompiledModule::load(image, module.bodies.len())?;
+            c.announce(module);
+            NativeModule::Compiled(c)
         }
         #[cfg(not(feature = "native"))]
         Prepared::Native(_) => {

@@ -1,0 +1,43 @@
+//! Gives the crate a build id, `WARD_BUILD_ID`: a hash of its own source files. Ahead-of-time
+//! artifacts carry it, so code compiled by one build of Ward is never loaded by another build
+//! with the same version number whose native code or runtime calls differ (`api/artifact.rs`).
+
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    collect(&root.join("src"), &mut files);
+    files.push(root.join("Cargo.toml"));
+    files.sort();
+    // FNV-1a, 64 bits, over each file's path (relative) and contents: enough to tell builds
+    // apart, not a defence against anyone (artifacts are trusted input).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h = (h ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+    };
+    for f in &files {
+        let rel = f.strip_prefix(root).unwrap_or(f);
+        eat(rel.to_string_lossy().as_bytes());
+        eat(&std::fs::read(f).unwrap_or_else(|e| panic!("cannot read {}: {e}", f.display())));
+    }
+    println!("cargo:rustc-env=WARD_BUILD_ID={h:016x}");
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=Cargo.toml");
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}

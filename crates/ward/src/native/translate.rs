@@ -222,8 +222,11 @@ struct Frame {
 struct Memory {
     /// The `LinearMemory` definition (fixed per instance).
     def: Value,
-    base: Variable,
-    len: Variable,
+    /// Variables holding the base and length, reloaded after anything that may move or grow
+    /// the memory; `None` for a guarded memory, whose base never moves (it is loaded as a
+    /// read-only value, which Cranelift shares and hoists) and whose length is read where it
+    /// is needed (explicit checks, `memory.size`).
+    vars: Option<(Variable, Variable)>,
 }
 
 struct Translator<'a, 'f> {
@@ -523,17 +526,16 @@ impl Translator<'_, '_> {
         self.trap_if(low, TrapCode::StackOverflow);
         if !self.cx.module.memories.is_empty() {
             let def = self.b.ins().load(types::I64, readonly(), self.vmctx, MEMORY0_OFFSET);
-            let base = self.b.declare_var(types::I64);
-            let len = self.b.declare_var(types::I64);
-            self.memory = Some(Memory { def, base, len });
+            let vars = (!self.guarded(0))
+                .then(|| (self.b.declare_var(types::I64), self.b.declare_var(types::I64)));
+            self.memory = Some(Memory { def, vars });
             self.reload_memory();
         }
     }
 
     /// Reads memory 0's base and length afresh (after anything that may have grown it).
     fn reload_memory(&mut self) {
-        if let Some(m) = &self.memory {
-            let (def, base_var, len_var) = (m.def, m.base, m.len);
+        if let Some(Memory { def, vars: Some((base_var, len_var)) }) = self.memory {
             let base = self.b.ins().load(types::I64, trusted(), def, MEM_BASE);
             let len = self.b.ins().load(types::I64, trusted(), def, MEM_LEN);
             self.b.def_var(base_var, base);
@@ -1283,22 +1285,49 @@ impl Translator<'_, '_> {
 
     // ---- memory and globals ---------------------------------------------------------------
 
-    /// Memory `index`'s definition, base and length: memory 0's from the variables the function
-    /// keeps (reloaded after anything that may move it), any other's loaded afresh.
-    fn mem_view(&mut self, index: u32) -> (Value, Value, Value) {
-        if index == 0 {
-            if let Some(m) = &self.memory {
-                let (def, base_var, len_var) = (m.def, m.base, m.len);
-                let base = self.b.use_var(base_var);
-                let len = self.b.use_var(len_var);
-                return (def, base, len);
+    /// Whether memory `index` is guarded (the engine's strategy, for 32-bit memories with
+    /// 64 KiB pages): its whole index space plus the guard is reserved, so its base never
+    /// moves, and accesses within the guard are left to the MMU (see `address`).
+    fn guarded(&self, index: u32) -> bool {
+        let ty = &self.cx.module.memories[index as usize];
+        self.cx.guarded && !ty.memory64 && ty.page_size_log2 == 16
+    }
+
+    /// Memory `index`'s definition (fixed per instance).
+    fn mem_def(&mut self, index: u32) -> Value {
+        match &self.memory {
+            Some(m) if index == 0 => m.def,
+            _ => {
+                let at = self.cx.vm.memory(index) as i32;
+                self.b.ins().load(types::I64, readonly(), self.vmctx, at)
             }
         }
-        let at = self.cx.vm.memory(index) as i32;
-        let def = self.b.ins().load(types::I64, readonly(), self.vmctx, at);
-        let base = self.b.ins().load(types::I64, trusted(), def, MEM_BASE);
-        let len = self.b.ins().load(types::I64, trusted(), def, MEM_LEN);
-        (def, base, len)
+    }
+
+    /// Memory `index`'s base: memory 0's from the variable the function keeps (reloaded after
+    /// anything that may move it), a guarded memory's as a read-only value (it never moves),
+    /// any other's loaded afresh.
+    fn mem_base(&mut self, index: u32) -> Value {
+        if let Some(Memory { vars: Some((base, _)), .. }) = self.memory {
+            if index == 0 {
+                return self.b.use_var(base);
+            }
+        }
+        let def = self.mem_def(index);
+        let flags = if self.guarded(index) { readonly() } else { trusted() };
+        self.b.ins().load(types::I64, flags, def, MEM_BASE)
+    }
+
+    /// Memory `index`'s length in bytes: memory 0's from the variable the function keeps,
+    /// any other's (or a guarded memory 0's, which keeps none) loaded afresh.
+    fn mem_len(&mut self, index: u32) -> Value {
+        if let Some(Memory { vars: Some((_, len)), .. }) = self.memory {
+            if index == 0 {
+                return self.b.use_var(len);
+            }
+        }
+        let def = self.mem_def(index);
+        self.b.ins().load(types::I64, trusted(), def, MEM_LEN)
     }
 
     /// Whether memory `index` is 64-bit.
@@ -1325,19 +1354,15 @@ impl Translator<'_, '_> {
         let wasmparser::MemArgTarget::Memory(index) = memarg.target else {
             return Err(self.unsupported("an access to a GC array's payload"));
         };
-        let (_, base, len) = self.mem_view(index);
+        let base = self.mem_base(index);
         let addr = self.pop();
         let a = self.index64(addr);
-        let ty = &self.cx.module.memories[index as usize];
-        if self.cx.guarded
-            && !ty.memory64
-            && ty.page_size_log2 == 16
-            && memarg.offset + size <= super::signals::GUARD_BYTES
-        {
+        if self.guarded(index) && memarg.offset + size <= super::signals::GUARD_BYTES {
             let ptr = self.b.ins().iadd(base, a);
             // The offset is below the guard size, so it fits in an `i32`.
             return Ok(Access { ptr, offset: memarg.offset as i32, flags: guarded_heap() });
         }
+        let len = self.mem_len(index);
         let oob = if !self.memory64(index) {
             // A 32-bit memory: the offset is below 2^32, nothing overflows.
             let end = self.b.ins().iadd_imm_u(a, (memarg.offset + size) as i64);
@@ -1372,7 +1397,7 @@ impl Translator<'_, '_> {
 
     fn memory_size(&mut self, index: u32) {
         let log2 = self.cx.module.memories[index as usize].page_size_log2;
-        let (_, _, len) = self.mem_view(index);
+        let len = self.mem_len(index);
         let pages = self.b.ins().ushr_imm_u(len, log2 as i64);
         let v = if self.memory64(index) { pages } else { self.b.ins().ireduce(types::I32, pages) };
         self.push(v);
@@ -1381,7 +1406,7 @@ impl Translator<'_, '_> {
     fn memory_grow(&mut self, index: u32) {
         let delta = self.pop();
         let delta = self.index64(delta);
-        let (def, _, _) = self.mem_view(index);
+        let def = self.mem_def(index);
         let old = self.libcall(
             super::libcalls::memory_grow as *const () as usize,
             &[types::I64, types::I64, types::I64],
@@ -1795,7 +1820,7 @@ impl Translator<'_, '_> {
                 let n = self.pop();
                 let v = self.pop();
                 let d = self.pop();
-                let (def, _, _) = self.mem_view(mem);
+                let def = self.mem_def(mem);
                 let (d, n) = (self.index64(d), self.index64(n));
                 self.bulk(super::bulk::memory_fill as *const () as usize, &[def, d, v, n], n);
             }
@@ -1803,8 +1828,8 @@ impl Translator<'_, '_> {
                 let n = self.pop();
                 let src = self.pop();
                 let dst = self.pop();
-                let (to, _, _) = self.mem_view(dst_mem);
-                let (from, _, _) = self.mem_view(src_mem);
+                let to = self.mem_def(dst_mem);
+                let from = self.mem_def(src_mem);
                 let (d, s, n) = (self.index64(dst), self.index64(src), self.index64(n));
                 self.bulk(super::bulk::memory_copy as *const () as usize, &[to, from, d, s, n], n);
             }
@@ -1812,7 +1837,7 @@ impl Translator<'_, '_> {
                 let n = self.pop();
                 let src = self.pop();
                 let dst = self.pop();
-                let (def, _, _) = self.mem_view(mem);
+                let def = self.mem_def(mem);
                 let d = self.index64(dst);
                 let seg = self.iconst(types::I32, data_index as i64);
                 let args = [self.vmctx, def, seg, d, src, n];

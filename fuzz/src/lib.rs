@@ -1,8 +1,9 @@
 //! Shared pieces of Ward's fuzz targets.
 //!
-//! - [`ward_smith_config`] and [`differential_smith_config`]: `wasm-smith` configurations within
-//!   Ward's feature set (and, for the differential target, within what Ward and wasmi both run
-//!   deterministically).
+//! - [`ward_smith_config`], [`differential_smith_config`] and [`tiers_smith_config`]:
+//!   `wasm-smith` configurations within Ward's feature set (for the differential target, within
+//!   what Ward and wasmi both run deterministically; for the tiers target, within what Ward's
+//!   native tier compiles).
 //! - [`ward_dummy_imports`]: an import for every import of a module, made from its type.
 //! - [`Value`], [`TrapKind`] and [`CallOutcome`]: the engine-neutral model the differential
 //!   target compares.
@@ -93,6 +94,25 @@ pub fn differential_smith_config(u: &mut Unstructured<'_>) -> Result<Config> {
     // where Ward and Wasmtime agree there is no trap (see the `differential-*` files in
     // crates/ward/tests/fuzz_regressions/). Without guards, traps are simply compared.
     c.disallow_traps = false;
+    Ok(c)
+}
+
+/// The configuration for the tiers target: [`ward_smith_config`] restricted to what the native
+/// tier compiles, so that most modules do compile natively: no exceptions, no threads (shared
+/// memories and atomics), no wide arithmetic, and GC only a quarter of the times it is drawn
+/// (wasm-smith's GC switch also brings the typed function references, which the native tier
+/// compiles, but struct and array types make a module fall back). NaN canonicalisation is the
+/// input's choice (see the target), and every item is exported so that the final state can be
+/// compared.
+pub fn tiers_smith_config(u: &mut Unstructured<'_>) -> Result<Config> {
+    let mut c = ward_smith_config(u)?;
+    c.exceptions_enabled = false;
+    c.max_tags = 0;
+    c.threads_enabled = false;
+    c.wide_arithmetic_enabled = false;
+    c.gc_enabled = c.gc_enabled && u.ratio(1, 4)?;
+    c.canonicalize_nans = u.arbitrary()?;
+    c.export_everything = true;
     Ok(c)
 }
 
@@ -220,12 +240,12 @@ pub struct FinalState {
 /// Counters printed every 2 000 inputs when `WARD_FUZZ_STATS` is set.
 pub struct Stats {
     names: &'static [&'static str],
-    counts: [AtomicU64; 8],
+    counts: [AtomicU64; 12],
 }
 
 impl Stats {
     pub const fn new(names: &'static [&'static str]) -> Stats {
-        Stats { names, counts: [const { AtomicU64::new(0) }; 8] }
+        Stats { names, counts: [const { AtomicU64::new(0) }; 12] }
     }
 
     /// Adds `n` to counter `i` (not 0).

@@ -192,12 +192,32 @@ pub fn ward_dummy_imports(
     Ok(out)
 }
 
-/// The exported globals, memories and tables of `instance`, in export order.
+/// The engine-neutral form of `v` with a float's exact bits (NaN payload kept), for comparing
+/// Ward with itself: its two tiers promise the same bits.
+pub fn exact_value(v: &Val) -> Value {
+    match *v {
+        Val::F32(x) => Value::F32(x),
+        Val::F64(x) => Value::F64(x),
+        ref v => from_val(v),
+    }
+}
+
+/// The exported globals, memories and tables of `instance`, in export order (globals' floats
+/// with NaNs canonicalised).
 pub fn final_state(store: &Store<()>, instance: Instance) -> FinalState {
+    final_state_with(store, instance, from_val)
+}
+
+/// [`final_state`] with globals' values converted by `value` (for example [`exact_value`]).
+pub fn final_state_with(
+    store: &Store<()>,
+    instance: Instance,
+    value: fn(&Val) -> Value,
+) -> FinalState {
     let mut state = FinalState::default();
     for (name, ext) in instance.exports(store) {
         match ext {
-            Extern::Global(g) => state.globals.push((name, from_val(&g.get(store)))),
+            Extern::Global(g) => state.globals.push((name, value(&g.get(store)))),
             Extern::Memory(m) => state.memories.push((name, memory_bytes(store, m))),
             Extern::Table(t) => {
                 let n = t.size(store);

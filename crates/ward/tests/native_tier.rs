@@ -1003,3 +1003,71 @@ fn typed_function_references_match_the_interpreter() {
     assert_eq!(both.value("on_null", &[i(0)]), Ok(vec![i(-1)]));
     assert_eq!(both.value("on_non_null", &[i(1)]), Ok(vec![i(31)]));
 }
+
+/// A trap unwinds native frames only up to the innermost entry into native code: native code
+/// calls the host, the host calls native code that traps deep in its recursion and the host
+/// handles the error, and the outer native code goes on (its frames, its call depth and its
+/// memory as they were). Then a trap the host passes on ends the outer call as that trap.
+#[test]
+fn a_trap_unwinds_only_to_the_innermost_native_entry() {
+    let wat = r#"(module
+      (import "host" "reenter" (func $reenter (param i32) (result i32)))
+      (memory (export "mem") 1)
+      (func $deep (export "deep") (param i32) (result i32)
+        (if (i32.eqz (local.get 0)) (then (unreachable)))
+        (i32.add (i32.const 1) (call $deep (i32.sub (local.get 0) (i32.const 1)))))
+      (func $down (param i32) (result i32)
+        (if (result i32) (i32.eqz (local.get 0))
+          (then (call $reenter (i32.const 50)))
+          (else (i32.add (i32.const 1) (call $down (i32.sub (local.get 0) (i32.const 1)))))))
+      (func (export "outer") (param i32) (result i32)
+        (i32.store (i32.const 0) (i32.const 7))
+        (i32.add (call $down (local.get 0)) (i32.load (i32.const 0)))))"#;
+    for guarded in [false, true] {
+        let mut config = Config::new();
+        config.tier(Tier::Native);
+        if guarded {
+            config.memory_strategy(ward::MemoryStrategy::Guarded);
+        }
+        let engine = Engine::new(&config);
+        let module = Module::new(&engine, wat).unwrap();
+        assert_eq!(module.tier(), Tier::Native, "{:?}", module.native_fallback_reason());
+        for pass_on in [false, true] {
+            let mut store = Store::new(&engine, ());
+            let mut linker = ward::Linker::new(&engine);
+            linker
+                .func_wrap("host", "reenter", move |mut caller: ward::Caller<'_, ()>, n: i32| {
+                    let deep = caller.get_export("deep").unwrap().into_func().unwrap();
+                    let deep = deep.typed::<i32, i32>(&caller).unwrap();
+                    match deep.call(&mut caller, n) {
+                        Ok(v) => Ok(v),
+                        Err(e) if pass_on => Err(e),
+                        Err(e) => {
+                            assert_eq!(e.as_trap().map(|t| t.code()), Some(TrapCode::Unreachable));
+                            Ok(1000)
+                        }
+                    }
+                })
+                .unwrap();
+            let instance = linker.instantiate(&mut store, &module).unwrap();
+            let outer = instance.get_typed_func::<i32, i32>(&mut store, "outer").unwrap();
+            for _ in 0..3 {
+                let r = outer.call(&mut store, 30);
+                if pass_on {
+                    let e = r.unwrap_err();
+                    assert_eq!(e.as_trap().map(|t| t.code()), Some(TrapCode::Unreachable), "{e}");
+                } else {
+                    // 30 frames of `down`, the host's 1000, the 7 stored before.
+                    assert_eq!(r.unwrap(), 30 + 1000 + 7);
+                }
+            }
+            // Deep recursion after all that still reaches the same depth limit: the call depth
+            // was restored each time.
+            let deep = instance.get_typed_func::<i32, i32>(&mut store, "deep").unwrap();
+            assert_eq!(
+                deep.call(&mut store, 5000).unwrap_err().as_trap().map(|t| t.code()),
+                Some(TrapCode::Unreachable)
+            );
+        }
+    }
+}

@@ -392,6 +392,7 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
         checkpoints: cfg.checkpoints(),
         max_depth: u32::try_from(cfg.max_call_depth).unwrap_or(u32::MAX),
         guarded: signals::SUPPORTED && cfg.memory_strategy == MemoryStrategy::Guarded,
+        unwinds: signals::UNWINDS,
     };
     let mut fctx = FunctionBuilderContext::new();
     let mut ctx = Context::new();

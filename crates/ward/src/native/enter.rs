@@ -58,7 +58,7 @@ pub(super) unsafe fn call(
     // the function has parameters and results, and the store context is prepared: the stack
     // limit is inside this thread's stack, `store_inner` points to the store, which is not
     // borrowed while native code runs, and the exit for calls out is installed.
-    let fault = unsafe { signals::enter(tramp, vmctx.cast(), values.as_mut_ptr(), entry) };
+    let ended = unsafe { signals::enter(tramp, vmctx.cast(), values.as_mut_ptr(), entry) };
     drop(installed);
     // SAFETY: native code has returned; nothing else borrows the store.
     let store = unsafe { &mut *store };
@@ -66,7 +66,12 @@ pub(super) unsafe fn call(
     let (trap, trap_func, trap_instance) = (vs.trap, vs.trap_func, vs.trap_instance);
     (vs.stack_limit, vs.call_depth, vs.store_inner) = saved;
     vs.trap = 0;
-    if let Some(pc) = fault {
+    if ended == signals::Entered::Raised && trap == 0 {
+        return Some(Err(Error::Unsupported(
+            "native code unwound without recording a trap (a bug in Ward)".into(),
+        )));
+    }
+    if let signals::Entered::Faulted(pc) = ended {
         // An unchecked access faulted out of bounds; its frames were abandoned.
         let (instance, func) = super::func_at(store, pc).unwrap_or((u32::MAX, 0));
         return Some(Err(Error::Trap(

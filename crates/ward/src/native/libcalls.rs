@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// How many runtime calls there are (the length of [`addresses`]).
-pub(super) const COUNT: usize = 13;
+pub(super) const COUNT: usize = 14;
 
 /// The address in this process of every runtime call native code makes. The order is part of
 /// the artifact format (`api/artifact.rs`): code names a runtime call by its index here, so a
@@ -37,6 +37,7 @@ pub(super) fn addresses() -> [usize; COUNT] {
         bulk::table_copy as *const () as usize,
         bulk::table_init as *const () as usize,
         simd_eval as *const () as usize,
+        super::signals::raise as *const () as usize,
     ]
 }
 

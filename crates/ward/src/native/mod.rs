@@ -29,8 +29,8 @@
 //!
 //! Native code reads everything through the context layout (`runtime/vmctx.rs`): memory 0's
 //! base and length through the definition the context points at (kept in variables, reloaded
-//! after every call and `memory.grow`, since a dense memory moves; other memories' at each
-//! access), globals through their cells, tables through
+//! after every call and `memory.grow`, since a dense memory moves; a guarded memory's base as a
+//! read-only value, since it never does; other memories' at each access), globals through their cells, tables through
 //! their definitions, expected type ids from the context's `type_ids`. Memory accesses are
 //! bounds-checked explicitly, the address also clamped with a Spectre-safe select, except on
 //! guarded 32-bit memories, where accesses within the guard region are left to the MMU and a
@@ -39,9 +39,14 @@
 //! ## Traps
 //!
 //! A trap is a branch to a per-function block that stores the trap code and the function index
-//! in the store context (`VMStoreContext::trap`, `trap_func`) and returns. Every call site
-//! checks that field when the callee returns and, if set, returns at once, so a trap unwinds
-//! every native frame by ordinary returns; the driver then reads the code. Runtime calls catch
+//! in the store context (`VMStoreContext::trap`, `trap_func`), then makes the runtime call
+//! `signals::raise`, which abandons every native frame up to the innermost entry
+//! (`ward_native_enter`, the same unwind the fault handler uses), so calls of native code need
+//! no test when they return; the driver then reads the code. Runtime calls that can fail (a
+//! call out of native code, `memory.grow` with a limiter, ...) record the trap the same way and
+//! are followed by a test of that field, which leads to the same block. (Where the unwind is not
+//! built, `signals::UNWINDS` false, every call site tests the field and a trap returns through
+//! every frame.) Runtime calls catch
 //! panics from host code (a resource limiter, a host function) and report them the same way;
 //! the driver resumes the panic. An error returned by a function called out of native code is
 //! parked likewise (`TRAP_ERROR`) and returned by the driver as it is.

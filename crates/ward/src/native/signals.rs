@@ -74,10 +74,11 @@ std::arch::global_asm!(
     ".globl ward_native_unwind",
     ".hidden ward_native_unwind",
     ".type ward_native_unwind,@function",
-    // fn(sp) -> !: continues as `ward_native_enter` returning 1 with the stack it saved.
+    // fn(sp, code) -> !: continues as `ward_native_enter` returning `code` with the stack it
+    // saved.
     "ward_native_unwind:",
     "mov rsp, rdi",
-    "mov eax, 1",
+    "mov eax, esi",
     "jmp 2b",
     ".size ward_native_unwind, . - ward_native_unwind",
     ".popsection",
@@ -92,12 +93,31 @@ unsafe extern "C" {
         entry: *const u8,
         sp_slot: *mut usize,
     ) -> u32;
-    fn ward_native_unwind(sp: usize) -> !;
+    fn ward_native_unwind(sp: usize, code: u32) -> !;
 }
 
+/// How a native call entered through [`enter`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Entered {
+    /// The trampoline returned (with a trap recorded in the store context or not).
+    Returned,
+    /// An unchecked access at this PC faulted; the native frames were abandoned.
+    Faulted(usize),
+    /// Native code recorded a trap in the store context and abandoned its frames ([`raise`]).
+    Raised,
+}
+
+/// What `ward_native_enter` returns after `ward_native_unwind` from the fault handler.
+const UNWOUND_FAULT: u32 = 1;
+/// What `ward_native_enter` returns after `ward_native_unwind` from [`raise`].
+const UNWOUND_RAISE: u32 = 2;
+
+/// Whether native code unwinds to [`enter`] when it traps ([`raise`]) instead of returning
+/// through every frame, so that callers need not test for a trap after each call.
+pub(super) const UNWINDS: bool = cfg!(all(target_arch = "x86_64", target_os = "linux"));
+
 /// Calls array-call trampoline `tramp` with `vmctx`, `values` and `entry`, so that a fault at a
-/// registered trap site unwinds back here. Returns `Some(pc)` of the faulting access if one
-/// did, `None` if the trampoline returned.
+/// registered trap site, or a trap native code raises, unwinds back here.
 ///
 /// # Safety
 /// The trampoline's contract (`enter::call`): `tramp` is an array-call trampoline compiled by
@@ -108,7 +128,7 @@ pub(super) unsafe fn enter(
     vmctx: *mut u8,
     values: *mut u64,
     entry: *const u8,
-) -> Option<usize> {
+) -> Entered {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     {
         let outer = UNWIND_SP.get();
@@ -119,14 +139,38 @@ pub(super) unsafe fn enter(
         let unwound =
             unsafe { ward_native_enter(tramp, vmctx, values, entry, UNWIND_SP.with(Cell::as_ptr)) };
         UNWIND_SP.set(outer);
-        (unwound != 0).then(|| FAULT_PC.get())
+        match unwound {
+            UNWOUND_FAULT => Entered::Faulted(FAULT_PC.get()),
+            UNWOUND_RAISE => Entered::Raised,
+            _ => Entered::Returned,
+        }
     }
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     {
         type ArrayCall = unsafe extern "C" fn(*mut u8, *mut u64, *const u8);
         // SAFETY: the caller's contract.
         unsafe { std::mem::transmute::<*const u8, ArrayCall>(tramp)(vmctx, values, entry) };
-        None
+        Entered::Returned
+    }
+}
+
+/// The runtime call of a trap (native code has recorded it in the store context): abandons
+/// every native frame of the innermost native call and continues in [`enter`], which returns
+/// [`Entered::Raised`]. Between that `enter` and this call there are only native frames and
+/// this function's, none of which owns anything to drop (see the module documentation). Where
+/// [`UNWINDS`] is false native code never makes this call; if it did, the call would return and
+/// the code would return through its frames as it does there.
+pub(super) extern "C" fn raise() {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        let sp = UNWIND_SP.get();
+        if sp != 0 {
+            // SAFETY: `sp` is the stack pointer the innermost `ward_native_enter` on this
+            // thread saved, and it has not returned (it resets `UNWIND_SP` when it does):
+            // every frame above it is native code's or this function's, which hold nothing
+            // that needs dropping.
+            unsafe { ward_native_unwind(sp, UNWOUND_RAISE) }
+        }
     }
 }
 
@@ -227,6 +271,7 @@ mod handler {
             uc.uc_mcontext.gregs[libc::REG_RIP as usize] =
                 super::ward_native_unwind as *const () as usize as i64;
             uc.uc_mcontext.gregs[libc::REG_RDI as usize] = sp as i64;
+            uc.uc_mcontext.gregs[libc::REG_RSI as usize] = i64::from(super::UNWOUND_FAULT);
             return;
         }
         let i = usize::from(sig != libc::SIGSEGV);

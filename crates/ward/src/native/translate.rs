@@ -53,6 +53,9 @@ pub(super) struct ModuleCx<'m> {
     /// Whether 32-bit memories with 64 KiB pages are guarded (the engine's strategy) and the
     /// signal handler catches faults (`signals`): accesses within the guard are not checked.
     pub(super) guarded: bool,
+    /// Whether a trap unwinds every native frame at once (`signals::raise`): calls of native
+    /// code then need no test for a trap when they return.
+    pub(super) unwinds: bool,
 }
 
 /// The calling convention of wasm functions among themselves: Cranelift's `tail`, the only one
@@ -578,7 +581,15 @@ impl Translator<'_, '_> {
         self.b.seal_block(next);
     }
 
-    /// After a call: returns at once if the callee (or a runtime call) trapped.
+    /// After a call of native code: returns at once if the callee trapped, unless traps unwind
+    /// (then a callee that traps never returns here).
+    fn check_native_trap(&mut self) {
+        if !self.cx.unwinds {
+            self.check_trap();
+        }
+    }
+
+    /// After a runtime call: returns at once if it (or what it called) trapped.
     fn check_trap(&mut self) {
         let trap = self.b.ins().load(types::I32, trusted(), self.vs, TRAP);
         let out = self.propagate_block();
@@ -636,6 +647,10 @@ impl Translator<'_, '_> {
         }
         if let Some(out) = self.propagate {
             self.b.switch_to_block(out);
+            if self.cx.unwinds {
+                // Does not return: the callers' frames are abandoned with this one.
+                self.libcall(super::signals::raise as *const () as usize, &[], &[], &[]);
+            }
             let values: Vec<Value> = if self.results_area.is_some() {
                 Vec::new()
             } else {
@@ -950,7 +965,7 @@ impl Translator<'_, '_> {
         area: Option<ResultsArea>,
     ) -> Result<(), Unsupported> {
         let direct: Vec<Value> = self.b.inst_results(call).to_vec();
-        self.check_trap();
+        self.check_native_trap();
         match area {
             Some((addr, at)) => {
                 for (t, at) in ty.results().iter().zip(at) {
@@ -1068,7 +1083,7 @@ impl Translator<'_, '_> {
         args.extend_from_slice(&wasm_args);
         let call = self.b.ins().call_indirect(sig, entry, &args);
         let direct = self.b.inst_results(call).to_vec();
-        self.check_trap();
+        self.check_native_trap();
         let results: Vec<BlockArg> = match area {
             Some((addr, at)) => result_types
                 .iter()

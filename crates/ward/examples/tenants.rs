@@ -14,6 +14,9 @@
 //!   once, all alive at the same time, and the growth of the process's resident set per instance.
 //!
 //! The module can be replaced: `-- N path/to/tenant.wasm EXPORT` (EXPORT takes and returns i32).
+//! With `--artifact` (anywhere after `--`) the tenant runs in the native tier, compiled ahead
+//! of time: the module is compiled, saved with `Module::serialize` and loaded back with
+//! `Module::deserialize`, and the numbers are for the loaded module.
 
 use std::time::Instant;
 use ward::{Engine, InstancePre, Linker, Module, Store, TypedFunc};
@@ -54,16 +57,29 @@ fn spawn(pre: &InstancePre<()>, engine: &Engine, export: &str) -> (Store<()>, Ty
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let artifact = args.iter().any(|a| a == "--artifact");
+    args.retain(|a| a != "--artifact");
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let engine = Engine::default();
-    let (module, export) = match args.get(2) {
+    let mut config = ward::Config::new();
+    if artifact {
+        config.tier(ward::Tier::Native);
+    }
+    let engine = Engine::new(&config);
+    let (mut module, export) = match args.get(2) {
         Some(path) => (
             Module::from_file(&engine, path).expect("module"),
             args.get(3).cloned().unwrap_or_else(|| "handle".into()),
         ),
         None => (Module::new(&engine, TENANT).expect("tenant module"), "handle".to_string()),
     };
+    if artifact {
+        assert_eq!(module.tier(), ward::Tier::Native, "{:?}", module.native_fallback_reason());
+        let bytes = module.serialize().expect("serialize");
+        // SAFETY: the bytes are `serialize`'s output of this process, on the same engine.
+        module = unsafe { Module::deserialize(&engine, &bytes) }.expect("deserialize");
+        println!("tier native (from an artifact of {} bytes)", bytes.len());
+    }
     let linker: Linker<()> = Linker::new(&engine);
     let pre = linker.instantiate_pre(&module).expect("pre-link");
 

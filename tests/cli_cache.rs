@@ -4,9 +4,13 @@
 //! entry that is group-writable or a symbolic link planted under an entry's name — is never
 //! loaded from. A damaged entry is compiled again and replaced. Also `--profile perfmap`.
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use support::cli::{stderr, ward};
 
 /// Prints `x = 42` and exits 0.
 const PROGRAM: &str = r#"(module
@@ -25,31 +29,28 @@ const PROGRAM: &str = r#"(module
     (i32.store (i32.const 4) (i32.const 7))
     (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
 
-struct Scratch(PathBuf);
+/// A scratch directory holding the program and the cache.
+struct Scratch(support::cli::Scratch);
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("ward-cli-cache-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let s = Scratch(dir);
-        std::fs::write(s.module(), PROGRAM).unwrap();
+        let s = Scratch(support::cli::Scratch::new("cli-cache", name));
+        s.0.file("prog.wat", PROGRAM);
         s
     }
 
     fn module(&self) -> PathBuf {
-        self.0.join("prog.wat")
+        self.0.path("prog.wat")
     }
 
     fn cache(&self) -> PathBuf {
-        self.0.join("cache")
+        self.0.path("cache")
     }
 
     /// `ward run ARGS... prog.wat` with the cache in this scratch directory and the CLI's
     /// debug log on stderr.
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ward"))
+        ward()
             .arg("run")
             .args(args)
             .arg(self.module())
@@ -65,16 +66,6 @@ impl Scratch {
         v.sort();
         v
     }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn assert_ran(o: &Output) {
@@ -153,7 +144,7 @@ fn an_entry_others_can_write_or_a_planted_link_is_not_loaded() {
     assert!(stderr(&s.run(&["--tier", "native"])).contains("loaded from the compilation cache"));
 
     // A symbolic link under the entry's name, to a file with the right bytes.
-    let elsewhere = s.0.join("planted.cwasm");
+    let elsewhere = s.0.path("planted.cwasm");
     std::fs::write(&elsewhere, &good).unwrap();
     std::fs::remove_file(&entry).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &entry).unwrap();
@@ -186,7 +177,7 @@ fn a_damaged_entry_is_compiled_again() {
 #[test]
 fn perfmap_names_the_native_functions() {
     let s = Scratch::new("perfmap");
-    let child = Command::new(env!("CARGO_BIN_EXE_ward"))
+    let child = ward()
         .args(["run", "--tier", "native", "-C", "cache=n", "--profile", "perfmap"])
         .arg(s.module())
         .stdout(std::process::Stdio::null())

@@ -2,25 +2,16 @@
 //! program compiled ahead of time runs in another process with the same output; mismatched,
 //! damaged or misused artifacts are refused with errors that name the file.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod support;
 
-fn ward() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ward"))
-}
+use std::path::Path;
+use std::process::Output;
 
-fn run_with_input(mut cmd: Command, stdin: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ward");
-    let mut input = child.stdin.take().expect("piped stdin");
-    input.write_all(stdin).expect("write stdin");
-    drop(input);
-    child.wait_with_output().expect("wait for ward")
+use support::cli::{run_with_input, stderr, stdout, ward};
+
+/// A scratch directory of this test binary.
+fn scratch(name: &str) -> support::cli::Scratch {
+    support::cli::Scratch::new("cli-compile", name)
 }
 
 fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
@@ -29,42 +20,6 @@ fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
         cmd.arg(a);
     }
     run_with_input(cmd, b"")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("ward-cli-compile-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, contents).unwrap();
-        p
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn compile(args: &[&dyn AsRef<std::ffi::OsStr>]) {
@@ -83,7 +38,7 @@ fn a_compiled_wasi_program_runs_from_its_artifact() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/wasi-c");
     let expected = std::fs::read_to_string(example.join("expected-output.txt")).unwrap();
     let input = std::fs::read(example.join("input.txt")).unwrap();
-    let s = Scratch::new("demo");
+    let s = scratch("demo");
     let artifact = s.path("demo.cwasm");
     compile(&[&example.join("demo.wasm"), &"-o", &artifact]);
     let bytes = std::fs::read(&artifact).unwrap();
@@ -114,7 +69,7 @@ fn a_compiled_wasi_program_runs_from_its_artifact() {
 
 #[test]
 fn fuel_and_timeouts_work_on_artifacts() {
-    let s = Scratch::new("limits");
+    let s = scratch("limits");
     let spin = s.file("spin.wat", r#"(module (func (export "_start") (loop (br 0))))"#);
     // Without `-o`: next to the input, with the extension `.cwasm`.
     compile(&[&spin]);
@@ -146,7 +101,7 @@ fn fuel_and_timeouts_work_on_artifacts() {
 
 #[test]
 fn misused_and_damaged_artifacts_are_refused_by_name() {
-    let s = Scratch::new("damaged");
+    let s = scratch("damaged");
     let hello = s.file(
         "hello.wat",
         r#"(module
@@ -225,7 +180,7 @@ fn misused_and_damaged_artifacts_are_refused_by_name() {
 /// interpreter from its artifact.
 #[test]
 fn an_interpreted_module_compiles_with_a_warning() {
-    let s = Scratch::new("interp");
+    let s = scratch("interp");
     let wat = s.file(
         "exn.wat",
         r#"(module

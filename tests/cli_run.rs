@@ -3,65 +3,23 @@
 //! Each test runs the built `ward` binary on a small module (WAT written here, or the committed
 //! C demo in `examples/wasi-c`) and checks its stdout, stderr and exit status.
 
-use std::io::Write;
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+use support::cli::{run_with_input, stderr, stdout, ward};
 
 /// The exit status of a trap (see `ward::commands::exit`).
 const TRAP: i32 = 125;
 
-fn ward() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ward"))
-}
-
-/// Runs `cmd` with `stdin` as its input.
-fn run_with_input(mut cmd: Command, stdin: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ward");
-    let mut input = child.stdin.take().expect("piped stdin");
-    input.write_all(stdin).expect("write stdin");
-    drop(input);
-    child.wait_with_output().expect("wait for ward")
+/// A scratch directory of this test binary.
+fn scratch(name: &str) -> support::cli::Scratch {
+    support::cli::Scratch::new("cli-run", name)
 }
 
 fn run(cmd: Command) -> Output {
     run_with_input(cmd, b"")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("ward-cli-run-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn file(&self, name: &str, contents: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, contents).unwrap();
-        p
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A WASI command that prints its arguments and the variables it was given, one per line, then
@@ -108,7 +66,7 @@ const ECHO: &str = r#"
 
 #[test]
 fn arguments_environment_and_exit_status() {
-    let s = Scratch::new("echo");
+    let s = scratch("echo");
     let module = s.file("echo.wat", ECHO);
     let mut cmd = ward();
     cmd.env("WARD_TEST_INHERITED", "from host").env("WARD_TEST_NOT_PASSED", "secret");
@@ -125,7 +83,7 @@ fn arguments_environment_and_exit_status() {
 
 #[test]
 fn module_alone_is_short_for_run() {
-    let s = Scratch::new("short");
+    let s = scratch("short");
     let module = s.file("echo.wat", ECHO);
     let mut cmd = ward();
     cmd.arg(&module).arg("x");
@@ -172,7 +130,7 @@ const PREOPENS: &str = r#"
 
 #[test]
 fn dirs_are_preopened_under_their_guest_names() {
-    let s = Scratch::new("dirs");
+    let s = scratch("dirs");
     let module = s.file("pre.wat", PREOPENS);
     let data = s.0.join("data");
     std::fs::create_dir(&data).unwrap();
@@ -199,7 +157,7 @@ fn dirs_are_preopened_under_their_guest_names() {
 
 #[test]
 fn a_missing_dir_is_an_error_naming_it() {
-    let s = Scratch::new("missing-dir");
+    let s = scratch("missing-dir");
     let module = s.file("pre.wat", PREOPENS);
     let mut cmd = ward();
     cmd.args(["run", "--dir", "/nonexistent/ward-dir::/x"]).arg(&module);
@@ -210,7 +168,7 @@ fn a_missing_dir_is_an_error_naming_it() {
 
 #[test]
 fn a_trap_reports_message_backtrace_and_exit_status() {
-    let s = Scratch::new("trap");
+    let s = scratch("trap");
     let module = s.file(
         "trap.wat",
         r#"(module $prog
@@ -231,7 +189,7 @@ fn a_trap_reports_message_backtrace_and_exit_status() {
 
 #[test]
 fn bad_inputs_get_a_message_and_status_1_never_a_panic() {
-    let s = Scratch::new("bad");
+    let s = scratch("bad");
     let not_wasm = s.file("notes.txt", "this is not a module");
     let invalid = s.0.join("invalid.wasm");
     std::fs::write(&invalid, b"\0asm\x01\0\0\0\x01\xff").unwrap();
@@ -265,7 +223,7 @@ fn bad_inputs_get_a_message_and_status_1_never_a_panic() {
 
 #[test]
 fn invoke_calls_an_export_and_prints_results() {
-    let s = Scratch::new("invoke");
+    let s = scratch("invoke");
     let module = s.file(
         "lib.wat",
         r#"(module
@@ -288,7 +246,7 @@ fn invoke_calls_an_export_and_prints_results() {
 
 #[test]
 fn tier_native_runs_the_same_program() {
-    let s = Scratch::new("tier");
+    let s = scratch("tier");
     let module = s.file(
         "fib.wat",
         r#"(module
@@ -313,7 +271,7 @@ fn tier_native_runs_the_same_program() {
 
 #[test]
 fn stdin_flows_to_the_guest() {
-    let s = Scratch::new("stdin");
+    let s = scratch("stdin");
     let module = s.file(
         "cat.wat",
         r#"(module
@@ -344,7 +302,7 @@ fn c_demo_matches_native_output() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/wasi-c");
     let expected = std::fs::read_to_string(example.join("expected-output.txt")).unwrap();
     let input = std::fs::read(example.join("input.txt")).unwrap();
-    let s = Scratch::new("c-demo");
+    let s = scratch("c-demo");
     let mut cmd = ward();
     cmd.arg("run").arg("--dir").arg(format!("{}::/", s.0.display()));
     cmd.args(["--env", "GREETING=hello from the host"]);
@@ -358,7 +316,7 @@ fn c_demo_matches_native_output() {
 
 #[test]
 fn timeout_interrupts_a_spinning_guest_and_fuel_stops_it() {
-    let s = Scratch::new("limits");
+    let s = scratch("limits");
     let spin = s.file("spin.wat", r#"(module (func (export "_start") (loop (br 0))))"#);
 
     let mut cmd = ward();
@@ -380,7 +338,7 @@ fn timeout_interrupts_a_spinning_guest_and_fuel_stops_it() {
 
 #[test]
 fn max_memory_refuses_a_module_over_the_limit() {
-    let s = Scratch::new("maxmem");
+    let s = scratch("maxmem");
     let big = s.file("big.wat", r#"(module (memory 32) (func (export "_start")))"#);
     let mut cmd = ward();
     cmd.arg("run").arg("--max-memory").arg("1MiB").arg(&big);
@@ -394,7 +352,7 @@ fn max_memory_refuses_a_module_over_the_limit() {
 
 #[test]
 fn max_table_elements_refuses_a_large_table() {
-    let s = Scratch::new("maxtab");
+    let s = scratch("maxtab");
     let big = s.file("tab.wat", r#"(module (table 1000 funcref) (func (export "_start")))"#);
     let mut cmd = ward();
     cmd.arg("run").arg("--max-table-elements").arg("100").arg(&big);

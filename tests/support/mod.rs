@@ -1,7 +1,10 @@
 //! Helpers shared by the WASI suite runners (`wasi_suite.rs`, `wasi_p2_suite.rs`): copying a
-//! test's directory to a writable place and running `ward` with a time limit.
+//! test's directory to a writable place and running `ward` with a time limit; `cli` for the
+//! tests of the command line.
 // Each test binary uses the part it needs.
 #![allow(dead_code)]
+
+pub mod cli;
 
 use std::io::Read;
 use std::path::Path;

@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ward::{Config, Engine, Instance, Module, Store, StoreLimitsBuilder};
-use ward_fuzz::ward_side::{call_every_export, HostBehaviour};
+use ward::{Config, Engine, Instance, Module};
+use ward_fuzz::ward_side::{self, call_every_export, HostBehaviour};
 use ward_fuzz::{zero_value, Stats};
 
 static STATS: Stats = Stats::new(&["inputs", "compiled", "instantiated", "calls", "returned"]);
@@ -19,14 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let engine = Engine::new(&config);
     let Ok(module) = Module::new(&engine, data) else { return };
     STATS.bump(1);
-    let mut store = Store::new(&engine, ());
-    store.limiter(
-        StoreLimitsBuilder::new()
-            .memory_size(ward_fuzz::MEMORY_LIMIT)
-            .table_elements(ward_fuzz::TABLE_LIMIT)
-            .instances(ward_fuzz::INSTANCE_LIMIT)
-            .build(),
-    );
+    let mut store = ward_side::limited_store(&engine);
     let Ok(imports) = ward_fuzz::ward_dummy_imports(&mut store, &module, |_| HostBehaviour::Zeros)
     else {
         return;

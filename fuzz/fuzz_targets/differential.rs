@@ -66,14 +66,7 @@ fn run(data: &[u8]) -> Result<()> {
         return Ok(());
     };
 
-    let mut w_store = ward::Store::new(&w_engine, ());
-    w_store.limiter(
-        ward::StoreLimitsBuilder::new()
-            .memory_size(ward_fuzz::MEMORY_LIMIT)
-            .table_elements(ward_fuzz::TABLE_LIMIT)
-            .instances(ward_fuzz::INSTANCE_LIMIT)
-            .build(),
-    );
+    let mut w_store = ward_side::limited_store(&w_engine);
     let mut i_store = oracle::store(&i_engine);
     let w_imports =
         ward_fuzz::ward_dummy_imports(&mut w_store, &w_module, |_| ward_side::HostBehaviour::Zeros);

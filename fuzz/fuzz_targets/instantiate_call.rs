@@ -12,8 +12,8 @@
 
 use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use ward::{Config, Engine, Error, Instance, Module, Store, StoreLimitsBuilder};
-use ward_fuzz::ward_side::{call_every_export, HostBehaviour};
+use ward::{Config, Engine, Error, Instance, Module};
+use ward_fuzz::ward_side::{self, call_every_export, HostBehaviour};
 use ward_fuzz::{arbitrary_value, zero_value, Stats};
 
 static STATS: Stats = Stats::new(&[
@@ -63,28 +63,8 @@ fn run(data: &[u8]) -> Result<()> {
         return Ok(());
     }
 
-    let mut store = Store::new(&engine, ());
-    store.limiter(
-        StoreLimitsBuilder::new()
-            .memory_size(ward_fuzz::MEMORY_LIMIT)
-            .table_elements(ward_fuzz::TABLE_LIMIT)
-            .instances(ward_fuzz::INSTANCE_LIMIT)
-            .build(),
-    );
-    let export_funcs: Vec<String> = module
-        .exports()
-        .filter(|(_, ty)| matches!(ty, ward::ExternType::Func(_)))
-        .map(|(name, _)| name.to_string())
-        .collect();
-    let mut behaviours = Vec::new();
-    for _ in 0..module.imports().len() {
-        behaviours.push(match u.int_in_range(0..=3u8)? {
-            0 | 1 => HostBehaviour::Zeros,
-            2 => HostBehaviour::Trap,
-            _ if export_funcs.is_empty() => HostBehaviour::Zeros,
-            _ => HostBehaviour::Reenter(u.choose(&export_funcs)?.clone()),
-        });
-    }
+    let mut store = ward_side::limited_store(&engine);
+    let behaviours = ward_side::arbitrary_behaviours(&mut u, &module)?;
     let imports = match ward_fuzz::ward_dummy_imports(&mut store, &module, |i| {
         behaviours.get(i).cloned().unwrap_or(HostBehaviour::Zeros)
     }) {

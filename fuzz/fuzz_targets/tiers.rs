@@ -20,10 +20,7 @@
 
 use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use ward::{
-    Config, Engine, Error, Instance, MemoryStrategy, Module, Store, StoreLimitsBuilder, Tier,
-    TrapCode, Val,
-};
+use ward::{Config, Engine, Error, Instance, MemoryStrategy, Module, Store, Tier, TrapCode, Val};
 use ward_fuzz::ward_side::{self, HostBehaviour};
 use ward_fuzz::{arbitrary_value, zero_value, FinalState, Stats, Value};
 
@@ -66,15 +63,7 @@ struct Side {
 
 impl Side {
     fn new(engine: &Engine) -> Side {
-        let mut store = Store::new(engine, ());
-        store.limiter(
-            StoreLimitsBuilder::new()
-                .memory_size(ward_fuzz::MEMORY_LIMIT)
-                .table_elements(ward_fuzz::TABLE_LIMIT)
-                .instances(ward_fuzz::INSTANCE_LIMIT)
-                .build(),
-        );
-        Side { store, instance: None }
+        Side { store: ward_side::limited_store(engine), instance: None }
     }
 
     /// Dummy imports (as `behaviours` say), then instantiation with `fuel`.
@@ -169,20 +158,7 @@ fn run(data: &[u8]) -> Result<()> {
     }
 
     // The same host behaviour for each function import on both sides.
-    let export_funcs: Vec<String> = i_module
-        .exports()
-        .filter(|(_, ty)| matches!(ty, ward::ExternType::Func(_)))
-        .map(|(name, _)| name.to_string())
-        .collect();
-    let mut behaviours = Vec::new();
-    for _ in 0..i_module.imports().len() {
-        behaviours.push(match u.int_in_range(0..=3u8)? {
-            0 | 1 => HostBehaviour::Zeros,
-            2 => HostBehaviour::Trap,
-            _ if export_funcs.is_empty() => HostBehaviour::Zeros,
-            _ => HostBehaviour::Reenter(u.choose(&export_funcs)?.clone()),
-        });
-    }
+    let behaviours = ward_side::arbitrary_behaviours(&mut u, &i_module)?;
 
     let (mut interp, mut native) = (Side::new(&i_engine), Side::new(&n_engine));
     let a = interp.instantiate(&i_module, &behaviours, fuel);
@@ -195,7 +171,7 @@ fn run(data: &[u8]) -> Result<()> {
     }
     STATS.bump(5);
 
-    for name in &export_funcs {
+    for name in &ward_side::exported_funcs(&i_module) {
         let ty = interp.instance.unwrap().get_func(&interp.store, name).unwrap().ty(&interp.store);
         let args: Vec<Value> = ty
             .params()

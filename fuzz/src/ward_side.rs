@@ -19,6 +19,48 @@ pub enum HostBehaviour {
     Reenter(String),
 }
 
+/// A store with the fuzz targets' limits (`MEMORY_LIMIT`, `TABLE_LIMIT`, `INSTANCE_LIMIT`).
+pub fn limited_store(engine: &ward::Engine) -> Store<()> {
+    let mut store = Store::new(engine, ());
+    store.limiter(
+        ward::StoreLimitsBuilder::new()
+            .memory_size(crate::MEMORY_LIMIT)
+            .table_elements(crate::TABLE_LIMIT)
+            .instances(crate::INSTANCE_LIMIT)
+            .build(),
+    );
+    store
+}
+
+/// The names of `module`'s exported functions.
+pub fn exported_funcs(module: &ward::Module) -> Vec<String> {
+    module
+        .exports()
+        .filter(|(_, ty)| matches!(ty, ExternType::Func(_)))
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+/// A behaviour, drawn from `u`, for each import of `module` (by import index; only function
+/// imports use theirs): mostly zeros, sometimes a trap or a call back into one of the
+/// module's exported functions.
+pub fn arbitrary_behaviours(
+    u: &mut arbitrary::Unstructured<'_>,
+    module: &ward::Module,
+) -> arbitrary::Result<Vec<HostBehaviour>> {
+    let export_funcs = exported_funcs(module);
+    let mut behaviours = Vec::new();
+    for _ in 0..module.imports().len() {
+        behaviours.push(match u.int_in_range(0..=3u8)? {
+            0 | 1 => HostBehaviour::Zeros,
+            2 => HostBehaviour::Trap,
+            _ if export_funcs.is_empty() => HostBehaviour::Zeros,
+            _ => HostBehaviour::Reenter(u.choose(&export_funcs)?.clone()),
+        });
+    }
+    Ok(behaviours)
+}
+
 /// The zero (or null) value of `t`.
 pub fn zero(t: ValType) -> Val {
     match t {

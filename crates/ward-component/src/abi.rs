@@ -144,6 +144,29 @@ fn names_size(v: &Val) -> u64 {
 }
 
 impl<'a> Lifter<'a> {
+    /// Lifts the arguments a guest passed to a lowered function (`flat`, or the memory they
+    /// point at when `spilled`) as values of `tys`. Returns the values, how many flat values
+    /// they took, and the handles they lent, which the caller releases (`unlend`) when the call
+    /// ends; on an error they are released here.
+    pub(crate) fn lift_guest_args(
+        opts: &'a Options,
+        inst: &'a Arc<InstanceState>,
+        mem: &'a [u8],
+        spilled: bool,
+        flat: &[u64],
+        tys: &[Type],
+    ) -> ward::Result<(Vec<Val>, usize, Vec<u32>)> {
+        let mut lifter =
+            Lifter { opts, inst, mem, side: Side::Guest, lenders: Vec::new(), lifted: 0 };
+        match lifter.lift_values(spilled, flat, tys) {
+            Ok((vals, used)) => Ok((vals, used, lifter.lenders)),
+            Err(e) => {
+                lifter.lenders.iter().for_each(|i| inst.unlend(*i));
+                Err(e)
+            }
+        }
+    }
+
     /// `lift_flat_values`: `flat` are the core values; returns the values and how many core
     /// values were consumed.
     pub(crate) fn lift_values(

@@ -854,23 +854,7 @@ pub(crate) fn lower_async<T: 'static>(
                 Some(m) => m.data(&ctx),
                 None => &[],
             };
-            let mut lifter = Lifter {
-                opts: &opts,
-                inst: &inst,
-                mem,
-                side: Side::Guest,
-                lenders: Vec::new(),
-                lifted: 0,
-            };
-            let lifted = lifter.lift_values(params_spilled, &flat, &params);
-            let lenders = std::mem::take(&mut lifter.lenders);
-            match lifted {
-                Ok((v, used)) => (v, used, lenders),
-                Err(e) => {
-                    lenders.iter().for_each(|i| inst.unlend(*i));
-                    return Err(e);
-                }
-            }
+            Lifter::lift_guest_args(&opts, &inst, mem, params_spilled, &flat, &params)?
         };
         let out_ptr = if results.is_empty() { None } else { flat.get(used).map(|p| *p as u32) };
         let is_async_lift = callee.lifted_parts().is_some_and(|(_, o, _)| o.is_async);

@@ -558,23 +558,7 @@ pub(crate) fn lower<T: 'static>(
                 Some(m) => m.data(&ctx),
                 None => &[],
             };
-            let mut lifter = Lifter {
-                opts: &opts,
-                inst: &inst,
-                mem,
-                side: Side::Guest,
-                lenders: Vec::new(),
-                lifted: 0,
-            };
-            let lifted = lifter.lift_values(plan.params_spilled, &flat, &plan.params);
-            let lenders = std::mem::take(&mut lifter.lenders);
-            match lifted {
-                Ok((vals, used)) => (vals, used, lenders),
-                Err(e) => {
-                    lenders.iter().for_each(|i| inst.unlend(*i));
-                    return Err(e);
-                }
-            }
+            Lifter::lift_guest_args(&opts, &inst, mem, plan.params_spilled, &flat, &plan.params)?
         };
         let out_ptr = if plan.results_spilled { flat.get(used).map(|p| *p as u32) } else { None };
         let called = call_func(&mut ctx, &callee, Some(&inst), &vals);

@@ -759,8 +759,9 @@ impl RtInner {
         let entry = instance
             .get_func(&store, &tpl.entry)
             .ok_or_else(|| format!("template `{}`: no export `{}`", tpl.name, tpl.entry))?;
+        // The block captures `store` by value and uses it in place: a `let mut store = store;`
+        // inside would keep a second copy of the store in every process's future.
         Ok(Box::pin(async move {
-            let mut store = store;
             let r = entry.call_async(&mut store, &[], &mut []).await;
             match r {
                 Ok(()) | Err(ward::Error::Exit(0)) => ExitReason::Normal,

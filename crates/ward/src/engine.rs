@@ -291,6 +291,9 @@ pub(crate) struct EngineInner {
     pub(crate) memory_pool: Option<Arc<MemoryPool>>,
     /// Interpreter value stacks between calls.
     pub(crate) stack_pool: StackPool,
+    /// The (empty) supertype list of every host function, shared so that making a host
+    /// function in a store allocates nothing for it.
+    pub(crate) no_supers: Arc<[u32]>,
 }
 
 /// Default slot size of the dense pool (1 MiB), and slots per slab (256 MiB of address space).
@@ -313,6 +316,7 @@ impl Engine {
                 func_type_ids: Mutex::new(HashMap::new()),
                 epoch: Arc::new(AtomicU64::new(0)),
                 stack_pool: StackPool::default(),
+                no_supers: Arc::from([]),
                 memory_pool: (config.memory_strategy == MemoryStrategy::Dense)
                     .then(|| Arc::new(MemoryPool::new(config.dense_slot_size, SLOTS_PER_SLAB))),
             }),

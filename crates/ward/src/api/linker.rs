@@ -56,11 +56,11 @@ impl<T> Definition<T> {
         match self {
             Definition::Extern(e) => *e,
             Definition::Host(h) => {
-                let index = match store.linker_funcs.get(&h.id) {
-                    Some(&index) => index,
+                let index = match store.linker_funcs.iter().find(|(id, _)| *id == h.id) {
+                    Some(&(_, index)) => index,
                     None => {
                         let index = store.push_host_func(h.type_id, h.ty.clone(), h.func.clone());
-                        store.linker_funcs.insert(h.id, index);
+                        store.linker_funcs.push((h.id, index));
                         index
                     }
                 };
@@ -485,6 +485,18 @@ fn instantiate_with<T>(
     module: &Module,
     defs: &[Definition<T>],
 ) -> Result<Instance> {
+    // Room, in one allocation each, for the host functions this store does not have yet and
+    // for the module's own functions (a store per nanoprocess makes this the common case).
+    let new_hosts = defs
+        .iter()
+        .filter(|d| match d {
+            Definition::Host(h) => !store.linker_funcs.iter().any(|(id, _)| *id == h.id),
+            Definition::Extern(_) => false,
+        })
+        .count();
+    store.reserve_host_funcs(new_hosts);
+    let m = &module.inner;
+    store.inner.funcs.reserve(new_hosts + m.funcs.len() - m.num_imported_funcs as usize);
     let imports: Vec<Extern> = defs.iter().map(|d| d.to_extern(store)).collect();
     instantiate(store, module, &imports)
 }

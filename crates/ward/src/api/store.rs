@@ -80,8 +80,9 @@ pub struct Store<T> {
     /// Fuel units between two yields of an async call (0: never).
     fuel_yield_interval: u64,
     /// Store function index of each linker-defined host function already materialised in this
-    /// store, keyed by the definition's unique id.
-    pub(crate) linker_funcs: HashMap<u64, u32>,
+    /// store, keyed by the definition's unique id. A list: a store holds a few of them, and a
+    /// map's table would be one more allocation for every store (every nanoprocess).
+    pub(crate) linker_funcs: Vec<(u64, u32)>,
     /// Canonical type ids of host function signatures seen by this store.
     type_ids: HashMap<FuncType, (u32, Arc<FuncType>)>,
     /// Wasm calls currently active in this store, each entered from a host function called by
@@ -105,7 +106,7 @@ impl<T> Store<T> {
             free_parked: Vec::new(),
             epoch_behavior: EpochBehavior::Trap,
             fuel_yield_interval: 0,
-            linker_funcs: HashMap::new(),
+            linker_funcs: Vec::new(),
             type_ids: HashMap::new(),
             wasm_nesting: 0,
             data,
@@ -360,6 +361,13 @@ impl<T> Store<T> {
         entry
     }
 
+    /// Makes room for `n` more host functions (see `push_host_func`) in one allocation each.
+    pub(crate) fn reserve_host_funcs(&mut self, n: usize) {
+        self.host_funcs.reserve_exact(n);
+        self.linker_funcs.reserve_exact(n);
+        self.inner.funcref_arena.reserve(n);
+    }
+
     /// Adds a host function to the store, returning its store function index.
     pub(crate) fn push_host_func(
         &mut self,
@@ -370,7 +378,8 @@ impl<T> Store<T> {
         let host = u32::try_from(self.host_funcs.len()).expect("too many host functions");
         self.host_funcs.push(f);
         u32::try_from(self.inner.funcs.len()).expect("too many functions");
-        self.inner.push_host_func(type_id, Arc::from([]), ty, host)
+        let supers = self.inner.engine.inner.no_supers.clone();
+        self.inner.push_host_func(type_id, supers, ty, host)
     }
 }
 

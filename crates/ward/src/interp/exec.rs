@@ -101,11 +101,11 @@ struct PendingHost {
     func: u32,
 }
 
-/// Slots a fresh value stack starts with (1 KiB); it grows on demand (doubling) up to the
+/// Slots a fresh value stack starts with (256 bytes); it grows on demand (doubling) up to the
 /// engine's `max_wasm_stack`. A call that parks or is suspended holds its stack for as long as it
 /// waits, so a small start keeps many waiting calls (nanoprocesses blocked in `receive`) cheap to
 /// create and to hold; a stack that grew is kept by the engine's pool for later calls.
-const INITIAL_STACK_SLOTS: usize = 128;
+const INITIAL_STACK_SLOTS: usize = 32;
 /// Stacks larger than this (512 KiB) are not kept for reuse, so an idle store stays small.
 const MAX_SPARE_STACK_SLOTS: usize = 1 << 16;
 

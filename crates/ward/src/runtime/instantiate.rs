@@ -132,8 +132,19 @@ fn allocate(
     imports: &[ImportIndex],
 ) -> Result<InstanceData> {
     let instance = s.instances.len() as u32;
-    let (mut funcs, mut tables, mut memories, mut globals, mut tags) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Exact capacities: each list becomes a boxed slice of the instance without reallocating,
+    // and an instance is created for every nanoprocess, so every allocation counts.
+    let (mut funcs, mut tables, mut memories, mut globals, mut tags) = (
+        Vec::with_capacity(m.funcs.len()),
+        Vec::with_capacity(m.tables.len()),
+        Vec::with_capacity(m.memories.len()),
+        Vec::with_capacity(m.globals.len()),
+        Vec::with_capacity(m.tags.len()),
+    );
+    s.funcs.reserve(m.funcs.len() - m.num_imported_funcs as usize);
+    s.memories.reserve(m.memories.len() - m.num_imported_memories as usize);
+    s.globals.reserve(m.globals.len() - m.num_imported_globals as usize);
+    s.tables.reserve(m.tables.len() - m.num_imported_tables as usize);
     for &import in imports {
         match import {
             ImportIndex::Func(i) => funcs.push(i),

@@ -428,6 +428,24 @@ unsafe impl Send for FuncRefArena {}
 unsafe impl Sync for FuncRefArena {}
 
 impl FuncRefArena {
+    /// Makes room for `n` more records. A store's first chunk gets exactly the room asked
+    /// for (most stores make their host functions once, for one instantiation); later chunks
+    /// at least double.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        let room = self.chunks.last().map_or(0, |c| c.capacity() - c.len());
+        if n <= room {
+            return;
+        }
+        let cap = match self.chunks.last() {
+            None => {
+                self.chunks.reserve_exact(1);
+                n
+            }
+            Some(c) => n.max((c.capacity() * 2).min(1024)),
+        };
+        self.chunks.push(Vec::with_capacity(cap));
+    }
+
     /// Stores `record`; its address stays valid for the life of the arena.
     pub(crate) fn alloc(&mut self, record: VMFuncRef) -> *const VMFuncRef {
         let full = self.chunks.last().is_none_or(|c| c.len() == c.capacity());
@@ -447,6 +465,32 @@ impl FuncRefArena {
 mod tests {
     use super::*;
     use std::mem::offset_of;
+
+    /// Records never move, whether their chunk was sized by `reserve` or grown by `alloc`,
+    /// and a reservation makes exactly one chunk of the room asked for.
+    #[test]
+    fn arena_records_stay_put_across_reservations_and_growth() {
+        let mut arena = FuncRefArena::default();
+        arena.reserve(3);
+        assert_eq!(arena.chunks.len(), 1);
+        assert_eq!(arena.chunks[0].capacity(), 3);
+        let mut records = Vec::new();
+        for i in 0..40u32 {
+            if i == 10 {
+                arena.reserve(5);
+            }
+            let p = arena.alloc(VMFuncRef::new(7, i, std::ptr::null_mut()));
+            records.push(p);
+        }
+        arena.reserve(0);
+        for (i, &p) in records.iter().enumerate() {
+            // SAFETY: `p` came from `arena.alloc`, and the arena is alive and never moves its
+            // records.
+            let r = unsafe { &*p };
+            assert_eq!((r.type_id, r.func_index), (7, i as u32));
+        }
+        assert_eq!(arena.chunks.iter().map(Vec::len).sum::<usize>(), 40);
+    }
 
     #[test]
     fn fixed_structs_have_the_documented_layout() {

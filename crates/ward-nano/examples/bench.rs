@@ -11,11 +11,12 @@
 //! - `roundtrip_ns`: two processes (`guests/pinger.wat` and an echo) exchanging 8-byte messages,
 //!   per round trip (send, wake, receive, reply, wake, receive);
 //! - `msg_throughput_1_worker` / `msg_throughput_2_workers`: messages per second of 16 such
-//!   pairs on a runtime with 1 and with 2 worker threads.
+//!   pairs on a runtime with 1 and with 2 worker threads (the median of 5 rounds, the two
+//!   runtimes taking turns).
 //!
-//! On stderr: `spawn_churn_ns` (spawn, kill, repeat: memory recycled), the live count, and what
-//! the wall-clock numbers cost in CPU time (Linux; they tell a busy machine from a slow runtime):
-//! `spawn_thread_cpu_ns` (the spawning thread's CPU time per spawn), `spawn_process_cpu_ns` (all
+//! On stderr: `spawn_churn_ns` (spawn, kill, repeat: memory recycled), the live count, every
+//! throughput round, and what the wall-clock numbers cost in CPU time (Linux; they tell a busy
+//! machine from a slow runtime): `spawn_thread_cpu_ns` (the spawning thread's CPU time per spawn), `spawn_process_cpu_ns` (all
 //! threads' until every process waits in `receive`, per process) and `msg_cpu_ns_1_worker` /
 //! `msg_cpu_ns_2_workers` (all threads' CPU time per message).
 
@@ -131,20 +132,38 @@ fn main() {
     drop(procs);
     drop(rt);
 
-    for workers in [1, 2] {
-        let rt = runtime(workers);
-        pairs(&rt, 16, 2_000);
-        let (k, rounds) = (16, 50_000u32);
-        let cpu = process_cpu_ns();
-        let t = pairs(&rt, k, rounds);
-        let cpu = process_cpu_ns().saturating_sub(cpu);
-        let msgs = 2.0 * k as f64 * rounds as f64;
-        let (name, cpu_name) = if workers == 1 {
-            ("msg_throughput_1_worker", "msg_cpu_ns_1_worker")
-        } else {
-            ("msg_throughput_2_workers", "msg_cpu_ns_2_workers")
-        };
-        println!("{name} {:.0}", msgs / t.as_secs_f64());
-        eprintln!("{cpu_name} {:.0}", cpu as f64 / msgs);
+    // Throughput: one runtime of each size, measured in alternating rounds (the median of
+    // `THROUGHPUT_ROUNDS` each), so that a burst of load from outside the benchmark does not
+    // decide the ratio between them.
+    let runtimes = [runtime(1), runtime(2)];
+    for rt in &runtimes {
+        pairs(rt, 16, 2_000);
     }
+    let (k, rounds) = (16, 50_000u32);
+    let msgs = 2.0 * k as f64 * rounds as f64;
+    let mut rates = [Vec::new(), Vec::new()];
+    let mut cpus = [Vec::new(), Vec::new()];
+    for _ in 0..THROUGHPUT_ROUNDS {
+        for (i, rt) in runtimes.iter().enumerate() {
+            let cpu = process_cpu_ns();
+            let t = pairs(rt, k, rounds);
+            let cpu = process_cpu_ns().saturating_sub(cpu);
+            rates[i].push(msgs / t.as_secs_f64());
+            cpus[i].push(cpu as f64 / msgs);
+        }
+    }
+    for (i, workers) in ["1_worker", "2_workers"].iter().enumerate() {
+        let each: Vec<String> = rates[i].iter().map(|r| format!("{r:.0}")).collect();
+        eprintln!("msg_throughput_{workers}_rounds {}", each.join(" "));
+        println!("msg_throughput_{workers} {:.0}", median(&mut rates[i]));
+        eprintln!("msg_cpu_ns_{workers} {:.0}", median(&mut cpus[i]));
+    }
+}
+
+/// Rounds of each throughput measurement.
+const THROUGHPUT_ROUNDS: usize = 5;
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }

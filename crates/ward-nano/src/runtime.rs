@@ -165,6 +165,13 @@ pub(crate) struct Recipe {
 
 const SHARDS: usize = 64;
 
+/// One shard of the process registry, on cache lines of its own: the pids of processes that
+/// talk to each other are usually consecutive, so unpadded neighbouring shards would share a
+/// line that every `send` on two workers writes (the lock) and make the cores contend.
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard(Mutex<PidMap<Arc<Proc>>>);
+
 /// Rounds an idle worker looks for work before it yields (see [`RtInner::worker`]).
 const SEARCH_SPINS: u32 = 48;
 /// Rounds, each after a yield, before it sleeps.
@@ -175,7 +182,7 @@ pub(crate) struct RtInner {
     pub config: RuntimeConfig,
     linker: Linker<ProcData>,
     templates: RwLock<HashMap<String, Arc<Template>>>,
-    procs: Vec<Mutex<PidMap<Arc<Proc>>>>,
+    procs: Box<[Shard]>,
     next_pid: AtomicU64,
     live: AtomicUsize,
     pub sched: Arc<Sched>,
@@ -262,7 +269,7 @@ impl Runtime {
             config,
             linker,
             templates: RwLock::new(HashMap::new()),
-            procs: (0..SHARDS).map(|_| Mutex::new(PidMap::default())).collect(),
+            procs: (0..SHARDS).map(|_| Shard::default()).collect(),
             next_pid: AtomicU64::new(1),
             live: AtomicUsize::new(0),
             sched: Sched::new(),
@@ -466,7 +473,7 @@ impl Drop for Runtime {
         // Break the cycles (a process's store holds the runtime) by dropping every task.
         let mut all = sched.drain();
         for shard in &self.inner.procs {
-            all.extend(shard.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, p)| p));
+            all.extend(shard.0.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, p)| p));
         }
         for p in all {
             let task = p.task.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -611,7 +618,7 @@ impl RtInner {
     }
 
     fn shard(&self, pid: Pid) -> std::sync::MutexGuard<'_, PidMap<Arc<Proc>>> {
-        self.procs[(pid as usize) % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
+        self.procs[(pid as usize) % SHARDS].0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn lookup(&self, pid: Pid) -> Option<Arc<Proc>> {

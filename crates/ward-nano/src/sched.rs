@@ -203,7 +203,10 @@ impl Sched {
                     l.streak += 1;
                     return Some(p);
                 }
+                // Now stealable: a sleeping worker must hear of it, or a worker that found
+                // nothing a moment ago sleeps while this one runs every pair in turn.
                 l.deque.push(p);
+                self.notify();
             }
             l.streak = 0;
             if let Some(p) = l.deque.pop() {

@@ -138,10 +138,15 @@ impl WasiCtxBuilder {
 
     /// Sets one environment variable.
     pub fn env(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> &mut Self {
-        let name = name.as_ref();
-        let prefix = format!("{name}=");
-        self.env.retain(|e| !e.starts_with(&prefix));
-        self.env.push(format!("{name}={}", value.as_ref()));
+        let (name, value) = (name.as_ref(), value.as_ref());
+        let is_name = |e: &String| e.strip_prefix(name).is_some_and(|rest| rest.starts_with('='));
+        self.env.retain(|e| !is_name(e));
+        // Built in place, not with `format!`: a server sets a dozen variables per request.
+        let mut var = String::with_capacity(name.len() + 1 + value.len());
+        var.push_str(name);
+        var.push('=');
+        var.push_str(value);
+        self.env.push(var);
         self
     }
 
@@ -373,5 +378,16 @@ mod tests {
         assert!(ctx.args.is_empty() && ctx.env.is_empty());
         assert!(ctx.table.get(0).is_ok() && ctx.table.get(2).is_ok());
         assert!(ctx.table.get(3).is_err());
+    }
+
+    /// Setting a variable again replaces it, and only it: not one whose name merely starts
+    /// with the same letters.
+    #[test]
+    fn a_variable_set_again_replaces_only_itself() {
+        let ctx = WasiCtxBuilder::new()
+            .envs([("PATH", "/a"), ("PATH_INFO", "/x"), ("P", "1"), ("PATH", "/b=c")])
+            .env("P", "2")
+            .build();
+        assert_eq!(ctx.env, ["PATH_INFO=/x", "PATH=/b=c", "P=2"]);
     }
 }

@@ -301,6 +301,9 @@ async fn run_handler(server: &Server, env: Vec<(String, String)>, body: Vec<u8>)
         env,
         stdin: Some(body),
         stdout: Some(stdout.clone()),
+        // The server's threads only parse and answer; the request's instance is made, run and
+        // dropped on one nanoprocess worker.
+        instantiate_on_worker: true,
         ..SpawnOptions::default()
     };
     let proc = match rt.spawn_with(CGI_TEMPLATE, opts) {

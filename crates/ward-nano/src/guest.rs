@@ -150,6 +150,7 @@ fn spawn(
         stdin: None,
         stdout: None,
         stderr: None,
+        on_worker: false,
     };
     let rt = d.rt.clone();
     let me = d.me.clone();

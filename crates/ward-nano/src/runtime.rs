@@ -161,6 +161,8 @@ pub(crate) struct Recipe {
     /// WASI stdout and stderr instead of the template's ([`SpawnOptions::stdout`]).
     pub stdout: Option<OutputPipe>,
     pub stderr: Option<OutputPipe>,
+    /// Instantiate on the worker that first runs it ([`SpawnOptions::instantiate_on_worker`]).
+    pub on_worker: bool,
 }
 
 const SHARDS: usize = 64;
@@ -247,6 +249,14 @@ pub struct SpawnOptions {
     pub stdout: Option<OutputPipe>,
     /// Where its WASI stderr goes (default: the template's).
     pub stderr: Option<OutputPipe>,
+    /// Create its store and instance on the worker thread that first runs it, not on the
+    /// thread that calls `spawn`: for a server spawning from its own threads (an async
+    /// runtime's), which then spend no time instantiating, and whose processes' memory is then
+    /// allocated and freed by the same thread. `spawn` still checks the template, capabilities
+    /// and limits at once, but an instantiation that fails (a limit the module's memory does not
+    /// fit in, a start function that traps) becomes the process's exit reason
+    /// ([`ExitReason::Error`]) instead of the error of `spawn`.
+    pub instantiate_on_worker: bool,
 }
 
 impl Runtime {
@@ -396,6 +406,7 @@ impl Runtime {
             stdin: opts.stdin.map(Arc::from),
             stdout: opts.stdout,
             stderr: opts.stderr,
+            on_worker: opts.instantiate_on_worker,
         };
         let proc = self.inner.spawn(recipe, 0, opts.restart).map_err(ward::Error::Usage)?;
         Ok(ProcHandle { proc, rt: self.inner.clone() })
@@ -708,12 +719,22 @@ impl RtInner {
             tree: Some(recipe.tree.clone()),
             caps: recipe.caps.clone(),
         });
-        let task = match self.make_task(&proc, &recipe) {
-            Ok(t) => t,
-            Err(e) => {
-                recipe.tree.fetch_add(1, Ordering::AcqRel);
-                self.live.fetch_sub(1, Ordering::AcqRel);
-                return Err(e);
+        let task = if recipe.on_worker {
+            let (rt, me, r) = (self.clone(), proc.clone(), recipe.clone());
+            Box::pin(async move {
+                match rt.make_task(&me, &r) {
+                    Ok(task) => task.await,
+                    Err(e) => ExitReason::Error(e),
+                }
+            })
+        } else {
+            match self.make_task(&proc, &recipe) {
+                Ok(t) => t,
+                Err(e) => {
+                    recipe.tree.fetch_add(1, Ordering::AcqRel);
+                    self.live.fetch_sub(1, Ordering::AcqRel);
+                    return Err(e);
+                }
             }
         };
         *proc.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);

@@ -363,3 +363,35 @@ fn selective_receive_with_timeout() {
     assert!(took >= Duration::from_millis(4900) && took < Duration::from_secs(8), "{took:?}");
     assert!(ep.recv(Duration::from_millis(100)).is_none());
 }
+
+/// With `instantiate_on_worker`, a process is instantiated by the worker that first runs it:
+/// it runs like any other, and an instantiation that fails is its exit reason (and gives its
+/// slot back), where the same spawn made eagerly is refused.
+#[test]
+fn a_process_instantiated_on_its_worker_runs_or_ends_with_the_instantiation_error() {
+    let rt = runtime(2);
+    add_plain(&rt, &["echo", "pinger"]);
+    let big = ward::Module::new(rt.engine(), "(module (memory 64) (func (export \"main\")))");
+    let tight = Limits { memory_bytes: 1 << 20, ..Limits::default() };
+    rt.add_template(TemplateSpec::new("big", big.unwrap()).limits(tight)).unwrap();
+    let ep = rt.endpoint();
+    let lazily = || SpawnOptions { instantiate_on_worker: true, ..granted(&ep) };
+
+    let eager = rt.spawn("big").map(|_| ()).unwrap_err().to_string();
+    assert!(eager.contains("template `big`"), "{eager}");
+    let live = rt.live_processes();
+    let lazy = rt.spawn_with("big", lazily()).expect("checked later, on the worker");
+    match lazy.wait(T) {
+        Some(ExitReason::Error(why)) => assert!(why.contains("template `big`"), "{why}"),
+        other => panic!("expected the instantiation error, got {other:?}"),
+    }
+    assert!(rt.wait_idle(T));
+    assert_eq!(rt.live_processes(), live, "the failed process gave its slot back");
+
+    let echo = rt.spawn_with("echo", lazily()).unwrap();
+    let pinger = rt.spawn_with("pinger", lazily()).unwrap();
+    assert!(ep.send(pinger.pid(), 1, &50u32.to_le_bytes(), echo.pid()));
+    ep.recv_tag(3, T).expect("the pair made of lazily instantiated processes finished");
+    assert_eq!(pinger.wait(T), Some(ExitReason::Normal));
+    rt.kill(echo.pid());
+}

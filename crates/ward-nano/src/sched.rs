@@ -203,10 +203,14 @@ impl Sched {
                     l.streak += 1;
                     return Some(p);
                 }
-                // Now stealable: a sleeping worker must hear of it, or a worker that found
-                // nothing a moment ago sleeps while this one runs every pair in turn.
+                // Now stealable. If other processes wait behind it, a sleeping worker must hear
+                // of them, or a worker that found nothing a moment ago sleeps while this one
+                // runs every pair in turn; alone, it runs next here (waking another worker
+                // would only move a ping-pong pair to another core and back).
                 l.deque.push(p);
-                self.notify();
+                if l.deque.len() > 1 {
+                    self.notify();
+                }
             }
             l.streak = 0;
             if let Some(p) = l.deque.pop() {

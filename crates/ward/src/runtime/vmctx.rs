@@ -88,10 +88,9 @@ impl VMFuncRef {
 /// The per-store part of the context, reached from every instance's header.
 ///
 /// Running wasm writes it all the time (fuel, call depth), so it has its cache lines to itself
-/// (128 bytes: a line and the one the hardware prefetches with it): with many stores on many
-/// threads — nanoprocesses — two stores' contexts sharing a line made every worker's writes
-/// slow down the others (message throughput with 2 workers went from 1.5-1.7x to 1.6-1.9x
-/// of 1 worker's).
+/// (128 bytes: a line and the one the hardware prefetches with it): with many stores run by
+/// many threads — nanoprocesses — two stores' contexts sharing a line would make each thread's
+/// writes slow down the other's.
 #[repr(C, align(128))]
 pub(crate) struct VMStoreContext {
     /// Remaining fuel (when the engine consumes fuel).

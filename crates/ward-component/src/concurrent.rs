@@ -2,28 +2,38 @@
 //! sets, subtasks, callback-driven (stackless) async lifts, async lowers, `thread.yield`,
 //! streams and futures.
 //!
-//! Ward's core runtime cannot suspend a core function that is running inside a host call
-//! (only a top-level call parks: `Func::call_resumable`), so there are no separate stacks
-//! here. What suspends is data:
+//! There are no separate stacks here: Ward's interpreter keeps a call's stack as data, and a
+//! task's core call (its core function, or a callback) is made *resumable*
+//! (`ward::Func::call_resumable`), so what suspends is data:
 //!
 //! - a *callback* task (`canon lift ... async (callback ...)`) that returned `WAIT` or `YIELD`
 //!   is a [`Task`] in its scheduler's waiting list; the event loop calls its callback with the
 //!   next event;
 //! - a task whose start waits for backpressure (or its instance's exclusive lock) is waiting
 //!   data too, with its lifted arguments;
-//! - an async lower (`canon lower ... async`) returns at once with a subtask handle.
+//! - an async lower (`canon lower ... async`) returns at once with a subtask handle;
+//! - a task that *blocks* inside its core call (a synchronous call of a callee that has not
+//!   returned, `waitable-set.wait`, `thread.yield`, a synchronous stream or future copy or
+//!   `subtask.cancel`) *parks* that call: the built-in records what the task waits for (a
+//!   [`Block`]) and returns `ward::Error::Park`, the call's execution is kept in the store as
+//!   a `ward::ParkedCall` (no thread, no native stack), and whoever started or resumed the
+//!   task goes on — the waiter's own caller included. The event loop resumes the parked call
+//!   with the built-in's results once the block is ready ([`Block::ready`]).
 //!
-//! Everything that *blocks in place* (a synchronous call of an async callee that did not
-//! finish, `waitable-set.wait`, a synchronous stream or future copy, a stackful async lift
-//! waiting) runs the event loop ([`run_until`]) nested on the host stack until what it waits
-//! for has happened; when nothing can make progress that is the canonical ABI's deadlock
-//! trap. A task blocked in place keeps its instance's exclusive lock, as the specification's
-//! blocked thread does.
+//! A built-in can park only the core call it was called from directly (`Caller::can_park`):
+//! one reached through a nested plain call (a resource destructor, a synchronous lift called
+//! by a synchronous lower) *blocks in place* instead, running the event loop ([`run_until`])
+//! nested on the host stack until what it waits for has happened, as does a block when
+//! [`MAX_PARKED`] calls are parked already. When nothing can make progress that is the
+//! canonical ABI's deadlock trap. A blocked task keeps its instance's exclusive lock until it
+//! returns (its result is delivered), as the specification's blocked thread does until it
+//! exits.
 //!
 //! Every instance linked into one component graph shares one [`Sched`] (instances made by one
 //! `Linker::instantiate`, and instances it imports from). The guest-controlled state is
 //! bounded: handle-table entries (waitables, sets, stream and future ends) by the table's
-//! limit, waiting tasks by [`MAX_WAITING`], a copy's buffer lives in guest memory (only its
+//! limit, waiting tasks by [`MAX_WAITING`], parked core calls (each keeps its interpreter stack,
+//! at most `Config::max_wasm_stack`) by [`MAX_PARKED`], a copy's buffer lives in guest memory (only its
 //! address and length are kept), and stream elements cross as bytes or, for non-plain types,
 //! one value at a time.
 
@@ -32,7 +42,7 @@ use crate::decode::Builtin;
 use crate::error::Error;
 use crate::func::Func;
 use crate::resources::{next_id, Entry, InstanceState};
-use crate::types::{flatten_all, Type};
+use crate::types::{flatten_all, Flat, Type};
 use crate::values::Val;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,6 +54,11 @@ pub(crate) const MAX_FLAT_ASYNC_PARAMS: usize = 4;
 /// The most tasks one scheduler keeps waiting (suspended callback tasks and tasks waiting to
 /// start). A guest that starts more without letting them finish traps.
 pub(crate) const MAX_WAITING: usize = 1 << 16;
+
+/// The most core calls one scheduler keeps parked at once. Each keeps its interpreter stack;
+/// a task that must block when this many are parked blocks in place (see the module
+/// documentation) instead.
+pub(crate) const MAX_PARKED: usize = 1 << 10;
 
 /// Event codes.
 const EVENT_NONE: u32 = 0;
@@ -92,9 +107,9 @@ pub(crate) struct InstConc {
     /// Async-ABI handles in the table (see [`MAX_ASYNC_HANDLES`]).
     entries: u32,
     backpressure: u32,
-    /// A task that needs the instance to itself (a synchronous or callback lift of an async
-    /// function type) is running core code.
-    exclusive: bool,
+    /// The task (its id; 0: none) that has the instance to itself: a synchronous or callback
+    /// lift of an async function type running core code, or blocked in it before returning.
+    exclusive: u64,
     /// Thread indices (`thread.index`): the implicit thread of each live task.
     threads_next: u32,
     threads_free: Vec<u32>,
@@ -302,6 +317,148 @@ enum Wait {
     Yield,
     /// A callback task that returned `WAIT` on this set.
     Set(u32),
+    /// A task whose core call is parked ([`TaskMut::parked`]) until its block is ready.
+    Parked,
+}
+
+/// What a parked core call waits for, and how the built-in that parked it finishes.
+pub(crate) enum Block {
+    /// `waitable-set.wait` on set `si`: the event goes to `ptr` in `mem`.
+    Wait { si: u32, ptr: u32, mem: Option<ward::Memory> },
+    /// `thread.yield`: ready at once, after the tasks ahead of it.
+    Yield,
+    /// A synchronous lower of `callee`, which has not returned: its result is lowered by
+    /// `lower` when it has.
+    Call { callee: Arc<Task>, lower: SyncLower },
+    /// A synchronous `subtask.cancel` of subtask `i` (task `task`).
+    Cancel { i: u32, task: Arc<Task> },
+    /// A synchronous stream or future copy (`sync_waiter`) or copy cancellation on end `i`.
+    Copy { i: u32, sync_waiter: bool },
+}
+
+impl Block {
+    /// Marks the wait where the specification keeps count of it.
+    fn enter(&self, inst: &InstanceState) {
+        let mut s = inst.lock();
+        match self {
+            Block::Wait { si, .. } => {
+                if let Ok(set) = s.set(*si) {
+                    set.num_waiting += 1;
+                }
+            }
+            Block::Copy { i, sync_waiter: true } => {
+                if let Ok(w) = s.waitable(*i) {
+                    w.sync_waiter = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Undoes [`Block::enter`]; a call's lenders get their handles back.
+    fn leave(&self, inst: &InstanceState) {
+        if let Block::Call { lower, .. } = self {
+            lower.lenders.iter().for_each(|l| inst.unlend(*l));
+        }
+        let mut s = inst.lock();
+        match self {
+            Block::Wait { si, .. } => {
+                if let Ok(set) = s.set(*si) {
+                    set.num_waiting = set.num_waiting.saturating_sub(1);
+                }
+            }
+            Block::Copy { i, sync_waiter: true } => {
+                if let Ok(w) = s.waitable(*i) {
+                    w.sync_waiter = false;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the task blocked in `inst` can go on.
+    fn ready(&self, inst: &InstanceState) -> bool {
+        match self {
+            Block::Wait { si, .. } => inst.lock().has_event(*si),
+            Block::Yield => true,
+            Block::Call { callee: task, .. } | Block::Cancel { task, .. } => task.resolved(),
+            Block::Copy { i, .. } => inst.lock().waitable(*i).is_ok_and(|w| w.pending.is_some()),
+        }
+    }
+
+    /// Finishes the blocked built-in (the block is ready): its core results.
+    fn finish<T: 'static>(
+        self,
+        ctx: &mut StoreContextMut<'_, T>,
+        inst: &Arc<InstanceState>,
+    ) -> ward::Result<Vec<ward::Val>> {
+        self.leave(inst);
+        let one = |v: u32| vec![ward::Val::I32(v as i32)];
+        match self {
+            Block::Wait { si, ptr, mem } => {
+                let (code, p1, p2) = inst.lock().take_set_event(si).unwrap_or((EVENT_NONE, 0, 0));
+                write_event(ctx, mem, ptr, p1, p2)?;
+                Ok(one(code))
+            }
+            Block::Yield => Ok(one(current(inst).is_some_and(|t| deliver_cancel(&t)) as u32)),
+            Block::Call { callee, lower } => {
+                let result = callee.lock().result.take();
+                let vals = result.ok_or_else(|| trap("the call was cancelled"))?;
+                lower.finish(ctx, inst, &vals)
+            }
+            Block::Cancel { i, .. } | Block::Copy { i, .. } => Ok(one(inst.lock().take_event(i).2)),
+        }
+    }
+}
+
+/// The shape of a synchronous `canon lower`'s results, made once per lowered function.
+pub(crate) struct LowerShape {
+    pub(crate) opts: Options,
+    pub(crate) results: Box<[Type]>,
+    pub(crate) spilled: bool,
+    /// Core result types (empty when the results spill to `out_ptr`).
+    pub(crate) core_results: Vec<Flat>,
+}
+
+/// One synchronous lower's call, as far as lowering its results goes.
+pub(crate) struct SyncLower {
+    pub(crate) shape: Arc<LowerShape>,
+    pub(crate) out_ptr: Option<u32>,
+    /// Handles the caller lent for the call, released when it returns.
+    pub(crate) lenders: Vec<u32>,
+}
+
+impl SyncLower {
+    /// Lowers the callee's results `vals` into the caller `inst`: the core results.
+    pub(crate) fn finish<T: 'static>(
+        &self,
+        ctx: &mut StoreContextMut<'_, T>,
+        inst: &Arc<InstanceState>,
+        vals: &[Val],
+    ) -> ward::Result<Vec<ward::Val>> {
+        let sh = &self.shape;
+        let mut lw = Lowerer::new(&mut *ctx, &sh.opts, inst, 0, Side::Guest);
+        let flat = lw.lower_values(sh.spilled, vals, &sh.results, self.out_ptr)?;
+        Ok(sh.core_results.iter().zip(flat).map(|(t, bits)| core_val(*t, bits)).collect())
+    }
+}
+
+/// A task's parked core call.
+struct Parked {
+    call: ward::ParkedCall,
+    block: Block,
+    after: After,
+}
+
+/// What a task's core call is, for what its results mean.
+#[derive(Clone, Copy)]
+enum After {
+    /// A callback lift's core function or callback: the packed callback code.
+    Callback,
+    /// A stackful async lift's core function: nothing (it returned with `task.return`).
+    Exit,
+    /// A synchronous lift's core function: the results, lifted into the task's result.
+    SyncLift,
 }
 
 /// Where a task's result goes.
@@ -341,6 +498,12 @@ struct TaskMut {
     exited: bool,
     /// Handles the caller lent for the call, released when it resolves.
     lenders: Vec<u32>,
+    /// The core call runs resumably: a built-in it calls directly may park it.
+    driven: bool,
+    /// What a built-in that is parking the core call waits for (taken when it has parked).
+    block: Option<Block>,
+    /// The parked core call.
+    parked: Option<Parked>,
 }
 
 impl TaskMut {
@@ -383,6 +546,9 @@ impl Task {
                 args: None,
                 exited: false,
                 lenders: Vec::new(),
+                driven: false,
+                block: None,
+                parked: None,
             }),
         })
     }
@@ -432,6 +598,9 @@ impl TaskMut {
             args: None,
             exited: false,
             lenders: Vec::new(),
+            driven: false,
+            block: None,
+            parked: None,
         }
     }
 }
@@ -449,6 +618,8 @@ pub(crate) struct Sched {
 struct SchedInner {
     current: Vec<Arc<Task>>,
     waiting: VecDeque<Arc<Task>>,
+    /// How many of the waiting tasks have a parked core call.
+    parked: usize,
 }
 
 impl Sched {
@@ -482,11 +653,17 @@ impl Sched {
     fn pick(&self) -> Option<(Arc<Task>, Wait)> {
         let mut s = self.lock();
         let pos = s.waiting.iter().position(|t| {
-            let wait = t.lock().wait;
+            let m = t.lock();
+            if m.wait == Wait::Parked {
+                // A blocked task keeps its exclusive lock (if it has it): only its block counts.
+                return m.parked.as_ref().is_some_and(|p| p.block.ready(&t.inst));
+            }
+            let wait = m.wait;
+            drop(m);
             let inst = t.inst.lock();
-            let free = !inst.conc.exclusive || !t.needs_exclusive;
+            let free = inst.conc.exclusive == 0 || !t.needs_exclusive;
             match wait {
-                Wait::None => false,
+                Wait::None | Wait::Parked => false,
                 Wait::Start => free && inst.conc.backpressure == 0,
                 Wait::Yield => free,
                 Wait::Set(si) => free && inst.has_event(si),
@@ -517,25 +694,170 @@ impl Drop for Current {
     }
 }
 
-/// Holds the instance's exclusive lock while a task that needs it runs core code.
-struct Exclusive<'a>(Option<&'a InstanceState>);
-
-impl<'a> Exclusive<'a> {
-    fn take(task: &'a Task) -> Exclusive<'a> {
-        if !task.needs_exclusive {
-            return Exclusive(None);
-        }
-        task.inst.lock().conc.exclusive = true;
-        Exclusive(Some(&task.inst))
+/// Gives `task` its instance's exclusive lock, if it needs it and has not returned.
+fn take_exclusive(task: &Task) {
+    if task.needs_exclusive && !task.resolved() {
+        task.inst.lock().conc.exclusive = task.id;
     }
 }
 
-impl Drop for Exclusive<'_> {
-    fn drop(&mut self) {
-        if let Some(i) = self.0 {
-            i.lock().conc.exclusive = false;
+/// Takes the instance's exclusive lock from `task`, if it has it.
+fn release_exclusive(task: &Task) {
+    let mut s = task.inst.lock();
+    if s.conc.exclusive == task.id {
+        s.conc.exclusive = 0;
+    }
+}
+
+/// A core call of a task: to make, or to resume with the results of the built-in that parked
+/// it.
+enum CoreCall<'a> {
+    Start(ward::Func, &'a [ward::Val]),
+    Resume(ward::ParkedCall, Vec<ward::Val>),
+}
+
+/// Makes (or resumes) `task`'s core call, resumably, as its current task with its exclusive
+/// lock; then acts on its results as `after` says. If a built-in parks it, the task waits
+/// ([`Wait::Parked`]) and this returns: the event loop resumes it.
+fn drive<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    task: &Arc<Task>,
+    call: CoreCall<'_>,
+    after: After,
+) -> ward::Result<()> {
+    let n = match after {
+        After::Callback => 1,
+        After::Exit => 0,
+        After::SyncLift => task
+            .func
+            .as_ref()
+            .and_then(|f| f.lifted_parts())
+            .map_or(0, |p| p.2.core_results.len().min(crate::abi::MAX_FLAT_RESULTS)),
+    };
+    let mut out = vec![ward::Val::I32(0); n];
+    let status = {
+        let _current = Current::enter(task);
+        take_exclusive(task);
+        let was = std::mem::replace(&mut task.lock().driven, true);
+        let status = match call {
+            CoreCall::Start(f, args) => f.call_resumable(&mut *ctx, args, &mut out),
+            CoreCall::Resume(p, host) => p.resume(&mut *ctx, &host, &mut out),
+        };
+        task.lock().driven = was;
+        status
+    };
+    let parked = match status {
+        Err(e) => {
+            task.lock().block = None;
+            release_exclusive(task);
+            return Err(e);
+        }
+        Ok(ward::CallStatus::Parked(parked)) => parked,
+        Ok(ward::CallStatus::Finished) => {
+            let r = finish_core(ctx, task, after, &out);
+            release_exclusive(task);
+            return r;
+        }
+    };
+    let block = task.lock().block.take();
+    let Some(block) = block else {
+        release_exclusive(task);
+        return Err(trap("a host function parked a component task's core call"));
+    };
+    task.lock().parked = Some(Parked { call: parked, block, after });
+    let r = task.inst.sched.park(task, Wait::Parked);
+    match r {
+        Ok(()) => task.inst.sched.lock().parked += 1,
+        Err(_) => {
+            task.lock().parked = None;
+            release_exclusive(task);
         }
     }
+    r
+}
+
+/// `task`'s core call returned `out`.
+fn finish_core<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    task: &Arc<Task>,
+    after: After,
+    out: &[ward::Val],
+) -> ward::Result<()> {
+    match after {
+        After::Callback => callback_code(task, out.first().map_or(0, core_bits) as u32),
+        After::Exit => exit(task),
+        After::SyncLift => {
+            let func = task.func.as_ref().ok_or_else(|| trap("a task without a function"))?;
+            let (_, opts, plan) =
+                func.lifted_parts().ok_or_else(|| trap("not a lifted function"))?;
+            let flat: Vec<u64> = out.iter().map(core_bits).collect();
+            let vals = {
+                let mem: &[u8] = match opts.memory {
+                    Some(m) => m.data(&*ctx),
+                    None => &[],
+                };
+                let inst = &task.inst;
+                let mut lifter =
+                    Lifter { opts, inst, mem, side: Side::Guest, lenders: Vec::new(), lifted: 0 };
+                lifter.lift_values(plan.results_spilled, &flat, &plan.results)?.0
+            };
+            resolve(ctx, task, Some(vals))?;
+            if let Some(post) = opts.post_return {
+                task.inst.set_may_leave(false);
+                let r = post.call(&mut *ctx, out, &mut []);
+                task.inst.set_may_leave(true);
+                r?;
+            }
+            exit(task)
+        }
+    }
+}
+
+/// The task whose core call a built-in of `inst` that `can_park` may park, if there is one
+/// and the scheduler has room for another parked call.
+fn parkable(inst: &InstanceState, can_park: bool) -> Option<Arc<Task>> {
+    if !can_park {
+        return None;
+    }
+    let task = current(inst)?;
+    if !task.lock().driven {
+        return None;
+    }
+    let room = inst.sched.lock().parked < MAX_PARKED;
+    room.then_some(task)
+}
+
+/// Blocks the current task of `inst` until `block` is ready, and finishes the blocked
+/// built-in: parks the task's core call if it can (then this is `Err(Park)`, which the
+/// built-in returns), else runs the event loop in place.
+fn block_on<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    inst: &Arc<InstanceState>,
+    can_park: bool,
+    block: Block,
+) -> ward::Result<Vec<ward::Val>> {
+    block.enter(inst);
+    if let Some(task) = parkable(inst, can_park) {
+        task.lock().block = Some(block);
+        return Err(ward::Error::Park);
+    }
+    let r = run_until(ctx, &inst.sched, || block.ready(inst));
+    if let Err(e) = r {
+        block.leave(inst);
+        return Err(e);
+    }
+    block.finish(ctx, inst)
+}
+
+/// [`block_on`] for a built-in with one `i32` result.
+fn block_on_one<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    inst: &Arc<InstanceState>,
+    can_park: bool,
+    block: Block,
+) -> ward::Result<Option<u64>> {
+    let out = block_on(ctx, inst, can_park, block)?;
+    Ok(out.first().map(core_bits))
 }
 
 /// Runs waiting tasks until `done` holds; traps if nothing can make progress.
@@ -601,6 +923,28 @@ fn resume<T: 'static>(
             }
             callback(ctx, task, event.unwrap_or((EVENT_NONE, 0, 0)))
         }
+        Wait::Parked => {
+            let Some(Parked { call, block, after }) = task.lock().parked.take() else {
+                return Ok(());
+            };
+            {
+                let mut s = task.inst.sched.lock();
+                s.parked = s.parked.saturating_sub(1);
+            }
+            let host = {
+                // The built-in finishes as part of the task (`thread.yield` asks it).
+                let _current = Current::enter(task);
+                block.finish(ctx, &task.inst)
+            };
+            let host = match host {
+                Ok(host) => host,
+                Err(e) => {
+                    release_exclusive(task);
+                    return Err(e);
+                }
+            };
+            drive(ctx, task, CoreCall::Resume(call, host), after)
+        }
     }
 }
 
@@ -623,16 +967,8 @@ fn callback<T: 'static>(
     let Some(cb) = task.func.as_ref().and_then(|f| f.lifted_opts()).and_then(|o| o.callback) else {
         return Err(trap("a callback task without a callback"));
     };
-    let packed = {
-        let _current = Current::enter(task);
-        let _exclusive = Exclusive::take(task);
-        let args =
-            [ward::Val::I32(code as i32), ward::Val::I32(p1 as i32), ward::Val::I32(p2 as i32)];
-        let mut out = [ward::Val::I32(0)];
-        cb.call(&mut *ctx, &args, &mut out)?;
-        core_bits(&out[0]) as u32
-    };
-    callback_code(task, packed)
+    let args = [ward::Val::I32(code as i32), ward::Val::I32(p1 as i32), ward::Val::I32(p2 as i32)];
+    drive(ctx, task, CoreCall::Start(cb, &args), After::Callback)
 }
 
 /// Acts on what a callback (or a callback lift's core function) returned.
@@ -668,7 +1004,7 @@ fn exit(task: &Arc<Task>) -> ward::Result<()> {
 /// Whether `inst` must make a new task of a function with `needs_exclusive` wait to start.
 fn must_wait(inst: &InstanceState, needs_exclusive: bool) -> bool {
     let s = inst.lock();
-    s.conc.backpressure > 0 || (needs_exclusive && s.conc.exclusive)
+    s.conc.backpressure > 0 || (needs_exclusive && s.conc.exclusive != 0)
 }
 
 /// Starts a task (lowers its arguments, calls its core function, acts on a callback's code).
@@ -690,20 +1026,13 @@ fn start<T: 'static>(
     for (t, bits) in plan.core_params.iter().zip(&flat) {
         core_args.push(core_val(*t, *bits));
     }
-    if opts.callback.is_some() {
-        let packed = {
-            let _exclusive = Exclusive::take(task);
-            let mut out = [ward::Val::I32(0)];
-            core.call(&mut *ctx, &core_args, &mut out)?;
-            core_bits(&out[0]) as u32
-        };
-        drop(_current);
-        callback_code(task, packed)
-    } else {
-        core.call(&mut *ctx, &core_args, &mut [])?;
-        drop(_current);
-        exit(task)
-    }
+    drop(_current);
+    let after = match (opts.is_async, opts.callback.is_some()) {
+        (true, true) => After::Callback,
+        (true, false) => After::Exit,
+        (false, _) => After::SyncLift,
+    };
+    drive(ctx, task, CoreCall::Start(core, &core_args), after)
 }
 
 /// Tells the caller of an async lower that its subtask made progress.
@@ -763,6 +1092,9 @@ fn resolve<T: 'static>(
         };
         m.state = TaskState::Resolved;
     }
+    // The exclusive lock is the call's: a task blocked after returning does not keep others
+    // of its instance from starting.
+    release_exclusive(task);
     progress(task);
     Ok(())
 }
@@ -794,6 +1126,53 @@ pub(crate) fn call_sync<T: 'static>(
     caller: Option<&Arc<InstanceState>>,
     args: Vec<Val>,
 ) -> ward::Result<Vec<Val>> {
+    let task = start_sync(ctx, f, caller, args)?;
+    if !task.resolved() {
+        if let Some(c) = caller {
+            check_block(c)?;
+        }
+        run_until(ctx, &task.inst.sched, || task.resolved())?;
+    }
+    let result = task.lock().result.take();
+    result.ok_or_else(|| trap("the call was cancelled"))
+}
+
+/// A synchronous lower's call of async-lifted `f` from `caller`: starts the task; if it has
+/// not returned, the caller's task blocks until it has ([`Block::Call`]: parked if it can be).
+/// The core results, lowered as `lower` says.
+pub(crate) fn call_sync_lowered<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    f: &Func,
+    caller: &Arc<InstanceState>,
+    args: Vec<Val>,
+    lower: SyncLower,
+    can_park: bool,
+) -> ward::Result<Vec<ward::Val>> {
+    let task = match start_sync(ctx, f, Some(caller), args) {
+        Ok(task) => task,
+        Err(e) => {
+            lower.lenders.iter().for_each(|l| caller.unlend(*l));
+            return Err(e);
+        }
+    };
+    let block = Block::Call { callee: task.clone(), lower };
+    if !task.resolved() {
+        if let Err(e) = check_block(caller) {
+            block.leave(caller);
+            return Err(e);
+        }
+        return block_on(ctx, caller, can_park, block);
+    }
+    block.finish(ctx, caller)
+}
+
+/// Starts a task for a synchronous call of async-lifted `f` (it may have to wait to start).
+fn start_sync<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    f: &Func,
+    caller: Option<&Arc<InstanceState>>,
+    args: Vec<Val>,
+) -> ward::Result<Arc<Task>> {
     let (_, opts, _) = f.lifted_parts().ok_or_else(|| trap("not a lifted function"))?;
     let inst = f.lifted_inst().ok_or_else(|| trap("not a lifted function"))?;
     let may_block = f.ty().is_some_and(|t| t.is_async);
@@ -813,14 +1192,7 @@ pub(crate) fn call_sync<T: 'static>(
         }
         r?;
     }
-    if !task.resolved() {
-        if let Some(c) = caller {
-            check_block(c)?;
-        }
-        run_until(ctx, &inst.sched, || task.resolved())?;
-    }
-    let result = task.lock().result.take();
-    result.ok_or_else(|| trap("the call was cancelled"))
+    Ok(task)
 }
 
 /// `canon lower ... async`: a core function that lifts its arguments, starts the callee and
@@ -844,6 +1216,7 @@ pub(crate) fn lower_async<T: 'static>(
         core_params.iter().map(|t| crate::abi::core_type(*t)),
         [ward::ValType::I32],
     );
+    let may_block = ty.is_async;
     let callee = callee.at_type(ty)?;
     Ok(ward::Func::new(ctx.as_context_mut(), core_ty, move |mut caller, args, out| {
         inst.check_may_leave()?;
@@ -858,8 +1231,10 @@ pub(crate) fn lower_async<T: 'static>(
         };
         let out_ptr = if results.is_empty() { None } else { flat.get(used).map(|p| *p as u32) };
         let is_async_lift = callee.lifted_parts().is_some_and(|(_, o, _)| o.is_async);
-        if !is_async_lift {
-            // A host function or a synchronous lift runs to completion now.
+        // A synchronous lift of an `async` function type may block: it runs as a task too.
+        let is_task = is_async_lift || (callee.lifted_parts().is_some() && may_block);
+        if !is_task {
+            // A host function or a synchronous lift that cannot block runs to completion now.
             let called = crate::func::call_func(&mut ctx, &callee, Some(&inst), &vals);
             lenders.iter().for_each(|i| inst.unlend(*i));
             let vals = called.map_err(Error::into_wasm)?;
@@ -873,7 +1248,6 @@ pub(crate) fn lower_async<T: 'static>(
         let (_, copts, _) = callee.lifted_parts().expect("checked above");
         let callee_inst = callee.lifted_inst().expect("a lifted function");
         let sink = Sink::Subtask { caller: inst.clone(), opts: opts.clone(), out_ptr, index: 0 };
-        let may_block = callee.ty().is_some_and(|t| t.is_async);
         let task = Task::new(&callee_inst, Some(callee.clone()), copts, may_block, sink);
         task.lock().lenders = lenders;
         {
@@ -958,8 +1332,10 @@ pub(crate) fn builtin<T: 'static>(
     let opts = env.opts.clone();
     let elem = env.elem.clone();
     Ok(ward::Func::new(ctx.as_context_mut(), core_ty.clone(), move |mut caller, args, out| {
+        let can_park = caller.can_park();
         let mut ctx = caller.as_context_mut();
-        let r = run_builtin(&mut ctx, &b, &opts, &elem, &inst, args)?;
+        let env = Env { opts: &opts, elem: &elem, inst: &inst, can_park };
+        let r = run_builtin(&mut ctx, &b, &env, args)?;
         if let (Some(slot), Some(v)) = (out.first_mut(), r) {
             *slot = match slot {
                 ward::Val::I64(_) => ward::Val::I64(v as i64),
@@ -970,15 +1346,23 @@ pub(crate) fn builtin<T: 'static>(
     }))
 }
 
+/// A built-in's call: its definition's options and element type, its instance, and whether it
+/// may park the core call it was called from.
+struct Env<'a> {
+    opts: &'a Options,
+    elem: &'a Option<Type>,
+    inst: &'a Arc<InstanceState>,
+    can_park: bool,
+}
+
 fn run_builtin<T: 'static>(
     ctx: &mut StoreContextMut<'_, T>,
     b: &Builtin,
-    opts: &Options,
-    elem: &Option<Type>,
-    inst: &Arc<InstanceState>,
+    env: &Env<'_>,
     args: &[ward::Val],
 ) -> ward::Result<Option<u64>> {
     use Builtin as B;
+    let (opts, elem, inst) = (env.opts, env.elem, env.inst);
     match b {
         B::ContextGet(i) => {
             let t = current(inst).ok_or_else(|| trap("no current task"))?;
@@ -1049,6 +1433,9 @@ fn run_builtin<T: 'static>(
             Ok(None)
         }
         B::ThreadYield => {
+            if parkable(inst, env.can_park).is_some() {
+                return block_on_one(ctx, inst, true, Block::Yield);
+            }
             run_ready(ctx, &inst.sched)?;
             let cancelled = current(inst).is_some_and(|t| deliver_cancel(&t));
             Ok(Some(cancelled as u64))
@@ -1072,12 +1459,8 @@ fn run_builtin<T: 'static>(
             };
             if !has {
                 check_block(inst)?;
-                inst.lock().set(si)?.num_waiting += 1;
-                let r = run_until(ctx, &inst.sched, || inst.lock().has_event(si));
-                if let Ok(set) = inst.lock().set(si) {
-                    set.num_waiting = set.num_waiting.saturating_sub(1);
-                }
-                r?;
+                let block = Block::Wait { si, ptr, mem: opts.memory };
+                return block_on_one(ctx, inst, env.can_park, block);
             }
             let (code, p1, p2) = inst.lock().take_set_event(si).unwrap_or((EVENT_NONE, 0, 0));
             write_event(ctx, opts.memory, ptr, p1, p2)?;
@@ -1134,7 +1517,7 @@ fn run_builtin<T: 'static>(
         {
             Err(block_trap())
         }
-        B::SubtaskCancel { is_async } => subtask_cancel(ctx, inst, arg(args, 0), *is_async),
+        B::SubtaskCancel { is_async } => subtask_cancel(ctx, env, arg(args, 0), *is_async),
         B::CopyNew { future, .. } => {
             let shared =
                 Arc::new(Mutex::new(Shared { elem: elem.clone(), dropped: false, pending: None }));
@@ -1156,9 +1539,9 @@ fn run_builtin<T: 'static>(
             };
             Ok(Some(r as u64 | (w as u64) << 32))
         }
-        B::Copy { future, write, .. } => copy(ctx, inst, opts, elem, *future, *write, args),
+        B::Copy { future, write, .. } => copy(ctx, env, *future, *write, args),
         B::CancelCopy { future, write, is_async, .. } => {
-            cancel_copy(ctx, inst, *future, *write, *is_async, arg(args, 0))
+            cancel_copy(ctx, env, *future, *write, *is_async, arg(args, 0))
         }
         B::DropEnd { future, write, .. } => {
             drop_end(inst, *future, *write, arg(args, 0))?;
@@ -1173,10 +1556,11 @@ fn run_builtin<T: 'static>(
 
 fn subtask_cancel<T: 'static>(
     ctx: &mut StoreContextMut<'_, T>,
-    inst: &Arc<InstanceState>,
+    env: &Env<'_>,
     i: u32,
     is_async: bool,
 ) -> ward::Result<Option<u64>> {
+    let inst = env.inst;
     let task = {
         let mut s = inst.lock();
         let w = s.waitable(i)?;
@@ -1231,7 +1615,7 @@ fn subtask_cancel<T: 'static>(
                 return Ok(Some(BLOCKED as u64));
             }
             check_block(inst)?;
-            run_until(ctx, &inst.sched, || task.resolved())?;
+            return block_on_one(ctx, inst, env.can_park, Block::Cancel { i, task });
         }
     }
     let (_, _, state) = inst.lock().take_event(i);
@@ -1357,13 +1741,12 @@ fn remain(inst: &InstanceState, i: u32) -> (u32, u32) {
 #[allow(clippy::too_many_arguments)]
 fn copy<T: 'static>(
     ctx: &mut StoreContextMut<'_, T>,
-    inst: &Arc<InstanceState>,
-    opts: &Options,
-    elem: &Option<Type>,
+    env: &Env<'_>,
     future: bool,
     write: bool,
     args: &[ward::Val],
 ) -> ward::Result<Option<u64>> {
+    let (inst, opts, elem) = (env.inst, env.opts, env.elem);
     let (i, ptr) = (arg(args, 0), arg(args, 1));
     let len = if future { 1 } else { arg(args, 2) };
     let (shared, state, wset) = end_parts(inst, i, future, write)?;
@@ -1452,14 +1835,7 @@ fn copy<T: 'static>(
             return Ok(Some(BLOCKED as u64));
         }
         check_block(inst)?;
-        inst.lock().waitable(i)?.sync_waiter = true;
-        let r = run_until(ctx, &inst.sched, || {
-            inst.lock().waitable(i).is_ok_and(|w| w.pending.is_some())
-        });
-        if let Ok(w) = inst.lock().waitable(i) {
-            w.sync_waiter = false;
-        }
-        r?;
+        return block_on_one(ctx, inst, env.can_park, Block::Copy { i, sync_waiter: true });
     }
     let (_, _, payload) = inst.lock().take_event(i);
     Ok(Some(payload as u64))
@@ -1485,12 +1861,13 @@ fn is_number(t: &Option<Type>) -> bool {
 
 fn cancel_copy<T: 'static>(
     ctx: &mut StoreContextMut<'_, T>,
-    inst: &Arc<InstanceState>,
+    env: &Env<'_>,
     future: bool,
     write: bool,
     is_async: bool,
     i: u32,
 ) -> ward::Result<Option<u64>> {
+    let inst = env.inst;
     let (shared, state, wset) = end_parts(inst, i, future, write)?;
     let sync_waiter = inst.lock().waitable(i)?.sync_waiter;
     if state != CopyState::Copying || sync_waiter {
@@ -1526,7 +1903,7 @@ fn cancel_copy<T: 'static>(
             return Ok(Some(BLOCKED as u64));
         }
         check_block(inst)?;
-        run_until(ctx, &inst.sched, || inst.lock().waitable(i).is_ok_and(|w| w.pending.is_some()))?;
+        return block_on_one(ctx, inst, env.can_park, Block::Copy { i, sync_waiter: false });
     }
     let (_, _, payload) = inst.lock().take_event(i);
     Ok(Some(payload as u64))

@@ -6,6 +6,7 @@ use crate::abi::{
     core_bits, core_type, core_val, trap, Lifter, Lowerer, Options, Side, MAX_FLAT_PARAMS,
     MAX_FLAT_RESULTS,
 };
+use crate::concurrent::{call_sync_lowered, LowerShape, SyncLower};
 use crate::error::Error;
 use crate::resources::{next_id, Handle, InstanceState, ResourceType};
 use crate::types::{flatten_all, Flat, FuncType, Type};
@@ -533,11 +534,19 @@ pub(crate) fn lower<T: 'static>(
         _ => None,
     };
     let callee_async = ty_is_async;
+    let async_lift = callee.lifted_opts().is_some_and(|o| o.is_async);
+    let shape = Arc::new(LowerShape {
+        opts: opts.clone(),
+        results: plan.results.clone(),
+        spilled: plan.results_spilled,
+        core_results: core_results.clone(),
+    });
     Ok(ward::Func::new(ctx.as_context_mut(), core_ty, move |mut caller, args, out| {
         inst.check_may_leave()?;
         if callee_async {
             crate::concurrent::check_block(&inst)?;
         }
+        let can_park = caller.can_park();
         let mut ctx = caller.as_context_mut();
         if let Some(f) = &typed_host {
             let f = f
@@ -561,13 +570,19 @@ pub(crate) fn lower<T: 'static>(
             Lifter::lift_guest_args(&opts, &inst, mem, plan.params_spilled, &flat, &plan.params)?
         };
         let out_ptr = if plan.results_spilled { flat.get(used).map(|p| *p as u32) } else { None };
-        let called = call_func(&mut ctx, &callee, Some(&inst), &vals);
-        lenders.iter().for_each(|i| inst.unlend(*i));
-        let vals = called.map_err(Error::into_wasm)?;
-        let mut lw = Lowerer::new(&mut ctx, &opts, &inst, 0, Side::Guest);
-        let flat_out = lw.lower_values(plan.results_spilled, &vals, &plan.results, out_ptr)?;
-        for ((slot, bits), t) in out.iter_mut().zip(flat_out).zip(&core_results) {
-            *slot = core_val(*t, bits);
+        let core = if async_lift {
+            // The callee may not return at once: the caller's task then blocks (parks).
+            let lower = SyncLower { shape: shape.clone(), out_ptr, lenders };
+            call_sync_lowered(&mut ctx, &callee, &inst, vals, lower, can_park)?
+        } else {
+            let called = call_func(&mut ctx, &callee, Some(&inst), &vals);
+            lenders.iter().for_each(|i| inst.unlend(*i));
+            let vals = called.map_err(Error::into_wasm)?;
+            let lower = SyncLower { shape: shape.clone(), out_ptr, lenders: Vec::new() };
+            lower.finish(&mut ctx, &inst, &vals)?
+        };
+        for (slot, v) in out.iter_mut().zip(core) {
+            *slot = v;
         }
         Ok(())
     }))

@@ -64,6 +64,10 @@ const ENFORCED: &[&str] = &[
     "async/futures-must-write.wast",
     "async/trap-if-transfer-in-waitable-set.wast",
     "async/trap-on-reenter.wast",
+    "async/async-calls-sync.wast",
+    "async/cancel-subtask.wast",
+    "async/sync-barges-in.wast",
+    "async/sync-streams.wast",
 ];
 
 fn loud(text: &str) {

@@ -319,3 +319,97 @@ fn async_calls_yield_every_fuel_interval() {
     // About 400,000 units of fuel (4 per iteration): some 40 intervals.
     assert!((20..=80).contains(&pending), "yielded {pending} times");
 }
+
+/// A resumable call made from inside a host function parks its own execution and lets the host
+/// function (and the outer call) go on; another host function resumes it later. A host
+/// function reached through a nested plain call cannot park.
+#[test]
+fn a_resumable_call_inside_a_host_function_parks_alone() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (import "host" "receive" (func $receive (result i32)))
+            (import "host" "spawn" (func $spawn (result i32)))
+            (import "host" "finish" (func $finish (result i32)))
+            (import "host" "plain" (func $plain (result i32)))
+            (func (export "inner") (result i32) (i32.add (call $receive) (i32.const 1)))
+            (func (export "outer") (result i32)
+              ;; spawn parks `inner` and says 0 (not finished); finish resumes it: 41 + 1.
+              (i32.add (i32.mul (call $spawn) (i32.const 1000)) (call $finish)))
+            (func (export "nested") (result i32) (call $plain)))"#,
+    )
+    .unwrap();
+    let mut linker: Linker<Vec<ward::ParkedCall>> = Linker::new(&engine);
+    linker
+        .func_wrap("host", "receive", |c: Caller<'_, Vec<ward::ParkedCall>>| -> ward::Result<i32> {
+            if c.can_park() {
+                Err(Error::Park)
+            } else {
+                Ok(-100)
+            }
+        })
+        .unwrap();
+    linker
+        .func_wrap(
+            "host",
+            "spawn",
+            |mut c: Caller<'_, Vec<ward::ParkedCall>>| -> ward::Result<i32> {
+                let inner = c.get_export("inner").and_then(|e| e.into_func()).unwrap();
+                let mut out = [Val::I32(0)];
+                match inner.call_resumable(&mut c, &[], &mut out)? {
+                    CallStatus::Parked(p) => {
+                        c.data_mut().push(p);
+                        Ok(0)
+                    }
+                    CallStatus::Finished => Ok(1),
+                }
+            },
+        )
+        .unwrap();
+    linker
+        .func_wrap(
+            "host",
+            "finish",
+            |mut c: Caller<'_, Vec<ward::ParkedCall>>| -> ward::Result<i32> {
+                let parked = c.data_mut().pop().expect("a parked call");
+                let mut out = [Val::I32(0)];
+                let status = parked.resume(&mut c, &[Val::I32(41)], &mut out)?;
+                assert!(matches!(status, CallStatus::Finished));
+                Ok(out[0].unwrap_i32())
+            },
+        )
+        .unwrap();
+    linker
+        .func_wrap(
+            "host",
+            "plain",
+            |mut c: Caller<'_, Vec<ward::ParkedCall>>| -> ward::Result<i32> {
+                // `inner` called plainly from here: its `receive` cannot park.
+                let inner = c.get_export("inner").and_then(|e| e.into_func()).unwrap();
+                let mut out = [Val::I32(0)];
+                inner.call(&mut c, &[], &mut out)?;
+                Ok(out[0].unwrap_i32())
+            },
+        )
+        .unwrap();
+    let mut store = Store::new(&engine, Vec::new());
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let outer = instance.get_typed_func::<(), i32>(&mut store, "outer").unwrap();
+    assert_eq!(outer.call(&mut store, ()).unwrap(), 42);
+    assert!(store.data().is_empty());
+    let nested = instance.get_typed_func::<(), i32>(&mut store, "nested").unwrap();
+    assert_eq!(nested.call(&mut store, ()).unwrap(), -99);
+    // A call parked inside a host function can also be resumed from the top level.
+    let spawn_only = instance.get_func(&mut store, "inner").unwrap();
+    let mut out = [Val::I32(0)];
+    let CallStatus::Parked(p) = spawn_only.call_resumable(&mut store, &[], &mut out).unwrap()
+    else {
+        panic!("expected to park");
+    };
+    assert!(matches!(
+        p.resume(&mut store, &[Val::I32(6)], &mut out).unwrap(),
+        CallStatus::Finished
+    ));
+    assert_eq!(out[0], Val::I32(7));
+}

@@ -261,7 +261,8 @@ fn drive<T>(store: &mut Store<T>, ex: &mut Execution, mode: ParkMode) -> Result<
                 // only ever used through shared references.
                 let f = unsafe { &*f };
                 let level = suspend_stack(store, ex);
-                let caller = Caller::new(store, ex.caller_instance());
+                let mut caller = Caller::new(store, ex.caller_instance());
+                caller.can_park = mode == ParkMode::Allow;
                 let outcome = f(caller, ex.host_slots());
                 store.inner.suspended_stacks.truncate(level);
                 match outcome {
@@ -323,8 +324,8 @@ fn epoch_deadline<T>(store: &mut Store<T>, can_yield: bool) -> Result<bool> {
 fn refuse_park(e: Error) -> Error {
     match e {
         Error::Park => Error::usage(
-            "a host function asked to park the call, which is possible only for calls made with \
-             `Func::call_resumable` (and not from inside a host function)",
+            "a host function asked to park the call, which is possible only for a host function \
+             called directly by the wasm code of a call made with `Func::call_resumable`",
         ),
         e => e,
     }
@@ -409,8 +410,12 @@ impl Func {
     /// be resumed later with [`ParkedCall::resume`]. This is how an embedder waits for an event
     /// (a message, I/O) without holding a thread per guest.
     ///
-    /// Calls made from inside a host function cannot park (parking would have to unwind the
-    /// host function's native frames); there, [`Error::Park`] fails the call.
+    /// A resumable call may be made (and a parked call resumed) from inside a host function:
+    /// it parks only its own execution, which is data; the host function it runs in goes on
+    /// when it parks. Only a host function called directly by the resumable call's own wasm
+    /// code can park it ([`Caller::can_park`]); one reached through a nested plain call
+    /// cannot (parking would have to unwind the host function's native frames), and there
+    /// [`Error::Park`] fails the call.
     ///
     /// See [`ParkedCall`] for an example.
     pub fn call_resumable<T>(
@@ -428,11 +433,6 @@ impl Func {
             call_raw(store, self.index, &args, &mut out)?;
             super::func::read_vals(ty.results(), &out, &store.inner, results);
             return Ok(CallStatus::Finished);
-        }
-        if store.wasm_nesting > 0 {
-            return Err(Error::usage(
-                "`Func::call_resumable` cannot be used from inside a host function",
-            ));
         }
         let nesting = Nesting::enter(store)?;
         let ex = Execution::new(&mut nesting.store.inner, self.index, &args)?;
@@ -471,11 +471,6 @@ impl ParkedCall {
     ) -> Result<CallStatus> {
         let store = store.as_context_mut().0;
         store.check(self.store_id);
-        if store.wasm_nesting > 0 {
-            return Err(Error::usage(
-                "a parked call cannot be resumed from inside a host function",
-            ));
-        }
         check_count("result", self.ty.results().len(), results.len())?;
         let host_ty = store.inner.funcs[self.host.index as usize].ty.clone();
         check_count("host result", host_ty.results().len(), host_results.len())?;

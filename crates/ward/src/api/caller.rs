@@ -41,6 +41,9 @@ use crate::engine::Engine;
 pub struct Caller<'a, T> {
     pub(crate) store: &'a mut Store<T>,
     pub(crate) instance: Option<Instance>,
+    /// Whether the call that reached this host function parks when it returns
+    /// [`Error::Park`](crate::Error::Park) (see [`Caller::can_park`]).
+    pub(crate) can_park: bool,
 }
 
 impl<'a, T> Caller<'a, T> {
@@ -52,7 +55,33 @@ impl<'a, T> Caller<'a, T> {
 
     pub(crate) fn new(store: &'a mut Store<T>, instance: Option<u32>) -> Caller<'a, T> {
         let store_id = store.id();
-        Caller { store, instance: instance.map(|index| Instance { store_id, index }) }
+        Caller {
+            store,
+            instance: instance.map(|index| Instance { store_id, index }),
+            can_park: false,
+        }
+    }
+
+    /// Whether returning [`Error::Park`](crate::Error::Park) from this host function parks the
+    /// call that reached it: the host function was called directly by the wasm code of a
+    /// resumable call ([`Func::call_resumable`](crate::Func::call_resumable) or
+    /// [`ParkedCall::resume`](crate::ParkedCall::resume)). Elsewhere parking fails the call.
+    ///
+    /// ```
+    /// use ward::{CallStatus, Caller, Engine, Error, Func, FuncType, Store, Val, ValType};
+    /// let mut store = Store::new(&Engine::default(), ());
+    /// let ty = FuncType::new([], [ValType::I32]);
+    /// let f = Func::new(&mut store, ty, |caller: Caller<'_, ()>, _, out| {
+    ///     out[0] = Val::I32(caller.can_park() as i32);
+    ///     Ok(())
+    /// });
+    /// let mut out = [Val::I32(-1)];
+    /// f.call(&mut store, &[], &mut out)?;
+    /// assert_eq!(out[0], Val::I32(0)); // the embedder called it: nothing to park
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn can_park(&self) -> bool {
+        self.can_park
     }
 
     /// The embedder's data.

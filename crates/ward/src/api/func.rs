@@ -259,11 +259,11 @@ pub(crate) fn dynamic_host_func<T: 'static>(
     f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
 ) -> HostFunc<T> {
     Arc::new(move |caller: Caller<'_, T>, slots: &mut [u64]| {
-        let Caller { store, instance } = caller;
+        let Caller { store, instance, can_park } = caller;
         let mut params = vec![Val::I32(0); ty.params().len()];
         read_vals(ty.params(), slots, &store.inner, &mut params);
         let mut results: Vec<Val> = ty.results().iter().map(|t| zero_of(*t)).collect();
-        f(Caller { store: &mut *store, instance }, &params, &mut results)?;
+        f(Caller { store: &mut *store, instance, can_park }, &params, &mut results)?;
         let out = encode_vals(store, "host function result", ty.results(), &results)?;
         slots[..out.len()].copy_from_slice(&out);
         Ok(())

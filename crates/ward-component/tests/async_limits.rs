@@ -3,7 +3,9 @@
 //! them, rather than making the host hold up to 2^28 table entries; one that drops them can
 //! go on forever.
 
-use ward_component::{Component, Linker, Val};
+mod common;
+
+use ward_component::Val;
 
 /// `run(n, drop)` makes `n` waitable sets, dropping each at once if `drop` is set; it returns
 /// how many it made.
@@ -43,13 +45,7 @@ const GUEST: &str = r#"(component
     (canon lift (core func $i "streams"))))"#;
 
 fn call(name: &str, args: &[Val]) -> Result<Val, ward_component::Error> {
-    let engine = ward::Engine::default();
-    let component = Component::new(&engine, GUEST).unwrap();
-    let mut store = ward::Store::new(&engine, ());
-    let instance = Linker::new(&engine).instantiate(&mut store, &component).unwrap();
-    let mut out = [Val::U32(0)];
-    instance.get_func(name).unwrap().call(&mut store, args, &mut out)?;
-    Ok(out[0].clone())
+    common::call_fresh(GUEST, name, args)
 }
 
 #[test]

@@ -7,6 +7,8 @@
 //! their caller, `$D`, writes it, after its `canon lower ... async` call has returned. Without
 //! parking, the caller could never go on: the call would end in the deadlock trap.
 
+mod common;
+
 use ward_component::{Component, Linker, Val};
 
 const COMPONENT: &str = r#"(component
@@ -238,13 +240,7 @@ fn run(name: &str) -> Result<Val, ward_component::Error> {
 }
 
 fn run_with(name: &str, args: &[Val]) -> Result<Val, ward_component::Error> {
-    let engine = ward::Engine::default();
-    let component = Component::new(&engine, COMPONENT).unwrap();
-    let mut store = ward::Store::new(&engine, ());
-    let instance = Linker::new(&engine).instantiate(&mut store, &component).unwrap();
-    let mut out = [Val::U32(0)];
-    instance.get_func(name).unwrap().call(&mut store, args, &mut out)?;
-    Ok(out[0].clone())
+    common::call_fresh(COMPONENT, name, args)
 }
 
 #[test]

@@ -1,9 +1,10 @@
-//! Test components shared by the value tests: a bump allocator, and a component whose export
-//! `run` forwards its argument to a host import `echo` and returns what `echo` returns.
+//! Test components shared by the tests: a bump allocator, a component whose export `run`
+//! forwards its argument to a host import `echo` and returns what `echo` returns, and a call of
+//! one export of a freshly instantiated component.
 
 #![allow(dead_code)]
 
-use ward_component::{Error, Linker, Val};
+use ward_component::{Component, Error, Linker, Val};
 
 /// A bump allocator and memory, shared by every test component.
 pub const LIBC: &str = r#"
@@ -68,4 +69,16 @@ pub fn echo_linker(engine: &ward::Engine) -> Result<Linker<Vec<Val>>, Error> {
         Ok(())
     })?;
     Ok(linker)
+}
+
+/// Instantiates `component` (text) in a fresh engine and store with no imports and calls its
+/// export `name` with `args`; its one result.
+pub fn call_fresh(component: &str, name: &str, args: &[Val]) -> Result<Val, Error> {
+    let engine = ward::Engine::default();
+    let component = Component::new(&engine, component).unwrap();
+    let mut store = ward::Store::new(&engine, ());
+    let instance = Linker::new(&engine).instantiate(&mut store, &component).unwrap();
+    let mut out = [Val::U32(0)];
+    instance.get_func(name).unwrap().call(&mut store, args, &mut out)?;
+    Ok(out[0].clone())
 }

@@ -1,6 +1,7 @@
 //! Gives the crate a build id, `WARD_BUILD_ID`: a hash of its own source files. Ahead-of-time
 //! artifacts carry it, so code compiled by one build of Ward is never loaded by another build
 //! with the same version number whose native code or runtime calls differ (`api/artifact.rs`).
+//! Also decides whether the interpreter's handlers jump to each other (`ward_tail_dispatch`).
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,20 @@ fn main() {
         eat(&std::fs::read(f).unwrap_or_else(|e| panic!("cannot read {}: {e}", f.display())));
     }
     println!("cargo:rustc-env=WARD_BUILD_ID={h:016x}");
+
+    // The interpreter's threaded dispatch (`src/interp/threaded.rs`) ends each handler with a
+    // call in tail position. Optimised builds on these targets turn it into a jump; anywhere
+    // else the handlers return to a loop instead, so the native stack never grows with the
+    // number of instructions run. Debug assertions add checks that keep some tail calls calls
+    // (seen: memory access handlers at opt-level 2), so they select the loop as well.
+    println!("cargo::rustc-check-cfg=cfg(ward_tail_dispatch)");
+    let optimised = matches!(std::env::var("OPT_LEVEL").as_deref(), Ok("2" | "3" | "s" | "z"))
+        && std::env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_none();
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if optimised && matches!(arch.as_str(), "x86_64" | "aarch64") && os != "windows" {
+        println!("cargo::rustc-cfg=ward_tail_dispatch");
+    }
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=Cargo.toml");
 }

@@ -27,13 +27,16 @@ const GUEST: &str = r#"(module
   (func (export "notify") (param $addr i32) (param $count i32) (result i32)
     (memory.atomic.notify (local.get $addr) (local.get $count)))
   ;; Ping-pong over the word at 16: wait while it is not `me`, then hand it to the other side.
+  ;; The wait expects the value the check saw: loading the word again could read `me`, just
+  ;; handed over, and wait for a change that only this side would make.
   (func (export "pingpong") (param $me i32) (param $other i32) (param $rounds i32)
+    (local $seen i32)
     (loop $l
       (block $mine
         (loop $w
-          (br_if $mine (i32.eq (i32.atomic.load (i32.const 16)) (local.get $me)))
-          (drop (memory.atomic.wait32 (i32.const 16) (i32.atomic.load (i32.const 16))
-            (i64.const -1)))
+          (local.set $seen (i32.atomic.load (i32.const 16)))
+          (br_if $mine (i32.eq (local.get $seen) (local.get $me)))
+          (drop (memory.atomic.wait32 (i32.const 16) (local.get $seen) (i64.const -1)))
           (br $w)))
       (i32.atomic.store (i32.const 32) (i32.add (i32.atomic.load (i32.const 32)) (i32.const 1)))
       (i32.atomic.store (i32.const 16) (local.get $other))

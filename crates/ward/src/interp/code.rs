@@ -28,7 +28,13 @@ macro_rules! define_instrs {
     ) => {
         /// One interpreter instruction. Kept at 16 bytes; instructions that need more operands
         /// are followed by an [`Instr::Arg`] word or use a side table of [`CompiledFunc`].
+        ///
+        /// `repr(u16)`: the opcode is the first two bytes and variants are numbered in
+        /// declaration order, so the threaded dispatch (`threaded.rs`) can index its handler
+        /// table with it (see [`Instr::opcode`]). No variant may hold a field aligned to 8
+        /// bytes, or the payload would move to offset 8 and the instruction grow to 24 bytes.
         #[derive(Clone, Copy, Debug, PartialEq)]
+        #[repr(u16)]
         pub(crate) enum Instr {
             $(
                 #[doc = concat!("`", stringify!($bin), "`: `d = a op b`.")]
@@ -59,6 +65,8 @@ macro_rules! define_instrs {
                 $brimm { a: Slot, i: i32, t: u32 },
             )*
             $($rest)*
+            /// Never emitted: its opcode is the number of real opcodes ([`OPCODES`]).
+            OpcodeCount,
         }
 
         impl Instr {
@@ -182,8 +190,8 @@ define_instrs! {
         Copy2 { d: Slot, a: Slot },
         /// `d = v` (32 bits, zero-extended).
         Const32 { d: Slot, v: u32 },
-        /// `d = v`.
-        Const64 { d: Slot, v: u64 },
+        /// `d = hi << 32 | lo` (two halves: a `u64` field would make `Instr` 24 bytes).
+        Const64 { d: Slot, lo: u32, hi: u32 },
         /// `d = v128_consts[k]`.
         ConstV128 { d: Slot, k: u32 },
         /// `d = c != 0 ? a : b` with `c` in the following `Arg.x` (one slot).
@@ -261,21 +269,21 @@ define_instrs! {
         /// `d = (a == b)` for references (i32 result).
         RefEq { d: Slot, a: Slot, b: Slot },
         /// v128 unary operation.
-        V128Unary { d: Slot, a: Slot, op: SimdUnary },
+        V128Unary { op: SimdUnary, d: Slot, a: Slot },
         /// v128 binary operation.
-        V128Binary { d: Slot, a: Slot, b: Slot, op: SimdBinary },
+        V128Binary { op: SimdBinary, d: Slot, a: Slot, b: Slot },
         /// v128 ternary operation; third operand in `Arg.x`.
-        V128Ternary { d: Slot, a: Slot, b: Slot, op: SimdTernary },
+        V128Ternary { op: SimdTernary, d: Slot, a: Slot, b: Slot },
         /// v128 -> i32 test.
-        V128Test { d: Slot, a: Slot, op: SimdTest },
+        V128Test { op: SimdTest, d: Slot, a: Slot },
         /// v128 shift by the i32 in `b`.
-        V128Shift { d: Slot, a: Slot, b: Slot, op: SimdShift },
+        V128Shift { op: SimdShift, d: Slot, a: Slot, b: Slot },
         /// Scalar splat.
-        V128Splat { d: Slot, a: Slot, op: SimdSplat },
+        V128Splat { op: SimdSplat, d: Slot, a: Slot },
         /// Lane extract.
-        V128Extract { d: Slot, a: Slot, op: SimdExtract, lane: u8 },
+        V128Extract { op: SimdExtract, lane: u8, d: Slot, a: Slot },
         /// Lane replace with the scalar in `b`.
-        V128Replace { d: Slot, a: Slot, b: Slot, op: SimdReplace, lane: u8 },
+        V128Replace { op: SimdReplace, lane: u8, d: Slot, a: Slot, b: Slot },
         /// `i8x16.shuffle` with lanes `shuffles[Arg.x]`.
         V128Shuffle { d: Slot, a: Slot, b: Slot },
         /// SIMD load variants (splat, extend, zero); kind and memarg in `memargs[m]`.
@@ -996,13 +1004,29 @@ impl CompiledFunc {
     }
 }
 
+impl Instr {
+    /// The opcode: the variant's number in declaration order.
+    pub(crate) const fn opcode(&self) -> u16 {
+        // SAFETY: `Instr` is `repr(u16)`, so its first two bytes are the initialised tag.
+        unsafe { *(self as *const Instr as *const u16) }
+    }
+}
+
+/// The number of opcodes (the size of a table indexed by [`Instr::opcode`]).
+pub(crate) const OPCODES: usize = Instr::OpcodeCount.opcode() as usize;
+
+const _: () = assert!(std::mem::size_of::<Instr>() == 16, "Instr must stay 16 bytes");
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn instructions_stay_small() {
-        assert!(std::mem::size_of::<Instr>() <= 16, "{}", std::mem::size_of::<Instr>());
+    fn opcodes_follow_declaration_order() {
+        assert_eq!(Instr::I32Add { d: 0, a: 0, b: 0 }.opcode(), 0);
+        assert_eq!(Instr::I32Sub { d: 1, a: 2, b: 3 }.opcode(), 1);
+        assert!(Instr::Copy { d: 0, a: 0 }.opcode() < OPCODES as u16);
+        assert_ne!(Instr::Copy { d: 0, a: 0 }.opcode(), Instr::Copy2 { d: 0, a: 0 }.opcode());
     }
 
     #[test]

@@ -5,15 +5,14 @@
 //! reaches a host function; the generic driver in the API layer calls the host and runs again.
 
 use super::code::{AtomicOp, CompiledFunc, Instr, MemKind};
-use super::num;
+use super::threaded;
 use crate::error::{clip, Error, FrameInfo, Result, Trap, TrapCode};
 
 /// The longest function or module name kept in a backtrace frame, in bytes.
 const MAX_NAME_BYTES: usize = 1024;
 use crate::runtime::vmctx::{vm_read, VMContext, VMFuncRef};
 use crate::runtime::{
-    ExnObject, FuncKind, GlobalCell, InstanceData, LinearMemory, StoreInner, SuspendedStack,
-    TableInstance,
+    ExnObject, FuncKind, InstanceData, LinearMemory, StoreInner, SuspendedStack, TableInstance,
 };
 
 /// What stopped [`Execution::run`].
@@ -33,62 +32,18 @@ pub(crate) enum Outcome {
     FuelYield,
 }
 
-/// Defines, in the calling function, the macros that read and write frame slots through the
-/// frame pointer `$sp`: `rd!(s)`, `wr!(s, v)`, `rd128!(s)`, `wr128!(s, v)` and `i32_!(s)`.
-/// Called as `slot_access!($ sp)`: the `$` token is passed in so that the generated macros can
-/// have parameters of their own.
-#[rustfmt::skip] // rustfmt re-indents the `$d` tokens on every run.
-macro_rules! slot_access {
-    ($d:tt $sp:ident) => {
-        macro_rules! rd {
-            ($d s:expr) => {
-                // SAFETY: slots named by translated code are inside the frame window, which
-                // `enter` (or the call fast path) checked fits the value stack.
-                unsafe { *$sp.add($d s as usize) }
-            };
-        }
-        macro_rules! wr {
-            ($d s:expr, $d v:expr) => {{
-                let v: u64 = $d v;
-                // SAFETY: as for `rd`.
-                unsafe { *$sp.add($d s as usize) = v }
-            }};
-        }
-        #[allow(unused_macros)]
-        macro_rules! rd128 {
-            ($d s:expr) => {
-                (rd!($d s) as u128) | ((rd!($d s + 1) as u128) << 64)
-            };
-        }
-        #[allow(unused_macros)]
-        macro_rules! wr128 {
-            ($d s:expr, $d v:expr) => {{
-                let v: u128 = $d v;
-                wr!($d s, v as u64);
-                wr!($d s + 1, (v >> 64) as u64);
-            }};
-        }
-        #[allow(unused_macros)]
-        macro_rules! i32_ {
-            ($d s:expr) => {
-                rd!($d s) as u32
-            };
-        }
-    };
-}
-
 mod gc;
 
-struct Frame {
+pub(super) struct Frame {
     /// Store function index (for backtraces).
-    func: u32,
-    code: *const CompiledFunc,
+    pub(super) func: u32,
+    pub(super) code: *const CompiledFunc,
     /// Where to continue in this frame.
-    pc: u32,
+    pub(super) pc: u32,
     /// Frame base in the value stack (the stack never exceeds `u32::MAX` slots).
-    fp: u32,
+    pub(super) fp: u32,
     /// The context of the function's instance.
-    vmctx: *mut VMContext,
+    pub(super) vmctx: *mut VMContext,
 }
 
 struct PendingHost {
@@ -380,102 +335,14 @@ impl Execution {
                 unsafe { ip.offset_from(code) as usize }
             };
         }
-        /// Continues at instruction `t` of the current function.
-        macro_rules! jump {
-            ($t:expr) => {
-                // SAFETY: branch targets are resolved by the translator to valid indices.
-                ip = unsafe { code.add($t as usize) }
-            };
-        }
         slot_access!($ sp);
-        macro_rules! f32_ {
-            ($s:expr) => {
-                f32::from_bits(rd!($s) as u32)
-            };
-        }
-        macro_rules! f64_ {
-            ($s:expr) => {
-                f64::from_bits(rd!($s))
-            };
-        }
-        macro_rules! wf32 {
-            ($d:expr, $v:expr) => {
-                wr!($d, ($v as f32).to_bits() as u64)
-            };
-        }
-        macro_rules! wf64 {
-            ($d:expr, $v:expr) => {
-                wr!($d, ($v as f64).to_bits())
-            };
-        }
         macro_rules! trap {
             ($c:expr) => {{
                 self.frames.last_mut().unwrap().pc = pc!() as u32;
                 return Err($c);
             }};
         }
-        macro_rules! arg {
-            () => {{
-                // SAFETY: the translator always emits the `Arg` word after its instruction.
-                let a = unsafe { *ip };
-                // SAFETY: as above.
-                ip = unsafe { ip.add(1) };
-                match a {
-                    Instr::Arg { x, y, z } => (x, y, z),
-                    _ => unreachable!("missing Arg word"),
-                }
-            }};
-        }
-        // Fast-path memory 0 access: `a + o` must lie within the current size. The cached
-        // length may be stale for a shared memory another thread grew (its base never moves),
-        // so a failed check reloads it before trapping.
-        macro_rules! ea {
-            ($a:expr, $o:expr, $n:expr) => {
-                ea_from!((i32_!($a) as u64) + ($o as u64), $n)
-            };
-        }
-        macro_rules! ea_from {
-            ($ea:expr, $n:expr) => {{
-                let ea: u64 = $ea;
-                if ea + $n > mem_len as u64 {
-                    mem_len = refresh_mem0_len(vmctx);
-                    if ea + $n > mem_len as u64 {
-                        trap!(TrapCode::MemoryOutOfBounds)
-                    }
-                }
-                // SAFETY: ea + n <= mem_len, and [mem_base, mem_base+mem_len) is mapped.
-                unsafe { mem_base.add(ea as usize) }
-            }};
-        }
-        macro_rules! load {
-            ($d:expr, $a:expr, $o:expr, $t:ty, $conv:expr) => {
-                load_at!($d, (i32_!($a) as u64) + ($o as u64), $t, $conv)
-            };
-        }
-        macro_rules! load_at {
-            ($d:expr, $ea:expr, $t:ty, $conv:expr) => {{
-                let p = ea_from!($ea, std::mem::size_of::<$t>() as u64);
-                // SAFETY: in bounds per `ea!`; unaligned reads are allowed.
-                let v = unsafe { (p as *const $t).read_unaligned() };
-                wr!($d, $conv(<$t>::from_le(v)))
-            }};
-        }
-        macro_rules! store {
-            ($a:expr, $v:expr, $o:expr, $t:ty) => {{
-                let p = ea!($a, $o, std::mem::size_of::<$t>() as u64);
-                let v = rd!($v) as $t;
-                // SAFETY: in bounds per `ea!`.
-                unsafe { (p as *mut $t).write_unaligned(v.to_le()) }
-            }};
-        }
-        macro_rules! store_imm {
-            ($a:expr, $o:expr, $v:expr, $t:ty) => {{
-                let p = ea!($a, $o, std::mem::size_of::<$t>() as u64);
-                let v: $t = $v;
-                // SAFETY: in bounds per `ea!`.
-                unsafe { (p as *mut $t).write_unaligned(v.to_le()) }
-            }};
-        }
+        arg_access!($ ip);
         macro_rules! save_pc {
             () => {
                 self.frames.last_mut().unwrap().pc = pc!() as u32;
@@ -541,7 +408,28 @@ impl Execution {
             }};
         }
 
+        let mut threaded_ctx = threaded::Ctx::new(vmctx, cf, self.max_depth);
         loop {
+            // The self-contained instructions, and calls and returns between translated wasm
+            // functions, run in the threaded handlers; they stop at the first instruction
+            // this loop executes (or at a trap), and may have left the current frame.
+            threaded_ctx.enter(vmctx, cf, &mut self.frames, &mut self.stack);
+            // SAFETY: `ip` points into `code`, the code of the frame at `sp` (checked to fit the
+            // stack when it was entered) and on top of `self.frames`, whose context is `vmctx`;
+            // `mem_base`/`mem_len` are its memory 0 (or a length of 0).
+            ip = unsafe { threaded::run(ip, sp, mem_base, mem_len, code, &mut threaded_ctx) };
+            (sp, code, vmctx, mem_base, mem_len) = (
+                threaded_ctx.sp,
+                threaded_ctx.code,
+                threaded_ctx.vmctx,
+                threaded_ctx.mem_base,
+                threaded_ctx.mem_len,
+            );
+            // SAFETY: the handlers leave the code of the frame they stopped in.
+            cf = unsafe { &*threaded_ctx.cf };
+            if let Some(c) = threaded_ctx.trap.take() {
+                trap!(c)
+            }
             // SAFETY: every code sequence ends in a return or branch, targets are in range.
             let ins: &Instr = unsafe { &*ip };
             // SAFETY: the next instruction exists (see above).
@@ -550,7 +438,6 @@ impl Execution {
             super::op_stats::record(ins);
             match *ins {
                 Instr::Arg { .. } => {}
-                Instr::Unreachable => trap!(TrapCode::Unreachable),
                 Instr::Check { n } => {
                     // SAFETY: every context points to its store's context, alive while the store
                     // is borrowed; the epoch and interrupt pointers to atomics the store owns.
@@ -576,37 +463,6 @@ impl Execution {
                     {
                         save_pc!();
                         return Ok(Outcome::EpochDeadline);
-                    }
-                }
-                Instr::Br { t } => jump!(t),
-                Instr::BrIfNez { c, t } => {
-                    if i32_!(c) != 0 {
-                        jump!(t)
-                    }
-                }
-                Instr::BrIfEqz { c, t } => {
-                    if i32_!(c) == 0 {
-                        jump!(t)
-                    }
-                }
-                Instr::BrTable { i, tab } => {
-                    let table = &cf.br_tables[tab as usize];
-                    let i = (i32_!(i) as usize).min(table.len() - 1);
-                    jump!(table[i]);
-                }
-                Instr::BrTableI { i, k, tab } => {
-                    let table = &cf.br_tables[tab as usize];
-                    let i = (i32_!(i).wrapping_add(k as u32) as usize).min(table.len() - 1);
-                    jump!(table[i]);
-                }
-                Instr::BrOnNull { a, t } => {
-                    if rd!(a) == 0 {
-                        jump!(t)
-                    }
-                }
-                Instr::BrOnNonNull { a, t } => {
-                    if rd!(a) != 0 {
-                        jump!(t)
                     }
                 }
                 Instr::Return => {
@@ -739,114 +595,6 @@ impl Execution {
                         continue;
                     }
                 }
-                Instr::Copy { d, a } => wr!(d, rd!(a)),
-                Instr::Copy2 { d, a } => {
-                    let (lo, hi) = (rd!(a), rd!(a + 1));
-                    wr!(d, lo);
-                    wr!(d + 1, hi);
-                }
-                Instr::Const32 { d, v } => wr!(d, v as u64),
-                Instr::Const64 { d, v } => wr!(d, v),
-                Instr::ConstV128 { d, k } => wr128!(d, cf.v128_consts[k as usize]),
-                Instr::Select { d, a, b } => {
-                    let (c, _, _) = arg!();
-                    wr!(d, if i32_!(c) != 0 { rd!(a) } else { rd!(b) })
-                }
-                Instr::Select2 { d, a, b } => {
-                    let (c, _, _) = arg!();
-                    wr128!(d, if i32_!(c) != 0 { rd128!(a) } else { rd128!(b) })
-                }
-                Instr::GlobalGet { d, g } => {
-                    // SAFETY: `g` is the context offset of the global's cell pointer; cells are
-                    // boxed in the store and live as long as it.
-                    wr!(d, unsafe { (*vm_read::<*const GlobalCell>(vmctx, g)).value } as u64)
-                }
-                Instr::GlobalSet { g, a } => {
-                    let v = rd!(a) as u128;
-                    // SAFETY: as for GlobalGet; the store is exclusively borrowed.
-                    unsafe { (*vm_read::<*mut GlobalCell>(vmctx, g)).value = v }
-                }
-                Instr::GlobalAddI { g, d, i } => {
-                    // SAFETY: as for GlobalGet; the store is exclusively borrowed.
-                    let cell = unsafe { vm_read::<*mut GlobalCell>(vmctx, g) };
-                    // SAFETY: as above.
-                    let v = (unsafe { (*cell).value } as u32).wrapping_add(i as u32);
-                    // SAFETY: as above.
-                    unsafe { (*cell).value = v as u128 };
-                    wr!(d, v as u64)
-                }
-                Instr::GlobalGet2 { d, g } => {
-                    // SAFETY: as for GlobalGet.
-                    wr128!(d, unsafe { (*vm_read::<*const GlobalCell>(vmctx, g)).value })
-                }
-                Instr::GlobalSet2 { g, a } => {
-                    let v = rd128!(a);
-                    // SAFETY: as for GlobalSet.
-                    unsafe { (*vm_read::<*mut GlobalCell>(vmctx, g)).value = v }
-                }
-
-                Instr::I32Load { d, a, o } => load!(d, a, o, u32, |v: u32| v as u64),
-                Instr::I64Load { d, a, o } => load!(d, a, o, u64, |v: u64| v),
-                Instr::I32Load8S { d, a, o } => {
-                    load!(d, a, o, u8, |v: u8| v as i8 as i32 as u32 as u64)
-                }
-                Instr::I32Load8U { d, a, o } => load!(d, a, o, u8, |v: u8| v as u64),
-                Instr::I32Load16S { d, a, o } => {
-                    load!(d, a, o, u16, |v: u16| v as i16 as i32 as u32 as u64)
-                }
-                Instr::I32Load16U { d, a, o } => load!(d, a, o, u16, |v: u16| v as u64),
-                Instr::I64Load8S { d, a, o } => load!(d, a, o, u8, |v: u8| v as i8 as i64 as u64),
-                Instr::I64Load8U { d, a, o } => load!(d, a, o, u8, |v: u8| v as u64),
-                Instr::I64Load16S { d, a, o } => {
-                    load!(d, a, o, u16, |v: u16| v as i16 as i64 as u64)
-                }
-                Instr::I64Load16U { d, a, o } => load!(d, a, o, u16, |v: u16| v as u64),
-                Instr::I64Load32S { d, a, o } => {
-                    load!(d, a, o, u32, |v: u32| v as i32 as i64 as u64)
-                }
-                Instr::I64Load32U { d, a, o } => load!(d, a, o, u32, |v: u32| v as u64),
-                Instr::V128Load { d, a, o } => {
-                    let p = ea!(a, o, 16);
-                    // SAFETY: in bounds per `ea!`.
-                    let v = unsafe { (p as *const u128).read_unaligned() };
-                    wr128!(d, u128::from_le(v))
-                }
-                Instr::I32Store { a, v, o } => store!(a, v, o, u32),
-                Instr::I64Store { a, v, o } => store!(a, v, o, u64),
-                Instr::I32Store8 { a, v, o } => store!(a, v, o, u8),
-                Instr::I32Store16 { a, v, o } => store!(a, v, o, u16),
-                Instr::I64Store32 { a, v, o } => store!(a, v, o, u32),
-                Instr::I32LoadAddI { d, a, i } => {
-                    load_at!(d, i32_!(a).wrapping_add(i as u32) as u64, u32, |v: u32| v as u64)
-                }
-                Instr::I64LoadAddI { d, a, i } => {
-                    load_at!(d, i32_!(a).wrapping_add(i as u32) as u64, u64, |v| v)
-                }
-                Instr::I32Load8UAddI { d, a, i } => {
-                    load_at!(d, i32_!(a).wrapping_add(i as u32) as u64, u8, |v: u8| v as u64)
-                }
-                Instr::I32StoreAddI { a, v, i } => {
-                    let p = ea_from!(i32_!(a).wrapping_add(i as u32) as u64, 4);
-                    let v = rd!(v) as u32;
-                    // SAFETY: in bounds per `ea_from!`; unaligned writes are allowed.
-                    unsafe { (p as *mut u32).write_unaligned(v.to_le()) }
-                }
-                Instr::I64StoreAddI { a, v, i } => {
-                    let p = ea_from!(i32_!(a).wrapping_add(i as u32) as u64, 8);
-                    let v = rd!(v);
-                    // SAFETY: as above.
-                    unsafe { (p as *mut u64).write_unaligned(v.to_le()) }
-                }
-                Instr::I32StoreI { a, o, v } => store_imm!(a, o, v, u32),
-                Instr::I64StoreI { a, o, v } => store_imm!(a, o, v as i64, i64),
-                Instr::I32Store8I { a, o, v } => store_imm!(a, o, v as u8, u8),
-                Instr::I32Store16I { a, o, v } => store_imm!(a, o, v as u16, u16),
-                Instr::V128Store { a, v, o } => {
-                    let p = ea!(a, o, 16);
-                    let val = rd128!(v);
-                    // SAFETY: in bounds per `ea!`.
-                    unsafe { (p as *mut u128).write_unaligned(val.to_le()) }
-                }
                 Instr::MemorySize { d, m } => {
                     let mem = mem_at(inst!(), m);
                     // SAFETY: memories are boxed in the store and live as long as it.
@@ -865,498 +613,6 @@ impl Execution {
                     // SAFETY: `f` is the context offset of the function's record pointer.
                     wr!(d, unsafe { vm_read::<*const VMFuncRef>(vmctx, f) } as usize as u64)
                 }
-                Instr::RefIsNull { d, a } => wr!(d, (rd!(a) == 0) as u64),
-                Instr::RefAsNonNull { d, a } => {
-                    let r = rd!(a);
-                    if r == 0 {
-                        trap!(TrapCode::NullReference)
-                    }
-                    wr!(d, r)
-                }
-                Instr::RefEq { d, a, b } => wr!(d, (rd!(a) == rd!(b)) as u64),
-
-                // ---- immediates and fused compare-branches ----
-                Instr::I32AddI { d, a, i } => wr!(d, (i32_!(a).wrapping_add(i as u32)) as u64),
-                Instr::I32MulI { d, a, i } => wr!(d, (i32_!(a).wrapping_mul(i as u32)) as u64),
-                Instr::I32AndI { d, a, i } => wr!(d, (i32_!(a) & (i as u32)) as u64),
-                Instr::I32OrI { d, a, i } => wr!(d, (i32_!(a) | (i as u32)) as u64),
-                Instr::I32XorI { d, a, i } => wr!(d, (i32_!(a) ^ (i as u32)) as u64),
-                Instr::I32ShlI { d, a, i } => wr!(d, (i32_!(a).wrapping_shl(i as u32)) as u64),
-                Instr::I32ShrSI { d, a, i } => {
-                    wr!(d, ((i32_!(a) as i32).wrapping_shr(i as u32) as u32) as u64)
-                }
-                Instr::I32ShrUI { d, a, i } => wr!(d, (i32_!(a).wrapping_shr(i as u32)) as u64),
-                Instr::I32RotlI { d, a, i } => wr!(d, i32_!(a).rotate_left(i as u32) as u64),
-                Instr::I32RotrI { d, a, i } => wr!(d, i32_!(a).rotate_right(i as u32) as u64),
-                Instr::I32EqI { d, a, i } => wr!(d, (i32_!(a) == (i as u32)) as u64),
-                Instr::I32NeI { d, a, i } => wr!(d, (i32_!(a) != (i as u32)) as u64),
-                Instr::I32LtSI { d, a, i } => wr!(d, ((i32_!(a) as i32) < i) as u64),
-                Instr::I32LtUI { d, a, i } => wr!(d, (i32_!(a) < (i as u32)) as u64),
-                Instr::I32GtSI { d, a, i } => wr!(d, ((i32_!(a) as i32) > i) as u64),
-                Instr::I32GtUI { d, a, i } => wr!(d, (i32_!(a) > (i as u32)) as u64),
-                Instr::I32LeSI { d, a, i } => wr!(d, ((i32_!(a) as i32) <= i) as u64),
-                Instr::I32LeUI { d, a, i } => wr!(d, (i32_!(a) <= (i as u32)) as u64),
-                Instr::I32GeSI { d, a, i } => wr!(d, ((i32_!(a) as i32) >= i) as u64),
-                Instr::I32GeUI { d, a, i } => wr!(d, (i32_!(a) >= (i as u32)) as u64),
-                Instr::I64AddI { d, a, i } => {
-                    wr!(d, rd!(a).wrapping_add(i as i64 as u64))
-                }
-                Instr::I64MulI { d, a, i } => {
-                    wr!(d, rd!(a).wrapping_mul(i as i64 as u64))
-                }
-                Instr::I64AndI { d, a, i } => wr!(d, rd!(a) & (i as i64 as u64)),
-                Instr::I64OrI { d, a, i } => wr!(d, rd!(a) | (i as i64 as u64)),
-                Instr::I64XorI { d, a, i } => wr!(d, rd!(a) ^ (i as i64 as u64)),
-                Instr::I64ShlI { d, a, i } => wr!(d, rd!(a).wrapping_shl(i as u32)),
-                Instr::I64ShrSI { d, a, i } => {
-                    wr!(d, ((rd!(a) as i64).wrapping_shr(i as u32)) as u64)
-                }
-                Instr::I64ShrUI { d, a, i } => wr!(d, rd!(a).wrapping_shr(i as u32)),
-                Instr::I64RotlI { d, a, i } => wr!(d, rd!(a).rotate_left(i as u32)),
-                Instr::I64RotrI { d, a, i } => wr!(d, rd!(a).rotate_right(i as u32)),
-                Instr::I64EqI { d, a, i } => wr!(d, (rd!(a) == (i as i64 as u64)) as u64),
-                Instr::I64NeI { d, a, i } => wr!(d, (rd!(a) != (i as i64 as u64)) as u64),
-                Instr::I64LtSI { d, a, i } => wr!(d, ((rd!(a) as i64) < (i as i64)) as u64),
-                Instr::I64LtUI { d, a, i } => wr!(d, (rd!(a) < (i as i64 as u64)) as u64),
-                Instr::I64GtSI { d, a, i } => wr!(d, ((rd!(a) as i64) > (i as i64)) as u64),
-                Instr::I64GtUI { d, a, i } => wr!(d, (rd!(a) > (i as i64 as u64)) as u64),
-                Instr::I64LeSI { d, a, i } => wr!(d, ((rd!(a) as i64) <= (i as i64)) as u64),
-                Instr::I64LeUI { d, a, i } => wr!(d, (rd!(a) <= (i as i64 as u64)) as u64),
-                Instr::I64GeSI { d, a, i } => wr!(d, ((rd!(a) as i64) >= (i as i64)) as u64),
-                Instr::I64GeUI { d, a, i } => wr!(d, (rd!(a) >= (i as i64 as u64)) as u64),
-                Instr::BrI32Eq { a, b, t } => {
-                    if i32_!(a) == i32_!(b) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32EqI { a, i, t } => {
-                    if i32_!(a) == (i as u32) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32Ne { a, b, t } => {
-                    if i32_!(a) != i32_!(b) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32NeI { a, i, t } => {
-                    if i32_!(a) != (i as u32) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32LtS { a, b, t } => {
-                    if (i32_!(a) as i32) < (i32_!(b) as i32) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32LtSI { a, i, t } => {
-                    if (i32_!(a) as i32) < i {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32LtU { a, b, t } => {
-                    if i32_!(a) < i32_!(b) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32LtUI { a, i, t } => {
-                    if i32_!(a) < (i as u32) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32GtS { a, b, t } => {
-                    if (i32_!(a) as i32) > (i32_!(b) as i32) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32GtSI { a, i, t } => {
-                    if (i32_!(a) as i32) > i {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32GtU { a, b, t } => {
-                    if i32_!(a) > i32_!(b) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32GtUI { a, i, t } => {
-                    if i32_!(a) > (i as u32) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32LeS { a, b, t } => {
-                    if (i32_!(a) as i32) <= (i32_!(b) as i32) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32LeSI { a, i, t } => {
-                    if (i32_!(a) as i32) <= i {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32LeU { a, b, t } => {
-                    if i32_!(a) <= i32_!(b) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32LeUI { a, i, t } => {
-                    if i32_!(a) <= (i as u32) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32GeS { a, b, t } => {
-                    if (i32_!(a) as i32) >= (i32_!(b) as i32) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32GeSI { a, i, t } => {
-                    if (i32_!(a) as i32) >= i {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32GeU { a, b, t } => {
-                    if i32_!(a) >= i32_!(b) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI32GeUI { a, i, t } => {
-                    if i32_!(a) >= (i as u32) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64Eq { a, b, t } => {
-                    if rd!(a) == rd!(b) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64EqI { a, i, t } => {
-                    if rd!(a) == (i as i64 as u64) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64Ne { a, b, t } => {
-                    if rd!(a) != rd!(b) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64NeI { a, i, t } => {
-                    if rd!(a) != (i as i64 as u64) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64LtS { a, b, t } => {
-                    if (rd!(a) as i64) < (rd!(b) as i64) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64LtSI { a, i, t } => {
-                    if (rd!(a) as i64) < (i as i64) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64LtU { a, b, t } => {
-                    if rd!(a) < rd!(b) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64LtUI { a, i, t } => {
-                    if rd!(a) < (i as i64 as u64) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64GtS { a, b, t } => {
-                    if (rd!(a) as i64) > (rd!(b) as i64) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64GtSI { a, i, t } => {
-                    if (rd!(a) as i64) > (i as i64) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64GtU { a, b, t } => {
-                    if rd!(a) > rd!(b) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64GtUI { a, i, t } => {
-                    if rd!(a) > (i as i64 as u64) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64LeS { a, b, t } => {
-                    if (rd!(a) as i64) <= (rd!(b) as i64) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64LeSI { a, i, t } => {
-                    if (rd!(a) as i64) <= (i as i64) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64LeU { a, b, t } => {
-                    if rd!(a) <= rd!(b) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64LeUI { a, i, t } => {
-                    if rd!(a) <= (i as i64 as u64) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64GeS { a, b, t } => {
-                    if (rd!(a) as i64) >= (rd!(b) as i64) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64GeSI { a, i, t } => {
-                    if (rd!(a) as i64) >= (i as i64) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64GeU { a, b, t } => {
-                    if rd!(a) >= rd!(b) {
-                        jump!(t)
-                    }
-                }
-                Instr::BrI64GeUI { a, i, t } => {
-                    if rd!(a) >= (i as i64 as u64) {
-                        jump!(t)
-                    }
-                }
-
-                // ---- i32 ----
-                Instr::I32Add { d, a, b } => wr!(d, i32_!(a).wrapping_add(i32_!(b)) as u64),
-                Instr::I32Sub { d, a, b } => wr!(d, i32_!(a).wrapping_sub(i32_!(b)) as u64),
-                Instr::I32Mul { d, a, b } => wr!(d, i32_!(a).wrapping_mul(i32_!(b)) as u64),
-                Instr::I32DivS { d, a, b } => {
-                    let (x, y) = (i32_!(a) as i32, i32_!(b) as i32);
-                    if y == 0 {
-                        trap!(TrapCode::IntegerDivideByZero)
-                    }
-                    if x == i32::MIN && y == -1 {
-                        trap!(TrapCode::IntegerOverflow)
-                    }
-                    wr!(d, (x / y) as u32 as u64)
-                }
-                Instr::I32DivU { d, a, b } => {
-                    let (x, y) = (i32_!(a), i32_!(b));
-                    if y == 0 {
-                        trap!(TrapCode::IntegerDivideByZero)
-                    }
-                    wr!(d, (x / y) as u64)
-                }
-                Instr::I32RemS { d, a, b } => {
-                    let (x, y) = (i32_!(a) as i32, i32_!(b) as i32);
-                    if y == 0 {
-                        trap!(TrapCode::IntegerDivideByZero)
-                    }
-                    wr!(d, x.wrapping_rem(y) as u32 as u64)
-                }
-                Instr::I32RemU { d, a, b } => {
-                    let (x, y) = (i32_!(a), i32_!(b));
-                    if y == 0 {
-                        trap!(TrapCode::IntegerDivideByZero)
-                    }
-                    wr!(d, (x % y) as u64)
-                }
-                Instr::I32And { d, a, b } => wr!(d, (i32_!(a) & i32_!(b)) as u64),
-                Instr::I32Or { d, a, b } => wr!(d, (i32_!(a) | i32_!(b)) as u64),
-                Instr::I32Xor { d, a, b } => wr!(d, (i32_!(a) ^ i32_!(b)) as u64),
-                Instr::I32Shl { d, a, b } => wr!(d, i32_!(a).wrapping_shl(i32_!(b)) as u64),
-                Instr::I32ShrS { d, a, b } => {
-                    wr!(d, (i32_!(a) as i32).wrapping_shr(i32_!(b)) as u32 as u64)
-                }
-                Instr::I32ShrU { d, a, b } => wr!(d, i32_!(a).wrapping_shr(i32_!(b)) as u64),
-                Instr::I32Rotl { d, a, b } => wr!(d, i32_!(a).rotate_left(i32_!(b) % 32) as u64),
-                Instr::I32Rotr { d, a, b } => wr!(d, i32_!(a).rotate_right(i32_!(b) % 32) as u64),
-                Instr::I32Eq { d, a, b } => wr!(d, (i32_!(a) == i32_!(b)) as u64),
-                Instr::I32Ne { d, a, b } => wr!(d, (i32_!(a) != i32_!(b)) as u64),
-                Instr::I32LtS { d, a, b } => wr!(d, ((i32_!(a) as i32) < (i32_!(b) as i32)) as u64),
-                Instr::I32LtU { d, a, b } => wr!(d, (i32_!(a) < i32_!(b)) as u64),
-                Instr::I32GtS { d, a, b } => wr!(d, ((i32_!(a) as i32) > (i32_!(b) as i32)) as u64),
-                Instr::I32GtU { d, a, b } => wr!(d, (i32_!(a) > i32_!(b)) as u64),
-                Instr::I32LeS { d, a, b } => {
-                    wr!(d, ((i32_!(a) as i32) <= (i32_!(b) as i32)) as u64)
-                }
-                Instr::I32LeU { d, a, b } => wr!(d, (i32_!(a) <= i32_!(b)) as u64),
-                Instr::I32GeS { d, a, b } => {
-                    wr!(d, ((i32_!(a) as i32) >= (i32_!(b) as i32)) as u64)
-                }
-                Instr::I32GeU { d, a, b } => wr!(d, (i32_!(a) >= i32_!(b)) as u64),
-                Instr::I32Eqz { d, a } => wr!(d, (i32_!(a) == 0) as u64),
-                Instr::I32Clz { d, a } => wr!(d, i32_!(a).leading_zeros() as u64),
-                Instr::I32Ctz { d, a } => wr!(d, i32_!(a).trailing_zeros() as u64),
-                Instr::I32Popcnt { d, a } => wr!(d, i32_!(a).count_ones() as u64),
-
-                // ---- i64 ----
-                Instr::I64Add { d, a, b } => wr!(d, rd!(a).wrapping_add(rd!(b))),
-                Instr::I64Sub { d, a, b } => wr!(d, rd!(a).wrapping_sub(rd!(b))),
-                Instr::I64Mul { d, a, b } => wr!(d, rd!(a).wrapping_mul(rd!(b))),
-                Instr::I64DivS { d, a, b } => {
-                    let (x, y) = (rd!(a) as i64, rd!(b) as i64);
-                    if y == 0 {
-                        trap!(TrapCode::IntegerDivideByZero)
-                    }
-                    if x == i64::MIN && y == -1 {
-                        trap!(TrapCode::IntegerOverflow)
-                    }
-                    wr!(d, (x / y) as u64)
-                }
-                Instr::I64DivU { d, a, b } => {
-                    let (x, y) = (rd!(a), rd!(b));
-                    if y == 0 {
-                        trap!(TrapCode::IntegerDivideByZero)
-                    }
-                    wr!(d, x / y)
-                }
-                Instr::I64RemS { d, a, b } => {
-                    let (x, y) = (rd!(a) as i64, rd!(b) as i64);
-                    if y == 0 {
-                        trap!(TrapCode::IntegerDivideByZero)
-                    }
-                    wr!(d, x.wrapping_rem(y) as u64)
-                }
-                Instr::I64RemU { d, a, b } => {
-                    let (x, y) = (rd!(a), rd!(b));
-                    if y == 0 {
-                        trap!(TrapCode::IntegerDivideByZero)
-                    }
-                    wr!(d, x % y)
-                }
-                Instr::I64And { d, a, b } => wr!(d, rd!(a) & rd!(b)),
-                Instr::I64Or { d, a, b } => wr!(d, rd!(a) | rd!(b)),
-                Instr::I64Xor { d, a, b } => wr!(d, rd!(a) ^ rd!(b)),
-                Instr::I64Shl { d, a, b } => wr!(d, rd!(a).wrapping_shl(rd!(b) as u32)),
-                Instr::I64ShrS { d, a, b } => {
-                    wr!(d, (rd!(a) as i64).wrapping_shr(rd!(b) as u32) as u64)
-                }
-                Instr::I64ShrU { d, a, b } => wr!(d, rd!(a).wrapping_shr(rd!(b) as u32)),
-                Instr::I64Rotl { d, a, b } => wr!(d, rd!(a).rotate_left((rd!(b) % 64) as u32)),
-                Instr::I64Rotr { d, a, b } => wr!(d, rd!(a).rotate_right((rd!(b) % 64) as u32)),
-                Instr::I64Eq { d, a, b } => wr!(d, (rd!(a) == rd!(b)) as u64),
-                Instr::I64Ne { d, a, b } => wr!(d, (rd!(a) != rd!(b)) as u64),
-                Instr::I64LtS { d, a, b } => wr!(d, ((rd!(a) as i64) < (rd!(b) as i64)) as u64),
-                Instr::I64LtU { d, a, b } => wr!(d, (rd!(a) < rd!(b)) as u64),
-                Instr::I64GtS { d, a, b } => wr!(d, ((rd!(a) as i64) > (rd!(b) as i64)) as u64),
-                Instr::I64GtU { d, a, b } => wr!(d, (rd!(a) > rd!(b)) as u64),
-                Instr::I64LeS { d, a, b } => wr!(d, ((rd!(a) as i64) <= (rd!(b) as i64)) as u64),
-                Instr::I64LeU { d, a, b } => wr!(d, (rd!(a) <= rd!(b)) as u64),
-                Instr::I64GeS { d, a, b } => wr!(d, ((rd!(a) as i64) >= (rd!(b) as i64)) as u64),
-                Instr::I64GeU { d, a, b } => wr!(d, (rd!(a) >= rd!(b)) as u64),
-                Instr::I64Eqz { d, a } => wr!(d, (rd!(a) == 0) as u64),
-                Instr::I64Clz { d, a } => wr!(d, rd!(a).leading_zeros() as u64),
-                Instr::I64Ctz { d, a } => wr!(d, rd!(a).trailing_zeros() as u64),
-                Instr::I64Popcnt { d, a } => wr!(d, rd!(a).count_ones() as u64),
-
-                // ---- f32 ----
-                Instr::F32Add { d, a, b } => wf32!(d, f32_!(a) + f32_!(b)),
-                Instr::F32Sub { d, a, b } => wf32!(d, f32_!(a) - f32_!(b)),
-                Instr::F32Mul { d, a, b } => wf32!(d, f32_!(a) * f32_!(b)),
-                Instr::F32Div { d, a, b } => wf32!(d, f32_!(a) / f32_!(b)),
-                Instr::F32Min { d, a, b } => wf32!(d, num::f32_min(f32_!(a), f32_!(b))),
-                Instr::F32Max { d, a, b } => wf32!(d, num::f32_max(f32_!(a), f32_!(b))),
-                Instr::F32Copysign { d, a, b } => {
-                    wr!(d, ((i32_!(a) & 0x7fff_ffff) | (i32_!(b) & 0x8000_0000)) as u64)
-                }
-                Instr::F32Eq { d, a, b } => wr!(d, (f32_!(a) == f32_!(b)) as u64),
-                Instr::F32Ne { d, a, b } => wr!(d, (f32_!(a) != f32_!(b)) as u64),
-                Instr::F32Lt { d, a, b } => wr!(d, (f32_!(a) < f32_!(b)) as u64),
-                Instr::F32Gt { d, a, b } => wr!(d, (f32_!(a) > f32_!(b)) as u64),
-                Instr::F32Le { d, a, b } => wr!(d, (f32_!(a) <= f32_!(b)) as u64),
-                Instr::F32Ge { d, a, b } => wr!(d, (f32_!(a) >= f32_!(b)) as u64),
-                Instr::F32Abs { d, a } => wr!(d, (i32_!(a) & 0x7fff_ffff) as u64),
-                Instr::F32Neg { d, a } => wr!(d, (i32_!(a) ^ 0x8000_0000) as u64),
-                Instr::F32Ceil { d, a } => wf32!(d, num::f32_ceil(f32_!(a))),
-                Instr::F32Floor { d, a } => wf32!(d, num::f32_floor(f32_!(a))),
-                Instr::F32Trunc { d, a } => wf32!(d, num::f32_trunc(f32_!(a))),
-                Instr::F32Nearest { d, a } => wf32!(d, num::f32_nearest(f32_!(a))),
-                Instr::F32Sqrt { d, a } => wf32!(d, f32_!(a).sqrt()),
-
-                // ---- f64 ----
-                Instr::F64Add { d, a, b } => wf64!(d, f64_!(a) + f64_!(b)),
-                Instr::F64Sub { d, a, b } => wf64!(d, f64_!(a) - f64_!(b)),
-                Instr::F64Mul { d, a, b } => wf64!(d, f64_!(a) * f64_!(b)),
-                Instr::F64Div { d, a, b } => wf64!(d, f64_!(a) / f64_!(b)),
-                Instr::F64Min { d, a, b } => wf64!(d, num::f64_min(f64_!(a), f64_!(b))),
-                Instr::F64Max { d, a, b } => wf64!(d, num::f64_max(f64_!(a), f64_!(b))),
-                Instr::F64Copysign { d, a, b } => {
-                    wr!(d, (rd!(a) & 0x7fff_ffff_ffff_ffff) | (rd!(b) & 0x8000_0000_0000_0000))
-                }
-                Instr::F64Eq { d, a, b } => wr!(d, (f64_!(a) == f64_!(b)) as u64),
-                Instr::F64Ne { d, a, b } => wr!(d, (f64_!(a) != f64_!(b)) as u64),
-                Instr::F64Lt { d, a, b } => wr!(d, (f64_!(a) < f64_!(b)) as u64),
-                Instr::F64Gt { d, a, b } => wr!(d, (f64_!(a) > f64_!(b)) as u64),
-                Instr::F64Le { d, a, b } => wr!(d, (f64_!(a) <= f64_!(b)) as u64),
-                Instr::F64Ge { d, a, b } => wr!(d, (f64_!(a) >= f64_!(b)) as u64),
-                Instr::F64Abs { d, a } => wr!(d, rd!(a) & 0x7fff_ffff_ffff_ffff),
-                Instr::F64Neg { d, a } => wr!(d, rd!(a) ^ 0x8000_0000_0000_0000),
-                Instr::F64Ceil { d, a } => wf64!(d, num::f64_ceil(f64_!(a))),
-                Instr::F64Floor { d, a } => wf64!(d, num::f64_floor(f64_!(a))),
-                Instr::F64Trunc { d, a } => wf64!(d, num::f64_trunc(f64_!(a))),
-                Instr::F64Nearest { d, a } => wf64!(d, num::f64_nearest(f64_!(a))),
-                Instr::F64Sqrt { d, a } => wf64!(d, f64_!(a).sqrt()),
-
-                // ---- conversions ----
-                Instr::I32WrapI64 { d, a } => wr!(d, rd!(a) as u32 as u64),
-                Instr::I32TruncF32S { d, a } => match num::i32_trunc_f32_s(f32_!(a)) {
-                    Ok(v) => wr!(d, v as u32 as u64),
-                    Err(c) => trap!(c),
-                },
-                Instr::I32TruncF32U { d, a } => match num::i32_trunc_f32_u(f32_!(a)) {
-                    Ok(v) => wr!(d, v as u64),
-                    Err(c) => trap!(c),
-                },
-                Instr::I32TruncF64S { d, a } => match num::i32_trunc_f64_s(f64_!(a)) {
-                    Ok(v) => wr!(d, v as u32 as u64),
-                    Err(c) => trap!(c),
-                },
-                Instr::I32TruncF64U { d, a } => match num::i32_trunc_f64_u(f64_!(a)) {
-                    Ok(v) => wr!(d, v as u64),
-                    Err(c) => trap!(c),
-                },
-                Instr::I64TruncF32S { d, a } => match num::i64_trunc_f32_s(f32_!(a)) {
-                    Ok(v) => wr!(d, v as u64),
-                    Err(c) => trap!(c),
-                },
-                Instr::I64TruncF32U { d, a } => match num::i64_trunc_f32_u(f32_!(a)) {
-                    Ok(v) => wr!(d, v),
-                    Err(c) => trap!(c),
-                },
-                Instr::I64TruncF64S { d, a } => match num::i64_trunc_f64_s(f64_!(a)) {
-                    Ok(v) => wr!(d, v as u64),
-                    Err(c) => trap!(c),
-                },
-                Instr::I64TruncF64U { d, a } => match num::i64_trunc_f64_u(f64_!(a)) {
-                    Ok(v) => wr!(d, v),
-                    Err(c) => trap!(c),
-                },
-                Instr::I64ExtendI32S { d, a } => wr!(d, i32_!(a) as i32 as i64 as u64),
-                Instr::I64ExtendI32U { d, a } => wr!(d, i32_!(a) as u64),
-                Instr::F32ConvertI32S { d, a } => wf32!(d, i32_!(a) as i32 as f32),
-                Instr::F32ConvertI32U { d, a } => wf32!(d, i32_!(a) as f32),
-                Instr::F32ConvertI64S { d, a } => wf32!(d, rd!(a) as i64 as f32),
-                Instr::F32ConvertI64U { d, a } => wf32!(d, rd!(a) as f32),
-                Instr::F32DemoteF64 { d, a } => wf32!(d, f64_!(a) as f32),
-                Instr::F64ConvertI32S { d, a } => wf64!(d, i32_!(a) as i32 as f64),
-                Instr::F64ConvertI32U { d, a } => wf64!(d, i32_!(a) as f64),
-                Instr::F64ConvertI64S { d, a } => wf64!(d, rd!(a) as i64 as f64),
-                Instr::F64ConvertI64U { d, a } => wf64!(d, rd!(a) as f64),
-                Instr::F64PromoteF32 { d, a } => wf64!(d, f32_!(a) as f64),
-                Instr::I32Extend8S { d, a } => wr!(d, rd!(a) as i8 as i32 as u32 as u64),
-                Instr::I32Extend16S { d, a } => wr!(d, rd!(a) as i16 as i32 as u32 as u64),
-                Instr::I64Extend8S { d, a } => wr!(d, rd!(a) as i8 as i64 as u64),
-                Instr::I64Extend16S { d, a } => wr!(d, rd!(a) as i16 as i64 as u64),
-                Instr::I64Extend32S { d, a } => wr!(d, rd!(a) as i32 as i64 as u64),
-                // Rust's float-to-int `as` saturates and maps NaN to 0: exactly trunc_sat.
-                Instr::I32TruncSatF32S { d, a } => wr!(d, f32_!(a) as i32 as u32 as u64),
-                Instr::I32TruncSatF32U { d, a } => wr!(d, f32_!(a) as u32 as u64),
-                Instr::I32TruncSatF64S { d, a } => wr!(d, f64_!(a) as i32 as u32 as u64),
-                Instr::I32TruncSatF64U { d, a } => wr!(d, f64_!(a) as u32 as u64),
-                Instr::I64TruncSatF32S { d, a } => wr!(d, f32_!(a) as i64 as u64),
-                Instr::I64TruncSatF32U { d, a } => wr!(d, f32_!(a) as u64),
-                Instr::I64TruncSatF64S { d, a } => wr!(d, f64_!(a) as i64 as u64),
-                Instr::I64TruncSatF64U { d, a } => wr!(d, f64_!(a) as u64),
 
                 Instr::DataDrop { .. }
                 | Instr::ElemDrop { .. }
@@ -1374,16 +630,7 @@ impl Execution {
                 | Instr::TableInit { .. }
                 | Instr::TableSet { .. }
                 | Instr::TableSize { .. }
-                | Instr::V128Binary { .. }
-                | Instr::V128Extract { .. }
                 | Instr::V128LoadExt { .. }
-                | Instr::V128Replace { .. }
-                | Instr::V128Shift { .. }
-                | Instr::V128Shuffle { .. }
-                | Instr::V128Splat { .. }
-                | Instr::V128Ternary { .. }
-                | Instr::V128Test { .. }
-                | Instr::V128Unary { .. }
                 | Instr::Wide { .. }
                 | Instr::AtomicLoad { .. }
                 | Instr::AtomicStore { .. }
@@ -1402,6 +649,8 @@ impl Execution {
                         Err(c) => trap!(c),
                     }
                 }
+                // Everything else runs in the threaded handlers (`threaded.rs`).
+                _ => unreachable!("a threaded instruction reached the slow loop"),
             }
         }
     }
@@ -1786,23 +1035,6 @@ fn exec_cold_body(
         Instr::ElemDrop { seg } => {
             inst!().elem_dropped[seg as usize].set(true);
         }
-        Instr::V128Unary { d, a, op } => wr128!(d, op.eval(rd128!(a))),
-        Instr::V128Binary { d, a, b, op } => wr128!(d, op.eval(rd128!(a), rd128!(b))),
-        Instr::V128Ternary { d, a, b, op } => {
-            let (c, _, _) = arg!();
-            wr128!(d, op.eval(rd128!(a), rd128!(b), rd128!(c)))
-        }
-        Instr::V128Test { d, a, op } => wr!(d, op.eval(rd128!(a)) as u64),
-        Instr::V128Shift { d, a, b, op } => wr128!(d, op.eval(rd128!(a), i32_!(b))),
-        Instr::V128Splat { d, a, op } => wr128!(d, op.eval(rd!(a))),
-        Instr::V128Extract { d, a, op, lane } => wr!(d, op.eval(rd128!(a), lane)),
-        Instr::V128Replace { d, a, b, op, lane } => {
-            wr128!(d, op.eval(rd128!(a), rd!(b), lane))
-        }
-        Instr::V128Shuffle { d, a, b } => {
-            let (k, _, _) = arg!();
-            wr128!(d, super::simd::shuffle(rd128!(a), rd128!(b), &cf.shuffles[k as usize]))
-        }
         Instr::AtomicLoad { d, a, m } => {
             let (p, op, width) = atomic_target(inst!(), cf, m, rd!(a))?;
             // SAFETY: `atomic_target` checked bounds and alignment.
@@ -2027,7 +1259,7 @@ fn instance_of<'s>(store: &StoreInner, vmctx: *const VMContext) -> &'s InstanceD
 
 /// Base and length of memory 0 of the context's instance ((null, 0) without memories).
 #[inline]
-fn mem0(vmctx: *const VMContext) -> (*mut u8, usize) {
+pub(super) fn mem0(vmctx: *const VMContext) -> (*mut u8, usize) {
     // SAFETY: a context's memory pointers point to memories boxed in the store.
     unsafe {
         let m = (*vmctx).header.memory0;
@@ -2041,7 +1273,7 @@ fn mem0(vmctx: *const VMContext) -> (*mut u8, usize) {
 
 /// The length of memory 0 read afresh (a shared memory may have been grown by another thread).
 #[cold]
-fn refresh_mem0_len(vmctx: *const VMContext) -> usize {
+pub(super) fn refresh_mem0_len(vmctx: *const VMContext) -> usize {
     // SAFETY: as in `mem0`; the store is exclusively borrowed by the running call.
     unsafe {
         let m = (*vmctx).header.memory0;

@@ -7,12 +7,104 @@
 //! [`Outcome::HostCall`] and the generic driver in the API layer calls the host function with
 //! the store, then resumes.
 
+/// Defines, in the calling function, the macros that read and write frame slots through the
+/// frame pointer `$sp`: `rd!(s)`, `wr!(s, v)`, `rd128!(s)`, `wr128!(s, v)`, `i32_!(s)`, `f32_!(s)`,
+/// `f64_!(s)`, `wf32!(s, v)` and `wf64!(s, v)`.
+/// Called as `slot_access!($ sp)`: the `$` token is passed in so that the generated macros can
+/// have parameters of their own.
+#[rustfmt::skip] // rustfmt re-indents the `$d` tokens on every run.
+macro_rules! slot_access {
+    ($d:tt $sp:ident) => {
+        macro_rules! rd {
+            ($d s:expr) => {
+                // SAFETY: slots named by translated code are inside the frame window, which
+                // `enter` (or the call fast path) checked fits the value stack.
+                unsafe { *$sp.add($d s as usize) }
+            };
+        }
+        macro_rules! wr {
+            ($d s:expr, $d v:expr) => {{
+                let v: u64 = $d v;
+                // SAFETY: as for `rd`.
+                unsafe { *$sp.add($d s as usize) = v }
+            }};
+        }
+        #[allow(unused_macros)]
+        macro_rules! rd128 {
+            ($d s:expr) => {
+                (rd!($d s) as u128) | ((rd!($d s + 1) as u128) << 64)
+            };
+        }
+        #[allow(unused_macros)]
+        macro_rules! wr128 {
+            ($d s:expr, $d v:expr) => {{
+                let v: u128 = $d v;
+                wr!($d s, v as u64);
+                wr!($d s + 1, (v >> 64) as u64);
+            }};
+        }
+        #[allow(unused_macros)]
+        macro_rules! f32_ {
+            ($d s:expr) => {
+                f32::from_bits(rd!($d s) as u32)
+            };
+        }
+        #[allow(unused_macros)]
+        macro_rules! f64_ {
+            ($d s:expr) => {
+                f64::from_bits(rd!($d s))
+            };
+        }
+        #[allow(unused_macros)]
+        macro_rules! wf32 {
+            ($d s:expr, $d v:expr) => {
+                wr!($d s, ($d v as f32).to_bits() as u64)
+            };
+        }
+        #[allow(unused_macros)]
+        macro_rules! wf64 {
+            ($d s:expr, $d v:expr) => {
+                wr!($d s, ($d v as f64).to_bits())
+            };
+        }
+        #[allow(unused_macros)]
+        macro_rules! i32_ {
+            ($d s:expr) => {
+                rd!($d s) as u32
+            };
+        }
+    };
+}
+
+/// Defines, in the calling function, `arg!()`: reads the `Arg` word at `$ip` (the extra
+/// operands of the instruction just decoded) as `(x, y, z)` and steps past it. Called as
+/// `arg_access!($ ip)`, as `slot_access`.
+#[rustfmt::skip] // rustfmt re-indents the `$d` tokens on every run.
+macro_rules! arg_access {
+    ($d:tt $ip:ident) => {
+        #[allow(unused_macros)]
+        macro_rules! arg {
+            () => {{
+                // SAFETY: the translator always emits the `Arg` word after its instruction.
+                let a = unsafe { *$ip };
+                // SAFETY: as above.
+                $ip = unsafe { $ip.add(1) };
+                match a {
+                    Instr::Arg { x, y, z } => (x, y, z),
+                    _ => unreachable!("missing Arg word"),
+                }
+            }};
+        }
+    };
+}
+
 pub(crate) mod code;
 mod exec;
 mod num;
 #[cfg(feature = "op-stats")]
 mod op_stats;
 pub(crate) use crate::runtime::simd;
+mod threaded;
 mod translate;
 
 pub(crate) use code::CompiledFunc;

@@ -419,7 +419,7 @@ impl Translator<'_> {
         if v <= u32::MAX as u64 {
             self.emit(Instr::Const32 { d, v: v as u32 });
         } else {
-            self.emit(Instr::Const64 { d, v });
+            self.emit(Instr::Const64 { d, lo: v as u32, hi: (v >> 32) as u32 });
         }
     }
 

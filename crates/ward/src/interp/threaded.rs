@@ -1,0 +1,1175 @@
+//! Threaded dispatch: every self-contained instruction has a handler function of its own.
+//!
+//! A handler executes one instruction and then looks up the next instruction's handler in
+//! [`HANDLERS`] by its opcode and calls it in tail position. With optimisation (the
+//! `ward_tail_dispatch` configuration, set by `build.rs` for optimised builds on x86-64 and
+//! AArch64 outside Windows) the compiler turns each such call into a jump, so every handler
+//! ends in an indirect jump of its own, which the branch predictor learns per handler, and the
+//! interpreter state (`ip`, the frame pointer `sp`, memory 0's base and length, the code base)
+//! stays in argument registers. Without it the handlers return the next instruction and
+//! [`run`] loops, so unoptimised builds never grow the native stack.
+//!
+//! "Self-contained" means the instruction only reads and writes frame slots, memory 0,
+//! globals and the current function's tables, and jumps inside the function. Everything else
+//! (calls, returns, host functions, fuel checkpoints, tables, bulk memory, GC, exceptions, ...)
+//! reaches [`exit`], which stops the chain with `ip` at that instruction; the loop in
+//! `exec.rs` executes it and enters the chain again. A trap also stops the chain: the code is
+//! left in [`Ctx::trap`] and `ip` points after the trapping instruction, as the loop's own
+//! traps do.
+
+use super::code::{CompiledFunc, Instr, OPCODES};
+use super::exec::{mem0, refresh_mem0_len, Frame};
+use super::num;
+use super::simd;
+use crate::error::TrapCode;
+use crate::runtime::vmctx::{vm_read, VMContext, VMFuncRef};
+use crate::runtime::GlobalCell;
+
+/// What the handlers share with the loop beyond their register arguments.
+pub(super) struct Ctx {
+    /// The current function's context (for globals and memory 0's length).
+    pub(super) vmctx: *mut VMContext,
+    /// The current function's code (for `br_table` targets and v128 constants).
+    pub(super) cf: *const CompiledFunc,
+    /// Where the chain stopped: the frame pointer, the code of the current function, and
+    /// memory 0 (a handler reloads the length when a shared memory may have grown; a call or
+    /// return between instances switches memories).
+    pub(super) sp: *mut u64,
+    pub(super) code: *const Instr,
+    pub(super) mem_base: *mut u8,
+    pub(super) mem_len: usize,
+    /// Set when a handler trapped.
+    pub(super) trap: Option<TrapCode>,
+    /// The execution's frame records (the current one last) and value stack.
+    frames: *mut Vec<Frame>,
+    stack: *mut u64,
+    stack_len: usize,
+    max_depth: usize,
+    /// Set by [`exit`] (only the looping dispatch needs to be told).
+    #[cfg(not(ward_tail_dispatch))]
+    exit: bool,
+}
+
+impl Ctx {
+    pub(super) fn new(vmctx: *mut VMContext, cf: *const CompiledFunc, max_depth: usize) -> Ctx {
+        Ctx {
+            vmctx,
+            cf,
+            sp: std::ptr::null_mut(),
+            code: std::ptr::null(),
+            mem_base: std::ptr::null_mut(),
+            mem_len: 0,
+            trap: None,
+            frames: std::ptr::null_mut(),
+            stack: std::ptr::null_mut(),
+            stack_len: 0,
+            max_depth,
+            #[cfg(not(ward_tail_dispatch))]
+            exit: false,
+        }
+    }
+
+    /// Points the context at the loop's current state before [`run`]. The value stack may
+    /// have moved since the last run (it grows in the loop only).
+    pub(super) fn enter(
+        &mut self,
+        vmctx: *mut VMContext,
+        cf: *const CompiledFunc,
+        frames: &mut Vec<Frame>,
+        stack: &mut [u64],
+    ) {
+        self.vmctx = vmctx;
+        self.cf = cf;
+        self.frames = frames;
+        self.stack = stack.as_mut_ptr();
+        self.stack_len = stack.len();
+    }
+}
+
+/// A handler: `(ip, sp, mem_base, mem_len, code, ctx)` → where the chain stopped.
+type Handler =
+    unsafe fn(*const Instr, *mut u64, *mut u8, usize, *const Instr, *mut Ctx) -> *const Instr;
+
+/// Runs handlers from `ip` until one reaches an instruction they do not handle (returned) or
+/// traps (`ctx.trap`, returned `ip` after the trapping instruction). `ctx.mem_len` is then
+/// memory 0's length as the handlers last knew it.
+///
+/// # Safety
+/// `ip` points into `code`, the translated code of the function whose frame starts at `sp`
+/// (checked to fit the value stack), whose context is `ctx.vmctx` and whose `CompiledFunc` is
+/// `ctx.cf`; `[mem_base, mem_base + mem_len)` is memory 0 of that context, or `mem_len` is 0.
+pub(super) unsafe fn run(
+    ip: *const Instr,
+    sp: *mut u64,
+    mem_base: *mut u8,
+    mem_len: usize,
+    code: *const Instr,
+    ctx: &mut Ctx,
+) -> *const Instr {
+    #[cfg(ward_tail_dispatch)]
+    {
+        // SAFETY: the caller's contract is each handler's contract.
+        unsafe { handler_of(ip)(ip, sp, mem_base, mem_len, code, ctx) }
+    }
+    #[cfg(not(ward_tail_dispatch))]
+    {
+        ctx.exit = false;
+        (ctx.sp, ctx.mem_base, ctx.mem_len, ctx.code) = (sp, mem_base, mem_len, code);
+        let mut ip = ip;
+        let ctx: *mut Ctx = ctx;
+        loop {
+            // SAFETY: as above; a handler that continues leaves the state of the instruction
+            // `ip` in `ctx`.
+            unsafe {
+                let c = &*ctx;
+                ip = handler_of(ip)(ip, c.sp, c.mem_base, c.mem_len, c.code, ctx);
+                if (*ctx).exit {
+                    return ip;
+                }
+            }
+        }
+    }
+}
+
+/// Continues with the handler of the instruction at `$ip`, with the state given: a call in
+/// tail position (a jump once optimised), or, for the looping dispatch, a return to it.
+macro_rules! tail {
+    ($ip:ident, $sp:ident, $mem_base:ident, $mem_len:ident, $code:ident, $ctx:ident) => {{
+        #[cfg(ward_tail_dispatch)]
+        // SAFETY: `$ip` is an instruction of the function whose frame is at `$sp`, whose code
+        // is `$code`, and whose context and code record `$ctx` holds; `$mem_base`/`$mem_len`
+        // are that context's memory 0. That is the contract of `run`.
+        return unsafe { handler_of($ip)($ip, $sp, $mem_base, $mem_len, $code, $ctx) };
+        #[cfg(not(ward_tail_dispatch))]
+        {
+            // SAFETY: `$ctx` is the live context `run` was given.
+            unsafe {
+                (*$ctx).sp = $sp;
+                (*$ctx).mem_base = $mem_base;
+                (*$ctx).mem_len = $mem_len;
+                (*$ctx).code = $code;
+            }
+            return $ip;
+        }
+    }};
+}
+
+/// The handler of the instruction at `ip`.
+#[inline(always)]
+unsafe fn handler_of(ip: *const Instr) -> Handler {
+    // SAFETY: `ip` points to an instruction (caller), and every opcode, `Instr::OpcodeCount`
+    // included, is below `OPCODES + 1`, the table's length.
+    unsafe { *HANDLERS.get_unchecked((*ip).opcode() as usize) }
+}
+
+/// Stops the chain at `ip`, leaving the state in `ctx` for the loop.
+unsafe fn exit(
+    ip: *const Instr,
+    sp: *mut u64,
+    mem_base: *mut u8,
+    mem_len: usize,
+    code: *const Instr,
+    ctx: *mut Ctx,
+) -> *const Instr {
+    // SAFETY: `ctx` is the live context `run` was given.
+    unsafe {
+        (*ctx).sp = sp;
+        (*ctx).mem_base = mem_base;
+        (*ctx).mem_len = mem_len;
+        (*ctx).code = code;
+        #[cfg(not(ward_tail_dispatch))]
+        {
+            (*ctx).exit = true;
+        }
+    }
+    ip
+}
+
+/// `call` of a wasm function whose code is translated, when its frame fits the value stack
+/// and the depth limit: pushes its frame record and continues in it. Everything else (a host
+/// function, a first call, a stack that must grow, the depth trap) is left to the loop.
+unsafe fn call(
+    ip: *const Instr,
+    sp: *mut u64,
+    mem_base: *mut u8,
+    mem_len: usize,
+    code: *const Instr,
+    ctx: *mut Ctx,
+) -> *const Instr {
+    // SAFETY: `ip` is a `Call` (this handler's table entry) of the current function; `ctx` is
+    // the live context `run` was given, its `frames` the execution's frame records with the
+    // current frame on top, `stack..stack + stack_len` the value stack holding `sp`.
+    let (ip, sp, mem_base, mem_len, code) = unsafe {
+        let Instr::Call { f, args } = *ip else { std::hint::unreachable_unchecked() };
+        let c = &mut *ctx;
+        // `f` is the context offset of the callee's record pointer; records live as long as
+        // the store.
+        let record: *const VMFuncRef = vm_read(c.vmctx, f);
+        let (callee, ncode, nvmctx) =
+            ((*record).func_index, (*record).interp_code, (*record).vmctx);
+        if ncode.is_null() {
+            return exit(ip, sp, mem_base, mem_len, code, ctx);
+        }
+        let ncode = ncode.cast::<CompiledFunc>();
+        // A record's code is live translated code (see `resolve_code`).
+        let ncf: &CompiledFunc = &*ncode;
+        let frames = &mut *c.frames;
+        let nsp = sp.add(args as usize);
+        let nfp = nsp.offset_from(c.stack) as usize;
+        // A full frame list is grown by the loop, so this handler never calls out (and keeps
+        // its state in scratch registers).
+        if frames.len() >= c.max_depth
+            || frames.len() == frames.capacity()
+            || nfp + ncf.frame_slots as usize + 2 > c.stack_len
+        {
+            return exit(ip, sp, mem_base, mem_len, code, ctx);
+        }
+        // Checked just above that the callee frame fits the stack.
+        let mut k = ncf.param_slots as usize;
+        while k < ncf.local_slots as usize {
+            *nsp.add(k) = 0;
+            k += 1;
+        }
+        if let Some(top) = frames.last_mut() {
+            top.pc = ip.add(1).offset_from(code) as u32;
+        }
+        // Below capacity (checked above), so this does not allocate.
+        frames.push(Frame { func: callee, code: ncode, pc: 0, fp: nfp as u32, vmctx: nvmctx });
+        c.cf = ncf;
+        let (mem_base, mem_len) = if nvmctx != c.vmctx {
+            c.vmctx = nvmctx;
+            mem0(nvmctx)
+        } else {
+            (mem_base, mem_len)
+        };
+        let code = ncf.code.as_ptr();
+        (code, nsp, mem_base, mem_len, code)
+    };
+    tail!(ip, sp, mem_base, mem_len, code, ctx)
+}
+
+/// `return`.
+unsafe fn ret(
+    ip: *const Instr,
+    sp: *mut u64,
+    mem_base: *mut u8,
+    mem_len: usize,
+    code: *const Instr,
+    ctx: *mut Ctx,
+) -> *const Instr {
+    // SAFETY: as for `call`.
+    unsafe { leave(ip, sp, mem_base, mem_len, code, ctx) }
+}
+
+/// `ReturnFrom`: moves the results down to slot 0, then returns as [`ret`].
+unsafe fn ret_from(
+    ip: *const Instr,
+    sp: *mut u64,
+    mem_base: *mut u8,
+    mem_len: usize,
+    code: *const Instr,
+    ctx: *mut Ctx,
+) -> *const Instr {
+    // SAFETY: as for `call`; `s + k` and `k` lie inside the frame (translator invariant), and
+    // an ascending copy is correct because results move down. Not for the outermost frame,
+    // which `leave` hands to the loop to run the whole instruction.
+    unsafe {
+        if (*(*ctx).frames).len() > 1 {
+            let Instr::ReturnFrom { s, n } = *ip else { std::hint::unreachable_unchecked() };
+            *sp = *sp.add(s as usize);
+            let mut k = 1;
+            while k < n as usize {
+                *sp.add(k) = *sp.add(s as usize + k);
+                k += 1;
+            }
+        }
+        leave(ip, sp, mem_base, mem_len, code, ctx)
+    }
+}
+
+/// Leaves the current frame for its caller's, unless it is the execution's outermost frame:
+/// the loop finishes the call.
+///
+/// # Safety
+/// As for [`call`].
+#[inline(always)]
+unsafe fn leave(
+    ip: *const Instr,
+    sp: *mut u64,
+    mem_base: *mut u8,
+    mem_len: usize,
+    code: *const Instr,
+    ctx: *mut Ctx,
+) -> *const Instr {
+    // SAFETY: the caller's contract.
+    let (ip, sp, mem_base, mem_len, code) = unsafe {
+        if (*(*ctx).frames).len() <= 1 {
+            return exit(ip, sp, mem_base, mem_len, code, ctx);
+        }
+        pop_frame(ctx, mem_base, mem_len)
+    };
+    tail!(ip, sp, mem_base, mem_len, code, ctx)
+}
+
+/// Pops the current frame record and gives the state of the frame below (at least one is
+/// left): where it continues, its frame pointer, memory 0 of its context and its code.
+///
+/// # Safety
+/// As for [`call`], with at least two frame records; `mem_base`/`mem_len` are memory 0 of
+/// the popped frame's context.
+#[inline(always)]
+unsafe fn pop_frame(
+    ctx: *mut Ctx,
+    mem_base: *mut u8,
+    mem_len: usize,
+) -> (*const Instr, *mut u64, *mut u8, usize, *const Instr) {
+    // SAFETY: the caller's contract; a saved pc is inside its function's code and a frame
+    // base was checked to fit the stack when the frame was entered.
+    unsafe {
+        let c = &mut *ctx;
+        let frames = &mut *c.frames;
+        frames.pop();
+        let top = frames.last().unwrap_unchecked();
+        c.cf = top.code;
+        // Memory 0 changes only in the loop (`memory.grow`, host calls), which hands the
+        // current base and length to every run, so it is reloaded only for another instance.
+        let (mem_base, mem_len) = if top.vmctx != c.vmctx {
+            c.vmctx = top.vmctx;
+            mem0(top.vmctx)
+        } else {
+            (mem_base, mem_len)
+        };
+        let code = (*top.code).code.as_ptr();
+        (code.add(top.pc as usize), c.stack.add(top.fp as usize), mem_base, mem_len, code)
+    }
+}
+
+/// A memory 0 access at `at` (a one-word instruction) failed its bounds check. The cached
+/// length may be stale for a shared memory another thread grew (its base never moves): with
+/// the current length the instruction runs again; at the same length it traps. Out of line,
+/// so that the accesses' handlers call nothing and need no stack frame.
+#[cold]
+#[inline(never)]
+unsafe fn grown_or_trap(
+    at: *const Instr,
+    sp: *mut u64,
+    mem_base: *mut u8,
+    mem_len: usize,
+    code: *const Instr,
+    ctx: *mut Ctx,
+) -> *const Instr {
+    // SAFETY: `ctx` is the live context `run` was given.
+    let now = refresh_mem0_len(unsafe { (*ctx).vmctx });
+    if now != mem_len {
+        let (ip, mem_len) = (at, now);
+        tail!(ip, sp, mem_base, mem_len, code, ctx)
+    }
+    // SAFETY: as above; `at` is followed by the next instruction.
+    unsafe {
+        (*ctx).trap = Some(TrapCode::MemoryOutOfBounds);
+        exit(at.add(1), sp, mem_base, mem_len, code, ctx)
+    }
+}
+
+/// Keeps a conditional jump a branch. Without it the compiler computes the next `ip` with a
+/// conditional move, so the next handler's operand loads wait for the comparison instead of
+/// running ahead on the predicted path: every wasm branch became a pipeline-wide dependency
+/// (measured on the suite's `fib`: 5.5 s against 3.4 s for the match loop).
+#[inline(always)]
+fn branch_barrier() {
+    #[cfg(ward_tail_dispatch)]
+    // SAFETY: an empty instruction sequence: it touches no memory, stack or flags; the
+    // compiler only treats it as something it cannot move or duplicate into a select.
+    unsafe {
+        std::arch::asm!("", options(nomem, nostack, preserves_flags))
+    };
+}
+
+/// Defines one handler per `Name { fields } => body;` entry and the table [`HANDLERS`] that
+/// maps each entry's opcode to it (all other opcodes to [`exit`]). Called with the `$` token
+/// (so that the macros it defines inside each handler can have parameters) and the names the
+/// bodies use for the current function's `CompiledFunc` and context.
+#[rustfmt::skip] // rustfmt re-indents the `$d` tokens on every run.
+macro_rules! handlers {
+    ($d:tt [$cf:ident $vmctx:ident]
+     $( $name:ident { $($f:ident),* } => $body:expr; )*) => {
+        $(
+            #[allow(
+                non_snake_case,
+                unused_mut,
+                unused_variables,
+                unused_macros,
+                unused_unsafe,
+                unreachable_code,
+                unused_assignments
+            )]
+            unsafe fn $name(
+                ip: *const Instr,
+                sp: *mut u64,
+                mem_base: *mut u8,
+                mem_len: usize,
+                code: *const Instr,
+                ctx: *mut Ctx,
+            ) -> *const Instr {
+                #[cfg(feature = "op-stats")]
+                // SAFETY: `ip` points to an instruction (contract of `run`).
+                super::op_stats::record(unsafe { &*ip });
+                // SAFETY: this handler is only reached through `HANDLERS` at this opcode.
+                let Instr::$name { $($f),* } = (unsafe { *ip }) else {
+                    // SAFETY: as above.
+                    unsafe { std::hint::unreachable_unchecked() }
+                };
+                let at = ip;
+                // SAFETY: every code sequence ends in a branch or return, so the next
+                // instruction exists.
+                let mut ip = unsafe { ip.add(1) };
+                let mut mem_len = mem_len;
+                // SAFETY: `ctx.cf` is the current function's code, alive as long as its
+                // module (contract of `run`).
+                let $cf: &CompiledFunc = unsafe { &*(*ctx).cf };
+                // SAFETY: as above.
+                let $vmctx: *const VMContext = unsafe { (*ctx).vmctx };
+                slot_access!($d sp);
+                /// Continues with the next instruction's handler.
+                macro_rules! next {
+                    () => {
+                        tail!(ip, sp, mem_base, mem_len, code, ctx)
+                    };
+                }
+                macro_rules! trap {
+                    ($d c:expr) => {{
+                        // SAFETY: as above.
+                        unsafe { (*ctx).trap = Some($d c) };
+                        // SAFETY: as above.
+                        return unsafe { exit(ip, sp, mem_base, mem_len, code, ctx) };
+                    }};
+                }
+                /// Continues at instruction `t` of the current function.
+                macro_rules! jump {
+                    ($d t:expr) => {{
+                        // SAFETY: branch targets are resolved by the translator to valid
+                        // indices.
+                        ip = unsafe { code.add($d t as usize) };
+                        branch_barrier();
+                    }};
+                }
+                arg_access!($d ip);
+                // Memory 0 access: `a + o` must lie within the current size, or the access is
+                // retried or traps in `grown_or_trap`. Memory accesses are one-word
+                // instructions, which that relies on.
+                macro_rules! ea {
+                    ($d a:expr, $d o:expr, $d n:expr) => {
+                        ea_from!((i32_!($d a) as u64) + ($d o as u64), $d n)
+                    };
+                }
+                macro_rules! ea_from {
+                    ($d ea:expr, $d n:expr) => {{
+                        let ea: u64 = $d ea;
+                        if ea + $d n > mem_len as u64 {
+                            // SAFETY: `at` is this instruction, the rest this handler's
+                            // state.
+                            return unsafe {
+                                grown_or_trap(at, sp, mem_base, mem_len, code, ctx)
+                            };
+                        }
+                        // SAFETY: ea + n <= mem_len, and [mem_base, mem_base+mem_len) is
+                        // mapped.
+                        unsafe { mem_base.add(ea as usize) }
+                    }};
+                }
+                macro_rules! load {
+                    ($d d:expr, $d a:expr, $d o:expr, $d t:ty, $d conv:expr) => {
+                        load_at!($d d, (i32_!($d a) as u64) + ($d o as u64), $d t, $d conv)
+                    };
+                }
+                macro_rules! load_at {
+                    ($d d:expr, $d ea:expr, $d t:ty, $d conv:expr) => {{
+                        let p = ea_from!($d ea, std::mem::size_of::<$d t>() as u64);
+                        // SAFETY: in bounds per `ea_from!`; unaligned reads are allowed.
+                        let v = unsafe { (p as *const $d t).read_unaligned() };
+                        wr!($d d, $d conv(<$d t>::from_le(v)))
+                    }};
+                }
+                macro_rules! store {
+                    ($d a:expr, $d v:expr, $d o:expr, $d t:ty) => {{
+                        let p = ea!($d a, $d o, std::mem::size_of::<$d t>() as u64);
+                        let v = rd!($d v) as $d t;
+                        // SAFETY: in bounds per `ea!`.
+                        unsafe { (p as *mut $d t).write_unaligned(v.to_le()) }
+                    }};
+                }
+                macro_rules! store_imm {
+                    ($d a:expr, $d o:expr, $d v:expr, $d t:ty) => {{
+                        let p = ea!($d a, $d o, std::mem::size_of::<$d t>() as u64);
+                        let v: $d t = $d v;
+                        // SAFETY: in bounds per `ea!`.
+                        unsafe { (p as *mut $d t).write_unaligned(v.to_le()) }
+                    }};
+                }
+                $body;
+                next!()
+            }
+        )*
+
+        /// Each opcode's handler: the entries above, [`call`], [`ret`] and [`ret_from`], and [`exit`]
+        /// for every other opcode.
+        static HANDLERS: [Handler; OPCODES + 1] = {
+            let mut table = [exit as Handler; OPCODES + 1];
+            $(
+                // SAFETY: every field is an integer or a fieldless enum with a variant 0, for
+                // which all-zero bytes are a valid value (only the opcode is read).
+                table[Instr::$name { $($f: unsafe { std::mem::zeroed() }),* }.opcode() as usize] =
+                    $name;
+            )*
+            table[Instr::Call { f: 0, args: 0 }.opcode() as usize] = call;
+            table[Instr::Return.opcode() as usize] = ret;
+            table[Instr::ReturnFrom { s: 0, n: 0 }.opcode() as usize] = ret_from;
+            table
+        };
+    };
+}
+
+handlers! { $ [cf vmctx]
+    Unreachable {} => { trap!(TrapCode::Unreachable) };
+    Br { t } => { jump!(t) };
+    BrIfNez { c, t } => {
+        if i32_!(c) != 0 {
+            jump!(t)
+        }
+    };
+    BrIfEqz { c, t } => {
+        if i32_!(c) == 0 {
+            jump!(t)
+        }
+    };
+    BrTable { i, tab } => {
+        let table = &cf.br_tables[tab as usize];
+        let i = (i32_!(i) as usize).min(table.len() - 1);
+        jump!(table[i]);
+    };
+    BrTableI { i, k, tab } => {
+        let table = &cf.br_tables[tab as usize];
+        let i = (i32_!(i).wrapping_add(k as u32) as usize).min(table.len() - 1);
+        jump!(table[i]);
+    };
+    BrOnNull { a, t } => {
+        if rd!(a) == 0 {
+            jump!(t)
+        }
+    };
+    BrOnNonNull { a, t } => {
+        if rd!(a) != 0 {
+            jump!(t)
+        }
+    };
+    Copy { d, a } => { wr!(d, rd!(a)) };
+    Copy2 { d, a } => {
+        let (lo, hi) = (rd!(a), rd!(a + 1));
+        wr!(d, lo);
+        wr!(d + 1, hi);
+    };
+    Const32 { d, v } => { wr!(d, v as u64) };
+    Const64 { d, lo, hi } => { wr!(d, (hi as u64) << 32 | lo as u64) };
+    ConstV128 { d, k } => { wr128!(d, cf.v128_consts[k as usize]) };
+    Select { d, a, b } => {
+        let (c, _, _) = arg!();
+        wr!(d, if i32_!(c) != 0 { rd!(a) } else { rd!(b) })
+    };
+    Select2 { d, a, b } => {
+        let (c, _, _) = arg!();
+        wr128!(d, if i32_!(c) != 0 { rd128!(a) } else { rd128!(b) })
+    };
+    GlobalGet { d, g } => {
+        // SAFETY: `g` is the context offset of the global's cell pointer; cells are
+        // boxed in the store and live as long as it.
+        wr!(d, unsafe { (*vm_read::<*const GlobalCell>(vmctx, g)).value } as u64)
+    };
+    GlobalSet { g, a } => {
+        let v = rd!(a) as u128;
+        // SAFETY: as for GlobalGet; the store is exclusively borrowed.
+        unsafe { (*vm_read::<*mut GlobalCell>(vmctx, g)).value = v }
+    };
+    GlobalAddI { g, d, i } => {
+        // SAFETY: as for GlobalGet; the store is exclusively borrowed.
+        let cell = unsafe { vm_read::<*mut GlobalCell>(vmctx, g) };
+        // SAFETY: as above.
+        let v = (unsafe { (*cell).value } as u32).wrapping_add(i as u32);
+        // SAFETY: as above.
+        unsafe { (*cell).value = v as u128 };
+        wr!(d, v as u64)
+    };
+    GlobalGet2 { d, g } => {
+        // SAFETY: as for GlobalGet.
+        wr128!(d, unsafe { (*vm_read::<*const GlobalCell>(vmctx, g)).value })
+    };
+    GlobalSet2 { g, a } => {
+        let v = rd128!(a);
+        // SAFETY: as for GlobalSet.
+        unsafe { (*vm_read::<*mut GlobalCell>(vmctx, g)).value = v }
+    };
+    I32Load { d, a, o } => { load!(d, a, o, u32, |v: u32| v as u64) };
+    I64Load { d, a, o } => { load!(d, a, o, u64, |v: u64| v) };
+    I32Load8S { d, a, o } => {
+        load!(d, a, o, u8, |v: u8| v as i8 as i32 as u32 as u64)
+    };
+    I32Load8U { d, a, o } => { load!(d, a, o, u8, |v: u8| v as u64) };
+    I32Load16S { d, a, o } => {
+        load!(d, a, o, u16, |v: u16| v as i16 as i32 as u32 as u64)
+    };
+    I32Load16U { d, a, o } => { load!(d, a, o, u16, |v: u16| v as u64) };
+    I64Load8S { d, a, o } => { load!(d, a, o, u8, |v: u8| v as i8 as i64 as u64) };
+    I64Load8U { d, a, o } => { load!(d, a, o, u8, |v: u8| v as u64) };
+    I64Load16S { d, a, o } => {
+        load!(d, a, o, u16, |v: u16| v as i16 as i64 as u64)
+    };
+    I64Load16U { d, a, o } => { load!(d, a, o, u16, |v: u16| v as u64) };
+    I64Load32S { d, a, o } => {
+        load!(d, a, o, u32, |v: u32| v as i32 as i64 as u64)
+    };
+    I64Load32U { d, a, o } => { load!(d, a, o, u32, |v: u32| v as u64) };
+    V128Load { d, a, o } => {
+        let p = ea!(a, o, 16);
+        // SAFETY: in bounds per `ea!`.
+        let v = unsafe { (p as *const u128).read_unaligned() };
+        wr128!(d, u128::from_le(v))
+    };
+    I32Store { a, v, o } => { store!(a, v, o, u32) };
+    I64Store { a, v, o } => { store!(a, v, o, u64) };
+    I32Store8 { a, v, o } => { store!(a, v, o, u8) };
+    I32Store16 { a, v, o } => { store!(a, v, o, u16) };
+    I64Store32 { a, v, o } => { store!(a, v, o, u32) };
+    I32LoadAddI { d, a, i } => {
+        load_at!(d, i32_!(a).wrapping_add(i as u32) as u64, u32, |v: u32| v as u64)
+    };
+    I64LoadAddI { d, a, i } => {
+        load_at!(d, i32_!(a).wrapping_add(i as u32) as u64, u64, |v| v)
+    };
+    I32Load8UAddI { d, a, i } => {
+        load_at!(d, i32_!(a).wrapping_add(i as u32) as u64, u8, |v: u8| v as u64)
+    };
+    I32StoreAddI { a, v, i } => {
+        let p = ea_from!(i32_!(a).wrapping_add(i as u32) as u64, 4);
+        let v = rd!(v) as u32;
+        // SAFETY: in bounds per `ea_from!`; unaligned writes are allowed.
+        unsafe { (p as *mut u32).write_unaligned(v.to_le()) }
+    };
+    I64StoreAddI { a, v, i } => {
+        let p = ea_from!(i32_!(a).wrapping_add(i as u32) as u64, 8);
+        let v = rd!(v);
+        // SAFETY: as above.
+        unsafe { (p as *mut u64).write_unaligned(v.to_le()) }
+    };
+    I32StoreI { a, o, v } => { store_imm!(a, o, v, u32) };
+    I64StoreI { a, o, v } => { store_imm!(a, o, v as i64, i64) };
+    I32Store8I { a, o, v } => { store_imm!(a, o, v as u8, u8) };
+    I32Store16I { a, o, v } => { store_imm!(a, o, v as u16, u16) };
+    V128Store { a, v, o } => {
+        let p = ea!(a, o, 16);
+        let val = rd128!(v);
+        // SAFETY: in bounds per `ea!`.
+        unsafe { (p as *mut u128).write_unaligned(val.to_le()) }
+    };
+    RefIsNull { d, a } => { wr!(d, (rd!(a) == 0) as u64) };
+    RefAsNonNull { d, a } => {
+        let r = rd!(a);
+        if r == 0 {
+            trap!(TrapCode::NullReference)
+        }
+        wr!(d, r)
+    };
+    RefEq { d, a, b } => { wr!(d, (rd!(a) == rd!(b)) as u64) };
+    // ---- immediates and fused compare-branches ----
+    I32AddI { d, a, i } => { wr!(d, (i32_!(a).wrapping_add(i as u32)) as u64) };
+    I32MulI { d, a, i } => { wr!(d, (i32_!(a).wrapping_mul(i as u32)) as u64) };
+    I32AndI { d, a, i } => { wr!(d, (i32_!(a) & (i as u32)) as u64) };
+    I32OrI { d, a, i } => { wr!(d, (i32_!(a) | (i as u32)) as u64) };
+    I32XorI { d, a, i } => { wr!(d, (i32_!(a) ^ (i as u32)) as u64) };
+    I32ShlI { d, a, i } => { wr!(d, (i32_!(a).wrapping_shl(i as u32)) as u64) };
+    I32ShrSI { d, a, i } => {
+        wr!(d, ((i32_!(a) as i32).wrapping_shr(i as u32) as u32) as u64)
+    };
+    I32ShrUI { d, a, i } => { wr!(d, (i32_!(a).wrapping_shr(i as u32)) as u64) };
+    I32RotlI { d, a, i } => { wr!(d, i32_!(a).rotate_left(i as u32) as u64) };
+    I32RotrI { d, a, i } => { wr!(d, i32_!(a).rotate_right(i as u32) as u64) };
+    I32EqI { d, a, i } => { wr!(d, (i32_!(a) == (i as u32)) as u64) };
+    I32NeI { d, a, i } => { wr!(d, (i32_!(a) != (i as u32)) as u64) };
+    I32LtSI { d, a, i } => { wr!(d, ((i32_!(a) as i32) < i) as u64) };
+    I32LtUI { d, a, i } => { wr!(d, (i32_!(a) < (i as u32)) as u64) };
+    I32GtSI { d, a, i } => { wr!(d, ((i32_!(a) as i32) > i) as u64) };
+    I32GtUI { d, a, i } => { wr!(d, (i32_!(a) > (i as u32)) as u64) };
+    I32LeSI { d, a, i } => { wr!(d, ((i32_!(a) as i32) <= i) as u64) };
+    I32LeUI { d, a, i } => { wr!(d, (i32_!(a) <= (i as u32)) as u64) };
+    I32GeSI { d, a, i } => { wr!(d, ((i32_!(a) as i32) >= i) as u64) };
+    I32GeUI { d, a, i } => { wr!(d, (i32_!(a) >= (i as u32)) as u64) };
+    I64AddI { d, a, i } => {
+        wr!(d, rd!(a).wrapping_add(i as i64 as u64))
+    };
+    I64MulI { d, a, i } => {
+        wr!(d, rd!(a).wrapping_mul(i as i64 as u64))
+    };
+    I64AndI { d, a, i } => { wr!(d, rd!(a) & (i as i64 as u64)) };
+    I64OrI { d, a, i } => { wr!(d, rd!(a) | (i as i64 as u64)) };
+    I64XorI { d, a, i } => { wr!(d, rd!(a) ^ (i as i64 as u64)) };
+    I64ShlI { d, a, i } => { wr!(d, rd!(a).wrapping_shl(i as u32)) };
+    I64ShrSI { d, a, i } => {
+        wr!(d, ((rd!(a) as i64).wrapping_shr(i as u32)) as u64)
+    };
+    I64ShrUI { d, a, i } => { wr!(d, rd!(a).wrapping_shr(i as u32)) };
+    I64RotlI { d, a, i } => { wr!(d, rd!(a).rotate_left(i as u32)) };
+    I64RotrI { d, a, i } => { wr!(d, rd!(a).rotate_right(i as u32)) };
+    I64EqI { d, a, i } => { wr!(d, (rd!(a) == (i as i64 as u64)) as u64) };
+    I64NeI { d, a, i } => { wr!(d, (rd!(a) != (i as i64 as u64)) as u64) };
+    I64LtSI { d, a, i } => { wr!(d, ((rd!(a) as i64) < (i as i64)) as u64) };
+    I64LtUI { d, a, i } => { wr!(d, (rd!(a) < (i as i64 as u64)) as u64) };
+    I64GtSI { d, a, i } => { wr!(d, ((rd!(a) as i64) > (i as i64)) as u64) };
+    I64GtUI { d, a, i } => { wr!(d, (rd!(a) > (i as i64 as u64)) as u64) };
+    I64LeSI { d, a, i } => { wr!(d, ((rd!(a) as i64) <= (i as i64)) as u64) };
+    I64LeUI { d, a, i } => { wr!(d, (rd!(a) <= (i as i64 as u64)) as u64) };
+    I64GeSI { d, a, i } => { wr!(d, ((rd!(a) as i64) >= (i as i64)) as u64) };
+    I64GeUI { d, a, i } => { wr!(d, (rd!(a) >= (i as i64 as u64)) as u64) };
+    BrI32Eq { a, b, t } => {
+        if i32_!(a) == i32_!(b) {
+            jump!(t)
+        }
+    };
+    BrI32EqI { a, i, t } => {
+        if i32_!(a) == (i as u32) {
+            jump!(t)
+        }
+    };
+    BrI32Ne { a, b, t } => {
+        if i32_!(a) != i32_!(b) {
+            jump!(t)
+        }
+    };
+    BrI32NeI { a, i, t } => {
+        if i32_!(a) != (i as u32) {
+            jump!(t)
+        }
+    };
+    BrI32LtS { a, b, t } => {
+        if (i32_!(a) as i32) < (i32_!(b) as i32) {
+            jump!(t)
+        }
+    };
+    BrI32LtSI { a, i, t } => {
+        if (i32_!(a) as i32) < i {
+            jump!(t)
+        }
+    };
+    BrI32LtU { a, b, t } => {
+        if i32_!(a) < i32_!(b) {
+            jump!(t)
+        }
+    };
+    BrI32LtUI { a, i, t } => {
+        if i32_!(a) < (i as u32) {
+            jump!(t)
+        }
+    };
+    BrI32GtS { a, b, t } => {
+        if (i32_!(a) as i32) > (i32_!(b) as i32) {
+            jump!(t)
+        }
+    };
+    BrI32GtSI { a, i, t } => {
+        if (i32_!(a) as i32) > i {
+            jump!(t)
+        }
+    };
+    BrI32GtU { a, b, t } => {
+        if i32_!(a) > i32_!(b) {
+            jump!(t)
+        }
+    };
+    BrI32GtUI { a, i, t } => {
+        if i32_!(a) > (i as u32) {
+            jump!(t)
+        }
+    };
+    BrI32LeS { a, b, t } => {
+        if (i32_!(a) as i32) <= (i32_!(b) as i32) {
+            jump!(t)
+        }
+    };
+    BrI32LeSI { a, i, t } => {
+        if (i32_!(a) as i32) <= i {
+            jump!(t)
+        }
+    };
+    BrI32LeU { a, b, t } => {
+        if i32_!(a) <= i32_!(b) {
+            jump!(t)
+        }
+    };
+    BrI32LeUI { a, i, t } => {
+        if i32_!(a) <= (i as u32) {
+            jump!(t)
+        }
+    };
+    BrI32GeS { a, b, t } => {
+        if (i32_!(a) as i32) >= (i32_!(b) as i32) {
+            jump!(t)
+        }
+    };
+    BrI32GeSI { a, i, t } => {
+        if (i32_!(a) as i32) >= i {
+            jump!(t)
+        }
+    };
+    BrI32GeU { a, b, t } => {
+        if i32_!(a) >= i32_!(b) {
+            jump!(t)
+        }
+    };
+    BrI32GeUI { a, i, t } => {
+        if i32_!(a) >= (i as u32) {
+            jump!(t)
+        }
+    };
+    BrI64Eq { a, b, t } => {
+        if rd!(a) == rd!(b) {
+            jump!(t)
+        }
+    };
+    BrI64EqI { a, i, t } => {
+        if rd!(a) == (i as i64 as u64) {
+            jump!(t)
+        }
+    };
+    BrI64Ne { a, b, t } => {
+        if rd!(a) != rd!(b) {
+            jump!(t)
+        }
+    };
+    BrI64NeI { a, i, t } => {
+        if rd!(a) != (i as i64 as u64) {
+            jump!(t)
+        }
+    };
+    BrI64LtS { a, b, t } => {
+        if (rd!(a) as i64) < (rd!(b) as i64) {
+            jump!(t)
+        }
+    };
+    BrI64LtSI { a, i, t } => {
+        if (rd!(a) as i64) < (i as i64) {
+            jump!(t)
+        }
+    };
+    BrI64LtU { a, b, t } => {
+        if rd!(a) < rd!(b) {
+            jump!(t)
+        }
+    };
+    BrI64LtUI { a, i, t } => {
+        if rd!(a) < (i as i64 as u64) {
+            jump!(t)
+        }
+    };
+    BrI64GtS { a, b, t } => {
+        if (rd!(a) as i64) > (rd!(b) as i64) {
+            jump!(t)
+        }
+    };
+    BrI64GtSI { a, i, t } => {
+        if (rd!(a) as i64) > (i as i64) {
+            jump!(t)
+        }
+    };
+    BrI64GtU { a, b, t } => {
+        if rd!(a) > rd!(b) {
+            jump!(t)
+        }
+    };
+    BrI64GtUI { a, i, t } => {
+        if rd!(a) > (i as i64 as u64) {
+            jump!(t)
+        }
+    };
+    BrI64LeS { a, b, t } => {
+        if (rd!(a) as i64) <= (rd!(b) as i64) {
+            jump!(t)
+        }
+    };
+    BrI64LeSI { a, i, t } => {
+        if (rd!(a) as i64) <= (i as i64) {
+            jump!(t)
+        }
+    };
+    BrI64LeU { a, b, t } => {
+        if rd!(a) <= rd!(b) {
+            jump!(t)
+        }
+    };
+    BrI64LeUI { a, i, t } => {
+        if rd!(a) <= (i as i64 as u64) {
+            jump!(t)
+        }
+    };
+    BrI64GeS { a, b, t } => {
+        if (rd!(a) as i64) >= (rd!(b) as i64) {
+            jump!(t)
+        }
+    };
+    BrI64GeSI { a, i, t } => {
+        if (rd!(a) as i64) >= (i as i64) {
+            jump!(t)
+        }
+    };
+    BrI64GeU { a, b, t } => {
+        if rd!(a) >= rd!(b) {
+            jump!(t)
+        }
+    };
+    BrI64GeUI { a, i, t } => {
+        if rd!(a) >= (i as i64 as u64) {
+            jump!(t)
+        }
+    };
+    // ---- i32 ----
+    I32Add { d, a, b } => { wr!(d, i32_!(a).wrapping_add(i32_!(b)) as u64) };
+    I32Sub { d, a, b } => { wr!(d, i32_!(a).wrapping_sub(i32_!(b)) as u64) };
+    I32Mul { d, a, b } => { wr!(d, i32_!(a).wrapping_mul(i32_!(b)) as u64) };
+    I32DivS { d, a, b } => {
+        let (x, y) = (i32_!(a) as i32, i32_!(b) as i32);
+        if y == 0 {
+            trap!(TrapCode::IntegerDivideByZero)
+        }
+        if x == i32::MIN && y == -1 {
+            trap!(TrapCode::IntegerOverflow)
+        }
+        wr!(d, (x / y) as u32 as u64)
+    };
+    I32DivU { d, a, b } => {
+        let (x, y) = (i32_!(a), i32_!(b));
+        if y == 0 {
+            trap!(TrapCode::IntegerDivideByZero)
+        }
+        wr!(d, (x / y) as u64)
+    };
+    I32RemS { d, a, b } => {
+        let (x, y) = (i32_!(a) as i32, i32_!(b) as i32);
+        if y == 0 {
+            trap!(TrapCode::IntegerDivideByZero)
+        }
+        wr!(d, x.wrapping_rem(y) as u32 as u64)
+    };
+    I32RemU { d, a, b } => {
+        let (x, y) = (i32_!(a), i32_!(b));
+        if y == 0 {
+            trap!(TrapCode::IntegerDivideByZero)
+        }
+        wr!(d, (x % y) as u64)
+    };
+    I32And { d, a, b } => { wr!(d, (i32_!(a) & i32_!(b)) as u64) };
+    I32Or { d, a, b } => { wr!(d, (i32_!(a) | i32_!(b)) as u64) };
+    I32Xor { d, a, b } => { wr!(d, (i32_!(a) ^ i32_!(b)) as u64) };
+    I32Shl { d, a, b } => { wr!(d, i32_!(a).wrapping_shl(i32_!(b)) as u64) };
+    I32ShrS { d, a, b } => {
+        wr!(d, (i32_!(a) as i32).wrapping_shr(i32_!(b)) as u32 as u64)
+    };
+    I32ShrU { d, a, b } => { wr!(d, i32_!(a).wrapping_shr(i32_!(b)) as u64) };
+    I32Rotl { d, a, b } => { wr!(d, i32_!(a).rotate_left(i32_!(b) % 32) as u64) };
+    I32Rotr { d, a, b } => { wr!(d, i32_!(a).rotate_right(i32_!(b) % 32) as u64) };
+    I32Eq { d, a, b } => { wr!(d, (i32_!(a) == i32_!(b)) as u64) };
+    I32Ne { d, a, b } => { wr!(d, (i32_!(a) != i32_!(b)) as u64) };
+    I32LtS { d, a, b } => { wr!(d, ((i32_!(a) as i32) < (i32_!(b) as i32)) as u64) };
+    I32LtU { d, a, b } => { wr!(d, (i32_!(a) < i32_!(b)) as u64) };
+    I32GtS { d, a, b } => { wr!(d, ((i32_!(a) as i32) > (i32_!(b) as i32)) as u64) };
+    I32GtU { d, a, b } => { wr!(d, (i32_!(a) > i32_!(b)) as u64) };
+    I32LeS { d, a, b } => {
+        wr!(d, ((i32_!(a) as i32) <= (i32_!(b) as i32)) as u64)
+    };
+    I32LeU { d, a, b } => { wr!(d, (i32_!(a) <= i32_!(b)) as u64) };
+    I32GeS { d, a, b } => {
+        wr!(d, ((i32_!(a) as i32) >= (i32_!(b) as i32)) as u64)
+    };
+    I32GeU { d, a, b } => { wr!(d, (i32_!(a) >= i32_!(b)) as u64) };
+    I32Eqz { d, a } => { wr!(d, (i32_!(a) == 0) as u64) };
+    I32Clz { d, a } => { wr!(d, i32_!(a).leading_zeros() as u64) };
+    I32Ctz { d, a } => { wr!(d, i32_!(a).trailing_zeros() as u64) };
+    I32Popcnt { d, a } => { wr!(d, i32_!(a).count_ones() as u64) };
+    // ---- i64 ----
+    I64Add { d, a, b } => { wr!(d, rd!(a).wrapping_add(rd!(b))) };
+    I64Sub { d, a, b } => { wr!(d, rd!(a).wrapping_sub(rd!(b))) };
+    I64Mul { d, a, b } => { wr!(d, rd!(a).wrapping_mul(rd!(b))) };
+    I64DivS { d, a, b } => {
+        let (x, y) = (rd!(a) as i64, rd!(b) as i64);
+        if y == 0 {
+            trap!(TrapCode::IntegerDivideByZero)
+        }
+        if x == i64::MIN && y == -1 {
+            trap!(TrapCode::IntegerOverflow)
+        }
+        wr!(d, (x / y) as u64)
+    };
+    I64DivU { d, a, b } => {
+        let (x, y) = (rd!(a), rd!(b));
+        if y == 0 {
+            trap!(TrapCode::IntegerDivideByZero)
+        }
+        wr!(d, x / y)
+    };
+    I64RemS { d, a, b } => {
+        let (x, y) = (rd!(a) as i64, rd!(b) as i64);
+        if y == 0 {
+            trap!(TrapCode::IntegerDivideByZero)
+        }
+        wr!(d, x.wrapping_rem(y) as u64)
+    };
+    I64RemU { d, a, b } => {
+        let (x, y) = (rd!(a), rd!(b));
+        if y == 0 {
+            trap!(TrapCode::IntegerDivideByZero)
+        }
+        wr!(d, x % y)
+    };
+    I64And { d, a, b } => { wr!(d, rd!(a) & rd!(b)) };
+    I64Or { d, a, b } => { wr!(d, rd!(a) | rd!(b)) };
+    I64Xor { d, a, b } => { wr!(d, rd!(a) ^ rd!(b)) };
+    I64Shl { d, a, b } => { wr!(d, rd!(a).wrapping_shl(rd!(b) as u32)) };
+    I64ShrS { d, a, b } => {
+        wr!(d, (rd!(a) as i64).wrapping_shr(rd!(b) as u32) as u64)
+    };
+    I64ShrU { d, a, b } => { wr!(d, rd!(a).wrapping_shr(rd!(b) as u32)) };
+    I64Rotl { d, a, b } => { wr!(d, rd!(a).rotate_left((rd!(b) % 64) as u32)) };
+    I64Rotr { d, a, b } => { wr!(d, rd!(a).rotate_right((rd!(b) % 64) as u32)) };
+    I64Eq { d, a, b } => { wr!(d, (rd!(a) == rd!(b)) as u64) };
+    I64Ne { d, a, b } => { wr!(d, (rd!(a) != rd!(b)) as u64) };
+    I64LtS { d, a, b } => { wr!(d, ((rd!(a) as i64) < (rd!(b) as i64)) as u64) };
+    I64LtU { d, a, b } => { wr!(d, (rd!(a) < rd!(b)) as u64) };
+    I64GtS { d, a, b } => { wr!(d, ((rd!(a) as i64) > (rd!(b) as i64)) as u64) };
+    I64GtU { d, a, b } => { wr!(d, (rd!(a) > rd!(b)) as u64) };
+    I64LeS { d, a, b } => { wr!(d, ((rd!(a) as i64) <= (rd!(b) as i64)) as u64) };
+    I64LeU { d, a, b } => { wr!(d, (rd!(a) <= rd!(b)) as u64) };
+    I64GeS { d, a, b } => { wr!(d, ((rd!(a) as i64) >= (rd!(b) as i64)) as u64) };
+    I64GeU { d, a, b } => { wr!(d, (rd!(a) >= rd!(b)) as u64) };
+    I64Eqz { d, a } => { wr!(d, (rd!(a) == 0) as u64) };
+    I64Clz { d, a } => { wr!(d, rd!(a).leading_zeros() as u64) };
+    I64Ctz { d, a } => { wr!(d, rd!(a).trailing_zeros() as u64) };
+    I64Popcnt { d, a } => { wr!(d, rd!(a).count_ones() as u64) };
+    // ---- f32 ----
+    F32Add { d, a, b } => { wf32!(d, f32_!(a) + f32_!(b)) };
+    F32Sub { d, a, b } => { wf32!(d, f32_!(a) - f32_!(b)) };
+    F32Mul { d, a, b } => { wf32!(d, f32_!(a) * f32_!(b)) };
+    F32Div { d, a, b } => { wf32!(d, f32_!(a) / f32_!(b)) };
+    F32Min { d, a, b } => { wf32!(d, num::f32_min(f32_!(a), f32_!(b))) };
+    F32Max { d, a, b } => { wf32!(d, num::f32_max(f32_!(a), f32_!(b))) };
+    F32Copysign { d, a, b } => {
+        wr!(d, ((i32_!(a) & 0x7fff_ffff) | (i32_!(b) & 0x8000_0000)) as u64)
+    };
+    F32Eq { d, a, b } => { wr!(d, (f32_!(a) == f32_!(b)) as u64) };
+    F32Ne { d, a, b } => { wr!(d, (f32_!(a) != f32_!(b)) as u64) };
+    F32Lt { d, a, b } => { wr!(d, (f32_!(a) < f32_!(b)) as u64) };
+    F32Gt { d, a, b } => { wr!(d, (f32_!(a) > f32_!(b)) as u64) };
+    F32Le { d, a, b } => { wr!(d, (f32_!(a) <= f32_!(b)) as u64) };
+    F32Ge { d, a, b } => { wr!(d, (f32_!(a) >= f32_!(b)) as u64) };
+    F32Abs { d, a } => { wr!(d, (i32_!(a) & 0x7fff_ffff) as u64) };
+    F32Neg { d, a } => { wr!(d, (i32_!(a) ^ 0x8000_0000) as u64) };
+    F32Ceil { d, a } => { wf32!(d, num::f32_ceil(f32_!(a))) };
+    F32Floor { d, a } => { wf32!(d, num::f32_floor(f32_!(a))) };
+    F32Trunc { d, a } => { wf32!(d, num::f32_trunc(f32_!(a))) };
+    F32Nearest { d, a } => { wf32!(d, num::f32_nearest(f32_!(a))) };
+    F32Sqrt { d, a } => { wf32!(d, f32_!(a).sqrt()) };
+    // ---- f64 ----
+    F64Add { d, a, b } => { wf64!(d, f64_!(a) + f64_!(b)) };
+    F64Sub { d, a, b } => { wf64!(d, f64_!(a) - f64_!(b)) };
+    F64Mul { d, a, b } => { wf64!(d, f64_!(a) * f64_!(b)) };
+    F64Div { d, a, b } => { wf64!(d, f64_!(a) / f64_!(b)) };
+    F64Min { d, a, b } => { wf64!(d, num::f64_min(f64_!(a), f64_!(b))) };
+    F64Max { d, a, b } => { wf64!(d, num::f64_max(f64_!(a), f64_!(b))) };
+    F64Copysign { d, a, b } => {
+        wr!(d, (rd!(a) & 0x7fff_ffff_ffff_ffff) | (rd!(b) & 0x8000_0000_0000_0000))
+    };
+    F64Eq { d, a, b } => { wr!(d, (f64_!(a) == f64_!(b)) as u64) };
+    F64Ne { d, a, b } => { wr!(d, (f64_!(a) != f64_!(b)) as u64) };
+    F64Lt { d, a, b } => { wr!(d, (f64_!(a) < f64_!(b)) as u64) };
+    F64Gt { d, a, b } => { wr!(d, (f64_!(a) > f64_!(b)) as u64) };
+    F64Le { d, a, b } => { wr!(d, (f64_!(a) <= f64_!(b)) as u64) };
+    F64Ge { d, a, b } => { wr!(d, (f64_!(a) >= f64_!(b)) as u64) };
+    F64Abs { d, a } => { wr!(d, rd!(a) & 0x7fff_ffff_ffff_ffff) };
+    F64Neg { d, a } => { wr!(d, rd!(a) ^ 0x8000_0000_0000_0000) };
+    F64Ceil { d, a } => { wf64!(d, num::f64_ceil(f64_!(a))) };
+    F64Floor { d, a } => { wf64!(d, num::f64_floor(f64_!(a))) };
+    F64Trunc { d, a } => { wf64!(d, num::f64_trunc(f64_!(a))) };
+    F64Nearest { d, a } => { wf64!(d, num::f64_nearest(f64_!(a))) };
+    F64Sqrt { d, a } => { wf64!(d, f64_!(a).sqrt()) };
+    // ---- conversions ----
+    I32WrapI64 { d, a } => { wr!(d, rd!(a) as u32 as u64) };
+    I32TruncF32S { d, a } => match num::i32_trunc_f32_s(f32_!(a)) {
+        Ok(v) => wr!(d, v as u32 as u64),
+        Err(c) => trap!(c),
+    };
+    I32TruncF32U { d, a } => match num::i32_trunc_f32_u(f32_!(a)) {
+        Ok(v) => wr!(d, v as u64),
+        Err(c) => trap!(c),
+    };
+    I32TruncF64S { d, a } => match num::i32_trunc_f64_s(f64_!(a)) {
+        Ok(v) => wr!(d, v as u32 as u64),
+        Err(c) => trap!(c),
+    };
+    I32TruncF64U { d, a } => match num::i32_trunc_f64_u(f64_!(a)) {
+        Ok(v) => wr!(d, v as u64),
+        Err(c) => trap!(c),
+    };
+    I64TruncF32S { d, a } => match num::i64_trunc_f32_s(f32_!(a)) {
+        Ok(v) => wr!(d, v as u64),
+        Err(c) => trap!(c),
+    };
+    I64TruncF32U { d, a } => match num::i64_trunc_f32_u(f32_!(a)) {
+        Ok(v) => wr!(d, v),
+        Err(c) => trap!(c),
+    };
+    I64TruncF64S { d, a } => match num::i64_trunc_f64_s(f64_!(a)) {
+        Ok(v) => wr!(d, v as u64),
+        Err(c) => trap!(c),
+    };
+    I64TruncF64U { d, a } => match num::i64_trunc_f64_u(f64_!(a)) {
+        Ok(v) => wr!(d, v),
+        Err(c) => trap!(c),
+    };
+    I64ExtendI32S { d, a } => { wr!(d, i32_!(a) as i32 as i64 as u64) };
+    I64ExtendI32U { d, a } => { wr!(d, i32_!(a) as u64) };
+    F32ConvertI32S { d, a } => { wf32!(d, i32_!(a) as i32 as f32) };
+    F32ConvertI32U { d, a } => { wf32!(d, i32_!(a) as f32) };
+    F32ConvertI64S { d, a } => { wf32!(d, rd!(a) as i64 as f32) };
+    F32ConvertI64U { d, a } => { wf32!(d, rd!(a) as f32) };
+    F32DemoteF64 { d, a } => { wf32!(d, f64_!(a) as f32) };
+    F64ConvertI32S { d, a } => { wf64!(d, i32_!(a) as i32 as f64) };
+    F64ConvertI32U { d, a } => { wf64!(d, i32_!(a) as f64) };
+    F64ConvertI64S { d, a } => { wf64!(d, rd!(a) as i64 as f64) };
+    F64ConvertI64U { d, a } => { wf64!(d, rd!(a) as f64) };
+    F64PromoteF32 { d, a } => { wf64!(d, f32_!(a) as f64) };
+    I32Extend8S { d, a } => { wr!(d, rd!(a) as i8 as i32 as u32 as u64) };
+    I32Extend16S { d, a } => { wr!(d, rd!(a) as i16 as i32 as u32 as u64) };
+    I64Extend8S { d, a } => { wr!(d, rd!(a) as i8 as i64 as u64) };
+    I64Extend16S { d, a } => { wr!(d, rd!(a) as i16 as i64 as u64) };
+    I64Extend32S { d, a } => { wr!(d, rd!(a) as i32 as i64 as u64) };
+    // Rust's float-to-int `as` saturates and maps NaN to 0: exactly trunc_sat.
+    I32TruncSatF32S { d, a } => { wr!(d, f32_!(a) as i32 as u32 as u64) };
+    I32TruncSatF32U { d, a } => { wr!(d, f32_!(a) as u32 as u64) };
+    I32TruncSatF64S { d, a } => { wr!(d, f64_!(a) as i32 as u32 as u64) };
+    I32TruncSatF64U { d, a } => { wr!(d, f64_!(a) as u32 as u64) };
+    I64TruncSatF32S { d, a } => { wr!(d, f32_!(a) as i64 as u64) };
+    I64TruncSatF32U { d, a } => { wr!(d, f32_!(a) as u64) };
+    I64TruncSatF64S { d, a } => { wr!(d, f64_!(a) as i64 as u64) };
+    I64TruncSatF64U { d, a } => { wr!(d, f64_!(a) as u64) };
+    V128Unary { d, a, op } => wr128!(d, op.eval(rd128!(a)));
+    V128Binary { d, a, b, op } => wr128!(d, op.eval(rd128!(a), rd128!(b)));
+    V128Ternary { d, a, b, op } => {
+        let (c, _, _) = arg!();
+        wr128!(d, op.eval(rd128!(a), rd128!(b), rd128!(c)))
+    };
+    V128Test { d, a, op } => wr!(d, op.eval(rd128!(a)) as u64);
+    V128Shift { d, a, b, op } => wr128!(d, op.eval(rd128!(a), i32_!(b)));
+    V128Splat { d, a, op } => wr128!(d, op.eval(rd!(a)));
+    V128Extract { d, a, op, lane } => wr!(d, op.eval(rd128!(a), lane));
+    V128Replace { d, a, b, op, lane } => {
+        wr128!(d, op.eval(rd128!(a), rd!(b), lane))
+    };
+    V128Shuffle { d, a, b } => {
+        let (k, _, _) = arg!();
+        wr128!(d, simd::shuffle(rd128!(a), rd128!(b), &cf.shuffles[k as usize]))
+    };
+}

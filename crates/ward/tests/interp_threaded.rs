@@ -1,0 +1,93 @@
+//! The interpreter's threaded handlers (`interp/threaded.rs`) over long runs: every kind of
+//! handler (arithmetic, select, memory 0 loads and stores, branches, calls and returns between
+//! wasm functions, a chain stopping at a host call and at a trap) many millions of times in one
+//! call. Optimised builds (tests build `ward` at opt-level 2) chain the handlers by jumps; a
+//! handler that called the next one instead would exhaust the native stack here long before
+//! the loop ends, and a wrong result or trap location would show in the assertions.
+
+use ward::{Engine, Func, Instance, Module, Store, TrapCode};
+
+const PROGRAM: &str = r#"(module
+  (import "host" "tick" (func $tick (param i32) (result i32)))
+  (memory 1)
+  ;; One step of a mixing function: loads, stores, arithmetic, a select and a branch.
+  (func $step (param $i i32) (param $acc i32) (result i32)
+    (local $addr i32)
+    (local.set $addr (i32.and (i32.mul (local.get $i) (i32.const 4)) (i32.const 0xfffc)))
+    (i32.store (local.get $addr)
+      (i32.add (i32.load (local.get $addr)) (local.get $i)))
+    (local.set $acc
+      (i32.xor (i32.rotl (local.get $acc) (i32.const 5)) (i32.load (local.get $addr))))
+    (select (i32.add (local.get $acc) (i32.const 1)) (local.get $acc)
+      (i32.and (local.get $i) (i32.const 1))))
+  ;; `n` steps, each a call and a return; the host is called every 2^20 steps, which stops
+  ;; the handler chain and enters it again.
+  (func (export "run") (param $n i32) (result i32)
+    (local $i i32) (local $acc i32)
+    (local.set $acc (i32.const 7))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $acc (call $step (local.get $i) (local.get $acc)))
+        (if (i32.eqz (i32.and (local.get $i) (i32.const 0xfffff)))
+          (then (local.set $acc (call $tick (local.get $acc)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (local.get $acc))
+  ;; Counts down, then reads past the end of memory: a trap from inside the chain.
+  (func (export "overrun") (param $n i32) (result i32)
+    (loop $down
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $down (local.get $n)))
+    (i32.load (i32.const 65534))))"#;
+
+/// The same computation in Rust.
+fn expected(n: u32) -> u32 {
+    let mut mem = vec![0u32; 16384];
+    let mut acc: u32 = 7;
+    for i in 0..n {
+        let addr = (i.wrapping_mul(4) & 0xfffc) as usize / 4;
+        mem[addr] = mem[addr].wrapping_add(i);
+        acc = acc.rotate_left(5) ^ mem[addr];
+        if i & 1 == 1 {
+            acc = acc.wrapping_add(1);
+        }
+        if i & 0xfffff == 0 {
+            acc = acc.wrapping_mul(3);
+        }
+    }
+    acc
+}
+
+fn instance() -> (Store<u32>, Instance) {
+    let engine = Engine::default();
+    let module = Module::new(&engine, PROGRAM).unwrap();
+    let mut store = Store::new(&engine, 0u32);
+    let tick = Func::wrap(&mut store, |mut caller: ward::Caller<'_, u32>, acc: i32| -> i32 {
+        *caller.data_mut() += 1;
+        acc.wrapping_mul(3)
+    });
+    let instance = Instance::new(&mut store, &module, &[tick.into()]).unwrap();
+    (store, instance)
+}
+
+#[test]
+fn millions_of_handlers_run_without_growing_the_native_stack() {
+    let (mut store, inst) = instance();
+    let run = inst.get_typed_func::<i32, i32>(&store, "run").unwrap();
+    // About 25 instructions per step: some 100 million handler transitions in one call.
+    let n = 4_000_000u32;
+    assert_eq!(run.call(&mut store, n as i32).unwrap() as u32, expected(n));
+    assert_eq!(*store.data(), n.div_ceil(1 << 20), "the host was called every 2^20 steps");
+}
+
+#[test]
+fn a_trap_deep_in_a_chain_is_reported_and_the_store_stays_usable() {
+    let (mut store, inst) = instance();
+    let overrun = inst.get_typed_func::<i32, i32>(&store, "overrun").unwrap();
+    let err = overrun.call(&mut store, 3_000_000).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
+    // The next call starts a fresh chain.
+    let run = inst.get_typed_func::<i32, i32>(&store, "run").unwrap();
+    assert_eq!(run.call(&mut store, 1000).unwrap() as u32, expected(1000));
+}

@@ -23,7 +23,7 @@ use super::num;
 use super::simd;
 use crate::error::TrapCode;
 use crate::runtime::vmctx::{vm_read, VMContext, VMFuncRef};
-use crate::runtime::GlobalCell;
+use crate::runtime::{GlobalCell, TableInstance};
 
 /// What the handlers share with the loop beyond their register arguments.
 pub(super) struct Ctx {
@@ -197,14 +197,74 @@ unsafe fn call(
     ctx: *mut Ctx,
 ) -> *const Instr {
     // SAFETY: `ip` is a `Call` (this handler's table entry) of the current function; `ctx` is
-    // the live context `run` was given, its `frames` the execution's frame records with the
-    // current frame on top, `stack..stack + stack_len` the value stack holding `sp`.
-    let (ip, sp, mem_base, mem_len, code) = unsafe {
+    // the live context `run` was given.
+    unsafe {
         let Instr::Call { f, args } = *ip else { std::hint::unreachable_unchecked() };
-        let c = &mut *ctx;
         // `f` is the context offset of the callee's record pointer; records live as long as
         // the store.
-        let record: *const VMFuncRef = vm_read(c.vmctx, f);
+        let record: *const VMFuncRef = vm_read((*ctx).vmctx, f);
+        enter(ip, 1, record, args, sp, mem_base, mem_len, code, ctx)
+    }
+}
+
+/// `call_indirect` whose table element is in range, not null and of exactly the expected type
+/// id, then as [`call`]. Everything else (traps, a subtype check, which needs the store) is left
+/// to the loop.
+unsafe fn call_indirect(
+    ip: *const Instr,
+    sp: *mut u64,
+    mem_base: *mut u8,
+    mem_len: usize,
+    code: *const Instr,
+    ctx: *mut Ctx,
+) -> *const Instr {
+    // SAFETY: `ip` is a `CallIndirect` (this handler's table entry) followed by its `Arg`
+    // word; the translator gave the context offsets of the table's pointer and of the expected
+    // type id; tables live as long as the store and `[base, base + length)` are their
+    // elements, each null or the address of a live record.
+    unsafe {
+        let Instr::CallIndirect { args, i } = *ip else { std::hint::unreachable_unchecked() };
+        let Instr::Arg { x: table, y: ty, .. } = *ip.add(1) else {
+            std::hint::unreachable_unchecked()
+        };
+        let vmctx = (*ctx).vmctx;
+        let t: *const TableInstance = vm_read(vmctx, table);
+        // An i32 index is zero-extended in its slot.
+        let index = *sp.add(i as usize);
+        if index >= (*t).length {
+            return exit(ip, sp, mem_base, mem_len, code, ctx);
+        }
+        let record = *(*t).base.add(index as usize) as usize as *const VMFuncRef;
+        if record.is_null() || (*record).type_id != vm_read::<u32>(vmctx, ty) {
+            return exit(ip, sp, mem_base, mem_len, code, ctx);
+        }
+        enter(ip, 2, record, args, sp, mem_base, mem_len, code, ctx)
+    }
+}
+
+/// Enters the wasm function of `record` from the call at `ip` (`words` long, with its `Arg`),
+/// its arguments at slot `args`, or leaves the call to the loop (see [`call`]).
+///
+/// # Safety
+/// `record` is a live function record; `ctx` is the live context `run` was given, its `frames`
+/// the execution's frame records with the current frame on top, `stack..stack + stack_len` the
+/// value stack holding `sp`; the rest as for a handler.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn enter(
+    ip: *const Instr,
+    words: usize,
+    record: *const VMFuncRef,
+    args: u32,
+    sp: *mut u64,
+    mem_base: *mut u8,
+    mem_len: usize,
+    code: *const Instr,
+    ctx: *mut Ctx,
+) -> *const Instr {
+    // SAFETY: the caller's contract.
+    let (ip, sp, mem_base, mem_len, code) = unsafe {
+        let c = &mut *ctx;
         let (callee, ncode, nvmctx) =
             ((*record).func_index, (*record).interp_code, (*record).vmctx);
         if ncode.is_null() {
@@ -231,7 +291,7 @@ unsafe fn call(
             k += 1;
         }
         if let Some(top) = frames.last_mut() {
-            top.pc = ip.add(1).offset_from(code) as u32;
+            top.pc = ip.add(words).offset_from(code) as u32;
         }
         // Below capacity (checked above), so this does not allocate.
         frames.push(Frame { func: callee, code: ncode, pc: 0, fp: nfp as u32, vmctx: nvmctx });
@@ -511,8 +571,8 @@ macro_rules! handlers {
             }
         )*
 
-        /// Each opcode's handler: the entries above, [`call`], [`ret`] and [`ret_from`], and [`exit`]
-        /// for every other opcode.
+        /// Each opcode's handler: the entries above, [`call`], [`call_indirect`], [`ret`] and
+        /// [`ret_from`], and [`exit`] for every other opcode.
         static HANDLERS: [Handler; OPCODES + 1] = {
             let mut table = [exit as Handler; OPCODES + 1];
             $(
@@ -522,6 +582,7 @@ macro_rules! handlers {
                     $name;
             )*
             table[Instr::Call { f: 0, args: 0 }.opcode() as usize] = call;
+            table[Instr::CallIndirect { args: 0, i: 0 }.opcode() as usize] = call_indirect;
             table[Instr::Return.opcode() as usize] = ret;
             table[Instr::ReturnFrom { s: 0, n: 0 }.opcode() as usize] = ret_from;
             table

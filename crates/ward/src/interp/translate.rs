@@ -935,22 +935,11 @@ impl Translator<'_> {
     fn local_set(&mut self, l: u32, tee: bool) {
         let ls = self.local_slot[l as usize];
         let wide = self.local_wide[l as usize];
-        // Entries still aliasing this local must be saved before it changes.
-        // Searching down from below the top stops at the last alias.
-        let mut i = self.stack.len() - 1;
-        let top_aliases = u32::from(self.stack[i].loc == Loc::Local(ls));
-        let mut remaining = self.local_refs[ls as usize] - top_aliases;
-        while remaining > 0 {
-            i -= 1;
-            if self.stack[i].loc == Loc::Local(ls) {
-                self.materialize(i);
-                remaining -= 1;
-            }
-        }
         let top = self.stack.len() - 1;
         let o = self.stack[top];
         let len = self.code.len();
-        let retarget = match (o.loc, self.last_producer) {
+        // The instruction that just computed the value, if it can write the local directly.
+        let mut retarget = match (o.loc, self.last_producer) {
             (Loc::Temp, Some(idx))
                 if idx + 1 == len
                     || (idx + 2 == len && matches!(self.code[len - 1], Instr::Arg { .. })) =>
@@ -959,6 +948,36 @@ impl Translator<'_> {
             }
             _ => None,
         };
+        // Entries still aliasing this local must be saved before it changes. When the value
+        // comes from a retargetable instruction that no branch lands after, the saving copies
+        // go in front of it (it reads only operands above the aliases and writes a fresh
+        // temporary, so they see the same local), and it still writes the local: one copy
+        // instead of two per alias plus one.
+        let top_aliases = u32::from(o.loc == Loc::Local(ls));
+        let remaining = self.local_refs[ls as usize] - top_aliases;
+        if remaining > 0 {
+            let moved = match retarget {
+                Some(idx) if self.barrier <= idx => {
+                    Some((self.code.split_off(idx), self.offsets.split_off(idx)))
+                }
+                _ => None,
+            };
+            // Searching down from below the top stops at the last alias.
+            let (mut i, mut remaining) = (top, remaining);
+            while remaining > 0 {
+                i -= 1;
+                if self.stack[i].loc == Loc::Local(ls) {
+                    self.materialize(i);
+                    remaining -= 1;
+                }
+            }
+            retarget = moved.map(|(code, offsets)| {
+                let idx = self.code.len();
+                self.code.extend(code);
+                self.offsets.extend(offsets);
+                idx
+            });
+        }
         if let Some(idx) = retarget {
             *self.code[idx].dst_mut().unwrap() = ls;
         } else {
@@ -1963,6 +1982,25 @@ mod tests {
         assert_eq!(f.code[0], Instr::Copy { d: 1, a: 0 });
         assert_eq!(f.code[1], Instr::Const32 { d: 0, v: 5 });
         assert_eq!(f.code[2], Instr::I32Add { d: 1, a: 1, b: 0 });
+    }
+
+    #[test]
+    fn an_aliased_local_is_saved_in_front_of_the_instruction_that_then_writes_it() {
+        // `x + (x = x + 1)`: the old value is saved before the add, which writes the local.
+        let f = translate_wat(
+            "(module (func (param i32) (result i32)
+               local.get 0 local.get 0 i32.const 1 i32.add local.set 0 local.get 0 i32.add))",
+        );
+        assert_eq!(f.code[0], Instr::Copy { d: 1, a: 0 });
+        assert_eq!(f.code[1], Instr::I32AddI { d: 0, a: 0, i: 1 });
+        assert_eq!(f.code[2], Instr::I32Add { d: 1, a: 1, b: 0 });
+        // Not when a branch lands after the producer: the loop header sits between.
+        let g = translate_wat(
+            "(module (func (param i32) (result i32)
+               local.get 0 local.get 0 i32.const 1 i32.add (loop) local.set 0
+               local.get 0 i32.add))",
+        );
+        assert!(g.code.contains(&Instr::Copy { d: 1, a: 0 }), "{:?}", g.code);
     }
 
     #[test]

@@ -408,7 +408,7 @@ impl Execution {
             }};
         }
 
-        let mut threaded_ctx = threaded::Ctx::new(vmctx, cf, self.max_depth);
+        let mut threaded_ctx = threaded::Ctx::new(self.max_depth);
         loop {
             // The self-contained instructions, and calls and returns between translated wasm
             // functions, run in the threaded handlers; they stop at the first instruction
@@ -473,16 +473,8 @@ impl Execution {
                     }
                 }
                 Instr::ReturnFrom { s, n } => {
-                    // SAFETY: `s + k` and `k` lie inside the frame (translator invariant);
-                    // ascending copy is correct because results move down.
-                    unsafe {
-                        *sp = *sp.add(s as usize);
-                        let mut k = 1;
-                        while k < n as usize {
-                            *sp.add(k) = *sp.add(s as usize + k);
-                            k += 1;
-                        }
-                    }
+                    // SAFETY: `s + n` slots lie inside the frame (translator invariant).
+                    unsafe { move_results_down(sp, s, n) };
                     self.frames.pop();
                     {
                         load_top!();
@@ -490,49 +482,13 @@ impl Execution {
                     }
                 }
                 Instr::Call { f, args } => {
+                    // The threaded `call` enters translated callees that fit; what reaches here
+                    // (a first call, a host function, a stack or frame list that must grow, the
+                    // depth trap) takes the general path.
                     // SAFETY: `f` is the context offset of the callee's record pointer; records
                     // live as long as the store.
-                    let (callee, ncode, nvmctx) = unsafe {
-                        let record: *const VMFuncRef = vm_read(vmctx, f);
-                        ((*record).func_index, (*record).interp_code, (*record).vmctx)
-                    };
-                    // Fast path: a wasm callee whose code is already translated.
-                    if ncode.is_null() {
-                        do_call!(callee, args)
-                    }
-                    let ncode = ncode.cast::<CompiledFunc>();
-                    // SAFETY: a record's code is live translated code (see `resolve_code`).
-                    let ncf: &CompiledFunc = unsafe { &*ncode };
-                    let nfp = fp!() + args as usize;
-                    if self.frames.len() >= self.max_depth
-                        || nfp + ncf.frame_slots as usize + 2 > self.stack.len()
-                    {
-                        // The general path grows the stack, or traps.
-                        do_call!(callee, args)
-                    }
-                    let mut k = ncf.param_slots as usize;
-                    while k < ncf.local_slots as usize {
-                        // SAFETY: checked just above that the callee frame fits the stack.
-                        unsafe { *sp.add(args as usize + k) = 0 };
-                        k += 1;
-                    }
-                    self.frames.last_mut().unwrap().pc = pc!() as u32;
-                    self.frames.push(Frame {
-                        func: callee,
-                        code: ncode,
-                        pc: 0,
-                        fp: nfp as u32,
-                        vmctx: nvmctx,
-                    });
-                    cf = ncf;
-                    code = cf.code.as_ptr();
-                    ip = code;
-                    // SAFETY: checked above.
-                    sp = unsafe { sp.add(args as usize) };
-                    if nvmctx != vmctx {
-                        vmctx = nvmctx;
-                        (mem_base, mem_len) = mem0(vmctx);
-                    }
+                    let callee = unsafe { (*vm_read::<*const VMFuncRef>(vmctx, f)).func_index };
+                    do_call!(callee, args)
                 }
                 Instr::CallIndirect { args, i } => {
                     let (table, ty, _) = arg!();
@@ -1254,6 +1210,24 @@ fn instance_of<'s>(store: &StoreInner, vmctx: *const VMContext) -> &'s InstanceD
     unsafe {
         debug_assert_eq!((*vmctx).header.magic, crate::runtime::vmctx::VMCTX_MAGIC);
         &*(&*store.instances[(*vmctx).header.instance as usize] as *const InstanceData)
+    }
+}
+
+/// `ReturnFrom`'s move: the `n` results in slots `s..` of the frame at `sp` to slots `0..`.
+/// Ascending, which is correct because results move down.
+///
+/// # Safety
+/// Slots `0..s + n` lie inside the frame.
+#[inline(always)]
+pub(super) unsafe fn move_results_down(sp: *mut u64, s: u32, n: u32) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        *sp = *sp.add(s as usize);
+        let mut k = 1;
+        while k < n as usize {
+            *sp.add(k) = *sp.add(s as usize + k);
+            k += 1;
+        }
     }
 }
 

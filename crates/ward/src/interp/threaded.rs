@@ -18,7 +18,7 @@
 //! traps do.
 
 use super::code::{CompiledFunc, Instr, OPCODES};
-use super::exec::{mem0, refresh_mem0_len, Frame};
+use super::exec::{mem0, move_results_down, refresh_mem0_len, Frame};
 use super::num;
 use super::simd;
 use crate::error::TrapCode;
@@ -51,10 +51,12 @@ pub(super) struct Ctx {
 }
 
 impl Ctx {
-    pub(super) fn new(vmctx: *mut VMContext, cf: *const CompiledFunc, max_depth: usize) -> Ctx {
+    /// A context for an execution with call depth limit `max_depth`; [`Ctx::enter`] points it
+    /// at the loop's state before each run.
+    pub(super) fn new(max_depth: usize) -> Ctx {
         Ctx {
-            vmctx,
-            cf,
+            vmctx: std::ptr::null_mut(),
+            cf: std::ptr::null(),
             sp: std::ptr::null_mut(),
             code: std::ptr::null(),
             mem_base: std::ptr::null_mut(),
@@ -308,19 +310,6 @@ unsafe fn enter(
     tail!(ip, sp, mem_base, mem_len, code, ctx)
 }
 
-/// `return`.
-unsafe fn ret(
-    ip: *const Instr,
-    sp: *mut u64,
-    mem_base: *mut u8,
-    mem_len: usize,
-    code: *const Instr,
-    ctx: *mut Ctx,
-) -> *const Instr {
-    // SAFETY: as for `call`.
-    unsafe { leave(ip, sp, mem_base, mem_len, code, ctx) }
-}
-
 /// `ReturnFrom`: moves the results down to slot 0, then returns as [`ret`].
 unsafe fn ret_from(
     ip: *const Instr,
@@ -330,30 +319,24 @@ unsafe fn ret_from(
     code: *const Instr,
     ctx: *mut Ctx,
 ) -> *const Instr {
-    // SAFETY: as for `call`; `s + k` and `k` lie inside the frame (translator invariant), and
-    // an ascending copy is correct because results move down. Not for the outermost frame,
-    // which `leave` hands to the loop to run the whole instruction.
+    // SAFETY: as for `call`; `s + n` slots lie inside the frame (translator invariant). Not
+    // for the outermost frame, which `ret` hands to the loop to run the whole instruction.
     unsafe {
         if (*(*ctx).frames).len() > 1 {
             let Instr::ReturnFrom { s, n } = *ip else { std::hint::unreachable_unchecked() };
-            *sp = *sp.add(s as usize);
-            let mut k = 1;
-            while k < n as usize {
-                *sp.add(k) = *sp.add(s as usize + k);
-                k += 1;
-            }
+            move_results_down(sp, s, n);
         }
-        leave(ip, sp, mem_base, mem_len, code, ctx)
+        ret(ip, sp, mem_base, mem_len, code, ctx)
     }
 }
 
-/// Leaves the current frame for its caller's, unless it is the execution's outermost frame:
-/// the loop finishes the call.
+/// `return`: leaves the current frame for its caller's, unless it is the execution's
+/// outermost frame: the loop finishes the call.
 ///
 /// # Safety
 /// As for [`call`].
 #[inline(always)]
-unsafe fn leave(
+unsafe fn ret(
     ip: *const Instr,
     sp: *mut u64,
     mem_base: *mut u8,

@@ -8,7 +8,8 @@
 //! the store, then resumes.
 
 /// Defines, in the calling function, the macros that read and write frame slots through the
-/// frame pointer `$sp`: `rd!(s)`, `wr!(s, v)`, `rd128!(s)`, `wr128!(s, v)`, `i32_!(s)`, `f32_!(s)`,
+/// frame pointer `$sp`: `rd!(s)`, `wr!(s, v)`, `rd128!(s)`, `wr128!(s, v)`, `rdv!(s)`, `wrv!(s, v)`
+/// (a v128 as `simd::V128`, which the caller must have in scope), `i32_!(s)`, `f32_!(s)`,
 /// `f64_!(s)`, `wf32!(s, v)` and `wf64!(s, v)`.
 /// Called as `slot_access!($ sp)`: the `$` token is passed in so that the generated macros can
 /// have parameters of their own.
@@ -41,6 +42,32 @@ macro_rules! slot_access {
                 let v: u128 = $d v;
                 wr!($d s, v as u64);
                 wr!($d s + 1, (v >> 64) as u64);
+            }};
+        }
+        // A v128 in slots `s` and `s + 1` as the SIMD operations' byte form. On a little-endian
+        // host the two slots' bytes are the vector's bytes in lane order, so this is one 16-byte
+        // load or store; elsewhere it goes through the `u128`.
+        #[allow(unused_macros)]
+        macro_rules! rdv {
+            ($d s:expr) => {
+                if cfg!(target_endian = "little") {
+                    // SAFETY: as for `rd`; the two slots are 16 contiguous bytes.
+                    simd::V128(unsafe { ($sp.add($d s as usize) as *const [u8; 16]).read_unaligned() })
+                } else {
+                    simd::V128::from_bits(rd128!($d s))
+                }
+            };
+        }
+        #[allow(unused_macros)]
+        macro_rules! wrv {
+            ($d s:expr, $d v:expr) => {{
+                let v: simd::V128 = $d v;
+                if cfg!(target_endian = "little") {
+                    // SAFETY: as for `wr`; the two slots are 16 contiguous bytes.
+                    unsafe { ($sp.add($d s as usize) as *mut [u8; 16]).write_unaligned(v.0) }
+                } else {
+                    wr128!($d s, v.to_bits())
+                }
             }};
         }
         #[allow(unused_macros)]

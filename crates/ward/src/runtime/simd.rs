@@ -67,29 +67,102 @@ const CANON_F32: u32 = 0x7fc0_0000;
 /// Bit pattern of the positive canonical f64 NaN.
 const CANON_F64: u64 = 0x7ff8_0000_0000_0000;
 
-/// A lane type that can be read from / written to a `u128`.
+/// A `v128` as its 16 bytes in little-endian lane order (byte `i` of lane 0 is byte `i`).
+///
+/// The operations below work on this form, not on a `u128`: a loop over the lanes of a byte
+/// array compiles to one vector instruction per operation (`paddd`, `pcmpeqb`, ...), where the
+/// same loop over the shifted bits of a `u128` compiled to hundreds of scalar instructions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct V128(pub [u8; 16]);
+
+impl V128 {
+    /// The vector whose little-endian lane order is the bits of `v` (lane 0 in the low bits).
+    #[inline(always)]
+    pub fn from_bits(v: u128) -> Self {
+        V128(v.to_le_bytes())
+    }
+
+    /// The vector as a `u128` (lane 0 in the low bits).
+    #[inline(always)]
+    pub fn to_bits(self) -> u128 {
+        u128::from_le_bytes(self.0)
+    }
+
+    /// Whether any bit is set.
+    #[inline(always)]
+    fn any(self) -> bool {
+        self.0.iter().fold(0, |acc, &b| acc | b) != 0
+    }
+}
+
+macro_rules! bytewise {
+    ($($tr:ident $f:ident $op:tt),*) => {$(
+        impl std::ops::$tr for V128 {
+            type Output = V128;
+            #[inline(always)]
+            fn $f(self, rhs: V128) -> V128 {
+                V128(std::array::from_fn(|i| self.0[i] $op rhs.0[i]))
+            }
+        }
+    )*};
+}
+
+bytewise!(BitAnd bitand &, BitOr bitor |, BitXor bitxor ^);
+
+impl std::ops::Not for V128 {
+    type Output = V128;
+    #[inline(always)]
+    fn not(self) -> V128 {
+        V128(self.0.map(|b| !b))
+    }
+}
+
+/// A lane type that can be read from / written to a [`V128`].
 trait Lane: Copy {
-    /// Width of the lane in bits.
-    const BITS: u32;
-    /// Builds a lane from the low `BITS` bits of `bits`.
-    fn from_low(bits: u128) -> Self;
-    /// The lane's bits, zero-extended to 128 bits.
-    fn low_bits(self) -> u128;
+    /// Width of the lane in bytes.
+    const BYTES: usize;
+    /// Lane `i` (must be in range) of `v`.
+    fn get(v: &V128, i: usize) -> Self;
+    /// Writes `self` into lane `i` (must be in range) of `v`.
+    fn put(self, v: &mut V128, i: usize);
+    /// All ones if `b`, else all zeros (a comparison's lane result).
+    fn mask(b: bool) -> Self;
+    /// The lane's top (sign) bit.
+    fn top_bit(self) -> bool;
+    /// Whether the lane is non-zero (as bits).
+    fn nonzero(self) -> bool;
 }
 
 macro_rules! int_lane {
     ($($t:ty => $u:ty),* $(,)?) => {$(
         impl Lane for $t {
-            const BITS: u32 = <$u>::BITS;
+            const BYTES: usize = std::mem::size_of::<$u>();
             #[inline(always)]
             #[allow(clippy::unnecessary_cast)]
-            fn from_low(bits: u128) -> Self {
-                bits as $u as $t
+            fn get(v: &V128, i: usize) -> Self {
+                let mut b = [0u8; std::mem::size_of::<$u>()];
+                b.copy_from_slice(&v.0[i * Self::BYTES..(i + 1) * Self::BYTES]);
+                <$u>::from_le_bytes(b) as $t
             }
             #[inline(always)]
             #[allow(clippy::unnecessary_cast)]
-            fn low_bits(self) -> u128 {
-                self as $u as u128
+            fn put(self, v: &mut V128, i: usize) {
+                v.0[i * Self::BYTES..(i + 1) * Self::BYTES].copy_from_slice(&(self as $u).to_le_bytes());
+            }
+            #[inline(always)]
+            #[allow(clippy::unnecessary_cast)]
+            fn mask(b: bool) -> Self {
+                (if b { <$u>::MAX } else { 0 }) as $t
+            }
+            #[inline(always)]
+            #[allow(clippy::unnecessary_cast)]
+            fn top_bit(self) -> bool {
+                (self as $u) >> (<$u>::BITS - 1) != 0
+            }
+            #[inline(always)]
+            fn nonzero(self) -> bool {
+                self != 0
             }
         }
     )*};
@@ -97,104 +170,98 @@ macro_rules! int_lane {
 
 int_lane!(u8 => u8, i8 => u8, u16 => u16, i16 => u16, u32 => u32, i32 => u32, u64 => u64, i64 => u64);
 
-impl Lane for f32 {
-    const BITS: u32 = 32;
-    #[inline(always)]
-    fn from_low(bits: u128) -> Self {
-        f32::from_bits(bits as u32)
-    }
-    #[inline(always)]
-    fn low_bits(self) -> u128 {
-        u128::from(self.to_bits())
-    }
+macro_rules! float_lane {
+    ($($t:ty => $u:ty),* $(,)?) => {$(
+        impl Lane for $t {
+            const BYTES: usize = std::mem::size_of::<$u>();
+            #[inline(always)]
+            fn get(v: &V128, i: usize) -> Self {
+                <$t>::from_bits(<$u>::get(v, i))
+            }
+            #[inline(always)]
+            fn put(self, v: &mut V128, i: usize) {
+                self.to_bits().put(v, i)
+            }
+            #[inline(always)]
+            fn mask(b: bool) -> Self {
+                <$t>::from_bits(<$u>::mask(b))
+            }
+            #[inline(always)]
+            fn top_bit(self) -> bool {
+                self.to_bits().top_bit()
+            }
+            #[inline(always)]
+            fn nonzero(self) -> bool {
+                self.to_bits() != 0
+            }
+        }
+    )*};
 }
 
-impl Lane for f64 {
-    const BITS: u32 = 64;
-    #[inline(always)]
-    fn from_low(bits: u128) -> Self {
-        f64::from_bits(bits as u64)
-    }
-    #[inline(always)]
-    fn low_bits(self) -> u128 {
-        u128::from(self.to_bits())
-    }
-}
+float_lane!(f32 => u32, f64 => u64);
 
 /// Number of lanes of type `L` in a v128.
 #[inline(always)]
 fn count<L: Lane>() -> usize {
-    (128 / L::BITS) as usize
+    16 / L::BYTES
 }
 
 /// Reads lane `i` (must be in range) of `v` as an `L`.
 #[inline(always)]
-fn lane<L: Lane>(v: u128, i: usize) -> L {
-    L::from_low(v >> (i as u32 * L::BITS))
+fn lane<L: Lane>(v: V128, i: usize) -> L {
+    L::get(&v, i)
 }
 
 /// Builds a v128 whose lane `i` is `f(i)`.
 #[inline(always)]
-fn build<L: Lane>(f: impl Fn(usize) -> L) -> u128 {
-    let mut r = 0u128;
+fn build<L: Lane>(f: impl Fn(usize) -> L) -> V128 {
+    let mut r = V128::default();
     for i in 0..count::<L>() {
-        r |= f(i).low_bits() << (i as u32 * L::BITS);
+        f(i).put(&mut r, i);
     }
     r
 }
 
 /// Lane-wise unary map.
 #[inline(always)]
-fn map<L: Lane>(a: u128, f: impl Fn(L) -> L) -> u128 {
+fn map<L: Lane>(a: V128, f: impl Fn(L) -> L) -> V128 {
     build::<L>(|i| f(lane(a, i)))
 }
 
 /// Lane-wise binary map.
 #[inline(always)]
-fn zip<L: Lane>(a: u128, b: u128, f: impl Fn(L, L) -> L) -> u128 {
+fn zip<L: Lane>(a: V128, b: V128, f: impl Fn(L, L) -> L) -> V128 {
     build::<L>(|i| f(lane(a, i), lane(b, i)))
 }
 
 /// Lane-wise comparison: all ones in lanes where `f` holds, zero elsewhere.
 #[inline(always)]
-fn cmp<L: Lane>(a: u128, b: u128, f: impl Fn(L, L) -> bool) -> u128 {
-    let ones = u128::MAX >> (128 - L::BITS);
-    let mut r = 0u128;
-    for i in 0..count::<L>() {
-        if f(lane(a, i), lane(b, i)) {
-            r |= ones << (i as u32 * L::BITS);
-        }
-    }
-    r
+fn cmp<L: Lane>(a: V128, b: V128, f: impl Fn(L, L) -> bool) -> V128 {
+    build::<L>(|i| L::mask(f(lane(a, i), lane(b, i))))
 }
 
 /// 1 if every lane of type `L` is non-zero, else 0.
 #[inline(always)]
-fn all_true<L: Lane>(a: u128) -> u32 {
-    u32::from((0..count::<L>()).all(|i| lane::<L>(a, i).low_bits() != 0))
+fn all_true<L: Lane>(a: V128) -> u32 {
+    u32::from((0..count::<L>()).all(|i| lane::<L>(a, i).nonzero()))
 }
 
 /// Bit `i` of the result is the top (sign) bit of lane `i`.
 #[inline(always)]
-fn bitmask<L: Lane>(a: u128) -> u32 {
-    (0..count::<L>()).fold(0u32, |m, i| {
-        let top = (a >> (i as u32 * L::BITS + L::BITS - 1)) & 1;
-        m | ((top as u32) << i)
-    })
+fn bitmask<L: Lane>(a: V128) -> u32 {
+    (0..count::<L>()).fold(0u32, |m, i| m | (u32::from(lane::<L>(a, i).top_bit()) << i))
 }
 
 /// Replaces lane `idx` (reduced modulo the lane count) of `a` with `x`.
 #[inline(always)]
-fn replace<L: Lane>(a: u128, x: L, idx: u8) -> u128 {
-    let i = usize::from(idx) % count::<L>();
-    let shift = i as u32 * L::BITS;
-    let mask = (u128::MAX >> (128 - L::BITS)) << shift;
-    (a & !mask) | (x.low_bits() << shift)
+fn replace<L: Lane>(mut a: V128, x: L, idx: u8) -> V128 {
+    x.put(&mut a, usize::from(idx) % count::<L>());
+    a
 }
 
 /// Reads lane `idx` (reduced modulo the lane count) of `a`.
 #[inline(always)]
-fn extract<L: Lane>(a: u128, idx: u8) -> L {
+fn extract<L: Lane>(a: V128, idx: u8) -> L {
     lane(a, usize::from(idx) % count::<L>())
 }
 
@@ -270,8 +337,8 @@ fn q15mulr_sat(x: i16, y: i16) -> i16 {
 
 /// `i8x16.swizzle`: out-of-range selectors (>= 16) produce 0.
 #[inline(always)]
-fn swizzle(a: u128, s: u128) -> u128 {
-    let a = a.to_le_bytes();
+fn swizzle(a: V128, s: V128) -> V128 {
+    let a = a.0;
     build::<u8>(|i| {
         let idx = usize::from(lane::<u8>(s, i));
         if idx < 16 {
@@ -285,7 +352,7 @@ fn swizzle(a: u128, s: u128) -> u128 {
 /// Deterministic `i16x8.relaxed_dot_i8x16_i7x16_s`: signed x signed products,
 /// pairs added with signed saturation.
 #[inline(always)]
-fn relaxed_dot_i16(a: u128, b: u128) -> u128 {
+fn relaxed_dot_i16(a: V128, b: V128) -> V128 {
     build::<i16>(|i| {
         let p0 = i32::from(lane::<i8>(a, 2 * i)) * i32::from(lane::<i8>(b, 2 * i));
         let p1 = i32::from(lane::<i8>(a, 2 * i + 1)) * i32::from(lane::<i8>(b, 2 * i + 1));
@@ -293,12 +360,42 @@ fn relaxed_dot_i16(a: u128, b: u128) -> u128 {
     })
 }
 
+/// Numbers the operations of a fieldless `#[repr(u8)]` enum whose variants keep their implicit
+/// discriminants `0..COUNT`, so that a table can hold one function per operation (the
+/// interpreter's, compiled each with its operation fixed).
+macro_rules! indexed_ops {
+    ($($t:ident: $last:ident),* $(,)?) => {$(
+        impl $t {
+            /// Number of operations (the variants are `0..COUNT` in declaration order).
+            pub const COUNT: usize = $t::$last as usize + 1;
+
+            /// The operation with discriminant `i`. Panics if `i >= COUNT`.
+            #[inline(always)]
+            pub const fn from_index(i: usize) -> Self {
+                assert!(i < Self::COUNT, "SIMD operation index out of range");
+                // SAFETY: `Self` is `repr(u8)` and fieldless with implicit discriminants, so every
+                // value below `COUNT` (the last variant's discriminant plus one) is a variant.
+                unsafe { std::mem::transmute::<u8, Self>(i as u8) }
+            }
+        }
+    )*};
+}
+
+indexed_ops!(
+    SimdUnary: I32x4RelaxedTruncF64x2UZero,
+    SimdBinary: I16x8RelaxedDotI8x16I7x16S,
+    SimdTernary: RelaxedDotI8x16I7x16AddS,
+    SimdTest: I64x2Bitmask,
+    SimdShift: I64x2ShrU,
+);
+
 // ---------------------------------------------------------------------------
 // Unary: v128 -> v128
 // ---------------------------------------------------------------------------
 
 /// Every SIMD instruction of type `[v128] -> [v128]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum SimdUnary {
     /// `v128.not`
     V128Not,
@@ -411,8 +508,14 @@ pub enum SimdUnary {
 }
 
 impl SimdUnary {
-    /// Applies the operation to `a`.
+    /// Applies the operation to `a` (lane 0 in the low bits).
     pub fn eval(self, a: u128) -> u128 {
+        self.apply(V128::from_bits(a)).to_bits()
+    }
+
+    /// Applies the operation to `a`.
+    #[inline(always)]
+    pub fn apply(self, a: V128) -> V128 {
         use SimdUnary::*;
         match self {
             V128Not => !a,
@@ -503,6 +606,7 @@ impl SimdUnary {
 
 /// Every SIMD instruction of type `[v128 v128] -> [v128]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum SimdBinary {
     /// `v128.and`
     V128And,
@@ -764,6 +868,12 @@ impl SimdBinary {
     /// Applies the operation; `a` is the first (deeper) operand, `b` the top
     /// of the stack.
     pub fn eval(self, a: u128, b: u128) -> u128 {
+        self.apply(V128::from_bits(a), V128::from_bits(b)).to_bits()
+    }
+
+    /// [`SimdBinary::eval`] on [`V128`]s.
+    #[inline(always)]
+    pub fn apply(self, a: V128, b: V128) -> V128 {
         use SimdBinary::*;
         match self {
             V128And => a & b,
@@ -955,6 +1065,7 @@ impl SimdBinary {
 
 /// Every SIMD instruction of type `[v128 v128 v128] -> [v128]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum SimdTernary {
     /// `v128.bitselect`: `(a & c) | (b & !c)`
     Bitselect,
@@ -982,6 +1093,12 @@ impl SimdTernary {
     /// Applies the operation; operands are in wasm stack order (`c` was on
     /// top of the stack).
     pub fn eval(self, a: u128, b: u128, c: u128) -> u128 {
+        self.apply(V128::from_bits(a), V128::from_bits(b), V128::from_bits(c)).to_bits()
+    }
+
+    /// [`SimdTernary::eval`] on [`V128`]s.
+    #[inline(always)]
+    pub fn apply(self, a: V128, b: V128, c: V128) -> V128 {
         use SimdTernary::*;
         match self {
             Bitselect
@@ -1019,6 +1136,7 @@ impl SimdTernary {
 
 /// Every SIMD instruction of type `[v128] -> [i32]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum SimdTest {
     /// `v128.any_true`
     AnyTrue,
@@ -1043,9 +1161,15 @@ pub enum SimdTest {
 impl SimdTest {
     /// Applies the operation, returning the i32 result.
     pub fn eval(self, a: u128) -> u32 {
+        self.apply(V128::from_bits(a))
+    }
+
+    /// [`SimdTest::eval`] on a [`V128`].
+    #[inline(always)]
+    pub fn apply(self, a: V128) -> u32 {
         use SimdTest::*;
         match self {
-            AnyTrue => u32::from(a != 0),
+            AnyTrue => u32::from(a.any()),
             I8x16AllTrue => all_true::<u8>(a),
             I16x8AllTrue => all_true::<u16>(a),
             I32x4AllTrue => all_true::<u32>(a),
@@ -1064,6 +1188,7 @@ impl SimdTest {
 
 /// Every SIMD shift instruction, of type `[v128 i32] -> [v128]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum SimdShift {
     /// `i8x16.shl`
     I8x16Shl,
@@ -1094,6 +1219,12 @@ pub enum SimdShift {
 impl SimdShift {
     /// Shifts every lane of `a` by `count` modulo the lane width.
     pub fn eval(self, a: u128, count: u32) -> u128 {
+        self.apply(V128::from_bits(a), count).to_bits()
+    }
+
+    /// [`SimdShift::eval`] on a [`V128`].
+    #[inline(always)]
+    pub fn apply(self, a: V128, count: u32) -> V128 {
         use SimdShift::*;
         match self {
             I8x16Shl => map::<u8>(a, |x| x << (count % 8)),
@@ -1136,6 +1267,12 @@ pub enum SimdSplat {
 impl SimdSplat {
     /// Broadcasts the scalar raw bits `x` to every lane.
     pub fn eval(self, x: u64) -> u128 {
+        self.apply(x).to_bits()
+    }
+
+    /// [`SimdSplat::eval`] as a [`V128`].
+    #[inline(always)]
+    pub fn apply(self, x: u64) -> V128 {
         match self {
             SimdSplat::I8x16 => build::<u8>(|_| x as u8),
             SimdSplat::I16x8 => build::<u16>(|_| x as u16),
@@ -1170,6 +1307,12 @@ impl SimdExtract {
     /// Reads lane `lane` of `a` as scalar raw bits (i32 results are
     /// zero-extended to 64 bits; `_s` variants sign-extend to i32 first).
     pub fn eval(self, a: u128, lane: u8) -> u64 {
+        self.apply(V128::from_bits(a), lane)
+    }
+
+    /// [`SimdExtract::eval`] on a [`V128`].
+    #[inline(always)]
+    pub fn apply(self, a: V128, lane: u8) -> u64 {
         match self {
             SimdExtract::I8x16S => u64::from(i32::from(extract::<i8>(a, lane)) as u32),
             SimdExtract::I8x16U => u64::from(extract::<u8>(a, lane)),
@@ -1201,6 +1344,12 @@ pub enum SimdReplace {
 impl SimdReplace {
     /// Returns `a` with lane `lane` replaced by the scalar raw bits `x`.
     pub fn eval(self, a: u128, x: u64, lane: u8) -> u128 {
+        self.apply(V128::from_bits(a), x, lane).to_bits()
+    }
+
+    /// [`SimdReplace::eval`] on a [`V128`].
+    #[inline(always)]
+    pub fn apply(self, a: V128, x: u64, lane: u8) -> V128 {
         match self {
             SimdReplace::I8x16 => replace::<u8>(a, x as u8, lane),
             SimdReplace::I16x8 => replace::<u16>(a, x as u16, lane),
@@ -1213,8 +1362,13 @@ impl SimdReplace {
 /// `i8x16.shuffle`: byte `i` of the result is byte `lanes[i]` of the 32-byte
 /// concatenation `a ++ b` (indices are reduced modulo 32).
 pub fn shuffle(a: u128, b: u128, lanes: &[u8; 16]) -> u128 {
-    let a = a.to_le_bytes();
-    let b = b.to_le_bytes();
+    shuffle_v128(V128::from_bits(a), V128::from_bits(b), lanes).to_bits()
+}
+
+/// [`shuffle`] on [`V128`]s.
+#[inline(always)]
+pub fn shuffle_v128(a: V128, b: V128, lanes: &[u8; 16]) -> V128 {
+    let (a, b) = (a.0, b.0);
     build::<u8>(|i| {
         let l = usize::from(lanes[i] & 31);
         if l < 16 {
@@ -1278,11 +1432,17 @@ impl SimdLoad {
     /// order). Panics if `bytes` is shorter than `width()`; extra bytes are
     /// ignored.
     pub fn eval(self, bytes: &[u8]) -> u128 {
+        self.apply(bytes).to_bits()
+    }
+
+    /// [`SimdLoad::eval`] as a [`V128`].
+    #[inline(always)]
+    pub fn apply(self, bytes: &[u8]) -> V128 {
         use SimdLoad::*;
         let w = self.width() as usize;
-        let mut buf = [0u8; 16];
-        buf[..w].copy_from_slice(&bytes[..w]);
-        let raw = u128::from_le_bytes(buf);
+        let mut raw = self::V128::default();
+        raw.0[..w].copy_from_slice(&bytes[..w]);
+        let scalar = u64::from_le_bytes(raw.0[..8].try_into().expect("8 bytes"));
         match self {
             V128 | Zero32 | Zero64 => raw,
             I8x8S => build::<i16>(|i| i16::from(lane::<i8>(raw, i))),
@@ -1291,10 +1451,10 @@ impl SimdLoad {
             I16x4U => build::<u32>(|i| u32::from(lane::<u16>(raw, i))),
             I32x2S => build::<i64>(|i| i64::from(lane::<i32>(raw, i))),
             I32x2U => build::<u64>(|i| u64::from(lane::<u32>(raw, i))),
-            Splat8 => SimdSplat::I8x16.eval(raw as u64),
-            Splat16 => SimdSplat::I16x8.eval(raw as u64),
-            Splat32 => SimdSplat::I32x4.eval(raw as u64),
-            Splat64 => SimdSplat::I64x2.eval(raw as u64),
+            Splat8 => SimdSplat::I8x16.apply(scalar),
+            Splat16 => SimdSplat::I16x8.apply(scalar),
+            Splat32 => SimdSplat::I32x4.apply(scalar),
+            Splat64 => SimdSplat::I64x2.apply(scalar),
         }
     }
 }
@@ -1471,22 +1631,22 @@ mod tests {
         u128::from_le_bytes(l)
     }
     fn i16x8(l: [i16; 8]) -> u128 {
-        build::<i16>(|i| l[i])
+        build::<i16>(|i| l[i]).to_bits()
     }
     fn i32x4(l: [i32; 4]) -> u128 {
-        build::<i32>(|i| l[i])
+        build::<i32>(|i| l[i]).to_bits()
     }
     fn u32x4(l: [u32; 4]) -> u128 {
-        build::<u32>(|i| l[i])
+        build::<u32>(|i| l[i]).to_bits()
     }
     fn i64x2(l: [i64; 2]) -> u128 {
-        build::<i64>(|i| l[i])
+        build::<i64>(|i| l[i]).to_bits()
     }
     fn f32x4(l: [f32; 4]) -> u128 {
-        build::<f32>(|i| l[i])
+        build::<f32>(|i| l[i]).to_bits()
     }
     fn f64x2(l: [f64; 2]) -> u128 {
-        build::<f64>(|i| l[i])
+        build::<f64>(|i| l[i]).to_bits()
     }
     fn splat_f32(x: f32) -> u128 {
         f32x4([x; 4])
@@ -1495,16 +1655,16 @@ mod tests {
         f64x2([x; 2])
     }
     fn bits32(v: u128) -> [u32; 4] {
-        [0, 1, 2, 3].map(|i| lane::<u32>(v, i))
+        [0, 1, 2, 3].map(|i| lane::<u32>(V128::from_bits(v), i))
     }
     fn bits64(v: u128) -> [u64; 2] {
-        [0, 1].map(|i| lane::<u64>(v, i))
+        [0, 1].map(|i| lane::<u64>(V128::from_bits(v), i))
     }
     fn lanes_i16(v: u128) -> [i16; 8] {
-        [0, 1, 2, 3, 4, 5, 6, 7].map(|i| lane::<i16>(v, i))
+        [0, 1, 2, 3, 4, 5, 6, 7].map(|i| lane::<i16>(V128::from_bits(v), i))
     }
     fn lanes_i32(v: u128) -> [i32; 4] {
-        [0, 1, 2, 3].map(|i| lane::<i32>(v, i))
+        [0, 1, 2, 3].map(|i| lane::<i32>(V128::from_bits(v), i))
     }
 
     const NAN32: u32 = CANON_F32;
@@ -2045,7 +2205,7 @@ mod tests {
             bits32(un(SimdUnary::F32x4Neg, a)),
             [0x8000_0000 | PAYLOAD_NAN32, PAYLOAD_NAN32, 0, 0xbf80_0000]
         );
-        let a = build::<u64>(|i| [PAYLOAD_NAN64 | (1 << 63), 0][i]);
+        let a = build::<u64>(|i| [PAYLOAD_NAN64 | (1 << 63), 0][i]).to_bits();
         assert_eq!(bits64(un(SimdUnary::F64x2Abs, a)), [PAYLOAD_NAN64, 0]);
         assert_eq!(bits64(un(SimdUnary::F64x2Neg, a)), [PAYLOAD_NAN64, 1 << 63]);
     }
@@ -2103,8 +2263,8 @@ mod tests {
         let b = f32x4([2.0, 1.0, -6.0, 3.0]);
         assert_eq!(bin(SimdBinary::F32x4PMin, a, b), f32x4([1.0, 1.0, -6.0, 3.0]));
         assert_eq!(bin(SimdBinary::F32x4PMax, a, b), f32x4([2.0, 2.0, -5.0, 3.0]));
-        let a = build::<u64>(|i| [PAYLOAD_NAN64, 1 << 63][i]);
-        let b = build::<u64>(|i| [0, 0][i]);
+        let a = build::<u64>(|i| [PAYLOAD_NAN64, 1 << 63][i]).to_bits();
+        let b = build::<u64>(|i| [0, 0][i]).to_bits();
         assert_eq!(bits64(bin(SimdBinary::F64x2PMin, a, b)), [PAYLOAD_NAN64, 1 << 63]);
         assert_eq!(bits64(bin(SimdBinary::F64x2PMax, a, b)), [PAYLOAD_NAN64, 1 << 63]);
         assert_eq!(bits64(bin(SimdBinary::F64x2PMin, b, a)), [0, 0]);
@@ -2209,7 +2369,7 @@ mod tests {
             bits32(un(SimdUnary::F32x4DemoteF64x2Zero, a)),
             [f32::INFINITY.to_bits(), 0.1f32.to_bits(), 0, 0]
         );
-        let a = build::<u64>(|i| [PAYLOAD_NAN64, (-1e-50f64).to_bits()][i]);
+        let a = build::<u64>(|i| [PAYLOAD_NAN64, (-1e-50f64).to_bits()][i]).to_bits();
         assert_eq!(bits32(un(SimdUnary::F32x4DemoteF64x2Zero, a)), [NAN32, 0x8000_0000, 0, 0]);
         let a = u32x4([0x3fc0_0000, PAYLOAD_NAN32, 1, 2]);
         assert_eq!(bits64(un(SimdUnary::F64x2PromoteLowF32x4, a)), [1.5f64.to_bits(), NAN64]);
@@ -2315,7 +2475,7 @@ mod tests {
         assert_eq!(SimdExtract::I64x2.eval(i64x2([7, -7]), 1), (-7i64) as u64);
         let v = u32x4([0, 0, PAYLOAD_NAN32, 0]);
         assert_eq!(SimdExtract::F32x4.eval(v, 2), u64::from(PAYLOAD_NAN32));
-        let v = build::<u64>(|i| [0, PAYLOAD_NAN64][i]);
+        let v = build::<u64>(|i| [0, PAYLOAD_NAN64][i]).to_bits();
         assert_eq!(SimdExtract::F64x2.eval(v, 1), PAYLOAD_NAN64);
     }
 
@@ -2463,7 +2623,7 @@ mod tests {
         let r = SimdTernary::RelaxedLaneselectI64x2.eval(
             i64x2([0x1234_1234_1234_1234; 2]),
             i64x2([0x5678_5678_5678_5678; 2]),
-            build::<u64>(|i| [0xffff_ffff_0000_0000, 0x0000_0000_ffff_ffff][i]),
+            build::<u64>(|i| [0xffff_ffff_0000_0000, 0x0000_0000_ffff_ffff][i]).to_bits(),
         );
         assert_eq!(r, i64x2([0x1234_1234_5678_5678, 0x5678_5678_1234_1234]));
     }

@@ -150,3 +150,63 @@ fn millions_of_v128_handlers_run_without_growing_the_native_stack() {
     let n = 2_000_000u32;
     assert_eq!(mix.call(&mut store, n as i32).unwrap() as u32, simd_expected(n));
 }
+
+/// Array elements addressed as `base + (i << k)`: the translator fuses the shift, the add and
+/// the load (`I32AddShl`, `I32LoadIdx`). The sums wrap as i32 arithmetic does, an index whose
+/// shift overflows 32 bits reads where the address wraps to, and an element past the end of
+/// memory traps.
+const INDEXED_PROGRAM: &str = r#"(module
+  (memory 1)
+  (func (export "fill") (param $n i32)
+    (local $i i32)
+    (loop $next
+      (i32.store (i32.add (i32.const 1024) (i32.shl (local.get $i) (i32.const 2)))
+                 (i32.mul (local.get $i) (i32.const 2654435761)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $next (i32.lt_u (local.get $i) (local.get $n)))))
+  (func (export "sum") (param $base i32) (param $i i32) (param $n i32) (result i32)
+    (local $acc i32)
+    (loop $next
+      (local.set $acc (i32.add (local.get $acc)
+        (i32.load (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))))
+      (local.set $acc (i32.xor (local.get $acc)
+        (i32.add (i32.shl (local.get $i) (i32.const 3)) (local.get $base))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $next (local.get $n)))
+    (local.get $acc)))"#;
+
+#[test]
+fn scaled_index_loads_wrap_and_trap_like_the_unfused_instructions() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, INDEXED_PROGRAM).unwrap();
+    let mut store = Store::new(&engine, ());
+    let inst = Instance::new(&mut store, &module, &[]).unwrap();
+    let fill = inst.get_typed_func::<i32, ()>(&store, "fill").unwrap();
+    let sum = inst.get_typed_func::<(i32, i32, i32), i32>(&store, "sum").unwrap();
+    fill.call(&mut store, 1000).unwrap();
+    // Memory holds element i at 1024 + 4i for i < 1000 and zeros elsewhere.
+    let load = |addr: u32| match addr.checked_sub(1024) {
+        Some(off) if off < 4000 => (off / 4).wrapping_mul(2_654_435_761),
+        _ => 0,
+    };
+    let expected = |base: u32, start: u32, n: u32| {
+        (0..n).fold(0u32, |acc, j| {
+            let i = start.wrapping_add(j);
+            let acc = acc.wrapping_add(load(base.wrapping_add(i << 2)));
+            acc ^ (i << 3).wrapping_add(base)
+        })
+    };
+    let run = |store: &mut Store<()>, base: u32, start: u32, n: u32| {
+        sum.call(store, (base as i32, start as i32, n as i32)).map(|v| v as u32)
+    };
+    assert_eq!(run(&mut store, 1024, 0, 1000).unwrap(), expected(1024, 0, 1000));
+    // From i = 2^30 on, i << 2 overflows to 4 (i - 2^30): the same elements again.
+    assert_eq!(run(&mut store, 1024, 1 << 30, 1000).unwrap(), expected(1024, 1 << 30, 1000));
+    // From i = 2^30 - 8, base + (i << 2) wraps to 992: zeros, then the first elements.
+    let start = (1 << 30) - 8;
+    assert_eq!(run(&mut store, 1024, start, 20).unwrap(), expected(1024, start, 20));
+    // The last element read lies past the end of the one-page memory.
+    let err = run(&mut store, 65536 - 4 * 10, 0, 11).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
+}

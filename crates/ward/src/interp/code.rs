@@ -82,7 +82,8 @@ macro_rules! define_instrs {
                     | Instr::GlobalGet { d, .. } | Instr::Copy { d, .. }
                     | Instr::Select { d, .. } | Instr::Select2 { d, .. }
                     | Instr::I32LoadAddI { d, .. } | Instr::I64LoadAddI { d, .. }
-                    | Instr::I32Load8UAddI { d, .. } => Some(d),
+                    | Instr::I32Load8UAddI { d, .. } | Instr::I32AddShl { d, .. }
+                    | Instr::I32LoadIdx { d, .. } => Some(d),
                     _ => None,
                 }
             }
@@ -219,6 +220,12 @@ define_instrs! {
         I64LoadAddI { d: Slot, a: Slot, i: i32 },
         /// `i32.load8_u` from memory 0 at `(a + i) mod 2^32` (as `I32LoadAddI`).
         I32Load8UAddI { d: Slot, a: Slot, i: i32 },
+        /// `d = a + (b << k)` (i32, wrapping; `k < 32`): an `i32.shl` by a constant fused with
+        /// the `i32.add` it feeds, as in the address of an array element.
+        I32AddShl { k: u8, d: Slot, a: Slot, b: Slot },
+        /// `i32.load` from memory 0 at `(a + (b << k)) mod 2^32` (offset 0): an `I32AddShl`
+        /// fused with the load it feeds (`k` first so that the instruction fits 16 bytes).
+        I32LoadIdx { k: u8, d: Slot, a: Slot, b: Slot },
         /// `i32.store` of `v` to memory 0 at `(a + i) mod 2^32` (offset 0).
         I32StoreAddI { a: Slot, v: Slot, i: i32 },
         /// `i64.store` of `v` to memory 0 at `(a + i) mod 2^32` (offset 0).

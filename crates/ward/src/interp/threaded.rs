@@ -872,6 +872,17 @@ handlers! { $ [cf vmctx]
     RefEq { d, a, b } => { wr!(d, (rd!(a) == rd!(b)) as u64) };
     // ---- immediates and fused compare-branches ----
     I32AddI { d, a, i } => { wr!(d, (i32_!(a).wrapping_add(i as u32)) as u64) };
+    I32AddShl { d, a, b, k } => {
+        wr!(d, i32_!(a).wrapping_add(i32_!(b).wrapping_shl(u32::from(k))) as u64)
+    };
+    I32LoadIdx { d, a, b, k } => {
+        load_at!(
+            d,
+            i32_!(a).wrapping_add(i32_!(b).wrapping_shl(u32::from(k))) as u64,
+            u32,
+            |v: u32| v as u64
+        )
+    };
     I32MulI { d, a, i } => { wr!(d, (i32_!(a).wrapping_mul(i as u32)) as u64) };
     I32AndI { d, a, i } => { wr!(d, (i32_!(a) & (i as u32)) as u64) };
     I32OrI { d, a, i } => { wr!(d, (i32_!(a) | (i as u32)) as u64) };

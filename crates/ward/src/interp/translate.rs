@@ -772,22 +772,57 @@ impl Translator<'_> {
         (self.memargs.len() - 1) as u32
     }
 
-    /// The `I32AddI { d, a, i }` just emitted if it produced the operand on top of the stack
-    /// (a temporary, read by nothing else): its source slot and constant, for fusing into the
-    /// instruction that consumes it.
-    fn top_is_add_imm(&self, depth: usize) -> Option<(Slot, i32)> {
+    /// The instruction just emitted if it produced the operand `depth` entries below the top
+    /// of the stack (a temporary, read by nothing else) and no branch lands after it: an
+    /// instruction the operand's consumer can absorb.
+    fn producer_of(&self, depth: usize) -> Option<Instr> {
         let n = self.code.len();
         let len = self.stack.len();
         if n == 0 || len <= depth || self.barrier > n - 1 {
             return None;
         }
         let o = self.stack[len - 1 - depth];
-        match (o.loc, self.code[n - 1]) {
-            (Loc::Temp, Instr::I32AddI { d, a, i }) if d == o.slot && d >= self.local_slots => {
-                Some((a, i))
-            }
+        let last = self.code[n - 1];
+        (o.loc == Loc::Temp
+            && o.slot >= self.local_slots
+            && last.clone().dst_mut().is_some_and(|d| *d == o.slot))
+        .then_some(last)
+    }
+
+    /// The `I32AddI { d, a, i }` just emitted if it produced the operand `depth` entries below
+    /// the top (see [`Self::producer_of`]): its source slot and constant.
+    fn top_is_add_imm(&self, depth: usize) -> Option<(Slot, i32)> {
+        match self.producer_of(depth)? {
+            Instr::I32AddI { a, i, .. } => Some((a, i)),
             _ => None,
         }
+    }
+
+    /// `i32.add` of an operand that the `i32.shl` by a constant just emitted computed:
+    /// `I32AddShl` in its place, the scaled index of an array element in one instruction.
+    fn add_shifted(&mut self) -> bool {
+        for depth in 0..2 {
+            if let Some(Instr::I32ShlI { a: src, i, .. }) = self.producer_of(depth) {
+                let other = self.stack[self.stack.len() - 2 + depth];
+                if matches!(other.loc, Loc::Const(_)) {
+                    return false;
+                }
+                self.unemit();
+                // The shifted temporary and the other operand, in either order.
+                let a = if depth == 0 {
+                    self.pop();
+                    self.pop_slot()
+                } else {
+                    let a = self.pop_slot();
+                    self.pop();
+                    a
+                };
+                let (b, k) = (src, (i & 31) as u8);
+                self.produce(false, |d| Instr::I32AddShl { k, d, a, b });
+                return true;
+            }
+        }
+        false
     }
 
     /// Removes the instruction just emitted (it is being fused into the next one).
@@ -802,6 +837,14 @@ impl Translator<'_> {
             && m.offset == 0
             && self.last_producer == Some(self.code.len().wrapping_sub(1))
         {
+            if let Some(Instr::I32AddShl { k, a, b, .. }) = self.producer_of(0) {
+                if matches!(fast(0, 0, 0), Instr::I32Load { .. }) {
+                    self.pop();
+                    self.unemit();
+                    self.produce(wide, |d| Instr::I32LoadIdx { k, d, a, b });
+                    return;
+                }
+            }
             if let Some((src, i)) = self.top_is_add_imm(0) {
                 let fused = |d| match fast(d, 0, 0) {
                     Instr::I32Load { .. } => Some(Instr::I32LoadAddI { d, a: src, i }),
@@ -1567,7 +1610,11 @@ impl Translator<'_> {
             O::I32Clz => un!(I32Clz),
             O::I32Ctz => un!(I32Ctz),
             O::I32Popcnt => un!(I32Popcnt),
-            O::I32Add => bin!(I32Add),
+            O::I32Add => {
+                if !self.add_shifted() {
+                    bin!(I32Add)
+                }
+            }
             O::I32Sub => bin!(I32Sub),
             O::I32Mul => bin!(I32Mul),
             O::I32DivS => bin!(I32DivS),
@@ -2032,6 +2079,31 @@ mod tests {
         let f = translate_wat(&format!("(module (func {body}) (func $g))"));
         assert!(f.stack_maps.conservative);
         assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn a_scaled_index_fuses_with_its_add_and_its_load() {
+        // base + (i << 2), shift on either side of the add, then loaded.
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32 i32) (result i32 i32 i32)
+               (i32.load (i32.add (local.get 0) (i32.shl (local.get 1) (i32.const 2))))
+               (i32.add (i32.shl (local.get 1) (i32.const 35)) (local.get 0))
+               (i32.load offset=4 (i32.add (local.get 0) (i32.shl (local.get 1) (i32.const 3))))))",
+        );
+        assert_eq!(f.code[0], Instr::I32LoadIdx { k: 2, d: 2, a: 0, b: 1 }, "{:?}", f.code);
+        // The shift count is taken modulo 32, as `i32.shl` does.
+        assert_eq!(f.code[1], Instr::I32AddShl { k: 3, d: 3, a: 0, b: 1 }, "{:?}", f.code);
+        // A load with an offset keeps its own instruction.
+        assert_eq!(f.code[2], Instr::I32AddShl { k: 3, d: 4, a: 0, b: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[3], Instr::I32Load { d: 4, a: 4, o: 4 }, "{:?}", f.code);
+        // A branch landing between the shift and the add keeps them apart.
+        let f = translate_wat(
+            "(module (func (param i32 i32) (result i32)
+               (local.get 0)
+               (block (result i32) (i32.shl (local.get 1) (i32.const 2)))
+               (i32.add)))",
+        );
+        assert!(!f.code.iter().any(|i| matches!(i, Instr::I32AddShl { .. })), "{:?}", f.code);
     }
 
     #[test]

@@ -210,3 +210,58 @@ fn scaled_index_loads_wrap_and_trap_like_the_unfused_instructions() {
     let err = run(&mut store, 65536 - 4 * 10, 0, 11).unwrap_err();
     assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
 }
+
+/// Every comparison feeding a `select` (fused into one `Sel*` instruction) against Rust, on
+/// values where signed and unsigned orders differ.
+#[test]
+fn compare_selects_agree_with_rust_for_every_comparison() {
+    const CMPS: [&str; 10] =
+        ["eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u"];
+    let mut wat = String::from("(module\n");
+    for ty in ["i32", "i64"] {
+        for c in CMPS {
+            // The selected values are i64 so that all 64 bits are checked to move.
+            wat.push_str(&format!(
+                "(func (export \"{ty}.{c}\") (param {ty} {ty} i64 i64) (result i64)
+                   (select (local.get 2) (local.get 3) ({ty}.{c} (local.get 0) (local.get 1))))\n"
+            ));
+        }
+    }
+    wat.push(')');
+    let engine = Engine::default();
+    let module = Module::new(&engine, &wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let inst = Instance::new(&mut store, &module, &[]).unwrap();
+    let holds = |c: &str, a: i64, b: i64, wide: bool| -> bool {
+        let (ua, ub) = if wide { (a as u64, b as u64) } else { (a as u32 as u64, b as u32 as u64) };
+        let (sa, sb) = if wide { (a, b) } else { (a as i32 as i64, b as i32 as i64) };
+        match c {
+            "eq" => ua == ub,
+            "ne" => ua != ub,
+            "lt_s" => sa < sb,
+            "lt_u" => ua < ub,
+            "gt_s" => sa > sb,
+            "gt_u" => ua > ub,
+            "le_s" => sa <= sb,
+            "le_u" => ua <= ub,
+            "ge_s" => sa >= sb,
+            _ => ua >= ub,
+        }
+    };
+    let values: [i64; 6] = [0, 1, -1, i32::MIN as i64, i64::MIN, 0x1_0000_0000];
+    let (x, y) = (0x1234_5678_9abc_def0_i64, -0x0fed_cba9_8765_4321_i64);
+    for c in CMPS {
+        let f32 = inst.get_typed_func::<(i32, i32, i64, i64), i64>(&store, &format!("i32.{c}"));
+        let f64 = inst.get_typed_func::<(i64, i64, i64, i64), i64>(&store, &format!("i64.{c}"));
+        let (f32, f64) = (f32.unwrap(), f64.unwrap());
+        for &a in &values {
+            for &b in &values {
+                let want = if holds(c, a, b, false) { x } else { y };
+                let got = f32.call(&mut store, (a as i32, b as i32, x, y)).unwrap();
+                assert_eq!(got, want, "i32.{c} {a} {b}");
+                let want = if holds(c, a, b, true) { x } else { y };
+                assert_eq!(f64.call(&mut store, (a, b, x, y)).unwrap(), want, "i64.{c} {a} {b}");
+            }
+        }
+    }
+}

@@ -24,6 +24,7 @@ macro_rules! define_instrs {
         binary_imm: [$($bimm:ident),* $(,)?],
         branch: [$($br:ident),* $(,)?],
         branch_imm: [$($brimm:ident),* $(,)?],
+        select: [$($sel:ident),* $(,)?],
         other: { $($rest:tt)* }
     ) => {
         /// One interpreter instruction. Kept at 16 bytes; instructions that need more operands
@@ -64,6 +65,10 @@ macro_rules! define_instrs {
                 #[doc = concat!("`", stringify!($brimm), "`: jump to `t` if `a cmp i`.")]
                 $brimm { a: Slot, i: i32, t: u32 },
             )*
+            $(
+                #[doc = concat!("`", stringify!($sel), "`: `d = if a cmp b { x } else { y }`, with `x` and `y` in the `Arg` word that follows (a compare fused with the `select` it feeds).")]
+                $sel { d: Slot, a: Slot, b: Slot },
+            )*
             $($rest)*
             /// Never emitted: its opcode is the number of real opcodes ([`OPCODES`]).
             OpcodeCount,
@@ -78,6 +83,7 @@ macro_rules! define_instrs {
                     $(Instr::$un { d, .. } => Some(d),)*
                     $(Instr::$load { d, .. } => Some(d),)*
                     $(Instr::$bimm { d, .. } => Some(d),)*
+                    $(Instr::$sel { d, .. } => Some(d),)*
                     Instr::Const32 { d, .. } | Instr::Const64 { d, .. }
                     | Instr::GlobalGet { d, .. } | Instr::Copy { d, .. }
                     | Instr::Select { d, .. } | Instr::Select2 { d, .. }
@@ -140,6 +146,7 @@ define_instrs! {
     binary_imm: [I32AddI, I32MulI, I32AndI, I32OrI, I32XorI, I32ShlI, I32ShrSI, I32ShrUI, I32RotlI, I32RotrI, I32EqI, I32NeI, I32LtSI, I32LtUI, I32GtSI, I32GtUI, I32LeSI, I32LeUI, I32GeSI, I32GeUI, I64AddI, I64MulI, I64AndI, I64OrI, I64XorI, I64ShlI, I64ShrSI, I64ShrUI, I64RotlI, I64RotrI, I64EqI, I64NeI, I64LtSI, I64LtUI, I64GtSI, I64GtUI, I64LeSI, I64LeUI, I64GeSI, I64GeUI],
     branch: [BrI32Eq, BrI32Ne, BrI32LtS, BrI32LtU, BrI32GtS, BrI32GtU, BrI32LeS, BrI32LeU, BrI32GeS, BrI32GeU, BrI64Eq, BrI64Ne, BrI64LtS, BrI64LtU, BrI64GtS, BrI64GtU, BrI64LeS, BrI64LeU, BrI64GeS, BrI64GeU],
     branch_imm: [BrI32EqI, BrI32NeI, BrI32LtSI, BrI32LtUI, BrI32GtSI, BrI32GtUI, BrI32LeSI, BrI32LeUI, BrI32GeSI, BrI32GeUI, BrI64EqI, BrI64NeI, BrI64LtSI, BrI64LtUI, BrI64GtSI, BrI64GtUI, BrI64LeSI, BrI64LeUI, BrI64GeSI, BrI64GeUI],
+    select: [SelI32Eq, SelI32Ne, SelI32LtS, SelI32LtU, SelI32GtS, SelI32GtU, SelI32LeS, SelI32LeU, SelI32GeS, SelI32GeU, SelI64Eq, SelI64Ne, SelI64LtS, SelI64LtU, SelI64GtS, SelI64GtU, SelI64LeS, SelI64LeU, SelI64GeS, SelI64GeU],
     other: {
         /// Extra operands of the preceding instruction.
         Arg { x: u32, y: u32, z: u32 },
@@ -509,6 +516,41 @@ impl WideOp {
         };
         (r as u64, (r >> 64) as u64)
     }
+}
+
+/// The fused compare-and-select form of a compare instruction (`SelI32GtU` for `I32GtU`, ...),
+/// with `d` to be set; `None` if `ins` is not a register-register compare.
+pub(crate) fn fuse_compare_select(ins: Instr) -> Option<Instr> {
+    macro_rules! map {
+        ($($cmp:ident => $sel:ident),* $(,)?) => {
+            match ins {
+                $(Instr::$cmp { a, b, .. } => Some(Instr::$sel { d: 0, a, b }),)*
+                _ => None,
+            }
+        };
+    }
+    map!(
+        I32Eq => SelI32Eq,
+        I32Ne => SelI32Ne,
+        I32LtS => SelI32LtS,
+        I32LtU => SelI32LtU,
+        I32GtS => SelI32GtS,
+        I32GtU => SelI32GtU,
+        I32LeS => SelI32LeS,
+        I32LeU => SelI32LeU,
+        I32GeS => SelI32GeS,
+        I32GeU => SelI32GeU,
+        I64Eq => SelI64Eq,
+        I64Ne => SelI64Ne,
+        I64LtS => SelI64LtS,
+        I64LtU => SelI64LtU,
+        I64GtS => SelI64GtS,
+        I64GtU => SelI64GtU,
+        I64LeS => SelI64LeS,
+        I64LeU => SelI64LeU,
+        I64GeS => SelI64GeS,
+        I64GeU => SelI64GeU,
+    )
 }
 
 /// The fused compare-and-branch form of a compare instruction: jump when the compare holds, or

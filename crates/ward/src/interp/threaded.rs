@@ -872,6 +872,87 @@ handlers! { $ [cf vmctx]
     RefEq { d, a, b } => { wr!(d, (rd!(a) == rd!(b)) as u64) };
     // ---- immediates and fused compare-branches ----
     I32AddI { d, a, i } => { wr!(d, (i32_!(a).wrapping_add(i as u32)) as u64) };
+    // ---- compare-and-select ----
+    SelI32Eq { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if i32_!(a) == i32_!(b) { x } else { y }))
+    };
+    SelI32Ne { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if i32_!(a) != i32_!(b) { x } else { y }))
+    };
+    SelI32LtS { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if (i32_!(a) as i32) < (i32_!(b) as i32) { x } else { y }))
+    };
+    SelI32LtU { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if i32_!(a) < i32_!(b) { x } else { y }))
+    };
+    SelI32GtS { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if (i32_!(a) as i32) > (i32_!(b) as i32) { x } else { y }))
+    };
+    SelI32GtU { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if i32_!(a) > i32_!(b) { x } else { y }))
+    };
+    SelI32LeS { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if (i32_!(a) as i32) <= (i32_!(b) as i32) { x } else { y }))
+    };
+    SelI32LeU { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if i32_!(a) <= i32_!(b) { x } else { y }))
+    };
+    SelI32GeS { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if (i32_!(a) as i32) >= (i32_!(b) as i32) { x } else { y }))
+    };
+    SelI32GeU { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if i32_!(a) >= i32_!(b) { x } else { y }))
+    };
+    SelI64Eq { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if rd!(a) == rd!(b) { x } else { y }))
+    };
+    SelI64Ne { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if rd!(a) != rd!(b) { x } else { y }))
+    };
+    SelI64LtS { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if (rd!(a) as i64) < (rd!(b) as i64) { x } else { y }))
+    };
+    SelI64LtU { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if rd!(a) < rd!(b) { x } else { y }))
+    };
+    SelI64GtS { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if (rd!(a) as i64) > (rd!(b) as i64) { x } else { y }))
+    };
+    SelI64GtU { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if rd!(a) > rd!(b) { x } else { y }))
+    };
+    SelI64LeS { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if (rd!(a) as i64) <= (rd!(b) as i64) { x } else { y }))
+    };
+    SelI64LeU { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if rd!(a) <= rd!(b) { x } else { y }))
+    };
+    SelI64GeS { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if (rd!(a) as i64) >= (rd!(b) as i64) { x } else { y }))
+    };
+    SelI64GeU { d, a, b } => {
+        let (x, y, _) = arg!();
+        wr!(d, rd!(if rd!(a) >= rd!(b) { x } else { y }))
+    };
     I32AddShl { d, a, b, k } => {
         wr!(d, i32_!(a).wrapping_add(i32_!(b).wrapping_shl(u32::from(k))) as u64)
     };

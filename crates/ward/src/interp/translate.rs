@@ -798,6 +798,35 @@ impl Translator<'_> {
         }
     }
 
+    /// `select` whose condition the compare just emitted computed (a temporary no branch lands
+    /// after): the compare and the select become one `Sel*` instruction and its `Arg` word.
+    fn select_on_compare(&mut self) -> bool {
+        if self.last_producer != Some(self.code.len().wrapping_sub(1)) {
+            return false;
+        }
+        let Some(fused) = self.producer_of(0).and_then(fuse_compare_select) else {
+            return false;
+        };
+        let len = self.stack.len();
+        // Plain 32- or 64-bit values only (a reference selected needs the stack maps' view).
+        if self.stack[len - 2].is_ref || self.stack[len - 3].is_ref || self.stack[len - 2].wide {
+            return false;
+        }
+        self.unemit();
+        self.pop();
+        let y = self.pop_slot();
+        let x = self.pop_slot();
+        self.produce(false, |d| {
+            let mut i = fused;
+            *i.dst_mut().expect("a select has a result") = d;
+            i
+        });
+        self.emit(Instr::Arg { x, y, z: 0 });
+        // As for `select`: may still be retargeted by local.set.
+        self.last_producer = Some(self.code.len() - 2);
+        true
+    }
+
     /// `i32.add` of an operand that the `i32.shl` by a constant just emitted computed:
     /// `I32AddShl` in its place, the scaled index of an array element in one instruction.
     fn add_shifted(&mut self) -> bool {
@@ -1388,6 +1417,9 @@ impl Translator<'_> {
                 self.pop();
             }
             O::Select | O::TypedSelect { .. } | O::TypedSelectMulti { .. } => {
+                if self.select_on_compare() {
+                    return Ok(());
+                }
                 let c = self.pop_slot();
                 let wide = self.top_is_wide();
                 let is_ref = self.top_is_ref();
@@ -2079,6 +2111,37 @@ mod tests {
         let f = translate_wat(&format!("(module (func {body}) (func $g))"));
         assert!(f.stack_maps.conservative);
         assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn a_compare_fuses_with_the_select_it_feeds() {
+        let f = translate_wat(
+            "(module (func (param i32 i32 i64) (result i32 i64)
+               (select (local.get 0) (local.get 1) (i32.gt_u (local.get 0) (local.get 1)))
+               (select (local.get 2) (i64.const 7) (i32.lt_s (local.get 1) (local.get 0)))))",
+        );
+        assert_eq!(f.code[0], Instr::SelI32GtU { d: 3, a: 0, b: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::Arg { x: 0, y: 1, z: 0 }, "{:?}", f.code);
+        // A constant operand is materialised first; the compare still fuses.
+        let sel = f.code.iter().position(|i| matches!(i, Instr::SelI32LtS { .. }));
+        let sel = sel.unwrap_or_else(|| panic!("{:?}", f.code));
+        assert!(matches!(f.code[sel], Instr::SelI32LtS { a: 1, b: 0, .. }), "{:?}", f.code);
+        // A local.set after it writes the local directly.
+        let f = translate_wat(
+            "(module (func (param i32 i32) (result i32)
+               (local.set 1 (select (local.get 0) (local.get 1)
+                 (i32.ge_u (local.get 0) (local.get 1))))
+               (local.get 1)))",
+        );
+        assert_eq!(f.code[0], Instr::SelI32GeU { d: 1, a: 0, b: 1 }, "{:?}", f.code);
+        // A branch landing between the compare and the select keeps them apart.
+        let f = translate_wat(
+            "(module (func (param i32 i32) (result i32)
+               (local.get 0) (local.get 1)
+               (block (result i32) (i32.eq (local.get 0) (local.get 1)))
+               (select)))",
+        );
+        assert!(f.code.iter().any(|i| matches!(i, Instr::Select { .. })), "{:?}", f.code);
     }
 
     #[test]

@@ -174,6 +174,23 @@ const INDEXED_PROGRAM: &str = r#"(module
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (local.set $n (i32.sub (local.get $n) (i32.const 1)))
       (br_if $next (local.get $n)))
+    (local.get $acc))
+  ;; The same memory through byte loads at base + i and 64-bit loads at base + (i << 3).
+  (func (export "bytes") (param $base i32) (param $n i32) (result i32)
+    (local $i i32) (local $acc i32)
+    (loop $next
+      (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 31))
+        (i32.load8_u (i32.add (local.get $base) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $next (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $acc))
+  (func (export "words") (param $base i32) (param $n i32) (result i64)
+    (local $i i32) (local $acc i64)
+    (loop $next
+      (local.set $acc (i64.xor (i64.rotl (local.get $acc) (i64.const 7))
+        (i64.load (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 3))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $next (i32.lt_u (local.get $i) (local.get $n))))
     (local.get $acc)))"#;
 
 #[test]
@@ -209,6 +226,19 @@ fn scaled_index_loads_wrap_and_trap_like_the_unfused_instructions() {
     // The last element read lies past the end of the one-page memory.
     let err = run(&mut store, 65536 - 4 * 10, 0, 11).unwrap_err();
     assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
+
+    // Byte and 64-bit views of the same memory, computed from the elements in Rust.
+    let byte = |addr: u32| load(addr & !3).to_le_bytes()[(addr & 3) as usize];
+    let bytes = inst.get_typed_func::<(i32, i32), i32>(&store, "bytes").unwrap();
+    let want =
+        (0..4100u32).fold(0u32, |acc, i| acc.wrapping_mul(31).wrapping_add(byte(1000 + i).into()));
+    assert_eq!(bytes.call(&mut store, (1000, 4100)).unwrap() as u32, want);
+    let word = |addr: u32| u64::from(load(addr)) | (u64::from(load(addr + 4)) << 32);
+    let words = inst.get_typed_func::<(i32, i32), i64>(&store, "words").unwrap();
+    let want = (0..520u32).fold(0u64, |acc, i| acc.rotate_left(7) ^ word(1016 + 8 * i));
+    assert_eq!(words.call(&mut store, (1016, 520)).unwrap() as u64, want);
+    let err = bytes.call(&mut store, (65530, 7)).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
 }
 
 /// Every comparison feeding a `select` (fused into one `Sel*` instruction) against Rust, on
@@ -226,6 +256,12 @@ fn compare_selects_agree_with_rust_for_every_comparison() {
                    (select (local.get 2) (local.get 3) ({ty}.{c} (local.get 0) (local.get 1))))\n"
             ));
         }
+    }
+    for ty in ["i32", "i64"] {
+        wat.push_str(&format!(
+            "(func (export \"{ty}.eqz\") (param {ty} {ty} i64 i64) (result i64)
+               (select (local.get 2) (local.get 3) ({ty}.eqz (local.get 0))))\n"
+        ));
     }
     wat.push(')');
     let engine = Engine::default();
@@ -250,6 +286,16 @@ fn compare_selects_agree_with_rust_for_every_comparison() {
     };
     let values: [i64; 6] = [0, 1, -1, i32::MIN as i64, i64::MIN, 0x1_0000_0000];
     let (x, y) = (0x1234_5678_9abc_def0_i64, -0x0fed_cba9_8765_4321_i64);
+    // An eqz feeding a select (the test moves into the select, values swapped): i64::MIN and
+    // 2^32 are zero in their low 32 bits only.
+    let eqz32 = inst.get_typed_func::<(i32, i32, i64, i64), i64>(&store, "i32.eqz").unwrap();
+    let eqz64 = inst.get_typed_func::<(i64, i64, i64, i64), i64>(&store, "i64.eqz").unwrap();
+    for &a in &values {
+        let want = if a as i32 == 0 { x } else { y };
+        assert_eq!(eqz32.call(&mut store, (a as i32, 0, x, y)).unwrap(), want, "i32.eqz {a}");
+        let want = if a == 0 { x } else { y };
+        assert_eq!(eqz64.call(&mut store, (a, 0, x, y)).unwrap(), want, "i64.eqz {a}");
+    }
     for c in CMPS {
         let f32 = inst.get_typed_func::<(i32, i32, i64, i64), i64>(&store, &format!("i32.{c}"));
         let f64 = inst.get_typed_func::<(i64, i64, i64, i64), i64>(&store, &format!("i64.{c}"));

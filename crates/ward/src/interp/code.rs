@@ -87,9 +87,11 @@ macro_rules! define_instrs {
                     Instr::Const32 { d, .. } | Instr::Const64 { d, .. }
                     | Instr::GlobalGet { d, .. } | Instr::Copy { d, .. }
                     | Instr::Select { d, .. } | Instr::Select2 { d, .. }
+                    | Instr::SelectNz64 { d, .. }
                     | Instr::I32LoadAddI { d, .. } | Instr::I64LoadAddI { d, .. }
                     | Instr::I32Load8UAddI { d, .. } | Instr::I32AddShl { d, .. }
-                    | Instr::I32LoadIdx { d, .. } => Some(d),
+                    | Instr::I32LoadIdx { d, .. } | Instr::I32Load8UIdx { d, .. }
+                    | Instr::I64LoadIdx { d, .. } => Some(d),
                     _ => None,
                 }
             }
@@ -206,6 +208,9 @@ define_instrs! {
         Select { d: Slot, a: Slot, b: Slot },
         /// As `Select`, for v128.
         Select2 { d: Slot, a: Slot, b: Slot },
+        /// `d = c != 0 ? a : b` with `c` (all 64 bits) in the following `Arg.x`: a `select` on
+        /// an `i64.eqz`, with `a` and `b` swapped.
+        SelectNz64 { d: Slot, a: Slot, b: Slot },
         /// `d = global`, the global's cell pointer at context offset `g`.
         GlobalGet { d: Slot, g: u32 },
         /// `global = a`, the global's cell pointer at context offset `g`.
@@ -230,9 +235,14 @@ define_instrs! {
         /// `d = a + (b << k)` (i32, wrapping; `k < 32`): an `i32.shl` by a constant fused with
         /// the `i32.add` it feeds, as in the address of an array element.
         I32AddShl { k: u8, d: Slot, a: Slot, b: Slot },
-        /// `i32.load` from memory 0 at `(a + (b << k)) mod 2^32` (offset 0): an `I32AddShl`
-        /// fused with the load it feeds (`k` first so that the instruction fits 16 bytes).
+        /// `i32.load` from memory 0 at `(a + (b << k)) mod 2^32` (offset 0): an `I32AddShl`, or
+        /// an `i32.add` (`k = 0`), fused with the load it feeds (`k` first so that the
+        /// instruction fits 16 bytes).
         I32LoadIdx { k: u8, d: Slot, a: Slot, b: Slot },
+        /// `i32.load8_u` at `(a + (b << k)) mod 2^32` (as `I32LoadIdx`).
+        I32Load8UIdx { k: u8, d: Slot, a: Slot, b: Slot },
+        /// `i64.load` at `(a + (b << k)) mod 2^32` (as `I32LoadIdx`).
+        I64LoadIdx { k: u8, d: Slot, a: Slot, b: Slot },
         /// `i32.store` of `v` to memory 0 at `(a + i) mod 2^32` (offset 0).
         I32StoreAddI { a: Slot, v: Slot, i: i32 },
         /// `i64.store` of `v` to memory 0 at `(a + i) mod 2^32` (offset 0).

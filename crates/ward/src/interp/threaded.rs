@@ -668,6 +668,12 @@ macro_rules! handlers {
                         unsafe { mem_base.add(ea as usize) }
                     }};
                 }
+                /// The address `(a + (b << k)) mod 2^32` of the `*Idx` loads.
+                macro_rules! idx_addr {
+                    ($d a:expr, $d b:expr, $d k:expr) => {
+                        i32_!($d a).wrapping_add(i32_!($d b).wrapping_shl(u32::from($d k))) as u64
+                    };
+                }
                 macro_rules! load {
                     ($d d:expr, $d a:expr, $d o:expr, $d t:ty, $d conv:expr) => {
                         load_at!($d d, (i32_!($d a) as u64) + ($d o as u64), $d t, $d conv)
@@ -766,6 +772,10 @@ handlers! { $ [cf vmctx]
     Select { d, a, b } => {
         let (c, _, _) = arg!();
         wr!(d, if i32_!(c) != 0 { rd!(a) } else { rd!(b) })
+    };
+    SelectNz64 { d, a, b } => {
+        let (c, _, _) = arg!();
+        wr!(d, if rd!(c) != 0 { rd!(a) } else { rd!(b) })
     };
     Select2 { d, a, b } => {
         let (c, _, _) = arg!();
@@ -957,12 +967,13 @@ handlers! { $ [cf vmctx]
         wr!(d, i32_!(a).wrapping_add(i32_!(b).wrapping_shl(u32::from(k))) as u64)
     };
     I32LoadIdx { d, a, b, k } => {
-        load_at!(
-            d,
-            i32_!(a).wrapping_add(i32_!(b).wrapping_shl(u32::from(k))) as u64,
-            u32,
-            |v: u32| v as u64
-        )
+        load_at!(d, idx_addr!(a, b, k), u32, |v: u32| v as u64)
+    };
+    I32Load8UIdx { d, a, b, k } => {
+        load_at!(d, idx_addr!(a, b, k), u8, |v: u8| v as u64)
+    };
+    I64LoadIdx { d, a, b, k } => {
+        load_at!(d, idx_addr!(a, b, k), u64, |v| v)
     };
     I32MulI { d, a, i } => { wr!(d, (i32_!(a).wrapping_mul(i as u32)) as u64) };
     I32AndI { d, a, i } => { wr!(d, (i32_!(a) & (i as u32)) as u64) };

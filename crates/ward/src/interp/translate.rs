@@ -799,19 +799,37 @@ impl Translator<'_> {
     }
 
     /// `select` whose condition the compare just emitted computed (a temporary no branch lands
-    /// after): the compare and the select become one `Sel*` instruction and its `Arg` word.
+    /// after): the compare and the select become one `Sel*` instruction and its `Arg` word; an
+    /// `eqz` just emitted becomes the select's own test, with the values swapped. Plain 32- or
+    /// 64-bit values only (a reference selected needs the stack maps' view).
     fn select_on_compare(&mut self) -> bool {
         if self.last_producer != Some(self.code.len().wrapping_sub(1)) {
             return false;
         }
+        let len = self.stack.len();
+        let plain = |o: &Opd| !o.is_ref && !o.wide;
+        if !plain(&self.stack[len - 2]) || !plain(&self.stack[len - 3]) {
+            return false;
+        }
+        // `select(x, y, eqz c)` is `select(y, x, c)`: the test moves into the select.
+        if let Some(Instr::I32Eqz { a: c, .. } | Instr::I64Eqz { a: c, .. }) = self.producer_of(0) {
+            let is64 = matches!(self.code[self.code.len() - 1], Instr::I64Eqz { .. });
+            self.unemit();
+            self.pop();
+            let y = self.pop_slot();
+            let x = self.pop_slot();
+            let (a, b) = (y, x);
+            self.produce(false, |d| match is64 {
+                true => Instr::SelectNz64 { d, a, b },
+                false => Instr::Select { d, a, b },
+            });
+            self.emit(Instr::Arg { x: c, y: 0, z: 0 });
+            self.last_producer = Some(self.code.len() - 2);
+            return true;
+        }
         let Some(fused) = self.producer_of(0).and_then(fuse_compare_select) else {
             return false;
         };
-        let len = self.stack.len();
-        // Plain 32- or 64-bit values only (a reference selected needs the stack maps' view).
-        if self.stack[len - 2].is_ref || self.stack[len - 3].is_ref || self.stack[len - 2].wide {
-            return false;
-        }
         self.unemit();
         self.pop();
         let y = self.pop_slot();
@@ -866,11 +884,23 @@ impl Translator<'_> {
             && m.offset == 0
             && self.last_producer == Some(self.code.len().wrapping_sub(1))
         {
-            if let Some(Instr::I32AddShl { k, a, b, .. }) = self.producer_of(0) {
-                if matches!(fast(0, 0, 0), Instr::I32Load { .. }) {
+            // An address `a + (b << k)` (or `a + b`) just computed: an indexed load.
+            let index = match self.producer_of(0) {
+                Some(Instr::I32AddShl { k, a, b, .. }) => Some((k, a, b)),
+                Some(Instr::I32Add { a, b, .. }) => Some((0, a, b)),
+                _ => None,
+            };
+            if let Some((k, a, b)) = index {
+                let indexed = |d| match fast(d, 0, 0) {
+                    Instr::I32Load { .. } => Some(Instr::I32LoadIdx { k, d, a, b }),
+                    Instr::I32Load8U { .. } => Some(Instr::I32Load8UIdx { k, d, a, b }),
+                    Instr::I64Load { .. } => Some(Instr::I64LoadIdx { k, d, a, b }),
+                    _ => None,
+                };
+                if indexed(0).is_some() {
                     self.pop();
                     self.unemit();
-                    self.produce(wide, |d| Instr::I32LoadIdx { k, d, a, b });
+                    self.produce(wide, |d| indexed(d).expect("checked above"));
                     return;
                 }
             }
@@ -2134,6 +2164,27 @@ mod tests {
                (local.get 1)))",
         );
         assert_eq!(f.code[0], Instr::SelI32GeU { d: 1, a: 0, b: 1 }, "{:?}", f.code);
+        // An eqz feeding the select swaps the values instead.
+        let g = translate_wat(
+            "(module (func (param i32 i64) (result i32 i32)
+               (select (local.get 0) (i32.const 5) (i32.eqz (local.get 0)))
+               (select (local.get 0) (i32.const 5) (i64.eqz (local.get 1)))))",
+        );
+        let sel: Vec<_> = g
+            .code
+            .iter()
+            .filter(|i| matches!(i, Instr::Select { .. } | Instr::SelectNz64 { .. }))
+            .collect();
+        assert!(
+            matches!(sel[..], [Instr::Select { b: 0, .. }, Instr::SelectNz64 { b: 0, .. }]),
+            "{:?}",
+            g.code
+        );
+        assert!(
+            !g.code.iter().any(|i| matches!(i, Instr::I32Eqz { .. } | Instr::I64Eqz { .. })),
+            "{:?}",
+            g.code
+        );
         // A branch landing between the compare and the select keeps them apart.
         let f = translate_wat(
             "(module (func (param i32 i32) (result i32)
@@ -2156,6 +2207,14 @@ mod tests {
         assert_eq!(f.code[0], Instr::I32LoadIdx { k: 2, d: 2, a: 0, b: 1 }, "{:?}", f.code);
         // The shift count is taken modulo 32, as `i32.shl` does.
         assert_eq!(f.code[1], Instr::I32AddShl { k: 3, d: 3, a: 0, b: 1 }, "{:?}", f.code);
+        // A plain add feeding a byte load, and a 64-bit load, are indexed loads too.
+        let g = translate_wat(
+            "(module (memory 1) (func (param i32 i32) (result i32 i64)
+               (i32.load8_u (i32.add (local.get 0) (local.get 1)))
+               (i64.load (i32.add (local.get 0) (i32.shl (local.get 1) (i32.const 3))))))",
+        );
+        assert_eq!(g.code[0], Instr::I32Load8UIdx { k: 0, d: 2, a: 0, b: 1 }, "{:?}", g.code);
+        assert_eq!(g.code[1], Instr::I64LoadIdx { k: 3, d: 3, a: 0, b: 1 }, "{:?}", g.code);
         // A load with an offset keeps its own instruction.
         assert_eq!(f.code[2], Instr::I32AddShl { k: 3, d: 4, a: 0, b: 1 }, "{:?}", f.code);
         assert_eq!(f.code[3], Instr::I32Load { d: 4, a: 4, o: 4 }, "{:?}", f.code);

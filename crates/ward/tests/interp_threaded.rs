@@ -72,6 +72,15 @@ fn instance() -> (Store<u32>, Instance) {
     (store, instance)
 }
 
+/// A module without imports, instantiated in a fresh store.
+fn instantiate(wat: &str) -> (Store<()>, Instance) {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    (store, instance)
+}
+
 #[test]
 fn millions_of_handlers_run_without_growing_the_native_stack() {
     let (mut store, inst) = instance();
@@ -141,10 +150,7 @@ fn simd_expected(n: u32) -> u32 {
 
 #[test]
 fn millions_of_v128_handlers_run_without_growing_the_native_stack() {
-    let engine = Engine::default();
-    let module = Module::new(&engine, SIMD_PROGRAM).unwrap();
-    let mut store = Store::new(&engine, ());
-    let inst = Instance::new(&mut store, &module, &[]).unwrap();
+    let (mut store, inst) = instantiate(SIMD_PROGRAM);
     let mix = inst.get_typed_func::<i32, i32>(&store, "mix").unwrap();
     // About 20 instructions per iteration, a dozen of them v128: some 40 million transitions.
     let n = 2_000_000u32;
@@ -195,10 +201,7 @@ const INDEXED_PROGRAM: &str = r#"(module
 
 #[test]
 fn scaled_index_loads_wrap_and_trap_like_the_unfused_instructions() {
-    let engine = Engine::default();
-    let module = Module::new(&engine, INDEXED_PROGRAM).unwrap();
-    let mut store = Store::new(&engine, ());
-    let inst = Instance::new(&mut store, &module, &[]).unwrap();
+    let (mut store, inst) = instantiate(INDEXED_PROGRAM);
     let fill = inst.get_typed_func::<i32, ()>(&store, "fill").unwrap();
     let sum = inst.get_typed_func::<(i32, i32, i32), i32>(&store, "sum").unwrap();
     fill.call(&mut store, 1000).unwrap();
@@ -264,10 +267,7 @@ fn compare_selects_agree_with_rust_for_every_comparison() {
         ));
     }
     wat.push(')');
-    let engine = Engine::default();
-    let module = Module::new(&engine, &wat).unwrap();
-    let mut store = Store::new(&engine, ());
-    let inst = Instance::new(&mut store, &module, &[]).unwrap();
+    let (mut store, inst) = instantiate(&wat);
     let holds = |c: &str, a: i64, b: i64, wide: bool| -> bool {
         let (ua, ub) = if wide { (a as u64, b as u64) } else { (a as u32 as u64, b as u32 as u64) };
         let (sa, sb) = if wide { (a, b) } else { (a as i32 as i64, b as i32 as i64) };

@@ -668,6 +668,14 @@ macro_rules! handlers {
                         unsafe { mem_base.add(ea as usize) }
                     }};
                 }
+                /// `d = cond ? x : y` with `x` and `y` in the `Arg` word: the compare-and-select
+                /// instructions.
+                macro_rules! select_if {
+                    ($d d:expr, $d cond:expr) => {{
+                        let (x, y, _) = arg!();
+                        wr!($d d, rd!(if $d cond { x } else { y }))
+                    }};
+                }
                 /// The address `(a + (b << k)) mod 2^32` of the `*Idx` loads.
                 macro_rules! idx_addr {
                     ($d a:expr, $d b:expr, $d k:expr) => {
@@ -883,86 +891,26 @@ handlers! { $ [cf vmctx]
     // ---- immediates and fused compare-branches ----
     I32AddI { d, a, i } => { wr!(d, (i32_!(a).wrapping_add(i as u32)) as u64) };
     // ---- compare-and-select ----
-    SelI32Eq { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if i32_!(a) == i32_!(b) { x } else { y }))
-    };
-    SelI32Ne { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if i32_!(a) != i32_!(b) { x } else { y }))
-    };
-    SelI32LtS { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if (i32_!(a) as i32) < (i32_!(b) as i32) { x } else { y }))
-    };
-    SelI32LtU { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if i32_!(a) < i32_!(b) { x } else { y }))
-    };
-    SelI32GtS { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if (i32_!(a) as i32) > (i32_!(b) as i32) { x } else { y }))
-    };
-    SelI32GtU { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if i32_!(a) > i32_!(b) { x } else { y }))
-    };
-    SelI32LeS { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if (i32_!(a) as i32) <= (i32_!(b) as i32) { x } else { y }))
-    };
-    SelI32LeU { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if i32_!(a) <= i32_!(b) { x } else { y }))
-    };
-    SelI32GeS { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if (i32_!(a) as i32) >= (i32_!(b) as i32) { x } else { y }))
-    };
-    SelI32GeU { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if i32_!(a) >= i32_!(b) { x } else { y }))
-    };
-    SelI64Eq { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if rd!(a) == rd!(b) { x } else { y }))
-    };
-    SelI64Ne { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if rd!(a) != rd!(b) { x } else { y }))
-    };
-    SelI64LtS { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if (rd!(a) as i64) < (rd!(b) as i64) { x } else { y }))
-    };
-    SelI64LtU { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if rd!(a) < rd!(b) { x } else { y }))
-    };
-    SelI64GtS { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if (rd!(a) as i64) > (rd!(b) as i64) { x } else { y }))
-    };
-    SelI64GtU { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if rd!(a) > rd!(b) { x } else { y }))
-    };
-    SelI64LeS { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if (rd!(a) as i64) <= (rd!(b) as i64) { x } else { y }))
-    };
-    SelI64LeU { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if rd!(a) <= rd!(b) { x } else { y }))
-    };
-    SelI64GeS { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if (rd!(a) as i64) >= (rd!(b) as i64) { x } else { y }))
-    };
-    SelI64GeU { d, a, b } => {
-        let (x, y, _) = arg!();
-        wr!(d, rd!(if rd!(a) >= rd!(b) { x } else { y }))
-    };
+    SelI32Eq { d, a, b } => select_if!(d, i32_!(a) == i32_!(b));
+    SelI32Ne { d, a, b } => select_if!(d, i32_!(a) != i32_!(b));
+    SelI32LtS { d, a, b } => select_if!(d, (i32_!(a) as i32) < (i32_!(b) as i32));
+    SelI32LtU { d, a, b } => select_if!(d, i32_!(a) < i32_!(b));
+    SelI32GtS { d, a, b } => select_if!(d, (i32_!(a) as i32) > (i32_!(b) as i32));
+    SelI32GtU { d, a, b } => select_if!(d, i32_!(a) > i32_!(b));
+    SelI32LeS { d, a, b } => select_if!(d, (i32_!(a) as i32) <= (i32_!(b) as i32));
+    SelI32LeU { d, a, b } => select_if!(d, i32_!(a) <= i32_!(b));
+    SelI32GeS { d, a, b } => select_if!(d, (i32_!(a) as i32) >= (i32_!(b) as i32));
+    SelI32GeU { d, a, b } => select_if!(d, i32_!(a) >= i32_!(b));
+    SelI64Eq { d, a, b } => select_if!(d, rd!(a) == rd!(b));
+    SelI64Ne { d, a, b } => select_if!(d, rd!(a) != rd!(b));
+    SelI64LtS { d, a, b } => select_if!(d, (rd!(a) as i64) < (rd!(b) as i64));
+    SelI64LtU { d, a, b } => select_if!(d, rd!(a) < rd!(b));
+    SelI64GtS { d, a, b } => select_if!(d, (rd!(a) as i64) > (rd!(b) as i64));
+    SelI64GtU { d, a, b } => select_if!(d, rd!(a) > rd!(b));
+    SelI64LeS { d, a, b } => select_if!(d, (rd!(a) as i64) <= (rd!(b) as i64));
+    SelI64LeU { d, a, b } => select_if!(d, rd!(a) <= rd!(b));
+    SelI64GeS { d, a, b } => select_if!(d, (rd!(a) as i64) >= (rd!(b) as i64));
+    SelI64GeU { d, a, b } => select_if!(d, rd!(a) >= rd!(b));
     I32AddShl { d, a, b, k } => {
         wr!(d, i32_!(a).wrapping_add(i32_!(b).wrapping_shl(u32::from(k))) as u64)
     };

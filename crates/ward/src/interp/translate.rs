@@ -812,34 +812,42 @@ impl Translator<'_> {
             return false;
         }
         // `select(x, y, eqz c)` is `select(y, x, c)`: the test moves into the select.
-        if let Some(Instr::I32Eqz { a: c, .. } | Instr::I64Eqz { a: c, .. }) = self.producer_of(0) {
-            let is64 = matches!(self.code[self.code.len() - 1], Instr::I64Eqz { .. });
-            self.unemit();
-            self.pop();
-            let y = self.pop_slot();
-            let x = self.pop_slot();
-            let (a, b) = (y, x);
-            self.produce(false, |d| match is64 {
-                true => Instr::SelectNz64 { d, a, b },
-                false => Instr::Select { d, a, b },
-            });
-            self.emit(Instr::Arg { x: c, y: 0, z: 0 });
-            self.last_producer = Some(self.code.len() - 2);
-            return true;
+        enum Test {
+            Eqz { c: Slot, all64: bool },
+            Compare(Instr),
         }
-        let Some(fused) = self.producer_of(0).and_then(fuse_compare_select) else {
-            return false;
+        let test = match self.producer_of(0) {
+            Some(Instr::I32Eqz { a: c, .. }) => Test::Eqz { c, all64: false },
+            Some(Instr::I64Eqz { a: c, .. }) => Test::Eqz { c, all64: true },
+            Some(cmp) => match fuse_compare_select(cmp) {
+                Some(sel) => Test::Compare(sel),
+                None => return false,
+            },
+            None => return false,
         };
         self.unemit();
         self.pop();
         let y = self.pop_slot();
         let x = self.pop_slot();
-        self.produce(false, |d| {
-            let mut i = fused;
-            *i.dst_mut().expect("a select has a result") = d;
-            i
-        });
-        self.emit(Instr::Arg { x, y, z: 0 });
+        let arg = match test {
+            Test::Eqz { c, all64 } => {
+                let (a, b) = (y, x);
+                self.produce(false, |d| match all64 {
+                    true => Instr::SelectNz64 { d, a, b },
+                    false => Instr::Select { d, a, b },
+                });
+                Instr::Arg { x: c, y: 0, z: 0 }
+            }
+            Test::Compare(sel) => {
+                self.produce(false, |d| {
+                    let mut i = sel;
+                    *i.dst_mut().expect("a select has a result") = d;
+                    i
+                });
+                Instr::Arg { x, y, z: 0 }
+            }
+        };
+        self.emit(arg);
         // As for `select`: may still be retargeted by local.set.
         self.last_producer = Some(self.code.len() - 2);
         true
@@ -884,39 +892,36 @@ impl Translator<'_> {
             && m.offset == 0
             && self.last_producer == Some(self.code.len().wrapping_sub(1))
         {
-            // An address `a + (b << k)` (or `a + b`) just computed: an indexed load.
-            let index = match self.producer_of(0) {
-                Some(Instr::I32AddShl { k, a, b, .. }) => Some((k, a, b)),
-                Some(Instr::I32Add { a, b, .. }) => Some((0, a, b)),
-                _ => None,
-            };
-            if let Some((k, a, b)) = index {
-                let indexed = |d| match fast(d, 0, 0) {
+            // An address just computed by the instruction before: `a + (b << k)` or `a + b`
+            // makes an indexed load, `a + i` a load at `a + i`.
+            let producer = self.producer_of(0);
+            let fused = |d| {
+                let index = match producer? {
+                    Instr::I32AddShl { k, a, b, .. } => (k, a, b),
+                    Instr::I32Add { a, b, .. } => (0, a, b),
+                    Instr::I32AddI { a, i, .. } => {
+                        return match fast(d, 0, 0) {
+                            Instr::I32Load { .. } => Some(Instr::I32LoadAddI { d, a, i }),
+                            Instr::I64Load { .. } => Some(Instr::I64LoadAddI { d, a, i }),
+                            Instr::I32Load8U { .. } => Some(Instr::I32Load8UAddI { d, a, i }),
+                            _ => None,
+                        };
+                    }
+                    _ => return None,
+                };
+                let (k, a, b) = index;
+                match fast(d, 0, 0) {
                     Instr::I32Load { .. } => Some(Instr::I32LoadIdx { k, d, a, b }),
                     Instr::I32Load8U { .. } => Some(Instr::I32Load8UIdx { k, d, a, b }),
                     Instr::I64Load { .. } => Some(Instr::I64LoadIdx { k, d, a, b }),
                     _ => None,
-                };
-                if indexed(0).is_some() {
-                    self.pop();
-                    self.unemit();
-                    self.produce(wide, |d| indexed(d).expect("checked above"));
-                    return;
                 }
-            }
-            if let Some((src, i)) = self.top_is_add_imm(0) {
-                let fused = |d| match fast(d, 0, 0) {
-                    Instr::I32Load { .. } => Some(Instr::I32LoadAddI { d, a: src, i }),
-                    Instr::I64Load { .. } => Some(Instr::I64LoadAddI { d, a: src, i }),
-                    Instr::I32Load8U { .. } => Some(Instr::I32Load8UAddI { d, a: src, i }),
-                    _ => None,
-                };
-                if fused(0).is_some() {
-                    self.pop();
-                    self.unemit();
-                    self.produce(wide, |d| fused(d).expect("checked above"));
-                    return;
-                }
+            };
+            if fused(0).is_some() {
+                self.pop();
+                self.unemit();
+                self.produce(wide, |d| fused(d).expect("checked above"));
+                return;
             }
         }
         let a = self.pop_slot();

@@ -72,15 +72,6 @@ fn instance() -> (Store<u32>, Instance) {
     (store, instance)
 }
 
-/// A module without imports, instantiated in a fresh store.
-fn instantiate(wat: &str) -> (Store<()>, Instance) {
-    let engine = Engine::default();
-    let module = Module::new(&engine, wat).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
-    (store, instance)
-}
-
 #[test]
 fn millions_of_handlers_run_without_growing_the_native_stack() {
     let (mut store, inst) = instance();
@@ -150,164 +141,12 @@ fn simd_expected(n: u32) -> u32 {
 
 #[test]
 fn millions_of_v128_handlers_run_without_growing_the_native_stack() {
-    let (mut store, inst) = instantiate(SIMD_PROGRAM);
+    let engine = Engine::default();
+    let module = Module::new(&engine, SIMD_PROGRAM).unwrap();
+    let mut store = Store::new(&engine, ());
+    let inst = Instance::new(&mut store, &module, &[]).unwrap();
     let mix = inst.get_typed_func::<i32, i32>(&store, "mix").unwrap();
     // About 20 instructions per iteration, a dozen of them v128: some 40 million transitions.
     let n = 2_000_000u32;
     assert_eq!(mix.call(&mut store, n as i32).unwrap() as u32, simd_expected(n));
-}
-
-/// Array elements addressed as `base + (i << k)`: the translator fuses the shift, the add and
-/// the load (`I32AddShl`, `I32LoadIdx`). The sums wrap as i32 arithmetic does, an index whose
-/// shift overflows 32 bits reads where the address wraps to, and an element past the end of
-/// memory traps.
-const INDEXED_PROGRAM: &str = r#"(module
-  (memory 1)
-  (func (export "fill") (param $n i32)
-    (local $i i32)
-    (loop $next
-      (i32.store (i32.add (i32.const 1024) (i32.shl (local.get $i) (i32.const 2)))
-                 (i32.mul (local.get $i) (i32.const 2654435761)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $next (i32.lt_u (local.get $i) (local.get $n)))))
-  (func (export "sum") (param $base i32) (param $i i32) (param $n i32) (result i32)
-    (local $acc i32)
-    (loop $next
-      (local.set $acc (i32.add (local.get $acc)
-        (i32.load (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))))))
-      (local.set $acc (i32.xor (local.get $acc)
-        (i32.add (i32.shl (local.get $i) (i32.const 3)) (local.get $base))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-      (br_if $next (local.get $n)))
-    (local.get $acc))
-  ;; The same memory through byte loads at base + i and 64-bit loads at base + (i << 3).
-  (func (export "bytes") (param $base i32) (param $n i32) (result i32)
-    (local $i i32) (local $acc i32)
-    (loop $next
-      (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 31))
-        (i32.load8_u (i32.add (local.get $base) (local.get $i)))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $next (i32.lt_u (local.get $i) (local.get $n))))
-    (local.get $acc))
-  (func (export "words") (param $base i32) (param $n i32) (result i64)
-    (local $i i32) (local $acc i64)
-    (loop $next
-      (local.set $acc (i64.xor (i64.rotl (local.get $acc) (i64.const 7))
-        (i64.load (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 3))))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $next (i32.lt_u (local.get $i) (local.get $n))))
-    (local.get $acc)))"#;
-
-#[test]
-fn scaled_index_loads_wrap_and_trap_like_the_unfused_instructions() {
-    let (mut store, inst) = instantiate(INDEXED_PROGRAM);
-    let fill = inst.get_typed_func::<i32, ()>(&store, "fill").unwrap();
-    let sum = inst.get_typed_func::<(i32, i32, i32), i32>(&store, "sum").unwrap();
-    fill.call(&mut store, 1000).unwrap();
-    // Memory holds element i at 1024 + 4i for i < 1000 and zeros elsewhere.
-    let load = |addr: u32| match addr.checked_sub(1024) {
-        Some(off) if off < 4000 => (off / 4).wrapping_mul(2_654_435_761),
-        _ => 0,
-    };
-    let expected = |base: u32, start: u32, n: u32| {
-        (0..n).fold(0u32, |acc, j| {
-            let i = start.wrapping_add(j);
-            let acc = acc.wrapping_add(load(base.wrapping_add(i << 2)));
-            acc ^ (i << 3).wrapping_add(base)
-        })
-    };
-    let run = |store: &mut Store<()>, base: u32, start: u32, n: u32| {
-        sum.call(store, (base as i32, start as i32, n as i32)).map(|v| v as u32)
-    };
-    assert_eq!(run(&mut store, 1024, 0, 1000).unwrap(), expected(1024, 0, 1000));
-    // From i = 2^30 on, i << 2 overflows to 4 (i - 2^30): the same elements again.
-    assert_eq!(run(&mut store, 1024, 1 << 30, 1000).unwrap(), expected(1024, 1 << 30, 1000));
-    // From i = 2^30 - 8, base + (i << 2) wraps to 992: zeros, then the first elements.
-    let start = (1 << 30) - 8;
-    assert_eq!(run(&mut store, 1024, start, 20).unwrap(), expected(1024, start, 20));
-    // The last element read lies past the end of the one-page memory.
-    let err = run(&mut store, 65536 - 4 * 10, 0, 11).unwrap_err();
-    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
-
-    // Byte and 64-bit views of the same memory, computed from the elements in Rust.
-    let byte = |addr: u32| load(addr & !3).to_le_bytes()[(addr & 3) as usize];
-    let bytes = inst.get_typed_func::<(i32, i32), i32>(&store, "bytes").unwrap();
-    let want =
-        (0..4100u32).fold(0u32, |acc, i| acc.wrapping_mul(31).wrapping_add(byte(1000 + i).into()));
-    assert_eq!(bytes.call(&mut store, (1000, 4100)).unwrap() as u32, want);
-    let word = |addr: u32| u64::from(load(addr)) | (u64::from(load(addr + 4)) << 32);
-    let words = inst.get_typed_func::<(i32, i32), i64>(&store, "words").unwrap();
-    let want = (0..520u32).fold(0u64, |acc, i| acc.rotate_left(7) ^ word(1016 + 8 * i));
-    assert_eq!(words.call(&mut store, (1016, 520)).unwrap() as u64, want);
-    let err = bytes.call(&mut store, (65530, 7)).unwrap_err();
-    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
-}
-
-/// Every comparison feeding a `select` (fused into one `Sel*` instruction) against Rust, on
-/// values where signed and unsigned orders differ.
-#[test]
-fn compare_selects_agree_with_rust_for_every_comparison() {
-    const CMPS: [&str; 10] =
-        ["eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u"];
-    let mut wat = String::from("(module\n");
-    for ty in ["i32", "i64"] {
-        for c in CMPS {
-            // The selected values are i64 so that all 64 bits are checked to move.
-            wat.push_str(&format!(
-                "(func (export \"{ty}.{c}\") (param {ty} {ty} i64 i64) (result i64)
-                   (select (local.get 2) (local.get 3) ({ty}.{c} (local.get 0) (local.get 1))))\n"
-            ));
-        }
-    }
-    for ty in ["i32", "i64"] {
-        wat.push_str(&format!(
-            "(func (export \"{ty}.eqz\") (param {ty} {ty} i64 i64) (result i64)
-               (select (local.get 2) (local.get 3) ({ty}.eqz (local.get 0))))\n"
-        ));
-    }
-    wat.push(')');
-    let (mut store, inst) = instantiate(&wat);
-    let holds = |c: &str, a: i64, b: i64, wide: bool| -> bool {
-        let (ua, ub) = if wide { (a as u64, b as u64) } else { (a as u32 as u64, b as u32 as u64) };
-        let (sa, sb) = if wide { (a, b) } else { (a as i32 as i64, b as i32 as i64) };
-        match c {
-            "eq" => ua == ub,
-            "ne" => ua != ub,
-            "lt_s" => sa < sb,
-            "lt_u" => ua < ub,
-            "gt_s" => sa > sb,
-            "gt_u" => ua > ub,
-            "le_s" => sa <= sb,
-            "le_u" => ua <= ub,
-            "ge_s" => sa >= sb,
-            _ => ua >= ub,
-        }
-    };
-    let values: [i64; 6] = [0, 1, -1, i32::MIN as i64, i64::MIN, 0x1_0000_0000];
-    let (x, y) = (0x1234_5678_9abc_def0_i64, -0x0fed_cba9_8765_4321_i64);
-    // An eqz feeding a select (the test moves into the select, values swapped): i64::MIN and
-    // 2^32 are zero in their low 32 bits only.
-    let eqz32 = inst.get_typed_func::<(i32, i32, i64, i64), i64>(&store, "i32.eqz").unwrap();
-    let eqz64 = inst.get_typed_func::<(i64, i64, i64, i64), i64>(&store, "i64.eqz").unwrap();
-    for &a in &values {
-        let want = if a as i32 == 0 { x } else { y };
-        assert_eq!(eqz32.call(&mut store, (a as i32, 0, x, y)).unwrap(), want, "i32.eqz {a}");
-        let want = if a == 0 { x } else { y };
-        assert_eq!(eqz64.call(&mut store, (a, 0, x, y)).unwrap(), want, "i64.eqz {a}");
-    }
-    for c in CMPS {
-        let f32 = inst.get_typed_func::<(i32, i32, i64, i64), i64>(&store, &format!("i32.{c}"));
-        let f64 = inst.get_typed_func::<(i64, i64, i64, i64), i64>(&store, &format!("i64.{c}"));
-        let (f32, f64) = (f32.unwrap(), f64.unwrap());
-        for &a in &values {
-            for &b in &values {
-                let want = if holds(c, a, b, false) { x } else { y };
-                let got = f32.call(&mut store, (a as i32, b as i32, x, y)).unwrap();
-                assert_eq!(got, want, "i32.{c} {a} {b}");
-                let want = if holds(c, a, b, true) { x } else { y };
-                assert_eq!(f64.call(&mut store, (a, b, x, y)).unwrap(), want, "i64.{c} {a} {b}");
-            }
-        }
-    }
 }

@@ -187,9 +187,11 @@ fn an_interpreted_module_compiles_with_a_warning() {
           (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
           (tag $e (param i32))
           (func (export "_start")
-            (block $h (result i32)
-              (try_table (catch $e $h) (throw $e (i32.const 7)))
-              i32.const 0)
+            try (result i32)
+              i32.const 7
+              throw $e
+            catch $e
+            end
             call $exit))"#,
     );
     let artifact = s.path("exn.cwasm");

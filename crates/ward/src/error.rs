@@ -223,12 +223,15 @@ pub struct Trap {
     code: TrapCode,
     message: Option<String>,
     backtrace: Vec<FrameInfo>,
+    /// With [`TrapCode::UncaughtException`] from native code: the exception's reference value,
+    /// so that native code that called out (and may catch it) can go on unwinding with it.
+    exception: Option<u64>,
 }
 
 impl Trap {
     /// A trap with the given code and no extra message.
     pub fn new(code: TrapCode) -> Trap {
-        Trap { code, message: None, backtrace: Vec::new() }
+        Trap { code, message: None, backtrace: Vec::new(), exception: None }
     }
 
     /// A trap raised by a host function with a message of its own.
@@ -239,7 +242,12 @@ impl Trap {
     /// assert!(t.to_string().contains("bad fd"));
     /// ```
     pub fn host(message: impl Into<String>) -> Trap {
-        Trap { code: TrapCode::HostError, message: Some(message.into()), backtrace: Vec::new() }
+        Trap {
+            code: TrapCode::HostError,
+            message: Some(message.into()),
+            backtrace: Vec::new(),
+            exception: None,
+        }
     }
 
     /// The trap code.
@@ -261,6 +269,21 @@ impl Trap {
     /// The wasm backtrace, innermost frame first.
     pub fn backtrace(&self) -> &[FrameInfo] {
         &self.backtrace
+    }
+
+    /// An uncaught exception that still carries its reference value (see `exception`).
+    pub(crate) fn uncaught(exn: u64) -> Trap {
+        Trap { exception: Some(exn), ..Trap::new(TrapCode::UncaughtException) }
+    }
+
+    /// The reference value of the exception this trap carries, if any.
+    pub(crate) fn exception(&self) -> Option<u64> {
+        self.exception
+    }
+
+    /// The same trap without the exception's reference (its object was freed or handed on).
+    pub(crate) fn without_exception(self) -> Trap {
+        Trap { exception: None, ..self }
     }
 
     pub(crate) fn with_backtrace(mut self, bt: Vec<FrameInfo>) -> Trap {

@@ -537,12 +537,12 @@ fn unsupported_modules_fall_back_and_still_run() {
     // An operator outside the subset, named in the reason.
     let wat = r#"(module
         (tag $e)
-        (func $never (throw $e))
+        (func $never try catch_all end)
         (func (export "run") (result i32) (i32.const 7)))"#;
     let module = Module::new(&engine, wat).unwrap();
     assert_eq!(module.tier(), Tier::Interpreter);
     let reason = module.native_fallback_reason().unwrap();
-    assert!(reason.contains("Throw"), "{reason}");
+    assert!(reason.contains("Try"), "{reason}");
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
     let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
@@ -553,7 +553,8 @@ fn unsupported_modules_fall_back_and_still_run() {
         (tag $e)
         (func (export "run") (result i32)
           (return (i32.const 3))
-          (throw $e)))"#;
+          try catch_all end
+          (i32.const 4)))"#;
     assert_eq!(Module::new(&engine, wat).unwrap().tier(), Tier::Native);
 
     // Epoch deadlines call back into the embedder: such engines interpret.

@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 use ward::{
     Caller, Config, Engine, Error, Extern, GuestText, Instance, Linker, Module, Store,
-    StoreLimitsBuilder, Trap, TrapCode, Val,
+    StoreLimitsBuilder, Tier, Trap, TrapCode, Val,
 };
 
 fn engine_with(f: impl FnOnce(&mut Config)) -> Engine {
@@ -98,8 +98,15 @@ fn rss() -> u64 {
 /// A catch-and-rethrow loop with a 1,000 x v128 payload (16 KB per exception): 100,000 rounds
 /// would hold 1.6 GB if exceptions were never freed. Both forms: catching without a reference
 /// (the object dies at once) and catching by reference then rethrowing (the collector frees it).
+/// In both tiers: native code's exception references are found by scanning its frames.
 #[test]
 fn throw_and_catch_loops_run_in_bounded_memory() {
+    for tier in [Tier::Interpreter, Tier::Native] {
+        throw_and_catch_loops_in(tier);
+    }
+}
+
+fn throw_and_catch_loops_in(tier: Tier) {
     let params = "v128 ".repeat(1000);
     let args = "(v128.const i64x2 1 2) ".repeat(1000);
     let wat = format!(
@@ -121,8 +128,11 @@ fn throw_and_catch_loops_run_in_bounded_memory() {
                         (unreachable)))))
                 (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))"#
     );
-    let engine = Engine::default();
+    let engine = engine_with(|c| {
+        c.tier(tier);
+    });
     let module = Module::new(&engine, wat).unwrap();
+    assert_eq!(module.tier(), tier, "{:?}", module.native_fallback_reason());
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
     let before = rss();
@@ -131,13 +141,24 @@ fn throw_and_catch_loops_run_in_bounded_memory() {
         f.call(&mut store, 100_000).unwrap();
     }
     let grown = rss().saturating_sub(before);
-    assert!(grown < 400 << 20, "200,000 exceptions of 16 KB grew the process by {grown} bytes");
+    assert!(
+        grown < 400 << 20,
+        "{tier:?}: 200,000 exceptions of 16 KB grew the process by {grown} bytes"
+    );
 }
 
-/// Exceptions the host receives stay valid after later throws and collections.
+/// Exceptions the host receives stay valid after later throws and collections, in both tiers.
 #[test]
 fn exceptions_handed_to_the_host_survive_collections() {
-    let engine = Engine::default();
+    for tier in [Tier::Interpreter, Tier::Native] {
+        exceptions_handed_to_the_host_survive_in(tier);
+    }
+}
+
+fn exceptions_handed_to_the_host_survive_in(tier: Tier) {
+    let engine = engine_with(|c| {
+        c.tier(tier);
+    });
     let module = Module::new(
         &engine,
         r#"(module
@@ -238,9 +259,15 @@ fn translation_of_a_huge_function_can_be_interrupted() {
 
 /// One throw through 1,000 frames, each inside 200 nested `try_table`s that do not match: the
 /// unwinder examined 200,000 handlers for a few units of fuel. Now every frame and handler
-/// costs fuel, so a small budget stops it.
+/// costs fuel, so a small budget stops it. In both tiers.
 #[test]
 fn unwinding_through_many_handlers_is_charged_fuel() {
+    for tier in [Tier::Interpreter, Tier::Native] {
+        unwinding_through_many_handlers_in(tier);
+    }
+}
+
+fn unwinding_through_many_handlers_in(tier: Tier) {
     let depth = 200;
     let open = "(try_table (catch $other 0) ".repeat(depth);
     let close = ")".repeat(depth);
@@ -257,8 +284,10 @@ fn unwinding_through_many_handlers_is_charged_fuel() {
     );
     let engine = engine_with(|c| {
         c.consume_fuel(true);
+        c.tier(tier);
     });
     let module = Module::new(&engine, wat).unwrap();
+    assert_eq!(module.tier(), tier, "{:?}", module.native_fallback_reason());
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
     let rec = instance.get_typed_func::<i32, ()>(&mut store, "rec").unwrap();

@@ -19,8 +19,9 @@
 //!     the module binary (u64 length + bytes)
 //!     native only: function entries, trampolines (u32 count + u32 offsets each), runtime call
 //!     relocations (u32 count + offset u32, runtime call u32, addend i64), trap sites (u32
-//!     count + sorted u32 offsets of the accesses left to the guard region), code (u64 length +
-//!     bytes, runtime call addresses zero)
+//!     count + sorted u32 offsets of the accesses left to the guard region), catch table (u32
+//!     count + u32 words: where the handlers of calls inside `try_table`s are), code (u64
+//!     length + bytes, runtime call addresses zero)
 //! ```
 //!
 //! Loading checks, in order, the magic, the format version, the length, the checksum, then
@@ -46,7 +47,7 @@ use std::sync::Arc;
 pub(crate) const MAGIC: [u8; 8] = *b"\0wardaot";
 /// The version of the layout described above; a change to it, to the runtime call list
 /// (`native::libcalls`) or to the native calling conventions needs a new one.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 const HEADER: usize = 32;
 const CRANELIFT_VERSION: &str = "0.135.8";
 /// The version and the build id (a hash of the crate's sources, `build.rs`): two builds of the
@@ -269,6 +270,7 @@ pub(crate) fn serialize(module: &Module) -> Result<Vec<u8>> {
                 w.u64(r.addend as u64);
             }
             w.u32s(&image.trap_sites)?;
+            w.u32s(&image.catches)?;
             w.bytes(&image.code);
         }
     }
@@ -461,6 +463,7 @@ unsafe fn load(
                 relocs.push(LibcallReloc { offset, libcall, addend });
             }
             let trap_sites = r.u32s("trap sites")?;
+            let catches = r.u32s("catch table")?;
             let code = r.bytes("code")?;
             if r.at != bytes.len() {
                 return Err(r.corrupt("end"));
@@ -471,6 +474,7 @@ unsafe fn load(
                 trampolines,
                 relocs,
                 trap_sites,
+                catches,
             };
             (wasm(module), Prepared::Native(image))
         }

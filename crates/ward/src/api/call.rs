@@ -45,13 +45,29 @@ enum Stop {
 }
 
 /// Calls store function `func` with `args` (slot-encoded), writing its result slots to
-/// `results` (whose length must be the function's result slot count).
+/// `results` (whose length must be the function's result slot count). An exception that leaves
+/// the call is an uncaught-exception trap, and its object is freed if nothing refers to it.
 pub(crate) fn call_raw<T>(
     store: &mut Store<T>,
     func: u32,
     args: &[u64],
     results: &mut [u64],
 ) -> Result<()> {
+    call_wasm(store, func, args, results).map_err(|e| match e {
+        Error::Trap(t) => match t.exception() {
+            Some(exn) => {
+                store.inner.exns.release_if_unreferenced(exn);
+                Error::Trap(t.without_exception())
+            }
+            None => Error::Trap(t),
+        },
+        other => other,
+    })
+}
+
+/// [`call_raw`], except that an exception that leaves the call stays in the trap (with its
+/// object), for native code that called out to go on unwinding with it.
+fn call_wasm<T>(store: &mut Store<T>, func: u32, args: &[u64], results: &mut [u64]) -> Result<()> {
     if let FuncKind::Host { host } = store.inner.funcs[func as usize].kind {
         return call_host_directly(store, func, host, args, results);
     }
@@ -127,7 +143,7 @@ fn call_from_native<T>(
             let mut args = Scratch::new(params);
             let args = args.slots();
             args.copy_from_slice(&slots[..params]);
-            call_raw(store, func, args, &mut slots[..results])
+            call_wasm(store, func, args, &mut slots[..results])
         }
     };
     store.inner.suspended_stacks.truncate(level);

@@ -78,6 +78,9 @@ pub(crate) struct Execution {
     consume_fuel: bool,
     /// Whether checkpoints compare the engine's epoch with the store's deadline.
     epochs: bool,
+    /// The reference of the exception that left every frame (0: none): the trap carries it,
+    /// so that native code that called this call can go on unwinding with it.
+    escaped: u64,
 }
 
 // SAFETY: `code` pointers refer to translated code owned (through `Arc<ModuleInner>`) by
@@ -105,6 +108,7 @@ impl Execution {
             max_depth,
             consume_fuel,
             epochs,
+            escaped: 0,
         };
         if ex.ensure_stack(args.len().max(result_slots) + 2).is_err() {
             return Err(ex.trap(store, TrapCode::StackOverflow));
@@ -213,7 +217,11 @@ impl Execution {
     }
 
     fn trap(&self, store: &StoreInner, code: TrapCode) -> Error {
-        Error::Trap(Trap::new(code).with_backtrace(self.backtrace(store)))
+        let trap = match code {
+            TrapCode::UncaughtException if self.escaped != 0 => Trap::uncaught(self.escaped),
+            _ => Trap::new(code),
+        };
+        Error::Trap(trap.with_backtrace(self.backtrace(store)))
     }
 
     /// Pushes a frame for wasm function `func` whose arguments are at `fp`.
@@ -665,7 +673,7 @@ impl Execution {
             }
             self.frames.pop();
         }
-        store.exns.release_if_unreferenced(exn);
+        self.escaped = exn;
         Err(TrapCode::UncaughtException)
     }
 
@@ -693,28 +701,10 @@ impl Execution {
         }
     }
 
-    /// Frees the exception objects nothing can reach. Roots: every slot of this call's frames
-    /// and of the calls suspended in host functions, `exnref` globals and table elements.
+    /// Frees the exception objects nothing can reach (see `StoreInner::collect_exns`), with
+    /// every slot of this call's frames as roots too.
     fn collect_exns(&self, store: &mut StoreInner) {
-        let own = self.stack[..self.live_slots()].iter().copied();
-        let suspended = store.suspended_stacks.iter().chain(store.parked_stacks.iter().flatten());
-        let suspended = suspended.flat_map(|s| {
-            // SAFETY: see `SuspendedStack`: the buffer is alive and not written while its call
-            // is suspended, and `len` is within it.
-            unsafe { std::slice::from_raw_parts(s.start, s.len) }.iter().copied()
-        });
-        let is_exn = |t: &crate::types::ValType| matches!(t, crate::types::ValType::Ref(r) if r.heap == crate::types::HeapType::Exn);
-        let globals =
-            store.globals.iter().filter(|g| is_exn(&g.ty.content)).map(|g| g.value as u64);
-        let tables = store
-            .tables
-            .iter()
-            .filter(|t| t.ty.element.heap == crate::types::HeapType::Exn)
-            .flat_map(|t| t.elems.iter().copied());
-        let mut roots: Vec<u64> = own.chain(suspended).chain(globals).chain(tables).collect();
-        let exn = crate::module::gc_types::RefKind::Exn;
-        store.gc.for_each_stored_ref(exn, |r| roots.push(r));
-        store.exns.collect(roots);
+        store.collect_exns(&self.stack[..self.live_slots()]);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Whole-module compilation (every defined function, then one array-call trampoline per
 //! signature), linking into executable memory, and filling instances' records.
 
+use super::catch::{CatchTable, Entry, Site};
 use super::code::CodeMemory;
 use super::signals::{self, CodeInfo, Registration};
 use super::translate::{self, ModuleCx, Unsupported, FUNC_NAMESPACE, LIBCALL_NAMESPACE};
@@ -14,7 +15,9 @@ use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::ExternalName;
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
-use cranelift_codegen::{Context, FinalizedRelocTarget};
+use cranelift_codegen::{
+    Context, ExceptionContextLoc, FinalizedMachExceptionHandler, FinalizedRelocTarget,
+};
 use cranelift_frontend::FunctionBuilderContext;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,12 +43,20 @@ pub(super) struct CompiledModule {
     relocs: Box<[LibcallReloc]>,
     /// Offsets of the unchecked memory accesses, sorted (see `signals`).
     trap_sites: Box<[u32]>,
+    /// Where the handlers of calls inside `try_table`s are (see `unwind`).
+    catches: CatchTable,
+    /// Offset of the first trampoline: code before it is the module's functions'.
+    functions_end: u32,
 }
 
 impl CompiledModule {
     /// Maps a linked image (with its runtime call addresses left out) as code, after checking
     /// that every offset in it lies inside the image.
-    pub(super) fn load(image: NativeImage<'_>, functions: usize) -> Result<Self, String> {
+    pub(super) fn load(
+        image: NativeImage<'_>,
+        functions: usize,
+        tags: usize,
+    ) -> Result<Self, String> {
         let len = image.code.len();
         if image.funcs.len() != functions || image.trampolines.len() != functions {
             return Err(format!(
@@ -72,9 +83,11 @@ impl CompiledModule {
         if !image.trap_sites.is_sorted() {
             return Err("its trap sites are not in order".into());
         }
+        let catches = CatchTable::decode(&image.catches, len, tags)?;
         let code = CodeMemory::new(&image.code, &image.relocs)?;
         let start = code.at(0) as usize;
         let trap_sites: Box<[u32]> = image.trap_sites.into();
+        let functions_end = image.trampolines.iter().copied().min().unwrap_or(len as u32);
         let registration = signals::register(CodeInfo {
             start,
             end: start + len,
@@ -88,6 +101,8 @@ impl CompiledModule {
             trampolines: image.trampolines.into(),
             relocs: image.relocs.into(),
             trap_sites,
+            catches,
+            functions_end,
         })
     }
 
@@ -118,6 +133,33 @@ impl CompiledModule {
         (after > 0 && (offset as usize) < self.len).then(|| after as u32 - 1)
     }
 
+    /// The defined function whose code holds return address `pc`, if a wasm function of this
+    /// module's does (not a trampoline).
+    pub(super) fn wasm_func_at(&self, pc: usize) -> Option<u32> {
+        let offset = u32::try_from(pc.checked_sub(self.code.at(0) as usize)?).ok()?;
+        if offset > self.functions_end {
+            return None;
+        }
+        let after = self.funcs.partition_point(|f| *f < offset);
+        (after > 0).then(|| after as u32 - 1)
+    }
+
+    /// The handlers of the call whose return address is `pc`, if it has any.
+    pub(super) fn catch_site(&self, pc: usize) -> Option<&Site> {
+        let offset = u32::try_from(pc.checked_sub(self.code.at(0) as usize)?).ok()?;
+        self.catches.site(offset)
+    }
+
+    /// What the catch table's entries stand for.
+    pub(super) fn catch_entries(&self) -> &[Entry] {
+        &self.catches.entries
+    }
+
+    /// The address of offset `at` of the code.
+    pub(super) fn address(&self, at: u32) -> usize {
+        self.code.at(at) as usize
+    }
+
     /// The linked image as [`CompiledModule::load`] takes it: the runtime call addresses of this
     /// process zeroed, so that the bytes mean the same in any process.
     pub(super) fn image(&self) -> NativeImage<'static> {
@@ -131,6 +173,7 @@ impl CompiledModule {
             trampolines: self.trampolines.to_vec(),
             relocs: self.relocs.to_vec(),
             trap_sites: self.trap_sites.to_vec(),
+            catches: self.catches.encode(),
         }
     }
 
@@ -230,6 +273,10 @@ struct Compiled {
     libcalls: Vec<LibcallReloc>,
     /// Offsets of the unchecked memory accesses (trap sites the fault handler knows).
     trap_sites: Vec<u32>,
+    /// The calls with handlers, relative to the function, their entries indexing `entries`.
+    catch_sites: Vec<Site>,
+    /// The function's catch entries (see `catch`).
+    entries: Vec<Entry>,
 }
 
 fn compile_one(
@@ -260,6 +307,27 @@ fn compile_one(
         .filter(|t| t.code == cranelift_codegen::ir::TrapCode::HEAP_OUT_OF_BOUNDS)
         .map(|t| t.offset)
         .collect();
+    let mut catch_sites = Vec::new();
+    for site in code.buffer.call_sites() {
+        if site.exception_handlers.is_empty() {
+            continue;
+        }
+        let mut context = None;
+        let mut handlers = Vec::new();
+        for h in site.exception_handlers {
+            match h {
+                FinalizedMachExceptionHandler::Context(ExceptionContextLoc::SPOffset(o)) => {
+                    context = Some(*o)
+                }
+                FinalizedMachExceptionHandler::Tag(tag, at) => handlers.push((tag.as_u32(), *at)),
+                other => return Err(format!("{name}: unexpected exception handler {other:?}")),
+            }
+        }
+        let (Some(context), Some(frame)) = (context, site.frame_offset) else {
+            return Err(format!("{name}: a call with handlers has no frame or context slot"));
+        };
+        catch_sites.push(Site { ret: site.ret_addr, frame, context, handlers });
+    }
     let mut calls = Vec::new();
     let mut libcalls = Vec::new();
     for r in &relocs {
@@ -279,7 +347,7 @@ fn compile_one(
             _ => return Err(format!("{name}: unexpected relocation {:?}", r.kind)),
         }
     }
-    Ok(Compiled { bytes, align, calls, libcalls, trap_sites })
+    Ok(Compiled { bytes, align, calls, libcalls, trap_sites, catch_sites, entries: Vec::new() })
 }
 
 /// Code sections smaller than this are compiled on the calling thread: starting threads costs
@@ -298,14 +366,14 @@ fn compile_function(
     ctx: &mut Context,
 ) -> Result<Compiled, Unsupported> {
     let func = cx.module.num_imported_funcs + def;
-    let (ir, pressure) = translate::translate(cx, func, fctx)?;
+    let (ir, pressure, entries) = translate::translate(cx, func, fctx)?;
     if pressure > MAX_PRESSURE {
         return Err(format!(
             "function {func} keeps up to {pressure} values live (more than {MAX_PRESSURE})"
         ));
     }
     let isa = if pressure > QUICK_ALLOCATION_ABOVE { self::isa(true)? } else { isa };
-    compile_one(ctx, isa, ir)
+    Ok(Compiled { entries, ..compile_one(ctx, isa, ir)? })
 }
 
 /// Compiles every defined function, in index order in the result. A large code section is
@@ -450,6 +518,19 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
         .flat_map(|(p, start)| p.trap_sites.iter().map(move |o| *start as u32 + o))
         .collect();
     trap_sites.sort_unstable();
+    let mut catches = CatchTable::default();
+    for (p, start) in parts.iter().zip(&starts) {
+        let base = catches.entries.len() as u32;
+        catches.entries.extend_from_slice(&p.entries);
+        for s in &p.catch_sites {
+            catches.sites.push(Site {
+                ret: s.ret + *start as u32,
+                frame: s.frame,
+                context: s.context,
+                handlers: s.handlers.iter().map(|(e, at)| (e + base, at + *start as u32)).collect(),
+            });
+        }
+    }
     let code = CodeMemory::new(&image, &relocs)?;
     let start = code.at(0) as usize;
     let registration = signals::register(CodeInfo {
@@ -472,5 +553,7 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
         trampolines: func_tramp.iter().map(|k| starts[*k] as u32).collect(),
         relocs: relocs.into(),
         trap_sites: trap_sites.into(),
+        catches,
+        functions_end: starts.get(m.bodies.len()).map_or(image.len(), |s| *s) as u32,
     })
 }

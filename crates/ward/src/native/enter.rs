@@ -3,8 +3,11 @@
 //! into a result.
 
 use super::exit::{self, Exit};
-use super::{libcalls, signals, stack, trap_error, TRAP_CODES, TRAP_ERROR, TRAP_PANIC};
+use super::{
+    libcalls, signals, stack, trap_error, TRAP_CODES, TRAP_ERROR, TRAP_EXCEPTION, TRAP_PANIC,
+};
 use crate::error::{clip, Error, FrameInfo, Result, Trap};
+use crate::runtime::exceptions::NativeStackTop;
 use crate::runtime::StoreInner;
 
 /// Calls store function `func` natively if its record has native code (`None` otherwise).
@@ -51,6 +54,9 @@ pub(super) unsafe fn call(
     vs.store_inner = store;
     vs.trap = 0;
     let installed = exit::install(exit);
+    // Native frames go below this frame: exception collections scan them from here down.
+    let here = std::hint::black_box(0u8);
+    let top = NativeStackTop::enter(&raw const here as usize);
     // SAFETY: a non-null `array_entry` is a trampoline of the function's signature, compiled
     // by `compile_module` with the platform's C convention and mapped executable for as long
     // as the function's module lives (its instance holds it); `entry` is the same function's
@@ -59,11 +65,13 @@ pub(super) unsafe fn call(
     // limit is inside this thread's stack, `store_inner` points to the store, which is not
     // borrowed while native code runs, and the exit for calls out is installed.
     let ended = unsafe { signals::enter(tramp, vmctx.cast(), values.as_mut_ptr(), entry) };
+    drop(top);
     drop(installed);
     // SAFETY: native code has returned; nothing else borrows the store.
     let store = unsafe { &mut *store };
     let vs = &mut *store.vm;
     let (trap, trap_func, trap_instance) = (vs.trap, vs.trap_func, vs.trap_instance);
+    let exception = std::mem::take(&mut vs.exception);
     (vs.stack_limit, vs.call_depth, vs.store_inner) = saved;
     vs.trap = 0;
     if ended == signals::Entered::Raised && trap == 0 {
@@ -88,6 +96,11 @@ pub(super) unsafe fn call(
             Some(payload) => std::panic::resume_unwind(payload),
             None => Some(Err(trap_error(trap))),
         },
+        TRAP_EXCEPTION => Some(Err(Error::Trap(Trap::uncaught(exception).with_backtrace(frame(
+            store,
+            trap_func,
+            trap_instance,
+        ))))),
         TRAP_ERROR => {
             let e = libcalls::take_error().unwrap_or_else(|| trap_error(trap));
             Some(Err(match e {

@@ -5,7 +5,7 @@
 //! embedder's resource limiter, say) is caught, parked here, reported to native code as a trap
 //! that unwinds every native frame, and resumed by the driver.
 
-use super::{exit, TRAP_ERROR, TRAP_PANIC};
+use super::{exit, TRAP_ERROR, TRAP_EXCEPTION, TRAP_PANIC};
 use crate::error::Error;
 use crate::runtime::vmctx::{VMContext, VMFuncRef, VMStoreContext};
 use crate::runtime::{LinearMemory, StoreInner};
@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// How many runtime calls there are (the length of [`addresses`]).
-pub(super) const COUNT: usize = 14;
+pub(super) const COUNT: usize = 17;
 
 /// The address in this process of every runtime call native code makes. The order is part of
 /// the artifact format (`api/artifact.rs`): code names a runtime call by its index here, so a
@@ -38,6 +38,9 @@ pub(super) fn addresses() -> [usize; COUNT] {
         bulk::table_init as *const () as usize,
         simd_eval as *const () as usize,
         super::signals::raise as *const () as usize,
+        super::unwind::ward_native_throw as *const () as usize,
+        super::unwind::exn_new as *const () as usize,
+        super::unwind::exn_take as *const () as usize,
     ]
 }
 
@@ -67,7 +70,7 @@ pub(super) fn take_error() -> Option<Error> {
 ///
 /// # Safety
 /// `vs` is the live store context of the running native call.
-unsafe fn park_panic(vs: *mut VMStoreContext, payload: Box<dyn Any + Send>) {
+pub(super) unsafe fn park_panic(vs: *mut VMStoreContext, payload: Box<dyn Any + Send>) {
     PANIC.with(|p| *p.borrow_mut() = Some(payload));
     // SAFETY: the caller's contract.
     unsafe { (*vs).trap = TRAP_PANIC };
@@ -145,7 +148,9 @@ pub(super) unsafe extern "C" fn signature_matches(
 /// an interpreted instance), through the exit of the running native call (see `exit`).
 /// `values` holds `len` 8-byte slots: the arguments, then the results. A failure is parked and
 /// reported to native code as a `TRAP_ERROR` trap of `caller_func` (the calling function's
-/// module index), which the driver turns back into the error; a panic as `TRAP_PANIC`.
+/// module index), which the driver turns back into the error; a panic as `TRAP_PANIC`; an
+/// exception the callee let through as `TRAP_EXCEPTION`, with its reference in the store
+/// context, for native code to unwind with (`unwind`).
 ///
 /// # Safety
 /// Called by native code only, with the context of the running function, a record of the same
@@ -179,6 +184,16 @@ pub(super) unsafe extern "C" fn call_out(
     };
     match outcome {
         Ok(Ok(())) => {}
+        Ok(Err(Error::Trap(t))) if t.exception().is_some() => {
+            // An exception the callee let through: native code goes on unwinding with it.
+            // SAFETY: as below.
+            unsafe {
+                (*vs).exception = t.exception().unwrap_or(0);
+                (*vs).trap = TRAP_EXCEPTION;
+                (*vs).trap_func = caller_func;
+                (*vs).trap_instance = instance;
+            }
+        }
         Ok(Err(e)) => {
             ERROR.with(|slot| *slot.borrow_mut() = Some(e));
             // SAFETY: the store context is live (see above); nothing else borrows it now.

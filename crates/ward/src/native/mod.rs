@@ -78,6 +78,8 @@
 #[cfg(feature = "native")]
 mod bulk;
 #[cfg(feature = "native")]
+mod catch;
+#[cfg(feature = "native")]
 mod code;
 #[cfg(feature = "native")]
 mod compile;
@@ -94,6 +96,8 @@ mod signals;
 mod stack;
 #[cfg(feature = "native")]
 mod translate;
+#[cfg(feature = "native")]
+mod unwind;
 
 use crate::engine::Tier;
 use crate::error::{Error, Result, TrapCode};
@@ -170,6 +174,9 @@ pub(crate) struct NativeImage<'a> {
     /// Offsets of the accesses left unchecked (guarded memories), sorted: the fault handler
     /// turns a fault at one of them into the out-of-bounds trap.
     pub(crate) trap_sites: Vec<u32>,
+    /// The catch table (`catch::CatchTable::encode`): where the handlers of calls inside
+    /// `try_table`s are.
+    pub(crate) catches: Vec<u32>,
 }
 
 /// What the native tier made of a module, for an artifact.
@@ -202,7 +209,7 @@ pub(crate) unsafe fn install(module: &ModuleInner, prepared: Prepared<'_>) -> Re
         Prepared::Interpreted(reason) => NativeModule::Fallback(reason),
         #[cfg(feature = "native")]
         Prepared::Native(image) => {
-            let c = compile::CompiledModule::load(image, module.bodies.len())?;
+            let c = compile::CompiledModule::load(image, module.bodies.len(), module.tags.len())?;
             c.announce(module);
             NativeModule::Compiled(c)
         }
@@ -252,6 +259,17 @@ fn func_at(store: &StoreInner, pc: usize) -> Option<(u32, u32)> {
         Some(NativeModule::Compiled(c)) => {
             c.func_at(pc).map(|f| (i as u32, data.module.num_imported_funcs + f))
         }
+        _ => None,
+    })
+}
+
+/// The wasm function (not a trampoline) whose code holds return address `pc`: its store
+/// instance (the first with that module), its module's code and its index among the module's
+/// defined functions.
+#[cfg(feature = "native")]
+fn wasm_frame_at(store: &StoreInner, pc: usize) -> Option<(u32, &compile::CompiledModule, u32)> {
+    store.instances.iter().enumerate().find_map(|(i, data)| match state(&data.module) {
+        Some(NativeModule::Compiled(c)) => c.wasm_func_at(pc).map(|f| (i as u32, c, f)),
         _ => None,
     })
 }
@@ -310,7 +328,7 @@ pub(crate) unsafe fn call(
 }
 
 /// The trap codes native code reports, numbered from 1 (0 is "no trap").
-const TRAP_CODES: [TrapCode; 14] = [
+const TRAP_CODES: [TrapCode; 16] = [
     TrapCode::Unreachable,
     TrapCode::MemoryOutOfBounds,
     TrapCode::UninitializedElement,
@@ -325,6 +343,8 @@ const TRAP_CODES: [TrapCode; 14] = [
     TrapCode::TableOutOfBounds,
     TrapCode::NullReference,
     TrapCode::NullFunctionReference,
+    TrapCode::NullExceptionReference,
+    TrapCode::UncaughtException,
 ];
 
 /// A runtime call panicked; the payload waits in `libcalls`.
@@ -337,6 +357,11 @@ const TRAP_NO_NATIVE: u32 = 0xfd;
 /// A call out of native code (`libcalls::call_out`) failed; the error waits in `libcalls`.
 #[cfg_attr(not(feature = "native"), allow(dead_code))]
 const TRAP_ERROR: u32 = 0xfc;
+
+/// An exception is in flight: a call out of native code let it through, or it left a native
+/// call; its reference is in the store context's `exception` field (see `unwind`).
+#[cfg_attr(not(feature = "native"), allow(dead_code))]
+const TRAP_EXCEPTION: u32 = 0xfb;
 
 /// The number native code stores for `code`.
 #[cfg_attr(not(feature = "native"), allow(dead_code))]
@@ -364,7 +389,13 @@ mod tests {
     fn trap_numbers_round_trip() {
         for code in TRAP_CODES {
             let n = trap_number(code);
-            assert!(n != 0 && n != TRAP_PANIC && n != TRAP_NO_NATIVE && n != TRAP_ERROR);
+            assert!(
+                n != 0
+                    && n != TRAP_PANIC
+                    && n != TRAP_NO_NATIVE
+                    && n != TRAP_ERROR
+                    && n != TRAP_EXCEPTION
+            );
             assert!(matches!(trap_error(n), Error::Trap(t) if t.code() == code));
         }
         assert_eq!(trap_number(TrapCode::HostError), TRAP_NO_NATIVE);

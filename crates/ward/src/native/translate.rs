@@ -11,18 +11,20 @@
 //! code since the previous checkpoint. The count is only known when the next checkpoint opens,
 //! so each checkpoint's constant is patched then.
 
+mod exceptions;
 mod simd;
 mod tail;
 
 pub(super) use simd::simd_eval;
 
+use super::catch::Entry;
 use super::trap_number;
 use crate::error::TrapCode;
 use crate::module::ModuleInner;
 use crate::runtime::fuel::operator_cost;
 use crate::runtime::vmctx::{VMContextHeader, VMFuncRef, VMOffsets, VMStoreContext};
 use crate::runtime::{GlobalCell, LinearMemory, TableInstance};
-use crate::types::{FuncType, HeapType, Mutability, ValType};
+use crate::types::{FuncType, Mutability, ValType};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::{
@@ -79,12 +81,11 @@ pub(super) fn val_type(t: ValType) -> Result<Type, Unsupported> {
         ValType::F64 => types::F64,
         // Vectors are kept as `i8x16` and bitcast to the lane shape each operator works on.
         ValType::V128 => types::I8X16,
-        // References travel as their 64-bit values; no operator looks into them. Exception
-        // references stay in the interpreter, whose frames the exception collector scans. (A
-        // body's own local and block types name module type indices, which read as `Other`;
-        // GC operators themselves are not in the subset.)
-        ValType::Ref(r) if !matches!(r.heap, HeapType::Exn | HeapType::NoExn) => types::I64,
-        other => return Err(format!("values of type {other}")),
+        // References travel as their 64-bit values; no operator looks into them (exception
+        // references are found by the collector's scan of native frames, see
+        // `runtime::exceptions`). A body's own local and block types name module type indices,
+        // which read as `Other`; GC operators themselves are not in the subset.
+        ValType::Ref(_) => types::I64,
     })
 }
 
@@ -200,6 +201,7 @@ enum Kind {
     Loop,
     If,
     Else,
+    TryTable,
 }
 
 /// An open control construct.
@@ -267,15 +269,25 @@ struct Translator<'a, 'f> {
     /// Runtime calls imported so far, by their index in `libcalls::addresses()`.
     libcall_refs: HashMap<u32, FuncRef>,
     offset: usize,
+    /// The open `try_table`s, outermost first.
+    try_scopes: Vec<exceptions::TryScope>,
+    /// The function's catch entries (see `native::catch`), and the marker entry of each depth.
+    entries: Vec<Entry>,
+    markers: HashMap<u32, u32>,
+    /// Exception-table items emitted so far (bounded by `exceptions::MAX_HANDLER_ITEMS`).
+    handler_items: usize,
+    /// The stack slot exception payloads pass through (see `exceptions`), once needed.
+    payload: Option<StackSlot>,
 }
 
 /// Translates defined function `func` (module index) of `cx.module`; also returns the number of
-/// its locals plus the highest its operand stack gets (a bound on the values live at once).
+/// its locals plus the highest its operand stack gets (a bound on the values live at once), and
+/// its catch entries (see `native::catch`).
 pub(super) fn translate(
     cx: &ModuleCx<'_>,
     func: u32,
     fctx: &mut FunctionBuilderContext,
-) -> Result<(Function, usize), Unsupported> {
+) -> Result<(Function, usize, Vec<Entry>), Unsupported> {
     let m = cx.module;
     let def = (func - m.num_imported_funcs) as usize;
     let range = m.bodies[def].range.clone();
@@ -345,6 +357,11 @@ pub(super) fn translate(
         libcall_sigs: HashMap::new(),
         libcall_refs: HashMap::new(),
         offset: range.start,
+        try_scopes: Vec::new(),
+        entries: Vec::new(),
+        markers: HashMap::new(),
+        handler_items: 0,
+        payload: None,
     };
     t.prologue();
     t.ctrl.push(Frame {
@@ -375,8 +392,9 @@ pub(super) fn translate(
     t.close_checkpoint();
     t.finish_traps();
     t.b.seal_all_blocks();
+    let entries = std::mem::take(&mut t.entries);
     t.b.finalize(cx.frontend);
-    Ok((function, pressure))
+    Ok((function, pressure, entries))
 }
 
 /// The array-call trampoline for functions of type `ty`: `extern "C" fn(vmctx, values,
@@ -889,6 +907,7 @@ impl Translator<'_, '_> {
             self.b.seal_block(header);
         }
         self.stack.truncate(f.height);
+        self.close_try_table(&f);
         if f.kind == Kind::Func {
             if f.end_reached {
                 self.finish_exit(f.end);
@@ -957,14 +976,14 @@ impl Translator<'_, '_> {
         Ok((args, area))
     }
 
-    /// After a call: trap propagation, results, memory reload.
+    /// After a call (whose register results are `direct`): trap propagation, results, memory
+    /// reload.
     fn after_call(
         &mut self,
-        call: Inst,
+        direct: Vec<Value>,
         ty: &FuncType,
         area: Option<ResultsArea>,
     ) -> Result<(), Unsupported> {
-        let direct: Vec<Value> = self.b.inst_results(call).to_vec();
         self.check_native_trap();
         match area {
             Some((addr, at)) => {
@@ -996,8 +1015,8 @@ impl Translator<'_, '_> {
         }
         let callee = self.func_ref(func)?;
         let (args, area) = self.call_args(&ty, self.vmctx)?;
-        let call = self.b.ins().call(callee, &args);
-        self.after_call(call, &ty, area)
+        let direct = self.emit_call(exceptions::Callee::Direct(callee), &args);
+        self.after_call(direct, &ty, area)
     }
 
     fn call_indirect(&mut self, type_index: u32, table: u32) -> Result<(), Unsupported> {
@@ -1081,8 +1100,7 @@ impl Translator<'_, '_> {
             (addr, at)
         });
         args.extend_from_slice(&wasm_args);
-        let call = self.b.ins().call_indirect(sig, entry, &args);
-        let direct = self.b.inst_results(call).to_vec();
+        let direct = self.emit_call(exceptions::Callee::Indirect(entry, sig), &args);
         self.check_native_trap();
         let results: Vec<BlockArg> = match area {
             Some((addr, at)) => result_types
@@ -1096,7 +1114,7 @@ impl Translator<'_, '_> {
 
         self.b.switch_to_block(out);
         self.b.seal_block(out);
-        let results = self.call_out(record, &wasm_args, &result_types);
+        let results = self.call_out(record, &wasm_args, &result_types, false);
         let results: Vec<BlockArg> = results.into_iter().map(BlockArg::Value).collect();
         self.b.ins().jump(merge, &results);
 
@@ -1110,12 +1128,14 @@ impl Translator<'_, '_> {
 
     /// Calls the function of `record`, which has no native code, through the embedding layer
     /// (`libcalls::call_out`) with `wasm_args`, the arguments and results in 8-byte slots;
-    /// returns its results (of types `result_types`).
+    /// returns its results (of types `result_types`). An exception the callee lets through is
+    /// unwound from here (with this call's handlers unless it is a `tail` call).
     fn call_out(
         &mut self,
         record: Value,
         wasm_args: &[Value],
         result_types: &[Type],
+        tail: bool,
     ) -> Vec<Value> {
         let arg_types: Vec<Type> =
             wasm_args.iter().map(|v| self.b.func.dfg.value_type(*v)).collect();
@@ -1135,7 +1155,7 @@ impl Translator<'_, '_> {
             &[],
             &[self.vmctx, record, values, len, caller],
         );
-        self.check_trap();
+        self.check_call_out(tail);
         result_types
             .iter()
             .zip(result_at)
@@ -1641,6 +1661,9 @@ impl Translator<'_, '_> {
             }
             O::Return => self.br(self.ctrl.len() as u32 - 1),
             O::Call { function_index } => self.call(function_index)?,
+            O::TryTable { try_table } => self.op_try_table(try_table)?,
+            O::Throw { tag_index } => self.op_throw(tag_index)?,
+            O::ThrowRef => self.op_throw_ref()?,
             O::CallIndirect { type_index, table_index } => {
                 self.call_indirect(type_index, table_index)?
             }
@@ -1955,6 +1978,12 @@ impl Translator<'_, '_> {
             }
 
             other => self.simd(other)?,
+        }
+        if self.handler_items > exceptions::MAX_HANDLER_ITEMS {
+            return Err(format!(
+                "more than {} exception handlers over its calls",
+                exceptions::MAX_HANDLER_ITEMS
+            ));
         }
         Ok(())
     }

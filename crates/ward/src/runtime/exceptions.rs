@@ -13,7 +13,16 @@
 //!   alive a little longer). It runs when the number of live objects doubles.
 //! - never, for an exception the host has seen (an `ExnRef` handed to the embedder is pinned
 //!   for the life of the store, since Ward cannot see the host's handles).
+//!
+//! Native code keeps `exnref` values in registers and in its frames, where no stack map
+//! describes them. While native code runs on this thread (between the outermost native entry,
+//! which records [`NativeStackTop`], and its return), a collection also counts, conservatively,
+//! every 8-byte word of the thread's stack from the collector up to that entry and the
+//! callee-saved registers at the collector: every native frame of the store's running call is
+//! there, and a value in a register is either still in one of those registers or was saved in
+//! a frame in between.
 
+use super::StoreInner;
 use std::cell::Cell;
 
 /// A thrown exception: its tag and payload slots.
@@ -156,6 +165,112 @@ impl ExnHeap {
     }
 }
 
+thread_local! {
+    /// The highest stack address of the outermost native call running on this thread (0: none).
+    static NATIVE_STACK_TOP: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks the stack of this thread up to the address it was created at as holding native frames
+/// (if no native call is running on the thread yet), until dropped.
+pub(crate) struct NativeStackTop {
+    outer: usize,
+}
+
+impl NativeStackTop {
+    /// `top` must be an address in the caller's frame, above every frame the native call will
+    /// push.
+    #[cfg_attr(not(feature = "native"), allow(dead_code))]
+    pub(crate) fn enter(top: usize) -> NativeStackTop {
+        let outer = NATIVE_STACK_TOP.get();
+        if outer == 0 {
+            NATIVE_STACK_TOP.set(top);
+        }
+        NativeStackTop { outer }
+    }
+}
+
+impl Drop for NativeStackTop {
+    fn drop(&mut self) {
+        NATIVE_STACK_TOP.set(self.outer);
+    }
+}
+
+/// Most bytes of stack the conservative scan reads; a thread's stack is never larger than its
+/// limit, and a top this far away means the scan is not on the stack native code runs on.
+const MAX_SCAN_BYTES: usize = 1 << 30;
+
+/// Adds to `roots` every word that may be a reference held by native frames of this thread: the
+/// callee-saved registers here and every 8-byte word of the stack from here up to
+/// [`NativeStackTop`]. Nothing when no native call runs on this thread.
+#[inline(never)]
+fn native_stack_roots(roots: &mut Vec<u64>) {
+    let top = NATIVE_STACK_TOP.get();
+    if top == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let regs: [u64; 6];
+        // SAFETY: only reads registers into outputs; no memory, stack or flags are touched.
+        unsafe {
+            let (a, b, c, d, e, f): (u64, u64, u64, u64, u64, u64);
+            std::arch::asm!(
+                "mov {0}, rbx",
+                "mov {1}, rbp",
+                "mov {2}, r12",
+                "mov {3}, r13",
+                "mov {4}, r14",
+                "mov {5}, r15",
+                out(reg) a, out(reg) b, out(reg) c, out(reg) d, out(reg) e, out(reg) f,
+                options(nomem, nostack, preserves_flags),
+            );
+            regs = [a, b, c, d, e, f];
+        }
+        roots.extend_from_slice(&regs);
+    }
+    let here = std::hint::black_box(0u64);
+    let from = (&raw const here as usize) & !7;
+    if from >= top || top - from > MAX_SCAN_BYTES {
+        return;
+    }
+    let mut at = from;
+    while at + 8 <= top {
+        // SAFETY: `[from, top)` is this thread's stack between this frame and the frame of the
+        // outermost native entry, which is still running (it resets the top when it returns):
+        // mapped, readable memory. Each word is read as an opaque integer, never dereferenced.
+        roots.push(unsafe { std::ptr::read_volatile(at as *const u64) });
+        at += 8;
+    }
+}
+
+impl StoreInner {
+    /// Frees the exception objects nothing can reach. Roots: `own` (the value stack of the
+    /// running interpreted call, if any), the value stacks of the calls suspended in host
+    /// functions or parked, `exnref` globals and table elements, references stored in GC
+    /// objects, and the native frames of this thread (see the module documentation).
+    pub(crate) fn collect_exns(&mut self, own: &[u64]) {
+        let suspended = self.suspended_stacks.iter().chain(self.parked_stacks.iter().flatten());
+        let suspended = suspended.flat_map(|s| {
+            // SAFETY: see `SuspendedStack`: the buffer is alive and not written while its call
+            // is suspended, and `len` is within it.
+            unsafe { std::slice::from_raw_parts(s.start, s.len) }.iter().copied()
+        });
+        let is_exn = |t: &crate::types::ValType| matches!(t, crate::types::ValType::Ref(r) if r.heap == crate::types::HeapType::Exn);
+        let globals = self.globals.iter().filter(|g| is_exn(&g.ty.content)).map(|g| g.value as u64);
+        let tables = self
+            .tables
+            .iter()
+            .filter(|t| t.ty.element.heap == crate::types::HeapType::Exn)
+            .flat_map(|t| t.elems.iter().copied());
+        let mut roots: Vec<u64> =
+            own.iter().copied().chain(suspended).chain(globals).chain(tables).collect();
+        let exn = crate::module::gc_types::RefKind::Exn;
+        self.gc.for_each_stored_ref(exn, |r| roots.push(r));
+        native_stack_roots(&mut roots);
+        self.exns.collect(roots);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +308,23 @@ mod tests {
         h.collect([]);
         assert_eq!(h.live(), 1, "only the pinned object survives without roots");
         assert!(h.slots[(pinned - 1) as usize].is_some());
+    }
+
+    #[test]
+    fn the_native_stack_scan_sees_words_of_frames_below_the_top() {
+        #[inline(never)]
+        fn scan_from_deeper_frame() -> Vec<u64> {
+            let mut roots = Vec::new();
+            native_stack_roots(&mut roots);
+            roots
+        }
+        let marker = std::hint::black_box([0x5eed_1234_u64; 4]);
+        let top = (&raw const marker as usize) + std::mem::size_of_val(&marker);
+        assert!(scan_from_deeper_frame().is_empty(), "no native call: no scan");
+        let guard = NativeStackTop::enter(top);
+        let roots = scan_from_deeper_frame();
+        drop(guard);
+        assert!(roots.contains(&0x5eed_1234), "a word in a frame between collector and top");
+        assert_eq!(NATIVE_STACK_TOP.get(), 0, "the top is reset when the outermost call ends");
     }
 }

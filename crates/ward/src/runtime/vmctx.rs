@@ -120,6 +120,9 @@ pub(crate) struct VMStoreContext {
     /// The store running native code, for the runtime calls native code makes (`memory.grow`,
     /// signature checks); null while none runs.
     pub(crate) store_inner: *mut StoreInner,
+    /// With `trap` set to the native tier's "exception in flight" number: the reference value
+    /// of the exception a call out of native code let through, for native code to unwind with.
+    pub(crate) exception: u64,
 }
 
 impl VMStoreContext {
@@ -137,6 +140,7 @@ impl VMStoreContext {
             call_depth: 0,
             trap_instance: 0,
             store_inner: std::ptr::null_mut(),
+            exception: 0,
         }
     }
 }

@@ -90,7 +90,7 @@ impl Translator<'_, '_> {
 
         self.b.switch_to_block(out);
         self.b.seal_block(out);
-        let results = self.call_out(record, &wasm_args, &result_types);
+        let results = self.call_out(record, &wasm_args, &result_types, true);
         let (exit, _) = self.label(self.ctrl.len() as u32 - 1);
         let results: Vec<BlockArg> = results.into_iter().map(BlockArg::Value).collect();
         self.b.ins().jump(exit, &results);

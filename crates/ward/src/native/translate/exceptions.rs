@@ -1,0 +1,323 @@
+//! Exception handling (`try_table`, `throw`, `throw_ref`; the legacy `try` stays in the
+//! interpreter): calls inside a `try_table` become `try_call`s whose exception tables the
+//! unwinder reads (`native::catch`, `native::unwind`), and each catch clause gets a handler
+//! block that takes the payload out of the exception object and branches to the clause's label.
+
+use super::{
+    load_slot, slot_offsets, slots, store_slot, trusted, val_type, Frame, Kind, Translator,
+    Unsupported, LIBCALL_NAMESPACE, TRAP, WASM_CONV,
+};
+use crate::error::TrapCode;
+use crate::native::catch::{CatchKind, Entry};
+use crate::native::{trap_number, unwind, TRAP_EXCEPTION};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    types, AbiParam, Block, BlockArg, ExceptionTableData, ExceptionTableItem, ExceptionTag,
+    ExtFuncData, ExternalName, FuncRef, InstBuilder, SigRef, Signature, Type, UserExternalName,
+    Value,
+};
+use wasmparser::{Catch, TryTable};
+
+/// The offset of the in-flight exception in the store context.
+const EXCEPTION: i32 =
+    std::mem::offset_of!(crate::runtime::vmctx::VMStoreContext, exception) as i32;
+
+/// Deepest `try_table` nesting the native tier compiles (deeper makes the module fall back).
+const MAX_TRY_DEPTH: usize = 1_000;
+
+/// Most exception-table items (one per enclosing catch clause, per call) one function may have:
+/// every item is an edge Cranelift compiles, and a guest controls calls times clauses. A
+/// function with more makes the module fall back to the interpreter.
+pub(super) const MAX_HANDLER_ITEMS: usize = 100_000;
+
+/// What a call is made to.
+pub(super) enum Callee {
+    /// A function of the module, by name.
+    Direct(FuncRef),
+    /// An address, with the callee's signature.
+    Indirect(Value, SigRef),
+}
+
+/// One open `try_table`: each clause's entry (index in the function's catch entries) and
+/// handler block.
+pub(super) type TryScope = Vec<(u32, Block)>;
+
+impl Translator<'_, '_> {
+    /// Makes a call (a `try_call` inside a `try_table`) and returns its results.
+    pub(super) fn emit_call(&mut self, callee: Callee, args: &[Value]) -> Vec<Value> {
+        if self.try_scopes.is_empty() {
+            let call = match callee {
+                Callee::Direct(f) => self.b.ins().call(f, args),
+                Callee::Indirect(addr, sig) => self.b.ins().call_indirect(sig, addr, args),
+            };
+            return self.b.inst_results(call).to_vec();
+        }
+        let sig = match callee {
+            Callee::Direct(f) => self.b.func.dfg.ext_funcs[f].signature,
+            Callee::Indirect(_, sig) => sig,
+        };
+        let returns: Vec<Type> =
+            self.b.func.dfg.signatures[sig].returns.iter().map(|r| r.value_type).collect();
+        let normal = self.new_block_with(&returns);
+        let table = self.exception_table(sig, normal, returns.len());
+        match callee {
+            Callee::Direct(f) => self.b.ins().try_call(f, args, table),
+            Callee::Indirect(addr, _) => self.b.ins().try_call_indirect(addr, args, table),
+        };
+        self.b.switch_to_block(normal);
+        self.b.seal_block(normal);
+        self.b.block_params(normal).to_vec()
+    }
+
+    /// The exception table of a call of signature `sig` made here, returning to `normal` with
+    /// its `n` results: the caller's context, the marker of the nesting depth, then every
+    /// enclosing clause, innermost `try_table` first (see `native::catch`).
+    fn exception_table(
+        &mut self,
+        sig: SigRef,
+        normal: Block,
+        n: usize,
+    ) -> cranelift_codegen::ir::ExceptionTable {
+        let rets: Vec<BlockArg> = (0..n as u32).map(BlockArg::TryCallRet).collect();
+        let normal = self.b.func.dfg.block_call(normal, &rets);
+        let depth = self.try_scopes.len() as u32;
+        let marker = match self.markers.get(&depth) {
+            Some(e) => *e,
+            None => {
+                let e = self.entries.len() as u32;
+                self.entries.push(Entry::Marker { depth });
+                self.markers.insert(depth, e);
+                e
+            }
+        };
+        // The unwinder never resumes at a marker.
+        let never = self.trap_block(trap_number(TrapCode::Unreachable));
+        let never = self.b.func.dfg.block_call(never, &[]);
+        let clauses: usize = self.try_scopes.iter().map(Vec::len).sum();
+        self.handler_items += clauses + 2;
+        let mut items = vec![
+            ExceptionTableItem::Context(self.vmctx),
+            ExceptionTableItem::Tag(ExceptionTag::from_u32(marker), never),
+        ];
+        for scope in self.try_scopes.iter().rev() {
+            for &(entry, handler) in scope {
+                let call = self.b.func.dfg.block_call(handler, &[BlockArg::TryCallExn(0)]);
+                items.push(ExceptionTableItem::Tag(ExceptionTag::from_u32(entry), call));
+            }
+        }
+        self.b.func.dfg.exception_tables.push(ExceptionTableData::new(sig, normal, items))
+    }
+
+    /// `try_table`: a block whose calls get the clauses as handlers. Each clause's label is
+    /// resolved outside the `try_table`, and its handler block is emitted here.
+    pub(super) fn op_try_table(&mut self, tt: TryTable) -> Result<(), Unsupported> {
+        self.exceptions_supported()?;
+        if self.try_scopes.len() >= MAX_TRY_DEPTH {
+            return Err(format!("try_table nested more than {MAX_TRY_DEPTH} deep"));
+        }
+        let (params, results) = self.block_type(tt.ty)?;
+        let mut clauses = Vec::with_capacity(tt.catches.len());
+        for c in &tt.catches {
+            let (kind, label) = match *c {
+                Catch::One { tag, label } => (CatchKind::Tag(tag), label),
+                Catch::OneRef { tag, label } => (CatchKind::TagRef(tag), label),
+                Catch::All { label } => (CatchKind::All, label),
+                Catch::AllRef { label } => (CatchKind::AllRef, label),
+            };
+            let (target, _) = self.label(label);
+            clauses.push((kind, target));
+        }
+        // Handler blocks are emitted now, outside the body: end the current block first.
+        let body = self.b.create_block();
+        self.b.ins().jump(body, &[]);
+        let depth = self.try_scopes.len() as u32 + 1;
+        let mut scope = TryScope::with_capacity(clauses.len());
+        for (kind, target) in clauses {
+            let handler = self.new_block_with(&[types::I64]);
+            self.b.set_cold_block(handler);
+            self.b.switch_to_block(handler);
+            let exn = self.b.block_params(handler)[0];
+            self.catch_handler(kind, exn, target)?;
+            let entry = self.entries.len() as u32;
+            self.entries.push(Entry::Catch { kind, depth });
+            scope.push((entry, handler));
+        }
+        self.b.switch_to_block(body);
+        self.b.seal_block(body);
+        self.try_scopes.push(scope);
+        self.push_frame(Kind::TryTable, params, results);
+        Ok(())
+    }
+
+    /// Closes a `try_table` (its `end`): its clauses no longer apply.
+    pub(super) fn close_try_table(&mut self, f: &Frame) {
+        if f.kind == Kind::TryTable {
+            self.try_scopes.pop();
+        }
+    }
+
+    /// The code of a catch clause's handler block, receiving exception `exn`: the payload (and
+    /// the reference, for the `_ref` clauses) to the label `target`.
+    fn catch_handler(
+        &mut self,
+        kind: CatchKind,
+        exn: Value,
+        target: Block,
+    ) -> Result<(), Unsupported> {
+        // The memory may have grown in the frames that were left.
+        self.reload_memory();
+        let keep = self.iconst(types::I32, unwind::keeps_ref(kind) as i64);
+        let mut args = Vec::new();
+        let take = unwind::exn_take as *const () as usize;
+        let sig = [types::I64, types::I64, types::I64, types::I32];
+        match kind.tag() {
+            Some(tag) => {
+                let tys = self.tag_params(tag)?;
+                let (at, n) = slot_offsets(&tys);
+                let buf = self.payload_area(n);
+                self.libcall(take, &sig, &[], &[self.vmctx, exn, buf, keep]);
+                self.check_trap();
+                for (t, at) in tys.iter().zip(at) {
+                    args.push(BlockArg::Value(load_slot(&mut self.b, *t, buf, at)));
+                }
+            }
+            None => {
+                let null = self.iconst(types::I64, 0);
+                self.libcall(take, &sig, &[], &[self.vmctx, exn, null, keep]);
+                self.check_trap();
+            }
+        }
+        if unwind::keeps_ref(kind) {
+            args.push(BlockArg::Value(exn));
+        }
+        self.b.ins().jump(target, &args);
+        Ok(())
+    }
+
+    /// The address of the function's payload area, made at least `n` 8-byte slots long (one
+    /// area serves every `throw` and handler of the function: each uses it only between its
+    /// runtime call and the loads or stores next to it); null for no slots.
+    fn payload_area(&mut self, n: u32) -> Value {
+        if n == 0 {
+            return self.iconst(types::I64, 0);
+        }
+        let slot = match self.payload {
+            Some(slot) => {
+                let data = &mut self.b.func.sized_stack_slots[slot];
+                data.size = data.size.max(8 * n);
+                slot
+            }
+            None => {
+                let slot = slots(&mut self.b, n);
+                self.payload = Some(slot);
+                slot
+            }
+        };
+        self.b.ins().stack_addr(types::I64, slot, 0)
+    }
+
+    /// The native types of the payload of module tag `tag`.
+    fn tag_params(&self, tag: u32) -> Result<Vec<Type>, Unsupported> {
+        let ty = self.cx.module.func_type_of_type(self.cx.module.tags[tag as usize]);
+        ty.params().iter().map(|t| val_type(*t)).collect()
+    }
+
+    /// `throw tag`: a new exception with the payload from the operand stack, unwound.
+    pub(super) fn op_throw(&mut self, tag: u32) -> Result<(), Unsupported> {
+        self.exceptions_supported()?;
+        let tys = self.tag_params(tag)?;
+        let values = self.stack.split_off(self.stack.len() - tys.len());
+        let (at, n) = slot_offsets(&tys);
+        let buf = self.payload_area(n);
+        for (v, at) in values.iter().zip(at) {
+            store_slot(&mut self.b, *v, buf, at);
+        }
+        let tag = self.iconst(types::I32, tag as i64);
+        let exn = self.libcall(
+            unwind::exn_new as *const () as usize,
+            &[types::I64, types::I32, types::I64],
+            &[types::I64],
+            &[self.vmctx, tag, buf],
+        )[0];
+        self.check_trap();
+        self.throw_exn(exn);
+        Ok(())
+    }
+
+    /// `throw_ref`: unwinds the exception popped (a null reference traps).
+    pub(super) fn op_throw_ref(&mut self) -> Result<(), Unsupported> {
+        self.exceptions_supported()?;
+        let exn = self.pop();
+        let null = self.b.ins().icmp_imm_u(IntCC::Equal, exn, 0);
+        self.trap_if(null, TrapCode::NullExceptionReference);
+        self.throw_exn(exn);
+        Ok(())
+    }
+
+    /// Unwinds exception `exn` from here (`unwind::ward_native_throw`, which never returns).
+    fn throw_exn(&mut self, exn: Value) {
+        let mut sig = Signature::new(WASM_CONV);
+        sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
+        let sig = self.b.import_signature(sig);
+        let index =
+            crate::native::libcalls::index_of(unwind::ward_native_throw as *const () as usize)
+                .expect("the unwinder is a runtime call");
+        let name = self
+            .b
+            .func
+            .declare_imported_user_function(UserExternalName::new(LIBCALL_NAMESPACE, index));
+        let f = self.b.import_function(ExtFuncData {
+            name: ExternalName::user(name),
+            signature: sig,
+            colocated: false,
+            patchable: false,
+        });
+        let addr = self.b.ins().func_addr(types::I64, f);
+        self.emit_call(Callee::Indirect(addr, sig), &[self.vmctx, exn]);
+        let never = self.trap_block(trap_number(TrapCode::Unreachable));
+        self.b.ins().jump(never, &[]);
+        self.reachable = false;
+    }
+
+    /// After a call out of native code: if the callee let an exception through, unwinds it
+    /// from here (with this call's handlers unless `tail`: a tail call has left the frame's
+    /// `try_table`s, as in the interpreter). Other traps return as `check_trap` does.
+    pub(super) fn check_call_out(&mut self, tail: bool) {
+        if !self.cx.unwinds {
+            self.check_trap();
+            return;
+        }
+        let trap = self.b.ins().load(types::I32, trusted(), self.vs, TRAP);
+        let slow = self.b.create_block();
+        let next = self.b.create_block();
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(trap, slow, &[], next, &[]);
+        self.b.switch_to_block(slow);
+        self.b.seal_block(slow);
+        let is_exn = self.b.ins().icmp_imm_u(IntCC::Equal, trap, TRAP_EXCEPTION as i64);
+        let exn_block = self.b.create_block();
+        let out = self.propagate_block();
+        self.b.ins().brif(is_exn, exn_block, &[], out, &[]);
+        self.b.switch_to_block(exn_block);
+        self.b.seal_block(exn_block);
+        let zero = self.iconst(types::I32, 0);
+        self.b.ins().store(trusted(), zero, self.vs, TRAP);
+        let exn = self.b.ins().load(types::I64, trusted(), self.vs, EXCEPTION);
+        let scopes = if tail { std::mem::take(&mut self.try_scopes) } else { Vec::new() };
+        self.throw_exn(exn);
+        if tail {
+            self.try_scopes = scopes;
+        }
+        self.reachable = true;
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
+    }
+
+    fn exceptions_supported(&self) -> Result<(), Unsupported> {
+        if self.cx.unwinds {
+            Ok(())
+        } else {
+            Err("exception handling needs the native unwinder (x86-64 Linux)".into())
+        }
+    }
+}

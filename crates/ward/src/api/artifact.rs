@@ -19,7 +19,8 @@
 //!     the module binary (u64 length + bytes)
 //!     native only: function entries, trampolines (u32 count + u32 offsets each), runtime call
 //!     relocations (u32 count + offset u32, runtime call u32, addend i64), trap sites (u32
-//!     count + sorted u32 offsets of the accesses left to the guard region), catch table (u32
+//!     count + sorted u32 offsets of the accesses left to the guard region), the largest frame
+//!     (u32 bytes), catch table (u32
 //!     count + u32 words: where the handlers of calls inside `try_table`s are), code (u64
 //!     length + bytes, runtime call addresses zero)
 //! ```
@@ -270,6 +271,7 @@ pub(crate) fn serialize(module: &Module) -> Result<Vec<u8>> {
                 w.u64(r.addend as u64);
             }
             w.u32s(&image.trap_sites)?;
+            w.u32(image.max_frame);
             w.u32s(&image.catches)?;
             w.bytes(&image.code);
         }
@@ -463,6 +465,7 @@ unsafe fn load(
                 relocs.push(LibcallReloc { offset, libcall, addend });
             }
             let trap_sites = r.u32s("trap sites")?;
+            let max_frame = r.u32("largest frame")?;
             let catches = r.u32s("catch table")?;
             let code = r.bytes("code")?;
             if r.at != bytes.len() {
@@ -474,6 +477,7 @@ unsafe fn load(
                 trampolines,
                 relocs,
                 trap_sites,
+                max_frame,
                 catches,
             };
             (wasm(module), Prepared::Native(image))

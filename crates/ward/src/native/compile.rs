@@ -24,8 +24,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The largest native frame a module may have (bytes); a function with a larger one makes the
-/// module fall back. Must stay well below `stack::RESERVE`.
-pub(super) const MAX_FRAME: u32 = 64 << 10;
+/// module fall back. Native calls keep room for the largest frame of the store's code below
+/// their stack limit (`stack::reserve`), so this bounds what they keep.
+pub(super) const MAX_FRAME: u32 = 1 << 20;
 
 /// A module's native code.
 pub(super) struct CompiledModule {
@@ -47,6 +48,8 @@ pub(super) struct CompiledModule {
     catches: CatchTable,
     /// Offset of the first trampoline: code before it is the module's functions'.
     functions_end: u32,
+    /// The largest frame of the code (bytes).
+    max_frame: u32,
 }
 
 impl CompiledModule {
@@ -80,6 +83,9 @@ impl CompiledModule {
         if let Some(o) = image.trap_sites.iter().find(|o| **o as usize >= len) {
             return Err(format!("a trap site at {o:#x} lies outside its {len} bytes of code"));
         }
+        if image.max_frame > MAX_FRAME {
+            return Err(format!("it claims a native frame of {} bytes", image.max_frame));
+        }
         if !image.trap_sites.is_sorted() {
             return Err("its trap sites are not in order".into());
         }
@@ -103,7 +109,13 @@ impl CompiledModule {
             trap_sites,
             catches,
             functions_end,
+            max_frame: image.max_frame,
         })
+    }
+
+    /// The largest frame of the code, in bytes.
+    pub(super) fn max_frame(&self) -> u32 {
+        self.max_frame
     }
 
     /// Tells profilers where `m`'s functions are, if the engine asks for it.
@@ -173,6 +185,7 @@ impl CompiledModule {
             trampolines: self.trampolines.to_vec(),
             relocs: self.relocs.to_vec(),
             trap_sites: self.trap_sites.to_vec(),
+            max_frame: self.max_frame,
             catches: self.catches.encode(),
         }
     }
@@ -277,6 +290,8 @@ struct Compiled {
     catch_sites: Vec<Site>,
     /// The function's catch entries (see `catch`).
     entries: Vec<Entry>,
+    /// The size of its frame (bytes).
+    frame: u32,
 }
 
 fn compile_one(
@@ -347,7 +362,16 @@ fn compile_one(
             _ => return Err(format!("{name}: unexpected relocation {:?}", r.kind)),
         }
     }
-    Ok(Compiled { bytes, align, calls, libcalls, trap_sites, catch_sites, entries: Vec::new() })
+    Ok(Compiled {
+        bytes,
+        align,
+        calls,
+        libcalls,
+        trap_sites,
+        catch_sites,
+        entries: Vec::new(),
+        frame,
+    })
 }
 
 /// Code sections smaller than this are compiled on the calling thread: starting threads costs
@@ -555,5 +579,6 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
         trap_sites: trap_sites.into(),
         catches,
         functions_end: starts.get(m.bodies.len()).map_or(image.len(), |s| *s) as u32,
+        max_frame: parts.iter().map(|p| p.frame).max().unwrap_or(0),
     })
 }

@@ -48,7 +48,8 @@ pub(super) unsafe fn call(
     let vs = unsafe { &mut *(*store).vm };
     let saved = (vs.stack_limit, vs.call_depth, vs.store_inner);
     if vs.stack_limit == 0 {
-        vs.stack_limit = stack::limit();
+        // SAFETY: as above (`native_frame` is a plain field of the store).
+        vs.stack_limit = stack::limit(unsafe { (*store).native_frame });
     }
     vs.call_depth = 0;
     vs.store_inner = store;

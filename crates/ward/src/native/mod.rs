@@ -56,8 +56,9 @@
 //! Every function entry counts the call depth in `VMStoreContext::call_depth` against the
 //! engine's `max_call_depth` (the interpreter's limit, so deep recursion traps at the same
 //! depth), and compares the stack pointer with `stack_limit`, which the driver sets from the
-//! calling thread's stack bounds, keeping [`stack::RESERVE`] bytes free for one frame (frames
-//! are at most [`compile::MAX_FRAME`] bytes, larger ones fall back) and the runtime calls. When
+//! calling thread's stack bounds, keeping room free for one frame (the largest of the store's
+//! native code; frames are at most [`compile::MAX_FRAME`] bytes, larger ones fall back) and
+//! the runtime calls (`stack::reserve`). When
 //! the thread's stack is smaller than `max_call_depth` frames need, deep recursion traps
 //! earlier (`call stack exhausted`) than in the interpreter.
 //!
@@ -174,6 +175,8 @@ pub(crate) struct NativeImage<'a> {
     /// Offsets of the accesses left unchecked (guarded memories), sorted: the fault handler
     /// turns a fault at one of them into the out-of-bounds trap.
     pub(crate) trap_sites: Vec<u32>,
+    /// The largest frame of the code, in bytes (native calls keep room for one, `stack`).
+    pub(crate) max_frame: u32,
     /// The catch table (`catch::CatchTable::encode`): where the handlers of calls inside
     /// `try_table`s are.
     pub(crate) catches: Vec<u32>,
@@ -294,6 +297,7 @@ pub(crate) fn attach(store: &mut StoreInner, instance: u32) {
         let module = data.module.clone();
         if let Some(NativeModule::Compiled(c)) = state(&module) {
             c.attach(&mut data.vmctx);
+            store.native_frame = store.native_frame.max(c.max_frame());
         }
     }
     #[cfg(not(feature = "native"))]

@@ -1,17 +1,27 @@
 //! How deep native code may go on the calling thread's stack.
 //!
 //! Native wasm frames live on the thread that calls into them. The driver sets the store
-//! context's `stack_limit` to the lowest address of the thread's stack plus [`RESERVE`], and
-//! every native function compares its stack pointer with it on entry (after its frame is
-//! allocated). The reserve therefore has to hold one native frame (at most
-//! `compile::MAX_FRAME`; larger frames make the module fall back) and whatever a runtime call
-//! made from a frame that passed the check uses (`memory.grow`, the embedder's resource
-//! limiter).
+//! context's `stack_limit` to the lowest address of the thread's stack plus a reserve
+//! ([`reserve`]), and every native function compares its stack pointer with it on entry (after
+//! its frame is allocated). The reserve therefore has to hold one native frame (the largest of
+//! the store's native code, at most `compile::MAX_FRAME`; larger frames make the module fall
+//! back) and whatever a runtime call made from a frame that passed the check uses
+//! (`memory.grow`, the embedder's resource limiter).
 
 use std::cell::Cell;
 
-/// Bytes kept free at the bottom of the thread's stack.
-pub(super) const RESERVE: usize = 256 << 10;
+/// Bytes kept free at the bottom of the thread's stack for runtime calls, below the largest
+/// native frame.
+const RUNTIME_CALLS: usize = 192 << 10;
+
+/// Native frames up to this size never raise the reserve above its usual 256 KiB.
+const SMALL_FRAME: usize = 64 << 10;
+
+/// Bytes kept free at the bottom of the thread's stack when the largest native frame of the
+/// store is `max_frame` bytes.
+pub(super) fn reserve(max_frame: u32) -> usize {
+    (max_frame as usize).max(SMALL_FRAME) + RUNTIME_CALLS
+}
 
 /// The stack native code may use when the thread's stack bounds are unknown (or the caller
 /// runs on a stack of its own, outside them).
@@ -23,8 +33,9 @@ thread_local! {
     static BOUNDS: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
-/// The `stack_limit` for a native call made from here.
-pub(super) fn limit() -> usize {
+/// The `stack_limit` for a native call made from here, whose frames are at most `max_frame`
+/// bytes.
+pub(super) fn limit(max_frame: u32) -> usize {
     let marker = 0u8;
     let here = std::hint::black_box(&marker) as *const u8 as usize;
     let (low, high) = BOUNDS.with(|b| {
@@ -36,9 +47,9 @@ pub(super) fn limit() -> usize {
     if low < here && here <= high {
         // If the stack has less than the reserve left, the limit is above us: the first native
         // function traps at once with `call stack exhausted`.
-        low.saturating_add(RESERVE)
+        low.saturating_add(reserve(max_frame))
     } else {
-        here.saturating_sub(FALLBACK_BUDGET)
+        here.saturating_sub(FALLBACK_BUDGET.max(2 * reserve(max_frame)))
     }
 }
 
@@ -73,7 +84,7 @@ mod tests {
     fn the_limit_is_below_us_on_a_normal_thread() {
         let marker = 0u8;
         let here = &marker as *const u8 as usize;
-        let limit = std::thread::spawn(limit).join().unwrap();
+        let limit = std::thread::spawn(|| limit(0)).join().unwrap();
         assert!(limit > 0);
         let mine = limit_here();
         assert!(mine < here, "{mine:#x} {here:#x}");
@@ -91,6 +102,15 @@ mod tests {
     }
 
     fn limit_here() -> usize {
-        limit()
+        limit(0)
+    }
+
+    #[test]
+    fn large_frames_raise_the_reserve() {
+        assert_eq!(reserve(0), 256 << 10);
+        assert_eq!(reserve(64 << 10), 256 << 10);
+        assert_eq!(reserve(200 << 10), (200 << 10) + RUNTIME_CALLS);
+        let low = std::thread::spawn(|| (limit(0), limit(500 << 10))).join().unwrap();
+        assert_eq!(low.1 - low.0, (500 << 10) - SMALL_FRAME);
     }
 }

@@ -295,6 +295,9 @@ pub(crate) struct StoreInner {
     pub(crate) suspended_stacks: Vec<SuspendedStack>,
     /// Value stacks of parked calls (see `ParkedCall`), by parking slot: roots as well.
     pub(crate) parked_stacks: Vec<Option<SuspendedStack>>,
+    /// The largest native frame (bytes) of the native code of the store's instances: native
+    /// calls keep room for one below their stack limit.
+    pub(crate) native_frame: u32,
     pub(crate) limits: StoreLimits,
     /// Host memory held for the guest, store-wide: the size of every linear memory, 8 bytes per
     /// table element, 8 bytes per evaluated element-segment item, and every live GC object.
@@ -342,6 +345,7 @@ impl StoreInner {
             gc: gc::GcHeap::default(),
             suspended_stacks: Vec::new(),
             parked_stacks: Vec::new(),
+            native_frame: 0,
             limits: StoreLimits::default(),
             accounted_bytes: 0,
             vm,

@@ -28,7 +28,7 @@ const MAX_TRY_DEPTH: usize = 1_000;
 /// Most exception-table items (one per enclosing catch clause, per call) one function may have:
 /// every item is an edge Cranelift compiles, and a guest controls calls times clauses. A
 /// function with more makes the module fall back to the interpreter.
-pub(super) const MAX_HANDLER_ITEMS: usize = 100_000;
+pub(super) const MAX_HANDLER_ITEMS: usize = 1_000_000;
 
 /// What a call is made to.
 pub(super) enum Callee {

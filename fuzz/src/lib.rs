@@ -98,16 +98,14 @@ pub fn differential_smith_config(u: &mut Unstructured<'_>) -> Result<Config> {
 }
 
 /// The configuration for the tiers target: [`ward_smith_config`] restricted to what the native
-/// tier compiles, so that most modules do compile natively: no exceptions, no threads (shared
-/// memories and atomics), no wide arithmetic, and GC only a quarter of the times it is drawn
+/// tier compiles, so that most modules do compile natively: no threads (shared memories and
+/// atomics), no wide arithmetic, and GC only a quarter of the times it is drawn
 /// (wasm-smith's GC switch also brings the typed function references, which the native tier
 /// compiles, but struct and array types make a module fall back). NaN canonicalisation is the
 /// input's choice (see the target), and every item is exported so that the final state can be
 /// compared.
 pub fn tiers_smith_config(u: &mut Unstructured<'_>) -> Result<Config> {
     let mut c = ward_smith_config(u)?;
-    c.exceptions_enabled = false;
-    c.max_tags = 0;
     c.threads_enabled = false;
     c.wide_arithmetic_enabled = false;
     c.gc_enabled = c.gc_enabled && u.ratio(1, 4)?;

@@ -2,7 +2,7 @@
 //! the same results, the same traps and burn the same fuel; modules the native tier does not
 //! cover yet fall back to the interpreter and still run.
 
-use ward::{Config, Engine, Error, Instance, Module, Store, Tier, TrapCode, Val};
+use ward::{Config, Engine, Error, Instance, Module, Store, Tier, TrapCode, UpdateDeadline, Val};
 
 fn make_engine(tier: Tier, setup: &dyn Fn(&mut Config)) -> Engine {
     let mut config = Config::new();
@@ -557,14 +557,6 @@ fn unsupported_modules_fall_back_and_still_run() {
           (i32.const 4)))"#;
     assert_eq!(Module::new(&engine, wat).unwrap().tier(), Tier::Native);
 
-    // Epoch deadlines call back into the embedder: such engines interpret.
-    let epochs = make_engine(Tier::Native, &|c| {
-        c.epoch_interruption(true);
-    });
-    let module = Module::new(&epochs, "(module (func (export \"f\")))").unwrap();
-    assert_eq!(module.tier(), Tier::Interpreter);
-    assert!(module.native_fallback_reason().unwrap().contains("epoch"));
-
     // The interpreter tier never compiles natively.
     let plain = Engine::default();
     let module = Module::new(&plain, "(module (func (export \"f\")))").unwrap();
@@ -595,6 +587,46 @@ const FUEL_WAT: &str = r#"(module
         (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
         (br $l)))
     (local.get 1)))"#;
+
+/// Runs `name(arg)` of `FUEL_WAT` in `tier` under epoch interruption with a callback that sets
+/// the deadline to the current epoch, so that every checkpoint reaches it: the callback
+/// counts them and traps at the `stop`th (or never, if 0). Returns the outcome and the count.
+fn epoch_checkpoints(tier: Tier, name: &str, arg: i32, stop: u32) -> (Result<i32, TrapCode>, u32) {
+    let engine = make_engine(tier, &|c| {
+        c.epoch_interruption(true);
+    });
+    let module = Module::new(&engine, FUEL_WAT).unwrap();
+    assert_eq!(module.tier(), tier, "{:?}", module.native_fallback_reason());
+    let mut store = Store::new(&engine, 0u32);
+    store.set_epoch_deadline(1);
+    engine.increment_epoch();
+    store.epoch_deadline_callback(move |mut cx| {
+        *cx.data_mut() += 1;
+        if *cx.data() == stop {
+            return Err(TrapCode::Interrupted.into());
+        }
+        // The deadline is the current epoch: the next checkpoint reaches it again.
+        Ok(UpdateDeadline::Continue(0))
+    });
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let f = instance.get_typed_func::<i32, i32>(&mut store, name).unwrap();
+    let r = f.call(&mut store, arg).map_err(|e| e.as_trap().map(|t| t.code()).unwrap());
+    (r, *store.data())
+}
+
+#[test]
+fn epoch_deadlines_call_back_at_the_interpreters_checkpoints() {
+    for (name, arg) in [("fib", 10), ("mix", 50)] {
+        let native = epoch_checkpoints(Tier::Native, name, arg, 0);
+        let interp = epoch_checkpoints(Tier::Interpreter, name, arg, 0);
+        assert_eq!(native, interp, "`{name}`({arg})");
+        assert!(native.1 > 20, "`{name}` reached {} deadlines", native.1);
+        // The embedder traps at the 7th deadline: the same trap after the same callbacks.
+        let native = epoch_checkpoints(Tier::Native, name, arg, 7);
+        assert_eq!(native, (Err(TrapCode::Interrupted), 7), "`{name}`");
+        assert_eq!(native, epoch_checkpoints(Tier::Interpreter, name, arg, 7));
+    }
+}
 
 #[test]
 fn both_tiers_burn_the_same_fuel() {

@@ -105,6 +105,12 @@ impl<T> crate::native::Exit for NativeExit<T> {
         let store = unsafe { &mut *self.store };
         call_from_native(store, caller, func, slots)
     }
+
+    fn epoch_deadline(&mut self) -> Result<()> {
+        // SAFETY: as in `call`.
+        let store = unsafe { &mut *self.store };
+        epoch_deadline(store, false).map(|_| ())
+    }
 }
 
 /// Calls store function `func` (a host function, or a wasm function without native code) for

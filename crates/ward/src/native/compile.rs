@@ -263,10 +263,6 @@ pub(super) fn host_target() -> Result<(String, Vec<String>), String> {
 /// Whether the module as a whole is in the native tier's subset (operators are checked as
 /// functions are translated).
 fn check_module(m: &ModuleInner) -> std::result::Result<(), Unsupported> {
-    let cfg = m.engine.config();
-    if cfg.epoch_interruption {
-        return Err("the engine uses epoch interruption, which the native tier does not yet".into());
-    }
     if m.uses_gc_types() {
         return Err("it uses garbage collection (struct or array types)".into());
     }
@@ -481,6 +477,7 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
         call_conv: isa.default_call_conv(),
         frontend: isa.frontend_config(),
         consume_fuel: cfg.consume_fuel,
+        epochs: cfg.epoch_interruption,
         checkpoints: cfg.checkpoints(),
         max_depth: u32::try_from(cfg.max_call_depth).unwrap_or(u32::MAX),
         guarded: signals::SUPPORTED && cfg.memory_strategy == MemoryStrategy::Guarded,

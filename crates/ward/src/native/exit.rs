@@ -21,6 +21,10 @@ pub(crate) trait Exit {
     /// on behalf of a native function of store instance `caller`. `slots` holds the arguments
     /// and receives the results (at least as many slots as either).
     fn call(&mut self, caller: u32, func: u32, slots: &mut [u64]) -> Result<()>;
+
+    /// The engine's epoch reached the store's deadline: does what the embedder asked for (an
+    /// error to trap with, or a new deadline).
+    fn epoch_deadline(&mut self) -> Result<()>;
 }
 
 thread_local! {
@@ -66,6 +70,9 @@ mod tests {
         fn call(&mut self, caller: u32, _: u32, slots: &mut [u64]) -> Result<()> {
             self.0 += 1;
             slots[0] = caller as u64;
+            Ok(())
+        }
+        fn epoch_deadline(&mut self) -> Result<()> {
             Ok(())
         }
     }

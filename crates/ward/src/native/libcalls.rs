@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// How many runtime calls there are (the length of [`addresses`]).
-pub(super) const COUNT: usize = 17;
+pub(super) const COUNT: usize = 18;
 
 /// The address in this process of every runtime call native code makes. The order is part of
 /// the artifact format (`api/artifact.rs`): code names a runtime call by its index here, so a
@@ -41,6 +41,7 @@ pub(super) fn addresses() -> [usize; COUNT] {
         super::unwind::ward_native_throw as *const () as usize,
         super::unwind::exn_new as *const () as usize,
         super::unwind::exn_take as *const () as usize,
+        epoch_reached as *const () as usize,
     ]
 }
 
@@ -166,44 +167,81 @@ pub(super) unsafe extern "C" fn call_out(
     // call.
     let (vs, instance, func) =
         unsafe { ((*vmctx).header.store, (*vmctx).header.instance, (*record).func_index) };
-    let outcome = match exit::active() {
+    let outcome = with_exit(|exit| {
+        // SAFETY: the caller's contract; native code does not touch the slots until this call
+        // returns.
+        let slots = unsafe { std::slice::from_raw_parts_mut(values, len as usize) };
+        exit.call(instance, func, slots)
+    });
+    // SAFETY: the store context is live (the caller's contract); nothing else borrows it now.
+    unsafe { report(vs, instance, caller_func, outcome) }
+}
+
+/// The engine's epoch reached the store's deadline at a checkpoint of `caller_func` (module
+/// index): runs what the embedder asked for through the exit of the running native call; an
+/// error (the embedder chose to trap) is reported as a `TRAP_ERROR` trap, as by `call_out`.
+///
+/// # Safety
+/// Called by native code only, with the context of the running function.
+pub(super) unsafe extern "C" fn epoch_reached(vmctx: *mut VMContext, caller_func: u32) {
+    // SAFETY: the caller's contract: a live context; the store context outlives the call.
+    let (vs, instance) = unsafe { ((*vmctx).header.store, (*vmctx).header.instance) };
+    let outcome = with_exit(|exit| exit.epoch_deadline());
+    // SAFETY: as above; nothing else borrows the store context now.
+    unsafe { report(vs, instance, caller_func, outcome) }
+}
+
+/// Runs `f` with the exit of the running native call, catching panics.
+fn with_exit(
+    f: impl FnOnce(&mut dyn exit::Exit) -> Result<(), Error>,
+) -> std::thread::Result<Result<(), Error>> {
+    match exit::active() {
         Some(exit) => {
-            // SAFETY: the caller's contract; native code does not touch the slots until this
-            // call returns.
-            let slots = unsafe { std::slice::from_raw_parts_mut(values, len as usize) };
             // SAFETY: the installed exit lives (and is borrowed for nothing else) while the
-            // native call that installed it runs, which includes this runtime call.
+            // native call that installed it runs, which includes the runtime call running this.
             let exit = unsafe { &mut *exit.as_ptr() };
-            catch_unwind(AssertUnwindSafe(|| exit.call(instance, func, slots)))
+            catch_unwind(AssertUnwindSafe(|| f(exit)))
         }
         None => Ok(Err(Error::Unsupported(
             "native code called out with no embedding layer installed (a bug in Ward's native \
              tier)"
                 .into(),
         ))),
-    };
-    match outcome {
-        Ok(Ok(())) => {}
+    }
+}
+
+/// Reports what a call through the exit gave to native code: nothing on success; an exception
+/// the callee let through as `TRAP_EXCEPTION` with its reference; another error as
+/// `TRAP_ERROR` (parked for the driver); a panic as `TRAP_PANIC`. The trap is `caller_func`'s
+/// of store instance `instance`.
+///
+/// # Safety
+/// `vs` is the live store context of the running native call, not otherwise borrowed.
+unsafe fn report(
+    vs: *mut VMStoreContext,
+    instance: u32,
+    caller_func: u32,
+    outcome: std::thread::Result<Result<(), Error>>,
+) {
+    let trap = match outcome {
+        Ok(Ok(())) => return,
         Ok(Err(Error::Trap(t))) if t.exception().is_some() => {
             // An exception the callee let through: native code goes on unwinding with it.
-            // SAFETY: as below.
-            unsafe {
-                (*vs).exception = t.exception().unwrap_or(0);
-                (*vs).trap = TRAP_EXCEPTION;
-                (*vs).trap_func = caller_func;
-                (*vs).trap_instance = instance;
-            }
+            // SAFETY: the caller's contract.
+            unsafe { (*vs).exception = t.exception().unwrap_or(0) };
+            TRAP_EXCEPTION
         }
         Ok(Err(e)) => {
             ERROR.with(|slot| *slot.borrow_mut() = Some(e));
-            // SAFETY: the store context is live (see above); nothing else borrows it now.
-            unsafe {
-                (*vs).trap = TRAP_ERROR;
-                (*vs).trap_func = caller_func;
-                (*vs).trap_instance = instance;
-            }
+            TRAP_ERROR
         }
-        // SAFETY: as above.
-        Err(payload) => unsafe { park_panic(vs, payload) },
+        // SAFETY: the caller's contract.
+        Err(payload) => return unsafe { park_panic(vs, payload) },
+    };
+    // SAFETY: the caller's contract.
+    unsafe {
+        (*vs).trap = trap;
+        (*vs).trap_func = caller_func;
+        (*vs).trap_instance = instance;
     }
 }

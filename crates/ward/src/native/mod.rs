@@ -2,8 +2,8 @@
 //!
 //! Under [`Tier::Native`] a module is compiled as a whole when the [`Module`](crate::Module) is
 //! created (`api/module.rs` calls [`prepare`]). If it uses anything this tier does not cover yet
-//! — exceptions, atomics or shared memories, GC operators — or the engine
-//! wants epoch interruption, the module runs in the interpreter as a whole: the
+//! — legacy exception handling, atomics or shared memories, GC operators — the module runs in
+//! the interpreter as a whole: the
 //! reason (naming the first unsupported operator) is logged with `tracing::debug!` and kept
 //! ([`fallback_reason`]). Nothing is ever half native.
 //!
@@ -65,9 +65,10 @@
 //! Fuel and interruption are checked at the interpreter's checkpoints (function entry, loop
 //! headers, `else`, and the continuation of every `end`) with the same charges (the operators
 //! translated since the previous checkpoint, priced by `runtime::fuel`), so a module burns the
-//! same fuel on either tier. Epoch deadlines (which call back into the embedder), fuel yields
-//! and parking need a suspendable call: async calls run in the interpreter, and an engine with
-//! epoch interruption compiles nothing natively.
+//! same fuel on either tier. An epoch deadline reached at a checkpoint calls back into the
+//! embedder there (the runtime call `libcalls::epoch_reached`, through the [`Exit`]), as a
+//! synchronous interpreted call does. Fuel yields, yielding at epoch deadlines and parking
+//! need a suspendable call: async and resumable calls run in the interpreter.
 //!
 //! ## Artifacts
 //!

@@ -49,6 +49,8 @@ pub(super) struct ModuleCx<'m> {
     pub(super) frontend: TargetFrontendConfig,
     /// Whether checkpoints charge fuel.
     pub(super) consume_fuel: bool,
+    /// Whether checkpoints compare the engine's epoch with the store's deadline.
+    pub(super) epochs: bool,
     /// Whether there are checkpoints at all (fuel or interruption).
     pub(super) checkpoints: bool,
     pub(super) max_depth: u32,
@@ -180,6 +182,8 @@ const MEMORY0_OFFSET: i32 = offset_of!(VMContextHeader, memory0) as i32;
 const INSTANCE_OFFSET: i32 = offset_of!(VMContextHeader, instance) as i32;
 const FUEL: i32 = offset_of!(VMStoreContext, fuel) as i32;
 const INTERRUPT: i32 = offset_of!(VMStoreContext, interrupt) as i32;
+const EPOCH: i32 = offset_of!(VMStoreContext, epoch) as i32;
+const EPOCH_DEADLINE: i32 = offset_of!(VMStoreContext, epoch_deadline) as i32;
 const STACK_LIMIT: i32 = offset_of!(VMStoreContext, stack_limit) as i32;
 const TRAP: i32 = offset_of!(VMStoreContext, trap) as i32;
 const TRAP_FUNC: i32 = offset_of!(VMStoreContext, trap_func) as i32;
@@ -726,7 +730,38 @@ impl Translator<'_, '_> {
         let flag = self.b.ins().load(types::I64, readonly(), self.vs, INTERRUPT);
         let set = self.b.ins().atomic_load(types::I8, trusted(), flag);
         self.trap_if(set, TrapCode::Interrupted);
+        if self.cx.epochs {
+            self.check_epoch();
+        }
         self.checkpoint = Some((charge, 0));
+    }
+
+    /// At a checkpoint: if the engine's epoch reached the store's deadline, what the embedder
+    /// asked for (`libcalls::epoch_reached`: a trap, or a new deadline).
+    fn check_epoch(&mut self) {
+        let counter = self.b.ins().load(types::I64, readonly(), self.vs, EPOCH);
+        let now = self.b.ins().atomic_load(types::I64, trusted(), counter);
+        let deadline = self.b.ins().load(types::I64, trusted(), self.vs, EPOCH_DEADLINE);
+        let reached = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, now, deadline);
+        let slow = self.b.create_block();
+        let next = self.b.create_block();
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(reached, slow, &[], next, &[]);
+        self.b.switch_to_block(slow);
+        self.b.seal_block(slow);
+        let func = self.iconst(types::I32, self.func as i64);
+        self.libcall(
+            super::libcalls::epoch_reached as *const () as usize,
+            &[types::I64, types::I32],
+            &[],
+            &[self.vmctx, func],
+        );
+        self.check_trap();
+        // The embedder's callback may have grown a memory.
+        self.reload_memory();
+        self.b.ins().jump(next, &[]);
+        self.b.switch_to_block(next);
+        self.b.seal_block(next);
     }
 
     fn close_checkpoint(&mut self) {

@@ -1,12 +1,13 @@
 //! Replays every input the fuzz targets (fuzz/) found a problem with: the files under
 //! `tests/fuzz_regressions/` (see the README there). Each module is compiled with every function
 //! translated; a module that compiles is instantiated with dummy imports under store limits and
-//! every export is called with zero arguments under fuel. Nothing may panic.
+//! every export is called with zero arguments under fuel, in the interpreter and in the native
+//! tier. Nothing may panic.
 
 use std::path::{Path, PathBuf};
 use ward::{
     Config, Engine, Error, Extern, ExternType, Func, Global, Instance, Memory, Module, Store,
-    StoreLimitsBuilder, Table, Tag, Val, ValType,
+    StoreLimitsBuilder, Table, Tag, Tier, Val, ValType,
 };
 
 fn zero(t: ValType) -> Val {
@@ -38,9 +39,9 @@ fn dummy_imports(store: &mut Store<()>, module: &Module) -> ward::Result<Vec<Ext
 
 /// Compiles, instantiates and runs `bytes` as the fuzz targets do. Returns the compilation
 /// error, if any.
-fn replay(bytes: &[u8]) -> Result<(), Error> {
+fn replay(bytes: &[u8], tier: Tier) -> Result<(), Error> {
     let mut config = Config::new();
-    config.consume_fuel(true).eager_translation(true);
+    config.consume_fuel(true).eager_translation(true).tier(tier);
     let engine = Engine::new(&config);
     let module = Module::new(&engine, bytes)?;
     let mut store = Store::new(&engine, ());
@@ -76,8 +77,10 @@ fn regression_files() -> Vec<PathBuf> {
 fn every_regression_input_replays_without_panicking() {
     for path in regression_files() {
         let bytes = std::fs::read(&path).unwrap();
-        let outcome = std::panic::catch_unwind(|| replay(&bytes));
-        assert!(outcome.is_ok(), "{} panicked", path.display());
+        for tier in [Tier::Interpreter, Tier::Native] {
+            let outcome = std::panic::catch_unwind(|| replay(&bytes, tier));
+            assert!(outcome.is_ok(), "{} panicked ({tier:?})", path.display());
+        }
     }
 }
 

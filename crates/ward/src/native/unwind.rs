@@ -206,7 +206,7 @@ unsafe fn find_handler(store: &mut StoreInner, exn: u64, mut pc: usize, mut fp: 
 ///
 /// # Safety
 /// Called by native code only, with the context of the running function, a tag index of its
-/// module and as many slots at `payload` as the tag's parameters take.
+/// module and as many slots at `payload` as the tag's parameters take (null if none).
 pub(super) unsafe extern "C" fn exn_new(
     vmctx: *mut VMContext,
     tag: u32,
@@ -218,7 +218,9 @@ pub(super) unsafe extern "C" fn exn_new(
         with_store(vmctx, 0, |store| {
             let tag = store.instances[instance].tags[tag as usize];
             let n = store.tags[tag as usize].ty.param_slots() as usize;
-            let values: Box<[u64]> = std::slice::from_raw_parts(payload, n).into();
+            // A tag without parameters has no payload area (`payload` is null then).
+            let values: Box<[u64]> =
+                if n == 0 { Box::new([]) } else { std::slice::from_raw_parts(payload, n).into() };
             if store.exns.wants_collection() {
                 store.collect_exns(&[]);
             }

@@ -99,7 +99,8 @@ pub fn differential_smith_config(u: &mut Unstructured<'_>) -> Result<Config> {
 
 /// The configuration for the tiers target: [`ward_smith_config`] restricted to what the native
 /// tier compiles, so that most modules do compile natively: no threads (shared memories and
-/// atomics), no wide arithmetic, and GC only a quarter of the times it is drawn
+/// atomics), no wide arithmetic, tags in most modules with exceptions, and GC only a quarter of
+/// the times it is drawn
 /// (wasm-smith's GC switch also brings the typed function references, which the native tier
 /// compiles, but struct and array types make a module fall back). NaN canonicalisation is the
 /// input's choice (see the target), and every item is exported so that the final state can be
@@ -108,6 +109,12 @@ pub fn tiers_smith_config(u: &mut Unstructured<'_>) -> Result<Config> {
     let mut c = ward_smith_config(u)?;
     c.threads_enabled = false;
     c.wide_arithmetic_enabled = false;
+    // wasm-smith's tag count is geometric in the input (mostly none): when exceptions are on,
+    // mostly ask for a few tags, so that modules throw and catch.
+    if c.exceptions_enabled && u.ratio(3, 4)? {
+        c.min_tags = c.min_tags.max(1);
+        c.max_tags = c.max_tags.max(4);
+    }
     c.gc_enabled = c.gc_enabled && u.ratio(1, 4)?;
     c.canonicalize_nans = u.arbitrary()?;
     c.export_everything = true;

@@ -195,6 +195,41 @@ fn exceptions_from_an_interpreted_instance_reach_native_handlers() {
     assert_eq!(e.as_trap().map(|t| t.code()), Some(TrapCode::UncaughtException));
 }
 
+/// A native function that tail-calls the interpreted thrower: its frame is gone when the
+/// exception comes back, so leaving it costs nothing, as in an all-interpreted store.
+const TAIL_CATCHER: &str = r#"(module
+  (tag $e (import "lib" "e") (param i32))
+  (func $throw (import "lib" "throw") (param i32))
+  (func $tail (param i32) (return_call $throw (local.get 0)))
+  (func (export "catch") (param i32) (result i32)
+    (block $h (result i32)
+      (try_table (catch $e $h) (call $tail (local.get 0)))
+      (unreachable))
+    (i32.add (i32.const 1))))"#;
+
+#[test]
+fn exceptions_through_a_tail_call_out_cost_what_the_interpreter_charges() {
+    let mut outcomes = Vec::new();
+    for tier in [Tier::Native, Tier::Interpreter] {
+        let engine = engine(tier, true);
+        let lib = Module::new(&engine, INTERPRETED_THROWER).unwrap();
+        let app = Module::new(&engine, TAIL_CATCHER).unwrap();
+        assert_eq!(app.tier(), tier, "{:?}", app.native_fallback_reason());
+        let mut store = Store::new(&engine, ());
+        store.set_fuel(1_000_000).unwrap();
+        let mut linker = Linker::new(&engine);
+        let lib = linker.instantiate(&mut store, &lib).unwrap();
+        linker.instance(&mut store, "lib", lib).unwrap();
+        let app = linker.instantiate(&mut store, &app).unwrap();
+        let catch = app.get_typed_func::<i32, i32>(&mut store, "catch").unwrap();
+        let before = store.get_fuel().unwrap();
+        let r = catch.call(&mut store, 41).unwrap();
+        outcomes.push((r, before - store.get_fuel().unwrap()));
+    }
+    assert_eq!(outcomes[0].0, 42);
+    assert_eq!(outcomes[0], outcomes[1], "native, then interpreted: (result, fuel)");
+}
+
 #[test]
 fn a_host_function_stops_exceptions_in_both_tiers() {
     let wat = r#"(module

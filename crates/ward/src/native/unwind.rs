@@ -47,10 +47,12 @@ std::arch::global_asm!(
     ".globl ward_native_throw",
     ".hidden ward_native_throw",
     ".type ward_native_throw,@function",
-    // fn(vmctx, exn) -> ! in Cranelift's `tail` convention (rdi, rsi), called by native code.
-    // Its caller's return address is at the top of the stack and its frame pointer in rbp;
-    // `unwind_from(vmctx, exn, pc, fp)` starts there, with the stack as at a call's entry.
+    // fn(vmctx, exn, replaced) -> ! in Cranelift's `tail` convention (rdi, rsi, rdx), called by
+    // native code. Its caller's return address is at the top of the stack and its frame pointer
+    // in rbp; `unwind_from(vmctx, exn, pc, fp, replaced)` starts there, with the stack as at a
+    // call's entry.
     "ward_native_throw:",
+    "mov r8, rdx",
     "mov rdx, [rsp]",
     "mov rcx, rbp",
     "jmp {unwind}",
@@ -88,21 +90,31 @@ enum Unwound {
 }
 
 /// Unwinds exception `exn` from the call whose return address is `pc` in the frame `fp` (see
-/// the module documentation). Never returns.
+/// the module documentation). Never returns. `replaced` (0 or 1): the thrower's frame already
+/// made way for a tail call (a call out made as a tail call), so, as in the interpreter, leaving
+/// it costs no fuel.
 ///
 /// # Safety
 /// Reached only through `ward_native_throw` from native code of the running native call:
 /// `vmctx` is the thrower's live context, `exn` a live exception object of its store, and `pc`
 /// and `fp` the thrower's call site and frame pointer, with the frame-pointer chain of native
 /// frames intact above it up to the native entry.
-unsafe extern "C" fn unwind_from(vmctx: *mut VMContext, exn: u64, pc: usize, fp: usize) -> ! {
+unsafe extern "C" fn unwind_from(
+    vmctx: *mut VMContext,
+    exn: u64,
+    pc: usize,
+    fp: usize,
+    replaced: u64,
+) -> ! {
     // SAFETY: the caller's contract.
     let vs = unsafe { (*vmctx).header.store };
     // SAFETY: as in `libcalls::with_store`: the store is not otherwise borrowed while native
     // code runs.
     let store = unsafe { &mut *(*vs).store_inner };
     // SAFETY: the caller's contract (the chain from `pc`/`fp` is native frames').
-    let found = catch_unwind(AssertUnwindSafe(|| unsafe { find_handler(store, exn, pc, fp) }));
+    let found = catch_unwind(AssertUnwindSafe(|| unsafe {
+        find_handler(store, exn, pc, fp, replaced != 0)
+    }));
     // SAFETY: the store context outlives the native call; nothing else uses it now.
     let vs = unsafe { &mut *vs };
     match found {
@@ -134,12 +146,19 @@ unsafe extern "C" fn unwind_from(vmctx: *mut VMContext, exn: u64, pc: usize, fp:
 }
 
 /// Walks the wasm frames from call site `pc` of frame `fp` outwards to the first handler of
-/// `exn`, charging fuel and checking interruption per frame as the interpreter does; lowers the
-/// call depth by the frames left when it finds one.
+/// `exn`, charging fuel and checking interruption per frame as the interpreter does (nothing for
+/// the first frame if it was `replaced` by a tail call); lowers the call depth by the frames
+/// left when it finds one.
 ///
 /// # Safety
 /// As [`unwind_from`].
-unsafe fn find_handler(store: &mut StoreInner, exn: u64, mut pc: usize, mut fp: usize) -> Unwound {
+unsafe fn find_handler(
+    store: &mut StoreInner,
+    exn: u64,
+    mut pc: usize,
+    mut fp: usize,
+    replaced: bool,
+) -> Unwound {
     let exn_tag = store.exns.get(exn).tag;
     let fuel = store.engine.config().consume_fuel;
     let mut left = 0u32;
@@ -150,7 +169,8 @@ unsafe fn find_handler(store: &mut StoreInner, exn: u64, mut pc: usize, mut fp: 
         };
         let func = store.instances[instance as usize].module.num_imported_funcs + def;
         last = (func, instance);
-        let mut cost = 1u64;
+        // A frame replaced by a tail call is no frame in the interpreter: free, no handlers.
+        let mut cost = u64::from(!(replaced && left == 0));
         let mut handler = None;
         if let Some(site) = code.catch_site(pc) {
             let sp = fp - site.frame as usize;

@@ -240,7 +240,7 @@ impl Translator<'_, '_> {
             &[self.vmctx, tag, buf],
         )[0];
         self.check_trap();
-        self.throw_exn(exn);
+        self.throw_exn(exn, false);
         Ok(())
     }
 
@@ -250,14 +250,16 @@ impl Translator<'_, '_> {
         let exn = self.pop();
         let null = self.b.ins().icmp_imm_u(IntCC::Equal, exn, 0);
         self.trap_if(null, TrapCode::NullExceptionReference);
-        self.throw_exn(exn);
+        self.throw_exn(exn, false);
         Ok(())
     }
 
     /// Unwinds exception `exn` from here (`unwind::ward_native_throw`, which never returns).
-    fn throw_exn(&mut self, exn: Value) {
+    /// `replaced`: this frame already made way for a tail call (see `check_call_out`), so
+    /// leaving it costs no fuel.
+    fn throw_exn(&mut self, exn: Value, replaced: bool) {
         let mut sig = Signature::new(WASM_CONV);
-        sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64)]);
+        sig.params.extend([AbiParam::new(types::I64); 3]);
         let sig = self.b.import_signature(sig);
         let index =
             crate::native::libcalls::index_of(unwind::ward_native_throw as *const () as usize)
@@ -273,7 +275,8 @@ impl Translator<'_, '_> {
             patchable: false,
         });
         let addr = self.b.ins().func_addr(types::I64, f);
-        self.emit_call(Callee::Indirect(addr, sig), &[self.vmctx, exn]);
+        let replaced = self.iconst(types::I64, replaced as i64);
+        self.emit_call(Callee::Indirect(addr, sig), &[self.vmctx, exn, replaced]);
         let never = self.trap_block(trap_number(TrapCode::Unreachable));
         self.b.ins().jump(never, &[]);
         self.reachable = false;
@@ -304,7 +307,7 @@ impl Translator<'_, '_> {
         self.b.ins().store(trusted(), zero, self.vs, TRAP);
         let exn = self.b.ins().load(types::I64, trusted(), self.vs, EXCEPTION);
         let scopes = if tail { std::mem::take(&mut self.try_scopes) } else { Vec::new() };
-        self.throw_exn(exn);
+        self.throw_exn(exn, tail);
         if tail {
             self.try_scopes = scopes;
         }

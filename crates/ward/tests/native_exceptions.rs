@@ -83,6 +83,25 @@ const PROGRAM: &str = r#"(module
     (block $h
       (try_table (catch $c $h) (return (call $tail))))
     (i32.const 5))
+  ;; A call with arguments on the stack (twelve), caught: the handler runs with the frame's
+  ;; stack pointer as at the call, and the locals live across it intact.
+  (tag $d (param i64))
+  (func $twelve (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) (result i64)
+    (if (i64.eqz (local.get 11)) (then (throw $d (i64.add (local.get 0) (local.get 10)))))
+    (i64.add (local.get 0) (local.get 11)))
+  (func (export "stack_args") (param $x i64) (param $z i64) (result i64)
+    (local $a i64) (local $b i64)
+    (local.set $a (i64.mul (local.get $x) (i64.const 3)))
+    (local.set $b (i64.mul (local.get $x) (i64.const 5)))
+    (block $h (result i64)
+      (try_table (result i64) (catch $d $h)
+        (call $twelve (local.get $x) (i64.const 1) (i64.const 2) (i64.const 3) (i64.const 4)
+          (i64.const 5) (i64.const 6) (i64.const 7) (i64.const 8) (i64.const 9) (local.get $a)
+          (local.get $z)))
+      (i64.add (local.get $b))
+      (return))
+    (i64.add (local.get $a))
+    (i64.add (local.get $b)))
 )"#;
 
 /// Calls `name` with `args` on a fresh instance of `PROGRAM` in `tier` with fuel: its results
@@ -108,7 +127,7 @@ fn run(tier: Tier, name: &str, args: &[Val]) -> (Result<Vec<String>, TrapCode>, 
 fn native_code_throws_and_catches_as_the_interpreter_does_down_to_the_fuel() {
     let f64_42_5 = format!("F64({})", 42.5f64.to_bits());
     type Case<'a> = (&'a str, Vec<Val>, Result<Vec<&'a str>, TrapCode>);
-    let cases: [Case<'_>; 9] = [
+    let cases: [Case<'_>; 11] = [
         ("deep", vec![Val::I32(0)], Ok(vec!["I32(1077)"])),
         ("deep", vec![Val::I32(200)], Ok(vec!["I32(1077)"])),
         ("multi", vec![], Ok(vec![&f64_42_5])),
@@ -118,6 +137,8 @@ fn native_code_throws_and_catches_as_the_interpreter_does_down_to_the_fuel() {
         ("keep_first", vec![Val::I32(5000)], Ok(vec!["I32(500)"])),
         ("uncaught", vec![], Err(TrapCode::UncaughtException)),
         ("tail", vec![], Ok(vec!["I32(5)"])),
+        ("stack_args", vec![Val::I64(2), Val::I64(1)], Ok(vec!["I64(13)"])),
+        ("stack_args", vec![Val::I64(2), Val::I64(0)], Ok(vec!["I64(24)"])),
     ];
     for (name, args, want) in cases {
         let want = want.map(|v| v.iter().map(|s| s.to_string()).collect::<Vec<_>>());

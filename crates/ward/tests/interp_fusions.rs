@@ -2,7 +2,7 @@
 //! `global.get; i32.add; global.set`) compute exactly what the unfused instructions do, at the
 //! edges: wrapping, sign extension of 64-bit constants, unsigned and signed comparisons,
 //! a branch target between the instructions a fusion would combine; array indexing
-//! (`I32AddShl`, the `*Idx` loads) and compare-and-select (`Sel*`, `eqz` selects).
+//! (`I32AddShl`, the `*Idx` loads and stores) and compare-and-select (`Sel*`, `eqz` selects).
 
 use ward::{Engine, Instance, Module, Store, TrapCode};
 
@@ -356,4 +356,54 @@ fn compare_selects_agree_with_rust_for_every_comparison() {
             }
         }
     }
+}
+
+/// Indexed stores (`I32StoreIdx`, `I32Store8Idx`, `I32Store8IdxI`): a copy loop whose address
+/// add moves past the byte load that computes the value, a scaled word store and a constant byte
+/// store, against the same bytes computed in Rust; addresses wrap, and a store past the end traps
+/// with the bytes before it written.
+#[test]
+fn indexed_stores_write_what_the_unfused_instructions_write() {
+    let (mut store, inst) = instance(
+        r#"(module (memory (export "memory") 1)
+          (func (export "copy") (param $dst i32) (param $src i32) (param $n i32) (local $i i32)
+            (block $done (loop $l
+              (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+              (i32.store8 (i32.add (local.get $dst) (local.get $i))
+                (i32.load8_u (i32.add (local.get $src) (local.get $i))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l))))
+          (func (export "words") (param $base i32) (param $i i32) (param $v i32)
+            (i32.store (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2)))
+              (local.get $v)))
+          (func (export "mark") (param $base i32) (param $i i32)
+            (i32.store8 (i32.add (local.get $base) (local.get $i)) (i32.const 0x1ff))))"#,
+    );
+    let memory = inst.get_memory(&store, "memory").unwrap();
+    let source: Vec<u8> = (0..300u32).map(|i| (i.wrapping_mul(37) ^ 0x5a) as u8).collect();
+    memory.write(&mut store, 100, &source).unwrap();
+    let copy = inst.get_typed_func::<(i32, i32, i32), ()>(&store, "copy").unwrap();
+    copy.call(&mut store, (5000, 100, 300)).unwrap();
+    let mut got = vec![0u8; 300];
+    memory.read(&store, 5000, &mut got).unwrap();
+    assert_eq!(got, source);
+
+    let words = inst.get_typed_func::<(i32, i32, i32), ()>(&store, "words").unwrap();
+    words.call(&mut store, (8000, 3, 0x1234_5678)).unwrap();
+    // base + (i << 2) wraps: i = 2^30 + 4 lands at base + 16.
+    words.call(&mut store, (8000, (1 << 30) + 4, -2)).unwrap();
+    let mut w = [0u8; 20];
+    memory.read(&store, 8000, &mut w).unwrap();
+    assert_eq!(&w[12..16], &0x1234_5678u32.to_le_bytes());
+    assert_eq!(&w[16..20], &(-2i32).to_le_bytes());
+    let mark = inst.get_typed_func::<(i32, i32), ()>(&store, "mark").unwrap();
+    mark.call(&mut store, (9000, -8990)).unwrap(); // wraps to address 10
+    assert_eq!(memory.data(&store)[10], 0xff);
+
+    // A copy that runs off the end: the bytes before the end are written, then the trap.
+    let err = copy.call(&mut store, (65536 - 4, 100, 10)).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
+    assert_eq!(&memory.data(&store)[65532..], &source[..4]);
+    let err = words.call(&mut store, (65536 - 4, 1, 0)).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
 }

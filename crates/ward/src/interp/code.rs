@@ -245,6 +245,13 @@ define_instrs! {
         I64LoadIdx { k: u8, d: Slot, a: Slot, b: Slot },
         /// `i32.store` of `v` to memory 0 at `(a + i) mod 2^32` (offset 0).
         I32StoreAddI { a: Slot, v: Slot, i: i32 },
+        /// `i32.store` of `v` to memory 0 at `(a + (b << k)) mod 2^32` (offset 0): an
+        /// `I32AddShl`, or an `i32.add` (`k = 0`), fused with the store it feeds.
+        I32StoreIdx { k: u8, a: Slot, b: Slot, v: Slot },
+        /// `i32.store8` of the low byte of `v` at `(a + (b << k)) mod 2^32` (as `I32StoreIdx`).
+        I32Store8Idx { k: u8, a: Slot, b: Slot, v: Slot },
+        /// `i32.store8` of the constant byte `v` at `(a + (b << k)) mod 2^32`.
+        I32Store8IdxI { k: u8, v: u8, a: Slot, b: Slot },
         /// `i64.store` of `v` to memory 0 at `(a + i) mod 2^32` (offset 0).
         I64StoreAddI { a: Slot, v: Slot, i: i32 },
         /// Store of the constant `v` (32 bits) to memory 0 at `a + o` (`i32.store`,

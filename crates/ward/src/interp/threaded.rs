@@ -863,6 +863,22 @@ handlers! { $ [cf vmctx]
         // SAFETY: in bounds per `ea_from!`; unaligned writes are allowed.
         unsafe { (p as *mut u32).write_unaligned(v.to_le()) }
     };
+    I32StoreIdx { k, a, b, v } => {
+        let p = ea_from!(idx_addr!(a, b, k), 4);
+        let v = rd!(v) as u32;
+        // SAFETY: in bounds per `ea_from!`; unaligned writes are allowed.
+        unsafe { (p as *mut u32).write_unaligned(v.to_le()) }
+    };
+    I32Store8Idx { k, a, b, v } => {
+        let p = ea_from!(idx_addr!(a, b, k), 1);
+        // SAFETY: in bounds per `ea_from!`.
+        unsafe { *p = rd!(v) as u8 }
+    };
+    I32Store8IdxI { k, v, a, b } => {
+        let p = ea_from!(idx_addr!(a, b, k), 1);
+        // SAFETY: in bounds per `ea_from!`.
+        unsafe { *p = v }
+    };
     I64StoreAddI { a, v, i } => {
         let p = ea_from!(i32_!(a).wrapping_add(i as u32) as u64, 8);
         let v = rd!(v);

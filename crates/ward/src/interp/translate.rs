@@ -935,6 +935,9 @@ impl Translator<'_> {
     }
 
     fn store(&mut self, m: WpMemArg, kind: MemKind, fast: fn(Slot, Slot, u32) -> Instr) {
+        if self.fast_mem(&m) && m.offset == 0 && self.store_indexed(fast) {
+            return;
+        }
         // A constant value is stored from an immediate (no `Const` instruction).
         if let Some(Opd { loc: Loc::Const(c), .. }) = self.stack.last().copied() {
             if self.fast_mem(&m) {
@@ -986,6 +989,96 @@ impl Translator<'_> {
         } else {
             let mi = self.memarg(kind, &m);
             self.emit(Instr::StoreM { a, v, m: mi });
+        }
+    }
+
+    /// An `i32.store` or `i32.store8` (offset 0) whose address `a + (b << k)` or `a + b` was
+    /// computed just before it: by the last instruction if the value is a local or a constant
+    /// (which emit nothing), or by the one before if the last computed the value. The address
+    /// computation moves into the store; in the second case it moves past the value's
+    /// instruction, which must be one that only writes its own temporary (a load or plain
+    /// arithmetic, not one whose position matters, such as a call with its stack map) and that
+    /// temporary must not be one of the address's operands. Nothing crosses a branch target.
+    fn store_indexed(&mut self, fast: fn(Slot, Slot, u32) -> Instr) -> bool {
+        let byte = match fast(0, 0, 0) {
+            Instr::I32Store { .. } => false,
+            Instr::I32Store8 { .. } => true,
+            _ => return false,
+        };
+        let index = |i: Instr| match i {
+            Instr::I32AddShl { k, a, b, .. } => Some((k, a, b)),
+            Instr::I32Add { a, b, .. } => Some((0, a, b)),
+            _ => None,
+        };
+        let n = self.code.len();
+        let value = *self.stack.last().expect("validated: store operands");
+        match value.loc {
+            Loc::Local(_) | Loc::Const(_) => {
+                let Some((k, a, b)) = self.producer_of(1).and_then(index) else { return false };
+                let store = match value.loc {
+                    Loc::Const(c) if byte => Instr::I32Store8IdxI { k, v: c as u8, a, b },
+                    Loc::Local(v) if byte => Instr::I32Store8Idx { k, a, b, v },
+                    Loc::Local(v) => Instr::I32StoreIdx { k, a, b, v },
+                    _ => return false,
+                };
+                self.pop();
+                self.pop();
+                self.unemit();
+                self.emit(store);
+                true
+            }
+            Loc::Temp => {
+                let len = self.stack.len();
+                let (addr, last) = (self.stack[len - 2], self.code.get(n.wrapping_sub(1)).copied());
+                let before = self.code.get(n.wrapping_sub(2)).copied();
+                let (Some(last), Some(before)) = (last, before) else { return false };
+                let movable = matches!(
+                    last,
+                    Instr::I32Load8UIdx { .. }
+                        | Instr::I32LoadIdx { .. }
+                        | Instr::I32Load8U { .. }
+                        | Instr::I32Load { .. }
+                        | Instr::I32Load8UAddI { .. }
+                        | Instr::I32LoadAddI { .. }
+                        | Instr::I32Add { .. }
+                        | Instr::I32AddI { .. }
+                        | Instr::I32Sub { .. }
+                        | Instr::I32And { .. }
+                        | Instr::I32Or { .. }
+                        | Instr::I32Xor { .. }
+                );
+                let writes = |i: Instr, slot: Slot| i.clone().dst_mut().is_some_and(|d| *d == slot);
+                let temp = |o: &Opd| o.loc == Loc::Temp && o.slot >= self.local_slots;
+                if !movable
+                    || n < 2
+                    || self.barrier > n - 2
+                    || self.handler_map.last().is_some_and(|&(at, _)| at as usize > n - 2)
+                    || !temp(&value)
+                    || !temp(&addr)
+                    || !writes(last, value.slot)
+                    || !writes(before, addr.slot)
+                {
+                    return false;
+                }
+                let Some((k, a, b)) = index(before) else { return false };
+                if value.slot == a || value.slot == b {
+                    return false;
+                }
+                let store = if byte {
+                    Instr::I32Store8Idx { k, a, b, v: value.slot }
+                } else {
+                    Instr::I32StoreIdx { k, a, b, v: value.slot }
+                };
+                // Drop the address's instruction, keeping the value's with its offset.
+                let last_offset = self.offsets[n - 1];
+                self.code.remove(n - 2);
+                self.offsets.remove(n - 2);
+                self.offsets[n - 2] = last_offset;
+                self.pop();
+                self.pop();
+                self.emit(store);
+                true
+            }
         }
     }
 
@@ -2231,6 +2324,41 @@ mod tests {
                (i32.add)))",
         );
         assert!(!f.code.iter().any(|i| matches!(i, Instr::I32AddShl { .. })), "{:?}", f.code);
+    }
+
+    #[test]
+    fn an_indexed_address_fuses_with_the_store_it_feeds() {
+        // Value a local, a constant byte, or computed by a load between the add and the store.
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32 i32 i32)
+               (i32.store (i32.add (local.get 0) (i32.shl (local.get 1) (i32.const 2))) (local.get 2))
+               (i32.store8 (i32.add (local.get 0) (local.get 1)) (i32.const 257))
+               (i32.store8 (i32.add (local.get 0) (local.get 1))
+                 (i32.load8_u (i32.add (local.get 2) (local.get 1))))))",
+        );
+        assert_eq!(f.code[0], Instr::I32StoreIdx { k: 2, a: 0, b: 1, v: 2 }, "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::I32Store8IdxI { k: 0, v: 1, a: 0, b: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[2], Instr::I32Load8UIdx { k: 0, d: 4, a: 2, b: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[3], Instr::I32Store8Idx { k: 0, a: 0, b: 1, v: 4 }, "{:?}", f.code);
+        assert_eq!(f.offsets.len(), f.code.len());
+        // The value's instruction overwrites an operand of the address: no fusion.
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32) (result i32)
+               (i32.store (i32.add (local.get 0) (i32.load (local.get 0)))
+                 (i32.load (i32.const 8)))
+               (i32.const 0)))",
+        );
+        assert!(!f.code.iter().any(|i| matches!(i, Instr::I32StoreIdx { .. })), "{:?}", f.code);
+        // A call between (its position matters for its stack map) keeps them apart, and so does
+        // a branch target.
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32 i32)
+               (i32.store (i32.add (local.get 0) (local.get 1)) (call $g))
+               (i32.store (i32.add (local.get 0) (local.get 1))
+                 (block (result i32) (i32.load (local.get 0)))))
+               (func $g (result i32) (i32.const 1)))",
+        );
+        assert!(!f.code.iter().any(|i| matches!(i, Instr::I32StoreIdx { .. })), "{:?}", f.code);
     }
 
     #[test]

@@ -407,3 +407,70 @@ fn indexed_stores_write_what_the_unfused_instructions_write() {
     let err = words.call(&mut store, (65536 - 4, 1, 0)).unwrap_err();
     assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
 }
+
+/// `f64.mul` feeding `f64.add` (fused into `F64MulAdd` / `F64AddMul`) gives, bit for bit, what
+/// the two instructions give in the native tier and in Rust: the product is rounded before the
+/// sum (no fused multiply-add), and a single NaN operand's payload propagates.
+#[test]
+fn products_fused_with_sums_round_like_the_unfused_instructions() {
+    let wat = r#"(module
+      (func (export "left") (param f64 f64 f64) (result f64)
+        (f64.add (f64.mul (local.get 0) (local.get 1)) (local.get 2)))
+      (func (export "right") (param f64 f64 f64) (result f64)
+        (f64.add (local.get 2) (f64.mul (local.get 0) (local.get 1)))))"#;
+    let (mut store, inst) = instance(wat);
+    let mut config = ward::Config::new();
+    config.tier(ward::Tier::Native);
+    let native_engine = Engine::new(&config);
+    let native_module = Module::new(&native_engine, wat).unwrap();
+    assert_eq!(native_module.tier(), ward::Tier::Native);
+    let mut nstore = Store::new(&native_engine, ());
+    let native = Instance::new(&mut nstore, &native_module, &[]).unwrap();
+    let nan_a = f64::from_bits(0x7ff8_0000_0000_1234);
+    let nan_b = f64::from_bits(0xfff8_0000_0000_0042);
+    // 1 + 2^-52 squared needs more than 53 bits: a fused multiply-add would differ.
+    let x = 1.0 + f64::EPSILON;
+    let values = [
+        x,
+        -x,
+        1e308,
+        3.0,
+        0.1,
+        -0.0,
+        f64::INFINITY,
+        5e-324,
+        nan_a,
+        nan_b,
+        -1.0 - 2.0 * f64::EPSILON,
+    ];
+    for name in ["left", "right"] {
+        let f = inst.get_typed_func::<(f64, f64, f64), f64>(&store, name).unwrap();
+        let g = native.get_typed_func::<(f64, f64, f64), f64>(&nstore, name).unwrap();
+        for a in values {
+            for b in values {
+                for c in values {
+                    let got = f.call(&mut store, (a, b, c)).unwrap();
+                    let want = g.call(&mut nstore, (a, b, c)).unwrap();
+                    let what = format!("{name}({a:e}, {b:e}, {c:e})");
+                    // The documented freedom (ARCHITECTURE.md): an operation with two NaN
+                    // operands (the product counts, once computed) returns either payload.
+                    // Otherwise bit for bit, a single NaN's payload included.
+                    if (a.is_nan() && b.is_nan()) || ((a * b).is_nan() && c.is_nan()) {
+                        assert!(got.is_nan() && want.is_nan(), "{what}");
+                        continue;
+                    }
+                    assert_eq!(got.to_bits(), want.to_bits(), "{what}");
+                    let rust = if name == "left" { a * b + c } else { c + a * b };
+                    assert!(
+                        got.to_bits() == rust.to_bits() || (got.is_nan() && rust.is_nan()),
+                        "{what}"
+                    );
+                }
+            }
+        }
+    }
+    // The case a fused multiply-add would get wrong: x*x - (1 + 2^-51) is 2^-104 exactly,
+    // but rounding the product first gives 0.
+    let left = inst.get_typed_func::<(f64, f64, f64), f64>(&store, "left").unwrap();
+    assert_eq!(left.call(&mut store, (x, x, -(1.0 + 2.0 * f64::EPSILON))).unwrap(), 0.0);
+}

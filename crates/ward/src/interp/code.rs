@@ -91,7 +91,8 @@ macro_rules! define_instrs {
                     | Instr::I32LoadAddI { d, .. } | Instr::I64LoadAddI { d, .. }
                     | Instr::I32Load8UAddI { d, .. } | Instr::I32AddShl { d, .. }
                     | Instr::I32LoadIdx { d, .. } | Instr::I32Load8UIdx { d, .. }
-                    | Instr::I64LoadIdx { d, .. } => Some(d),
+                    | Instr::I64LoadIdx { d, .. }
+                    | Instr::F64MulAdd { d, .. } | Instr::F64AddMul { d, .. } => Some(d),
                     _ => None,
                 }
             }
@@ -245,6 +246,12 @@ define_instrs! {
         I64LoadIdx { k: u8, d: Slot, a: Slot, b: Slot },
         /// `i32.store` of `v` to memory 0 at `(a + i) mod 2^32` (offset 0).
         I32StoreAddI { a: Slot, v: Slot, i: i32 },
+        /// `d = (a * b) + c`, with `c` in the `Arg` word that follows: an `f64.mul` fused with
+        /// the `f64.add` that takes the product as its left operand (rounded twice, as the two
+        /// instructions are).
+        F64MulAdd { d: Slot, a: Slot, b: Slot },
+        /// `d = c + (a * b)`, with `c` in the `Arg` word: the product as the right operand.
+        F64AddMul { d: Slot, a: Slot, b: Slot },
         /// `i32.store` of `v` to memory 0 at `(a + (b << k)) mod 2^32` (offset 0): an
         /// `I32AddShl`, or an `i32.add` (`k = 0`), fused with the store it feeds.
         I32StoreIdx { k: u8, a: Slot, b: Slot, v: Slot },

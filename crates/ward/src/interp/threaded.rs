@@ -907,6 +907,14 @@ handlers! { $ [cf vmctx]
     // ---- immediates and fused compare-branches ----
     I32AddI { d, a, i } => { wr!(d, (i32_!(a).wrapping_add(i as u32)) as u64) };
     // ---- compare-and-select ----
+    F64MulAdd { d, a, b } => {
+        let (c, _, _) = arg!();
+        wf64!(d, f64_!(a) * f64_!(b) + f64_!(c))
+    };
+    F64AddMul { d, a, b } => {
+        let (c, _, _) = arg!();
+        wf64!(d, f64_!(c) + f64_!(a) * f64_!(b))
+    };
     SelI32Eq { d, a, b } => select_if!(d, i32_!(a) == i32_!(b));
     SelI32Ne { d, a, b } => select_if!(d, i32_!(a) != i32_!(b));
     SelI32LtS { d, a, b } => select_if!(d, (i32_!(a) as i32) < (i32_!(b) as i32));

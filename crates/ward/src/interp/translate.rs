@@ -853,6 +853,42 @@ impl Translator<'_> {
         true
     }
 
+    /// `f64.add` of the product the `f64.mul` just emitted computed (a temporary no branch lands
+    /// after), and an operand that is not a constant: `F64MulAdd` (product on the left) or
+    /// `F64AddMul` (on the right) and an `Arg` word with the other operand, in place of the
+    /// two. The sum is rounded after the product, as the two instructions do (no fused
+    /// multiply-add): the results are bit for bit the same, NaNs included.
+    fn mul_add(&mut self) -> bool {
+        if self.last_producer != Some(self.code.len().wrapping_sub(1)) {
+            return false;
+        }
+        for depth in 0..2 {
+            let Some(Instr::F64Mul { a, b, .. }) = self.producer_of(depth) else { continue };
+            let other = self.stack[self.stack.len() - 2 + depth];
+            if matches!(other.loc, Loc::Const(_)) {
+                return false;
+            }
+            self.unemit();
+            let c = if depth == 0 {
+                self.pop();
+                self.pop_slot()
+            } else {
+                let c = self.pop_slot();
+                self.pop();
+                c
+            };
+            self.produce(false, |d| match depth {
+                0 => Instr::F64AddMul { d, a, b },
+                _ => Instr::F64MulAdd { d, a, b },
+            });
+            self.emit(Instr::Arg { x: c, y: 0, z: 0 });
+            // As for `select`: may still be retargeted by local.set.
+            self.last_producer = Some(self.code.len() - 2);
+            return true;
+        }
+        false
+    }
+
     /// `i32.add` of an operand that the `i32.shl` by a constant just emitted computed:
     /// `I32AddShl` in its place, the scaled index of an array element in one instruction.
     fn add_shifted(&mut self) -> bool {
@@ -1828,7 +1864,11 @@ impl Translator<'_> {
             O::F64Trunc => un!(F64Trunc),
             O::F64Nearest => un!(F64Nearest),
             O::F64Sqrt => un!(F64Sqrt),
-            O::F64Add => bin!(F64Add),
+            O::F64Add => {
+                if !self.mul_add() {
+                    bin!(F64Add)
+                }
+            }
             O::F64Sub => bin!(F64Sub),
             O::F64Mul => bin!(F64Mul),
             O::F64Div => bin!(F64Div),
@@ -2324,6 +2364,22 @@ mod tests {
                (i32.add)))",
         );
         assert!(!f.code.iter().any(|i| matches!(i, Instr::I32AddShl { .. })), "{:?}", f.code);
+    }
+
+    #[test]
+    fn a_product_fuses_with_the_sum_it_feeds() {
+        let f = translate_wat(
+            "(module (func (param f64 f64 f64) (result f64 f64 f64)
+               (f64.add (f64.mul (local.get 0) (local.get 1)) (local.get 2))
+               (f64.add (local.get 2) (f64.mul (local.get 0) (local.get 1)))
+               (f64.add (f64.mul (local.get 0) (local.get 1)) (f64.const 1))))",
+        );
+        assert_eq!(f.code[0], Instr::F64MulAdd { d: 3, a: 0, b: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::Arg { x: 2, y: 0, z: 0 }, "{:?}", f.code);
+        assert_eq!(f.code[2], Instr::F64AddMul { d: 4, a: 0, b: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[3], Instr::Arg { x: 2, y: 0, z: 0 }, "{:?}", f.code);
+        // A constant addend keeps the two instructions.
+        assert!(matches!(f.code[4], Instr::F64Mul { .. }), "{:?}", f.code);
     }
 
     #[test]

@@ -696,18 +696,21 @@ macro_rules! handlers {
                     }};
                 }
                 macro_rules! store {
-                    ($d a:expr, $d v:expr, $d o:expr, $d t:ty) => {{
-                        let p = ea!($d a, $d o, std::mem::size_of::<$d t>() as u64);
-                        let v = rd!($d v) as $d t;
-                        // SAFETY: in bounds per `ea!`.
-                        unsafe { (p as *mut $d t).write_unaligned(v.to_le()) }
-                    }};
+                    ($d a:expr, $d v:expr, $d o:expr, $d t:ty) => {
+                        store_imm!($d a, $d o, rd!($d v) as $d t, $d t)
+                    };
                 }
                 macro_rules! store_imm {
-                    ($d a:expr, $d o:expr, $d v:expr, $d t:ty) => {{
-                        let p = ea!($d a, $d o, std::mem::size_of::<$d t>() as u64);
+                    ($d a:expr, $d o:expr, $d v:expr, $d t:ty) => {
+                        store_at!((i32_!($d a) as u64) + ($d o as u64), $d v, $d t)
+                    };
+                }
+                /// Stores `v` (of type `t`) at effective address `ea`, after the bounds check.
+                macro_rules! store_at {
+                    ($d ea:expr, $d v:expr, $d t:ty) => {{
+                        let p = ea_from!($d ea, std::mem::size_of::<$d t>() as u64);
                         let v: $d t = $d v;
-                        // SAFETY: in bounds per `ea!`.
+                        // SAFETY: in bounds per `ea_from!`; unaligned writes are allowed.
                         unsafe { (p as *mut $d t).write_unaligned(v.to_le()) }
                     }};
                 }
@@ -858,32 +861,13 @@ handlers! { $ [cf vmctx]
         load_at!(d, i32_!(a).wrapping_add(i as u32) as u64, u8, |v: u8| v as u64)
     };
     I32StoreAddI { a, v, i } => {
-        let p = ea_from!(i32_!(a).wrapping_add(i as u32) as u64, 4);
-        let v = rd!(v) as u32;
-        // SAFETY: in bounds per `ea_from!`; unaligned writes are allowed.
-        unsafe { (p as *mut u32).write_unaligned(v.to_le()) }
+        store_at!(i32_!(a).wrapping_add(i as u32) as u64, rd!(v) as u32, u32)
     };
-    I32StoreIdx { k, a, b, v } => {
-        let p = ea_from!(idx_addr!(a, b, k), 4);
-        let v = rd!(v) as u32;
-        // SAFETY: in bounds per `ea_from!`; unaligned writes are allowed.
-        unsafe { (p as *mut u32).write_unaligned(v.to_le()) }
-    };
-    I32Store8Idx { k, a, b, v } => {
-        let p = ea_from!(idx_addr!(a, b, k), 1);
-        // SAFETY: in bounds per `ea_from!`.
-        unsafe { *p = rd!(v) as u8 }
-    };
-    I32Store8IdxI { k, v, a, b } => {
-        let p = ea_from!(idx_addr!(a, b, k), 1);
-        // SAFETY: in bounds per `ea_from!`.
-        unsafe { *p = v }
-    };
+    I32StoreIdx { k, a, b, v } => { store_at!(idx_addr!(a, b, k), rd!(v) as u32, u32) };
+    I32Store8Idx { k, a, b, v } => { store_at!(idx_addr!(a, b, k), rd!(v) as u8, u8) };
+    I32Store8IdxI { k, v, a, b } => { store_at!(idx_addr!(a, b, k), v, u8) };
     I64StoreAddI { a, v, i } => {
-        let p = ea_from!(i32_!(a).wrapping_add(i as u32) as u64, 8);
-        let v = rd!(v);
-        // SAFETY: as above.
-        unsafe { (p as *mut u64).write_unaligned(v.to_le()) }
+        store_at!(i32_!(a).wrapping_add(i as u32) as u64, rd!(v), u64)
     };
     I32StoreI { a, o, v } => { store_imm!(a, o, v, u32) };
     I64StoreI { a, o, v } => { store_imm!(a, o, v as i64, i64) };

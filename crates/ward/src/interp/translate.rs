@@ -862,58 +862,60 @@ impl Translator<'_> {
         if self.last_producer != Some(self.code.len().wrapping_sub(1)) {
             return false;
         }
-        for depth in 0..2 {
-            let Some(Instr::F64Mul { a, b, .. }) = self.producer_of(depth) else { continue };
-            let other = self.stack[self.stack.len() - 2 + depth];
-            if matches!(other.loc, Loc::Const(_)) {
-                return false;
-            }
-            self.unemit();
-            let c = if depth == 0 {
-                self.pop();
-                self.pop_slot()
-            } else {
-                let c = self.pop_slot();
-                self.pop();
-                c
-            };
-            self.produce(false, |d| match depth {
-                0 => Instr::F64AddMul { d, a, b },
-                _ => Instr::F64MulAdd { d, a, b },
-            });
-            self.emit(Instr::Arg { x: c, y: 0, z: 0 });
-            // As for `select`: may still be retargeted by local.set.
-            self.last_producer = Some(self.code.len() - 2);
-            return true;
-        }
-        false
+        let product = |i| match i {
+            Instr::F64Mul { a, b, .. } => Some((a, b)),
+            _ => None,
+        };
+        let Some(((a, b), c, left)) = self.absorb_operand(product) else { return false };
+        self.produce(false, |d| match left {
+            true => Instr::F64MulAdd { d, a, b },
+            false => Instr::F64AddMul { d, a, b },
+        });
+        self.emit(Instr::Arg { x: c, y: 0, z: 0 });
+        // As for `select`: may still be retargeted by local.set.
+        self.last_producer = Some(self.code.len() - 2);
+        true
     }
 
     /// `i32.add` of an operand that the `i32.shl` by a constant just emitted computed:
     /// `I32AddShl` in its place, the scaled index of an array element in one instruction.
     fn add_shifted(&mut self) -> bool {
+        let shift = |i| match i {
+            Instr::I32ShlI { a, i, .. } => Some((a, (i & 31) as u8)),
+            _ => None,
+        };
+        let Some(((b, k), a, _)) = self.absorb_operand(shift) else { return false };
+        self.produce(false, |d| Instr::I32AddShl { k, d, a, b });
+        true
+    }
+
+    /// For a binary operation about to be translated: if the instruction just emitted computed
+    /// one of its two operands (see [`Self::producer_of`]; the right one is tried first),
+    /// `absorb` takes that instruction, and the other operand is not a constant, removes the
+    /// instruction, pops both operands and returns what `absorb` made of it, the other
+    /// operand's slot, and whether the absorbed operand was the left one.
+    fn absorb_operand<T>(
+        &mut self,
+        absorb: impl Fn(Instr) -> Option<T>,
+    ) -> Option<(T, Slot, bool)> {
         for depth in 0..2 {
-            if let Some(Instr::I32ShlI { a: src, i, .. }) = self.producer_of(depth) {
-                let other = self.stack[self.stack.len() - 2 + depth];
-                if matches!(other.loc, Loc::Const(_)) {
-                    return false;
-                }
-                self.unemit();
-                // The shifted temporary and the other operand, in either order.
-                let a = if depth == 0 {
-                    self.pop();
-                    self.pop_slot()
-                } else {
-                    let a = self.pop_slot();
-                    self.pop();
-                    a
-                };
-                let (b, k) = (src, (i & 31) as u8);
-                self.produce(false, |d| Instr::I32AddShl { k, d, a, b });
-                return true;
+            let Some(taken) = self.producer_of(depth).and_then(&absorb) else { continue };
+            let other = self.stack[self.stack.len() - 2 + depth];
+            if matches!(other.loc, Loc::Const(_)) {
+                return None;
             }
+            self.unemit();
+            let slot = if depth == 0 {
+                self.pop();
+                self.pop_slot()
+            } else {
+                let slot = self.pop_slot();
+                self.pop();
+                slot
+            };
+            return Some((taken, slot, depth == 1));
         }
-        false
+        None
     }
 
     /// Removes the instruction just emitted (it is being fused into the next one).

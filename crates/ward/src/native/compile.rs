@@ -93,7 +93,7 @@ impl CompiledModule {
         let code = CodeMemory::new(&image.code, &image.relocs)?;
         let start = code.at(0) as usize;
         let trap_sites: Box<[u32]> = image.trap_sites.into();
-        let functions_end = image.trampolines.iter().copied().min().unwrap_or(len as u32);
+        let functions_end = functions_end(&image.trampolines, len);
         let registration = signals::register(CodeInfo {
             start,
             end: start + len,
@@ -137,8 +137,7 @@ impl CompiledModule {
     /// The defined function (index among the module's defined functions) whose code holds
     /// address `pc`, if this module's code does.
     pub(super) fn func_at(&self, pc: usize) -> Option<u32> {
-        let start = self.code.at(0) as usize;
-        let offset = u32::try_from(pc.checked_sub(start)?).ok()?;
+        let offset = self.offset_of(pc)?;
         let after = self.funcs.partition_point(|f| *f <= offset);
         // Trampolines follow the functions; a PC past the last function's code is in one, which
         // never accesses memory, so the last function is as good an answer as any there.
@@ -148,7 +147,7 @@ impl CompiledModule {
     /// The defined function whose code holds return address `pc`, if a wasm function of this
     /// module's does (not a trampoline).
     pub(super) fn wasm_func_at(&self, pc: usize) -> Option<u32> {
-        let offset = u32::try_from(pc.checked_sub(self.code.at(0) as usize)?).ok()?;
+        let offset = self.offset_of(pc)?;
         if offset > self.functions_end {
             return None;
         }
@@ -158,8 +157,12 @@ impl CompiledModule {
 
     /// The handlers of the call whose return address is `pc`, if it has any.
     pub(super) fn catch_site(&self, pc: usize) -> Option<&Site> {
-        let offset = u32::try_from(pc.checked_sub(self.code.at(0) as usize)?).ok()?;
-        self.catches.site(offset)
+        self.catches.site(self.offset_of(pc)?)
+    }
+
+    /// The offset in the code of address `pc`, if `pc` is not below the code (nor 4 GiB past).
+    fn offset_of(&self, pc: usize) -> Option<u32> {
+        u32::try_from(pc.checked_sub(self.code.at(0) as usize)?).ok()
     }
 
     /// What the catch table's entries stand for.
@@ -196,6 +199,12 @@ impl CompiledModule {
             vmctx.set_native_entries(i as u32, self.code.at(*entry), self.code.at(*tramp));
         }
     }
+}
+
+/// Where the module's functions end in code of `len` bytes: at its first trampoline (they
+/// follow the functions), or the end if there is none.
+fn functions_end(trampolines: &[u32], len: usize) -> u32 {
+    trampolines.iter().copied().min().unwrap_or(len as u32)
 }
 
 /// Above this many locals plus operand-stack values, a function is register-allocated with
@@ -552,6 +561,8 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
             });
         }
     }
+    let trampolines: Vec<u32> = func_tramp.iter().map(|k| starts[*k] as u32).collect();
+    let functions_end = functions_end(&trampolines, image.len());
     let code = CodeMemory::new(&image, &relocs)?;
     let start = code.at(0) as usize;
     let registration = signals::register(CodeInfo {
@@ -571,11 +582,11 @@ pub(super) fn compile_module(m: &ModuleInner) -> std::result::Result<CompiledMod
         code,
         len: image.len(),
         funcs: starts[..m.bodies.len()].iter().map(|s| *s as u32).collect(),
-        trampolines: func_tramp.iter().map(|k| starts[*k] as u32).collect(),
+        trampolines: trampolines.into(),
         relocs: relocs.into(),
         trap_sites: trap_sites.into(),
         catches,
-        functions_end: starts.get(m.bodies.len()).map_or(image.len(), |s| *s) as u32,
+        functions_end,
         max_frame: parts.iter().map(|p| p.frame).max().unwrap_or(0),
     })
 }

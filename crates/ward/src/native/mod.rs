@@ -259,21 +259,27 @@ pub(crate) fn fallback_reason(module: &ModuleInner) -> Option<&str> {
 /// The instance (store index) and module function index whose native code holds `pc`.
 #[cfg(feature = "native")]
 fn func_at(store: &StoreInner, pc: usize) -> Option<(u32, u32)> {
-    store.instances.iter().enumerate().find_map(|(i, data)| match state(&data.module) {
-        Some(NativeModule::Compiled(c)) => {
-            c.func_at(pc).map(|f| (i as u32, data.module.num_imported_funcs + f))
-        }
-        _ => None,
-    })
+    find_code(store, |c| c.func_at(pc)).map(|(i, _, f)| (i, f))
 }
 
 /// The wasm function (not a trampoline) whose code holds return address `pc`: its store
-/// instance (the first with that module), its module's code and its index among the module's
-/// defined functions.
+/// instance (the first with that module), its module's code and its module function index.
 #[cfg(feature = "native")]
 fn wasm_frame_at(store: &StoreInner, pc: usize) -> Option<(u32, &compile::CompiledModule, u32)> {
+    find_code(store, |c| c.wasm_func_at(pc))
+}
+
+/// The first instance of the store whose module's native code `find` finds a defined function
+/// in: the instance, the code, and that function's module index.
+#[cfg(feature = "native")]
+fn find_code(
+    store: &StoreInner,
+    find: impl Fn(&compile::CompiledModule) -> Option<u32>,
+) -> Option<(u32, &compile::CompiledModule, u32)> {
     store.instances.iter().enumerate().find_map(|(i, data)| match state(&data.module) {
-        Some(NativeModule::Compiled(c)) => c.wasm_func_at(pc).map(|f| (i as u32, c, f)),
+        Some(NativeModule::Compiled(c)) => {
+            find(c).map(|f| (i as u32, c, data.module.num_imported_funcs + f))
+        }
         _ => None,
     })
 }

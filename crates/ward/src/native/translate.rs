@@ -268,8 +268,9 @@ struct Translator<'a, 'f> {
     checkpoint: Option<(Option<Inst>, u32)>,
     sigs: HashMap<u32, SigRef>,
     funcs: HashMap<u32, FuncRef>,
-    /// Signatures of runtime calls, by the number of their parameters' kinds.
-    libcall_sigs: HashMap<(Vec<Type>, Vec<Type>), SigRef>,
+    /// Signatures of runtime calls, by calling convention and their parameters' and results'
+    /// types.
+    libcall_sigs: HashMap<(CallConv, Vec<Type>, Vec<Type>), SigRef>,
     /// Runtime calls imported so far, by their index in `libcalls::addresses()`.
     libcall_refs: HashMap<u32, FuncRef>,
     offset: usize,
@@ -1207,11 +1208,25 @@ impl Translator<'_, '_> {
         returns: &[Type],
         args: &[Value],
     ) -> Vec<Value> {
-        let key = (params.to_vec(), returns.to_vec());
+        let (callee, sig) = self.libcall_callee(addr, self.cx.call_conv, params, returns);
+        let call = self.b.ins().call_indirect(sig, callee, args);
+        self.b.inst_results(call).to_vec()
+    }
+
+    /// The address and signature (in calling convention `conv`) of the runtime call at `addr`,
+    /// each imported into the function once.
+    fn libcall_callee(
+        &mut self,
+        addr: usize,
+        conv: CallConv,
+        params: &[Type],
+        returns: &[Type],
+    ) -> (Value, SigRef) {
+        let key = (conv, params.to_vec(), returns.to_vec());
         let sig = match self.libcall_sigs.get(&key) {
             Some(s) => *s,
             None => {
-                let mut sig = Signature::new(self.cx.call_conv);
+                let mut sig = Signature::new(conv);
                 sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
                 sig.returns.extend(returns.iter().map(|t| AbiParam::new(*t)));
                 let s = self.b.import_signature(sig);
@@ -1240,9 +1255,7 @@ impl Translator<'_, '_> {
                 f
             }
         };
-        let callee = self.b.ins().func_addr(types::I64, callee);
-        let call = self.b.ins().call_indirect(sig, callee, args);
-        self.b.inst_results(call).to_vec()
+        (self.b.ins().func_addr(types::I64, callee), sig)
     }
 
     // ---- bulk memory, segments and tables -------------------------------------------------

@@ -164,10 +164,9 @@ unsafe fn find_handler(
     let mut left = 0u32;
     let mut last = (0, 0);
     loop {
-        let Some((instance, code, def)) = super::wasm_frame_at(store, pc) else {
+        let Some((instance, code, func)) = super::wasm_frame_at(store, pc) else {
             return Unwound::Escaped { func: last.0, instance: last.1 };
         };
-        let func = store.instances[instance as usize].module.num_imported_funcs + def;
         last = (func, instance);
         // A frame replaced by a tail call is no frame in the interpreter: free, no handlers.
         let mut cost = u64::from(!(replaced && left == 0));

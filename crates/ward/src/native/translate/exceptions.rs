@@ -5,16 +5,15 @@
 
 use super::{
     load_slot, slot_offsets, slots, store_slot, trusted, val_type, Frame, Kind, Translator,
-    Unsupported, LIBCALL_NAMESPACE, TRAP, WASM_CONV,
+    Unsupported, TRAP, WASM_CONV,
 };
 use crate::error::TrapCode;
 use crate::native::catch::{CatchKind, Entry};
 use crate::native::{trap_number, unwind, TRAP_EXCEPTION};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    types, AbiParam, Block, BlockArg, ExceptionTableData, ExceptionTableItem, ExceptionTag,
-    ExtFuncData, ExternalName, FuncRef, InstBuilder, SigRef, Signature, Type, UserExternalName,
-    Value,
+    types, Block, BlockArg, ExceptionTableData, ExceptionTableItem, ExceptionTag, FuncRef,
+    InstBuilder, SigRef, Type, Value,
 };
 use wasmparser::{Catch, TryTable};
 
@@ -258,23 +257,14 @@ impl Translator<'_, '_> {
     /// `replaced`: this frame already made way for a tail call (see `check_call_out`), so
     /// leaving it costs no fuel.
     fn throw_exn(&mut self, exn: Value, replaced: bool) {
-        let mut sig = Signature::new(WASM_CONV);
-        sig.params.extend([AbiParam::new(types::I64); 3]);
-        let sig = self.b.import_signature(sig);
-        let index =
-            crate::native::libcalls::index_of(unwind::ward_native_throw as *const () as usize)
-                .expect("the unwinder is a runtime call");
-        let name = self
-            .b
-            .func
-            .declare_imported_user_function(UserExternalName::new(LIBCALL_NAMESPACE, index));
-        let f = self.b.import_function(ExtFuncData {
-            name: ExternalName::user(name),
-            signature: sig,
-            colocated: false,
-            patchable: false,
-        });
-        let addr = self.b.ins().func_addr(types::I64, f);
+        // In the `tail` convention, so that the `try_call`'s exceptional edge clobbers every
+        // register (see `native::unwind`).
+        let (addr, sig) = self.libcall_callee(
+            unwind::ward_native_throw as *const () as usize,
+            WASM_CONV,
+            &[types::I64; 3],
+            &[],
+        );
         let replaced = self.iconst(types::I64, replaced as i64);
         self.emit_call(Callee::Indirect(addr, sig), &[self.vmctx, exn, replaced]);
         let never = self.trap_block(trap_number(TrapCode::Unreachable));

@@ -48,7 +48,7 @@ use std::sync::Arc;
 pub(crate) const MAGIC: [u8; 8] = *b"\0wardaot";
 /// The version of the layout described above; a change to it, to the runtime call list
 /// (`native::libcalls`) or to the native calling conventions needs a new one.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 const HEADER: usize = 32;
 const CRANELIFT_VERSION: &str = "0.135.8";
 /// The version and the build id (a hash of the crate's sources, `build.rs`): two builds of the

@@ -306,13 +306,20 @@ fn compile_one(
 ) -> std::result::Result<Compiled, Unsupported> {
     ctx.clear();
     ctx.func = func;
-    if std::env::var_os("WARD_DUMP_NATIVE").is_some() {
+    // `WARD_DUMP_NATIVE=1` prints each function's IR, `=asm` its machine code as well.
+    let dump = std::env::var_os("WARD_DUMP_NATIVE");
+    if dump.is_some() {
         eprintln!("{}", ctx.func.display());
     }
+    let asm = dump.is_some_and(|d| d == "asm");
+    ctx.set_disasm(asm);
     let name = ctx.func.name.to_string();
     let code = ctx
         .compile(isa, &mut ControlPlane::default())
         .map_err(|e| format!("cranelift could not compile {name}: {:?}", e.inner))?;
+    if let Some(text) = code.vcode.as_ref().filter(|_| asm) {
+        eprintln!("{text}");
+    }
     let frame = code.buffer.frame_layout().map_or(0, |l| l.frame_to_fp_offset) + 16;
     if frame > MAX_FRAME {
         return Err(format!("{name} needs a native frame of {frame} bytes"));

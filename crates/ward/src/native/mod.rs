@@ -53,9 +53,11 @@
 //!
 //! ## Calls, stack and checkpoints
 //!
-//! Every function entry counts the call depth in `VMStoreContext::call_depth` against the
-//! engine's `max_call_depth` (the interpreter's limit, so deep recursion traps at the same
-//! depth), and compares the stack pointer with `stack_limit`, which the driver sets from the
+//! Every native function gets its call depth as a parameter (the trampoline of an entry from the
+//! host passes `VMStoreContext::call_depth`, which the driver sets to 0; a call passes its
+//! caller's depth plus one, a tail call the caller's own, so nothing is written to memory per
+//! call), checks it at entry against the engine's `max_call_depth` (the interpreter's limit, so
+//! deep recursion traps at the same depth), and compares the stack pointer with `stack_limit`, which the driver sets from the
 //! calling thread's stack bounds, keeping room free for one frame (the largest of the store's
 //! native code; frames are at most [`compile::MAX_FRAME`] bytes, larger ones fall back) and
 //! the runtime calls (`stack::reserve`). When

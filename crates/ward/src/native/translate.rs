@@ -91,11 +91,14 @@ pub(super) fn val_type(t: ValType) -> Result<Type, Unsupported> {
     })
 }
 
-/// The native signature of a wasm function type: `(vmctx, [results area,] params...)`, one
-/// result in a register, several through the area (8-byte slots, see [`slot_offsets`]).
+/// The native signature of a wasm function type: `(vmctx, depth, [results area,] params...)`,
+/// one result in a register, several through the area (8-byte slots, see [`slot_offsets`]).
+/// `depth` (an `i32`) is the callee's call depth: the number of native wasm frames below it in
+/// the current entry from the host.
 pub(super) fn wasm_signature(ty: &FuncType) -> Result<Signature, Unsupported> {
     let mut sig = Signature::new(WASM_CONV);
     sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(types::I32));
     if ty.results().len() > 1 {
         sig.params.push(AbiParam::new(types::I64));
     }
@@ -252,8 +255,10 @@ struct Translator<'a, 'f> {
     vmctx: Value,
     /// The store context.
     vs: Value,
-    /// The call depth at entry, restored on return.
+    /// This function's call depth (its `depth` parameter), which a tail call passes on.
     depth: Value,
+    /// The call depth of the functions this one calls (`depth + 1`).
+    callee_depth: Value,
     memory: Option<Memory>,
     /// The results area of a function with several results.
     results_area: Option<Value>,
@@ -321,8 +326,9 @@ pub(super) fn translate(
     b.seal_block(entry);
     let params = b.block_params(entry).to_vec();
     let vmctx = params[0];
-    let results_area = (results.len() > 1).then(|| params[1]);
-    let first_param = if results.len() > 1 { 2 } else { 1 };
+    let depth = params[1];
+    let results_area = (results.len() > 1).then(|| params[2]);
+    let first_param = if results.len() > 1 { 3 } else { 2 };
 
     let mut locals = Vec::with_capacity(local_types.len());
     for (i, t) in local_types.iter().enumerate() {
@@ -337,7 +343,6 @@ pub(super) fn translate(
     for r in &results {
         b.append_block_param(exit, *r);
     }
-    let depth = b.ins().load(types::I32, trusted(), vs, CALL_DEPTH);
     let mut t = Translator {
         cx,
         b,
@@ -350,6 +355,7 @@ pub(super) fn translate(
         vmctx,
         vs,
         depth,
+        callee_depth: depth,
         memory: None,
         results_area,
         results: results.clone(),
@@ -404,7 +410,8 @@ pub(super) fn translate(
 
 /// The array-call trampoline for functions of type `ty`: `extern "C" fn(vmctx, values,
 /// callee)` reads the arguments from `values` (8-byte slots), calls `callee` with Ward's native
-/// convention and writes the results back (zero-extended to 8 bytes).
+/// convention (at the call depth in the store context) and writes the results back
+/// (zero-extended to 8 bytes).
 pub(super) fn trampoline(
     cx: &ModuleCx<'_>,
     ty: &FuncType,
@@ -423,7 +430,10 @@ pub(super) fn trampoline(
     b.seal_block(entry);
     let p = b.block_params(entry).to_vec();
     let (vmctx, values, callee) = (p[0], p[1], p[2]);
-    let mut args = vec![vmctx];
+    // The callee starts counting calls at the store's `call_depth` (the driver sets it).
+    let vs = b.ins().load(types::I64, readonly(), vmctx, STORE_OFFSET);
+    let depth = b.ins().load(types::I32, trusted(), vs, CALL_DEPTH);
+    let mut args = vec![vmctx, depth];
     let params: Vec<Type> = ty.params().iter().map(|t| val_type(*t)).collect::<Result<_, _>>()?;
     let results: Vec<Type> = ty.results().iter().map(|t| val_type(*t)).collect::<Result<_, _>>()?;
     let area = results_area(&mut b, &results);
@@ -544,8 +554,7 @@ impl Translator<'_, '_> {
         let max = self.iconst(types::I32, self.cx.max_depth as i64);
         let deep = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, self.depth, max);
         self.trap_if(deep, TrapCode::StackOverflow);
-        let one_more = self.b.ins().iadd_imm_u(self.depth, 1);
-        self.b.ins().store(trusted(), one_more, self.vs, CALL_DEPTH);
+        self.callee_depth = self.b.ins().iadd_imm_u(self.depth, 1);
         let sp = self.b.ins().get_stack_pointer(types::I64);
         let limit = self.b.ins().load(types::I64, trusted(), self.vs, STACK_LIMIT);
         let low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
@@ -683,11 +692,10 @@ impl Translator<'_, '_> {
         }
     }
 
-    /// The exit block: restores the call depth and returns the results.
+    /// The exit block: returns the results.
     fn finish_exit(&mut self, exit: Block) {
         self.b.switch_to_block(exit);
         self.b.seal_block(exit);
-        self.b.ins().store(trusted(), self.depth, self.vs, CALL_DEPTH);
         let values = self.b.block_params(exit).to_vec();
         match self.results_area {
             Some(area) => {
@@ -1000,7 +1008,7 @@ impl Translator<'_, '_> {
     ) -> Result<(Vec<Value>, Option<ResultsArea>), Unsupported> {
         let n = ty.params().len();
         let wasm_args = self.stack.split_off(self.stack.len() - n);
-        let mut args = vec![callee_vmctx];
+        let mut args = vec![callee_vmctx, self.callee_depth];
         let results: Vec<Type> =
             ty.results().iter().map(|t| val_type(*t)).collect::<Result<_, _>>()?;
         let area = results_area(&mut self.b, &results).map(|(slot, at)| {
@@ -1129,7 +1137,7 @@ impl Translator<'_, '_> {
         self.b.switch_to_block(native);
         self.b.seal_block(native);
         let callee_vmctx = self.b.ins().load(types::I64, trusted(), record, REC_VMCTX);
-        let mut args = vec![callee_vmctx];
+        let mut args = vec![callee_vmctx, self.callee_depth];
         let area = results_area(&mut self.b, &result_types).map(|(slot, at)| {
             let addr = self.b.ins().stack_addr(types::I64, slot, 0);
             args.push(addr);

@@ -17,9 +17,9 @@
 //! - a call with handlers: the caller's context is read from the slot the catch table names,
 //!   and the clauses are tried innermost first against the instance's tag identities. A match
 //!   resumes at the clause's handler block ([`ward_native_resume`]: stack pointer, frame
-//!   pointer, the reference in `rax` as Cranelift's exception payload), with the call depth
-//!   lowered by the frames left; the block copies the payload out (`exn_take`) and branches to
-//!   the clause's label.
+//!   pointer, the reference in `rax` as Cranelift's exception payload; the handler's frame
+//!   still holds its own call depth, a parameter); the block copies the payload out
+//!   (`exn_take`) and branches to the clause's label.
 //! - a return address outside wasm functions (the array-call trampoline of the innermost native
 //!   entry): the exception leaves native code. It is recorded in the store context and the
 //!   frames are abandoned as for a trap (`signals::raise`); the driver returns it as an
@@ -147,8 +147,7 @@ unsafe extern "C" fn unwind_from(
 
 /// Walks the wasm frames from call site `pc` of frame `fp` outwards to the first handler of
 /// `exn`, charging fuel and checking interruption per frame as the interpreter does (nothing for
-/// the first frame if it was `replaced` by a tail call); lowers the call depth by the frames
-/// left when it finds one.
+/// the first frame if it was `replaced` by a tail call).
 ///
 /// # Safety
 /// As [`unwind_from`].
@@ -161,7 +160,7 @@ unsafe fn find_handler(
 ) -> Unwound {
     let exn_tag = store.exns.get(exn).tag;
     let fuel = store.engine.config().consume_fuel;
-    let mut left = 0u32;
+    let mut first = true;
     let mut last = (0, 0);
     loop {
         let Some((instance, code, func)) = super::wasm_frame_at(store, pc) else {
@@ -169,7 +168,7 @@ unsafe fn find_handler(
         };
         last = (func, instance);
         // A frame replaced by a tail call is no frame in the interpreter: free, no handlers.
-        let mut cost = u64::from(!(replaced && left == 0));
+        let mut cost = u64::from(!(replaced && first));
         let mut handler = None;
         if let Some(site) = code.catch_site(pc) {
             let sp = fp - site.frame as usize;
@@ -206,10 +205,9 @@ unsafe fn find_handler(
             return Unwound::Trap { code: TrapCode::Interrupted, func, instance };
         }
         if let Some(h) = handler {
-            store.vm.call_depth -= left;
             return h;
         }
-        left += 1;
+        first = false;
         // SAFETY: `fp` is the frame pointer of a live native frame (Cranelift keeps frame
         // pointers): its saved caller frame pointer is at `fp` and its return address above.
         unsafe {

@@ -112,8 +112,9 @@ pub(crate) struct VMStoreContext {
     pub(crate) trap: u32,
     /// With `trap`: the module function index of the function that trapped.
     pub(crate) trap_func: u32,
-    /// Native calls active in the current native call from the host, checked at every native
-    /// function entry against the engine's maximum call depth.
+    /// The call depth the outermost function of a native call from the host starts at (the
+    /// array-call trampoline passes it on; each native function gets its depth as a parameter
+    /// and checks it against the engine's maximum call depth at entry).
     pub(crate) call_depth: u32,
     /// With `trap`: the store index of the instance whose function trapped.
     pub(crate) trap_instance: u32,

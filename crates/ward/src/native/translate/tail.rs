@@ -3,28 +3,23 @@
 //! Wasm functions call each other in Cranelift's `tail` convention, so a tail call to native
 //! code (of this module or any other, through a record) is a Cranelift `return_call`: the
 //! caller's frame is replaced, and a chain of tail calls runs in constant native stack. The
-//! caller gives back its call depth first (the callee counts itself in again) and passes its
+//! callee gets the caller's own call depth (it takes the caller's place) and the caller's
 //! own results area, since the callee has the caller's results. A callee without native code
 //! (a host function, an interpreted function) is called through the embedding layer as by
 //! `call`, and its results returned: that call returns before the caller does, so the stack
 //! stays bounded. Fuel is charged at the interpreter's checkpoints as for any operator.
 
-use super::{trusted, val_type, Translator, Unsupported, CALL_DEPTH, REC_NATIVE, REC_VMCTX};
+use super::{trusted, val_type, Translator, Unsupported, REC_NATIVE, REC_VMCTX};
 use crate::error::TrapCode;
 use crate::types::FuncType;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, BlockArg, InstBuilder, SigRef, Type, Value};
 
 impl Translator<'_, '_> {
-    /// Gives back this function's call depth before its frame is replaced.
-    fn leave(&mut self) {
-        self.b.ins().store(trusted(), self.depth, self.vs, CALL_DEPTH);
-    }
-
-    /// The callee's native arguments: its context, this function's results area (if any),
-    /// then `wasm_args`.
+    /// The callee's native arguments: its context, this function's call depth (the callee
+    /// replaces it), this function's results area (if any), then `wasm_args`.
     fn tail_args(&self, callee_vmctx: Value, wasm_args: &[Value]) -> Vec<Value> {
-        let mut args = vec![callee_vmctx];
+        let mut args = vec![callee_vmctx, self.depth];
         args.extend(self.results_area);
         args.extend_from_slice(wasm_args);
         args
@@ -39,7 +34,6 @@ impl Translator<'_, '_> {
         let callee = self.func_ref(func)?;
         let wasm_args = self.stack.split_off(self.stack.len() - ty.params().len());
         let args = self.tail_args(self.vmctx, &wasm_args);
-        self.leave();
         self.b.ins().return_call(callee, &args);
         self.reachable = false;
         Ok(())
@@ -85,7 +79,6 @@ impl Translator<'_, '_> {
         self.b.seal_block(native);
         let callee_vmctx = self.b.ins().load(types::I64, trusted(), record, REC_VMCTX);
         let args = self.tail_args(callee_vmctx, &wasm_args);
-        self.leave();
         self.b.ins().return_call_indirect(sig, entry, &args);
 
         self.b.switch_to_block(out);

@@ -105,10 +105,22 @@ SMT_PROBLEMS = [
 ]
 
 
-def c_programs() -> list[Program]:
+# With --long, each C program is given this argument: about four times its default work, so
+# that start-up (a JIT's compilation, the Wasmtime stand-in's Python) weighs little in the time.
+# strings only 1.5x: from scale 20 on, even its gcc build does not finish (its text generator
+# loops).
+LONG_ARGS = {
+    "fib": "43", "loops": "64", "interp": "12", "nbody": "2800000", "matmul": "640",
+    "sha256": "20", "memops": "24000000", "sort": "24", "malloc": "32000000", "strings": "15",
+    "simd": "12000", "fnptr": "64", "sieve": "80000000",
+}
+
+
+def c_programs(long: bool = False) -> list[Program]:
     progs = []
     for name, what in C_PROGRAMS:
-        progs.append(Program(name=name, kind="c", wasm=WASM_DIR / f"{name}.wasm",
+        args = [LONG_ARGS[name]] if long else []
+        progs.append(Program(name=name, kind="c", wasm=WASM_DIR / f"{name}.wasm", args=args,
                              native=NATIVE_DIR / name, what=what))
     return progs
 
@@ -1068,6 +1080,8 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=300, help="seconds before a run is killed (default 300)")
     ap.add_argument("--startup-runs", type=int, default=10, help="runs of hello.wasm (default 10)")
     ap.add_argument("--no-startup", action="store_true", help="skip the start-up section")
+    ap.add_argument("--long", action="store_true",
+                    help="run the C programs with about 4x their default work (see LONG_ARGS)")
     ap.add_argument("--skip-huge", action="store_true",
                     help="skip Yosys (68 MB module; Wasmtime needs ~2 min to compile it uncached)")
     ap.add_argument("--no-fetch", action="store_true", help="use only real programs already in benches/.cache")
@@ -1093,7 +1107,7 @@ def main() -> int:
                 return True
         return False
 
-    cprogs = [p for p in c_programs() if wanted(p.name)]
+    cprogs = [p for p in c_programs(args.long) if wanted(p.name)]
     want_real_names = [f"boolector-{n}" for n, _ in SMT_PROBLEMS] + [
         "flite", "cpython-hello", "cpython-bench", "quickjs-bench", "yosys-synth"]
     need_real = any(wanted(n) for n in want_real_names) or (not args.no_startup and not selected)

@@ -58,13 +58,16 @@ mod host;
 mod http;
 mod http_types;
 mod io;
+mod sockets;
 mod table;
+mod wait;
 
 pub use ctx::{DirAccess, OutputPipe, WasiP2Ctx, WasiP2CtxBuilder};
 pub use host::VERSION;
 pub use http::{
     is_incoming_handler, HandleError, HttpProxy, HttpRequest, HttpResponse, INCOMING_HANDLER,
 };
+pub use sockets::policy::{PatternError, SocketAddrPattern};
 
 use host::{resource_type, HttpTypes, Reg, Types};
 use std::sync::Arc;
@@ -125,12 +128,21 @@ fn add_command<T: 'static>(
             outgoing_body: ty("outgoing-body"),
             future_incoming_response: ty("future-incoming-response"),
         },
+        sockets: sockets::SocketTypes {
+            network: ty("network"),
+            tcp_socket: ty("tcp-socket"),
+            udp_socket: ty("udp-socket"),
+            incoming_datagrams: ty("incoming-datagram-stream"),
+            outgoing_datagrams: ty("outgoing-datagram-stream"),
+            resolve_stream: ty("resolve-address-stream"),
+        },
     });
     let mut r = Reg { linker, get: get_ctx, types: types.clone() };
     io::add_io(&mut r)?;
     io::add_cli(&mut r)?;
     io::add_clocks_random(&mut r)?;
     fs::add_fs(&mut r)?;
+    sockets::add_sockets(&mut r)?;
     Ok(types)
 }
 

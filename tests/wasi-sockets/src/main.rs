@@ -245,19 +245,35 @@ fn misuse() -> i32 {
     show("send a 70000-byte datagram", out.send(&[huge]));
     drop((inc, out));
     let (inc, out) = u.stream(None).expect("streams again");
-    for _ in 0..3 {
+    // 20 datagrams to itself, each permitted by check-send; then receive asks for all it can.
+    let mut sent = 0;
+    while sent < 20 {
         let d = OutgoingDatagram { data: b"to myself".to_vec(), remote_address: Some(local) };
-        let permit = out.check_send().unwrap_or(0);
-        show("send to myself", out.send(&[d][..permit.min(1) as usize]));
-    }
-    inc.subscribe().block();
-    match inc.receive(u64::MAX) {
-        Ok(l) => {
-            let sizes: Vec<usize> = l.iter().map(|d| d.data.len()).collect();
-            say(format!("received {} datagrams of {sizes:?} bytes", l.len()));
+        if out.check_send().unwrap_or(0) > 0 && out.send(&[d]) == Ok(1) {
+            sent += 1;
+        } else {
+            out.subscribe().block();
         }
-        Err(e) => say(format!("receive: {}", e.name())),
     }
+    say(format!("sent {sent} datagrams to myself"));
+    let mut batches = Vec::new();
+    let mut total = 0;
+    while total < 20 {
+        inc.subscribe().block();
+        match inc.receive(u64::MAX) {
+            Ok(l) => {
+                total += l.len();
+                assert!(l.iter().all(|d| d.data == b"to myself"));
+                assert!(l.iter().all(|d| format!("{:?}", d.remote_address) == format!("{local:?}")));
+                batches.push(l.len());
+            }
+            Err(e) => {
+                say(format!("receive: {}", e.name()));
+                break;
+            }
+        }
+    }
+    say(format!("received them in batches of {batches:?} with receive(u64::MAX)"));
     show(
         "lookup of an invalid name",
         wasi::sockets::ip_name_lookup::resolve_addresses(&net, "not a name").map(|_| ()),

@@ -127,7 +127,7 @@ impl Default for WasiP2CtxBuilder {
 
 impl WasiP2CtxBuilder {
     /// Nothing granted: no arguments, no environment, empty stdin, output discarded, no
-    /// directories, no outgoing HTTP requests, the OS random generator.
+    /// directories, no network, no outgoing HTTP requests, the OS random generator.
     pub fn new() -> WasiP2CtxBuilder {
         WasiP2CtxBuilder {
             args: Vec::new(),

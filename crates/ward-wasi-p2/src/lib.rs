@@ -10,11 +10,29 @@
 //! | `wasi:clocks` | `wall-clock`, `monotonic-clock` |
 //! | `wasi:random` | `random`, `insecure`, `insecure-seed` |
 //! | `wasi:filesystem` | `types`, `preopens` |
+//! | `wasi:sockets` | `network`, `instance-network`, `tcp`, `tcp-create-socket`, `udp`, `udp-create-socket`, `ip-name-lookup` |
 //! | `wasi:http` | `types`, `outgoing-handler` (with [`add_proxy_to_linker`] only) |
 //!
 //! They are defined at version [`VERSION`]; the linker serves any semver-compatible `0.2.x`
-//! import with them. `wasi:sockets` is not provided: a component importing it fails to
-//! instantiate with an error naming the import.
+//! import with them. A component importing anything else fails to instantiate with an error
+//! naming the import.
+//!
+//! `wasi:sockets` reaches the network only as far as the context grants, and nothing by
+//! default: [`WasiP2CtxBuilder::allow_tcp_connect`], [`allow_tcp_listen`],
+//! [`allow_udp_bind`] and [`allow_udp_send`] take a [`SocketAddrPattern`] (an IP address or
+//! CIDR block and a port, port range or `*`), [`allow_ip_name_lookup`] the host's resolver,
+//! [`inherit_network`] all of it. Each address is checked before any host call; a refusal is
+//! `error-code.access-denied`. Sockets are non-blocking host sockets, at most
+//! [`max_sockets`] at once (default 1024; `new-socket-limit` past it), and every wait
+//! (`poll`, `pollable.block`, blocking stream calls) ends with an `Interrupted` trap when the
+//! store is interrupted. TCP streams are the ordinary `wasi:io` streams.
+//!
+//! [`allow_tcp_listen`]: WasiP2CtxBuilder::allow_tcp_listen
+//! [`allow_udp_bind`]: WasiP2CtxBuilder::allow_udp_bind
+//! [`allow_udp_send`]: WasiP2CtxBuilder::allow_udp_send
+//! [`allow_ip_name_lookup`]: WasiP2CtxBuilder::allow_ip_name_lookup
+//! [`inherit_network`]: WasiP2CtxBuilder::inherit_network
+//! [`max_sockets`]: WasiP2CtxBuilder::max_sockets
 //!
 //! A `wasi:http/proxy` component (one exporting `wasi:http/incoming-handler`) is linked with
 //! [`add_proxy_to_linker`] and called with [`HttpProxy::handle`]: the request and its body are
@@ -77,7 +95,7 @@ use ward_component::{Error, Instance, Linker, Result, Val};
 pub const RUN_INTERFACE: &str = "wasi:cli/run";
 
 /// Defines the WASI 0.2 interfaces of a command in `linker` (all of the table above but
-/// `wasi:http`). `get_ctx` finds the [`WasiP2Ctx`] in the store's data. `wasi:cli/exit` makes
+/// `wasi:http`; `wasi:sockets` included). `get_ctx` finds the [`WasiP2Ctx`] in the store's data. `wasi:cli/exit` makes
 /// the running call return `Err(Error::Wasm(ward::Error::Exit(code)))`.
 pub fn add_to_linker<T: 'static>(
     linker: &mut Linker<T>,

@@ -217,12 +217,49 @@ pub(crate) fn buffer_size(v: u64) -> NetResult<usize> {
 /// The largest socket buffer a guest may ask for.
 pub(crate) const MAX_BUFFER: usize = 4 << 20;
 
+/// A TCP or UDP socket object: how to find it, its host descriptor and family.
+pub(crate) trait Socket: Sized {
+    fn get(ctx: &mut WasiP2Ctx, rep: u32) -> Result<&mut Self>;
+    fn fd(&self) -> BorrowedFd<'_>;
+    fn family(&self) -> Family;
+}
+
 /// Calls `f` with the host descriptor and family of socket `rep` (or fails as a wrong handle).
 pub(crate) type WithFd = fn(
     &mut WasiP2Ctx,
     u32,
     &mut dyn FnMut(BorrowedFd<'_>, Family) -> Result<Option<Val>>,
 ) -> Result<Option<Val>>;
+
+/// The [`WithFd`] of socket kind `S`.
+pub(crate) fn with_fd<S: Socket>(
+    ctx: &mut WasiP2Ctx,
+    rep: u32,
+    f: &mut dyn FnMut(BorrowedFd<'_>, Family) -> Result<Option<Val>>,
+) -> Result<Option<Val>> {
+    let s = S::get(ctx, rep)?;
+    f(s.fd(), s.family())
+}
+
+/// The checks and host call of `start-bind` once the socket's state allows it: the address
+/// (see [`network::check_local`]), then the grant, then the bind (`reuse`: with
+/// `SO_REUSEADDR`, which the WIT asks of TCP).
+pub(crate) fn bind(
+    fd: BorrowedFd<'_>,
+    family: Family,
+    addr: std::net::SocketAddr,
+    allowed: bool,
+    reuse: bool,
+) -> NetResult<()> {
+    network::check_local(family, addr)?;
+    if !allowed {
+        return Err(ErrorCode::AccessDenied);
+    }
+    if reuse {
+        rustix::net::sockopt::set_socket_reuseaddr(fd, true).map_err(ErrorCode::from_errno)?;
+    }
+    rustix::net::bind(fd, &addr).map_err(ErrorCode::from_errno)
+}
 
 /// Defines `[method]RES.NAME` for the buffer-size and hop-limit options of a socket kind
 /// (`hop` names the hop-limit option), given how to reach its descriptor.
@@ -284,6 +321,44 @@ where
         })?;
     }
     Ok(())
+}
+
+/// A `finish-*` call: `from` (the operation's started state) becomes `to`; any other state
+/// answers `not-in-progress`.
+pub(crate) fn finish_step<S: PartialEq + Copy>(
+    state: &mut S,
+    from: S,
+    to: S,
+) -> Result<Option<Val>> {
+    if *state != from {
+        return unit_result(Err(ErrorCode::NotInProgress));
+    }
+    *state = to;
+    unit_result(Ok(()))
+}
+
+/// `local-address` of a socket that is `bound` (or `invalid-state`).
+pub(crate) fn local_address(bound: bool, fd: BorrowedFd<'_>) -> Result<Option<Val>> {
+    if !bound {
+        return network::net_result(Err(ErrorCode::InvalidState));
+    }
+    let r = rustix::net::getsockname(fd).map_err(ErrorCode::from_errno);
+    network::net_result(r.and_then(network::from_host).map(|a| Some(network::addr_val(a))))
+}
+
+/// The answer of `create-*-socket`: the new socket resource, or why there is none.
+pub(crate) fn created(
+    ctx: &mut WasiP2Ctx,
+    ty: &ResourceType,
+    made: NetResult<SocketObject>,
+) -> Result<Option<Val>> {
+    match made {
+        Ok(o) => {
+            let v = push(ctx, ty, o)?;
+            network::net_result(Ok(Some(v)))
+        }
+        Err(code) => network::net_result(Err(code)),
+    }
 }
 
 /// `result<_, error-code>` as a value.

@@ -146,11 +146,25 @@ pub(crate) struct TcpSocket {
     backlog: u32,
 }
 
-fn socket(ctx: &mut WasiP2Ctx, rep: u32) -> Result<&mut TcpSocket> {
-    match super::object(ctx, rep) {
-        Some(SocketObject::Tcp(s)) => Ok(s),
-        _ => Err(wrong("tcp-socket")),
+impl super::Socket for TcpSocket {
+    fn get(ctx: &mut WasiP2Ctx, rep: u32) -> Result<&mut TcpSocket> {
+        match super::object(ctx, rep) {
+            Some(SocketObject::Tcp(s)) => Ok(s),
+            _ => Err(wrong("tcp-socket")),
+        }
     }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.shared.fd()
+    }
+
+    fn family(&self) -> Family {
+        self.family
+    }
+}
+
+fn socket(ctx: &mut WasiP2Ctx, rep: u32) -> Result<&mut TcpSocket> {
+    <TcpSocket as super::Socket>::get(ctx, rep)
 }
 
 /// The streams of a connected socket.
@@ -171,14 +185,8 @@ fn start_bind(ctx: &mut WasiP2Ctx, p: &[Val]) -> Result<NetResult<()>> {
             st if st.in_progress() => return Err(ErrorCode::ConcurrencyConflict),
             _ => return Err(ErrorCode::InvalidState),
         }
-        network::check_local(s.family, addr)?;
-        if !allowed {
-            return Err(ErrorCode::AccessDenied);
-        }
         // The WIT: a recently closed socket's TIME_WAIT must not stop a bind.
-        rustix::net::sockopt::set_socket_reuseaddr(s.shared.fd(), true)
-            .map_err(ErrorCode::from_errno)?;
-        rustix::net::bind(s.shared.fd(), &addr).map_err(ErrorCode::from_errno)?;
+        super::bind(s.shared.fd(), s.family, addr, allowed, true)?;
         s.state = State::BindStarted;
         Ok(())
     })())
@@ -279,11 +287,8 @@ fn accept(ctx: &mut WasiP2Ctx, ty: &Types, p: &[Val]) -> Result<Option<Val>> {
 
 fn local_address(ctx: &mut WasiP2Ctx, p: &[Val]) -> Result<Option<Val>> {
     let s = socket(ctx, arg_rep(p, 0)?)?;
-    if matches!(s.state, State::Unbound | State::BindStarted | State::Closed) {
-        return net_result(Err(ErrorCode::InvalidState));
-    }
-    let r = rustix::net::getsockname(s.shared.fd()).map_err(ErrorCode::from_errno);
-    net_result(r.and_then(network::from_host).map(|a| Some(addr_val(a))))
+    let bound = !matches!(s.state, State::Unbound | State::BindStarted | State::Closed);
+    super::local_address(bound, s.shared.fd())
 }
 
 fn remote_address(ctx: &mut WasiP2Ctx, p: &[Val]) -> Result<Option<Val>> {
@@ -352,15 +357,6 @@ fn keepalive_secs(nanos: u64) -> NetResult<Duration> {
     }
     let secs = nanos.div_ceil(1_000_000_000).clamp(1, MAX_KEEPALIVE_SECS);
     Ok(Duration::from_secs(secs))
-}
-
-fn with_fd(
-    ctx: &mut WasiP2Ctx,
-    rep: u32,
-    f: &mut dyn FnMut(BorrowedFd<'_>, Family) -> Result<Option<Val>>,
-) -> Result<Option<Val>> {
-    let s = socket(ctx, rep)?;
-    f(s.shared.fd(), s.family)
 }
 
 // --- streams -------------------------------------------------------------------------------
@@ -474,43 +470,44 @@ where
     r.resource(CREATE, "tcp-socket", &s.tcp_socket)?;
     r.func(CREATE, "create-tcp-socket", |ctx, ty, p| {
         let family = Family::arg(p, 0)?;
-        let sock = match HostSocket::open(&ctx.net, family, SocketType::STREAM) {
-            Ok(sock) => sock,
-            Err(code) => return net_result(Err(code)),
-        };
-        let shared = TcpShared::new(sock, PHASE_READY);
         let backlog = ctx.net.policy.limits.max_backlog;
-        let sock = TcpSocket { family, state: State::Unbound, shared, backlog };
-        let v = push(ctx, &ty.sockets.tcp_socket, SocketObject::Tcp(Box::new(sock)))?;
-        net_result(Ok(Some(v)))
+        let made = HostSocket::open(&ctx.net, family, SocketType::STREAM).map(|sock| {
+            let shared = TcpShared::new(sock, PHASE_READY);
+            SocketObject::Tcp(Box::new(TcpSocket {
+                family,
+                state: State::Unbound,
+                shared,
+                backlog,
+            }))
+        });
+        super::created(ctx, &ty.sockets.tcp_socket, made)
     })?;
 
-    r.resource(TCP, "input-stream", &t.input)?;
-    r.resource(TCP, "output-stream", &t.output)?;
-    r.resource(TCP, "pollable", &t.pollable)?;
-    r.resource(TCP, "network", &s.network)?;
-    r.resource(TCP, "tcp-socket", &s.tcp_socket)?;
+    let resources = [
+        ("input-stream", &t.input),
+        ("output-stream", &t.output),
+        ("pollable", &t.pollable),
+        ("network", &s.network),
+        ("tcp-socket", &s.tcp_socket),
+    ];
+    for (name, ty) in resources {
+        r.resource(TCP, name, ty)?;
+    }
     let m = |name: &str| format!("[method]tcp-socket.{name}");
     r.func(TCP, &m("start-bind"), |ctx, _, p| unit_result(start_bind(ctx, p)?))?;
     r.func(TCP, &m("finish-bind"), |ctx, _, p| {
         let s = socket(ctx, arg_rep(p, 0)?)?;
-        if s.state != State::BindStarted {
-            return unit_result(Err(ErrorCode::NotInProgress));
-        }
-        s.state = State::Bound;
-        unit_result(Ok(()))
+        super::finish_step(&mut s.state, State::BindStarted, State::Bound)
     })?;
     r.func(TCP, &m("start-connect"), |ctx, _, p| unit_result(start_connect(ctx, p)?))?;
     r.func(TCP, &m("finish-connect"), finish_connect)?;
     r.func(TCP, &m("start-listen"), |ctx, _, p| unit_result(start_listen(ctx, p)?))?;
     r.func(TCP, &m("finish-listen"), |ctx, _, p| {
         let s = socket(ctx, arg_rep(p, 0)?)?;
-        if s.state != State::ListenStarted {
-            return unit_result(Err(ErrorCode::NotInProgress));
+        if s.state == State::ListenStarted {
+            s.shared.phase.store(PHASE_LISTENING, Ordering::SeqCst);
         }
-        s.state = State::Listening;
-        s.shared.phase.store(PHASE_LISTENING, Ordering::SeqCst);
-        unit_result(Ok(()))
+        super::finish_step(&mut s.state, State::ListenStarted, State::Listening)
     })?;
     r.func(TCP, &m("accept"), accept)?;
     r.func(TCP, &m("local-address"), |ctx, _, p| local_address(ctx, p))?;
@@ -530,7 +527,7 @@ where
 
     use rustix::net::sockopt as so;
     r.func(TCP, &m("keep-alive-enabled"), |ctx, _, p| {
-        with_fd(ctx, arg_rep(p, 0)?, &mut |fd, _| {
+        super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
             super::option_result(so::socket_keepalive(fd), Val::Bool)
         })
     })?;
@@ -539,33 +536,35 @@ where
             Some(Val::Bool(b)) => *b,
             _ => return Err(bad_arg(1, "bool")),
         };
-        with_fd(ctx, arg_rep(p, 0)?, &mut |fd, _| {
+        super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
             unit_result(so::set_socket_keepalive(fd, on).map_err(ErrorCode::from_errno))
         })
     })?;
     let nanos = |d: Duration| Val::U64(d.as_nanos().min(u128::from(u64::MAX)) as u64);
     r.func(TCP, &m("keep-alive-idle-time"), move |ctx, _, p| {
-        with_fd(ctx, arg_rep(p, 0)?, &mut |fd, _| super::option_result(so::tcp_keepidle(fd), nanos))
+        super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
+            super::option_result(so::tcp_keepidle(fd), nanos)
+        })
     })?;
     r.func(TCP, &m("set-keep-alive-idle-time"), |ctx, _, p| {
         let d = keepalive_secs(arg_u64(p, 1)?);
-        with_fd(ctx, arg_rep(p, 0)?, &mut |fd, _| {
+        super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
             unit_result(d.and_then(|d| so::set_tcp_keepidle(fd, d).map_err(ErrorCode::from_errno)))
         })
     })?;
     r.func(TCP, &m("keep-alive-interval"), move |ctx, _, p| {
-        with_fd(ctx, arg_rep(p, 0)?, &mut |fd, _| {
+        super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
             super::option_result(so::tcp_keepintvl(fd), nanos)
         })
     })?;
     r.func(TCP, &m("set-keep-alive-interval"), |ctx, _, p| {
         let d = keepalive_secs(arg_u64(p, 1)?);
-        with_fd(ctx, arg_rep(p, 0)?, &mut |fd, _| {
+        super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
             unit_result(d.and_then(|d| so::set_tcp_keepintvl(fd, d).map_err(ErrorCode::from_errno)))
         })
     })?;
     r.func(TCP, &m("keep-alive-count"), |ctx, _, p| {
-        with_fd(ctx, arg_rep(p, 0)?, &mut |fd, _| {
+        super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
             super::option_result(so::tcp_keepcnt(fd), Val::U32)
         })
     })?;
@@ -574,7 +573,7 @@ where
             Some(Val::U32(n)) => *n,
             _ => return Err(bad_arg(1, "u32")),
         };
-        with_fd(ctx, arg_rep(p, 0)?, &mut |fd, _| {
+        super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
             if n == 0 {
                 return unit_result(Err(ErrorCode::InvalidArgument));
             }
@@ -582,6 +581,6 @@ where
             unit_result(so::set_tcp_keepcnt(fd, n).map_err(ErrorCode::from_errno))
         })
     })?;
-    super::add_common_options(r, TCP, "tcp-socket", "hop-limit", with_fd)?;
+    super::add_common_options(r, TCP, "tcp-socket", "hop-limit", super::with_fd::<TcpSocket>)?;
     Ok(())
 }

@@ -76,11 +76,25 @@ pub(crate) struct OutgoingDatagrams {
     permit: u64,
 }
 
-fn socket(ctx: &mut WasiP2Ctx, rep: u32) -> Result<&mut UdpSocket> {
-    match super::object(ctx, rep) {
-        Some(SocketObject::Udp(s)) => Ok(s),
-        _ => Err(wrong("udp-socket")),
+impl super::Socket for UdpSocket {
+    fn get(ctx: &mut WasiP2Ctx, rep: u32) -> Result<&mut UdpSocket> {
+        match super::object(ctx, rep) {
+            Some(SocketObject::Udp(s)) => Ok(s),
+            _ => Err(wrong("udp-socket")),
+        }
     }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.shared.fd()
+    }
+
+    fn family(&self) -> Family {
+        self.family
+    }
+}
+
+fn socket(ctx: &mut WasiP2Ctx, rep: u32) -> Result<&mut UdpSocket> {
+    <UdpSocket as super::Socket>::get(ctx, rep)
 }
 
 fn incoming(ctx: &mut WasiP2Ctx, rep: u32) -> Result<&mut IncomingDatagrams> {
@@ -116,11 +130,7 @@ fn start_bind(ctx: &mut WasiP2Ctx, p: &[Val]) -> Result<NetResult<()>> {
             State::BindStarted => return Err(ErrorCode::ConcurrencyConflict),
             State::Bound => return Err(ErrorCode::InvalidState),
         }
-        network::check_local(s.family, addr)?;
-        if !allowed {
-            return Err(ErrorCode::AccessDenied);
-        }
-        rustix::net::bind(s.shared.fd(), &addr).map_err(ErrorCode::from_errno)?;
+        super::bind(s.shared.fd(), s.family, addr, allowed, false)?;
         s.state = State::BindStarted;
         Ok(())
     })())
@@ -278,15 +288,6 @@ fn send(ctx: &mut WasiP2Ctx, p: &[Val]) -> Result<Option<Val>> {
     net_result(Ok(Some(Val::U64(sent))))
 }
 
-fn with_fd(
-    ctx: &mut WasiP2Ctx,
-    rep: u32,
-    f: &mut dyn FnMut(BorrowedFd<'_>, Family) -> Result<Option<Val>>,
-) -> Result<Option<Val>> {
-    let s = socket(ctx, rep)?;
-    f(s.shared.fd(), s.family)
-}
-
 /// `wasi:sockets/udp` and `wasi:sockets/udp-create-socket`.
 pub(crate) fn add_udp<T: 'static, G>(r: &mut Reg<'_, T, G>) -> Result<()>
 where
@@ -298,39 +299,34 @@ where
     r.resource(CREATE, "udp-socket", &s.udp_socket)?;
     r.func(CREATE, "create-udp-socket", |ctx, ty, p| {
         let family = Family::arg(p, 0)?;
-        let sock = match HostSocket::open(&ctx.net, family, SocketType::DGRAM) {
-            Ok(sock) => sock,
-            Err(code) => return net_result(Err(code)),
-        };
-        let shared = Arc::new(UdpShared { sock, generation: AtomicU64::new(0) });
-        let sock = UdpSocket { family, state: State::Unbound, shared, remote: None };
-        let v = push(ctx, &ty.sockets.udp_socket, SocketObject::Udp(Box::new(sock)))?;
-        net_result(Ok(Some(v)))
+        let made = HostSocket::open(&ctx.net, family, SocketType::DGRAM).map(|sock| {
+            let shared = Arc::new(UdpShared { sock, generation: AtomicU64::new(0) });
+            let state = State::Unbound;
+            SocketObject::Udp(Box::new(UdpSocket { family, state, shared, remote: None }))
+        });
+        super::created(ctx, &ty.sockets.udp_socket, made)
     })?;
 
-    r.resource(UDP, "pollable", &t.pollable)?;
-    r.resource(UDP, "network", &s.network)?;
-    r.resource(UDP, "udp-socket", &s.udp_socket)?;
-    r.resource(UDP, "incoming-datagram-stream", &s.incoming_datagrams)?;
-    r.resource(UDP, "outgoing-datagram-stream", &s.outgoing_datagrams)?;
+    let resources = [
+        ("pollable", &t.pollable),
+        ("network", &s.network),
+        ("udp-socket", &s.udp_socket),
+        ("incoming-datagram-stream", &s.incoming_datagrams),
+        ("outgoing-datagram-stream", &s.outgoing_datagrams),
+    ];
+    for (name, ty) in resources {
+        r.resource(UDP, name, ty)?;
+    }
     let m = |name: &str| format!("[method]udp-socket.{name}");
     r.func(UDP, &m("start-bind"), |ctx, _, p| unit_result(start_bind(ctx, p)?))?;
     r.func(UDP, &m("finish-bind"), |ctx, _, p| {
         let s = socket(ctx, arg_rep(p, 0)?)?;
-        if s.state != State::BindStarted {
-            return unit_result(Err(ErrorCode::NotInProgress));
-        }
-        s.state = State::Bound;
-        unit_result(Ok(()))
+        super::finish_step(&mut s.state, State::BindStarted, State::Bound)
     })?;
     r.func(UDP, &m("stream"), stream)?;
     r.func(UDP, &m("local-address"), |ctx, _, p| {
         let s = socket(ctx, arg_rep(p, 0)?)?;
-        if s.state != State::Bound {
-            return net_result(Err(ErrorCode::InvalidState));
-        }
-        let r = rustix::net::getsockname(s.shared.fd()).map_err(ErrorCode::from_errno);
-        net_result(r.and_then(network::from_host).map(|a| Some(addr_val(a))))
+        super::local_address(s.state == State::Bound, s.shared.fd())
     })?;
     r.func(UDP, &m("remote-address"), |ctx, _, p| {
         let s = socket(ctx, arg_rep(p, 0)?)?;
@@ -344,7 +340,13 @@ where
         // Every operation of the socket itself completes at once.
         new_pollable(ctx, ty, Pollable::Ready)
     })?;
-    super::add_common_options(r, UDP, "udp-socket", "unicast-hop-limit", with_fd)?;
+    super::add_common_options(
+        r,
+        UDP,
+        "udp-socket",
+        "unicast-hop-limit",
+        super::with_fd::<UdpSocket>,
+    )?;
 
     let inc = |name: &str| format!("[method]incoming-datagram-stream.{name}");
     r.func(UDP, &inc("receive"), |ctx, _, p| receive(ctx, p))?;

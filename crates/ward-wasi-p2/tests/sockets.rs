@@ -383,3 +383,48 @@ fn nothing_is_granted_by_default() {
     assert!(out.contains("start-bind: access-denied\n"), "{out}");
     assert!(out.contains("udp start-bind: access-denied\n"), "{out}");
 }
+
+/// IPv4 and IPv6 grants are separate: `127.0.0.1` grants nothing on `::1`.
+#[test]
+fn ipv6_needs_an_ipv6_grant() {
+    let Ok(server) = TcpListener::bind("[::1]:0") else {
+        eprintln!("ipv6_needs_an_ipv6_grant: SKIPPED (no IPv6 loopback here)");
+        return;
+    };
+    let addr = server.local_addr().unwrap();
+    let a = addr.to_string();
+    server.set_nonblocking(true).unwrap();
+    let (code, out) = run(&["tcp-client", &a, "x"], |b| {
+        b.allow_tcp_connect(pattern("127.0.0.0/8:*"));
+    });
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("connect: error: PermissionDenied"), "{out}");
+    nobody_connected(&server);
+    server.set_nonblocking(false).unwrap();
+    let t = std::thread::spawn(move || {
+        let (mut c, _) = server.accept().unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        c.write_all(&got).unwrap();
+    });
+    let (code, out) = run(&["tcp-client", &a, "over IPv6"], |b| {
+        b.allow_tcp_connect(pattern(&format!("[::1]:{}", addr.port())));
+    });
+    assert_eq!((code, out.as_str()), (0, "reply: over IPv6\n"));
+    t.join().unwrap();
+}
+
+/// A granted address nobody listens on: the host's answer reaches the guest as the WIT's
+/// `connection-refused` (std: `ConnectionRefused`), and the socket is closed, not leaked.
+#[test]
+fn a_refused_connection_is_reported() {
+    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let a = addr.to_string();
+    let (code, out, store) = Guest::new(&["tcp-client", &a, "x"], |b| {
+        b.allow_tcp_connect(SocketAddrPattern::exact(addr));
+    })
+    .run();
+    assert_eq!(code.unwrap(), 1, "{out}");
+    assert!(out.starts_with("connect: error: ConnectionRefused"), "{out}");
+    assert_eq!(store.data().live_sockets(), 0);
+}

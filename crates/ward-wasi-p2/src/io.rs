@@ -114,6 +114,7 @@ fn read(ctx: &mut WasiP2Ctx, rep: u32, len: u64, blocking: bool) -> Result<Vec<u
             *pos += n;
             n
         }
+        // Read above, without the buffer.
         InputStream::Tcp(_) => 0,
     };
     if n == 0 {
@@ -344,7 +345,10 @@ where
     for (name, blocking) in [("splice", false), ("blocking-splice", true)] {
         r.func(STREAMS, &format!("[method]output-stream.{name}"), move |ctx, ty, p| {
             let (out, src, len) = (arg_rep(p, 0)?, arg_rep(p, 1)?, arg_u64(p, 2)?);
-            let r = permit(ctx, out).and_then(|room| {
+            // A blocking splice first waits until the output has room (a socket's pending
+            // bytes are sent).
+            let ready = if blocking { flush(ctx, out, true) } else { Ok(()) };
+            let r = ready.and_then(|()| permit(ctx, out)).and_then(|room| {
                 let b = read(ctx, src, len.min(room), blocking && room > 0)?;
                 write(ctx, out, &b).map(|_| Some(Val::U64(b.len() as u64)))
             });

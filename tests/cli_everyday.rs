@@ -122,7 +122,7 @@ fn wasmtime_option_groups_are_wards_flags() {
 
     // Options Ward does not have are named, with status 2.
     for (args, named) in [
-        (&["-S", "inherit-network"][..], "inherit-network"),
+        (&["-S", "tcp=y"][..], "-S tcp"),
         (&["-W", "threads=y"][..], "threads"),
         (&["-O", "opt-level=2"][..], "-O opt-level=2"),
     ] {

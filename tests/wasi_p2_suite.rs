@@ -309,10 +309,11 @@ fn components_ward_cannot_run_are_named() {
     let (code, err) = ward_on("lib.wat", lib, &[]);
     assert_eq!(code, Some(1));
     assert!(err.contains("not a WASI command") && err.contains("`my:lib/api`"), "{err}");
-    let sockets = r#"(component (import "wasi:sockets/tcp@0.2.6" (instance)))"#;
-    let (code, err) = ward_on("sock.wat", sockets, &[]);
+    let keyvalue = r#"(component (import "wasi:keyvalue/store@0.2.6" (instance)))"#;
+    let (code, err) = ward_on("kv.wat", keyvalue, &[]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("`wasi:sockets/tcp@0.2.6` has not been defined"), "{err}");
+    assert!(err.contains("`wasi:keyvalue/store@0.2.6` has not been defined"), "{err}");
+    assert!(err.contains("wasi:filesystem and wasi:sockets 0.2.x"), "{err}");
     let (code, err) = ward_on("ok.wat", &command("(i32.const 0)"), &["--invoke", "run"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("--invoke calls core module exports only"), "{err}");

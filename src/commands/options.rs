@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::time::Duration;
+use ward_wasi_p2::SocketAddrPattern;
 
 /// A size in bytes: `65536`, `64KiB`, `64MB` (64 × 10^6), `1.5GiB`.
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -101,6 +102,40 @@ pub enum WasiOption {
     Cli,
     /// `-S threads[=y|n]`: `--wasi-threads`.
     Threads(bool),
+    /// `-S inherit-network[=y|n]`: a component may use the whole network (`wasi:sockets`).
+    InheritNetwork(bool),
+    /// `-S allow-ip-name-lookup[=y|n]`: a component may look up host names.
+    IpNameLookup(bool),
+    /// `-S tcp-connect=PATTERN`, `tcp-listen=`, `udp-bind=`, `udp-send=`: one `wasi:sockets`
+    /// grant for a component.
+    Net(NetGrant),
+    /// `-S max-sockets=N`: how many sockets a component may hold at once.
+    MaxSockets(usize),
+}
+
+/// A `wasi:sockets` grant of `-S`, by the addresses it covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetGrant {
+    /// `tcp-connect=PATTERN`: connect TCP sockets to these addresses.
+    TcpConnect(SocketAddrPattern),
+    /// `tcp-listen=PATTERN`: bind (and listen on) TCP sockets at these local addresses.
+    TcpListen(SocketAddrPattern),
+    /// `udp-bind=PATTERN`: bind UDP sockets at these local addresses.
+    UdpBind(SocketAddrPattern),
+    /// `udp-send=PATTERN`: send UDP datagrams to these addresses.
+    UdpSend(SocketAddrPattern),
+}
+
+impl NetGrant {
+    /// The `-S` key that grants it.
+    pub fn key(&self) -> &'static str {
+        match self {
+            NetGrant::TcpConnect(_) => "tcp-connect",
+            NetGrant::TcpListen(_) => "tcp-listen",
+            NetGrant::UdpBind(_) => "udp-bind",
+            NetGrant::UdpSend(_) => "udp-send",
+        }
+    }
 }
 
 /// One `-W KEY=VALUE` (wasm) option, as Wasmtime spells it.
@@ -120,7 +155,9 @@ pub enum WasmOption {
     MaxMemories(usize),
 }
 
-const WASI_KEYS: &str = "inherit-env, tcplisten=ADDR, cli, threads";
+const WASI_KEYS: &str = "inherit-env, tcplisten=ADDR, cli, threads, inherit-network, \
+                         allow-ip-name-lookup, tcp-connect=PATTERN, tcp-listen=PATTERN, \
+                         udp-bind=PATTERN, udp-send=PATTERN, max-sockets=N";
 const WASM_KEYS: &str = "fuel=N, max-memory-size=SIZE, max-table-elements=N, max-tables=N, \
                          max-memories=N, timeout=DURATION";
 
@@ -150,6 +187,24 @@ pub fn parse_wasi_option(s: &str) -> Result<WasiOption, String> {
         "inherit-env" => Ok(WasiOption::InheritEnv(flag('S', key, value)?)),
         "tcplisten" => Ok(WasiOption::TcpListen(needs_value('S', key, value)?.to_string())),
         "threads" => Ok(WasiOption::Threads(flag('S', key, value)?)),
+        "inherit-network" => Ok(WasiOption::InheritNetwork(flag('S', key, value)?)),
+        "allow-ip-name-lookup" => Ok(WasiOption::IpNameLookup(flag('S', key, value)?)),
+        "tcp-connect" | "tcp-listen" | "udp-bind" | "udp-send" => {
+            let pattern: SocketAddrPattern = needs_value('S', key, value)?
+                .parse()
+                .map_err(|e| format!("`-S {key}=...`: {e}"))?;
+            Ok(WasiOption::Net(match key {
+                "tcp-connect" => NetGrant::TcpConnect(pattern),
+                "tcp-listen" => NetGrant::TcpListen(pattern),
+                "udp-bind" => NetGrant::UdpBind(pattern),
+                _ => NetGrant::UdpSend(pattern),
+            }))
+        }
+        "max-sockets" => {
+            let v = needs_value('S', key, value)?;
+            let n = v.parse::<usize>().map_err(|_| format!("`-S {key}={v}`: not a number"))?;
+            Ok(WasiOption::MaxSockets(n))
+        }
         "cli" if flag('S', key, value)? => Ok(WasiOption::Cli),
         "cli" => Err("`-S cli=n` is not supported: Ward always provides WASI preview 1".into()),
         _ => Err(format!("`-S {key}` is not supported by Ward (supported: {WASI_KEYS})")),
@@ -254,7 +309,23 @@ mod tests {
             parse_wasi_option("tcplisten=127.0.0.1:0"),
             Ok(WasiOption::TcpListen("127.0.0.1:0".into()))
         );
-        assert!(parse_wasi_option("inherit-network").unwrap_err().contains("inherit-network"));
+        assert_eq!(parse_wasi_option("inherit-network"), Ok(WasiOption::InheritNetwork(true)));
+        assert_eq!(
+            parse_wasi_option("allow-ip-name-lookup=n"),
+            Ok(WasiOption::IpNameLookup(false))
+        );
+        let pattern = |s: &str| s.parse::<SocketAddrPattern>().unwrap();
+        assert_eq!(
+            parse_wasi_option("tcp-connect=127.0.0.1:8000-8100"),
+            Ok(WasiOption::Net(NetGrant::TcpConnect(pattern("127.0.0.1:8000-8100"))))
+        );
+        assert_eq!(
+            parse_wasi_option("udp-send=[::1]:*"),
+            Ok(WasiOption::Net(NetGrant::UdpSend(pattern("[::1]:*"))))
+        );
+        assert!(parse_wasi_option("tcp-listen").unwrap_err().contains("needs a value"));
+        assert!(parse_wasi_option("tcp-listen=localhost:80").unwrap_err().contains("not an IP"));
+        assert!(parse_wasi_option("udp=1.2.3.4:5").unwrap_err().contains("udp-send=PATTERN"));
         assert_eq!(parse_wasm_option("fuel=10"), Ok(WasmOption::Fuel(10)));
         assert_eq!(parse_wasm_option("max-memory-size=1MB"), Ok(WasmOption::MaxMemory(1_000_000)));
         assert_eq!(

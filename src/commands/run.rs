@@ -31,7 +31,7 @@ use ward_wasi::{ThreadEnd, WasiCtx, WasiCtxBuilder};
 use super::cache::Cache;
 use super::load::{self, Source};
 use super::options::{
-    self, CodegenOption, DirMapping, EnvVar, ProfileArg, TierArg, WasiOption, WasmOption,
+    self, CodegenOption, DirMapping, EnvVar, NetGrant, ProfileArg, TierArg, WasiOption, WasmOption,
 };
 use super::{backtrace, compile, diag, exit};
 
@@ -51,7 +51,13 @@ fn default_total_memory(max_memory: Option<u64>) -> u64 {
 #[command(after_help = "Everything after MODULE is passed to the program, flags included: \
     `ward run prog.wasm --dir /` gives the program the arguments `--dir` and `/`.\n\
     Wasmtime's spellings are accepted too: -S inherit-env, -S tcplisten=ADDR, -W fuel=N, \
-    -W max-memory-size=SIZE, -W max-table-elements=N, -W timeout=DURATION.")]
+    -W max-memory-size=SIZE, -W max-table-elements=N, -W timeout=DURATION.\n\
+    Network for components (wasi:sockets; nothing unless granted, repeatable, core modules \
+    refuse them): -S inherit-network (everything), -S allow-ip-name-lookup, \
+    -S tcp-connect=PATTERN, -S tcp-listen=PATTERN, -S udp-bind=PATTERN, -S udp-send=PATTERN, \
+    -S max-sockets=N (default 1024). PATTERN is an IP address or CIDR block (or *) and a port, \
+    a port range or *: 127.0.0.1:8080, 10.0.0.0/8:8000-8100, [::1]:*, *:443; names are never \
+    resolved.")]
 pub struct RunArgs {
     /// Give the guest a host directory, seen by the guest as GUEST (default: HOST); `::ro`
     /// makes it read-only. Repeatable.
@@ -112,7 +118,9 @@ pub struct RunArgs {
     /// With `--wasi-threads`: how many threads the guest may run at once besides its main one.
     #[arg(long, value_name = "N", default_value_t = ward_wasi::threads::DEFAULT_MAX_THREADS)]
     pub max_threads: u32,
-    /// WASI options as Wasmtime spells them: inherit-env, tcplisten=ADDR, cli, threads.
+    /// WASI options as Wasmtime spells them: inherit-env, tcplisten=ADDR, cli, threads; and the
+    /// network of a component: inherit-network, allow-ip-name-lookup, tcp-connect=PATTERN,
+    /// tcp-listen=PATTERN, udp-bind=PATTERN, udp-send=PATTERN, max-sockets=N (see below).
     #[arg(short = 'S', value_name = "KEY[=VALUE]", value_delimiter = ',',
           value_parser = options::parse_wasi_option)]
     pub wasi_options: Vec<WasiOption>,
@@ -141,6 +149,44 @@ pub struct RunArgs {
     #[arg(value_name = "MODULE", required = true, trailing_var_arg = true,
           allow_hyphen_values = true, num_args = 1..)]
     pub module_and_args: Vec<OsString>,
+    /// The `wasi:sockets` grants of `-S` (components only).
+    #[arg(skip)]
+    pub net: NetArgs,
+}
+
+/// What `-S` grants a component on the network.
+#[derive(Debug, Default)]
+pub struct NetArgs {
+    /// `-S inherit-network`.
+    pub inherit: bool,
+    /// `-S allow-ip-name-lookup`.
+    pub lookup: bool,
+    /// `-S tcp-connect=`, `tcp-listen=`, `udp-bind=`, `udp-send=`.
+    pub grants: Vec<NetGrant>,
+    /// `-S max-sockets=N`.
+    pub max_sockets: Option<usize>,
+}
+
+impl NetArgs {
+    /// The `-S` keys given, for an error about them.
+    fn keys(&self) -> Vec<&'static str> {
+        let mut keys: Vec<&'static str> = Vec::new();
+        if self.inherit {
+            keys.push("inherit-network");
+        }
+        if self.lookup {
+            keys.push("allow-ip-name-lookup");
+        }
+        if self.max_sockets.is_some() {
+            keys.push("max-sockets");
+        }
+        for g in &self.grants {
+            if !keys.contains(&g.key()) {
+                keys.push(g.key());
+            }
+        }
+        keys
+    }
 }
 
 impl RunArgs {
@@ -152,6 +198,10 @@ impl RunArgs {
                 WasiOption::TcpListen(addr) => self.tcplisten.push(addr),
                 WasiOption::Cli => {}
                 WasiOption::Threads(on) => self.wasi_threads = on,
+                WasiOption::InheritNetwork(on) => self.net.inherit = on,
+                WasiOption::IpNameLookup(on) => self.net.lookup = on,
+                WasiOption::Net(grant) => self.net.grants.push(grant),
+                WasiOption::MaxSockets(n) => self.net.max_sockets = Some(n),
             }
         }
         for o in std::mem::take(&mut self.wasm_options) {
@@ -274,6 +324,10 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let watchdog = args.timeout.map(|limit| Watchdog::start(limit, store.interrupt_handle()));
 
     let started = Instant::now();
+    if artifact.is_some() {
+        // An artifact is a compiled core module.
+        refuse_sockets_for_core(&args, &name)?;
+    }
     let module = match &artifact {
         // SAFETY: running an artifact is trusting it, as running an executable is (README): it
         // is `ward compile`'s output, mapped for as long as the program runs; its header and
@@ -292,6 +346,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             if load::is_component(&raw) {
                 return run_component(&args, &source, &guest_args, &engine, raw, watchdog.as_ref());
             }
+            refuse_sockets_for_core(&args, &name)?;
             // These errors name the file and say what it is.
             let bytes = load::module_binary(&source, raw)?;
             let cache = (args.tier == Some(TierArg::Native) && args.cache()).then(Cache::open);
@@ -428,8 +483,9 @@ fn run_component(
     }
     if !args.tcplisten.is_empty() {
         anyhow::bail!(
-            "`{name}` is a WebAssembly component; --tcplisten is not available for components \
-             (Ward does not provide wasi:sockets)"
+            "`{name}` is a WebAssembly component; --tcplisten hands a listening socket to a \
+             core module (WASI preview 1); grant a component its network with -S \
+             tcp-listen=PATTERN and the other -S network keys (see `ward run --help`)"
         );
     }
     if args.wasi_threads {
@@ -468,8 +524,8 @@ fn run_component(
         Err(e) => {
             let hint = match &e {
                 ward_component::Error::UnknownImport(_) => {
-                    " (Ward provides wasi:cli, wasi:io, wasi:clocks, wasi:random and \
-                     wasi:filesystem 0.2.x to components)"
+                    " (Ward provides wasi:cli, wasi:io, wasi:clocks, wasi:random, \
+                     wasi:filesystem and wasi:sockets 0.2.x to components)"
                 }
                 _ => "",
             };
@@ -502,7 +558,36 @@ fn p2_context(
         b.preopened_dir_path_with(&dir.host, &dir.guest, dir.access())
             .with_context(|| format!("cannot give the guest directory `{}`", dir.host.display()))?;
     }
+    if args.net.inherit {
+        b.inherit_network();
+    }
+    b.allow_ip_name_lookup(args.net.lookup);
+    if let Some(n) = args.net.max_sockets {
+        b.max_sockets(n);
+    }
+    for grant in &args.net.grants {
+        match grant.clone() {
+            NetGrant::TcpConnect(p) => b.allow_tcp_connect(p),
+            NetGrant::TcpListen(p) => b.allow_tcp_listen(p),
+            NetGrant::UdpBind(p) => b.allow_udp_bind(p),
+            NetGrant::UdpSend(p) => b.allow_udp_send(p),
+        };
+    }
     Ok(b.build())
+}
+
+/// The `-S` network keys grant `wasi:sockets`, which only components import: refused for a
+/// core module rather than silently ignored.
+fn refuse_sockets_for_core(args: &RunArgs, name: &str) -> anyhow::Result<()> {
+    let keys = args.net.keys();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let keys = keys.iter().map(|k| format!("-S {k}")).collect::<Vec<_>>().join(", ");
+    anyhow::bail!(
+        "`{name}` is a core module (WASI preview 1); {keys} grant wasi:sockets to components \
+         only (a core module gets a listening socket with --tcplisten ADDR)"
+    )
 }
 
 /// `--timeout` expired.

@@ -1,6 +1,8 @@
 //! The WASI preview 2 context a store carries, and its builder.
 
 use crate::http::HttpState;
+use crate::sockets::policy::SocketAddrPattern;
+use crate::sockets::NetState;
 use crate::table::{Object, Table};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
@@ -25,6 +27,9 @@ pub struct WasiP2Ctx {
     pub(crate) random: Random,
     pub(crate) started: Instant,
     pub(crate) http: HttpState,
+    pub(crate) net: NetState,
+    /// The store's interruption, for waits (set by the first host call).
+    pub(crate) interrupt: Option<ward::InterruptHandle>,
 }
 
 impl std::fmt::Debug for WasiP2Ctx {
@@ -35,6 +40,7 @@ impl std::fmt::Debug for WasiP2Ctx {
             .field("preopens", &self.preopens.iter().map(|(_, g)| g).collect::<Vec<_>>())
             .field("live_resources", &self.table.live())
             .field("http_allowed_hosts", &self.http.allowed_hosts)
+            .field("network", &self.net.policy.summary())
             .finish()
     }
 }
@@ -48,6 +54,12 @@ impl WasiP2Ctx {
     /// How many host objects (descriptors, streams, pollables, errors) the guest holds now.
     pub fn live_resources(&self) -> usize {
         self.table.live()
+    }
+
+    /// How many sockets (TCP and UDP, accepted ones included) the guest holds now: each holds
+    /// one host descriptor, until the socket and its streams are all dropped.
+    pub fn live_sockets(&self) -> usize {
+        self.net.live.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub(crate) fn push(&mut self, o: Object) -> ward_component::Result<u32> {
@@ -104,6 +116,7 @@ pub struct WasiP2CtxBuilder {
     random: Random,
     http_allowed_hosts: Vec<String>,
     http_max_bytes: usize,
+    net: crate::sockets::policy::NetPolicy,
 }
 
 impl Default for WasiP2CtxBuilder {
@@ -114,7 +127,7 @@ impl Default for WasiP2CtxBuilder {
 
 impl WasiP2CtxBuilder {
     /// Nothing granted: no arguments, no environment, empty stdin, output discarded, no
-    /// directories, no outgoing HTTP requests, the OS random generator.
+    /// directories, no network, no outgoing HTTP requests, the OS random generator.
     pub fn new() -> WasiP2CtxBuilder {
         WasiP2CtxBuilder {
             args: Vec::new(),
@@ -126,6 +139,7 @@ impl WasiP2CtxBuilder {
             random: Random::Os,
             http_allowed_hosts: Vec::new(),
             http_max_bytes: crate::http_types::DEFAULT_MAX_BYTES,
+            net: Default::default(),
         }
     }
 
@@ -268,6 +282,65 @@ impl WasiP2CtxBuilder {
         self
     }
 
+    /// Lets the guest connect TCP sockets to addresses in `pattern` (`wasi:sockets/tcp`
+    /// `start-connect`). Every other address is refused with `error-code.access-denied`
+    /// before the host is asked.
+    pub fn allow_tcp_connect(&mut self, pattern: SocketAddrPattern) -> &mut Self {
+        self.net.tcp_connect.push(pattern);
+        self
+    }
+
+    /// Lets the guest bind TCP sockets to local addresses in `pattern`, and so listen and
+    /// accept connections there (from any peer). Port 0 (a free port of the host's choosing)
+    /// is in a pattern whose ports are `*`.
+    pub fn allow_tcp_listen(&mut self, pattern: SocketAddrPattern) -> &mut Self {
+        self.net.tcp_bind.push(pattern);
+        self
+    }
+
+    /// Lets the guest bind UDP sockets to local addresses in `pattern`, and so receive
+    /// datagrams there (from any peer).
+    pub fn allow_udp_bind(&mut self, pattern: SocketAddrPattern) -> &mut Self {
+        self.net.udp_bind.push(pattern);
+        self
+    }
+
+    /// Lets the guest send UDP datagrams to addresses in `pattern` (and `stream` a UDP socket
+    /// to one of them).
+    pub fn allow_udp_send(&mut self, pattern: SocketAddrPattern) -> &mut Self {
+        self.net.udp_send.push(pattern);
+        self
+    }
+
+    /// Whether the guest may look up host names (`wasi:sockets/ip-name-lookup`) with the
+    /// host's resolver; denied by default (`access-denied`, even for an IP address written
+    /// out).
+    pub fn allow_ip_name_lookup(&mut self, allow: bool) -> &mut Self {
+        self.net.lookup = allow;
+        self
+    }
+
+    /// Grants the whole network: every TCP and UDP address, and name lookup (`ward run -S
+    /// inherit-network`). The socket limits still apply.
+    pub fn inherit_network(&mut self) -> &mut Self {
+        self.net.inherit = true;
+        self
+    }
+
+    /// The most sockets the guest may hold at once (default 1024); past it, creating or
+    /// accepting one is `error-code.new-socket-limit`.
+    pub fn max_sockets(&mut self, n: usize) -> &mut Self {
+        self.net.limits.max_sockets = n;
+        self
+    }
+
+    /// The largest listen backlog the guest may ask for (default 128, also the backlog of a
+    /// socket that asks for none).
+    pub fn max_listen_backlog(&mut self, n: u32) -> &mut Self {
+        self.net.limits.max_backlog = n.max(1);
+        self
+    }
+
     /// The context. The builder is left empty.
     pub fn build(&mut self) -> WasiP2Ctx {
         let b = std::mem::take(self);
@@ -282,6 +355,8 @@ impl WasiP2CtxBuilder {
             random: b.random,
             started: Instant::now(),
             http: HttpState::new(b.http_allowed_hosts, b.http_max_bytes),
+            net: NetState { policy: b.net, ..NetState::default() },
+            interrupt: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Defining host functions on a component linker, and the values they take and return.
 
 use crate::ctx::WasiP2Ctx;
+use crate::sockets::SocketTypes;
 use std::sync::Arc;
 use ward_component::{Error, Linker, ResourceAny, ResourceType, Result, Val};
 
@@ -19,6 +20,7 @@ pub(crate) struct Types {
     pub(crate) terminal_input: ResourceType,
     pub(crate) terminal_output: ResourceType,
     pub(crate) http: HttpTypes,
+    pub(crate) sockets: SocketTypes,
 }
 
 /// The resource types of `wasi:http/types`.
@@ -68,6 +70,11 @@ where
         let body: Arc<Body> = Arc::new(body);
         let full = format!("{iface}#{name}");
         self.linker.func_new(&versioned(iface), name, move |mut store, params, results| {
+            if get(store.data_mut()).interrupt.is_none() {
+                // Waits check it (see `wait.rs`); the store's handle is the same on every call.
+                let handle = store.interrupt_handle();
+                get(store.data_mut()).interrupt = Some(handle);
+            }
             let ctx = get(store.data_mut());
             let out = body(ctx, &types, params);
             trace(&full, params, &out);

@@ -9,7 +9,9 @@
 use crate::ctx::{Input, Output, WasiP2Ctx};
 use crate::host::*;
 use crate::http_types::BodyWriteError;
+use crate::sockets::{tcp, SockWait};
 use crate::table::{wrong, InputStream, Object, OutputStream, Pollable};
+use crate::wait::{self, Interest};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant, SystemTime};
@@ -66,15 +68,19 @@ fn input(ctx: &mut WasiP2Ctx, rep: u32) -> Result<&mut InputStream> {
     }
 }
 
-/// Reads at most `len` (and [`MAX_READ`]) bytes from input stream `rep`.
-fn read(ctx: &mut WasiP2Ctx, rep: u32, len: u64) -> Result<Vec<u8>, StreamErr> {
+/// Reads at most `len` (and [`MAX_READ`]) bytes from input stream `rep`; with `blocking`, a
+/// socket's stream waits for at least one byte (the other streams never wait).
+fn read(ctx: &mut WasiP2Ctx, rep: u32, len: u64, blocking: bool) -> Result<Vec<u8>, StreamErr> {
     let want = len.min(MAX_READ) as usize;
     // Split borrows: the stdin source lives beside the table.
-    let WasiP2Ctx { table, stdin, .. } = ctx;
+    let WasiP2Ctx { table, stdin, interrupt, .. } = ctx;
     let stream = match table.get_mut(rep) {
         Some(Object::Input(s)) => s,
         _ => return Err(StreamErr::Fatal(wrong("input-stream"))),
     };
+    if let InputStream::Tcp(s) = stream {
+        return tcp::read(s, len, blocking, interrupt.as_ref());
+    }
     if want == 0 {
         return Ok(Vec::new());
     }
@@ -108,6 +114,8 @@ fn read(ctx: &mut WasiP2Ctx, rep: u32, len: u64) -> Result<Vec<u8>, StreamErr> {
             *pos += n;
             n
         }
+        // Read above, without the buffer.
+        InputStream::Tcp(_) => 0,
     };
     if n == 0 {
         return Err(StreamErr::Closed);
@@ -143,6 +151,33 @@ fn write(ctx: &mut WasiP2Ctx, rep: u32, bytes: &[u8]) -> Result<(), StreamErr> {
                 format!("the body passes the guest's limit of {limit} bytes of HTTP data"),
             ))),
         },
+        OutputStream::Tcp(s) => tcp::write(s, bytes),
+    }
+}
+
+/// `blocking-write-and-flush` of `bytes` to output stream `rep`.
+fn write_and_flush(ctx: &mut WasiP2Ctx, rep: u32, bytes: &[u8]) -> Result<(), StreamErr> {
+    let interrupt = ctx.interrupt.clone();
+    match output(ctx, rep)? {
+        OutputStream::Tcp(s) => tcp::write_all(s, bytes, interrupt.as_ref()),
+        _ => write(ctx, rep, bytes),
+    }
+}
+
+/// `flush` (or `blocking-flush`) of output stream `rep`.
+fn flush(ctx: &mut WasiP2Ctx, rep: u32, blocking: bool) -> Result<(), StreamErr> {
+    let interrupt = ctx.interrupt.clone();
+    match output(ctx, rep)? {
+        OutputStream::Tcp(s) => tcp::flush(s, blocking, interrupt.as_ref()),
+        _ => Ok(()),
+    }
+}
+
+/// What `check-write` permits on output stream `rep` now.
+fn permit(ctx: &mut WasiP2Ctx, rep: u32) -> Result<u64, StreamErr> {
+    match output(ctx, rep)? {
+        OutputStream::Tcp(s) => tcp::check_write(s),
+        _ => Ok(WRITE_PERMIT),
     }
 }
 
@@ -173,33 +208,36 @@ fn pollable(ctx: &WasiP2Ctx, rep: u32) -> Result<&Pollable> {
     }
 }
 
-fn is_ready(p: &Pollable, now: Instant) -> bool {
+/// What pollable `p` waits for now.
+fn interest(p: &Pollable) -> Interest<'_> {
     match p {
-        Pollable::Ready => true,
-        Pollable::Deadline(Some(d)) => *d <= now,
-        Pollable::Deadline(None) => false,
+        Pollable::Ready => Interest::Ready,
+        Pollable::Deadline(d) => Interest::Deadline(*d),
+        Pollable::Socket(w) => w.interest(),
     }
+}
+
+fn is_ready(p: &Pollable, now: Instant) -> bool {
+    match interest(p) {
+        Interest::Ready => true,
+        Interest::Deadline(Some(d)) => d <= now,
+        Interest::Deadline(None) | Interest::Later => false,
+        Interest::Fd(fd, flags) => wait::fd_ready(fd, flags),
+    }
+}
+
+/// Waits until one of the pollables `reps` is ready; their indices.
+fn wait_for(ctx: &WasiP2Ctx, reps: &[u32]) -> Result<Vec<usize>> {
+    wait::wait_any(
+        || reps.iter().map(|rep| pollable(ctx, *rep).map(interest)).collect(),
+        ctx.interrupt.as_ref(),
+    )
 }
 
 /// A new pollable resource.
 pub(crate) fn new_pollable(ctx: &mut WasiP2Ctx, ty: &Types, p: Pollable) -> Result<Option<Val>> {
     let rep = ctx.push(Object::Pollable(p))?;
     Ok(Some(own(&ty.pollable, rep)))
-}
-
-fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => {
-            let now = Instant::now();
-            if d > now {
-                std::thread::sleep(d - now);
-            }
-        }
-        // Never ready: only `--timeout` (or the embedder's interruption) ends this.
-        None => loop {
-            std::thread::sleep(Duration::from_secs(3600));
-        },
-    }
 }
 
 /// `wasi:io/*`.
@@ -221,10 +259,7 @@ where
         Ok(Some(Val::Bool(is_ready(pollable(ctx, arg_rep(p, 0)?)?, Instant::now()))))
     })?;
     r.func(POLL, "[method]pollable.block", |ctx, _, p| {
-        match pollable(ctx, arg_rep(p, 0)?)? {
-            Pollable::Ready => {}
-            Pollable::Deadline(d) => sleep_until(*d),
-        }
+        wait_for(ctx, &[arg_rep(p, 0)?])?;
         Ok(None)
     })?;
     r.func(POLL, "poll", |ctx, _, p| {
@@ -232,93 +267,100 @@ where
         if items.is_empty() {
             return Err(trap("poll: the list of pollables is empty"));
         }
-        let mut earliest: Option<Option<Instant>> = None;
-        loop {
-            let now = Instant::now();
-            let mut ready = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                let Val::Resource(r) = item else { return Err(bad_arg(0, "list<pollable>")) };
-                let pl = pollable(ctx, r.rep())?;
-                if is_ready(pl, now) {
-                    ready.push(Val::U32(i as u32));
-                } else if let Pollable::Deadline(d) = pl {
-                    earliest = Some(match (earliest.flatten(), d) {
-                        (Some(a), Some(b)) => Some(a.min(*b)),
-                        (a, b) => a.or(*b),
-                    });
-                }
-            }
-            if !ready.is_empty() {
-                return Ok(Some(Val::List(ready)));
-            }
-            sleep_until(earliest.flatten());
-        }
+        let reps = items
+            .iter()
+            .map(|item| match item {
+                Val::Resource(r) => Ok(r.rep()),
+                _ => Err(bad_arg(0, "list<pollable>")),
+            })
+            .collect::<Result<Vec<u32>>>()?;
+        let ready = wait_for(ctx, &reps)?;
+        Ok(Some(Val::List(ready.into_iter().map(|i| Val::U32(i as u32)).collect())))
     })?;
 
     r.resource(STREAMS, "error", &t.error)?;
     r.resource(STREAMS, "pollable", &t.pollable)?;
     r.resource(STREAMS, "input-stream", &t.input)?;
     r.resource(STREAMS, "output-stream", &t.output)?;
-    for name in ["read", "blocking-read"] {
-        r.func(STREAMS, &format!("[method]input-stream.{name}"), |ctx, ty, p| {
+    for (name, blocking) in [("read", false), ("blocking-read", true)] {
+        r.func(STREAMS, &format!("[method]input-stream.{name}"), move |ctx, ty, p| {
             let rep = arg_rep(p, 0)?;
-            let got = arg_u64(p, 1).map_err(StreamErr::Fatal).and_then(|len| read(ctx, rep, len));
+            let got = arg_u64(p, 1)
+                .map_err(StreamErr::Fatal)
+                .and_then(|len| read(ctx, rep, len, blocking));
             stream_result(ctx, ty, got.map(|b| Some(Val::Bytes(b))))
         })?;
     }
-    for name in ["skip", "blocking-skip"] {
-        r.func(STREAMS, &format!("[method]input-stream.{name}"), |ctx, ty, p| {
+    for (name, blocking) in [("skip", false), ("blocking-skip", true)] {
+        r.func(STREAMS, &format!("[method]input-stream.{name}"), move |ctx, ty, p| {
             let rep = arg_rep(p, 0)?;
-            let got = arg_u64(p, 1).map_err(StreamErr::Fatal).and_then(|len| read(ctx, rep, len));
+            let got = arg_u64(p, 1)
+                .map_err(StreamErr::Fatal)
+                .and_then(|len| read(ctx, rep, len, blocking));
             stream_result(ctx, ty, got.map(|b| Some(Val::U64(b.len() as u64))))
         })?;
     }
     r.func(STREAMS, "[method]input-stream.subscribe", |ctx, ty, p| {
-        input(ctx, arg_rep(p, 0)?)?;
-        new_pollable(ctx, ty, Pollable::Ready)
+        let wait = match input(ctx, arg_rep(p, 0)?)? {
+            InputStream::Tcp(s) => Pollable::Socket(SockWait::TcpRead(s.clone())),
+            _ => Pollable::Ready,
+        };
+        new_pollable(ctx, ty, wait)
     })?;
     r.func(STREAMS, "[method]output-stream.check-write", |ctx, ty, p| {
-        output(ctx, arg_rep(p, 0)?)?;
-        stream_result(ctx, ty, Ok(Some(Val::U64(WRITE_PERMIT))))
+        let r = permit(ctx, arg_rep(p, 0)?).map(|n| Some(Val::U64(n)));
+        stream_result(ctx, ty, r)
     })?;
-    for name in ["write", "blocking-write-and-flush"] {
-        r.func(STREAMS, &format!("[method]output-stream.{name}"), |ctx, ty, p| {
+    for (name, and_flush) in [("write", false), ("blocking-write-and-flush", true)] {
+        r.func(STREAMS, &format!("[method]output-stream.{name}"), move |ctx, ty, p| {
             let rep = arg_rep(p, 0)?;
             let bytes = arg_bytes(p, 1)?;
-            let r = write(ctx, rep, &bytes).map(|_| None);
+            let r =
+                if and_flush { write_and_flush(ctx, rep, &bytes) } else { write(ctx, rep, &bytes) };
+            stream_result(ctx, ty, r.map(|_| None))
+        })?;
+    }
+    for (name, blocking) in [("flush", false), ("blocking-flush", true)] {
+        r.func(STREAMS, &format!("[method]output-stream.{name}"), move |ctx, ty, p| {
+            let r = flush(ctx, arg_rep(p, 0)?, blocking).map(|_| None);
             stream_result(ctx, ty, r)
         })?;
     }
-    for name in ["flush", "blocking-flush"] {
-        r.func(STREAMS, &format!("[method]output-stream.{name}"), |ctx, ty, p| {
-            output(ctx, arg_rep(p, 0)?)?;
-            stream_result(ctx, ty, Ok(None))
-        })?;
-    }
-    for name in ["write-zeroes", "blocking-write-zeroes-and-flush"] {
-        r.func(STREAMS, &format!("[method]output-stream.{name}"), |ctx, ty, p| {
+    for (name, and_flush) in [("write-zeroes", false), ("blocking-write-zeroes-and-flush", true)] {
+        r.func(STREAMS, &format!("[method]output-stream.{name}"), move |ctx, ty, p| {
             let rep = arg_rep(p, 0)?;
             let len = arg_u64(p, 1)?;
             if len > WRITE_PERMIT {
                 return Err(trap("write-zeroes: more than check-write permitted"));
             }
             let zeroes = vec![0u8; len as usize];
-            let r = write(ctx, rep, &zeroes).map(|_| None);
-            stream_result(ctx, ty, r)
+            let r = if and_flush {
+                write_and_flush(ctx, rep, &zeroes)
+            } else {
+                write(ctx, rep, &zeroes)
+            };
+            stream_result(ctx, ty, r.map(|_| None))
         })?;
     }
-    for name in ["splice", "blocking-splice"] {
-        r.func(STREAMS, &format!("[method]output-stream.{name}"), |ctx, ty, p| {
+    for (name, blocking) in [("splice", false), ("blocking-splice", true)] {
+        r.func(STREAMS, &format!("[method]output-stream.{name}"), move |ctx, ty, p| {
             let (out, src, len) = (arg_rep(p, 0)?, arg_rep(p, 1)?, arg_u64(p, 2)?);
-            output(ctx, out)?;
-            let r = read(ctx, src, len.min(WRITE_PERMIT))
-                .and_then(|b| write(ctx, out, &b).map(|_| Some(Val::U64(b.len() as u64))));
+            // A blocking splice first waits until the output has room (a socket's pending
+            // bytes are sent).
+            let ready = if blocking { flush(ctx, out, true) } else { Ok(()) };
+            let r = ready.and_then(|()| permit(ctx, out)).and_then(|room| {
+                let b = read(ctx, src, len.min(room), blocking && room > 0)?;
+                write(ctx, out, &b).map(|_| Some(Val::U64(b.len() as u64)))
+            });
             stream_result(ctx, ty, r)
         })?;
     }
     r.func(STREAMS, "[method]output-stream.subscribe", |ctx, ty, p| {
-        output(ctx, arg_rep(p, 0)?)?;
-        new_pollable(ctx, ty, Pollable::Ready)
+        let wait = match output(ctx, arg_rep(p, 0)?)? {
+            OutputStream::Tcp(s) => Pollable::Socket(SockWait::TcpWrite(s.clone())),
+            _ => Pollable::Ready,
+        };
+        new_pollable(ctx, ty, wait)
     })?;
     Ok(())
 }

@@ -10,11 +10,29 @@
 //! | `wasi:clocks` | `wall-clock`, `monotonic-clock` |
 //! | `wasi:random` | `random`, `insecure`, `insecure-seed` |
 //! | `wasi:filesystem` | `types`, `preopens` |
+//! | `wasi:sockets` | `network`, `instance-network`, `tcp`, `tcp-create-socket`, `udp`, `udp-create-socket`, `ip-name-lookup` |
 //! | `wasi:http` | `types`, `outgoing-handler` (with [`add_proxy_to_linker`] only) |
 //!
 //! They are defined at version [`VERSION`]; the linker serves any semver-compatible `0.2.x`
-//! import with them. `wasi:sockets` is not provided: a component importing it fails to
-//! instantiate with an error naming the import.
+//! import with them. A component importing anything else fails to instantiate with an error
+//! naming the import.
+//!
+//! `wasi:sockets` reaches the network only as far as the context grants, and nothing by
+//! default: [`WasiP2CtxBuilder::allow_tcp_connect`], [`allow_tcp_listen`],
+//! [`allow_udp_bind`] and [`allow_udp_send`] take a [`SocketAddrPattern`] (an IP address or
+//! CIDR block and a port, port range or `*`), [`allow_ip_name_lookup`] the host's resolver,
+//! [`inherit_network`] all of it. Each address is checked before any host call; a refusal is
+//! `error-code.access-denied`. Sockets are non-blocking host sockets, at most
+//! [`max_sockets`] at once (default 1024; `new-socket-limit` past it), and every wait
+//! (`poll`, `pollable.block`, blocking stream calls) ends with an `Interrupted` trap when the
+//! store is interrupted. TCP streams are the ordinary `wasi:io` streams.
+//!
+//! [`allow_tcp_listen`]: WasiP2CtxBuilder::allow_tcp_listen
+//! [`allow_udp_bind`]: WasiP2CtxBuilder::allow_udp_bind
+//! [`allow_udp_send`]: WasiP2CtxBuilder::allow_udp_send
+//! [`allow_ip_name_lookup`]: WasiP2CtxBuilder::allow_ip_name_lookup
+//! [`inherit_network`]: WasiP2CtxBuilder::inherit_network
+//! [`max_sockets`]: WasiP2CtxBuilder::max_sockets
 //!
 //! A `wasi:http/proxy` component (one exporting `wasi:http/incoming-handler`) is linked with
 //! [`add_proxy_to_linker`] and called with [`HttpProxy::handle`]: the request and its body are
@@ -58,13 +76,16 @@ mod host;
 mod http;
 mod http_types;
 mod io;
+mod sockets;
 mod table;
+mod wait;
 
 pub use ctx::{DirAccess, OutputPipe, WasiP2Ctx, WasiP2CtxBuilder};
 pub use host::VERSION;
 pub use http::{
     is_incoming_handler, HandleError, HttpProxy, HttpRequest, HttpResponse, INCOMING_HANDLER,
 };
+pub use sockets::policy::{PatternError, SocketAddrPattern};
 
 use host::{resource_type, HttpTypes, Reg, Types};
 use std::sync::Arc;
@@ -74,7 +95,7 @@ use ward_component::{Error, Instance, Linker, Result, Val};
 pub const RUN_INTERFACE: &str = "wasi:cli/run";
 
 /// Defines the WASI 0.2 interfaces of a command in `linker` (all of the table above but
-/// `wasi:http`). `get_ctx` finds the [`WasiP2Ctx`] in the store's data. `wasi:cli/exit` makes
+/// `wasi:http`; `wasi:sockets` included). `get_ctx` finds the [`WasiP2Ctx`] in the store's data. `wasi:cli/exit` makes
 /// the running call return `Err(Error::Wasm(ward::Error::Exit(code)))`.
 pub fn add_to_linker<T: 'static>(
     linker: &mut Linker<T>,
@@ -125,12 +146,21 @@ fn add_command<T: 'static>(
             outgoing_body: ty("outgoing-body"),
             future_incoming_response: ty("future-incoming-response"),
         },
+        sockets: sockets::SocketTypes {
+            network: ty("network"),
+            tcp_socket: ty("tcp-socket"),
+            udp_socket: ty("udp-socket"),
+            incoming_datagrams: ty("incoming-datagram-stream"),
+            outgoing_datagrams: ty("outgoing-datagram-stream"),
+            resolve_stream: ty("resolve-address-stream"),
+        },
     });
     let mut r = Reg { linker, get: get_ctx, types: types.clone() };
     io::add_io(&mut r)?;
     io::add_cli(&mut r)?;
     io::add_clocks_random(&mut r)?;
     fs::add_fs(&mut r)?;
+    sockets::add_sockets(&mut r)?;
     Ok(types)
 }
 

@@ -6,6 +6,8 @@
 use crate::ctx::{DirAccess, Output};
 use crate::fs::DirId;
 use crate::http_types::{HttpObject, SharedBody};
+use crate::sockets::tcp::TcpShared;
+use crate::sockets::{SockWait, SocketObject};
 use std::fs::File;
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,6 +49,8 @@ pub(crate) enum InputStream {
         data: Arc<[u8]>,
         pos: usize,
     },
+    /// A connected TCP socket's receiving side.
+    Tcp(Arc<TcpShared>),
 }
 
 /// A stream the guest writes.
@@ -59,6 +63,8 @@ pub(crate) enum OutputStream {
     Append(Arc<File>),
     /// An HTTP body being written (`outgoing-body.write`).
     Body(SharedBody),
+    /// A connected TCP socket's sending side.
+    Tcp(Arc<TcpShared>),
 }
 
 /// What a pollable waits for.
@@ -66,6 +72,8 @@ pub(crate) enum Pollable {
     Ready,
     /// Ready at the instant; `None`: never (the instant lies beyond what the host can represent).
     Deadline(Option<Instant>),
+    /// A socket, a socket stream or a name lookup.
+    Socket(SockWait),
 }
 
 pub(crate) enum Object {
@@ -78,6 +86,8 @@ pub(crate) enum Object {
     Terminal,
     /// A `wasi:http/types` resource.
     Http(HttpObject),
+    /// A `wasi:sockets` resource.
+    Socket(SocketObject),
 }
 
 #[derive(Default)]

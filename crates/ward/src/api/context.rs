@@ -84,6 +84,18 @@ impl<T> StoreContextMut<'_, T> {
         self.0.engine()
     }
 
+    /// A handle that interrupts wasm running in this store; see [`Store::interrupt_handle`].
+    /// A host function that waits (for a socket, a timer) checks it to end the wait.
+    ///
+    /// ```
+    /// # use ward::AsContextMut;
+    /// let mut store = ward::Store::new(&ward::Engine::default(), ());
+    /// assert!(!store.as_context_mut().interrupt_handle().is_interrupted());
+    /// ```
+    pub fn interrupt_handle(&self) -> crate::InterruptHandle {
+        self.0.interrupt_handle()
+    }
+
     /// Sets the fuel left; see [`Store::set_fuel`].
     ///
     /// ```

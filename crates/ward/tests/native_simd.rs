@@ -887,3 +887,110 @@ fn tail_calls_agree_and_run_in_constant_stack() {
     fuel.check_fuel("indirect", &[Val::V128(7), Val::I32(3)]);
     fuel.check_fuel("host", &[Val::V128(7), Val::I32(3)]);
 }
+
+/// Float vector results whose NaNs the native tier canonicalises only when something could see
+/// them (`native/translate/nan.rs`): by a store, a lane, a bit operation, another lane shape, a
+/// select, a call, a block, a branch out of a loop, a handler, the function's result; carried in
+/// lazy locals (one lane shape for the whole function) and in a loop's lazy locals (locals
+/// reused for raw bits outside the loop).
+const DEFERRED_NANS: &str = r#"(module
+  (memory 1)
+  (tag $boom)
+  (func $maybe_throw (param i32) (if (i32.eq (local.get 0) (i32.const 2)) (then (throw $boom))))
+  (func $id (param v128) (result v128) (local.get 0))
+  (func (export "seen") (param $a v128) (param $b v128) (param $n i32) (result v128)
+    (v128.store (i32.const 0) (f32x4.add (local.get $a) (local.get $b)))
+    (v128.xor
+      (v128.xor (v128.load (i32.const 0))
+                (f64x2.mul (f32x4.sub (local.get $a) (local.get $b)) (local.get $b)))
+      (i32x4.replace_lane 0 (f32x4.div (local.get $a) (local.get $b))
+        (i32x4.extract_lane 1 (f32x4.mul (local.get $b) (local.get $a))))))
+  (func (export "chain") (param $a v128) (param $b v128) (param $n i32) (result v128)
+    (f32x4.eq (f32x4.add (f32x4.mul (local.get $a) (local.get $b)) (f32x4.sqrt (local.get $a)))
+              (local.get $b))
+    (f64x2.promote_low_f32x4
+      (f32x4.max (local.get $a) (f32x4.demote_f64x2_zero (f64x2.min (local.get $a) (local.get $b)))))
+    (v128.xor)
+    (i32x4.trunc_sat_f32x4_s (f32x4.nearest (local.get $b)))
+    (v128.xor)
+    (f32x4.relaxed_madd (f32x4.add (local.get $a) (local.get $a)) (local.get $b)
+                        (f32x4.neg (f32x4.mul (local.get $a) (local.get $b))))
+    (v128.xor))
+  (func (export "below") (param $a v128) (param $b v128) (param $n i32) (result v128)
+    (f32x4.add (local.get $a) (local.get $b))
+    (drop (i32.add (local.get $n) (i32.const 1)))
+    (drop (v128.load (i32.const 0)))
+    (block (result v128) (f64x2.add (local.get $a) (local.get $b)))
+    (v128.xor)
+    (select (f32x4.sub (local.get $a) (local.get $b)) (local.get $b) (local.get $n))
+    (v128.xor)
+    (call $id (f64x2.sub (local.get $b) (local.get $a)))
+    (v128.xor))
+  (func (export "accumulate") (param $a v128) (param $b v128) (param $n i32) (result v128)
+    (local $acc v128) (local $i i32)
+    (local.set $acc (v128.const i64x2 0 0))
+    (block $out
+      (loop $l
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $a) (local.get $b))))
+        (br_if $out (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (local.get $acc))
+  (func (export "reused") (param $a v128) (param $b v128) (param $n i32) (result v128)
+    (local $t v128) (local $i i32) (local $r v128)
+    (local.set $t (local.get $a))
+    (local.set $r (v128.xor (local.get $t) (local.get $b)))
+    (local.set $t (v128.const i64x2 0 0))
+    (block $out
+      (loop $l
+        (local.set $t (f64x2.add (local.get $t) (local.get $a)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $out (i32.eq (local.get $i) (i32.const 3)))
+        (local.set $t (f64x2.mul (local.get $t) (local.get $b)))
+        (br_if $l (i32.lt_u (local.get $i) (local.get $n)))))
+    (v128.xor (local.get $r) (local.get $t)))
+  (func (export "caught") (param $a v128) (param $b v128) (param $n i32) (result v128)
+    (local $t v128) (local $i i32)
+    (local.set $t (local.get $b))
+    (local.set $t (v128.const i64x2 0 0))
+    (block $h
+      (try_table (catch_all $h)
+        (loop $l
+          (local.set $t (f32x4.sub (local.get $t) (local.get $a)))
+          (call $maybe_throw (local.get $i))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $i) (local.get $n))))))
+    (local.get $t))
+  (func (export "table") (param $a v128) (param $b v128) (param $n i32) (result v128)
+    (local $t v128) (local $i i32)
+    (local.set $t (local.get $b))
+    (local.set $t (f32x4.mul (local.get $a) (local.get $a)))
+    (block $x
+      (block $y
+        (loop $l
+          (local.set $t (f32x4.add (local.get $t) (local.get $b)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_table $l $y $x (i32.and (i32.sub (local.get $n) (local.get $i)) (i32.const 3)))))
+      (local.set $t (i64x2.add (local.get $t) (local.get $a))))
+    (local.get $t))
+  (func (export "tee") (param $a v128) (param $b v128) (param $n i32) (result v128)
+    (local $t v128)
+    (v128.store (i32.const 16) (local.tee $t (f32x4.add (local.get $a) (local.get $b))))
+    (select (local.get $t) (f32x4.mul (local.get $t) (local.get $a)) (local.get $n))
+    (v128.load (i32.const 16))
+    (v128.xor)))"#;
+
+#[test]
+fn deferred_nan_canonicalisation_is_never_seen() {
+    let mut both = Both::new(DEFERRED_NANS);
+    let vs = vectors();
+    let names = ["seen", "chain", "below", "accumulate", "reused", "caught", "table", "tee"];
+    for (k, a) in vs.iter().enumerate() {
+        let b = vs[(k * 7 + 3) % vs.len()];
+        for n in [0, 1, 2, 3, 6, 13] {
+            for name in names {
+                both.check(name, &[Val::V128(*a), Val::V128(b), Val::I32(n)]);
+            }
+        }
+    }
+}

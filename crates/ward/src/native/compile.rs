@@ -308,10 +308,10 @@ fn compile_one(
     ctx.func = func;
     // `WARD_DUMP_NATIVE=1` prints each function's IR, `=asm` its machine code as well.
     let dump = std::env::var_os("WARD_DUMP_NATIVE");
-    if dump.is_some() {
+    if dump.as_ref().is_some_and(|d| d != "bin") {
         eprintln!("{}", ctx.func.display());
     }
-    let asm = dump.is_some_and(|d| d == "asm");
+    let asm = dump.as_ref().is_some_and(|d| d == "asm");
     ctx.set_disasm(asm);
     let name = ctx.func.name.to_string();
     let code = ctx
@@ -325,6 +325,14 @@ fn compile_one(
         return Err(format!("{name} needs a native frame of {frame} bytes"));
     }
     let bytes = code.code_buffer().to_vec();
+    // `WARD_DUMP_NATIVE=bin` writes each function's code to `/tmp/ward-native-<name>.bin`, for
+    // `objdump -b binary -m i386:x86-64 -D` beside a `perf` profile taken with `--profile perfmap`.
+    if dump.as_ref().is_some_and(|d| d == "bin") {
+        let file = std::env::temp_dir().join(format!("ward-native-{name}.bin"));
+        if let Err(e) = std::fs::write(&file, &bytes) {
+            eprintln!("WARD_DUMP_NATIVE: cannot write {}: {e}", file.display());
+        }
+    }
     let align = code.buffer.alignment.max(16);
     let relocs = code.buffer.relocs().to_vec();
     let trap_sites: Vec<u32> = code

@@ -12,6 +12,7 @@
 //! so each checkpoint's constant is patched then.
 
 mod exceptions;
+mod nan;
 mod simd;
 mod tail;
 
@@ -288,6 +289,21 @@ struct Translator<'a, 'f> {
     handler_items: usize,
     /// The stack slot exception payloads pass through (see `exceptions`), once needed.
     payload: Option<StackSlot>,
+    /// The lane shape of each local that may hold uncanonicalised NaNs (see `nan`).
+    lazy: Vec<Option<Type>>,
+    /// The operand stack's values whose NaNs are not canonicalised yet: slot, value, lane shape.
+    pending: Vec<(usize, Value, Type)>,
+    /// The innermost loop about to open: the locals it could keep lazy (`nan::loop_candidates`).
+    loop_candidates: Vec<(u32, Type)>,
+    /// The open innermost loop's lazy locals and their lane shapes.
+    loop_lazy: Vec<(u32, Type)>,
+    /// Stretches of straight-line code translated so far (see `nan::merges`).
+    stretch: u32,
+    /// Per local (if the function has vector locals): the stretch of its last `local.set`, and
+    /// what that set wrote.
+    written: Vec<(u32, nan::Written)>,
+    /// What the previous operator left on the stack.
+    previous: nan::Written,
 }
 
 /// Translates defined function `func` (module index) of `cx.module`; also returns the number of
@@ -318,6 +334,19 @@ pub(super) fn translate(
         local_types.extend(std::iter::repeat_n(t, count as usize));
     }
     let results: Vec<Type> = ty.results().iter().map(|r| val_type(*r)).collect::<Result<_, _>>()?;
+    let lazy = nan::lazy_locals(
+        body.get_operators_reader().map_err(invalid)?,
+        &local_types,
+        ty.params().len(),
+    );
+    // A parameter's bits come from the caller; the other locals start as zero.
+    let written = if local_types.contains(&types::I8X16) {
+        let start =
+            |i| if i < ty.params().len() { nan::Written::Other } else { nan::Written::Canonical };
+        (0..local_types.len()).map(|i| (0, start(i))).collect()
+    } else {
+        Vec::new()
+    };
 
     let mut b = FunctionBuilder::new(&mut function, fctx);
     let entry = b.create_block();
@@ -373,6 +402,13 @@ pub(super) fn translate(
         markers: HashMap::new(),
         handler_items: 0,
         payload: None,
+        lazy,
+        pending: Vec::new(),
+        loop_candidates: Vec::new(),
+        loop_lazy: Vec::new(),
+        stretch: 0,
+        written,
+        previous: nan::Written::Other,
     };
     t.prologue();
     t.ctrl.push(Frame {
@@ -393,6 +429,9 @@ pub(super) fn translate(
     while !ops.eof() {
         let (op, offset) = ops.read_with_offset().map_err(invalid)?;
         t.offset = offset as usize;
+        if matches!(op, Operator::Loop { .. }) && t.reachable && !t.written.is_empty() {
+            t.loop_candidates = nan::loop_candidates(ops.clone());
+        }
         t.op(op)?;
         highest = highest.max(t.stack.len());
         if t.ctrl.is_empty() {
@@ -1693,6 +1732,20 @@ impl Translator<'_, '_> {
                 _ => return Ok(()),
             }
         }
+        if !self.pending.is_empty() {
+            self.settle_pending(&op);
+        }
+        if !self.loop_lazy.is_empty() {
+            self.settle_loop_locals(&op);
+        }
+        if let O::LocalSet { local_index } | O::LocalTee { local_index } = op {
+            if let Some(w) = self.written.get_mut(local_index as usize) {
+                *w = (self.stretch, self.previous);
+            }
+        }
+        let produces = nan::pending_result(&op);
+        let writes = nan::written_by(&op);
+        let merges = nan::merges(&op);
         let (i32, i64, f32, f64) = (types::I32, types::I64, types::F32, types::F64);
         match op {
             O::Unreachable => {
@@ -1702,7 +1755,10 @@ impl Translator<'_, '_> {
             }
             O::Nop => {}
             O::Block { blockty } => self.op_block(blockty)?,
-            O::Loop { blockty } => self.op_loop(blockty)?,
+            O::Loop { blockty } => {
+                self.op_loop(blockty)?;
+                self.open_lazy_loop();
+            }
             O::If { blockty } => self.op_if(blockty)?,
             O::Else => self.op_else(),
             O::End => self.op_end(),
@@ -1736,6 +1792,9 @@ impl Translator<'_, '_> {
             O::LocalGet { local_index } => {
                 let v = self.b.use_var(self.locals[local_index as usize]);
                 self.push(v);
+                if let Some(shape) = self.lazy[local_index as usize] {
+                    self.pending.push((self.stack.len() - 1, v, shape));
+                }
             }
             O::LocalSet { local_index } => {
                 let v = self.pop();
@@ -2034,6 +2093,14 @@ impl Translator<'_, '_> {
             }
 
             other => self.simd(other)?,
+        }
+        if let Some(shape) = produces {
+            let top = self.stack.len() - 1;
+            self.pending.push((top, self.stack[top], shape));
+        }
+        self.previous = writes;
+        if merges {
+            self.stretch += 1;
         }
         if self.handler_items > exceptions::MAX_HANDLER_ITEMS {
             return Err(format!(

@@ -5,7 +5,8 @@
 //! calls); each operator bitcasts its operands to the lane shape it works on and its result
 //! back. Most operators are lowered inline. Float operations that compute a value return the
 //! canonical NaN whenever the result is a NaN, as `runtime::simd` does, so no NaN payload
-//! depends on how Cranelift lowers them; operators that only move bits (`abs`, `neg`, `pmin`,
+//! depends on how Cranelift lowers them (the canonicalisation waits until something would see
+//! the NaN's bits: see `nan`); operators that only move bits (`abs`, `neg`, `pmin`,
 //! splats, lanes) keep payloads. The relaxed dot products, which Cranelift has no operation
 //! for with Ward's deterministic choice (signed x signed, saturating pairs), are runtime calls
 //! to the shared semantics ([`simd_eval`]).
@@ -213,19 +214,94 @@ impl Translator<'_, '_> {
         self.push_vec(v);
     }
 
-    /// A float operation whose NaN results are canonicalised.
+    /// A float operation whose NaN results are canonicalised (when they are seen: see `nan`).
     fn funary(&mut self, ty: Type, f: impl FnOnce(&mut Self, Value) -> Value) {
-        self.vunary(ty, |t, x| {
-            let v = f(t, x);
-            t.canonical(v)
-        });
+        self.vunary(ty, f);
     }
 
     fn fbinary(&mut self, ty: Type, f: impl FnOnce(&mut Self, Value, Value) -> Value) {
-        self.vbinary(ty, |t, x, y| {
-            let v = f(t, x, y);
-            t.canonical(v)
-        });
+        self.vbinary(ty, f);
+    }
+
+    /// Makes the operand stack's pending values ready for `op` (see `nan`): canonicalises
+    /// those `op` reads and does not accept uncanonicalised; keeps the others pending.
+    pub(super) fn settle_pending(&mut self, op: &Operator<'_>) {
+        let accepts = super::nan::accepts(op, &self.lazy);
+        let reach = accepts.as_ref().map_or_else(|| super::nan::reach(op), |a| a.arity);
+        let below = self.stack.len().saturating_sub(reach);
+        let keeps_operand = matches!(op, Operator::LocalTee { .. });
+        for (slot, v, shape) in std::mem::take(&mut self.pending) {
+            debug_assert_eq!(self.stack.get(slot), Some(&v), "a pending value moved");
+            if slot < below {
+                // Untouched by `op`.
+                self.pending.push((slot, v, shape));
+            } else if accepts.as_ref().is_some_and(|a| a.shape.is_none_or(|s| s == shape)) {
+                if keeps_operand {
+                    self.pending.push((slot, v, shape));
+                }
+            } else {
+                let x = self.cast(v, shape);
+                let c = self.canonical(x);
+                self.stack[slot] = self.cast(c, V);
+            }
+        }
+    }
+
+    /// Makes the locals of the loop being entered lazy (see `nan`) where the value they enter
+    /// with, set in the straight-line code just before the loop, is canonical with their shape.
+    pub(super) fn open_lazy_loop(&mut self) {
+        for (local, shape) in std::mem::take(&mut self.loop_candidates) {
+            let at = local as usize;
+            let fits = match self.written[at] {
+                (stretch, _) if stretch != self.stretch => false,
+                (_, super::nan::Written::Canonical) => true,
+                (_, super::nan::Written::Pending(s)) => s == shape,
+                _ => false,
+            };
+            if fits && self.lazy[at].is_none() {
+                self.lazy[at] = Some(shape);
+                self.loop_lazy.push((local, shape));
+            }
+        }
+    }
+
+    /// Canonicalises the open loop's lazy locals where `op` could let them be seen outside the
+    /// loop; at its `end`, they stop being lazy.
+    pub(super) fn settle_loop_locals(&mut self, op: &Operator<'_>) {
+        use Operator as O;
+        let leaves = match op {
+            O::Br { relative_depth } | O::BrIf { relative_depth } => *relative_depth != 0,
+            O::BrTable { .. }
+            | O::BrOnNull { .. }
+            | O::BrOnNonNull { .. }
+            | O::BrOnCast { .. }
+            | O::BrOnCastFail { .. }
+            | O::End => true,
+            // A handler in this function reads the locals.
+            O::Call { .. }
+            | O::CallIndirect { .. }
+            | O::CallRef { .. }
+            | O::Throw { .. }
+            | O::ThrowRef
+            | O::Rethrow { .. } => !self.try_scopes.is_empty(),
+            _ => false,
+        };
+        if leaves && self.reachable {
+            for i in 0..self.loop_lazy.len() {
+                let (local, shape) = self.loop_lazy[i];
+                let var = self.locals[local as usize];
+                let v = self.b.use_var(var);
+                let x = self.cast(v, shape);
+                let c = self.canonical(x);
+                let c = self.cast(c, V);
+                self.b.def_var(var, c);
+            }
+        }
+        if let O::End = op {
+            for (local, _) in std::mem::take(&mut self.loop_lazy) {
+                self.lazy[local as usize] = None;
+            }
+        }
     }
 
     fn icmp_lanes(&mut self, ty: Type, cc: IntCC) {
@@ -517,14 +593,8 @@ impl Translator<'_, '_> {
                 let wide = t.b.ins().uwiden_low(x);
                 t.b.ins().fcvt_from_uint(F64X2, wide)
             }),
-            U::F32x4DemoteF64x2Zero => self.vunary(F64X2, |t, x| {
-                let v = t.b.ins().fvdemote(x);
-                t.canonical(v)
-            }),
-            U::F64x2PromoteLowF32x4 => self.vunary(F32X4, |t, x| {
-                let v = t.b.ins().fvpromote_low(x);
-                t.canonical(v)
-            }),
+            U::F32x4DemoteF64x2Zero => self.vunary(F64X2, |t, x| t.b.ins().fvdemote(x)),
+            U::F64x2PromoteLowF32x4 => self.vunary(F32X4, |t, x| t.b.ins().fvpromote_low(x)),
             // Saturating to 64 bits, then narrowing with zeros: the shape Cranelift lowers as
             // one operation (the zero vector must be a constant of type `i64x2`).
             U::I32x4TruncSatF64x2SZero | U::I32x4RelaxedTruncF64x2SZero => {
@@ -772,8 +842,7 @@ impl Translator<'_, '_> {
             p = self.b.ins().fneg(p);
         }
         let s = self.b.ins().fadd(p, c);
-        let v = self.canonical(s);
-        self.push_vec(v);
+        self.push_vec(s);
         Some(())
     }
 }

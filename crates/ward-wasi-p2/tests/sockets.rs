@@ -329,6 +329,10 @@ set-listen-backlog-size 0: invalid-argument
 set-hop-limit 0: invalid-argument
 set-receive-buffer-size 0: invalid-argument
 set-keep-alive-idle-time 0: invalid-argument
+set-keep-alive-idle-time 7 s: ok
+keep-alive-idle-time: Ok(7000000000)
+set-keep-alive-interval 3 s: ok
+keep-alive-interval: Ok(3000000000)
 shutdown unconnected: invalid-state
 start-connect to 0.0.0.0: invalid-argument
 start-connect to port 0: invalid-argument

@@ -202,6 +202,10 @@ fn misuse() -> i32 {
     show("set-hop-limit 0", s.set_hop_limit(0));
     show("set-receive-buffer-size 0", s.set_receive_buffer_size(0));
     show("set-keep-alive-idle-time 0", s.set_keep_alive_idle_time(0));
+    show("set-keep-alive-idle-time 7 s", s.set_keep_alive_idle_time(7_000_000_000));
+    println!("keep-alive-idle-time: {:?}", s.keep_alive_idle_time());
+    show("set-keep-alive-interval 3 s", s.set_keep_alive_interval(3_000_000_000));
+    println!("keep-alive-interval: {:?}", s.keep_alive_interval());
     show("shutdown unconnected", s.shutdown(ShutdownType::Both));
     show("start-connect to 0.0.0.0", s.start_connect(&net, v4(0, 0, 0, 0, 80)));
     show("start-connect to port 0", s.start_connect(&net, v4(127, 0, 0, 1, 0)));

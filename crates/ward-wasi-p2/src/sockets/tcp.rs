@@ -540,29 +540,27 @@ where
             unit_result(so::set_socket_keepalive(fd, on).map_err(ErrorCode::from_errno))
         })
     })?;
-    let nanos = |d: Duration| Val::U64(d.as_nanos().min(u128::from(u64::MAX)) as u64);
-    r.func(TCP, &m("keep-alive-idle-time"), move |ctx, _, p| {
-        super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
-            super::option_result(so::tcp_keepidle(fd), nanos)
-        })
-    })?;
-    r.func(TCP, &m("set-keep-alive-idle-time"), |ctx, _, p| {
-        let d = keepalive_secs(arg_u64(p, 1)?);
-        super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
-            unit_result(d.and_then(|d| so::set_tcp_keepidle(fd, d).map_err(ErrorCode::from_errno)))
-        })
-    })?;
-    r.func(TCP, &m("keep-alive-interval"), move |ctx, _, p| {
-        super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
-            super::option_result(so::tcp_keepintvl(fd), nanos)
-        })
-    })?;
-    r.func(TCP, &m("set-keep-alive-interval"), |ctx, _, p| {
-        let d = keepalive_secs(arg_u64(p, 1)?);
-        super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
-            unit_result(d.and_then(|d| so::set_tcp_keepintvl(fd, d).map_err(ErrorCode::from_errno)))
-        })
-    })?;
+    // The two keep-alive durations: the WIT's nanoseconds, the host's whole seconds.
+    type Read = fn(BorrowedFd<'_>) -> rustix::io::Result<Duration>;
+    type Write = fn(BorrowedFd<'_>, Duration) -> rustix::io::Result<()>;
+    let durations: [(&str, Read, Write); 2] = [
+        ("keep-alive-idle-time", |fd| so::tcp_keepidle(fd), |fd, d| so::set_tcp_keepidle(fd, d)),
+        ("keep-alive-interval", |fd| so::tcp_keepintvl(fd), |fd, d| so::set_tcp_keepintvl(fd, d)),
+    ];
+    for (name, read, write) in durations {
+        r.func(TCP, &m(name), move |ctx, _, p| {
+            super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
+                let nanos = |d: Duration| Val::U64(d.as_nanos().min(u128::from(u64::MAX)) as u64);
+                super::option_result(read(fd), nanos)
+            })
+        })?;
+        r.func(TCP, &m(&format!("set-{name}")), move |ctx, _, p| {
+            let d = keepalive_secs(arg_u64(p, 1)?);
+            super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
+                unit_result(d.and_then(|d| write(fd, d).map_err(ErrorCode::from_errno)))
+            })
+        })?;
+    }
     r.func(TCP, &m("keep-alive-count"), |ctx, _, p| {
         super::with_fd::<TcpSocket>(ctx, arg_rep(p, 0)?, &mut |fd, _| {
             super::option_result(so::tcp_keepcnt(fd), Val::U32)

@@ -1171,6 +1171,9 @@ impl Translator<'_, '_> {
         let native = self.b.create_block();
         let out = self.b.create_block();
         let merge = self.new_block_with(&result_types);
+        // Native modules call native code; host functions and interpreted modules' functions
+        // are the exception, laid out of the way.
+        self.b.set_cold_block(out);
         self.b.ins().brif(entry, native, &[], out, &[]);
 
         self.b.switch_to_block(native);

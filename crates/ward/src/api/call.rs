@@ -81,6 +81,7 @@ fn call_wasm<T>(store: &mut Store<T>, func: u32, args: &[u64], results: &mut [u6
     let native =
         unsafe { crate::native::call(&raw mut (*store_ptr).inner, func, args, results, &mut exit) };
     if let Some(outcome) = native {
+        nesting.store.inner.native_entries += 1;
         if let Err(Error::Trap(t)) = &outcome {
             tracing::debug!(target: "ward", trap = %t.message(), "trap");
         }

@@ -178,6 +178,14 @@ impl<T> Store<T> {
         Ok(())
     }
 
+    /// How many calls from the host (or from layers built on the public API, such as
+    /// components) ran native code rather than the interpreter. Meant for tests and
+    /// diagnostics.
+    #[doc(hidden)]
+    pub fn native_entries(&self) -> u64 {
+        self.inner.native_entries
+    }
+
     /// The fuel left. Fails with [`Error::Usage`] unless the engine consumes fuel.
     ///
     /// ```

@@ -324,6 +324,8 @@ pub(crate) struct StoreInner {
     /// This store's view of each shared memory it imported, by the address of its bytes (kept
     /// alive by the view), so that one shared memory has one index per store.
     pub(crate) shared_views: std::collections::HashMap<usize, u32>,
+    /// Calls from the host that ran native code (a diagnostic: `Store::native_entries`).
+    pub(crate) native_entries: u64,
 }
 
 impl StoreInner {
@@ -354,6 +356,7 @@ impl StoreInner {
             epoch,
             limiter: None,
             shared_views: std::collections::HashMap::new(),
+            native_entries: 0,
         }
     }
 

@@ -2,7 +2,10 @@
 //! the same results, the same traps and burn the same fuel; modules the native tier does not
 //! cover yet fall back to the interpreter and still run.
 
-use ward::{Config, Engine, Error, Instance, Module, Store, Tier, TrapCode, UpdateDeadline, Val};
+use ward::{
+    Config, Engine, Error, Instance, Module, RefType, Store, Table, TableType, Tier, TrapCode,
+    UpdateDeadline, Val,
+};
 
 fn make_engine(tier: Tier, setup: &dyn Fn(&mut Config)) -> Engine {
     let mut config = Config::new();
@@ -72,6 +75,21 @@ impl Both {
                 store.set_fuel(u64::MAX / 2).unwrap();
             }
             let instance = Instance::new(&mut store, &module, &[]).unwrap();
+            (store, instance)
+        };
+        Both { interp: make(Tier::Interpreter), native: make(Tier::Native) }
+    }
+
+    /// As [`Both::new`], for a module importing a `spectest.t` table of 4 to 4 functions.
+    fn with_table_import(wat: &str) -> Both {
+        let make = |tier| {
+            let engine = make_engine(tier, &|_| {});
+            let module = Module::new(&engine, wat).unwrap();
+            assert_eq!(module.tier(), tier, "fell back: {:?}", module.native_fallback_reason());
+            let mut store = Store::new(&engine, ());
+            let ty = TableType::new(RefType::FUNCREF, 4, Some(4));
+            let table = Table::new(&mut store, ty, Val::FuncRef(None)).unwrap();
+            let instance = Instance::new(&mut store, &module, &[table.into()]).unwrap();
             (store, instance)
         };
         Both { interp: make(Tier::Interpreter), native: make(Tier::Native) }
@@ -510,6 +528,48 @@ fn call_indirect_and_globals_agree() {
     for _ in 0..3 {
         both.check("bump", &[]);
         both.check("call", &[Val::I32(0), Val::I32(10)]);
+    }
+}
+
+/// A table whose maximum is its minimum cannot grow, so native code takes its length as a
+/// constant and its elements' address as fixed: bounds, nulls, `table.size`, `table.grow` and
+/// writes through `table.set` must still agree with the interpreter, for a defined and an
+/// imported fixed table.
+#[test]
+fn fixed_size_tables_agree() {
+    let body = r#"
+          (type $ii (func (param i32) (result i32)))
+          (elem (table $t) (i32.const 0) func $inc $dbl)
+          (func $inc (type $ii) (i32.add (local.get 0) (i32.const 1)))
+          (func $dbl (type $ii) (i32.mul (local.get 0) (i32.const 2)))
+          (func (export "call") (param i32 i32) (result i32)
+            (call_indirect $t (type $ii) (local.get 1) (local.get 0)))
+          (func (export "size") (result i32) (table.size $t))
+          (func (export "grow") (param i32) (result i32)
+            (table.grow $t (ref.null func) (local.get 0)))
+          (func (export "set") (param i32 i32)
+            (table.set $t (local.get 0) (table.get $t (local.get 1))))
+          (func (export "is_null") (param i32) (result i32)
+            (ref.is_null (table.get $t (local.get 0))))
+        )"#;
+    let defined = format!("(module (table $t 4 4 funcref) {body}");
+    let imported = format!("(module (import \"spectest\" \"t\" (table $t 4 4 funcref)) {body}");
+    for wat in [defined, imported] {
+        let mut both =
+            if wat.contains("import") { Both::with_table_import(&wat) } else { Both::new(&wat) };
+        for round in 0..2 {
+            for i in [-1, 0, 1, 2, 3, 4, 5] {
+                both.check("call", &[Val::I32(i), Val::I32(10)]);
+                both.check("is_null", &[Val::I32(i)]);
+            }
+            both.check("size", &[]);
+            for n in [0, 1, 2] {
+                both.check("grow", &[Val::I32(n)]);
+            }
+            both.check("size", &[]);
+            both.check("set", &[Val::I32(3 - round), Val::I32(round)]);
+            both.check("set", &[Val::I32(4), Val::I32(0)]);
+        }
     }
 }
 

@@ -1113,9 +1113,7 @@ impl Translator<'_, '_> {
     /// unless it is a function of type `type_index` (or a subtype).
     fn indirect_record(&mut self, type_index: u32, table: u32) -> Value {
         let index = self.pop();
-        let tptr = self.table_ptr(table);
-        let base = self.b.ins().load(types::I64, trusted(), tptr, TABLE_BASE);
-        let len = self.b.ins().load(types::I64, trusted(), tptr, TABLE_LEN);
+        let (base, len) = self.table_bounds(table);
         let i = self.index64(index);
         let past = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
         self.trap_if(past, TrapCode::UndefinedElement);
@@ -1354,11 +1352,26 @@ impl Translator<'_, '_> {
         self.b.ins().load(types::I64, readonly(), self.vmctx, self.cx.vm.table(table) as i32)
     }
 
-    /// The address of element `index` of table `table`, trapping if out of bounds.
-    fn table_elem(&mut self, table: u32, index: Value) -> Value {
+    /// Table `table`'s elements and length. A table whose maximum is its minimum never
+    /// grows (an imported one too: its exporter's maximum is at most the import's), so its
+    /// elements never move: their address is loaded as a read-only value, which Cranelift
+    /// shares and hoists, and its length is a constant.
+    fn table_bounds(&mut self, table: u32) -> (Value, Value) {
+        let ty = self.cx.module.tables[table as usize].ty;
         let tptr = self.table_ptr(table);
+        if ty.max == Some(ty.min) {
+            let base = self.b.ins().load(types::I64, readonly(), tptr, TABLE_BASE);
+            let len = self.b.ins().iconst(types::I64, ty.min as i64);
+            return (base, len);
+        }
         let base = self.b.ins().load(types::I64, trusted(), tptr, TABLE_BASE);
         let len = self.b.ins().load(types::I64, trusted(), tptr, TABLE_LEN);
+        (base, len)
+    }
+
+    /// The address of element `index` of table `table`, trapping if out of bounds.
+    fn table_elem(&mut self, table: u32, index: Value) -> Value {
+        let (base, len) = self.table_bounds(table);
         let i = self.index64(index);
         let past = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
         self.trap_if(past, TrapCode::TableOutOfBounds);
@@ -1405,8 +1418,7 @@ impl Translator<'_, '_> {
     }
 
     fn table_size(&mut self, table: u32) {
-        let tptr = self.table_ptr(table);
-        let len = self.b.ins().load(types::I64, trusted(), tptr, TABLE_LEN);
+        let (_, len) = self.table_bounds(table);
         let v = if self.table64(table) { len } else { self.b.ins().ireduce(types::I32, len) };
         self.push(v);
     }

@@ -1758,7 +1758,6 @@ impl Translator<'_, '_> {
                 *w = (self.stretch, self.previous);
             }
         }
-        let produces = nan::pending_result(&op);
         let writes = nan::written_by(&op);
         let merges = nan::merges(&op);
         let (i32, i64, f32, f64) = (types::I32, types::I64, types::F32, types::F64);
@@ -2109,7 +2108,7 @@ impl Translator<'_, '_> {
 
             other => self.simd(other)?,
         }
-        if let Some(shape) = produces {
+        if let nan::Written::Pending(shape) = writes {
             let top = self.stack.len() - 1;
             self.pending.push((top, self.stack[top], shape));
         }

@@ -185,20 +185,22 @@ impl Translator<'_, '_> {
         self.push(v);
     }
 
-    /// `v` (an `f32x4` or `f64x2`) with every NaN lane replaced by the canonical NaN.
-    fn canonical(&mut self, v: Value) -> Value {
-        let ty = self.b.func.dfg.value_type(v);
-        let (int, canon) = if ty == F32X4 {
+    /// Vector `v` (an `i8x16` value) with every NaN lane of lane shape `shape` (`F32X4` or
+    /// `F64X2`) replaced by the canonical NaN: how a pending result is settled (see `nan`).
+    fn canonical(&mut self, v: Value, shape: Type) -> Value {
+        let (int, canon) = if shape == F32X4 {
             let c = 0x7fc0_0000u128;
             (I32X4, c | c << 32 | c << 64 | c << 96)
         } else {
             (I64X2, (0x7ff8_0000_0000_0000u128 << 64) | 0x7ff8_0000_0000_0000)
         };
-        let nan = self.b.ins().fcmp(FloatCC::Unordered, v, v);
+        let x = self.cast(v, shape);
+        let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
         let canon = super::v128_const(&mut self.b, canon);
         let canon = self.cast(canon, int);
         let bits = self.cast(v, int);
-        self.b.ins().bitselect(nan, canon, bits)
+        let c = self.b.ins().bitselect(nan, canon, bits);
+        self.cast(c, V)
     }
 
     fn vunary(&mut self, ty: Type, f: impl FnOnce(&mut Self, Value) -> Value) {
@@ -212,15 +214,6 @@ impl Translator<'_, '_> {
         let x = self.pop_as(ty);
         let v = f(self, x, y);
         self.push_vec(v);
-    }
-
-    /// A float operation whose NaN results are canonicalised (when they are seen: see `nan`).
-    fn funary(&mut self, ty: Type, f: impl FnOnce(&mut Self, Value) -> Value) {
-        self.vunary(ty, f);
-    }
-
-    fn fbinary(&mut self, ty: Type, f: impl FnOnce(&mut Self, Value, Value) -> Value) {
-        self.vbinary(ty, f);
     }
 
     /// Makes the operand stack's pending values ready for `op` (see `nan`): canonicalises
@@ -240,9 +233,7 @@ impl Translator<'_, '_> {
                     self.pending.push((slot, v, shape));
                 }
             } else {
-                let x = self.cast(v, shape);
-                let c = self.canonical(x);
-                self.stack[slot] = self.cast(c, V);
+                self.stack[slot] = self.canonical(v, shape);
             }
         }
     }
@@ -291,9 +282,7 @@ impl Translator<'_, '_> {
                 let (local, shape) = self.loop_lazy[i];
                 let var = self.locals[local as usize];
                 let v = self.b.use_var(var);
-                let x = self.cast(v, shape);
-                let c = self.canonical(x);
-                let c = self.cast(c, V);
+                let c = self.canonical(v, shape);
                 self.b.def_var(var, c);
             }
         }
@@ -551,16 +540,16 @@ impl Translator<'_, '_> {
             U::F64x2Abs => self.vunary(F64X2, |t, x| t.b.ins().fabs(x)),
             U::F32x4Neg => self.vunary(F32X4, |t, x| t.b.ins().fneg(x)),
             U::F64x2Neg => self.vunary(F64X2, |t, x| t.b.ins().fneg(x)),
-            U::F32x4Sqrt => self.funary(F32X4, |t, x| t.b.ins().sqrt(x)),
-            U::F64x2Sqrt => self.funary(F64X2, |t, x| t.b.ins().sqrt(x)),
-            U::F32x4Ceil => self.funary(F32X4, |t, x| t.b.ins().ceil(x)),
-            U::F64x2Ceil => self.funary(F64X2, |t, x| t.b.ins().ceil(x)),
-            U::F32x4Floor => self.funary(F32X4, |t, x| t.b.ins().floor(x)),
-            U::F64x2Floor => self.funary(F64X2, |t, x| t.b.ins().floor(x)),
-            U::F32x4Trunc => self.funary(F32X4, |t, x| t.b.ins().trunc(x)),
-            U::F64x2Trunc => self.funary(F64X2, |t, x| t.b.ins().trunc(x)),
-            U::F32x4Nearest => self.funary(F32X4, |t, x| t.b.ins().nearest(x)),
-            U::F64x2Nearest => self.funary(F64X2, |t, x| t.b.ins().nearest(x)),
+            U::F32x4Sqrt => self.vunary(F32X4, |t, x| t.b.ins().sqrt(x)),
+            U::F64x2Sqrt => self.vunary(F64X2, |t, x| t.b.ins().sqrt(x)),
+            U::F32x4Ceil => self.vunary(F32X4, |t, x| t.b.ins().ceil(x)),
+            U::F64x2Ceil => self.vunary(F64X2, |t, x| t.b.ins().ceil(x)),
+            U::F32x4Floor => self.vunary(F32X4, |t, x| t.b.ins().floor(x)),
+            U::F64x2Floor => self.vunary(F64X2, |t, x| t.b.ins().floor(x)),
+            U::F32x4Trunc => self.vunary(F32X4, |t, x| t.b.ins().trunc(x)),
+            U::F64x2Trunc => self.vunary(F64X2, |t, x| t.b.ins().trunc(x)),
+            U::F32x4Nearest => self.vunary(F32X4, |t, x| t.b.ins().nearest(x)),
+            U::F64x2Nearest => self.vunary(F64X2, |t, x| t.b.ins().nearest(x)),
             U::I16x8ExtAddPairwiseI8x16S => self.pairwise(I8X16, true),
             U::I16x8ExtAddPairwiseI8x16U => self.pairwise(I8X16, false),
             U::I32x4ExtAddPairwiseI16x8S => self.pairwise(I16X8, true),
@@ -774,19 +763,19 @@ impl Translator<'_, '_> {
                 t.b.ins().iadd_pairwise(lo, hi)
             }),
 
-            B::F32x4Add => self.fbinary(F32X4, |t, x, y| t.b.ins().fadd(x, y)),
-            B::F64x2Add => self.fbinary(F64X2, |t, x, y| t.b.ins().fadd(x, y)),
-            B::F32x4Sub => self.fbinary(F32X4, |t, x, y| t.b.ins().fsub(x, y)),
-            B::F64x2Sub => self.fbinary(F64X2, |t, x, y| t.b.ins().fsub(x, y)),
-            B::F32x4Mul => self.fbinary(F32X4, |t, x, y| t.b.ins().fmul(x, y)),
-            B::F64x2Mul => self.fbinary(F64X2, |t, x, y| t.b.ins().fmul(x, y)),
-            B::F32x4Div => self.fbinary(F32X4, |t, x, y| t.b.ins().fdiv(x, y)),
-            B::F64x2Div => self.fbinary(F64X2, |t, x, y| t.b.ins().fdiv(x, y)),
+            B::F32x4Add => self.vbinary(F32X4, |t, x, y| t.b.ins().fadd(x, y)),
+            B::F64x2Add => self.vbinary(F64X2, |t, x, y| t.b.ins().fadd(x, y)),
+            B::F32x4Sub => self.vbinary(F32X4, |t, x, y| t.b.ins().fsub(x, y)),
+            B::F64x2Sub => self.vbinary(F64X2, |t, x, y| t.b.ins().fsub(x, y)),
+            B::F32x4Mul => self.vbinary(F32X4, |t, x, y| t.b.ins().fmul(x, y)),
+            B::F64x2Mul => self.vbinary(F64X2, |t, x, y| t.b.ins().fmul(x, y)),
+            B::F32x4Div => self.vbinary(F32X4, |t, x, y| t.b.ins().fdiv(x, y)),
+            B::F64x2Div => self.vbinary(F64X2, |t, x, y| t.b.ins().fdiv(x, y)),
             // Cranelift's `fmin`/`fmax` are wasm's (NaN if either is, -0 < +0).
-            B::F32x4Min | B::F32x4RelaxedMin => self.fbinary(F32X4, |t, x, y| t.b.ins().fmin(x, y)),
-            B::F64x2Min | B::F64x2RelaxedMin => self.fbinary(F64X2, |t, x, y| t.b.ins().fmin(x, y)),
-            B::F32x4Max | B::F32x4RelaxedMax => self.fbinary(F32X4, |t, x, y| t.b.ins().fmax(x, y)),
-            B::F64x2Max | B::F64x2RelaxedMax => self.fbinary(F64X2, |t, x, y| t.b.ins().fmax(x, y)),
+            B::F32x4Min | B::F32x4RelaxedMin => self.vbinary(F32X4, |t, x, y| t.b.ins().fmin(x, y)),
+            B::F64x2Min | B::F64x2RelaxedMin => self.vbinary(F64X2, |t, x, y| t.b.ins().fmin(x, y)),
+            B::F32x4Max | B::F32x4RelaxedMax => self.vbinary(F32X4, |t, x, y| t.b.ins().fmax(x, y)),
+            B::F64x2Max | B::F64x2RelaxedMax => self.vbinary(F64X2, |t, x, y| t.b.ins().fmax(x, y)),
             B::F32x4PMin => self.pminmax(F32X4, I32X4, true),
             B::F64x2PMin => self.pminmax(F64X2, I64X2, true),
             B::F32x4PMax => self.pminmax(F32X4, I32X4, false),

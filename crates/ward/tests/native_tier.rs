@@ -3,8 +3,8 @@
 //! cover yet fall back to the interpreter and still run.
 
 use ward::{
-    Config, Engine, Error, Instance, Module, RefType, Store, Table, TableType, Tier, TrapCode,
-    UpdateDeadline, Val,
+    Config, Engine, Error, Extern, Instance, Module, RefType, Store, Table, TableType, Tier,
+    TrapCode, UpdateDeadline, Val,
 };
 
 fn make_engine(tier: Tier, setup: &dyn Fn(&mut Config)) -> Engine {
@@ -59,6 +59,23 @@ impl Both {
     }
 
     fn with(wat: &str, setup: &dyn Fn(&mut Config)) -> Both {
+        Both::with_imports(wat, setup, &|_| Vec::new())
+    }
+
+    /// As [`Both::new`], for a module importing a `spectest.t` table of 4 to 4 functions.
+    fn with_table_import(wat: &str) -> Both {
+        Both::with_imports(wat, &|_| {}, &|store| {
+            let ty = TableType::new(RefType::FUNCREF, 4, Some(4));
+            vec![Table::new(store, ty, Val::FuncRef(None)).unwrap().into()]
+        })
+    }
+
+    /// The module instantiated under each tier, with the imports `imports` makes in each store.
+    fn with_imports(
+        wat: &str,
+        setup: &dyn Fn(&mut Config),
+        imports: &dyn Fn(&mut Store<()>) -> Vec<Extern>,
+    ) -> Both {
         let make = |tier| {
             let engine = make_engine(tier, setup);
             let module = Module::new(&engine, wat).unwrap();
@@ -74,22 +91,8 @@ impl Both {
             if engine_fuel(setup) {
                 store.set_fuel(u64::MAX / 2).unwrap();
             }
-            let instance = Instance::new(&mut store, &module, &[]).unwrap();
-            (store, instance)
-        };
-        Both { interp: make(Tier::Interpreter), native: make(Tier::Native) }
-    }
-
-    /// As [`Both::new`], for a module importing a `spectest.t` table of 4 to 4 functions.
-    fn with_table_import(wat: &str) -> Both {
-        let make = |tier| {
-            let engine = make_engine(tier, &|_| {});
-            let module = Module::new(&engine, wat).unwrap();
-            assert_eq!(module.tier(), tier, "fell back: {:?}", module.native_fallback_reason());
-            let mut store = Store::new(&engine, ());
-            let ty = TableType::new(RefType::FUNCREF, 4, Some(4));
-            let table = Table::new(&mut store, ty, Val::FuncRef(None)).unwrap();
-            let instance = Instance::new(&mut store, &module, &[table.into()]).unwrap();
+            let imports = imports(&mut store);
+            let instance = Instance::new(&mut store, &module, &imports).unwrap();
             (store, instance)
         };
         Both { interp: make(Tier::Interpreter), native: make(Tier::Native) }

@@ -163,7 +163,7 @@ pub(super) fn merges(op: &Operator<'_>) -> bool {
 }
 
 /// Whether `op` opens, continues or closes a construct, or branches.
-pub(super) fn branches(op: &Operator<'_>) -> bool {
+fn branches(op: &Operator<'_>) -> bool {
     use Operator as O;
     matches!(
         op,

@@ -68,3 +68,36 @@ fn without_the_option_thread_spawn_is_not_provided() {
     assert_ne!(o.status.code(), Some(0));
     assert!(stdout(&o).is_empty());
 }
+
+/// The guests compiled ahead of time (native code, no warning about the interpreter) and run
+/// from their artifacts print and exit as they do interpreted: shared memory, atomics, wait
+/// and notify, and exit from a spawned thread, natively.
+#[test]
+fn the_guests_run_natively_from_their_artifacts() {
+    let dir = std::env::temp_dir().join(format!("ward-cli-threads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, expected, status) in [
+        ("counter.wat", "spawned 4 threads\ncounter = 40000\n", 0),
+        ("pingpong.wat", "ping-pong: 1000 + 1000 turns\n", 0),
+        ("exit.wat", "thread exiting with 7\n", 7),
+    ] {
+        let artifact = dir.join(name).with_extension("cwasm");
+        let o = Command::new(env!("CARGO_BIN_EXE_ward"))
+            .arg("compile")
+            .arg(guest(name))
+            .arg("-o")
+            .arg(&artifact)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        assert!(o.stderr.is_empty(), "compiled natively: {}", String::from_utf8_lossy(&o.stderr));
+        let o = Command::new(env!("CARGO_BIN_EXE_ward"))
+            .args(["run", "--wasi-threads", "--timeout", "60s"])
+            .arg(&artifact)
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&o), expected, "{name}: {o:?}");
+        assert_eq!(o.status.code(), Some(status), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

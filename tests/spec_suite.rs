@@ -271,17 +271,24 @@ fn fallback_kind(reason: &str) -> String {
     head.split(" at offset").next().unwrap_or(head).to_string()
 }
 
-/// The root files again under the native tier (`Config::tier(Tier::Native)`): a module the
-/// native tier compiles must behave exactly as in the interpreter, so the same files must pass
-/// every directive; modules it does not cover yet run in the interpreter. Prints how many files
-/// ran every module natively, and what made the others fall back.
+/// The root files, and the enforced files of [`ENFORCED_DIRS`], again under the native tier
+/// (`Config::tier(Tier::Native)`): a module the native tier compiles must behave exactly as in
+/// the interpreter, so the same files must pass every directive; modules it does not cover yet
+/// run in the interpreter. Prints how many files ran every module natively, and what made the
+/// others fall back.
 #[test]
 fn spec_suite_native() {
     let dir = suite_dir();
-    let files = root_scripts(&dir);
+    let mut files = root_scripts(&dir);
     if files.is_empty() {
         missing(&dir);
         return;
+    }
+    for (sub, listed) in ENFORCED_DIRS {
+        let enforced = root_scripts(&dir.join(sub)).into_iter();
+        files.extend(
+            enforced.filter(|f| f.file_name().is_some_and(|n| listed.iter().any(|l| n == *l))),
+        );
     }
     let _watchdog = Watchdog::start();
     let mut config = ward::Config::new();

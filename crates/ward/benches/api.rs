@@ -64,6 +64,23 @@ fn instantiate(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The same small module compiled natively, saved as an artifact and loaded back (issue 10's
+    // "instantiate from an artifact" target).
+    let mut native = Config::new();
+    native.tier(ward::Tier::Native);
+    let native = Engine::new(&native);
+    let artifact = Module::new(&native, SMALL).unwrap().serialize().unwrap();
+    // SAFETY: the artifact was made by this same engine a line above.
+    let loaded = unsafe { Module::deserialize(&native, &artifact) }.unwrap();
+    assert_eq!(loaded.tier(), ward::Tier::Native, "the artifact holds native code");
+    let native_pre = Linker::<()>::new(&native).instantiate_pre(&loaded).unwrap();
+    g.bench_function("small module from a native artifact (new store each time)", |b| {
+        b.iter_batched(
+            || Store::new(&native, ()),
+            |mut store| native_pre.instantiate(&mut store).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
     g.bench_function("large module, 5000 functions (new store each time)", |b| {
         b.iter_batched(
             || Store::new(&engine, ()),

@@ -11,6 +11,7 @@ use super::simd::{
     SimdBinary, SimdExtract, SimdLoad, SimdReplace, SimdShift, SimdSplat, SimdTernary, SimdTest,
     SimdUnary,
 };
+use crate::runtime::atomics::AtomicOp;
 
 /// A frame-relative slot index.
 pub(crate) type Slot = u32;
@@ -982,22 +983,6 @@ pub(crate) enum MemKind {
         op: AtomicOp,
         width: u8,
     },
-}
-
-/// The operation of an atomic memory instruction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum AtomicOp {
-    Load,
-    Store,
-    Add,
-    Sub,
-    And,
-    Or,
-    Xor,
-    Xchg,
-    Cmpxchg,
-    Notify,
-    Wait,
 }
 
 /// A memory argument that does not fit the fast path (other memory, 64-bit, large offset).

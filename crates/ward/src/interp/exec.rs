@@ -4,9 +4,10 @@
 //! and, while a host function runs, which one. `run` executes until the call finishes, traps, or
 //! reaches a host function; the generic driver in the API layer calls the host and runs again.
 
-use super::code::{AtomicOp, CompiledFunc, Instr, MemKind};
+use super::code::{CompiledFunc, Instr, MemKind};
 use super::threaded;
 use crate::error::{clip, Error, FrameInfo, Result, Trap, TrapCode};
+use crate::runtime::atomics::{self, AtomicOp};
 
 /// The longest function or module name kept in a backtrace frame, in bytes.
 const MAX_NAME_BYTES: usize = 1024;
@@ -984,13 +985,13 @@ fn exec_cold_body(
         Instr::AtomicLoad { d, a, m } => {
             let (p, op, width) = atomic_target(inst!(), cf, m, rd!(a))?;
             // SAFETY: `atomic_target` checked bounds and alignment.
-            wr!(d, unsafe { atomic_op(p, op, width, 0, 0) })
+            wr!(d, unsafe { atomics::apply(p, op, width, 0, 0) })
         }
         Instr::AtomicStore { a, v, m } => {
             let (p, op, width) = atomic_target(inst!(), cf, m, rd!(a))?;
             let v = rd!(v);
             // SAFETY: as above.
-            unsafe { atomic_op(p, op, width, v, 0) };
+            unsafe { atomics::apply(p, op, width, v, 0) };
         }
         Instr::AtomicRmw { d, a, v } => {
             let (m, _, _) = arg!();
@@ -1010,7 +1011,7 @@ fn exec_cold_body(
             } else {
                 let v = rd!(v);
                 // SAFETY: as above.
-                unsafe { atomic_op(p, op, width, v, 0) }
+                unsafe { atomics::apply(p, op, width, v, 0) }
             };
             wr!(d, r)
         }
@@ -1025,12 +1026,19 @@ fn exec_cold_body(
                 };
                 let ea = effective(ma.is64, rd!(a)).wrapping_add(ma.offset);
                 // SAFETY: as above.
-                let load = || unsafe { atomic_op(p, AtomicOp::Load, width, 0, 0) };
-                atomic_wait(store, shared, ea, load, truncate(rd!(e), width), rd!(x) as i64)?
+                let load = || unsafe { atomics::apply(p, AtomicOp::Load, width, 0, 0) };
+                atomics::wait(
+                    store,
+                    shared,
+                    ea,
+                    load,
+                    atomics::truncate(rd!(e), width),
+                    rd!(x) as i64,
+                )?
             } else {
                 let (e, x) = (rd!(e), rd!(x));
                 // SAFETY: as above.
-                unsafe { atomic_op(p, op, width, e, x) }
+                unsafe { atomics::apply(p, op, width, e, x) }
             };
             wr!(d, r)
         }
@@ -1071,90 +1079,6 @@ fn atomic_target(
     }
     // SAFETY: the range is inside the accessible bytes of the memory.
     Ok((unsafe { base.add(range.start) }, op, width))
-}
-
-/// The low `width` bytes of `v`.
-fn truncate(v: u64, width: u8) -> u64 {
-    if width >= 8 {
-        v
-    } else {
-        v & ((1u64 << (width as u32 * 8)) - 1)
-    }
-}
-
-// Wasm memory is little-endian; the host atomics below operate on native integers in place.
-const _: () = assert!(cfg!(target_endian = "little"), "atomics assume a little-endian host");
-
-/// Performs the atomic operation `op` (not `Notify`/`Wait`) of `width` bytes at `p` with operand
-/// `v` (the expected value, for `Cmpxchg`) and replacement `r`, sequentially consistent, and
-/// returns the old value zero-extended (0 for a store).
-///
-/// # Safety
-/// `p` lies inside a live linear memory, `width` bytes are accessible from it, and it is aligned
-/// to `width` (memory bases are page-aligned and the wasm address is a multiple of `width`).
-/// Other accesses to these bytes from this thread are not in progress: the store is
-/// exclusively borrowed while the instruction runs.
-unsafe fn atomic_op(p: *mut u8, op: AtomicOp, width: u8, v: u64, r: u64) -> u64 {
-    use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering::SeqCst};
-    macro_rules! on {
-        ($atomic:ty, $int:ty) => {{
-            // SAFETY: the caller guarantees `p` is valid for `width` bytes and aligned for
-            // `$int`, whose size is `width`.
-            let a = unsafe { <$atomic>::from_ptr(p.cast::<$int>()) };
-            let (v, r) = (v as $int, r as $int);
-            (match op {
-                AtomicOp::Load => a.load(SeqCst),
-                AtomicOp::Store => {
-                    a.store(v, SeqCst);
-                    0
-                }
-                AtomicOp::Add => a.fetch_add(v, SeqCst),
-                AtomicOp::Sub => a.fetch_sub(v, SeqCst),
-                AtomicOp::And => a.fetch_and(v, SeqCst),
-                AtomicOp::Or => a.fetch_or(v, SeqCst),
-                AtomicOp::Xor => a.fetch_xor(v, SeqCst),
-                AtomicOp::Xchg => a.swap(v, SeqCst),
-                AtomicOp::Cmpxchg => match a.compare_exchange(v, r, SeqCst, SeqCst) {
-                    Ok(old) | Err(old) => old,
-                },
-                AtomicOp::Notify | AtomicOp::Wait => 0,
-            }) as u64
-        }};
-    }
-    match width {
-        1 => on!(AtomicU8, u8),
-        2 => on!(AtomicU16, u16),
-        4 => on!(AtomicU32, u32),
-        _ => on!(AtomicU64, u64),
-    }
-}
-
-/// `memory.atomic.wait` on shared memory `shared` at wasm address `addr`: "not-equal" (1) if
-/// `load()` differs from `expected`, otherwise waits until a `notify` (0) or the timeout
-/// (nanoseconds; negative: forever) passes (2, "timed-out"). The wait stays under the store's
-/// control: interruption traps, and reaching the store's epoch deadline ends the wait early as
-/// if timed out, so that the guest's next checkpoint handles the deadline. Only a store that is
-/// neither interruptible nor under epochs can wait forever, like a guest that loops forever.
-fn atomic_wait(
-    store: &StoreInner,
-    shared: &crate::runtime::SharedBytes,
-    addr: u64,
-    load: impl FnOnce() -> u64,
-    expected: u64,
-    timeout: i64,
-) -> Result<u64, TrapCode> {
-    use std::sync::atomic::Ordering::Relaxed;
-    use std::time::{Duration, Instant};
-    let deadline = u64::try_from(timeout)
-        .ok()
-        .and_then(|ns| Instant::now().checked_add(Duration::from_nanos(ns)));
-    let epochs = store.engine.config().epoch_interruption;
-    shared.wait(addr, load, expected, deadline, || {
-        if store.interrupt.load(Relaxed) {
-            return Err(TrapCode::Interrupted);
-        }
-        Ok(epochs && store.epoch.load(Relaxed) >= store.vm.epoch_deadline)
-    })
 }
 
 /// A wasm address operand (raw slot bits) as a 64-bit address.

@@ -16,6 +16,7 @@ use super::code::*;
 use super::simd::{self, SimdInstr};
 use crate::error::{Error, Result, TrapCode};
 use crate::module::ModuleInner;
+use crate::runtime::atomics::{self, AtomicOp};
 use crate::runtime::vmctx::{VMCounts, VMOffsets};
 use crate::types::ValType;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -1920,28 +1921,6 @@ impl Translator<'_> {
             O::AtomicFence { .. } => {
                 self.emit(Instr::AtomicFence);
             }
-            O::I32AtomicLoad { memarg } => self.atomic(memarg, AtomicOp::Load, 4),
-            O::I64AtomicLoad { memarg } => self.atomic(memarg, AtomicOp::Load, 8),
-            O::I32AtomicLoad8U { memarg } | O::I64AtomicLoad8U { memarg } => {
-                self.atomic(memarg, AtomicOp::Load, 1)
-            }
-            O::I32AtomicLoad16U { memarg } | O::I64AtomicLoad16U { memarg } => {
-                self.atomic(memarg, AtomicOp::Load, 2)
-            }
-            O::I64AtomicLoad32U { memarg } => self.atomic(memarg, AtomicOp::Load, 4),
-            O::I32AtomicStore { memarg } | O::I64AtomicStore32 { memarg } => {
-                self.atomic(memarg, AtomicOp::Store, 4)
-            }
-            O::I64AtomicStore { memarg } => self.atomic(memarg, AtomicOp::Store, 8),
-            O::I32AtomicStore8 { memarg } | O::I64AtomicStore8 { memarg } => {
-                self.atomic(memarg, AtomicOp::Store, 1)
-            }
-            O::I32AtomicStore16 { memarg } | O::I64AtomicStore16 { memarg } => {
-                self.atomic(memarg, AtomicOp::Store, 2)
-            }
-            O::MemoryAtomicNotify { memarg } => self.atomic(memarg, AtomicOp::Notify, 4),
-            O::MemoryAtomicWait32 { memarg } => self.atomic(memarg, AtomicOp::Wait, 4),
-            O::MemoryAtomicWait64 { memarg } => self.atomic(memarg, AtomicOp::Wait, 8),
             O::I64Add128 => self.wide(WideOp::Add128),
             O::I64Sub128 => self.wide(WideOp::Sub128),
             O::I64MulWideS => self.wide(WideOp::MulWideS),
@@ -1957,8 +1936,8 @@ impl Translator<'_> {
             O::V128Store64Lane { memarg, lane } => self.store_lane(memarg, 8, lane),
 
             other if gc::is_gc_operator(&other) => self.gc_op(other),
-            other if rmw_op(&other).is_some() => {
-                if let Some((memarg, op, width)) = rmw_op(&other) {
+            other if atomics::classify(&other).is_some() => {
+                if let Some((memarg, op, width)) = atomics::classify(&other) {
                     self.atomic(memarg, op, width);
                 }
             }
@@ -2153,50 +2132,6 @@ impl Translator<'_> {
             }
         }
     }
-}
-
-/// The memory argument, operation and width of an atomic read-modify-write or compare-exchange
-/// operator.
-fn rmw_op(op: &Operator<'_>) -> Option<(WpMemArg, AtomicOp, u8)> {
-    use AtomicOp::*;
-    use Operator as O;
-    Some(match *op {
-        O::I32AtomicRmwAdd { memarg } | O::I64AtomicRmw32AddU { memarg } => (memarg, Add, 4),
-        O::I64AtomicRmwAdd { memarg } => (memarg, Add, 8),
-        O::I32AtomicRmw8AddU { memarg } | O::I64AtomicRmw8AddU { memarg } => (memarg, Add, 1),
-        O::I32AtomicRmw16AddU { memarg } | O::I64AtomicRmw16AddU { memarg } => (memarg, Add, 2),
-        O::I32AtomicRmwSub { memarg } | O::I64AtomicRmw32SubU { memarg } => (memarg, Sub, 4),
-        O::I64AtomicRmwSub { memarg } => (memarg, Sub, 8),
-        O::I32AtomicRmw8SubU { memarg } | O::I64AtomicRmw8SubU { memarg } => (memarg, Sub, 1),
-        O::I32AtomicRmw16SubU { memarg } | O::I64AtomicRmw16SubU { memarg } => (memarg, Sub, 2),
-        O::I32AtomicRmwAnd { memarg } | O::I64AtomicRmw32AndU { memarg } => (memarg, And, 4),
-        O::I64AtomicRmwAnd { memarg } => (memarg, And, 8),
-        O::I32AtomicRmw8AndU { memarg } | O::I64AtomicRmw8AndU { memarg } => (memarg, And, 1),
-        O::I32AtomicRmw16AndU { memarg } | O::I64AtomicRmw16AndU { memarg } => (memarg, And, 2),
-        O::I32AtomicRmwOr { memarg } | O::I64AtomicRmw32OrU { memarg } => (memarg, Or, 4),
-        O::I64AtomicRmwOr { memarg } => (memarg, Or, 8),
-        O::I32AtomicRmw8OrU { memarg } | O::I64AtomicRmw8OrU { memarg } => (memarg, Or, 1),
-        O::I32AtomicRmw16OrU { memarg } | O::I64AtomicRmw16OrU { memarg } => (memarg, Or, 2),
-        O::I32AtomicRmwXor { memarg } | O::I64AtomicRmw32XorU { memarg } => (memarg, Xor, 4),
-        O::I64AtomicRmwXor { memarg } => (memarg, Xor, 8),
-        O::I32AtomicRmw8XorU { memarg } | O::I64AtomicRmw8XorU { memarg } => (memarg, Xor, 1),
-        O::I32AtomicRmw16XorU { memarg } | O::I64AtomicRmw16XorU { memarg } => (memarg, Xor, 2),
-        O::I32AtomicRmwXchg { memarg } | O::I64AtomicRmw32XchgU { memarg } => (memarg, Xchg, 4),
-        O::I64AtomicRmwXchg { memarg } => (memarg, Xchg, 8),
-        O::I32AtomicRmw8XchgU { memarg } | O::I64AtomicRmw8XchgU { memarg } => (memarg, Xchg, 1),
-        O::I32AtomicRmw16XchgU { memarg } | O::I64AtomicRmw16XchgU { memarg } => (memarg, Xchg, 2),
-        O::I32AtomicRmwCmpxchg { memarg } | O::I64AtomicRmw32CmpxchgU { memarg } => {
-            (memarg, Cmpxchg, 4)
-        }
-        O::I64AtomicRmwCmpxchg { memarg } => (memarg, Cmpxchg, 8),
-        O::I32AtomicRmw8CmpxchgU { memarg } | O::I64AtomicRmw8CmpxchgU { memarg } => {
-            (memarg, Cmpxchg, 1)
-        }
-        O::I32AtomicRmw16CmpxchgU { memarg } | O::I64AtomicRmw16CmpxchgU { memarg } => {
-            (memarg, Cmpxchg, 2)
-        }
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

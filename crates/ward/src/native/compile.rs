@@ -275,9 +275,6 @@ fn check_module(m: &ModuleInner) -> std::result::Result<(), Unsupported> {
     if m.uses_gc_types() {
         return Err("it uses garbage collection (struct or array types)".into());
     }
-    if m.memories.iter().any(|mem| mem.shared) {
-        return Err("it has a shared memory".into());
-    }
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// How many runtime calls there are (the length of [`addresses`]).
-pub(super) const COUNT: usize = 18;
+pub(super) const COUNT: usize = 21;
 
 /// The address in this process of every runtime call native code makes. The order is part of
 /// the artifact format (`api/artifact.rs`): code names a runtime call by its index here, so a
@@ -42,6 +42,9 @@ pub(super) fn addresses() -> [usize; COUNT] {
         super::unwind::exn_new as *const () as usize,
         super::unwind::exn_take as *const () as usize,
         epoch_reached as *const () as usize,
+        super::atomics::shared_len as *const () as usize,
+        super::atomics::notify as *const () as usize,
+        super::atomics::wait as *const () as usize,
     ]
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Under [`Tier::Native`] a module is compiled as a whole when the [`Module`](crate::Module) is
 //! created (`api/module.rs` calls [`prepare`]). If it uses anything this tier does not cover yet
-//! — legacy exception handling, atomics or shared memories, GC operators — the module runs in
+//! — legacy exception handling, GC operators — the module runs in
 //! the interpreter as a whole: the
 //! reason (naming the first unsupported operator) is logged with `tracing::debug!` and kept
 //! ([`fallback_reason`]). Nothing is ever half native.
@@ -79,6 +79,8 @@
 //! (`libcalls::addresses`), type ids come from the context. So [`prepared`] gives an image
 //! that [`install`] maps in another process (`api/artifact.rs` writes and checks artifacts).
 
+#[cfg(feature = "native")]
+mod atomics;
 #[cfg(feature = "native")]
 mod bulk;
 #[cfg(feature = "native")]
@@ -341,7 +343,7 @@ pub(crate) unsafe fn call(
 }
 
 /// The trap codes native code reports, numbered from 1 (0 is "no trap").
-const TRAP_CODES: [TrapCode; 16] = [
+const TRAP_CODES: [TrapCode; 18] = [
     TrapCode::Unreachable,
     TrapCode::MemoryOutOfBounds,
     TrapCode::UninitializedElement,
@@ -358,6 +360,8 @@ const TRAP_CODES: [TrapCode; 16] = [
     TrapCode::NullFunctionReference,
     TrapCode::NullExceptionReference,
     TrapCode::UncaughtException,
+    TrapCode::UnalignedAtomic,
+    TrapCode::ExpectedSharedMemory,
 ];
 
 /// A runtime call panicked; the payload waits in `libcalls`.

@@ -11,6 +11,7 @@
 //! code since the previous checkpoint. The count is only known when the next checkpoint opens,
 //! so each checkpoint's constant is patched then.
 
+mod atomics;
 mod exceptions;
 mod nan;
 mod simd;
@@ -22,6 +23,7 @@ use super::catch::Entry;
 use super::trap_number;
 use crate::error::TrapCode;
 use crate::module::ModuleInner;
+use crate::runtime::atomics::classify as atomic_operator;
 use crate::runtime::fuel::operator_cost;
 use crate::runtime::vmctx::{VMContextHeader, VMFuncRef, VMOffsets, VMStoreContext};
 use crate::runtime::{GlobalCell, LinearMemory, TableInstance};
@@ -600,7 +602,7 @@ impl Translator<'_, '_> {
         self.trap_if(low, TrapCode::StackOverflow);
         if !self.cx.module.memories.is_empty() {
             let def = self.b.ins().load(types::I64, readonly(), self.vmctx, MEMORY0_OFFSET);
-            let vars = (!self.guarded(0))
+            let vars = (!self.guarded(0) && !self.shared(0))
                 .then(|| (self.b.declare_var(types::I64), self.b.declare_var(types::I64)));
             self.memory = Some(Memory { def, vars });
             self.reload_memory();
@@ -1435,11 +1437,18 @@ impl Translator<'_, '_> {
     /// moves, and accesses within the guard are left to the MMU (see `address`).
     fn guarded(&self, index: u32) -> bool {
         let ty = &self.cx.module.memories[index as usize];
-        self.cx.guarded && !ty.memory64 && ty.page_size_log2 == 16
+        self.cx.guarded && !ty.memory64 && !ty.shared && ty.page_size_log2 == 16
+    }
+
+    /// Whether memory `index` is shared (threads proposal): its base never moves, and the
+    /// length in its definition is this store's snapshot, which another thread's `memory.grow`
+    /// may have left behind (see `address` and `memory_size`).
+    pub(super) fn shared(&self, index: u32) -> bool {
+        self.cx.module.memories[index as usize].shared
     }
 
     /// Memory `index`'s definition (fixed per instance).
-    fn mem_def(&mut self, index: u32) -> Value {
+    pub(super) fn mem_def(&mut self, index: u32) -> Value {
         match &self.memory {
             Some(m) if index == 0 => m.def,
             _ => {
@@ -1450,16 +1459,16 @@ impl Translator<'_, '_> {
     }
 
     /// Memory `index`'s base: memory 0's from the variable the function keeps (reloaded after
-    /// anything that may move it), a guarded memory's as a read-only value (it never moves),
-    /// any other's loaded afresh.
-    fn mem_base(&mut self, index: u32) -> Value {
+    /// anything that may move it), a guarded or shared memory's as a read-only value (it never
+    /// moves), any other's loaded afresh.
+    pub(super) fn mem_base(&mut self, index: u32) -> Value {
         if let Some(Memory { vars: Some((base, _)), .. }) = self.memory {
             if index == 0 {
                 return self.b.use_var(base);
             }
         }
         let def = self.mem_def(index);
-        let flags = if self.guarded(index) { readonly() } else { trusted() };
+        let flags = if self.guarded(index) || self.shared(index) { readonly() } else { trusted() };
         self.b.ins().load(types::I64, flags, def, MEM_BASE)
     }
 
@@ -1495,36 +1504,48 @@ impl Translator<'_, '_> {
     /// On a guarded 32-bit memory with 64 KiB pages, an access whose offset plus size fits in
     /// the guard region is not checked: it lands in the memory's reservation and, past the
     /// length, faults; the handler (`signals`) makes that the same trap.
-    fn address(&mut self, memarg: &MemArg, size: u64) -> Result<Access, Unsupported> {
+    pub(super) fn address(&mut self, memarg: &MemArg, size: u64) -> Result<Access, Unsupported> {
+        self.address_in(memarg, size, true)
+    }
+
+    /// As [`Translator::address`]; the guard region is left to check bounds only if
+    /// `use_guard` (an atomic access checks them first, so that an access both out of bounds
+    /// and misaligned traps as out of bounds, as in the interpreter).
+    pub(super) fn address_in(
+        &mut self,
+        memarg: &MemArg,
+        size: u64,
+        use_guard: bool,
+    ) -> Result<Access, Unsupported> {
         let wasmparser::MemArgTarget::Memory(index) = memarg.target else {
             return Err(self.unsupported("an access to a GC array's payload"));
         };
         let base = self.mem_base(index);
         let addr = self.pop();
         let a = self.index64(addr);
-        if self.guarded(index) && memarg.offset + size <= super::signals::GUARD_BYTES {
+        if use_guard && self.guarded(index) && memarg.offset + size <= super::signals::GUARD_BYTES {
             let ptr = self.b.ins().iadd(base, a);
             // The offset is below the guard size, so it fits in an `i32`.
             return Ok(Access { ptr, offset: memarg.offset as i32, flags: guarded_heap() });
         }
         let len = self.mem_len(index);
-        let oob = if !self.memory64(index) {
-            // A 32-bit memory: the offset is below 2^32, nothing overflows.
-            let end = self.b.ins().iadd_imm_u(a, (memarg.offset + size) as i64);
-            self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len)
-        } else {
-            match memarg.offset.checked_add(size) {
-                // In bounds iff `len >= k` and `a <= len - k`.
-                Some(k) => {
-                    let k = self.b.ins().iconst(types::I64, k as i64);
-                    let short = self.b.ins().icmp(IntCC::UnsignedLessThan, len, k);
-                    let room = self.b.ins().isub(len, k);
-                    let past = self.b.ins().icmp(IntCC::UnsignedGreaterThan, a, room);
-                    self.b.ins().bor(short, past)
-                }
-                None => self.b.ins().iconst(types::I8, 1),
-            }
-        };
+        let mut oob = self.out_of_bounds(index, a, memarg.offset, size, len);
+        if self.shared(index) {
+            // The length is this store's snapshot: past it, ask for the current length (which
+            // only grows) before trapping.
+            let slow = self.b.create_block();
+            self.b.set_cold_block(slow);
+            let checked = self.new_block_with(&[types::I8]);
+            self.b.ins().brif(oob, slow, &[], checked, &[BlockArg::Value(oob)]);
+            self.b.switch_to_block(slow);
+            self.b.seal_block(slow);
+            let now = self.shared_len(index);
+            let still = self.out_of_bounds(index, a, memarg.offset, size, now);
+            self.b.ins().jump(checked, &[BlockArg::Value(still)]);
+            self.b.switch_to_block(checked);
+            self.b.seal_block(checked);
+            oob = self.b.block_params(checked)[0];
+        }
         let at = self.b.ins().iadd(base, a);
         // Even speculatively, an out-of-bounds access reads address 0, not the host's memory.
         let null = self.b.ins().iconst(types::I64, 0);
@@ -1540,9 +1561,43 @@ impl Translator<'_, '_> {
         })
     }
 
+    /// Whether `size` bytes at address `a` (an `i64`) plus `offset` reach past `len` bytes of
+    /// memory `index`: an `i8` condition.
+    fn out_of_bounds(&mut self, index: u32, a: Value, offset: u64, size: u64, len: Value) -> Value {
+        if !self.memory64(index) {
+            // A 32-bit memory: the offset is below 2^32, nothing overflows.
+            let end = self.b.ins().iadd_imm_u(a, (offset + size) as i64);
+            self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len)
+        } else {
+            match offset.checked_add(size) {
+                // In bounds iff `len >= k` and `a <= len - k`.
+                Some(k) => {
+                    let k = self.b.ins().iconst(types::I64, k as i64);
+                    let short = self.b.ins().icmp(IntCC::UnsignedLessThan, len, k);
+                    let room = self.b.ins().isub(len, k);
+                    let past = self.b.ins().icmp(IntCC::UnsignedGreaterThan, a, room);
+                    self.b.ins().bor(short, past)
+                }
+                None => self.b.ins().iconst(types::I8, 1),
+            }
+        }
+    }
+
+    /// The current length in bytes of shared memory `index`, which also refreshes this
+    /// store's snapshot (a runtime call: another thread may have grown it).
+    fn shared_len(&mut self, index: u32) -> Value {
+        let def = self.mem_def(index);
+        self.libcall(
+            super::atomics::shared_len as *const () as usize,
+            &[types::I64],
+            &[types::I64],
+            &[def],
+        )[0]
+    }
+
     fn memory_size(&mut self, index: u32) {
         let log2 = self.cx.module.memories[index as usize].page_size_log2;
-        let len = self.mem_len(index);
+        let len = if self.shared(index) { self.shared_len(index) } else { self.mem_len(index) };
         let pages = self.b.ins().ushr_imm_u(len, log2 as i64);
         let v = if self.memory64(index) { pages } else { self.b.ins().ireduce(types::I32, pages) };
         self.push(v);
@@ -2106,6 +2161,47 @@ impl Translator<'_, '_> {
                 self.push(v);
             }
 
+            // Wide arithmetic: 128-bit sums and differences of (low, high) pairs, and the full
+            // 128-bit product of two 64-bit values, as (low, high).
+            O::I64Add128 | O::I64Sub128 => {
+                let [a_lo, a_hi, b_lo, b_hi]: [Value; 4] =
+                    self.stack.split_off(self.stack.len() - 4).try_into().expect("four operands");
+                let a = self.b.ins().iconcat(a_lo, a_hi);
+                let b = self.b.ins().iconcat(b_lo, b_hi);
+                let r = match op {
+                    O::I64Add128 => self.b.ins().iadd(a, b),
+                    _ => self.b.ins().isub(a, b),
+                };
+                let (lo, hi) = self.b.ins().isplit(r);
+                self.push(lo);
+                self.push(hi);
+            }
+            O::I64MulWideS | O::I64MulWideU => {
+                let y = self.pop();
+                let x = self.pop();
+                let lo = self.b.ins().imul(x, y);
+                let hi = match op {
+                    O::I64MulWideS => self.b.ins().smulhi(x, y),
+                    _ => self.b.ins().umulhi(x, y),
+                };
+                self.push(lo);
+                self.push(hi);
+            }
+            O::AtomicFence { .. } => {
+                self.b.ins().fence();
+            }
+            other if atomic_operator(&other).is_some() => {
+                if let Some((memarg, op, width)) = atomic_operator(&other) {
+                    let result = match other {
+                        O::I64AtomicLoad { .. }
+                        | O::I64AtomicLoad8U { .. }
+                        | O::I64AtomicLoad16U { .. }
+                        | O::I64AtomicLoad32U { .. } => i64,
+                        _ => i32,
+                    };
+                    self.atomic(&memarg, op, width, result)?;
+                }
+            }
             other => self.simd(other)?,
         }
         if let nan::Written::Pending(shape) = writes {

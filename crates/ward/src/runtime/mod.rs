@@ -8,6 +8,7 @@
 //! `exns`; `externref` and `anyref` values share the encoding of [`gc::refs`] (host references
 //! `index + 1` into `externrefs`, i31s and heap objects tagged); 0 is null.
 
+pub(crate) mod atomics;
 pub(crate) mod exceptions;
 pub(crate) mod fuel;
 pub(crate) mod gc;

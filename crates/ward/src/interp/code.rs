@@ -108,6 +108,7 @@ macro_rules! define_instrs {
                     | Instr::BrIfEqz { t, .. }
                     | Instr::BrOnNull { t, .. }
                     | Instr::BrOnNonNull { t, .. }
+                    | Instr::Target { t }
                     | Instr::BrOnCast { t, .. } => Some(t),
                     _ => None,
                 }
@@ -165,11 +166,15 @@ define_instrs! {
         BrIfNez { c: Slot, t: u32 },
         /// Jump to `t` if the i32 in `c` is zero.
         BrIfEqz { c: Slot, t: u32 },
-        /// Jump through `br_tables[tab]` indexed by the i32 in `i` (last entry is the default).
-        BrTable { i: Slot, tab: u32 },
+        /// Jump through the `n` [`Instr::Target`] words that follow, indexed by the i32 in `i`
+        /// (the last word is the default). The table sits in the code itself, so the jump
+        /// reads its target next to the instruction, not through a side table.
+        BrTable { i: Slot, n: u32 },
         /// As `BrTable`, indexed by `i + k` (i32, wrapping): a `br_table` whose index is an
         /// `i32.add` of a constant.
-        BrTableI { i: Slot, k: i32, tab: u32 },
+        BrTableI { i: Slot, k: i32, n: u32 },
+        /// An entry of the `br_table` before it: jump to `t`. Never executed.
+        Target { t: u32 },
         /// Jump to `t` if the reference in `a` is null.
         BrOnNull { a: Slot, t: u32 },
         /// Jump to `t` if the reference in `a` is not null.
@@ -1036,7 +1041,6 @@ pub(crate) struct CompiledFunc {
     pub(crate) local_slots: u32,
     /// Total frame size in slots (locals and the deepest operand stack).
     pub(crate) frame_slots: u32,
-    pub(crate) br_tables: Box<[Box<[u32]>]>,
     pub(crate) memargs: Box<[MemArg]>,
     pub(crate) v128_consts: Box<[u128]>,
     pub(crate) shuffles: Box<[[u8; 16]]>,

@@ -562,6 +562,21 @@ fn branch_barrier() {
     };
 }
 
+/// The target of entry `k` of the `br_table` whose entries start at `entries`.
+///
+/// # Safety
+/// `entries.add(k)` is an [`Instr::Target`] of the same code (the translator emits a table's
+/// entries right after its instruction, and `k` is below their number).
+#[inline(always)]
+unsafe fn table_entry(entries: *const Instr, k: usize) -> u32 {
+    // SAFETY: the caller's contract.
+    match unsafe { *entries.add(k) } {
+        Instr::Target { t } => t,
+        // SAFETY: as above: the entry is a `Target`.
+        _ => unsafe { std::hint::unreachable_unchecked() },
+    }
+}
+
 /// Defines one handler per `Name { fields } => body;` entry and the table [`HANDLERS`] that
 /// maps each entry's opcode to it (all other opcodes to [`exit`]). Called with the `$` token
 /// (so that the macros it defines inside each handler can have parameters) and the names the
@@ -611,6 +626,13 @@ macro_rules! handlers {
                 macro_rules! frame {
                     () => {
                         sp
+                    };
+                }
+                /// The address of the instruction after this one (where a `br_table`'s
+                /// entries start).
+                macro_rules! following {
+                    () => {
+                        ip
                     };
                 }
                 /// Continues in `f`, another handler for this same instruction.
@@ -751,15 +773,15 @@ handlers! { $ [cf vmctx]
             jump!(t)
         }
     };
-    BrTable { i, tab } => {
-        let table = &cf.br_tables[tab as usize];
-        let i = (i32_!(i) as usize).min(table.len() - 1);
-        jump!(table[i]);
+    BrTable { i, n } => {
+        let k = (i32_!(i) as usize).min(n as usize - 1);
+        // SAFETY: the `n` entries of the table follow the instruction.
+        jump!(unsafe { table_entry(following!(), k) });
     };
-    BrTableI { i, k, tab } => {
-        let table = &cf.br_tables[tab as usize];
-        let i = (i32_!(i).wrapping_add(k as u32) as usize).min(table.len() - 1);
-        jump!(table[i]);
+    BrTableI { i, k, n } => {
+        let k = (i32_!(i).wrapping_add(k as u32) as usize).min(n as usize - 1);
+        // SAFETY: as for `BrTable`.
+        jump!(unsafe { table_entry(following!(), k) });
     };
     BrOnNull { a, t } => {
         if rd!(a) == 0 {

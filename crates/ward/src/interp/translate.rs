@@ -60,8 +60,6 @@ enum Kind {
 enum Patch {
     /// The `t` field of the instruction at this index.
     Instr(usize),
-    /// Entry `.1` of branch table `.0`.
-    Table(usize, usize),
     /// Catch clause `.1` of pending handler `.0`.
     Catch(usize, usize),
 }
@@ -122,7 +120,6 @@ pub(super) struct Translator<'m> {
     /// Reference types tested or cast to, by `RefTest`, `RefCast` and `BrOnCast`.
     casts: Vec<Cast>,
     ctrl: Vec<Ctrl>,
-    br_tables: Vec<Box<[u32]>>,
     memargs: Vec<MemArg>,
     v128_consts: Vec<u128>,
     shuffles: Vec<[u8; 16]>,
@@ -223,7 +220,6 @@ pub(super) fn translate(
         ref_entries: Vec::new(),
         casts: Vec::new(),
         ctrl: Vec::new(),
-        br_tables: Vec::new(),
         memargs: Vec::new(),
         v128_consts: Vec::new(),
         shuffles: Vec::new(),
@@ -273,7 +269,6 @@ pub(super) fn translate(
         param_slots,
         local_slots: t.local_slots,
         frame_slots: t.max_height,
-        br_tables: t.br_tables.into(),
         memargs: t.memargs.into(),
         v128_consts: t.v128_consts.into(),
         shuffles: t.shuffles.into(),
@@ -747,7 +742,6 @@ impl Translator<'_> {
     fn apply_patch(&mut self, p: Patch, target: u32) {
         match p {
             Patch::Instr(at) => self.set_target(at, target),
-            Patch::Table(tab, i) => self.br_tables[tab][i] = target,
             Patch::Catch(h, i) => self.pending_handlers[h].catches[i].target = target,
         }
     }
@@ -1491,18 +1485,22 @@ impl Translator<'_> {
                 if arity > 1 {
                     self.materialize_top(arity);
                 }
-                let tab = self.br_tables.len();
-                self.br_tables.push(vec![u32::MAX; depths.len()].into());
+                let n = depths.len() as u32;
                 match fuse {
                     // Nothing was emitted since the add (the table has at most one value to
                     // carry, already in place): the add becomes the table's index offset.
                     Some((src, k)) if arity <= 1 => {
                         self.unemit();
-                        self.emit(Instr::BrTableI { i: src, k, tab: tab as u32 });
+                        self.emit(Instr::BrTableI { i: src, k, n });
                     }
                     _ => {
-                        self.emit(Instr::BrTable { i, tab: tab as u32 });
+                        self.emit(Instr::BrTable { i, n });
                     }
+                }
+                // The entries follow the instruction; move stubs come after them.
+                let table = self.code.len();
+                for _ in 0..n {
+                    self.emit(Instr::Target { t: u32::MAX });
                 }
                 // Entries with the same depth share one move stub, so a long table costs one
                 // stub per distinct label, not one per entry.
@@ -1519,11 +1517,11 @@ impl Translator<'_> {
                                 stub
                             }
                         };
-                        self.br_tables[tab][k] = stub;
+                        self.set_target(table + k, stub);
                     } else if self.ctrl[idx].kind == Kind::Loop {
-                        self.br_tables[tab][k] = self.ctrl[idx].loop_pc;
+                        self.set_target(table + k, self.ctrl[idx].loop_pc);
                     } else {
-                        self.ctrl[idx].patches.push(Patch::Table(tab, k));
+                        self.ctrl[idx].patches.push(Patch::Instr(table + k));
                     }
                 }
                 self.mark_unreachable();

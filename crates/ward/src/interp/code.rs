@@ -1035,10 +1035,9 @@ impl Handler {
 #[derive(Debug)]
 pub(crate) struct CompiledFunc {
     pub(crate) code: Box<[Instr]>,
-    /// Slots taken by parameters.
-    pub(crate) param_slots: u32,
-    /// Slots taken by parameters and locals.
-    pub(crate) local_slots: u32,
+    /// The slots of the declared locals a frame must start with zeroed: those the function may
+    /// read before it writes them, and every reference (see `translate/assigned.rs`).
+    pub(crate) zeroed: Box<[Slot]>,
     /// Total frame size in slots (locals and the deepest operand stack).
     pub(crate) frame_slots: u32,
     pub(crate) memargs: Box<[MemArg]>,

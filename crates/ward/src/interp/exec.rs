@@ -242,8 +242,8 @@ impl Execution {
         // this store.
         let cf = unsafe { &*code };
         self.ensure_stack(fp + cf.frame_slots as usize + 2)?;
-        if cf.local_slots > cf.param_slots {
-            self.stack[fp + cf.param_slots as usize..fp + cf.local_slots as usize].fill(0);
+        for &slot in cf.zeroed.iter() {
+            self.stack[fp + slot as usize] = 0;
         }
         self.frames.push(Frame { func, code, pc: 0, fp: fp as u32, vmctx });
         Ok(())

@@ -286,10 +286,8 @@ unsafe fn enter(
             return exit(ip, sp, mem_base, mem_len, code, ctx);
         }
         // Checked just above that the callee frame fits the stack.
-        let mut k = ncf.param_slots as usize;
-        while k < ncf.local_slots as usize {
-            *nsp.add(k) = 0;
-            k += 1;
+        for &slot in ncf.zeroed.iter() {
+            *nsp.add(slot as usize) = 0;
         }
         if let Some(top) = frames.last_mut() {
             top.pc = ip.add(words).offset_from(code) as u32;

@@ -10,6 +10,7 @@
 //! Validation already happened when the module was compiled, so the translator trusts types and
 //! indices; it never panics on valid input, and reports GC instructions as unsupported.
 
+mod assigned;
 mod gc;
 
 use super::code::*;
@@ -183,7 +184,7 @@ pub(super) fn translate(
         local_ref.push(matches!(p, ValType::Ref(_)));
         next += p.slots();
     }
-    let param_slots = next;
+    let params = local_slot.len() as u32;
     for local in body.get_locals_reader().map_err(invalid)? {
         let (count, t) = local.map_err(invalid)?;
         let t = ValType::from_wasmparser(t);
@@ -247,6 +248,7 @@ pub(super) fn translate(
         inner_handler: u32::MAX,
     });
     t.open_checkpoint();
+    let mut assigned = assigned::Assigned::new(params, t.local_slot.len() as u32 - params);
     let mut ops = body.get_operators_reader().map_err(invalid)?;
     let mut count = 0u32;
     while !ops.eof() {
@@ -258,16 +260,27 @@ pub(super) fn translate(
         }
         let (op, offset) = ops.read_with_offset().map_err(invalid)?;
         t.offset = offset as u32;
+        assigned.visit(&op);
         t.op(op)?;
         if t.ctrl.is_empty() {
             break;
         }
     }
     t.close_checkpoint();
+    // References are always zeroed: the collectors read every reference slot of a frame.
+    let mut zeroed = Vec::new();
+    for l in params..t.local_slot.len() as u32 {
+        if t.local_ref[l as usize] || assigned.needs_zero(l) {
+            let slot = t.local_slot[l as usize];
+            zeroed.push(slot);
+            if t.local_wide[l as usize] {
+                zeroed.push(slot + 1);
+            }
+        }
+    }
     Ok(CompiledFunc {
         code: t.code.into(),
-        param_slots,
-        local_slots: t.local_slots,
+        zeroed: zeroed.into(),
         frame_slots: t.max_height,
         memargs: t.memargs.into(),
         v128_consts: t.v128_consts.into(),

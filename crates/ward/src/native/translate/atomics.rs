@@ -37,7 +37,8 @@ impl Translator<'_, '_> {
             _ => 1,
         };
         let args = self.stack.split_off(self.stack.len() - operands);
-        let (ptr, addr) = self.atomic_address(memarg, width)?;
+        let index = memory_index(memarg);
+        let (ptr, addr) = self.atomic_address(memarg, index, width)?;
         let narrow = Type::int(u16::from(width) * 8).expect("widths are 1, 2, 4 or 8 bytes");
         let flags = atomic_flags();
         let value = match op {
@@ -58,7 +59,7 @@ impl Translator<'_, '_> {
                 Some(self.zero_extend(old, ty))
             }
             AtomicOp::Notify => {
-                let def = self.mem_def(memory_index(memarg));
+                let def = self.mem_def(index);
                 Some(
                     self.libcall(
                         crate::native::atomics::notify as *const () as usize,
@@ -68,7 +69,7 @@ impl Translator<'_, '_> {
                     )[0],
                 )
             }
-            AtomicOp::Wait => Some(self.wait(memarg, width, addr, args[0], args[1])),
+            AtomicOp::Wait => Some(self.wait(index, width, addr, args[0], args[1])),
             rmw => {
                 let ty = self.b.func.dfg.value_type(args[0]);
                 let v = self.narrow(args[0], narrow);
@@ -82,16 +83,18 @@ impl Translator<'_, '_> {
         Ok(())
     }
 
-    /// Pops an address and checks `width` bytes at it plus `memarg`'s offset: in bounds, then
-    /// aligned to `width`. Returns the native address and the wasm effective address (`i64`).
+    /// Pops an address and checks `width` bytes at it plus `memarg`'s offset (into memory
+    /// `index`): in bounds, then aligned to `width`. Returns the native address and the wasm
+    /// effective address (`i64`).
     fn atomic_address(
         &mut self,
         memarg: &MemArg,
+        index: u32,
         width: u8,
     ) -> Result<(Value, Value), Unsupported> {
         let access = self.address_in(memarg, u64::from(width), false)?;
         let ptr = self.b.ins().iadd_imm_u(access.ptr, i64::from(access.offset));
-        let base = self.mem_base(memory_index(memarg));
+        let base = self.mem_base(index);
         let addr = self.b.ins().isub(ptr, base);
         if width > 1 {
             let low = self.b.ins().band_imm_u(addr, i64::from(width) - 1);
@@ -101,17 +104,16 @@ impl Translator<'_, '_> {
         Ok((ptr, addr))
     }
 
-    /// `memory.atomic.wait32/64` of `expected` with `timeout` at the checked address `addr`:
-    /// the `i32` result, after trapping as the runtime call says.
+    /// `memory.atomic.wait32/64` of `expected` with `timeout` at the checked address `addr` of
+    /// memory `index`: the `i32` result, after trapping as the runtime call says.
     fn wait(
         &mut self,
-        memarg: &MemArg,
+        index: u32,
         width: u8,
         addr: Value,
         expected: Value,
         timeout: Value,
     ) -> Value {
-        let index = memory_index(memarg);
         if !self.shared(index) {
             let yes = self.b.ins().iconst(types::I8, 1);
             self.trap_if(yes, TrapCode::ExpectedSharedMemory);

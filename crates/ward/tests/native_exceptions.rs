@@ -173,10 +173,11 @@ fn unwinding_runs_out_of_fuel_where_the_interpreter_does() {
     }
 }
 
-/// A module that the native tier leaves to the interpreter (it uses the legacy `try`), which
-/// exports a tag and a function that throws it.
+/// A module that the native tier leaves to the interpreter (it uses `ref.i31`, a GC operator),
+/// which exports a tag and a function that throws it.
 const INTERPRETED_THROWER: &str = r#"(module
   (tag $e (export "e") (param i32))
+  (func (drop (ref.i31 (i32.const 1))))
   (func (export "throw") (param i32)
     try
       local.get 0
@@ -199,7 +200,7 @@ const NATIVE_CATCHER: &str = r#"(module
 fn exceptions_from_an_interpreted_instance_reach_native_handlers() {
     let engine = engine(Tier::Native, false);
     let lib = Module::new(&engine, INTERPRETED_THROWER).unwrap();
-    assert_eq!(lib.tier(), Tier::Interpreter, "the legacy `try` keeps it interpreted");
+    assert_eq!(lib.tier(), Tier::Interpreter, "`ref.i31` keeps it interpreted");
     let app = Module::new(&engine, NATIVE_CATCHER).unwrap();
     assert_eq!(app.tier(), Tier::Native, "{:?}", app.native_fallback_reason());
     let mut store = Store::new(&engine, ());

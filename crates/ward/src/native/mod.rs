@@ -2,8 +2,7 @@
 //!
 //! Under [`Tier::Native`] a module is compiled as a whole when the [`Module`](crate::Module) is
 //! created (`api/module.rs` calls [`prepare`]). If it uses anything this tier does not cover yet
-//! — legacy exception handling, GC operators — the module runs in
-//! the interpreter as a whole: the
+//! — GC operators — the module runs in the interpreter as a whole: the
 //! reason (naming the first unsupported operator) is logged with `tracing::debug!` and kept
 //! ([`fallback_reason`]). Nothing is ever half native.
 //!

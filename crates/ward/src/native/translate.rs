@@ -212,6 +212,10 @@ enum Kind {
     If,
     Else,
     TryTable,
+    /// A legacy `try` before its first `catch`.
+    Try,
+    /// A legacy `try` in one of its catch clauses.
+    TryCatch,
 }
 
 /// An open control construct.
@@ -231,6 +235,14 @@ struct Frame {
     if_params: Vec<Value>,
     /// Whether control can reach `end`'s continuation (a branch to it, or falling through).
     end_reached: bool,
+    /// The exception scope in force inside the construct (index in `Translator::scopes`):
+    /// its own for a `try_table` or a legacy `try`'s body, the enclosing one otherwise.
+    scope: Option<usize>,
+    /// A legacy `try`'s catch clauses not yet reached: their handler blocks, in order.
+    clauses: Vec<Block>,
+    /// In a legacy `try`'s catch clause: the exception caught and the instruction choosing
+    /// whether its handler keeps it (see `exceptions::op_rethrow`).
+    caught: Option<(Value, Inst)>,
 }
 
 /// Memory 0 as the function sees it.
@@ -282,8 +294,14 @@ struct Translator<'a, 'f> {
     /// Runtime calls imported so far, by their index in `libcalls::addresses()`.
     libcall_refs: HashMap<u32, FuncRef>,
     offset: usize,
-    /// The open `try_table`s, outermost first.
-    try_scopes: Vec<exceptions::TryScope>,
+    /// Every exception scope (`try_table` or legacy `try`) opened so far.
+    scopes: Vec<exceptions::Scope>,
+    /// The scopes open here, outermost first (a legacy `try`'s closes at its first `catch`).
+    open_scopes: Vec<usize>,
+    /// The shape of every legacy `try` of the function, read ahead when the first is met.
+    legacy: Option<Vec<exceptions::LegacyTry>>,
+    /// Legacy `try`s met so far (live or not): the last one's index in `legacy`.
+    tries_seen: usize,
     /// The function's catch entries (see `native::catch`), and the marker entry of each depth.
     entries: Vec<Entry>,
     markers: HashMap<u32, u32>,
@@ -399,7 +417,10 @@ pub(super) fn translate(
         libcall_sigs: HashMap::new(),
         libcall_refs: HashMap::new(),
         offset: range.start,
-        try_scopes: Vec::new(),
+        scopes: Vec::new(),
+        open_scopes: Vec::new(),
+        legacy: None,
+        tries_seen: 0,
         entries: Vec::new(),
         markers: HashMap::new(),
         handler_items: 0,
@@ -423,6 +444,9 @@ pub(super) fn translate(
         else_block: None,
         if_params: Vec::new(),
         end_reached: false,
+        scope: None,
+        clauses: Vec::new(),
+        caught: None,
     });
     t.open_checkpoint();
 
@@ -433,6 +457,13 @@ pub(super) fn translate(
         t.offset = offset as usize;
         if matches!(op, Operator::Loop { .. }) && t.reachable && !t.written.is_empty() {
             t.loop_candidates = nan::loop_candidates(ops.clone());
+        }
+        if let Operator::Try { .. } = op {
+            if t.legacy.is_none() {
+                let ops = body.get_operators_reader().map_err(invalid)?;
+                t.legacy = Some(exceptions::legacy_tries(ops).map_err(invalid)?);
+            }
+            t.tries_seen += 1;
         }
         t.op(op)?;
         highest = highest.max(t.stack.len());
@@ -903,6 +934,7 @@ impl Translator<'_, '_> {
     fn push_frame(&mut self, kind: Kind, params: Vec<Type>, results: Vec<Type>) -> &mut Frame {
         let end = self.new_block_with(&results);
         let height = self.stack.len() - params.len();
+        let scope = self.open_scopes.last().copied();
         self.ctrl.push(Frame {
             kind,
             height,
@@ -913,6 +945,9 @@ impl Translator<'_, '_> {
             else_block: None,
             if_params: Vec::new(),
             end_reached: false,
+            scope,
+            clauses: Vec::new(),
+            caught: None,
         });
         self.ctrl.last_mut().expect("just pushed")
     }
@@ -1798,7 +1833,8 @@ impl Translator<'_, '_> {
                     self.dead_depth -= 1;
                     return Ok(());
                 }
-                O::End | O::Else if self.dead_depth == 0 => {}
+                O::End | O::Else | O::Catch { .. } | O::CatchAll | O::Delegate { .. }
+                    if self.dead_depth == 0 => {}
                 _ => return Ok(()),
             }
         }
@@ -1843,6 +1879,12 @@ impl Translator<'_, '_> {
             O::Return => self.br(self.ctrl.len() as u32 - 1),
             O::Call { function_index } => self.call(function_index)?,
             O::TryTable { try_table } => self.op_try_table(try_table)?,
+            O::Try { blockty } => self.op_try(blockty)?,
+            O::Catch { tag_index } => self.op_catch(Some(tag_index))?,
+            O::CatchAll => self.op_catch(None)?,
+            // The body's exceptions already go to the label's scope (see `op_try`).
+            O::Delegate { .. } => self.op_end(),
+            O::Rethrow { relative_depth } => self.op_rethrow(relative_depth),
             O::Throw { tag_index } => self.op_throw(tag_index)?,
             O::ThrowRef => self.op_throw_ref()?,
             O::CallIndirect { type_index, table_index } => {

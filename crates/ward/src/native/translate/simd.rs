@@ -274,7 +274,7 @@ impl Translator<'_, '_> {
             | O::CallRef { .. }
             | O::Throw { .. }
             | O::ThrowRef
-            | O::Rethrow { .. } => !self.try_scopes.is_empty(),
+            | O::Rethrow { .. } => !self.open_scopes.is_empty(),
             _ => false,
         };
         if leaves && self.reachable {

@@ -71,10 +71,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SIZE", value_parser = options::parse_size, default_value = "16MiB")]
     pub max_output: u64,
     /// Let a `wasi:http` handler send requests to HOST (`example.com`: any port of it;
-    /// `example.com:8080`: that port only; plain `http` only). Repeatable. Without it every
+    /// `example.com:8080`: that port only; `http` or `https`). Repeatable. Without it every
     /// outgoing request is refused (`HTTP-request-denied`).
     #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
     pub allow_http: Vec<String>,
+    /// Trust the certificates in the PEM file FILE as roots for a handler's `https` requests,
+    /// beside the built-in Mozilla roots (for a private certificate authority). Repeatable.
+    #[arg(long = "http-ca", value_name = "FILE")]
+    pub http_ca: Vec<std::path::PathBuf>,
     /// Benchmark baseline: answer every request with the request body and no instance, to
     /// measure what the per-request instance costs.
     #[arg(long, hide = true)]
@@ -110,6 +114,21 @@ struct HttpHandler {
     proxy: HttpProxy<WasiP2Ctx>,
     /// The guest's `argv[0]`: the file name without its directories.
     argv0: String,
+    /// The `--http-ca` certificates (DER).
+    roots: Vec<Vec<u8>>,
+}
+
+/// The certificates of the `--http-ca` files, each file required to hold at least one.
+fn http_roots(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut roots = Vec::new();
+    for file in files {
+        let pem = std::fs::read(file)
+            .with_context(|| format!("cannot read --http-ca `{}`", file.display()))?;
+        let certs = ward_wasi_p2::pem_certificates(&pem)
+            .with_context(|| format!("cannot use --http-ca `{}`", file.display()))?;
+        roots.extend(certs);
+    }
+    Ok(roots)
 }
 
 /// Serves until the process is stopped; returns an exit status only on a startup error.
@@ -193,7 +212,8 @@ fn http_handler(
     let mut linker = ComponentLinker::<WasiP2Ctx>::new(engine);
     let proxy = ward_wasi_p2::add_proxy_to_linker(&mut linker, |ctx: &mut WasiP2Ctx| ctx)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let handler = HttpHandler { component, linker, proxy, argv0: source.argv0() };
+    let roots = http_roots(&args.http_ca)?;
+    let handler = HttpHandler { component, linker, proxy, argv0: source.argv0(), roots };
     let mut store = request_store(engine, handler.context(args), args)?;
     handler.linker.instantiate(&mut store, &handler.component).map_err(|e| {
         anyhow::anyhow!("{}", diag::escape(&e.to_string(), diag::MAX_LINE_CHARS))
@@ -203,13 +223,16 @@ fn http_handler(
 }
 
 impl HttpHandler {
-    /// A request's WASI context: the program name and the `--allow-http` hosts, no other
-    /// grant; the HTTP byte budget is `--max-output`.
+    /// A request's WASI context: the program name, the `--allow-http` hosts and the
+    /// `--http-ca` roots, no other grant; the HTTP byte budget is `--max-output`.
     fn context(&self, args: &ServeArgs) -> WasiP2Ctx {
         let mut b = ward_wasi_p2::WasiP2CtxBuilder::new();
         b.arg(&self.argv0);
         for host in &args.allow_http {
             b.allow_http_host(host);
+        }
+        for root in &self.roots {
+            b.http_root_certificate(root.clone());
         }
         b.http_max_bytes(usize::try_from(args.max_output).unwrap_or(usize::MAX)).build()
     }

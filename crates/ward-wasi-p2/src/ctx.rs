@@ -115,6 +115,7 @@ pub struct WasiP2CtxBuilder {
     preopens: Vec<(Preopen, String)>,
     random: Random,
     http_allowed_hosts: Vec<String>,
+    http_roots: Vec<Vec<u8>>,
     http_max_bytes: usize,
     net: crate::sockets::policy::NetPolicy,
 }
@@ -138,6 +139,7 @@ impl WasiP2CtxBuilder {
             preopens: Vec::new(),
             random: Random::Os,
             http_allowed_hosts: Vec::new(),
+            http_roots: Vec::new(),
             http_max_bytes: crate::http_types::DEFAULT_MAX_BYTES,
             net: Default::default(),
         }
@@ -269,9 +271,19 @@ impl WasiP2CtxBuilder {
     /// 80, or 443 for `https`). Names are compared without regard to case, never resolved:
     /// allowing `localhost` does not allow `127.0.0.1`, and a name is allowed wherever it
     /// resolves to. Without any, every outgoing request is answered with
-    /// `error-code.HTTP-request-denied`. Only plain `http` requests are sent.
+    /// `error-code.HTTP-request-denied`. Requests are sent over `http` or `https` (TLS, the
+    /// server's certificate checked against Mozilla's roots and those added with
+    /// [`http_root_certificate`](Self::http_root_certificate)).
     pub fn allow_http_host(&mut self, host: impl AsRef<str>) -> &mut Self {
         self.http_allowed_hosts.push(host.as_ref().to_string());
+        self
+    }
+
+    /// Trusts the certificate `der` (DER-encoded X.509) as a root for `https` requests, beside
+    /// the built-in Mozilla roots: for a private certificate authority. A certificate that
+    /// cannot serve as a root makes each `https` request fail with `internal-error`.
+    pub fn http_root_certificate(&mut self, der: Vec<u8>) -> &mut Self {
+        self.http_roots.push(der);
         self
     }
 
@@ -354,7 +366,7 @@ impl WasiP2CtxBuilder {
             table: Table::default(),
             random: b.random,
             started: Instant::now(),
-            http: HttpState::new(b.http_allowed_hosts, b.http_max_bytes),
+            http: HttpState::new(b.http_allowed_hosts, b.http_roots, b.http_max_bytes),
             net: NetState { policy: b.net, ..NetState::default() },
             interrupt: None,
         }

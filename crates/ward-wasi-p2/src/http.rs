@@ -6,8 +6,8 @@
 //! one input stream over bytes the host already holds, and a response body is buffered until
 //! the guest finishes it, within the guest's HTTP byte budget. Trailers are accepted and not
 //! sent. Outgoing requests are answered with `error-code.HTTP-request-denied` unless their
-//! host is on the context's allow-list; a request to an allowed host is sent (plain `http`
-//! only, see `client.rs`) when the guest first asks for its response, with its body whole.
+//! host is on the context's allow-list; a request to an allowed host is sent (`http` or
+//! `https`, see `client.rs`) when the guest first asks for its response, with its body whole.
 
 use crate::client;
 use crate::ctx::WasiP2Ctx;
@@ -40,13 +40,19 @@ pub fn is_incoming_handler(name: &str) -> bool {
 #[derive(Debug)]
 pub(crate) struct HttpState {
     pub(crate) allowed_hosts: Vec<String>,
+    /// Root certificates trusted for `https` beside the built-in ones (DER).
+    roots: Vec<Vec<u8>>,
     pub(crate) budget: Budget,
     outcome: Option<Outcome>,
 }
 
 impl HttpState {
-    pub(crate) fn new(allowed_hosts: Vec<String>, max_bytes: usize) -> HttpState {
-        HttpState { allowed_hosts, budget: Budget::new(max_bytes), outcome: None }
+    pub(crate) fn new(
+        allowed_hosts: Vec<String>,
+        roots: Vec<Vec<u8>>,
+        max_bytes: usize,
+    ) -> HttpState {
+        HttpState { allowed_hosts, roots, budget: Budget::new(max_bytes), outcome: None }
     }
 }
 
@@ -304,7 +310,7 @@ where
 }
 
 /// Whether an outgoing request may go: it names an authority whose host the context allows,
-/// and its scheme is `http` (no scheme means `https`, which this host does not speak).
+/// and its scheme is `http` or `https` (no scheme means `https`).
 fn check(ctx: &WasiP2Ctx, request: &OutgoingRequest) -> Result<(), ErrorCode> {
     let scheme = request.scheme.as_deref().unwrap_or("https");
     let Some(authority) = request.authority.as_deref() else {
@@ -313,9 +319,9 @@ fn check(ctx: &WasiP2Ctx, request: &OutgoingRequest) -> Result<(), ErrorCode> {
     if !host_allowed(&ctx.http.allowed_hosts, scheme, authority) {
         return Err(ErrorCode::Denied);
     }
-    if scheme != "http" {
+    if scheme != "http" && scheme != "https" {
         return Err(ErrorCode::Internal(format!(
-            "only plain http requests are supported, not {scheme}"
+            "only http and https requests are supported, not {scheme}"
         )));
     }
     Ok(())
@@ -342,7 +348,9 @@ fn resolve(
     };
     let authority = request.authority.clone().unwrap_or_default();
     let (host, port) = split_authority(&authority);
-    let port = port.and_then(|p| p.parse().ok()).unwrap_or(80);
+    let https = request.scheme.as_deref().is_none_or(|s| s == "https");
+    let port = port.and_then(|p| p.parse().ok()).unwrap_or(if https { 443 } else { 80 });
+    let tls = if https { Some(client::tls_config(&ctx.http.roots)?) } else { None };
     let outgoing = client::Outgoing {
         method: request.method.clone(),
         host,
@@ -351,6 +359,7 @@ fn resolve(
         path_with_query: request.path_with_query.clone().unwrap_or_else(|| "/".into()),
         headers: request.headers.entries().to_vec(),
         body,
+        tls,
     };
     use client::{
         BODY_TIMEOUT as BODY, CONNECT_TIMEOUT as CONNECT, FIRST_BYTE_TIMEOUT as FIRST_BYTE,

@@ -377,6 +377,8 @@ pub(crate) enum ErrorCode {
     RequestBodySize(u64),
     /// `internal-error(some(message))`
     Internal(String),
+    /// `TLS-alert-received` with the alert's description as its message.
+    TlsAlert(String),
 }
 
 impl ErrorCode {
@@ -397,6 +399,13 @@ impl ErrorCode {
                 ("HTTP-request-body-size", Some(some(Some(Val::U64(*n)))))
             }
             ErrorCode::Internal(m) => ("internal-error", Some(some(Some(Val::String(m.clone()))))),
+            ErrorCode::TlsAlert(m) => (
+                "TLS-alert-received",
+                Some(crate::host::record(vec![
+                    ("alert-id", some(None)),
+                    ("alert-message", some(Some(Val::String(m.clone())))),
+                ])),
+            ),
         };
         Val::Variant(case.to_string(), payload.map(Box::new))
     }

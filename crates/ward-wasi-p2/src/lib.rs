@@ -80,6 +80,7 @@ mod sockets;
 mod table;
 mod wait;
 
+pub use client::{pem_certificates, PemError};
 pub use ctx::{DirAccess, OutputPipe, WasiP2Ctx, WasiP2CtxBuilder};
 pub use host::VERSION;
 pub use http::{

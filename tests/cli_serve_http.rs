@@ -1,8 +1,9 @@
 //! `ward serve` with a `wasi:http/proxy` component (the Rust handler of `tests/wasi-http`,
 //! built `.wasm` checked in): each request through `wasi:http/incoming-handler` in a fresh
 //! instance; the echoed method, path, header and body; a trap answered with 500 and a spinning
-//! handler with 504, the server answering after each; outgoing requests denied; a component
-//! that is not an HTTP handler refused at startup.
+//! handler with 504, the server answering after each; outgoing requests denied; `https`
+//! requests to a local TLS upstream, refused until `--http-ca` trusts its authority; a
+//! component that is not an HTTP handler refused at startup.
 
 mod serve_support;
 
@@ -122,4 +123,94 @@ fn a_component_that_is_not_an_http_handler_is_refused() {
     assert!(stderr.contains("not an HTTP handler"), "{stderr}");
     assert!(stderr.contains("wasi:http/incoming-handler"), "{stderr}");
     assert!(stderr.contains("wasi:cli/run"), "{stderr}");
+}
+
+/// A TLS server on a free port of 127.0.0.1 with the test certificate of
+/// `crates/ward-wasi-p2/tests/data/tls/` (for 127.0.0.1, issued by the test CA there): answers
+/// every request with `200`, `x-reply: tls` and `hello over tls`.
+fn tls_upstream() -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    let dir = root().join("crates/ward-wasi-p2/tests/data/tls");
+    let cert = CertificateDer::from_pem_file(dir.join("server.pem")).unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match tls.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let body = "hello over tls";
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nx-reply: tls\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(reply.as_bytes());
+                let _ = tls.flush();
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn outgoing_https_reaches_an_upstream_only_a_trusted_root_vouches_for() {
+    let port = tls_upstream();
+    let allowed = format!("127.0.0.1:{port}");
+    let to = format!("/outgoing-https?to={allowed}");
+    // Not allowed: denied before any connection.
+    let server = handler(&[]);
+    let (_, _, reply) = request(server.1, "GET", &to, b"");
+    assert_eq!(text(&reply), "outgoing: ErrorCode::HttpRequestDenied\n");
+    // Allowed, but its certificate's authority is not trusted: refused in the handshake.
+    let server = handler(&["--allow-http", &allowed]);
+    let (status, _, reply) = request(server.1, "GET", &to, b"");
+    assert_eq!((status, text(&reply)), (200, "outgoing: ErrorCode::TlsCertificateError\n"));
+    // Trusted with --http-ca.
+    let ca = root().join("crates/ward-wasi-p2/tests/data/tls/ca.pem");
+    let server = handler(&["--allow-http", &allowed, "--http-ca", ca.to_str().unwrap()]);
+    let (status, _, reply) = request(server.1, "GET", &to, b"");
+    assert_eq!(status, 200);
+    assert_eq!(text(&reply), "outgoing: status 200, x-reply: tls, body: hello over tls\n");
+}
+
+#[test]
+fn an_http_ca_file_that_holds_no_certificate_is_refused_at_startup() {
+    let wasm = root().join("tests/wasi-http/handler.wasm");
+    for (file, why) in [
+        (root().join("no-such-ca.pem"), "cannot read --http-ca"),
+        (wasm.clone(), "holds no PEM certificate"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
+            .arg("serve")
+            .arg(&wasm)
+            .args(["--addr", "127.0.0.1:0", "--http-ca"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{stderr}");
+        assert!(stderr.contains(&file.display().to_string()), "{stderr}");
+    }
 }

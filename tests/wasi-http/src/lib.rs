@@ -6,6 +6,7 @@
 //! - `/outgoing?to=AUTHORITY`: sends `POST http://AUTHORITY/from-guest` (default authority:
 //!   `example.com`) through `wasi:http/outgoing-handler` and answers with what happened
 //!   (`outgoing: <error code>`, or the status, the field `x-reply` and the body it got);
+//! - `/outgoing-https?to=AUTHORITY`: the same with `https`;
 //! - `/fields`: exercises the `header-error` cases of `fields` and answers with them;
 //! - `/no-response`: returns without setting a response;
 //! - anything else: echoes the method, path with query, scheme, authority, the header
@@ -35,7 +36,11 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
             "/no-response" => {}
             "/outgoing" => {
                 let to = path.split_once("?to=").map_or("example.com", |(_, to)| to);
-                respond(response_out, 200, &outgoing(to))
+                respond(response_out, 200, &outgoing(&Scheme::Http, to))
+            }
+            "/outgoing-https" => {
+                let to = path.split_once("?to=").map_or("example.com", |(_, to)| to);
+                respond(response_out, 200, &outgoing(&Scheme::Https, to))
             }
             "/fields" => respond(response_out, 200, &fields(&request)),
             "/missing" => respond(response_out, 404, &echo(request, &path)),
@@ -121,12 +126,12 @@ fn read_body(request: &IncomingRequest) -> Vec<u8> {
 /// Sends `POST /from-guest` with the field `x-from: guest` and the body `ping` to the
 /// authority `to` (the body written after `handle`, as a streaming guest would); describes
 /// the response or the error code.
-fn outgoing(to: &str) -> String {
+fn outgoing(scheme: &Scheme, to: &str) -> String {
     let headers = Fields::new();
     headers.append("x-from", b"guest").expect("a valid header");
     let request = OutgoingRequest::new(headers);
     request.set_method(&Method::Post).expect("a method");
-    request.set_scheme(Some(&Scheme::Http)).expect("a scheme");
+    request.set_scheme(Some(scheme)).expect("a scheme");
     request.set_authority(Some(to)).expect("an authority");
     request.set_path_with_query(Some("/from-guest")).expect("a path");
     let body = request.body().expect("the body, once");

@@ -7,7 +7,7 @@
 
 mod serve_support;
 
-use serve_support::{request, request_with, spawn, Server};
+use serve_support::{request, request_with, spawn, tls_upstream, Server};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -125,57 +125,9 @@ fn a_component_that_is_not_an_http_handler_is_refused() {
     assert!(stderr.contains("wasi:cli/run"), "{stderr}");
 }
 
-/// A TLS server on a free port of 127.0.0.1 with the test certificate of
-/// `crates/ward-wasi-p2/tests/data/tls/` (for 127.0.0.1, issued by the test CA there): answers
-/// every request with `200`, `x-reply: tls` and `hello over tls`.
-fn tls_upstream() -> u16 {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use std::io::{Read, Write};
-    use std::sync::Arc;
-    let dir = root().join("crates/ward-wasi-p2/tests/data/tls");
-    let cert = CertificateDer::from_pem_file(dir.join("server.pem")).unwrap();
-    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
-    let config = Arc::new(config);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for tcp in listener.incoming().flatten() {
-            let config = config.clone();
-            std::thread::spawn(move || {
-                let conn = rustls::ServerConnection::new(config).unwrap();
-                let mut tls = rustls::StreamOwned::new(conn, tcp);
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match tls.read(&mut byte) {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
-                let body = "hello over tls";
-                let reply = format!(
-                    "HTTP/1.1 200 OK\r\nx-reply: tls\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = tls.write_all(reply.as_bytes());
-                let _ = tls.flush();
-            });
-        }
-    });
-    port
-}
-
 #[test]
 fn outgoing_https_reaches_an_upstream_only_a_trusted_root_vouches_for() {
-    let port = tls_upstream();
+    let port = tls_upstream(&root());
     let allowed = format!("127.0.0.1:{port}");
     let to = format!("/outgoing-https?to={allowed}");
     // Not allowed: denied before any connection.

@@ -73,6 +73,15 @@ pub struct RunArgs {
     /// Repeatable.
     #[arg(long = "tcplisten", value_name = "ADDR")]
     pub tcplisten: Vec<String>,
+    /// Let a component send `wasi:http` requests to HOST (`example.com`: any port of it;
+    /// `example.com:8080`: that port only; `http` or `https`). Repeatable. Without it every
+    /// outgoing request is refused (`HTTP-request-denied`). Components only.
+    #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
+    pub allow_http: Vec<String>,
+    /// Trust the certificates in the PEM file FILE as roots for `https` requests, beside the
+    /// built-in Mozilla roots (for a private certificate authority). Repeatable.
+    #[arg(long = "http-ca", value_name = "FILE")]
+    pub http_ca: Vec<std::path::PathBuf>,
     /// The program name the guest sees as argv[0] (default: MODULE's file name, without
     /// directories).
     #[arg(long, value_name = "NAME")]
@@ -516,7 +525,8 @@ fn run_component(
         }
     };
     let mut linker = ComponentLinker::<WasiP2Ctx>::new(engine);
-    ward_wasi_p2::add_to_linker(&mut linker, |ctx: &mut WasiP2Ctx| ctx)
+    // `wasi:http` too: its outgoing requests are denied unless --allow-http names their host.
+    ward_wasi_p2::add_proxy_to_linker(&mut linker, |ctx: &mut WasiP2Ctx| ctx)
         .map_err(|e| anyhow!("{e}"))?;
     let instance = match linker.instantiate(&mut store, &component) {
         Ok(instance) => instance,
@@ -525,7 +535,7 @@ fn run_component(
             let hint = match &e {
                 ward_component::Error::UnknownImport(_) => {
                     " (Ward provides wasi:cli, wasi:io, wasi:clocks, wasi:random, \
-                     wasi:filesystem and wasi:sockets 0.2.x to components)"
+                     wasi:filesystem, wasi:sockets and wasi:http 0.2.x to components)"
                 }
                 _ => "",
             };
@@ -573,12 +583,24 @@ fn p2_context(
             NetGrant::UdpSend(p) => b.allow_udp_send(p),
         };
     }
+    for host in &args.allow_http {
+        b.allow_http_host(host);
+    }
+    for root in super::serve::http_roots(&args.http_ca)? {
+        b.http_root_certificate(root);
+    }
     Ok(b.build())
 }
 
 /// The `-S` network keys grant `wasi:sockets`, which only components import: refused for a
 /// core module rather than silently ignored.
 fn refuse_sockets_for_core(args: &RunArgs, name: &str) -> anyhow::Result<()> {
+    if !args.allow_http.is_empty() || !args.http_ca.is_empty() {
+        anyhow::bail!(
+            "`{name}` is a core module (WASI preview 1); --allow-http and --http-ca grant \
+             wasi:http to components only"
+        );
+    }
     let keys = args.net.keys();
     if keys.is_empty() {
         return Ok(());

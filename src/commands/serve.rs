@@ -119,7 +119,7 @@ struct HttpHandler {
 }
 
 /// The certificates of the `--http-ca` files, each file required to hold at least one.
-fn http_roots(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
+pub(crate) fn http_roots(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut roots = Vec::new();
     for file in files {
         let pem = std::fs::read(file)

@@ -1,5 +1,9 @@
-//! Helpers shared by the `ward serve` tests (`cli_serve.rs`, `cli_serve_http.rs`): starting the
-//! built binary on an ephemeral port, and a plain HTTP/1.1 client over a `TcpStream`.
+//! Helpers shared by the `ward serve` tests (`cli_serve.rs`, `cli_serve_http.rs`) and
+//! `cli_run_http.rs`: starting the built binary on an ephemeral port, a plain HTTP/1.1 client
+//! over a `TcpStream`, and a TLS upstream with the test certificate.
+
+// Each test binary that includes this module uses part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -71,4 +75,52 @@ pub fn request_with(
 /// Sends one HTTP/1.1 request; returns the status code, the raw head and the body.
 pub fn request(port: u16, method: &str, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
     request_with(port, method, path, &[], body)
+}
+
+/// A TLS server on a free port of 127.0.0.1 with the test certificate of
+/// `crates/ward-wasi-p2/tests/data/tls/` (for 127.0.0.1, issued by the test CA there): answers
+/// every request with `200`, `x-reply: tls` and `hello over tls`.
+pub fn tls_upstream(root: &Path) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    let dir = root.join("crates/ward-wasi-p2/tests/data/tls");
+    let cert = CertificateDer::from_pem_file(dir.join("server.pem")).unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match tls.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let body = "hello over tls";
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nx-reply: tls\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(reply.as_bytes());
+                let _ = tls.flush();
+            });
+        }
+    });
+    port
 }

@@ -1,6 +1,6 @@
 //! The async canonical ABI: tasks, `task.return`, `context.get/set`, backpressure, waitable
 //! sets, subtasks, callback-driven (stackless) async lifts, async lowers, `thread.yield`,
-//! streams and futures.
+//! cooperative threads ([`threads`]), streams and futures.
 //!
 //! There are no separate stacks here: Ward's interpreter keeps a call's stack as data, and a
 //! task's core call (its core function, or a callback) is made *resumable*
@@ -18,7 +18,11 @@
 //!   [`Block`]) and returns `ward::Error::Park`, the call's execution is kept in the store as
 //!   a `ward::ParkedCall` (no thread, no native stack), and whoever started or resumed the
 //!   task goes on — the waiter's own caller included. The event loop resumes the parked call
-//!   with the built-in's results once the block is ready ([`Block::ready`]).
+//!   with the built-in's results once the block is ready ([`Block::ready`]);
+//! - a thread made by `thread.new-indirect` is a [`Task`] too (its `owner` is the task it
+//!   belongs to), whose start function is called resumably: a thread that suspends or switches
+//!   to another parks its call the same way, and the thread it switches to runs at once (see
+//!   [`threads`]).
 //!
 //! A built-in can park only the core call it was called from directly (`Caller::can_park`):
 //! one reached through a nested plain call (a resource destructor, a synchronous lift called
@@ -33,9 +37,9 @@
 //! `Linker::instantiate`, and instances it imports from). The guest-controlled state is
 //! bounded: handle-table entries (waitables, sets, stream and future ends) by the table's
 //! limit, waiting tasks by [`MAX_WAITING`], parked core calls (each keeps its interpreter stack,
-//! at most `Config::max_wasm_stack`) by [`MAX_PARKED`], a copy's buffer lives in guest memory (only its
-//! address and length are kept), and stream elements cross as bytes or, for non-plain types,
-//! one value at a time.
+//! at most `Config::max_wasm_stack`) by [`MAX_PARKED`], threads by each instance's
+//! [`threads::MAX_THREADS`], a copy's buffer lives in guest memory (only its address and length
+//! are kept), and stream elements cross as bytes or, for non-plain types, one value at a time.
 
 use crate::abi::{core_bits, core_val, trap, Lifter, Lowerer, Options, Side, MAX_FLAT_PARAMS};
 use crate::decode::Builtin;
@@ -403,7 +407,7 @@ impl Block {
                 Ok(one(code))
             }
             Block::Yield => {
-                Ok(one(current(inst).is_some_and(|t| deliver_cancel(&t.task())) as u32))
+                Ok(one(current(inst).is_some_and(|t| deliver_cancel(&t.owning_task())) as u32))
             }
             Block::Suspend { .. } => Ok(one(0)),
             Block::Call { callee, lower } => {
@@ -577,7 +581,7 @@ impl Task {
     }
 
     /// The task this thread belongs to (itself, for a task's implicit thread).
-    fn task(self: &Arc<Task>) -> Arc<Task> {
+    fn owning_task(self: &Arc<Task>) -> Arc<Task> {
         self.owner.clone().unwrap_or_else(|| self.clone())
     }
 
@@ -1490,7 +1494,7 @@ fn run_builtin<T: 'static>(
     match b {
         B::ContextGet(_) | B::ContextSet(_) | B::BackpressureInc | B::BackpressureDec => Ok(None),
         B::TaskReturn { .. } => {
-            let task = current(inst).ok_or_else(|| trap("no current task"))?.task();
+            let task = current(inst).ok_or_else(|| trap("no current task"))?.owning_task();
             if !task.is_async {
                 return Err(trap("invalid task.return: the task was not lifted `async`"));
             }
@@ -1516,7 +1520,7 @@ fn run_builtin<T: 'static>(
             Ok(None)
         }
         B::TaskCancel => {
-            let task = current(inst).ok_or_else(|| trap("no current task"))?.task();
+            let task = current(inst).ok_or_else(|| trap("no current task"))?.owning_task();
             if !task.is_async {
                 return Err(trap("invalid task.cancel: the task was not lifted `async`"));
             }
@@ -1528,7 +1532,7 @@ fn run_builtin<T: 'static>(
                 return block_on_one(ctx, inst, true, Block::Yield);
             }
             run_ready(ctx, &inst.sched)?;
-            let cancelled = current(inst).is_some_and(|t| deliver_cancel(&t.task()));
+            let cancelled = current(inst).is_some_and(|t| deliver_cancel(&t.owning_task()));
             Ok(Some(cancelled as u64))
         }
         B::ThreadIndex => {

@@ -12,9 +12,9 @@
 //!   with [`Block::Suspend`]: in the scheduler's waiting list, but never ready until it is
 //!   resumed;
 //! - switching to a thread starts it, or resumes its parked call, at once; the switching
-//!   thread parks first ([`Task::switch_to`](super::TaskMut::switch_to) tells the code that
-//!   drove its call whom to run next, so that threads switching back and forth do not nest on
-//!   the host stack);
+//!   thread parks first, naming the thread to run next (`TaskMut::switch_to`) to the code that
+//!   drove its call ([`run_threads`]), so that threads switching back and forth do not nest on
+//!   the host stack;
 //! - a thread that cannot park (a synchronous lift's core call is a plain call) suspends *in
 //!   place*: it runs other threads nested until one resumes it. In a task that may not block
 //!   (a synchronous function type that has not returned) only threads of its own instance run,
@@ -22,7 +22,9 @@
 //!   the end of the specification's `canon_lift`.
 //!
 //! Each instance's thread table holds at most [`MAX_THREADS`] threads (explicit ones and
-//! implicit ones that asked for their index); a guest that makes more traps.
+//! implicit ones that asked for their index); a guest that makes more traps. The `thread.*`
+//! built-ins here have no `cancellable` form (wasmparser rejects it since
+//! WebAssembly/component-model#716), so they always return 0 (not cancelled).
 
 use super::{
     current, drive_one, parkable, resume_parked, run_until_where, After, Block, CoreCall, Env,
@@ -115,7 +117,7 @@ pub(super) fn new_indirect<T: 'static>(
     env: &Env<'_>,
     args: &[ward::Val],
 ) -> ward::Result<Option<u64>> {
-    let owner = current_thread(env)?.task();
+    let owner = current_thread(env)?.owning_task();
     let start = start_func(ctx, env, arg(args, 0), args.get(1))?;
     let closure = args.get(1).copied().unwrap_or(ward::Val::I32(0));
     let thread = Task::thread(&owner, start, closure);

@@ -273,7 +273,10 @@ fn wait_resumed<T: 'static>(
     if me.can_block() {
         return run_until_where(ctx, sched, |_| true, resumed, super::deadlock);
     }
-    run_until_where(ctx, sched, |t| t.inst.id == id, resumed, super::block_trap)
+    // The specification's `canon_lift` resumes the instance's ready threads: not tasks that
+    // have yet to start.
+    let own = |t: &Task| t.inst.id == id && t.lock().wait != Wait::Start;
+    run_until_where(ctx, sched, own, resumed, super::block_trap)
 }
 
 /// An explicit thread's start function returned: it leaves the thread table, and its task, if

@@ -66,11 +66,11 @@
 //! subtasks, `thread.yield`/`thread.index`, cooperative threads (`thread.new-indirect`,
 //! `thread.suspend`, `thread.yield-then-resume`, `thread.suspend-then-resume`,
 //! `thread.resume-later`), streams and futures within and between instances of a component. A
-//! task or thread that blocks parks its core call if that call is resumable (a task's started
-//! by the event loop, a thread's) and called the built-in directly; otherwise (a synchronous
-//! lift called by the host, a built-in reached through a nested plain call) it blocks in place,
-//! running the event loop nested, so a wait that needs its own caller to go on first ends in
-//! the deadlock trap. Not yet: `thread.suspend-then-promote`/`thread.yield-then-promote` and
+//! task or thread that blocks parks its core call if that call is resumable (an async lift's,
+//! an `async`-typed synchronous lift's called by an async lower, a thread's start function) and
+//! called the built-in directly; otherwise (other synchronous lifts' plain calls, a built-in
+//! reached through a nested plain call) it blocks in place, running the event loop nested, so
+//! a wait that needs its own caller to go on first ends in the deadlock trap. Not yet: `thread.suspend-then-promote`/`thread.yield-then-promote` and
 //! the shared-everything `thread.spawn-*` (they trap when called), error contexts, component
 //! values and start functions, and subtype checks of imports beyond their kind: components
 //! using what is missing fail to instantiate with [`Error::Unsupported`] or trap. Typed calls

@@ -1,6 +1,6 @@
 //! The async canonical ABI: tasks, `task.return`, `context.get/set`, backpressure, waitable
 //! sets, subtasks, callback-driven (stackless) async lifts, async lowers, `thread.yield`,
-//! streams and futures.
+//! cooperative threads ([`threads`]), streams and futures.
 //!
 //! There are no separate stacks here: Ward's interpreter keeps a call's stack as data, and a
 //! task's core call (its core function, or a callback) is made *resumable*
@@ -18,7 +18,11 @@
 //!   [`Block`]) and returns `ward::Error::Park`, the call's execution is kept in the store as
 //!   a `ward::ParkedCall` (no thread, no native stack), and whoever started or resumed the
 //!   task goes on — the waiter's own caller included. The event loop resumes the parked call
-//!   with the built-in's results once the block is ready ([`Block::ready`]).
+//!   with the built-in's results once the block is ready ([`Block::ready`]);
+//! - a thread made by `thread.new-indirect` is a [`Task`] too (its `owner` is the task it
+//!   belongs to), whose start function is called resumably: a thread that suspends or switches
+//!   to another parks its call the same way, and the thread it switches to runs at once (see
+//!   [`threads`]).
 //!
 //! A built-in can park only the core call it was called from directly (`Caller::can_park`):
 //! one reached through a nested plain call (a resource destructor, a synchronous lift called
@@ -33,9 +37,9 @@
 //! `Linker::instantiate`, and instances it imports from). The guest-controlled state is
 //! bounded: handle-table entries (waitables, sets, stream and future ends) by the table's
 //! limit, waiting tasks by [`MAX_WAITING`], parked core calls (each keeps its interpreter stack,
-//! at most `Config::max_wasm_stack`) by [`MAX_PARKED`], a copy's buffer lives in guest memory (only its
-//! address and length are kept), and stream elements cross as bytes or, for non-plain types,
-//! one value at a time.
+//! at most `Config::max_wasm_stack`) by [`MAX_PARKED`], threads by each instance's
+//! [`threads::MAX_THREADS`], a copy's buffer lives in guest memory (only its address and length
+//! are kept), and stream elements cross as bytes or, for non-plain types, one value at a time.
 
 use crate::abi::{core_bits, core_val, trap, Lifter, Lowerer, Options, Side, MAX_FLAT_PARAMS};
 use crate::decode::Builtin;
@@ -47,6 +51,8 @@ use crate::values::Val;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use ward::{AsContextMut, StoreContextMut};
+
+mod threads;
 
 /// `MAX_FLAT_ASYNC_PARAMS`: an async lower passes at most this many flat parameters.
 pub(crate) const MAX_FLAT_ASYNC_PARAMS: usize = 4;
@@ -110,9 +116,9 @@ pub(crate) struct InstConc {
     /// The task (its id; 0: none) that has the instance to itself: a synchronous or callback
     /// lift of an async function type running core code, or blocked in it before returning.
     exclusive: u64,
-    /// Thread indices (`thread.index`): the implicit thread of each live task.
-    threads_next: u32,
-    threads_free: Vec<u32>,
+    /// The thread table (`thread.index`, the `thread.*` built-ins' operands): explicit
+    /// threads, and the implicit threads of live tasks that asked for their index.
+    threads: threads::Threads,
 }
 
 impl InstConc {
@@ -126,14 +132,6 @@ impl InstConc {
 
     pub(crate) fn uncount_entry(&mut self) {
         self.entries = self.entries.saturating_sub(1);
-    }
-
-    fn new_thread(&mut self) -> u32 {
-        if let Some(i) = self.threads_free.pop() {
-            return i;
-        }
-        self.threads_next += 1;
-        self.threads_next
     }
 }
 
@@ -277,7 +275,9 @@ impl crate::resources::StateInner {
     fn join(&mut self, wi: u32, si: u32) -> ward::Result<()> {
         let w = self.waitable(wi)?;
         if w.sync_waiter {
-            return Err(trap("waitable cannot be joined while a synchronous wait is on it"));
+            return Err(trap(
+                "waitable cannot be used synchronously while added to a waitable set",
+            ));
         }
         let old = w.wset;
         if si != 0 {
@@ -319,6 +319,8 @@ enum Wait {
     Set(u32),
     /// A task whose core call is parked ([`TaskMut::parked`]) until its block is ready.
     Parked,
+    /// An explicit thread that has not run yet, made ready by `thread.resume-later`.
+    Thread,
 }
 
 /// What a parked core call waits for, and how the built-in that parked it finishes.
@@ -334,6 +336,9 @@ pub(crate) enum Block {
     Cancel { i: u32, task: Arc<Task> },
     /// A synchronous stream or future copy (`sync_waiter`) or copy cancellation on end `i`.
     Copy { i: u32, sync_waiter: bool },
+    /// A thread that suspended (or switched to another thread): ready once `resumed` (by
+    /// `thread.resume-later`; a switch to it resumes it directly).
+    Suspend { resumed: bool },
 }
 
 impl Block {
@@ -381,6 +386,7 @@ impl Block {
         match self {
             Block::Wait { si, .. } => inst.lock().has_event(*si),
             Block::Yield => true,
+            Block::Suspend { resumed } => *resumed,
             Block::Call { callee: task, .. } | Block::Cancel { task, .. } => task.resolved(),
             Block::Copy { i, .. } => inst.lock().waitable(*i).is_ok_and(|w| w.pending.is_some()),
         }
@@ -400,7 +406,10 @@ impl Block {
                 write_event(ctx, mem, ptr, p1, p2)?;
                 Ok(one(code))
             }
-            Block::Yield => Ok(one(current(inst).is_some_and(|t| deliver_cancel(&t)) as u32)),
+            Block::Yield => {
+                Ok(one(current(inst).is_some_and(|t| deliver_cancel(&t.owning_task())) as u32))
+            }
+            Block::Suspend { .. } => Ok(one(0)),
             Block::Call { callee, lower } => {
                 let result = callee.lock().result.take();
                 let vals = result.ok_or_else(|| trap("the call was cancelled"))?;
@@ -459,6 +468,8 @@ enum After {
     Exit,
     /// A synchronous lift's core function: the results, lifted into the task's result.
     SyncLift,
+    /// An explicit thread's start function: nothing.
+    Thread,
 }
 
 /// Where a task's result goes.
@@ -470,10 +481,13 @@ enum Sink {
     Subtask { caller: Arc<InstanceState>, opts: Options, out_ptr: Option<u32>, index: u32 },
 }
 
-/// A call of a lifted function (the spec's `Task` with its implicit thread).
+/// A call of a lifted function (the spec's `Task` with its implicit thread), or an explicit
+/// thread of one (see [`threads`]).
 pub(crate) struct Task {
     id: u64,
     inst: Arc<InstanceState>,
+    /// An explicit thread's task (None: this is a task, and its implicit thread).
+    owner: Option<Arc<Task>>,
     /// The called function (async lifts; a synchronous lift's task has none).
     func: Option<Func>,
     /// The function type is `async` (the task may block before returning).
@@ -504,6 +518,14 @@ struct TaskMut {
     block: Option<Block>,
     /// The parked core call.
     parked: Option<Parked>,
+    /// The thread is suspended: only a `thread.*` built-in naming it resumes it.
+    suspended: bool,
+    /// The thread a built-in that is parking the core call switches to.
+    switch_to: Option<Arc<Task>>,
+    /// An explicit thread that has not run yet: its start function and argument.
+    start_call: Option<(ward::Func, ward::Val)>,
+    /// A task's live explicit threads.
+    threads: u32,
 }
 
 impl TaskMut {
@@ -531,26 +553,36 @@ impl Task {
         Arc::new(Task {
             id: next_id(),
             inst: inst.clone(),
+            owner: None,
             func,
             may_block,
             is_async: opts.is_async,
             needs_exclusive: !opts.is_async || opts.callback.is_some(),
-            m: Mutex::new(TaskMut {
-                state: TaskState::Starting,
-                resolved_as: 0,
-                result: None,
-                storage: [0; 2],
-                sink,
-                wait: Wait::None,
-                thread: 0,
-                args: None,
-                exited: false,
-                lenders: Vec::new(),
-                driven: false,
-                block: None,
-                parked: None,
-            }),
+            m: Mutex::new(TaskMut { sink, ..TaskMut::empty() }),
         })
+    }
+
+    /// A new explicit thread of `owner` that will call `start` with `closure`, suspended.
+    fn thread(owner: &Arc<Task>, start: ward::Func, closure: ward::Val) -> Arc<Task> {
+        let mut m = TaskMut::empty();
+        m.state = TaskState::Started;
+        m.suspended = true;
+        m.start_call = Some((start, closure));
+        Arc::new(Task {
+            id: next_id(),
+            inst: owner.inst.clone(),
+            owner: Some(owner.clone()),
+            func: None,
+            may_block: true,
+            is_async: owner.is_async,
+            needs_exclusive: false,
+            m: Mutex::new(m),
+        })
+    }
+
+    /// The task this thread belongs to (itself, for a task's implicit thread).
+    fn owning_task(self: &Arc<Task>) -> Arc<Task> {
+        self.owner.clone().unwrap_or_else(|| self.clone())
     }
 
     /// A synchronous lift's task (already started); `id` scopes its borrows.
@@ -560,6 +592,7 @@ impl Task {
         Arc::new(Task {
             id,
             inst: inst.clone(),
+            owner: None,
             func: None,
             may_block,
             is_async: false,
@@ -572,15 +605,17 @@ impl Task {
         self.lock().state == TaskState::Resolved
     }
 
-    /// Whether this task may block now: its type is `async`, or it has returned.
+    /// Whether this thread may block now: it is an explicit thread (its task's caller does not
+    /// wait for it), or its task's type is `async`, or its task has returned.
     fn can_block(&self) -> bool {
-        self.may_block || self.resolved()
+        self.owner.is_some() || self.may_block || self.resolved()
     }
 
+    /// Takes the thread out of its instance's thread table.
     pub(crate) fn release_thread(&self) {
         let thread = std::mem::take(&mut self.lock().thread);
         if thread != 0 {
-            self.inst.lock().conc.threads_free.push(thread);
+            self.inst.lock().conc.threads.remove(thread);
         }
     }
 }
@@ -601,6 +636,10 @@ impl TaskMut {
             driven: false,
             block: None,
             parked: None,
+            suspended: false,
+            switch_to: None,
+            start_call: None,
+            threads: 0,
         }
     }
 }
@@ -651,8 +690,16 @@ impl Sched {
 
     /// Takes the first waiting task that can run now.
     fn pick(&self) -> Option<(Arc<Task>, Wait)> {
+        self.pick_where(|_| true)
+    }
+
+    /// Takes the first waiting task for which `filter` holds that can run now.
+    fn pick_where(&self, filter: impl Fn(&Task) -> bool) -> Option<(Arc<Task>, Wait)> {
         let mut s = self.lock();
         let pos = s.waiting.iter().position(|t| {
+            if !filter(t) {
+                return false;
+            }
             let m = t.lock();
             if m.wait == Wait::Parked {
                 // A blocked task keeps its exclusive lock (if it has it): only its block counts.
@@ -664,6 +711,7 @@ impl Sched {
             let free = inst.conc.exclusive == 0 || !t.needs_exclusive;
             match wait {
                 Wait::None | Wait::Parked => false,
+                Wait::Thread => true,
                 Wait::Start => free && inst.conc.backpressure == 0,
                 Wait::Yield => free,
                 Wait::Set(si) => free && inst.has_event(si),
@@ -718,16 +766,28 @@ enum CoreCall<'a> {
 
 /// Makes (or resumes) `task`'s core call, resumably, as its current task with its exclusive
 /// lock; then acts on its results as `after` says. If a built-in parks it, the task waits
-/// ([`Wait::Parked`]) and this returns: the event loop resumes it.
+/// ([`Wait::Parked`]) and this returns (after running the thread it switched to, if any): the
+/// event loop resumes it.
 fn drive<T: 'static>(
     ctx: &mut StoreContextMut<'_, T>,
     task: &Arc<Task>,
     call: CoreCall<'_>,
     after: After,
 ) -> ward::Result<()> {
+    let next = drive_one(ctx, task, call, after)?;
+    threads::run_threads(ctx, next)
+}
+
+/// [`drive`], up to the thread its core call switched to as it parked (returned, not run).
+fn drive_one<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    task: &Arc<Task>,
+    call: CoreCall<'_>,
+    after: After,
+) -> ward::Result<Option<Arc<Task>>> {
     let n = match after {
         After::Callback => 1,
-        After::Exit => 0,
+        After::Exit | After::Thread => 0,
         After::SyncLift => task
             .func
             .as_ref()
@@ -748,7 +808,10 @@ fn drive<T: 'static>(
     };
     let parked = match status {
         Err(e) => {
-            task.lock().block = None;
+            let mut m = task.lock();
+            m.block = None;
+            m.switch_to = None;
+            drop(m);
             release_exclusive(task);
             return Err(e);
         }
@@ -756,10 +819,13 @@ fn drive<T: 'static>(
         Ok(ward::CallStatus::Finished) => {
             let r = finish_core(ctx, task, after, &out);
             release_exclusive(task);
-            return r;
+            return r.map(|()| None);
         }
     };
-    let block = task.lock().block.take();
+    let (block, next) = {
+        let mut m = task.lock();
+        (m.block.take(), m.switch_to.take())
+    };
     let Some(block) = block else {
         release_exclusive(task);
         return Err(trap("a host function parked a component task's core call"));
@@ -773,7 +839,7 @@ fn drive<T: 'static>(
             release_exclusive(task);
         }
     }
-    r
+    r.map(|()| next)
 }
 
 /// `task`'s core call returned `out`.
@@ -810,6 +876,7 @@ fn finish_core<T: 'static>(
             }
             exit(task)
         }
+        After::Thread => threads::exit(task),
     }
 }
 
@@ -868,19 +935,31 @@ fn block_on_one<T: 'static>(
 fn run_until<T: 'static>(
     ctx: &mut StoreContextMut<'_, T>,
     sched: &Sched,
+    done: impl FnMut() -> bool,
+) -> ward::Result<()> {
+    run_until_where(ctx, sched, |_| true, done, deadlock)
+}
+
+/// [`run_until`], running only waiting tasks for which `filter` holds; `stuck` is the trap
+/// when none can run.
+fn run_until_where<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    sched: &Sched,
+    filter: impl Fn(&Task) -> bool,
     mut done: impl FnMut() -> bool,
+    stuck: fn() -> ward::Error,
 ) -> ward::Result<()> {
     for _ in 0..MAX_STEPS {
         if done() {
             return Ok(());
         }
-        let Some((task, wait)) = sched.pick() else { return Err(deadlock()) };
+        let Some((task, wait)) = sched.pick_where(&filter) else { return Err(stuck()) };
         resume(ctx, &task, wait)?;
     }
     if done() {
         return Ok(());
     }
-    Err(deadlock())
+    Err(stuck())
 }
 
 /// The most tasks one blocking wait resumes before it is taken for a deadlock.
@@ -924,28 +1003,39 @@ fn resume<T: 'static>(
             callback(ctx, task, event.unwrap_or((EVENT_NONE, 0, 0)))
         }
         Wait::Parked => {
-            let Some(Parked { call, block, after }) = task.lock().parked.take() else {
-                return Ok(());
-            };
-            {
-                let mut s = task.inst.sched.lock();
-                s.parked = s.parked.saturating_sub(1);
-            }
-            let host = {
-                // The built-in finishes as part of the task (`thread.yield` asks it).
-                let _current = Current::enter(task);
-                block.finish(ctx, &task.inst)
-            };
-            let host = match host {
-                Ok(host) => host,
-                Err(e) => {
-                    release_exclusive(task);
-                    return Err(e);
-                }
-            };
-            drive(ctx, task, CoreCall::Resume(call, host), after)
+            let next = resume_parked(ctx, task)?;
+            threads::run_threads(ctx, next)
         }
+        Wait::Thread => threads::run_threads(ctx, Some(task.clone())),
     }
+}
+
+/// Resumes `task`'s parked core call (taken out of the waiting list) with the results of the
+/// built-in that parked it, up to the thread it switches to as it parks again.
+fn resume_parked<T: 'static>(
+    ctx: &mut StoreContextMut<'_, T>,
+    task: &Arc<Task>,
+) -> ward::Result<Option<Arc<Task>>> {
+    let Some(Parked { call, block, after }) = task.lock().parked.take() else {
+        return Ok(None);
+    };
+    {
+        let mut s = task.inst.sched.lock();
+        s.parked = s.parked.saturating_sub(1);
+    }
+    let host = {
+        // The built-in finishes as part of the task (`thread.yield` asks it).
+        let _current = Current::enter(task);
+        block.finish(ctx, &task.inst)
+    };
+    let host = match host {
+        Ok(host) => host,
+        Err(e) => {
+            release_exclusive(task);
+            return Err(e);
+        }
+    };
+    drive_one(ctx, task, CoreCall::Resume(call, host), after)
 }
 
 fn deliver_cancel(task: &Task) -> bool {
@@ -985,15 +1075,16 @@ fn callback_code(task: &Arc<Task>, packed: u32) -> ward::Result<()> {
     }
 }
 
-/// The task's core code is done: it must have returned (or been cancelled).
+/// The task's core code is done: it must have returned (or been cancelled), unless an
+/// explicit thread of it still runs (which may yet return).
 fn exit(task: &Arc<Task>) -> ward::Result<()> {
-    let resolved = {
+    let (resolved, threads) = {
         let mut m = task.lock();
         m.exited = true;
-        m.state == TaskState::Resolved
+        (m.state == TaskState::Resolved, m.threads)
     };
     task.release_thread();
-    if !resolved {
+    if !resolved && threads == 0 {
         return Err(trap("async-lifted export failed to produce a result"));
     }
     Ok(())
@@ -1293,6 +1384,8 @@ pub(crate) struct BuiltinEnv {
     pub(crate) opts: Options,
     /// `task.return`'s result type; a stream's or future's element type.
     pub(crate) elem: Option<Type>,
+    /// `thread.new-indirect`'s table of start functions.
+    pub(crate) table: Option<ward::Table>,
 }
 
 fn arg(args: &[ward::Val], i: usize) -> u32 {
@@ -1331,10 +1424,11 @@ pub(crate) fn builtin<T: 'static>(
     let b = b.clone();
     let opts = env.opts.clone();
     let elem = env.elem.clone();
+    let table = env.table;
     Ok(ward::Func::new(ctx.as_context_mut(), core_ty.clone(), move |mut caller, args, out| {
         let can_park = caller.can_park();
         let mut ctx = caller.as_context_mut();
-        let env = Env { opts: &opts, elem: &elem, inst: &inst, can_park };
+        let env = Env { opts: &opts, elem: &elem, inst: &inst, table, can_park };
         let r = run_builtin(&mut ctx, &b, &env, args)?;
         if let (Some(slot), Some(v)) = (out.first_mut(), r) {
             *slot = match slot {
@@ -1346,12 +1440,13 @@ pub(crate) fn builtin<T: 'static>(
     }))
 }
 
-/// A built-in's call: its definition's options and element type, its instance, and whether it
-/// may park the core call it was called from.
+/// A built-in's call: its definition's options, element type and table, its instance, and
+/// whether it may park the core call it was called from.
 struct Env<'a> {
     opts: &'a Options,
     elem: &'a Option<Type>,
     inst: &'a Arc<InstanceState>,
+    table: Option<ward::Table>,
     can_park: bool,
 }
 
@@ -1399,7 +1494,7 @@ fn run_builtin<T: 'static>(
     match b {
         B::ContextGet(_) | B::ContextSet(_) | B::BackpressureInc | B::BackpressureDec => Ok(None),
         B::TaskReturn { .. } => {
-            let task = current(inst).ok_or_else(|| trap("no current task"))?;
+            let task = current(inst).ok_or_else(|| trap("no current task"))?.owning_task();
             if !task.is_async {
                 return Err(trap("invalid task.return: the task was not lifted `async`"));
             }
@@ -1425,7 +1520,7 @@ fn run_builtin<T: 'static>(
             Ok(None)
         }
         B::TaskCancel => {
-            let task = current(inst).ok_or_else(|| trap("no current task"))?;
+            let task = current(inst).ok_or_else(|| trap("no current task"))?.owning_task();
             if !task.is_async {
                 return Err(trap("invalid task.cancel: the task was not lifted `async`"));
             }
@@ -1437,18 +1532,23 @@ fn run_builtin<T: 'static>(
                 return block_on_one(ctx, inst, true, Block::Yield);
             }
             run_ready(ctx, &inst.sched)?;
-            let cancelled = current(inst).is_some_and(|t| deliver_cancel(&t));
+            let cancelled = current(inst).is_some_and(|t| deliver_cancel(&t.owning_task()));
             Ok(Some(cancelled as u64))
         }
         B::ThreadIndex => {
-            // Allocated on first use: most tasks never ask.
+            // A task's implicit thread gets its index on first use: most never ask.
             let t = current(inst).ok_or_else(|| trap("no current task"))?;
             let mut m = t.lock();
             if m.thread == 0 {
-                m.thread = inst.lock().conc.new_thread();
+                m.thread = inst.lock().conc.threads.add_implicit(&t)?;
             }
             Ok(Some(m.thread as u64))
         }
+        B::ThreadNewIndirect { .. } => threads::new_indirect(ctx, env, args),
+        B::ThreadSuspend => threads::suspend(ctx, env),
+        B::ThreadYieldThenResume => threads::switch(ctx, env, args, false),
+        B::ThreadSuspendThenResume => threads::switch(ctx, env, args, true),
+        B::ThreadResumeLater => threads::resume_later(env, args),
         B::WaitableSetNew => Ok(Some(inst.lock().add(Entry::Set(WaitSet::default()))? as u64)),
         B::WaitableSetWait { .. } => {
             let (si, ptr) = (arg(args, 0), arg(args, 1));
@@ -1546,9 +1646,6 @@ fn run_builtin<T: 'static>(
         B::DropEnd { future, write, .. } => {
             drop_end(inst, *future, *write, arg(args, 0))?;
             Ok(None)
-        }
-        B::Unimplemented(what) if what.starts_with("thread.suspend") && !may_block(inst) => {
-            Err(block_trap())
         }
         B::Unimplemented(what) => Err(trap(format!("unsupported: {what}"))),
     }

@@ -52,6 +52,14 @@ pub(crate) enum Builtin {
     TaskCancel,
     ThreadYield,
     ThreadIndex,
+    /// `thread.new-indirect`: the start function is taken from core table `table`.
+    ThreadNewIndirect {
+        table: u32,
+    },
+    ThreadSuspend,
+    ThreadYieldThenResume,
+    ThreadSuspendThenResume,
+    ThreadResumeLater,
     WaitableSetNew,
     WaitableSetWait {
         memory: u32,
@@ -90,8 +98,8 @@ pub(crate) enum Builtin {
         write: bool,
         elem: Option<ValTy>,
     },
-    /// A built-in Ward does not implement (threads, error contexts): a core function that
-    /// traps when called.
+    /// A built-in Ward does not implement (`thread.*-then-promote`, error contexts, ...): a
+    /// core function that traps when called.
     Unimplemented(&'static str),
 }
 
@@ -583,8 +591,17 @@ fn builtin(
         C::StreamForward { .. } | C::FutureForward { .. } => {
             B::Unimplemented("stream/future forwarding")
         }
-        C::ThreadSuspend => B::Unimplemented("thread.suspend (threads)"),
-        _ => B::Unimplemented("threads (`thread.*` beyond `thread.yield` and `thread.index`)"),
+        C::ThreadNewIndirect { table_index, .. } => B::ThreadNewIndirect { table: table_index },
+        C::ThreadSuspend => B::ThreadSuspend,
+        C::ThreadYieldThenResume => B::ThreadYieldThenResume,
+        C::ThreadSuspendThenResume => B::ThreadSuspendThenResume,
+        C::ThreadResumeLater => B::ThreadResumeLater,
+        C::ThreadSuspendThenPromote | C::ThreadYieldThenPromote => {
+            B::Unimplemented("`thread.suspend-then-promote` and `thread.yield-then-promote`")
+        }
+        _ => B::Unimplemented(
+            "shared-everything threads (`thread.spawn-*`, `thread.available-parallelism`)",
+        ),
     })
 }
 

@@ -280,12 +280,19 @@ impl Scope {
             B::TaskReturn { result, opts } => crate::concurrent::BuiltinEnv {
                 opts: self.options(ctx, opts)?,
                 elem: conv(result)?,
+                table: None,
             },
-            B::Copy { elem, opts, .. } => {
-                crate::concurrent::BuiltinEnv { opts: self.options(ctx, opts)?, elem: conv(elem)? }
-            }
+            B::Copy { elem, opts, .. } => crate::concurrent::BuiltinEnv {
+                opts: self.options(ctx, opts)?,
+                elem: conv(elem)?,
+                table: None,
+            },
             B::CopyNew { elem, .. } | B::CancelCopy { elem, .. } | B::DropEnd { elem, .. } => {
-                crate::concurrent::BuiltinEnv { opts: Options::default(), elem: conv(elem)? }
+                crate::concurrent::BuiltinEnv {
+                    opts: Options::default(),
+                    elem: conv(elem)?,
+                    table: None,
+                }
             }
             B::WaitableSetWait { memory } | B::WaitableSetPoll { memory } => {
                 crate::concurrent::BuiltinEnv {
@@ -294,9 +301,17 @@ impl Scope {
                         ..Options::default()
                     },
                     elem: None,
+                    table: None,
                 }
             }
-            _ => crate::concurrent::BuiltinEnv { opts: Options::default(), elem: None },
+            B::ThreadNewIndirect { table } => crate::concurrent::BuiltinEnv {
+                opts: Options::default(),
+                elem: None,
+                table: Some(*at(&self.core_tables, *table, "core table")?),
+            },
+            _ => {
+                crate::concurrent::BuiltinEnv { opts: Options::default(), elem: None, table: None }
+            }
         })
     }
 

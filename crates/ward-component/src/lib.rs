@@ -63,15 +63,18 @@
 //!
 //! Most of the async ABI is here (see `concurrent.rs`): async and callback lifts, async
 //! lowers, `task.return`/`task.cancel`, `context.get/set`, backpressure, waitable sets,
-//! subtasks, `thread.yield`/`thread.index`, streams and futures within and between instances
-//! of a component. Not yet: suspending a *running* core function (a synchronous or stackful
-//! task that blocks runs the event loop in place, so a wait that needs its own caller to go on
-//! first ends in the deadlock trap), streams and futures as parameter or result types,
-//! threads (`thread.new-indirect`, `suspend`, `resume-later`: they trap when called), error
-//! contexts, component values and start functions, and subtype checks of imports beyond
-//! their kind: components using what is missing fail to instantiate with
-//! [`Error::Unsupported`] or trap. Typed calls take no resources yet (call such functions with
-//! [`Func::call`]).
+//! subtasks, `thread.yield`/`thread.index`, cooperative threads (`thread.new-indirect`,
+//! `thread.suspend`, `thread.yield-then-resume`, `thread.suspend-then-resume`,
+//! `thread.resume-later`), streams and futures within and between instances of a component. A
+//! task or thread that blocks parks its core call if that call is resumable (an async lift's,
+//! an `async`-typed synchronous lift's called by an async lower, a thread's start function) and
+//! called the built-in directly; otherwise (other synchronous lifts' plain calls, a built-in
+//! reached through a nested plain call) it blocks in place, running the event loop nested, so
+//! a wait that needs its own caller to go on first ends in the deadlock trap. Not yet: `thread.suspend-then-promote`/`thread.yield-then-promote` and
+//! the shared-everything `thread.spawn-*` (they trap when called), error contexts, component
+//! values and start functions, and subtype checks of imports beyond their kind: components
+//! using what is missing fail to instantiate with [`Error::Unsupported`] or trap. Typed calls
+//! take no resources yet (call such functions with [`Func::call`]).
 
 #![warn(missing_docs)]
 

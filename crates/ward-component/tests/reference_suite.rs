@@ -68,6 +68,8 @@ const ENFORCED: &[&str] = &[
     "async/cancel-subtask.wast",
     "async/sync-barges-in.wast",
     "async/sync-streams.wast",
+    "async/trap-if-block-and-sync.wast",
+    "async/trap-if-sync-and-waitable-set.wast",
 ];
 
 fn loud(text: &str) {

@@ -34,7 +34,7 @@ enum Command {
     /// Compile a module with the native tier into an ahead-of-time artifact (`.cwasm`), which
     /// `ward run` runs without compiling again.
     Compile(commands::compile::CompileArgs),
-    /// Run WebAssembly spec test scripts (`.wast`).
+    /// Run WebAssembly spec test scripts (`.wast`), core or component-model.
     Wast(commands::wast::WastArgs),
     /// Run an application of nanoprocesses described by a manifest (`APP.toml`).
     Nano(commands::nano::NanoArgs),

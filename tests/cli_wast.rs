@@ -155,3 +155,47 @@ fn wast_features_follow_the_suite_directory_and_w_overrides_them() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown feature"));
 }
+
+/// A component script: a string lifted from core code, a trap in a component's start, and one
+/// wrong expectation.
+const COMPONENT: &str = r#"
+(component
+  (core module $m
+    (memory (export "mem") 1)
+    (data (i32.const 16) "hello")
+    (func (export "s") (result i32)
+      (i32.store (i32.const 0) (i32.const 16))
+      (i32.store (i32.const 4) (i32.const 5))
+      (i32.const 0)))
+  (core instance $i (instantiate $m))
+  (func (export "s") (result string)
+    (canon lift (core func $i "s") (memory (core memory $i "mem")))))
+(assert_return (invoke "s") (str.const "hello"))
+(assert_return (invoke "s") (str.const "bye"))
+(assert_trap
+  (component
+    (core module $t (func $start unreachable) (start $start))
+    (core instance (instantiate $t)))
+  "unreachable")
+"#;
+
+#[test]
+fn wast_runs_component_scripts_with_the_component_runner() {
+    let script = write("cli_component.wast", COMPONENT);
+    let core = write("cli_good3.wast", GOOD);
+    for tier in ["interp", "native"] {
+        let out = ward(&["wast", "--tier", tier, core.to_str().unwrap(), script.to_str().unwrap()]);
+        let lines = stdout_lines(&out);
+        assert_eq!(
+            lines.iter().filter(|l| !l.starts_with("modules:")).collect::<Vec<_>>(),
+            [
+                &format!("{}: 4 passed, 0 failed", core.display()),
+                &format!("{}: 3 passed, 1 failed", script.display()),
+                &"7 passed, 1 failed".to_string(),
+            ],
+            "{tier}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{tier}");
+    }
+}

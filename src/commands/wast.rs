@@ -11,7 +11,9 @@
 //! proposal's feature set, which may lack later features (see
 //! `ward_wast::Features::of_suite_dir`); `-W multi-memory=y|n` and `-W reference-types=y|n`
 //! (repeatable, or comma-separated) set a feature for every script, overriding that choice.
-//! The work itself is done by the `ward-wast` crate, which the spec-suite test also uses.
+//! A script with components (the component model's reference tests) runs with the component
+//! runner of `ward-component` (`ward_component::wast`), every other one with `ward-wast`, which
+//! the spec-suite test also uses.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -108,7 +110,16 @@ pub fn run(args: WastArgs) -> anyhow::Result<i32> {
         ward_wast::Features::of_suite_dir(path).overridden_by(explicit).apply(&mut config);
         config
     };
-    ward_wast::run_files_configured(&args.files, jobs, config_for, |report| {
+    // Component-model scripts (`(component ...)`) go to the component runner.
+    let run_one = |path: &std::path::Path| {
+        let source = std::fs::read_to_string(path).unwrap_or_default();
+        if ward_component::wast::is_component_script(&source) {
+            ward_component::wast::run_script_with(path, &source, &config_for(path))
+        } else {
+            ward_wast::run_file_with(path, &config_for(path))
+        }
+    };
+    ward_wast::run_files_by(&args.files, jobs, run_one, |report| {
         let path = report.path.display();
         // A script that could not be read or parsed ran nothing: say why even without -v.
         for f in &report.failures {

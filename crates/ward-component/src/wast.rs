@@ -42,9 +42,14 @@ fn fail(report: &mut Report, line: usize, directive: &'static str, message: Stri
 
 /// Reads and runs one script; an unreadable file is one failure.
 pub fn run_file(path: impl AsRef<Path>) -> Report {
+    run_file_with(path, &ward::Config::new())
+}
+
+/// [`run_file`] with an engine of configuration `config` (its tier, say).
+pub fn run_file_with(path: impl AsRef<Path>, config: &ward::Config) -> Report {
     let path = path.as_ref();
     match std::fs::read_to_string(path) {
-        Ok(source) => run_script(path, &source),
+        Ok(source) => run_script_with(path, &source, config),
         Err(e) => {
             let mut r = new_report(path);
             fail(&mut r, 0, "file", format!("cannot read `{}`: {e}", path.display()));
@@ -55,19 +60,54 @@ pub fn run_file(path: impl AsRef<Path>) -> Report {
 
 /// Runs a script given as text on a thread with a large stack; `path` only names it.
 pub fn run_script(path: impl AsRef<Path>, source: &str) -> Report {
+    run_script_with(path, source, &ward::Config::new())
+}
+
+/// [`run_script`] with an engine of configuration `config`.
+pub fn run_script_with(path: impl AsRef<Path>, source: &str, config: &ward::Config) -> Report {
     let path = path.as_ref();
     std::thread::scope(|s| {
         let spawned = std::thread::Builder::new()
             .stack_size(64 << 20)
-            .spawn_scoped(s, || run_here(path, source));
+            .spawn_scoped(s, || run_here(path, source, config));
         match spawned {
             Ok(h) => h.join().unwrap_or_else(|_| {
                 let mut r = new_report(path);
                 fail(&mut r, 0, "script", "the runner panicked".into());
                 r
             }),
-            Err(_) => run_here(path, source),
+            Err(_) => run_here(path, source, config),
         }
+    })
+}
+
+/// Whether the script `source` is a component-model script: one of its directives defines,
+/// instantiates or asserts something about a component. A script that cannot be parsed is not
+/// (the core-module runner reports why).
+pub fn is_component_script(source: &str) -> bool {
+    let Ok(buf) = ParseBuffer::new_with_lexer({
+        let mut l = Lexer::new(source);
+        l.allow_confusing_unicode(true);
+        l
+    }) else {
+        return false;
+    };
+    let Ok(script) = parser::parse::<Wast>(&buf) else { return false };
+    let component = |q: &QuoteWat<'_>| {
+        matches!(q, QuoteWat::Wat(Wat::Component(_)) | QuoteWat::QuoteComponent(..))
+    };
+    script.directives.iter().any(|d| match d {
+        WastDirective::Module(q)
+        | WastDirective::ModuleDefinition(q)
+        | WastDirective::AssertMalformed { module: q, .. }
+        | WastDirective::AssertInvalid { module: q, .. } => component(q),
+        WastDirective::AssertUnlinkable { module, .. } => matches!(module, Wat::Component(_)),
+        WastDirective::AssertTrap { exec, .. }
+        | WastDirective::AssertReturn { exec, .. }
+        | WastDirective::AssertException { exec, .. } => {
+            matches!(exec, WastExecute::Wat(Wat::Component(_)))
+        }
+        _ => false,
     })
 }
 
@@ -80,7 +120,7 @@ struct Runner {
     definitions: HashMap<String, Component>,
 }
 
-fn run_here(path: &Path, source: &str) -> Report {
+fn run_here(path: &Path, source: &str, config: &ward::Config) -> Report {
     let mut report = new_report(path);
     let buf = match ParseBuffer::new_with_lexer({
         let mut l = Lexer::new(source);
@@ -100,7 +140,7 @@ fn run_here(path: &Path, source: &str) -> Report {
             return report;
         }
     };
-    let engine = ward::Engine::default();
+    let engine = ward::Engine::new(config);
     let mut runner = Runner {
         store: ward::Store::new(&engine, ()),
         linker: Linker::new(&engine),

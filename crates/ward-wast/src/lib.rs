@@ -156,6 +156,19 @@ pub fn run_files_configured(
     paths: &[PathBuf],
     jobs: usize,
     config_for: impl Fn(&Path) -> Config + Sync,
+    each: impl FnMut(Report),
+) {
+    run_files_by(paths, jobs, |path| run_file_with(path, &config_for(path)), each)
+}
+
+/// Runs `run(path)` for each of `paths` on up to `jobs` threads and hands each report to
+/// `each` in the order of `paths`, as soon as it and all before it are done: the scheduling of
+/// [`run_files`] for any runner (a caller may run some scripts with another runner, such as
+/// component scripts).
+pub fn run_files_by(
+    paths: &[PathBuf],
+    jobs: usize,
+    run: impl Fn(&Path) -> Report + Sync,
     mut each: impl FnMut(Report),
 ) {
     let jobs = jobs.clamp(1, paths.len().max(1));
@@ -165,11 +178,11 @@ pub fn run_files_configured(
         for _ in 0..jobs {
             let tx = tx.clone();
             let next = &next;
-            let config_for = &config_for;
+            let run = &run;
             s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = paths.get(i) else { break };
-                if tx.send((i, run_file_with(path, &config_for(path)))).is_err() {
+                if tx.send((i, run(path))).is_err() {
                     break;
                 }
             });

@@ -176,8 +176,8 @@ fn misused_and_damaged_artifacts_are_refused_by_name() {
     assert!(stderr(&o).contains("empty.wasm` is empty"), "{}", stderr(&o));
 }
 
-/// A module the native tier does not cover yet is compiled with a warning and runs in the
-/// interpreter from its artifact.
+/// A module the native tier does not cover yet (a GC operator) is compiled with a warning and
+/// runs in the interpreter from its artifact.
 #[test]
 fn an_interpreted_module_compiles_with_a_warning() {
     let s = scratch("interp");
@@ -187,6 +187,7 @@ fn an_interpreted_module_compiles_with_a_warning() {
           (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
           (tag $e (param i32))
           (func (export "_start")
+            (drop (ref.i31 (i32.const 1)))
             try (result i32)
               i32.const 7
               throw $e

@@ -5,7 +5,9 @@
 //! function is called with the same arguments, and the outcomes must be identical: returned
 //! values bit for bit, the exact `TrapCode`, and the fuel left after the call (both tiers charge
 //! the same costs at the same checkpoints, so running out of fuel at the same point is an equal
-//! outcome); then the final contents of every exported memory, global and table.
+//! outcome); then the final contents of every exported memory, global and table. Half the
+//! inputs have their `try_table`s rewritten as legacy `try`s (`ward_fuzz::legacy`) before both
+//! tiers run them.
 //!
 //! Two documented freedoms are allowed for. With two NaN operands, a scalar float operation may
 //! return either one's payload (the hardware's choice, see ARCHITECTURE.md, "The native tier"):
@@ -40,6 +42,7 @@ static STATS: Stats = Stats::new(&[
     "out_of_fuel",
     "inconclusive",
     "unmatchable_imports",
+    "legacy_try",
 ]);
 
 fuzz_target!(|data: &[u8]| {
@@ -120,9 +123,17 @@ fn run(data: &[u8]) -> Result<()> {
     let guarded: bool = u.arbitrary()?;
     let interruptible: bool = u.arbitrary()?;
     let fuel = if u.ratio(1, 4)? { u.int_in_range(0..=2_000)? } else { FUEL };
+    let legacy = u.arbitrary()?;
     let generated = wasm_smith::Module::new(smith, &mut u)?;
-    let bytes = generated.to_bytes();
+    let mut bytes = generated.to_bytes();
     STATS.bump(1);
+    // Half the time, `try_table`s become legacy `try`s (wasm-smith makes none itself).
+    if legacy {
+        if let Some(rewritten) = ward_fuzz::legacy::to_legacy(&bytes) {
+            bytes = rewritten;
+            STATS.bump(10);
+        }
+    }
     if let Some(path) = std::env::var_os("WARD_FUZZ_DUMP") {
         // Debugging aid: keep the generated module of the input being replayed.
         std::fs::write(path, &bytes).expect("WARD_FUZZ_DUMP is writable");

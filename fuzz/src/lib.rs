@@ -9,7 +9,9 @@
 //!   target compares.
 //! - [`Stats`]: optional counters (`WARD_FUZZ_STATS=1`) reporting how much of the generated input
 //!   was actually exercised.
+//! - [`legacy::to_legacy`]: a module's `try_table`s rewritten as legacy `try`s.
 
+pub mod legacy;
 pub mod oracle;
 pub mod ward_side;
 

@@ -313,7 +313,7 @@ fn components_ward_cannot_run_are_named() {
     let (code, err) = ward_on("kv.wat", keyvalue, &[]);
     assert_eq!(code, Some(1));
     assert!(err.contains("`wasi:keyvalue/store@0.2.6` has not been defined"), "{err}");
-    assert!(err.contains("wasi:filesystem and wasi:sockets 0.2.x"), "{err}");
+    assert!(err.contains("wasi:filesystem, wasi:sockets and wasi:http 0.2.x"), "{err}");
     let (code, err) = ward_on("ok.wat", &command("(i32.const 0)"), &["--invoke", "run"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("--invoke calls core module exports only"), "{err}");

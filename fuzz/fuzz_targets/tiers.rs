@@ -6,8 +6,8 @@
 //! values bit for bit, the exact `TrapCode`, and the fuel left after the call (both tiers charge
 //! the same costs at the same checkpoints, so running out of fuel at the same point is an equal
 //! outcome); then the final contents of every exported memory, global and table. Half the
-//! inputs have their `try_table`s rewritten as legacy `try`s (`ward_fuzz::legacy`) before both
-//! tiers run them.
+//! inputs have their `try_table`s and most blocks rewritten as legacy `try`s (with `catch`,
+//! `catch_all`, `rethrow` and `delegate`; `ward_fuzz::legacy`) before both tiers run them.
 //!
 //! Two documented freedoms are allowed for. With two NaN operands, a scalar float operation may
 //! return either one's payload (the hardware's choice, see ARCHITECTURE.md, "The native tier"):
@@ -118,18 +118,25 @@ fn outcome(result: ward::Result<Vec<Val>>) -> Outcome {
 
 fn run(data: &[u8]) -> Result<()> {
     let mut u = Unstructured::new(data);
-    let smith = ward_fuzz::tiers_smith_config(&mut u)?;
+    let mut smith = ward_fuzz::tiers_smith_config(&mut u)?;
     let nans_canonical = smith.canonicalize_nans;
     let guarded: bool = u.arbitrary()?;
     let interruptible: bool = u.arbitrary()?;
     let fuel = if u.ratio(1, 4)? { u.int_in_range(0..=2_000)? } else { FUEL };
     let legacy = u.arbitrary()?;
+    if legacy {
+        // Modules to rewrite: exceptions and tags.
+        smith.exceptions_enabled = true;
+        smith.min_tags = smith.min_tags.max(1);
+        smith.max_tags = smith.max_tags.max(4);
+    }
     let generated = wasm_smith::Module::new(smith, &mut u)?;
     let mut bytes = generated.to_bytes();
     STATS.bump(1);
-    // Half the time, `try_table`s become legacy `try`s (wasm-smith makes none itself).
+    // Half the time, `try_table`s and most blocks become legacy `try`s (wasm-smith makes none
+    // itself).
     if legacy {
-        if let Some(rewritten) = ward_fuzz::legacy::to_legacy(&bytes) {
+        if let Some(rewritten) = ward_fuzz::legacy::to_legacy(&bytes, u.arbitrary()?) {
             bytes = rewritten;
             STATS.bump(10);
         }

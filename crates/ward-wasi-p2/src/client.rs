@@ -81,16 +81,22 @@ pub enum PemError {
     /// A section that is not valid PEM.
     #[error("its PEM is malformed: {0}")]
     Malformed(String),
+    /// A certificate that cannot serve as a trust root.
+    #[error("certificate {0} cannot serve as a root: {1}")]
+    Unusable(usize, String),
 }
 
-/// The certificates (DER) of the PEM text `pem`, for
-/// [`WasiP2CtxBuilder::http_root_certificate`](crate::WasiP2CtxBuilder::http_root_certificate);
+/// The certificates (DER) of the PEM text `pem`, each checked to be usable as a trust root,
+/// for [`WasiP2CtxBuilder::http_root_certificate`](crate::WasiP2CtxBuilder::http_root_certificate);
 /// other PEM sections (keys) are skipped.
 pub fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, PemError> {
     use rustls::pki_types::pem::PemObject;
     let mut out = Vec::new();
     for cert in CertificateDer::pem_slice_iter(pem) {
         let cert = cert.map_err(|e| PemError::Malformed(e.to_string()))?;
+        rustls::RootCertStore::empty()
+            .add(cert.clone())
+            .map_err(|e| PemError::Unusable(out.len() + 1, e.to_string()))?;
         out.push(cert.as_ref().to_vec());
     }
     if out.is_empty() {

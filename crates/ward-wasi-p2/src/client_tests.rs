@@ -132,6 +132,10 @@ fn pem_files_give_their_certificates_and_name_what_is_wrong() {
     assert!(matches!(pem_certificates(b"not pem at all"), Err(PemError::NoCertificate)));
     let broken = b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
     assert!(matches!(pem_certificates(broken), Err(PemError::Malformed(_))));
+    // Well-formed PEM around bytes that are no certificate: refused when read, naming which.
+    let not_der =
+        [CA, b"-----BEGIN CERTIFICATE-----\nAAECAwQ=\n-----END CERTIFICATE-----\n"].concat();
+    assert!(matches!(pem_certificates(&not_der), Err(PemError::Unusable(2, _))));
     let config = tls_config(&[b"not a certificate".to_vec()]);
     assert!(matches!(config, Err(ErrorCode::Internal(_))), "{:?}", config.err());
 }

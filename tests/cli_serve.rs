@@ -128,3 +128,20 @@ fn limits_hold_per_request_and_the_server_survives() {
     let (status, _, body) = request(server.1, "GET", "/missing", b"");
     assert_eq!((status, body.as_slice()), (404, &b"no such page\n"[..]));
 }
+
+#[test]
+fn a_cgi_handler_is_refused_the_http_grants() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli_serve");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echo-grants.wat");
+    std::fs::write(&path, ECHO).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
+        .arg("serve")
+        .arg(&path)
+        .args(["--addr", "127.0.0.1:0", "--allow-http", "example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("to component handlers only"), "{stderr}");
+}

@@ -148,6 +148,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
     let handler = if load::is_component(&raw) {
         Handler::Http(Box::new(http_handler(&engine, &source, raw, &args)?))
     } else {
+        if !args.allow_http.is_empty() || !args.http_ca.is_empty() {
+            anyhow::bail!(
+                "`{name}` is a core module (a CGI handler); --allow-http and --http-ca grant \
+                 outgoing wasi:http requests to component handlers only"
+            );
+        }
         let bytes = load::module_binary(&source, raw)?;
         Handler::Cgi(cgi_runtime(&bytes, &name, &args)?)
     };

@@ -143,12 +143,16 @@ mod tests {
     fn a_try_table_becomes_a_legacy_try_that_behaves_the_same() {
         let wat = r#"(module
           (tag $t (param i32))
+          (tag $u)
           (func (export "f") (param i32) (result i32)
-            (block $h (result i32)
-              (try_table (result i32) (catch $t $h) (catch_all 1)
-                (if (local.get 0) (then (throw $t (i32.const 7))))
-                (i32.const 1)))
-            (i32.add (i32.const 100))))"#;
+            (block $all
+              (return (i32.add (i32.const 100)
+                (block $h (result i32)
+                  (try_table (result i32) (catch $t $h) (catch_all $all)
+                    (if (i32.eq (local.get 0) (i32.const 1)) (then (throw $t (i32.const 7))))
+                    (if (i32.eq (local.get 0) (i32.const 2)) (then (throw $u)))
+                    (i32.const 1))))))
+            (i32.const -1)))"#;
         let wasm = wat::parse_str(wat).unwrap();
         let legacy = to_legacy(&wasm, 3).expect("rewritten");
         let text = wasmprinter::print_bytes(&legacy).unwrap();
@@ -161,6 +165,7 @@ mod tests {
             let f = i.get_typed_func::<i32, i32>(&mut store, "f").unwrap();
             assert_eq!(f.call(&mut store, 0).unwrap(), 101);
             assert_eq!(f.call(&mut store, 1).unwrap(), 107);
+            assert_eq!(f.call(&mut store, 2).unwrap(), -1);
         }
         let with_ref = r#"(module (tag $t) (func (block $h (result exnref)
             (try_table (catch_all_ref $h)) (unreachable)) (drop)))"#;

@@ -1,7 +1,8 @@
 //! Legacy exception handling (`try`, `catch`, `catch_all`, `delegate`, `rethrow`) in native
 //! code: every program gives the interpreter's results, traps and fuel, including a `delegate`
 //! that skips a handler that would take the exception, a `rethrow` of an exception caught
-//! thousands of exceptions earlier, and fuel running out while unwinding.
+//! thousands of exceptions earlier, fuel running out while unwinding, and an artifact that keeps
+//! the handlers.
 
 use ward::{Config, Engine, Instance, Module, Store, Tier, TrapCode, Val};
 
@@ -222,5 +223,32 @@ fn unwinding_through_delegates_runs_out_of_fuel_where_the_interpreter_does() {
         let interp = run(Tier::Interpreter, "deep", &[Val::I32(300)], total - short);
         assert_eq!(native.0, Err(TrapCode::OutOfFuel), "{short} short");
         assert_eq!(native, interp, "{short} short");
+    }
+}
+
+#[test]
+fn an_artifact_keeps_the_legacy_handlers_and_their_fuel() {
+    let engine = engine(Tier::Native);
+    let module = Module::new(&engine, PROGRAM).unwrap();
+    let bytes = module.serialize().unwrap();
+    // SAFETY: the artifact was just made by this Ward with this engine's configuration.
+    let loaded = unsafe { Module::deserialize(&engine, &bytes) }.unwrap();
+    assert_eq!(loaded.tier(), Tier::Native);
+    for (name, arg, want) in [
+        ("delegate_skips", None, 15),
+        ("rethrow_outer", None, 1007),
+        ("rethrow_after_churn", Some(500), 1042),
+        ("deep", Some(100), 1077),
+    ] {
+        let args: Vec<Val> = arg.map(Val::I32).into_iter().collect();
+        let (_, interp_left) = run(Tier::Interpreter, name, &args, 1_000_000);
+        let mut store = Store::new(&engine, ());
+        store.set_fuel(1_000_000).unwrap();
+        let instance = Instance::new(&mut store, &loaded, &[]).unwrap();
+        let f = instance.get_func(&mut store, name).unwrap();
+        let mut out = [Val::I32(0)];
+        f.call(&mut store, &args, &mut out).unwrap();
+        assert_eq!(out[0].unwrap_i32(), want, "{name} from the artifact");
+        assert_eq!(store.get_fuel().unwrap(), interp_left, "fuel left after {name}");
     }
 }

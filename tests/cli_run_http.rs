@@ -34,9 +34,12 @@ fn a_command_reaches_only_the_hosts_it_was_allowed() {
     let denied = (Some(1), "error: ErrorCode::HttpRequestDenied\n".to_string());
     assert_eq!(fetch(&[], &url), denied);
     assert_eq!(fetch(&["--allow-http", "127.0.0.2"], &url), denied);
-    let (status, out) = fetch(&["--allow-http", "127.0.0.1"], &url);
-    assert_eq!(status, Some(0), "{out}");
-    assert!(out.starts_with("status 201\nmethod: GET\npath: /hello\n"), "{out}");
+    for grant in [&["--allow-http", "127.0.0.1"][..], &["-S", "http"], &["--allow-http", "*"]] {
+        let (status, out) = fetch(grant, &url);
+        assert_eq!(status, Some(0), "{grant:?}: {out}");
+        assert!(out.starts_with("status 201\nmethod: GET\npath: /hello\n"), "{out}");
+    }
+    assert_eq!(fetch(&["-S", "http", "-S", "http=n"], &url), denied);
 }
 
 #[test]
@@ -66,7 +69,7 @@ fn a_core_module_is_refused_the_http_grants() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--allow-http and --http-ca grant wasi:http to components only"),
+        stderr.contains("--allow-http, -S http and --http-ca grant wasi:http to components only"),
         "{stderr}"
     );
 }

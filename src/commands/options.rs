@@ -111,6 +111,9 @@ pub enum WasiOption {
     Net(NetGrant),
     /// `-S max-sockets=N`: how many sockets a component may hold at once.
     MaxSockets(usize),
+    /// `-S http[=y|n]`: a component may send `wasi:http` requests to every host
+    /// (`--allow-http '*'`).
+    Http(bool),
 }
 
 /// A `wasi:sockets` grant of `-S`, by the addresses it covers.
@@ -157,7 +160,7 @@ pub enum WasmOption {
 
 const WASI_KEYS: &str = "inherit-env, tcplisten=ADDR, cli, threads, inherit-network, \
                          allow-ip-name-lookup, tcp-connect=PATTERN, tcp-listen=PATTERN, \
-                         udp-bind=PATTERN, udp-send=PATTERN, max-sockets=N";
+                         udp-bind=PATTERN, udp-send=PATTERN, max-sockets=N, http";
 const WASM_KEYS: &str = "fuel=N, max-memory-size=SIZE, max-table-elements=N, max-tables=N, \
                          max-memories=N, timeout=DURATION";
 
@@ -188,6 +191,7 @@ pub fn parse_wasi_option(s: &str) -> Result<WasiOption, String> {
         "tcplisten" => Ok(WasiOption::TcpListen(needs_value('S', key, value)?.to_string())),
         "threads" => Ok(WasiOption::Threads(flag('S', key, value)?)),
         "inherit-network" => Ok(WasiOption::InheritNetwork(flag('S', key, value)?)),
+        "http" => Ok(WasiOption::Http(flag('S', key, value)?)),
         "allow-ip-name-lookup" => Ok(WasiOption::IpNameLookup(flag('S', key, value)?)),
         "tcp-connect" | "tcp-listen" | "udp-bind" | "udp-send" => {
             let pattern: SocketAddrPattern = needs_value('S', key, value)?
@@ -310,6 +314,8 @@ mod tests {
             Ok(WasiOption::TcpListen("127.0.0.1:0".into()))
         );
         assert_eq!(parse_wasi_option("inherit-network"), Ok(WasiOption::InheritNetwork(true)));
+        assert_eq!(parse_wasi_option("http"), Ok(WasiOption::Http(true)));
+        assert_eq!(parse_wasi_option("http=n"), Ok(WasiOption::Http(false)));
         assert_eq!(
             parse_wasi_option("allow-ip-name-lookup=n"),
             Ok(WasiOption::IpNameLookup(false))

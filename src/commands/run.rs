@@ -57,7 +57,8 @@ fn default_total_memory(max_memory: Option<u64>) -> u64 {
     -S tcp-connect=PATTERN, -S tcp-listen=PATTERN, -S udp-bind=PATTERN, -S udp-send=PATTERN, \
     -S max-sockets=N (default 1024). PATTERN is an IP address or CIDR block (or *) and a port, \
     a port range or *: 127.0.0.1:8080, 10.0.0.0/8:8000-8100, [::1]:*, *:443; names are never \
-    resolved.")]
+    resolved. Outgoing wasi:http requests (components): --allow-http HOST[:PORT], or -S http \
+    for every host.")]
 pub struct RunArgs {
     /// Give the guest a host directory, seen by the guest as GUEST (default: HOST); `::ro`
     /// makes it read-only. Repeatable.
@@ -74,8 +75,9 @@ pub struct RunArgs {
     #[arg(long = "tcplisten", value_name = "ADDR")]
     pub tcplisten: Vec<String>,
     /// Let a component send `wasi:http` requests to HOST (`example.com`: any port of it;
-    /// `example.com:8080`: that port only; `http` or `https`). Repeatable. Without it every
-    /// outgoing request is refused (`HTTP-request-denied`). Components only.
+    /// `example.com:8080`: that port only; `*`: every host, as `-S http`; `http` or `https`).
+    /// Repeatable. Without it every outgoing request is refused (`HTTP-request-denied`).
+    /// Components only.
     #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
     pub allow_http: Vec<String>,
     /// Trust the certificates in the PEM file FILE as roots for `https` requests, beside the
@@ -211,6 +213,8 @@ impl RunArgs {
                 WasiOption::IpNameLookup(on) => self.net.lookup = on,
                 WasiOption::Net(grant) => self.net.grants.push(grant),
                 WasiOption::MaxSockets(n) => self.net.max_sockets = Some(n),
+                WasiOption::Http(true) => self.allow_http.push("*".into()),
+                WasiOption::Http(false) => self.allow_http.retain(|h| h != "*"),
             }
         }
         for o in std::mem::take(&mut self.wasm_options) {
@@ -597,8 +601,8 @@ fn p2_context(
 fn refuse_sockets_for_core(args: &RunArgs, name: &str) -> anyhow::Result<()> {
     if !args.allow_http.is_empty() || !args.http_ca.is_empty() {
         anyhow::bail!(
-            "`{name}` is a core module (WASI preview 1); --allow-http and --http-ca grant \
-             wasi:http to components only"
+            "`{name}` is a core module (WASI preview 1); --allow-http, -S http and --http-ca \
+             grant wasi:http to components only"
         );
     }
     let keys = args.net.keys();

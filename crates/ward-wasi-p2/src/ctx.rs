@@ -268,7 +268,7 @@ impl WasiP2CtxBuilder {
     /// Lets the guest send `wasi:http` requests to `host` (with
     /// [`add_proxy_to_linker`](crate::add_proxy_to_linker)): `example.com` allows every port
     /// of that host, `example.com:8080` only that port (a request naming no port is on port
-    /// 80, or 443 for `https`). Names are compared without regard to case, never resolved:
+    /// 80, or 443 for `https`); `*` allows every host, `*:443` port 443 of every host. Names are compared without regard to case, never resolved:
     /// allowing `localhost` does not allow `127.0.0.1`, and a name is allowed wherever it
     /// resolves to. Without any, every outgoing request is answered with
     /// `error-code.HTTP-request-denied`. Requests are sent over `http` or `https` (TLS, the

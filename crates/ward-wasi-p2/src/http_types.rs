@@ -530,14 +530,18 @@ pub(crate) fn split_authority(a: &str) -> (String, Option<&str>) {
 
 /// Whether the allow-list `allowed` lets a guest send a request to `authority` (with
 /// `scheme`): an entry `host` allows every port of that host, an entry `host:port` only that
-/// port (the scheme's default port when the authority names none).
+/// port (the scheme's default port when the authority names none); the entry `*` allows every
+/// host (and `*:port` that port of every host). An authority without a host is never allowed.
 pub(crate) fn host_allowed(allowed: &[String], scheme: &str, authority: &str) -> bool {
     let (host, port) = split_authority(authority);
+    if host.is_empty() {
+        return false;
+    }
     let default = if scheme == "https" { "443" } else { "80" };
     let port = port.unwrap_or(default);
     allowed.iter().any(|entry| {
         let (h, p) = split_authority(entry);
-        h == host && p.is_none_or(|p| p == port)
+        (h == "*" || h == host) && p.is_none_or(|p| p == port)
     })
 }
 
@@ -688,5 +692,13 @@ mod tests {
         assert!(!host_allowed(&allowed, "http", "example.org"));
         assert!(!host_allowed(&[], "http", "example.com"));
         assert!(host_allowed(&["localhost:80".into()], "http", "localhost"));
+        let any = vec!["*".to_string()];
+        assert!(host_allowed(&any, "https", "example.org"));
+        assert!(host_allowed(&any, "http", "10.0.0.1:8080"));
+        assert!(!host_allowed(&any, "http", ""));
+        assert!(!host_allowed(&any, "http", ":80"));
+        let any_443 = vec!["*:443".to_string()];
+        assert!(host_allowed(&any_443, "https", "example.org"));
+        assert!(!host_allowed(&any_443, "http", "example.org"));
     }
 }

@@ -71,7 +71,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SIZE", value_parser = options::parse_size, default_value = "16MiB")]
     pub max_output: u64,
     /// Let a `wasi:http` handler send requests to HOST (`example.com`: any port of it;
-    /// `example.com:8080`: that port only; `http` or `https`). Repeatable. Without it every
+    /// `example.com:8080`: that port only; `*`: every host; `http` or `https`). Repeatable.
+    /// Without it every
     /// outgoing request is refused (`HTTP-request-denied`).
     #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
     pub allow_http: Vec<String>,

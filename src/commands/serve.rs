@@ -72,8 +72,7 @@ pub struct ServeArgs {
     pub max_output: u64,
     /// Let a `wasi:http` handler send requests to HOST (`example.com`: any port of it;
     /// `example.com:8080`: that port only; `*`: every host; `http` or `https`). Repeatable.
-    /// Without it every
-    /// outgoing request is refused (`HTTP-request-denied`).
+    /// Without it every outgoing request is refused (`HTTP-request-denied`).
     #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
     pub allow_http: Vec<String>,
     /// Trust the certificates in the PEM file FILE as roots for a handler's `https` requests,

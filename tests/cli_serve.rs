@@ -145,3 +145,20 @@ fn a_cgi_handler_is_refused_the_http_grants() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("to component handlers only"), "{stderr}");
 }
+
+#[test]
+fn a_cgi_handler_is_refused_the_native_tier() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli_serve");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echo-native.wat");
+    std::fs::write(&path, ECHO).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
+        .arg("serve")
+        .arg(&path)
+        .args(["--addr", "127.0.0.1:0", "--tier", "native"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--tier native applies to component handlers"), "{stderr}");
+}

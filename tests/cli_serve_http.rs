@@ -64,16 +64,18 @@ fn fields_keep_their_rules_in_the_guest() {
 
 #[test]
 fn failures_are_500_or_504_and_the_server_keeps_serving() {
-    let server = handler(&["--timeout", "300ms"]);
-    let (status, _, reply) = request(server.1, "GET", "/trap", b"");
-    assert_eq!((status, text(&reply)), (500, "the handler failed\n"));
-    assert_eq!(request(server.1, "GET", "/no-response", b"").0, 500);
-    let started = std::time::Instant::now();
-    assert_eq!(request(server.1, "GET", "/spin", b"").0, 504);
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
-    let (status, _, reply) = request(server.1, "PUT", "/after", b"still here");
-    assert_eq!(status, 201);
-    assert!(text(&reply).ends_with("body: still here\n"), "{}", text(&reply));
+    for tier in ["interp", "native"] {
+        let server = handler(&["--timeout", "300ms", "--tier", tier]);
+        let (status, _, reply) = request(server.1, "GET", "/trap", b"");
+        assert_eq!((status, text(&reply)), (500, "the handler failed\n"), "{tier}");
+        assert_eq!(request(server.1, "GET", "/no-response", b"").0, 500, "{tier}");
+        let started = std::time::Instant::now();
+        assert_eq!(request(server.1, "GET", "/spin", b"").0, 504, "{tier}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{tier}");
+        let (status, _, reply) = request(server.1, "PUT", "/after", b"still here");
+        assert_eq!(status, 201, "{tier}");
+        assert!(text(&reply).ends_with("body: still here\n"), "{tier}: {}", text(&reply));
+    }
 }
 
 #[test]

@@ -79,6 +79,11 @@ pub struct ServeArgs {
     /// beside the built-in Mozilla roots (for a private certificate authority). Repeatable.
     #[arg(long = "http-ca", value_name = "FILE")]
     pub http_ca: Vec<std::path::PathBuf>,
+    /// The execution tier of a `wasi:http` component handler's core code: `interp` (the
+    /// default) or `native` (compiled once with Cranelift at startup). CGI handlers run in
+    /// nanoprocesses, which park calls and so are interpreted.
+    #[arg(long, value_enum, default_value = "interp")]
+    pub tier: options::TierArg,
     /// Benchmark baseline: answer every request with the request body and no instance, to
     /// measure what the per-request instance costs.
     #[arg(long, hide = true)]
@@ -135,8 +140,17 @@ pub(crate) fn http_roots(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Vec
 pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
     let source = Source::File(args.module.clone());
     let name = source.name();
+    let raw = source.read()?;
+    let component = load::is_component(&raw);
+    if !component && args.tier == options::TierArg::Native {
+        anyhow::bail!(
+            "`{name}` is a core module (a CGI handler), which runs in a nanoprocess: \
+             nanoprocesses park calls as data, which needs the interpreter; --tier native \
+             applies to component handlers"
+        );
+    }
     let mut config = Config::new();
-    config.epoch_interruption(true).consume_fuel(args.fuel.is_some());
+    config.epoch_interruption(true).consume_fuel(args.fuel.is_some()).tier(args.tier.into());
     let engine = Engine::new(&config);
     // One ticker for every request's deadline (epochs), instead of a timer per request.
     let ticker = engine.clone();
@@ -144,8 +158,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         std::thread::sleep(EPOCH_TICK);
         ticker.increment_epoch();
     });
-    let raw = source.read()?;
-    let handler = if load::is_component(&raw) {
+    let handler = if component {
         Handler::Http(Box::new(http_handler(&engine, &source, raw, &args)?))
     } else {
         if !args.allow_http.is_empty() || !args.http_ca.is_empty() {

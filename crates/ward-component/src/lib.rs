@@ -244,8 +244,9 @@ impl Instance {
 #[derive(Clone)]
 enum Definition {
     Item(Item),
-    /// An instance whose members are defined one by one.
-    Instance(HashMap<String, Item>),
+    /// An instance whose members are defined one by one, and the instance they make, built at
+    /// its first import and shared by every instantiation until a member is added.
+    Instance(HashMap<String, Item>, std::sync::OnceLock<Arc<Exports>>),
 }
 
 /// Resolves a component's imports by name: host functions and resource types inside named
@@ -299,12 +300,13 @@ impl<T: 'static> Linker<T> {
         match self
             .defs
             .entry(instance.to_string())
-            .or_insert_with(|| Definition::Instance(HashMap::new()))
+            .or_insert_with(|| Definition::Instance(HashMap::new(), Default::default()))
         {
-            Definition::Instance(members) => {
+            Definition::Instance(members, built) => {
                 if members.insert(name.to_string(), item).is_some() {
                     return Err(Error::Usage(format!("`{instance}` `{name}` is already defined")));
                 }
+                *built = Default::default();
                 Ok(())
             }
             Definition::Item(_) => {
@@ -369,15 +371,19 @@ impl<T: 'static> Linker<T> {
     fn lookup(&self, name: &str) -> Option<Item> {
         Some(match self.find(name)? {
             Definition::Item(item) => item.clone(),
-            Definition::Instance(members) => {
-                let mut e = Exports::default();
-                let mut names: Vec<&String> = members.keys().collect();
-                names.sort();
-                for n in names {
-                    e.items.push((n.clone(), members[n].clone()));
-                }
-                Item::Instance(Arc::new(e))
-            }
+            Definition::Instance(members, built) => Item::Instance(
+                built
+                    .get_or_init(|| {
+                        let mut e = Exports::default();
+                        let mut names: Vec<&String> = members.keys().collect();
+                        names.sort();
+                        for n in names {
+                            e.items.push((n.clone(), members[n].clone()));
+                        }
+                        Arc::new(e)
+                    })
+                    .clone(),
+            ),
         })
     }
 

@@ -300,24 +300,10 @@ impl Translator<'_, '_> {
         let height = self.ctrl[i].height;
         self.stack.truncate(height);
         let exn = self.b.block_params(handler)[0];
-        // The memory may have grown in the frames that were left.
-        self.reload_memory();
         let keep = self.iconst(types::I32, 0);
         let keep_inst = self.b.func.dfg.value_def(keep).inst().expect("an iconst");
-        let take = unwind::exn_take as *const () as usize;
-        let sig = [types::I64, types::I64, types::I64, types::I32];
-        let tys = match tag {
-            Some(tag) => self.tag_params(tag)?,
-            None => Vec::new(),
-        };
-        let (at, n) = slot_offsets(&tys);
-        let buf = self.payload_area(n);
-        self.libcall(take, &sig, &[], &[self.vmctx, exn, buf, keep]);
-        self.check_trap();
-        for (t, at) in tys.iter().zip(at) {
-            let v = load_slot(&mut self.b, *t, buf, at);
-            self.stack.push(v);
-        }
+        let payload = self.take_payload(tag, exn, keep)?;
+        self.stack.extend(payload);
         self.ctrl[i].caught = Some((exn, keep_inst));
         self.reachable = true;
         self.open_checkpoint();
@@ -342,34 +328,38 @@ impl Translator<'_, '_> {
         exn: Value,
         target: Block,
     ) -> Result<(), Unsupported> {
-        // The memory may have grown in the frames that were left.
-        self.reload_memory();
         let keep = self.iconst(types::I32, unwind::keeps_ref(kind) as i64);
-        let mut args = Vec::new();
-        let take = unwind::exn_take as *const () as usize;
-        let sig = [types::I64, types::I64, types::I64, types::I32];
-        match kind.tag() {
-            Some(tag) => {
-                let tys = self.tag_params(tag)?;
-                let (at, n) = slot_offsets(&tys);
-                let buf = self.payload_area(n);
-                self.libcall(take, &sig, &[], &[self.vmctx, exn, buf, keep]);
-                self.check_trap();
-                for (t, at) in tys.iter().zip(at) {
-                    args.push(BlockArg::Value(load_slot(&mut self.b, *t, buf, at)));
-                }
-            }
-            None => {
-                let null = self.iconst(types::I64, 0);
-                self.libcall(take, &sig, &[], &[self.vmctx, exn, null, keep]);
-                self.check_trap();
-            }
-        }
+        let mut args: Vec<BlockArg> =
+            self.take_payload(kind.tag(), exn, keep)?.into_iter().map(BlockArg::Value).collect();
         if unwind::keeps_ref(kind) {
             args.push(BlockArg::Value(exn));
         }
         self.b.ins().jump(target, &args);
         Ok(())
+    }
+
+    /// In a handler that caught exception `exn`: the payload of module tag `tag` (nothing for
+    /// `None`, a `catch_all`), taken out of the object (`exn_take`, which keeps the object if
+    /// `keep` is non-zero and may free it otherwise). Reloads memory 0 first: it may have
+    /// grown in the frames that were left.
+    fn take_payload(
+        &mut self,
+        tag: Option<u32>,
+        exn: Value,
+        keep: Value,
+    ) -> Result<Vec<Value>, Unsupported> {
+        self.reload_memory();
+        let tys = match tag {
+            Some(tag) => self.tag_params(tag)?,
+            None => Vec::new(),
+        };
+        let (at, n) = slot_offsets(&tys);
+        let buf = self.payload_area(n);
+        let take = unwind::exn_take as *const () as usize;
+        let sig = [types::I64, types::I64, types::I64, types::I32];
+        self.libcall(take, &sig, &[], &[self.vmctx, exn, buf, keep]);
+        self.check_trap();
+        Ok(tys.iter().zip(at).map(|(t, at)| load_slot(&mut self.b, *t, buf, at)).collect())
     }
 
     /// The address of the function's payload area, made at least `n` 8-byte slots long (one

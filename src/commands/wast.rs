@@ -111,13 +111,13 @@ pub fn run(args: WastArgs) -> anyhow::Result<i32> {
         config
     };
     // Component-model scripts (`(component ...)`) go to the component runner.
-    let run_one = |path: &std::path::Path| {
-        let source = std::fs::read_to_string(path).unwrap_or_default();
-        if ward_component::wast::is_component_script(&source) {
+    let run_one = |path: &std::path::Path| match std::fs::read_to_string(path) {
+        Ok(source) if ward_component::wast::is_component_script(&source) => {
             ward_component::wast::run_script_with(path, &source, &config_for(path))
-        } else {
-            ward_wast::run_file_with(path, &config_for(path))
         }
+        Ok(source) => ward_wast::run_script_with(path, &source, &config_for(path)),
+        // The core runner reports the file it cannot read.
+        Err(_) => ward_wast::run_file_with(path, &config_for(path)),
     };
     ward_wast::run_files_by(&args.files, jobs, run_one, |report| {
         let path = report.path.display();

@@ -85,6 +85,10 @@ pub fn run_script_with(path: impl AsRef<Path>, source: &str, config: &ward::Conf
 /// instantiates or asserts something about a component. A script that cannot be parsed is not
 /// (the core-module runner reports why).
 pub fn is_component_script(source: &str) -> bool {
+    // Every component directive spells the keyword: a script without it is not parsed here.
+    if !source.contains("component") {
+        return false;
+    }
     let Ok(buf) = ParseBuffer::new_with_lexer({
         let mut l = Lexer::new(source);
         l.allow_confusing_unicode(true);

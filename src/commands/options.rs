@@ -1,10 +1,12 @@
 //! Parsers for the values of `ward run`'s options: sizes, durations, directories, variables, and
-//! the `-S`/`-W` option groups that Wasmtime users type from habit.
+//! the `-S`/`-W` option groups that Wasmtime users type from habit; and the `--http-ca` files
+//! `ward run` and `ward serve` share.
 //!
 //! Sizes follow `bytesize` (`MB` = 10^6 bytes, `MiB` = 2^20 bytes, `K`/`M`/`G` alone are
 //! decimal too); durations follow `humantime` (`500ms`, `10s`, `2m`, `1h 30m`), and a bare
 //! number is seconds.
 
+use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
 use ward_wasi_p2::SocketAddrPattern;
@@ -261,6 +263,19 @@ pub fn unsupported_group(group: &'static str) -> impl Fn(&str) -> Result<String,
             "`-{group} {s}` is not supported: Ward has no `-{group}` options (see `ward run --help`)"
         ))
     }
+}
+
+/// The certificates of the `--http-ca` files, each file required to hold at least one.
+pub fn http_roots(files: &[PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut roots = Vec::new();
+    for file in files {
+        let pem = std::fs::read(file)
+            .with_context(|| format!("cannot read --http-ca `{}`", file.display()))?;
+        let certs = ward_wasi_p2::pem_certificates(&pem)
+            .with_context(|| format!("cannot use --http-ca `{}`", file.display()))?;
+        roots.extend(certs);
+    }
+    Ok(roots)
 }
 
 #[cfg(test)]

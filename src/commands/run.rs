@@ -339,7 +339,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
     if artifact.is_some() {
         // An artifact is a compiled core module.
-        refuse_sockets_for_core(&args, &name)?;
+        refuse_component_grants_for_core(&args, &name)?;
     }
     let module = match &artifact {
         // SAFETY: running an artifact is trusting it, as running an executable is (README): it
@@ -359,7 +359,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<i32> {
             if load::is_component(&raw) {
                 return run_component(&args, &source, &guest_args, &engine, raw, watchdog.as_ref());
             }
-            refuse_sockets_for_core(&args, &name)?;
+            refuse_component_grants_for_core(&args, &name)?;
             // These errors name the file and say what it is.
             let bytes = load::module_binary(&source, raw)?;
             let cache = (args.tier == Some(TierArg::Native) && args.cache()).then(Cache::open);
@@ -590,15 +590,15 @@ fn p2_context(
     for host in &args.allow_http {
         b.allow_http_host(host);
     }
-    for root in super::serve::http_roots(&args.http_ca)? {
+    for root in options::http_roots(&args.http_ca)? {
         b.http_root_certificate(root);
     }
     Ok(b.build())
 }
 
-/// The `-S` network keys grant `wasi:sockets`, which only components import: refused for a
-/// core module rather than silently ignored.
-fn refuse_sockets_for_core(args: &RunArgs, name: &str) -> anyhow::Result<()> {
+/// The `-S` network keys (`wasi:sockets`) and the HTTP grants (`wasi:http`) are for components,
+/// which import those interfaces: refused for a core module rather than silently ignored.
+fn refuse_component_grants_for_core(args: &RunArgs, name: &str) -> anyhow::Result<()> {
     if !args.allow_http.is_empty() || !args.http_ca.is_empty() {
         anyhow::bail!(
             "`{name}` is a core module (WASI preview 1); --allow-http, -S http and --http-ca \

@@ -123,19 +123,6 @@ struct HttpHandler {
     roots: Vec<Vec<u8>>,
 }
 
-/// The certificates of the `--http-ca` files, each file required to hold at least one.
-pub(crate) fn http_roots(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
-    let mut roots = Vec::new();
-    for file in files {
-        let pem = std::fs::read(file)
-            .with_context(|| format!("cannot read --http-ca `{}`", file.display()))?;
-        let certs = ward_wasi_p2::pem_certificates(&pem)
-            .with_context(|| format!("cannot use --http-ca `{}`", file.display()))?;
-        roots.extend(certs);
-    }
-    Ok(roots)
-}
-
 /// Serves until the process is stopped; returns an exit status only on a startup error.
 pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
     let source = Source::File(args.module.clone());
@@ -231,7 +218,7 @@ fn http_handler(
     let mut linker = ComponentLinker::<WasiP2Ctx>::new(engine);
     let proxy = ward_wasi_p2::add_proxy_to_linker(&mut linker, |ctx: &mut WasiP2Ctx| ctx)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let roots = http_roots(&args.http_ca)?;
+    let roots = options::http_roots(&args.http_ca)?;
     let handler = HttpHandler { component, linker, proxy, argv0: source.argv0(), roots };
     let mut store = request_store(engine, handler.context(args), args)?;
     handler.linker.instantiate(&mut store, &handler.component).map_err(|e| {

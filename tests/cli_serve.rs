@@ -129,36 +129,32 @@ fn limits_hold_per_request_and_the_server_survives() {
     assert_eq!((status, body.as_slice()), (404, &b"no such page\n"[..]));
 }
 
-#[test]
-fn a_cgi_handler_is_refused_the_http_grants() {
+/// `ward serve` of the echo handler (written to `name`) with `extra` flags must refuse to
+/// start: its stderr.
+fn refused_at_startup(name: &str, extra: &[&str]) -> String {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli_serve");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("echo-grants.wat");
+    let path = dir.join(name);
     std::fs::write(&path, ECHO).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
         .arg("serve")
         .arg(&path)
-        .args(["--addr", "127.0.0.1:0", "--allow-http", "example.com"])
+        .args(["--addr", "127.0.0.1:0"])
+        .args(extra)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_cgi_handler_is_refused_the_http_grants() {
+    let stderr = refused_at_startup("echo-grants.wat", &["--allow-http", "example.com"]);
     assert!(stderr.contains("to component handlers only"), "{stderr}");
 }
 
 #[test]
 fn a_cgi_handler_is_refused_the_native_tier() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli_serve");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("echo-native.wat");
-    std::fs::write(&path, ECHO).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
-        .arg("serve")
-        .arg(&path)
-        .args(["--addr", "127.0.0.1:0", "--tier", "native"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_at_startup("echo-native.wat", &["--tier", "native"]);
     assert!(stderr.contains("--tier native applies to component handlers"), "{stderr}");
 }

@@ -174,9 +174,21 @@ fn run(tier: Tier, name: &str, args: &[Val], fuel: u64) -> (Result<i32, TrapCode
     let engine = engine(tier);
     let module = Module::new(&engine, PROGRAM).unwrap();
     assert_eq!(module.tier(), tier, "{:?}", module.native_fallback_reason());
-    let mut store = Store::new(&engine, ());
+    call(&engine, &module, name, args, fuel)
+}
+
+/// Calls `name` with `args` on a fresh instance of `module` with `fuel`: its result (or the
+/// trap code) and the fuel left.
+fn call(
+    engine: &Engine,
+    module: &Module,
+    name: &str,
+    args: &[Val],
+    fuel: u64,
+) -> (Result<i32, TrapCode>, u64) {
+    let mut store = Store::new(engine, ());
     store.set_fuel(fuel).unwrap();
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let instance = Instance::new(&mut store, module, &[]).unwrap();
     let f = instance.get_func(&mut store, name).unwrap();
     let mut out = [Val::I32(0)];
     let r = f
@@ -242,13 +254,8 @@ fn an_artifact_keeps_the_legacy_handlers_and_their_fuel() {
     ] {
         let args: Vec<Val> = arg.map(Val::I32).into_iter().collect();
         let (_, interp_left) = run(Tier::Interpreter, name, &args, 1_000_000);
-        let mut store = Store::new(&engine, ());
-        store.set_fuel(1_000_000).unwrap();
-        let instance = Instance::new(&mut store, &loaded, &[]).unwrap();
-        let f = instance.get_func(&mut store, name).unwrap();
-        let mut out = [Val::I32(0)];
-        f.call(&mut store, &args, &mut out).unwrap();
-        assert_eq!(out[0].unwrap_i32(), want, "{name} from the artifact");
-        assert_eq!(store.get_fuel().unwrap(), interp_left, "fuel left after {name}");
+        let (result, left) = call(&engine, &loaded, name, &args, 1_000_000);
+        assert_eq!(result, Ok(want), "{name} from the artifact");
+        assert_eq!(left, interp_left, "fuel left after {name}");
     }
 }

@@ -1291,12 +1291,12 @@ fn start_sync<T: 'static>(
 pub(crate) fn lower_async<T: 'static>(
     ctx: &mut StoreContextMut<'_, T>,
     callee: Func,
-    ty: crate::types::FuncType,
+    sig: crate::func::Sig,
     opts: Options,
     inst: Arc<InstanceState>,
 ) -> Result<ward::Func, String> {
-    let params = ty.param_types();
-    let results = ty.result_types();
+    let params = sig.ty.param_types();
+    let results = sig.ty.result_types();
     let flat_params = flatten_all(&params, MAX_FLAT_ASYNC_PARAMS);
     let params_spilled = flat_params.is_none();
     let mut core_params = flat_params.unwrap_or_else(|| vec![crate::types::Flat::I32]);
@@ -1307,8 +1307,8 @@ pub(crate) fn lower_async<T: 'static>(
         core_params.iter().map(|t| crate::abi::core_type(*t)),
         [ward::ValType::I32],
     );
-    let may_block = ty.is_async;
-    let callee = callee.at_type(ty)?;
+    let may_block = sig.ty.is_async;
+    let callee = callee.at_type(sig)?;
     Ok(ward::Func::new(ctx.as_context_mut(), core_ty, move |mut caller, args, out| {
         inst.check_may_leave()?;
         let mut ctx = caller.as_context_mut();

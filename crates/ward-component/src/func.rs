@@ -45,8 +45,9 @@ pub struct Func(Arc<FuncInner>);
 struct FuncInner {
     /// Known for lifted functions, and for host functions once imported at a declared type.
     ty: Option<FuncType>,
-    /// The flat shape of `ty`, computed with it.
-    plan: Option<Plan>,
+    /// The flat shape of `ty`, computed with it (shared by every function of that type, see
+    /// [`Sig`]).
+    plan: Option<Arc<Plan>>,
     kind: FuncKind,
 }
 
@@ -90,6 +91,20 @@ pub(crate) struct Lifted {
     core: ward::Func,
     opts: Options,
     inst: Arc<InstanceState>,
+}
+
+/// A function type together with its flat shape: what a function needs to be given a type.
+/// Cheap to clone; a component's instantiations share them (`sig_cache.rs`).
+#[derive(Clone)]
+pub(crate) struct Sig {
+    pub(crate) ty: FuncType,
+    pub(crate) plan: Arc<Plan>,
+}
+
+impl Sig {
+    pub(crate) fn new(ty: FuncType) -> Sig {
+        Sig { plan: Arc::new(Plan::new(&ty)), ty }
+    }
 }
 
 /// The flat shape of a function type (`flatten_functype` of the spec): what a call needs,
@@ -145,11 +160,11 @@ impl Func {
         core: ward::Func,
         opts: Options,
         inst: Arc<InstanceState>,
-        ty: FuncType,
+        sig: Sig,
     ) -> Func {
         Func(Arc::new(FuncInner {
-            plan: Some(Plan::new(&ty)),
-            ty: Some(ty),
+            plan: Some(sig.plan),
+            ty: Some(sig.ty),
             kind: FuncKind::Lifted(Lifted { core, opts, inst }),
         }))
     }
@@ -168,15 +183,15 @@ impl Func {
 
     /// This function seen at type `ty` (a host function takes the type it is imported at; a
     /// typed one checks its Rust types against it, and the error says what does not match).
-    pub(crate) fn at_type(&self, ty: FuncType) -> Result<Func, String> {
+    pub(crate) fn at_type(&self, sig: Sig) -> Result<Func, String> {
         match &self.0.kind {
             FuncKind::Host(_) | FuncKind::TypedHost(_) => {
                 if let FuncKind::TypedHost(h) = &self.0.kind {
-                    (h.check)(&ty)?;
+                    (h.check)(&sig.ty)?;
                 }
                 Ok(Func(Arc::new(FuncInner {
-                    plan: Some(Plan::new(&ty)),
-                    ty: Some(ty),
+                    plan: Some(sig.plan),
+                    ty: Some(sig.ty),
                     kind: self.0.kind.clone(),
                 })))
             }
@@ -192,7 +207,7 @@ impl Func {
     /// A lifted function's core function, options and plan.
     pub(crate) fn lifted_parts(&self) -> Option<(ward::Func, &Options, &Plan)> {
         match (&self.0.kind, &self.0.plan) {
-            (FuncKind::Lifted(l), Some(plan)) => Some((l.core, &l.opts, plan)),
+            (FuncKind::Lifted(l), Some(plan)) => Some((l.core, &l.opts, &**plan)),
             _ => None,
         }
     }
@@ -222,10 +237,16 @@ impl Func {
         self.0.ty.as_ref()
     }
 
+    /// The function's flat shape, if it has a type.
+    #[cfg(test)]
+    pub(crate) fn plan(&self) -> Option<&Arc<Plan>> {
+        self.0.plan.as_ref()
+    }
+
     /// The lifted function and its plan, for typed calls.
     pub(crate) fn as_lifted(&self) -> Option<(&Lifted, &Plan)> {
         match (&self.0.kind, &self.0.plan) {
-            (FuncKind::Lifted(l), Some(plan)) => Some((l, plan)),
+            (FuncKind::Lifted(l), Some(plan)) => Some((l, &**plan)),
             _ => None,
         }
     }
@@ -508,14 +529,14 @@ pub(crate) fn call_func<T: 'static>(
 pub(crate) fn lower<T: 'static>(
     ctx: &mut StoreContextMut<'_, T>,
     callee: Func,
-    ty: FuncType,
+    sig: Sig,
     opts: Options,
     inst: Arc<InstanceState>,
 ) -> Result<ward::Func, String> {
     if opts.is_async {
-        return crate::concurrent::lower_async(ctx, callee, ty, opts, inst);
+        return crate::concurrent::lower_async(ctx, callee, sig, opts, inst);
     }
-    let plan = Plan::new(&ty);
+    let plan = sig.plan.clone();
     let mut core_params = plan.core_params.to_vec();
     let core_results = if plan.results_spilled {
         core_params.push(Flat::I32);
@@ -527,8 +548,8 @@ pub(crate) fn lower<T: 'static>(
         core_params.iter().map(|t| core_type(*t)),
         core_results.iter().map(|t| core_type(*t)),
     );
-    let ty_is_async = ty.is_async;
-    let callee = callee.at_type(ty)?;
+    let ty_is_async = sig.ty.is_async;
+    let callee = callee.at_type(sig)?;
     let typed_host = match &callee.0.kind {
         FuncKind::TypedHost(h) => Some(h.f.clone()),
         _ => None,

@@ -13,7 +13,8 @@ use crate::decode::{ComponentDef, Def, Kind};
 use crate::error::Error;
 use crate::func::{self, Func};
 use crate::resources::{GuestResource, InstanceState, ResourceType};
-use crate::types::{convert_func, ResourceMap};
+use crate::sig_cache::SigCache;
+use crate::types::ResourceMap;
 use std::sync::Arc;
 use ward::{Extern, StoreContextMut};
 use wasmparser::component_types::{ComponentAnyTypeId, ComponentEntityType};
@@ -69,6 +70,8 @@ impl Exports {
 pub(crate) struct Shared {
     pub(crate) types: Types,
     pub(crate) modules: Vec<ward::Module>,
+    /// Function types already converted, for the next instantiation.
+    pub(crate) sigs: SigCache,
 }
 
 impl std::fmt::Debug for Shared {
@@ -148,12 +151,13 @@ pub(crate) fn bind(types: &Types, ty: &ComponentEntityType, item: &Item, map: &m
 /// The exports of an imported instance with its host functions seen at the types the import
 /// declares, so that they keep their result arity when aliased and re-exported.
 fn type_host_funcs(
-    types: &Types,
+    shared: &Shared,
     id: wasmparser::component_types::ComponentInstanceTypeId,
     exports: Arc<Exports>,
     resources: &ResourceMap,
     import: &str,
 ) -> Result<Arc<Exports>, Error> {
+    let types = &shared.types;
     let declared = &types[id].exports;
     if !exports.items.iter().any(|(_, i)| matches!(i, Item::Func(f) if f.is_host())) {
         return Ok(exports);
@@ -162,7 +166,7 @@ fn type_host_funcs(
     for (name, item) in &exports.items {
         let item = match (item, declared.get(name.as_str()).map(|e| &e.ty)) {
             (Item::Func(f), Some(ComponentEntityType::Func(fid))) if f.is_host() => {
-                let typed = f.at_type(convert_func(types, *fid, resources)?);
+                let typed = f.at_type(shared.sigs.get(types, *fid, resources)?);
                 Item::Func(typed.map_err(|reason| Error::IncompatibleImport {
                     name: format!("{import}#{name}"),
                     reason,
@@ -408,14 +412,14 @@ pub(crate) fn instantiate<T: 'static>(
                 bind(types, ty, &item, &mut s.resources);
                 let item = match (item, ty) {
                     (Item::Func(f), ComponentEntityType::Func(id)) => {
-                        let typed = f.at_type(convert_func(types, *id, &s.resources)?);
+                        let typed = f.at_type(shared.sigs.get(types, *id, &s.resources)?);
                         Item::Func(typed.map_err(|reason| Error::IncompatibleImport {
                             name: name.to_string(),
                             reason,
                         })?)
                     }
                     (Item::Instance(e), ComponentEntityType::Instance(id)) => {
-                        Item::Instance(type_host_funcs(types, *id, e, &s.resources, name)?)
+                        Item::Instance(type_host_funcs(shared, *id, e, &s.resources, name)?)
                     }
                     (item, _) => item,
                 };
@@ -423,15 +427,15 @@ pub(crate) fn instantiate<T: 'static>(
             }
             Def::Lift { core_func, ty, opts } => {
                 let core = *at(&s.core_funcs, *core_func, "core func")?;
-                let ft = convert_func(types, *ty, &s.resources)?;
+                let sig = shared.sigs.get(types, *ty, &s.resources)?;
                 let opts = s.options(ctx, opts)?;
-                s.funcs.push(Func::lifted(core, opts, state.clone(), ft));
+                s.funcs.push(Func::lifted(core, opts, state.clone(), sig));
             }
             Def::Lower { func, ty, opts } => {
                 let callee = at(&s.funcs, *func, "func")?.clone();
-                let ft = convert_func(types, *ty, &s.resources)?;
+                let sig = shared.sigs.get(types, *ty, &s.resources)?;
                 let opts = s.options(ctx, opts)?;
-                let core = func::lower(ctx, callee, ft, opts, state.clone())
+                let core = func::lower(ctx, callee, sig, opts, state.clone())
                     .map_err(|e| Error::Invalid { message: e, offset: 0 })?;
                 s.core_funcs.push(core);
             }

@@ -86,6 +86,7 @@ mod func;
 mod instance;
 mod macros;
 mod resources;
+mod sig_cache;
 pub mod typed;
 mod types;
 mod values;
@@ -147,7 +148,11 @@ impl Component {
     /// Compiles a component from its binary form.
     pub fn from_binary(engine: &ward::Engine, binary: &[u8]) -> Result<Component> {
         let decoded = decode::decode(engine, binary)?;
-        let shared = Arc::new(Shared { types: decoded.types, modules: decoded.modules });
+        let shared = Arc::new(Shared {
+            types: decoded.types,
+            modules: decoded.modules,
+            sigs: Default::default(),
+        });
         Ok(Component {
             engine: engine.clone(),
             closure: Closure { shared, def: decoded.root, env: None },
@@ -270,12 +275,21 @@ enum Definition {
 pub struct Linker<T> {
     engine: ward::Engine,
     defs: HashMap<String, Definition>,
+    /// The defined names that carry a version (`a:b/c@0.2.6`), by the name before the `@`,
+    /// with their parsed versions: an import at another version is resolved from this list
+    /// instead of by parsing every defined name again.
+    versions: HashMap<String, Vec<(Version, String)>>,
     _data: std::marker::PhantomData<fn(T) -> T>,
 }
 
 impl<T> Clone for Linker<T> {
     fn clone(&self) -> Self {
-        Linker { engine: self.engine.clone(), defs: self.defs.clone(), _data: self._data }
+        Linker {
+            engine: self.engine.clone(),
+            defs: self.defs.clone(),
+            versions: self.versions.clone(),
+            _data: self._data,
+        }
     }
 }
 
@@ -290,12 +304,29 @@ impl<T> fmt::Debug for Linker<T> {
 impl<T: 'static> Linker<T> {
     /// An empty linker.
     pub fn new(engine: &ward::Engine) -> Linker<T> {
-        Linker { engine: engine.clone(), defs: HashMap::new(), _data: std::marker::PhantomData }
+        Linker {
+            engine: engine.clone(),
+            defs: HashMap::new(),
+            versions: HashMap::new(),
+            _data: std::marker::PhantomData,
+        }
+    }
+
+    /// Records a newly defined name's version, if it has one (see [`Linker::find`]).
+    fn note_version(&mut self, name: &str) {
+        if let Some((base, version)) = name.rsplit_once('@') {
+            if let Some(v) = parse_version(version) {
+                self.versions.entry(base.to_string()).or_default().push((v, name.to_string()));
+            }
+        }
     }
 
     fn member(&mut self, instance: &str, name: &str, item: Item) -> Result<()> {
         if instance.is_empty() {
             return self.define(name, item);
+        }
+        if !self.defs.contains_key(instance) {
+            self.note_version(instance);
         }
         match self
             .defs
@@ -319,6 +350,7 @@ impl<T: 'static> Linker<T> {
         if self.defs.insert(name.to_string(), Definition::Item(item)).is_some() {
             return Err(Error::Usage(format!("`{name}` is already defined")));
         }
+        self.note_version(name);
         Ok(())
     }
 
@@ -357,15 +389,13 @@ impl<T: 'static> Linker<T> {
         }
         let (base, version) = name.rsplit_once('@')?;
         let want = compatible_key(parse_version(version)?);
-        self.defs
+        let (_, key) = self
+            .versions
+            .get(base)?
             .iter()
-            .filter_map(|(k, d)| {
-                let (b, v) = k.rsplit_once('@')?;
-                let v = parse_version(v)?;
-                (b == base && compatible_key(v) == want).then_some((v, k, d))
-            })
-            .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)))
-            .map(|(_, _, d)| d)
+            .filter(|(v, _)| compatible_key(*v) == want)
+            .max_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)))?;
+        self.defs.get(key)
     }
 
     fn lookup(&self, name: &str) -> Option<Item> {
@@ -437,6 +467,9 @@ impl<T: 'static> Linker<T> {
         Ok(Instance { exports })
     }
 }
+
+/// A version's `(MAJOR, MINOR, PATCH)`.
+type Version = (u64, u64, u64);
 
 /// `MAJOR.MINOR.PATCH` of a version (pre-release and build suffixes ignored).
 fn parse_version(v: &str) -> Option<(u64, u64, u64)> {

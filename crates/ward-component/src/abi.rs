@@ -12,7 +12,7 @@
 //! reuse them with `MAX_FLAT_ASYNC_PARAMS` and its own task.
 
 use crate::resources::{Handle, InstanceState};
-use crate::types::{align_to, cases_of, discriminant_size, Flat, Type};
+use crate::types::{align_to, cases_of, discriminant_size, tuple_layout, Flat, Type};
 use crate::values::Val;
 use crate::ResourceAny;
 use std::sync::Arc;
@@ -292,7 +292,7 @@ impl<'a> Lifter<'a> {
                 for _ in 0..joined.len() {
                     payload.push(it.next()?);
                 }
-                let value = match cases[disc as usize] {
+                let value = match cases.payload(disc as usize) {
                     Some(t) => {
                         let mut sub = FlatIter { values: &payload, next: 0 };
                         Some(Box::new(self.lift_flat(&mut sub, t)?))
@@ -421,9 +421,8 @@ impl<'a> Lifter<'a> {
                 if disc >= cases.len() as u64 {
                     return Err(trap("invalid variant discriminant"));
                 }
-                let align = cases.iter().flatten().map(|t| t.align()).max().unwrap_or(1);
-                let p = align_to(ptr + disc_size as u64, align);
-                let value = match cases[disc as usize] {
+                let p = align_to(ptr + disc_size as u64, cases.payload_align());
+                let value = match cases.payload(disc as usize) {
                     Some(t) => Some(Box::new(self.load(p, t)?)),
                     None => None,
                 };
@@ -606,7 +605,7 @@ fn match_case<'t, 'v>(
             (Type::Result(..), Val::Result(Err(p))) => (1, p.as_deref()),
             _ => return Err(mismatch(ty, v)),
         };
-    let case_ty = cases[i];
+    let case_ty = cases.payload(i);
     if case_ty.is_some() != payload.is_some() {
         return Err(ward::Error::Usage(format!(
             "case {i} of {ty} {} a payload",
@@ -673,8 +672,7 @@ impl<T> Lowerer<'_, '_, T> {
             )));
         }
         if spilled {
-            let tuple = Type::Tuple(tys.iter().cloned().collect());
-            let (size, align) = (tuple.size(), tuple.align());
+            let (size, align) = tuple_layout(tys);
             let (ptr, flat) = match out_param {
                 Some(p) => {
                     self.check_range_mut(p as u64, size, align)?;
@@ -962,9 +960,8 @@ impl<T> Lowerer<'_, '_, T> {
                 let cases = cases_of(ty).unwrap_or_default();
                 let disc_size = discriminant_size(cases.len());
                 self.store_int(ptr, i as u64, disc_size as usize)?;
-                let align = cases.iter().flatten().map(|t| t.align()).max().unwrap_or(1);
                 if let (Some(p), Some(t)) = (payload, case_ty) {
-                    self.store(p, t, align_to(ptr + disc_size as u64, align))?;
+                    self.store(p, t, align_to(ptr + disc_size as u64, cases.payload_align()))?;
                 }
                 Ok(())
             }

@@ -288,15 +288,71 @@ pub(crate) fn align_to(x: u64, align: u32) -> u64 {
     x.div_ceil(align as u64) * align as u64
 }
 
-/// The payload types of a variant-like type: (number of cases, payload of each case).
-pub(crate) fn cases_of(ty: &Type) -> Option<Vec<Option<&Type>>> {
+/// The cases of a variant-like type (`variant`, `enum`, `option`, `result`): how many, and
+/// each one's payload type, read from the type without building a list.
+#[derive(Clone, Copy, Default)]
+pub(crate) enum Cases<'a> {
+    Variant(&'a [(String, Option<Type>)]),
+    /// No case (what a type that is not variant-like has).
+    #[default]
+    None,
+    /// An enum of this many cases, none with a payload.
+    Enum(usize),
+    Option(&'a Type),
+    Result(Option<&'a Type>, Option<&'a Type>),
+}
+
+impl<'a> Cases<'a> {
+    pub(crate) fn len(self) -> usize {
+        match self {
+            Cases::Variant(cs) => cs.len(),
+            Cases::None => 0,
+            Cases::Enum(n) => n,
+            Cases::Option(_) | Cases::Result(..) => 2,
+        }
+    }
+
+    /// Case `i`'s payload type (`None`: no payload, or no such case).
+    pub(crate) fn payload(self, i: usize) -> Option<&'a Type> {
+        match self {
+            Cases::Variant(cs) => cs.get(i).and_then(|(_, t)| t.as_ref()),
+            Cases::None | Cases::Enum(_) => None,
+            Cases::Option(t) => (i == 1).then_some(t),
+            Cases::Result(ok, err) => match i {
+                0 => ok,
+                1 => err,
+                _ => None,
+            },
+        }
+    }
+
+    /// The payload types of the cases that have one, in case order.
+    pub(crate) fn payloads(self) -> impl Iterator<Item = &'a Type> {
+        (0..self.len()).filter_map(move |i| self.payload(i))
+    }
+
+    /// The largest alignment of a payload (1 without payloads).
+    pub(crate) fn payload_align(self) -> u32 {
+        self.payloads().map(Type::align).max().unwrap_or(1)
+    }
+}
+
+/// The cases of a variant-like type; `None` for other types.
+pub(crate) fn cases_of(ty: &Type) -> Option<Cases<'_>> {
     Some(match ty {
-        Type::Variant(cases) => cases.iter().map(|(_, t)| t.as_ref()).collect(),
-        Type::Enum(names) => vec![None; names.len()],
-        Type::Option(t) => vec![None, Some(&**t)],
-        Type::Result(ok, err) => vec![ok.as_deref(), err.as_deref()],
+        Type::Variant(cases) => Cases::Variant(cases),
+        Type::Enum(names) => Cases::Enum(names.len()),
+        Type::Option(t) => Cases::Option(t),
+        Type::Result(ok, err) => Cases::Result(ok.as_deref(), err.as_deref()),
         _ => return None,
     })
+}
+
+/// Size and alignment of the tuple of `types` (how spilled parameters and results are laid
+/// out), without building the tuple type.
+pub(crate) fn tuple_layout(types: &[Type]) -> (u64, u32) {
+    let align = types.iter().map(Type::align).max().unwrap_or(1);
+    (record_size(types.iter(), align), align)
 }
 
 impl Type {
@@ -319,7 +375,7 @@ impl Type {
             },
             _ => {
                 let cases = cases_of(self).unwrap_or_default();
-                discriminant_size(cases.len()).max(max_case_align(&cases))
+                discriminant_size(cases.len()).max(cases.payload_align())
             }
         }
     }
@@ -341,8 +397,8 @@ impl Type {
             _ => {
                 let cases = cases_of(self).unwrap_or_default();
                 let mut s = discriminant_size(cases.len()) as u64;
-                s = align_to(s, max_case_align(&cases));
-                let payload = cases.iter().flatten().map(|t| t.size()).max().unwrap_or(0);
+                s = align_to(s, cases.payload_align());
+                let payload = cases.payloads().map(Type::size).max().unwrap_or(0);
                 align_to(s.saturating_add(payload), self.align())
             }
         }
@@ -434,7 +490,7 @@ impl Type {
     /// The joined flat payload types of a variant-like type (without the discriminant).
     pub(crate) fn variant_payload_flat(&self, cap: usize) -> Option<Vec<Flat>> {
         let mut joined: Vec<Flat> = Vec::new();
-        for t in cases_of(self)?.into_iter().flatten() {
+        for t in cases_of(self)?.payloads() {
             let mut flat = Vec::new();
             if !t.flatten(&mut flat, cap) {
                 return None;
@@ -456,10 +512,6 @@ fn record_size<'a>(fields: impl Iterator<Item = &'a Type>, align: u32) -> u64 {
         s = align_to(s, t.align()).saturating_add(t.size());
     }
     align_to(s, align)
-}
-
-fn max_case_align(cases: &[Option<&Type>]) -> u32 {
-    cases.iter().flatten().map(|t| t.align()).max().unwrap_or(1)
 }
 
 /// Flattens a sequence of types; `None` if more than `cap` core values are needed.

@@ -37,7 +37,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use tracing::debug;
 use ward::{Config, Engine, Module, Store, StoreLimitsBuilder};
-use ward_component::{Component, Linker as ComponentLinker};
+use ward_component::{Component, InstancePre, Linker as ComponentLinker};
 use ward_nano::{ExitReason, Limits, RuntimeConfig, SpawnOptions, TemplateSpec};
 use ward_wasi::OutputPipe;
 use ward_wasi_p2::{HandleError, HttpProxy, HttpRequest, HttpResponse, WasiP2Ctx};
@@ -114,8 +114,8 @@ enum Handler {
 }
 
 struct HttpHandler {
-    component: Component,
-    linker: ComponentLinker<WasiP2Ctx>,
+    /// The component with its imports resolved once, at startup.
+    pre: InstancePre<WasiP2Ctx>,
     proxy: HttpProxy<WasiP2Ctx>,
     /// The guest's `argv[0]`: the file name without its directories.
     argv0: String,
@@ -219,12 +219,14 @@ fn http_handler(
     let proxy = ward_wasi_p2::add_proxy_to_linker(&mut linker, |ctx: &mut WasiP2Ctx| ctx)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let roots = options::http_roots(&args.http_ca)?;
-    let handler = HttpHandler { component, linker, proxy, argv0: source.argv0(), roots };
-    let mut store = request_store(engine, handler.context(args), args)?;
-    handler.linker.instantiate(&mut store, &handler.component).map_err(|e| {
+    let refused = |e: ward_component::Error| {
         anyhow::anyhow!("{}", diag::escape(&e.to_string(), diag::MAX_LINE_CHARS))
             .context(format!("cannot instantiate component `{name}` as an HTTP handler"))
-    })?;
+    };
+    let pre = linker.instantiate_pre(&component).map_err(refused)?;
+    let handler = HttpHandler { pre, proxy, argv0: source.argv0(), roots };
+    let mut store = request_store(engine, handler.context(args), args)?;
+    handler.pre.instantiate(&mut store).map_err(refused)?;
     Ok(handler)
 }
 
@@ -388,7 +390,7 @@ fn run_http(server: &Server, request: HttpRequest) -> Result<HttpResponse, Answe
         }
         other => Answer::Failed(other.to_string()),
     };
-    let instance = h.linker.instantiate(&mut store, &h.component).map_err(answer)?;
+    let instance = h.pre.instantiate(&mut store).map_err(answer)?;
     h.proxy.handle(&mut store, &instance, request).map_err(|e| match e {
         HandleError::Call(e) => answer(e),
         other => Answer::Failed(other.to_string()),

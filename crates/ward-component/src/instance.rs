@@ -17,7 +17,7 @@ use crate::sig_cache::SigCache;
 use crate::types::ResourceMap;
 use std::sync::Arc;
 use ward::{Extern, StoreContextMut};
-use wasmparser::component_types::{ComponentAnyTypeId, ComponentEntityType};
+use wasmparser::component_types::{ComponentAnyTypeId, ComponentEntityType, ResourceId};
 use wasmparser::types::Types;
 use wasmparser::{ComponentOuterAliasKind, ExternalKind};
 
@@ -319,6 +319,38 @@ impl Scope {
         })
     }
 
+    /// Export `name` of instance `instance`, aliased as a `kind`.
+    fn alias(
+        &self,
+        def: &ComponentDef,
+        instance: u32,
+        name: &str,
+        kind: Kind,
+    ) -> Result<Item, Error> {
+        let found = at(&self.instances, instance, "instance")?.get(name).cloned();
+        let is_resource =
+            matches!(def.type_ids.get(self.types.len()), Some(ComponentAnyTypeId::Resource(_)));
+        let item = match found {
+            Some(item) => item,
+            // A host need not define the value types an interface exports: only
+            // resource types have a run-time identity.
+            None if kind == Kind::Type && !is_resource => Item::Type(None),
+            None => {
+                return Err(Error::Invalid {
+                    message: format!("instance {instance} has no export `{name}`"),
+                    offset: 0,
+                })
+            }
+        };
+        if item.kind() != kind {
+            return Err(Error::Invalid {
+                message: format!("export `{name}` is not a {}", kind.name()),
+                offset: 0,
+            });
+        }
+        Ok(item)
+    }
+
     fn resource(
         &self,
         id: &wasmparser::component_types::ResourceId,
@@ -330,6 +362,101 @@ impl Scope {
     }
 }
 
+/// An import resolved and given its declared type: what the instantiation pushes, and the
+/// resource types its type binds.
+#[derive(Clone, Debug)]
+pub(crate) struct ResolvedImport {
+    item: Item,
+    bindings: Vec<(ResourceId, ResourceType)>,
+}
+
+/// The imports of a component resolved once for many instantiations, by definition index
+/// (`None`: resolved at each instantiation).
+pub(crate) type PreImports = [Option<ResolvedImport>];
+
+/// Checks `item` against import definition `d` and gives it the declared type, with the
+/// resources bound so far (`resources`) and those the import itself binds.
+fn resolve_import(
+    shared: &Shared,
+    d: &Def,
+    item: Item,
+    resources: &ResourceMap,
+) -> Result<ResolvedImport, Error> {
+    let Def::Import { name, kind, ty } = d else {
+        return Err(Error::Invalid { message: "not an import".into(), offset: 0 });
+    };
+    let types = &shared.types;
+    if item.kind() != *kind {
+        return Err(Error::IncompatibleImport {
+            name: name.clone(),
+            reason: format!("expected a {}, found a {}", kind.name(), item.kind().name()),
+        });
+    }
+    let mut bound = ResourceMap::new();
+    bind(types, ty, &item, &mut bound);
+    let mut all;
+    let resources = if bound.is_empty() {
+        resources
+    } else {
+        all = resources.clone();
+        all.extend(bound.iter().map(|(id, rt)| (*id, rt.clone())));
+        &all
+    };
+    let item =
+        match (item, ty) {
+            (Item::Func(f), ComponentEntityType::Func(id)) => {
+                let typed = f.at_type(shared.sigs.get(types, *id, resources)?);
+                Item::Func(typed.map_err(|reason| Error::IncompatibleImport {
+                    name: name.to_string(),
+                    reason,
+                })?)
+            }
+            (Item::Instance(e), ComponentEntityType::Instance(id)) => {
+                Item::Instance(type_host_funcs(shared, *id, e, resources, name)?)
+            }
+            (item, _) => item,
+        };
+    Ok(ResolvedImport { item, bindings: bound.into_iter().collect() })
+}
+
+/// Resolves the imports of `closure` that every instantiation resolves alike: those among its
+/// leading definitions that only import, alias imported instances, and name types or core
+/// modules, so that no resource type is made before them (resource types are generative: an
+/// import after one is resolved at each instantiation). Returns them by definition index.
+pub(crate) fn pre_resolve(
+    closure: &Closure,
+    import: &mut dyn FnMut(&str) -> Option<Item>,
+) -> Result<Vec<Option<ResolvedImport>>, Error> {
+    let shared = &*closure.shared;
+    let def = &*closure.def;
+    let mut s = Scope {
+        resources: closure.env.as_ref().map(|e| e.resources.clone()).unwrap_or_default(),
+        ..Scope::default()
+    };
+    let mut pre = vec![None; def.defs.len()];
+    for (index, d) in def.defs.iter().enumerate() {
+        match d {
+            Def::Import { name, .. } => {
+                let item = import(name).ok_or_else(|| Error::UnknownImport(name.clone()))?;
+                let resolved = resolve_import(shared, d, item, &s.resources)?;
+                for (id, rt) in &resolved.bindings {
+                    s.resources.insert(*id, rt.clone());
+                }
+                s.push_item(def, resolved.item.clone())?;
+                pre[index] = Some(resolved);
+            }
+            Def::Type => s.push_type(def, None),
+            Def::CoreModule(i) => s.modules.push(at(&shared.modules, *i as u32, "module")?.clone()),
+            Def::Alias { instance, name, kind } => {
+                let item = s.alias(def, *instance, name, *kind)?;
+                s.push_item(def, item)?;
+            }
+            _ => break,
+        }
+    }
+    Ok(pre)
+}
+
 /// Instantiates `closure` with imports from `import`; `parent` is the instantiating component
 /// instance (None for the host). Returns the instance's exports and its state.
 pub(crate) fn instantiate<T: 'static>(
@@ -338,6 +465,7 @@ pub(crate) fn instantiate<T: 'static>(
     import: &mut dyn FnMut(&str) -> Option<Item>,
     parent: Option<Arc<InstanceState>>,
     sched: Arc<crate::concurrent::Sched>,
+    pre: Option<&PreImports>,
 ) -> Result<(Arc<Exports>, Arc<InstanceState>), Error> {
     let shared = &closure.shared;
     let types = &shared.types;
@@ -348,7 +476,7 @@ pub(crate) fn instantiate<T: 'static>(
         ..Scope::default()
     };
     let mut exports = Exports::default();
-    for d in &def.defs {
+    for (index, d) in def.defs.iter().enumerate() {
         match d {
             Def::CoreModule(i) => s.modules.push(at(&shared.modules, *i as u32, "module")?.clone()),
             Def::CoreInstantiate { module, args } => {
@@ -397,33 +525,24 @@ pub(crate) fn instantiate<T: 'static>(
                 s.resources.insert(*id, rt.clone());
                 s.push_type(def, Some(rt));
             }
-            Def::Import { name, kind, ty } => {
-                let item = import(name).ok_or_else(|| Error::UnknownImport(name.clone()))?;
-                if item.kind() != *kind {
-                    return Err(Error::IncompatibleImport {
-                        name: name.clone(),
-                        reason: format!(
-                            "expected a {}, found a {}",
-                            kind.name(),
-                            item.kind().name()
-                        ),
-                    });
+            Def::Import { name, .. } => {
+                match pre.and_then(|p| p.get(index)).and_then(Option::as_ref) {
+                    Some(resolved) => {
+                        for (id, rt) in &resolved.bindings {
+                            s.resources.insert(*id, rt.clone());
+                        }
+                        s.push_item(def, resolved.item.clone())?;
+                    }
+                    None => {
+                        let item =
+                            import(name).ok_or_else(|| Error::UnknownImport(name.clone()))?;
+                        let resolved = resolve_import(shared, d, item, &s.resources)?;
+                        for (id, rt) in &resolved.bindings {
+                            s.resources.insert(*id, rt.clone());
+                        }
+                        s.push_item(def, resolved.item)?;
+                    }
                 }
-                bind(types, ty, &item, &mut s.resources);
-                let item = match (item, ty) {
-                    (Item::Func(f), ComponentEntityType::Func(id)) => {
-                        let typed = f.at_type(shared.sigs.get(types, *id, &s.resources)?);
-                        Item::Func(typed.map_err(|reason| Error::IncompatibleImport {
-                            name: name.to_string(),
-                            reason,
-                        })?)
-                    }
-                    (Item::Instance(e), ComponentEntityType::Instance(id)) => {
-                        Item::Instance(type_host_funcs(shared, *id, e, &s.resources, name)?)
-                    }
-                    (item, _) => item,
-                };
-                s.push_item(def, item)?;
             }
             Def::Lift { core_func, ty, opts } => {
                 let core = *at(&s.core_funcs, *core_func, "core func")?;
@@ -483,8 +602,14 @@ pub(crate) fn instantiate<T: 'static>(
                 }
                 let mut lookup =
                     |n: &str| given.iter().find(|(g, _)| g == n).map(|(_, i)| i.clone());
-                let (child_exports, _) =
-                    instantiate(ctx, &child, &mut lookup, Some(state.clone()), sched.clone())?;
+                let (child_exports, _) = instantiate(
+                    ctx,
+                    &child,
+                    &mut lookup,
+                    Some(state.clone()),
+                    sched.clone(),
+                    None,
+                )?;
                 let item = Item::Instance(child_exports.clone());
                 bind(types, &ComponentEntityType::Instance(*ty), &item, &mut s.resources);
                 s.instances.push(child_exports);
@@ -497,29 +622,7 @@ pub(crate) fn instantiate<T: 'static>(
                 s.instances.push(Arc::new(e));
             }
             Def::Alias { instance, name, kind } => {
-                let found = at(&s.instances, *instance, "instance")?.get(name).cloned();
-                let is_resource = matches!(
-                    def.type_ids.get(s.types.len()),
-                    Some(ComponentAnyTypeId::Resource(_))
-                );
-                let item = match found {
-                    Some(item) => item,
-                    // A host need not define the value types an interface exports: only
-                    // resource types have a run-time identity.
-                    None if *kind == Kind::Type && !is_resource => Item::Type(None),
-                    None => {
-                        return Err(Error::Invalid {
-                            message: format!("instance {instance} has no export `{name}`"),
-                            offset: 0,
-                        })
-                    }
-                };
-                if item.kind() != *kind {
-                    return Err(Error::Invalid {
-                        message: format!("export `{name}` is not a {}", kind.name()),
-                        offset: 0,
-                    });
-                }
+                let item = s.alias(def, *instance, name, *kind)?;
                 s.push_item(def, item)?;
             }
             Def::OuterAlias { kind, count, index } => {

@@ -445,25 +445,106 @@ impl<T: 'static> Linker<T> {
     /// ```
     pub fn instantiate(
         &self,
-        mut store: impl AsContextMut<Data = T>,
+        store: impl AsContextMut<Data = T>,
         component: &Component,
     ) -> Result<Instance> {
+        self.instantiate_pre(component)?.instantiate(store)
+    }
+
+    /// Resolves `component`'s imports once, for many instantiations: the result instantiates
+    /// without looking names up or checking the definitions' types again (what a server
+    /// making an instance per request wants). Imports are resolved as
+    /// [`Linker::instantiate`] resolves them; an import that cannot be satisfied is an error
+    /// here. Later changes to the linker are not seen by the result.
+    ///
+    /// ```
+    /// use ward_component::{Component, Linker, Val};
+    /// let engine = ward::Engine::default();
+    /// let mut linker = Linker::<u32>::new(&engine);
+    /// linker.func_new("a:b/c", "tick", |mut store, _, _| {
+    ///     *store.data_mut() += 1;
+    ///     Ok(())
+    /// })?;
+    /// let c = Component::new(&engine, r#"(component
+    ///   (import "a:b/c" (instance $i (export "tick" (func))))
+    ///   (alias export $i "tick" (func $f))
+    ///   (export "tick" (func $f)))"#)?;
+    /// let pre = linker.instantiate_pre(&c)?;
+    /// for _ in 0..3 {
+    ///     let mut store = ward::Store::new(&engine, 0u32);
+    ///     let instance = pre.instantiate(&mut store)?;
+    ///     instance.get_func("tick").unwrap().call(&mut store, &[], &mut [])?;
+    ///     assert_eq!(*store.data(), 1);
+    /// }
+    /// # Ok::<(), ward_component::Error>(())
+    /// ```
+    pub fn instantiate_pre(&self, component: &Component) -> Result<InstancePre<T>> {
         if !ward::Engine::same(&self.engine, &component.engine) {
             return Err(Error::Usage("the component was compiled for another engine".into()));
         }
-        let mut ctx = store.as_context_mut();
         // Instances linked together share one scheduler: a call into an instance of another
         // may leave a task there that a wait here must be able to run.
-        let sched = component
-            .closure
-            .def
-            .imports
-            .iter()
-            .find_map(|(name, _)| self.lookup(name)?.sched())
-            .unwrap_or_default();
-        let mut import = |name: &str| self.lookup(name);
-        let (exports, _) =
-            instance::instantiate(&mut ctx, &component.closure, &mut import, None, sched)?;
+        let sched =
+            component.closure.def.imports.iter().find_map(|(name, _)| self.lookup(name)?.sched());
+        let imports = instance::pre_resolve(&component.closure, &mut |name| self.lookup(name))?;
+        Ok(InstancePre {
+            component: component.clone(),
+            imports: imports.into(),
+            sched,
+            linker: self.clone(),
+        })
+    }
+}
+
+/// A component whose imports a [`Linker`] has resolved ([`Linker::instantiate_pre`]), ready
+/// to be instantiated in any number of stores.
+pub struct InstancePre<T> {
+    component: Component,
+    imports: Arc<[Option<instance::ResolvedImport>]>,
+    /// The scheduler of the component instances the imports come from, if any.
+    sched: Option<Arc<concurrent::Sched>>,
+    /// For the imports not resolved ahead (those after a resource definition).
+    linker: Linker<T>,
+}
+
+impl<T> Clone for InstancePre<T> {
+    fn clone(&self) -> Self {
+        InstancePre {
+            component: self.component.clone(),
+            imports: self.imports.clone(),
+            sched: self.sched.clone(),
+            linker: self.linker.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for InstancePre<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InstancePre").field("component", &self.component).finish()
+    }
+}
+
+impl<T: 'static> InstancePre<T> {
+    /// The component this instantiates.
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+
+    /// A new instance of the component in `store`.
+    pub fn instantiate(&self, mut store: impl AsContextMut<Data = T>) -> Result<Instance> {
+        let mut ctx = store.as_context_mut();
+        if !ward::Engine::same(ctx.engine(), &self.component.engine) {
+            return Err(Error::Usage("the store belongs to another engine".into()));
+        }
+        let mut import = |name: &str| self.linker.lookup(name);
+        let (exports, _) = instance::instantiate(
+            &mut ctx,
+            &self.component.closure,
+            &mut import,
+            None,
+            self.sched.clone().unwrap_or_default(),
+            Some(&self.imports),
+        )?;
         Ok(Instance { exports })
     }
 }

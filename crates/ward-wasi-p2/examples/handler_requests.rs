@@ -8,8 +8,11 @@
 //!
 //! Prints `key value` lines, microseconds per request as the median of 9 batches of REQUESTS
 //! (default 2,000) after one untimed batch:
-//! - `instantiate_us`: a store and an instance;
-//! - `request_us`: a store, an instance and the request answered.
+//! - `instantiate_us`: a store and an instance (`Linker::instantiate`, imports resolved each
+//!   time);
+//! - `pre_instantiate_us`: a store and an instance from an `InstancePre` (imports resolved
+//!   once, as `ward serve` does);
+//! - `request_us`: a store, an instance from the `InstancePre` and the request answered.
 
 use std::time::Instant;
 use ward_component::{Component, Linker};
@@ -27,21 +30,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut linker = Linker::<WasiP2Ctx>::new(&engine);
     let proxy = ward_wasi_p2::add_proxy_to_linker(&mut linker, |ctx: &mut WasiP2Ctx| ctx)?;
 
-    let instantiate = |answer: bool| -> Result<(), Box<dyn std::error::Error>> {
+    let pre = linker.instantiate_pre(&component)?;
+    let instantiate = |how: How| -> Result<(), Box<dyn std::error::Error>> {
         let mut store = ward::Store::new(&engine, WasiP2CtxBuilder::new().build());
-        let instance = linker.instantiate(&mut store, &component)?;
-        if answer {
+        let instance = match how {
+            How::Linker => linker.instantiate(&mut store, &component)?,
+            How::Pre | How::Request => pre.instantiate(&mut store)?,
+        };
+        if how == How::Request {
             let response = proxy.handle(&mut store, &instance, echo_request())?;
             assert_eq!(response.status, 201, "the handler answered {}", response.status);
         }
         Ok(())
     };
-    for (key, answer) in [("instantiate_us", false), ("request_us", true)] {
+    for (key, how) in [
+        ("instantiate_us", How::Linker),
+        ("pre_instantiate_us", How::Pre),
+        ("request_us", How::Request),
+    ] {
         let mut batches = Vec::new();
         for batch in 0..10 {
             let start = Instant::now();
             for _ in 0..requests {
-                instantiate(answer)?;
+                instantiate(how)?;
             }
             if batch > 0 {
                 batches.push(start.elapsed().as_secs_f64() * 1e6 / f64::from(requests));
@@ -51,6 +62,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{key} {:.1}", batches[batches.len() / 2]);
     }
     Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum How {
+    Linker,
+    Pre,
+    Request,
 }
 
 fn echo_request() -> HttpRequest {

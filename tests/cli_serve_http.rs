@@ -82,7 +82,8 @@ fn failures_are_500_or_504_and_the_server_keeps_serving() {
 fn limits_on_bodies_hold() {
     let server = handler(&["--max-body", "1KiB", "--max-output", "64KiB"]);
     assert_eq!(request(server.1, "POST", "/echo", &[b'x'; 4096]).0, 413);
-    // The echo of a body under --max-body but a reply over --max-output: cut short, 500.
+    // The echo of a body under --max-body but a reply over --max-output: the handler's first
+    // write is refused, so no byte of the body was sent: 500.
     let server = handler(&["--max-output", "2KiB"]);
     assert_eq!(request(server.1, "POST", "/echo", &[b'x'; 4096]).0, 500);
     assert_eq!(request(server.1, "POST", "/echo", b"small").0, 201);

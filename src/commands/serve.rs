@@ -8,8 +8,12 @@
 //! A WebAssembly *component* exporting `wasi:http/incoming-handler` (the `wasi:http/proxy`
 //! world, 0.2.x) is served through that interface instead: the request becomes an
 //! `incoming-request` (its body read whole first, within `--max-body`), and the response the
-//! handler sets through its `response-outparam` is buffered whole (within `--max-output`) and
-//! sent. Its outgoing requests are refused (`HTTP-request-denied`) unless `--allow-http` names
+//! handler sets through its `response-outparam` is sent as soon as it is set: its head at
+//! once, its body streamed while the handler writes it (at most 1 MiB waiting for a slow
+//! client, at most `--max-output` in all, the handler's writes failing at the request's
+//! deadline if the client stops reading). A handler that fails after setting its response
+//! has its response aborted (the connection closes before the body's end). Its outgoing
+//! requests are refused (`HTTP-request-denied`) unless `--allow-http` names
 //! their host; allowed ones are sent as plain HTTP/1.1 and their responses read whole.
 //!
 //! Every request gets its own store and instance, made from one template compiled (and, for a
@@ -32,6 +36,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
@@ -40,7 +45,9 @@ use ward::{Config, Engine, Module, Store, StoreLimitsBuilder};
 use ward_component::{Component, InstancePre, Linker as ComponentLinker};
 use ward_nano::{ExitReason, Limits, RuntimeConfig, SpawnOptions, TemplateSpec};
 use ward_wasi::OutputPipe;
-use ward_wasi_p2::{HandleError, HttpProxy, HttpRequest, HttpResponse, WasiP2Ctx};
+use ward_wasi_p2::{
+    BodyError, BodyReader, HandleError, HttpProxy, HttpRequest, StreamedResponse, WasiP2Ctx,
+};
 
 use super::load::{self, Source};
 use super::{diag, options};
@@ -67,7 +74,8 @@ pub struct ServeArgs {
     /// The largest request body accepted (413 past it).
     #[arg(long, value_name = "SIZE", value_parser = options::parse_size, default_value = "1MiB")]
     pub max_body: u64,
-    /// The largest response a handler may write (500 past it).
+    /// The largest response a handler may write (a CGI handler's: 500 past it; a `wasi:http`
+    /// handler's streamed body: aborted past it).
     #[arg(long, value_name = "SIZE", value_parser = options::parse_size, default_value = "16MiB")]
     pub max_output: u64,
     /// Let a `wasi:http` handler send requests to HOST (`example.com`: any port of it;
@@ -276,27 +284,51 @@ async fn serve(server: Arc<Server>) -> anyhow::Result<i32> {
 async fn handle(
     server: Arc<Server>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<ServeBody>, Infallible> {
+    Ok(match answer(server, req).await {
+        Answered::Whole(r) => boxed(r),
+        Answered::Streamed(r) => r,
+    })
+}
+
+/// A response: whole, or streamed from a `wasi:http` handler.
+enum Answered {
+    Whole(Response<Full<Bytes>>),
+    Streamed(Response<ServeBody>),
+}
+
+async fn answer(server: Arc<Server>, req: Request<Incoming>) -> Answered {
     let (parts, body) = req.into_parts();
     let limit = usize::try_from(server.args.max_body).unwrap_or(usize::MAX);
     let body = match Limited::new(body, limit).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return Ok(plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")),
+        Err(_) => {
+            return Answered::Whole(plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large\n",
+            ))
+        }
     };
     if server.args.no_instance {
-        return Ok(cgi_response(&[b"Content-Type: text/plain\n\n", &body[..]].concat()));
+        let out = [b"Content-Type: text/plain\n\n", &body[..]].concat();
+        return Answered::Whole(cgi_response(&out));
     }
     if let Handler::Http(_) = server.handler {
         let request = http_request(&parts, body.to_vec());
-        let work = tokio::task::spawn_blocking(move || run_http(&server, request));
-        return Ok(match work.await {
-            Ok(Ok(response)) => http_response(response),
+        let (head_tx, head) = tokio::sync::oneshot::channel();
+        let work = tokio::task::spawn_blocking(move || run_http(&server, request, head_tx));
+        // The head arrives when the handler sets its response; the handler may still be
+        // writing the body, and its end is only logged.
+        if let Ok(head) = head.await {
+            return respond_streamed(head, work).await;
+        }
+        return Answered::Whole(match work.await {
             Ok(Err(answer)) => failure(answer),
-            Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed\n"),
+            Ok(Ok(())) | Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed\n"),
         });
     }
     let env = cgi_env(&parts, body.len());
-    Ok(match run_handler(&server, env, body.to_vec()).await {
+    Answered::Whole(match run_handler(&server, env, body.to_vec()).await {
         Answer::Output(out) => cgi_response(&out),
         answer => failure(answer),
     })
@@ -374,8 +406,13 @@ fn request_store<T: 'static>(
 }
 
 /// Runs a `wasi:http` handler for one request in a fresh store and instance (on a blocking
-/// thread).
-fn run_http(server: &Server, request: HttpRequest) -> Result<HttpResponse, Answer> {
+/// thread). The response goes to `head` as soon as the handler sets it, its body streaming
+/// while the handler writes it (until the request's deadline).
+fn run_http(
+    server: &Server,
+    request: HttpRequest,
+    head: tokio::sync::oneshot::Sender<StreamedResponse>,
+) -> Result<(), Answer> {
     let Handler::Http(h) = &server.handler else {
         return Err(Answer::Failed("not an HTTP handler".into()));
     };
@@ -390,10 +427,18 @@ fn run_http(server: &Server, request: HttpRequest) -> Result<HttpResponse, Answe
         }
         other => Answer::Failed(other.to_string()),
     };
+    let deadline = std::time::Instant::now() + args.timeout;
     let instance = h.pre.instantiate(&mut store).map_err(answer)?;
-    h.proxy.handle(&mut store, &instance, request).map_err(|e| match e {
-        HandleError::Call(e) => answer(e),
-        other => Answer::Failed(other.to_string()),
+    let on_head = move |response| {
+        // The request's task may be gone (the client left): nobody reads the body then, and
+        // the handler's writes fail.
+        let _ = head.send(response);
+    };
+    h.proxy.handle_streaming(&mut store, &instance, request, Some(deadline), on_head).map_err(|e| {
+        match e {
+            HandleError::Call(e) => answer(e),
+            other => Answer::Failed(other.to_string()),
+        }
     })
 }
 
@@ -417,17 +462,25 @@ fn http_request(parts: &hyper::http::request::Parts, body: Vec<u8>) -> HttpReque
     }
 }
 
-/// The hyper response for what a `wasi:http` handler set. `content-length` is the body's own
-/// (hyper sets it); a status hyper cannot send as a final response (below 200) is a 502.
-fn http_response(r: HttpResponse) -> Response<Full<Bytes>> {
-    let status = match StatusCode::from_u16(r.status) {
-        Ok(s) if r.status >= 200 => s,
-        _ => return plain(StatusCode::BAD_GATEWAY, "the handler set an invalid status\n"),
+/// The hyper response for the head a `wasi:http` handler set, with `body`; or, for a status
+/// hyper cannot send as a final response (below 200) or a malformed header, the text of the
+/// 502 to answer instead.
+/// `content-length` is dropped unless `keep_length` (a streamed body keeps the guest's, whose
+/// `outgoing-body.finish` checked it; a buffered body gets its own from hyper).
+fn with_head<B>(
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    body: B,
+    keep_length: bool,
+) -> Result<Response<B>, &'static str> {
+    let code = match StatusCode::from_u16(status) {
+        Ok(s) if status >= 200 => s,
+        _ => return Err("the handler set an invalid status\n"),
     };
-    let mut response = Response::new(Full::new(Bytes::from(r.body)));
-    *response.status_mut() = status;
-    for (name, value) in r.headers {
-        if name.eq_ignore_ascii_case("content-length") {
+    let mut response = Response::new(body);
+    *response.status_mut() = code;
+    for (name, value) in headers {
+        if !keep_length && name.eq_ignore_ascii_case("content-length") {
             continue;
         }
         match (
@@ -437,10 +490,102 @@ fn http_response(r: HttpResponse) -> Response<Full<Bytes>> {
             (Ok(n), Ok(v)) => {
                 response.headers_mut().append(n, v);
             }
-            _ => return plain(StatusCode::BAD_GATEWAY, "the handler set a malformed header\n"),
+            _ => return Err("the handler set a malformed header\n"),
         }
     }
-    response
+    Ok(response)
+}
+
+/// A body that ends within this many bytes of its first is sent whole (with its length);
+/// a longer one streams.
+const WHOLE_MAX: usize = 64 << 10;
+
+/// Answers with the response a `wasi:http` handler set (`head`), once its body has begun:
+/// whole if the body is finished within its first [`WHOLE_MAX`] bytes ready, with the
+/// handler's error (500 or 504) if the body fails before its first byte, and otherwise
+/// streamed as the handler goes on writing (a failure then aborts it). `work` is the
+/// handler's run; its end is only logged once the body streams.
+async fn respond_streamed(
+    mut head: StreamedResponse,
+    work: tokio::task::JoinHandle<Result<(), Answer>>,
+) -> Answered {
+    let failed = |work: tokio::task::JoinHandle<Result<(), Answer>>| async move {
+        match work.await {
+            Ok(Err(answer)) => failure(answer),
+            _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed\n"),
+        }
+    };
+    let mut first = Vec::new();
+    match std::future::poll_fn(|cx| head.body.poll_chunk(cx)).await {
+        Some(Ok(chunk)) => first = chunk,
+        Some(Err(_)) => return Answered::Whole(failed(work).await),
+        None => return whole(head, first),
+    }
+    while first.len() < WHOLE_MAX {
+        match head.body.try_next() {
+            Some(Some(Ok(chunk))) => first.extend_from_slice(&chunk),
+            Some(Some(Err(_))) => return Answered::Whole(failed(work).await),
+            Some(None) => return whole(head, first),
+            None => break,
+        }
+    }
+    tokio::spawn(async move {
+        match work.await {
+            Ok(Err(Answer::Failed(why))) => {
+                debug!(target: "ward_cli", %why, "handler failed while streaming its response");
+            }
+            Ok(Err(Answer::TimedOut)) => {
+                debug!(target: "ward_cli", "handler ran too long while streaming its response");
+            }
+            _ => {}
+        }
+    });
+    let body = StreamedBody { first: Some(Bytes::from(first)), rest: head.body };
+    Answered::Streamed(match with_head(head.status, head.headers, body, true) {
+        Ok(response) => response.map(BodyExt::boxed),
+        Err(refused) => boxed(plain(StatusCode::BAD_GATEWAY, refused)),
+    })
+}
+
+/// A finished body, sent whole with its own length.
+fn whole(head: StreamedResponse, body: Vec<u8>) -> Answered {
+    Answered::Whole(
+        with_head(head.status, head.headers, Full::new(Bytes::from(body)), false)
+            .unwrap_or_else(|refused| plain(StatusCode::BAD_GATEWAY, refused)),
+    )
+}
+
+/// A response body as hyper sends it: whole, or streamed from a handler.
+type ServeBody = BoxBody<Bytes, BodyError>;
+
+fn boxed(r: Response<Full<Bytes>>) -> Response<ServeBody> {
+    r.map(|b| b.map_err(|never| match never {}).boxed())
+}
+
+/// A handler's response body, sent as the handler writes it: what was ready when the
+/// response began, then the rest. A body the handler did not finish ends in an error, which
+/// makes hyper abort the response.
+struct StreamedBody {
+    first: Option<Bytes>,
+    rest: BodyReader,
+}
+
+impl hyper::body::Body for StreamedBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        if let Some(first) = this.first.take() {
+            return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(first))));
+        }
+        this.rest
+            .poll_chunk(cx)
+            .map(|chunk| chunk.map(|c| c.map(|bytes| hyper::body::Frame::data(Bytes::from(bytes)))))
+    }
 }
 
 /// The CGI environment of a request.

@@ -69,7 +69,51 @@ pub fn request_with(
     let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
     let head = String::from_utf8_lossy(&out[..split]).into_owned();
     let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("a status code");
-    (status, head, out[split + 4..].to_vec())
+    let body = &out[split + 4..];
+    let body = if is_chunked(&head) {
+        dechunk(body).unwrap_or_else(|| panic!("a chunked body cut short ({} bytes)", body.len()))
+    } else {
+        body.to_vec()
+    };
+    (status, head, body)
+}
+
+/// Sends GET `path` and reads the whole response off the connection, raw: the head, and the
+/// body as sent (still chunk-coded, possibly cut short).
+pub fn raw_get(port: u16, path: &str) -> (String, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    split_response(&out)
+}
+
+/// The head of raw response `raw` and what follows it.
+pub fn split_response(raw: &[u8]) -> (String, Vec<u8>) {
+    let at = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    (String::from_utf8_lossy(&raw[..at]).into_owned(), raw[at + 4..].to_vec())
+}
+
+/// Whether a response head announces a chunked body.
+pub fn is_chunked(head: &str) -> bool {
+    head.to_ascii_lowercase().contains("\r\ntransfer-encoding: chunked")
+}
+
+/// The body of chunked transfer coding `raw`; `None` if it ends before its last chunk.
+pub fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = raw.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&raw[..line_end]).ok()?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return raw.starts_with(b"\r\n").then_some(body);
+        }
+        body.extend_from_slice(raw.get(..size)?);
+        raw = raw.get(size..)?.strip_prefix(b"\r\n")?;
+    }
 }
 
 /// Sends one HTTP/1.1 request; returns the status code, the raw head and the body.

@@ -9,6 +9,7 @@
 //! host is on the context's allow-list; a request to an allowed host is sent (`http` or
 //! `https`, see `client.rs`) when the guest first asks for its response, with its body whole.
 
+use crate::body_pipe::{body_pipe, BodyReader};
 use crate::client;
 use crate::ctx::WasiP2Ctx;
 use crate::host::*;
@@ -44,6 +45,22 @@ pub(crate) struct HttpState {
     roots: Vec<Vec<u8>>,
     pub(crate) budget: Budget,
     outcome: Option<Outcome>,
+    /// Set while [`HttpProxy::handle_streaming`] runs: where the response goes when the guest
+    /// sets it.
+    streaming: Option<Streaming>,
+}
+
+/// Where a streamed response goes.
+struct Streaming {
+    on_head: Box<dyn FnOnce(StreamedResponse) + Send>,
+    /// Writes of the body wait for the reader at most until then.
+    deadline: Option<std::time::Instant>,
+}
+
+impl std::fmt::Debug for Streaming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streaming").field("deadline", &self.deadline).finish_non_exhaustive()
+    }
 }
 
 impl HttpState {
@@ -52,7 +69,13 @@ impl HttpState {
         roots: Vec<Vec<u8>>,
         max_bytes: usize,
     ) -> HttpState {
-        HttpState { allowed_hosts, roots, budget: Budget::new(max_bytes), outcome: None }
+        HttpState {
+            allowed_hosts,
+            roots,
+            budget: Budget::new(max_bytes),
+            outcome: None,
+            streaming: None,
+        }
     }
 }
 
@@ -60,6 +83,8 @@ impl HttpState {
 #[derive(Debug)]
 enum Outcome {
     Response(OutgoingResponse),
+    /// A response handed to the embedder as it was set; its body (if any) streams.
+    Streamed(Option<SharedBody>),
     /// An `error-code`, described.
     Error(String),
 }
@@ -587,6 +612,13 @@ where
             Some(Val::Result(Err(Some(code)))) => Outcome::Error(ErrorCode::describe(code)),
             _ => return Err(bad_arg(1, "result<outgoing-response, error-code>")),
         };
+        let outcome = match (outcome, ctx.http.streaming.take()) {
+            (Outcome::Response(resp), Some(streaming)) => stream_response(resp, streaming),
+            (outcome, streaming) => {
+                ctx.http.streaming = streaming;
+                outcome
+            }
+        };
         ctx.http.outcome = Some(outcome);
         Ok(None)
     })?;
@@ -712,7 +744,7 @@ where
             take_fields(ctx, t.rep())?;
         }
         let mut buf = body.lock();
-        let len = buf.len() as u64;
+        let len = buf.len();
         if buf.expected.is_some_and(|n| n != len) {
             let code = if request {
                 ErrorCode::RequestBodySize(len)
@@ -721,7 +753,7 @@ where
             };
             return Ok(Some(err(Some(code.to_val()))));
         }
-        buf.finished = true;
+        buf.finish();
         Ok(Some(ok(None)))
     })?;
     Ok(())
@@ -755,6 +787,45 @@ pub struct HttpResponse {
     pub headers: Vec<(String, Vec<u8>)>,
     /// The whole body.
     pub body: Vec<u8>,
+}
+
+/// A response handed over as the guest set it: the head, and the body as the guest writes it
+/// ([`HttpProxy::handle_streaming`]).
+#[derive(Debug)]
+pub struct StreamedResponse {
+    /// The status code (100..=999).
+    pub status: u16,
+    /// The header fields, names lower-cased, in order.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body, read while the guest writes it.
+    pub body: BodyReader,
+}
+
+/// Wakes the reader of the response being streamed, if any, for what the guest wrote: the
+/// guest is about to wait (its bytes should not wait with it).
+pub(crate) fn flush_streamed(ctx: &WasiP2Ctx) {
+    if let Some(Outcome::Streamed(Some(body))) = &ctx.http.outcome {
+        body.lock().flush();
+    }
+}
+
+/// Hands a response just set to the embedder, its body switched to streaming.
+fn stream_response(resp: OutgoingResponse, streaming: Streaming) -> Outcome {
+    let (writer, reader) = body_pipe(streaming.deadline);
+    match &resp.body {
+        Some(body) => {
+            // The queue is empty: the bytes written so far go in without waiting, and a
+            // reader cannot be gone yet.
+            let _ = body.lock().stream_to(writer);
+        }
+        None => writer.finish(),
+    }
+    (streaming.on_head)(StreamedResponse {
+        status: resp.status,
+        headers: resp.headers.entries().to_vec(),
+        body: reader,
+    });
+    Outcome::Streamed(resp.body)
 }
 
 /// Why a guest produced no response.
@@ -825,31 +896,15 @@ impl<T: 'static> HttpProxy<T> {
         instance: &Instance,
         request: HttpRequest,
     ) -> std::result::Result<HttpResponse, HandleError> {
-        let func = self.handler(instance).ok_or(HandleError::NotAHandler)?;
-        let h = &self.types.http;
         let mut cx = store.as_context_mut();
-        let ctx = (self.get)(cx.data_mut());
-        let limit = ctx.http.budget.limit();
-        let headers = Fields::from_host(&ctx.http.budget, &request.headers)
-            .map_err(|_| HandleError::TooLarge(limit))?;
-        let incoming = IncomingRequest {
-            method: request.method,
-            path_with_query: request.path_with_query,
-            scheme: request.scheme,
-            authority: request.authority,
-            headers,
-            body: Some(request.body.into()),
-        };
-        ctx.http.outcome = None;
-        let req = push(ctx, HttpObject::IncomingRequest(incoming)).map_err(HandleError::Call)?;
-        let out = push(ctx, HttpObject::ResponseOutparam).map_err(HandleError::Call)?;
-        let args = [own(&h.incoming_request, req), own(&h.response_outparam, out)];
-        func.call(&mut cx, &args, &mut []).map_err(HandleError::Call)?;
+        let limit = (self.get)(cx.data_mut()).http.budget.limit();
+        self.call_handler(&mut cx, instance, request)?;
         let ctx = (self.get)(cx.data_mut());
         let response = match ctx.http.outcome.take() {
             None => return Err(HandleError::NoResponse),
             Some(Outcome::Error(code)) => return Err(HandleError::ErrorCode(code)),
             Some(Outcome::Response(r)) => r,
+            Some(Outcome::Streamed(_)) => return Err(HandleError::NoResponse),
         };
         let body = match &response.body {
             None => Vec::new(),
@@ -869,5 +924,76 @@ impl<T: 'static> HttpProxy<T> {
             headers: response.headers.entries().to_vec(),
             body,
         })
+    }
+    /// Hands `request` and a fresh `response-outparam` to the instance's `handle`.
+    fn call_handler(
+        &self,
+        cx: &mut ward::StoreContextMut<'_, T>,
+        instance: &Instance,
+        request: HttpRequest,
+    ) -> std::result::Result<(), HandleError> {
+        let func = self.handler(instance).ok_or(HandleError::NotAHandler)?;
+        let h = &self.types.http;
+        let ctx = (self.get)(cx.data_mut());
+        let limit = ctx.http.budget.limit();
+        let headers = Fields::from_host(&ctx.http.budget, &request.headers)
+            .map_err(|_| HandleError::TooLarge(limit))?;
+        let incoming = IncomingRequest {
+            method: request.method,
+            path_with_query: request.path_with_query,
+            scheme: request.scheme,
+            authority: request.authority,
+            headers,
+            body: Some(request.body.into()),
+        };
+        ctx.http.outcome = None;
+        let req = push(ctx, HttpObject::IncomingRequest(incoming)).map_err(HandleError::Call)?;
+        let out = push(ctx, HttpObject::ResponseOutparam).map_err(HandleError::Call)?;
+        let args = [own(&h.incoming_request, req), own(&h.response_outparam, out)];
+        func.call(&mut *cx, &args, &mut []).map_err(HandleError::Call)
+    }
+
+    /// Like [`HttpProxy::handle`], but hands the response over as soon as the guest sets it:
+    /// `on_head` receives the status, the headers and a [`BodyReader`] that yields the body
+    /// while the guest writes it, so the body is never held whole (it may still not pass the
+    /// HTTP byte budget's limit in total). At most 1 MiB of it waits for the reader; a write that finds no room waits until `deadline`, then fails
+    /// (the guest sees a failed stream). Returns once the guest's `handle` has returned: an
+    /// error then means the body (if the head was handed over) ended incomplete, and the
+    /// reader sees [`BodyError::Incomplete`](crate::BodyError::Incomplete). `on_head` is not
+    /// called when the guest sets no response or an error code.
+    pub fn handle_streaming(
+        &self,
+        mut store: impl ward::AsContextMut<Data = T>,
+        instance: &Instance,
+        request: HttpRequest,
+        deadline: Option<std::time::Instant>,
+        on_head: impl FnOnce(StreamedResponse) + Send + 'static,
+    ) -> std::result::Result<(), HandleError> {
+        let mut cx = store.as_context_mut();
+        let ctx = (self.get)(cx.data_mut());
+        ctx.http.streaming = Some(Streaming { on_head: Box::new(on_head), deadline });
+        let called = self.call_handler(&mut cx, instance, request);
+        let ctx = (self.get)(cx.data_mut());
+        ctx.http.streaming = None;
+        let outcome = ctx.http.outcome.take();
+        if let Some(Outcome::Streamed(Some(body))) = &outcome {
+            let mut buf = body.lock();
+            if called.is_err() || !buf.finished || buf.overflowed {
+                buf.abandon();
+                called?;
+                if buf.overflowed {
+                    return Err(HandleError::TooLarge(buf.limit()));
+                }
+                return Err(HandleError::IncompleteBody);
+            }
+        }
+        called?;
+        match outcome {
+            None => Err(HandleError::NoResponse),
+            Some(Outcome::Error(code)) => Err(HandleError::ErrorCode(code)),
+            Some(Outcome::Streamed(_)) => Ok(()),
+            // Set while not streaming: cannot happen, `streaming` was set for the whole call.
+            Some(Outcome::Response(_)) => Err(HandleError::NoResponse),
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! names and values (syntax, forbidden names, immutability), the byte budget every field and
 //! body of one guest shares, and the values (`method`, `scheme`, `error-code`) as [`Val`]s.
 
+use crate::body_pipe::{BodyWriter, PipeWriteError};
 use crate::host::some;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -296,6 +297,11 @@ pub(crate) struct BodyBuf {
     /// The length the headers announced (`content-length`), checked at `finish`.
     pub(crate) expected: Option<u64>,
     budget: Budget,
+    /// Bytes written in all (buffered or streamed).
+    written: u64,
+    /// Where the bytes go once the body streams (a response the embedder reads as it is
+    /// written) instead of being buffered.
+    stream: Option<BodyWriter>,
 }
 
 impl Drop for BodyBuf {
@@ -316,6 +322,8 @@ impl SharedBody {
             overflowed: false,
             expected,
             budget: budget.clone(),
+            written: 0,
+            stream: None,
         })))
     }
 
@@ -331,6 +339,8 @@ pub(crate) enum BodyWriteError {
     Closed,
     /// The budget is spent.
     TooLarge(usize),
+    /// A streamed body's reader took nothing before the request's deadline.
+    TimedOut,
 }
 
 impl BodyBuf {
@@ -338,16 +348,74 @@ impl BodyBuf {
         if self.finished {
             return Err(BodyWriteError::Closed);
         }
-        if !self.budget.take(bytes.len()) {
-            self.overflowed = true;
-            return Err(BodyWriteError::TooLarge(self.budget.limit()));
+        if let Some(stream) = &self.stream {
+            // Not held, but bounded all the same: a streamed body may not pass the limit.
+            if self.written.saturating_add(bytes.len() as u64) > self.budget.limit() as u64 {
+                self.overflowed = true;
+                return Err(BodyWriteError::TooLarge(self.budget.limit()));
+            }
+            stream.write(bytes).map_err(|e| match e {
+                PipeWriteError::Closed => BodyWriteError::Closed,
+                PipeWriteError::TimedOut => BodyWriteError::TimedOut,
+            })?;
+        } else {
+            if !self.budget.take(bytes.len()) {
+                self.overflowed = true;
+                return Err(BodyWriteError::TooLarge(self.budget.limit()));
+            }
+            self.bytes.extend_from_slice(bytes);
         }
-        self.bytes.extend_from_slice(bytes);
+        self.written = self.written.saturating_add(bytes.len() as u64);
         Ok(())
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.bytes.len()
+    /// The budget's limit (bytes).
+    pub(crate) fn limit(&self) -> usize {
+        self.budget.limit()
+    }
+
+    /// Bytes written in all.
+    pub(crate) fn len(&self) -> u64 {
+        self.written
+    }
+
+    /// Wakes a streamed body's reader for what was written.
+    pub(crate) fn flush(&self) {
+        if let Some(stream) = &self.stream {
+            stream.flush();
+        }
+    }
+
+    /// Marks the body complete (a streamed body's reader then sees its end).
+    pub(crate) fn finish(&mut self) {
+        self.finished = true;
+        if self.overflowed {
+            // A write was refused: the body is short of what the guest meant to send, so its
+            // reader must not see it end as if complete.
+            self.stream = None;
+        } else if let Some(stream) = &self.stream {
+            stream.finish();
+        }
+    }
+
+    /// From now on the body streams to `writer`; what was buffered goes first.
+    pub(crate) fn stream_to(&mut self, writer: BodyWriter) -> Result<(), PipeWriteError> {
+        let buffered = self.take();
+        // An empty queue takes any first write: this cannot wait.
+        writer.write(&buffered)?;
+        if self.finished {
+            writer.finish();
+        }
+        self.stream = Some(writer);
+        Ok(())
+    }
+
+    /// Ends a streamed body that was not finished: its reader sees an incomplete body now
+    /// rather than when the body is dropped.
+    pub(crate) fn abandon(&mut self) {
+        if !self.finished || self.overflowed {
+            self.stream = None;
+        }
     }
 
     /// The bytes written (the buffer is left empty).

@@ -150,6 +150,10 @@ fn write(ctx: &mut WasiP2Ctx, rep: u32, bytes: &[u8]) -> Result<(), StreamErr> {
             Err(BodyWriteError::TooLarge(limit)) => Err(StreamErr::Failed(io::Error::other(
                 format!("the body passes the guest's limit of {limit} bytes of HTTP data"),
             ))),
+            Err(BodyWriteError::TimedOut) => Err(StreamErr::Failed(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing of the response body before the request's deadline",
+            ))),
         },
         OutputStream::Tcp(s) => tcp::write(s, bytes),
     }
@@ -160,7 +164,10 @@ fn write_and_flush(ctx: &mut WasiP2Ctx, rep: u32, bytes: &[u8]) -> Result<(), St
     let interrupt = ctx.interrupt.clone();
     match output(ctx, rep)? {
         OutputStream::Tcp(s) => tcp::write_all(s, bytes, interrupt.as_ref()),
-        _ => write(ctx, rep, bytes),
+        _ => {
+            write(ctx, rep, bytes)?;
+            flush(ctx, rep, true)
+        }
     }
 }
 
@@ -169,6 +176,10 @@ fn flush(ctx: &mut WasiP2Ctx, rep: u32, blocking: bool) -> Result<(), StreamErr>
     let interrupt = ctx.interrupt.clone();
     match output(ctx, rep)? {
         OutputStream::Tcp(s) => tcp::flush(s, blocking, interrupt.as_ref()),
+        OutputStream::Body(body) => {
+            body.lock().flush();
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
@@ -228,6 +239,7 @@ fn is_ready(p: &Pollable, now: Instant) -> bool {
 
 /// Waits until one of the pollables `reps` is ready; their indices.
 fn wait_for(ctx: &WasiP2Ctx, reps: &[u32]) -> Result<Vec<usize>> {
+    crate::http::flush_streamed(ctx);
     wait::wait_any(
         || reps.iter().map(|rep| pollable(ctx, *rep).map(interest)).collect(),
         ctx.interrupt.as_ref(),

@@ -69,6 +69,7 @@
 
 #![warn(missing_docs)]
 
+mod body_pipe;
 mod client;
 mod ctx;
 mod fs;
@@ -80,11 +81,13 @@ mod sockets;
 mod table;
 mod wait;
 
+pub use body_pipe::{BodyError, BodyReader};
 pub use client::{pem_certificates, PemError};
 pub use ctx::{DirAccess, OutputPipe, WasiP2Ctx, WasiP2CtxBuilder};
 pub use host::VERSION;
 pub use http::{
-    is_incoming_handler, HandleError, HttpProxy, HttpRequest, HttpResponse, INCOMING_HANDLER,
+    is_incoming_handler, HandleError, HttpProxy, HttpRequest, HttpResponse, StreamedResponse,
+    INCOMING_HANDLER,
 };
 pub use sockets::policy::{PatternError, SocketAddrPattern};
 

@@ -9,6 +9,13 @@
 //! - `/outgoing-https?to=AUTHORITY`: the same with `https`;
 //! - `/fields`: exercises the `header-error` cases of `fields` and answers with them;
 //! - `/no-response`: returns without setting a response;
+//! - `/stream?bytes=N`: answers 200 with N bytes written in 64 KiB pieces (each `abc...z`
+//!   repeated) after the response was set; a refused write ends the handler without finishing
+//!   the body;
+//! - `/stream-trap?bytes=N`: the same, then traps instead of finishing the body;
+//! - `/stream-gated?to=AUTHORITY`: answers 200, writes `first\n`, then sends the request of
+//!   `/outgoing` to AUTHORITY and writes what happened before finishing the body (a test
+//!   holds that request until it has read `first`);
 //! - anything else: echoes the method, path with query, scheme, authority, the header
 //!   `x-test` and the request body, with status 201 (`/missing`: 404) and the header
 //!   `x-ward: echo`.
@@ -43,6 +50,14 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
                 respond(response_out, 200, &outgoing(&Scheme::Https, to))
             }
             "/fields" => respond(response_out, 200, &fields(&request)),
+            "/stream" | "/stream-trap" => {
+                let bytes = path.split_once("?bytes=").and_then(|(_, n)| n.parse().ok());
+                stream(response_out, bytes.unwrap_or(0), path.starts_with("/stream-trap"))
+            }
+            "/stream-gated" => {
+                let to = path.split_once("?to=").map_or("example.com", |(_, to)| to);
+                gated(response_out, to)
+            }
             "/missing" => respond(response_out, 404, &echo(request, &path)),
             _ => respond(response_out, 201, &echo(request, &path)),
         }
@@ -65,6 +80,44 @@ fn respond(out: ResponseOutparam, status: u16, body: &str) {
             break;
         }
     }
+    drop(stream);
+    OutgoingBody::finish(outgoing, None).expect("finishing the body");
+}
+
+/// Answers 200 and writes `n` bytes of the alphabet repeated after setting the response;
+/// traps at the end instead of finishing if `trap`.
+fn stream(out: ResponseOutparam, n: usize, trap: bool) {
+    let response = OutgoingResponse::new(Fields::new());
+    let outgoing = response.body().expect("the body, once");
+    ResponseOutparam::set(out, Ok(response));
+    let stream = outgoing.write().expect("the stream, once");
+    let piece: Vec<u8> = (0..65536).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut left = n;
+    while left > 0 {
+        // Every piece starts the alphabet again: byte i of the body is `a` + i % 65536 % 26.
+        // Plain writes, no flush: a short body finished at once reaches the host as one.
+        let len = left.min(piece.len());
+        if stream.check_write().is_err() || stream.write(&piece[..len]).is_err() {
+            return;
+        }
+        left -= len;
+    }
+    drop(stream);
+    if trap {
+        core::arch::wasm32::unreachable();
+    }
+    OutgoingBody::finish(outgoing, None).expect("finishing the body");
+}
+
+/// Answers 200, writes `first\n`, then writes what an outgoing request to `to` got.
+fn gated(out: ResponseOutparam, to: &str) {
+    let response = OutgoingResponse::new(Fields::new());
+    let outgoing = response.body().expect("the body, once");
+    ResponseOutparam::set(out, Ok(response));
+    let stream = outgoing.write().expect("the stream, once");
+    stream.blocking_write_and_flush(b"first\n").expect("writing the body");
+    let reply = self::outgoing(&Scheme::Http, to);
+    stream.blocking_write_and_flush(reply.as_bytes()).expect("writing the body");
     drop(stream);
     OutgoingBody::finish(outgoing, None).expect("finishing the body");
 }

@@ -1,0 +1,338 @@
+//! A response body streamed from the guest to the embedder while the guest writes it.
+//!
+//! The guest's writes (on the thread running it) go into a bounded queue; the embedder reads
+//! chunks out of it (woken when the guest flushes, when [`WAKE_AT`] bytes are queued, and when
+//! the body ends, so that a body written in small pieces and finished at once reads as one), blocking ([`BodyReader::next_chunk`]) or from async code
+//! ([`BodyReader::poll_chunk`]). A writer waits while [`CAPACITY`] bytes are queued, until the
+//! reader takes some, the reader goes away (the write fails: the client is gone), or the
+//! writer's deadline passes (the write fails: a client that stops reading cannot hold the
+//! guest's thread past the request's deadline). A body whose writer goes away without
+//! finishing reads as [`BodyError::Incomplete`].
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+/// Bytes a body may have queued before its writer waits for the reader.
+pub const CAPACITY: usize = 1 << 20;
+
+/// Queued bytes that wake the reader without a flush.
+const WAKE_AT: usize = 64 << 10;
+
+/// Why a streamed body ended without being finished.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// The guest trapped, returned or stopped before finishing the body (or finished it at a
+    /// length other than its `content-length`).
+    #[error("the handler did not finish the response body")]
+    Incomplete,
+}
+
+#[derive(Default)]
+struct State {
+    chunks: VecDeque<Vec<u8>>,
+    queued: usize,
+    finished: bool,
+    /// The writer went away without finishing.
+    abandoned: bool,
+    /// The reader went away.
+    closed: bool,
+    /// The reader waiting for a chunk.
+    waker: Option<Waker>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when the reader takes bytes or goes away.
+    space: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock; if something did, the state is still whole.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A new body: the writer for the guest's side, the reader for the embedder's. Writes wait
+/// for room at most until `deadline`.
+pub(crate) fn body_pipe(deadline: Option<Instant>) -> (BodyWriter, BodyReader) {
+    let shared = Arc::new(Shared { state: Mutex::default(), space: Condvar::new() });
+    (BodyWriter { shared: shared.clone(), deadline }, BodyReader { shared })
+}
+
+/// Why a write was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PipeWriteError {
+    /// The reader is gone.
+    Closed,
+    /// No room before the deadline.
+    TimedOut,
+}
+
+/// The guest's end of a streamed body.
+pub(crate) struct BodyWriter {
+    shared: Arc<Shared>,
+    deadline: Option<Instant>,
+}
+
+impl std::fmt::Debug for BodyWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BodyWriter")
+    }
+}
+
+impl BodyWriter {
+    /// Queues `bytes`, waiting while the queue is full (a write into an empty queue is never
+    /// refused for its size).
+    pub(crate) fn write(&self, bytes: &[u8]) -> Result<(), PipeWriteError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let mut st = self.shared.lock();
+        loop {
+            if st.closed {
+                return Err(PipeWriteError::Closed);
+            }
+            if st.queued == 0 || st.queued + bytes.len() <= CAPACITY {
+                break;
+            }
+            st = match self.deadline {
+                None => self.shared.space.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(PipeWriteError::TimedOut);
+                    }
+                    self.shared.space.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0
+                }
+            };
+        }
+        st.queued += bytes.len();
+        st.chunks.push_back(bytes.to_vec());
+        if st.queued >= WAKE_AT {
+            if let Some(w) = st.waker.take() {
+                w.wake();
+            }
+        }
+        Ok(())
+    }
+
+    /// Wakes the reader for what is queued.
+    pub(crate) fn flush(&self) {
+        if let Some(w) = self.shared.lock().waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Ends the body: the reader sees its end once it has read what is queued.
+    pub(crate) fn finish(&self) {
+        let mut st = self.shared.lock();
+        st.finished = true;
+        if let Some(w) = st.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+impl Drop for BodyWriter {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        if !st.finished {
+            st.abandoned = true;
+        }
+        if let Some(w) = st.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+/// The embedder's end of a streamed response body.
+pub struct BodyReader {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for BodyReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BodyReader")
+    }
+}
+
+impl BodyReader {
+    /// The next chunk; `None` at the end of a finished body. Registers `cx`'s waker when
+    /// nothing is ready yet.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Vec<u8>, BodyError>>> {
+        let mut st = self.shared.lock();
+        match take(&mut st) {
+            Some(ready) => {
+                drop(st);
+                self.shared.space.notify_all();
+                Poll::Ready(ready)
+            }
+            None => {
+                st.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// What is ready now, without waiting: `None` if nothing is; otherwise the next chunk,
+    /// or `Some(None)` at the end of a finished body.
+    #[allow(clippy::option_option)]
+    pub fn try_next(&mut self) -> Option<Option<Result<Vec<u8>, BodyError>>> {
+        let ready = take(&mut self.shared.lock());
+        if ready.is_some() {
+            self.shared.space.notify_all();
+        }
+        ready
+    }
+
+    /// The next chunk, waiting for it; `None` at the end of a finished body.
+    pub fn next_chunk(&mut self) -> Option<Result<Vec<u8>, BodyError>> {
+        let waiter = Arc::new(Wakeup::default());
+        let waker = Waker::from(waiter.clone());
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(r) = self.poll_chunk(&mut cx) {
+                return r;
+            }
+            waiter.wait();
+        }
+    }
+
+    /// The rest of the body, read to its end.
+    pub fn read_to_end(mut self) -> Result<Vec<u8>, BodyError> {
+        let mut all = Vec::new();
+        while let Some(chunk) = self.next_chunk() {
+            all.extend_from_slice(&chunk?);
+        }
+        Ok(all)
+    }
+}
+
+/// What is ready for the reader: a chunk, the end, or the error of an abandoned body.
+fn take(st: &mut State) -> Option<Option<Result<Vec<u8>, BodyError>>> {
+    if let Some(chunk) = st.chunks.pop_front() {
+        st.queued -= chunk.len();
+        return Some(Some(Ok(chunk)));
+    }
+    if st.finished {
+        return Some(None);
+    }
+    if st.abandoned {
+        return Some(Some(Err(BodyError::Incomplete)));
+    }
+    None
+}
+
+impl Drop for BodyReader {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.closed = true;
+        st.chunks.clear();
+        st.queued = 0;
+        drop(st);
+        self.shared.space.notify_all();
+    }
+}
+
+/// Wakes a thread blocked in [`BodyReader::next_chunk`].
+#[derive(Default)]
+struct Wakeup {
+    woken: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Wakeup {
+    fn wait(&self) {
+        let mut woken = self.woken.lock().unwrap_or_else(|e| e.into_inner());
+        while !*woken {
+            woken = self.cv.wait(woken).unwrap_or_else(|e| e.into_inner());
+        }
+        *woken = false;
+    }
+}
+
+impl std::task::Wake for Wakeup {
+    fn wake(self: Arc<Self>) {
+        *self.woken.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cv.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn chunks_arrive_in_order_then_the_end() {
+        let (w, mut r) = body_pipe(None);
+        let t = std::thread::spawn(move || {
+            for i in 0..100u8 {
+                w.write(&[i; 1000]).unwrap();
+                if i % 7 == 0 {
+                    w.flush();
+                }
+            }
+            w.finish();
+        });
+        let mut all = Vec::new();
+        while let Some(c) = r.next_chunk() {
+            all.extend(c.unwrap());
+        }
+        t.join().unwrap();
+        assert_eq!(all.len(), 100_000);
+        assert!(all.chunks(1000).enumerate().all(|(i, c)| c.iter().all(|b| *b == i as u8)));
+    }
+
+    #[test]
+    fn try_next_reports_only_what_is_ready() {
+        let (w, mut r) = body_pipe(None);
+        assert_eq!(r.try_next(), None);
+        w.write(b"one").unwrap();
+        assert_eq!(r.try_next(), Some(Some(Ok(b"one".to_vec()))));
+        assert_eq!(r.try_next(), None);
+        w.finish();
+        assert_eq!(r.try_next(), Some(None));
+    }
+
+    #[test]
+    fn a_writer_gone_without_finishing_is_an_incomplete_body() {
+        let (w, r) = body_pipe(None);
+        w.write(b"partial").unwrap();
+        drop(w);
+        assert_eq!(r.read_to_end(), Err(BodyError::Incomplete));
+    }
+
+    /// The attack: a client that never reads. The guest's writes stop at the capacity and
+    /// fail at the deadline instead of holding its thread or growing the queue.
+    #[test]
+    fn a_reader_that_never_reads_bounds_the_queue_and_times_out_the_writer() {
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let (w, r) = body_pipe(Some(deadline));
+        let chunk = vec![0u8; 64 << 10];
+        let mut written = 0;
+        let err = loop {
+            match w.write(&chunk) {
+                Ok(()) => written += chunk.len(),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err, PipeWriteError::TimedOut);
+        assert!(Instant::now() >= deadline);
+        assert_eq!(written, CAPACITY);
+        assert_eq!(r.shared.lock().queued, CAPACITY);
+    }
+
+    #[test]
+    fn a_reader_gone_fails_the_writer_at_once() {
+        let (w, r) = body_pipe(None);
+        w.write(&vec![0u8; CAPACITY]).unwrap();
+        let t = std::thread::spawn(move || w.write(b"more"));
+        std::thread::sleep(Duration::from_millis(50));
+        drop(r);
+        assert_eq!(t.join().unwrap(), Err(PipeWriteError::Closed));
+    }
+}

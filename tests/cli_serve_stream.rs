@@ -1,0 +1,114 @@
+//! `ward serve` streams a `wasi:http` handler's response: the head and the first bytes reach
+//! the client while the handler is still running; a long body arrives whole through the
+//! bounded queue; a short finished body goes whole, with its length; a body past
+//! `--max-output` and a handler that traps mid-body abort the response instead of
+//! completing it.
+
+mod serve_support;
+
+use serve_support::{dechunk, is_chunked, raw_get, request, spawn, split_response, Server};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn handler(extra: &[&str]) -> Server {
+    spawn(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wasi-http/handler.wasm"), extra)
+}
+
+/// Byte `i` of the test handler's `/stream` body.
+fn expected(i: usize) -> u8 {
+    b'a' + (i % 65536 % 26) as u8
+}
+
+#[test]
+fn a_long_body_arrives_whole_through_the_bounded_queue() {
+    let server = handler(&["--max-output", "16MiB"]);
+    let n = 5_000_000;
+    let (status, head, body) = request(server.1, "GET", &format!("/stream?bytes={n}"), b"");
+    assert_eq!(status, 200, "{head}");
+    assert!(is_chunked(&head), "a streamed body has no length in advance: {head}");
+    assert_eq!(body.len(), n);
+    assert!(body.iter().enumerate().all(|(i, b)| *b == expected(i)), "the bytes changed");
+}
+
+#[test]
+fn a_short_finished_body_goes_whole_with_its_length() {
+    let server = handler(&[]);
+    let (status, head, body) = request(server.1, "GET", "/stream?bytes=1000", b"");
+    assert_eq!(status, 200, "{head}");
+    assert!(!is_chunked(&head), "{head}");
+    assert!(head.to_ascii_lowercase().contains("\r\ncontent-length: 1000"), "{head}");
+    assert!(body.iter().enumerate().all(|(i, b)| *b == expected(i)));
+}
+
+/// Both bodies pass the 1 MiB the server queues before the handler waits, so the response
+/// has begun streaming when the handler fails.
+#[test]
+fn a_body_past_the_limit_or_a_trap_mid_body_aborts_the_response() {
+    let server = handler(&["--max-output", "4MiB"]);
+    for path in ["/stream?bytes=6000000", "/stream-trap?bytes=3000000"] {
+        let (head, body) = raw_get(server.1, path);
+        // The head went out before the failure; the body ends without its last chunk.
+        assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+        assert!(is_chunked(&head), "{path}: {head}");
+        assert_eq!(dechunk(&body), None, "{path}: the body ended as if complete");
+        assert!(body.len() < 4_300_000, "{path}: more than the limit was sent");
+    }
+    // The server goes on serving.
+    let (status, _, body) = request(server.1, "GET", "/stream?bytes=1000", b"");
+    assert_eq!((status, body.len()), (200, 1000));
+}
+
+/// The handler writes `first`, then makes an outgoing request to a gate this test holds
+/// until the client has read `first`: only a streamed response gets past the gate (a
+/// buffered one would wait for the handler, which waits for the gate, which gives up after
+/// 10 s and answers `timed out`).
+#[test]
+fn the_head_and_first_bytes_arrive_while_the_handler_runs() {
+    let gate = TcpListener::bind("127.0.0.1:0").unwrap();
+    let gate_port = gate.local_addr().unwrap().port();
+    let (read_first, released) = mpsc::channel::<()>();
+    let gate_thread = std::thread::spawn(move || {
+        let (mut conn, _) = gate.accept().unwrap();
+        let mut request = [0u8; 4096];
+        let _ = conn.read(&mut request).unwrap();
+        let reply = match released.recv_timeout(Duration::from_secs(10)) {
+            Ok(()) => "released",
+            Err(_) => "timed out",
+        };
+        write!(
+            conn,
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+            reply.len()
+        )
+        .unwrap();
+    });
+    let allowed = format!("127.0.0.1:{gate_port}");
+    let server = handler(&["--allow-http", &allowed, "--timeout", "60s"]);
+    let mut s = TcpStream::connect(("127.0.0.1", server.1)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET /stream-gated?to={allowed} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !raw.windows(6).any(|w| w == b"first\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the response ended before `first`: {}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&buf[..n]);
+    }
+    read_first.send(()).expect("the gate gave up waiting: the response was not streamed");
+    s.read_to_end(&mut raw).unwrap();
+    gate_thread.join().unwrap();
+    let (head, body) = split_response(&raw);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let body = dechunk(&body).expect("a complete body");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "first\noutgoing: status 200, x-reply: , body: released\n"
+    );
+}

@@ -2,7 +2,8 @@
 //! the client while the handler is still running; a long body arrives whole through the
 //! bounded queue; a short finished body goes whole, with its length; a body past
 //! `--max-output` and a handler that traps mid-body abort the response instead of
-//! completing it.
+//! completing it. And the request's body: the handler reads it while the client sends it;
+//! one past `--max-body` ends early for the handler (413 if announced).
 
 mod serve_support;
 
@@ -111,4 +112,74 @@ fn the_head_and_first_bytes_arrive_while_the_handler_runs() {
         String::from_utf8_lossy(&body),
         "first\noutgoing: status 200, x-reply: , body: released\n"
     );
+}
+
+/// The client sends the head and the body's first line, then waits for the answer before
+/// sending the rest: only a handler that reads the body as it arrives can answer.
+#[test]
+fn the_handler_reads_the_request_body_while_the_client_sends_it() {
+    let server = handler(&[]);
+    let mut s = TcpStream::connect(("127.0.0.1", server.1)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /first-line HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Transfer-Encoding: chunked\r\n\r\n6\r\nhello\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).expect("the answer before the rest of the body");
+        assert!(n > 0, "the connection closed: {}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&buf[..n]);
+        if raw.windows(6).any(|w| w == b"hello\n") {
+            break;
+        }
+    }
+    // The rest of the body, which the handler never reads.
+    let _ = write!(s, "5\r\nworld\r\n0\r\n\r\n");
+    let (head, _) = split_response(&raw);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(String::from_utf8_lossy(&raw).contains("first line: hello\n"));
+}
+
+#[test]
+fn a_request_body_past_the_limit_ends_early_for_the_handler() {
+    let server = handler(&["--max-body", "64KiB"]);
+    // Announced: refused before the handler runs.
+    let (status, _, _) = request(server.1, "POST", "/count", &[b'x'; 100_000]);
+    assert_eq!(status, 413);
+    // Sent without a length: the handler reads up to the limit, then its read fails.
+    let mut s = TcpStream::connect(("127.0.0.1", server.1)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /count HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Transfer-Encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
+    let chunk = [b'y'; 10_000];
+    for _ in 0..10 {
+        if write!(s, "{:x}\r\n", chunk.len()).is_err() || s.write_all(&chunk).is_err() {
+            break;
+        }
+        let _ = s.write_all(b"\r\n");
+    }
+    let _ = s.write_all(b"0\r\n\r\n");
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let (head, body) = split_response(&raw);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let body = if is_chunked(&head) { dechunk(&body).unwrap() } else { body };
+    let text = String::from_utf8_lossy(&body);
+    let n: usize = text
+        .strip_prefix("read failed after ")
+        .and_then(|t| t.strip_suffix(" bytes\n"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(n <= 64 << 10, "{n} bytes passed the limit");
+    // A body within the limit reads whole.
+    let (status, _, body) = request(server.1, "POST", "/count", &[b'z'; 50_000]);
+    assert_eq!((status, String::from_utf8_lossy(&body).as_ref()), (200, "read 50000 bytes\n"));
 }

@@ -7,7 +7,9 @@
 //!
 //! A WebAssembly *component* exporting `wasi:http/incoming-handler` (the `wasi:http/proxy`
 //! world, 0.2.x) is served through that interface instead: the request becomes an
-//! `incoming-request` (its body read whole first, within `--max-body`), and the response the
+//! `incoming-request` (its body streamed to the handler as the client sends it, at most
+//! `--max-body`: one announced larger is answered 413 at once, one that turns out larger
+//! ends early for the handler), and the response the
 //! handler sets through its `response-outparam` is sent as soon as it is set: its head at
 //! once, its body streamed while the handler writes it (at most 1 MiB waiting for a slow
 //! client, at most `--max-output` in all, the handler's writes failing at the request's
@@ -38,7 +40,7 @@ use anyhow::Context;
 use clap::Args;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::{Body as _, Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use tracing::debug;
 use ward::{Config, Engine, Module, Store, StoreLimitsBuilder};
@@ -46,7 +48,8 @@ use ward_component::{Component, InstancePre, Linker as ComponentLinker};
 use ward_nano::{ExitReason, Limits, RuntimeConfig, SpawnOptions, TemplateSpec};
 use ward_wasi::OutputPipe;
 use ward_wasi_p2::{
-    BodyError, BodyReader, HandleError, HttpProxy, HttpRequest, StreamedResponse, WasiP2Ctx,
+    BodyError, BodyReader, BodySender, BodySource, HandleError, HttpProxy, HttpRequest,
+    StreamedResponse, WasiP2Ctx,
 };
 
 use super::load::{self, Source};
@@ -71,7 +74,8 @@ pub struct ServeArgs {
     /// Fuel for one request (unlimited when not given).
     #[arg(long, value_name = "N")]
     pub fuel: Option<u64>,
-    /// The largest request body accepted (413 past it).
+    /// The largest request body accepted (413 when announced larger; past it a `wasi:http`
+    /// handler's read of the streamed body fails, a CGI handler's request is answered 413).
     #[arg(long, value_name = "SIZE", value_parser = options::parse_size, default_value = "1MiB")]
     pub max_body: u64,
     /// The largest response a handler may write (a CGI handler's: 500 past it; a `wasi:http`
@@ -300,23 +304,18 @@ enum Answered {
 async fn answer(server: Arc<Server>, req: Request<Incoming>) -> Answered {
     let (parts, body) = req.into_parts();
     let limit = usize::try_from(server.args.max_body).unwrap_or(usize::MAX);
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return Answered::Whole(plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large\n",
-            ))
+    let too_large = || plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+    if let (Handler::Http(_), false) = (&server.handler, server.args.no_instance) {
+        // A body announced too large is refused before any instance runs; one that turns
+        // out too large while streaming ends early for the handler.
+        if body.size_hint().lower() > limit as u64 {
+            return Answered::Whole(too_large());
         }
-    };
-    if server.args.no_instance {
-        let out = [b"Content-Type: text/plain\n\n", &body[..]].concat();
-        return Answered::Whole(cgi_response(&out));
-    }
-    if let Handler::Http(_) = server.handler {
-        let request = http_request(&parts, body.to_vec());
+        let request = http_request(&parts, Vec::new());
+        let (sender, source) = ward_wasi_p2::request_body();
+        tokio::spawn(pump_request_body(body, sender, limit));
         let (head_tx, head) = tokio::sync::oneshot::channel();
-        let work = tokio::task::spawn_blocking(move || run_http(&server, request, head_tx));
+        let work = tokio::task::spawn_blocking(move || run_http(&server, request, source, head_tx));
         // The head arrives when the handler sets its response; the handler may still be
         // writing the body, and its end is only logged.
         if let Ok(head) = head.await {
@@ -327,11 +326,40 @@ async fn answer(server: Arc<Server>, req: Request<Incoming>) -> Answered {
             Ok(Ok(())) | Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed\n"),
         });
     }
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return Answered::Whole(too_large()),
+    };
+    if server.args.no_instance {
+        let out = [b"Content-Type: text/plain\n\n", &body[..]].concat();
+        return Answered::Whole(cgi_response(&out));
+    }
     let env = cgi_env(&parts, body.len());
     Answered::Whole(match run_handler(&server, env, body.to_vec()).await {
         Answer::Output(out) => cgi_response(&out),
         answer => failure(answer),
     })
+}
+
+/// Sends a request's body to a `wasi:http` handler as the client sends it, at most `limit`
+/// bytes: a body that passes the limit, or that the client breaks off, ends early for the
+/// handler (its read fails); one the handler stops reading is left unread.
+async fn pump_request_body(mut body: Incoming, mut sender: BodySender, limit: usize) {
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return };
+        let Ok(data) = frame.into_data() else { continue };
+        total = total.saturating_add(data.len());
+        if total > limit {
+            return;
+        }
+        if std::future::poll_fn(|cx| sender.poll_ready(cx)).await.is_err()
+            || sender.send(data.to_vec()).is_err()
+        {
+            return;
+        }
+    }
+    sender.finish();
 }
 
 /// The response for a handler that produced none.
@@ -406,11 +434,12 @@ fn request_store<T: 'static>(
 }
 
 /// Runs a `wasi:http` handler for one request in a fresh store and instance (on a blocking
-/// thread). The response goes to `head` as soon as the handler sets it, its body streaming
+/// thread), its body read from `body` as the client sends it. The response goes to `head` as soon as the handler sets it, its body streaming
 /// while the handler writes it (until the request's deadline).
 fn run_http(
     server: &Server,
     request: HttpRequest,
+    body: BodySource,
     head: tokio::sync::oneshot::Sender<StreamedResponse>,
 ) -> Result<(), Answer> {
     let Handler::Http(h) = &server.handler else {
@@ -434,12 +463,12 @@ fn run_http(
         // the handler's writes fail.
         let _ = head.send(response);
     };
-    h.proxy.handle_streaming(&mut store, &instance, request, Some(deadline), on_head).map_err(|e| {
-        match e {
+    h.proxy
+        .handle_streaming(&mut store, &instance, request, Some(body), Some(deadline), on_head)
+        .map_err(|e| match e {
             HandleError::Call(e) => answer(e),
             other => Answer::Failed(other.to_string()),
-        }
-    })
+        })
 }
 
 /// The `incoming-request` a hyper request becomes: the scheme is `http` (the server speaks

@@ -155,7 +155,9 @@ fn spawn(
     let rt = d.rt.clone();
     let me = d.me.clone();
     // Recorded as a child before it can run (and end), so its exit always finds the entry.
-    let child = match rt.spawn(recipe, me.pid, restart) {
+    // A supervised child is monitored from before it can run, so that its first end (it may
+    // crash at once, on another worker) is reported with its reason.
+    let child = match rt.spawn(recipe, me.pid, restart, restart.map(|_| me.pid)) {
         Ok(c) => c,
         Err(e) if e.contains("full") || e.contains("too many") => return FULL as i64,
         Err(_) => return SPAWN_FAILED as i64,
@@ -166,9 +168,6 @@ fn spawn(
     }
     if child.lock().exit.is_some() {
         me.lock().children.retain(|c| *c != child.pid);
-    }
-    if restart.is_some() {
-        rt.monitor(me.pid, child.pid);
     }
     let d = caller.data_mut();
     d.handles.insert(child.pid);

@@ -408,7 +408,7 @@ impl Runtime {
             stderr: opts.stderr,
             on_worker: opts.instantiate_on_worker,
         };
-        let proc = self.inner.spawn(recipe, 0, opts.restart).map_err(ward::Error::Usage)?;
+        let proc = self.inner.spawn(recipe, 0, opts.restart, None).map_err(ward::Error::Usage)?;
         Ok(ProcHandle { proc, rt: self.inner.clone() })
     }
 
@@ -681,6 +681,7 @@ impl RtInner {
         recipe: Recipe,
         parent: Pid,
         restart: Option<RestartPolicy>,
+        monitored_by: Option<Pid>,
     ) -> Result<Arc<Proc>, String> {
         if self.sched.shutdown.load(Ordering::Acquire) {
             return Err("the runtime is shutting down".into());
@@ -738,6 +739,11 @@ impl RtInner {
             }
         };
         *proc.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        // A monitor set before the process can run: it cannot end unwatched (a monitor set
+        // after its end would only report `noproc`, not how it ended).
+        if let Some(watcher) = monitored_by {
+            proc.lock().monitors.push(watcher);
+        }
         self.insert(proc.clone());
         if let Some(d) = recipe.limits.deadline() {
             self.sched.add_timer(Instant::now() + d, &proc, TimerKind::Kill);

@@ -1,4 +1,6 @@
-//! A response body streamed from the guest to the embedder while the guest writes it.
+//! Bodies streamed between the embedder and the guest: a response body from the guest to the
+//! embedder while the guest writes it ([`BodyReader`]), and a request body from the embedder
+//! to the guest while the client sends it ([`BodySender`], [`BodySource`]).
 //!
 //! The guest's writes (on the thread running it) go into a bounded queue; the embedder reads
 //! chunks out of it (woken when the guest flushes, when [`WAKE_AT`] bytes are queued, and when
@@ -261,6 +263,199 @@ impl std::task::Wake for Wakeup {
     }
 }
 
+// --- request bodies: embedder -> guest --------------------------------------------------------
+
+/// Why a request body's sender cannot go on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the handler no longer reads the request body")]
+pub struct BodyGone;
+
+#[derive(Default)]
+struct InState {
+    chunks: VecDeque<Vec<u8>>,
+    queued: usize,
+    finished: bool,
+    /// The sender went away without finishing (the client's body ended early or broke).
+    failed: bool,
+    /// The guest's side is gone.
+    closed: bool,
+    /// The sender waiting for room.
+    waker: Option<Waker>,
+}
+
+struct InShared {
+    state: Mutex<InState>,
+    /// Signalled when bytes arrive or the body ends.
+    data: Condvar,
+}
+
+impl InShared {
+    fn lock(&self) -> MutexGuard<'_, InState> {
+        // Nothing panics while holding the lock; if something did, the state is still whole.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A request body the embedder sends while the guest reads it: the sender for the embedder,
+/// the source to hand to [`HttpProxy::handle_streaming`](crate::HttpProxy::handle_streaming).
+pub fn request_body() -> (BodySender, BodySource) {
+    let shared = Arc::new(InShared { state: Mutex::default(), data: Condvar::new() });
+    (BodySender { shared: shared.clone() }, BodySource { shared })
+}
+
+/// The embedder's end of a streamed request body. Dropped without [`BodySender::finish`],
+/// the guest's reads fail (the body ended early).
+pub struct BodySender {
+    shared: Arc<InShared>,
+}
+
+impl std::fmt::Debug for BodySender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BodySender")
+    }
+}
+
+impl BodySender {
+    /// Ready once the guest has room for more ([`CAPACITY`] bytes wait at most), or with
+    /// [`BodyGone`] once the guest's side is gone.
+    pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BodyGone>> {
+        let mut st = self.shared.lock();
+        if st.closed {
+            return Poll::Ready(Err(BodyGone));
+        }
+        if st.queued < CAPACITY {
+            return Poll::Ready(Ok(()));
+        }
+        st.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Queues `bytes` for the guest (after [`BodySender::poll_ready`]: the queue may pass
+    /// its capacity by this one chunk).
+    pub fn send(&mut self, bytes: Vec<u8>) -> Result<(), BodyGone> {
+        let mut st = self.shared.lock();
+        if st.closed {
+            return Err(BodyGone);
+        }
+        if !bytes.is_empty() {
+            st.queued += bytes.len();
+            st.chunks.push_back(bytes);
+            self.shared.data.notify_all();
+        }
+        Ok(())
+    }
+
+    /// Ends the body: the guest reads its end once it has read what is queued.
+    pub fn finish(self) {
+        self.shared.lock().finished = true;
+        self.shared.data.notify_all();
+    }
+}
+
+impl Drop for BodySender {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        if !st.finished {
+            st.failed = true;
+        }
+        drop(st);
+        self.shared.data.notify_all();
+    }
+}
+
+/// The guest's end of a streamed request body.
+pub struct BodySource {
+    shared: Arc<InShared>,
+}
+
+impl std::fmt::Debug for BodySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BodySource")
+    }
+}
+
+/// How a read of a streamed request body ended without bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SourceEnd {
+    /// The body's end.
+    Closed,
+    /// The body ended early.
+    Failed,
+    /// The wait was interrupted (the store's deadline).
+    Interrupted,
+}
+
+impl BodySource {
+    /// At most `want` bytes: what is queued, or with `blocking` the next bytes to arrive
+    /// (waiting in slices of `slice`, between which `interrupted` is asked). Without
+    /// `blocking` and nothing queued: no bytes.
+    pub(crate) fn read(
+        &self,
+        want: usize,
+        blocking: bool,
+        slice: std::time::Duration,
+        interrupted: impl Fn() -> bool,
+    ) -> Result<Vec<u8>, SourceEnd> {
+        let mut st = self.shared.lock();
+        loop {
+            if let Some(chunk) = st.chunks.front_mut() {
+                let bytes = if chunk.len() <= want {
+                    st.chunks.pop_front().unwrap_or_default()
+                } else {
+                    let rest = chunk.split_off(want);
+                    std::mem::replace(chunk, rest)
+                };
+                st.queued -= bytes.len();
+                if let Some(w) = st.waker.take() {
+                    w.wake();
+                }
+                return Ok(bytes);
+            }
+            if st.finished {
+                return Err(SourceEnd::Closed);
+            }
+            if st.failed {
+                return Err(SourceEnd::Failed);
+            }
+            if !blocking || want == 0 {
+                return Ok(Vec::new());
+            }
+            if interrupted() {
+                return Err(SourceEnd::Interrupted);
+            }
+            st = self.shared.data.wait_timeout(st, slice).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// What a pollable on this body waits for.
+    pub(crate) fn readiness(&self) -> SourceReady {
+        SourceReady(self.shared.clone())
+    }
+}
+
+impl Drop for BodySource {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.closed = true;
+        st.chunks.clear();
+        st.queued = 0;
+        if let Some(w) = st.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+/// Whether a streamed request body has something for the guest: bytes or its end.
+#[derive(Clone)]
+pub(crate) struct SourceReady(Arc<InShared>);
+
+impl SourceReady {
+    pub(crate) fn is_ready(&self) -> bool {
+        let st = self.0.lock();
+        !st.chunks.is_empty() || st.finished || st.failed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,5 +529,53 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         drop(r);
         assert_eq!(t.join().unwrap(), Err(PipeWriteError::Closed));
+    }
+
+    #[test]
+    fn a_request_body_reaches_the_guest_in_pieces_and_ends() {
+        let (mut tx, rx) = request_body();
+        let never = || false;
+        let slice = Duration::from_millis(5);
+        assert_eq!(rx.read(10, false, slice, never), Ok(Vec::new()));
+        assert!(!rx.readiness().is_ready());
+        tx.send(b"hello world".to_vec()).unwrap();
+        assert!(rx.readiness().is_ready());
+        assert_eq!(rx.read(5, true, slice, never), Ok(b"hello".to_vec()));
+        assert_eq!(rx.read(100, true, slice, never), Ok(b" world".to_vec()));
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            tx.send(b"late".to_vec()).unwrap();
+            tx.finish();
+        });
+        assert_eq!(rx.read(100, true, slice, never), Ok(b"late".to_vec()));
+        assert_eq!(rx.read(100, true, slice, never), Err(SourceEnd::Closed));
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_sender_gone_early_fails_the_read_and_an_interrupt_ends_the_wait() {
+        let (tx, rx) = request_body();
+        let slice = Duration::from_millis(5);
+        assert_eq!(rx.read(10, true, slice, || true), Err(SourceEnd::Interrupted));
+        drop(tx);
+        assert_eq!(rx.read(10, true, slice, || false), Err(SourceEnd::Failed));
+    }
+
+    /// The attack: a guest that never reads. The sender stops at the capacity (it is not
+    /// ready), and learns when the guest is gone.
+    #[test]
+    fn a_guest_that_never_reads_holds_the_sender_at_the_capacity() {
+        let (mut tx, rx) = request_body();
+        let waker = Waker::from(Arc::new(Wakeup::default()));
+        let mut cx = Context::from_waker(&waker);
+        let mut sent = 0;
+        while let Poll::Ready(Ok(())) = tx.poll_ready(&mut cx) {
+            tx.send(vec![0; 64 << 10]).unwrap();
+            sent += 64 << 10;
+        }
+        assert_eq!(sent, CAPACITY);
+        drop(rx);
+        assert_eq!(tx.poll_ready(&mut cx), Poll::Ready(Err(BodyGone)));
+        assert_eq!(tx.send(vec![1]), Err(BodyGone));
     }
 }

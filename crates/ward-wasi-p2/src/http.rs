@@ -9,7 +9,7 @@
 //! host is on the context's allow-list; a request to an allowed host is sent (`http` or
 //! `https`, see `client.rs`) when the guest first asks for its response, with its body whole.
 
-use crate::body_pipe::{body_pipe, BodyReader};
+use crate::body_pipe::{body_pipe, BodyReader, BodySource};
 use crate::client;
 use crate::ctx::WasiP2Ctx;
 use crate::host::*;
@@ -176,7 +176,7 @@ fn outgoing_body(ctx: &mut WasiP2Ctx, ty: &Types, rep: u32, request: bool) -> Re
 
 /// `consume` of an incoming request or response: its `incoming-body`, once (`body` is `None`
 /// the second time).
-fn consume(ctx: &mut WasiP2Ctx, ty: &Types, body: Option<Arc<[u8]>>) -> Result<Option<Val>> {
+fn consume(ctx: &mut WasiP2Ctx, ty: &Types, body: Option<BodyData>) -> Result<Option<Val>> {
     let Some(body) = body else { return Ok(unit(false)) };
     let rep = push(ctx, HttpObject::IncomingBody(Some(body)))?;
     Ok(Some(ok(Some(own(&ty.http.incoming_body, rep)))))
@@ -695,8 +695,12 @@ where
             Some(HttpObject::IncomingBody(data)) => data.take(),
             _ => return Err(wrong("incoming-body")),
         };
-        let Some(data) = data else { return Ok(unit(false)) };
-        let rep = ctx.push(Object::Input(InputStream::Bytes { data, pos: 0 }))?;
+        let stream = match data {
+            None => return Ok(unit(false)),
+            Some(BodyData::Bytes(data)) => InputStream::Bytes { data, pos: 0 },
+            Some(BodyData::Source(source)) => InputStream::Source(source),
+        };
+        let rep = ctx.push(Object::Input(stream))?;
         Ok(Some(ok(Some(own(&ty.input, rep)))))
     })?;
     r.func(TYPES, "[static]incoming-body.finish", |ctx, ty, p| {
@@ -894,11 +898,12 @@ impl<T: 'static> HttpProxy<T> {
         &self,
         mut store: impl ward::AsContextMut<Data = T>,
         instance: &Instance,
-        request: HttpRequest,
+        mut request: HttpRequest,
     ) -> std::result::Result<HttpResponse, HandleError> {
         let mut cx = store.as_context_mut();
         let limit = (self.get)(cx.data_mut()).http.budget.limit();
-        self.call_handler(&mut cx, instance, request)?;
+        let body = std::mem::take(&mut request.body).into();
+        self.call_handler(&mut cx, instance, request, body)?;
         let ctx = (self.get)(cx.data_mut());
         let response = match ctx.http.outcome.take() {
             None => return Err(HandleError::NoResponse),
@@ -931,6 +936,7 @@ impl<T: 'static> HttpProxy<T> {
         cx: &mut ward::StoreContextMut<'_, T>,
         instance: &Instance,
         request: HttpRequest,
+        body: BodyData,
     ) -> std::result::Result<(), HandleError> {
         let func = self.handler(instance).ok_or(HandleError::NotAHandler)?;
         let h = &self.types.http;
@@ -944,7 +950,7 @@ impl<T: 'static> HttpProxy<T> {
             scheme: request.scheme,
             authority: request.authority,
             headers,
-            body: Some(request.body.into()),
+            body: Some(body),
         };
         ctx.http.outcome = None;
         let req = push(ctx, HttpObject::IncomingRequest(incoming)).map_err(HandleError::Call)?;
@@ -957,7 +963,10 @@ impl<T: 'static> HttpProxy<T> {
     /// `on_head` receives the status, the headers and a [`BodyReader`] that yields the body
     /// while the guest writes it, so the body is never held whole (it may still not pass the
     /// HTTP byte budget's limit in total). At most 1 MiB of it waits for the reader; a write that finds no room waits until `deadline`, then fails
-    /// (the guest sees a failed stream). Returns once the guest's `handle` has returned: an
+    /// (the guest sees a failed stream). With `body`, the request's body is not
+    /// `request.body` but what the embedder sends through the [`BodySender`](crate::BodySender) of
+    /// [`request_body`](crate::request_body) while the guest reads it. Returns once the
+    /// guest's `handle` has returned: an
     /// error then means the body (if the head was handed over) ended incomplete, and the
     /// reader sees [`BodyError::Incomplete`](crate::BodyError::Incomplete). `on_head` is not
     /// called when the guest sets no response or an error code.
@@ -965,14 +974,19 @@ impl<T: 'static> HttpProxy<T> {
         &self,
         mut store: impl ward::AsContextMut<Data = T>,
         instance: &Instance,
-        request: HttpRequest,
+        mut request: HttpRequest,
+        body: Option<BodySource>,
         deadline: Option<std::time::Instant>,
         on_head: impl FnOnce(StreamedResponse) + Send + 'static,
     ) -> std::result::Result<(), HandleError> {
         let mut cx = store.as_context_mut();
         let ctx = (self.get)(cx.data_mut());
         ctx.http.streaming = Some(Streaming { on_head: Box::new(on_head), deadline });
-        let called = self.call_handler(&mut cx, instance, request);
+        let body = match body {
+            Some(source) => BodyData::Source(source),
+            None => std::mem::take(&mut request.body).into(),
+        };
+        let called = self.call_handler(&mut cx, instance, request, body);
         let ctx = (self.get)(cx.data_mut());
         ctx.http.streaming = None;
         let outcome = ctx.http.outcome.take();

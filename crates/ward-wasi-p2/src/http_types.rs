@@ -2,7 +2,7 @@
 //! names and values (syntax, forbidden names, immutability), the byte budget every field and
 //! body of one guest shares, and the values (`method`, `scheme`, `error-code`) as [`Val`]s.
 
-use crate::body_pipe::{BodyWriter, PipeWriteError};
+use crate::body_pipe::{BodySource, BodyWriter, PipeWriteError};
 use crate::host::some;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -622,7 +622,20 @@ pub(crate) struct IncomingRequest {
     pub(crate) authority: Option<String>,
     pub(crate) headers: Fields,
     /// The body, until `consume` takes it.
-    pub(crate) body: Option<Arc<[u8]>>,
+    pub(crate) body: Option<BodyData>,
+}
+
+/// An incoming body: held whole, or streamed in by the embedder while the guest reads it.
+#[derive(Debug)]
+pub(crate) enum BodyData {
+    Bytes(Arc<[u8]>),
+    Source(BodySource),
+}
+
+impl From<Vec<u8>> for BodyData {
+    fn from(bytes: Vec<u8>) -> BodyData {
+        BodyData::Bytes(bytes.into())
+    }
 }
 
 /// A response the guest received (`incoming-response`).
@@ -630,7 +643,7 @@ pub(crate) struct IncomingRequest {
 pub(crate) struct IncomingResponse {
     pub(crate) status: u16,
     pub(crate) headers: Fields,
-    pub(crate) body: Option<Arc<[u8]>>,
+    pub(crate) body: Option<BodyData>,
 }
 
 /// A response being built (`outgoing-response`).
@@ -676,7 +689,7 @@ pub(crate) enum HttpObject {
     Fields(Fields),
     IncomingRequest(IncomingRequest),
     /// An `incoming-body`: its bytes until `stream` hands them out.
-    IncomingBody(Option<Arc<[u8]>>),
+    IncomingBody(Option<BodyData>),
     /// A `future-trailers`, always ready with no trailers; whether `get` returned it already.
     FutureTrailers {
         taken: bool,

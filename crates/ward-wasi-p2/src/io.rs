@@ -6,6 +6,7 @@
 //! carry at most what the guest's memory held (it was lifted byte for byte), and
 //! `write-zeroes`, `splice` and `get-random-bytes` work in bounded chunks.
 
+use crate::body_pipe::SourceEnd;
 use crate::ctx::{Input, Output, WasiP2Ctx};
 use crate::host::*;
 use crate::http_types::BodyWriteError;
@@ -81,6 +82,17 @@ fn read(ctx: &mut WasiP2Ctx, rep: u32, len: u64, blocking: bool) -> Result<Vec<u
     if let InputStream::Tcp(s) = stream {
         return tcp::read(s, len, blocking, interrupt.as_ref());
     }
+    if let InputStream::Source(source) = stream {
+        let interrupted = || interrupt.as_ref().is_some_and(|h| h.is_interrupted());
+        return match source.read(want, blocking, wait::SLICE, interrupted) {
+            Ok(bytes) => Ok(bytes),
+            Err(SourceEnd::Closed) => Err(StreamErr::Closed),
+            Err(SourceEnd::Failed) => {
+                Err(StreamErr::Failed(io::Error::other("the request body ended early")))
+            }
+            Err(SourceEnd::Interrupted) => Err(StreamErr::Fatal(wait::interrupted())),
+        };
+    }
     if want == 0 {
         return Ok(Vec::new());
     }
@@ -115,7 +127,7 @@ fn read(ctx: &mut WasiP2Ctx, rep: u32, len: u64, blocking: bool) -> Result<Vec<u
             n
         }
         // Read above, without the buffer.
-        InputStream::Tcp(_) => 0,
+        InputStream::Tcp(_) | InputStream::Source(_) => 0,
     };
     if n == 0 {
         return Err(StreamErr::Closed);
@@ -225,6 +237,8 @@ fn interest(p: &Pollable) -> Interest<'_> {
         Pollable::Ready => Interest::Ready,
         Pollable::Deadline(d) => Interest::Deadline(*d),
         Pollable::Socket(w) => w.interest(),
+        Pollable::Source(s) if s.is_ready() => Interest::Ready,
+        Pollable::Source(_) => Interest::Later,
     }
 }
 
@@ -315,6 +329,7 @@ where
     r.func(STREAMS, "[method]input-stream.subscribe", |ctx, ty, p| {
         let wait = match input(ctx, arg_rep(p, 0)?)? {
             InputStream::Tcp(s) => Pollable::Socket(SockWait::TcpRead(s.clone())),
+            InputStream::Source(source) => Pollable::Source(source.readiness()),
             _ => Pollable::Ready,
         };
         new_pollable(ctx, ty, wait)

@@ -81,7 +81,7 @@ mod sockets;
 mod table;
 mod wait;
 
-pub use body_pipe::{BodyError, BodyReader};
+pub use body_pipe::{request_body, BodyError, BodyGone, BodyReader, BodySender, BodySource};
 pub use client::{pem_certificates, PemError};
 pub use ctx::{DirAccess, OutputPipe, WasiP2Ctx, WasiP2CtxBuilder};
 pub use host::VERSION;

@@ -51,6 +51,8 @@ pub(crate) enum InputStream {
     },
     /// A connected TCP socket's receiving side.
     Tcp(Arc<TcpShared>),
+    /// A request body the embedder streams in.
+    Source(crate::body_pipe::BodySource),
 }
 
 /// A stream the guest writes.
@@ -74,6 +76,8 @@ pub(crate) enum Pollable {
     Deadline(Option<Instant>),
     /// A socket, a socket stream or a name lookup.
     Socket(SockWait),
+    /// A request body the embedder streams in: bytes or its end.
+    Source(crate::body_pipe::SourceReady),
 }
 
 pub(crate) enum Object {

@@ -13,6 +13,10 @@
 //!   repeated) after the response was set; a refused write ends the handler without finishing
 //!   the body;
 //! - `/stream-trap?bytes=N`: the same, then traps instead of finishing the body;
+//! - `/first-line`: reads the request body only up to its first newline and answers 200 with
+//!   `first line: LINE`;
+//! - `/count`: reads the whole request body and answers 200 with `read N bytes`, or `read
+//!   failed after N bytes` if the stream failed;
 //! - `/stream-gated?to=AUTHORITY`: answers 200, writes `first\n`, then sends the request of
 //!   `/outgoing` to AUTHORITY and writes what happened before finishing the body (a test
 //!   holds that request until it has read `first`);
@@ -54,6 +58,11 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
                 let bytes = path.split_once("?bytes=").and_then(|(_, n)| n.parse().ok());
                 stream(response_out, bytes.unwrap_or(0), path.starts_with("/stream-trap"))
             }
+            "/first-line" => {
+                let line = first_line(&request);
+                respond(response_out, 200, &format!("first line: {line}\n"))
+            }
+            "/count" => respond(response_out, 200, &count(&request)),
             "/stream-gated" => {
                 let to = path.split_once("?to=").map_or("example.com", |(_, to)| to);
                 gated(response_out, to)
@@ -107,6 +116,34 @@ fn stream(out: ResponseOutparam, n: usize, trap: bool) {
         core::arch::wasm32::unreachable();
     }
     OutgoingBody::finish(outgoing, None).expect("finishing the body");
+}
+
+/// The request body up to its first newline (read no further).
+fn first_line(request: &IncomingRequest) -> String {
+    let body = request.consume().expect("the body, once");
+    let stream = body.stream().expect("the stream, once");
+    let mut line = Vec::new();
+    while !line.contains(&b'\n') {
+        match stream.blocking_read(1) {
+            Ok(byte) => line.extend_from_slice(&byte),
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).into_owned()
+}
+
+/// Reads the whole request body and says how much it got.
+fn count(request: &IncomingRequest) -> String {
+    let body = request.consume().expect("the body, once");
+    let stream = body.stream().expect("the stream, once");
+    let mut n = 0;
+    loop {
+        match stream.blocking_read(65536) {
+            Ok(chunk) => n += chunk.len(),
+            Err(wasi::io::streams::StreamError::Closed) => return format!("read {n} bytes\n"),
+            Err(_) => return format!("read failed after {n} bytes\n"),
+        }
+    }
 }
 
 /// Answers 200, writes `first\n`, then writes what an outgoing request to `to` got.

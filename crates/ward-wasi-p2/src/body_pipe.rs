@@ -44,23 +44,31 @@ struct State {
     waker: Option<Waker>,
 }
 
-struct Shared {
-    state: Mutex<State>,
-    /// Signalled when the reader takes bytes or goes away.
-    space: Condvar,
+/// A body's state between its two ends, and the condition the blocking end waits on (for a
+/// response body, room: the reader took bytes or went away; for a request body, data: bytes
+/// arrived or the body ended).
+struct Pipe<S> {
+    state: Mutex<S>,
+    cv: Condvar,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+impl<S: Default> Pipe<S> {
+    fn new() -> Arc<Pipe<S>> {
+        Arc::new(Pipe { state: Mutex::default(), cv: Condvar::new() })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, S> {
         // Nothing panics while holding the lock; if something did, the state is still whole.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
+type Shared = Pipe<State>;
+
 /// A new body: the writer for the guest's side, the reader for the embedder's. Writes wait
 /// for room at most until `deadline`.
 pub(crate) fn body_pipe(deadline: Option<Instant>) -> (BodyWriter, BodyReader) {
-    let shared = Arc::new(Shared { state: Mutex::default(), space: Condvar::new() });
+    let shared = Shared::new();
     (BodyWriter { shared: shared.clone(), deadline }, BodyReader { shared })
 }
 
@@ -101,13 +109,13 @@ impl BodyWriter {
                 break;
             }
             st = match self.deadline {
-                None => self.shared.space.wait(st).unwrap_or_else(|e| e.into_inner()),
+                None => self.shared.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Err(PipeWriteError::TimedOut);
                     }
-                    self.shared.space.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0
+                    self.shared.cv.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0
                 }
             };
         }
@@ -169,7 +177,7 @@ impl BodyReader {
         match take(&mut st) {
             Some(ready) => {
                 drop(st);
-                self.shared.space.notify_all();
+                self.shared.cv.notify_all();
                 Poll::Ready(ready)
             }
             None => {
@@ -185,7 +193,7 @@ impl BodyReader {
     pub fn try_next(&mut self) -> Option<Option<Result<Vec<u8>, BodyError>>> {
         let ready = take(&mut self.shared.lock());
         if ready.is_some() {
-            self.shared.space.notify_all();
+            self.shared.cv.notify_all();
         }
         ready
     }
@@ -235,7 +243,7 @@ impl Drop for BodyReader {
         st.chunks.clear();
         st.queued = 0;
         drop(st);
-        self.shared.space.notify_all();
+        self.shared.cv.notify_all();
     }
 }
 
@@ -283,23 +291,12 @@ struct InState {
     waker: Option<Waker>,
 }
 
-struct InShared {
-    state: Mutex<InState>,
-    /// Signalled when bytes arrive or the body ends.
-    data: Condvar,
-}
-
-impl InShared {
-    fn lock(&self) -> MutexGuard<'_, InState> {
-        // Nothing panics while holding the lock; if something did, the state is still whole.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+type InShared = Pipe<InState>;
 
 /// A request body the embedder sends while the guest reads it: the sender for the embedder,
 /// the source to hand to [`HttpProxy::handle_streaming`](crate::HttpProxy::handle_streaming).
 pub fn request_body() -> (BodySender, BodySource) {
-    let shared = Arc::new(InShared { state: Mutex::default(), data: Condvar::new() });
+    let shared = InShared::new();
     (BodySender { shared: shared.clone() }, BodySource { shared })
 }
 
@@ -340,7 +337,7 @@ impl BodySender {
         if !bytes.is_empty() {
             st.queued += bytes.len();
             st.chunks.push_back(bytes);
-            self.shared.data.notify_all();
+            self.shared.cv.notify_all();
         }
         Ok(())
     }
@@ -348,7 +345,7 @@ impl BodySender {
     /// Ends the body: the guest reads its end once it has read what is queued.
     pub fn finish(self) {
         self.shared.lock().finished = true;
-        self.shared.data.notify_all();
+        self.shared.cv.notify_all();
     }
 }
 
@@ -359,7 +356,7 @@ impl Drop for BodySender {
             st.failed = true;
         }
         drop(st);
-        self.shared.data.notify_all();
+        self.shared.cv.notify_all();
     }
 }
 
@@ -423,7 +420,7 @@ impl BodySource {
             if interrupted() {
                 return Err(SourceEnd::Interrupted);
             }
-            st = self.shared.data.wait_timeout(st, slice).unwrap_or_else(|e| e.into_inner()).0;
+            st = self.shared.cv.wait_timeout(st, slice).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
 

@@ -179,6 +179,21 @@ fn type_host_funcs(
     Ok(Arc::new(typed))
 }
 
+/// The export `name` of `items`, searched from `*cursor` on (wrapping around); the cursor is
+/// left after the match.
+fn find_from<E: Copy>(items: &[(String, E)], name: &str, cursor: &mut usize) -> Option<E> {
+    let start = (*cursor).min(items.len());
+    let (head, tail) = items.split_at(start);
+    let (i, (_, e)) = tail
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (start + i, item))
+        .chain(head.iter().enumerate())
+        .find(|(_, (n, _))| n == name)?;
+    *cursor = i + 1;
+    Some(*e)
+}
+
 impl Scope {
     fn core_extern(&self, kind: ExternalKind, i: u32) -> Result<Extern, Error> {
         Ok(match kind {
@@ -482,15 +497,17 @@ pub(crate) fn instantiate<T: 'static>(
             Def::CoreInstantiate { module, args } => {
                 let module = at(&s.modules, *module, "core module")?.clone();
                 let mut imports = Vec::with_capacity(module.imports().len());
+                // Where the last search in each argument's export list ended: a module's
+                // imports usually come in the order of the instance made for them, so each
+                // search starts there and finds its name at once.
+                let mut cursors = vec![0usize; args.len()];
                 for (m, n, _) in module.imports() {
-                    let arg = args.iter().find(|(name, _)| name == m).ok_or_else(|| {
+                    let a = args.iter().position(|(name, _)| name == m).ok_or_else(|| {
                         Error::UnknownImport(format!("{m}::{n} (no instance named `{m}` given)"))
                     })?;
-                    let found = match at(&s.core_instances, arg.1, "core instance")? {
+                    let found = match at(&s.core_instances, args[a].1, "core instance")? {
                         CoreInstance::Instance(i) => i.get_export(&*ctx, n),
-                        CoreInstance::Exports(items) => {
-                            items.iter().find(|(name, _)| name == n).map(|(_, e)| *e)
-                        }
+                        CoreInstance::Exports(items) => find_from(items, n, &mut cursors[a]),
                     };
                     imports.push(found.ok_or_else(|| Error::UnknownImport(format!("{m}::{n}")))?);
                 }
@@ -662,4 +679,26 @@ pub(crate) fn instantiate<T: 'static>(
         }
     }
     Ok((Arc::new(exports), state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_from;
+
+    #[test]
+    fn find_from_searches_from_the_cursor_and_wraps_around() {
+        let items: Vec<(String, u32)> =
+            ["a", "b", "c"].iter().enumerate().map(|(i, n)| (n.to_string(), i as u32)).collect();
+        let mut cursor = 0;
+        assert_eq!(find_from(&items, "b", &mut cursor), Some(1));
+        assert_eq!(cursor, 2);
+        assert_eq!(find_from(&items, "a", &mut cursor), Some(0), "wraps around");
+        assert_eq!(cursor, 1);
+        assert_eq!(find_from(&items, "c", &mut cursor), Some(2));
+        assert_eq!(find_from(&items, "d", &mut cursor), None);
+        assert_eq!(cursor, 3, "a miss leaves the cursor");
+        let mut past = 10;
+        assert_eq!(find_from(&items, "a", &mut past), Some(0));
+        assert_eq!(find_from::<u32>(&[], "a", &mut past), None);
+    }
 }

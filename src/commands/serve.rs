@@ -434,8 +434,9 @@ fn request_store<T: 'static>(
 }
 
 /// Runs a `wasi:http` handler for one request in a fresh store and instance (on a blocking
-/// thread), its body read from `body` as the client sends it. The response goes to `head` as soon as the handler sets it, its body streaming
-/// while the handler writes it (until the request's deadline).
+/// thread), its body read from `body` as the client sends it. The response goes to `head` as
+/// soon as the handler sets it, its body streaming while the handler writes it (until the
+/// request's deadline).
 fn run_http(
     server: &Server,
     request: HttpRequest,

@@ -403,7 +403,8 @@ impl BodyBuf {
         let buffered = self.take();
         // An empty queue takes any first write: this cannot wait.
         writer.write(&buffered)?;
-        if self.finished {
+        // A body finished after a refused write is short: its reader must not see an end.
+        if self.finished && !self.overflowed {
             writer.finish();
         }
         self.stream = Some(writer);

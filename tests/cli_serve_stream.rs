@@ -62,16 +62,13 @@ fn a_body_past_the_limit_or_a_trap_mid_body_aborts_the_response() {
     assert_eq!((status, body.len()), (200, 1000));
 }
 
-/// The handler writes `first`, then makes an outgoing request to a gate this test holds
-/// until the client has read `first`: only a streamed response gets past the gate (a
-/// buffered one would wait for the handler, which waits for the gate, which gives up after
-/// 10 s and answers `timed out`).
-#[test]
-fn the_head_and_first_bytes_arrive_while_the_handler_runs() {
+/// Starts a gate: an upstream that answers the handler's outgoing request with `released`
+/// once the test sends on the returned channel (or with `timed out` after 10 s).
+fn gate() -> (u16, mpsc::Sender<()>, std::thread::JoinHandle<()>) {
     let gate = TcpListener::bind("127.0.0.1:0").unwrap();
-    let gate_port = gate.local_addr().unwrap().port();
-    let (read_first, released) = mpsc::channel::<()>();
-    let gate_thread = std::thread::spawn(move || {
+    let port = gate.local_addr().unwrap().port();
+    let (release, released) = mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
         let (mut conn, _) = gate.accept().unwrap();
         let mut request = [0u8; 4096];
         let _ = conn.read(&mut request).unwrap();
@@ -86,32 +83,53 @@ fn the_head_and_first_bytes_arrive_while_the_handler_runs() {
         )
         .unwrap();
     });
+    (port, release, thread)
+}
+
+/// GETs `path?to=GATE` from a handler allowed to reach a fresh gate, reads until the response
+/// holds `until`, releases the gate, and returns the whole response's head and body (decoded).
+fn gated_get(path: &str, until: &[u8]) -> (String, Vec<u8>) {
+    let (gate_port, release, gate_thread) = gate();
     let allowed = format!("127.0.0.1:{gate_port}");
     let server = handler(&["--allow-http", &allowed, "--timeout", "60s"]);
     let mut s = TcpStream::connect(("127.0.0.1", server.1)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "GET /stream-gated?to={allowed} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    write!(s, "GET {path}?to={allowed} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
-    while !raw.windows(6).any(|w| w == b"first\n") {
+    while !raw.windows(until.len()).any(|w| w == until) {
         let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "the response ended before `first`: {}", String::from_utf8_lossy(&raw));
+        assert!(n > 0, "the response ended early: {}", String::from_utf8_lossy(&raw));
         raw.extend_from_slice(&buf[..n]);
     }
-    read_first.send(()).expect("the gate gave up waiting: the response was not streamed");
+    release.send(()).expect("the gate gave up waiting: the response was not streamed");
     s.read_to_end(&mut raw).unwrap();
     gate_thread.join().unwrap();
     let (head, body) = split_response(&raw);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let body = dechunk(&body).expect("a complete body");
+    (head, dechunk(&body).expect("a complete body"))
+}
+
+/// The handler writes `first`, then makes an outgoing request to a gate this test holds
+/// until the client has read `first`: only a streamed response gets past the gate (a
+/// buffered one would wait for the handler, which waits for the gate, which gives up after
+/// 10 s and answers `timed out`).
+#[test]
+fn the_head_and_first_bytes_arrive_while_the_handler_runs() {
+    let (_, body) = gated_get("/stream-gated", b"first\n");
     assert_eq!(
         String::from_utf8_lossy(&body),
         "first\noutgoing: status 200, x-reply: , body: released\n"
     );
+}
+
+/// The handler sets its response, then waits on the gate before writing anything: the head
+/// goes out while it waits (as a server-sent-events handler needs).
+#[test]
+fn the_head_arrives_while_the_handler_waits_before_writing() {
+    let (_, body) = gated_get("/gated-late", b"\r\n\r\n");
+    assert_eq!(String::from_utf8_lossy(&body), "outgoing: status 200, x-reply: , body: released\n");
 }
 
 /// The client sends the head and the body's first line, then waits for the answer before

@@ -530,10 +530,11 @@ fn with_head<B>(
 /// a longer one streams.
 const WHOLE_MAX: usize = 64 << 10;
 
-/// Answers with the response a `wasi:http` handler set (`head`), once its body has begun:
-/// whole if the body is finished within its first [`WHOLE_MAX`] bytes ready, with the
-/// handler's error (500 or 504) if the body fails before its first byte, and otherwise
-/// streamed as the handler goes on writing (a failure then aborts it). `work` is the
+/// Answers with the response a `wasi:http` handler set (`head`), once its body has begun (bytes
+/// written, a flush, the handler waiting, or the body's end): whole if the body is finished
+/// within its first [`WHOLE_MAX`] bytes ready, with the handler's error (500 or 504) if the
+/// body fails before any of it was sent, and otherwise streamed as the handler goes on
+/// writing (a failure then aborts it). `work` is the
 /// handler's run; its end is only logged once the body streams.
 async fn respond_streamed(
     mut head: StreamedResponse,
@@ -545,12 +546,8 @@ async fn respond_streamed(
             _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed\n"),
         }
     };
+    std::future::poll_fn(|cx| head.body.poll_begun(cx)).await;
     let mut first = Vec::new();
-    match std::future::poll_fn(|cx| head.body.poll_chunk(cx)).await {
-        Some(Ok(chunk)) => first = chunk,
-        Some(Err(_)) => return Answered::Whole(failed(work).await),
-        None => return whole(head, first),
-    }
     while first.len() < WHOLE_MAX {
         match head.body.try_next() {
             Some(Some(Ok(chunk))) => first.extend_from_slice(&chunk),
@@ -570,7 +567,8 @@ async fn respond_streamed(
             _ => {}
         }
     });
-    let body = StreamedBody { first: Some(Bytes::from(first)), rest: head.body };
+    let first = (!first.is_empty()).then(|| Bytes::from(first));
+    let body = StreamedBody { first, rest: head.body };
     Answered::Streamed(match with_head(head.status, head.headers, body, true) {
         Ok(response) => response.map(BodyExt::boxed),
         Err(refused) => boxed(plain(StatusCode::BAD_GATEWAY, refused)),

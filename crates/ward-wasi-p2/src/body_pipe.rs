@@ -35,6 +35,9 @@ pub enum BodyError {
 struct State {
     chunks: VecDeque<Vec<u8>>,
     queued: usize,
+    /// The guest flushed, or is about to wait: what it wrote so far (maybe nothing) is all
+    /// there is for now.
+    flushed: bool,
     finished: bool,
     /// The writer went away without finishing.
     abandoned: bool,
@@ -131,7 +134,9 @@ impl BodyWriter {
 
     /// Wakes the reader for what is queued.
     pub(crate) fn flush(&self) {
-        if let Some(w) = self.shared.lock().waker.take() {
+        let mut st = self.shared.lock();
+        st.flushed = true;
+        if let Some(w) = st.waker.take() {
             w.wake();
         }
     }
@@ -185,6 +190,18 @@ impl BodyReader {
                 Poll::Pending
             }
         }
+    }
+
+    /// Ready once the body has begun: bytes are queued, the guest flushed or waits (having
+    /// written nothing, maybe), or the body ended. What to answer with can then be decided
+    /// (the head need not wait for bytes a guest that waits has not written).
+    pub fn poll_begun(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = self.shared.lock();
+        if !st.chunks.is_empty() || st.flushed || st.finished || st.abandoned {
+            return Poll::Ready(());
+        }
+        st.waker = Some(cx.waker().clone());
+        Poll::Pending
     }
 
     /// What is ready now, without waiting: `None` if nothing is; otherwise the next chunk,
@@ -574,5 +591,21 @@ mod tests {
         drop(rx);
         assert_eq!(tx.poll_ready(&mut cx), Poll::Ready(Err(BodyGone)));
         assert_eq!(tx.send(vec![1]), Err(BodyGone));
+    }
+
+    #[test]
+    fn a_flush_without_bytes_begins_the_body() {
+        let (w, mut r) = body_pipe(None);
+        let waiter = Arc::new(Wakeup::default());
+        let waker = Waker::from(waiter.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(r.poll_begun(&mut cx), Poll::Pending);
+        w.write(b"small").unwrap();
+        assert_eq!(r.try_next(), Some(Some(Ok(b"small".to_vec()))));
+        let (w, mut r) = body_pipe(None);
+        assert_eq!(r.poll_begun(&mut cx), Poll::Pending);
+        w.flush();
+        assert_eq!(r.poll_begun(&mut cx), Poll::Ready(()));
+        assert_eq!(r.try_next(), None, "begun, with nothing to read yet");
     }
 }

@@ -13,6 +13,9 @@
 //!   repeated) after the response was set; a refused write ends the handler without finishing
 //!   the body;
 //! - `/stream-trap?bytes=N`: the same, then traps instead of finishing the body;
+//! - `/gated-late?to=AUTHORITY`: answers 200, then sends the request of `/outgoing` to
+//!   AUTHORITY before writing anything, and writes what happened (a test holds that request
+//!   until it has read the response's head);
 //! - `/first-line`: reads the request body only up to its first newline and answers 200 with
 //!   `first line: LINE`;
 //! - `/count`: reads the whole request body and answers 200 with `read N bytes`, or `read
@@ -57,6 +60,10 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
             "/stream" | "/stream-trap" => {
                 let bytes = path.split_once("?bytes=").and_then(|(_, n)| n.parse().ok());
                 stream(response_out, bytes.unwrap_or(0), path.starts_with("/stream-trap"))
+            }
+            "/gated-late" => {
+                let to = path.split_once("?to=").map_or("example.com", |(_, to)| to);
+                gated_late(response_out, to)
             }
             "/first-line" => {
                 let line = first_line(&request);
@@ -115,6 +122,18 @@ fn stream(out: ResponseOutparam, n: usize, trap: bool) {
     if trap {
         core::arch::wasm32::unreachable();
     }
+    OutgoingBody::finish(outgoing, None).expect("finishing the body");
+}
+
+/// Answers 200, then writes what an outgoing request to `to` got (nothing before it).
+fn gated_late(out: ResponseOutparam, to: &str) {
+    let response = OutgoingResponse::new(Fields::new());
+    let outgoing = response.body().expect("the body, once");
+    ResponseOutparam::set(out, Ok(response));
+    let reply = self::outgoing(&Scheme::Http, to);
+    let stream = outgoing.write().expect("the stream, once");
+    stream.blocking_write_and_flush(reply.as_bytes()).expect("writing the body");
+    drop(stream);
     OutgoingBody::finish(outgoing, None).expect("finishing the body");
 }
 

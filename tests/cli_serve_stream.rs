@@ -201,3 +201,18 @@ fn a_request_body_past_the_limit_ends_early_for_the_handler() {
     let (status, _, body) = request(server.1, "POST", "/count", &[b'z'; 50_000]);
     assert_eq!((status, String::from_utf8_lossy(&body).as_ref()), (200, "read 50000 bytes\n"));
 }
+
+/// Trailer fields the handler finishes its body with reach a client that accepts them.
+#[test]
+fn trailers_reach_a_client_that_accepts_them() {
+    let server = handler(&[]);
+    let (status, head, body) =
+        serve_support::request_with(server.1, "GET", "/trailers", &[("TE", "trailers")], b"");
+    assert_eq!(status, 200, "{head}");
+    assert!(is_chunked(&head), "{head}");
+    assert_eq!(body, b"body");
+    let (head, raw) = serve_support::raw_get_with(server.1, "/trailers", &[("TE", "trailers")]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let raw = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+    assert!(raw.ends_with("0\r\nx-checksum: abc\r\n\r\n"), "{raw:?}");
+}

@@ -552,8 +552,9 @@ async fn respond_streamed(
         match head.body.try_next() {
             Some(Some(Ok(chunk))) => first.extend_from_slice(&chunk),
             Some(Some(Err(_))) => return Answered::Whole(failed(work).await),
-            Some(None) => return whole(head, first),
-            None => break,
+            // Trailers need the chunked coding: such a body streams even when it is short.
+            Some(None) if !head.body.has_trailers() => return whole(head, first),
+            Some(None) | None => break,
         }
     }
     tokio::spawn(async move {
@@ -568,8 +569,15 @@ async fn respond_streamed(
         }
     });
     let first = (!first.is_empty()).then(|| Bytes::from(first));
-    let body = StreamedBody { first, rest: head.body };
-    Answered::Streamed(match with_head(head.status, head.headers, body, true) {
+    // HTTP/1.1 sends only the trailer fields the head announced (`trailer`); a body that
+    // already ended has its fields announced here if the handler did not.
+    let mut headers = head.headers;
+    if head.body.has_trailers() && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("trailer")) {
+        let names: Vec<String> = head.body.trailer_names();
+        headers.push(("trailer".to_string(), names.join(", ").into_bytes()));
+    }
+    let body = StreamedBody { first, rest: head.body, ended: false };
+    Answered::Streamed(match with_head(head.status, headers, body, true) {
         Ok(response) => response.map(BodyExt::boxed),
         Err(refused) => boxed(plain(StatusCode::BAD_GATEWAY, refused)),
     })
@@ -596,6 +604,8 @@ fn boxed(r: Response<Full<Bytes>>) -> Response<ServeBody> {
 struct StreamedBody {
     first: Option<Bytes>,
     rest: BodyReader,
+    /// The trailer fields were sent (or there were none).
+    ended: bool,
 }
 
 impl hyper::body::Body for StreamedBody {
@@ -610,9 +620,31 @@ impl hyper::body::Body for StreamedBody {
         if let Some(first) = this.first.take() {
             return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(first))));
         }
-        this.rest
-            .poll_chunk(cx)
-            .map(|chunk| chunk.map(|c| c.map(|bytes| hyper::body::Frame::data(Bytes::from(bytes)))))
+        if this.ended {
+            return std::task::Poll::Ready(None);
+        }
+        match std::task::ready!(this.rest.poll_chunk(cx)) {
+            Some(chunk) => std::task::Poll::Ready(Some(
+                chunk.map(|bytes| hyper::body::Frame::data(Bytes::from(bytes))),
+            )),
+            None => {
+                this.ended = true;
+                let mut trailers = hyper::HeaderMap::new();
+                for (name, value) in this.rest.take_trailers() {
+                    // The guest's fields follow the header rules; one hyper still refuses is
+                    // left out rather than failing the finished response.
+                    if let (Ok(n), Ok(v)) = (
+                        hyper::header::HeaderName::from_bytes(name.as_bytes()),
+                        hyper::header::HeaderValue::from_bytes(&value),
+                    ) {
+                        trailers.append(n, v);
+                    }
+                }
+                std::task::Poll::Ready(
+                    (!trailers.is_empty()).then(|| Ok(hyper::body::Frame::trailers(trailers))),
+                )
+            }
+        }
     }
 }
 

@@ -81,9 +81,18 @@ pub fn request_with(
 /// Sends GET `path` and reads the whole response off the connection, raw: the head, and the
 /// body as sent (still chunk-coded, possibly cut short).
 pub fn raw_get(port: u16, path: &str) -> (String, Vec<u8>) {
+    raw_get_with(port, path, &[])
+}
+
+/// [`raw_get`] with extra header lines.
+pub fn raw_get_with(port: u16, path: &str, headers: &[(&str, &str)]) -> (String, Vec<u8>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head += &format!("{name}: {value}\r\n");
+    }
+    write!(s, "{head}\r\n").unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
     split_response(&out)
@@ -109,7 +118,12 @@ pub fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
         let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
         raw = &raw[line_end + 2..];
         if size == 0 {
-            return raw.starts_with(b"\r\n").then_some(body);
+            // Trailer lines, if any, then the empty line.
+            while !raw.starts_with(b"\r\n") {
+                let end = raw.windows(2).position(|w| w == b"\r\n")?;
+                raw = &raw[end + 2..];
+            }
+            return Some(body);
         }
         body.extend_from_slice(raw.get(..size)?);
         raw = raw.get(size..)?.strip_prefix(b"\r\n")?;

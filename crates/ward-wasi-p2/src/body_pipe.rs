@@ -39,6 +39,8 @@ struct State {
     /// there is for now.
     flushed: bool,
     finished: bool,
+    /// The trailer fields the guest finished the body with.
+    trailers: Vec<(String, Vec<u8>)>,
     /// The writer went away without finishing.
     abandoned: bool,
     /// The reader went away.
@@ -143,8 +145,14 @@ impl BodyWriter {
 
     /// Ends the body: the reader sees its end once it has read what is queued.
     pub(crate) fn finish(&self) {
+        self.finish_with(Vec::new());
+    }
+
+    /// Ends the body with trailer fields.
+    pub(crate) fn finish_with(&self, trailers: Vec<(String, Vec<u8>)>) {
         let mut st = self.shared.lock();
         st.finished = true;
+        st.trailers = trailers;
         if let Some(w) = st.waker.take() {
             w.wake();
         }
@@ -202,6 +210,35 @@ impl BodyReader {
         }
         st.waker = Some(cx.waker().clone());
         Poll::Pending
+    }
+
+    /// The trailer fields of a finished body (taken: empty the second time, and while the
+    /// body has not ended).
+    pub fn take_trailers(&mut self) -> Vec<(String, Vec<u8>)> {
+        let mut st = self.shared.lock();
+        if st.finished {
+            std::mem::take(&mut st.trailers)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The names of the trailer fields the body ended with (not yet taken), each once.
+    pub fn trailer_names(&self) -> Vec<String> {
+        let st = self.shared.lock();
+        let mut names: Vec<String> = Vec::new();
+        for (n, _) in &st.trailers {
+            if !names.iter().any(|m| m.eq_ignore_ascii_case(n)) {
+                names.push(n.clone());
+            }
+        }
+        names
+    }
+
+    /// Whether the body ended with trailer fields (not yet taken).
+    pub fn has_trailers(&self) -> bool {
+        let st = self.shared.lock();
+        st.finished && !st.trailers.is_empty()
     }
 
     /// What is ready now, without waiting: `None` if nothing is; otherwise the next chunk,

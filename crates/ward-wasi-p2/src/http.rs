@@ -743,10 +743,11 @@ where
             HttpObject::OutgoingBody { body, request, .. } => (body, request),
             _ => return Err(wrong("outgoing-body")),
         };
-        // Trailers are accepted and dropped: a buffered body is sent without them.
-        if let Some(Val::Resource(t)) = arg_option(p, 1)? {
-            take_fields(ctx, t.rep())?;
-        }
+        // Trailers go with the body (an outgoing request's are dropped: it is sent whole).
+        let trailers = match arg_option(p, 1)? {
+            Some(Val::Resource(t)) => Some(take_fields(ctx, t.rep())?),
+            _ => None,
+        };
         let mut buf = body.lock();
         let len = buf.len();
         if buf.expected.is_some_and(|n| n != len) {
@@ -757,7 +758,7 @@ where
             };
             return Ok(Some(err(Some(code.to_val()))));
         }
-        buf.finish();
+        buf.finish(trailers);
         Ok(Some(ok(None)))
     })?;
     Ok(())
@@ -791,6 +792,8 @@ pub struct HttpResponse {
     pub headers: Vec<(String, Vec<u8>)>,
     /// The whole body.
     pub body: Vec<u8>,
+    /// The trailer fields the guest finished the body with, in order.
+    pub trailers: Vec<(String, Vec<u8>)>,
 }
 
 /// A response handed over as the guest set it: the head, and the body as the guest writes it
@@ -911,8 +914,8 @@ impl<T: 'static> HttpProxy<T> {
             Some(Outcome::Response(r)) => r,
             Some(Outcome::Streamed(_)) => return Err(HandleError::NoResponse),
         };
-        let body = match &response.body {
-            None => Vec::new(),
+        let (body, trailers) = match &response.body {
+            None => (Vec::new(), Vec::new()),
             Some(b) => {
                 let mut buf = b.lock();
                 if buf.overflowed {
@@ -921,13 +924,14 @@ impl<T: 'static> HttpProxy<T> {
                 if !buf.finished {
                     return Err(HandleError::IncompleteBody);
                 }
-                buf.take()
+                (buf.take(), buf.trailer_entries())
             }
         };
         Ok(HttpResponse {
             status: response.status,
             headers: response.headers.entries().to_vec(),
             body,
+            trailers,
         })
     }
     /// Hands `request` and a fresh `response-outparam` to the instance's `handle`.

@@ -302,6 +302,8 @@ pub(crate) struct BodyBuf {
     /// Where the bytes go once the body streams (a response the embedder reads as it is
     /// written) instead of being buffered.
     stream: Option<BodyWriter>,
+    /// The trailer fields `finish` was given (they stay charged to the budget).
+    pub(crate) trailers: Option<Fields>,
 }
 
 impl Drop for BodyBuf {
@@ -324,6 +326,7 @@ impl SharedBody {
             budget: budget.clone(),
             written: 0,
             stream: None,
+            trailers: None,
         })))
     }
 
@@ -387,15 +390,21 @@ impl BodyBuf {
     }
 
     /// Marks the body complete (a streamed body's reader then sees its end).
-    pub(crate) fn finish(&mut self) {
+    pub(crate) fn finish(&mut self, trailers: Option<Fields>) {
         self.finished = true;
+        self.trailers = trailers;
         if self.overflowed {
             // A write was refused: the body is short of what the guest meant to send, so its
             // reader must not see it end as if complete.
             self.stream = None;
         } else if let Some(stream) = &self.stream {
-            stream.finish();
+            stream.finish_with(self.trailer_entries());
         }
+    }
+
+    /// The trailer fields, as name and value pairs.
+    pub(crate) fn trailer_entries(&self) -> Vec<(String, Vec<u8>)> {
+        self.trailers.as_ref().map(|t| t.entries().to_vec()).unwrap_or_default()
     }
 
     /// From now on the body streams to `writer`; what was buffered goes first.
@@ -405,7 +414,7 @@ impl BodyBuf {
         writer.write(&buffered)?;
         // A body finished after a refused write is short: its reader must not see an end.
         if self.finished && !self.overflowed {
-            writer.finish();
+            writer.finish_with(self.trailer_entries());
         }
         self.stream = Some(writer);
         Ok(())

@@ -16,6 +16,8 @@
 //! - `/gated-late?to=AUTHORITY`: answers 200, then sends the request of `/outgoing` to
 //!   AUTHORITY before writing anything, and writes what happened (a test holds that request
 //!   until it has read the response's head);
+//! - `/trailers`: answers 200 with the body `body` and the trailer `x-checksum: abc`
+//!   (announced by the header `trailer: x-checksum`);
 //! - `/first-line`: reads the request body only up to its first newline and answers 200 with
 //!   `first line: LINE`;
 //! - `/count`: reads the whole request body and answers 200 with `read N bytes`, or `read
@@ -65,6 +67,7 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
                 let to = path.split_once("?to=").map_or("example.com", |(_, to)| to);
                 gated_late(response_out, to)
             }
+            "/trailers" => with_trailers(response_out),
             "/first-line" => {
                 let line = first_line(&request);
                 respond(response_out, 200, &format!("first line: {line}\n"))
@@ -135,6 +138,22 @@ fn gated_late(out: ResponseOutparam, to: &str) {
     stream.blocking_write_and_flush(reply.as_bytes()).expect("writing the body");
     drop(stream);
     OutgoingBody::finish(outgoing, None).expect("finishing the body");
+}
+
+/// Answers 200 with the body `body` and the trailer field `x-checksum: abc`.
+fn with_trailers(out: ResponseOutparam) {
+    // HTTP/1.1 announces trailer fields in the head.
+    let headers = Fields::new();
+    headers.append("trailer", b"x-checksum").expect("a valid header");
+    let response = OutgoingResponse::new(headers);
+    let outgoing = response.body().expect("the body, once");
+    ResponseOutparam::set(out, Ok(response));
+    let stream = outgoing.write().expect("the stream, once");
+    stream.blocking_write_and_flush(b"body").expect("writing the body");
+    drop(stream);
+    let trailers = Fields::new();
+    trailers.append("x-checksum", b"abc").expect("a valid trailer");
+    OutgoingBody::finish(outgoing, Some(trailers)).expect("finishing the body");
 }
 
 /// The request body up to its first newline (read no further).

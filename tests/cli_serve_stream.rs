@@ -216,3 +216,26 @@ fn trailers_reach_a_client_that_accepts_them() {
     let raw = String::from_utf8_lossy(&raw).to_ascii_lowercase();
     assert!(raw.ends_with("0\r\nx-checksum: abc\r\n\r\n"), "{raw:?}");
 }
+
+/// A chunked request body's trailer fields reach the handler through `incoming-body.finish`.
+#[test]
+fn request_trailers_reach_the_handler() {
+    let server = handler(&[]);
+    let mut s = TcpStream::connect(("127.0.0.1", server.1)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /request-trailers HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Transfer-Encoding: chunked\r\nTrailer: x-sum\r\n\r\n4\r\nbody\r\n0\r\nx-sum: 42\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let (head, body) = split_response(&raw);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let body = if is_chunked(&head) { dechunk(&body).unwrap() } else { body };
+    assert_eq!(String::from_utf8_lossy(&body), "x-sum: 42\n");
+    // Without trailers: none, and a whole body: none either.
+    let (status, _, body) = request(server.1, "POST", "/request-trailers", b"plain");
+    assert_eq!((status, String::from_utf8_lossy(&body).as_ref()), (200, "no trailers\n"));
+}

@@ -341,14 +341,25 @@ async fn answer(server: Arc<Server>, req: Request<Incoming>) -> Answered {
     })
 }
 
-/// Sends a request's body to a `wasi:http` handler as the client sends it, at most `limit`
-/// bytes: a body that passes the limit, or that the client breaks off, ends early for the
+/// Sends a request's body (and trailer fields) to a `wasi:http` handler as the client sends
+/// it, at most `limit` bytes: a body that passes the limit, or that the client breaks off, ends early for the
 /// handler (its read fails); one the handler stops reading is left unread.
 async fn pump_request_body(mut body: Incoming, mut sender: BodySender, limit: usize) {
     let mut total = 0usize;
+    let mut trailers = Vec::new();
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else { return };
-        let Ok(data) = frame.into_data() else { continue };
+        let data = match frame.into_data() {
+            Ok(data) => data,
+            Err(frame) => {
+                if let Ok(fields) = frame.into_trailers() {
+                    trailers.extend(
+                        fields.iter().map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec())),
+                    );
+                }
+                continue;
+            }
+        };
         total = total.saturating_add(data.len());
         if total > limit {
             return;
@@ -359,7 +370,7 @@ async fn pump_request_body(mut body: Incoming, mut sender: BodySender, limit: us
             return;
         }
     }
-    sender.finish();
+    sender.finish_with(trailers);
 }
 
 /// The response for a handler that produced none.

@@ -343,6 +343,8 @@ struct InState {
     closed: bool,
     /// The sender waiting for room.
     waker: Option<Waker>,
+    /// The trailer fields the body ended with.
+    trailers: Vec<(String, Vec<u8>)>,
 }
 
 type InShared = Pipe<InState>;
@@ -398,7 +400,15 @@ impl BodySender {
 
     /// Ends the body: the guest reads its end once it has read what is queued.
     pub fn finish(self) {
-        self.shared.lock().finished = true;
+        self.finish_with(Vec::new());
+    }
+
+    /// Ends the body with trailer fields (the guest gets them from `incoming-body.finish`).
+    pub fn finish_with(self, trailers: Vec<(String, Vec<u8>)>) {
+        let mut st = self.shared.lock();
+        st.finished = true;
+        st.trailers = trailers;
+        drop(st);
         self.shared.cv.notify_all();
     }
 }
@@ -500,10 +510,35 @@ impl Drop for BodySource {
 #[derive(Clone)]
 pub(crate) struct SourceReady(Arc<InShared>);
 
+impl std::fmt::Debug for SourceReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SourceReady")
+    }
+}
+
 impl SourceReady {
     pub(crate) fn is_ready(&self) -> bool {
         let st = self.0.lock();
         !st.chunks.is_empty() || st.finished || st.failed
+    }
+
+    /// Whether the body has ended (finished or failed): its trailers are known.
+    pub(crate) fn has_ended(&self) -> bool {
+        let st = self.0.lock();
+        st.finished || st.failed
+    }
+
+    /// How the body ended: its trailer fields, or `Err` if it ended early; `None` while it
+    /// goes on.
+    pub(crate) fn ending(&self) -> Option<Result<Vec<(String, Vec<u8>)>, ()>> {
+        let st = self.0.lock();
+        if st.finished {
+            Some(Ok(st.trailers.clone()))
+        } else if st.failed {
+            Some(Err(()))
+        } else {
+            None
+        }
     }
 }
 

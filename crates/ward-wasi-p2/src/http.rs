@@ -178,7 +178,11 @@ fn outgoing_body(ctx: &mut WasiP2Ctx, ty: &Types, rep: u32, request: bool) -> Re
 /// the second time).
 fn consume(ctx: &mut WasiP2Ctx, ty: &Types, body: Option<BodyData>) -> Result<Option<Val>> {
     let Some(body) = body else { return Ok(unit(false)) };
-    let rep = push(ctx, HttpObject::IncomingBody(Some(body)))?;
+    let source = match &body {
+        BodyData::Source(s) => Some(s.readiness()),
+        BodyData::Bytes(_) => None,
+    };
+    let rep = push(ctx, HttpObject::IncomingBody(Some(body), source))?;
     Ok(Some(ok(Some(own(&ty.http.incoming_body, rep)))))
 }
 
@@ -692,7 +696,7 @@ where
 {
     r.func(TYPES, "[method]incoming-body.stream", |ctx, ty, p| {
         let data = match object(ctx, arg_rep(p, 0)?) {
-            Some(HttpObject::IncomingBody(data)) => data.take(),
+            Some(HttpObject::IncomingBody(data, _)) => data.take(),
             _ => return Err(wrong("incoming-body")),
         };
         let stream = match data {
@@ -704,24 +708,56 @@ where
         Ok(Some(ok(Some(own(&ty.input, rep)))))
     })?;
     r.func(TYPES, "[static]incoming-body.finish", |ctx, ty, p| {
-        take(ctx, arg_rep(p, 0)?, "incoming-body", |o| matches!(o, HttpObject::IncomingBody(_)))?;
-        let rep = push(ctx, HttpObject::FutureTrailers { taken: false })?;
+        let source = match take(ctx, arg_rep(p, 0)?, "incoming-body", |o| {
+            matches!(o, HttpObject::IncomingBody(..))
+        })? {
+            HttpObject::IncomingBody(_, source) => source,
+            _ => return Err(wrong("incoming-body")),
+        };
+        let rep = push(ctx, HttpObject::FutureTrailers { taken: false, source })?;
         Ok(Some(own(&ty.http.future_trailers, rep)))
     })?;
     r.func(TYPES, "[method]future-trailers.subscribe", |ctx, ty, p| {
-        match object(ctx, arg_rep(p, 0)?) {
-            Some(HttpObject::FutureTrailers { .. }) => new_pollable(ctx, ty, Pollable::Ready),
-            _ => Err(wrong("future-trailers")),
-        }
-    })?;
-    r.func(TYPES, "[method]future-trailers.get", |ctx, _, p| {
-        let taken = match object(ctx, arg_rep(p, 0)?) {
-            Some(HttpObject::FutureTrailers { taken }) => taken,
+        let wait = match object(ctx, arg_rep(p, 0)?) {
+            Some(HttpObject::FutureTrailers { source: Some(s), .. }) => {
+                Pollable::Trailers(s.clone())
+            }
+            Some(HttpObject::FutureTrailers { source: None, .. }) => Pollable::Ready,
             _ => return Err(wrong("future-trailers")),
         };
-        // Bodies the host hands over have no trailers: `some(ok(ok(none)))` once.
-        let first = !std::mem::replace(taken, true);
-        Ok(Some(some(Some(if first { ok(Some(ok(Some(some(None))))) } else { err(None) }))))
+        new_pollable(ctx, ty, wait)
+    })?;
+    r.func(TYPES, "[method]future-trailers.get", |ctx, ty, p| {
+        let (taken, source) = match object(ctx, arg_rep(p, 0)?) {
+            Some(HttpObject::FutureTrailers { taken, source }) => (taken, source.clone()),
+            _ => return Err(wrong("future-trailers")),
+        };
+        // A body held whole has no trailers; a streamed one has them once it ended. The
+        // value is given once (`some(err)` after).
+        let ending = match &source {
+            None => Ok(Vec::new()),
+            Some(s) => match s.ending() {
+                None => return Ok(Some(some(None))),
+                Some(e) => e,
+            },
+        };
+        if std::mem::replace(taken, true) {
+            return Ok(Some(some(Some(err(None)))));
+        }
+        let inner = match ending {
+            Ok(trailers) if trailers.is_empty() => ok(Some(some(None))),
+            Ok(trailers) => {
+                let budget = ctx.http.budget.clone();
+                let fields = Fields::from_host(&budget, &trailers).map_err(|_| full(ctx))?;
+                let rep = push(ctx, HttpObject::Fields(fields))?;
+                ok(Some(some(Some(own(&ty.http.fields, rep)))))
+            }
+            Err(()) => {
+                let code = ErrorCode::Internal("the request body ended early".into());
+                err(Some(code.to_val()))
+            }
+        };
+        Ok(Some(some(Some(ok(Some(inner))))))
     })?;
     r.func(TYPES, "[method]outgoing-body.write", |ctx, ty, p| {
         let body = match object(ctx, arg_rep(p, 0)?) {

@@ -2,7 +2,7 @@
 //! names and values (syntax, forbidden names, immutability), the byte budget every field and
 //! body of one guest shares, and the values (`method`, `scheme`, `error-code`) as [`Val`]s.
 
-use crate::body_pipe::{BodySource, BodyWriter, PipeWriteError};
+use crate::body_pipe::{BodySource, BodyWriter, PipeWriteError, SourceReady};
 use crate::host::some;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -698,11 +698,14 @@ pub(crate) enum FutureResponse {
 pub(crate) enum HttpObject {
     Fields(Fields),
     IncomingRequest(IncomingRequest),
-    /// An `incoming-body`: its bytes until `stream` hands them out.
-    IncomingBody(Option<BodyData>),
-    /// A `future-trailers`, always ready with no trailers; whether `get` returned it already.
+    /// An `incoming-body`: its bytes until `stream` hands them out, and for a streamed body
+    /// where its end (and trailers) will be seen.
+    IncomingBody(Option<BodyData>, Option<SourceReady>),
+    /// A `future-trailers`: ready at once with no trailers (a body held whole), or when a
+    /// streamed body ends, with its trailers; whether `get` returned it already.
     FutureTrailers {
         taken: bool,
+        source: Option<SourceReady>,
     },
     OutgoingResponse(OutgoingResponse),
     /// An `outgoing-body`, whether `write` handed out its stream, and whether it is a

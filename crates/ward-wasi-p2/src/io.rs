@@ -238,7 +238,8 @@ fn interest(p: &Pollable) -> Interest<'_> {
         Pollable::Deadline(d) => Interest::Deadline(*d),
         Pollable::Socket(w) => w.interest(),
         Pollable::Source(s) if s.is_ready() => Interest::Ready,
-        Pollable::Source(_) => Interest::Later,
+        Pollable::Trailers(s) if s.has_ended() => Interest::Ready,
+        Pollable::Source(_) | Pollable::Trailers(_) => Interest::Later,
     }
 }
 

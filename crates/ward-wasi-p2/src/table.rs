@@ -78,6 +78,8 @@ pub(crate) enum Pollable {
     Socket(SockWait),
     /// A request body the embedder streams in: bytes or its end.
     Source(crate::body_pipe::SourceReady),
+    /// The end of a request body the embedder streams in (its trailers).
+    Trailers(crate::body_pipe::SourceReady),
 }
 
 pub(crate) enum Object {

@@ -18,6 +18,8 @@
 //!   until it has read the response's head);
 //! - `/trailers`: answers 200 with the body `body` and the trailer `x-checksum: abc`
 //!   (announced by the header `trailer: x-checksum`);
+//! - `/request-trailers`: reads the request body, then answers 200 with its trailer fields
+//!   (`name: value` lines, or `no trailers`, or `trailers failed`);
 //! - `/first-line`: reads the request body only up to its first newline and answers 200 with
 //!   `first line: LINE`;
 //! - `/count`: reads the whole request body and answers 200 with `read N bytes`, or `read
@@ -68,6 +70,7 @@ impl wasi::exports::http::incoming_handler::Guest for Handler {
                 gated_late(response_out, to)
             }
             "/trailers" => with_trailers(response_out),
+            "/request-trailers" => respond(response_out, 200, &request_trailers(&request)),
             "/first-line" => {
                 let line = first_line(&request);
                 respond(response_out, 200, &format!("first line: {line}\n"))
@@ -154,6 +157,26 @@ fn with_trailers(out: ResponseOutparam) {
     let trailers = Fields::new();
     trailers.append("x-checksum", b"abc").expect("a valid trailer");
     OutgoingBody::finish(outgoing, Some(trailers)).expect("finishing the body");
+}
+
+/// Reads the request body, then describes its trailer fields.
+fn request_trailers(request: &IncomingRequest) -> String {
+    let body = request.consume().expect("the body, once");
+    {
+        let stream = body.stream().expect("the stream, once");
+        while stream.blocking_read(65536).is_ok() {}
+    }
+    let trailers = IncomingBody::finish(body);
+    trailers.subscribe().block();
+    match trailers.get() {
+        Some(Ok(Ok(Some(fields)))) => fields
+            .entries()
+            .iter()
+            .map(|(n, v)| format!("{n}: {}\n", String::from_utf8_lossy(v)))
+            .collect(),
+        Some(Ok(Ok(None))) => "no trailers\n".to_string(),
+        _ => "trailers failed\n".to_string(),
+    }
 }
 
 /// The request body up to its first newline (read no further).

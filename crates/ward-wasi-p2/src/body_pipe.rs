@@ -16,6 +16,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+/// Header or trailer fields: names and values, in order.
+pub type FieldList = Vec<(String, Vec<u8>)>;
+
 /// Bytes a body may have queued before its writer waits for the reader.
 pub const CAPACITY: usize = 1 << 20;
 
@@ -530,7 +533,7 @@ impl SourceReady {
 
     /// How the body ended: its trailer fields, or `Err` if it ended early; `None` while it
     /// goes on.
-    pub(crate) fn ending(&self) -> Option<Result<Vec<(String, Vec<u8>)>, ()>> {
+    pub(crate) fn ending(&self) -> Option<Result<FieldList, ()>> {
         let st = self.0.lock();
         if st.finished {
             Some(Ok(st.trailers.clone()))

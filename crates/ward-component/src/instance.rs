@@ -389,34 +389,25 @@ pub(crate) struct ResolvedImport {
 /// (`None`: resolved at each instantiation).
 pub(crate) type PreImports = [Option<ResolvedImport>];
 
-/// Checks `item` against import definition `d` and gives it the declared type, with the
-/// resources bound so far (`resources`) and those the import itself binds.
+/// Checks `item` against the import `name` of kind `kind` and type `ty`, and gives it the
+/// declared type. The resource types the import binds are added to `resources` (which the
+/// type is read with) and returned with the item.
 fn resolve_import(
     shared: &Shared,
-    d: &Def,
+    (name, kind, ty): (&str, Kind, &ComponentEntityType),
     item: Item,
-    resources: &ResourceMap,
+    resources: &mut ResourceMap,
 ) -> Result<ResolvedImport, Error> {
-    let Def::Import { name, kind, ty } = d else {
-        return Err(Error::Invalid { message: "not an import".into(), offset: 0 });
-    };
     let types = &shared.types;
-    if item.kind() != *kind {
+    if item.kind() != kind {
         return Err(Error::IncompatibleImport {
-            name: name.clone(),
+            name: name.to_string(),
             reason: format!("expected a {}, found a {}", kind.name(), item.kind().name()),
         });
     }
     let mut bound = ResourceMap::new();
     bind(types, ty, &item, &mut bound);
-    let mut all;
-    let resources = if bound.is_empty() {
-        resources
-    } else {
-        all = resources.clone();
-        all.extend(bound.iter().map(|(id, rt)| (*id, rt.clone())));
-        &all
-    };
+    resources.extend(bound.iter().map(|(id, rt)| (*id, rt.clone())));
     let item =
         match (item, ty) {
             (Item::Func(f), ComponentEntityType::Func(id)) => {
@@ -451,12 +442,9 @@ pub(crate) fn pre_resolve(
     let mut pre = vec![None; def.defs.len()];
     for (index, d) in def.defs.iter().enumerate() {
         match d {
-            Def::Import { name, .. } => {
+            Def::Import { name, kind, ty } => {
                 let item = import(name).ok_or_else(|| Error::UnknownImport(name.clone()))?;
-                let resolved = resolve_import(shared, d, item, &s.resources)?;
-                for (id, rt) in &resolved.bindings {
-                    s.resources.insert(*id, rt.clone());
-                }
+                let resolved = resolve_import(shared, (name, *kind, ty), item, &mut s.resources)?;
                 s.push_item(def, resolved.item.clone())?;
                 pre[index] = Some(resolved);
             }
@@ -542,24 +530,20 @@ pub(crate) fn instantiate<T: 'static>(
                 s.resources.insert(*id, rt.clone());
                 s.push_type(def, Some(rt));
             }
-            Def::Import { name, .. } => {
-                match pre.and_then(|p| p.get(index)).and_then(Option::as_ref) {
+            Def::Import { name, kind, ty } => {
+                let item = match pre.and_then(|p| p.get(index)).and_then(Option::as_ref) {
                     Some(resolved) => {
-                        for (id, rt) in &resolved.bindings {
-                            s.resources.insert(*id, rt.clone());
-                        }
-                        s.push_item(def, resolved.item.clone())?;
+                        s.resources
+                            .extend(resolved.bindings.iter().map(|(id, rt)| (*id, rt.clone())));
+                        resolved.item.clone()
                     }
                     None => {
                         let item =
                             import(name).ok_or_else(|| Error::UnknownImport(name.clone()))?;
-                        let resolved = resolve_import(shared, d, item, &s.resources)?;
-                        for (id, rt) in &resolved.bindings {
-                            s.resources.insert(*id, rt.clone());
-                        }
-                        s.push_item(def, resolved.item)?;
+                        resolve_import(shared, (name, *kind, ty), item, &mut s.resources)?.item
                     }
-                }
+                };
+                s.push_item(def, item)?;
             }
             Def::Lift { core_func, ty, opts } => {
                 let core = *at(&s.core_funcs, *core_func, "core func")?;

@@ -392,7 +392,7 @@ impl Type {
             Type::Own(_) | Type::Borrow(_) | Type::Stream(_) | Type::Future(_) => 4,
             Type::FixedList(t, n) => t.size().saturating_mul(*n as u64),
             Type::Record(fields) => record_size(fields.iter().map(|(_, t)| t), self.align()),
-            Type::Tuple(ts) => record_size(ts.iter(), self.align()),
+            Type::Tuple(ts) => tuple_layout(ts).0,
             Type::Flags(names) => flags_size(names.len()) as u64,
             _ => {
                 let cases = cases_of(self).unwrap_or_default();

@@ -60,6 +60,12 @@ struct Pipe<S> {
     cv: Condvar,
 }
 
+impl<S> std::fmt::Debug for Pipe<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pipe")
+    }
+}
+
 impl<S: Default> Pipe<S> {
     fn new() -> Arc<Pipe<S>> {
         Arc::new(Pipe { state: Mutex::default(), cv: Condvar::new() })
@@ -90,15 +96,10 @@ pub(crate) enum PipeWriteError {
 }
 
 /// The guest's end of a streamed body.
+#[derive(Debug)]
 pub(crate) struct BodyWriter {
     shared: Arc<Shared>,
     deadline: Option<Instant>,
-}
-
-impl std::fmt::Debug for BodyWriter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BodyWriter")
-    }
 }
 
 impl BodyWriter {
@@ -175,14 +176,9 @@ impl Drop for BodyWriter {
 }
 
 /// The embedder's end of a streamed response body.
+#[derive(Debug)]
 pub struct BodyReader {
     shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for BodyReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BodyReader")
-    }
 }
 
 impl BodyReader {
@@ -361,14 +357,9 @@ pub fn request_body() -> (BodySender, BodySource) {
 
 /// The embedder's end of a streamed request body. Dropped without [`BodySender::finish`],
 /// the guest's reads fail (the body ended early).
+#[derive(Debug)]
 pub struct BodySender {
     shared: Arc<InShared>,
-}
-
-impl std::fmt::Debug for BodySender {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BodySender")
-    }
 }
 
 impl BodySender {
@@ -428,14 +419,9 @@ impl Drop for BodySender {
 }
 
 /// The guest's end of a streamed request body.
+#[derive(Debug)]
 pub struct BodySource {
     shared: Arc<InShared>,
-}
-
-impl std::fmt::Debug for BodySource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BodySource")
-    }
 }
 
 /// How a read of a streamed request body ended without bytes.
@@ -510,14 +496,8 @@ impl Drop for BodySource {
 }
 
 /// Whether a streamed request body has something for the guest: bytes or its end.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct SourceReady(Arc<InShared>);
-
-impl std::fmt::Debug for SourceReady {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SourceReady")
-    }
-}
 
 impl SourceReady {
     pub(crate) fn is_ready(&self) -> bool {

@@ -1002,14 +1002,14 @@ impl<T: 'static> HttpProxy<T> {
     /// Like [`HttpProxy::handle`], but hands the response over as soon as the guest sets it:
     /// `on_head` receives the status, the headers and a [`BodyReader`] that yields the body
     /// while the guest writes it, so the body is never held whole (it may still not pass the
-    /// HTTP byte budget's limit in total). At most 1 MiB of it waits for the reader; a write that finds no room waits until `deadline`, then fails
-    /// (the guest sees a failed stream). With `body`, the request's body is not
-    /// `request.body` but what the embedder sends through the [`BodySender`](crate::BodySender) of
-    /// [`request_body`](crate::request_body) while the guest reads it. Returns once the
-    /// guest's `handle` has returned: an
-    /// error then means the body (if the head was handed over) ended incomplete, and the
-    /// reader sees [`BodyError::Incomplete`](crate::BodyError::Incomplete). `on_head` is not
-    /// called when the guest sets no response or an error code.
+    /// HTTP byte budget's limit in total). At most 1 MiB of it waits for the reader; a write
+    /// that finds no room waits until `deadline`, then fails (the guest sees a failed stream).
+    /// With `body`, the request's body is not `request.body` but what the embedder sends
+    /// through the [`BodySender`](crate::BodySender) of [`request_body`](crate::request_body)
+    /// while the guest reads it. Returns once the guest's `handle` has returned: an error then
+    /// means the body (if the head was handed over) ended incomplete, and the reader sees
+    /// [`BodyError::Incomplete`](crate::BodyError::Incomplete). `on_head` is not called when
+    /// the guest sets no response or an error code.
     pub fn handle_streaming(
         &self,
         mut store: impl ward::AsContextMut<Data = T>,
@@ -1032,7 +1032,7 @@ impl<T: 'static> HttpProxy<T> {
         let outcome = ctx.http.outcome.take();
         if let Some(Outcome::Streamed(Some(body))) = &outcome {
             let mut buf = body.lock();
-            if called.is_err() || !buf.finished || buf.overflowed {
+            if called.is_err() || !buf.complete() {
                 buf.abandon();
                 called?;
                 if buf.overflowed {

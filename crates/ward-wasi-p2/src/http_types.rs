@@ -393,13 +393,17 @@ impl BodyBuf {
     pub(crate) fn finish(&mut self, trailers: Option<Fields>) {
         self.finished = true;
         self.trailers = trailers;
-        if self.overflowed {
-            // A write was refused: the body is short of what the guest meant to send, so its
-            // reader must not see it end as if complete.
-            self.stream = None;
+        if !self.complete() {
+            self.abandon();
         } else if let Some(stream) = &self.stream {
             stream.finish_with(self.trailer_entries());
         }
+    }
+
+    /// Finished without a refused write: a body that was finished after a write was refused
+    /// is short of what the guest meant to send, and its reader must not see it as complete.
+    pub(crate) fn complete(&self) -> bool {
+        self.finished && !self.overflowed
     }
 
     /// The trailer fields, as name and value pairs.
@@ -412,8 +416,7 @@ impl BodyBuf {
         let buffered = self.take();
         // An empty queue takes any first write: this cannot wait.
         writer.write(&buffered)?;
-        // A body finished after a refused write is short: its reader must not see an end.
-        if self.finished && !self.overflowed {
+        if self.complete() {
             writer.finish_with(self.trailer_entries());
         }
         self.stream = Some(writer);
@@ -423,7 +426,7 @@ impl BodyBuf {
     /// Ends a streamed body that was not finished: its reader sees an incomplete body now
     /// rather than when the body is dropped.
     pub(crate) fn abandon(&mut self) {
-        if !self.finished || self.overflowed {
+        if !self.complete() {
             self.stream = None;
         }
     }

@@ -7,9 +7,11 @@
 
 mod serve_support;
 
-use serve_support::{dechunk, is_chunked, raw_get, request, spawn, split_response, Server};
+use serve_support::{
+    connect, dechunk, is_chunked, raw_get, request, spawn, split_response, Server,
+};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -92,8 +94,7 @@ fn gated_get(path: &str, until: &[u8]) -> (String, Vec<u8>) {
     let (gate_port, release, gate_thread) = gate();
     let allowed = format!("127.0.0.1:{gate_port}");
     let server = handler(&["--allow-http", &allowed, "--timeout", "60s"]);
-    let mut s = TcpStream::connect(("127.0.0.1", server.1)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut s = connect(server.1, 30);
     write!(s, "GET {path}?to={allowed} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut raw = Vec::new();
@@ -137,8 +138,7 @@ fn the_head_arrives_while_the_handler_waits_before_writing() {
 #[test]
 fn the_handler_reads_the_request_body_while_the_client_sends_it() {
     let server = handler(&[]);
-    let mut s = TcpStream::connect(("127.0.0.1", server.1)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut s = connect(server.1, 20);
     write!(
         s,
         "POST /first-line HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
@@ -169,8 +169,7 @@ fn a_request_body_past_the_limit_ends_early_for_the_handler() {
     let (status, _, _) = request(server.1, "POST", "/count", &[b'x'; 100_000]);
     assert_eq!(status, 413);
     // Sent without a length: the handler reads up to the limit, then its read fails.
-    let mut s = TcpStream::connect(("127.0.0.1", server.1)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut s = connect(server.1, 20);
     write!(
         s,
         "POST /count HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
@@ -221,8 +220,7 @@ fn trailers_reach_a_client_that_accepts_them() {
 #[test]
 fn request_trailers_reach_the_handler() {
     let server = handler(&[]);
-    let mut s = TcpStream::connect(("127.0.0.1", server.1)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut s = connect(server.1, 20);
     write!(
         s,
         "POST /request-trailers HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\

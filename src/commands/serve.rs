@@ -289,19 +289,10 @@ async fn handle(
     server: Arc<Server>,
     req: Request<Incoming>,
 ) -> Result<Response<ServeBody>, Infallible> {
-    Ok(match answer(server, req).await {
-        Answered::Whole(r) => boxed(r),
-        Answered::Streamed(r) => r,
-    })
+    Ok(answer(server, req).await)
 }
 
-/// A response: whole, or streamed from a `wasi:http` handler.
-enum Answered {
-    Whole(Response<Full<Bytes>>),
-    Streamed(Response<ServeBody>),
-}
-
-async fn answer(server: Arc<Server>, req: Request<Incoming>) -> Answered {
+async fn answer(server: Arc<Server>, req: Request<Incoming>) -> Response<ServeBody> {
     let (parts, body) = req.into_parts();
     let limit = usize::try_from(server.args.max_body).unwrap_or(usize::MAX);
     let too_large = || plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
@@ -309,7 +300,7 @@ async fn answer(server: Arc<Server>, req: Request<Incoming>) -> Answered {
         // A body announced too large is refused before any instance runs; one that turns
         // out too large while streaming ends early for the handler.
         if body.size_hint().lower() > limit as u64 {
-            return Answered::Whole(too_large());
+            return boxed(too_large());
         }
         let request = http_request(&parts, Vec::new());
         let (sender, source) = ward_wasi_p2::request_body();
@@ -321,29 +312,26 @@ async fn answer(server: Arc<Server>, req: Request<Incoming>) -> Answered {
         if let Ok(head) = head.await {
             return respond_streamed(head, work).await;
         }
-        return Answered::Whole(match work.await {
-            Ok(Err(answer)) => failure(answer),
-            Ok(Ok(())) | Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed\n"),
-        });
+        return boxed(no_response(work).await);
     }
     let body = match Limited::new(body, limit).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return Answered::Whole(too_large()),
+        Err(_) => return boxed(too_large()),
     };
     if server.args.no_instance {
         let out = [b"Content-Type: text/plain\n\n", &body[..]].concat();
-        return Answered::Whole(cgi_response(&out));
+        return boxed(cgi_response(&out));
     }
     let env = cgi_env(&parts, body.len());
-    Answered::Whole(match run_handler(&server, env, body.to_vec()).await {
+    boxed(match run_handler(&server, env, body.to_vec()).await {
         Answer::Output(out) => cgi_response(&out),
         answer => failure(answer),
     })
 }
 
 /// Sends a request's body (and trailer fields) to a `wasi:http` handler as the client sends
-/// it, at most `limit` bytes: a body that passes the limit, or that the client breaks off, ends early for the
-/// handler (its read fails); one the handler stops reading is left unread.
+/// it, at most `limit` bytes: a body that passes the limit, or that the client breaks off,
+/// ends early for the handler (its read fails); one the handler stops reading is left unread.
 async fn pump_request_body(mut body: Incoming, mut sender: BodySender, limit: usize) {
     let mut total = 0usize;
     let mut trailers = Vec::new();
@@ -371,6 +359,15 @@ async fn pump_request_body(mut body: Incoming, mut sender: BodySender, limit: us
         }
     }
     sender.finish_with(trailers);
+}
+
+/// The response for a `wasi:http` handler that gave none: its run's failure (500, 504), or
+/// 500 if it ended without one.
+async fn no_response(work: tokio::task::JoinHandle<Result<(), Answer>>) -> Response<Full<Bytes>> {
+    match work.await {
+        Ok(Err(answer)) => failure(answer),
+        Ok(Ok(())) | Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed\n"),
+    }
 }
 
 /// The response for a handler that produced none.
@@ -550,19 +547,13 @@ const WHOLE_MAX: usize = 64 << 10;
 async fn respond_streamed(
     mut head: StreamedResponse,
     work: tokio::task::JoinHandle<Result<(), Answer>>,
-) -> Answered {
-    let failed = |work: tokio::task::JoinHandle<Result<(), Answer>>| async move {
-        match work.await {
-            Ok(Err(answer)) => failure(answer),
-            _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed\n"),
-        }
-    };
+) -> Response<ServeBody> {
     std::future::poll_fn(|cx| head.body.poll_begun(cx)).await;
     let mut first = Vec::new();
     while first.len() < WHOLE_MAX {
         match head.body.try_next() {
             Some(Some(Ok(chunk))) => first.extend_from_slice(&chunk),
-            Some(Some(Err(_))) => return Answered::Whole(failed(work).await),
+            Some(Some(Err(_))) => return boxed(no_response(work).await),
             // Trailers need the chunked coding: such a body streams even when it is short.
             Some(None) if !head.body.has_trailers() => return whole(head, first),
             Some(None) | None => break,
@@ -588,15 +579,15 @@ async fn respond_streamed(
         headers.push(("trailer".to_string(), names.join(", ").into_bytes()));
     }
     let body = StreamedBody { first, rest: head.body, ended: false };
-    Answered::Streamed(match with_head(head.status, headers, body, true) {
+    match with_head(head.status, headers, body, true) {
         Ok(response) => response.map(BodyExt::boxed),
         Err(refused) => boxed(plain(StatusCode::BAD_GATEWAY, refused)),
-    })
+    }
 }
 
 /// A finished body, sent whole with its own length.
-fn whole(head: StreamedResponse, body: Vec<u8>) -> Answered {
-    Answered::Whole(
+fn whole(head: StreamedResponse, body: Vec<u8>) -> Response<ServeBody> {
+    boxed(
         with_head(head.status, head.headers, Full::new(Bytes::from(body)), false)
             .unwrap_or_else(|refused| plain(StatusCode::BAD_GATEWAY, refused)),
     )

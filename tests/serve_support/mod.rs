@@ -78,6 +78,13 @@ pub fn request_with(
     (status, head, body)
 }
 
+/// A connection to the server on `port` whose reads give up after `read_timeout_s` seconds.
+pub fn connect(port: u16, read_timeout_s: u64) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(read_timeout_s))).unwrap();
+    s
+}
+
 /// Sends GET `path` and reads the whole response off the connection, raw: the head, and the
 /// body as sent (still chunk-coded, possibly cut short).
 pub fn raw_get(port: u16, path: &str) -> (String, Vec<u8>) {
@@ -86,8 +93,7 @@ pub fn raw_get(port: u16, path: &str) -> (String, Vec<u8>) {
 
 /// [`raw_get`] with extra header lines.
 pub fn raw_get_with(port: u16, path: &str, headers: &[(&str, &str)]) -> (String, Vec<u8>) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let mut s = connect(port, 30);
     let mut head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for (name, value) in headers {
         head += &format!("{name}: {value}\r\n");

@@ -211,16 +211,10 @@ fn switch_from<T: 'static>(
     }
     // In place: `other` runs nested, then (suspended) the others run until one resumes `me`.
     me.lock().suspended = suspend;
-    let r =
-        run_threads(ctx, other).and_then(
-            |()| {
-                if suspend {
-                    wait_resumed(ctx, env, me)
-                } else {
-                    Ok(())
-                }
-            },
-        );
+    let mut r = run_threads(ctx, other);
+    if suspend && r.is_ok() {
+        r = wait_resumed(ctx, env, me);
+    }
     if r.is_err() {
         me.lock().suspended = false;
     }

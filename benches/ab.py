@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Before/after timing of two Ward binaries on the suite's programs, interleaved.
 
-    python3 benches/ab.py OLD_WARD NEW_WARD [RUNS]
+    python3 benches/ab.py OLD_WARD NEW_WARD [RUNS [PROGRAM,PROGRAM...]]
 
 Runs `ward run benches/wasm/<program>.wasm` with each binary RUNS times (default 5), the two
 alternating so that machine noise hits both alike, and prints the median wall time of each,
 their ratio (new/old) per program and the geometric mean of the ratios. A run that fails is
-reported and its program left out of the mean.
+reported and its program left out of the mean. A comma-separated list after RUNS keeps only
+those programs.
 """
 import glob
 import math
@@ -23,11 +24,12 @@ def main() -> int:
         return 2
     bins = {"old": sys.argv[1], "new": sys.argv[2]}
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    only = set(sys.argv[4].split(",")) if len(sys.argv) > 4 else None
     here = os.path.dirname(os.path.abspath(__file__))
     ratios = {}
     for path in sorted(glob.glob(os.path.join(here, "wasm", "*.wasm"))):
         name = os.path.basename(path)[:-5]
-        if name == "hello":
+        if name == "hello" or (only is not None and name not in only):
             continue
         times = {"old": [], "new": []}
         failed = None

@@ -6,7 +6,11 @@
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read at run time, not with `env!`: a build script compiled for a checkout elsewhere that
+    // shares this target directory may be reused, and must hash this checkout's files.
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir);
     let mut files = Vec::new();
     collect(&root.join("src"), &mut files);
     files.push(root.join("Cargo.toml"));

@@ -408,21 +408,37 @@ fn indexed_stores_write_what_the_unfused_instructions_write() {
     assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
 }
 
-/// `f64.mul` feeding `f64.add` (fused into `F64MulAdd` / `F64AddMul`) gives, bit for bit, what
-/// the two instructions give in the native tier and in Rust: the product is rounded before the
-/// sum (no fused multiply-add), and a single NaN operand's payload propagates.
+/// Two f64 operations where the first feeds the second (fused into one `F64{Inner}{Outer}` or
+/// `...R` instruction for every pair of add, sub, mul and div, the first result on either side)
+/// give, bit for bit, what the two instructions give in the native tier and in Rust: each result
+/// is rounded (no fused multiply-add), and a single NaN operand's payload propagates.
 #[test]
-fn products_fused_with_sums_round_like_the_unfused_instructions() {
-    let wat = r#"(module
-      (func (export "left") (param f64 f64 f64) (result f64)
-        (f64.add (f64.mul (local.get 0) (local.get 1)) (local.get 2)))
-      (func (export "right") (param f64 f64 f64) (result f64)
-        (f64.add (local.get 2) (f64.mul (local.get 0) (local.get 1)))))"#;
-    let (mut store, inst) = instance(wat);
+fn two_f64_operations_in_one_round_like_the_unfused_instructions() {
+    const OPS: [&str; 4] = ["add", "sub", "mul", "div"];
+    let apply = |op: &str, x: f64, y: f64| match op {
+        "add" => x + y,
+        "sub" => x - y,
+        "mul" => x * y,
+        _ => x / y,
+    };
+    let mut wat = String::from("(module");
+    for inner in OPS {
+        for outer in OPS {
+            wat += &format!(
+                r#"
+      (func (export "l-{inner}-{outer}") (param f64 f64 f64) (result f64)
+        (f64.{outer} (f64.{inner} (local.get 0) (local.get 1)) (local.get 2)))
+      (func (export "r-{inner}-{outer}") (param f64 f64 f64) (result f64)
+        (f64.{outer} (local.get 2) (f64.{inner} (local.get 0) (local.get 1))))"#
+            );
+        }
+    }
+    wat += ")";
+    let (mut store, inst) = instance(&wat);
     let mut config = ward::Config::new();
     config.tier(ward::Tier::Native);
     let native_engine = Engine::new(&config);
-    let native_module = Module::new(&native_engine, wat).unwrap();
+    let native_module = Module::new(&native_engine, &wat).unwrap();
     assert_eq!(native_module.tier(), ward::Tier::Native);
     let mut nstore = Store::new(&native_engine, ());
     let native = Instance::new(&mut nstore, &native_module, &[]).unwrap();
@@ -443,35 +459,44 @@ fn products_fused_with_sums_round_like_the_unfused_instructions() {
         nan_b,
         -1.0 - 2.0 * f64::EPSILON,
     ];
-    for name in ["left", "right"] {
-        let f = inst.get_typed_func::<(f64, f64, f64), f64>(&store, name).unwrap();
-        let g = native.get_typed_func::<(f64, f64, f64), f64>(&nstore, name).unwrap();
-        for a in values {
-            for b in values {
-                for c in values {
-                    let got = f.call(&mut store, (a, b, c)).unwrap();
-                    let want = g.call(&mut nstore, (a, b, c)).unwrap();
-                    let what = format!("{name}({a:e}, {b:e}, {c:e})");
-                    // The documented freedom (ARCHITECTURE.md): an operation with two NaN
-                    // operands (the product counts, once computed) returns either payload.
-                    // Otherwise bit for bit, a single NaN's payload included.
-                    if (a.is_nan() && b.is_nan()) || ((a * b).is_nan() && c.is_nan()) {
-                        assert!(got.is_nan() && want.is_nan(), "{what}");
-                        continue;
+    for inner in OPS {
+        for outer in OPS {
+            for left in [true, false] {
+                let name = format!("{}-{inner}-{outer}", if left { "l" } else { "r" });
+                let f = inst.get_typed_func::<(f64, f64, f64), f64>(&store, &name).unwrap();
+                let g = native.get_typed_func::<(f64, f64, f64), f64>(&nstore, &name).unwrap();
+                for a in values {
+                    for b in values {
+                        for c in values {
+                            let got = f.call(&mut store, (a, b, c)).unwrap();
+                            let want = g.call(&mut nstore, (a, b, c)).unwrap();
+                            let what = format!("{name}({a:e}, {b:e}, {c:e})");
+                            let t = apply(inner, a, b);
+                            // The documented freedom (ARCHITECTURE.md): an operation with two
+                            // NaN operands (the inner result counts, once computed) returns
+                            // either payload. Otherwise bit for bit, a single NaN's payload
+                            // included.
+                            if (a.is_nan() && b.is_nan()) || (t.is_nan() && c.is_nan()) {
+                                assert!(got.is_nan() && want.is_nan(), "{what}");
+                                continue;
+                            }
+                            assert_eq!(got.to_bits(), want.to_bits(), "{what}");
+                            let rust = match left {
+                                true => apply(outer, t, c),
+                                false => apply(outer, c, t),
+                            };
+                            assert!(
+                                got.to_bits() == rust.to_bits() || (got.is_nan() && rust.is_nan()),
+                                "{what}: {got:e}, Rust {rust:e}"
+                            );
+                        }
                     }
-                    assert_eq!(got.to_bits(), want.to_bits(), "{what}");
-                    // The sum's value does not depend on the order (a NaN's payload may).
-                    let rust = a * b + c;
-                    assert!(
-                        got.to_bits() == rust.to_bits() || (got.is_nan() && rust.is_nan()),
-                        "{what}"
-                    );
                 }
             }
         }
     }
     // The case a fused multiply-add would get wrong: x*x - (1 + 2^-51) is 2^-104 exactly,
     // but rounding the product first gives 0.
-    let left = inst.get_typed_func::<(f64, f64, f64), f64>(&store, "left").unwrap();
+    let left = inst.get_typed_func::<(f64, f64, f64), f64>(&store, "l-mul-add").unwrap();
     assert_eq!(left.call(&mut store, (x, x, -(1.0 + 2.0 * f64::EPSILON))).unwrap(), 0.0);
 }

@@ -26,6 +26,7 @@ macro_rules! define_instrs {
         branch: [$($br:ident),* $(,)?],
         branch_imm: [$($brimm:ident),* $(,)?],
         select: [$($sel:ident),* $(,)?],
+        f64_pair: [$($pair:ident),* $(,)?],
         other: { $($rest:tt)* }
     ) => {
         /// One interpreter instruction. Kept at 16 bytes; instructions that need more operands
@@ -70,6 +71,10 @@ macro_rules! define_instrs {
                 #[doc = concat!("`", stringify!($sel), "`: `d = if a cmp b { x } else { y }`, with `x` and `y` in the `Arg` word that follows (a compare fused with the `select` it feeds).")]
                 $sel { d: Slot, a: Slot, b: Slot },
             )*
+            $(
+                #[doc = concat!("`", stringify!($pair), "`: two f64 operations in one, `d = (a op1 b) op2 c` (or, with a name ending in `R`, `d = c op2 (a op1 b)`), `c` in the `Arg` word that follows: the first operation's result is a temporary only the second reads. Rounded twice, as the two instructions are.")]
+                $pair { d: Slot, a: Slot, b: Slot },
+            )*
             $($rest)*
             /// Never emitted: its opcode is the number of real opcodes ([`OPCODES`]).
             OpcodeCount,
@@ -85,6 +90,7 @@ macro_rules! define_instrs {
                     $(Instr::$load { d, .. } => Some(d),)*
                     $(Instr::$bimm { d, .. } => Some(d),)*
                     $(Instr::$sel { d, .. } => Some(d),)*
+                    $(Instr::$pair { d, .. } => Some(d),)*
                     Instr::Const32 { d, .. } | Instr::Const64 { d, .. }
                     | Instr::GlobalGet { d, .. } | Instr::Copy { d, .. }
                     | Instr::Select { d, .. } | Instr::Select2 { d, .. }
@@ -92,8 +98,7 @@ macro_rules! define_instrs {
                     | Instr::I32LoadAddI { d, .. } | Instr::I64LoadAddI { d, .. }
                     | Instr::I32Load8UAddI { d, .. } | Instr::I32AddShl { d, .. }
                     | Instr::I32LoadIdx { d, .. } | Instr::I32Load8UIdx { d, .. }
-                    | Instr::I64LoadIdx { d, .. }
-                    | Instr::F64MulAdd { d, .. } | Instr::F64AddMul { d, .. } => Some(d),
+                    | Instr::I64LoadIdx { d, .. } => Some(d),
                     _ => None,
                 }
             }
@@ -152,6 +157,12 @@ define_instrs! {
     branch: [BrI32Eq, BrI32Ne, BrI32LtS, BrI32LtU, BrI32GtS, BrI32GtU, BrI32LeS, BrI32LeU, BrI32GeS, BrI32GeU, BrI64Eq, BrI64Ne, BrI64LtS, BrI64LtU, BrI64GtS, BrI64GtU, BrI64LeS, BrI64LeU, BrI64GeS, BrI64GeU],
     branch_imm: [BrI32EqI, BrI32NeI, BrI32LtSI, BrI32LtUI, BrI32GtSI, BrI32GtUI, BrI32LeSI, BrI32LeUI, BrI32GeSI, BrI32GeUI, BrI64EqI, BrI64NeI, BrI64LtSI, BrI64LtUI, BrI64GtSI, BrI64GtUI, BrI64LeSI, BrI64LeUI, BrI64GeSI, BrI64GeUI],
     select: [SelI32Eq, SelI32Ne, SelI32LtS, SelI32LtU, SelI32GtS, SelI32GtU, SelI32LeS, SelI32LeU, SelI32GeS, SelI32GeU, SelI64Eq, SelI64Ne, SelI64LtS, SelI64LtU, SelI64GtS, SelI64GtU, SelI64LeS, SelI64LeU, SelI64GeS, SelI64GeU],
+    f64_pair: [
+        F64AddAdd, F64AddSub, F64AddMul, F64AddDiv, F64SubAdd, F64SubSub, F64SubMul, F64SubDiv,
+        F64MulAdd, F64MulSub, F64MulMul, F64MulDiv, F64DivAdd, F64DivSub, F64DivMul, F64DivDiv,
+        F64AddAddR, F64AddSubR, F64AddMulR, F64AddDivR, F64SubAddR, F64SubSubR, F64SubMulR, F64SubDivR,
+        F64MulAddR, F64MulSubR, F64MulMulR, F64MulDivR, F64DivAddR, F64DivSubR, F64DivMulR, F64DivDivR
+    ],
     other: {
         /// Extra operands of the preceding instruction.
         Arg { x: u32, y: u32, z: u32 },
@@ -252,12 +263,6 @@ define_instrs! {
         I64LoadIdx { k: u8, d: Slot, a: Slot, b: Slot },
         /// `i32.store` of `v` to memory 0 at `(a + i) mod 2^32` (offset 0).
         I32StoreAddI { a: Slot, v: Slot, i: i32 },
-        /// `d = (a * b) + c`, with `c` in the `Arg` word that follows: an `f64.mul` fused with
-        /// the `f64.add` that takes the product as its left operand (rounded twice, as the two
-        /// instructions are).
-        F64MulAdd { d: Slot, a: Slot, b: Slot },
-        /// `d = c + (a * b)`, with `c` in the `Arg` word: the product as the right operand.
-        F64AddMul { d: Slot, a: Slot, b: Slot },
         /// `i32.store` of `v` to memory 0 at `(a + (b << k)) mod 2^32` (offset 0): an
         /// `I32AddShl`, or an `i32.add` (`k = 0`), fused with the store it feeds.
         I32StoreIdx { k: u8, a: Slot, b: Slot, v: Slot },
@@ -545,6 +550,46 @@ impl WideOp {
             WideOp::MulWideU => (x[0] as u128) * (x[1] as u128),
         };
         (r as u64, (r >> 64) as u64)
+    }
+}
+
+/// The fused instruction for the f64 operation `inner` feeding `outer` (0 add, 1 sub, 2 mul,
+/// 3 div), the inner result being the outer operation's left operand (`left`) or its right.
+pub(crate) fn f64_pair(inner: u8, outer: u8, left: bool, d: Slot, a: Slot, b: Slot) -> Instr {
+    match (inner, outer, left) {
+        (0, 0, true) => Instr::F64AddAdd { d, a, b },
+        (0, 1, true) => Instr::F64AddSub { d, a, b },
+        (0, 2, true) => Instr::F64AddMul { d, a, b },
+        (0, 3, true) => Instr::F64AddDiv { d, a, b },
+        (1, 0, true) => Instr::F64SubAdd { d, a, b },
+        (1, 1, true) => Instr::F64SubSub { d, a, b },
+        (1, 2, true) => Instr::F64SubMul { d, a, b },
+        (1, 3, true) => Instr::F64SubDiv { d, a, b },
+        (2, 0, true) => Instr::F64MulAdd { d, a, b },
+        (2, 1, true) => Instr::F64MulSub { d, a, b },
+        (2, 2, true) => Instr::F64MulMul { d, a, b },
+        (2, 3, true) => Instr::F64MulDiv { d, a, b },
+        (3, 0, true) => Instr::F64DivAdd { d, a, b },
+        (3, 1, true) => Instr::F64DivSub { d, a, b },
+        (3, 2, true) => Instr::F64DivMul { d, a, b },
+        (3, 3, true) => Instr::F64DivDiv { d, a, b },
+        (0, 0, false) => Instr::F64AddAddR { d, a, b },
+        (0, 1, false) => Instr::F64AddSubR { d, a, b },
+        (0, 2, false) => Instr::F64AddMulR { d, a, b },
+        (0, 3, false) => Instr::F64AddDivR { d, a, b },
+        (1, 0, false) => Instr::F64SubAddR { d, a, b },
+        (1, 1, false) => Instr::F64SubSubR { d, a, b },
+        (1, 2, false) => Instr::F64SubMulR { d, a, b },
+        (1, 3, false) => Instr::F64SubDivR { d, a, b },
+        (2, 0, false) => Instr::F64MulAddR { d, a, b },
+        (2, 1, false) => Instr::F64MulSubR { d, a, b },
+        (2, 2, false) => Instr::F64MulMulR { d, a, b },
+        (2, 3, false) => Instr::F64MulDivR { d, a, b },
+        (3, 0, false) => Instr::F64DivAddR { d, a, b },
+        (3, 1, false) => Instr::F64DivSubR { d, a, b },
+        (3, 2, false) => Instr::F64DivMulR { d, a, b },
+        (3, 3, false) => Instr::F64DivDivR { d, a, b },
+        _ => unreachable!("f64 operations are numbered 0 to 3"),
     }
 }
 

@@ -910,15 +910,40 @@ handlers! { $ [cf vmctx]
     RefEq { d, a, b } => { wr!(d, (rd!(a) == rd!(b)) as u64) };
     // ---- immediates and fused compare-branches ----
     I32AddI { d, a, i } => { wr!(d, (i32_!(a).wrapping_add(i as u32)) as u64) };
+    // ---- two f64 operations in one (`c` in the `Arg` word) ----
+    F64AddAdd { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) + f64_!(b)) + f64_!(c)) };
+    F64AddSub { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) + f64_!(b)) - f64_!(c)) };
+    F64AddMul { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) + f64_!(b)) * f64_!(c)) };
+    F64AddDiv { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) + f64_!(b)) / f64_!(c)) };
+    F64SubAdd { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) - f64_!(b)) + f64_!(c)) };
+    F64SubSub { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) - f64_!(b)) - f64_!(c)) };
+    F64SubMul { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) - f64_!(b)) * f64_!(c)) };
+    F64SubDiv { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) - f64_!(b)) / f64_!(c)) };
+    F64MulAdd { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) * f64_!(b)) + f64_!(c)) };
+    F64MulSub { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) * f64_!(b)) - f64_!(c)) };
+    F64MulMul { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) * f64_!(b)) * f64_!(c)) };
+    F64MulDiv { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) * f64_!(b)) / f64_!(c)) };
+    F64DivAdd { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) / f64_!(b)) + f64_!(c)) };
+    F64DivSub { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) / f64_!(b)) - f64_!(c)) };
+    F64DivMul { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) / f64_!(b)) * f64_!(c)) };
+    F64DivDiv { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, (f64_!(a) / f64_!(b)) / f64_!(c)) };
+    F64AddAddR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) + (f64_!(a) + f64_!(b))) };
+    F64AddSubR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) - (f64_!(a) + f64_!(b))) };
+    F64AddMulR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) * (f64_!(a) + f64_!(b))) };
+    F64AddDivR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) / (f64_!(a) + f64_!(b))) };
+    F64SubAddR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) + (f64_!(a) - f64_!(b))) };
+    F64SubSubR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) - (f64_!(a) - f64_!(b))) };
+    F64SubMulR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) * (f64_!(a) - f64_!(b))) };
+    F64SubDivR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) / (f64_!(a) - f64_!(b))) };
+    F64MulAddR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) + (f64_!(a) * f64_!(b))) };
+    F64MulSubR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) - (f64_!(a) * f64_!(b))) };
+    F64MulMulR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) * (f64_!(a) * f64_!(b))) };
+    F64MulDivR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) / (f64_!(a) * f64_!(b))) };
+    F64DivAddR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) + (f64_!(a) / f64_!(b))) };
+    F64DivSubR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) - (f64_!(a) / f64_!(b))) };
+    F64DivMulR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) * (f64_!(a) / f64_!(b))) };
+    F64DivDivR { d, a, b } => { let (c, _, _) = arg!(); wf64!(d, f64_!(c) / (f64_!(a) / f64_!(b))) };
     // ---- compare-and-select ----
-    F64MulAdd { d, a, b } => {
-        let (c, _, _) = arg!();
-        wf64!(d, f64_!(a) * f64_!(b) + f64_!(c))
-    };
-    F64AddMul { d, a, b } => {
-        let (c, _, _) = arg!();
-        wf64!(d, f64_!(c) + f64_!(a) * f64_!(b))
-    };
     SelI32Eq { d, a, b } => select_if!(d, i32_!(a) == i32_!(b));
     SelI32Ne { d, a, b } => select_if!(d, i32_!(a) != i32_!(b));
     SelI32LtS { d, a, b } => select_if!(d, (i32_!(a) as i32) < (i32_!(b) as i32));

@@ -861,24 +861,32 @@ impl Translator<'_> {
         true
     }
 
-    /// `f64.add` of the product the `f64.mul` just emitted computed (a temporary no branch lands
-    /// after), and an operand that is not a constant: `F64MulAdd` (product on the left) or
-    /// `F64AddMul` (on the right) and an `Arg` word with the other operand, in place of the
-    /// two. The sum is rounded after the product, as the two instructions do (no fused
-    /// multiply-add): the results are bit for bit the same, NaNs included.
-    fn mul_add(&mut self) -> bool {
+    /// The f64 operation `outer` (`F64Add`, `F64Sub`, `F64Mul` or `F64Div`, operands unset)
+    /// of a result the `f64.add`, `f64.sub`, `f64.mul` or `f64.div` just emitted computed (a
+    /// temporary no branch lands after) and an operand that is not a constant: one `F64{Inner}{Outer}`
+    /// instruction (the inner result on the left; `...R` on the right) and an `Arg` word with
+    /// the other operand, in place of the two. Each result is rounded as the two instructions
+    /// round it (no fused multiply-add): the results are bit for bit the same, NaNs included.
+    fn f64_pair(&mut self, outer: Instr) -> bool {
         if self.last_producer != Some(self.code.len().wrapping_sub(1)) {
             return false;
         }
-        let product = |i| match i {
-            Instr::F64Mul { a, b, .. } => Some((a, b)),
+        let inner = |i| match i {
+            Instr::F64Add { a, b, .. } => Some((0u8, a, b)),
+            Instr::F64Sub { a, b, .. } => Some((1, a, b)),
+            Instr::F64Mul { a, b, .. } => Some((2, a, b)),
+            Instr::F64Div { a, b, .. } => Some((3, a, b)),
             _ => None,
         };
-        let Some(((a, b), c, left)) = self.absorb_operand(product) else { return false };
-        self.produce(false, |d| match left {
-            true => Instr::F64MulAdd { d, a, b },
-            false => Instr::F64AddMul { d, a, b },
-        });
+        let o = match outer {
+            Instr::F64Add { .. } => 0,
+            Instr::F64Sub { .. } => 1,
+            Instr::F64Mul { .. } => 2,
+            Instr::F64Div { .. } => 3,
+            _ => return false,
+        };
+        let Some(((i, a, b), c, left)) = self.absorb_operand(inner) else { return false };
+        self.produce(false, |d| f64_pair(i, o, left, d, a, b));
         self.emit(Instr::Arg { x: c, y: 0, z: 0 });
         // As for `select`: may still be retargeted by local.set.
         self.last_producer = Some(self.code.len() - 2);
@@ -1878,14 +1886,17 @@ impl Translator<'_> {
             O::F64Trunc => un!(F64Trunc),
             O::F64Nearest => un!(F64Nearest),
             O::F64Sqrt => un!(F64Sqrt),
-            O::F64Add => {
-                if !self.mul_add() {
-                    bin!(F64Add)
+            O::F64Add | O::F64Sub | O::F64Mul | O::F64Div => {
+                let make: fn(Slot, Slot, Slot) -> Instr = match op {
+                    O::F64Add => |d, a, b| Instr::F64Add { d, a, b },
+                    O::F64Sub => |d, a, b| Instr::F64Sub { d, a, b },
+                    O::F64Mul => |d, a, b| Instr::F64Mul { d, a, b },
+                    _ => |d, a, b| Instr::F64Div { d, a, b },
+                };
+                if !self.f64_pair(make(0, 0, 0)) {
+                    self.binary(false, make)
                 }
             }
-            O::F64Sub => bin!(F64Sub),
-            O::F64Mul => bin!(F64Mul),
-            O::F64Div => bin!(F64Div),
             O::F64Min => bin!(F64Min),
             O::F64Max => bin!(F64Max),
             O::F64Copysign => bin!(F64Copysign),
@@ -2315,7 +2326,7 @@ mod tests {
     }
 
     #[test]
-    fn a_product_fuses_with_the_sum_it_feeds() {
+    fn an_f64_operation_fuses_with_the_one_it_feeds() {
         let f = translate_wat(
             "(module (func (param f64 f64 f64) (result f64 f64 f64)
                (f64.add (f64.mul (local.get 0) (local.get 1)) (local.get 2))
@@ -2324,10 +2335,23 @@ mod tests {
         );
         assert_eq!(f.code[0], Instr::F64MulAdd { d: 3, a: 0, b: 1 }, "{:?}", f.code);
         assert_eq!(f.code[1], Instr::Arg { x: 2, y: 0, z: 0 }, "{:?}", f.code);
-        assert_eq!(f.code[2], Instr::F64AddMul { d: 4, a: 0, b: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[2], Instr::F64MulAddR { d: 4, a: 0, b: 1 }, "{:?}", f.code);
         assert_eq!(f.code[3], Instr::Arg { x: 2, y: 0, z: 0 }, "{:?}", f.code);
         // A constant addend keeps the two instructions.
         assert!(matches!(f.code[4], Instr::F64Mul { .. }), "{:?}", f.code);
+        // Any two of add, sub, mul and div, the first result on either side; in a chain the
+        // first two fuse and the third reads their result.
+        let f = translate_wat(
+            "(module (func (param f64 f64 f64) (result f64 f64)
+               (f64.sub (local.get 2) (f64.div (local.get 0) (local.get 1)))
+               (f64.sub (f64.mul (f64.add (local.get 0) (local.get 1)) (local.get 2))
+                        (local.get 0))))",
+        );
+        assert_eq!(f.code[0], Instr::F64DivSubR { d: 3, a: 0, b: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::Arg { x: 2, y: 0, z: 0 }, "{:?}", f.code);
+        assert_eq!(f.code[2], Instr::F64AddMul { d: 4, a: 0, b: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[3], Instr::Arg { x: 2, y: 0, z: 0 }, "{:?}", f.code);
+        assert_eq!(f.code[4], Instr::F64Sub { d: 4, a: 4, b: 0 }, "{:?}", f.code);
     }
 
     #[test]

@@ -500,3 +500,104 @@ fn two_f64_operations_in_one_round_like_the_unfused_instructions() {
     let left = inst.get_typed_func::<(f64, f64, f64), f64>(&store, "l-mul-add").unwrap();
     assert_eq!(left.call(&mut store, (x, x, -(1.0 + 2.0 * f64::EPSILON))).unwrap(), 0.0);
 }
+
+/// 64-bit constants whose low bits are zero (a tag in the high word such as `6 << 32`, a mask
+/// such as `-1 << 32`) become immediates (`i << s`) of the arithmetic, comparisons, compare
+/// branches and stores: each operation, the constant on either side, gives what the native
+/// tier gives, for operands around the constant.
+#[test]
+fn shifted_64_bit_immediates_keep_their_full_value() {
+    const CONSTANTS: [i64; 12] = [
+        6 << 32,
+        -9 << 32,
+        -1 << 32,
+        i64::MIN,
+        0x7fff_ffff << 32,
+        3 << 62,
+        1 << 32,
+        0xfff8 << 48,
+        -5,
+        0x1122_3344_5566_7788,
+        0x8000_0000,
+        -0x8000_0001,
+    ];
+    const BINARY: [&str; 16] = [
+        "add", "sub", "mul", "and", "or", "xor", "eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u",
+        "le_s", "le_u", "ge_s", "ge_u",
+    ];
+    const COMPARE: [&str; 10] =
+        ["eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u"];
+    let mut wat = String::from("(module (memory 1)");
+    for (k, c) in CONSTANTS.iter().enumerate() {
+        for op in BINARY {
+            let (open, close) = match COMPARE.contains(&op) {
+                true => ("(i64.extend_i32_u ", ")"),
+                false => ("", ""),
+            };
+            wat += &format!(
+                r#"
+      (func (export "{op}-{k}") (param i64) (result i64)
+        {open}(i64.{op} (local.get 0) (i64.const {c})){close})
+      (func (export "{op}-{k}-left") (param i64) (result i64)
+        {open}(i64.{op} (i64.const {c}) (local.get 0)){close})"#
+            );
+        }
+        for op in COMPARE {
+            wat += &format!(
+                r#"
+      (func (export "br-{op}-{k}") (param i64) (result i64)
+        (block (br_if 0 (i64.{op} (local.get 0) (i64.const {c}))) (return (i64.const 7)))
+        (i64.const 8))"#
+            );
+        }
+        wat += &format!(
+            r#"
+      (func (export "store-{k}") (param i64) (result i64)
+        (i64.store offset=8 (i32.const 0) (i64.const {c}))
+        (i64.add (local.get 0) (i64.load offset=8 (i32.const 0))))"#
+        );
+    }
+    wat += ")";
+    let (mut store, inst) = instance(&wat);
+    let mut config = ward::Config::new();
+    config.tier(ward::Tier::Native);
+    let native_engine = Engine::new(&config);
+    let native_module = Module::new(&native_engine, &wat).unwrap();
+    assert_eq!(native_module.tier(), ward::Tier::Native);
+    let mut nstore = Store::new(&native_engine, ());
+    let native = Instance::new(&mut nstore, &native_module, &[]).unwrap();
+    let mut names = Vec::new();
+    for k in 0..CONSTANTS.len() {
+        for op in BINARY {
+            names.push(format!("{op}-{k}"));
+            names.push(format!("{op}-{k}-left"));
+        }
+        for op in COMPARE {
+            names.push(format!("br-{op}-{k}"));
+        }
+        names.push(format!("store-{k}"));
+    }
+    for (k, c) in CONSTANTS.iter().enumerate() {
+        let inputs = [*c, c.wrapping_add(1), c.wrapping_sub(1), 0, -1, i64::MAX, i64::MIN, 6 << 32];
+        for name in names.iter().filter(|n| n.contains(&format!("-{k}"))) {
+            if !name.ends_with(&format!("-{k}")) && !name.ends_with(&format!("-{k}-left")) {
+                continue;
+            }
+            let f = inst.get_typed_func::<i64, i64>(&store, name).unwrap();
+            let g = native.get_typed_func::<i64, i64>(&nstore, name).unwrap();
+            for x in inputs {
+                let got = f.call(&mut store, x).unwrap();
+                let want = g.call(&mut nstore, x).unwrap();
+                assert_eq!(got, want, "{name}({x:#x}) with constant {c:#x}");
+            }
+        }
+    }
+    // The values themselves, independent of the native tier.
+    let and = inst.get_typed_func::<i64, i64>(&store, "and-2").unwrap();
+    assert_eq!(and.call(&mut store, 0x1234_5678_9abc_def0).unwrap(), 0x1234_5678_0000_0000);
+    let lt = inst.get_typed_func::<i64, i64>(&store, "br-lt_u-1").unwrap();
+    assert_eq!(lt.call(&mut store, (6 << 32) | 5).unwrap(), 8);
+    assert_eq!(lt.call(&mut store, -1).unwrap(), 7);
+    let st = inst.get_typed_func::<i64, i64>(&store, "store-7").unwrap();
+    assert_eq!(st.call(&mut store, 0).unwrap(), 0xfff8 << 48);
+}

@@ -23,8 +23,10 @@ macro_rules! define_instrs {
         load: [$($load:ident),* $(,)?],
         store: [$($store:ident),* $(,)?],
         binary_imm: [$($bimm:ident),* $(,)?],
+        binary_imm64: [$($bimm64:ident),* $(,)?],
         branch: [$($br:ident),* $(,)?],
         branch_imm: [$($brimm:ident),* $(,)?],
+        branch_imm64: [$($brimm64:ident),* $(,)?],
         select: [$($sel:ident),* $(,)?],
         f64_pair: [$($pair:ident),* $(,)?],
         other: { $($rest:tt)* }
@@ -60,12 +62,20 @@ macro_rules! define_instrs {
                 $bimm { d: Slot, a: Slot, i: i32 },
             )*
             $(
+                #[doc = concat!("`", stringify!($bimm64), "`: `d = a op (i << s)` with `i` sign-extended to 64 bits (`s < 64`: a constant such as a tag in the high word is an immediate too).")]
+                $bimm64 { s: u8, d: Slot, a: Slot, i: i32 },
+            )*
+            $(
                 #[doc = concat!("`", stringify!($br), "`: jump to `t` if `a cmp b`.")]
                 $br { a: Slot, b: Slot, t: u32 },
             )*
             $(
                 #[doc = concat!("`", stringify!($brimm), "`: jump to `t` if `a cmp i`.")]
                 $brimm { a: Slot, i: i32, t: u32 },
+            )*
+            $(
+                #[doc = concat!("`", stringify!($brimm64), "`: jump to `t` if `a cmp (i << s)`, `i` sign-extended to 64 bits.")]
+                $brimm64 { s: u8, a: Slot, i: i32, t: u32 },
             )*
             $(
                 #[doc = concat!("`", stringify!($sel), "`: `d = if a cmp b { x } else { y }`, with `x` and `y` in the `Arg` word that follows (a compare fused with the `select` it feeds).")]
@@ -89,6 +99,7 @@ macro_rules! define_instrs {
                     $(Instr::$un { d, .. } => Some(d),)*
                     $(Instr::$load { d, .. } => Some(d),)*
                     $(Instr::$bimm { d, .. } => Some(d),)*
+                    $(Instr::$bimm64 { d, .. } => Some(d),)*
                     $(Instr::$sel { d, .. } => Some(d),)*
                     $(Instr::$pair { d, .. } => Some(d),)*
                     Instr::Const32 { d, .. } | Instr::Const64 { d, .. }
@@ -108,6 +119,7 @@ macro_rules! define_instrs {
                 match self {
                     $(Instr::$br { t, .. } => Some(t),)*
                     $(Instr::$brimm { t, .. } => Some(t),)*
+                    $(Instr::$brimm64 { t, .. } => Some(t),)*
                     Instr::Br { t }
                     | Instr::BrIfNez { t, .. }
                     | Instr::BrIfEqz { t, .. }
@@ -153,9 +165,11 @@ define_instrs! {
         I64Load16S, I64Load16U, I64Load32S, I64Load32U, V128Load,
     ],
     store: [I32Store, I64Store, I32Store8, I32Store16, I64Store32, V128Store],
-    binary_imm: [I32AddI, I32MulI, I32AndI, I32OrI, I32XorI, I32ShlI, I32ShrSI, I32ShrUI, I32RotlI, I32RotrI, I32EqI, I32NeI, I32LtSI, I32LtUI, I32GtSI, I32GtUI, I32LeSI, I32LeUI, I32GeSI, I32GeUI, I64AddI, I64MulI, I64AndI, I64OrI, I64XorI, I64ShlI, I64ShrSI, I64ShrUI, I64RotlI, I64RotrI, I64EqI, I64NeI, I64LtSI, I64LtUI, I64GtSI, I64GtUI, I64LeSI, I64LeUI, I64GeSI, I64GeUI],
+    binary_imm: [I32AddI, I32MulI, I32AndI, I32OrI, I32XorI, I32ShlI, I32ShrSI, I32ShrUI, I32RotlI, I32RotrI, I32EqI, I32NeI, I32LtSI, I32LtUI, I32GtSI, I32GtUI, I32LeSI, I32LeUI, I32GeSI, I32GeUI, I64ShlI, I64ShrSI, I64ShrUI, I64RotlI, I64RotrI],
+    binary_imm64: [I64AddI, I64MulI, I64AndI, I64OrI, I64XorI, I64EqI, I64NeI, I64LtSI, I64LtUI, I64GtSI, I64GtUI, I64LeSI, I64LeUI, I64GeSI, I64GeUI],
     branch: [BrI32Eq, BrI32Ne, BrI32LtS, BrI32LtU, BrI32GtS, BrI32GtU, BrI32LeS, BrI32LeU, BrI32GeS, BrI32GeU, BrI64Eq, BrI64Ne, BrI64LtS, BrI64LtU, BrI64GtS, BrI64GtU, BrI64LeS, BrI64LeU, BrI64GeS, BrI64GeU],
-    branch_imm: [BrI32EqI, BrI32NeI, BrI32LtSI, BrI32LtUI, BrI32GtSI, BrI32GtUI, BrI32LeSI, BrI32LeUI, BrI32GeSI, BrI32GeUI, BrI64EqI, BrI64NeI, BrI64LtSI, BrI64LtUI, BrI64GtSI, BrI64GtUI, BrI64LeSI, BrI64LeUI, BrI64GeSI, BrI64GeUI],
+    branch_imm: [BrI32EqI, BrI32NeI, BrI32LtSI, BrI32LtUI, BrI32GtSI, BrI32GtUI, BrI32LeSI, BrI32LeUI, BrI32GeSI, BrI32GeUI],
+    branch_imm64: [BrI64EqI, BrI64NeI, BrI64LtSI, BrI64LtUI, BrI64GtSI, BrI64GtUI, BrI64LeSI, BrI64LeUI, BrI64GeSI, BrI64GeUI],
     select: [SelI32Eq, SelI32Ne, SelI32LtS, SelI32LtU, SelI32GtS, SelI32GtU, SelI32LeS, SelI32LeU, SelI32GeS, SelI32GeU, SelI64Eq, SelI64Ne, SelI64LtS, SelI64LtU, SelI64GtS, SelI64GtU, SelI64LeS, SelI64LeU, SelI64GeS, SelI64GeU],
     f64_pair: [
         F64AddAdd, F64AddSub, F64AddMul, F64AddDiv, F64SubAdd, F64SubSub, F64SubMul, F64SubDiv,
@@ -275,8 +289,9 @@ define_instrs! {
         /// Store of the constant `v` (32 bits) to memory 0 at `a + o` (`i32.store`,
         /// `i64.store32`, `f32.store` of a constant).
         I32StoreI { a: Slot, o: u32, v: u32 },
-        /// Store of the constant `v`, sign-extended to 64 bits, to memory 0 at `a + o`.
-        I64StoreI { a: Slot, o: u32, v: i32 },
+        /// Store of the constant `v`, sign-extended to 64 bits and shifted left by `s`, to
+        /// memory 0 at `a + o`.
+        I64StoreI { s: u8, a: Slot, o: u32, v: i32 },
         /// Store of the low byte of the constant `v` to memory 0 at `a + o`.
         I32Store8I { a: Slot, o: u32, v: u32 },
         /// Store of the low 16 bits of the constant `v` to memory 0 at `a + o`.
@@ -779,11 +794,11 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
                 Instr::BrI64Eq { a, b, t }
             }
         }
-        Instr::I64EqI { a, i, .. } => {
+        Instr::I64EqI { s, a, i, .. } => {
             if negate {
-                Instr::BrI64NeI { a, i, t }
+                Instr::BrI64NeI { s, a, i, t }
             } else {
-                Instr::BrI64EqI { a, i, t }
+                Instr::BrI64EqI { s, a, i, t }
             }
         }
         Instr::I64Ne { a, b, .. } => {
@@ -793,11 +808,11 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
                 Instr::BrI64Ne { a, b, t }
             }
         }
-        Instr::I64NeI { a, i, .. } => {
+        Instr::I64NeI { s, a, i, .. } => {
             if negate {
-                Instr::BrI64EqI { a, i, t }
+                Instr::BrI64EqI { s, a, i, t }
             } else {
-                Instr::BrI64NeI { a, i, t }
+                Instr::BrI64NeI { s, a, i, t }
             }
         }
         Instr::I64LtS { a, b, .. } => {
@@ -807,11 +822,11 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
                 Instr::BrI64LtS { a, b, t }
             }
         }
-        Instr::I64LtSI { a, i, .. } => {
+        Instr::I64LtSI { s, a, i, .. } => {
             if negate {
-                Instr::BrI64GeSI { a, i, t }
+                Instr::BrI64GeSI { s, a, i, t }
             } else {
-                Instr::BrI64LtSI { a, i, t }
+                Instr::BrI64LtSI { s, a, i, t }
             }
         }
         Instr::I64LtU { a, b, .. } => {
@@ -821,11 +836,11 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
                 Instr::BrI64LtU { a, b, t }
             }
         }
-        Instr::I64LtUI { a, i, .. } => {
+        Instr::I64LtUI { s, a, i, .. } => {
             if negate {
-                Instr::BrI64GeUI { a, i, t }
+                Instr::BrI64GeUI { s, a, i, t }
             } else {
-                Instr::BrI64LtUI { a, i, t }
+                Instr::BrI64LtUI { s, a, i, t }
             }
         }
         Instr::I64GtS { a, b, .. } => {
@@ -835,11 +850,11 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
                 Instr::BrI64GtS { a, b, t }
             }
         }
-        Instr::I64GtSI { a, i, .. } => {
+        Instr::I64GtSI { s, a, i, .. } => {
             if negate {
-                Instr::BrI64LeSI { a, i, t }
+                Instr::BrI64LeSI { s, a, i, t }
             } else {
-                Instr::BrI64GtSI { a, i, t }
+                Instr::BrI64GtSI { s, a, i, t }
             }
         }
         Instr::I64GtU { a, b, .. } => {
@@ -849,11 +864,11 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
                 Instr::BrI64GtU { a, b, t }
             }
         }
-        Instr::I64GtUI { a, i, .. } => {
+        Instr::I64GtUI { s, a, i, .. } => {
             if negate {
-                Instr::BrI64LeUI { a, i, t }
+                Instr::BrI64LeUI { s, a, i, t }
             } else {
-                Instr::BrI64GtUI { a, i, t }
+                Instr::BrI64GtUI { s, a, i, t }
             }
         }
         Instr::I64LeS { a, b, .. } => {
@@ -863,11 +878,11 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
                 Instr::BrI64LeS { a, b, t }
             }
         }
-        Instr::I64LeSI { a, i, .. } => {
+        Instr::I64LeSI { s, a, i, .. } => {
             if negate {
-                Instr::BrI64GtSI { a, i, t }
+                Instr::BrI64GtSI { s, a, i, t }
             } else {
-                Instr::BrI64LeSI { a, i, t }
+                Instr::BrI64LeSI { s, a, i, t }
             }
         }
         Instr::I64LeU { a, b, .. } => {
@@ -877,11 +892,11 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
                 Instr::BrI64LeU { a, b, t }
             }
         }
-        Instr::I64LeUI { a, i, .. } => {
+        Instr::I64LeUI { s, a, i, .. } => {
             if negate {
-                Instr::BrI64GtUI { a, i, t }
+                Instr::BrI64GtUI { s, a, i, t }
             } else {
-                Instr::BrI64LeUI { a, i, t }
+                Instr::BrI64LeUI { s, a, i, t }
             }
         }
         Instr::I64GeS { a, b, .. } => {
@@ -891,11 +906,11 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
                 Instr::BrI64GeS { a, b, t }
             }
         }
-        Instr::I64GeSI { a, i, .. } => {
+        Instr::I64GeSI { s, a, i, .. } => {
             if negate {
-                Instr::BrI64LtSI { a, i, t }
+                Instr::BrI64LtSI { s, a, i, t }
             } else {
-                Instr::BrI64GeSI { a, i, t }
+                Instr::BrI64GeSI { s, a, i, t }
             }
         }
         Instr::I64GeU { a, b, .. } => {
@@ -905,11 +920,11 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
                 Instr::BrI64GeU { a, b, t }
             }
         }
-        Instr::I64GeUI { a, i, .. } => {
+        Instr::I64GeUI { s, a, i, .. } => {
             if negate {
-                Instr::BrI64LtUI { a, i, t }
+                Instr::BrI64LtUI { s, a, i, t }
             } else {
-                Instr::BrI64GeUI { a, i, t }
+                Instr::BrI64GeUI { s, a, i, t }
             }
         }
         Instr::I32Eqz { a, .. } => {
@@ -951,7 +966,7 @@ pub(crate) fn commuted(ins: Instr) -> Option<Instr> {
 
 pub(crate) fn with_immediate(ins: Instr, v: u64) -> Option<Instr> {
     let i32_imm = v as u32 as i32;
-    let i64_imm = i32::try_from(v as i64).ok();
+    let i64_imm = split_imm64(v as i64);
     Some(match ins {
         Instr::I32Add { d, a, .. } => Instr::I32AddI { d, a, i: i32_imm },
         Instr::I32Mul { d, a, .. } => Instr::I32MulI { d, a, i: i32_imm },
@@ -973,30 +988,87 @@ pub(crate) fn with_immediate(ins: Instr, v: u64) -> Option<Instr> {
         Instr::I32LeU { d, a, .. } => Instr::I32LeUI { d, a, i: i32_imm },
         Instr::I32GeS { d, a, .. } => Instr::I32GeSI { d, a, i: i32_imm },
         Instr::I32GeU { d, a, .. } => Instr::I32GeUI { d, a, i: i32_imm },
-        Instr::I64Add { d, a, .. } => Instr::I64AddI { d, a, i: i64_imm? },
-        Instr::I64Mul { d, a, .. } => Instr::I64MulI { d, a, i: i64_imm? },
-        Instr::I64And { d, a, .. } => Instr::I64AndI { d, a, i: i64_imm? },
-        Instr::I64Or { d, a, .. } => Instr::I64OrI { d, a, i: i64_imm? },
-        Instr::I64Xor { d, a, .. } => Instr::I64XorI { d, a, i: i64_imm? },
-        Instr::I64Shl { d, a, .. } => Instr::I64ShlI { d, a, i: i64_imm? },
-        Instr::I64ShrS { d, a, .. } => Instr::I64ShrSI { d, a, i: i64_imm? },
-        Instr::I64ShrU { d, a, .. } => Instr::I64ShrUI { d, a, i: i64_imm? },
-        Instr::I64Rotl { d, a, .. } => Instr::I64RotlI { d, a, i: i64_imm? },
-        Instr::I64Rotr { d, a, .. } => Instr::I64RotrI { d, a, i: i64_imm? },
-        Instr::I64Eq { d, a, .. } => Instr::I64EqI { d, a, i: i64_imm? },
-        Instr::I64Ne { d, a, .. } => Instr::I64NeI { d, a, i: i64_imm? },
-        Instr::I64LtS { d, a, .. } => Instr::I64LtSI { d, a, i: i64_imm? },
-        Instr::I64LtU { d, a, .. } => Instr::I64LtUI { d, a, i: i64_imm? },
-        Instr::I64GtS { d, a, .. } => Instr::I64GtSI { d, a, i: i64_imm? },
-        Instr::I64GtU { d, a, .. } => Instr::I64GtUI { d, a, i: i64_imm? },
-        Instr::I64LeS { d, a, .. } => Instr::I64LeSI { d, a, i: i64_imm? },
-        Instr::I64LeU { d, a, .. } => Instr::I64LeUI { d, a, i: i64_imm? },
-        Instr::I64GeS { d, a, .. } => Instr::I64GeSI { d, a, i: i64_imm? },
-        Instr::I64GeU { d, a, .. } => Instr::I64GeUI { d, a, i: i64_imm? },
+        Instr::I64Add { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64AddI { s, d, a, i }
+        }
+        Instr::I64Mul { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64MulI { s, d, a, i }
+        }
+        Instr::I64And { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64AndI { s, d, a, i }
+        }
+        Instr::I64Or { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64OrI { s, d, a, i }
+        }
+        Instr::I64Xor { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64XorI { s, d, a, i }
+        }
+        Instr::I64Shl { d, a, .. } => Instr::I64ShlI { d, a, i: (v & 63) as i32 },
+        Instr::I64ShrS { d, a, .. } => Instr::I64ShrSI { d, a, i: (v & 63) as i32 },
+        Instr::I64ShrU { d, a, .. } => Instr::I64ShrUI { d, a, i: (v & 63) as i32 },
+        Instr::I64Rotl { d, a, .. } => Instr::I64RotlI { d, a, i: (v & 63) as i32 },
+        Instr::I64Rotr { d, a, .. } => Instr::I64RotrI { d, a, i: (v & 63) as i32 },
+        Instr::I64Eq { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64EqI { s, d, a, i }
+        }
+        Instr::I64Ne { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64NeI { s, d, a, i }
+        }
+        Instr::I64LtS { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64LtSI { s, d, a, i }
+        }
+        Instr::I64LtU { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64LtUI { s, d, a, i }
+        }
+        Instr::I64GtS { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64GtSI { s, d, a, i }
+        }
+        Instr::I64GtU { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64GtUI { s, d, a, i }
+        }
+        Instr::I64LeS { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64LeSI { s, d, a, i }
+        }
+        Instr::I64LeU { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64LeUI { s, d, a, i }
+        }
+        Instr::I64GeS { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64GeSI { s, d, a, i }
+        }
+        Instr::I64GeU { d, a, .. } => {
+            let (i, s) = i64_imm?;
+            Instr::I64GeUI { s, d, a, i }
+        }
         Instr::I32Sub { d, a, .. } => Instr::I32AddI { d, a, i: i32_imm.wrapping_neg() },
-        Instr::I64Sub { d, a, .. } => Instr::I64AddI { d, a, i: i64_imm?.checked_neg()? },
+        Instr::I64Sub { d, a, .. } => {
+            let (i, s) = split_imm64((v as i64).wrapping_neg())?;
+            Instr::I64AddI { s, d, a, i }
+        }
         _ => return None,
     })
+}
+
+/// A 64-bit constant as an immediate `(i, s)` with `v == (i as i64) << s`, if it has that form:
+/// any constant that fits 32 bits signed (`s = 0`), and constants whose low bits are zero, such
+/// as a tag in the high word (`6 << 32`) or a mask of it (`-1 << 32`).
+pub(crate) fn split_imm64(v: i64) -> Option<(i32, u8)> {
+    let s = if i32::try_from(v).is_ok() { 0 } else { v.trailing_zeros().min(63) as u8 };
+    let i = i32::try_from(v >> s).ok()?;
+    (i64::from(i) << s == v).then_some((i, s))
 }
 
 /// The kind of a generic load or store.
@@ -1126,6 +1198,24 @@ const _: () = assert!(std::mem::size_of::<Instr>() == 16, "Instr must stay 16 by
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constants_split_into_a_sign_extended_word_and_a_shift() {
+        assert_eq!(split_imm64(-5), Some((-5, 0)));
+        assert_eq!(split_imm64(i64::from(i32::MAX)), Some((i32::MAX, 0)));
+        assert_eq!(split_imm64(6 << 32), Some((3, 33)));
+        assert_eq!(split_imm64(-1 << 32), Some((-1, 32)));
+        assert_eq!(split_imm64(i64::MIN), Some((-1, 63)));
+        assert_eq!(split_imm64(0x8000_0000), Some((1, 31)));
+        // Bits on both sides of a 32-bit window: no immediate.
+        assert_eq!(split_imm64(0x1122_3344_5566_7788), None);
+        assert_eq!(split_imm64(0xffff_ffff), None);
+        assert_eq!(split_imm64(-0x8000_0001), None);
+        for v in [6 << 32, -9 << 32, 3 << 62, 0xfff8 << 48, 1 << 40, -3] {
+            let (i, s) = split_imm64(v).unwrap();
+            assert_eq!(i64::from(i) << s, v);
+        }
+    }
 
     #[test]
     fn opcodes_follow_declaration_order() {

@@ -560,6 +560,12 @@ fn branch_barrier() {
     };
 }
 
+/// A 64-bit immediate: `i`, sign-extended, shifted left by `s` (see [`Instr::I64AddI`]).
+#[inline(always)]
+fn imm64(i: i32, s: u8) -> i64 {
+    i64::from(i) << s
+}
+
 /// The target of entry `k` of the `br_table` whose entries start at `entries`.
 ///
 /// # Safety
@@ -890,7 +896,7 @@ handlers! { $ [cf vmctx]
         store_at!(i32_!(a).wrapping_add(i as u32) as u64, rd!(v), u64)
     };
     I32StoreI { a, o, v } => { store_imm!(a, o, v, u32) };
-    I64StoreI { a, o, v } => { store_imm!(a, o, v as i64, i64) };
+    I64StoreI { s, a, o, v } => { store_imm!(a, o, imm64(v, s), i64) };
     I32Store8I { a, o, v } => { store_imm!(a, o, v as u8, u8) };
     I32Store16I { a, o, v } => { store_imm!(a, o, v as u16, u16) };
     V128Store { a, v, o } => {
@@ -997,15 +1003,20 @@ handlers! { $ [cf vmctx]
     I32LeUI { d, a, i } => { wr!(d, (i32_!(a) <= (i as u32)) as u64) };
     I32GeSI { d, a, i } => { wr!(d, ((i32_!(a) as i32) >= i) as u64) };
     I32GeUI { d, a, i } => { wr!(d, (i32_!(a) >= (i as u32)) as u64) };
-    I64AddI { d, a, i } => {
-        wr!(d, rd!(a).wrapping_add(i as i64 as u64))
+    I64AddI { s, d, a, i } => {
+        let i = imm64(i, s);
+        wr!(d, rd!(a).wrapping_add(i as u64))
     };
-    I64MulI { d, a, i } => {
-        wr!(d, rd!(a).wrapping_mul(i as i64 as u64))
+    I64MulI { s, d, a, i } => {
+        let i = imm64(i, s);
+        wr!(d, rd!(a).wrapping_mul(i as u64))
     };
-    I64AndI { d, a, i } => { wr!(d, rd!(a) & (i as i64 as u64)) };
-    I64OrI { d, a, i } => { wr!(d, rd!(a) | (i as i64 as u64)) };
-    I64XorI { d, a, i } => { wr!(d, rd!(a) ^ (i as i64 as u64)) };
+    I64AndI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, rd!(a) & (i as u64)) };
+    I64OrI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, rd!(a) | (i as u64)) };
+    I64XorI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, rd!(a) ^ (i as u64)) };
     I64ShlI { d, a, i } => { wr!(d, rd!(a).wrapping_shl(i as u32)) };
     I64ShrSI { d, a, i } => {
         wr!(d, ((rd!(a) as i64).wrapping_shr(i as u32)) as u64)
@@ -1013,16 +1024,26 @@ handlers! { $ [cf vmctx]
     I64ShrUI { d, a, i } => { wr!(d, rd!(a).wrapping_shr(i as u32)) };
     I64RotlI { d, a, i } => { wr!(d, rd!(a).rotate_left(i as u32)) };
     I64RotrI { d, a, i } => { wr!(d, rd!(a).rotate_right(i as u32)) };
-    I64EqI { d, a, i } => { wr!(d, (rd!(a) == (i as i64 as u64)) as u64) };
-    I64NeI { d, a, i } => { wr!(d, (rd!(a) != (i as i64 as u64)) as u64) };
-    I64LtSI { d, a, i } => { wr!(d, ((rd!(a) as i64) < (i as i64)) as u64) };
-    I64LtUI { d, a, i } => { wr!(d, (rd!(a) < (i as i64 as u64)) as u64) };
-    I64GtSI { d, a, i } => { wr!(d, ((rd!(a) as i64) > (i as i64)) as u64) };
-    I64GtUI { d, a, i } => { wr!(d, (rd!(a) > (i as i64 as u64)) as u64) };
-    I64LeSI { d, a, i } => { wr!(d, ((rd!(a) as i64) <= (i as i64)) as u64) };
-    I64LeUI { d, a, i } => { wr!(d, (rd!(a) <= (i as i64 as u64)) as u64) };
-    I64GeSI { d, a, i } => { wr!(d, ((rd!(a) as i64) >= (i as i64)) as u64) };
-    I64GeUI { d, a, i } => { wr!(d, (rd!(a) >= (i as i64 as u64)) as u64) };
+    I64EqI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, (rd!(a) == (i as u64)) as u64) };
+    I64NeI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, (rd!(a) != (i as u64)) as u64) };
+    I64LtSI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, ((rd!(a) as i64) < i) as u64) };
+    I64LtUI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, (rd!(a) < (i as u64)) as u64) };
+    I64GtSI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, ((rd!(a) as i64) > i) as u64) };
+    I64GtUI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, (rd!(a) > (i as u64)) as u64) };
+    I64LeSI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, ((rd!(a) as i64) <= i) as u64) };
+    I64LeUI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, (rd!(a) <= (i as u64)) as u64) };
+    I64GeSI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, ((rd!(a) as i64) >= i) as u64) };
+    I64GeUI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, (rd!(a) >= (i as u64)) as u64) };
     BrI32Eq { a, b, t } => {
         if i32_!(a) == i32_!(b) {
             jump!(t)
@@ -1128,8 +1149,9 @@ handlers! { $ [cf vmctx]
             jump!(t)
         }
     };
-    BrI64EqI { a, i, t } => {
-        if rd!(a) == (i as i64 as u64) {
+    BrI64EqI { s, a, i, t } => {
+        let i = imm64(i, s);
+        if rd!(a) == (i as u64) {
             jump!(t)
         }
     };
@@ -1138,8 +1160,9 @@ handlers! { $ [cf vmctx]
             jump!(t)
         }
     };
-    BrI64NeI { a, i, t } => {
-        if rd!(a) != (i as i64 as u64) {
+    BrI64NeI { s, a, i, t } => {
+        let i = imm64(i, s);
+        if rd!(a) != (i as u64) {
             jump!(t)
         }
     };
@@ -1148,8 +1171,9 @@ handlers! { $ [cf vmctx]
             jump!(t)
         }
     };
-    BrI64LtSI { a, i, t } => {
-        if (rd!(a) as i64) < (i as i64) {
+    BrI64LtSI { s, a, i, t } => {
+        let i = imm64(i, s);
+        if (rd!(a) as i64) < i {
             jump!(t)
         }
     };
@@ -1158,8 +1182,9 @@ handlers! { $ [cf vmctx]
             jump!(t)
         }
     };
-    BrI64LtUI { a, i, t } => {
-        if rd!(a) < (i as i64 as u64) {
+    BrI64LtUI { s, a, i, t } => {
+        let i = imm64(i, s);
+        if rd!(a) < (i as u64) {
             jump!(t)
         }
     };
@@ -1168,8 +1193,9 @@ handlers! { $ [cf vmctx]
             jump!(t)
         }
     };
-    BrI64GtSI { a, i, t } => {
-        if (rd!(a) as i64) > (i as i64) {
+    BrI64GtSI { s, a, i, t } => {
+        let i = imm64(i, s);
+        if (rd!(a) as i64) > i {
             jump!(t)
         }
     };
@@ -1178,8 +1204,9 @@ handlers! { $ [cf vmctx]
             jump!(t)
         }
     };
-    BrI64GtUI { a, i, t } => {
-        if rd!(a) > (i as i64 as u64) {
+    BrI64GtUI { s, a, i, t } => {
+        let i = imm64(i, s);
+        if rd!(a) > (i as u64) {
             jump!(t)
         }
     };
@@ -1188,8 +1215,9 @@ handlers! { $ [cf vmctx]
             jump!(t)
         }
     };
-    BrI64LeSI { a, i, t } => {
-        if (rd!(a) as i64) <= (i as i64) {
+    BrI64LeSI { s, a, i, t } => {
+        let i = imm64(i, s);
+        if (rd!(a) as i64) <= i {
             jump!(t)
         }
     };
@@ -1198,8 +1226,9 @@ handlers! { $ [cf vmctx]
             jump!(t)
         }
     };
-    BrI64LeUI { a, i, t } => {
-        if rd!(a) <= (i as i64 as u64) {
+    BrI64LeUI { s, a, i, t } => {
+        let i = imm64(i, s);
+        if rd!(a) <= (i as u64) {
             jump!(t)
         }
     };
@@ -1208,8 +1237,9 @@ handlers! { $ [cf vmctx]
             jump!(t)
         }
     };
-    BrI64GeSI { a, i, t } => {
-        if (rd!(a) as i64) >= (i as i64) {
+    BrI64GeSI { s, a, i, t } => {
+        let i = imm64(i, s);
+        if (rd!(a) as i64) >= i {
             jump!(t)
         }
     };
@@ -1218,8 +1248,9 @@ handlers! { $ [cf vmctx]
             jump!(t)
         }
     };
-    BrI64GeUI { a, i, t } => {
-        if rd!(a) >= (i as i64 as u64) {
+    BrI64GeUI { s, a, i, t } => {
+        let i = imm64(i, s);
+        if rd!(a) >= (i as u64) {
             jump!(t)
         }
     };

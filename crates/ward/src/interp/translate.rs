@@ -1003,7 +1003,7 @@ impl Translator<'_> {
                     Instr::I32Store8 { .. } => Some(Instr::I32Store8I { a, o, v: c as u32 }),
                     Instr::I32Store16 { .. } => Some(Instr::I32Store16I { a, o, v: c as u32 }),
                     Instr::I64Store { .. } => {
-                        i32::try_from(c as i64).ok().map(|v| Instr::I64StoreI { a, o, v })
+                        split_imm64(c as i64).map(|(v, s)| Instr::I64StoreI { s, a, o, v })
                     }
                     _ => None,
                 };

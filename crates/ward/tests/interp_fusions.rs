@@ -14,6 +14,18 @@ fn instance(wat: &str) -> (Store<()>, Instance) {
     (store, instance)
 }
 
+/// The same module in the native tier, the reference the fused forms are compared with.
+fn native_instance(wat: &str) -> (Store<()>, Instance) {
+    let mut config = ward::Config::new();
+    config.tier(ward::Tier::Native);
+    let engine = Engine::new(&config);
+    let module = Module::new(&engine, wat).unwrap();
+    assert_eq!(module.tier(), ward::Tier::Native);
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    (store, instance)
+}
+
 #[test]
 fn constant_stores_write_the_right_bytes() {
     let (mut store, inst) = instance(
@@ -435,13 +447,7 @@ fn two_f64_operations_in_one_round_like_the_unfused_instructions() {
     }
     wat += ")";
     let (mut store, inst) = instance(&wat);
-    let mut config = ward::Config::new();
-    config.tier(ward::Tier::Native);
-    let native_engine = Engine::new(&config);
-    let native_module = Module::new(&native_engine, &wat).unwrap();
-    assert_eq!(native_module.tier(), ward::Tier::Native);
-    let mut nstore = Store::new(&native_engine, ());
-    let native = Instance::new(&mut nstore, &native_module, &[]).unwrap();
+    let (mut nstore, native) = native_instance(&wat);
     let nan_a = f64::from_bits(0x7ff8_0000_0000_1234);
     let nan_b = f64::from_bits(0xfff8_0000_0000_0042);
     // 1 + 2^-52 squared needs more than 53 bits: a fused multiply-add would differ.
@@ -559,13 +565,7 @@ fn shifted_64_bit_immediates_keep_their_full_value() {
     }
     wat += ")";
     let (mut store, inst) = instance(&wat);
-    let mut config = ward::Config::new();
-    config.tier(ward::Tier::Native);
-    let native_engine = Engine::new(&config);
-    let native_module = Module::new(&native_engine, &wat).unwrap();
-    assert_eq!(native_module.tier(), ward::Tier::Native);
-    let mut nstore = Store::new(&native_engine, ());
-    let native = Instance::new(&mut nstore, &native_module, &[]).unwrap();
+    let (mut nstore, native) = native_instance(&wat);
     let mut names = Vec::new();
     for k in 0..CONSTANTS.len() {
         for op in BINARY {

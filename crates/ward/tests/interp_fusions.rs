@@ -601,3 +601,55 @@ fn shifted_64_bit_immediates_keep_their_full_value() {
     let st = inst.get_typed_func::<i64, i64>(&store, "store-7").unwrap();
     assert_eq!(st.call(&mut store, 0).unwrap(), 0xfff8 << 48);
 }
+
+/// `mem[BASE + (i << k)]` (`I32LoadShlAddI`), `(i << k) + BASE` kept as a value
+/// (`I32ShlAddI`), an increment that jumps (`I32AddIBr`) and call arguments copied in pairs
+/// (`CopyPair`) compute what the separate instructions do: the address wraps at 2^32, a load
+/// past the end traps, the increment wraps, arguments arrive in order even when they swap.
+#[test]
+fn static_array_loads_increments_and_argument_pairs_match_the_separate_instructions() {
+    let (mut store, inst) = instance(
+        r#"(module (memory 1)
+          (data (i32.const 4096) "\01\00\00\00\02\00\00\00\03\00\00\00\04\00\00\00")
+          (func (export "at") (param i32) (result i32)
+            (i32.load (i32.add (i32.shl (local.get 0) (i32.const 2)) (i32.const 4096))))
+          (func (export "addr") (param i32) (result i32)
+            (i32.add (i32.shl (local.get 0) (i32.const 3)) (i32.const -8)))
+          (func (export "count") (param i32 i32) (result i32) (local i32)
+            ;; adds 3 to $0 until it equals $1 (wrapping), counting the steps
+            (block $done
+              (loop $l
+                (br_if $done (i32.eq (local.get 0) (local.get 1)))
+                (local.set 2 (i32.add (local.get 2) (i32.const 1)))
+                (local.set 0 (i32.add (local.get 0) (i32.const 3)))
+                (br $l)))
+            (local.get 2))
+          (func $pack (param i32 i32 i32 i32) (result i64)
+            (i64.or (i64.shl (i64.extend_i32_u (i32.or (i32.shl (local.get 0) (i32.const 24))
+                                                       (i32.shl (local.get 1) (i32.const 16))))
+                             (i64.const 16))
+                    (i64.extend_i32_u (i32.or (i32.shl (local.get 2) (i32.const 8))
+                                              (local.get 3)))))
+          (func (export "swap") (param i32 i32 i32 i32) (result i64)
+            (call $pack (local.get 1) (local.get 0) (local.get 3) (local.get 2))))"#,
+    );
+    let at = inst.get_typed_func::<i32, i32>(&store, "at").unwrap();
+    assert_eq!(at.call(&mut store, 0).unwrap(), 1);
+    assert_eq!(at.call(&mut store, 3).unwrap(), 4);
+    // (2^30 + 1) << 2 wraps to 4: element 1.
+    assert_eq!(at.call(&mut store, (1 << 30) + 1).unwrap(), 2);
+    // -1024 << 2 is -4096: address 0 (zeros).
+    assert_eq!(at.call(&mut store, -1024).unwrap(), 0);
+    let err = at.call(&mut store, 15 * 1024).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
+    let addr = inst.get_typed_func::<i32, i32>(&store, "addr").unwrap();
+    assert_eq!(addr.call(&mut store, 1).unwrap(), 0);
+    assert_eq!(addr.call(&mut store, 1 << 29).unwrap(), -8);
+    assert_eq!(addr.call(&mut store, -1).unwrap(), -16);
+    let count = inst.get_typed_func::<(i32, i32), i32>(&store, "count").unwrap();
+    assert_eq!(count.call(&mut store, (0, 30)).unwrap(), 10);
+    // From i32::MAX - 2: one step wraps to i32::MIN.
+    assert_eq!(count.call(&mut store, (i32::MAX - 2, i32::MIN)).unwrap(), 1);
+    let swap = inst.get_typed_func::<(i32, i32, i32, i32), i64>(&store, "swap").unwrap();
+    assert_eq!(swap.call(&mut store, (1, 2, 3, 4)).unwrap(), 0x0201_0000_0403);
+}

@@ -109,7 +109,9 @@ macro_rules! define_instrs {
                     | Instr::I32LoadAddI { d, .. } | Instr::I64LoadAddI { d, .. }
                     | Instr::I32Load8UAddI { d, .. } | Instr::I32AddShl { d, .. }
                     | Instr::I32LoadIdx { d, .. } | Instr::I32Load8UIdx { d, .. }
-                    | Instr::I64LoadIdx { d, .. } => Some(d),
+                    | Instr::I64LoadIdx { d, .. }
+                    | Instr::I32ShlAddI { d, .. }
+                    | Instr::I32LoadShlAddI { d, .. } => Some(d),
                     _ => None,
                 }
             }
@@ -126,6 +128,7 @@ macro_rules! define_instrs {
                     | Instr::BrOnNull { t, .. }
                     | Instr::BrOnNonNull { t, .. }
                     | Instr::Target { t }
+                    | Instr::I32AddIBr { t, .. }
                     | Instr::BrOnCast { t, .. } => Some(t),
                     _ => None,
                 }
@@ -230,6 +233,18 @@ define_instrs! {
         Copy { d: Slot, a: Slot },
         /// `d = a` (two slots: a v128).
         Copy2 { d: Slot, a: Slot },
+        /// `d = a` and `d + 1 = b` (one slot each): two adjacent copies, as call arguments are
+        /// laid out (the translator never pairs them when `b` is `d`).
+        CopyPair { d: Slot, a: Slot, b: Slot },
+        /// `d = d + i` (i32, wrapping), then jump to `t`: the increment at the end of a loop or
+        /// `switch` case followed by its branch.
+        I32AddIBr { d: Slot, i: i32, t: u32 },
+        /// `d = (a << k) + i` (i32, wrapping; `k < 32`): an `i32.shl` by a constant fused with
+        /// the `i32.add` of a constant it feeds, the address of an element of a static array.
+        I32ShlAddI { k: u8, d: Slot, a: Slot, i: i32 },
+        /// `i32.load` from memory 0 at `((a << k) + i) mod 2^32` (offset 0): an `I32ShlAddI`
+        /// fused with the load it feeds.
+        I32LoadShlAddI { k: u8, d: Slot, a: Slot, i: i32 },
         /// `d = v` (32 bits, zero-extended).
         Const32 { d: Slot, v: u32 },
         /// `d = hi << 32 | lo` (two halves: a `u64` field would make `Instr` 24 bytes).

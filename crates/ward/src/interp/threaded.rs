@@ -803,6 +803,21 @@ handlers! { $ [cf vmctx]
         wr!(d, lo);
         wr!(d + 1, hi);
     };
+    CopyPair { d, a, b } => {
+        let (x, y) = (rd!(a), rd!(b));
+        wr!(d, x);
+        wr!(d + 1, y);
+    };
+    I32AddIBr { d, i, t } => {
+        wr!(d, (i32_!(d).wrapping_add(i as u32)) as u64);
+        jump!(t)
+    };
+    I32ShlAddI { k, d, a, i } => {
+        wr!(d, (i32_!(a).wrapping_shl(u32::from(k)).wrapping_add(i as u32)) as u64)
+    };
+    I32LoadShlAddI { k, d, a, i } => {
+        load_at!(d, i32_!(a).wrapping_shl(u32::from(k)).wrapping_add(i as u32) as u64, u32, |v: u32| v as u64)
+    };
     Const32 { d, v } => { wr!(d, v as u64) };
     Const64 { d, lo, hi } => { wr!(d, (hi as u64) << 32 | lo as u64) };
     ConstV128 { d, k } => { wr128!(d, cf.v128_consts[k as usize]) };

@@ -323,6 +323,23 @@ impl Translator<'_> {
         self.code.len() - 1
     }
 
+    /// `d = a` (one slot), folded into the copy just emitted when that one writes `d - 1`, no
+    /// branch lands between them and nothing may retarget it: a `CopyPair`, as consecutive call
+    /// arguments and branch values are copied.
+    fn emit_copy(&mut self, d: Slot, a: Slot) {
+        let n = self.code.len();
+        if n > 0 && self.barrier < n && self.last_producer != Some(n - 1) {
+            if let Instr::Copy { d: d0, a: a0 } = self.code[n - 1] {
+                // `a == d0` would read what the first copy just wrote; the pair reads first.
+                if d0.checked_add(1) == Some(d) && a != d0 {
+                    self.code[n - 1] = Instr::CopyPair { d: d0, a: a0, b: a };
+                    return;
+                }
+            }
+        }
+        self.emit(Instr::Copy { d, a });
+    }
+
     /// The index of the next instruction. Every branch target is taken from here, so it also
     /// marks a barrier: no fusion combines instructions across it (see `fuse_global_add`).
     fn pc(&mut self) -> u32 {
@@ -410,11 +427,10 @@ impl Translator<'_> {
         match o.loc {
             Loc::Temp => {}
             Loc::Local(l) => {
-                self.emit(if o.wide {
-                    Instr::Copy2 { d: o.slot, a: l }
-                } else {
-                    Instr::Copy { d: o.slot, a: l }
-                });
+                match o.wide {
+                    true => _ = self.emit(Instr::Copy2 { d: o.slot, a: l }),
+                    false => self.emit_copy(o.slot, l),
+                }
                 self.local_refs[l as usize] -= 1;
             }
             Loc::Const(v) => {
@@ -569,11 +585,10 @@ impl Translator<'_> {
                 }
             };
             if src != d {
-                self.emit(if o.wide {
-                    Instr::Copy2 { d, a: src }
-                } else {
-                    Instr::Copy { d, a: src }
-                });
+                match o.wide {
+                    true => _ = self.emit(Instr::Copy2 { d, a: src }),
+                    false => self.emit_copy(d, src),
+                }
             }
             d += if o.wide { 2 } else { 1 };
         }
@@ -610,6 +625,15 @@ impl Translator<'_> {
         let n = self.ctrl[idx].label_types().len();
         let base = self.ctrl[idx].base;
         self.move_values(n, base);
+        // `x += i` just emitted (no branch lands between): the increment jumps itself.
+        let last = self.code.len().wrapping_sub(1);
+        if let Some(&Instr::I32AddI { d, a, i }) = self.code.last() {
+            if d == a && self.barrier <= last {
+                self.unemit();
+                self.jump_to(idx, |t| Instr::I32AddIBr { d, i, t });
+                return;
+            }
+        }
         self.jump_to(idx, |t| Instr::Br { t });
     }
 
@@ -953,6 +977,12 @@ impl Translator<'_> {
                 let index = match producer? {
                     Instr::I32AddShl { k, a, b, .. } => (k, a, b),
                     Instr::I32Add { a, b, .. } => (0, a, b),
+                    Instr::I32ShlAddI { k, a, i, .. } => {
+                        return match fast(d, 0, 0) {
+                            Instr::I32Load { .. } => Some(Instr::I32LoadShlAddI { k, d, a, i }),
+                            _ => None,
+                        };
+                    }
                     Instr::I32AddI { a, i, .. } => {
                         return match fast(d, 0, 0) {
                             Instr::I32Load { .. } => Some(Instr::I32LoadAddI { d, a, i }),
@@ -1154,6 +1184,14 @@ impl Translator<'_> {
                             self.unemit();
                             let i = i.wrapping_add(j);
                             self.produce(false, |d| Instr::I32AddI { d, a: src, i });
+                            return;
+                        }
+                        // `(x << k) + j`: the address of a static array's element.
+                        if let Some(Instr::I32ShlI { a: x, i: k, .. }) = self.producer_of(0) {
+                            self.pop();
+                            self.unemit();
+                            let k = (k & 31) as u8;
+                            self.produce(false, |d| Instr::I32ShlAddI { k, d, a: x, i: j });
                             return;
                         }
                     }
@@ -2165,6 +2203,35 @@ mod tests {
         let engine = Engine::default();
         let m = Module::new(&engine, wat).unwrap();
         translate(&m.inner, m.inner.num_imported_funcs, None).unwrap()
+    }
+
+    #[test]
+    fn adjacent_copies_pair_increments_jump_and_static_arrays_index() {
+        // Call arguments from locals: two copies in one, the third alone.
+        let f = translate_wat(
+            "(module (func (param i32 i32 i32) (local i32)
+                 (call $g (local.get 2) (local.get 0) (local.get 1)))
+               (func $g (param i32 i32 i32)))",
+        );
+        assert_eq!(f.code[0], Instr::CopyPair { d: 4, a: 2, b: 0 }, "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::Copy { d: 6, a: 1 }, "{:?}", f.code);
+        // `i += 4; br loop` jumps from the increment; `mem[BASE + (i << 2)]` is one load.
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32) (result i32) (local i32)
+               (loop $l
+                 (local.set 1 (i32.add (local.get 1)
+                   (i32.load (i32.add (i32.shl (local.get 0) (i32.const 2)) (i32.const 4096)))))
+                 (local.set 0 (i32.add (local.get 0) (i32.const 4)))
+                 (br $l))
+               (unreachable)))",
+        );
+        assert!(
+            f.code.contains(&Instr::I32LoadShlAddI { k: 2, d: 3, a: 0, i: 4096 }),
+            "{:?}",
+            f.code
+        );
+        assert!(f.code.contains(&Instr::I32AddIBr { d: 0, i: 4, t: 0 }), "{:?}", f.code);
+        assert!(!f.code.iter().any(|i| matches!(i, Instr::Br { .. })), "{:?}", f.code);
     }
 
     #[test]

@@ -95,6 +95,13 @@ fn stack_pointer_adjustments_wrap_and_update_the_global() {
             (global.set $sp (i32.add (global.get $sp) (i32.const -8)))
             (i32.add (local.get 1) (global.get $sp)))
           (func (export "sp") (result i32) (global.get $sp))
+          ;; a leaf function's frame below the stack pointer, and an epilogue's restore
+          (func (export "below") (param i32) (result i32)
+            (i32.add (global.get $sp) (local.get 0)))
+          (func (export "leaf") (result i32)
+            (i32.add (global.get $sp) (i32.const -16)))
+          (func (export "restore") (param i32)
+            (global.set $sp (i32.add (local.get 0) (i32.const 16))))
           ;; a branch lands between the global.get and the add: no fusion may cross it
           (func (export "joined") (param i32) (result i32)
             (global.set $sp
@@ -114,6 +121,16 @@ fn stack_pointer_adjustments_wrap_and_update_the_global() {
     assert_eq!(sp.call(&mut store, ()).unwrap(), -8);
     assert_eq!(joined.call(&mut store, 1).unwrap(), 1004);
     assert_eq!(joined.call(&mut store, 0).unwrap(), 1008);
+    let leaf = inst.get_typed_func::<(), i32>(&store, "leaf").unwrap();
+    let restore = inst.get_typed_func::<i32, ()>(&store, "restore").unwrap();
+    let below = inst.get_typed_func::<i32, i32>(&store, "below").unwrap();
+    restore.call(&mut store, -8).unwrap();
+    assert_eq!(sp.call(&mut store, ()).unwrap(), 8);
+    assert_eq!(leaf.call(&mut store, ()).unwrap(), -8);
+    assert_eq!(sp.call(&mut store, ()).unwrap(), 8, "reading the frame does not move it");
+    restore.call(&mut store, i32::MAX).unwrap();
+    assert_eq!(sp.call(&mut store, ()).unwrap(), i32::MIN + 15);
+    assert_eq!(below.call(&mut store, 1).unwrap(), i32::MIN + 16);
 }
 
 #[test]
@@ -652,4 +669,66 @@ fn static_array_loads_increments_and_argument_pairs_match_the_separate_instructi
     assert_eq!(count.call(&mut store, (i32::MAX - 2, i32::MIN)).unwrap(), 1);
     let swap = inst.get_typed_func::<(i32, i32, i32, i32), i64>(&store, "swap").unwrap();
     assert_eq!(swap.call(&mut store, (1, 2, 3, 4)).unwrap(), 0x0201_0000_0403);
+}
+
+/// `i32.wrap_i64` of a value already zero-extended from 32 bits emits nothing; the i32 that
+/// results behaves as a wrapped one in arithmetic, comparisons, branches and as a result.
+#[test]
+fn elided_wraps_give_the_wrapped_value() {
+    let (mut store, inst) = instance(
+        r#"(module (memory 1)
+          (func (export "tag") (param i64) (result i32)
+            (i32.wrap_i64 (i64.shr_u (local.get 0) (i64.const 32))))
+          (func (export "tag_is") (param i64 i32) (result i32)
+            (i32.eq (i32.wrap_i64 (i64.shr_u (local.get 0) (i64.const 40))) (local.get 1)))
+          (func (export "low") (param i64) (result i32)
+            (i32.add (i32.wrap_i64 (i64.and (local.get 0) (i64.const 0x7fffffff))) (i32.const 1)))
+          (func (export "keep") (param i64) (result i32)
+            (i32.wrap_i64 (i64.shr_u (local.get 0) (i64.const 16))))
+          (func (export "widen") (param i64) (result i64)
+            (i64.extend_i32_u (i32.wrap_i64 (i64.shr_u (local.get 0) (i64.const 16))))))"#,
+    );
+    let tag = inst.get_typed_func::<i64, i32>(&store, "tag").unwrap();
+    assert_eq!(tag.call(&mut store, (-9i64 << 32) | 5).unwrap(), -9);
+    let tag_is = inst.get_typed_func::<(i64, i32), i32>(&store, "tag_is").unwrap();
+    assert_eq!(tag_is.call(&mut store, (-1, 0xff_ffff)).unwrap(), 1);
+    assert_eq!(tag_is.call(&mut store, (-1, -1)).unwrap(), 0);
+    let low = inst.get_typed_func::<i64, i32>(&store, "low").unwrap();
+    assert_eq!(low.call(&mut store, -1).unwrap(), i32::MIN);
+    // Not elided: bits above the low word are dropped by the wrap itself.
+    let keep = inst.get_typed_func::<i64, i32>(&store, "keep").unwrap();
+    assert_eq!(keep.call(&mut store, -1).unwrap(), -1);
+    assert_eq!(keep.call(&mut store, 0x1234_5678_9abc_def0).unwrap(), 0x5678_9abc);
+    let widen = inst.get_typed_func::<i64, i64>(&store, "widen").unwrap();
+    assert_eq!(widen.call(&mut store, -1).unwrap(), 0xffff_ffff);
+}
+
+/// A load of the word just stored (unoptimised code's spill and reload) reads the stored
+/// value without touching memory, and still traps where the store does.
+#[test]
+fn reloads_of_a_stored_word_give_the_stored_value_and_trap_with_the_store() {
+    let (mut store, inst) = instance(
+        r#"(module (memory 1)
+          (func (export "i64") (param i32 i64) (result i64 i64)
+            (i64.store offset=8 (local.get 0) (i64.add (local.get 1) (i64.const 1)))
+            (local.get 1)
+            (i64.load offset=8 (local.get 0)))
+          (func (export "f32") (param i32 f32) (result f32)
+            (f32.store offset=4 (local.get 0) (local.get 1))
+            (f32.load offset=4 (local.get 0)))
+          (func (export "i32") (param i32 i32) (result i32)
+            (i32.store (local.get 0) (i32.mul (local.get 1) (local.get 1)))
+            (i32.load (local.get 0))))"#,
+    );
+    let wide = inst.get_typed_func::<(i32, i64), (i64, i64)>(&store, "i64").unwrap();
+    assert_eq!(wide.call(&mut store, (16, -2)).unwrap(), (-2, -1));
+    let err = wide.call(&mut store, (65536 - 12, 5)).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
+    let float = inst.get_typed_func::<(i32, f32), f32>(&store, "f32").unwrap();
+    let nan = f32::from_bits(0x7fa0_0001);
+    assert_eq!(float.call(&mut store, (0, nan)).unwrap().to_bits(), 0x7fa0_0001);
+    let narrow = inst.get_typed_func::<(i32, i32), i32>(&store, "i32").unwrap();
+    assert_eq!(narrow.call(&mut store, (100, 0x10001)).unwrap(), 0x20001);
+    let err = narrow.call(&mut store, (-1, 3)).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
 }

@@ -111,6 +111,7 @@ macro_rules! define_instrs {
                     | Instr::I32LoadIdx { d, .. } | Instr::I32Load8UIdx { d, .. }
                     | Instr::I64LoadIdx { d, .. }
                     | Instr::I32ShlAddI { d, .. }
+                    | Instr::GlobalGetAddI { d, .. }
                     | Instr::I32LoadShlAddI { d, .. } => Some(d),
                     _ => None,
                 }
@@ -264,6 +265,12 @@ define_instrs! {
         GlobalSet { g: u32, a: Slot },
         /// `d = global + i` (i32, wrapping), then `global = d`: a stack-pointer adjustment.
         GlobalAddI { g: u32, d: Slot, i: i32 },
+        /// `d = global + i` (i32, wrapping): a `global.get` fused with the `i32.add` of a
+        /// constant it feeds (a frame below the stack pointer that is not moved).
+        GlobalGetAddI { g: u32, d: Slot, i: i32 },
+        /// `global = a + i` (i32, wrapping): an `i32.add` of a constant fused with the
+        /// `global.set` it feeds (the stack pointer restored in an epilogue).
+        GlobalSetAddI { g: u32, a: Slot, i: i32 },
         /// v128 `global.get`.
         GlobalGet2 { d: Slot, g: u32 },
         /// v128 `global.set`.

@@ -852,6 +852,16 @@ handlers! { $ [cf vmctx]
         unsafe { (*cell).value = v as u128 };
         wr!(d, v as u64)
     };
+    GlobalGetAddI { g, d, i } => {
+        // SAFETY: as for GlobalGet.
+        let v = unsafe { (*vm_read::<*const GlobalCell>(vmctx, g)).value } as u32;
+        wr!(d, v.wrapping_add(i as u32) as u64)
+    };
+    GlobalSetAddI { g, a, i } => {
+        let v = i32_!(a).wrapping_add(i as u32);
+        // SAFETY: as for GlobalGet; the store is exclusively borrowed.
+        unsafe { (*vm_read::<*mut GlobalCell>(vmctx, g)).value = v as u128 }
+    };
     GlobalGet2 { d, g } => {
         // SAFETY: as for GlobalGet.
         wr128!(d, unsafe { (*vm_read::<*const GlobalCell>(vmctx, g)).value })

@@ -348,24 +348,19 @@ impl Translator<'_> {
     }
 
     /// `global.get g; i32.add imm; global.set g` (a shadow-stack pointer moved in a prologue or
-    /// epilogue), just emitted as `GlobalGet`, `I32AddI` and about to be completed by a
-    /// `GlobalSet` of `a`, becomes one `GlobalAddI`. Only when both instructions follow the last
-    /// branch target and the `GlobalGet` wrote a temporary that only the add read.
+    /// epilogue), just emitted as a `GlobalGetAddI` of `g` writing `a` and about to be
+    /// completed by a `GlobalSet` of `a`, becomes one `GlobalAddI`, when no branch lands after
+    /// the `GlobalGetAddI`.
     fn fuse_global_add(&mut self, g: u32, a: Slot) -> bool {
         let n = self.code.len();
-        if n < 2 || self.barrier > n - 2 {
+        if n < 1 || self.barrier > n - 1 {
             return false;
         }
-        let (Instr::GlobalGet { d: t, g: g0 }, Instr::I32AddI { d, a: src, i }) =
-            (self.code[n - 2], self.code[n - 1])
-        else {
-            return false;
-        };
-        if g0 != g || src != t || d != a || t < self.local_slots {
+        let Instr::GlobalGetAddI { g: g0, d, i } = self.code[n - 1] else { return false };
+        if g0 != g || d != a {
             return false;
         }
-        self.code.truncate(n - 2);
-        self.offsets.truncate(n - 2);
+        self.unemit();
         self.emit(Instr::GlobalAddI { g, d, i });
         true
     }
@@ -966,6 +961,9 @@ impl Translator<'_> {
     }
 
     fn load(&mut self, m: WpMemArg, kind: MemKind, wide: bool, fast: fn(Slot, Slot, u32) -> Instr) {
+        if self.fast_mem(&m) && self.reload_of_store(m.offset as u32, fast) {
+            return;
+        }
         if self.fast_mem(&m)
             && m.offset == 0
             && self.last_producer == Some(self.code.len().wrapping_sub(1))
@@ -1016,6 +1014,45 @@ impl Translator<'_> {
             let mi = self.memarg(kind, &m);
             self.produce(wide, |d| Instr::LoadM { d, a, m: mi });
         }
+    }
+
+    /// A load of the word the instruction just emitted stored (same address slot and offset,
+    /// same width, no branch landing between them), as unoptimised code spills and reloads a
+    /// variable: the value is copied from the slot the store read, or, when the result lands
+    /// in that slot, is already there and the load emits nothing. The store traps first if the
+    /// address is out of bounds; a racing write by another thread may be ordered after the
+    /// load.
+    fn reload_of_store(&mut self, o: u32, fast: fn(Slot, Slot, u32) -> Instr) -> bool {
+        let n = self.code.len();
+        let Some(top) = self.stack.last().copied() else { return false };
+        if n == 0 || self.barrier >= n {
+            return false;
+        }
+        let (stored, a, v) = match self.code[n - 1] {
+            Instr::I32Store { a, v, o: so } if so == o => {
+                (fast(0, 0, 0) == Instr::I32Load { d: 0, a: 0, o: 0 }, a, v)
+            }
+            Instr::I64Store { a, v, o: so } if so == o => {
+                (fast(0, 0, 0) == Instr::I64Load { d: 0, a: 0, o: 0 }, a, v)
+            }
+            _ => return false,
+        };
+        let address = match top.loc {
+            Loc::Local(l) => l,
+            Loc::Temp => top.slot,
+            Loc::Const(_) => return false,
+        };
+        if !stored || address != a {
+            return false;
+        }
+        self.pop();
+        if v == top.slot {
+            self.push(false, Loc::Temp);
+            self.last_producer = None;
+        } else {
+            self.produce(false, |d| Instr::Copy { d, a: v });
+        }
+        true
     }
 
     fn store(&mut self, m: WpMemArg, kind: MemKind, fast: fn(Slot, Slot, u32) -> Instr) {
@@ -1184,6 +1221,13 @@ impl Translator<'_> {
                             self.unemit();
                             let i = i.wrapping_add(j);
                             self.produce(false, |d| Instr::I32AddI { d, a: src, i });
+                            return;
+                        }
+                        // `global + j` (a leaf function's frame below the stack pointer).
+                        if let Some(Instr::GlobalGet { g, .. }) = self.producer_of(0) {
+                            self.pop();
+                            self.unemit();
+                            self.produce(false, |d| Instr::GlobalGetAddI { g, d, i: j });
                             return;
                         }
                         // `(x << k) + j`: the address of a static array's element.
@@ -1680,8 +1724,15 @@ impl Translator<'_> {
             }
             O::GlobalSet { global_index } => {
                 let wide = self.top_is_wide();
-                let a = self.pop_slot();
                 let g = self.vm.global(global_index);
+                // `global = x + i` (a stack pointer restored in an epilogue): one instruction.
+                if let Some(Instr::I32AddI { a, i, .. }) = self.producer_of(0).filter(|_| !wide) {
+                    self.pop();
+                    self.unemit();
+                    self.emit(Instr::GlobalSetAddI { g, a, i });
+                    return Ok(());
+                }
+                let a = self.pop_slot();
                 if wide {
                     self.emit(Instr::GlobalSet2 { g, a });
                 } else if !self.fuse_global_add(g, a) {
@@ -1938,7 +1989,25 @@ impl Translator<'_> {
             O::F64Min => bin!(F64Min),
             O::F64Max => bin!(F64Max),
             O::F64Copysign => bin!(F64Copysign),
-            O::I32WrapI64 => un!(I32WrapI64),
+            O::I32WrapI64 => {
+                // A value just computed that is already a zero-extended 32-bit number (a
+                // shift right by 32 or more, a mask within the low word, a narrow unsigned
+                // load or extension) is its own i32: the wrap emits nothing.
+                let narrow = match self.producer_of(0) {
+                    Some(Instr::I64ShrUI { i, .. }) => i & 63 >= 32,
+                    Some(Instr::I64AndI { s, i, .. }) => s == 0 && i >= 0,
+                    Some(
+                        Instr::I64Load32U { .. }
+                        | Instr::I64Load16U { .. }
+                        | Instr::I64Load8U { .. }
+                        | Instr::I64ExtendI32U { .. },
+                    ) => true,
+                    _ => false,
+                };
+                if !narrow {
+                    un!(I32WrapI64)
+                }
+            }
             O::I32TruncF32S => un!(I32TruncF32S),
             O::I32TruncF32U => un!(I32TruncF32U),
             O::I32TruncF64S => un!(I32TruncF64S),
@@ -2232,6 +2301,56 @@ mod tests {
         );
         assert!(f.code.contains(&Instr::I32AddIBr { d: 0, i: 4, t: 0 }), "{:?}", f.code);
         assert!(!f.code.iter().any(|i| matches!(i, Instr::Br { .. })), "{:?}", f.code);
+    }
+
+    #[test]
+    fn wrapping_a_value_already_32_bits_wide_emits_nothing() {
+        let f = translate_wat(
+            "(module (memory 1) (func (param i64 i32) (result i32 i32 i32 i32)
+               (i32.wrap_i64 (i64.shr_u (local.get 0) (i64.const 32)))
+               (i32.wrap_i64 (i64.and (local.get 0) (i64.const 0xffff)))
+               (i32.wrap_i64 (i64.load32_u (local.get 1)))
+               (i32.wrap_i64 (i64.shr_u (local.get 0) (i64.const 31)))))",
+        );
+        let wraps = f.code.iter().filter(|i| matches!(i, Instr::I32WrapI64 { .. })).count();
+        // Only the shift by 31 keeps a bit above the low word.
+        assert_eq!(wraps, 1, "{:?}", f.code);
+        assert_eq!(f.code[0], Instr::I64ShrUI { d: 2, a: 0, i: 32 }, "{:?}", f.code);
+    }
+
+    #[test]
+    fn a_reload_of_the_word_just_stored_reads_the_stored_slot() {
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32 i64 i32) (result i32 i64 i32)
+               (i64.store offset=8 (local.get 0) (i64.add (local.get 1) (i64.const 1)))
+               (local.get 0)
+               (i64.load offset=8 (local.get 0))
+               (i32.store offset=4 (local.get 0) (local.get 2))
+               (i32.load offset=4 (local.get 0))
+               (i32.store offset=4 (local.get 0) (local.get 2))
+               (i32.load offset=8 (local.get 0))
+               (drop)))",
+        );
+        // The i64 reload lands where the sum was: nothing; the i32 reload copies the local.
+        assert_eq!(f.code[0], Instr::I64AddI { s: 0, d: 4, a: 1, i: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::I64Store { a: 0, v: 4, o: 8 }, "{:?}", f.code);
+        assert_eq!(f.code[2], Instr::I32Store { a: 0, v: 2, o: 4 }, "{:?}", f.code);
+        assert_eq!(f.code[3], Instr::Copy { d: 5, a: 2 }, "{:?}", f.code);
+        // Another offset is a real load.
+        assert_eq!(f.code[4], Instr::I32Store { a: 0, v: 2, o: 4 }, "{:?}", f.code);
+        assert_eq!(f.code[5], Instr::I32Load { d: 6, a: 0, o: 8 }, "{:?}", f.code);
+    }
+
+    #[test]
+    fn a_global_plus_a_constant_is_read_and_written_in_one_instruction() {
+        let f = translate_wat(
+            "(module (global $sp (mut i32) (i32.const 0)) (memory 1)
+               (func (param i32) (result i32)
+                 (i32.load offset=4 (i32.add (global.get $sp) (i32.const -16)))
+                 (global.set $sp (i32.add (local.get 0) (i32.const 32)))))",
+        );
+        assert!(matches!(f.code[0], Instr::GlobalGetAddI { d: 1, i: -16, .. }), "{:?}", f.code);
+        assert!(matches!(f.code[2], Instr::GlobalSetAddI { a: 0, i: 32, .. }), "{:?}", f.code);
     }
 
     #[test]

@@ -590,8 +590,20 @@ impl WideOp {
     }
 }
 
-/// The fused instruction for the f64 operation `inner` feeding `outer` (0 add, 1 sub, 2 mul,
-/// 3 div), the inner result being the outer operation's left operand (`left`) or its right.
+/// An f64 add, sub, mul or div as its number for [`f64_pair`] (0 to 3) and its operands.
+pub(crate) fn f64_arith(ins: Instr) -> Option<(u8, Slot, Slot)> {
+    match ins {
+        Instr::F64Add { a, b, .. } => Some((0, a, b)),
+        Instr::F64Sub { a, b, .. } => Some((1, a, b)),
+        Instr::F64Mul { a, b, .. } => Some((2, a, b)),
+        Instr::F64Div { a, b, .. } => Some((3, a, b)),
+        _ => None,
+    }
+}
+
+/// The fused instruction for the f64 operation `inner` feeding `outer` (numbered as by
+/// [`f64_arith`]), the inner result being the outer operation's left operand (`left`) or its
+/// right.
 pub(crate) fn f64_pair(inner: u8, outer: u8, left: bool, d: Slot, a: Slot, b: Slot) -> Instr {
     match (inner, outer, left) {
         (0, 0, true) => Instr::F64AddAdd { d, a, b },

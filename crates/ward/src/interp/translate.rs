@@ -890,21 +890,8 @@ impl Translator<'_> {
         if self.last_producer != Some(self.code.len().wrapping_sub(1)) {
             return false;
         }
-        let inner = |i| match i {
-            Instr::F64Add { a, b, .. } => Some((0u8, a, b)),
-            Instr::F64Sub { a, b, .. } => Some((1, a, b)),
-            Instr::F64Mul { a, b, .. } => Some((2, a, b)),
-            Instr::F64Div { a, b, .. } => Some((3, a, b)),
-            _ => None,
-        };
-        let o = match outer {
-            Instr::F64Add { .. } => 0,
-            Instr::F64Sub { .. } => 1,
-            Instr::F64Mul { .. } => 2,
-            Instr::F64Div { .. } => 3,
-            _ => return false,
-        };
-        let Some(((i, a, b), c, left)) = self.absorb_operand(inner) else { return false };
+        let Some((o, ..)) = f64_arith(outer) else { return false };
+        let Some(((i, a, b), c, left)) = self.absorb_operand(f64_arith) else { return false };
         self.produce(false, |d| f64_pair(i, o, left, d, a, b));
         self.emit(Instr::Arg { x: c, y: 0, z: 0 });
         // As for `select`: may still be retargeted by local.set.
@@ -1216,26 +1203,26 @@ impl Translator<'_> {
                     with_immediate(make(0, 0, 0), v).expect("checked")
                 {
                     if self.last_producer == Some(self.code.len().wrapping_sub(1)) {
-                        if let Some((src, i)) = self.top_is_add_imm(0) {
+                        let fused = |d| match self.producer_of(0)? {
+                            Instr::I32AddI { a, i, .. } => {
+                                Some(Instr::I32AddI { d, a, i: i.wrapping_add(j) })
+                            }
+                            // `global + j` (a leaf function's frame below the stack pointer).
+                            Instr::GlobalGet { g, .. } => Some(Instr::GlobalGetAddI { g, d, i: j }),
+                            // `(x << k) + j`: the address of a static array's element.
+                            Instr::I32ShlI { a, i: k, .. } => {
+                                Some(Instr::I32ShlAddI { k: (k & 31) as u8, d, a, i: j })
+                            }
+                            _ => None,
+                        };
+                        if let Some(ins) = fused(0) {
                             self.pop();
                             self.unemit();
-                            let i = i.wrapping_add(j);
-                            self.produce(false, |d| Instr::I32AddI { d, a: src, i });
-                            return;
-                        }
-                        // `global + j` (a leaf function's frame below the stack pointer).
-                        if let Some(Instr::GlobalGet { g, .. }) = self.producer_of(0) {
-                            self.pop();
-                            self.unemit();
-                            self.produce(false, |d| Instr::GlobalGetAddI { g, d, i: j });
-                            return;
-                        }
-                        // `(x << k) + j`: the address of a static array's element.
-                        if let Some(Instr::I32ShlI { a: x, i: k, .. }) = self.producer_of(0) {
-                            self.pop();
-                            self.unemit();
-                            let k = (k & 31) as u8;
-                            self.produce(false, |d| Instr::I32ShlAddI { k, d, a: x, i: j });
+                            self.produce(false, |d| {
+                                let mut ins = ins;
+                                *ins.dst_mut().expect("each fused form has a result") = d;
+                                ins
+                            });
                             return;
                         }
                     }

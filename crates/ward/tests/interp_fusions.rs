@@ -614,7 +614,7 @@ fn shifted_64_bit_immediates_keep_their_full_value() {
 }
 
 /// `mem[BASE + (i << k)]` (`I32LoadShlAddI`), `(i << k) + BASE` kept as a value
-/// (`I32ShlAddI`), an increment that jumps (`I32AddIBr`) and call arguments copied in pairs
+/// (`I32ShlAddI`), increments that jump (`I32AddIBr`, `I64AddIBr`) and call arguments copied in pairs
 /// (`CopyPair`) compute what the separate instructions do: the address wraps at 2^32, a load
 /// past the end traps, the increment wraps, arguments arrive in order even when they swap.
 #[test]
@@ -633,6 +633,15 @@ fn static_array_loads_increments_and_argument_pairs_match_the_separate_instructi
                 (br_if $done (i32.eq (local.get 0) (local.get 1)))
                 (local.set 2 (i32.add (local.get 2) (i32.const 1)))
                 (local.set 0 (i32.add (local.get 0) (i32.const 3)))
+                (br $l)))
+            (local.get 2))
+          (func (export "count64") (param i64 i64) (result i64) (local i64)
+            ;; the same in i64, adding -3: the i64 increment jumps itself (`I64AddIBr`)
+            (block $done
+              (loop $l
+                (br_if $done (i64.eq (local.get 0) (local.get 1)))
+                (local.set 2 (i64.add (local.get 2) (i64.const 1)))
+                (local.set 0 (i64.add (local.get 0) (i64.const -3)))
                 (br $l)))
             (local.get 2))
           (func $pack (param i32 i32 i32 i32) (result i64)
@@ -661,6 +670,11 @@ fn static_array_loads_increments_and_argument_pairs_match_the_separate_instructi
     assert_eq!(count.call(&mut store, (0, 30)).unwrap(), 10);
     // From i32::MAX - 2: one step wraps to i32::MIN.
     assert_eq!(count.call(&mut store, (i32::MAX - 2, i32::MIN)).unwrap(), 1);
+    let count64 = inst.get_typed_func::<(i64, i64), i64>(&store, "count64").unwrap();
+    assert_eq!(count64.call(&mut store, (30, 0)).unwrap(), 10);
+    // From i64::MIN + 2: one step wraps to i64::MAX; the sum keeps all 64 bits.
+    assert_eq!(count64.call(&mut store, (i64::MIN + 2, i64::MAX)).unwrap(), 1);
+    assert_eq!(count64.call(&mut store, (1 << 40, (1 << 40) - 30)).unwrap(), 10);
     let swap = inst.get_typed_func::<(i32, i32, i32, i32), i64>(&store, "swap").unwrap();
     assert_eq!(swap.call(&mut store, (1, 2, 3, 4)).unwrap(), 0x0201_0000_0403);
 }
@@ -725,4 +739,125 @@ fn reloads_of_a_stored_word_give_the_stored_value_and_trap_with_the_store() {
     assert_eq!(narrow.call(&mut store, (100, 0x10001)).unwrap(), 0x20001);
     let err = narrow.call(&mut store, (-1, 3)).unwrap_err();
     assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
+}
+
+/// An add followed by a compare-and-branch on its sum (`I32AddBrLtU`, `I64AddIBrNe`,
+/// `I32AddIBrGeSI`, ...: the end of a counted loop) adds and branches as the two instructions
+/// do: every compare of both widths, the sum on either side of the compare, added and compared
+/// operands in slots or immediates, `br_if`, `if` (the negated compare) and a `br_if` on the
+/// sum itself, at the wrapping and sign edges, against the native tier.
+#[test]
+fn adds_fused_with_the_branch_on_their_sum_add_and_branch_like_the_two_instructions() {
+    const COMPARE: [&str; 10] =
+        ["eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u"];
+    // Added immediates: small, at the edges of 16 bits, and past them (no immediate form).
+    const ADDENDS: [i64; 5] = [1, -1, 32767, -32768, 40000];
+    // Compared immediates, zero included (`br_if` on the sum is a compare with zero).
+    const LIMITS: [i64; 4] = [0, 10, -10, 0x7fff_ffff];
+    let mut wat = String::from("(module");
+    let mut names = Vec::new();
+    for ty in ["i32", "i64"] {
+        for op in COMPARE {
+            let mut shapes = vec![(
+                "rr".to_string(),
+                "(local.get $y)".to_string(),
+                "(local.get $z)".to_string(),
+            )];
+            for (n, i) in ADDENDS.iter().enumerate() {
+                shapes.push((
+                    format!("ir{n}"),
+                    format!("({ty}.const {i})"),
+                    "(local.get $z)".into(),
+                ));
+                for (m, j) in LIMITS.iter().enumerate() {
+                    shapes.push((
+                        format!("ii{n}-{m}"),
+                        format!("({ty}.const {i})"),
+                        format!("({ty}.const {j})"),
+                    ));
+                }
+            }
+            for (shape, addend, other) in shapes {
+                for (side, l, r) in [
+                    ("l", "(local.get $s)", other.as_str()),
+                    ("r", other.as_str(), "(local.get $s)"),
+                ] {
+                    let name = format!("{ty}-{op}-{shape}-{side}");
+                    wat += &format!(
+                        r#"
+      (func (export "{name}-br") (param $x {ty}) (param $y {ty}) (param $z {ty}) (result {ty}) (local $s {ty})
+        (block
+          (local.set $s ({ty}.add (local.get $x) {addend}))
+          (br_if 0 ({ty}.{op} {l} {r}))
+          (return ({ty}.add (local.get $s) ({ty}.const 1000))))
+        (local.get $s))
+      (func (export "{name}-if") (param $x {ty}) (param $y {ty}) (param $z {ty}) (result {ty}) (local $s {ty})
+        (local.set $s ({ty}.add (local.get $x) {addend}))
+        (if (result {ty}) ({ty}.{op} {l} {r})
+          (then (local.get $s))
+          (else ({ty}.add (local.get $s) ({ty}.const 1000)))))"#
+                    );
+                    names.push((ty, format!("{name}-br")));
+                    names.push((ty, format!("{name}-if")));
+                }
+            }
+        }
+    }
+    // `br_if`/`if` on the i32 sum itself.
+    for (n, i) in ADDENDS.iter().enumerate() {
+        wat += &format!(
+            r#"
+      (func (export "i32-nez-{n}") (param $x i32) (param $y i32) (param $z i32) (result i32) (local $s i32)
+        (block
+          (br_if 0 (local.tee $s (i32.add (local.get $x) (i32.const {i}))))
+          (return (i32.add (local.get $s) (i32.const 1000))))
+        (local.get $s))
+      (func (export "i32-eqz-{n}") (param $x i32) (param $y i32) (param $z i32) (result i32) (local $s i32)
+        (if (result i32) (local.tee $s (i32.add (local.get $x) (local.get $y)))
+          (then (local.get $s))
+          (else (i32.add (local.get $s) (i32.const {i})))))"#
+        );
+        names.push(("i32", format!("i32-nez-{n}")));
+        names.push(("i32", format!("i32-eqz-{n}")));
+    }
+    wat += ")";
+    let (mut store, inst) = instance(&wat);
+    let (mut nstore, native) = native_instance(&wat);
+    let values: [i64; 12] =
+        [0, 1, -1, 9, 10, 11, -10, 0x7fff_ffff, -0x8000_0000, 0xffff_ffff, i64::MAX, i64::MIN];
+    for (ty, name) in &names {
+        if *ty == "i32" {
+            let f = inst.get_typed_func::<(i32, i32, i32), i32>(&store, name).unwrap();
+            let g = native.get_typed_func::<(i32, i32, i32), i32>(&nstore, name).unwrap();
+            for x in values {
+                for y in [0i64, 1, -1, 0x7fff_ffff] {
+                    for z in [10i64, -1, 0x7fff_ffff, -0x8000_0000] {
+                        let args = (x as i32, y as i32, z as i32);
+                        let got = f.call(&mut store, args).unwrap();
+                        assert_eq!(got, g.call(&mut nstore, args).unwrap(), "{name}{args:?}");
+                    }
+                }
+            }
+        } else {
+            let f = inst.get_typed_func::<(i64, i64, i64), i64>(&store, name).unwrap();
+            let g = native.get_typed_func::<(i64, i64, i64), i64>(&nstore, name).unwrap();
+            for x in values {
+                for y in [0i64, 1, -1, i64::MAX] {
+                    for z in [10i64, -1, i64::MAX, i64::MIN] {
+                        let got = f.call(&mut store, (x, y, z)).unwrap();
+                        let want = g.call(&mut nstore, (x, y, z)).unwrap();
+                        assert_eq!(got, want, "{name}({x}, {y}, {z})");
+                    }
+                }
+            }
+        }
+    }
+    // The values themselves, independent of the native tier: `x + 1 <u 10` with x = -1 wraps
+    // to 0 and branches; with x = 9 the sum 10 does not.
+    let f = inst.get_typed_func::<(i32, i32, i32), i32>(&store, "i32-lt_u-ir0-l-br").unwrap();
+    assert_eq!(f.call(&mut store, (-1, 0, 10)).unwrap(), 0);
+    assert_eq!(f.call(&mut store, (9, 0, 10)).unwrap(), 1010);
+    let f = inst.get_typed_func::<(i64, i64, i64), i64>(&store, "i64-gt_s-rr-r-if").unwrap();
+    // `z > s` with s = MAX + 1 = MIN: taken.
+    assert_eq!(f.call(&mut store, (i64::MAX, 1, 0)).unwrap(), i64::MIN);
 }

@@ -29,6 +29,9 @@ macro_rules! define_instrs {
         branch_imm64: [$($brimm64:ident),* $(,)?],
         select: [$($sel:ident),* $(,)?],
         f64_pair: [$($pair:ident),* $(,)?],
+        add_branch: [$($ab:ident),* $(,)?],
+        addi_branch: [$($abi:ident),* $(,)?],
+        addi_branch_imm: [$($abii:ident),* $(,)?],
         other: { $($rest:tt)* }
     ) => {
         /// One interpreter instruction. Kept at 16 bytes; instructions that need more operands
@@ -85,6 +88,18 @@ macro_rules! define_instrs {
                 #[doc = concat!("`", stringify!($pair), "`: two f64 operations in one, `d = (a op1 b) op2 c` (or, with a name ending in `R`, `d = c op2 (a op1 b)`), `c` in the `Arg` word that follows: the first operation's result is a temporary only the second reads. Rounded twice, as the two instructions are.")]
                 $pair { d: Slot, a: Slot, b: Slot },
             )*
+            $(
+                #[doc = concat!("`", stringify!($ab), "`: `d = a + b`, then jump to `t` if `d cmp c` (an add fused with the compare-and-branch on its sum that follows it, as loops end). Slots are 16 bits here, so that five operands fit one word.")]
+                $ab { d: u16, a: u16, b: u16, c: u16, t: u32 },
+            )*
+            $(
+                #[doc = concat!("`", stringify!($abi), "`: `d = a + i` (`i` sign-extended), then jump to `t` if `d cmp c`.")]
+                $abi { d: u16, a: u16, c: u16, i: i32, t: u32 },
+            )*
+            $(
+                #[doc = concat!("`", stringify!($abii), "`: `d = a + i`, then jump to `t` if `d cmp j` (both immediates sign-extended).")]
+                $abii { d: u16, a: u16, i: i16, j: i32, t: u32 },
+            )*
             $($rest)*
             /// Never emitted: its opcode is the number of real opcodes ([`OPCODES`]).
             OpcodeCount,
@@ -130,9 +145,57 @@ macro_rules! define_instrs {
                     | Instr::BrOnNonNull { t, .. }
                     | Instr::Target { t }
                     | Instr::I32AddIBr { t, .. }
+                    | Instr::I64AddIBr { t, .. }
                     | Instr::BrOnCast { t, .. } => Some(t),
+                    $(Instr::$ab { t, .. } => Some(t),)*
+                    $(Instr::$abi { t, .. } => Some(t),)*
+                    $(Instr::$abii { t, .. } => Some(t),)*
                     _ => None,
                 }
+            }
+
+            /// A compare-and-branch taken apart: the compare (numbered as in [`cmp`]), its left
+            /// operand, its right operand and the target. `BrIfNez`/`BrIfEqz` are an i32
+            /// compare with zero.
+            pub(crate) fn compare_branch(&self) -> Option<(usize, Slot, Rhs, u32)> {
+                let op = self.opcode();
+                let from = |first: Instr| usize::from(op - first.opcode());
+                match *self {
+                    $(Instr::$br { a, b, t } => {
+                        Some((from(Instr::BrI32Eq { a: 0, b: 0, t: 0 }), a, Rhs::Slot(b), t))
+                    })*
+                    $(Instr::$brimm { a, i, t } => {
+                        Some((from(Instr::BrI32EqI { a: 0, i: 0, t: 0 }), a, Rhs::Imm(i.into()), t))
+                    })*
+                    $(Instr::$brimm64 { s, a, i, t } => {
+                        let k = cmp::I64 + from(Instr::BrI64EqI { s: 0, a: 0, i: 0, t: 0 });
+                        Some((k, a, Rhs::Imm(i64::from(i) << s), t))
+                    })*
+                    Instr::BrIfNez { c, t } => Some((cmp::NE, c, Rhs::Imm(0), t)),
+                    Instr::BrIfEqz { c, t } => Some((cmp::EQ, c, Rhs::Imm(0), t)),
+                    _ => None,
+                }
+            }
+
+            /// `d = a + b`, then jump to `t` if `d` compares (compare `k`, see [`cmp`]) with `c`.
+            pub(crate) fn add_branch(k: usize, d: u16, a: u16, b: u16, c: u16, t: u32) -> Instr {
+                const MAKE: [fn(u16, u16, u16, u16, u32) -> Instr; 2 * cmp::I64] =
+                    [$(|d, a, b, c, t| Instr::$ab { d, a, b, c, t }),*];
+                MAKE[k](d, a, b, c, t)
+            }
+
+            /// `d = a + i`, then jump to `t` if `d` compares (compare `k`) with `c`.
+            pub(crate) fn addi_branch(k: usize, d: u16, a: u16, c: u16, i: i32, t: u32) -> Instr {
+                const MAKE: [fn(u16, u16, u16, i32, u32) -> Instr; 2 * cmp::I64] =
+                    [$(|d, a, c, i, t| Instr::$abi { d, a, c, i, t }),*];
+                MAKE[k](d, a, c, i, t)
+            }
+
+            /// `d = a + i`, then jump to `t` if `d` compares (compare `k`) with `j`.
+            pub(crate) fn addi_branch_imm(k: usize, d: u16, a: u16, i: i16, j: i32, t: u32) -> Instr {
+                const MAKE: [fn(u16, u16, i16, i32, u32) -> Instr; 2 * cmp::I64] =
+                    [$(|d, a, i, j, t| Instr::$abii { d, a, i, j, t }),*];
+                MAKE[k](d, a, i, j, t)
             }
         }
     };
@@ -180,6 +243,18 @@ define_instrs! {
         F64MulAdd, F64MulSub, F64MulMul, F64MulDiv, F64DivAdd, F64DivSub, F64DivMul, F64DivDiv,
         F64AddAddR, F64AddSubR, F64AddMulR, F64AddDivR, F64SubAddR, F64SubSubR, F64SubMulR, F64SubDivR,
         F64MulAddR, F64MulSubR, F64MulMulR, F64MulDivR, F64DivAddR, F64DivSubR, F64DivMulR, F64DivDivR
+    ],
+    add_branch: [
+        I32AddBrEq, I32AddBrNe, I32AddBrLtS, I32AddBrLtU, I32AddBrGtS, I32AddBrGtU, I32AddBrLeS, I32AddBrLeU, I32AddBrGeS, I32AddBrGeU,
+        I64AddBrEq, I64AddBrNe, I64AddBrLtS, I64AddBrLtU, I64AddBrGtS, I64AddBrGtU, I64AddBrLeS, I64AddBrLeU, I64AddBrGeS, I64AddBrGeU
+    ],
+    addi_branch: [
+        I32AddIBrEq, I32AddIBrNe, I32AddIBrLtS, I32AddIBrLtU, I32AddIBrGtS, I32AddIBrGtU, I32AddIBrLeS, I32AddIBrLeU, I32AddIBrGeS, I32AddIBrGeU,
+        I64AddIBrEq, I64AddIBrNe, I64AddIBrLtS, I64AddIBrLtU, I64AddIBrGtS, I64AddIBrGtU, I64AddIBrLeS, I64AddIBrLeU, I64AddIBrGeS, I64AddIBrGeU
+    ],
+    addi_branch_imm: [
+        I32AddIBrEqI, I32AddIBrNeI, I32AddIBrLtSI, I32AddIBrLtUI, I32AddIBrGtSI, I32AddIBrGtUI, I32AddIBrLeSI, I32AddIBrLeUI, I32AddIBrGeSI, I32AddIBrGeUI,
+        I64AddIBrEqI, I64AddIBrNeI, I64AddIBrLtSI, I64AddIBrLtUI, I64AddIBrGtSI, I64AddIBrGtUI, I64AddIBrLeSI, I64AddIBrLeUI, I64AddIBrGeSI, I64AddIBrGeUI
     ],
     other: {
         /// Extra operands of the preceding instruction.
@@ -240,6 +315,8 @@ define_instrs! {
         /// `d = d + i` (i32, wrapping), then jump to `t`: the increment at the end of a loop or
         /// `switch` case followed by its branch.
         I32AddIBr { d: Slot, i: i32, t: u32 },
+        /// `d = d + i` (i64, `i` sign-extended, wrapping), then jump to `t`.
+        I64AddIBr { d: Slot, i: i32, t: u32 },
         /// `d = (a << k) + i` (i32, wrapping; `k < 32`): an `i32.shl` by a constant fused with
         /// the `i32.add` of a constant it feeds, the address of an element of a static array.
         I32ShlAddI { k: u8, d: Slot, a: Slot, i: i32 },
@@ -587,6 +664,80 @@ impl WideOp {
             WideOp::MulWideU => (x[0] as u128) * (x[1] as u128),
         };
         (r as u64, (r >> 64) as u64)
+    }
+}
+
+/// The integer compares, numbered as the compare-and-branch and add-and-branch instructions
+/// are declared: i32 first (`0..I64`), then the same ten for i64 (`I64 + k`).
+pub(crate) mod cmp {
+    pub(crate) const EQ: usize = 0;
+    pub(crate) const NE: usize = 1;
+    pub(crate) const LT_S: usize = 2;
+    pub(crate) const LT_U: usize = 3;
+    pub(crate) const GT_S: usize = 4;
+    pub(crate) const GT_U: usize = 5;
+    pub(crate) const LE_S: usize = 6;
+    pub(crate) const LE_U: usize = 7;
+    pub(crate) const GE_S: usize = 8;
+    pub(crate) const GE_U: usize = 9;
+    /// The number of the first i64 compare.
+    pub(crate) const I64: usize = 10;
+
+    /// The compare that holds for `(y, x)` exactly when `k` holds for `(x, y)`.
+    pub(crate) fn swapped(k: usize) -> usize {
+        let (base, c) = (k - k % I64, k % I64);
+        base + match c {
+            LT_S => GT_S,
+            LT_U => GT_U,
+            GT_S => LT_S,
+            GT_U => LT_U,
+            LE_S => GE_S,
+            LE_U => GE_U,
+            GE_S => LE_S,
+            GE_U => LE_U,
+            _ => c,
+        }
+    }
+}
+
+/// The right operand of a compare: a slot or an immediate (sign-extended to 64 bits).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Rhs {
+    Slot(Slot),
+    Imm(i64),
+}
+
+/// An add (`I32Add`, `I32AddI`, `I64Add`, or `I64AddI` of a 32-bit immediate) and the
+/// compare-and-branch that follows it, as one instruction, when the branch compares the sum
+/// (on either side) with a slot or, after an add of an immediate, with an immediate. `None`
+/// for every other pair, and when a slot does not fit 16 bits or an immediate its field.
+pub(crate) fn fuse_add_branch(add: Instr, br: Instr) -> Option<Instr> {
+    let (wide, d, a, b) = match add {
+        Instr::I32Add { d, a, b } => (false, d, a, Rhs::Slot(b)),
+        Instr::I32AddI { d, a, i } => (false, d, a, Rhs::Imm(i.into())),
+        Instr::I64Add { d, a, b } => (true, d, a, Rhs::Slot(b)),
+        Instr::I64AddI { s: 0, d, a, i } => (true, d, a, Rhs::Imm(i.into())),
+        _ => return None,
+    };
+    let (k, x, y, t) = br.compare_branch()?;
+    if (k >= cmp::I64) != wide {
+        return None;
+    }
+    // The sum on the left: `c cmp d` is `d cmp' c` for the swapped compare.
+    let (k, c) = match (x == d, y) {
+        (true, _) => (k, y),
+        (false, Rhs::Slot(y)) if y == d => (cmp::swapped(k), Rhs::Slot(x)),
+        _ => return None,
+    };
+    let s = |v: Slot| u16::try_from(v).ok();
+    let (d, a) = (s(d)?, s(a)?);
+    match (b, c) {
+        (Rhs::Slot(b), Rhs::Slot(c)) => Some(Instr::add_branch(k, d, a, s(b)?, s(c)?, t)),
+        (Rhs::Imm(i), Rhs::Slot(c)) => Some(Instr::addi_branch(k, d, a, s(c)?, i as i32, t)),
+        (Rhs::Imm(i), Rhs::Imm(j)) => {
+            Some(Instr::addi_branch_imm(k, d, a, i16::try_from(i).ok()?, i32::try_from(j).ok()?, t))
+        }
+        (Rhs::Slot(_), Rhs::Imm(_)) => None,
     }
 }
 

@@ -167,7 +167,12 @@ pub(crate) fn compiled_code(
     let c = Arc::new(translate::translate(module, func, interrupt)?);
     if std::env::var_os("WARD_DUMP_CODE").is_some() {
         // Debugging aid: the register code of each function as it is translated.
-        eprintln!("func {func} ({:?}): frame {} slots", module.func_name(func), c.frame_slots);
+        eprintln!(
+            "func {func} ({:?}): frame {} slots, {} zeroed on entry",
+            module.func_name(func),
+            c.frame_slots,
+            c.zeroed.len()
+        );
         for (pc, ins) in c.code.iter().enumerate() {
             eprintln!("  {pc:4}: {ins:?}");
         }

@@ -17,7 +17,7 @@
 //! left in [`Ctx::trap`] and `ip` points after the trapping instruction, as the loop's own
 //! traps do.
 
-use super::code::{CompiledFunc, Instr, OPCODES};
+use super::code::{cmp, CompiledFunc, Instr, OPCODES};
 use super::exec::{mem0, move_results_down, refresh_mem0_len, Frame};
 use super::num;
 use crate::error::TrapCode;
@@ -566,6 +566,42 @@ fn imm64(i: i32, s: u8) -> i64 {
     i64::from(i) << s
 }
 
+/// Compare `K` (numbered as in [`cmp`], without the i64 offset) of two i32s.
+#[inline(always)]
+fn cmp32<const K: usize>(x: u32, y: u32) -> bool {
+    let (sx, sy) = (x as i32, y as i32);
+    match K {
+        cmp::EQ => x == y,
+        cmp::NE => x != y,
+        cmp::LT_S => sx < sy,
+        cmp::LT_U => x < y,
+        cmp::GT_S => sx > sy,
+        cmp::GT_U => x > y,
+        cmp::LE_S => sx <= sy,
+        cmp::LE_U => x <= y,
+        cmp::GE_S => sx >= sy,
+        _ => x >= y,
+    }
+}
+
+/// Compare `K` (as [`cmp32`]) of two i64s.
+#[inline(always)]
+fn cmp64<const K: usize>(x: u64, y: u64) -> bool {
+    let (sx, sy) = (x as i64, y as i64);
+    match K {
+        cmp::EQ => x == y,
+        cmp::NE => x != y,
+        cmp::LT_S => sx < sy,
+        cmp::LT_U => x < y,
+        cmp::GT_S => sx > sy,
+        cmp::GT_U => x > y,
+        cmp::LE_S => sx <= sy,
+        cmp::LE_U => x <= y,
+        cmp::GE_S => sx >= sy,
+        _ => x >= y,
+    }
+}
+
 /// The target of entry `k` of the `br_table` whose entries start at `entries`.
 ///
 /// # Safety
@@ -812,6 +848,70 @@ handlers! { $ [cf vmctx]
         wr!(d, (i32_!(d).wrapping_add(i as u32)) as u64);
         jump!(t)
     };
+    I64AddIBr { d, i, t } => {
+        wr!(d, rd!(d).wrapping_add(i as u64));
+        jump!(t)
+    };
+    I32AddBrEq { d, a, b, c, t } => { let v = i32_!(a).wrapping_add(i32_!(b)); wr!(d, v as u64); if cmp32::<{ cmp::EQ }>(v, i32_!(c)) { jump!(t) } };
+    I32AddBrNe { d, a, b, c, t } => { let v = i32_!(a).wrapping_add(i32_!(b)); wr!(d, v as u64); if cmp32::<{ cmp::NE }>(v, i32_!(c)) { jump!(t) } };
+    I32AddBrLtS { d, a, b, c, t } => { let v = i32_!(a).wrapping_add(i32_!(b)); wr!(d, v as u64); if cmp32::<{ cmp::LT_S }>(v, i32_!(c)) { jump!(t) } };
+    I32AddBrLtU { d, a, b, c, t } => { let v = i32_!(a).wrapping_add(i32_!(b)); wr!(d, v as u64); if cmp32::<{ cmp::LT_U }>(v, i32_!(c)) { jump!(t) } };
+    I32AddBrGtS { d, a, b, c, t } => { let v = i32_!(a).wrapping_add(i32_!(b)); wr!(d, v as u64); if cmp32::<{ cmp::GT_S }>(v, i32_!(c)) { jump!(t) } };
+    I32AddBrGtU { d, a, b, c, t } => { let v = i32_!(a).wrapping_add(i32_!(b)); wr!(d, v as u64); if cmp32::<{ cmp::GT_U }>(v, i32_!(c)) { jump!(t) } };
+    I32AddBrLeS { d, a, b, c, t } => { let v = i32_!(a).wrapping_add(i32_!(b)); wr!(d, v as u64); if cmp32::<{ cmp::LE_S }>(v, i32_!(c)) { jump!(t) } };
+    I32AddBrLeU { d, a, b, c, t } => { let v = i32_!(a).wrapping_add(i32_!(b)); wr!(d, v as u64); if cmp32::<{ cmp::LE_U }>(v, i32_!(c)) { jump!(t) } };
+    I32AddBrGeS { d, a, b, c, t } => { let v = i32_!(a).wrapping_add(i32_!(b)); wr!(d, v as u64); if cmp32::<{ cmp::GE_S }>(v, i32_!(c)) { jump!(t) } };
+    I32AddBrGeU { d, a, b, c, t } => { let v = i32_!(a).wrapping_add(i32_!(b)); wr!(d, v as u64); if cmp32::<{ cmp::GE_U }>(v, i32_!(c)) { jump!(t) } };
+    I64AddBrEq { d, a, b, c, t } => { let v = rd!(a).wrapping_add(rd!(b)); wr!(d, v); if cmp64::<{ cmp::EQ }>(v, rd!(c)) { jump!(t) } };
+    I64AddBrNe { d, a, b, c, t } => { let v = rd!(a).wrapping_add(rd!(b)); wr!(d, v); if cmp64::<{ cmp::NE }>(v, rd!(c)) { jump!(t) } };
+    I64AddBrLtS { d, a, b, c, t } => { let v = rd!(a).wrapping_add(rd!(b)); wr!(d, v); if cmp64::<{ cmp::LT_S }>(v, rd!(c)) { jump!(t) } };
+    I64AddBrLtU { d, a, b, c, t } => { let v = rd!(a).wrapping_add(rd!(b)); wr!(d, v); if cmp64::<{ cmp::LT_U }>(v, rd!(c)) { jump!(t) } };
+    I64AddBrGtS { d, a, b, c, t } => { let v = rd!(a).wrapping_add(rd!(b)); wr!(d, v); if cmp64::<{ cmp::GT_S }>(v, rd!(c)) { jump!(t) } };
+    I64AddBrGtU { d, a, b, c, t } => { let v = rd!(a).wrapping_add(rd!(b)); wr!(d, v); if cmp64::<{ cmp::GT_U }>(v, rd!(c)) { jump!(t) } };
+    I64AddBrLeS { d, a, b, c, t } => { let v = rd!(a).wrapping_add(rd!(b)); wr!(d, v); if cmp64::<{ cmp::LE_S }>(v, rd!(c)) { jump!(t) } };
+    I64AddBrLeU { d, a, b, c, t } => { let v = rd!(a).wrapping_add(rd!(b)); wr!(d, v); if cmp64::<{ cmp::LE_U }>(v, rd!(c)) { jump!(t) } };
+    I64AddBrGeS { d, a, b, c, t } => { let v = rd!(a).wrapping_add(rd!(b)); wr!(d, v); if cmp64::<{ cmp::GE_S }>(v, rd!(c)) { jump!(t) } };
+    I64AddBrGeU { d, a, b, c, t } => { let v = rd!(a).wrapping_add(rd!(b)); wr!(d, v); if cmp64::<{ cmp::GE_U }>(v, rd!(c)) { jump!(t) } };
+    I32AddIBrEq { d, a, c, i, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::EQ }>(v, i32_!(c)) { jump!(t) } };
+    I32AddIBrNe { d, a, c, i, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::NE }>(v, i32_!(c)) { jump!(t) } };
+    I32AddIBrLtS { d, a, c, i, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::LT_S }>(v, i32_!(c)) { jump!(t) } };
+    I32AddIBrLtU { d, a, c, i, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::LT_U }>(v, i32_!(c)) { jump!(t) } };
+    I32AddIBrGtS { d, a, c, i, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::GT_S }>(v, i32_!(c)) { jump!(t) } };
+    I32AddIBrGtU { d, a, c, i, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::GT_U }>(v, i32_!(c)) { jump!(t) } };
+    I32AddIBrLeS { d, a, c, i, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::LE_S }>(v, i32_!(c)) { jump!(t) } };
+    I32AddIBrLeU { d, a, c, i, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::LE_U }>(v, i32_!(c)) { jump!(t) } };
+    I32AddIBrGeS { d, a, c, i, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::GE_S }>(v, i32_!(c)) { jump!(t) } };
+    I32AddIBrGeU { d, a, c, i, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::GE_U }>(v, i32_!(c)) { jump!(t) } };
+    I64AddIBrEq { d, a, c, i, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::EQ }>(v, rd!(c)) { jump!(t) } };
+    I64AddIBrNe { d, a, c, i, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::NE }>(v, rd!(c)) { jump!(t) } };
+    I64AddIBrLtS { d, a, c, i, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::LT_S }>(v, rd!(c)) { jump!(t) } };
+    I64AddIBrLtU { d, a, c, i, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::LT_U }>(v, rd!(c)) { jump!(t) } };
+    I64AddIBrGtS { d, a, c, i, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GT_S }>(v, rd!(c)) { jump!(t) } };
+    I64AddIBrGtU { d, a, c, i, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GT_U }>(v, rd!(c)) { jump!(t) } };
+    I64AddIBrLeS { d, a, c, i, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::LE_S }>(v, rd!(c)) { jump!(t) } };
+    I64AddIBrLeU { d, a, c, i, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::LE_U }>(v, rd!(c)) { jump!(t) } };
+    I64AddIBrGeS { d, a, c, i, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GE_S }>(v, rd!(c)) { jump!(t) } };
+    I64AddIBrGeU { d, a, c, i, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GE_U }>(v, rd!(c)) { jump!(t) } };
+    I32AddIBrEqI { d, a, i, j, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::EQ }>(v, j as u32) { jump!(t) } };
+    I32AddIBrNeI { d, a, i, j, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::NE }>(v, j as u32) { jump!(t) } };
+    I32AddIBrLtSI { d, a, i, j, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::LT_S }>(v, j as u32) { jump!(t) } };
+    I32AddIBrLtUI { d, a, i, j, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::LT_U }>(v, j as u32) { jump!(t) } };
+    I32AddIBrGtSI { d, a, i, j, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::GT_S }>(v, j as u32) { jump!(t) } };
+    I32AddIBrGtUI { d, a, i, j, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::GT_U }>(v, j as u32) { jump!(t) } };
+    I32AddIBrLeSI { d, a, i, j, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::LE_S }>(v, j as u32) { jump!(t) } };
+    I32AddIBrLeUI { d, a, i, j, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::LE_U }>(v, j as u32) { jump!(t) } };
+    I32AddIBrGeSI { d, a, i, j, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::GE_S }>(v, j as u32) { jump!(t) } };
+    I32AddIBrGeUI { d, a, i, j, t } => { let v = i32_!(a).wrapping_add(i as u32); wr!(d, v as u64); if cmp32::<{ cmp::GE_U }>(v, j as u32) { jump!(t) } };
+    I64AddIBrEqI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::EQ }>(v, j as u64) { jump!(t) } };
+    I64AddIBrNeI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::NE }>(v, j as u64) { jump!(t) } };
+    I64AddIBrLtSI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::LT_S }>(v, j as u64) { jump!(t) } };
+    I64AddIBrLtUI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::LT_U }>(v, j as u64) { jump!(t) } };
+    I64AddIBrGtSI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GT_S }>(v, j as u64) { jump!(t) } };
+    I64AddIBrGtUI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GT_U }>(v, j as u64) { jump!(t) } };
+    I64AddIBrLeSI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::LE_S }>(v, j as u64) { jump!(t) } };
+    I64AddIBrLeUI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::LE_U }>(v, j as u64) { jump!(t) } };
+    I64AddIBrGeSI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GE_S }>(v, j as u64) { jump!(t) } };
+    I64AddIBrGeUI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GE_U }>(v, j as u64) { jump!(t) } };
     I32ShlAddI { k, d, a, i } => {
         wr!(d, (i32_!(a).wrapping_shl(u32::from(k)).wrapping_add(i as u32)) as u64)
     };

@@ -622,11 +622,19 @@ impl Translator<'_> {
         self.move_values(n, base);
         // `x += i` just emitted (no branch lands between): the increment jumps itself.
         let last = self.code.len().wrapping_sub(1);
-        if let Some(&Instr::I32AddI { d, a, i }) = self.code.last() {
-            if d == a && self.barrier <= last {
-                self.unemit();
-                self.jump_to(idx, |t| Instr::I32AddIBr { d, i, t });
-                return;
+        if self.barrier <= last {
+            match self.code.last() {
+                Some(&Instr::I32AddI { d, a, i }) if d == a => {
+                    self.unemit();
+                    self.jump_to(idx, |t| Instr::I32AddIBr { d, i, t });
+                    return;
+                }
+                Some(&Instr::I64AddI { s: 0, d, a, i }) if d == a => {
+                    self.unemit();
+                    self.jump_to(idx, |t| Instr::I64AddIBr { d, i, t });
+                    return;
+                }
+                _ => {}
             }
         }
         self.jump_to(idx, |t| Instr::Br { t });
@@ -637,11 +645,25 @@ impl Translator<'_> {
         let c = &self.ctrl[idx];
         if c.kind == Kind::Loop {
             let t = c.loop_pc;
-            self.emit(make(t));
+            self.emit_branch(make(t));
         } else {
-            let at = self.emit(make(u32::MAX));
+            let at = self.emit_branch(make(u32::MAX));
             self.ctrl[idx].patches.push(Patch::Instr(at));
         }
+    }
+
+    /// Emits a branch, fused with the add just emitted when the branch compares its sum and no
+    /// branch lands between them (see [`fuse_add_branch`]): the add and compare that end a
+    /// loop become one instruction. Returns the branch's index.
+    fn emit_branch(&mut self, br: Instr) -> usize {
+        let n = self.code.len();
+        if n > 0 && self.barrier < n {
+            if let Some(fused) = fuse_add_branch(self.code[n - 1], br) {
+                self.unemit();
+                return self.emit(fused);
+            }
+        }
+        self.emit(br)
     }
 
     /// A conditional branch: `taken(t)` jumps when the condition holds, `skip(t)` when it fails.
@@ -1441,7 +1463,7 @@ impl Translator<'_> {
                     Some(cmp) => fuse_compare_branch(cmp, true, u32::MAX).expect("fusable"),
                     None => Instr::BrIfEqz { c, t: u32::MAX },
                 };
-                let at = self.emit(branch);
+                let at = self.emit_branch(branch);
                 self.ctrl.last_mut().unwrap().else_patch = Some(at);
             }
             O::Else => {
@@ -2288,6 +2310,10 @@ mod tests {
         );
         assert!(f.code.contains(&Instr::I32AddIBr { d: 0, i: 4, t: 0 }), "{:?}", f.code);
         assert!(!f.code.iter().any(|i| matches!(i, Instr::Br { .. })), "{:?}", f.code);
+        let f = translate_wat(
+            "(module (func (param i64) (loop $l (local.set 0 (i64.add (local.get 0) (i64.const -8))) (br $l))))",
+        );
+        assert_eq!(f.code[0], Instr::I64AddIBr { d: 0, i: -8, t: 0 }, "{:?}", f.code);
     }
 
     #[test]
@@ -2496,6 +2522,92 @@ mod tests {
                (i32.add)))",
         );
         assert!(!f.code.iter().any(|i| matches!(i, Instr::I32AddShl { .. })), "{:?}", f.code);
+    }
+
+    #[test]
+    fn an_add_fuses_with_the_compare_and_branch_on_its_sum() {
+        const COMPARE: [(&str, &str); 10] = [
+            ("eq", "Eq"),
+            ("ne", "Ne"),
+            ("lt_s", "LtS"),
+            ("lt_u", "LtU"),
+            ("gt_s", "GtS"),
+            ("gt_u", "GtU"),
+            ("le_s", "LeS"),
+            ("le_u", "LeU"),
+            ("ge_s", "GeS"),
+            ("ge_u", "GeU"),
+        ];
+        let only_branch = |wat: &str| {
+            let f = translate_wat(wat);
+            let branches: Vec<String> = f
+                .code
+                .iter()
+                .filter(|i| (**i).clone().target_mut().is_some())
+                .map(|i| format!("{i:?}"))
+                .collect();
+            assert_eq!(branches.len(), 1, "{:?}", f.code);
+            let adds = f.code.iter().filter(|i| format!("{i:?}").starts_with("I32Add {")).count();
+            (branches[0].split(' ').next().unwrap().to_string(), adds)
+        };
+        for (ty, wide) in [("i32", "I32"), ("i64", "I64")] {
+            for (k, (op, name)) in COMPARE.iter().enumerate() {
+                let swapped = COMPARE[cmp::swapped(k)].1;
+                for (addend, other, fused) in [
+                    ("(local.get 1)", "(local.get 2)", format!("{wide}AddBr{name}")),
+                    (&format!("({ty}.const 3)"), "(local.get 2)", format!("{wide}AddIBr{name}")),
+                    (
+                        &format!("({ty}.const 3)"),
+                        &format!("({ty}.const 10)"),
+                        format!("{wide}AddIBr{name}I"),
+                    ),
+                ] {
+                    let body = |l: &str, r: &str| {
+                        format!(
+                            "(module (func (param {ty} {ty} {ty}) (local {ty})
+                               (block (local.set 3 ({ty}.add (local.get 0) {addend}))
+                                      (br_if 0 ({ty}.{op} {l} {r})))))"
+                        )
+                    };
+                    let (got, _) = only_branch(&body("(local.get 3)", other));
+                    assert_eq!(got, fused, "{ty}.{op} with {addend}, {other}");
+                    // The sum on the right: the compare swaps sides.
+                    let (got, _) = only_branch(&body(other, "(local.get 3)"));
+                    let want = fused.replace(name, swapped);
+                    // Only the slot forms have the sum on either side (an immediate is right).
+                    if other.contains("local") {
+                        assert_eq!(got, want, "{ty}.{op} with {other} on the left");
+                    }
+                }
+            }
+        }
+        // `br_if` on the i32 sum itself: a compare with zero.
+        let (got, adds) = only_branch(
+            "(module (func (param i32) (loop (br_if 0 (local.tee 0 (i32.add (local.get 0) (i32.const -1)))))))",
+        );
+        assert_eq!((got.as_str(), adds), ("I32AddIBrNeI", 0));
+        // No fusion across a branch target, nor for a compare of something else.
+        let (got, adds) = only_branch(
+            "(module (func (param i32 i32) (local i32)
+               (local.set 2 (i32.add (local.get 0) (local.get 1)))
+               (loop (br_if 0 (i32.lt_u (local.get 2) (local.get 1))))))",
+        );
+        assert_eq!((got.as_str(), adds), ("BrI32LtU", 1));
+        let (got, adds) = only_branch(
+            "(module (func (param i32 i32) (local i32)
+               (block (local.set 2 (i32.add (local.get 0) (local.get 1)))
+                      (br_if 0 (i32.lt_u (local.get 0) (local.get 1))))))",
+        );
+        assert_eq!((got.as_str(), adds), ("BrI32LtU", 1));
+        // A sum in a slot past 16 bits (after 40,000 two-slot v128 locals) keeps the two
+        // instructions.
+        let locals = "v128 ".repeat(40_000);
+        let (got, adds) = only_branch(&format!(
+            "(module (func (param i32 i32) (local {locals} i32)
+               (block (local.set 40002 (i32.add (local.get 0) (local.get 1)))
+                      (br_if 0 (i32.lt_u (local.get 40002) (local.get 1))))))"
+        ));
+        assert_eq!((got.as_str(), adds), ("BrI32LtU", 1));
     }
 
     #[test]

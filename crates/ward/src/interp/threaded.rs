@@ -566,10 +566,10 @@ fn imm64(i: i32, s: u8) -> i64 {
     i64::from(i) << s
 }
 
-/// Compare `K` (numbered as in [`cmp`], without the i64 offset) of two i32s.
+/// Compare `K` (numbered as in [`cmp`], without the i64 offset) of `x` and `y`, whose signed
+/// readings are `sx` and `sy`.
 #[inline(always)]
-fn cmp32<const K: usize>(x: u32, y: u32) -> bool {
-    let (sx, sy) = (x as i32, y as i32);
+fn holds<const K: usize, U: Ord, S: Ord>(x: U, y: U, sx: S, sy: S) -> bool {
     match K {
         cmp::EQ => x == y,
         cmp::NE => x != y,
@@ -584,22 +584,16 @@ fn cmp32<const K: usize>(x: u32, y: u32) -> bool {
     }
 }
 
-/// Compare `K` (as [`cmp32`]) of two i64s.
+/// Compare `K` of two i32s.
+#[inline(always)]
+fn cmp32<const K: usize>(x: u32, y: u32) -> bool {
+    holds::<K, _, _>(x, y, x as i32, y as i32)
+}
+
+/// Compare `K` of two i64s.
 #[inline(always)]
 fn cmp64<const K: usize>(x: u64, y: u64) -> bool {
-    let (sx, sy) = (x as i64, y as i64);
-    match K {
-        cmp::EQ => x == y,
-        cmp::NE => x != y,
-        cmp::LT_S => sx < sy,
-        cmp::LT_U => x < y,
-        cmp::GT_S => sx > sy,
-        cmp::GT_U => x > y,
-        cmp::LE_S => sx <= sy,
-        cmp::LE_U => x <= y,
-        cmp::GE_S => sx >= sy,
-        _ => x >= y,
-    }
+    holds::<K, _, _>(x, y, x as i64, y as i64)
 }
 
 /// The target of entry `k` of the `br_table` whose entries start at `entries`.

@@ -861,3 +861,56 @@ fn adds_fused_with_the_branch_on_their_sum_add_and_branch_like_the_two_instructi
     // `z > s` with s = MAX + 1 = MIN: taken.
     assert_eq!(f.call(&mut store, (i64::MAX, 1, 0)).unwrap(), i64::MIN);
 }
+
+/// A `br_table` indexed by a word loaded from a table in memory (`BrTableLoadIdx`) jumps where
+/// the load and the `br_table` would: each case, the default for an index past the end
+/// (unsigned), a trap for a load past memory's end; copies into slots that are not
+/// consecutive (`CopyTwo`) happen in order, the second seeing what the first wrote.
+#[test]
+fn dispatch_through_a_loaded_index_and_paired_copies_match_the_separate_instructions() {
+    let (mut store, inst) = instance(
+        r#"(module (memory 1)
+          (data (i32.const 64) "\02\00\00\00\00\00\00\00\01\00\00\00\ff\ff\ff\ff\03\00\00\00")
+          (func (export "dispatch") (param i32) (result i32)
+            (block (block (block (block
+              (br_table 0 1 2 3 (i32.load (i32.add (i32.const 64) (i32.shl (local.get 0) (i32.const 2))))))
+              (return (i32.const 10)))
+              (return (i32.const 11)))
+              (return (i32.const 12)))
+            (i32.const 13))
+          (func (export "rotate") (param i32 i32 i32 i32) (result i32)
+            ;; n times: (a, b, c) = (b, c, a) through copies; then a * 100 + b * 10 + c
+            (local i32)
+            (block $done
+              (loop $l
+                (br_if $done (i32.eqz (local.get 3)))
+                (local.set 4 (local.get 0))
+                (local.set 0 (local.get 1))
+                (local.set 1 (local.get 2))
+                (local.set 2 (local.get 4))
+                (local.set 3 (i32.sub (local.get 3) (i32.const 1)))
+                (br $l)))
+            (i32.add (i32.mul (local.get 0) (i32.const 100))
+              (i32.add (i32.mul (local.get 1) (i32.const 10)) (local.get 2))))
+          (func (export "chain") (param i32 i32) (result i32)
+            ;; $0 = $1, then $1 = $0: both end as the old $1
+            (local.set 0 (local.get 1))
+            (local.set 1 (local.get 0))
+            (i32.add (i32.mul (local.get 0) (i32.const 10)) (local.get 1))))"#,
+    );
+    let dispatch = inst.get_typed_func::<i32, i32>(&store, "dispatch").unwrap();
+    // Table words 2, 0, 1, -1 (past the end: the default), 3 (the default).
+    let got: Vec<i32> = (0..5).map(|i| dispatch.call(&mut store, i).unwrap()).collect();
+    assert_eq!(got, [12, 10, 11, 13, 13]);
+    // The address wraps: index 2^30 + 1 reads 64 + 4.
+    assert_eq!(dispatch.call(&mut store, (1 << 30) + 1).unwrap(), 10);
+    let err = dispatch.call(&mut store, 16384).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
+    let rotate = inst.get_typed_func::<(i32, i32, i32, i32), i32>(&store, "rotate").unwrap();
+    assert_eq!(rotate.call(&mut store, (1, 2, 3, 0)).unwrap(), 123);
+    assert_eq!(rotate.call(&mut store, (1, 2, 3, 1)).unwrap(), 231);
+    assert_eq!(rotate.call(&mut store, (1, 2, 3, 2)).unwrap(), 312);
+    assert_eq!(rotate.call(&mut store, (1, 2, 3, 3)).unwrap(), 123);
+    let chain = inst.get_typed_func::<(i32, i32), i32>(&store, "chain").unwrap();
+    assert_eq!(chain.call(&mut store, (1, 2)).unwrap(), 22);
+}

@@ -277,6 +277,10 @@ define_instrs! {
         /// As `BrTable`, indexed by `i + k` (i32, wrapping): a `br_table` whose index is an
         /// `i32.add` of a constant.
         BrTableI { i: Slot, k: i32, n: u32 },
+        /// As `BrTable`, indexed by the i32 loaded from memory 0 at `(a + (b << k)) mod 2^32`
+        /// (an `I32LoadIdx` fused with the `br_table` it feeds: a dispatch through a table of
+        /// case numbers).
+        BrTableLoadIdx { k: u8, a: Slot, b: Slot, n: u32 },
         /// An entry of the `br_table` before it: jump to `t`. Never executed.
         Target { t: u32 },
         /// Jump to `t` if the reference in `a` is null.
@@ -312,6 +316,9 @@ define_instrs! {
         /// `d = a` and `d + 1 = b` (one slot each): two adjacent copies, as call arguments are
         /// laid out (the translator never pairs them when `b` is `d`).
         CopyPair { d: Slot, a: Slot, b: Slot },
+        /// `d0 = a0`, then `d1 = a1` (one slot each): two copies in one, in order, for slots
+        /// that fit 16 bits (the copies of a loop's rotating variables).
+        CopyTwo { d0: u16, a0: u16, d1: u16, a1: u16 },
         /// `d = d + i` (i32, wrapping), then jump to `t`: the increment at the end of a loop or
         /// `switch` case followed by its branch.
         I32AddIBr { d: Slot, i: i32, t: u32 },

@@ -817,6 +817,14 @@ handlers! { $ [cf vmctx]
         // SAFETY: as for `BrTable`.
         jump!(unsafe { table_entry(following!(), k) });
     };
+    BrTableLoadIdx { k, a, b, n } => {
+        let p = ea_from!(idx_addr!(a, b, k), 4);
+        // SAFETY: in bounds per `ea_from!`; unaligned reads are allowed.
+        let i = u32::from_le(unsafe { (p as *const u32).read_unaligned() });
+        let k = (i as usize).min(n as usize - 1);
+        // SAFETY: as for `BrTable`.
+        jump!(unsafe { table_entry(following!(), k) });
+    };
     BrOnNull { a, t } => {
         if rd!(a) == 0 {
             jump!(t)
@@ -837,6 +845,10 @@ handlers! { $ [cf vmctx]
         let (x, y) = (rd!(a), rd!(b));
         wr!(d, x);
         wr!(d + 1, y);
+    };
+    CopyTwo { d0, a0, d1, a1 } => {
+        wr!(d0, rd!(a0));
+        wr!(d1, rd!(a1));
     };
     I32AddIBr { d, i, t } => {
         wr!(d, (i32_!(d).wrapping_add(i as u32)) as u64);

@@ -323,9 +323,9 @@ impl Translator<'_> {
         self.code.len() - 1
     }
 
-    /// `d = a` (one slot), folded into the copy just emitted when that one writes `d - 1`, no
-    /// branch lands between them and nothing may retarget it: a `CopyPair`, as consecutive call
-    /// arguments and branch values are copied.
+    /// `d = a` (one slot), folded into the copy just emitted when no branch lands between them
+    /// and nothing may retarget that one: a `CopyPair` when it writes `d - 1` (as consecutive
+    /// call arguments and branch values are copied), else a `CopyTwo` when the slots fit it.
     fn emit_copy(&mut self, d: Slot, a: Slot) {
         let n = self.code.len();
         if n > 0 && self.barrier < n && self.last_producer != Some(n - 1) {
@@ -333,6 +333,11 @@ impl Translator<'_> {
                 // `a == d0` would read what the first copy just wrote; the pair reads first.
                 if d0.checked_add(1) == Some(d) && a != d0 {
                     self.code[n - 1] = Instr::CopyPair { d: d0, a: a0, b: a };
+                    return;
+                }
+                let s = |v: Slot| u16::try_from(v).ok();
+                if let (Some(d0), Some(a0), Some(d1), Some(a1)) = (s(d0), s(a0), s(d), s(a)) {
+                    self.code[n - 1] = Instr::CopyTwo { d0, a0, d1, a1 };
                     return;
                 }
             }
@@ -1327,20 +1332,15 @@ impl Translator<'_> {
             *self.code[idx].dst_mut().unwrap() = ls;
         } else {
             match o.loc {
-                Loc::Temp => {
-                    self.emit(if wide {
-                        Instr::Copy2 { d: ls, a: o.slot }
-                    } else {
-                        Instr::Copy { d: ls, a: o.slot }
-                    });
-                }
-                Loc::Local(src) => {
-                    if src != ls {
-                        self.emit(if wide {
-                            Instr::Copy2 { d: ls, a: src }
-                        } else {
-                            Instr::Copy { d: ls, a: src }
-                        });
+                Loc::Temp | Loc::Local(_) => {
+                    let src = match o.loc {
+                        Loc::Local(src) => src,
+                        _ => o.slot,
+                    };
+                    match wide {
+                        _ if src == ls => {}
+                        true => _ = self.emit(Instr::Copy2 { d: ls, a: src }),
+                        false => self.emit_copy(ls, src),
                     }
                 }
                 Loc::Const(v) => self.emit_const(ls, v),
@@ -1582,8 +1582,9 @@ impl Translator<'_> {
                 );
             }
             O::BrTable { targets } => {
+                // The index just computed by an add of a constant or an indexed load.
                 let fuse = match self.last_producer == Some(self.code.len().wrapping_sub(1)) {
-                    true => self.top_is_add_imm(0),
+                    true => self.producer_of(0),
                     false => None,
                 };
                 let i = self.pop_slot();
@@ -1601,9 +1602,16 @@ impl Translator<'_> {
                 match fuse {
                     // Nothing was emitted since the add (the table has at most one value to
                     // carry, already in place): the add becomes the table's index offset.
-                    Some((src, k)) if arity <= 1 => {
+                    Some(Instr::I32AddI { a, i, .. }) if arity <= 1 => {
                         self.unemit();
-                        self.emit(Instr::BrTableI { i: src, k, n });
+                        self.emit(Instr::BrTableI { i: a, k: i, n });
+                    }
+                    // The same for a load, which keeps its offset (it may trap).
+                    Some(Instr::I32LoadIdx { k, a, b, .. }) if arity <= 1 => {
+                        let offset = self.offsets[self.offsets.len() - 1];
+                        self.unemit();
+                        self.emit(Instr::BrTableLoadIdx { k, a, b, n });
+                        *self.offsets.last_mut().expect("just emitted") = offset;
                     }
                     _ => {
                         self.emit(Instr::BrTable { i, n });
@@ -2314,6 +2322,19 @@ mod tests {
             "(module (func (param i64) (loop $l (local.set 0 (i64.add (local.get 0) (i64.const -8))) (br $l))))",
         );
         assert_eq!(f.code[0], Instr::I64AddIBr { d: 0, i: -8, t: 0 }, "{:?}", f.code);
+        // Copies into slots that are not consecutive: two in one, in order.
+        let f = translate_wat(
+            "(module (func (param i32 i32 i32) (local.set 0 (local.get 1)) (local.set 2 (local.get 0))))",
+        );
+        assert_eq!(f.code[0], Instr::CopyTwo { d0: 0, a0: 1, d1: 2, a1: 0 }, "{:?}", f.code);
+        // A `br_table` on an element of a table in memory loads its index itself.
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32 i32) (result i32)
+               (block (block (br_table 0 1 (i32.load (i32.add (local.get 0)
+                                                 (i32.shl (local.get 1) (i32.const 2)))))))
+               (i32.const 7)))",
+        );
+        assert_eq!(f.code[0], Instr::BrTableLoadIdx { k: 2, a: 0, b: 1, n: 2 }, "{:?}", f.code);
     }
 
     #[test]

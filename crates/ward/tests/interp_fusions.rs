@@ -914,3 +914,89 @@ fn dispatch_through_a_loaded_index_and_paired_copies_match_the_separate_instruct
     let chain = inst.get_typed_func::<(i32, i32), i32>(&store, "chain").unwrap();
     assert_eq!(chain.call(&mut store, (1, 2)).unwrap(), 22);
 }
+
+/// Two consecutive memory accesses (`MemLd32St32`, `MemSt8Ld64`, ...: every pair of i32, i64
+/// and byte loads and stores) read and write what the two instructions do, in order (a load
+/// after a store to the same bytes sees the store), against the native tier; out of bounds,
+/// either access traps, and the backtrace names the access that failed: the same offset as
+/// the interpreter reports for the same code on a shared memory, where nothing is paired.
+#[test]
+fn paired_memory_accesses_act_and_trap_like_the_two_instructions() {
+    const ACCESSES: [&str; 6] = ["ld32", "ld64", "ld8u", "st32", "st64", "st8"];
+    let access = |k: &str, addr: &str, offset: u32| match k {
+        "ld32" => format!("(local.set $x (i32.load offset={offset} (local.get {addr})))"),
+        "ld64" => format!("(local.set $y (i64.load offset={offset} (local.get {addr})))"),
+        "ld8u" => format!("(local.set $x (i32.load8_u offset={offset} (local.get {addr})))"),
+        "st32" => format!("(i32.store offset={offset} (local.get {addr}) (local.get $w))"),
+        "st64" => format!("(i64.store offset={offset} (local.get {addr}) (local.get $q))"),
+        _ => format!("(i32.store8 offset={offset} (local.get {addr}) (local.get $w))"),
+    };
+    let module = |memory: &str| {
+        let mut wat = format!("(module (memory {memory})");
+        for first in ACCESSES {
+            for second in ACCESSES {
+                wat += &format!(
+                    r#"
+      (func (export "{first}-{second}") (param $a i32) (param $b i32) (param $w i32) (param $q i64)
+        (result i64) (local $x i32) (local $y i64)
+        {} {}
+        (i64.add (i64.extend_i32_u (local.get $x))
+          (i64.add (i64.mul (local.get $y) (i64.const 3))
+            (i64.add (i64.mul (i64.load offset=1 (local.get $a)) (i64.const 5))
+                     (i64.mul (i64.load offset=6 (local.get $b)) (i64.const 7))))))"#,
+                    access(first, "$a", 1),
+                    access(second, "$b", 6)
+                );
+            }
+        }
+        wat + ")"
+    };
+    let (mut store, inst) = instance(&module("1 1"));
+    let (mut nstore, native) = native_instance(&module("1 1"));
+    let (mut sstore, unpaired) = instance(&module("1 1 shared"));
+    let end = 65536;
+    let addresses = [0, 3, 5, 8, end - 9, end - 14, end - 12, end - 7, end - 2, -1];
+    let mut traps = 0;
+    for first in ACCESSES {
+        for second in ACCESSES {
+            let name = format!("{first}-{second}");
+            type Args = (i32, i32, i32, i64);
+            let f = inst.get_typed_func::<Args, i64>(&store, &name).unwrap();
+            let g = native.get_typed_func::<Args, i64>(&nstore, &name).unwrap();
+            let h = unpaired.get_typed_func::<Args, i64>(&sstore, &name).unwrap();
+            for a in addresses {
+                for b in addresses {
+                    let args = (a, b, 0x1234_56f0 ^ a, 0x0102_0304_0506_0708 ^ i64::from(b));
+                    let got = f.call(&mut store, args);
+                    let want = g.call(&mut nstore, args);
+                    let reference = h.call(&mut sstore, args);
+                    match (got, want, reference) {
+                        (Ok(x), Ok(y), Ok(z)) => assert_eq!((x, x), (y, z), "{name}{args:?}"),
+                        (Err(x), Err(y), Err(z)) => {
+                            traps += 1;
+                            let code = |e: &ward::Error| e.as_trap().map(|t| t.code());
+                            assert_eq!(
+                                code(&x),
+                                Some(TrapCode::MemoryOutOfBounds),
+                                "{name}{args:?}"
+                            );
+                            assert_eq!(code(&y), code(&x), "{name}{args:?}");
+                            assert_eq!(code(&z), code(&x), "{name}{args:?}");
+                            let offset =
+                                |e: &ward::Error| e.as_trap().unwrap().backtrace()[0].offset;
+                            assert_eq!(
+                                offset(&x),
+                                offset(&z),
+                                "{name}{args:?}: trap offset {x:?} {z:?}"
+                            );
+                        }
+                        (x, y, z) => {
+                            panic!("{name}{args:?}: {x:?} / native {y:?} / unpaired {z:?}")
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(traps > 36 * 20, "only {traps} traps");
+}

@@ -32,6 +32,7 @@ macro_rules! define_instrs {
         add_branch: [$($ab:ident),* $(,)?],
         addi_branch: [$($abi:ident),* $(,)?],
         addi_branch_imm: [$($abii:ident),* $(,)?],
+        mem_pair: [$($mp:ident),* $(,)?],
         other: { $($rest:tt)* }
     ) => {
         /// One interpreter instruction. Kept at 16 bytes; instructions that need more operands
@@ -99,6 +100,10 @@ macro_rules! define_instrs {
             $(
                 #[doc = concat!("`", stringify!($abii), "`: `d = a + i`, then jump to `t` if `d cmp j` (both immediates sign-extended).")]
                 $abii { d: u16, a: u16, i: i16, j: i32, t: u32 },
+            )*
+            $(
+                #[doc = concat!("`", stringify!($mp), "`: two memory 0 accesses in one, in order: the first as its own instruction (`p, q, o` are a load's `d, a, o` or a store's `a, v, o`), the second from the `Arg` word that follows (`x, y, z` as `p, q, o`). A trap in the second stops at the `Arg` word, which carries the second access's wasm offset.")]
+                $mp { p: Slot, q: Slot, o: u32 },
             )*
             $($rest)*
             /// Never emitted: its opcode is the number of real opcodes ([`OPCODES`]).
@@ -175,6 +180,14 @@ macro_rules! define_instrs {
                     Instr::BrIfEqz { c, t } => Some((cmp::EQ, c, Rhs::Imm(0), t)),
                     _ => None,
                 }
+            }
+
+            /// The pair of memory accesses `k = 6 * first + second` (numbered as by
+            /// [`memory_access`]), the first's operands given.
+            pub(crate) fn mem_pair(k: usize, p: Slot, q: Slot, o: u32) -> Instr {
+                const MAKE: [fn(Slot, Slot, u32) -> Instr; MEMORY_ACCESSES * MEMORY_ACCESSES] =
+                    [$(|p, q, o| Instr::$mp { p, q, o }),*];
+                MAKE[k](p, q, o)
             }
 
             /// `d = a + b`, then jump to `t` if `d` compares (compare `k`, see [`cmp`]) with `c`.
@@ -255,6 +268,9 @@ define_instrs! {
     addi_branch_imm: [
         I32AddIBrEqI, I32AddIBrNeI, I32AddIBrLtSI, I32AddIBrLtUI, I32AddIBrGtSI, I32AddIBrGtUI, I32AddIBrLeSI, I32AddIBrLeUI, I32AddIBrGeSI, I32AddIBrGeUI,
         I64AddIBrEqI, I64AddIBrNeI, I64AddIBrLtSI, I64AddIBrLtUI, I64AddIBrGtSI, I64AddIBrGtUI, I64AddIBrLeSI, I64AddIBrLeUI, I64AddIBrGeSI, I64AddIBrGeUI
+    ],
+    mem_pair: [
+        MemLd32Ld32, MemLd32Ld64, MemLd32Ld8U, MemLd32St32, MemLd32St64, MemLd32St8, MemLd64Ld32, MemLd64Ld64, MemLd64Ld8U, MemLd64St32, MemLd64St64, MemLd64St8, MemLd8ULd32, MemLd8ULd64, MemLd8ULd8U, MemLd8USt32, MemLd8USt64, MemLd8USt8, MemSt32Ld32, MemSt32Ld64, MemSt32Ld8U, MemSt32St32, MemSt32St64, MemSt32St8, MemSt64Ld32, MemSt64Ld64, MemSt64Ld8U, MemSt64St32, MemSt64St64, MemSt64St8, MemSt8Ld32, MemSt8Ld64, MemSt8Ld8U, MemSt8St32, MemSt8St64, MemSt8St8
     ],
     other: {
         /// Extra operands of the preceding instruction.
@@ -746,6 +762,32 @@ pub(crate) fn fuse_add_branch(add: Instr, br: Instr) -> Option<Instr> {
         }
         (Rhs::Slot(_), Rhs::Imm(_)) => None,
     }
+}
+
+/// The number of memory accesses [`memory_access`] numbers.
+pub(crate) const MEMORY_ACCESSES: usize = 6;
+
+/// A memory 0 access that pairs with another (see [`pair_memory_accesses`]): its number
+/// (`I32Load`, `I64Load`, `I32Load8U`, `I32Store`, `I64Store`, `I32Store8`: 0 to 5) and its
+/// operands (a load's `d, a, o`, a store's `a, v, o`).
+pub(crate) fn memory_access(ins: Instr) -> Option<(usize, Slot, Slot, u32)> {
+    match ins {
+        Instr::I32Load { d, a, o } => Some((0, d, a, o)),
+        Instr::I64Load { d, a, o } => Some((1, d, a, o)),
+        Instr::I32Load8U { d, a, o } => Some((2, d, a, o)),
+        Instr::I32Store { a, v, o } => Some((3, a, v, o)),
+        Instr::I64Store { a, v, o } => Some((4, a, v, o)),
+        Instr::I32Store8 { a, v, o } => Some((5, a, v, o)),
+        _ => None,
+    }
+}
+
+/// Two consecutive memory 0 accesses as one instruction and its `Arg` word (the same two
+/// words, so no index moves), or `None` if either is not an access [`memory_access`] numbers.
+pub(crate) fn pair_memory_accesses(first: Instr, second: Instr) -> Option<(Instr, Instr)> {
+    let (k1, p, q, o) = memory_access(first)?;
+    let (k2, x, y, z) = memory_access(second)?;
+    Some((Instr::mem_pair(k1 * MEMORY_ACCESSES + k2, p, q, o), Instr::Arg { x, y, z }))
 }
 
 /// An f64 add, sub, mul or div as its number for [`f64_pair`] (0 to 3) and its operands.

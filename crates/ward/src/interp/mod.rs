@@ -174,7 +174,7 @@ pub(crate) fn compiled_code(
             c.zeroed.len()
         );
         for (pc, ins) in c.code.iter().enumerate() {
-            eprintln!("  {pc:4}: {ins:?}");
+            eprintln!("  {pc:4}: {ins:?} @{:#x}", c.offsets[pc]);
         }
     }
     Ok(ours(module.code[def].get_or_init(|| c)))

@@ -411,6 +411,27 @@ unsafe fn grown_or_trap(
     }
 }
 
+/// The second access of the memory pair at `at` (a `Mem*` instruction and its `Arg` word) is
+/// out of bounds: traps with `ip` after the `Arg` word, whose offset is that access's. Out of
+/// line, as [`grown_or_trap`].
+#[cold]
+#[inline(never)]
+unsafe fn second_out_of_bounds(
+    at: *const Instr,
+    sp: *mut u64,
+    mem_base: *mut u8,
+    mem_len: usize,
+    code: *const Instr,
+    ctx: *mut Ctx,
+) -> *const Instr {
+    // SAFETY: `ctx` is the live context `run` was given; `at` is followed by its `Arg` word.
+    unsafe {
+        debug_assert_eq!(refresh_mem0_len((*ctx).vmctx), mem_len, "pairs need an unshared memory");
+        (*ctx).trap = Some(TrapCode::MemoryOutOfBounds);
+        exit(at.add(2), sp, mem_base, mem_len, code, ctx)
+    }
+}
+
 /// The SIMD handlers' work, out of line, on the frame's slots.
 ///
 /// The lane operations (unary, binary, ternary, tests, shifts) have one function per operation,
@@ -710,18 +731,57 @@ macro_rules! handlers {
                     };
                 }
                 macro_rules! ea_from {
-                    ($d ea:expr, $d n:expr) => {{
+                    ($d ea:expr, $d n:expr) => {
+                        ea_or!($d ea, $d n, grown_or_trap)
+                    };
+                }
+                /// As `ea_from!`, for the second access of a memory pair (`Mem*`, two words):
+                /// out of bounds, it traps at the pair's `Arg` word, which carries the second
+                /// access's offset. Pairs are only made for a memory that is not shared, whose
+                /// cached length is never stale.
+                macro_rules! ea_second {
+                    ($d ea:expr, $d n:expr) => {
+                        ea_or!($d ea, $d n, second_out_of_bounds)
+                    };
+                }
+                /// The address of `n` bytes at `ea` in memory 0, or the chain continues in
+                /// `out` (a handler for this instruction's failed bounds check).
+                macro_rules! ea_or {
+                    ($d ea:expr, $d n:expr, $d out:ident) => {{
                         let ea: u64 = $d ea;
                         if ea + $d n > mem_len as u64 {
                             // SAFETY: `at` is this instruction, the rest this handler's
                             // state.
-                            return unsafe {
-                                grown_or_trap(at, sp, mem_base, mem_len, code, ctx)
-                            };
+                            return unsafe { $d out(at, sp, mem_base, mem_len, code, ctx) };
                         }
                         // SAFETY: ea + n <= mem_len, and [mem_base, mem_base+mem_len) is
                         // mapped.
                         unsafe { mem_base.add(ea as usize) }
+                    }};
+                }
+                /// A memory pair's load of a `t` into `d` from `a + o`, bounds-checked by the
+                /// macro `ea` (`ea_from` for the first access, `ea_second` for the second).
+                macro_rules! pair_load {
+                    ($d ea:ident, $d d:expr, $d a:expr, $d o:expr, $d t:ty) => {{
+                        let p = $d ea!(
+                            (i32_!($d a) as u64) + ($d o as u64),
+                            std::mem::size_of::<$d t>() as u64
+                        );
+                        // SAFETY: in bounds per the check; unaligned reads are allowed.
+                        let v = unsafe { (p as *const $d t).read_unaligned() };
+                        wr!($d d, <$d t>::from_le(v) as u64)
+                    }};
+                }
+                /// A memory pair's store of the low `t` of `v` at `a + o` (as `pair_load`).
+                macro_rules! pair_store {
+                    ($d ea:ident, $d a:expr, $d v:expr, $d o:expr, $d t:ty) => {{
+                        let p = $d ea!(
+                            (i32_!($d a) as u64) + ($d o as u64),
+                            std::mem::size_of::<$d t>() as u64
+                        );
+                        let v = rd!($d v) as $d t;
+                        // SAFETY: in bounds per the check; unaligned writes are allowed.
+                        unsafe { (p as *mut $d t).write_unaligned(v.to_le()) }
                     }};
                 }
                 /// `d = cond ? x : y` with `x` and `y` in the `Arg` word: the compare-and-select
@@ -918,6 +978,42 @@ handlers! { $ [cf vmctx]
     I64AddIBrLeUI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::LE_U }>(v, j as u64) { jump!(t) } };
     I64AddIBrGeSI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GE_S }>(v, j as u64) { jump!(t) } };
     I64AddIBrGeUI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GE_U }>(v, j as u64) { jump!(t) } };
+    MemLd32Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u32); pair_load!(ea_second, x, y, z, u32) };
+    MemLd32Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u32); pair_load!(ea_second, x, y, z, u64) };
+    MemLd32Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u32); pair_load!(ea_second, x, y, z, u8) };
+    MemLd32St32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u32); pair_store!(ea_second, x, y, z, u32) };
+    MemLd32St64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u32); pair_store!(ea_second, x, y, z, u64) };
+    MemLd32St8 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u32); pair_store!(ea_second, x, y, z, u8) };
+    MemLd64Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u64); pair_load!(ea_second, x, y, z, u32) };
+    MemLd64Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u64); pair_load!(ea_second, x, y, z, u64) };
+    MemLd64Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u64); pair_load!(ea_second, x, y, z, u8) };
+    MemLd64St32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u64); pair_store!(ea_second, x, y, z, u32) };
+    MemLd64St64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u64); pair_store!(ea_second, x, y, z, u64) };
+    MemLd64St8 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u64); pair_store!(ea_second, x, y, z, u8) };
+    MemLd8ULd32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u8); pair_load!(ea_second, x, y, z, u32) };
+    MemLd8ULd64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u8); pair_load!(ea_second, x, y, z, u64) };
+    MemLd8ULd8U { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u8); pair_load!(ea_second, x, y, z, u8) };
+    MemLd8USt32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u8); pair_store!(ea_second, x, y, z, u32) };
+    MemLd8USt64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u8); pair_store!(ea_second, x, y, z, u64) };
+    MemLd8USt8 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u8); pair_store!(ea_second, x, y, z, u8) };
+    MemSt32Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u32); pair_load!(ea_second, x, y, z, u32) };
+    MemSt32Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u32); pair_load!(ea_second, x, y, z, u64) };
+    MemSt32Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u32); pair_load!(ea_second, x, y, z, u8) };
+    MemSt32St32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u32); pair_store!(ea_second, x, y, z, u32) };
+    MemSt32St64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u32); pair_store!(ea_second, x, y, z, u64) };
+    MemSt32St8 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u32); pair_store!(ea_second, x, y, z, u8) };
+    MemSt64Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u64); pair_load!(ea_second, x, y, z, u32) };
+    MemSt64Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u64); pair_load!(ea_second, x, y, z, u64) };
+    MemSt64Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u64); pair_load!(ea_second, x, y, z, u8) };
+    MemSt64St32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u64); pair_store!(ea_second, x, y, z, u32) };
+    MemSt64St64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u64); pair_store!(ea_second, x, y, z, u64) };
+    MemSt64St8 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u64); pair_store!(ea_second, x, y, z, u8) };
+    MemSt8Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u8); pair_load!(ea_second, x, y, z, u32) };
+    MemSt8Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u8); pair_load!(ea_second, x, y, z, u64) };
+    MemSt8Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u8); pair_load!(ea_second, x, y, z, u8) };
+    MemSt8St32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u8); pair_store!(ea_second, x, y, z, u32) };
+    MemSt8St64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u8); pair_store!(ea_second, x, y, z, u64) };
+    MemSt8St8 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u8); pair_store!(ea_second, x, y, z, u8) };
     I32ShlAddI { k, d, a, i } => {
         wr!(d, (i32_!(a).wrapping_shl(u32::from(k)).wrapping_add(i as u32)) as u64)
     };

@@ -267,6 +267,9 @@ pub(super) fn translate(
         }
     }
     t.close_checkpoint();
+    if module.memories.first().is_some_and(|m| !m.shared) {
+        pair_memory_accesses_in(&mut t.code, &t.pending_handlers, &t.handler_map);
+    }
     // References are always zeroed: the collectors read every reference slot of a frame.
     let mut zeroed = Vec::new();
     for l in params..t.local_slot.len() as u32 {
@@ -291,6 +294,36 @@ pub(super) fn translate(
         stack_maps: t.stack_maps.finish(t.ref_local_slots),
         casts: t.casts.into(),
     })
+}
+
+/// Makes each two consecutive memory 0 accesses one instruction and its `Arg` word (see
+/// [`pair_memory_accesses`]), where no jump, exception handler or handler region lands on
+/// the second. The code keeps its length, so every index in it stays valid.
+fn pair_memory_accesses_in(code: &mut [Instr], handlers: &[Handler], handler_map: &[(u32, u32)]) {
+    let mut landed = vec![false; code.len()];
+    let mut land = |t: u32| {
+        if let Some(l) = landed.get_mut(t as usize) {
+            *l = true;
+        }
+    };
+    for ins in code.iter() {
+        if let Some(t) = ins.clone().target_mut() {
+            land(*t);
+        }
+    }
+    handlers.iter().flat_map(|h| h.catches.iter()).for_each(|c| land(c.target));
+    handler_map.iter().for_each(|&(pc, _)| land(pc));
+    let mut i = 0;
+    while i + 1 < code.len() {
+        if !landed[i + 1] {
+            if let Some((fused, arg)) = pair_memory_accesses(code[i], code[i + 1]) {
+                (code[i], code[i + 1]) = (fused, arg);
+                i += 2;
+                continue;
+            }
+        }
+        i += 1;
+    }
 }
 
 impl Translator<'_> {
@@ -2354,8 +2387,9 @@ mod tests {
 
     #[test]
     fn a_reload_of_the_word_just_stored_reads_the_stored_slot() {
+        // A shared memory, so that consecutive accesses stay apart (no `Mem*` pairs).
         let f = translate_wat(
-            "(module (memory 1) (func (param i32 i64 i32) (result i32 i64 i32)
+            "(module (memory 1 1 shared) (func (param i32 i64 i32) (result i32 i64 i32)
                (i64.store offset=8 (local.get 0) (i64.add (local.get 1) (i64.const 1)))
                (local.get 0)
                (i64.load offset=8 (local.get 0))
@@ -2629,6 +2663,28 @@ mod tests {
                       (br_if 0 (i32.lt_u (local.get 40002) (local.get 1))))))"
         ));
         assert_eq!((got.as_str(), adds), ("BrI32LtU", 1));
+    }
+
+    #[test]
+    fn consecutive_memory_accesses_pair_where_nothing_lands_between() {
+        let body = "(local.set 1 (i32.load offset=8 (local.get 0)))
+                    (i32.store offset=4 (local.get 0) (local.get 1))
+                    (local.set 1 (i32.load8_u (local.get 1)))
+                    (loop (i64.store (local.get 0) (local.get 2)) (br_if 0 (local.get 1)))";
+        let wat =
+            |memory: &str| format!("(module (memory {memory}) (func (param i32 i32 i64) {body}))");
+        let f = translate_wat(&wat("1"));
+        assert_eq!(f.code[0], Instr::MemLd32St32 { p: 1, q: 0, o: 8 }, "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::Arg { x: 0, y: 1, z: 4 }, "{:?}", f.code);
+        // The third access is alone: the loop's branch lands on the fourth.
+        assert_eq!(f.code[2], Instr::I32Load8U { d: 1, a: 1, o: 0 }, "{:?}", f.code);
+        assert_eq!(f.code[3], Instr::I64Store { a: 0, v: 2, o: 0 }, "{:?}", f.code);
+        // Two words as before, each with its own access's offset (the shared memory's type is
+        // one byte longer, which moves every offset by one).
+        let unpaired = translate_wat(&wat("1 1 shared"));
+        assert_eq!(unpaired.code[0], Instr::I32Load { d: 1, a: 0, o: 8 }, "{:?}", unpaired.code);
+        let moved: Vec<u32> = unpaired.offsets.iter().map(|o| o - 1).collect();
+        assert_eq!((f.code.len(), &*f.offsets), (unpaired.code.len(), &moved[..]));
     }
 
     #[test]

@@ -862,7 +862,8 @@ fn adds_fused_with_the_branch_on_their_sum_add_and_branch_like_the_two_instructi
     assert_eq!(f.call(&mut store, (i64::MAX, 1, 0)).unwrap(), i64::MIN);
 }
 
-/// A `br_table` indexed by a word loaded from a table in memory (`BrTableLoadIdx`) jumps where
+/// A `br_table` indexed by a word loaded from a table in memory (`BrTableLoadIdx`, and
+/// `BrTableLoadShlAddI` with a constant added) jumps where
 /// the load and the `br_table` would: each case, the default for an index past the end
 /// (unsigned), a trap for a load past memory's end; copies into slots that are not
 /// consecutive (`CopyTwo`) happen in order, the second seeing what the first wrote.
@@ -874,6 +875,15 @@ fn dispatch_through_a_loaded_index_and_paired_copies_match_the_separate_instruct
           (func (export "dispatch") (param i32) (result i32)
             (block (block (block (block
               (br_table 0 1 2 3 (i32.load (i32.add (i32.const 64) (i32.shl (local.get 0) (i32.const 2))))))
+              (return (i32.const 10)))
+              (return (i32.const 11)))
+              (return (i32.const 12)))
+            (i32.const 13))
+          (func (export "switch") (param i32) (result i32)
+            ;; case = table[i] - 1, the table at 64 (`BrTableLoadShlAddI`)
+            (block (block (block (block
+              (br_table 0 1 2 3 (i32.add (i32.const -1)
+                (i32.load (i32.add (i32.shl (local.get 0) (i32.const 2)) (i32.const 64))))))
               (return (i32.const 10)))
               (return (i32.const 11)))
               (return (i32.const 12)))
@@ -905,6 +915,13 @@ fn dispatch_through_a_loaded_index_and_paired_copies_match_the_separate_instruct
     // The address wraps: index 2^30 + 1 reads 64 + 4.
     assert_eq!(dispatch.call(&mut store, (1 << 30) + 1).unwrap(), 10);
     let err = dispatch.call(&mut store, 16384).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
+    let switch = inst.get_typed_func::<i32, i32>(&store, "switch").unwrap();
+    // Table words 2, 0, 1, -1, 3 minus one: 1, -1 (default), 0, -2 (default), 2.
+    let got: Vec<i32> = (0..5).map(|i| switch.call(&mut store, i).unwrap()).collect();
+    assert_eq!(got, [11, 13, 10, 13, 12]);
+    assert_eq!(switch.call(&mut store, (1 << 30) + 2).unwrap(), 10);
+    let err = switch.call(&mut store, 16380).unwrap_err();
     assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
     let rotate = inst.get_typed_func::<(i32, i32, i32, i32), i32>(&store, "rotate").unwrap();
     assert_eq!(rotate.call(&mut store, (1, 2, 3, 0)).unwrap(), 123);

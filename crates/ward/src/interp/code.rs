@@ -297,6 +297,11 @@ define_instrs! {
         /// (an `I32LoadIdx` fused with the `br_table` it feeds: a dispatch through a table of
         /// case numbers).
         BrTableLoadIdx { k: u8, a: Slot, b: Slot, n: u32 },
+        /// As `BrTable`, indexed by `x + j` (i32, wrapping) for the i32 `x` loaded from memory
+        /// 0 at `((a << k) + i) mod 2^32` and `j` in the `Arg` word that follows (before the
+        /// entries): an `I32LoadShlAddI` and an `i32.add` of a constant fused with the
+        /// `br_table` they feed (a `switch` through a static table of case numbers).
+        BrTableLoadShlAddI { k: u8, a: Slot, i: i32, n: u32 },
         /// An entry of the `br_table` before it: jump to `t`. Never executed.
         Target { t: u32 },
         /// Jump to `t` if the reference in `a` is null.

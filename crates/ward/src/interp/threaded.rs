@@ -885,6 +885,15 @@ handlers! { $ [cf vmctx]
         // SAFETY: as for `BrTable`.
         jump!(unsafe { table_entry(following!(), k) });
     };
+    BrTableLoadShlAddI { k, a, i, n } => {
+        let (j, _, _) = arg!();
+        let p = ea_from!(i32_!(a).wrapping_shl(u32::from(k)).wrapping_add(i as u32) as u64, 4);
+        // SAFETY: in bounds per `ea_from!`; unaligned reads are allowed.
+        let x = u32::from_le(unsafe { (p as *const u32).read_unaligned() });
+        let k = (x.wrapping_add(j) as usize).min(n as usize - 1);
+        // SAFETY: as for `BrTable`: the entries follow the `Arg` word.
+        jump!(unsafe { table_entry(following!(), k) });
+    };
     BrOnNull { a, t } => {
         if rd!(a) == 0 {
             jump!(t)

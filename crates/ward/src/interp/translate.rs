@@ -876,6 +876,27 @@ impl Translator<'_> {
         .then_some(last)
     }
 
+    /// A `br_table` index that is an element of a static array (`I32LoadShlAddI`, the
+    /// instruction just emitted, `ins`), or such an element plus a constant (`I32AddI` of the
+    /// temporary the load wrote just before, no branch landing between): the load's `k, a, i`,
+    /// the constant, and how many instructions the fused `br_table` replaces.
+    fn static_table_index(&self, ins: Instr) -> Option<(u8, Slot, i32, i32, usize)> {
+        match ins {
+            Instr::I32LoadShlAddI { k, a, i, .. } => Some((k, a, i, 0, 1)),
+            Instr::I32AddI { a: x, i: j, .. } => {
+                let n = self.code.len();
+                if n < 2 || self.barrier > n - 2 || x < self.local_slots {
+                    return None;
+                }
+                match self.code[n - 2] {
+                    Instr::I32LoadShlAddI { k, d, a, i } if d == x => Some((k, a, i, j, 2)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// The `I32AddI { d, a, i }` just emitted if it produced the operand `depth` entries below
     /// the top (see [`Self::producer_of`]): its source slot and constant.
     fn top_is_add_imm(&self, depth: usize) -> Option<(Slot, i32)> {
@@ -1632,7 +1653,23 @@ impl Translator<'_> {
                     self.materialize_top(arity);
                 }
                 let n = depths.len() as u32;
+                let loaded = match fuse {
+                    Some(ins) if arity <= 1 => self.static_table_index(ins),
+                    _ => None,
+                };
                 match fuse {
+                    // An element of a static array, plus a constant: one instruction (and its
+                    // `Arg` word) that keeps the load's offset.
+                    _ if loaded.is_some() => {
+                        let (k, a, i, j, fused) = loaded.expect("checked");
+                        let offset = self.offsets[self.offsets.len() - fused];
+                        for _ in 0..fused {
+                            self.unemit();
+                        }
+                        self.emit(Instr::BrTableLoadShlAddI { k, a, i, n });
+                        *self.offsets.last_mut().expect("just emitted") = offset;
+                        self.emit(Instr::Arg { x: j as u32, y: 0, z: 0 });
+                    }
                     // Nothing was emitted since the add (the table has at most one value to
                     // carry, already in place): the add becomes the table's index offset.
                     Some(Instr::I32AddI { a, i, .. }) if arity <= 1 => {
@@ -2368,6 +2405,14 @@ mod tests {
                (i32.const 7)))",
         );
         assert_eq!(f.code[0], Instr::BrTableLoadIdx { k: 2, a: 0, b: 1, n: 2 }, "{:?}", f.code);
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32) (result i32)
+               (block (block (br_table 0 1 (i32.add (i32.const -2)
+                 (i32.load (i32.add (i32.shl (local.get 0) (i32.const 2)) (i32.const 4096)))))))
+               (i32.const 7)))",
+        );
+        let want = Instr::BrTableLoadShlAddI { k: 2, a: 0, i: 4096, n: 2 };
+        assert_eq!(f.code[..2], [want, Instr::Arg { x: -2i32 as u32, y: 0, z: 0 }], "{:?}", f.code);
     }
 
     #[test]

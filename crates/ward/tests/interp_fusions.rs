@@ -391,23 +391,26 @@ fn compare_selects_agree_with_rust_for_every_comparison() {
 /// add moves past the byte load that computes the value, a scaled word store and a constant byte
 /// store, against the same bytes computed in Rust; addresses wrap, and a store past the end traps
 /// with the bytes before it written.
-#[test]
-fn indexed_stores_write_what_the_unfused_instructions_write() {
-    let (mut store, inst) = instance(
-        r#"(module (memory (export "memory") 1)
-          (func (export "copy") (param $dst i32) (param $src i32) (param $n i32) (local $i i32)
+/// `copy(dst, src, n)`: a byte copy loop, `dst[i] = src[i]` for `i` below `n`.
+const BYTE_COPY: &str = r#"(func (export "copy") (param $dst i32) (param $src i32) (param $n i32) (local $i i32)
             (block $done (loop $l
               (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
               (i32.store8 (i32.add (local.get $dst) (local.get $i))
                 (i32.load8_u (i32.add (local.get $src) (local.get $i))))
               (local.set $i (i32.add (local.get $i) (i32.const 1)))
-              (br $l))))
+              (br $l))))"#;
+
+#[test]
+fn indexed_stores_write_what_the_unfused_instructions_write() {
+    let (mut store, inst) = instance(&format!(
+        r#"(module (memory (export "memory") 1)
+          {BYTE_COPY}
           (func (export "words") (param $base i32) (param $i i32) (param $v i32)
             (i32.store (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2)))
               (local.get $v)))
           (func (export "mark") (param $base i32) (param $i i32)
             (i32.store8 (i32.add (local.get $base) (local.get $i)) (i32.const 0x1ff))))"#,
-    );
+    ));
     let memory = inst.get_memory(&store, "memory").unwrap();
     let source: Vec<u8> = (0..300u32).map(|i| (i.wrapping_mul(37) ^ 0x5a) as u8).collect();
     memory.write(&mut store, 100, &source).unwrap();
@@ -1016,4 +1019,49 @@ fn paired_memory_accesses_act_and_trap_like_the_two_instructions() {
         }
     }
     assert!(traps > 36 * 20, "only {traps} traps");
+
+    // A byte copy loop (`MemLd8UIdxSt8Idx`): overlapping forward copies see their own stores,
+    // and a trap in the load or the store names that access.
+    let copy = |memory: &str| {
+        format!(
+            r#"(module (memory {memory})
+              {BYTE_COPY}
+              (func (export "sum") (param $at i32) (param $n i32) (result i32) (local $s i32)
+                (block $done (loop $l
+                  (br_if $done (i32.eqz (local.get $n)))
+                  (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                  (local.set $s (i32.add (i32.mul (local.get $s) (i32.const 31))
+                    (i32.load8_u (i32.add (local.get $at) (local.get $n)))))
+                  (br $l)))
+                (local.get $s))
+              (data (i32.const 100) "abcdefghijklmnopqrstuvwxyz"))"#
+        )
+    };
+    let (mut store, inst) = instance(&copy("1 1"));
+    let (mut nstore, native) = native_instance(&copy("1 1"));
+    let (mut sstore, unpaired) = instance(&copy("1 1 shared"));
+    let f = inst.get_typed_func::<(i32, i32, i32), ()>(&store, "copy").unwrap();
+    let g = native.get_typed_func::<(i32, i32, i32), ()>(&nstore, "copy").unwrap();
+    let h = unpaired.get_typed_func::<(i32, i32, i32), ()>(&sstore, "copy").unwrap();
+    let sum = inst.get_typed_func::<(i32, i32), i32>(&store, "sum").unwrap();
+    let nsum = native.get_typed_func::<(i32, i32), i32>(&nstore, "sum").unwrap();
+    let cases =
+        [(200, 100, 26), (101, 100, 20), (99, 100, 20), (end - 10, 100, 26), (300, end - 5, 10)];
+    for args in cases {
+        let (got, want, reference) =
+            (f.call(&mut store, args), g.call(&mut nstore, args), h.call(&mut sstore, args));
+        assert_eq!(got.is_ok(), want.is_ok(), "copy{args:?}");
+        assert_eq!(got.is_ok(), reference.is_ok(), "copy{args:?}");
+        if let (Err(x), Err(z)) = (&got, &reference) {
+            let offset = |e: &ward::Error| e.as_trap().unwrap().backtrace()[0].offset;
+            assert_eq!(offset(x), offset(z), "copy{args:?}: trap offset");
+        }
+        for (at, n) in [(96, 64), (end - 16, 16), (296, 16)] {
+            let want = nsum.call(&mut nstore, (at, n)).unwrap();
+            assert_eq!(sum.call(&mut store, (at, n)).unwrap(), want, "after copy{args:?}");
+        }
+    }
+    // `dst = src + 1` copies the first byte forward: "aaaa...".
+    let get = inst.get_typed_func::<(i32, i32), i32>(&store, "sum").unwrap();
+    assert_eq!(get.call(&mut store, (102, 1)).unwrap(), i32::from(b'a'));
 }

@@ -337,6 +337,10 @@ define_instrs! {
         /// `d = a` and `d + 1 = b` (one slot each): two adjacent copies, as call arguments are
         /// laid out (the translator never pairs them when `b` is `d`).
         CopyPair { d: Slot, a: Slot, b: Slot },
+        /// `I32Load8UIdx { k, d, a, b }`, then `I32Store8Idx { k: j, a: x, b: y, v: z }` with
+        /// `x, y, z` in the `Arg` word that follows: a byte copy `dst[i] = src[i]` (see
+        /// [`pair_memory_accesses`]; a trap in the store stops at the `Arg` word).
+        MemLd8UIdxSt8Idx { k: u8, j: u8, d: Slot, a: Slot, b: Slot },
         /// `d0 = a0`, then `d1 = a1` (one slot each): two copies in one, in order, for slots
         /// that fit 16 bits (the copies of a loop's rotating variables).
         CopyTwo { d0: u16, a0: u16, d1: u16, a1: u16 },
@@ -788,8 +792,14 @@ pub(crate) fn memory_access(ins: Instr) -> Option<(usize, Slot, Slot, u32)> {
 }
 
 /// Two consecutive memory 0 accesses as one instruction and its `Arg` word (the same two
-/// words, so no index moves), or `None` if either is not an access [`memory_access`] numbers.
+/// words, so no index moves): two accesses [`memory_access`] numbers, or an indexed byte load
+/// and an indexed byte store (a byte copy loop); `None` for anything else.
 pub(crate) fn pair_memory_accesses(first: Instr, second: Instr) -> Option<(Instr, Instr)> {
+    if let (Instr::I32Load8UIdx { k, d, a, b }, Instr::I32Store8Idx { k: j, a: x, b: y, v: z }) =
+        (first, second)
+    {
+        return Some((Instr::MemLd8UIdxSt8Idx { k, j, d, a, b }, Instr::Arg { x, y, z }));
+    }
     let (k1, p, q, o) = memory_access(first)?;
     let (k2, x, y, z) = memory_access(second)?;
     Some((Instr::mem_pair(k1 * MEMORY_ACCESSES + k2, p, q, o), Instr::Arg { x, y, z }))

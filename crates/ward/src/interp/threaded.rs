@@ -1127,6 +1127,15 @@ handlers! { $ [cf vmctx]
     };
     I32StoreIdx { k, a, b, v } => { store_at!(idx_addr!(a, b, k), rd!(v) as u32, u32) };
     I32Store8Idx { k, a, b, v } => { store_at!(idx_addr!(a, b, k), rd!(v) as u8, u8) };
+    MemLd8UIdxSt8Idx { k, j, d, a, b } => {
+        let (x, y, z) = arg!();
+        let p = ea_from!(idx_addr!(a, b, k), 1);
+        // SAFETY: in bounds per `ea_from!`.
+        wr!(d, u64::from(unsafe { *p }));
+        let p = ea_second!(idx_addr!(x, y, j), 1);
+        // SAFETY: in bounds per `ea_second!`.
+        unsafe { *p = rd!(z) as u8 };
+    };
     I32Store8IdxI { k, v, a, b } => { store_at!(idx_addr!(a, b, k), v, u8) };
     I64StoreAddI { a, v, i } => {
         store_at!(i32_!(a).wrapping_add(i as u32) as u64, rd!(v), u64)

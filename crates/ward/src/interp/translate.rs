@@ -2730,6 +2730,13 @@ mod tests {
         assert_eq!(unpaired.code[0], Instr::I32Load { d: 1, a: 0, o: 8 }, "{:?}", unpaired.code);
         let moved: Vec<u32> = unpaired.offsets.iter().map(|o| o - 1).collect();
         assert_eq!((f.code.len(), &*f.offsets), (unpaired.code.len(), &moved[..]));
+        // An indexed byte load and store: a byte copy.
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32 i32 i32)
+               (i32.store8 (i32.add (local.get 0) (local.get 2))
+                           (i32.load8_u (i32.add (local.get 1) (local.get 2))))))",
+        );
+        assert!(matches!(f.code[0], Instr::MemLd8UIdxSt8Idx { .. }), "{:?}", f.code);
     }
 
     #[test]

@@ -1065,3 +1065,71 @@ fn paired_memory_accesses_act_and_trap_like_the_two_instructions() {
     let get = inst.get_typed_func::<(i32, i32), i32>(&store, "sum").unwrap();
     assert_eq!(get.call(&mut store, (102, 1)).unwrap(), i32::from(b'a'));
 }
+
+/// An `f64.load` feeding f64 add, sub, mul or div (`F64AddLoad`, ...: the loaded value on the
+/// right, or on either side of add and mul) computes what the two instructions do, NaN, signed
+/// zeros and infinities included, against the native tier; a load past the end traps at the
+/// load's offset (the same as the unfused code of a shared memory reports).
+#[test]
+fn f64_operations_on_a_loaded_operand_match_the_two_instructions() {
+    let module = |memory: &str| {
+        let mut wat = format!("(module (memory {memory})");
+        for op in ["add", "sub", "mul", "div"] {
+            wat += &format!(
+                r#"
+      (func (export "{op}") (param $x f64) (param $p i32) (result f64)
+        (f64.{op} (local.get $x) (f64.load offset=8 (local.get $p))))
+      (func (export "{op}-left") (param $x f64) (param $p i32) (result f64)
+        (f64.{op} (f64.load offset=8 (local.get $p)) (local.get $x)))
+      (func (export "{op}-temp") (param $x f64) (param $p i32) (result f64)
+        (f64.{op} (f64.mul (local.get $x) (local.get $x)) (f64.load (local.get $p))))"#
+            );
+        }
+        wat + r#"
+      (func (export "put") (param $p i32) (param $v f64) (f64.store (local.get $p) (local.get $v))))"#
+    };
+    let (mut store, inst) = instance(&module("1 1"));
+    let (mut nstore, native) = native_instance(&module("1 1"));
+    let (mut sstore, unfused) = instance(&module("1 1 shared"));
+    let values = [0.0, -0.0, 1.5, -3.25, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e-310, 7.0];
+    let put = inst.get_typed_func::<(i32, f64), ()>(&store, "put").unwrap();
+    let nput = native.get_typed_func::<(i32, f64), ()>(&nstore, "put").unwrap();
+    let sput = unfused.get_typed_func::<(i32, f64), ()>(&sstore, "put").unwrap();
+    for (i, v) in values.iter().enumerate() {
+        let at = 64 + 8 * i as i32;
+        put.call(&mut store, (at, *v)).unwrap();
+        nput.call(&mut nstore, (at, *v)).unwrap();
+        sput.call(&mut sstore, (at, *v)).unwrap();
+    }
+    let mut traps = 0;
+    for op in ["add", "sub", "mul", "div"] {
+        for form in ["", "-left", "-temp"] {
+            let name = format!("{op}{form}");
+            let f = inst.get_typed_func::<(f64, i32), f64>(&store, &name).unwrap();
+            let g = native.get_typed_func::<(f64, i32), f64>(&nstore, &name).unwrap();
+            let h = unfused.get_typed_func::<(f64, i32), f64>(&sstore, &name).unwrap();
+            for x in values {
+                for p in (0..9).map(|i| 56 + 8 * i).chain([65536 - 12, 65536 - 16, -1]) {
+                    let (got, want) = (f.call(&mut store, (x, p)), g.call(&mut nstore, (x, p)));
+                    match (got, want, h.call(&mut sstore, (x, p))) {
+                        (Ok(a), Ok(b), Ok(_)) => {
+                            let same = a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+                            assert!(same, "{name}({x}, {p}) = {a}, native {b}");
+                        }
+                        (Err(a), Err(_), Err(c)) => {
+                            traps += 1;
+                            let offset =
+                                |e: &ward::Error| e.as_trap().unwrap().backtrace()[0].offset;
+                            assert_eq!(offset(&a), offset(&c), "{name}({x}, {p}): trap offset");
+                        }
+                        (a, b, c) => {
+                            panic!("{name}({x}, {p}): {a:?} / native {b:?} / unfused {c:?}")
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Two out-of-bounds addresses for the loads at offset 8, one for those at 0.
+    assert_eq!(traps, 9 * (8 * 2 + 4), "traps");
+}

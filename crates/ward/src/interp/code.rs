@@ -132,7 +132,9 @@ macro_rules! define_instrs {
                     | Instr::I64LoadIdx { d, .. }
                     | Instr::I32ShlAddI { d, .. }
                     | Instr::GlobalGetAddI { d, .. }
-                    | Instr::I32LoadShlAddI { d, .. } => Some(d),
+                    | Instr::I32LoadShlAddI { d, .. }
+                    | Instr::F64AddLoad { d, .. } | Instr::F64SubLoad { d, .. }
+                    | Instr::F64MulLoad { d, .. } | Instr::F64DivLoad { d, .. } => Some(d),
                     _ => None,
                 }
             }
@@ -341,6 +343,15 @@ define_instrs! {
         /// `x, y, z` in the `Arg` word that follows: a byte copy `dst[i] = src[i]` (see
         /// [`pair_memory_accesses`]; a trap in the store stops at the `Arg` word).
         MemLd8UIdxSt8Idx { k: u8, j: u8, d: Slot, a: Slot, b: Slot },
+        /// `d = a + x` (f64) for the f64 `x` loaded from memory 0 at `p + o`: an `f64.load`
+        /// fused with the arithmetic it feeds (`c[j] + a * b[j]`). `a` and `p` are 16-bit slots.
+        F64AddLoad { d: Slot, a: u16, p: u16, o: u32 },
+        /// `d = a - x`, `x` loaded as for `F64AddLoad`.
+        F64SubLoad { d: Slot, a: u16, p: u16, o: u32 },
+        /// `d = a * x`, `x` loaded as for `F64AddLoad`.
+        F64MulLoad { d: Slot, a: u16, p: u16, o: u32 },
+        /// `d = a / x`, `x` loaded as for `F64AddLoad`.
+        F64DivLoad { d: Slot, a: u16, p: u16, o: u32 },
         /// `d0 = a0`, then `d1 = a1` (one slot each): two copies in one, in order, for slots
         /// that fit 16 bits (the copies of a loop's rotating variables).
         CopyTwo { d0: u16, a0: u16, d1: u16, a1: u16 },

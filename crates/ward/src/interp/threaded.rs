@@ -803,6 +803,14 @@ macro_rules! handlers {
                         load_at!($d d, (i32_!($d a) as u64) + ($d o as u64), $d t, $d conv)
                     };
                 }
+                /// The f64 at `p + o` in memory 0.
+                macro_rules! f64_at {
+                    ($d p:expr, $d o:expr) => {{
+                        let at = ea!($d p, $d o, 8);
+                        // SAFETY: in bounds per `ea!`; unaligned reads are allowed.
+                        f64::from_bits(u64::from_le(unsafe { (at as *const u64).read_unaligned() }))
+                    }};
+                }
                 macro_rules! load_at {
                     ($d d:expr, $d ea:expr, $d t:ty, $d conv:expr) => {{
                         let p = ea_from!($d ea, std::mem::size_of::<$d t>() as u64);
@@ -915,6 +923,10 @@ handlers! { $ [cf vmctx]
         wr!(d, x);
         wr!(d + 1, y);
     };
+    F64AddLoad { d, a, p, o } => { let x = f64_at!(p, o); wf64!(d, f64_!(a) + x) };
+    F64SubLoad { d, a, p, o } => { let x = f64_at!(p, o); wf64!(d, f64_!(a) - x) };
+    F64MulLoad { d, a, p, o } => { let x = f64_at!(p, o); wf64!(d, f64_!(a) * x) };
+    F64DivLoad { d, a, p, o } => { let x = f64_at!(p, o); wf64!(d, f64_!(a) / x) };
     CopyTwo { d0, a0, d1, a1 } => {
         wr!(d0, rd!(a0));
         wr!(d1, rd!(a1));

@@ -980,6 +980,51 @@ impl Translator<'_> {
         true
     }
 
+    /// An f64 add, sub, mul or div whose right operand (or either, for add and mul) the
+    /// `f64.load` just emitted loaded from memory 0: one `F64*Load` instruction, which keeps the
+    /// load's offset (it may trap), when the other operand and the address are slots that fit
+    /// 16 bits.
+    fn f64_load_operand(&mut self, op: Instr) -> bool {
+        let Some((k, ..)) = f64_arith(op) else { return false };
+        if self.last_producer != Some(self.code.len().wrapping_sub(1)) {
+            return false;
+        }
+        let load = |i: Instr| match i {
+            Instr::I64Load { a, o, .. } => u16::try_from(a).ok().map(|p| (p, o)),
+            _ => None,
+        };
+        // The load is the right operand, or the left one of the commutative add and mul; the
+        // other operand is read where it is (a local or a temporary), never a constant.
+        let depth = match self.producer_of(0).and_then(load) {
+            Some(_) => 0,
+            None if k == 0 || k == 2 => 1,
+            None => return false,
+        };
+        let len = self.stack.len();
+        let other = self.stack[len - 2 + depth];
+        let read = match other.loc {
+            Loc::Local(l) => l,
+            Loc::Temp => other.slot,
+            Loc::Const(_) => return false,
+        };
+        if u16::try_from(read).is_err() || self.producer_of(depth).and_then(load).is_none() {
+            return false;
+        }
+        let offset = self.offsets[self.offsets.len() - 1];
+        let Some(((p, o), a, _)) = self.absorb_operand(load) else {
+            unreachable!("the load was checked above")
+        };
+        let a = a as u16;
+        self.produce(false, |d| match k {
+            0 => Instr::F64AddLoad { d, a, p, o },
+            1 => Instr::F64SubLoad { d, a, p, o },
+            2 => Instr::F64MulLoad { d, a, p, o },
+            _ => Instr::F64DivLoad { d, a, p, o },
+        });
+        *self.offsets.last_mut().expect("just emitted") = offset;
+        true
+    }
+
     /// `i32.add` of an operand that the `i32.shl` by a constant just emitted computed:
     /// `I32AddShl` in its place, the scaled index of an array element in one instruction.
     fn add_shifted(&mut self) -> bool {
@@ -2069,7 +2114,7 @@ impl Translator<'_> {
                     O::F64Mul => |d, a, b| Instr::F64Mul { d, a, b },
                     _ => |d, a, b| Instr::F64Div { d, a, b },
                 };
-                if !self.f64_pair(make(0, 0, 0)) {
+                if !self.f64_pair(make(0, 0, 0)) && !self.f64_load_operand(make(0, 0, 0)) {
                     self.binary(false, make)
                 }
             }
@@ -2740,6 +2785,20 @@ mod tests {
     }
 
     #[test]
+    fn an_f64_load_fuses_with_the_arithmetic_it_feeds() {
+        let f = translate_wat(
+            "(module (memory 1) (func (param f64 i32) (result f64 f64 f64)
+               (f64.sub (local.get 0) (f64.load offset=8 (local.get 1)))
+               (f64.mul (f64.load (local.get 1)) (local.get 0))
+               (f64.div (f64.load (local.get 1)) (local.get 0))))",
+        );
+        assert_eq!(f.code[0], Instr::F64SubLoad { d: 2, a: 0, p: 1, o: 8 }, "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::F64MulLoad { d: 3, a: 0, p: 1, o: 0 }, "{:?}", f.code);
+        // A loaded left operand of a division stays a load.
+        assert_eq!(f.code[2], Instr::I64Load { d: 4, a: 1, o: 0 }, "{:?}", f.code);
+    }
+
+    #[test]
     fn an_f64_operation_fuses_with_the_one_it_feeds() {
         let f = translate_wat(
             "(module (func (param f64 f64 f64) (result f64 f64 f64)
@@ -2780,8 +2839,10 @@ mod tests {
         );
         assert_eq!(f.code[0], Instr::I32StoreIdx { k: 2, a: 0, b: 1, v: 2 }, "{:?}", f.code);
         assert_eq!(f.code[1], Instr::I32Store8IdxI { k: 0, v: 1, a: 0, b: 1 }, "{:?}", f.code);
-        assert_eq!(f.code[2], Instr::I32Load8UIdx { k: 0, d: 4, a: 2, b: 1 }, "{:?}", f.code);
-        assert_eq!(f.code[3], Instr::I32Store8Idx { k: 0, a: 0, b: 1, v: 4 }, "{:?}", f.code);
+        // The indexed byte load and store then pair (a byte copy).
+        let copy = Instr::MemLd8UIdxSt8Idx { k: 0, j: 0, d: 4, a: 2, b: 1 };
+        assert_eq!(f.code[2], copy, "{:?}", f.code);
+        assert_eq!(f.code[3], Instr::Arg { x: 0, y: 1, z: 4 }, "{:?}", f.code);
         assert_eq!(f.offsets.len(), f.code.len());
         // The value's instruction overwrites an operand of the address: no fusion.
         let f = translate_wat(

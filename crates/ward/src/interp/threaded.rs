@@ -735,15 +735,6 @@ macro_rules! handlers {
                         ea_or!($d ea, $d n, grown_or_trap)
                     };
                 }
-                /// As `ea_from!`, for the second access of a memory pair (`Mem*`, two words):
-                /// out of bounds, it traps at the pair's `Arg` word, which carries the second
-                /// access's offset. Pairs are only made for a memory that is not shared, whose
-                /// cached length is never stale.
-                macro_rules! ea_second {
-                    ($d ea:expr, $d n:expr) => {
-                        ea_or!($d ea, $d n, second_out_of_bounds)
-                    };
-                }
                 /// The address of `n` bytes at `ea` in memory 0, or the chain continues in
                 /// `out` (a handler for this instruction's failed bounds check).
                 macro_rules! ea_or {
@@ -759,30 +750,21 @@ macro_rules! handlers {
                         unsafe { mem_base.add(ea as usize) }
                     }};
                 }
-                /// A memory pair's load of a `t` into `d` from `a + o`, bounds-checked by the
-                /// macro `ea` (`ea_from` for the first access, `ea_second` for the second).
+                /// A memory pair's load of a `t` into `d` from `a + o`; out of bounds, the chain
+                /// continues in `out`: `grown_or_trap` for the first access,
+                /// `second_out_of_bounds` for the second (which stops at the pair's `Arg` word,
+                /// whose offset is the second access's; pairs are only made for a memory that
+                /// is not shared, whose cached length is never stale).
                 macro_rules! pair_load {
-                    ($d ea:ident, $d d:expr, $d a:expr, $d o:expr, $d t:ty) => {{
-                        let p = $d ea!(
-                            (i32_!($d a) as u64) + ($d o as u64),
-                            std::mem::size_of::<$d t>() as u64
-                        );
-                        // SAFETY: in bounds per the check; unaligned reads are allowed.
-                        let v = unsafe { (p as *const $d t).read_unaligned() };
-                        wr!($d d, <$d t>::from_le(v) as u64)
-                    }};
+                    ($d out:ident, $d d:expr, $d a:expr, $d o:expr, $d t:ty) => {
+                        wr!($d d, read_at!($d out; (i32_!($d a) as u64) + ($d o as u64), $d t) as u64)
+                    };
                 }
                 /// A memory pair's store of the low `t` of `v` at `a + o` (as `pair_load`).
                 macro_rules! pair_store {
-                    ($d ea:ident, $d a:expr, $d v:expr, $d o:expr, $d t:ty) => {{
-                        let p = $d ea!(
-                            (i32_!($d a) as u64) + ($d o as u64),
-                            std::mem::size_of::<$d t>() as u64
-                        );
-                        let v = rd!($d v) as $d t;
-                        // SAFETY: in bounds per the check; unaligned writes are allowed.
-                        unsafe { (p as *mut $d t).write_unaligned(v.to_le()) }
-                    }};
+                    ($d out:ident, $d a:expr, $d v:expr, $d o:expr, $d t:ty) => {
+                        store_at!($d out; (i32_!($d a) as u64) + ($d o as u64), rd!($d v) as $d t, $d t)
+                    };
                 }
                 /// `d = cond ? x : y` with `x` and `y` in the `Arg` word: the compare-and-select
                 /// instructions.
@@ -805,19 +787,26 @@ macro_rules! handlers {
                 }
                 /// The f64 at `p + o` in memory 0.
                 macro_rules! f64_at {
-                    ($d p:expr, $d o:expr) => {{
-                        let at = ea!($d p, $d o, 8);
-                        // SAFETY: in bounds per `ea!`; unaligned reads are allowed.
-                        f64::from_bits(u64::from_le(unsafe { (at as *const u64).read_unaligned() }))
+                    ($d p:expr, $d o:expr) => {
+                        f64::from_bits(read_at!((i32_!($d p) as u64) + ($d o as u64), u64))
+                    };
+                }
+                /// The `t` at effective address `ea` (little-endian), after the bounds check;
+                /// out of bounds, the chain continues in `out` (by default `grown_or_trap`).
+                macro_rules! read_at {
+                    ($d out:ident; $d ea:expr, $d t:ty) => {{
+                        let p = ea_or!($d ea, std::mem::size_of::<$d t>() as u64, $d out);
+                        // SAFETY: in bounds per `ea_or!`; unaligned reads are allowed.
+                        <$d t>::from_le(unsafe { (p as *const $d t).read_unaligned() })
                     }};
+                    ($d ea:expr, $d t:ty) => {
+                        read_at!(grown_or_trap; $d ea, $d t)
+                    };
                 }
                 macro_rules! load_at {
-                    ($d d:expr, $d ea:expr, $d t:ty, $d conv:expr) => {{
-                        let p = ea_from!($d ea, std::mem::size_of::<$d t>() as u64);
-                        // SAFETY: in bounds per `ea_from!`; unaligned reads are allowed.
-                        let v = unsafe { (p as *const $d t).read_unaligned() };
-                        wr!($d d, $d conv(<$d t>::from_le(v)))
-                    }};
+                    ($d d:expr, $d ea:expr, $d t:ty, $d conv:expr) => {
+                        wr!($d d, $d conv(read_at!($d ea, $d t)))
+                    };
                 }
                 macro_rules! store {
                     ($d a:expr, $d v:expr, $d o:expr, $d t:ty) => {
@@ -829,14 +818,18 @@ macro_rules! handlers {
                         store_at!((i32_!($d a) as u64) + ($d o as u64), $d v, $d t)
                     };
                 }
-                /// Stores `v` (of type `t`) at effective address `ea`, after the bounds check.
+                /// Stores `v` (of type `t`) at effective address `ea`, after the bounds check
+                /// (out of bounds, continues in `out` as `read_at`).
                 macro_rules! store_at {
-                    ($d ea:expr, $d v:expr, $d t:ty) => {{
-                        let p = ea_from!($d ea, std::mem::size_of::<$d t>() as u64);
+                    ($d out:ident; $d ea:expr, $d v:expr, $d t:ty) => {{
+                        let p = ea_or!($d ea, std::mem::size_of::<$d t>() as u64, $d out);
                         let v: $d t = $d v;
-                        // SAFETY: in bounds per `ea_from!`; unaligned writes are allowed.
+                        // SAFETY: in bounds per `ea_or!`; unaligned writes are allowed.
                         unsafe { (p as *mut $d t).write_unaligned(v.to_le()) }
                     }};
+                    ($d ea:expr, $d v:expr, $d t:ty) => {
+                        store_at!(grown_or_trap; $d ea, $d v, $d t)
+                    };
                 }
                 $body;
                 next!()
@@ -886,18 +879,14 @@ handlers! { $ [cf vmctx]
         jump!(unsafe { table_entry(following!(), k) });
     };
     BrTableLoadIdx { k, a, b, n } => {
-        let p = ea_from!(idx_addr!(a, b, k), 4);
-        // SAFETY: in bounds per `ea_from!`; unaligned reads are allowed.
-        let i = u32::from_le(unsafe { (p as *const u32).read_unaligned() });
+        let i = read_at!(idx_addr!(a, b, k), u32);
         let k = (i as usize).min(n as usize - 1);
         // SAFETY: as for `BrTable`.
         jump!(unsafe { table_entry(following!(), k) });
     };
     BrTableLoadShlAddI { k, a, i, n } => {
         let (j, _, _) = arg!();
-        let p = ea_from!(i32_!(a).wrapping_shl(u32::from(k)).wrapping_add(i as u32) as u64, 4);
-        // SAFETY: in bounds per `ea_from!`; unaligned reads are allowed.
-        let x = u32::from_le(unsafe { (p as *const u32).read_unaligned() });
+        let x = read_at!(i32_!(a).wrapping_shl(u32::from(k)).wrapping_add(i as u32) as u64, u32);
         let k = (x.wrapping_add(j) as usize).min(n as usize - 1);
         // SAFETY: as for `BrTable`: the entries follow the `Arg` word.
         jump!(unsafe { table_entry(following!(), k) });
@@ -999,42 +988,42 @@ handlers! { $ [cf vmctx]
     I64AddIBrLeUI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::LE_U }>(v, j as u64) { jump!(t) } };
     I64AddIBrGeSI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GE_S }>(v, j as u64) { jump!(t) } };
     I64AddIBrGeUI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GE_U }>(v, j as u64) { jump!(t) } };
-    MemLd32Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u32); pair_load!(ea_second, x, y, z, u32) };
-    MemLd32Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u32); pair_load!(ea_second, x, y, z, u64) };
-    MemLd32Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u32); pair_load!(ea_second, x, y, z, u8) };
-    MemLd32St32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u32); pair_store!(ea_second, x, y, z, u32) };
-    MemLd32St64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u32); pair_store!(ea_second, x, y, z, u64) };
-    MemLd32St8 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u32); pair_store!(ea_second, x, y, z, u8) };
-    MemLd64Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u64); pair_load!(ea_second, x, y, z, u32) };
-    MemLd64Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u64); pair_load!(ea_second, x, y, z, u64) };
-    MemLd64Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u64); pair_load!(ea_second, x, y, z, u8) };
-    MemLd64St32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u64); pair_store!(ea_second, x, y, z, u32) };
-    MemLd64St64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u64); pair_store!(ea_second, x, y, z, u64) };
-    MemLd64St8 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u64); pair_store!(ea_second, x, y, z, u8) };
-    MemLd8ULd32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u8); pair_load!(ea_second, x, y, z, u32) };
-    MemLd8ULd64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u8); pair_load!(ea_second, x, y, z, u64) };
-    MemLd8ULd8U { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u8); pair_load!(ea_second, x, y, z, u8) };
-    MemLd8USt32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u8); pair_store!(ea_second, x, y, z, u32) };
-    MemLd8USt64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u8); pair_store!(ea_second, x, y, z, u64) };
-    MemLd8USt8 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(ea_from, p, q, o, u8); pair_store!(ea_second, x, y, z, u8) };
-    MemSt32Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u32); pair_load!(ea_second, x, y, z, u32) };
-    MemSt32Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u32); pair_load!(ea_second, x, y, z, u64) };
-    MemSt32Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u32); pair_load!(ea_second, x, y, z, u8) };
-    MemSt32St32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u32); pair_store!(ea_second, x, y, z, u32) };
-    MemSt32St64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u32); pair_store!(ea_second, x, y, z, u64) };
-    MemSt32St8 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u32); pair_store!(ea_second, x, y, z, u8) };
-    MemSt64Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u64); pair_load!(ea_second, x, y, z, u32) };
-    MemSt64Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u64); pair_load!(ea_second, x, y, z, u64) };
-    MemSt64Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u64); pair_load!(ea_second, x, y, z, u8) };
-    MemSt64St32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u64); pair_store!(ea_second, x, y, z, u32) };
-    MemSt64St64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u64); pair_store!(ea_second, x, y, z, u64) };
-    MemSt64St8 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u64); pair_store!(ea_second, x, y, z, u8) };
-    MemSt8Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u8); pair_load!(ea_second, x, y, z, u32) };
-    MemSt8Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u8); pair_load!(ea_second, x, y, z, u64) };
-    MemSt8Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u8); pair_load!(ea_second, x, y, z, u8) };
-    MemSt8St32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u8); pair_store!(ea_second, x, y, z, u32) };
-    MemSt8St64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u8); pair_store!(ea_second, x, y, z, u64) };
-    MemSt8St8 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(ea_from, p, q, o, u8); pair_store!(ea_second, x, y, z, u8) };
+    MemLd32Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u32); pair_load!(second_out_of_bounds, x, y, z, u32) };
+    MemLd32Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u32); pair_load!(second_out_of_bounds, x, y, z, u64) };
+    MemLd32Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u32); pair_load!(second_out_of_bounds, x, y, z, u8) };
+    MemLd32St32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u32); pair_store!(second_out_of_bounds, x, y, z, u32) };
+    MemLd32St64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u32); pair_store!(second_out_of_bounds, x, y, z, u64) };
+    MemLd32St8 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u32); pair_store!(second_out_of_bounds, x, y, z, u8) };
+    MemLd64Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u64); pair_load!(second_out_of_bounds, x, y, z, u32) };
+    MemLd64Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u64); pair_load!(second_out_of_bounds, x, y, z, u64) };
+    MemLd64Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u64); pair_load!(second_out_of_bounds, x, y, z, u8) };
+    MemLd64St32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u64); pair_store!(second_out_of_bounds, x, y, z, u32) };
+    MemLd64St64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u64); pair_store!(second_out_of_bounds, x, y, z, u64) };
+    MemLd64St8 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u64); pair_store!(second_out_of_bounds, x, y, z, u8) };
+    MemLd8ULd32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u8); pair_load!(second_out_of_bounds, x, y, z, u32) };
+    MemLd8ULd64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u8); pair_load!(second_out_of_bounds, x, y, z, u64) };
+    MemLd8ULd8U { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u8); pair_load!(second_out_of_bounds, x, y, z, u8) };
+    MemLd8USt32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u8); pair_store!(second_out_of_bounds, x, y, z, u32) };
+    MemLd8USt64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u8); pair_store!(second_out_of_bounds, x, y, z, u64) };
+    MemLd8USt8 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u8); pair_store!(second_out_of_bounds, x, y, z, u8) };
+    MemSt32Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u32); pair_load!(second_out_of_bounds, x, y, z, u32) };
+    MemSt32Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u32); pair_load!(second_out_of_bounds, x, y, z, u64) };
+    MemSt32Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u32); pair_load!(second_out_of_bounds, x, y, z, u8) };
+    MemSt32St32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u32); pair_store!(second_out_of_bounds, x, y, z, u32) };
+    MemSt32St64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u32); pair_store!(second_out_of_bounds, x, y, z, u64) };
+    MemSt32St8 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u32); pair_store!(second_out_of_bounds, x, y, z, u8) };
+    MemSt64Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u64); pair_load!(second_out_of_bounds, x, y, z, u32) };
+    MemSt64Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u64); pair_load!(second_out_of_bounds, x, y, z, u64) };
+    MemSt64Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u64); pair_load!(second_out_of_bounds, x, y, z, u8) };
+    MemSt64St32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u64); pair_store!(second_out_of_bounds, x, y, z, u32) };
+    MemSt64St64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u64); pair_store!(second_out_of_bounds, x, y, z, u64) };
+    MemSt64St8 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u64); pair_store!(second_out_of_bounds, x, y, z, u8) };
+    MemSt8Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u8); pair_load!(second_out_of_bounds, x, y, z, u32) };
+    MemSt8Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u8); pair_load!(second_out_of_bounds, x, y, z, u64) };
+    MemSt8Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u8); pair_load!(second_out_of_bounds, x, y, z, u8) };
+    MemSt8St32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u8); pair_store!(second_out_of_bounds, x, y, z, u32) };
+    MemSt8St64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u8); pair_store!(second_out_of_bounds, x, y, z, u64) };
+    MemSt8St8 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u8); pair_store!(second_out_of_bounds, x, y, z, u8) };
     I32ShlAddI { k, d, a, i } => {
         wr!(d, (i32_!(a).wrapping_shl(u32::from(k)).wrapping_add(i as u32)) as u64)
     };
@@ -1141,12 +1130,8 @@ handlers! { $ [cf vmctx]
     I32Store8Idx { k, a, b, v } => { store_at!(idx_addr!(a, b, k), rd!(v) as u8, u8) };
     MemLd8UIdxSt8Idx { k, j, d, a, b } => {
         let (x, y, z) = arg!();
-        let p = ea_from!(idx_addr!(a, b, k), 1);
-        // SAFETY: in bounds per `ea_from!`.
-        wr!(d, u64::from(unsafe { *p }));
-        let p = ea_second!(idx_addr!(x, y, j), 1);
-        // SAFETY: in bounds per `ea_second!`.
-        unsafe { *p = rd!(z) as u8 };
+        load_at!(d, idx_addr!(a, b, k), u8, u64::from);
+        store_at!(second_out_of_bounds; idx_addr!(x, y, j), rd!(z) as u8, u8);
     };
     I32Store8IdxI { k, v, a, b } => { store_at!(idx_addr!(a, b, k), v, u8) };
     I64StoreAddI { a, v, i } => {

@@ -42,6 +42,18 @@ pub(super) struct Opd {
     is_ref: bool,
 }
 
+impl Opd {
+    /// The slot the value can be read from as it is: its local's, or its own for a temporary;
+    /// `None` for a constant not yet written anywhere.
+    fn read_slot(&self) -> Option<Slot> {
+        match self.loc {
+            Loc::Local(l) => Some(l),
+            Loc::Temp => Some(self.slot),
+            Loc::Const(_) => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Func,
@@ -506,11 +518,7 @@ impl Translator<'_> {
     pub(super) fn peek_slot(&mut self) -> Slot {
         let len = self.stack.len();
         self.materialize_if_const(len - 1);
-        let top = self.stack[len - 1];
-        match top.loc {
-            Loc::Local(l) => l,
-            _ => top.slot,
-        }
+        self.stack[len - 1].read_slot().expect("a constant was just written to its slot")
     }
 
     fn materialize_if_const(&mut self, i: usize) {
@@ -993,28 +1001,21 @@ impl Translator<'_> {
             Instr::I64Load { a, o, .. } => u16::try_from(a).ok().map(|p| (p, o)),
             _ => None,
         };
-        // The load is the right operand, or the left one of the commutative add and mul; the
-        // other operand is read where it is (a local or a temporary), never a constant.
-        let depth = match self.producer_of(0).and_then(load) {
-            Some(_) => 0,
-            None if k == 0 || k == 2 => 1,
-            None => return false,
+        // The load is the right operand, or the left one of the commutative add and mul
+        // (`absorb_operand` tries them in that order); the other operand is read where it is
+        // (a local or a temporary), never a constant.
+        let loaded = |depth| self.producer_of(depth).and_then(load).is_some();
+        let depth = match (loaded(0), k == 0 || k == 2) {
+            (true, _) => 0,
+            (false, true) if loaded(1) => 1,
+            _ => return false,
         };
-        let len = self.stack.len();
-        let other = self.stack[len - 2 + depth];
-        let read = match other.loc {
-            Loc::Local(l) => l,
-            Loc::Temp => other.slot,
-            Loc::Const(_) => return false,
-        };
-        if u16::try_from(read).is_err() || self.producer_of(depth).and_then(load).is_none() {
-            return false;
-        }
+        let other = self.stack[self.stack.len() - 2 + depth];
+        let Some(a) = other.read_slot().and_then(|s| u16::try_from(s).ok()) else { return false };
         let offset = self.offsets[self.offsets.len() - 1];
-        let Some(((p, o), a, _)) = self.absorb_operand(load) else {
+        let Some(((p, o), ..)) = self.absorb_operand(load) else {
             unreachable!("the load was checked above")
         };
-        let a = a as u16;
         self.produce(false, |d| match k {
             0 => Instr::F64AddLoad { d, a, p, o },
             1 => Instr::F64SubLoad { d, a, p, o },
@@ -1150,12 +1151,7 @@ impl Translator<'_> {
             }
             _ => return false,
         };
-        let address = match top.loc {
-            Loc::Local(l) => l,
-            Loc::Temp => top.slot,
-            Loc::Const(_) => return false,
-        };
-        if !stored || address != a {
+        if !stored || top.read_slot() != Some(a) {
             return false;
         }
         self.pop();
@@ -1432,10 +1428,7 @@ impl Translator<'_> {
         } else {
             match o.loc {
                 Loc::Temp | Loc::Local(_) => {
-                    let src = match o.loc {
-                        Loc::Local(src) => src,
-                        _ => o.slot,
-                    };
+                    let src = o.read_slot().expect("not a constant");
                     match wide {
                         _ if src == ls => {}
                         true => _ = self.emit(Instr::Copy2 { d: ls, a: src }),
@@ -1698,15 +1691,13 @@ impl Translator<'_> {
                     self.materialize_top(arity);
                 }
                 let n = depths.len() as u32;
-                let loaded = match fuse {
-                    Some(ins) if arity <= 1 => self.static_table_index(ins),
-                    _ => None,
-                };
-                match fuse {
+                // Nothing was emitted since the index's instruction (the table has at most one
+                // value to carry, already in place), which the table can absorb.
+                let fuse = fuse.filter(|_| arity <= 1);
+                match (fuse, fuse.and_then(|ins| self.static_table_index(ins))) {
                     // An element of a static array, plus a constant: one instruction (and its
                     // `Arg` word) that keeps the load's offset.
-                    _ if loaded.is_some() => {
-                        let (k, a, i, j, fused) = loaded.expect("checked");
+                    (_, Some((k, a, i, j, fused))) => {
                         let offset = self.offsets[self.offsets.len() - fused];
                         for _ in 0..fused {
                             self.unemit();
@@ -1715,14 +1706,13 @@ impl Translator<'_> {
                         *self.offsets.last_mut().expect("just emitted") = offset;
                         self.emit(Instr::Arg { x: j as u32, y: 0, z: 0 });
                     }
-                    // Nothing was emitted since the add (the table has at most one value to
-                    // carry, already in place): the add becomes the table's index offset.
-                    Some(Instr::I32AddI { a, i, .. }) if arity <= 1 => {
+                    // An add of a constant becomes the table's index offset.
+                    (Some(Instr::I32AddI { a, i, .. }), None) => {
                         self.unemit();
                         self.emit(Instr::BrTableI { i: a, k: i, n });
                     }
                     // The same for a load, which keeps its offset (it may trap).
-                    Some(Instr::I32LoadIdx { k, a, b, .. }) if arity <= 1 => {
+                    (Some(Instr::I32LoadIdx { k, a, b, .. }), None) => {
                         let offset = self.offsets[self.offsets.len() - 1];
                         self.unemit();
                         self.emit(Instr::BrTableLoadIdx { k, a, b, n });

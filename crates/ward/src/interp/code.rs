@@ -184,6 +184,13 @@ macro_rules! define_instrs {
                 }
             }
 
+            /// F64 pair form `k` in declaration order (see [`f64_pair`]).
+            fn f64_pair_form(k: usize, d: Slot, a: Slot, b: Slot) -> Instr {
+                const MAKE: [fn(Slot, Slot, Slot) -> Instr; 32] =
+                    [$(|d, a, b| Instr::$pair { d, a, b }),*];
+                MAKE[k](d, a, b)
+            }
+
             /// The pair of memory accesses `k = 6 * first + second` (numbered as by
             /// [`memory_access`]), the first's operands given.
             pub(crate) fn mem_pair(k: usize, p: Slot, q: Slot, o: u32) -> Instr {
@@ -829,43 +836,11 @@ pub(crate) fn f64_arith(ins: Instr) -> Option<(u8, Slot, Slot)> {
 
 /// The fused instruction for the f64 operation `inner` feeding `outer` (numbered as by
 /// [`f64_arith`]), the inner result being the outer operation's left operand (`left`) or its
-/// right.
+/// right: the forms are declared inner-major, the `...R` ones after the others.
 pub(crate) fn f64_pair(inner: u8, outer: u8, left: bool, d: Slot, a: Slot, b: Slot) -> Instr {
-    match (inner, outer, left) {
-        (0, 0, true) => Instr::F64AddAdd { d, a, b },
-        (0, 1, true) => Instr::F64AddSub { d, a, b },
-        (0, 2, true) => Instr::F64AddMul { d, a, b },
-        (0, 3, true) => Instr::F64AddDiv { d, a, b },
-        (1, 0, true) => Instr::F64SubAdd { d, a, b },
-        (1, 1, true) => Instr::F64SubSub { d, a, b },
-        (1, 2, true) => Instr::F64SubMul { d, a, b },
-        (1, 3, true) => Instr::F64SubDiv { d, a, b },
-        (2, 0, true) => Instr::F64MulAdd { d, a, b },
-        (2, 1, true) => Instr::F64MulSub { d, a, b },
-        (2, 2, true) => Instr::F64MulMul { d, a, b },
-        (2, 3, true) => Instr::F64MulDiv { d, a, b },
-        (3, 0, true) => Instr::F64DivAdd { d, a, b },
-        (3, 1, true) => Instr::F64DivSub { d, a, b },
-        (3, 2, true) => Instr::F64DivMul { d, a, b },
-        (3, 3, true) => Instr::F64DivDiv { d, a, b },
-        (0, 0, false) => Instr::F64AddAddR { d, a, b },
-        (0, 1, false) => Instr::F64AddSubR { d, a, b },
-        (0, 2, false) => Instr::F64AddMulR { d, a, b },
-        (0, 3, false) => Instr::F64AddDivR { d, a, b },
-        (1, 0, false) => Instr::F64SubAddR { d, a, b },
-        (1, 1, false) => Instr::F64SubSubR { d, a, b },
-        (1, 2, false) => Instr::F64SubMulR { d, a, b },
-        (1, 3, false) => Instr::F64SubDivR { d, a, b },
-        (2, 0, false) => Instr::F64MulAddR { d, a, b },
-        (2, 1, false) => Instr::F64MulSubR { d, a, b },
-        (2, 2, false) => Instr::F64MulMulR { d, a, b },
-        (2, 3, false) => Instr::F64MulDivR { d, a, b },
-        (3, 0, false) => Instr::F64DivAddR { d, a, b },
-        (3, 1, false) => Instr::F64DivSubR { d, a, b },
-        (3, 2, false) => Instr::F64DivMulR { d, a, b },
-        (3, 3, false) => Instr::F64DivDivR { d, a, b },
-        _ => unreachable!("f64 operations are numbered 0 to 3"),
-    }
+    assert!(inner < 4 && outer < 4, "f64 operations are numbered 0 to 3");
+    let k = usize::from(!left) * 16 + usize::from(inner) * 4 + usize::from(outer);
+    Instr::f64_pair_form(k, d, a, b)
 }
 
 /// The fused compare-and-select form of a compare instruction (`SelI32GtU` for `I32GtU`, ...),

@@ -1133,3 +1133,162 @@ fn f64_operations_on_a_loaded_operand_match_the_two_instructions() {
     // Two out-of-bounds addresses for the loads at offset 8, one for those at 0.
     assert_eq!(traps, 9 * (8 * 2 + 4), "traps");
 }
+
+#[test]
+fn results_written_straight_to_the_return_slot_match_the_native_tier() {
+    // Each function's result is computed by the instruction just before its return (which then
+    // writes slot 0, where parameter 0 lives) or is a local returned from where it is. `run`
+    // calls them from a frame below, so the threaded handlers return, not the outer loop.
+    let wat = r#"(module (memory 1)
+      (func $add_rev (param i32 i32) (result i32) (i32.sub (local.get 1) (local.get 0)))
+      (func $early (param i32 i32) (result i32)
+        (if (local.get 1) (then (return (i32.mul (local.get 0) (local.get 0)))))
+        (i32.add (local.get 0) (i32.const 1)))
+      (func $sel (param i32 i32 i32) (result i32)
+        (select (local.get 1) (local.get 2) (i32.gt_u (local.get 0) (local.get 1))))
+      (func $local (param i32) (result i32) (local i32)
+        (local.set 1 (i32.xor (local.get 0) (i32.const 0x55))) (local.get 1))
+      (func $load (param i32) (result i32) (i32.load offset=4 (local.get 0)))
+      (func $wide (param i32) (result v128)
+        (i32x4.add (i32x4.splat (local.get 0)) (v128.const i32x4 1 2 3 4)))
+      (func $branch (param i32 i32) (result i32)
+        (block (result i32)
+          (drop (br_if 0 (local.get 1) (local.get 0)))
+          (i32.shl (local.get 0) (i32.const 2))))
+      (func $pair (param i32) (result i32 i32) (local.get 0) (i32.add (local.get 0) (i32.const 9)))
+      (func $fib (param i32) (result i32)
+        (if (result i32) (i32.lt_u (local.get 0) (i32.const 2))
+          (then (local.get 0))
+          (else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
+                         (call $fib (i32.sub (local.get 0) (i32.const 2)))))))
+      (func (export "run") (param i32) (result i64)
+        (local i32 i32)
+        (i32.store offset=4 (i32.const 64) (i32.const 0x1234))
+        (local.set 1 (call $add_rev (local.get 0) (i32.const 1000)))
+        (local.set 1 (i32.add (local.get 1) (call $early (local.get 0) (i32.const 1))))
+        (local.set 1 (i32.add (local.get 1) (call $early (local.get 0) (i32.const 0))))
+        (local.set 1 (i32.add (local.get 1) (call $sel (local.get 0) (i32.const 5) (i32.const 7))))
+        (local.set 1 (i32.add (local.get 1) (call $local (local.get 0))))
+        (local.set 1 (i32.add (local.get 1) (call $load (i32.const 64))))
+        (local.set 1 (i32.add (local.get 1)
+          (i32x4.extract_lane 3 (call $wide (local.get 0)))))
+        (local.set 1 (i32.add (local.get 1) (call $branch (local.get 0) (i32.const 0))))
+        (local.set 1 (i32.add (local.get 1) (call $branch (local.get 0) (i32.const 1))))
+        (call $pair (local.get 0)) (local.set 2) (local.get 1) (i32.add) (local.set 1)
+        (local.set 1 (i32.add (local.get 1) (i32.mul (local.get 2) (i32.const 3))))
+        (local.set 1 (i32.add (local.get 1) (call $fib (i32.and (local.get 0) (i32.const 15)))))
+        (i64.or (i64.extend_i32_u (local.get 1)) (i64.shl (i64.extend_i32_u (local.get 2)) (i64.const 32))))
+      (func (export "load") (param i32) (result i32) (call $load (local.get 0))))"#;
+    let (mut store, inst) = instance(wat);
+    let (mut nstore, ninst) = native_instance(wat);
+    let run = inst.get_typed_func::<i32, i64>(&store, "run").unwrap();
+    let nrun = ninst.get_typed_func::<i32, i64>(&nstore, "run").unwrap();
+    for x in [0, 1, 2, 5, 9, 13, -1, i32::MIN, i32::MAX] {
+        assert_eq!(run.call(&mut store, x).unwrap(), nrun.call(&mut nstore, x).unwrap(), "x = {x}");
+    }
+    // A load that writes the return slot traps before writing it, in both tiers.
+    let load = inst.get_typed_func::<i32, i32>(&store, "load").unwrap();
+    let err = load.call(&mut store, 65534).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
+}
+
+/// A bytecode loop in QuickJS's shape: the opcode byte, its case number from a static table,
+/// `br_table` (`BrTableLoad8ULoadShlAddI`). It computes what the native tier computes, and each
+/// of its two loads traps with its own offset: the same as the interpreter reports for the
+/// same code on a shared memory, where the byte load stays apart.
+#[test]
+fn dispatch_on_a_loaded_opcode_byte_matches_the_separate_instructions() {
+    let module = |memory: &str| {
+        format!(
+            r#"(module (memory {memory})
+          ;; case numbers (plus one) of opcodes 0..4 at 1024; the program at 0
+          (data (i32.const 1024) "\01\00\00\00\02\00\00\00\03\00\00\00\04\00\00\00\00\01\00\00")
+          (func (export "run") (param $pc i32) (param $table i32) (result i32)
+            (local $acc i32) (local $op i32)
+            (loop $next
+              (block $halt
+                (block $add
+                  (block $double
+                    (block $dec
+                      (br_table $dec $double $add $halt
+                        (i32.add (i32.const -1)
+                          (i32.load (i32.add (i32.shl (local.tee $op (i32.load8_u offset=1 (local.get $pc)))
+                                                      (i32.const 2))
+                                             (local.get $table))))))
+                    ;; dec
+                    (local.set $acc (i32.sub (local.get $acc) (i32.const 1)))
+                    (local.set $pc (i32.add (local.get $pc) (i32.const 1)))
+                    (br $next))
+                  ;; double
+                  (local.set $acc (i32.shl (local.get $acc) (i32.const 1)))
+                  (local.set $pc (i32.add (local.get $pc) (i32.const 1)))
+                  (br $next))
+                ;; add the next byte
+                (local.set $acc (i32.add (local.get $acc) (i32.load8_u offset=2 (local.get $pc))))
+                (local.set $pc (i32.add (local.get $pc) (i32.const 2)))
+                (br $next)))
+            (i32.add (local.get $acc) (i32.mul (local.get $op) (i32.const 1000))))
+          (func (export "set") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))"#
+        )
+    };
+    // The fused form needs a constant table base (a static array); the variant with the base
+    // in a local keeps the loads apart, and the one whose table ends the memory makes the
+    // table load trap.
+    let at =
+        |base: &'static str| move |memory: &str| module(memory).replace("(local.get $table)", base);
+    let (in_local, at_1024, at_end) =
+        (at("(local.get $table)"), at("(i32.const 1024)"), at("(i32.const 65528)"));
+    let variants =
+        [(&in_local as &dyn Fn(&str) -> String, true), (&at_1024, true), (&at_end, false)];
+    for (v, (build, runs)) in variants.into_iter().enumerate() {
+        let (mut store, inst) = instance(&build("1 1"));
+        let (mut nstore, ninst) = native_instance(&build("1 1"));
+        let (mut sstore, unfused) = instance(&build("1 1 shared"));
+        let program: &[u8] = &[2, 5, 1, 1, 0, 2, 7, 1, 3];
+        for (i, b) in program.iter().enumerate() {
+            for (s, ins) in [(&mut store, &inst), (&mut nstore, &ninst), (&mut sstore, &unfused)] {
+                let set = ins.get_typed_func::<(i32, i32), ()>(&*s, "set").unwrap();
+                set.call(s, (i as i32 + 1, i32::from(*b))).unwrap();
+            }
+        }
+        let run = inst.get_typed_func::<(i32, i32), i32>(&store, "run").unwrap();
+        let nrun = ninst.get_typed_func::<(i32, i32), i32>(&nstore, "run").unwrap();
+        let srun = unfused.get_typed_func::<(i32, i32), i32>(&sstore, "run").unwrap();
+        if runs {
+            // ((5 * 2 * 2) - 1 + 7) * 2 = 52, halting at opcode 3 (kept in a local: + 3000);
+            // opcode 4 (case 0x100 - 1) and anything past the table (case 0 - 1) take the
+            // default, halting too.
+            assert_eq!(nrun.call(&mut nstore, (0, 1024)).unwrap(), 3052);
+            for (pc, table) in [(0, 1024), (2, 1024), (8, 1024), (0, 1028)] {
+                let want = nrun.call(&mut nstore, (pc, table)).unwrap();
+                assert_eq!(
+                    run.call(&mut store, (pc, table)).unwrap(),
+                    want,
+                    "pc {pc}, table {table}"
+                );
+                assert_eq!(
+                    srun.call(&mut sstore, (pc, table)).unwrap(),
+                    want,
+                    "pc {pc}, table {table}"
+                );
+            }
+        }
+        // The opcode byte out of bounds, then the table word (opcode 2 at 65528 + 8): each
+        // access's own offset.
+        let mut offsets = Vec::new();
+        // (The table at 1024 cannot move.)
+        for (pc, table) in [(65535, 1024), (0, 65528)].into_iter().take(if v == 1 { 1 } else { 2 })
+        {
+            let x = run.call(&mut store, (pc, table)).unwrap_err();
+            let z = srun.call(&mut sstore, (pc, table)).unwrap_err();
+            let n = nrun.call(&mut nstore, (pc, table)).unwrap_err();
+            for e in [&x, &z, &n] {
+                assert_eq!(e.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{e}");
+            }
+            let offset = |e: &ward::Error| e.as_trap().unwrap().backtrace()[0].offset;
+            assert_eq!(offset(&x), offset(&z), "pc {pc}, table {table}: trap offset");
+            offsets.push(offset(&x));
+        }
+        assert!(runs || offsets[0] != offsets[1], "the two loads trap at different offsets");
+    }
+}

@@ -311,6 +311,13 @@ define_instrs! {
         /// entries): an `I32LoadShlAddI` and an `i32.add` of a constant fused with the
         /// `br_table` they feed (a `switch` through a static table of case numbers).
         BrTableLoadShlAddI { k: u8, a: Slot, i: i32, n: u32 },
+        /// As `BrTableLoadShlAddI`, its `a` the byte loaded from memory 0 at `b + o` into `d`,
+        /// with `j`, `b` and `o` in the `Arg` word (`x`, `y`, `z`): an `i32.load8_u` fused too
+        /// (QuickJS's dispatch: the opcode byte, kept in a local, its handler's case number,
+        /// `br_table`). The byte's access traps at the instruction's offset, the table's at the
+        /// `Arg` word's; only for a memory 0 that is not shared (a stale length would retry
+        /// only the first access).
+        BrTableLoad8ULoadShlAddI { k: u8, d: Slot, i: i32, n: u32 },
         /// An entry of the `br_table` before it: jump to `t`. Never executed.
         Target { t: u32 },
         /// Jump to `t` if the reference in `a` is null.

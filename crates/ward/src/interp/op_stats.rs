@@ -1,6 +1,6 @@
 //! Dynamic instruction and instruction-pair counts (feature `op-stats`), to choose
 //! superinstructions from measurements on real programs. Counts are kept per thread, merged into
-//! a global table when a run returns, and printed to stderr (the 40 most frequent of each) when
+//! a global table when a run returns, and printed to stderr (the 40 most frequent of each, or `WARD_OP_STATS_TOP`) when
 //! the process exits.
 
 use super::code::Instr;
@@ -74,14 +74,16 @@ fn flush_and_print() {
     let total: u64 = g.single.values().sum();
     let mut single: Vec<_> = g.single.iter().collect();
     single.sort_by(|a, b| b.1.cmp(a.1));
+    // `WARD_OP_STATS_TOP=n` prints the n most frequent of each instead of 40.
+    let top = std::env::var("WARD_OP_STATS_TOP").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
     eprintln!("op-stats: {total} instructions executed");
-    for (k, n) in single.iter().take(40) {
+    for (k, n) in single.iter().take(top) {
         eprintln!("  {:6.2}%  {:>14}  {}", **n as f64 * 100.0 / total as f64, n, name(k));
     }
     let mut pairs: Vec<_> = g.pairs.iter().collect();
     pairs.sort_by(|a, b| b.1.cmp(a.1));
     eprintln!("op-stats: most frequent adjacent pairs");
-    for ((a, b), n) in pairs.iter().take(40) {
+    for ((a, b), n) in pairs.iter().take(top) {
         let pct = **n as f64 * 100.0 / total as f64;
         eprintln!("  {pct:6.2}%  {n:>14}  {} -> {}", name(a), name(b));
     }

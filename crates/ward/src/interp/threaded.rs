@@ -285,6 +285,9 @@ unsafe fn enter(
         {
             return exit(ip, sp, mem_base, mem_len, code, ctx);
         }
+        // Counted here, where the handler commits (a call left to the loop is counted there).
+        #[cfg(feature = "op-stats")]
+        super::op_stats::record(&*ip);
         // Checked just above that the callee frame fits the stack.
         for &slot in ncf.zeroed.iter() {
             *nsp.add(slot as usize) = 0;
@@ -346,6 +349,9 @@ unsafe fn ret(
         if (*(*ctx).frames).len() <= 1 {
             return exit(ip, sp, mem_base, mem_len, code, ctx);
         }
+        // `Return` or `ReturnFrom`, counted where the handler commits (as for calls).
+        #[cfg(feature = "op-stats")]
+        super::op_stats::record(&*ip);
         pop_frame(ctx, mem_base, mem_len)
     };
     tail!(ip, sp, mem_base, mem_len, code, ctx)
@@ -887,6 +893,16 @@ handlers! { $ [cf vmctx]
     BrTableLoadShlAddI { k, a, i, n } => {
         let (j, _, _) = arg!();
         let x = read_at!(i32_!(a).wrapping_shl(u32::from(k)).wrapping_add(i as u32) as u64, u32);
+        let k = (x.wrapping_add(j) as usize).min(n as usize - 1);
+        // SAFETY: as for `BrTable`: the entries follow the `Arg` word.
+        jump!(unsafe { table_entry(following!(), k) });
+    };
+    BrTableLoad8ULoadShlAddI { k, d, i, n } => {
+        let (j, b, o) = arg!();
+        let byte = read_at!(u64::from(i32_!(b)) + u64::from(o), u8);
+        wr!(d, u64::from(byte));
+        let ea = u32::from(byte).wrapping_shl(u32::from(k)).wrapping_add(i as u32);
+        let x = read_at!(second_out_of_bounds; u64::from(ea), u32);
         let k = (x.wrapping_add(j) as usize).min(n as usize - 1);
         // SAFETY: as for `BrTable`: the entries follow the `Arg` word.
         jump!(unsafe { table_entry(following!(), k) });

@@ -759,12 +759,17 @@ impl Translator<'_> {
                     self.emit_const(0, v);
                     self.emit(Instr::Return);
                 }
-                Loc::Local(l) => {
-                    self.emit(Instr::ReturnFrom { s: l, n: slots });
-                }
-                Loc::Temp => {
-                    self.emit(Instr::ReturnFrom { s: o.slot, n: slots });
-                }
+                // Parameter 0 is already where results go.
+                Loc::Local(0) => _ = self.emit(Instr::Return),
+                Loc::Local(l) => _ = self.emit(Instr::ReturnFrom { s: l, n: slots }),
+                Loc::Temp => match self.retargetable_producer(o.slot) {
+                    // The instruction that just computed the result writes slot 0 itself.
+                    Some(idx) => {
+                        *self.code[idx].dst_mut().expect("a producer has a result") = 0;
+                        self.emit(Instr::Return);
+                    }
+                    None => _ = self.emit(Instr::ReturnFrom { s: o.slot, n: slots }),
+                },
             }
             return;
         }
@@ -782,7 +787,9 @@ impl Translator<'_> {
                 // The clause's operands sit one slot above the label's values.
                 let base = self.ctrl.last().unwrap().base;
                 self.move_values(n, base);
-            } else {
+            } else if kind != Kind::Func {
+                // A function's end returns its values from where they are (`emit_return`):
+                // nothing jumps to it (branches to the function label return themselves).
                 self.materialize_top(n);
             }
         }
@@ -901,6 +908,20 @@ impl Translator<'_> {
                     _ => None,
                 }
             }
+            _ => None,
+        }
+    }
+
+    /// The address slot and offset of the `i32.load8_u` just emitted (no branch landing after
+    /// it) if it loaded `a` (a temporary or a local) from a memory 0 that is not shared.
+    fn byte_index_load(&self, a: Slot) -> Option<(Slot, u32)> {
+        let n = self.code.len();
+        let unshared = self.module.memories.first().is_some_and(|m| !m.shared);
+        if n == 0 || self.barrier > n - 1 || !unshared {
+            return None;
+        }
+        match self.code[n - 1] {
+            Instr::I32Load8U { d, a: b, o } if d == a => Some((b, o)),
             _ => None,
         }
     }
@@ -1377,20 +1398,25 @@ impl Translator<'_> {
         self.produce(wide, |d| make(d, a));
     }
 
+    /// The instruction just emitted (with its `Arg` word, if any) when it computed the
+    /// temporary `slot` and can write another slot instead: no branch lands after it (a label
+    /// clears `last_producer`), and it reads its operands before writing its result.
+    fn retargetable_producer(&mut self, slot: Slot) -> Option<usize> {
+        let idx = self.last_producer?;
+        let len = self.code.len();
+        let last =
+            idx + 1 == len || (idx + 2 == len && matches!(self.code[len - 1], Instr::Arg { .. }));
+        (last && self.code[idx].dst_mut().is_some_and(|d| *d == slot)).then_some(idx)
+    }
+
     fn local_set(&mut self, l: u32, tee: bool) {
         let ls = self.local_slot[l as usize];
         let wide = self.local_wide[l as usize];
         let top = self.stack.len() - 1;
         let o = self.stack[top];
-        let len = self.code.len();
         // The instruction that just computed the value, if it can write the local directly.
-        let mut retarget = match (o.loc, self.last_producer) {
-            (Loc::Temp, Some(idx))
-                if idx + 1 == len
-                    || (idx + 2 == len && matches!(self.code[len - 1], Instr::Arg { .. })) =>
-            {
-                self.code[idx].dst_mut().is_some_and(|d| *d == o.slot).then_some(idx)
-            }
+        let mut retarget = match o.loc {
+            Loc::Temp => self.retargetable_producer(o.slot),
             _ => None,
         };
         // Entries still aliasing this local must be saved before it changes. When the value
@@ -1702,9 +1728,23 @@ impl Translator<'_> {
                         for _ in 0..fused {
                             self.unemit();
                         }
-                        self.emit(Instr::BrTableLoadShlAddI { k, a, i, n });
-                        *self.offsets.last_mut().expect("just emitted") = offset;
-                        self.emit(Instr::Arg { x: j as u32, y: 0, z: 0 });
+                        match self.byte_index_load(a) {
+                            // The byte load too: its offset on the instruction, the table
+                            // load's on the `Arg` word.
+                            Some((b, o)) => {
+                                let byte_offset = self.offsets[self.offsets.len() - 1];
+                                self.unemit();
+                                self.emit(Instr::BrTableLoad8ULoadShlAddI { k, d: a, i, n });
+                                *self.offsets.last_mut().expect("just emitted") = byte_offset;
+                                self.emit(Instr::Arg { x: j as u32, y: b, z: o });
+                                *self.offsets.last_mut().expect("just emitted") = offset;
+                            }
+                            None => {
+                                self.emit(Instr::BrTableLoadShlAddI { k, a, i, n });
+                                *self.offsets.last_mut().expect("just emitted") = offset;
+                                self.emit(Instr::Arg { x: j as u32, y: 0, z: 0 });
+                            }
+                        }
                     }
                     // An add of a constant becomes the table's index offset.
                     (Some(Instr::I32AddI { a, i, .. }), None) => {
@@ -2448,6 +2488,26 @@ mod tests {
         );
         let want = Instr::BrTableLoadShlAddI { k: 2, a: 0, i: 4096, n: 2 };
         assert_eq!(f.code[..2], [want, Instr::Arg { x: -2i32 as u32, y: 0, z: 0 }], "{:?}", f.code);
+        // The index a byte loaded just before (an opcode): that load too, unless the memory
+        // is shared.
+        let wat = |memory: &str| {
+            format!(
+                "(module (memory {memory}) (func (param i32) (result i32)
+                   (block (block (br_table 0 1 (i32.add (i32.const -2)
+                     (i32.load (i32.add (i32.shl (i32.load8_u offset=3 (local.get 0)) (i32.const 2))
+                                        (i32.const 4096)))))))
+                   (i32.const 7)))"
+            )
+        };
+        let f = translate_wat(&wat("1 1"));
+        let want = Instr::BrTableLoad8ULoadShlAddI { k: 2, d: 2, i: 4096, n: 2 };
+        assert_eq!(f.code[..2], [want, Instr::Arg { x: -2i32 as u32, y: 0, z: 3 }], "{:?}", f.code);
+        // Each access keeps its own offset: the byte's on the instruction, the word's on `Arg`.
+        assert!(f.offsets[0] < f.offsets[1], "{:?}", f.offsets);
+        let unfused = translate_wat(&wat("1 1 shared"));
+        assert!(matches!(unfused.code[0], Instr::I32Load8U { .. }), "{:?}", unfused.code);
+        assert!(matches!(unfused.code[1], Instr::BrTableLoadShlAddI { .. }), "{:?}", unfused.code);
+        assert_eq!(f.offsets[..2], unfused.offsets[..2]);
     }
 
     #[test]
@@ -2521,7 +2581,8 @@ mod tests {
         );
         assert_eq!(f.code[0], Instr::Copy { d: 1, a: 0 });
         assert_eq!(f.code[1], Instr::Const32 { d: 0, v: 5 });
-        assert_eq!(f.code[2], Instr::I32Add { d: 1, a: 1, b: 0 });
+        // The sum is the result: it goes to slot 0 for the return.
+        assert_eq!(f.code[2], Instr::I32Add { d: 0, a: 1, b: 0 });
     }
 
     #[test]
@@ -2533,7 +2594,7 @@ mod tests {
         );
         assert_eq!(f.code[0], Instr::Copy { d: 1, a: 0 });
         assert_eq!(f.code[1], Instr::I32AddI { d: 0, a: 0, i: 1 });
-        assert_eq!(f.code[2], Instr::I32Add { d: 1, a: 1, b: 0 });
+        assert_eq!(f.code[2], Instr::I32Add { d: 0, a: 1, b: 0 });
         // Not when a branch lands after the producer: the loop header sits between.
         let g = translate_wat(
             "(module (func (param i32) (result i32)
@@ -2541,6 +2602,40 @@ mod tests {
                local.get 0 i32.add))",
         );
         assert!(g.code.contains(&Instr::Copy { d: 1, a: 0 }), "{:?}", g.code);
+    }
+
+    #[test]
+    fn a_function_returns_its_result_from_where_it_was_computed() {
+        // A local at the end: returned from the local, no copy to the label's slot first.
+        let f = translate_wat(
+            "(module (func (param i32) (result i32) (local i32)
+               (local.set 1 (i32.const 7)) (local.get 1)))",
+        );
+        assert_eq!(f.code[..], [Instr::Const32 { d: 1, v: 7 }, Instr::ReturnFrom { s: 1, n: 1 }]);
+        // A result just computed, at the end or by `return`: written to slot 0 (here while
+        // reading it), then a plain `Return`; also an instruction with an `Arg` word.
+        for body in [
+            "(i32.add (local.get 1) (local.get 0))",
+            "(return (i32.add (local.get 1) (local.get 0)))",
+        ] {
+            let f = translate_wat(&format!("(module (func (param i32 i32) (result i32) {body}))"));
+            assert_eq!(f.code[..2], [Instr::I32Add { d: 0, a: 1, b: 0 }, Instr::Return]);
+        }
+        let f = translate_wat(
+            "(module (func (param i32 i32 i32) (result i32)
+               (select (local.get 1) (local.get 2) (i32.gt_u (local.get 0) (local.get 1)))))",
+        );
+        assert_eq!(f.code.last(), Some(&Instr::Return), "{:?}", f.code);
+        assert_eq!(f.code[0].clone().dst_mut().copied(), Some(0), "{:?}", f.code);
+        // A branch lands after the producer: the result stays where both paths put it.
+        let f = translate_wat(
+            "(module (func (param i32 i32) (result i32)
+               (block (result i32)
+                 (drop (br_if 0 (local.get 0) (local.get 1)))
+                 (i32.add (local.get 0) (local.get 1)))))",
+        );
+        assert!(matches!(f.code.last(), Some(Instr::ReturnFrom { n: 1, .. })), "{:?}", f.code);
+        assert!(!f.code.iter().any(|i| i.clone().dst_mut() == Some(&mut 0)), "{:?}", f.code);
     }
 
     #[test]
@@ -2866,19 +2961,19 @@ mod tests {
         assert!(matches!(f.code[0], Instr::GlobalAddI { d: 1, i: -16, .. }), "{:?}", f.code);
         assert!(!matches!(f.code[1], Instr::GlobalSet { .. }), "{:?}", f.code);
         assert_eq!(f.code[1], Instr::I32Store8I { a: 0, o: 3, v: 1 });
-        assert_eq!(f.code[2], Instr::I32GtUI { d: 1, a: 0, i: 7 });
+        assert_eq!(f.code[2], Instr::I32GtUI { d: 0, a: 0, i: 7 });
         let f = translate_wat(
             "(module (memory 1) (func (param i32 i32) (result i32)
                (i32.store (i32.add (local.get 0) (i32.const 4)) (local.get 1))
                (i32.load (i32.add (local.get 0) (i32.const 8)))))",
         );
         assert_eq!(f.code[0], Instr::I32StoreAddI { a: 0, v: 1, i: 4 });
-        assert_eq!(f.code[1], Instr::I32LoadAddI { d: 2, a: 0, i: 8 });
+        assert_eq!(f.code[1], Instr::I32LoadAddI { d: 0, a: 0, i: 8 });
         let f = translate_wat(
             "(module (func (param i32) (result i32)
                (i32.sub (i32.add (i32.add (local.get 0) (i32.const 4)) (i32.const -9)) (i32.const 1))))",
         );
-        assert_eq!(f.code[0], Instr::I32AddI { d: 1, a: 0, i: -6 });
+        assert_eq!(f.code[0], Instr::I32AddI { d: 0, a: 0, i: -6 });
     }
 
     #[test]

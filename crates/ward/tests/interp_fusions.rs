@@ -729,8 +729,29 @@ fn reloads_of_a_stored_word_give_the_stored_value_and_trap_with_the_store() {
             (f32.load offset=4 (local.get 0)))
           (func (export "i32") (param i32 i32) (result i32)
             (i32.store (local.get 0) (i32.mul (local.get 1) (local.get 1)))
-            (i32.load (local.get 0))))"#,
+            (i32.load (local.get 0)))
+          ;; reloaded twice, the first time where the sum was computed: p + 2 * (x + 1) + 7
+          (func (export "twice") (param i32 i32) (result i32)
+            (local.get 0)
+            (i32.store offset=4 (local.get 0) (i32.add (local.get 1) (i32.const 1)))
+            (i32.load offset=4 (local.get 0))
+            (i32.const 7)
+            (i32.load offset=4 (local.get 0))
+            (i32.add) (i32.add) (i32.add))
+          ;; a local's value reloaded, then the local changes: the reload keeps the old value
+          (func (export "local") (param i32 i32) (result i32)
+            (i32.store offset=4 (local.get 0) (local.get 1))
+            (i32.load offset=4 (local.get 0))
+            (local.set 1 (i32.const 100))
+            (local.get 1)
+            (i32.sub)))"#,
     );
+    let twice = inst.get_typed_func::<(i32, i32), i32>(&store, "twice").unwrap();
+    assert_eq!(twice.call(&mut store, (32, 4)).unwrap(), 32 + 2 * 5 + 7);
+    let err = twice.call(&mut store, (65534, 4)).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
+    let local = inst.get_typed_func::<(i32, i32), i32>(&store, "local").unwrap();
+    assert_eq!(local.call(&mut store, (32, 250)).unwrap(), 150);
     let wide = inst.get_typed_func::<(i32, i64), (i64, i64)>(&store, "i64").unwrap();
     assert_eq!(wide.call(&mut store, (16, -2)).unwrap(), (-2, -1));
     let err = wide.call(&mut store, (65536 - 12, 5)).unwrap_err();
@@ -1291,4 +1312,64 @@ fn dispatch_on_a_loaded_opcode_byte_matches_the_separate_instructions() {
         }
         assert!(runs || offsets[0] != offsets[1], "the two loads trap at different offsets");
     }
+}
+
+/// `l = s; l = load(l + o)` (the copy dropped, the load reading `s`) walks a linked list as the
+/// native tier does, also when a loop's back edge lands on the copy, and traps where it does.
+#[test]
+fn a_dropped_copy_leaves_the_load_reading_its_source() {
+    let wat = r#"(module (memory 1)
+      ;; a list at 16: each node's next pointer at +8, value at +12
+      (data (i32.const 24) "\20\00\00\00\05\00\00\00")
+      (data (i32.const 40) "\30\00\00\00\07\00\00\00")
+      (data (i32.const 56) "\00\00\00\00\0b\00\00\00")
+      (func (export "sum") (param $head i32) (result i32)
+        (local $node i32) (local $next i32) (local $acc i32)
+        (local.set $next (local.get $head))
+        (loop $l
+          (local.set $node (local.get $next))
+          (local.set $acc (i32.add (local.get $acc) (i32.load offset=12 (local.get $node))))
+          (local.set $node (i32.load offset=8 (local.get $node)))
+          (local.set $next (local.get $node))
+          (br_if $l (local.get $next)))
+        (local.get $acc))
+      (func (export "count") (param $head i32) (result i32)
+        (local $node i32) (local $next i32) (local $n i32)
+        (local.set $next (local.get $head))
+        (loop $l
+          ;; the loop's back edge lands on the copy, which goes
+          (local.set $node (local.get $next))
+          (local.set $node (i32.load offset=8 (local.get $node)))
+          (local.set $n (i32.add (local.get $n) (i32.const 1)))
+          (local.set $next (local.get $node))
+          (br_if $l (local.get $next)))
+        (local.get $n))
+      (func (export "next") (param $p i32) (result i32) (local $q i32)
+        (local.set $q (local.get $p))
+        (local.set $q (i32.load offset=8 (local.get $q)))
+        (local.get $q)))"#;
+    let (mut store, inst) = instance(wat);
+    let (mut nstore, ninst) = native_instance(wat);
+    for name in ["sum", "count", "next"] {
+        let f = inst.get_typed_func::<i32, i32>(&store, name).unwrap();
+        let n = ninst.get_typed_func::<i32, i32>(&nstore, name).unwrap();
+        for p in [16, 32, 48] {
+            assert_eq!(
+                f.call(&mut store, p).unwrap(),
+                n.call(&mut nstore, p).unwrap(),
+                "{name}({p})"
+            );
+        }
+        let err = f.call(&mut store, 65530).unwrap_err();
+        assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
+        let nerr = n.call(&mut nstore, 65530).unwrap_err();
+        assert_eq!(nerr.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{nerr}");
+        // The trap names an `i32.load` (opcode 0x28) of the module.
+        let at = err.as_trap().unwrap().backtrace()[0].offset.expect("an offset") as usize;
+        assert_eq!(wat::parse_str(wat).unwrap()[at], 0x28, "{name}: trap offset {at}");
+    }
+    let sum = inst.get_typed_func::<i32, i32>(&store, "sum").unwrap();
+    assert_eq!(sum.call(&mut store, 16).unwrap(), 5 + 7 + 11);
+    let count = inst.get_typed_func::<i32, i32>(&store, "count").unwrap();
+    assert_eq!(count.call(&mut store, 16).unwrap(), 3);
 }

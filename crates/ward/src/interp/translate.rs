@@ -1176,11 +1176,37 @@ impl Translator<'_> {
             return false;
         }
         self.pop();
-        if v == top.slot {
+        let moved = self.move_stored_value(v, a, top.slot);
+        if v == top.slot || moved {
             self.push(false, Loc::Temp);
             self.last_producer = None;
+        } else if v < self.local_slots {
+            // A local, unchanged since the store just emitted: the value read is that local.
+            self.push(false, Loc::Local(v));
         } else {
             self.produce(false, |d| Instr::Copy { d, a: v });
+        }
+        true
+    }
+
+    /// For a reload of the word the store just emitted stored from the temporary `v`, which
+    /// the instruction before the store computed: makes that instruction write `t` (where the
+    /// reloaded value goes, the stack's height) and the store read it there, so the reload
+    /// needs no copy. `t` held the address of the store or of the reload, an alias of the
+    /// local `a`, so nothing lived in it; `v` lies above the stack, so nothing reads it any
+    /// more (an earlier reload of the same store may have left its value there: `v < t`).
+    fn move_stored_value(&mut self, v: Slot, a: Slot, t: Slot) -> bool {
+        let n = self.code.len();
+        if v <= t || a >= self.local_slots || n < 2 || self.barrier >= n - 1 {
+            return false;
+        }
+        match self.code[n - 2].dst_mut() {
+            Some(d) if *d == v => *d = t,
+            _ => return false,
+        }
+        match &mut self.code[n - 1] {
+            Instr::I32Store { v: sv, .. } | Instr::I64Store { v: sv, .. } => *sv = t,
+            _ => unreachable!("a reload follows a store"),
         }
         true
     }
@@ -1409,6 +1435,30 @@ impl Translator<'_> {
         (last && self.code[idx].dst_mut().is_some_and(|d| *d == slot)).then_some(idx)
     }
 
+    /// `l = s` just before the load at `idx`, which reads `l` only as its address and is about
+    /// to write `l` (`l = s; l = load(l + o)`, a phi's copy in unoptimised code), with nothing
+    /// else aliasing `l` and no branch landing on the load: the load reads `s` and the copy
+    /// goes (it is dead once the load writes `l`). Gives the load's new index.
+    fn drop_copy_read_only_by(&mut self, idx: usize, l: Slot) -> usize {
+        if idx == 0 || self.barrier >= idx || idx + 1 != self.code.len() {
+            return idx;
+        }
+        let Instr::Copy { d, a: s } = self.code[idx - 1] else { return idx };
+        let address = match &mut self.code[idx] {
+            Instr::I32Load { a, .. } | Instr::I64Load { a, .. } | Instr::I32Load8U { a, .. } => a,
+            _ => return idx,
+        };
+        if d != l || *address != l {
+            return idx;
+        }
+        *address = s;
+        // Every recorded position (branch targets, resume points) is at or before the copy,
+        // and means the same with the load there.
+        self.code.remove(idx - 1);
+        self.offsets.remove(idx - 1);
+        idx - 1
+    }
+
     fn local_set(&mut self, l: u32, tee: bool) {
         let ls = self.local_slot[l as usize];
         let wide = self.local_wide[l as usize];
@@ -1450,6 +1500,10 @@ impl Translator<'_> {
             });
         }
         if let Some(idx) = retarget {
+            let idx = match remaining {
+                0 => self.drop_copy_read_only_by(idx, ls),
+                _ => idx,
+            };
             *self.code[idx].dst_mut().unwrap() = ls;
         } else {
             match o.loc {
@@ -2539,14 +2593,42 @@ mod tests {
                (i32.load offset=8 (local.get 0))
                (drop)))",
         );
-        // The i64 reload lands where the sum was: nothing; the i32 reload copies the local.
+        // The i64 reload lands where the sum was: nothing; the i32 reload reads the local.
         assert_eq!(f.code[0], Instr::I64AddI { s: 0, d: 4, a: 1, i: 1 }, "{:?}", f.code);
         assert_eq!(f.code[1], Instr::I64Store { a: 0, v: 4, o: 8 }, "{:?}", f.code);
         assert_eq!(f.code[2], Instr::I32Store { a: 0, v: 2, o: 4 }, "{:?}", f.code);
-        assert_eq!(f.code[3], Instr::Copy { d: 5, a: 2 }, "{:?}", f.code);
         // Another offset is a real load.
-        assert_eq!(f.code[4], Instr::I32Store { a: 0, v: 2, o: 4 }, "{:?}", f.code);
-        assert_eq!(f.code[5], Instr::I32Load { d: 6, a: 0, o: 8 }, "{:?}", f.code);
+        assert_eq!(f.code[3], Instr::I32Store { a: 0, v: 2, o: 4 }, "{:?}", f.code);
+        assert_eq!(f.code[4], Instr::I32Load { d: 6, a: 0, o: 8 }, "{:?}", f.code);
+        // A value computed just before the store is computed where the reload puts it (the
+        // store's address entry); a second reload of the same store copies the first's value.
+        let f = translate_wat(
+            "(module (memory 1 1 shared) (func (param i32 i32) (result i32 i32 i32)
+               (i32.store offset=4 (local.get 0) (i32.add (local.get 1) (i32.const 1)))
+               (i32.load offset=4 (local.get 0))
+               (i32.const 7)
+               (i32.load offset=4 (local.get 0))))",
+        );
+        let want = [
+            Instr::I32AddI { d: 2, a: 1, i: 1 },
+            Instr::I32Store { a: 0, v: 2, o: 4 },
+            Instr::Copy { d: 4, a: 2 },
+            Instr::Const32 { d: 3, v: 7 },
+        ];
+        assert_eq!(f.code[..4], want, "{:?}", f.code);
+        // The first reload left the value where it was computed (an alias of the address
+        // below it): the second must not move it away from there.
+        let f = translate_wat(
+            "(module (memory 1 1 shared) (func (param i32 i32) (result i32 i32 i32 i32)
+               (local.get 0)
+               (i32.store offset=4 (local.get 0) (i32.add (local.get 1) (i32.const 1)))
+               (i32.load offset=4 (local.get 0))
+               (i32.const 7)
+               (i32.load offset=4 (local.get 0))))",
+        );
+        let want = [Instr::I32AddI { d: 3, a: 1, i: 1 }, Instr::I32Store { a: 0, v: 3, o: 4 }];
+        assert_eq!(f.code[..2], want, "{:?}", f.code);
+        assert!(f.code.contains(&Instr::Copy { d: 5, a: 3 }), "{:?}", f.code);
     }
 
     #[test]
@@ -2636,6 +2718,44 @@ mod tests {
         );
         assert!(matches!(f.code.last(), Some(Instr::ReturnFrom { n: 1, .. })), "{:?}", f.code);
         assert!(!f.code.iter().any(|i| i.clone().dst_mut() == Some(&mut 0)), "{:?}", f.code);
+    }
+
+    #[test]
+    fn a_copy_only_the_next_load_reads_before_it_overwrites_it_goes() {
+        // `l = s; l = load(l + 8)`: the load reads `s`.
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32) (result i32) (local i32)
+               (local.set 1 (local.get 0))
+               (local.set 1 (i32.load offset=8 (local.get 1)))
+               (local.get 1)))",
+        );
+        assert_eq!(f.code[0], Instr::I32Load { d: 1, a: 0, o: 8 }, "{:?}", f.code);
+        // Not when the copy is read again: by an alias on the stack, or by a load writing
+        // elsewhere.
+        for body in [
+            "(local.set 1 (local.get 0)) (local.get 1)
+             (local.set 1 (i32.load offset=8 (local.get 1))) (local.get 1) (i32.add)",
+            "(local.set 1 (local.get 0)) (local.set 0 (i32.load offset=8 (local.get 1)))
+             (local.get 1)",
+        ] {
+            let f = translate_wat(&format!(
+                "(module (memory 1) (func (param i32) (result i32) (local i32) {body}))"
+            ));
+            assert!(
+                f.code.iter().any(|i| matches!(i, Instr::I32Load { a: 1, .. })),
+                "{:?}",
+                f.code
+            );
+        }
+        // Nor when a branch lands on the load (the other path did not copy).
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32) (result i32) (local i32)
+               (local.set 1 (local.get 0))
+               (loop $l (local.set 1 (i32.load offset=8 (local.get 1)))
+                        (br_if $l (local.get 1)))
+               (local.get 1)))",
+        );
+        assert!(f.code.iter().any(|i| matches!(i, Instr::I32Load { a: 1, .. })), "{:?}", f.code);
     }
 
     #[test]

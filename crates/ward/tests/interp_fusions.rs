@@ -1365,7 +1365,7 @@ fn a_dropped_copy_leaves_the_load_reading_its_source() {
         let nerr = n.call(&mut nstore, 65530).unwrap_err();
         assert_eq!(nerr.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{nerr}");
         // The trap names an `i32.load` (opcode 0x28) of the module.
-        let at = err.as_trap().unwrap().backtrace()[0].offset.expect("an offset") as usize;
+        let at = err.as_trap().unwrap().backtrace()[0].offset.expect("an offset");
         assert_eq!(wat::parse_str(wat).unwrap()[at], 0x28, "{name}: trap offset {at}");
     }
     let sum = inst.get_typed_func::<i32, i32>(&store, "sum").unwrap();

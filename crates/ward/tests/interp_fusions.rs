@@ -1373,3 +1373,42 @@ fn a_dropped_copy_leaves_the_load_reading_its_source() {
     let count = inst.get_typed_func::<i32, i32>(&store, "count").unwrap();
     assert_eq!(count.call(&mut store, 16).unwrap(), 3);
 }
+
+/// An epilogue restoring the stack pointer fused with the return (`GlobalSetAddIReturn`,
+/// `GlobalSetAddIReturnFrom`) sets the global and returns the result, from a callee (the
+/// threaded handlers) and as the outermost frame (the loop runs it), like the native tier.
+#[test]
+fn epilogues_fused_with_the_return_set_the_global_and_return() {
+    let wat = r#"(module (global $sp (export "sp") (mut i32) (i32.const 1024))
+      (func $leaf (export "leaf") (param i32) (result i32) (local i32)
+        (local.set 1 (i32.sub (global.get $sp) (i32.const 16)))
+        (global.set $sp (local.get 1))
+        (local.set 0 (i32.mul (local.get 0) (i32.const 3)))
+        (global.set $sp (i32.add (local.get 1) (i32.const 16)))
+        (local.get 0))
+      (func $other (export "other") (param i32) (result i32) (local i32 i32)
+        (local.set 1 (i32.sub (global.get $sp) (i32.const 32)))
+        (global.set $sp (local.get 1))
+        (local.set 2 (i32.add (call $leaf (local.get 0)) (global.get $sp)))
+        (global.set $sp (i32.add (local.get 1) (i32.const 32)))
+        (local.get 2))
+      (func (export "outer") (param i32) (result i32)
+        (i32.add (call $other (local.get 0)) (i32.mul (global.get $sp) (i32.const 1000)))))"#;
+    let (mut store, inst) = instance(wat);
+    let (mut nstore, ninst) = native_instance(wat);
+    for name in ["leaf", "other", "outer"] {
+        let f = inst.get_typed_func::<i32, i32>(&store, name).unwrap();
+        let n = ninst.get_typed_func::<i32, i32>(&nstore, name).unwrap();
+        for x in [0, 5, -7] {
+            assert_eq!(
+                f.call(&mut store, x).unwrap(),
+                n.call(&mut nstore, x).unwrap(),
+                "{name}({x})"
+            );
+            let sp = inst.get_global(&mut store, "sp").unwrap().get(&mut store);
+            assert_eq!(sp.i32(), Some(1024), "{name}: the stack pointer is restored");
+        }
+    }
+    let other = inst.get_typed_func::<i32, i32>(&store, "other").unwrap();
+    assert_eq!(other.call(&mut store, 5).unwrap(), 15 + 1024 - 32);
+}

@@ -328,6 +328,11 @@ define_instrs! {
         Return,
         /// Copy `n` slots from `s..` to `0..`, then return.
         ReturnFrom { s: Slot, n: u32 },
+        /// `GlobalSetAddI { g, a, i }`, then `Return`: a stack pointer restored by the
+        /// epilogue, then the return.
+        GlobalSetAddIReturn { g: u32, a: Slot, i: i32 },
+        /// `GlobalSetAddI { g, a, i }`, then `ReturnFrom { s, n: 1 }` (16-bit slots).
+        GlobalSetAddIReturnFrom { g: u32, a: u16, s: u16, i: i32 },
         /// Call the function whose record pointer is at context offset `f`; arguments start at
         /// slot `args`, results land there.
         Call { f: u32, args: Slot },

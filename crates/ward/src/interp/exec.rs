@@ -13,7 +13,8 @@ use crate::runtime::atomics::{self, AtomicOp};
 const MAX_NAME_BYTES: usize = 1024;
 use crate::runtime::vmctx::{vm_read, VMContext, VMFuncRef};
 use crate::runtime::{
-    ExnObject, FuncKind, InstanceData, LinearMemory, StoreInner, SuspendedStack, TableInstance,
+    ExnObject, FuncKind, GlobalCell, InstanceData, LinearMemory, StoreInner, SuspendedStack,
+    TableInstance,
 };
 
 /// What stopped [`Execution::run`].
@@ -484,6 +485,28 @@ impl Execution {
                 Instr::ReturnFrom { s, n } => {
                     // SAFETY: `s + n` slots lie inside the frame (translator invariant).
                     unsafe { move_results_down(sp, s, n) };
+                    self.frames.pop();
+                    {
+                        load_top!();
+                        continue;
+                    }
+                }
+                Instr::GlobalSetAddIReturn { g, a, i } => {
+                    // SAFETY: `a` is a slot of the frame; `g` the context offset of a global's
+                    // cell pointer (translator invariants).
+                    unsafe { set_global_plus(vmctx, g, *sp.add(a as usize), i) };
+                    self.frames.pop();
+                    {
+                        load_top!();
+                        continue;
+                    }
+                }
+                Instr::GlobalSetAddIReturnFrom { g, a, s, i } => {
+                    // SAFETY: as above; `s` is a slot of the frame.
+                    unsafe {
+                        set_global_plus(vmctx, g, *sp.add(a as usize), i);
+                        move_results_down(sp, s.into(), 1);
+                    }
                     self.frames.pop();
                     {
                         load_top!();
@@ -1125,6 +1148,19 @@ fn instance_of<'s>(store: &StoreInner, vmctx: *const VMContext) -> &'s InstanceD
         debug_assert_eq!((*vmctx).header.magic, crate::runtime::vmctx::VMCTX_MAGIC);
         &*(&*store.instances[(*vmctx).header.instance as usize] as *const InstanceData)
     }
+}
+
+/// `GlobalSetAddI`'s work: the i32 global whose cell pointer is at context offset `g` becomes
+/// `a + i` (wrapping; `a` a slot's value, zero-extended).
+///
+/// # Safety
+/// `vmctx` is a live context and `g` the offset of one of its i32 globals' cell pointers
+/// (cells are boxed in the store and live as long as it); the store is exclusively borrowed.
+#[inline(always)]
+pub(super) unsafe fn set_global_plus(vmctx: *mut VMContext, g: u32, a: u64, i: i32) {
+    let v = (a as u32).wrapping_add(i as u32);
+    // SAFETY: the caller's contract.
+    unsafe { (*vm_read::<*mut GlobalCell>(vmctx, g)).value = v as u128 }
 }
 
 /// `ReturnFrom`'s move: the `n` results in slots `s..` of the frame at `sp` to slots `0..`.

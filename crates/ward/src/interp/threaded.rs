@@ -18,7 +18,7 @@
 //! traps do.
 
 use super::code::{cmp, CompiledFunc, Instr, OPCODES};
-use super::exec::{mem0, move_results_down, refresh_mem0_len, Frame};
+use super::exec::{mem0, move_results_down, refresh_mem0_len, set_global_plus, Frame};
 use super::num;
 use crate::error::TrapCode;
 use crate::runtime::vmctx::{vm_read, VMContext, VMFuncRef};
@@ -325,6 +325,51 @@ unsafe fn ret_from(
         if (*(*ctx).frames).len() > 1 {
             let Instr::ReturnFrom { s, n } = *ip else { std::hint::unreachable_unchecked() };
             move_results_down(sp, s, n);
+        }
+        ret(ip, sp, mem_base, mem_len, code, ctx)
+    }
+}
+
+/// `GlobalSetAddIReturn` (an epilogue's stack pointer, then `return`): sets the global, then
+/// returns as [`ret`]. For the outermost frame the loop runs the whole instruction again,
+/// which sets the global to the same value.
+unsafe fn global_set_add_ret(
+    ip: *const Instr,
+    sp: *mut u64,
+    mem_base: *mut u8,
+    mem_len: usize,
+    code: *const Instr,
+    ctx: *mut Ctx,
+) -> *const Instr {
+    // SAFETY: as for `call`; the translator gave a slot of the frame and the context offset
+    // of an i32 global's cell pointer.
+    unsafe {
+        let Instr::GlobalSetAddIReturn { g, a, i } = *ip else {
+            std::hint::unreachable_unchecked()
+        };
+        set_global_plus((*ctx).vmctx, g, *sp.add(a as usize), i);
+        ret(ip, sp, mem_base, mem_len, code, ctx)
+    }
+}
+
+/// `GlobalSetAddIReturnFrom`: as [`global_set_add_ret`], moving the result in slot `s` to
+/// slot 0 first (as [`ret_from`]: not for the outermost frame).
+unsafe fn global_set_add_ret_from(
+    ip: *const Instr,
+    sp: *mut u64,
+    mem_base: *mut u8,
+    mem_len: usize,
+    code: *const Instr,
+    ctx: *mut Ctx,
+) -> *const Instr {
+    // SAFETY: as for `global_set_add_ret`; `s` is a slot of the frame.
+    unsafe {
+        let Instr::GlobalSetAddIReturnFrom { g, a, s, i } = *ip else {
+            std::hint::unreachable_unchecked()
+        };
+        set_global_plus((*ctx).vmctx, g, *sp.add(a as usize), i);
+        if (*(*ctx).frames).len() > 1 {
+            *sp = *sp.add(s as usize);
         }
         ret(ip, sp, mem_base, mem_len, code, ctx)
     }
@@ -856,6 +901,10 @@ macro_rules! handlers {
             table[Instr::CallIndirect { args: 0, i: 0 }.opcode() as usize] = call_indirect;
             table[Instr::Return.opcode() as usize] = ret;
             table[Instr::ReturnFrom { s: 0, n: 0 }.opcode() as usize] = ret_from;
+            table[Instr::GlobalSetAddIReturn { g: 0, a: 0, i: 0 }.opcode() as usize] =
+                global_set_add_ret;
+            let from = Instr::GlobalSetAddIReturnFrom { g: 0, a: 0, s: 0, i: 0 };
+            table[from.opcode() as usize] = global_set_add_ret_from;
             table
         };
     };

@@ -744,10 +744,36 @@ impl Translator<'_> {
         }
     }
 
+    /// `Return` or `ReturnFrom` of one slot, fused with the `GlobalSetAddI` just emitted (an
+    /// epilogue restoring the stack pointer) when no branch lands between them.
+    fn emit_ret(&mut self, r: Instr) {
+        let n = self.code.len();
+        if n > 0 && self.barrier < n {
+            let fused = match (self.code[n - 1], r) {
+                (Instr::GlobalSetAddI { g, a, i }, Instr::Return) => {
+                    Some(Instr::GlobalSetAddIReturn { g, a, i })
+                }
+                (Instr::GlobalSetAddI { g, a, i }, Instr::ReturnFrom { s, n: 1 }) => {
+                    match (u16::try_from(a), u16::try_from(s)) {
+                        (Ok(a), Ok(s)) => Some(Instr::GlobalSetAddIReturnFrom { g, a, s, i }),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            if let Some(f) = fused {
+                // The return keeps the `global.set`'s offset (neither can trap).
+                self.code[n - 1] = f;
+                return;
+            }
+        }
+        self.emit(r);
+    }
+
     fn emit_return(&mut self) {
         let n = self.ctrl[0].results.len();
         if n == 0 {
-            self.emit(Instr::Return);
+            self.emit_ret(Instr::Return);
             return;
         }
         let slots = slots_of(&self.ctrl[0].results.clone());
@@ -760,15 +786,15 @@ impl Translator<'_> {
                     self.emit(Instr::Return);
                 }
                 // Parameter 0 is already where results go.
-                Loc::Local(0) => _ = self.emit(Instr::Return),
-                Loc::Local(l) => _ = self.emit(Instr::ReturnFrom { s: l, n: slots }),
+                Loc::Local(0) => self.emit_ret(Instr::Return),
+                Loc::Local(l) => self.emit_ret(Instr::ReturnFrom { s: l, n: slots }),
                 Loc::Temp => match self.retargetable_producer(o.slot) {
                     // The instruction that just computed the result writes slot 0 itself.
                     Some(idx) => {
                         *self.code[idx].dst_mut().expect("a producer has a result") = 0;
                         self.emit(Instr::Return);
                     }
-                    None => _ = self.emit(Instr::ReturnFrom { s: o.slot, n: slots }),
+                    None => self.emit_ret(Instr::ReturnFrom { s: o.slot, n: slots }),
                 },
             }
             return;
@@ -2640,7 +2666,12 @@ mod tests {
                  (global.set $sp (i32.add (local.get 0) (i32.const 32)))))",
         );
         assert!(matches!(f.code[0], Instr::GlobalGetAddI { d: 1, i: -16, .. }), "{:?}", f.code);
-        assert!(matches!(f.code[2], Instr::GlobalSetAddI { a: 0, i: 32, .. }), "{:?}", f.code);
+        // (With the return.)
+        assert!(
+            matches!(f.code[2], Instr::GlobalSetAddIReturnFrom { a: 0, i: 32, .. }),
+            "{:?}",
+            f.code
+        );
     }
 
     #[test]
@@ -2756,6 +2787,31 @@ mod tests {
                (local.get 1)))",
         );
         assert!(f.code.iter().any(|i| matches!(i, Instr::I32Load { a: 1, .. })), "{:?}", f.code);
+    }
+
+    #[test]
+    fn an_epilogue_restoring_the_stack_pointer_returns_too() {
+        let wat = |result: &str| {
+            format!(
+                "(module (global $sp (mut i32) (i32.const 1024))
+                   (func (param i32) (result i32) (local i32)
+                     (local.set 1 (i32.sub (global.get $sp) (i32.const 16)))
+                     (global.set $sp (local.get 1))
+                     (global.set $sp (i32.add (local.get 1) (i32.const 16)))
+                     {result}))"
+            )
+        };
+        let f = translate_wat(&wat("(local.get 0)"));
+        assert!(matches!(f.code.last(), Some(Instr::GlobalSetAddIReturn { a: 1, i: 16, .. })));
+        let f = translate_wat(&wat("(local.get 1)"));
+        let last = f.code.last();
+        assert!(matches!(last, Some(Instr::GlobalSetAddIReturnFrom { a: 1, s: 1, i: 16, .. })));
+        // Not when a branch lands on the return.
+        let f =
+            translate_wat(&wat("(block (result i32) (drop (br_if 0 (local.get 1) (local.get 0)))
+                                         (global.set $sp (i32.add (local.get 1) (i32.const 16)))
+                                         (local.get 1))"));
+        assert!(matches!(f.code.last(), Some(Instr::ReturnFrom { .. })), "{:?}", f.code);
     }
 
     #[test]

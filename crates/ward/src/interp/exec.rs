@@ -1157,7 +1157,7 @@ fn instance_of<'s>(store: &StoreInner, vmctx: *const VMContext) -> &'s InstanceD
 /// `vmctx` is a live context and `g` the offset of one of its i32 globals' cell pointers
 /// (cells are boxed in the store and live as long as it); the store is exclusively borrowed.
 #[inline(always)]
-pub(super) unsafe fn set_global_plus(vmctx: *mut VMContext, g: u32, a: u64, i: i32) {
+pub(super) unsafe fn set_global_plus(vmctx: *const VMContext, g: u32, a: u64, i: i32) {
     let v = (a as u32).wrapping_add(i as u32);
     // SAFETY: the caller's contract.
     unsafe { (*vm_read::<*mut GlobalCell>(vmctx, g)).value = v as u128 }

@@ -369,7 +369,7 @@ unsafe fn global_set_add_ret_from(
         };
         set_global_plus((*ctx).vmctx, g, *sp.add(a as usize), i);
         if (*(*ctx).frames).len() > 1 {
-            *sp = *sp.add(s as usize);
+            move_results_down(sp, s.into(), 1);
         }
         ret(ip, sp, mem_base, mem_len, code, ctx)
     }
@@ -1135,9 +1135,8 @@ handlers! { $ [cf vmctx]
         wr!(d, v.wrapping_add(i as u32) as u64)
     };
     GlobalSetAddI { g, a, i } => {
-        let v = i32_!(a).wrapping_add(i as u32);
         // SAFETY: as for GlobalGet; the store is exclusively borrowed.
-        unsafe { (*vm_read::<*mut GlobalCell>(vmctx, g)).value = v as u128 }
+        unsafe { set_global_plus(vmctx, g, rd!(a), i) }
     };
     GlobalGet2 { d, g } => {
         // SAFETY: as for GlobalGet.

@@ -156,6 +156,9 @@ pub(super) struct Translator<'m> {
     checkpoints: bool,
     /// The open checkpoint and the number of wasm instructions charged to it so far.
     checkpoint: Option<(usize, u32)>,
+    /// Whether memory 0 exists and is not shared: its cached length is never stale, so
+    /// fused forms with two accesses never rerun the first (`Mem*` pairs, the byte dispatch).
+    mem0_unshared: bool,
 }
 
 fn mem_index(m: &WpMemArg) -> u32 {
@@ -246,6 +249,7 @@ pub(super) fn translate(
         dead_depth: 0,
         checkpoints: module.engine.config().checkpoints(),
         checkpoint: None,
+        mem0_unshared: module.memories.first().is_some_and(|m| !m.shared),
     };
     t.ctrl.push(Ctrl {
         kind: Kind::Func,
@@ -279,7 +283,7 @@ pub(super) fn translate(
         }
     }
     t.close_checkpoint();
-    if module.memories.first().is_some_and(|m| !m.shared) {
+    if t.mem0_unshared {
         pair_memory_accesses_in(&mut t.code, &t.pending_handlers, &t.handler_map);
     }
     // References are always zeroed: the collectors read every reference slot of a frame.
@@ -362,8 +366,14 @@ impl Translator<'_> {
     // ---- emission -------------------------------------------------------------------------
 
     fn emit(&mut self, i: Instr) -> usize {
+        self.emit_at(i, self.offset)
+    }
+
+    /// Emits `i` with the wasm offset of another operator (a fused instruction whose trap
+    /// must name the access it absorbed).
+    fn emit_at(&mut self, i: Instr, offset: u32) -> usize {
         self.code.push(i);
-        self.offsets.push(self.offset);
+        self.offsets.push(offset);
         self.last_producer = None;
         self.code.len() - 1
     }
@@ -942,8 +952,7 @@ impl Translator<'_> {
     /// it) if it loaded `a` (a temporary or a local) from a memory 0 that is not shared.
     fn byte_index_load(&self, a: Slot) -> Option<(Slot, u32)> {
         let n = self.code.len();
-        let unshared = self.module.memories.first().is_some_and(|m| !m.shared);
-        if n == 0 || self.barrier > n - 1 || !unshared {
+        if n == 0 || self.barrier > n - 1 || !self.mem0_unshared {
             return None;
         }
         match self.code[n - 1] {
@@ -1115,10 +1124,11 @@ impl Translator<'_> {
     }
 
     /// Removes the instruction just emitted (it is being fused into the next one).
-    fn unemit(&mut self) {
+    /// Removes the instruction just emitted; gives its wasm offset.
+    fn unemit(&mut self) -> u32 {
         self.code.pop();
-        self.offsets.pop();
         self.last_producer = None;
+        self.offsets.pop().expect("an instruction was emitted")
     }
 
     fn load(&mut self, m: WpMemArg, kind: MemKind, wide: bool, fast: fn(Slot, Slot, u32) -> Instr) {
@@ -1804,24 +1814,24 @@ impl Translator<'_> {
                     // An element of a static array, plus a constant: one instruction (and its
                     // `Arg` word) that keeps the load's offset.
                     (_, Some((k, a, i, j, fused))) => {
-                        let offset = self.offsets[self.offsets.len() - fused];
+                        // The load's offset: the first of the instructions absorbed.
+                        let mut offset = self.offset;
                         for _ in 0..fused {
-                            self.unemit();
+                            offset = self.unemit();
                         }
                         match self.byte_index_load(a) {
                             // The byte load too: its offset on the instruction, the table
                             // load's on the `Arg` word.
                             Some((b, o)) => {
-                                let byte_offset = self.offsets[self.offsets.len() - 1];
-                                self.unemit();
-                                self.emit(Instr::BrTableLoad8ULoadShlAddI { k, d: a, i, n });
-                                *self.offsets.last_mut().expect("just emitted") = byte_offset;
-                                self.emit(Instr::Arg { x: j as u32, y: b, z: o });
-                                *self.offsets.last_mut().expect("just emitted") = offset;
+                                let byte_offset = self.unemit();
+                                self.emit_at(
+                                    Instr::BrTableLoad8ULoadShlAddI { k, d: a, i, n },
+                                    byte_offset,
+                                );
+                                self.emit_at(Instr::Arg { x: j as u32, y: b, z: o }, offset);
                             }
                             None => {
-                                self.emit(Instr::BrTableLoadShlAddI { k, a, i, n });
-                                *self.offsets.last_mut().expect("just emitted") = offset;
+                                self.emit_at(Instr::BrTableLoadShlAddI { k, a, i, n }, offset);
                                 self.emit(Instr::Arg { x: j as u32, y: 0, z: 0 });
                             }
                         }
@@ -1833,10 +1843,8 @@ impl Translator<'_> {
                     }
                     // The same for a load, which keeps its offset (it may trap).
                     (Some(Instr::I32LoadIdx { k, a, b, .. }), None) => {
-                        let offset = self.offsets[self.offsets.len() - 1];
-                        self.unemit();
-                        self.emit(Instr::BrTableLoadIdx { k, a, b, n });
-                        *self.offsets.last_mut().expect("just emitted") = offset;
+                        let offset = self.unemit();
+                        self.emit_at(Instr::BrTableLoadIdx { k, a, b, n }, offset);
                     }
                     _ => {
                         self.emit(Instr::BrTable { i, n });

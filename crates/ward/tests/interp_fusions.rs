@@ -1412,3 +1412,116 @@ fn epilogues_fused_with_the_return_set_the_global_and_return() {
     let other = inst.get_typed_func::<i32, i32>(&store, "other").unwrap();
     assert_eq!(other.call(&mut store, 5).unwrap(), 15 + 1024 - 32);
 }
+
+/// A load, an operation on the loaded word and a store back to the same address (`I32Rmw*`)
+/// compute, store and trap as the three instructions: each operation with the loaded word on
+/// either side, an offset, addresses at the end of memory (a trap at the load's offset, nothing
+/// written), a branch landing between the load and the operation, and the forms that must not
+/// fuse (another address, the loaded word kept in a local, a subtraction from the word), against
+/// the native tier and the same code on a shared memory, which the translator does not fuse.
+#[test]
+fn read_modify_writes_store_and_trap_like_the_three_instructions() {
+    const UPDATES: [&str; 12] = [
+        "(i32.add (i32.load offset=4 (local.get $a)) (i32.const 1))",
+        "(i32.add (i32.load offset=4 (local.get $a)) (i32.const -7))",
+        "(i32.add (local.get $v) (i32.load offset=4 (local.get $a)))",
+        "(i32.sub (i32.load offset=4 (local.get $a)) (local.get $v))",
+        "(i32.sub (local.get $v) (i32.load offset=4 (local.get $a)))",
+        "(i32.and (i32.load offset=4 (local.get $a)) (local.get $v))",
+        "(i32.or (local.get $v) (i32.load offset=4 (local.get $a)))",
+        "(i32.xor (i32.load offset=4 (local.get $a)) (i32.shl (i32.const 1) (local.get $v)))",
+        "(i32.or (local.tee $t (i32.load offset=4 (local.get $a))) (local.get $t))",
+        "(i32.add (i32.load offset=4 (local.get $v)) (i32.const 1))",
+        "(i32.add (block (result i32) (br_if 0 (i32.const 7) (local.get $v))
+            (drop) (i32.load offset=4 (local.get $a))) (i32.const 1))",
+        "(i32.sub (i32.load offset=4 (local.get $a)) (i32.sub (i32.const 31) (local.get $v)))",
+    ];
+    let module = |memory: &str| {
+        let mut wat = format!("(module (memory {memory})");
+        for (k, update) in UPDATES.iter().enumerate() {
+            wat += &format!(
+                r#"
+      (func (export "u{k}") (param $a i32) (param $v i32) (result i64) (local $t i32)
+        (i32.store offset=4 (local.get $a) {update})
+        (i64.add (i64.load (local.get $a)) (i64.extend_i32_u (local.get $t))))"#
+            );
+        }
+        wat + r#"
+      (func (export "put") (param $a i32) (param $x i64) (i64.store (local.get $a) (local.get $x))))"#
+    };
+    let (mut store, inst) = instance(&module("1 1"));
+    let (mut nstore, native) = native_instance(&module("1 1"));
+    let (mut sstore, unfused) = instance(&module("1 1 shared"));
+    let end = 65536;
+    let mut traps = 0;
+    for k in 0..UPDATES.len() {
+        let name = format!("u{k}");
+        let f = inst.get_typed_func::<(i32, i32), i64>(&store, &name).unwrap();
+        let g = native.get_typed_func::<(i32, i32), i64>(&nstore, &name).unwrap();
+        let h = unfused.get_typed_func::<(i32, i32), i64>(&sstore, &name).unwrap();
+        for a in [0, 12, end - 12, end - 8, end - 7, end - 5, end - 4, -4, -1] {
+            for v in [0, 1, 3, 31, -1, 0x8000_0000u32 as i32] {
+                // The same starting words in all three memories, where they are in bounds.
+                let start = 0x7fff_fff0_0000_ffffu64 as i64 ^ i64::from(a);
+                let p = |s: &mut Store<()>, i: &Instance| {
+                    let put = i.get_typed_func::<(i32, i64), ()>(&*s, "put").unwrap();
+                    let _ = put.call(s, (a, start));
+                };
+                p(&mut store, &inst);
+                p(&mut nstore, &native);
+                p(&mut sstore, &unfused);
+                let got = f.call(&mut store, (a, v));
+                let want = g.call(&mut nstore, (a, v));
+                let reference = h.call(&mut sstore, (a, v));
+                match (got, want, reference) {
+                    (Ok(x), Ok(y), Ok(z)) => assert_eq!((x, x), (y, z), "{name}({a}, {v})"),
+                    (Err(x), Err(y), Err(z)) => {
+                        traps += 1;
+                        let code = |e: &ward::Error| e.as_trap().map(|t| t.code());
+                        assert_eq!(code(&x), Some(TrapCode::MemoryOutOfBounds), "{name}({a})");
+                        assert_eq!((code(&y), code(&z)), (code(&x), code(&x)), "{name}({a})");
+                        let offset = |e: &ward::Error| e.as_trap().unwrap().backtrace()[0].offset;
+                        assert_eq!(offset(&x), offset(&z), "{name}({a}): {x:?} {z:?}");
+                    }
+                    (x, y, z) => panic!("{name}({a}, {v}): {x:?} / native {y:?} / unfused {z:?}"),
+                }
+            }
+        }
+    }
+    // Every update traps at the five addresses whose word at offset 4 does not fit (for every
+    // `v`), and `u9`, which loads from `v + 4`, also at the four others for the two `v` past the
+    // end.
+    assert_eq!(traps, UPDATES.len() * 5 * 6 + 4 * 2, "traps seen");
+}
+
+/// `1 << n`, `k - n` and `(x >> k) as i32` in their one-instruction forms, at the edges of the
+/// shift count and of wrapping, against the native tier.
+#[test]
+fn constant_first_shifts_and_wrapped_shifts_match_the_native_tier() {
+    let wat = r#"(module
+      (func (export "f") (param $n i32) (param $x i64) (result i32)
+        (i32.xor (i32.shl (i32.const 1) (local.get $n))
+          (i32.xor (i32.shl (i32.const -3) (local.get $n))
+            (i32.xor (i32.sub (i32.const 31) (local.get $n))
+              (i32.xor (i32.sub (i32.const -2147483648) (local.get $n))
+                (i32.xor (i32.wrap_i64 (i64.shr_u (local.get $x) (i64.const 5)))
+                  (i32.rotl (i32.wrap_i64 (i64.shr_u (local.get $x) (i64.const 63))) (i32.const 7)))))))))"#;
+    let (mut store, inst) = instance(wat);
+    let (mut nstore, native) = native_instance(wat);
+    let f = inst.get_typed_func::<(i32, i64), i32>(&store, "f").unwrap();
+    let g = native.get_typed_func::<(i32, i64), i32>(&nstore, "f").unwrap();
+    for n in [0, 1, 5, 31, 32, 33, -1, i32::MIN] {
+        for x in [0, 1, -1, i64::MIN, 0x1234_5678_9abc_def0] {
+            let want = g.call(&mut nstore, (n, x)).unwrap();
+            assert_eq!(f.call(&mut store, (n, x)).unwrap(), want, "f({n}, {x})");
+            let sh = |v: u32| v.wrapping_shl(n as u32);
+            let own = sh(1)
+                ^ sh(-3i32 as u32)
+                ^ 31u32.wrapping_sub(n as u32)
+                ^ 0x8000_0000u32.wrapping_sub(n as u32)
+                ^ ((x as u64) >> 5) as u32
+                ^ (((x as u64) >> 63) as u32).rotate_left(7);
+            assert_eq!(want as u32, own, "native f({n}, {x})");
+        }
+    }
+}

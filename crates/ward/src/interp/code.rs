@@ -131,6 +131,8 @@ macro_rules! define_instrs {
                     | Instr::I32LoadIdx { d, .. } | Instr::I32Load8UIdx { d, .. }
                     | Instr::I64LoadIdx { d, .. }
                     | Instr::I32ShlAddI { d, .. }
+                    | Instr::I32ConstShl { d, .. } | Instr::I32ConstSub { d, .. }
+                    | Instr::I32WrapShrU { d, .. }
                     | Instr::GlobalGetAddI { d, .. }
                     | Instr::I32LoadShlAddI { d, .. }
                     | Instr::F64AddLoad { d, .. } | Instr::F64SubLoad { d, .. }
@@ -457,6 +459,29 @@ define_instrs! {
         I32Store8I { a: Slot, o: u32, v: u32 },
         /// Store of the low 16 bits of the constant `v` to memory 0 at `a + o`.
         I32Store16I { a: Slot, o: u32, v: u32 },
+        /// `d = (a >> i) mod 2^32` (`a` an i64, `i < 64`): an `i64.shr_u` by a constant and the
+        /// `i32.wrap_i64` of its result.
+        I32WrapShrU { d: Slot, a: Slot, i: i32 },
+        /// `d = i << a` (i32, the count taken mod 32): a shift of a constant, as `1 << n`
+        /// makes a bit mask.
+        I32ConstShl { d: Slot, a: Slot, i: i32 },
+        /// `d = i - a` (i32, wrapping): a subtraction from a constant (`0 - n`, `31 - n`).
+        I32ConstSub { d: Slot, a: Slot, i: i32 },
+        /// The 32-bit word at `a + o` in memory 0 plus `i`, stored back: an `i32.load`, an
+        /// `i32.add` of a constant and an `i32.store` to the same address (a counter in memory,
+        /// a reference count). Traps where the load did.
+        I32RmwAddI { a: Slot, o: u32, i: i32 },
+        /// The word at `a + o` plus the value in `b`, stored back (as `I32RmwAddI`).
+        I32RmwAdd { a: Slot, o: u32, b: Slot },
+        /// The word at `a + o` minus the value in `b`, stored back (as `I32RmwAddI`).
+        I32RmwSub { a: Slot, o: u32, b: Slot },
+        /// The word at `a + o` and the value in `b`, stored back (as `I32RmwAddI`).
+        I32RmwAnd { a: Slot, o: u32, b: Slot },
+        /// The word at `a + o` or the value in `b`, stored back (as `I32RmwAddI`): a bit set in
+        /// a bitmap.
+        I32RmwOr { a: Slot, o: u32, b: Slot },
+        /// The word at `a + o` xor the value in `b`, stored back (as `I32RmwAddI`).
+        I32RmwXor { a: Slot, o: u32, b: Slot },
         /// `v128.loadN_lane`: `d = replace lane of v with the loaded value`; memarg `memargs[m]`.
         LoadLane { d: Slot, a: Slot, m: u32 },
         /// `v128.storeN_lane` of the vector `v`; memarg `memargs[m]`.

@@ -869,6 +869,19 @@ macro_rules! handlers {
                         store_at!((i32_!($d a) as u64) + ($d o as u64), $d v, $d t)
                     };
                 }
+                /// Replaces the 32-bit word `x` at `a + o` with `f(x)`, after one bounds check
+                /// (the store goes where the load came from).
+                macro_rules! rmw32 {
+                    ($d a:expr, $d o:expr, $d f:expr) => {{
+                        let p = ea_or!((i32_!($d a) as u64) + ($d o as u64), 4, grown_or_trap);
+                        // SAFETY: `[p, p + 4)` is in bounds per `ea_or!`; unaligned accesses
+                        // are allowed.
+                        unsafe {
+                            let x = u32::from_le((p as *const u32).read_unaligned());
+                            (p as *mut u32).write_unaligned(($d f)(x).to_le())
+                        }
+                    }};
+                }
                 /// Stores `v` (of type `t`) at effective address `ea`, after the bounds check
                 /// (out of bounds, continues in `out` as `read_at`).
                 macro_rules! store_at {
@@ -1204,6 +1217,12 @@ handlers! { $ [cf vmctx]
     I32StoreI { a, o, v } => { store_imm!(a, o, v, u32) };
     I64StoreI { s, a, o, v } => { store_imm!(a, o, imm64(v, s), i64) };
     I32Store8I { a, o, v } => { store_imm!(a, o, v as u8, u8) };
+    I32RmwAddI { a, o, i } => { rmw32!(a, o, |x: u32| x.wrapping_add(i as u32)) };
+    I32RmwAdd { a, o, b } => { rmw32!(a, o, |x: u32| x.wrapping_add(i32_!(b))) };
+    I32RmwSub { a, o, b } => { rmw32!(a, o, |x: u32| x.wrapping_sub(i32_!(b))) };
+    I32RmwAnd { a, o, b } => { rmw32!(a, o, |x: u32| x & i32_!(b)) };
+    I32RmwOr { a, o, b } => { rmw32!(a, o, |x: u32| x | i32_!(b)) };
+    I32RmwXor { a, o, b } => { rmw32!(a, o, |x: u32| x ^ i32_!(b)) };
     I32Store16I { a, o, v } => { store_imm!(a, o, v as u16, u16) };
     V128Store { a, v, o } => {
         let p = ea!(a, o, 16);
@@ -1293,6 +1312,9 @@ handlers! { $ [cf vmctx]
     I32OrI { d, a, i } => { wr!(d, (i32_!(a) | (i as u32)) as u64) };
     I32XorI { d, a, i } => { wr!(d, (i32_!(a) ^ (i as u32)) as u64) };
     I32ShlI { d, a, i } => { wr!(d, (i32_!(a).wrapping_shl(i as u32)) as u64) };
+    I32WrapShrU { d, a, i } => { wr!(d, u64::from((rd!(a) >> i) as u32)) };
+    I32ConstShl { d, a, i } => { wr!(d, (i as u32).wrapping_shl(i32_!(a)) as u64) };
+    I32ConstSub { d, a, i } => { wr!(d, (i as u32).wrapping_sub(i32_!(a)) as u64) };
     I32ShrSI { d, a, i } => {
         wr!(d, ((i32_!(a) as i32).wrapping_shr(i as u32) as u32) as u64)
     };

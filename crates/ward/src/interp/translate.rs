@@ -1251,6 +1251,12 @@ impl Translator<'_> {
         if self.fast_mem(&m) && m.offset == 0 && self.store_indexed(fast) {
             return;
         }
+        if self.fast_mem(&m)
+            && fast(0, 0, 0) == (Instr::I32Store { a: 0, v: 0, o: 0 })
+            && self.read_modify_write(m.offset as u32)
+        {
+            return;
+        }
         // A constant value is stored from an immediate (no `Const` instruction).
         if let Some(Opd { loc: Loc::Const(c), .. }) = self.stack.last().copied() {
             if self.fast_mem(&m) {
@@ -1303,6 +1309,73 @@ impl Translator<'_> {
             let mi = self.memarg(kind, &m);
             self.emit(Instr::StoreM { a, v, m: mi });
         }
+    }
+
+    /// An `i32.store` to `a + o` of `x op y`, where the two instructions just emitted are the
+    /// `i32.load` of `x` from that same address and the operation (an add of a constant, or an
+    /// add, subtract, and, or, xor with `y`): one read-modify-write instruction, at the load's
+    /// offset, where it traps (the store cannot trap once the load did not). `x` and the result
+    /// are temporaries the store consumes; `y` is not `x`'s slot, which is no longer written.
+    /// Memory 0 unshared only (for a shared one, the loop reruns an access that finds a stale
+    /// length, and the unfused code is the reference the tests compare against).
+    fn read_modify_write(&mut self, o: u32) -> bool {
+        let (n, len) = (self.code.len(), self.stack.len());
+        if n < 2
+            || len < 2
+            || !self.mem0_unshared
+            || self.barrier > n - 2
+            || self.handler_map.last().is_some_and(|&(at, _)| at as usize > n - 2)
+        {
+            return false;
+        }
+        let (addr, value) = (self.stack[len - 2], self.stack[len - 1]);
+        let Instr::I32Load { d: x, a, o: lo } = self.code[n - 2] else { return false };
+        let temp = |s: Slot| s >= self.local_slots;
+        if lo != o
+            || !temp(x)
+            || addr.read_slot() != Some(a)
+            || value.loc != Loc::Temp
+            || !temp(value.slot)
+        {
+            return false;
+        }
+        // The operand that is not the loaded value, of a commutative operation.
+        let other = |p: Slot, q: Slot| match (p == x, q == x) {
+            (true, false) => Some(q),
+            (false, true) => Some(p),
+            _ => None,
+        };
+        let fused = match self.code[n - 1] {
+            Instr::I32AddI { d, a: p, i } if d == value.slot && p == x => {
+                Instr::I32RmwAddI { a, o, i }
+            }
+            Instr::I32Sub { d, a: p, b } if d == value.slot && p == x && b != x => {
+                Instr::I32RmwSub { a, o, b }
+            }
+            Instr::I32Add { d, a: p, b: q } if d == value.slot => match other(p, q) {
+                Some(b) => Instr::I32RmwAdd { a, o, b },
+                None => return false,
+            },
+            Instr::I32And { d, a: p, b: q } if d == value.slot => match other(p, q) {
+                Some(b) => Instr::I32RmwAnd { a, o, b },
+                None => return false,
+            },
+            Instr::I32Or { d, a: p, b: q } if d == value.slot => match other(p, q) {
+                Some(b) => Instr::I32RmwOr { a, o, b },
+                None => return false,
+            },
+            Instr::I32Xor { d, a: p, b: q } if d == value.slot => match other(p, q) {
+                Some(b) => Instr::I32RmwXor { a, o, b },
+                None => return false,
+            },
+            _ => return false,
+        };
+        self.unemit();
+        let offset = self.unemit();
+        self.pop();
+        self.pop();
+        self.emit_at(fused, offset);
+        true
     }
 
     /// An `i32.store` or `i32.store8` (offset 0) whose address `a + (b << k)` or `a + b` was
@@ -1441,7 +1514,15 @@ impl Translator<'_> {
         let len = self.stack.len();
         if len >= 2 && !matches!(self.stack[len - 1].loc, Loc::Const(_)) {
             if let Opd { loc: Loc::Const(v), .. } = self.stack[len - 2] {
-                let swapped = |d, a| commuted(make(d, 0, a)).and_then(|i| with_immediate(i, v));
+                // Or, for a shift and a subtraction, the form with the constant first.
+                let swapped = |d, a| {
+                    let i = v as u32 as i32;
+                    match make(d, 0, a) {
+                        Instr::I32Shl { .. } => Some(Instr::I32ConstShl { d, a, i }),
+                        Instr::I32Sub { .. } => Some(Instr::I32ConstSub { d, a, i }),
+                        ins => commuted(ins).and_then(|i| with_immediate(i, v)),
+                    }
+                };
                 if swapped(0, 0).is_some() {
                     let b = self.pop_slot();
                     self.pop();
@@ -2254,7 +2335,14 @@ impl Translator<'_> {
                     ) => true,
                     _ => false,
                 };
-                if !narrow {
+                if narrow {
+                    // Nothing to emit.
+                } else if let Some(Instr::I64ShrUI { a, i, .. }) = self.producer_of(0) {
+                    // A shift by less than 32 just computed wraps in the same instruction.
+                    self.pop();
+                    self.unemit();
+                    self.produce(false, |d| Instr::I32WrapShrU { d, a, i: i & 63 });
+                } else {
                     un!(I32WrapI64)
                 }
             }
@@ -2608,9 +2696,40 @@ mod tests {
                (i32.wrap_i64 (i64.shr_u (local.get 0) (i64.const 31)))))",
         );
         let wraps = f.code.iter().filter(|i| matches!(i, Instr::I32WrapI64 { .. })).count();
-        // Only the shift by 31 keeps a bit above the low word.
-        assert_eq!(wraps, 1, "{:?}", f.code);
+        assert_eq!(wraps, 0, "{:?}", f.code);
         assert_eq!(f.code[0], Instr::I64ShrUI { d: 2, a: 0, i: 32 }, "{:?}", f.code);
+        // The shift by 31 keeps a bit above the low word: it wraps in the same instruction.
+        assert_eq!(f.code[3], Instr::I32WrapShrU { d: 5, a: 0, i: 31 }, "{:?}", f.code);
+    }
+
+    #[test]
+    fn a_load_operated_on_and_stored_back_is_one_instruction() {
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32 i32) (local i32)
+               (i32.store offset=8 (local.get 0) (i32.add (i32.load offset=8 (local.get 0)) (i32.const 1)))
+               (i32.store (local.get 0) (i32.or (local.get 1) (i32.load (local.get 0))))
+               (i32.store (local.get 0) (i32.sub (i32.load (local.get 0)) (local.get 1)))
+               ;; not: the other address, the loaded value kept in a local, subtracted from
+               (i32.store (local.get 1) (i32.xor (i32.load (local.get 0)) (local.get 1)))
+               (i32.store (local.get 0) (i32.and (local.tee 2 (i32.load (local.get 0))) (local.get 2)))
+               (i32.store (local.get 0) (i32.sub (local.get 1) (i32.load (local.get 0))))))",
+        );
+        assert_eq!(f.code[0], Instr::I32RmwAddI { a: 0, o: 8, i: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::I32RmwOr { a: 0, o: 0, b: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[2], Instr::I32RmwSub { a: 0, o: 0, b: 1 }, "{:?}", f.code);
+        let rmws = f.code.iter().filter(|i| format!("{i:?}").starts_with("I32Rmw")).count();
+        assert_eq!(rmws, 3, "{:?}", f.code);
+    }
+
+    #[test]
+    fn a_constant_shifted_or_subtracted_from_is_an_immediate() {
+        let f = translate_wat(
+            "(module (func (param i32) (result i32 i32)
+               (i32.shl (i32.const 1) (local.get 0))
+               (i32.sub (i32.const 31) (local.get 0))))",
+        );
+        assert_eq!(f.code[0], Instr::I32ConstShl { d: 1, a: 0, i: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::I32ConstSub { d: 2, a: 0, i: 31 }, "{:?}", f.code);
     }
 
     #[test]

@@ -1328,15 +1328,10 @@ impl Translator<'_> {
         {
             return false;
         }
-        let (addr, value) = (self.stack[len - 2], self.stack[len - 1]);
+        // The value stored: a temporary the last instruction computed.
+        let Some(op) = self.producer_of(0) else { return false };
         let Instr::I32Load { d: x, a, o: lo } = self.code[n - 2] else { return false };
-        let temp = |s: Slot| s >= self.local_slots;
-        if lo != o
-            || !temp(x)
-            || addr.read_slot() != Some(a)
-            || value.loc != Loc::Temp
-            || !temp(value.slot)
-        {
+        if lo != o || x < self.local_slots || self.stack[len - 2].read_slot() != Some(a) {
             return false;
         }
         // The operand that is not the loaded value, of a commutative operation.
@@ -1345,31 +1340,16 @@ impl Translator<'_> {
             (false, true) => Some(p),
             _ => None,
         };
-        let fused = match self.code[n - 1] {
-            Instr::I32AddI { d, a: p, i } if d == value.slot && p == x => {
-                Instr::I32RmwAddI { a, o, i }
-            }
-            Instr::I32Sub { d, a: p, b } if d == value.slot && p == x && b != x => {
-                Instr::I32RmwSub { a, o, b }
-            }
-            Instr::I32Add { d, a: p, b: q } if d == value.slot => match other(p, q) {
-                Some(b) => Instr::I32RmwAdd { a, o, b },
-                None => return false,
-            },
-            Instr::I32And { d, a: p, b: q } if d == value.slot => match other(p, q) {
-                Some(b) => Instr::I32RmwAnd { a, o, b },
-                None => return false,
-            },
-            Instr::I32Or { d, a: p, b: q } if d == value.slot => match other(p, q) {
-                Some(b) => Instr::I32RmwOr { a, o, b },
-                None => return false,
-            },
-            Instr::I32Xor { d, a: p, b: q } if d == value.slot => match other(p, q) {
-                Some(b) => Instr::I32RmwXor { a, o, b },
-                None => return false,
-            },
-            _ => return false,
+        let fused = match op {
+            Instr::I32AddI { a: p, i, .. } if p == x => Some(Instr::I32RmwAddI { a, o, i }),
+            Instr::I32Sub { a: p, b, .. } if p == x && b != x => Some(Instr::I32RmwSub { a, o, b }),
+            Instr::I32Add { a: p, b: q, .. } => other(p, q).map(|b| Instr::I32RmwAdd { a, o, b }),
+            Instr::I32And { a: p, b: q, .. } => other(p, q).map(|b| Instr::I32RmwAnd { a, o, b }),
+            Instr::I32Or { a: p, b: q, .. } => other(p, q).map(|b| Instr::I32RmwOr { a, o, b }),
+            Instr::I32Xor { a: p, b: q, .. } => other(p, q).map(|b| Instr::I32RmwXor { a, o, b }),
+            _ => None,
         };
+        let Some(fused) = fused else { return false };
         self.unemit();
         let offset = self.unemit();
         self.pop();

@@ -1525,3 +1525,57 @@ fn constant_first_shifts_and_wrapped_shifts_match_the_native_tier() {
         }
     }
 }
+
+/// A call runs the callee's shadow-stack prologue (`GlobalAddI`, `GlobalGetAddI` as its first
+/// instruction) itself and continues after it: the stack pointer moves once per call, the
+/// prologue's slot holds the new frame, and a branch back to the function's start (a loop
+/// around the prologue) runs it again. Compared with the native tier, the global included.
+#[test]
+fn prologues_run_by_the_call_move_the_stack_pointer_once() {
+    let wat = r#"(module (global $sp (export "sp") (mut i32) (i32.const 4096)) (memory 1)
+      (func $down (param i32) (result i32) (local i32)
+        (global.set $sp (local.tee 1 (i32.sub (global.get $sp) (i32.const 16))))
+        (i32.store (local.get 1) (local.get 0))
+        (if (local.get 0) (then (drop (call $down (i32.sub (local.get 0) (i32.const 1))))))
+        (local.set 0 (i32.add (i32.mul (i32.load (local.get 1)) (i32.const 100000))
+          (global.get $sp)))
+        (global.set $sp (i32.add (local.get 1) (i32.const 16)))
+        (local.get 0))
+      (func $leaf (param i32) (result i32) (local i32)
+        (local.set 1 (i32.add (global.get $sp) (i32.const -32)))
+        (i32.add (local.get 1) (local.get 0)))
+      (func $again (param i32) (result i32) (local i32)
+        (loop $l
+          (global.set $sp (local.tee 1 (i32.sub (global.get $sp) (i32.const 8))))
+          (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+        (local.get 1))
+      (func (export "down") (param i32) (result i32) (call $down (local.get 0)))
+      (func (export "leaf") (param i32) (result i32) (call $leaf (local.get 0)))
+      (func (export "again") (param i32) (result i32) (call $again (local.get 0))))"#;
+    let (mut store, inst) = instance(wat);
+    let (mut nstore, ninst) = native_instance(wat);
+    // A callee's first call translates it and is entered by the loop; the calls after that are
+    // the handler's, so each function is called more than once, with the stack pointer moved
+    // (by `again`) in between so that no slot keeps a right value from the call before.
+    let calls = [
+        ("down", 0),
+        ("down", 5),
+        ("leaf", 7),
+        ("again", 1),
+        ("leaf", -3),
+        ("again", 4),
+        ("leaf", 2),
+    ];
+    for (name, x) in calls {
+        let f = inst.get_typed_func::<i32, i32>(&store, name).unwrap();
+        let n = ninst.get_typed_func::<i32, i32>(&nstore, name).unwrap();
+        let (got, want) = (f.call(&mut store, x).unwrap(), n.call(&mut nstore, x).unwrap());
+        assert_eq!(got, want, "{name}({x})");
+        let sp = |s: &mut Store<()>, i: &Instance| i.get_global(&mut *s, "sp").unwrap().get(s);
+        assert_eq!(sp(&mut store, &inst).i32(), sp(&mut nstore, &ninst).i32(), "{name}({x}): sp");
+    }
+    // `again` left the stack pointer 40 bytes down; one frame of 16 below it, word 0.
+    let down = inst.get_typed_func::<i32, i32>(&store, "down").unwrap();
+    assert_eq!(down.call(&mut store, 0).unwrap(), 4096 - 40 - 16);
+    assert_eq!(down.call(&mut store, 2).unwrap(), 2 * 100000 + 4096 - 40 - 16);
+}

@@ -1421,7 +1421,11 @@ impl Handler {
 }
 
 /// A translated function.
+///
+/// `repr(C)` keeps what a call reads (the code, the zeroed slots and the frame size) together
+/// at the start, in the cache line the record's pointer leads to.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct CompiledFunc {
     pub(crate) code: Box<[Instr]>,
     /// The slots of the declared locals a frame must start with zeroed: those the function may

@@ -42,8 +42,12 @@ pub(super) struct Ctx {
     /// The execution's frame records (the current one last) and value stack.
     frames: *mut Vec<Frame>,
     stack: *mut u64,
-    stack_len: usize,
+    /// One past the value stack's last slot.
+    stack_end: *mut u64,
     max_depth: usize,
+    /// How many frame records the handlers may have: the depth limit, or fewer when the list
+    /// must grow first (which the loop does), so that a call checks one bound.
+    frames_room: usize,
     /// Set by [`exit`] (only the looping dispatch needs to be told).
     #[cfg(not(ward_tail_dispatch))]
     exit: bool,
@@ -63,8 +67,9 @@ impl Ctx {
             trap: None,
             frames: std::ptr::null_mut(),
             stack: std::ptr::null_mut(),
-            stack_len: 0,
+            stack_end: std::ptr::null_mut(),
             max_depth,
+            frames_room: 0,
             #[cfg(not(ward_tail_dispatch))]
             exit: false,
         }
@@ -81,9 +86,10 @@ impl Ctx {
     ) {
         self.vmctx = vmctx;
         self.cf = cf;
+        self.frames_room = self.max_depth.min(frames.capacity());
         self.frames = frames;
         self.stack = stack.as_mut_ptr();
-        self.stack_len = stack.len();
+        self.stack_end = stack.as_mut_ptr_range().end;
     }
 }
 
@@ -248,7 +254,7 @@ unsafe fn call_indirect(
 ///
 /// # Safety
 /// `record` is a live function record; `ctx` is the live context `run` was given, its `frames`
-/// the execution's frame records with the current frame on top, `stack..stack + stack_len` the
+/// the execution's frame records with the current frame on top, `stack..stack_end` the
 /// value stack holding `sp`; the rest as for a handler.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -275,28 +281,34 @@ unsafe fn enter(
         // A record's code is live translated code (see `resolve_code`).
         let ncf: &CompiledFunc = &*ncode;
         let frames = &mut *c.frames;
+        let len = frames.len();
         let nsp = sp.add(args as usize);
-        let nfp = nsp.offset_from(c.stack) as usize;
         // A full frame list is grown by the loop, so this handler never calls out (and keeps
-        // its state in scratch registers).
-        if frames.len() >= c.max_depth
-            || frames.len() == frames.capacity()
-            || nfp + ncf.frame_slots as usize + 2 > c.stack_len
+        // its state in scratch registers). `nsp` is a slot of the caller's frame, which fits
+        // the stack, so it is at most `stack_end`.
+        if len >= c.frames_room
+            || (c.stack_end.offset_from(nsp) as usize) < ncf.frame_slots as usize + 2
         {
             return exit(ip, sp, mem_base, mem_len, code, ctx);
         }
+        let nfp = nsp.offset_from(c.stack) as usize;
         // Counted here, where the handler commits (a call left to the loop is counted there).
         #[cfg(feature = "op-stats")]
         super::op_stats::record(&*ip);
-        // Checked just above that the callee frame fits the stack.
-        for &slot in ncf.zeroed.iter() {
-            *nsp.add(slot as usize) = 0;
-        }
-        if let Some(top) = frames.last_mut() {
-            top.pc = ip.add(words).offset_from(code) as u32;
-        }
-        // Below capacity (checked above), so this does not allocate.
-        frames.push(Frame { func: callee, code: ncode, pc: 0, fp: nfp as u32, vmctx: nvmctx });
+        // The frame records first and the callee's zeroed slots last, so that little is live
+        // across the zeroing loop.
+        // There is always a current frame (the one making this call).
+        (*frames.as_mut_ptr().add(len - 1)).pc = ip.add(words).offset_from(code) as u32;
+        // Below capacity (checked above): written in place rather than by `push`, whose grow
+        // path (dead here) would make this handler save registers and keep a stack frame.
+        frames.as_mut_ptr().add(len).write(Frame {
+            func: callee,
+            code: ncode,
+            pc: 0,
+            fp: nfp as u32,
+            vmctx: nvmctx,
+        });
+        frames.set_len(len + 1);
         c.cf = ncf;
         let (mem_base, mem_len) = if nvmctx != c.vmctx {
             c.vmctx = nvmctx;
@@ -304,8 +316,37 @@ unsafe fn enter(
         } else {
             (mem_base, mem_len)
         };
+        // Checked just above that the callee frame fits the stack.
+        for &slot in ncf.zeroed.iter() {
+            *nsp.add(slot as usize) = 0;
+        }
         let code = ncf.code.as_ptr();
-        (code, nsp, mem_base, mem_len, code)
+        // The shadow-stack prologue most compiled functions start with runs here, which spares
+        // its dispatch (a jump whose target is whatever the callee starts with). The function's
+        // code keeps it: the loop and branches back to the start still run it there.
+        let entry = match *code {
+            Instr::GlobalAddI { g, d, i } => {
+                #[cfg(feature = "op-stats")]
+                super::op_stats::record(&*code);
+                // `g` is the context offset of the callee's global's cell pointer; cells live
+                // as long as the store, which is exclusively borrowed.
+                let cell = vm_read::<*mut GlobalCell>(nvmctx, g);
+                let v = ((*cell).value as u32).wrapping_add(i as u32);
+                (*cell).value = v as u128;
+                *nsp.add(d as usize) = v as u64;
+                code.add(1)
+            }
+            Instr::GlobalGetAddI { g, d, i } => {
+                #[cfg(feature = "op-stats")]
+                super::op_stats::record(&*code);
+                // As above.
+                let v = (*vm_read::<*const GlobalCell>(nvmctx, g)).value as u32;
+                *nsp.add(d as usize) = v.wrapping_add(i as u32) as u64;
+                code.add(1)
+            }
+            _ => code,
+        };
+        (entry, nsp, mem_base, mem_len, code)
     };
     tail!(ip, sp, mem_base, mem_len, code, ctx)
 }

@@ -1150,6 +1150,33 @@ fn instance_of<'s>(store: &StoreInner, vmctx: *const VMContext) -> &'s InstanceD
     }
 }
 
+/// `GlobalAddI`'s work: the i32 global whose cell pointer is at context offset `g` moves by
+/// `i` (wrapping); its new value is returned.
+///
+/// # Safety
+/// As for [`set_global_plus`].
+#[inline(always)]
+pub(super) unsafe fn add_to_global(vmctx: *const VMContext, g: u32, i: i32) -> u32 {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let cell = vm_read::<*mut GlobalCell>(vmctx, g);
+        let v = ((*cell).value as u32).wrapping_add(i as u32);
+        (*cell).value = v as u128;
+        v
+    }
+}
+
+/// `GlobalGetAddI`'s work: the i32 global whose cell pointer is at context offset `g`, plus
+/// `i` (wrapping).
+///
+/// # Safety
+/// `vmctx` is a live context and `g` the offset of one of its i32 globals' cell pointers.
+#[inline(always)]
+pub(super) unsafe fn global_plus(vmctx: *const VMContext, g: u32, i: i32) -> u32 {
+    // SAFETY: the caller's contract.
+    unsafe { ((*vm_read::<*const GlobalCell>(vmctx, g)).value as u32).wrapping_add(i as u32) }
+}
+
 /// `GlobalSetAddI`'s work: the i32 global whose cell pointer is at context offset `g` becomes
 /// `a + i` (wrapping; `a` a slot's value, zero-extended).
 ///

@@ -18,7 +18,9 @@
 //! traps do.
 
 use super::code::{cmp, CompiledFunc, Instr, OPCODES};
-use super::exec::{mem0, move_results_down, refresh_mem0_len, set_global_plus, Frame};
+use super::exec::{
+    add_to_global, global_plus, mem0, move_results_down, refresh_mem0_len, set_global_plus, Frame,
+};
 use super::num;
 use crate::error::TrapCode;
 use crate::runtime::vmctx::{vm_read, VMContext, VMFuncRef};
@@ -325,23 +327,18 @@ unsafe fn enter(
         // its dispatch (a jump whose target is whatever the callee starts with). The function's
         // code keeps it: the loop and branches back to the start still run it there.
         let entry = match *code {
+            // `g` is the context offset of an i32 global's cell pointer in the callee's context
+            // (translator); the store is exclusively borrowed; `d` is a slot of the new frame.
             Instr::GlobalAddI { g, d, i } => {
                 #[cfg(feature = "op-stats")]
                 super::op_stats::record(&*code);
-                // `g` is the context offset of the callee's global's cell pointer; cells live
-                // as long as the store, which is exclusively borrowed.
-                let cell = vm_read::<*mut GlobalCell>(nvmctx, g);
-                let v = ((*cell).value as u32).wrapping_add(i as u32);
-                (*cell).value = v as u128;
-                *nsp.add(d as usize) = v as u64;
+                *nsp.add(d as usize) = add_to_global(nvmctx, g, i) as u64;
                 code.add(1)
             }
             Instr::GlobalGetAddI { g, d, i } => {
                 #[cfg(feature = "op-stats")]
                 super::op_stats::record(&*code);
-                // As above.
-                let v = (*vm_read::<*const GlobalCell>(nvmctx, g)).value as u32;
-                *nsp.add(d as usize) = v.wrapping_add(i as u32) as u64;
+                *nsp.add(d as usize) = global_plus(nvmctx, g, i) as u64;
                 code.add(1)
             }
             _ => code,
@@ -1176,17 +1173,11 @@ handlers! { $ [cf vmctx]
     };
     GlobalAddI { g, d, i } => {
         // SAFETY: as for GlobalGet; the store is exclusively borrowed.
-        let cell = unsafe { vm_read::<*mut GlobalCell>(vmctx, g) };
-        // SAFETY: as above.
-        let v = (unsafe { (*cell).value } as u32).wrapping_add(i as u32);
-        // SAFETY: as above.
-        unsafe { (*cell).value = v as u128 };
-        wr!(d, v as u64)
+        wr!(d, unsafe { add_to_global(vmctx, g, i) } as u64)
     };
     GlobalGetAddI { g, d, i } => {
         // SAFETY: as for GlobalGet.
-        let v = unsafe { (*vm_read::<*const GlobalCell>(vmctx, g)).value } as u32;
-        wr!(d, v.wrapping_add(i as u32) as u64)
+        wr!(d, unsafe { global_plus(vmctx, g, i) } as u64)
     };
     GlobalSetAddI { g, a, i } => {
         // SAFETY: as for GlobalGet; the store is exclusively borrowed.

@@ -1579,3 +1579,65 @@ fn prologues_run_by_the_call_move_the_stack_pointer_once() {
     assert_eq!(down.call(&mut store, 0).unwrap(), 4096 - 40 - 16);
     assert_eq!(down.call(&mut store, 2).unwrap(), 2 * 100000 + 4096 - 40 - 16);
 }
+
+/// A `select` on the `and` of a constant, or on the `eqz` of one (`SelectAnd`, `SelectAnd64`),
+/// picks what the separate instructions pick: masks with the sign bit set (sign-extended for
+/// i64), bits above 32 in an i64 operand, 64-bit values selected, and the forms that keep the
+/// `and` (its result also kept in a local, a branch landing on the `eqz`), against the native
+/// tier.
+#[test]
+fn selects_on_a_masked_value_pick_like_the_separate_instructions() {
+    let wat = r#"(module
+      (func (export "and32") (param i32 i32 i32) (result i32)
+        (select (local.get 1) (local.get 2) (i32.and (local.get 0) (i32.const 0x80000001))))
+      (func (export "eqz32") (param i32 i32 i32) (result i32)
+        (select (local.get 1) (local.get 2) (i32.eqz (i32.and (local.get 0) (i32.const 6)))))
+      (func (export "eqz64") (param i64 i64 i64) (result i64)
+        (select (local.get 1) (local.get 2) (i64.eqz (i64.and (local.get 0) (i64.const 1)))))
+      (func (export "neg64") (param i64 i64 i64) (result i64)
+        (select (local.get 1) (local.get 2) (i64.eqz (i64.and (local.get 0) (i64.const -4)))))
+      (func (export "kept") (param i64 i64 i64) (result i64) (local i64)
+        (i64.add
+          (select (local.get 1) (local.get 2)
+            (i64.eqz (local.tee 3 (i64.and (local.get 0) (i64.const 3)))))
+          (local.get 3)))
+      (func (export "landed") (param i64 i64 i64) (result i64)
+        (select (local.get 1) (local.get 2)
+          (i64.eqz
+            (block (result i64)
+              (drop (br_if 0 (local.get 0) (i64.eqz (local.get 1))))
+              (i64.and (local.get 0) (i64.const 1)))))))"#;
+    let (mut store, inst) = instance(wat);
+    let (mut nstore, ninst) = native_instance(wat);
+    let values32 = [0, 1, 2, 4, 6, 7, i32::MIN, i32::MIN + 1, -1, 0x7ffffffe];
+    for name in ["and32", "eqz32"] {
+        let f = inst.get_typed_func::<(i32, i32, i32), i32>(&store, name).unwrap();
+        let n = ninst.get_typed_func::<(i32, i32, i32), i32>(&nstore, name).unwrap();
+        for v in values32 {
+            let args = (v, 11, -22);
+            let want = n.call(&mut nstore, args).unwrap();
+            assert_eq!(f.call(&mut store, args).unwrap(), want, "{name}({v})");
+        }
+    }
+    let values64 = [0, 1, 2, 3, 4, 5, -1, -4, 1 << 40, (1 << 40) + 1, i64::MIN, i64::MAX];
+    for name in ["eqz64", "neg64", "kept", "landed"] {
+        let f = inst.get_typed_func::<(i64, i64, i64), i64>(&store, name).unwrap();
+        let n = ninst.get_typed_func::<(i64, i64, i64), i64>(&nstore, name).unwrap();
+        for v in values64 {
+            for y in [0, 7] {
+                let args = (v, y, 1 << 33);
+                let want = n.call(&mut nstore, args).unwrap();
+                assert_eq!(f.call(&mut store, args).unwrap(), want, "{name}({v}, {y})");
+            }
+        }
+    }
+    // The picks themselves, not only agreement: bit 0 set picks the second value (eqz false).
+    let eqz64 = inst.get_typed_func::<(i64, i64, i64), i64>(&store, "eqz64").unwrap();
+    assert_eq!(eqz64.call(&mut store, (3, 10, 20)).unwrap(), 20);
+    assert_eq!(eqz64.call(&mut store, (1 << 40, 10, 20)).unwrap(), 10);
+    let neg64 = inst.get_typed_func::<(i64, i64, i64), i64>(&store, "neg64").unwrap();
+    assert_eq!(neg64.call(&mut store, (1 << 40, 10, 20)).unwrap(), 20, "the mask is -4, all bits");
+    let and32 = inst.get_typed_func::<(i32, i32, i32), i32>(&store, "and32").unwrap();
+    assert_eq!(and32.call(&mut store, (i32::MIN, 10, 20)).unwrap(), 10);
+    assert_eq!(and32.call(&mut store, (2, 10, 20)).unwrap(), 20);
+}

@@ -126,6 +126,7 @@ macro_rules! define_instrs {
                     | Instr::GlobalGet { d, .. } | Instr::Copy { d, .. }
                     | Instr::Select { d, .. } | Instr::Select2 { d, .. }
                     | Instr::SelectNz64 { d, .. }
+                    | Instr::SelectAnd { d, .. } | Instr::SelectAnd64 { d, .. }
                     | Instr::I32LoadAddI { d, .. } | Instr::I64LoadAddI { d, .. }
                     | Instr::I32Load8UAddI { d, .. } | Instr::I32AddShl { d, .. }
                     | Instr::I32LoadIdx { d, .. } | Instr::I32Load8UIdx { d, .. }
@@ -400,6 +401,13 @@ define_instrs! {
         /// `d = c != 0 ? a : b` with `c` (all 64 bits) in the following `Arg.x`: a `select` on
         /// an `i64.eqz`, with `a` and `b` swapped.
         SelectNz64 { d: Slot, a: Slot, b: Slot },
+        /// `d = c & m != 0 ? a : b`, with `c` in the following `Arg.x` and the mask `m` in its
+        /// `Arg.y`: a `select` on an `i32.and` of a constant, or on the `i32.eqz` of one (`a`
+        /// and `b` swapped).
+        SelectAnd { d: Slot, a: Slot, b: Slot },
+        /// As `SelectAnd`, on the `i64.eqz` of an `i64.and` of a constant (all 64 bits of `c`,
+        /// the mask sign-extended).
+        SelectAnd64 { d: Slot, a: Slot, b: Slot },
         /// `d = global`, the global's cell pointer at context offset `g`.
         GlobalGet { d: Slot, g: u32 },
         /// `global = a`, the global's cell pointer at context offset `g`.

@@ -1157,6 +1157,14 @@ handlers! { $ [cf vmctx]
         let (c, _, _) = arg!();
         wr!(d, if rd!(c) != 0 { rd!(a) } else { rd!(b) })
     };
+    SelectAnd { d, a, b } => {
+        let (c, m, _) = arg!();
+        wr!(d, if i32_!(c) & m != 0 { rd!(a) } else { rd!(b) })
+    };
+    SelectAnd64 { d, a, b } => {
+        let (c, m, _) = arg!();
+        wr!(d, if rd!(c) & (m as i32 as u64) != 0 { rd!(a) } else { rd!(b) })
+    };
     Select2 { d, a, b } => {
         let (c, _, _) = arg!();
         wr128!(d, if i32_!(c) != 0 { rd128!(a) } else { rd128!(b) })

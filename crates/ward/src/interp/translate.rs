@@ -985,12 +985,31 @@ impl Translator<'_> {
         }
         // `select(x, y, eqz c)` is `select(y, x, c)`: the test moves into the select.
         enum Test {
-            Eqz { c: Slot, all64: bool },
+            Eqz {
+                c: Slot,
+                all64: bool,
+            },
+            /// `c & m != 0`, swapped as `Eqz` when an `eqz` of the `and` was the condition.
+            Mask {
+                c: Slot,
+                m: i32,
+                all64: bool,
+                swap: bool,
+            },
             Compare(Instr),
         }
         let test = match self.producer_of(0) {
-            Some(Instr::I32Eqz { a: c, .. }) => Test::Eqz { c, all64: false },
-            Some(Instr::I64Eqz { a: c, .. }) => Test::Eqz { c, all64: true },
+            Some(Instr::I32AndI { a: c, i: m, .. }) => {
+                Test::Mask { c, m, all64: false, swap: false }
+            }
+            Some(Instr::I32Eqz { a: c, .. }) => match self.masked(c, false) {
+                Some((c, m)) => Test::Mask { c, m, all64: false, swap: true },
+                None => Test::Eqz { c, all64: false },
+            },
+            Some(Instr::I64Eqz { a: c, .. }) => match self.masked(c, true) {
+                Some((c, m)) => Test::Mask { c, m, all64: true, swap: true },
+                None => Test::Eqz { c, all64: true },
+            },
             Some(cmp) => match fuse_compare_select(cmp) {
                 Some(sel) => Test::Compare(sel),
                 None => return false,
@@ -998,6 +1017,10 @@ impl Translator<'_> {
             None => return false,
         };
         self.unemit();
+        if let Test::Mask { swap: true, .. } = test {
+            // The `and` before the `eqz`.
+            self.unemit();
+        }
         self.pop();
         let y = self.pop_slot();
         let x = self.pop_slot();
@@ -1009,6 +1032,14 @@ impl Translator<'_> {
                     false => Instr::Select { d, a, b },
                 });
                 Instr::Arg { x: c, y: 0, z: 0 }
+            }
+            Test::Mask { c, m, all64, swap } => {
+                let (a, b) = if swap { (y, x) } else { (x, y) };
+                self.produce(false, |d| match all64 {
+                    true => Instr::SelectAnd64 { d, a, b },
+                    false => Instr::SelectAnd { d, a, b },
+                });
+                Instr::Arg { x: c, y: m as u32, z: 0 }
             }
             Test::Compare(sel) => {
                 self.produce(false, |d| {
@@ -1023,6 +1054,26 @@ impl Translator<'_> {
         // As for `select`: may still be retargeted by local.set.
         self.last_producer = Some(self.code.len() - 2);
         true
+    }
+
+    /// The operand and mask of the `and` of a constant (`I32AndI`, or `I64AndI` with an
+    /// unshifted immediate when `all64`) emitted just before the `eqz` just emitted, if it
+    /// computed that `eqz`'s operand `t`: a temporary only the `eqz` read, with no branch
+    /// landing on the `eqz` and no handler boundary between them.
+    fn masked(&self, t: Slot, all64: bool) -> Option<(Slot, i32)> {
+        let n = self.code.len();
+        if n < 2
+            || t < self.local_slots
+            || self.barrier > n - 2
+            || self.handler_map.last().is_some_and(|&(at, _)| at as usize > n - 2)
+        {
+            return None;
+        }
+        match (self.code[n - 2], all64) {
+            (Instr::I32AndI { d, a, i }, false) if d == t => Some((a, i)),
+            (Instr::I64AndI { s: 0, d, a, i }, true) if d == t => Some((a, i)),
+            _ => None,
+        }
     }
 
     /// The f64 operation `outer` (`F64Add`, `F64Sub`, `F64Mul` or `F64Div`, operands unset)
@@ -2950,6 +3001,43 @@ mod tests {
         let f = translate_wat(&format!("(module (func {body}) (func $g))"));
         assert!(f.stack_maps.conservative);
         assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn an_and_of_a_constant_fuses_with_the_select_it_feeds() {
+        let f = translate_wat(
+            "(module (func (param i32 i64 i32) (result i32 i64 i32)
+               (select (local.get 0) (local.get 2) (i32.and (local.get 0) (i32.const 4)))
+               (select (local.get 1) (i64.const 9) (i64.eqz (i64.and (local.get 1) (i64.const -2))))
+               (select (local.get 0) (local.get 2) (i32.eqz (i32.and (local.get 2) (i32.const 1))))))",
+        );
+        let fused: Vec<_> = f
+            .code
+            .iter()
+            .zip(f.code.iter().skip(1))
+            .filter(|(i, _)| matches!(i, Instr::SelectAnd { .. } | Instr::SelectAnd64 { .. }))
+            .map(|(i, arg)| (*i, *arg))
+            .collect();
+        assert!(
+            matches!(
+                fused[..],
+                [
+                    (Instr::SelectAnd { a: 0, b: 2, .. }, Instr::Arg { x: 0, y: 4, z: 0 }),
+                    (Instr::SelectAnd64 { b: 1, .. }, Instr::Arg { x: 1, y: 0xffff_fffe, z: 0 }),
+                    (Instr::SelectAnd { a: 2, b: 0, .. }, Instr::Arg { x: 2, y: 1, z: 0 }),
+                ]
+            ),
+            "{:?}",
+            f.code
+        );
+        assert!(!f.code.iter().any(|i| matches!(i, Instr::I32AndI { .. } | Instr::I64AndI { .. })));
+        // An `and` whose result is also kept, or a shifted 64-bit mask, stays.
+        let g = translate_wat(
+            "(module (func (param i64) (result i64 i32) (local i64)
+               (select (local.get 0) (i64.const 1) (i64.eqz (local.tee 1 (i64.and (local.get 0) (i64.const 3)))))
+               (select (i32.const 1) (i32.const 2) (i64.eqz (i64.and (local.get 0) (i64.const 0x300000000))))))",
+        );
+        assert!(!g.code.iter().any(|i| matches!(i, Instr::SelectAnd64 { .. })), "{:?}", g.code);
     }
 
     #[test]

@@ -1641,3 +1641,51 @@ fn selects_on_a_masked_value_pick_like_the_separate_instructions() {
     assert_eq!(and32.call(&mut store, (i32::MIN, 10, 20)).unwrap(), 10);
     assert_eq!(and32.call(&mut store, (2, 10, 20)).unwrap(), 20);
 }
+
+/// A multiply by a constant and the add of a constant it feeds (`I32MulAddI`, `I64MulAddI`)
+/// wrap like the two instructions: negative and large constants, products that overflow,
+/// i64 values above 32 bits, the result kept in a local, against the native tier.
+#[test]
+fn constant_multiply_adds_wrap_like_the_two_instructions() {
+    let wat = r#"(module
+      (func (export "lcg") (param i32) (result i32)
+        (i32.add (i32.mul (local.get 0) (i32.const 1103515245)) (i32.const 12345)))
+      (func (export "neg") (param i32) (result i32)
+        (i32.add (i32.mul (local.get 0) (i32.const -7)) (i32.const -2147483648)))
+      (func (export "collatz") (param i64) (result i64) (local i64)
+        (local.set 1 (i64.add (i64.mul (local.get 0) (i64.const 3)) (i64.const 1)))
+        (i64.add (local.get 1) (local.get 1)))
+      (func (export "wide") (param i64) (result i64)
+        (i64.add (i64.mul (local.get 0) (i64.const -1000000007)) (i64.const -5))))"#;
+    let (mut store, inst) = instance(wat);
+    let (mut nstore, ninst) = native_instance(wat);
+    for name in ["lcg", "neg"] {
+        let f = inst.get_typed_func::<i32, i32>(&store, name).unwrap();
+        let n = ninst.get_typed_func::<i32, i32>(&nstore, name).unwrap();
+        for x in [0, 1, -1, 7, i32::MAX, i32::MIN, 0x1234_5678] {
+            assert_eq!(
+                f.call(&mut store, x).unwrap(),
+                n.call(&mut nstore, x).unwrap(),
+                "{name}({x})"
+            );
+        }
+    }
+    for name in ["collatz", "wide"] {
+        let f = inst.get_typed_func::<i64, i64>(&store, name).unwrap();
+        let n = ninst.get_typed_func::<i64, i64>(&nstore, name).unwrap();
+        for x in [0, 1, -1, 1 << 40, i64::MAX, i64::MIN, 0x1234_5678_9abc] {
+            assert_eq!(
+                f.call(&mut store, x).unwrap(),
+                n.call(&mut nstore, x).unwrap(),
+                "{name}({x})"
+            );
+        }
+    }
+    let lcg = inst.get_typed_func::<i32, i32>(&store, "lcg").unwrap();
+    assert_eq!(lcg.call(&mut store, 1).unwrap(), 1103515245 + 12345);
+    assert_eq!(lcg.call(&mut store, 2).unwrap(), (2i32).wrapping_mul(1103515245) + 12345);
+    let collatz = inst.get_typed_func::<i64, i64>(&store, "collatz").unwrap();
+    assert_eq!(collatz.call(&mut store, 1 << 40).unwrap(), 2 * (3 * (1 << 40) + 1));
+    let wide = inst.get_typed_func::<i64, i64>(&store, "wide").unwrap();
+    assert_eq!(wide.call(&mut store, 1 << 33).unwrap(), (1i64 << 33) * -1000000007 - 5);
+}

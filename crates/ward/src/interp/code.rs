@@ -137,7 +137,8 @@ macro_rules! define_instrs {
                     | Instr::GlobalGetAddI { d, .. }
                     | Instr::I32LoadShlAddI { d, .. }
                     | Instr::F64AddLoad { d, .. } | Instr::F64SubLoad { d, .. }
-                    | Instr::F64MulLoad { d, .. } | Instr::F64DivLoad { d, .. } => Some(d),
+                    | Instr::F64MulLoad { d, .. } | Instr::F64DivLoad { d, .. }
+                    | Instr::I32MulAddI { d, .. } | Instr::I64MulAddI { d, .. } => Some(d),
                     _ => None,
                 }
             }
@@ -374,6 +375,11 @@ define_instrs! {
         F64MulLoad { d: Slot, a: u16, p: u16, o: u32 },
         /// `d = a / x`, `x` loaded as for `F64AddLoad`.
         F64DivLoad { d: Slot, a: u16, p: u16, o: u32 },
+        /// `d = a * i + j` (i32, wrapping): an `i32.mul` by a constant and the `i32.add` of a
+        /// constant it feeds (`3 * x + 1`, a linear congruential step). `a` is a 16-bit slot.
+        I32MulAddI { a: u16, d: Slot, i: i32, j: i32 },
+        /// As `I32MulAddI`, i64, both constants sign-extended (unshifted immediates only).
+        I64MulAddI { a: u16, d: Slot, i: i32, j: i32 },
         /// `d0 = a0`, then `d1 = a1` (one slot each): two copies in one, in order, for slots
         /// that fit 16 bits (the copies of a loop's rotating variables).
         CopyTwo { d0: u16, a0: u16, d1: u16, a1: u16 },

@@ -1157,6 +1157,12 @@ handlers! { $ [cf vmctx]
         let (c, _, _) = arg!();
         wr!(d, if rd!(c) != 0 { rd!(a) } else { rd!(b) })
     };
+    I32MulAddI { a, d, i, j } => {
+        wr!(d, i32_!(a).wrapping_mul(i as u32).wrapping_add(j as u32) as u64)
+    };
+    I64MulAddI { a, d, i, j } => {
+        wr!(d, rd!(a).wrapping_mul(i as i64 as u64).wrapping_add(j as i64 as u64))
+    };
     SelectAnd { d, a, b } => {
         let (c, m, _) = arg!();
         wr!(d, if i32_!(c) & m != 0 { rd!(a) } else { rd!(b) })

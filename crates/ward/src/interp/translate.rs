@@ -1508,18 +1508,32 @@ impl Translator<'_> {
                 self.pop();
                 // `(x + i) + j` on a temporary just computed is `x + (i + j)` (wrapping addition
                 // is associative): one instruction instead of two.
-                if let Instr::I32AddI { i: j, .. } =
-                    with_immediate(make(0, 0, 0), v).expect("checked")
-                {
+                let added = match with_immediate(make(0, 0, 0), v).expect("checked") {
+                    Instr::I32AddI { i: j, .. } => Some((j, false)),
+                    Instr::I64AddI { s: 0, i: j, .. } => Some((j, true)),
+                    _ => None,
+                };
+                if let Some((j, wide_add)) = added {
                     if self.last_producer == Some(self.code.len().wrapping_sub(1)) {
-                        let fused = |d| match self.producer_of(0)? {
-                            Instr::I32AddI { a, i, .. } => {
+                        let short = |a: Slot| u16::try_from(a).ok();
+                        let fused = |d| match (self.producer_of(0)?, wide_add) {
+                            // `x * i + j`, `x` in a 16-bit slot (the two constants fill the word).
+                            (Instr::I32MulI { a, i, .. }, false) => {
+                                Some(Instr::I32MulAddI { a: short(a)?, d, i, j })
+                            }
+                            (Instr::I64MulI { s: 0, a, i, .. }, true) => {
+                                Some(Instr::I64MulAddI { a: short(a)?, d, i, j })
+                            }
+                            (_, true) => None,
+                            (Instr::I32AddI { a, i, .. }, false) => {
                                 Some(Instr::I32AddI { d, a, i: i.wrapping_add(j) })
                             }
                             // `global + j` (a leaf function's frame below the stack pointer).
-                            Instr::GlobalGet { g, .. } => Some(Instr::GlobalGetAddI { g, d, i: j }),
+                            (Instr::GlobalGet { g, .. }, false) => {
+                                Some(Instr::GlobalGetAddI { g, d, i: j })
+                            }
                             // `(x << k) + j`: the address of a static array's element.
-                            Instr::I32ShlI { a, i: k, .. } => {
+                            (Instr::I32ShlI { a, i: k, .. }, false) => {
                                 Some(Instr::I32ShlAddI { k: (k & 31) as u8, d, a, i: j })
                             }
                             _ => None,
@@ -3001,6 +3015,33 @@ mod tests {
         let f = translate_wat(&format!("(module (func {body}) (func $g))"));
         assert!(f.stack_maps.conservative);
         assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn a_multiply_by_a_constant_fuses_with_the_added_constant() {
+        let f = translate_wat(
+            "(module (func (param i32 i64) (result i32 i64)
+               (i32.add (i32.mul (local.get 0) (i32.const 5)) (i32.const -3))
+               (i64.add (i64.mul (local.get 1) (i64.const 3)) (i64.const 1))))",
+        );
+        assert!(
+            matches!(
+                f.code[..],
+                [
+                    Instr::I32MulAddI { a: 0, i: 5, j: -3, .. },
+                    Instr::I64MulAddI { a: 1, i: 3, j: 1, .. },
+                    ..
+                ]
+            ),
+            "{:?}",
+            f.code
+        );
+        // A shifted 64-bit constant keeps the two instructions.
+        let g = translate_wat(
+            "(module (func (param i64) (result i64)
+               (i64.add (i64.mul (local.get 0) (i64.const 3)) (i64.const 0x500000000))))",
+        );
+        assert!(!g.code.iter().any(|i| matches!(i, Instr::I64MulAddI { .. })), "{:?}", g.code);
     }
 
     #[test]

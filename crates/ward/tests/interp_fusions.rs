@@ -1689,3 +1689,56 @@ fn constant_multiply_adds_wrap_like_the_two_instructions() {
     let wide = inst.get_typed_func::<i64, i64>(&store, "wide").unwrap();
     assert_eq!(wide.call(&mut store, 1 << 33).unwrap(), (1i64 << 33) * -1000000007 - 5);
 }
+
+/// A load from a local just set to an address plus a constant (`local.tee`, the fused
+/// `I32LoadAddITee`/`I64LoadAddITee`) sets the local and loads like the two instructions:
+/// addresses that wrap at 2^32, the local read afterwards, the loaded value written back into
+/// the address's local or the tee'd local itself, and a trap at the end of memory, against the
+/// native tier.
+#[test]
+fn loads_through_a_teed_address_set_the_local_and_load_like_the_two_instructions() {
+    let wat = r#"(module (memory 1)
+      (data (i32.const 0) "\01\02\03\04\05\06\07\08\09\0a\0b\0c\0d\0e\0f\10")
+      (func (export "pop64") (param i32) (result i64) (local i32)
+        (i64.add
+          (i64.load (local.tee 1 (i32.add (local.get 0) (i32.const -8))))
+          (i64.extend_i32_u (local.get 1))))
+      (func (export "pop32") (param i32) (result i32) (local i32)
+        (i32.xor
+          (i32.load (local.tee 1 (i32.add (local.get 0) (i32.const 4))))
+          (i32.mul (local.get 1) (i32.const 1000))))
+      (func (export "over") (param i32) (result i32) (local i32)
+        (local.set 0 (i32.load (local.tee 1 (i32.add (local.get 0) (i32.const 2)))))
+        (i32.add (local.get 0) (local.get 1)))
+      (func (export "self") (param i32) (result i32) (local i32)
+        (local.set 1 (i32.load (local.tee 1 (i32.add (local.get 0) (i32.const 1)))))
+        (local.get 1)))"#;
+    let (mut store, inst) = instance(wat);
+    let (mut nstore, ninst) = native_instance(wat);
+    let outcome =
+        |r: Result<i64, ward::Error>| r.map_err(|e| e.to_string().contains("out of bounds"));
+    for name in ["pop64"] {
+        let f = inst.get_typed_func::<i32, i64>(&store, name).unwrap();
+        let n = ninst.get_typed_func::<i32, i64>(&nstore, name).unwrap();
+        for x in [8, 9, 16, 0, 7, 65536, 65537, 65544] {
+            let (got, want) = (outcome(f.call(&mut store, x)), outcome(n.call(&mut nstore, x)));
+            assert_eq!(got, want, "{name}({x})");
+        }
+    }
+    for name in ["pop32", "over", "self"] {
+        let f = inst.get_typed_func::<i32, i32>(&store, name).unwrap();
+        let n = ninst.get_typed_func::<i32, i32>(&nstore, name).unwrap();
+        for x in [0, 1, 4, 11, -4, -1, 65530, 65531, 65532, 65533] {
+            let got = outcome(f.call(&mut store, x).map(i64::from));
+            let want = outcome(n.call(&mut nstore, x).map(i64::from));
+            assert_eq!(got, want, "{name}({x})");
+        }
+    }
+    let pop64 = inst.get_typed_func::<i32, i64>(&store, "pop64").unwrap();
+    assert_eq!(pop64.call(&mut store, 8).unwrap(), 0x0807060504030201);
+    assert_eq!(pop64.call(&mut store, 9).unwrap(), 0x0908070605040302 + 1);
+    let over = inst.get_typed_func::<i32, i32>(&store, "over").unwrap();
+    assert_eq!(over.call(&mut store, 0).unwrap(), 0x06050403 + 2);
+    let selff = inst.get_typed_func::<i32, i32>(&store, "self").unwrap();
+    assert_eq!(selff.call(&mut store, 0).unwrap(), 0x05040302);
+}

@@ -128,6 +128,7 @@ macro_rules! define_instrs {
                     | Instr::SelectNz64 { d, .. }
                     | Instr::SelectAnd { d, .. } | Instr::SelectAnd64 { d, .. }
                     | Instr::I32LoadAddI { d, .. } | Instr::I64LoadAddI { d, .. }
+                    | Instr::I32LoadAddITee { d, .. } | Instr::I64LoadAddITee { d, .. }
                     | Instr::I32Load8UAddI { d, .. } | Instr::I32AddShl { d, .. }
                     | Instr::I32LoadIdx { d, .. } | Instr::I32Load8UIdx { d, .. }
                     | Instr::I64LoadIdx { d, .. }
@@ -441,6 +442,13 @@ define_instrs! {
         I64LoadAddI { d: Slot, a: Slot, i: i32 },
         /// `i32.load8_u` from memory 0 at `(a + i) mod 2^32` (as `I32LoadAddI`).
         I32Load8UAddI { d: Slot, a: Slot, i: i32 },
+        /// `t = (a + i) mod 2^32`, then `i32.load` from memory 0 at `t` into `d`: an `i32.add`
+        /// of a constant kept in a local (`local.tee`) and the load at offset 0 of that local
+        /// (`p = sp - 8; x = *p`). `t` and `a` are different 16-bit slots, so a rerun after a
+        /// failed bounds check computes the same address.
+        I32LoadAddITee { t: u16, a: u16, d: Slot, i: i32 },
+        /// As `I32LoadAddITee`, an `i64.load`.
+        I64LoadAddITee { t: u16, a: u16, d: Slot, i: i32 },
         /// `d = a + (b << k)` (i32, wrapping; `k < 32`): an `i32.shl` by a constant fused with
         /// the `i32.add` it feeds, as in the address of an array element.
         I32AddShl { k: u8, d: Slot, a: Slot, b: Slot },

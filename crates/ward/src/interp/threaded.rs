@@ -1243,6 +1243,16 @@ handlers! { $ [cf vmctx]
     I64LoadAddI { d, a, i } => {
         load_at!(d, i32_!(a).wrapping_add(i as u32) as u64, u64, |v| v)
     };
+    I32LoadAddITee { t, a, d, i } => {
+        let ea = i32_!(a).wrapping_add(i as u32);
+        wr!(t, u64::from(ea));
+        load_at!(d, u64::from(ea), u32, |v: u32| v as u64)
+    };
+    I64LoadAddITee { t, a, d, i } => {
+        let ea = i32_!(a).wrapping_add(i as u32);
+        wr!(t, u64::from(ea));
+        load_at!(d, u64::from(ea), u64, |v| v)
+    };
     I32Load8UAddI { d, a, i } => {
         load_at!(d, i32_!(a).wrapping_add(i as u32) as u64, u8, |v: u8| v as u64)
     };

@@ -1056,6 +1056,27 @@ impl Translator<'_> {
         true
     }
 
+    /// `local.tee l (i32.add a i)` just emitted as `I32AddI { d: l, a, i }` (`l` not `a`, both
+    /// 16-bit slots) with `l` the top operand, no branch landing after it and no handler
+    /// boundary: `(l, a, i)`, for a load from `l` to compute its own address.
+    fn teed_add_imm(&self) -> Option<(u16, u16, i32)> {
+        let n = self.code.len();
+        let top = self.stack.last()?;
+        if n == 0
+            || self.barrier > n - 1
+            || self.handler_map.last().is_some_and(|&(at, _)| at as usize > n - 1)
+        {
+            return None;
+        }
+        let Loc::Local(l) = top.loc else { return None };
+        match self.code[n - 1] {
+            Instr::I32AddI { d, a, i } if d == l && a != l => {
+                Some((u16::try_from(l).ok()?, u16::try_from(a).ok()?, i))
+            }
+            _ => None,
+        }
+    }
+
     /// The operand and mask of the `and` of a constant (`I32AndI`, or `I64AndI` with an
     /// unshifted immediate when `all64`) emitted just before the `eqz` just emitted, if it
     /// computed that `eqz`'s operand `t`: a temporary only the `eqz` read, with no branch
@@ -1226,6 +1247,24 @@ impl Translator<'_> {
                 self.unemit();
                 self.produce(wide, |d| fused(d).expect("checked above"));
                 return;
+            }
+        }
+        if self.fast_mem(&m) && m.offset == 0 {
+            if let Some((t, a, i)) = self.teed_add_imm() {
+                let wide64 = match fast(0, 0, 0) {
+                    Instr::I32Load { .. } => Some(false),
+                    Instr::I64Load { .. } => Some(true),
+                    _ => None,
+                };
+                if let Some(wide64) = wide64 {
+                    self.pop();
+                    self.unemit();
+                    self.produce(wide, |d| match wide64 {
+                        false => Instr::I32LoadAddITee { t, a, d, i },
+                        true => Instr::I64LoadAddITee { t, a, d, i },
+                    });
+                    return;
+                }
             }
         }
         let a = self.pop_slot();
@@ -3015,6 +3054,27 @@ mod tests {
         let f = translate_wat(&format!("(module (func {body}) (func $g))"));
         assert!(f.stack_maps.conservative);
         assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn a_load_from_a_teed_address_computes_it_and_sets_the_local() {
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32) (result i64 i32) (local i32)
+               (i64.load (local.tee 1 (i32.add (local.get 0) (i32.const -8))))
+               (local.get 1)))",
+        );
+        assert!(
+            matches!(f.code[0], Instr::I64LoadAddITee { t: 1, a: 0, i: -8, .. }),
+            "{:?}",
+            f.code
+        );
+        // A load at an offset, or of the local the add reads, keeps the two instructions.
+        let g = translate_wat(
+            "(module (memory 1) (func (param i32) (result i32 i32)
+               (i32.load offset=4 (local.tee 0 (i32.add (local.get 0) (i32.const 8))))
+               (local.get 0)))",
+        );
+        assert!(!g.code.iter().any(|i| matches!(i, Instr::I32LoadAddITee { .. })), "{:?}", g.code);
     }
 
     #[test]

@@ -300,6 +300,7 @@ unsafe fn enter(
         // The frame records first and the callee's zeroed slots last, so that little is live
         // across the zeroing loop.
         // There is always a current frame (the one making this call).
+        debug_assert!(len > 0, "a call is made from a frame");
         (*frames.as_mut_ptr().add(len - 1)).pc = ip.add(words).offset_from(code) as u32;
         // Below capacity (checked above): written in place rather than by `push`, whose grow
         // path (dead here) would make this handler save registers and keep a stack frame.

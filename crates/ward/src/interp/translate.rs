@@ -1056,16 +1056,20 @@ impl Translator<'_> {
         true
     }
 
+    /// Whether a branch target or the start of an exception handler lies after instruction
+    /// `i`: then the instructions from `i` on do not always run in sequence, and fusing them
+    /// (or removing one) would change where the branch or the handler lands.
+    fn lands_after(&self, i: usize) -> bool {
+        self.barrier > i || self.handler_map.last().is_some_and(|&(at, _)| at as usize > i)
+    }
+
     /// `local.tee l (i32.add a i)` just emitted as `I32AddI { d: l, a, i }` (`l` not `a`, both
     /// 16-bit slots) with `l` the top operand, no branch landing after it and no handler
     /// boundary: `(l, a, i)`, for a load from `l` to compute its own address.
     fn teed_add_imm(&self) -> Option<(u16, u16, i32)> {
         let n = self.code.len();
         let top = self.stack.last()?;
-        if n == 0
-            || self.barrier > n - 1
-            || self.handler_map.last().is_some_and(|&(at, _)| at as usize > n - 1)
-        {
+        if n == 0 || self.lands_after(n - 1) {
             return None;
         }
         let Loc::Local(l) = top.loc else { return None };
@@ -1083,11 +1087,7 @@ impl Translator<'_> {
     /// landing on the `eqz` and no handler boundary between them.
     fn masked(&self, t: Slot, all64: bool) -> Option<(Slot, i32)> {
         let n = self.code.len();
-        if n < 2
-            || t < self.local_slots
-            || self.barrier > n - 2
-            || self.handler_map.last().is_some_and(|&(at, _)| at as usize > n - 2)
-        {
+        if n < 2 || t < self.local_slots || self.lands_after(n - 2) {
             return None;
         }
         match (self.code[n - 2], all64) {
@@ -1410,12 +1410,7 @@ impl Translator<'_> {
     /// length, and the unfused code is the reference the tests compare against).
     fn read_modify_write(&mut self, o: u32) -> bool {
         let (n, len) = (self.code.len(), self.stack.len());
-        if n < 2
-            || len < 2
-            || !self.mem0_unshared
-            || self.barrier > n - 2
-            || self.handler_map.last().is_some_and(|&(at, _)| at as usize > n - 2)
-        {
+        if n < 2 || len < 2 || !self.mem0_unshared || self.lands_after(n - 2) {
             return false;
         }
         // The value stored: a temporary the last instruction computed.
@@ -1507,8 +1502,7 @@ impl Translator<'_> {
                 let temp = |o: &Opd| o.loc == Loc::Temp && o.slot >= self.local_slots;
                 if !movable
                     || n < 2
-                    || self.barrier > n - 2
-                    || self.handler_map.last().is_some_and(|&(at, _)| at as usize > n - 2)
+                    || self.lands_after(n - 2)
                     || !temp(&value)
                     || !temp(&addr)
                     || !writes(last, value.slot)

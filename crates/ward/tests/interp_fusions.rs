@@ -1742,3 +1742,133 @@ fn loads_through_a_teed_address_set_the_local_and_load_like_the_two_instructions
     let selff = inst.get_typed_func::<i32, i32>(&store, "self").unwrap();
     assert_eq!(selff.call(&mut store, 0).unwrap(), 0x05040302);
 }
+
+/// Every memory access width and form (loads with each extension, stores, constant stores,
+/// `v128`) reads and writes the same bytes as the native tier, and traps at the same addresses,
+/// at the end of memory and with offsets up to 2^32 - 1: the interpreter's instructions carry
+/// the end of the bytes accessed (offset plus size) instead of the offset, and offsets too
+/// large for that go through the general memory-argument path.
+#[test]
+fn accesses_of_every_width_end_and_trap_where_the_native_tier_does() {
+    const LOADS: [(&str, &str); 15] = [
+        ("i32.load", "i64.extend_i32_u"),
+        ("i64.load", ""),
+        ("i32.load8_s", "i64.extend_i32_s"),
+        ("i32.load8_u", "i64.extend_i32_u"),
+        ("i32.load16_s", "i64.extend_i32_s"),
+        ("i32.load16_u", "i64.extend_i32_u"),
+        ("i64.load8_s", ""),
+        ("i64.load8_u", ""),
+        ("i64.load16_s", ""),
+        ("i64.load16_u", ""),
+        ("i64.load32_s", ""),
+        ("i64.load32_u", ""),
+        ("f32.load", "i32.reinterpret_f32 i64.extend_i32_u"),
+        ("f64.load", "i64.reinterpret_f64"),
+        ("v128.load", "i64x2.extract_lane 1"),
+    ];
+    // Each store's value: from the parameter, or a constant (stored from an immediate).
+    const STORES: [(&str, &str); 14] = [
+        ("i32.store", "local.get $v i32.wrap_i64"),
+        ("i64.store", "local.get $v"),
+        ("i32.store8", "local.get $v i32.wrap_i64"),
+        ("i32.store16", "local.get $v i32.wrap_i64"),
+        ("i64.store8", "local.get $v"),
+        ("i64.store16", "local.get $v"),
+        ("i64.store32", "local.get $v"),
+        ("f32.store", "local.get $v i32.wrap_i64 f32.reinterpret_i32"),
+        ("f64.store", "local.get $v f64.reinterpret_i64"),
+        ("v128.store", "local.get $v i64x2.splat"),
+        ("i32.store", "i32.const 0x89abcdef"),
+        ("i64.store", "i64.const -0x123456789abcdef"),
+        ("i32.store8", "i32.const 0x1a5"),
+        ("i32.store16", "i32.const -0x5a5b"),
+    ];
+    const OFFSETS: [u32; 7] = [0, 1, 5, 65535, u32::MAX - 16, u32::MAX - 15, u32::MAX];
+    let mut wat = String::from("(module (memory 1)");
+    for offset in OFFSETS {
+        for (k, (load, extend)) in LOADS.iter().enumerate() {
+            wat += &format!(
+                "(func (export \"l{k}-{offset}\") (param $a i32) (result i64)
+                   local.get $a {load} offset={offset} {extend})"
+            );
+        }
+        for (k, (store, value)) in STORES.iter().enumerate() {
+            wat += &format!(
+                "(func (export \"s{k}-{offset}\") (param $a i32) (param $v i64)
+                   local.get $a {value} {store} offset={offset})"
+            );
+        }
+    }
+    // A digest of the bytes the stores can reach without trapping at these addresses.
+    wat += r#"(func (export "digest") (result i64)
+        (i64.add (i64.add (i64.load (i32.const 0)) (i64.mul (i64.load (i32.const 8)) (i64.const 3)))
+          (i64.add (i64.mul (i64.load (i32.const 65520)) (i64.const 5))
+            (i64.add (i64.mul (i64.load (i32.const 65528)) (i64.const 7))
+              (i64.mul (i64.load (i32.const 65512)) (i64.const 11))))))
+      (func (export "fill") (param $a i32) (param $n i32)
+        (block $done (loop $l
+          (br_if $done (i32.eqz (local.get $n)))
+          (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+          (i32.store8 (i32.add (local.get $a) (local.get $n))
+            (i32.add (i32.mul (local.get $n) (i32.const 37)) (i32.const 11)))
+          (br $l)))))"#;
+    let (mut store, inst) = instance(&wat);
+    let (mut nstore, native) = native_instance(&wat);
+    for (s, i) in [(&mut store, &inst), (&mut nstore, &native)] {
+        let fill = i.get_typed_func::<(i32, i32), ()>(&*s, "fill").unwrap();
+        fill.call(&mut *s, (0, 32)).unwrap();
+        fill.call(&mut *s, (65536 - 32, 32)).unwrap();
+    }
+    let digest = inst.get_typed_func::<(), i64>(&store, "digest").unwrap();
+    let ndigest = native.get_typed_func::<(), i64>(&nstore, "digest").unwrap();
+    let end = 65536i64;
+    let mut addresses = vec![0, 1, 2, 8, 9, -1, -16, -17];
+    addresses.extend((1..=18).map(|back| end - back));
+    addresses.push(end);
+    let code = |e: &ward::Error| e.as_trap().map(|t| t.code());
+    let (mut oks, mut traps) = (0, 0);
+    for offset in OFFSETS {
+        for (k, (load, _)) in LOADS.iter().enumerate() {
+            let name = format!("l{k}-{offset}");
+            let f = inst.get_typed_func::<i32, i64>(&store, &name).unwrap();
+            let g = native.get_typed_func::<i32, i64>(&nstore, &name).unwrap();
+            for &a in &addresses {
+                let a = a as i32;
+                match (f.call(&mut store, a), g.call(&mut nstore, a)) {
+                    (Ok(x), Ok(y)) => {
+                        assert_eq!(x, y, "{load} {name}({a})");
+                        oks += 1;
+                    }
+                    (Err(x), Err(y)) => {
+                        assert_eq!(code(&x), Some(TrapCode::MemoryOutOfBounds), "{name}({a})");
+                        assert_eq!(code(&y), code(&x), "{name}({a})");
+                        traps += 1;
+                    }
+                    (x, y) => panic!("{load} {name}({a}): {x:?} / native {y:?}"),
+                }
+            }
+        }
+        for (k, (st, _)) in STORES.iter().enumerate() {
+            let name = format!("s{k}-{offset}");
+            let f = inst.get_typed_func::<(i32, i64), ()>(&store, &name).unwrap();
+            let g = native.get_typed_func::<(i32, i64), ()>(&nstore, &name).unwrap();
+            for &a in &addresses {
+                let args = (a as i32, 0x0102_0304_0506_0708 ^ (a << 40) ^ i64::from(offset));
+                match (f.call(&mut store, args), g.call(&mut nstore, args)) {
+                    (Ok(()), Ok(())) => oks += 1,
+                    (Err(x), Err(y)) => {
+                        assert_eq!(code(&x), Some(TrapCode::MemoryOutOfBounds), "{name}{args:?}");
+                        assert_eq!(code(&y), code(&x), "{name}{args:?}");
+                        traps += 1;
+                    }
+                    (x, y) => panic!("{st} {name}{args:?}: {x:?} / native {y:?}"),
+                }
+                let (x, y) = (digest.call(&mut store, ()), ndigest.call(&mut nstore, ()));
+                assert_eq!(x.unwrap(), y.unwrap(), "memory after {st} {name}{args:?}");
+            }
+        }
+    }
+    // Both outcomes occur at every width (the counts are of calls, over 29 forms).
+    assert!(oks > 29 * 4 * 8 && traps > 29 * 3 * 27, "{oks} in bounds, {traps} traps");
+}

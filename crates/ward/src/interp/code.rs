@@ -42,6 +42,12 @@ macro_rules! define_instrs {
         /// declaration order, so the threaded dispatch (`threaded.rs`) can index its handler
         /// table with it (see [`Instr::opcode`]). No variant may hold a field aligned to 8
         /// bytes, or the payload would move to offset 8 and the instruction grow to 24 bytes.
+        ///
+        /// A memory 0 access's offset `o` (and a memory pair's `z`, the byte load's `z` of
+        /// `BrTableLoad8ULoadShlAddI`) is the wasm offset while the translator works, and the
+        /// offset plus the access's size, the end of the bytes accessed, once it is done
+        /// ([`encode_access_ends`]): a handler adds it to the address and compares the sum with
+        /// the memory's length, one add instead of two.
         #[derive(Clone, Copy, Debug, PartialEq)]
         #[repr(u16)]
         pub(crate) enum Instr {
@@ -202,6 +208,17 @@ macro_rules! define_instrs {
                 const MAKE: [fn(Slot, Slot, u32) -> Instr; MEMORY_ACCESSES * MEMORY_ACCESSES] =
                     [$(|p, q, o| Instr::$mp { p, q, o }),*];
                 MAKE[k](p, q, o)
+            }
+
+            /// A memory pair's number `k = 6 * first + second` (as for [`Instr::mem_pair`])
+            /// and its first access's offset.
+            pub(crate) fn mem_pair_offset_mut(&mut self) -> Option<(usize, &mut u32)> {
+                let first = Instr::mem_pair(0, 0, 0, 0).opcode();
+                let k = usize::from(self.opcode().wrapping_sub(first));
+                match self {
+                    $(Instr::$mp { o, .. } => Some((k, o)),)*
+                    _ => None,
+                }
             }
 
             /// `d = a + b`, then jump to `t` if `d` compares (compare `k`, see [`cmp`]) with `c`.
@@ -865,6 +882,96 @@ pub(crate) fn memory_access(ins: Instr) -> Option<(usize, Slot, Slot, u32)> {
         Instr::I64Store { a, v, o } => Some((4, a, v, o)),
         Instr::I32Store8 { a, v, o } => Some((5, a, v, o)),
         _ => None,
+    }
+}
+
+/// The largest wasm offset of a memory 0 access the translator gives its own instruction
+/// (larger ones go through the memory-argument table): the offset plus the access's size, up
+/// to 16 bytes, must fit the instruction's 32-bit field ([`encode_access_ends`]).
+pub(crate) const MAX_FAST_OFFSET: u64 = u32::MAX as u64 - 16;
+
+/// The size in bytes of the memory access [`memory_access`] numbers `k`.
+fn memory_access_size(k: usize) -> u32 {
+    const SIZES: [u32; MEMORY_ACCESSES] = [4, 8, 1, 4, 8, 1];
+    SIZES[k]
+}
+
+/// Turns every memory 0 access's wasm offset into the end of the bytes it accesses relative
+/// to its address (offset plus size; see [`Instr`]). The last step of translation: every
+/// comparison of offsets the translator makes is between wasm offsets. Offsets are at most
+/// [`MAX_FAST_OFFSET`], so the sums fit.
+pub(crate) fn encode_access_ends(code: &mut [Instr]) {
+    map_access_offsets(code, |o, size| o + size);
+}
+
+/// The inverse of [`encode_access_ends`]: the wasm offsets back (for tests that read the code
+/// as the translator built it).
+#[cfg(test)]
+pub(crate) fn decode_access_ends(code: &mut [Instr]) {
+    map_access_offsets(code, |o, size| o - size);
+}
+
+/// Replaces each memory 0 access's offset field `o` by `f(o, size)`.
+fn map_access_offsets(code: &mut [Instr], f: impl Fn(u32, u32) -> u32) {
+    let mut i = 0;
+    while i < code.len() {
+        // The access's size, and for the two-access instructions the size of the access whose
+        // offset is in the `Arg` word that follows.
+        let (field, size, second): (Option<&mut u32>, u32, Option<u32>) = match &mut code[i] {
+            Instr::I32Load8S { o, .. }
+            | Instr::I32Load8U { o, .. }
+            | Instr::I64Load8S { o, .. }
+            | Instr::I64Load8U { o, .. }
+            | Instr::I32Store8 { o, .. }
+            | Instr::I32Store8I { o, .. } => (Some(o), 1, None),
+            Instr::I32Load16S { o, .. }
+            | Instr::I32Load16U { o, .. }
+            | Instr::I64Load16S { o, .. }
+            | Instr::I64Load16U { o, .. }
+            | Instr::I32Store16 { o, .. }
+            | Instr::I32Store16I { o, .. } => (Some(o), 2, None),
+            Instr::I32Load { o, .. }
+            | Instr::I64Load32S { o, .. }
+            | Instr::I64Load32U { o, .. }
+            | Instr::I32Store { o, .. }
+            | Instr::I64Store32 { o, .. }
+            | Instr::I32StoreI { o, .. }
+            | Instr::I32RmwAddI { o, .. }
+            | Instr::I32RmwAdd { o, .. }
+            | Instr::I32RmwSub { o, .. }
+            | Instr::I32RmwAnd { o, .. }
+            | Instr::I32RmwOr { o, .. }
+            | Instr::I32RmwXor { o, .. } => (Some(o), 4, None),
+            Instr::I64Load { o, .. }
+            | Instr::I64Store { o, .. }
+            | Instr::I64StoreI { o, .. }
+            | Instr::F64AddLoad { o, .. }
+            | Instr::F64SubLoad { o, .. }
+            | Instr::F64MulLoad { o, .. }
+            | Instr::F64DivLoad { o, .. } => (Some(o), 8, None),
+            Instr::V128Load { o, .. } | Instr::V128Store { o, .. } => (Some(o), 16, None),
+            // The byte load's offset is in the `Arg` word.
+            Instr::BrTableLoad8ULoadShlAddI { .. } => (None, 0, Some(1)),
+            ins => match ins.mem_pair_offset_mut() {
+                Some((k, o)) => (
+                    Some(o),
+                    memory_access_size(k / MEMORY_ACCESSES),
+                    Some(memory_access_size(k % MEMORY_ACCESSES)),
+                ),
+                None => (None, 0, None),
+            },
+        };
+        if let Some(o) = field {
+            *o = f(*o, size);
+        }
+        i += 1;
+        if let Some(size) = second {
+            match &mut code[i] {
+                Instr::Arg { z, .. } => *z = f(*z, size),
+                other => unreachable!("an Arg word follows a two-access instruction: {other:?}"),
+            }
+            i += 1;
+        }
     }
 }
 

@@ -812,48 +812,46 @@ macro_rules! handlers {
                     }};
                 }
                 arg_access!($d ip);
-                // Memory 0 access: `a + o` must lie within the current size, or the access is
-                // retried or traps in `grown_or_trap`. Memory accesses are one-word
-                // instructions, which that relies on.
+                // Memory 0 access: the bytes must lie within the current size, or the access
+                // is retried or traps in `grown_or_trap`. Memory accesses are one-word
+                // instructions, which that relies on. An instruction's offset `o` is the end
+                // of the bytes it accesses relative to its address (see `Instr`).
                 macro_rules! ea {
                     ($d a:expr, $d o:expr, $d n:expr) => {
-                        ea_from!((i32_!($d a) as u64) + ($d o as u64), $d n)
+                        end_or!((i32_!($d a) as u64) + ($d o as u64), $d n, grown_or_trap)
                     };
                 }
-                macro_rules! ea_from {
-                    ($d ea:expr, $d n:expr) => {
-                        ea_or!($d ea, $d n, grown_or_trap)
-                    };
-                }
-                /// The address of `n` bytes at `ea` in memory 0, or the chain continues in
-                /// `out` (a handler for this instruction's failed bounds check).
-                macro_rules! ea_or {
-                    ($d ea:expr, $d n:expr, $d out:ident) => {{
-                        let ea: u64 = $d ea;
-                        if ea + $d n > mem_len as u64 {
+                /// The address of the `n` bytes that end at `end` (at least `n`) in memory 0,
+                /// or the chain continues in `out` (a handler for this instruction's failed
+                /// bounds check). One add computes `end` from an instruction's address and
+                /// offset; the load or store then subtracts `n` in its addressing.
+                macro_rules! end_or {
+                    ($d end:expr, $d n:expr, $d out:ident) => {{
+                        let end: u64 = $d end;
+                        if end > mem_len as u64 {
                             // SAFETY: `at` is this instruction, the rest this handler's
                             // state.
                             return unsafe { $d out(at, sp, mem_base, mem_len, code, ctx) };
                         }
-                        // SAFETY: ea + n <= mem_len, and [mem_base, mem_base+mem_len) is
+                        // SAFETY: n <= end <= mem_len, and [mem_base, mem_base+mem_len) is
                         // mapped.
-                        unsafe { mem_base.add(ea as usize) }
+                        unsafe { mem_base.add(end as usize).sub($d n as usize) }
                     }};
                 }
-                /// A memory pair's load of a `t` into `d` from `a + o`; out of bounds, the chain
-                /// continues in `out`: `grown_or_trap` for the first access,
-                /// `second_out_of_bounds` for the second (which stops at the pair's `Arg` word,
-                /// whose offset is the second access's; pairs are only made for a memory that
-                /// is not shared, whose cached length is never stale).
+                /// A memory pair's load of a `t` into `d` from `a` (ending at offset `o`); out
+                /// of bounds, the chain continues in `out`: `grown_or_trap` for the first
+                /// access, `second_out_of_bounds` for the second (which stops at the pair's
+                /// `Arg` word, whose offset is the second access's; pairs are only made for a
+                /// memory that is not shared, whose cached length is never stale).
                 macro_rules! pair_load {
                     ($d out:ident, $d d:expr, $d a:expr, $d o:expr, $d t:ty) => {
-                        wr!($d d, read_at!($d out; (i32_!($d a) as u64) + ($d o as u64), $d t) as u64)
+                        wr!($d d, read_end!($d out; (i32_!($d a) as u64) + ($d o as u64), $d t) as u64)
                     };
                 }
-                /// A memory pair's store of the low `t` of `v` at `a + o` (as `pair_load`).
+                /// A memory pair's store of the low `t` of `v` at `a` (as `pair_load`).
                 macro_rules! pair_store {
                     ($d out:ident, $d a:expr, $d v:expr, $d o:expr, $d t:ty) => {
-                        store_at!($d out; (i32_!($d a) as u64) + ($d o as u64), rd!($d v) as $d t, $d t)
+                        store_end!($d out; (i32_!($d a) as u64) + ($d o as u64), rd!($d v) as $d t, $d t)
                     };
                 }
                 /// `d = cond ? x : y` with `x` and `y` in the `Arg` word: the compare-and-select
@@ -872,23 +870,32 @@ macro_rules! handlers {
                 }
                 macro_rules! load {
                     ($d d:expr, $d a:expr, $d o:expr, $d t:ty, $d conv:expr) => {
-                        load_at!($d d, (i32_!($d a) as u64) + ($d o as u64), $d t, $d conv)
+                        wr!($d d, $d conv(read_end!((i32_!($d a) as u64) + ($d o as u64), $d t)))
                     };
                 }
-                /// The f64 at `p + o` in memory 0.
+                /// The f64 at `p` (ending at offset `o`) in memory 0.
                 macro_rules! f64_at {
                     ($d p:expr, $d o:expr) => {
-                        f64::from_bits(read_at!((i32_!($d p) as u64) + ($d o as u64), u64))
+                        f64::from_bits(read_end!((i32_!($d p) as u64) + ($d o as u64), u64))
                     };
                 }
-                /// The `t` at effective address `ea` (little-endian), after the bounds check;
+                /// The `t` whose bytes end at `end` (little-endian), after the bounds check;
                 /// out of bounds, the chain continues in `out` (by default `grown_or_trap`).
-                macro_rules! read_at {
-                    ($d out:ident; $d ea:expr, $d t:ty) => {{
-                        let p = ea_or!($d ea, std::mem::size_of::<$d t>() as u64, $d out);
-                        // SAFETY: in bounds per `ea_or!`; unaligned reads are allowed.
+                macro_rules! read_end {
+                    ($d out:ident; $d end:expr, $d t:ty) => {{
+                        let p = end_or!($d end, std::mem::size_of::<$d t>(), $d out);
+                        // SAFETY: in bounds per `end_or!`; unaligned reads are allowed.
                         <$d t>::from_le(unsafe { (p as *const $d t).read_unaligned() })
                     }};
+                    ($d end:expr, $d t:ty) => {
+                        read_end!(grown_or_trap; $d end, $d t)
+                    };
+                }
+                /// The `t` at effective address `ea`, as `read_end`.
+                macro_rules! read_at {
+                    ($d out:ident; $d ea:expr, $d t:ty) => {
+                        read_end!($d out; $d ea + std::mem::size_of::<$d t>() as u64, $d t)
+                    };
                     ($d ea:expr, $d t:ty) => {
                         read_at!(grown_or_trap; $d ea, $d t)
                     };
@@ -905,15 +912,15 @@ macro_rules! handlers {
                 }
                 macro_rules! store_imm {
                     ($d a:expr, $d o:expr, $d v:expr, $d t:ty) => {
-                        store_at!((i32_!($d a) as u64) + ($d o as u64), $d v, $d t)
+                        store_end!((i32_!($d a) as u64) + ($d o as u64), $d v, $d t)
                     };
                 }
-                /// Replaces the 32-bit word `x` at `a + o` with `f(x)`, after one bounds check
-                /// (the store goes where the load came from).
+                /// Replaces the 32-bit word `x` at `a` (ending at offset `o`) with `f(x)`, after
+                /// one bounds check (the store goes where the load came from).
                 macro_rules! rmw32 {
                     ($d a:expr, $d o:expr, $d f:expr) => {{
-                        let p = ea_or!((i32_!($d a) as u64) + ($d o as u64), 4, grown_or_trap);
-                        // SAFETY: `[p, p + 4)` is in bounds per `ea_or!`; unaligned accesses
+                        let p = end_or!((i32_!($d a) as u64) + ($d o as u64), 4, grown_or_trap);
+                        // SAFETY: `[p, p + 4)` is in bounds per `end_or!`; unaligned accesses
                         // are allowed.
                         unsafe {
                             let x = u32::from_le((p as *const u32).read_unaligned());
@@ -921,15 +928,24 @@ macro_rules! handlers {
                         }
                     }};
                 }
-                /// Stores `v` (of type `t`) at effective address `ea`, after the bounds check
-                /// (out of bounds, continues in `out` as `read_at`).
-                macro_rules! store_at {
-                    ($d out:ident; $d ea:expr, $d v:expr, $d t:ty) => {{
-                        let p = ea_or!($d ea, std::mem::size_of::<$d t>() as u64, $d out);
+                /// Stores `v` (of type `t`) in the bytes that end at `end`, after the bounds
+                /// check (out of bounds, continues in `out` as `read_end`).
+                macro_rules! store_end {
+                    ($d out:ident; $d end:expr, $d v:expr, $d t:ty) => {{
+                        let p = end_or!($d end, std::mem::size_of::<$d t>(), $d out);
                         let v: $d t = $d v;
-                        // SAFETY: in bounds per `ea_or!`; unaligned writes are allowed.
+                        // SAFETY: in bounds per `end_or!`; unaligned writes are allowed.
                         unsafe { (p as *mut $d t).write_unaligned(v.to_le()) }
                     }};
+                    ($d end:expr, $d v:expr, $d t:ty) => {
+                        store_end!(grown_or_trap; $d end, $d v, $d t)
+                    };
+                }
+                /// Stores `v` at effective address `ea`, as `store_end`.
+                macro_rules! store_at {
+                    ($d out:ident; $d ea:expr, $d v:expr, $d t:ty) => {
+                        store_end!($d out; $d ea + std::mem::size_of::<$d t>() as u64, $d v, $d t)
+                    };
                     ($d ea:expr, $d v:expr, $d t:ty) => {
                         store_at!(grown_or_trap; $d ea, $d v, $d t)
                     };
@@ -1000,7 +1016,7 @@ handlers! { $ [cf vmctx]
     };
     BrTableLoad8ULoadShlAddI { k, d, i, n } => {
         let (j, b, o) = arg!();
-        let byte = read_at!(u64::from(i32_!(b)) + u64::from(o), u8);
+        let byte = read_end!(u64::from(i32_!(b)) + u64::from(o), u8);
         wr!(d, u64::from(byte));
         let ea = u32::from(byte).wrapping_shl(u32::from(k)).wrapping_add(i as u32);
         let x = read_at!(second_out_of_bounds; u64::from(ea), u32);
@@ -1105,42 +1121,42 @@ handlers! { $ [cf vmctx]
     I64AddIBrLeUI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::LE_U }>(v, j as u64) { jump!(t) } };
     I64AddIBrGeSI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GE_S }>(v, j as u64) { jump!(t) } };
     I64AddIBrGeUI { d, a, i, j, t } => { let v = rd!(a).wrapping_add(i as u64); wr!(d, v); if cmp64::<{ cmp::GE_U }>(v, j as u64) { jump!(t) } };
-    MemLd32Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u32); pair_load!(second_out_of_bounds, x, y, z, u32) };
-    MemLd32Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u32); pair_load!(second_out_of_bounds, x, y, z, u64) };
-    MemLd32Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u32); pair_load!(second_out_of_bounds, x, y, z, u8) };
-    MemLd32St32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u32); pair_store!(second_out_of_bounds, x, y, z, u32) };
-    MemLd32St64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u32); pair_store!(second_out_of_bounds, x, y, z, u64) };
-    MemLd32St8 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u32); pair_store!(second_out_of_bounds, x, y, z, u8) };
-    MemLd64Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u64); pair_load!(second_out_of_bounds, x, y, z, u32) };
-    MemLd64Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u64); pair_load!(second_out_of_bounds, x, y, z, u64) };
-    MemLd64Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u64); pair_load!(second_out_of_bounds, x, y, z, u8) };
-    MemLd64St32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u64); pair_store!(second_out_of_bounds, x, y, z, u32) };
-    MemLd64St64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u64); pair_store!(second_out_of_bounds, x, y, z, u64) };
-    MemLd64St8 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u64); pair_store!(second_out_of_bounds, x, y, z, u8) };
-    MemLd8ULd32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u8); pair_load!(second_out_of_bounds, x, y, z, u32) };
-    MemLd8ULd64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u8); pair_load!(second_out_of_bounds, x, y, z, u64) };
-    MemLd8ULd8U { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u8); pair_load!(second_out_of_bounds, x, y, z, u8) };
-    MemLd8USt32 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u8); pair_store!(second_out_of_bounds, x, y, z, u32) };
-    MemLd8USt64 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u8); pair_store!(second_out_of_bounds, x, y, z, u64) };
-    MemLd8USt8 { p, q, o } => { let (x, y, z) = arg!(); pair_load!(grown_or_trap, p, q, o, u8); pair_store!(second_out_of_bounds, x, y, z, u8) };
-    MemSt32Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u32); pair_load!(second_out_of_bounds, x, y, z, u32) };
-    MemSt32Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u32); pair_load!(second_out_of_bounds, x, y, z, u64) };
-    MemSt32Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u32); pair_load!(second_out_of_bounds, x, y, z, u8) };
-    MemSt32St32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u32); pair_store!(second_out_of_bounds, x, y, z, u32) };
-    MemSt32St64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u32); pair_store!(second_out_of_bounds, x, y, z, u64) };
-    MemSt32St8 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u32); pair_store!(second_out_of_bounds, x, y, z, u8) };
-    MemSt64Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u64); pair_load!(second_out_of_bounds, x, y, z, u32) };
-    MemSt64Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u64); pair_load!(second_out_of_bounds, x, y, z, u64) };
-    MemSt64Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u64); pair_load!(second_out_of_bounds, x, y, z, u8) };
-    MemSt64St32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u64); pair_store!(second_out_of_bounds, x, y, z, u32) };
-    MemSt64St64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u64); pair_store!(second_out_of_bounds, x, y, z, u64) };
-    MemSt64St8 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u64); pair_store!(second_out_of_bounds, x, y, z, u8) };
-    MemSt8Ld32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u8); pair_load!(second_out_of_bounds, x, y, z, u32) };
-    MemSt8Ld64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u8); pair_load!(second_out_of_bounds, x, y, z, u64) };
-    MemSt8Ld8U { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u8); pair_load!(second_out_of_bounds, x, y, z, u8) };
-    MemSt8St32 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u8); pair_store!(second_out_of_bounds, x, y, z, u32) };
-    MemSt8St64 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u8); pair_store!(second_out_of_bounds, x, y, z, u64) };
-    MemSt8St8 { p, q, o } => { let (x, y, z) = arg!(); pair_store!(grown_or_trap, p, q, o, u8); pair_store!(second_out_of_bounds, x, y, z, u8) };
+    MemLd32Ld32 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u32); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u32) };
+    MemLd32Ld64 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u32); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u64) };
+    MemLd32Ld8U { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u32); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u8) };
+    MemLd32St32 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u32); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u32) };
+    MemLd32St64 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u32); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u64) };
+    MemLd32St8 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u32); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u8) };
+    MemLd64Ld32 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u64); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u32) };
+    MemLd64Ld64 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u64); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u64) };
+    MemLd64Ld8U { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u64); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u8) };
+    MemLd64St32 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u64); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u32) };
+    MemLd64St64 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u64); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u64) };
+    MemLd64St8 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u64); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u8) };
+    MemLd8ULd32 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u8); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u32) };
+    MemLd8ULd64 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u8); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u64) };
+    MemLd8ULd8U { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u8); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u8) };
+    MemLd8USt32 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u8); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u32) };
+    MemLd8USt64 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u8); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u64) };
+    MemLd8USt8 { p, q, o } => { pair_load!(grown_or_trap, p, q, o, u8); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u8) };
+    MemSt32Ld32 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u32); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u32) };
+    MemSt32Ld64 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u32); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u64) };
+    MemSt32Ld8U { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u32); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u8) };
+    MemSt32St32 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u32); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u32) };
+    MemSt32St64 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u32); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u64) };
+    MemSt32St8 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u32); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u8) };
+    MemSt64Ld32 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u64); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u32) };
+    MemSt64Ld64 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u64); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u64) };
+    MemSt64Ld8U { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u64); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u8) };
+    MemSt64St32 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u64); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u32) };
+    MemSt64St64 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u64); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u64) };
+    MemSt64St8 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u64); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u8) };
+    MemSt8Ld32 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u8); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u32) };
+    MemSt8Ld64 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u8); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u64) };
+    MemSt8Ld8U { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u8); let (x, y, z) = arg!(); pair_load!(second_out_of_bounds, x, y, z, u8) };
+    MemSt8St32 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u8); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u32) };
+    MemSt8St64 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u8); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u64) };
+    MemSt8St8 { p, q, o } => { pair_store!(grown_or_trap, p, q, o, u8); let (x, y, z) = arg!(); pair_store!(second_out_of_bounds, x, y, z, u8) };
     I32ShlAddI { k, d, a, i } => {
         wr!(d, (i32_!(a).wrapping_shl(u32::from(k)).wrapping_add(i as u32)) as u64)
     };
@@ -1263,8 +1279,8 @@ handlers! { $ [cf vmctx]
     I32StoreIdx { k, a, b, v } => { store_at!(idx_addr!(a, b, k), rd!(v) as u32, u32) };
     I32Store8Idx { k, a, b, v } => { store_at!(idx_addr!(a, b, k), rd!(v) as u8, u8) };
     MemLd8UIdxSt8Idx { k, j, d, a, b } => {
-        let (x, y, z) = arg!();
         load_at!(d, idx_addr!(a, b, k), u8, u64::from);
+        let (x, y, z) = arg!();
         store_at!(second_out_of_bounds; idx_addr!(x, y, j), rd!(z) as u8, u8);
     };
     I32Store8IdxI { k, v, a, b } => { store_at!(idx_addr!(a, b, k), v, u8) };

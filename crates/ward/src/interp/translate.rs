@@ -286,6 +286,7 @@ pub(super) fn translate(
     if t.mem0_unshared {
         pair_memory_accesses_in(&mut t.code, &t.pending_handlers, &t.handler_map);
     }
+    encode_access_ends(&mut t.code);
     // References are always zeroed: the collectors read every reference slot of a frame.
     let mut zeroed = Vec::new();
     for l in params..t.local_slot.len() as u32 {
@@ -900,7 +901,7 @@ impl Translator<'_> {
     }
 
     fn fast_mem(&self, m: &WpMemArg) -> bool {
-        mem_index(m) == 0 && !self.mem_is64(0) && m.offset <= u32::MAX as u64
+        mem_index(m) == 0 && !self.mem_is64(0) && m.offset <= MAX_FAST_OFFSET
     }
 
     fn memarg(&mut self, kind: MemKind, m: &WpMemArg) -> u32 {
@@ -2687,7 +2688,32 @@ mod tests {
     fn translate_wat(wat: &str) -> CompiledFunc {
         let engine = Engine::default();
         let m = Module::new(&engine, wat).unwrap();
-        translate(&m.inner, m.inner.num_imported_funcs, None).unwrap()
+        let mut f = translate(&m.inner, m.inner.num_imported_funcs, None).unwrap();
+        // The tests read offsets as the wasm gave them.
+        decode_access_ends(&mut f.code);
+        f
+    }
+
+    #[test]
+    fn accesses_carry_the_end_of_their_bytes_and_huge_offsets_take_the_general_path() {
+        let engine = Engine::default();
+        let m = Module::new(
+            &engine,
+            "(module (memory 1) (func (param i32) (result i32)
+               (i32.load8_u offset=3 (local.get 0))
+               (i64.store offset=8 (local.get 0) (i64.const 0))
+               (i32.load offset=4294967279 (local.get 0))
+               i32.add
+               (i32.load offset=4294967280 (local.get 0))
+               i32.add))",
+        )
+        .unwrap();
+        let f = translate(&m.inner, 0, None).unwrap();
+        assert_eq!(f.code[0], Instr::I32Load8U { d: 1, a: 0, o: 4 }, "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::I64StoreI { s: 0, a: 0, o: 16, v: 0 }, "{:?}", f.code);
+        // The largest offset whose end fits 32 bits, then one more.
+        assert_eq!(f.code[2], Instr::I32Load { d: 2, a: 0, o: u32::MAX - 12 }, "{:?}", f.code);
+        assert!(matches!(f.code[4], Instr::LoadM { .. }), "{:?}", f.code);
     }
 
     #[test]

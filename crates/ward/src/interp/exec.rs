@@ -40,6 +40,8 @@ pub(super) struct Frame {
     /// Store function index (for backtraces).
     pub(super) func: u32,
     pub(super) code: *const CompiledFunc,
+    /// `code`'s instructions (a return reads them here, one load fewer).
+    pub(super) instrs: *const Instr,
     /// Where to continue in this frame.
     pub(super) pc: u32,
     /// Frame base in the value stack (the stack never exceeds `u32::MAX` slots).
@@ -246,7 +248,8 @@ impl Execution {
         for &slot in cf.zeroed.iter() {
             self.stack[fp + slot as usize] = 0;
         }
-        self.frames.push(Frame { func, code, pc: 0, fp: fp as u32, vmctx });
+        let instrs = cf.code.as_ptr();
+        self.frames.push(Frame { func, code, instrs, pc: 0, fp: fp as u32, vmctx });
         Ok(())
     }
 

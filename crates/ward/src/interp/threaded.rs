@@ -41,15 +41,19 @@ pub(super) struct Ctx {
     pub(super) mem_len: usize,
     /// Set when a handler trapped.
     pub(super) trap: Option<TrapCode>,
-    /// The execution's frame records (the current one last) and value stack.
+    /// The execution's frame records (the current one last); while the handlers run, its
+    /// length is stale and `top` is the current record ([`run`] writes the length back).
     frames: *mut Vec<Frame>,
+    /// The first record and the current one.
+    bottom: *mut Frame,
+    top: *mut Frame,
+    /// One past the last record the handlers may write: at the depth limit, or before, when
+    /// the list must grow first (which the loop does), so that a call checks one bound.
+    frames_end: *mut Frame,
     stack: *mut u64,
     /// One past the value stack's last slot.
     stack_end: *mut u64,
     max_depth: usize,
-    /// How many frame records the handlers may have: the depth limit, or fewer when the list
-    /// must grow first (which the loop does), so that a call checks one bound.
-    frames_room: usize,
     /// Set by [`exit`] (only the looping dispatch needs to be told).
     #[cfg(not(ward_tail_dispatch))]
     exit: bool,
@@ -68,10 +72,12 @@ impl Ctx {
             mem_len: 0,
             trap: None,
             frames: std::ptr::null_mut(),
+            bottom: std::ptr::null_mut(),
+            top: std::ptr::null_mut(),
+            frames_end: std::ptr::null_mut(),
             stack: std::ptr::null_mut(),
             stack_end: std::ptr::null_mut(),
             max_depth,
-            frames_room: 0,
             #[cfg(not(ward_tail_dispatch))]
             exit: false,
         }
@@ -88,7 +94,16 @@ impl Ctx {
     ) {
         self.vmctx = vmctx;
         self.cf = cf;
-        self.frames_room = self.max_depth.min(frames.capacity());
+        assert!(!frames.is_empty(), "the handlers run in a frame");
+        let room = self.max_depth.min(frames.capacity());
+        let bottom = frames.as_mut_ptr();
+        // SAFETY: `len - 1` and `room` are at most the capacity: inside or one past the list's
+        // allocation.
+        unsafe {
+            self.top = bottom.add(frames.len() - 1);
+            self.frames_end = bottom.add(room);
+        }
+        self.bottom = bottom;
         self.frames = frames;
         self.stack = stack.as_mut_ptr();
         self.stack_end = stack.as_mut_ptr_range().end;
@@ -108,6 +123,29 @@ type Handler =
 /// (checked to fit the value stack), whose context is `ctx.vmctx` and whose `CompiledFunc` is
 /// `ctx.cf`; `[mem_base, mem_base + mem_len)` is memory 0 of that context, or `mem_len` is 0.
 pub(super) unsafe fn run(
+    ip: *const Instr,
+    sp: *mut u64,
+    mem_base: *mut u8,
+    mem_len: usize,
+    code: *const Instr,
+    ctx: &mut Ctx,
+) -> *const Instr {
+    let ip = run_chain(ip, sp, mem_base, mem_len, code, ctx);
+    // SAFETY: the handlers kept `top` at the current record, with every record up to it
+    // written, within the capacity.
+    unsafe {
+        let len = ctx.top.offset_from(ctx.bottom) as usize + 1;
+        (*ctx.frames).set_len(len);
+    }
+    ip
+}
+
+/// [`run`]'s chain of handlers, which keeps the frame list's length in `ctx.top`.
+///
+/// # Safety
+/// As for [`run`].
+#[inline(always)]
+unsafe fn run_chain(
     ip: *const Instr,
     sp: *mut u64,
     mem_base: *mut u8,
@@ -282,13 +320,12 @@ unsafe fn enter(
         let ncode = ncode.cast::<CompiledFunc>();
         // A record's code is live translated code (see `resolve_code`).
         let ncf: &CompiledFunc = &*ncode;
-        let frames = &mut *c.frames;
-        let len = frames.len();
+        let top = c.top;
         let nsp = sp.add(args as usize);
         // A full frame list is grown by the loop, so this handler never calls out (and keeps
         // its state in scratch registers). `nsp` is a slot of the caller's frame, which fits
         // the stack, so it is at most `stack_end`.
-        if len >= c.frames_room
+        if top.add(1) >= c.frames_end
             || (c.stack_end.offset_from(nsp) as usize) < ncf.frame_slots as usize + 2
         {
             return exit(ip, sp, mem_base, mem_len, code, ctx);
@@ -299,19 +336,21 @@ unsafe fn enter(
         super::op_stats::record(&*ip);
         // The frame records first and the callee's zeroed slots last, so that little is live
         // across the zeroing loop.
-        // There is always a current frame (the one making this call).
-        debug_assert!(len > 0, "a call is made from a frame");
-        (*frames.as_mut_ptr().add(len - 1)).pc = ip.add(words).offset_from(code) as u32;
-        // Below capacity (checked above): written in place rather than by `push`, whose grow
-        // path (dead here) would make this handler save registers and keep a stack frame.
-        frames.as_mut_ptr().add(len).write(Frame {
+        // `top` is the current frame (the one making this call).
+        (*top).pc = ip.add(words).offset_from(code) as u32;
+        // Below the list's end (checked above): written in place rather than by `push`, whose
+        // grow path (dead here) would make this handler save registers and keep a stack frame.
+        let code = ncf.code.as_ptr();
+        let top = top.add(1);
+        top.write(Frame {
             func: callee,
             code: ncode,
+            instrs: code,
             pc: 0,
             fp: nfp as u32,
             vmctx: nvmctx,
         });
-        frames.set_len(len + 1);
+        c.top = top;
         c.cf = ncf;
         let (mem_base, mem_len) = if nvmctx != c.vmctx {
             c.vmctx = nvmctx;
@@ -323,7 +362,6 @@ unsafe fn enter(
         for &slot in ncf.zeroed.iter() {
             *nsp.add(slot as usize) = 0;
         }
-        let code = ncf.code.as_ptr();
         // The shadow-stack prologue most compiled functions start with runs here, which spares
         // its dispatch (a jump whose target is whatever the callee starts with). The function's
         // code keeps it: the loop and branches back to the start still run it there.
@@ -361,7 +399,7 @@ unsafe fn ret_from(
     // SAFETY: as for `call`; `s + n` slots lie inside the frame (translator invariant). Not
     // for the outermost frame, which `ret` hands to the loop to run the whole instruction.
     unsafe {
-        if (*(*ctx).frames).len() > 1 {
+        if (*ctx).top != (*ctx).bottom {
             let Instr::ReturnFrom { s, n } = *ip else { std::hint::unreachable_unchecked() };
             move_results_down(sp, s, n);
         }
@@ -407,7 +445,7 @@ unsafe fn global_set_add_ret_from(
             std::hint::unreachable_unchecked()
         };
         set_global_plus((*ctx).vmctx, g, *sp.add(a as usize), i);
-        if (*(*ctx).frames).len() > 1 {
+        if (*ctx).top != (*ctx).bottom {
             move_results_down(sp, s.into(), 1);
         }
         ret(ip, sp, mem_base, mem_len, code, ctx)
@@ -430,7 +468,7 @@ unsafe fn ret(
 ) -> *const Instr {
     // SAFETY: the caller's contract.
     let (ip, sp, mem_base, mem_len, code) = unsafe {
-        if (*(*ctx).frames).len() <= 1 {
+        if (*ctx).top == (*ctx).bottom {
             return exit(ip, sp, mem_base, mem_len, code, ctx);
         }
         // `Return` or `ReturnFrom`, counted where the handler commits (as for calls).
@@ -457,9 +495,9 @@ unsafe fn pop_frame(
     // base was checked to fit the stack when the frame was entered.
     unsafe {
         let c = &mut *ctx;
-        let frames = &mut *c.frames;
-        frames.pop();
-        let top = frames.last().unwrap_unchecked();
+        let top = c.top.sub(1);
+        c.top = top;
+        let top = &*top;
         c.cf = top.code;
         // Memory 0 changes only in the loop (`memory.grow`, host calls), which hands the
         // current base and length to every run, so it is reloaded only for another instance.
@@ -469,7 +507,7 @@ unsafe fn pop_frame(
         } else {
             (mem_base, mem_len)
         };
-        let code = (*top.code).code.as_ptr();
+        let code = top.instrs;
         (code.add(top.pc as usize), c.stack.add(top.fp as usize), mem_base, mem_len, code)
     }
 }

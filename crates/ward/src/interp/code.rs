@@ -1549,10 +1549,41 @@ impl Handler {
     }
 }
 
+/// The shadow-stack prologue a function's code may start with (a stack pointer moved down,
+/// or read with an offset added), which a call from the threaded handlers runs itself and
+/// enters after (the code keeps the instruction for every other way in).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Prologue {
+    None,
+    /// `GlobalAddI { g, d, i }`.
+    AddI {
+        g: u32,
+        d: Slot,
+        i: i32,
+    },
+    /// `GlobalGetAddI { g, d, i }`.
+    GetAddI {
+        g: u32,
+        d: Slot,
+        i: i32,
+    },
+}
+
+impl Prologue {
+    /// The prologue `code` starts with, and the index of the instruction after it.
+    pub(crate) fn of(code: &[Instr]) -> (Prologue, usize) {
+        match code.first() {
+            Some(&Instr::GlobalAddI { g, d, i }) => (Prologue::AddI { g, d, i }, 1),
+            Some(&Instr::GlobalGetAddI { g, d, i }) => (Prologue::GetAddI { g, d, i }, 1),
+            _ => (Prologue::None, 0),
+        }
+    }
+}
+
 /// A translated function.
 ///
-/// `repr(C)` keeps what a call reads (the code, the zeroed slots and the frame size) together
-/// at the start, in the cache line the record's pointer leads to.
+/// `repr(C)` keeps what a call reads (the code, the zeroed slots, the frame size and how it
+/// enters) together at the start, in the cache line the record's pointer leads to.
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct CompiledFunc {
@@ -1562,6 +1593,12 @@ pub(crate) struct CompiledFunc {
     pub(crate) zeroed: Box<[Slot]>,
     /// Total frame size in slots (locals and the deepest operand stack).
     pub(crate) frame_slots: u32,
+    /// The opcode of the instruction a call from a handler continues at: the first, or the
+    /// second after a prologue the call runs itself. Read with the rest of this header, so the
+    /// call's jump does not wait for the code's first instruction.
+    pub(crate) entry_op: u16,
+    /// The shadow-stack prologue the code starts with, if any.
+    pub(crate) prologue: Prologue,
     pub(crate) memargs: Box<[MemArg]>,
     pub(crate) v128_consts: Box<[u128]>,
     pub(crate) shuffles: Box<[[u8; 16]]>,

@@ -17,7 +17,7 @@
 //! left in [`Ctx::trap`] and `ip` points after the trapping instruction, as the loop's own
 //! traps do.
 
-use super::code::{cmp, CompiledFunc, Instr, OPCODES};
+use super::code::{cmp, CompiledFunc, Instr, Prologue, OPCODES};
 use super::exec::{
     add_to_global, global_plus, mem0, move_results_down, refresh_mem0_len, set_global_plus, Frame,
 };
@@ -201,12 +201,36 @@ macro_rules! tail {
     }};
 }
 
+/// As [`tail`], with the handler of the instruction at `$ip` given.
+macro_rules! tail_to {
+    ($handler:ident, $ip:ident, $sp:ident, $mem_base:ident, $mem_len:ident, $code:ident, $ctx:ident) => {{
+        #[cfg(ward_tail_dispatch)]
+        // SAFETY: as for `tail`, `$handler` being the handler of the instruction at `$ip`.
+        return unsafe { $handler($ip, $sp, $mem_base, $mem_len, $code, $ctx) };
+        #[cfg(not(ward_tail_dispatch))]
+        {
+            let _ = $handler;
+            tail!($ip, $sp, $mem_base, $mem_len, $code, $ctx)
+        }
+    }};
+}
+
 /// The handler of the instruction at `ip`.
 #[inline(always)]
 unsafe fn handler_of(ip: *const Instr) -> Handler {
-    // SAFETY: `ip` points to an instruction (caller), and every opcode, `Instr::OpcodeCount`
-    // included, is below `OPCODES + 1`, the table's length.
-    unsafe { *HANDLERS.get_unchecked((*ip).opcode() as usize) }
+    // SAFETY: `ip` points to an instruction (caller).
+    unsafe { handler_for((*ip).opcode()) }
+}
+
+/// The handler of opcode `op`.
+///
+/// # Safety
+/// `op` is an instruction's opcode.
+#[inline(always)]
+unsafe fn handler_for(op: u16) -> Handler {
+    // SAFETY: every opcode, `Instr::OpcodeCount` included, is below `OPCODES + 1`, the table's
+    // length.
+    unsafe { *HANDLERS.get_unchecked(op as usize) }
 }
 
 /// Stops the chain at `ip`, leaving the state in `ctx` for the loop.
@@ -310,7 +334,7 @@ unsafe fn enter(
     ctx: *mut Ctx,
 ) -> *const Instr {
     // SAFETY: the caller's contract.
-    let (ip, sp, mem_base, mem_len, code) = unsafe {
+    let (ip, sp, mem_base, mem_len, code, entry_op) = unsafe {
         let c = &mut *ctx;
         let (callee, ncode, nvmctx) =
             ((*record).func_index, (*record).interp_code, (*record).vmctx);
@@ -365,26 +389,28 @@ unsafe fn enter(
         // The shadow-stack prologue most compiled functions start with runs here, which spares
         // its dispatch (a jump whose target is whatever the callee starts with). The function's
         // code keeps it: the loop and branches back to the start still run it there.
-        let entry = match *code {
+        let entry = match ncf.prologue {
             // `g` is the context offset of an i32 global's cell pointer in the callee's context
             // (translator); the store is exclusively borrowed; `d` is a slot of the new frame.
-            Instr::GlobalAddI { g, d, i } => {
+            Prologue::AddI { g, d, i } => {
                 #[cfg(feature = "op-stats")]
                 super::op_stats::record(&*code);
                 *nsp.add(d as usize) = add_to_global(nvmctx, g, i) as u64;
                 code.add(1)
             }
-            Instr::GlobalGetAddI { g, d, i } => {
+            Prologue::GetAddI { g, d, i } => {
                 #[cfg(feature = "op-stats")]
                 super::op_stats::record(&*code);
                 *nsp.add(d as usize) = global_plus(nvmctx, g, i) as u64;
                 code.add(1)
             }
-            _ => code,
+            Prologue::None => code,
         };
-        (entry, nsp, mem_base, mem_len, code)
+        (entry, nsp, mem_base, mem_len, code, ncf.entry_op)
     };
-    tail!(ip, sp, mem_base, mem_len, code, ctx)
+    // SAFETY: `entry_op` is the opcode of the instruction at `ip` (translator).
+    let handler = unsafe { handler_for(entry_op) };
+    tail_to!(handler, ip, sp, mem_base, mem_len, code, ctx)
 }
 
 /// `ReturnFrom`: moves the results down to slot 0, then returns as [`ret`].

@@ -298,7 +298,10 @@ pub(super) fn translate(
             }
         }
     }
+    let (prologue, entry) = Prologue::of(&t.code);
     Ok(CompiledFunc {
+        entry_op: t.code[entry].opcode(),
+        prologue,
         code: t.code.into(),
         zeroed: zeroed.into(),
         frame_slots: t.max_height,
@@ -3454,6 +3457,9 @@ mod tests {
         assert!(!matches!(f.code[1], Instr::GlobalSet { .. }), "{:?}", f.code);
         assert_eq!(f.code[1], Instr::I32Store8I { a: 0, o: 3, v: 1 });
         assert_eq!(f.code[2], Instr::I32GtUI { d: 0, a: 0, i: 7 });
+        // A call runs the prologue itself and dispatches on the second instruction.
+        assert!(matches!(f.prologue, Prologue::AddI { d: 1, i: -16, .. }), "{:?}", f.prologue);
+        assert_eq!(f.entry_op, f.code[1].opcode());
         let f = translate_wat(
             "(module (memory 1) (func (param i32 i32) (result i32)
                (i32.store (i32.add (local.get 0) (i32.const 4)) (local.get 1))
@@ -3461,6 +3467,7 @@ mod tests {
         );
         assert_eq!(f.code[0], Instr::I32StoreAddI { a: 0, v: 1, i: 4 });
         assert_eq!(f.code[1], Instr::I32LoadAddI { d: 0, a: 0, i: 8 });
+        assert_eq!((f.prologue, f.entry_op), (Prologue::None, f.code[0].opcode()));
         let f = translate_wat(
             "(module (func (param i32) (result i32)
                (i32.sub (i32.add (i32.add (local.get 0) (i32.const 4)) (i32.const -9)) (i32.const 1))))",

@@ -903,6 +903,17 @@ fn dispatch_through_a_loaded_index_and_paired_copies_match_the_separate_instruct
               (return (i32.const 11)))
               (return (i32.const 12)))
             (i32.const 13))
+          (func (export "teed") (param i32) (result i32) (local i32 i32)
+            ;; as `dispatch`, the table word also kept in a local (`BrTableLoadIdxTee`; the
+            ;; table's address in a local, as a constant would fold into the load)
+            (local.set 2 (i32.const 64))
+            (block (block (block (block
+              (br_table 0 1 2 3
+                (local.tee 1 (i32.load (i32.add (local.get 2) (i32.shl (local.get 0) (i32.const 2)))))))
+              (return (i32.add (local.get 1) (i32.const 10))))
+              (return (i32.add (local.get 1) (i32.const 20))))
+              (return (i32.add (local.get 1) (i32.const 30))))
+            (i32.add (local.get 1) (i32.const 40)))
           (func (export "switch") (param i32) (result i32)
             ;; case = table[i] - 1, the table at 64 (`BrTableLoadShlAddI`)
             (block (block (block (block
@@ -939,6 +950,14 @@ fn dispatch_through_a_loaded_index_and_paired_copies_match_the_separate_instruct
     // The address wraps: index 2^30 + 1 reads 64 + 4.
     assert_eq!(dispatch.call(&mut store, (1 << 30) + 1).unwrap(), 10);
     let err = dispatch.call(&mut store, 16384).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
+    // The same jumps, and each case sees the word in the local: 2 + 30, 0 + 10, 1 + 20,
+    // -1 + 40, 3 + 40, then the wrapped address's 0 + 10.
+    let teed = inst.get_typed_func::<i32, i32>(&store, "teed").unwrap();
+    let got: Vec<i32> =
+        [0, 1, 2, 3, 4, (1 << 30) + 1].map(|i| teed.call(&mut store, i).unwrap()).to_vec();
+    assert_eq!(got, [32, 10, 21, 39, 43, 10]);
+    let err = teed.call(&mut store, 16383).unwrap_err();
     assert_eq!(err.as_trap().map(|t| t.code()), Some(TrapCode::MemoryOutOfBounds), "{err}");
     let switch = inst.get_typed_func::<i32, i32>(&store, "switch").unwrap();
     // Table words 2, 0, 1, -1, 3 minus one: 1, -1 (default), 0, -2 (default), 2.

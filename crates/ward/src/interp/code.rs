@@ -328,6 +328,10 @@ define_instrs! {
         /// (an `I32LoadIdx` fused with the `br_table` it feeds: a dispatch through a table of
         /// case numbers).
         BrTableLoadIdx { k: u8, a: Slot, b: Slot, n: u32 },
+        /// As `BrTableLoadIdx`, the loaded index also written to `d` (16-bit slots): the
+        /// `local.tee` of the load before the `br_table` (a bytecode interpreter's
+        /// `switch (op = code[pc])`).
+        BrTableLoadIdxTee { k: u8, d: u16, a: u16, b: u16, n: u32 },
         /// As `BrTable`, indexed by `x + j` (i32, wrapping) for the i32 `x` loaded from memory
         /// 0 at `((a << k) + i) mod 2^32` and `j` in the `Arg` word that follows (before the
         /// entries): an `I32LoadShlAddI` and an `i32.add` of a constant fused with the

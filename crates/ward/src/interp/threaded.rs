@@ -1065,6 +1065,13 @@ handlers! { $ [cf vmctx]
         // SAFETY: as for `BrTable`.
         jump!(unsafe { table_entry(following!(), k) });
     };
+    BrTableLoadIdxTee { k, d, a, b, n } => {
+        let i = read_at!(idx_addr!(a, b, k), u32);
+        wr!(d, u64::from(i));
+        let k = (i as usize).min(n as usize - 1);
+        // SAFETY: as for `BrTable`.
+        jump!(unsafe { table_entry(following!(), k) });
+    };
     BrTableLoadIdx { k, a, b, n } => {
         let i = read_at!(idx_addr!(a, b, k), u32);
         let k = (i as usize).min(n as usize - 1);

@@ -1085,6 +1085,25 @@ impl Translator<'_> {
         }
     }
 
+    /// `local.tee l (i32.load (a + (b << k)))` just emitted as `I32LoadIdx { k, d: l, a, b }`
+    /// (all 16-bit slots) with `l` the top operand, no branch landing after it and no handler
+    /// boundary: `(k, l, a, b)`, for a `br_table` on `l` to load its own index.
+    fn teed_load_idx(&self) -> Option<(u8, u16, u16, u16)> {
+        let n = self.code.len();
+        let top = self.stack.last()?;
+        if n == 0 || self.lands_after(n - 1) {
+            return None;
+        }
+        let Loc::Local(l) = top.loc else { return None };
+        match self.code[n - 1] {
+            Instr::I32LoadIdx { k, d, a, b } if d == l => {
+                let s = |x: Slot| u16::try_from(x).ok();
+                Some((k, s(l)?, s(a)?, s(b)?))
+            }
+            _ => None,
+        }
+    }
+
     /// The operand and mask of the `and` of a constant (`I32AndI`, or `I64AndI` with an
     /// unshifted immediate when `all64`) emitted just before the `eqz` just emitted, if it
     /// computed that `eqz`'s operand `t`: a temporary only the `eqz` read, with no branch
@@ -1958,6 +1977,8 @@ impl Translator<'_> {
                     true => self.producer_of(0),
                     false => None,
                 };
+                // Or an indexed load into a local by `local.tee`.
+                let teed = fuse.is_none().then(|| self.teed_load_idx()).flatten();
                 let i = self.pop_slot();
                 let default = targets.default();
                 let mut depths = Vec::with_capacity(targets.len() as usize + 1);
@@ -2009,9 +2030,15 @@ impl Translator<'_> {
                         let offset = self.unemit();
                         self.emit_at(Instr::BrTableLoadIdx { k, a, b, n }, offset);
                     }
-                    _ => {
-                        self.emit(Instr::BrTable { i, n });
-                    }
+                    _ => match teed.filter(|_| arity <= 1) {
+                        Some((k, d, a, b)) => {
+                            let offset = self.unemit();
+                            self.emit_at(Instr::BrTableLoadIdxTee { k, d, a, b, n }, offset);
+                        }
+                        None => {
+                            self.emit(Instr::BrTable { i, n });
+                        }
+                    },
                 }
                 // The entries follow the instruction; move stubs come after them.
                 let table = self.code.len();
@@ -2763,6 +2790,27 @@ mod tests {
                (i32.const 7)))",
         );
         assert_eq!(f.code[0], Instr::BrTableLoadIdx { k: 2, a: 0, b: 1, n: 2 }, "{:?}", f.code);
+        // Kept in a local by `local.tee` too (`switch (op = code[pc])`), but not across a
+        // branch target.
+        let teed = |between: &str| {
+            translate_wat(&format!(
+                "(module (memory 1) (func (param i32 i32) (result i32) (local i32)
+                   (block (block
+                     (i32.load (i32.add (local.get 0) (i32.shl (local.get 1) (i32.const 2))))
+                     (local.tee 2) {between}
+                     (br_table 0 1)))
+                   (local.get 2)))"
+            ))
+        };
+        let f = teed("");
+        let want = Instr::BrTableLoadIdxTee { k: 2, d: 2, a: 0, b: 1, n: 2 };
+        assert_eq!(f.code[0], want, "{:?}", f.code);
+        let f = teed("(block $b (br_if $b (local.get 0)))");
+        assert!(
+            !f.code.iter().any(|i| matches!(i, Instr::BrTableLoadIdxTee { .. })),
+            "{:?}",
+            f.code
+        );
         let f = translate_wat(
             "(module (memory 1) (func (param i32) (result i32)
                (block (block (br_table 0 1 (i32.add (i32.const -2)

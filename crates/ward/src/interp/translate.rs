@@ -1067,18 +1067,25 @@ impl Translator<'_> {
         self.barrier > i || self.handler_map.last().is_some_and(|&(at, _)| at as usize > i)
     }
 
-    /// `local.tee l (i32.add a i)` just emitted as `I32AddI { d: l, a, i }` (`l` not `a`, both
-    /// 16-bit slots) with `l` the top operand, no branch landing after it and no handler
-    /// boundary: `(l, a, i)`, for a load from `l` to compute its own address.
-    fn teed_add_imm(&self) -> Option<(u16, u16, i32)> {
+    /// The local on top of the operand stack and the instruction just emitted, when no branch
+    /// lands after it and no handler boundary does: if that instruction wrote the local, a
+    /// `local.tee` of its result.
+    fn teed(&self) -> Option<(Slot, Instr)> {
         let n = self.code.len();
         let top = self.stack.last()?;
         if n == 0 || self.lands_after(n - 1) {
             return None;
         }
         let Loc::Local(l) = top.loc else { return None };
-        match self.code[n - 1] {
-            Instr::I32AddI { d, a, i } if d == l && a != l => {
+        Some((l, self.code[n - 1]))
+    }
+
+    /// `local.tee l (i32.add a i)` just emitted as `I32AddI { d: l, a, i }` (`l` not `a`, both
+    /// 16-bit slots) with `l` the top operand, no branch landing after it and no handler
+    /// boundary: `(l, a, i)`, for a load from `l` to compute its own address.
+    fn teed_add_imm(&self) -> Option<(u16, u16, i32)> {
+        match self.teed()? {
+            (l, Instr::I32AddI { d, a, i }) if d == l && a != l => {
                 Some((u16::try_from(l).ok()?, u16::try_from(a).ok()?, i))
             }
             _ => None,
@@ -1089,14 +1096,8 @@ impl Translator<'_> {
     /// (all 16-bit slots) with `l` the top operand, no branch landing after it and no handler
     /// boundary: `(k, l, a, b)`, for a `br_table` on `l` to load its own index.
     fn teed_load_idx(&self) -> Option<(u8, u16, u16, u16)> {
-        let n = self.code.len();
-        let top = self.stack.last()?;
-        if n == 0 || self.lands_after(n - 1) {
-            return None;
-        }
-        let Loc::Local(l) = top.loc else { return None };
-        match self.code[n - 1] {
-            Instr::I32LoadIdx { k, d, a, b } if d == l => {
+        match self.teed()? {
+            (l, Instr::I32LoadIdx { k, d, a, b }) if d == l => {
                 let s = |x: Slot| u16::try_from(x).ok();
                 Some((k, s(l)?, s(a)?, s(b)?))
             }

@@ -1891,3 +1891,42 @@ fn accesses_of_every_width_end_and_trap_where_the_native_tier_does() {
     // Both outcomes occur at every width (the counts are of calls, over 29 forms).
     assert!(oks > 29 * 4 * 8 && traps > 29 * 3 * 27, "{oks} in bounds, {traps} traps");
 }
+
+/// An add of a constant feeding the add of a shifted index (`I32AddIShl`: `&frame[16] +
+/// (i << 2)`) wraps like the three instructions, with any constant and shift, its result in
+/// a temporary or set into a local, against the native tier.
+#[test]
+fn constant_plus_scaled_index_wraps_like_the_three_instructions() {
+    const CONSTANTS: [i32; 5] = [16, -8, 0, i32::MAX, i32::MIN];
+    const SHIFTS: [u32; 4] = [0, 2, 31, 35];
+    let mut wat = String::from("(module");
+    for (c, constant) in CONSTANTS.iter().enumerate() {
+        for shift in SHIFTS {
+            wat += &format!(
+                r#"(func (export "f{c}-{shift}") (param i32 i32) (result i32) (local i32)
+                     (local.set 2 (i32.add (i32.add (local.get 0) (i32.const {constant}))
+                                           (i32.shl (local.get 1) (i32.const {shift}))))
+                     (i32.xor (local.get 2)
+                       (i32.add (i32.add (local.get 1) (i32.const {constant}))
+                                (i32.shl (local.get 0) (i32.const {shift})))))"#
+            );
+        }
+    }
+    wat += ")";
+    let (mut store, inst) = instance(&wat);
+    let (mut nstore, native) = native_instance(&wat);
+    let values = [0, 1, -1, 3, 0x1234_5678, i32::MAX, i32::MIN, -0x10];
+    for c in 0..CONSTANTS.len() {
+        for shift in SHIFTS {
+            let name = format!("f{c}-{shift}");
+            let f = inst.get_typed_func::<(i32, i32), i32>(&store, &name).unwrap();
+            let g = native.get_typed_func::<(i32, i32), i32>(&nstore, &name).unwrap();
+            for a in values {
+                for b in values {
+                    let want = g.call(&mut nstore, (a, b)).unwrap();
+                    assert_eq!(f.call(&mut store, (a, b)).unwrap(), want, "{name}({a}, {b})");
+                }
+            }
+        }
+    }
+}

@@ -136,6 +136,7 @@ macro_rules! define_instrs {
                     | Instr::I32LoadAddI { d, .. } | Instr::I64LoadAddI { d, .. }
                     | Instr::I32LoadAddITee { d, .. } | Instr::I64LoadAddITee { d, .. }
                     | Instr::I32Load8UAddI { d, .. } | Instr::I32AddShl { d, .. }
+                    | Instr::I32AddIShl { d, .. }
                     | Instr::I32LoadIdx { d, .. } | Instr::I32Load8UIdx { d, .. }
                     | Instr::I64LoadIdx { d, .. }
                     | Instr::I32ShlAddI { d, .. }
@@ -473,6 +474,10 @@ define_instrs! {
         /// `d = a + (b << k)` (i32, wrapping; `k < 32`): an `i32.shl` by a constant fused with
         /// the `i32.add` it feeds, as in the address of an array element.
         I32AddShl { k: u8, d: Slot, a: Slot, b: Slot },
+        /// `d = a + i + (b << k)` (i32, wrapping; `a` and `b` 16-bit slots): an `I32AddShl`
+        /// whose left operand the `i32.add` of a constant just before computed (`&frame[16]`
+        /// plus a scaled index).
+        I32AddIShl { k: u8, d: Slot, a: u16, b: u16, i: i32 },
         /// `i32.load` from memory 0 at `(a + (b << k)) mod 2^32` (offset 0): an `I32AddShl`, or
         /// an `i32.add` (`k = 0`), fused with the load it feeds (`k` first so that the
         /// instruction fits 16 bytes).

@@ -1439,6 +1439,10 @@ handlers! { $ [cf vmctx]
     SelI64LeU { d, a, b } => select_if!(d, rd!(a) <= rd!(b));
     SelI64GeS { d, a, b } => select_if!(d, (rd!(a) as i64) >= (rd!(b) as i64));
     SelI64GeU { d, a, b } => select_if!(d, rd!(a) >= rd!(b));
+    I32AddIShl { k, d, a, b, i } => {
+        let x = i32_!(a).wrapping_add(i as u32);
+        wr!(d, x.wrapping_add(i32_!(b).wrapping_shl(u32::from(k))) as u64)
+    };
     I32AddShl { d, a, b, k } => {
         wr!(d, i32_!(a).wrapping_add(i32_!(b).wrapping_shl(u32::from(k))) as u64)
     };

@@ -1186,8 +1186,29 @@ impl Translator<'_> {
             _ => None,
         };
         let Some(((b, k), a, _)) = self.absorb_operand(shift) else { return false };
-        self.produce(false, |d| Instr::I32AddShl { k, d, a, b });
+        if let Some((a, i, b)) = self.added_imm_operand(a, b) {
+            self.unemit();
+            self.produce(false, |d| Instr::I32AddIShl { k, d, a, b, i });
+        } else {
+            self.produce(false, |d| Instr::I32AddShl { k, d, a, b });
+        }
         true
+    }
+
+    /// For an `I32AddShl` of `a` and `b` about to be emitted: when the instruction just
+    /// emitted is the `i32.add` of a constant that computed `a`, a temporary the add consumed,
+    /// with nothing landing after it, its operand and constant and `b` (all slots 16 bits).
+    fn added_imm_operand(&self, a: Slot, b: Slot) -> Option<(u16, i32, u16)> {
+        let n = self.code.len();
+        if n == 0 || a < self.local_slots || self.lands_after(n - 1) {
+            return None;
+        }
+        match self.code[n - 1] {
+            Instr::I32AddI { d, a: x, i } if d == a => {
+                Some((u16::try_from(x).ok()?, i, u16::try_from(b).ok()?))
+            }
+            _ => None,
+        }
     }
 
     /// For a binary operation about to be translated: if the instruction just emitted computed
@@ -3296,6 +3317,22 @@ mod tests {
                (i32.add)))",
         );
         assert!(!f.code.iter().any(|i| matches!(i, Instr::I32AddShl { .. })), "{:?}", f.code);
+        // An add of a constant computing the left operand joins in (`&frame[16] + (i << 2)`),
+        // unless a branch lands between or the sum is kept in a local.
+        let f = |between: &str| {
+            translate_wat(&format!(
+                "(module (func (param i32 i32) (result i32) (local i32)
+                   (i32.add (local.get 0) (i32.const 16)) {between}
+                   (i32.shl (local.get 1) (i32.const 2))
+                   (i32.add)))"
+            ))
+        };
+        let want = Instr::I32AddIShl { k: 2, d: 0, a: 0, b: 1, i: 16 };
+        assert_eq!(f("").code[0], want, "{:?}", f("").code);
+        for apart in ["(block)", "(local.tee 2)"] {
+            let g = f(apart);
+            assert!(!g.code.iter().any(|i| matches!(i, Instr::I32AddIShl { .. })), "{:?}", g.code);
+        }
     }
 
     #[test]

@@ -1930,3 +1930,43 @@ fn constant_plus_scaled_index_wraps_like_the_three_instructions() {
         }
     }
 }
+
+/// A loaded word plus a constant (`I32LoadPlusI`) wraps like the two instructions, against
+/// the native tier, and a load past the end traps at the load's offset: the same offset as
+/// the same function with a multiply in place of the add, which does not fuse.
+#[test]
+fn loads_plus_a_constant_wrap_and_trap_like_the_two_instructions() {
+    let module = |op: &str| {
+        format!(
+            r#"(module (memory 1)
+              (func (export "f") (param i32 i32) (result i32)
+                (i32.store (local.get 1) (local.get 1))
+                (i32.{op} (i32.load offset=3 (local.get 0)) (i32.const -7)))
+              (func (export "g") (param i32 i32) (result i32) (local i32)
+                (local.set 2 (i32.{op} (i32.load offset=65530 (local.get 1)) (i32.const 0x7fffffff)))
+                (i32.xor (local.get 2) (local.get 0))))"#
+        )
+    };
+    let (mut store, inst) = instance(&module("add"));
+    let (mut nstore, native) = native_instance(&module("add"));
+    let (mut mstore, mul) = instance(&module("mul"));
+    let code = |e: &ward::Error| e.as_trap().map(|t| t.code());
+    let offset = |e: &ward::Error| e.as_trap().unwrap().backtrace()[0].offset;
+    for name in ["f", "g"] {
+        let f = inst.get_typed_func::<(i32, i32), i32>(&store, name).unwrap();
+        let g = native.get_typed_func::<(i32, i32), i32>(&nstore, name).unwrap();
+        let h = mul.get_typed_func::<(i32, i32), i32>(&mstore, name).unwrap();
+        for (a, b) in [(0, 0), (1, -1), (0, 4), (65533, 3), (65532, 0), (0, 2), (-1, 65532)] {
+            match (f.call(&mut store, (a, b)), g.call(&mut nstore, (a, b))) {
+                (Ok(x), Ok(y)) => assert_eq!(x, y, "{name}({a}, {b})"),
+                (Err(x), Err(y)) => {
+                    assert_eq!(code(&x), Some(TrapCode::MemoryOutOfBounds), "{name}({a}, {b})");
+                    assert_eq!(code(&y), code(&x), "{name}({a}, {b})");
+                    let z = h.call(&mut mstore, (a, b)).unwrap_err();
+                    assert_eq!(offset(&x), offset(&z), "{name}({a}, {b}): trap offset");
+                }
+                (x, y) => panic!("{name}({a}, {b}): {x:?} / native {y:?}"),
+            }
+        }
+    }
+}

@@ -136,7 +136,7 @@ macro_rules! define_instrs {
                     | Instr::I32LoadAddI { d, .. } | Instr::I64LoadAddI { d, .. }
                     | Instr::I32LoadAddITee { d, .. } | Instr::I64LoadAddITee { d, .. }
                     | Instr::I32Load8UAddI { d, .. } | Instr::I32AddShl { d, .. }
-                    | Instr::I32AddIShl { d, .. }
+                    | Instr::I32AddIShl { d, .. } | Instr::I32LoadPlusI { d, .. }
                     | Instr::I32LoadIdx { d, .. } | Instr::I32Load8UIdx { d, .. }
                     | Instr::I64LoadIdx { d, .. }
                     | Instr::I32ShlAddI { d, .. }
@@ -460,6 +460,10 @@ define_instrs! {
         /// `i32.load` from memory 0 at `(a + i) mod 2^32`: an `i32.add` of a constant fused with
         /// the load it feeds (offset 0).
         I32LoadAddI { d: Slot, a: Slot, i: i32 },
+        /// `d = x + i` (i32, wrapping) for the `x` loaded by `i32.load` from memory 0 at
+        /// `a + o` (a 16-bit slot): the load fused with the add of a constant it feeds (a field
+        /// read and adjusted). Traps at the load's offset.
+        I32LoadPlusI { a: u16, d: Slot, o: u32, i: i32 },
         /// `i64.load` from memory 0 at `(a + i) mod 2^32` (as `I32LoadAddI`).
         I64LoadAddI { d: Slot, a: Slot, i: i32 },
         /// `i32.load8_u` from memory 0 at `(a + i) mod 2^32` (as `I32LoadAddI`).
@@ -945,6 +949,7 @@ fn map_access_offsets(code: &mut [Instr], f: impl Fn(u32, u32) -> u32) {
             | Instr::I32Store { o, .. }
             | Instr::I64Store32 { o, .. }
             | Instr::I32StoreI { o, .. }
+            | Instr::I32LoadPlusI { o, .. }
             | Instr::I32RmwAddI { o, .. }
             | Instr::I32RmwAdd { o, .. }
             | Instr::I32RmwSub { o, .. }

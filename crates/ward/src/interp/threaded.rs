@@ -1325,6 +1325,9 @@ handlers! { $ [cf vmctx]
     I32Store8 { a, v, o } => { store!(a, v, o, u8) };
     I32Store16 { a, v, o } => { store!(a, v, o, u16) };
     I64Store32 { a, v, o } => { store!(a, v, o, u32) };
+    I32LoadPlusI { a, d, o, i } => {
+        load!(d, a, o, u32, |v: u32| v.wrapping_add(i as u32) as u64)
+    };
     I32LoadAddI { d, a, i } => {
         load_at!(d, i32_!(a).wrapping_add(i as u32) as u64, u32, |v: u32| v as u64)
     };

@@ -1448,18 +1448,33 @@ impl Translator<'_> {
 
     /// An `i32.store` to `a + o` of `x op y`, where the two instructions just emitted are the
     /// `i32.load` of `x` from that same address and the operation (an add of a constant, or an
-    /// add, subtract, and, or, xor with `y`): one read-modify-write instruction, at the load's
+    /// add, subtract, and, or, xor with `y`; or the one `I32LoadPlusI` that fused the load and
+    /// the add of a constant): one read-modify-write instruction, at the load's
     /// offset, where it traps (the store cannot trap once the load did not). `x` and the result
     /// are temporaries the store consumes; `y` is not `x`'s slot, which is no longer written.
     /// Memory 0 unshared only (for a shared one, the loop reruns an access that finds a stale
     /// length, and the unfused code is the reference the tests compare against).
     fn read_modify_write(&mut self, o: u32) -> bool {
         let (n, len) = (self.code.len(), self.stack.len());
-        if n < 2 || len < 2 || !self.mem0_unshared || self.lands_after(n - 2) {
+        if n < 1 || len < 2 || !self.mem0_unshared {
             return false;
         }
         // The value stored: a temporary the last instruction computed.
         let Some(op) = self.producer_of(0) else { return false };
+        // The load and the add of a constant already fused.
+        if let Instr::I32LoadPlusI { a, o: lo, i, .. } = op {
+            if lo != o || self.stack[len - 2].read_slot() != Some(Slot::from(a)) {
+                return false;
+            }
+            let offset = self.unemit();
+            self.pop();
+            self.pop();
+            self.emit_at(Instr::I32RmwAddI { a: a.into(), o, i }, offset);
+            return true;
+        }
+        if n < 2 || self.lands_after(n - 2) {
+            return false;
+        }
         let Instr::I32Load { d: x, a, o: lo } = self.code[n - 2] else { return false };
         if lo != o || x < self.local_slots || self.stack[len - 2].read_slot() != Some(a) {
             return false;
@@ -1614,16 +1629,24 @@ impl Translator<'_> {
                             (Instr::I32ShlI { a, i: k, .. }, false) => {
                                 Some(Instr::I32ShlAddI { k: (k & 31) as u8, d, a, i: j })
                             }
+                            // A word loaded and adjusted.
+                            (Instr::I32Load { a, o, .. }, false) => {
+                                Some(Instr::I32LoadPlusI { a: short(a)?, d, o, i: j })
+                            }
                             _ => None,
                         };
                         if let Some(ins) = fused(0) {
                             self.pop();
-                            self.unemit();
+                            let offset = self.unemit();
                             self.produce(false, |d| {
                                 let mut ins = ins;
                                 *ins.dst_mut().expect("each fused form has a result") = d;
                                 ins
                             });
+                            if matches!(ins, Instr::I32LoadPlusI { .. }) {
+                                // It traps where the load did.
+                                *self.offsets.last_mut().expect("just emitted") = offset;
+                            }
                             return;
                         }
                     }
@@ -2896,6 +2919,18 @@ mod tests {
         assert_eq!(f.code[2], Instr::I32RmwSub { a: 0, o: 0, b: 1 }, "{:?}", f.code);
         let rmws = f.code.iter().filter(|i| format!("{i:?}").starts_with("I32Rmw")).count();
         assert_eq!(rmws, 3, "{:?}", f.code);
+        // A loaded word plus a constant, not stored back (or stored elsewhere): one
+        // instruction, the load's offset its own.
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32 i32) (result i32)
+               (i32.store offset=4 (local.get 1) (i32.add (i32.load offset=8 (local.get 0)) (i32.const -3)))
+               (i32.add (i32.load offset=12 (local.get 0)) (i32.const 5))))",
+        );
+        let want = Instr::I32LoadPlusI { a: 0, d: 3, o: 8, i: -3 };
+        assert_eq!(f.code[0], want, "{:?}", f.code);
+        // The store's offset minus the load's: the load (3 bytes), the constant (2), the add.
+        assert_eq!(f.offsets[1] - f.offsets[0], 6, "the load's offset: {:?}", f.offsets);
+        assert_eq!(f.code[2], Instr::I32LoadPlusI { a: 0, d: 0, o: 12, i: 5 }, "{:?}", f.code);
     }
 
     #[test]

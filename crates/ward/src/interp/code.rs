@@ -345,6 +345,10 @@ define_instrs! {
         /// `Arg` word's; only for a memory 0 that is not shared (a stale length would retry
         /// only the first access).
         BrTableLoad8ULoadShlAddI { k: u8, d: Slot, i: i32, n: u32 },
+        /// As `BrTableLoad8ULoadShlAddI`, first setting slot `x` to the constant `z << 32 | y`
+        /// from a second `Arg` word (after the first): the `Const32` or `Const64` just before,
+        /// when nothing lands between (QuickJS resets a local at the top of its dispatch loop).
+        ConstBrTableLoad8ULoadShlAddI { k: u8, d: Slot, i: i32, n: u32 },
         /// An entry of the `br_table` before it: jump to `t`. Never executed.
         Target { t: u32 },
         /// Jump to `t` if the reference in `a` is null.
@@ -965,7 +969,8 @@ fn map_access_offsets(code: &mut [Instr], f: impl Fn(u32, u32) -> u32) {
             | Instr::F64DivLoad { o, .. } => (Some(o), 8, None),
             Instr::V128Load { o, .. } | Instr::V128Store { o, .. } => (Some(o), 16, None),
             // The byte load's offset is in the `Arg` word.
-            Instr::BrTableLoad8ULoadShlAddI { .. } => (None, 0, Some(1)),
+            Instr::BrTableLoad8ULoadShlAddI { .. }
+            | Instr::ConstBrTableLoad8ULoadShlAddI { .. } => (None, 0, Some(1)),
             ins => match ins.mem_pair_offset_mut() {
                 Some((k, o)) => (
                     Some(o),

@@ -1042,6 +1042,23 @@ macro_rules! handlers {
     };
 }
 
+/// The loads and the jump of `BrTableLoad8ULoadShlAddI` (and its `Const` form) once its
+/// `Arg` word `(j, b, o)` is read: the byte at `b` (ending at offset `o`) into `d`, the case
+/// number at `(byte << k) + i`, then the entry for that number plus `j` (the last for any
+/// past the end), which follows the `Arg` words. In a handler's body: it uses the handler's
+/// own macros.
+macro_rules! byte_dispatch {
+    ($k:ident, $d:ident, $i:ident, $n:ident, $j:ident, $b:ident, $o:ident) => {{
+        let byte = read_end!(u64::from(i32_!($b)) + u64::from($o), u8);
+        wr!($d, u64::from(byte));
+        let ea = u32::from(byte).wrapping_shl(u32::from($k)).wrapping_add($i as u32);
+        let x = read_at!(second_out_of_bounds; u64::from(ea), u32);
+        let k = (x.wrapping_add($j) as usize).min($n as usize - 1);
+        // SAFETY: as for `BrTable`: the entries follow the `Arg` words.
+        jump!(unsafe { table_entry(following!(), k) });
+    }};
+}
+
 handlers! { $ [cf vmctx]
     Unreachable {} => { trap!(TrapCode::Unreachable) };
     Br { t } => { jump!(t) };
@@ -1085,15 +1102,22 @@ handlers! { $ [cf vmctx]
         // SAFETY: as for `BrTable`: the entries follow the `Arg` word.
         jump!(unsafe { table_entry(following!(), k) });
     };
+    ConstBrTableLoad8ULoadShlAddI { k, d, i, n } => {
+        // The constant first (its slot may be one the loads read), from the second `Arg` word.
+        // SAFETY: the translator emits both `Arg` words after the instruction.
+        let (c, lo, hi) = match unsafe { *following!().add(1) } {
+            Instr::Arg { x, y, z } => (x, y, z),
+            // SAFETY: as above.
+            _ => unsafe { std::hint::unreachable_unchecked() },
+        };
+        wr!(c, u64::from(hi) << 32 | u64::from(lo));
+        let (j, b, o) = arg!();
+        arg!();
+        byte_dispatch!(k, d, i, n, j, b, o)
+    };
     BrTableLoad8ULoadShlAddI { k, d, i, n } => {
         let (j, b, o) = arg!();
-        let byte = read_end!(u64::from(i32_!(b)) + u64::from(o), u8);
-        wr!(d, u64::from(byte));
-        let ea = u32::from(byte).wrapping_shl(u32::from(k)).wrapping_add(i as u32);
-        let x = read_at!(second_out_of_bounds; u64::from(ea), u32);
-        let k = (x.wrapping_add(j) as usize).min(n as usize - 1);
-        // SAFETY: as for `BrTable`: the entries follow the `Arg` word.
-        jump!(unsafe { table_entry(following!(), k) });
+        byte_dispatch!(k, d, i, n, j, b, o)
     };
     BrOnNull { a, t } => {
         if rd!(a) == 0 {

@@ -586,7 +586,13 @@ impl Translator<'_> {
         let n = params.len();
         let stack_len = self.stack.len() - n;
         let base = if n == 0 { self.height } else { self.stack[stack_len].slot };
-        let loop_pc = self.pc();
+        // The start of a `block` is no branch target (its branches go to its end), so the
+        // instructions on either side may fuse; every other start is kept apart (a loop's is a
+        // target, a `try`'s opens a handler region).
+        let loop_pc = match kind {
+            Kind::Block => self.code.len() as u32,
+            _ => self.pc(),
+        };
         self.last_producer = None;
         let inner_handler = self.open_handlers.last().copied().unwrap_or(u32::MAX);
         self.ctrl.push(Ctrl {
@@ -961,6 +967,20 @@ impl Translator<'_> {
         }
         match self.code[n - 1] {
             Instr::I32Load8U { d, a: b, o } if d == a => Some((b, o)),
+            _ => None,
+        }
+    }
+
+    /// The slot and the value (low and high halves) of the `Const32` or `Const64` just
+    /// emitted, when nothing lands after it.
+    fn constant_just_set(&self) -> Option<(Slot, u32, u32)> {
+        let n = self.code.len();
+        if n == 0 || self.lands_after(n - 1) {
+            return None;
+        }
+        match self.code[n - 1] {
+            Instr::Const32 { d, v } => Some((d, v, 0)),
+            Instr::Const64 { d, lo, hi } => Some((d, lo, hi)),
             _ => None,
         }
     }
@@ -2053,11 +2073,20 @@ impl Translator<'_> {
                             // load's on the `Arg` word.
                             Some((b, o)) => {
                                 let byte_offset = self.unemit();
-                                self.emit_at(
-                                    Instr::BrTableLoad8ULoadShlAddI { k, d: a, i, n },
-                                    byte_offset,
-                                );
+                                // And a constant set just before (the loop's head).
+                                let constant = self.constant_just_set();
+                                let fused = match constant {
+                                    Some(_) => {
+                                        Instr::ConstBrTableLoad8ULoadShlAddI { k, d: a, i, n }
+                                    }
+                                    None => Instr::BrTableLoad8ULoadShlAddI { k, d: a, i, n },
+                                };
+                                let const_offset = constant.map(|_| self.unemit());
+                                self.emit_at(fused, byte_offset);
                                 self.emit_at(Instr::Arg { x: j as u32, y: b, z: o }, offset);
+                                if let (Some((c, lo, hi)), Some(at)) = (constant, const_offset) {
+                                    self.emit_at(Instr::Arg { x: c, y: lo, z: hi }, at);
+                                }
                             }
                             None => {
                                 self.emit_at(Instr::BrTableLoadShlAddI { k, a, i, n }, offset);
@@ -2884,6 +2913,27 @@ mod tests {
         assert!(matches!(unfused.code[0], Instr::I32Load8U { .. }), "{:?}", unfused.code);
         assert!(matches!(unfused.code[1], Instr::BrTableLoadShlAddI { .. }), "{:?}", unfused.code);
         assert_eq!(f.offsets[..2], unfused.offsets[..2]);
+        // A constant set just before (across the start of a block, which no branch lands on)
+        // joins in, its slot and value in a second `Arg` word; not across a loop's start.
+        let set = |between: &str| {
+            translate_wat(&format!(
+                "(module (memory 1) (func (param i32) (result i32) (local i64)
+                   (local.set 1 (i64.const 0x300000005)) {between}
+                   (block (block (br_table 0 1 (i32.add (i32.const -2)
+                     (i32.load (i32.add (i32.shl (i32.load8_u offset=3 (local.get 0)) (i32.const 2))
+                                        (i32.const 4096)))))))
+                   (i32.const 7){}))",
+                if between.is_empty() { "" } else { ")" }
+            ))
+        };
+        let f = set("");
+        let want = Instr::ConstBrTableLoad8ULoadShlAddI { k: 2, d: 3, i: 4096, n: 2 };
+        assert_eq!(f.code[0], want, "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::Arg { x: -2i32 as u32, y: 0, z: 3 }, "{:?}", f.code);
+        assert_eq!(f.code[2], Instr::Arg { x: 1, y: 5, z: 3 }, "{:?}", f.code);
+        let f = set("(loop (result i32)");
+        assert!(matches!(f.code[0], Instr::Const64 { .. }), "{:?}", f.code);
+        assert!(matches!(f.code[1], Instr::BrTableLoad8ULoadShlAddI { .. }), "{:?}", f.code);
     }
 
     #[test]

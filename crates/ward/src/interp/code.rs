@@ -44,7 +44,7 @@ macro_rules! define_instrs {
         /// bytes, or the payload would move to offset 8 and the instruction grow to 24 bytes.
         ///
         /// A memory 0 access's offset `o` (and a memory pair's `z`, the byte load's `z` of
-        /// `BrTableLoad8ULoadShlAddI`) is the wasm offset while the translator works, and the
+        /// `BrTableLoad8ULoadShlAddI` and its `Const` form) is the wasm offset while the translator works, and the
         /// offset plus the access's size, the end of the bytes accessed, once it is done
         /// ([`encode_access_ends`]): a handler adds it to the address and compares the sum with
         /// the memory's length, one add instead of two.

@@ -130,33 +130,11 @@ pub(super) unsafe fn run(
     code: *const Instr,
     ctx: &mut Ctx,
 ) -> *const Instr {
-    let ip = run_chain(ip, sp, mem_base, mem_len, code, ctx);
-    // SAFETY: the handlers kept `top` at the current record, with every record up to it
-    // written, within the capacity.
-    unsafe {
-        let len = ctx.top.offset_from(ctx.bottom) as usize + 1;
-        (*ctx.frames).set_len(len);
-    }
-    ip
-}
-
-/// [`run`]'s chain of handlers, which keeps the frame list's length in `ctx.top`.
-///
-/// # Safety
-/// As for [`run`].
-#[inline(always)]
-unsafe fn run_chain(
-    ip: *const Instr,
-    sp: *mut u64,
-    mem_base: *mut u8,
-    mem_len: usize,
-    code: *const Instr,
-    ctx: &mut Ctx,
-) -> *const Instr {
+    let stopped;
     #[cfg(ward_tail_dispatch)]
     {
         // SAFETY: the caller's contract is each handler's contract.
-        unsafe { handler_of(ip)(ip, sp, mem_base, mem_len, code, ctx) }
+        stopped = unsafe { handler_of(ip)(ip, sp, mem_base, mem_len, code, ctx) };
     }
     #[cfg(not(ward_tail_dispatch))]
     {
@@ -164,18 +142,26 @@ unsafe fn run_chain(
         (ctx.sp, ctx.mem_base, ctx.mem_len, ctx.code) = (sp, mem_base, mem_len, code);
         let mut ip = ip;
         let ctx: *mut Ctx = ctx;
-        loop {
+        stopped = loop {
             // SAFETY: as above; a handler that continues leaves the state of the instruction
             // `ip` in `ctx`.
             unsafe {
                 let c = &*ctx;
                 ip = handler_of(ip)(ip, c.sp, c.mem_base, c.mem_len, c.code, ctx);
                 if (*ctx).exit {
-                    return ip;
+                    break ip;
                 }
             }
-        }
+        };
     }
+    // The handlers kept the frame list's length in `ctx.top`.
+    // SAFETY: they kept `top` at the current record, with every record up to it written,
+    // within the capacity.
+    unsafe {
+        let len = ctx.top.offset_from(ctx.bottom) as usize + 1;
+        (*ctx.frames).set_len(len);
+    }
+    stopped
 }
 
 /// Continues with the handler of the instruction at `$ip`, with the state given: a call in
@@ -389,22 +375,21 @@ unsafe fn enter(
         // The shadow-stack prologue most compiled functions start with runs here, which spares
         // its dispatch (a jump whose target is whatever the callee starts with). The function's
         // code keeps it: the loop and branches back to the start still run it there.
-        let entry = match ncf.prologue {
-            // `g` is the context offset of an i32 global's cell pointer in the callee's context
-            // (translator); the store is exclusively borrowed; `d` is a slot of the new frame.
-            Prologue::AddI { g, d, i } => {
+        // `g` is the context offset of an i32 global's cell pointer in the callee's context
+        // (translator); the store is exclusively borrowed; `d` is a slot of the new frame.
+        let prologue = match ncf.prologue {
+            Prologue::AddI { g, d, i } => Some((d, add_to_global(nvmctx, g, i))),
+            Prologue::GetAddI { g, d, i } => Some((d, global_plus(nvmctx, g, i))),
+            Prologue::None => None,
+        };
+        let entry = match prologue {
+            Some((d, value)) => {
                 #[cfg(feature = "op-stats")]
                 super::op_stats::record(&*code);
-                *nsp.add(d as usize) = add_to_global(nvmctx, g, i) as u64;
+                *nsp.add(d as usize) = value as u64;
                 code.add(1)
             }
-            Prologue::GetAddI { g, d, i } => {
-                #[cfg(feature = "op-stats")]
-                super::op_stats::record(&*code);
-                *nsp.add(d as usize) = global_plus(nvmctx, g, i) as u64;
-                code.add(1)
-            }
-            Prologue::None => code,
+            None => code,
         };
         (entry, nsp, mem_base, mem_len, code, ncf.entry_op)
     };
@@ -1103,16 +1088,11 @@ handlers! { $ [cf vmctx]
         jump!(unsafe { table_entry(following!(), k) });
     };
     ConstBrTableLoad8ULoadShlAddI { k, d, i, n } => {
-        // The constant first (its slot may be one the loads read), from the second `Arg` word.
-        // SAFETY: the translator emits both `Arg` words after the instruction.
-        let (c, lo, hi) = match unsafe { *following!().add(1) } {
-            Instr::Arg { x, y, z } => (x, y, z),
-            // SAFETY: as above.
-            _ => unsafe { std::hint::unreachable_unchecked() },
-        };
-        wr!(c, u64::from(hi) << 32 | u64::from(lo));
         let (j, b, o) = arg!();
-        arg!();
+        // The constant, from the second `Arg` word, before the loads (its slot may be one they
+        // read).
+        let (c, lo, hi) = arg!();
+        wr!(c, u64::from(hi) << 32 | u64::from(lo));
         byte_dispatch!(k, d, i, n, j, b, o)
     };
     BrTableLoad8ULoadShlAddI { k, d, i, n } => {

@@ -974,11 +974,7 @@ impl Translator<'_> {
     /// The slot and the value (low and high halves) of the `Const32` or `Const64` just
     /// emitted, when nothing lands after it.
     fn constant_just_set(&self) -> Option<(Slot, u32, u32)> {
-        let n = self.code.len();
-        if n == 0 || self.lands_after(n - 1) {
-            return None;
-        }
-        match self.code[n - 1] {
+        match self.last_unlanded()? {
             Instr::Const32 { d, v } => Some((d, v, 0)),
             Instr::Const64 { d, lo, hi } => Some((d, lo, hi)),
             _ => None,
@@ -1087,17 +1083,19 @@ impl Translator<'_> {
         self.barrier > i || self.handler_map.last().is_some_and(|&(at, _)| at as usize > i)
     }
 
+    /// The instruction just emitted, when no branch or handler boundary lands after it (so
+    /// the next instruction may absorb it).
+    fn last_unlanded(&self) -> Option<Instr> {
+        let n = self.code.len();
+        (n > 0 && !self.lands_after(n - 1)).then(|| self.code[n - 1])
+    }
+
     /// The local on top of the operand stack and the instruction just emitted, when no branch
     /// lands after it and no handler boundary does: if that instruction wrote the local, a
     /// `local.tee` of its result.
     fn teed(&self) -> Option<(Slot, Instr)> {
-        let n = self.code.len();
-        let top = self.stack.last()?;
-        if n == 0 || self.lands_after(n - 1) {
-            return None;
-        }
-        let Loc::Local(l) = top.loc else { return None };
-        Some((l, self.code[n - 1]))
+        let Loc::Local(l) = self.stack.last()?.loc else { return None };
+        Some((l, self.last_unlanded()?))
     }
 
     /// `local.tee l (i32.add a i)` just emitted as `I32AddI { d: l, a, i }` (`l` not `a`, both
@@ -1219,11 +1217,10 @@ impl Translator<'_> {
     /// emitted is the `i32.add` of a constant that computed `a`, a temporary the add consumed,
     /// with nothing landing after it, its operand and constant and `b` (all slots 16 bits).
     fn added_imm_operand(&self, a: Slot, b: Slot) -> Option<(u16, i32, u16)> {
-        let n = self.code.len();
-        if n == 0 || a < self.local_slots || self.lands_after(n - 1) {
+        if a < self.local_slots {
             return None;
         }
-        match self.code[n - 1] {
+        match self.last_unlanded()? {
             Instr::I32AddI { d, a: x, i } if d == a => {
                 Some((u16::try_from(x).ok()?, i, u16::try_from(b).ok()?))
             }
@@ -2074,17 +2071,16 @@ impl Translator<'_> {
                             Some((b, o)) => {
                                 let byte_offset = self.unemit();
                                 // And a constant set just before (the loop's head).
-                                let constant = self.constant_just_set();
+                                let constant = self.constant_just_set().map(|c| (c, self.unemit()));
                                 let fused = match constant {
                                     Some(_) => {
                                         Instr::ConstBrTableLoad8ULoadShlAddI { k, d: a, i, n }
                                     }
                                     None => Instr::BrTableLoad8ULoadShlAddI { k, d: a, i, n },
                                 };
-                                let const_offset = constant.map(|_| self.unemit());
                                 self.emit_at(fused, byte_offset);
                                 self.emit_at(Instr::Arg { x: j as u32, y: b, z: o }, offset);
-                                if let (Some((c, lo, hi)), Some(at)) = (constant, const_offset) {
+                                if let Some(((c, lo, hi), at)) = constant {
                                     self.emit_at(Instr::Arg { x: c, y: lo, z: hi }, at);
                                 }
                             }

@@ -533,7 +533,10 @@ fn two_f64_operations_in_one_round_like_the_unfused_instructions() {
 /// tier gives, for operands around the constant.
 #[test]
 fn shifted_64_bit_immediates_keep_their_full_value() {
-    const CONSTANTS: [i64; 12] = [
+    // The last ten are not immediates, but a neighbour (`c + 1` or `c - 1`, for an ordered
+    // comparison) or the complement (for `and`) is; the limits of both orders check that no
+    // neighbour is taken past them.
+    const CONSTANTS: [i64; 22] = [
         6 << 32,
         -9 << 32,
         -1 << 32,
@@ -546,6 +549,16 @@ fn shifted_64_bit_immediates_keep_their_full_value() {
         0x1122_3344_5566_7788,
         0x8000_0000,
         -0x8000_0001,
+        0xffff_ffff,
+        (-1 << 32) - 1,
+        (-9 << 32) - 1,
+        (3 << 32) - 1,
+        (2 << 32) + 1,
+        (1 << 40) + 1,
+        i64::MAX,
+        i64::MIN + 1,
+        0x000f_ffff_ffff_ffff,
+        -0x7fff_ffff - 2,
     ];
     const BINARY: [&str; 16] = [
         "add", "sub", "mul", "and", "or", "xor", "eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u",
@@ -573,7 +586,9 @@ fn shifted_64_bit_immediates_keep_their_full_value() {
                 r#"
       (func (export "br-{op}-{k}") (param i64) (result i64)
         (block (br_if 0 (i64.{op} (local.get 0) (i64.const {c}))) (return (i64.const 7)))
-        (i64.const 8))"#
+        (i64.const 8))
+      (func (export "sel-{op}-{k}") (param i64) (result i64)
+        (select (local.get 0) (i64.const 3) (i64.{op} (local.get 0) (i64.const {c}))))"#
             );
         }
         wat += &format!(
@@ -594,8 +609,20 @@ fn shifted_64_bit_immediates_keep_their_full_value() {
         }
         for op in COMPARE {
             names.push(format!("br-{op}-{k}"));
+            names.push(format!("sel-{op}-{k}"));
         }
-        let inputs = [*c, c.wrapping_add(1), c.wrapping_sub(1), 0, -1, i64::MAX, i64::MIN, 6 << 32];
+        let inputs = [
+            *c,
+            c.wrapping_add(1),
+            c.wrapping_sub(1),
+            c.wrapping_add(2),
+            c.wrapping_sub(2),
+            0,
+            -1,
+            i64::MAX,
+            i64::MIN,
+            6 << 32,
+        ];
         for name in &names {
             let f = inst.get_typed_func::<i64, i64>(&store, name).unwrap();
             let g = native.get_typed_func::<i64, i64>(&nstore, name).unwrap();
@@ -614,6 +641,12 @@ fn shifted_64_bit_immediates_keep_their_full_value() {
     assert_eq!(lt.call(&mut store, -1).unwrap(), 7);
     let st = inst.get_typed_func::<i64, i64>(&store, "store-7").unwrap();
     assert_eq!(st.call(&mut store, 0).unwrap(), 0xfff8 << 48);
+    // `x > (3 << 32) - 1` is `x >= 3 << 32`; `x & 0x000f_ffff_ffff_ffff` keeps 52 bits.
+    let gt = inst.get_typed_func::<i64, i64>(&store, "br-gt_u-15").unwrap();
+    assert_eq!(gt.call(&mut store, (3 << 32) - 1).unwrap(), 7);
+    assert_eq!(gt.call(&mut store, 3 << 32).unwrap(), 8);
+    let and = inst.get_typed_func::<i64, i64>(&store, "and-20").unwrap();
+    assert_eq!(and.call(&mut store, -1).unwrap(), 0x000f_ffff_ffff_ffff);
 }
 
 /// `mem[BASE + (i << k)]` (`I32LoadShlAddI`), `(i << k) + BASE` kept as a value
@@ -1986,4 +2019,71 @@ fn loads_plus_a_constant_wrap_and_trap_like_the_two_instructions() {
             }
         }
     }
+}
+
+#[test]
+fn selects_of_a_constant_pick_like_the_separate_instructions() {
+    // `SelectElseK` (the second value a constant), `SelectThenK` (the first), both constants,
+    // the result kept in a local (the select retargeted), 64-bit and float constants, against
+    // the native tier.
+    let wat = r#"(module
+      (func (export "else32") (param i32 i32) (result i32)
+        (select (local.get 1) (i32.const -8) (local.get 0)))
+      (func (export "then32") (param i32 i32) (result i32)
+        (select (i32.const 256) (local.get 1) (local.get 0)))
+      (func (export "both32") (param i32 i32) (result i32)
+        (i32.add (local.get 1) (select (i32.const 3) (i32.const 4) (local.get 0))))
+      (func (export "kept32") (param i32 i32) (result i32) (local i32)
+        (local.set 2 (select (local.get 1) (i32.const 77) (local.get 0)))
+        (i32.sub (local.get 2) (local.get 0)))
+      (func (export "else64") (param i32 i32) (result i64)
+        (select (i64.extend_i32_s (local.get 1)) (i64.const 0xfffffff600000000) (local.get 0)))
+      (func (export "then64") (param i32 i32) (result i64)
+        (select (i64.const 0x123456789abcdef0) (i64.extend_i32_u (local.get 1)) (local.get 0)))
+      (func (export "elsef64") (param i32 i32) (result f64)
+        (select (f64.convert_i32_s (local.get 1)) (f64.const -2.5) (local.get 0)))
+      (func (export "thenf32") (param i32 i32) (result f32)
+        (select (f32.const 1.5) (f32.convert_i32_s (local.get 1)) (local.get 0))))"#;
+    let (mut store, inst) = instance(wat);
+    let (mut nstore, native) = native_instance(wat);
+    let conditions = [0, 1, -1, 2, i32::MIN, 6, 8];
+    let values = [0, 5, -7, i32::MAX];
+    for name in ["else32", "then32", "both32", "kept32"] {
+        let f = inst.get_typed_func::<(i32, i32), i32>(&store, name).unwrap();
+        let g = native.get_typed_func::<(i32, i32), i32>(&nstore, name).unwrap();
+        for c in conditions {
+            for v in values {
+                let want = g.call(&mut nstore, (c, v)).unwrap();
+                assert_eq!(f.call(&mut store, (c, v)).unwrap(), want, "{name}({c}, {v})");
+            }
+        }
+    }
+    for name in ["else64", "then64"] {
+        let f = inst.get_typed_func::<(i32, i32), i64>(&store, name).unwrap();
+        let g = native.get_typed_func::<(i32, i32), i64>(&nstore, name).unwrap();
+        for c in conditions {
+            for v in values {
+                let want = g.call(&mut nstore, (c, v)).unwrap();
+                assert_eq!(f.call(&mut store, (c, v)).unwrap(), want, "{name}({c}, {v})");
+            }
+        }
+    }
+    let f = inst.get_typed_func::<(i32, i32), f64>(&store, "elsef64").unwrap();
+    let g = native.get_typed_func::<(i32, i32), f64>(&nstore, "elsef64").unwrap();
+    let h = inst.get_typed_func::<(i32, i32), f32>(&store, "thenf32").unwrap();
+    let k = native.get_typed_func::<(i32, i32), f32>(&nstore, "thenf32").unwrap();
+    for c in conditions {
+        for v in values {
+            let (x, y) =
+                (f.call(&mut store, (c, v)).unwrap(), g.call(&mut nstore, (c, v)).unwrap());
+            assert_eq!(x.to_bits(), y.to_bits(), "elsef64({c}, {v})");
+            let (x, y) =
+                (h.call(&mut store, (c, v)).unwrap(), k.call(&mut nstore, (c, v)).unwrap());
+            assert_eq!(x.to_bits(), y.to_bits(), "thenf32({c}, {v})");
+        }
+    }
+    // The values themselves, independent of the native tier.
+    let then64 = inst.get_typed_func::<(i32, i32), i64>(&store, "then64").unwrap();
+    assert_eq!(then64.call(&mut store, (1, 9)).unwrap(), 0x1234_5678_9abc_def0);
+    assert_eq!(then64.call(&mut store, (0, 9)).unwrap(), 9);
 }

@@ -131,6 +131,7 @@ macro_rules! define_instrs {
                     Instr::Const32 { d, .. } | Instr::Const64 { d, .. }
                     | Instr::GlobalGet { d, .. } | Instr::Copy { d, .. }
                     | Instr::Select { d, .. } | Instr::Select2 { d, .. }
+                    | Instr::SelectElseK { d, .. } | Instr::SelectThenK { d, .. }
                     | Instr::SelectNz64 { d, .. }
                     | Instr::SelectAnd { d, .. } | Instr::SelectAnd64 { d, .. }
                     | Instr::I32LoadAddI { d, .. } | Instr::I64LoadAddI { d, .. }
@@ -146,7 +147,8 @@ macro_rules! define_instrs {
                     | Instr::I32LoadShlAddI { d, .. }
                     | Instr::F64AddLoad { d, .. } | Instr::F64SubLoad { d, .. }
                     | Instr::F64MulLoad { d, .. } | Instr::F64DivLoad { d, .. }
-                    | Instr::I32MulAddI { d, .. } | Instr::I64MulAddI { d, .. } => Some(d),
+                    | Instr::I32MulAddI { d, .. } | Instr::I64MulAddI { d, .. }
+                    | Instr::I64AndNotI { d, .. } => Some(d),
                     _ => None,
                 }
             }
@@ -421,6 +423,10 @@ define_instrs! {
         /// `i32.load` from memory 0 at `((a << k) + i) mod 2^32` (offset 0): an `I32ShlAddI`
         /// fused with the load it feeds.
         I32LoadShlAddI { k: u8, d: Slot, a: Slot, i: i32 },
+        /// `d = a & !(i << s)` (i64, `i` sign-extended): an `i64.and` with a mask whose
+        /// complement is an immediate, such as the low bits of a word (`0xffff_ffff`,
+        /// `0x000f_ffff_ffff_ffff`).
+        I64AndNotI { s: u8, d: Slot, a: Slot, i: i32 },
         /// `d = v` (32 bits, zero-extended).
         Const32 { d: Slot, v: u32 },
         /// `d = hi << 32 | lo` (two halves: a `u64` field would make `Instr` 24 bytes).
@@ -431,6 +437,12 @@ define_instrs! {
         Select { d: Slot, a: Slot, b: Slot },
         /// As `Select`, for v128.
         Select2 { d: Slot, a: Slot, b: Slot },
+        /// `d = c != 0 ? a : k` with `c` in the following `Arg.x` and the constant `k` in its
+        /// `Arg.y` (low half) and `Arg.z` (high half): a `select` whose second value is a
+        /// constant.
+        SelectElseK { d: Slot, a: Slot },
+        /// `d = c != 0 ? k : b`, `c` and `k` in the `Arg` word as for `SelectElseK`.
+        SelectThenK { d: Slot, b: Slot },
         /// `d = c != 0 ? a : b` with `c` (all 64 bits) in the following `Arg.x`: a `select` on
         /// an `i64.eqz`, with `a` and `b` swapped.
         SelectNz64 { d: Slot, a: Slot, b: Slot },
@@ -1358,8 +1370,6 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
     })
 }
 
-/// The immediate form of a binary instruction whose right operand is the constant `v`
-/// (raw slot bits), if there is one and the constant fits.
 /// The same operation with its operands swapped (`a op b` == `b op' a`), for a binary
 /// instruction that has such a form: commutative operations map to themselves, ordered
 /// comparisons to their mirror. Lets a constant left operand become an immediate.
@@ -1384,7 +1394,40 @@ pub(crate) fn commuted(ins: Instr) -> Option<Instr> {
     }
 }
 
+/// The immediate form of a binary instruction whose right operand is the constant `v`
+/// (raw slot bits), if there is one and the constant fits. An ordered i64 comparison whose
+/// constant does not fit may still have one through the neighbouring constant: `a > c` is
+/// `a >= c + 1` (QuickJS compares values with `(tag << 32) | 0xffff_ffff`, whose successor is
+/// `(tag + 1) << 32`); an `i64.and` keeps a mask whose complement fits (`0x7fff_ffff_ffff_ffff`)
+/// as [`Instr::I64AndNotI`].
 pub(crate) fn with_immediate(ins: Instr, v: u64) -> Option<Instr> {
+    direct_immediate(ins, v).or_else(|| neighbour_immediate(ins, v))
+}
+
+/// [`with_immediate`] through the neighbouring constant or the complement (see there).
+fn neighbour_immediate(ins: Instr, v: u64) -> Option<Instr> {
+    let (u, x) = (v, v as i64);
+    // `a op v` as `a op' w`: for each ordered comparison, the other one and the constant
+    // next to `v` on the side that makes them equal, when that constant exists.
+    let (other, w) = match ins {
+        Instr::I64GtU { d, a, b } => (Instr::I64GeU { d, a, b }, u.checked_add(1)?),
+        Instr::I64GeU { d, a, b } => (Instr::I64GtU { d, a, b }, u.checked_sub(1)?),
+        Instr::I64LtU { d, a, b } => (Instr::I64LeU { d, a, b }, u.checked_sub(1)?),
+        Instr::I64LeU { d, a, b } => (Instr::I64LtU { d, a, b }, u.checked_add(1)?),
+        Instr::I64GtS { d, a, b } => (Instr::I64GeS { d, a, b }, x.checked_add(1)? as u64),
+        Instr::I64GeS { d, a, b } => (Instr::I64GtS { d, a, b }, x.checked_sub(1)? as u64),
+        Instr::I64LtS { d, a, b } => (Instr::I64LeS { d, a, b }, x.checked_sub(1)? as u64),
+        Instr::I64LeS { d, a, b } => (Instr::I64LtS { d, a, b }, x.checked_add(1)? as u64),
+        Instr::I64And { d, a, .. } => {
+            let (i, s) = split_imm64(!x)?;
+            return Some(Instr::I64AndNotI { s, d, a, i });
+        }
+        _ => return None,
+    };
+    direct_immediate(other, w)
+}
+
+fn direct_immediate(ins: Instr, v: u64) -> Option<Instr> {
     let i32_imm = v as u32 as i32;
     let i64_imm = split_imm64(v as i64);
     Some(match ins {
@@ -1659,6 +1702,27 @@ const _: () = assert!(std::mem::size_of::<Instr>() == 16, "Instr must stay 16 by
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constants_that_do_not_fit_take_a_neighbour_or_their_complement() {
+        let (d, a, b) = (1, 2, 3);
+        // `x > 0xffff_ffff` is `x >= 1 << 32`; `x <= (-9 << 32) - 1` is `x < -9 << 32`.
+        let gt = with_immediate(Instr::I64GtU { d, a, b }, 0xffff_ffff);
+        assert_eq!(gt, Some(Instr::I64GeUI { s: 32, d, a, i: 1 }));
+        let le = with_immediate(Instr::I64LeS { d, a, b }, ((-9i64 << 32) - 1) as u64);
+        assert_eq!(le, Some(Instr::I64LtSI { s: 32, d, a, i: -9 }));
+        let ge = with_immediate(Instr::I64GeU { d, a, b }, (2 << 32) + 1);
+        assert_eq!(ge, Some(Instr::I64GtUI { s: 33, d, a, i: 1 }));
+        // No neighbour past the ends of the order.
+        assert_eq!(with_immediate(Instr::I64LeS { d, a, b }, i64::MAX as u64), None);
+        assert_eq!(with_immediate(Instr::I64GtS { d, a, b }, i64::MAX as u64), None);
+        let ge = with_immediate(Instr::I64GeS { d, a, b }, (i64::MIN + 1) as u64);
+        assert_eq!(ge, Some(Instr::I64GtSI { s: 63, d, a, i: -1 }));
+        // Equality has no neighbour.
+        assert_eq!(with_immediate(Instr::I64Eq { d, a, b }, 0xffff_ffff), None);
+        let and = with_immediate(Instr::I64And { d, a, b }, i64::MAX as u64);
+        assert_eq!(and, Some(Instr::I64AndNotI { s: 63, d, a, i: -1 }));
+    }
 
     #[test]
     fn constants_split_into_a_sign_extended_word_and_a_shift() {

@@ -1245,6 +1245,14 @@ handlers! { $ [cf vmctx]
         let (c, _, _) = arg!();
         wr!(d, if i32_!(c) != 0 { rd!(a) } else { rd!(b) })
     };
+    SelectElseK { d, a } => {
+        let (c, lo, hi) = arg!();
+        wr!(d, if i32_!(c) != 0 { rd!(a) } else { u64::from(hi) << 32 | u64::from(lo) })
+    };
+    SelectThenK { d, b } => {
+        let (c, lo, hi) = arg!();
+        wr!(d, if i32_!(c) != 0 { u64::from(hi) << 32 | u64::from(lo) } else { rd!(b) })
+    };
     SelectNz64 { d, a, b } => {
         let (c, _, _) = arg!();
         wr!(d, if rd!(c) != 0 { rd!(a) } else { rd!(b) })
@@ -1496,6 +1504,8 @@ handlers! { $ [cf vmctx]
     };
     I64AndI { s, d, a, i } => {
         let i = imm64(i, s); wr!(d, rd!(a) & (i as u64)) };
+    I64AndNotI { s, d, a, i } => {
+        let i = imm64(i, s); wr!(d, rd!(a) & !(i as u64)) };
     I64OrI { s, d, a, i } => {
         let i = imm64(i, s); wr!(d, rd!(a) | (i as u64)) };
     I64XorI { s, d, a, i } => {

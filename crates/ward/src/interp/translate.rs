@@ -994,6 +994,36 @@ impl Translator<'_> {
     /// after): the compare and the select become one `Sel*` instruction and its `Arg` word; an
     /// `eqz` just emitted becomes the select's own test, with the values swapped. Plain 32- or
     /// 64-bit values only (a reference selected needs the stack maps' view).
+    /// A `select` on condition slot `c` (popped) whose second or first value is a constant
+    /// not yet written: `SelectElseK` or `SelectThenK`, the constant in the `Arg` word. Both
+    /// values are plain numbers (neither a v128 nor a reference).
+    fn select_constant(&mut self, c: Slot) -> bool {
+        let len = self.stack.len();
+        let (first, second) = (self.stack[len - 2].loc, self.stack[len - 1].loc);
+        let (select, k) = match (first, second) {
+            (_, Loc::Const(k)) => {
+                self.pop();
+                let a = self.pop_slot();
+                (Instr::SelectElseK { d: 0, a }, k)
+            }
+            (Loc::Const(k), _) => {
+                let b = self.pop_slot();
+                self.pop();
+                (Instr::SelectThenK { d: 0, b }, k)
+            }
+            _ => return false,
+        };
+        self.produce(false, |d| {
+            let mut select = select;
+            *select.dst_mut().expect("a select has a result") = d;
+            select
+        });
+        self.emit(Instr::Arg { x: c, y: k as u32, z: (k >> 32) as u32 });
+        // As for `select`: may still be retargeted by local.set.
+        self.last_producer = Some(self.code.len() - 2);
+        true
+    }
+
     fn select_on_compare(&mut self) -> bool {
         if self.last_producer != Some(self.code.len().wrapping_sub(1)) {
             return false;
@@ -2201,6 +2231,9 @@ impl Translator<'_> {
                 let c = self.pop_slot();
                 let wide = self.top_is_wide();
                 let is_ref = self.top_is_ref();
+                if !wide && !is_ref && self.select_constant(c) {
+                    return Ok(());
+                }
                 let b = self.pop_slot();
                 let a = self.pop_slot();
                 if wide {
@@ -2792,6 +2825,34 @@ mod tests {
         // The tests read offsets as the wasm gave them.
         decode_access_ends(&mut f.code);
         f
+    }
+
+    #[test]
+    fn a_constant_selected_sits_in_the_select() {
+        let f = translate_wat(
+            "(module (func (param i32 i32) (result i32 i64) (local i32)
+               (local.set 2 (select (local.get 1) (i32.const 77) (local.get 0)))
+               (i32.add (local.get 2) (select (i32.const -3) (local.get 1) (local.get 0)))
+               (select (i64.const 0x123456789) (i64.const 5) (local.get 1))))",
+        );
+        let want = [
+            // Retargeted to the local by `local.set`.
+            Instr::SelectElseK { d: 2, a: 1 },
+            Instr::Arg { x: 0, y: 77, z: 0 },
+            Instr::SelectThenK { d: 4, b: 1 },
+            Instr::Arg { x: 0, y: -3i32 as u32, z: 0 },
+        ];
+        assert_eq!(f.code[..4], want, "{:?}", f.code);
+        // With both constants, the first is written to its slot and the second joins the select.
+        assert!(
+            f.code[5..].starts_with(&[
+                Instr::Const64 { d: 4, lo: 0x23456789, hi: 1 },
+                Instr::SelectElseK { d: 4, a: 4 },
+                Instr::Arg { x: 1, y: 5, z: 0 },
+            ]),
+            "{:?}",
+            f.code
+        );
     }
 
     #[test]

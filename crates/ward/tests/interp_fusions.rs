@@ -2087,3 +2087,78 @@ fn selects_of_a_constant_pick_like_the_separate_instructions() {
     assert_eq!(then64.call(&mut store, (1, 9)).unwrap(), 0x1234_5678_9abc_def0);
     assert_eq!(then64.call(&mut store, (0, 9)).unwrap(), 9);
 }
+
+#[test]
+fn loads_from_a_constant_address_trap_past_the_end_and_never_wrap() {
+    // `I32LoadK`: the constant address and the offset in one. An address near 2^32 plus an
+    // offset must trap (the sum is past 4 GiB), not wrap to the bottom of memory where the
+    // marker word is; after `memory.grow` the same load reads the new page.
+    let wat = r#"(module (memory 1)
+      (data (i32.const 0) "\2a\00\00\00")
+      (data (i32.const 16) "\2b\00\00\00")
+      (func (export "grow") (result i32) (memory.grow (i32.const 1)))
+      (func (export "store") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
+      (func (export "at_65532") (result i32) (i32.load (i32.const 65532)))
+      (func (export "at_65533") (result i32) (i32.load (i32.const 65533)))
+      (func (export "at_65530_plus_2") (result i32) (i32.load offset=2 (i32.const 65530)))
+      (func (export "at_65530_plus_3") (result i32) (i32.load offset=3 (i32.const 65530)))
+      (func (export "at_65536") (result i32) (i32.load (i32.const 65536)))
+      (func (export "minus_16_plus_32") (result i32) (i32.load offset=32 (i32.const -16)))
+      (func (export "minus_4") (result i32) (i32.load (i32.const -4)))
+      (func (export "top_plus_max") (result i32) (i32.load offset=4294967295 (i32.const 16)))
+      (func (export "limit") (result i32) (i32.load offset=4294967279 (i32.const 0)))
+      (func (export "zero") (result i32) (i32.load (i32.const 0)))
+      (func (export "static_sum") (param i32) (result i32)
+        (i32.add (i32.load offset=16 (i32.const 0)) (local.get 0))))"#;
+    let (mut store, inst) = instance(wat);
+    let (mut nstore, native) = native_instance(wat);
+    let names = [
+        "at_65532",
+        "at_65533",
+        "at_65530_plus_2",
+        "at_65530_plus_3",
+        "at_65536",
+        "minus_16_plus_32",
+        "minus_4",
+        "top_plus_max",
+        "limit",
+        "zero",
+    ];
+    let code = |e: &ward::Error| e.as_trap().map(|t| t.code());
+    let check = |store: &mut Store<()>, nstore: &mut Store<()>| {
+        for name in names {
+            let f = inst.get_typed_func::<(), i32>(&*store, name).unwrap();
+            let g = native.get_typed_func::<(), i32>(&*nstore, name).unwrap();
+            match (f.call(&mut *store, ()), g.call(&mut *nstore, ())) {
+                (Ok(x), Ok(y)) => assert_eq!(x, y, "{name}"),
+                (Err(x), Err(y)) => {
+                    assert_eq!(code(&x), Some(TrapCode::MemoryOutOfBounds), "{name}");
+                    assert_eq!(code(&y), code(&x), "{name}");
+                }
+                (x, y) => panic!("{name}: {x:?} / native {y:?}"),
+            }
+        }
+    };
+    let set = |store: &mut Store<()>, at: i32, v: i32| {
+        let f = inst.get_typed_func::<(i32, i32), ()>(&*store, "store").unwrap();
+        f.call(store, (at, v)).unwrap();
+    };
+    check(&mut store, &mut nstore);
+    let zero = inst.get_typed_func::<(), i32>(&store, "zero").unwrap();
+    assert_eq!(zero.call(&mut store, ()).unwrap(), 0x2a);
+    let sum = inst.get_typed_func::<i32, i32>(&store, "static_sum").unwrap();
+    assert_eq!(sum.call(&mut store, 1).unwrap(), 0x2c);
+    let wrapped = inst.get_typed_func::<(), i32>(&store, "minus_16_plus_32").unwrap();
+    assert_eq!(code(&wrapped.call(&mut store, ()).unwrap_err()), Some(TrapCode::MemoryOutOfBounds));
+    // A second page: the loads past the first one now read it.
+    for (s, inst) in [(&mut store, &inst), (&mut nstore, &native)] {
+        let grow = inst.get_typed_func::<(), i32>(&*s, "grow").unwrap();
+        assert_eq!(grow.call(&mut *s, ()).unwrap(), 1);
+    }
+    set(&mut store, 65536, 0x1234_5678);
+    let f = native.get_typed_func::<(i32, i32), ()>(&nstore, "store").unwrap();
+    f.call(&mut nstore, (65536, 0x1234_5678)).unwrap();
+    check(&mut store, &mut nstore);
+    let at = inst.get_typed_func::<(), i32>(&store, "at_65536").unwrap();
+    assert_eq!(at.call(&mut store, ()).unwrap(), 0x1234_5678);
+}

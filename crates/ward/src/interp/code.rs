@@ -148,7 +148,7 @@ macro_rules! define_instrs {
                     | Instr::F64AddLoad { d, .. } | Instr::F64SubLoad { d, .. }
                     | Instr::F64MulLoad { d, .. } | Instr::F64DivLoad { d, .. }
                     | Instr::I32MulAddI { d, .. } | Instr::I64MulAddI { d, .. }
-                    | Instr::I64AndNotI { d, .. } => Some(d),
+                    | Instr::I64AndNotI { d, .. } | Instr::I32LoadK { d, .. } => Some(d),
                     _ => None,
                 }
             }
@@ -427,6 +427,9 @@ define_instrs! {
         /// complement is an immediate, such as the low bits of a word (`0xffff_ffff`,
         /// `0x000f_ffff_ffff_ffff`).
         I64AndNotI { s: u8, d: Slot, a: Slot, i: i32 },
+        /// `i32.load` from memory 0 at `o`: a constant address (a static variable) plus the
+        /// load's offset.
+        I32LoadK { d: Slot, o: u32 },
         /// `d = v` (32 bits, zero-extended).
         Const32 { d: Slot, v: u32 },
         /// `d = hi << 32 | lo` (two halves: a `u64` field would make `Instr` 24 bytes).
@@ -966,6 +969,7 @@ fn map_access_offsets(code: &mut [Instr], f: impl Fn(u32, u32) -> u32) {
             | Instr::I64Store32 { o, .. }
             | Instr::I32StoreI { o, .. }
             | Instr::I32LoadPlusI { o, .. }
+            | Instr::I32LoadK { o, .. }
             | Instr::I32RmwAddI { o, .. }
             | Instr::I32RmwAdd { o, .. }
             | Instr::I32RmwSub { o, .. }

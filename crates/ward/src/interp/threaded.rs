@@ -1307,6 +1307,7 @@ handlers! { $ [cf vmctx]
         unsafe { (*vm_read::<*mut GlobalCell>(vmctx, g)).value = v }
     };
     I32Load { d, a, o } => { load!(d, a, o, u32, |v: u32| v as u64) };
+    I32LoadK { d, o } => { wr!(d, u64::from(read_end!(u64::from(o), u32))) };
     I64Load { d, a, o } => { load!(d, a, o, u64, |v: u64| v) };
     I32Load8S { d, a, o } => {
         load!(d, a, o, u8, |v: u8| v as i8 as i32 as u32 as u64)

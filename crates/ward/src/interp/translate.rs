@@ -1359,6 +1359,19 @@ impl Translator<'_> {
                 }
             }
         }
+        // A constant address (a static variable's): the address and the offset make one
+        // offset, if that fits as one does.
+        if let Some(Opd { loc: Loc::Const(c), .. }) = self.stack.last().copied() {
+            let at = (c as u32 as u64) + m.offset;
+            if self.fast_mem(&m)
+                && at <= MAX_FAST_OFFSET
+                && matches!(fast(0, 0, 0), Instr::I32Load { .. })
+            {
+                self.pop();
+                self.produce(wide, |d| Instr::I32LoadK { d, o: at as u32 });
+                return;
+            }
+        }
         let a = self.pop_slot();
         if self.fast_mem(&m) {
             let o = m.offset as u32;
@@ -2825,6 +2838,22 @@ mod tests {
         // The tests read offsets as the wasm gave them.
         decode_access_ends(&mut f.code);
         f
+    }
+
+    #[test]
+    fn a_load_from_a_constant_address_folds_it_into_the_offset() {
+        let f = translate_wat(
+            "(module (memory 1) (func (result i32 i32 i32)
+               (i32.load offset=8 (i32.const 1024))
+               (i32.load offset=9 (i32.const 0xffffffe7))
+               (i32.load offset=8 (i32.const 0xffffffe7))))",
+        );
+        assert_eq!(f.code[0], Instr::I32LoadK { d: 0, o: 1032 }, "{:?}", f.code);
+        // The sum past `MAX_FAST_OFFSET` (2^32 - 17) stays an address and an offset, whose sum
+        // the handler computes in 64 bits (and traps).
+        let want = [Instr::Const32 { d: 1, v: 0xffffffe7 }, Instr::I32Load { d: 1, a: 1, o: 9 }];
+        assert_eq!(f.code[1..3], want, "{:?}", f.code);
+        assert_eq!(f.code[3], Instr::I32LoadK { d: 2, o: 0xffffffef }, "{:?}", f.code);
     }
 
     #[test]

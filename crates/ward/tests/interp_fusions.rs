@@ -2162,3 +2162,35 @@ fn loads_from_a_constant_address_trap_past_the_end_and_never_wrap() {
     let at = inst.get_typed_func::<(), i32>(&store, "at_65536").unwrap();
     assert_eq!(at.call(&mut store, ()).unwrap(), 0x1234_5678);
 }
+
+#[test]
+fn adds_of_a_constant_paired_add_in_order_and_wrap() {
+    // `I32AddIAddI`: the second add may read the first's result, both wrap; in the loop a
+    // branch lands on the first of a pair, which must run both again.
+    let wat = r#"(module
+      (func (export "chain") (param i32 i32) (result i32)
+        (local.set 0 (i32.add (local.get 0) (i32.const 0x7fffffff)))
+        (local.set 1 (i32.add (local.get 0) (i32.const -8)))
+        (i32.xor (local.get 0) (i32.mul (local.get 1) (i32.const 3))))
+      (func (export "loop") (param i32 i32) (result i32) (local i32)
+        (loop $l
+          (local.set 0 (i32.add (local.get 0) (i32.const 3)))
+          (local.set 2 (i32.add (local.get 2) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get 2) (i32.and (local.get 1) (i32.const 255)))))
+        (i32.add (local.get 0) (i32.mul (local.get 2) (i32.const 1000)))))"#;
+    let (mut store, inst) = instance(wat);
+    let (mut nstore, native) = native_instance(wat);
+    for name in ["chain", "loop"] {
+        let f = inst.get_typed_func::<(i32, i32), i32>(&store, name).unwrap();
+        let g = native.get_typed_func::<(i32, i32), i32>(&nstore, name).unwrap();
+        for a in [0, 1, -1, i32::MAX, i32::MIN, 12345] {
+            for b in [0, 1, 7, 200, -1] {
+                let want = g.call(&mut nstore, (a, b)).unwrap();
+                assert_eq!(f.call(&mut store, (a, b)).unwrap(), want, "{name}({a}, {b})");
+            }
+        }
+    }
+    let chain = inst.get_typed_func::<(i32, i32), i32>(&store, "chain").unwrap();
+    // 1 + 0x7fffffff wraps to i32::MIN; minus 8 is 0x7ffffff8.
+    assert_eq!(chain.call(&mut store, (1, 0)).unwrap(), i32::MIN ^ 0x7fff_fff8_i32.wrapping_mul(3));
+}

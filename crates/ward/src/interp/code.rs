@@ -412,6 +412,10 @@ define_instrs! {
         /// `d0 = a0`, then `d1 = a1` (one slot each): two copies in one, in order, for slots
         /// that fit 16 bits (the copies of a loop's rotating variables).
         CopyTwo { d0: u16, a0: u16, d1: u16, a1: u16 },
+        /// `d = a + i`, then `Arg.x = Arg.y + Arg.z` (i32, wrapping, in that order): two adds of
+        /// a constant in a row, paired once the code is otherwise done (QuickJS moves its
+        /// bytecode pointer and its stack pointer together).
+        I32AddIAddI { d: Slot, a: Slot, i: i32 },
         /// `d = d + i` (i32, wrapping), then jump to `t`: the increment at the end of a loop or
         /// `switch` case followed by its branch.
         I32AddIBr { d: Slot, i: i32, t: u32 },

@@ -1128,6 +1128,11 @@ handlers! { $ [cf vmctx]
         wr!(d0, rd!(a0));
         wr!(d1, rd!(a1));
     };
+    I32AddIAddI { d, a, i } => {
+        wr!(d, (i32_!(a).wrapping_add(i as u32)) as u64);
+        let (x, y, j) = arg!();
+        wr!(x, (i32_!(y).wrapping_add(j)) as u64)
+    };
     I32AddIBr { d, i, t } => {
         wr!(d, (i32_!(d).wrapping_add(i as u32)) as u64);
         jump!(t)

@@ -283,9 +283,7 @@ pub(super) fn translate(
         }
     }
     t.close_checkpoint();
-    if t.mem0_unshared {
-        pair_memory_accesses_in(&mut t.code, &t.pending_handlers, &t.handler_map);
-    }
+    pair_adjacent_in(&mut t.code, &t.pending_handlers, &t.handler_map, t.mem0_unshared);
     encode_access_ends(&mut t.code);
     // References are always zeroed: the collectors read every reference slot of a frame.
     let mut zeroed = Vec::new();
@@ -316,10 +314,17 @@ pub(super) fn translate(
     })
 }
 
-/// Makes each two consecutive memory 0 accesses one instruction and its `Arg` word (see
-/// [`pair_memory_accesses`]), where no jump, exception handler or handler region lands on
-/// the second. The code keeps its length, so every index in it stays valid.
-fn pair_memory_accesses_in(code: &mut [Instr], handlers: &[Handler], handler_map: &[(u32, u32)]) {
+/// Makes each two consecutive memory 0 accesses (when `memory`: memory 0 is not shared, see
+/// [`pair_memory_accesses`]) and each two consecutive i32 adds of a constant
+/// ([`pair_added_constants`]) one instruction and its `Arg` word, where no jump, exception
+/// handler or handler region lands on the second. The code keeps its length, so every index
+/// in it stays valid.
+fn pair_adjacent_in(
+    code: &mut [Instr],
+    handlers: &[Handler],
+    handler_map: &[(u32, u32)],
+    memory: bool,
+) {
     let mut landed = vec![false; code.len()];
     let mut land = |t: u32| {
         if let Some(l) = landed.get_mut(t as usize) {
@@ -336,13 +341,27 @@ fn pair_memory_accesses_in(code: &mut [Instr], handlers: &[Handler], handler_map
     let mut i = 0;
     while i + 1 < code.len() {
         if !landed[i + 1] {
-            if let Some((fused, arg)) = pair_memory_accesses(code[i], code[i + 1]) {
+            let (first, second) = (code[i], code[i + 1]);
+            let memory_pair = memory.then(|| pair_memory_accesses(first, second)).flatten();
+            if let Some((fused, arg)) = memory_pair.or_else(|| pair_added_constants(first, second))
+            {
                 (code[i], code[i + 1]) = (fused, arg);
                 i += 2;
                 continue;
             }
         }
         i += 1;
+    }
+}
+
+/// `d = a + i` then `x = y + j` (i32 adds of constants, in that order: the second may read
+/// the first's result) as `I32AddIAddI` and an `Arg` word holding the second.
+fn pair_added_constants(first: Instr, second: Instr) -> Option<(Instr, Instr)> {
+    match (first, second) {
+        (Instr::I32AddI { d, a, i }, Instr::I32AddI { d: x, a: y, i: j }) => {
+            Some((Instr::I32AddIAddI { d, a, i }, Instr::Arg { x, y, z: j as u32 }))
+        }
+        _ => None,
     }
 }
 
@@ -2854,6 +2873,39 @@ mod tests {
         let want = [Instr::Const32 { d: 1, v: 0xffffffe7 }, Instr::I32Load { d: 1, a: 1, o: 9 }];
         assert_eq!(f.code[1..3], want, "{:?}", f.code);
         assert_eq!(f.code[3], Instr::I32LoadK { d: 2, o: 0xffffffef }, "{:?}", f.code);
+    }
+
+    #[test]
+    fn two_adds_of_a_constant_in_a_row_pair_unless_a_branch_lands_between() {
+        let f = translate_wat(
+            "(module (func (param i32 i32) (result i32)
+               (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+               (local.set 1 (i32.add (local.get 0) (i32.const -8)))
+               (loop $l
+                 (local.set 0 (i32.add (local.get 0) (i32.const 3)))
+                 (local.set 1 (i32.add (local.get 1) (i32.const 4)))
+                 (br_if $l (local.get 0)))
+               (local.get 0)))",
+        );
+        let want = [
+            Instr::I32AddIAddI { d: 0, a: 0, i: 1 },
+            Instr::Arg { x: 1, y: 0, z: -8i32 as u32 },
+            // The loop's adds pair too; the branch back lands on the first.
+            Instr::I32AddIAddI { d: 0, a: 0, i: 3 },
+            Instr::Arg { x: 1, y: 1, z: 4 },
+        ];
+        assert_eq!(f.code[..4], want, "{:?}", f.code);
+        // A branch landing on the second keeps them apart.
+        let f = translate_wat(
+            "(module (func (param i32 i32) (result i32)
+               (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+               (loop $l
+                 (local.set 1 (i32.add (local.get 1) (i32.const 4)))
+                 (br_if $l (local.get 0)))
+               (local.get 0)))",
+        );
+        assert_eq!(f.code[0], Instr::I32AddI { d: 0, a: 0, i: 1 }, "{:?}", f.code);
+        assert_eq!(f.code[1], Instr::I32AddI { d: 1, a: 1, i: 4 }, "{:?}", f.code);
     }
 
     #[test]

@@ -2166,8 +2166,19 @@ fn loads_from_a_constant_address_trap_past_the_end_and_never_wrap() {
 #[test]
 fn adds_of_a_constant_paired_add_in_order_and_wrap() {
     // `I32AddIAddI`: the second add may read the first's result, both wrap; in the loop a
-    // branch lands on the first of a pair, which must run both again.
-    let wat = r#"(module
+    // branch lands on the first of a pair, which must run both again. `I32LoadThenAddI` and
+    // `I64StoreThenAddI`: the add reads what was loaded, and a trap stops at the access.
+    let wat = r#"(module (memory 1)
+      (data (i32.const 0) "\01\02\03\04\05\06\07\08\09\0a\0b\0c\0d\0e\0f\10\11")
+      (data (i32.const 65518) "\81\82\83\84\85\86\87\88\89\8a\8b\8c\8d\8e\8f\90\91\92")
+      (func (export "load_add") (param i32 i32) (result i32) (local i32)
+        (local.set 2 (i32.load offset=4 (local.get 0)))
+        (local.set 1 (i32.add (local.get 2) (i32.const 7)))
+        (i32.mul (local.get 1) (local.get 2)))
+      (func (export "store_add") (param i32 i32) (result i32)
+        (i64.store offset=8 (local.get 0) (i64.extend_i32_s (local.get 1)))
+        (local.set 0 (i32.add (local.get 0) (i32.const 8)))
+        (i32.add (local.get 0) (i32.load (local.get 0))))
       (func (export "chain") (param i32 i32) (result i32)
         (local.set 0 (i32.add (local.get 0) (i32.const 0x7fffffff)))
         (local.set 1 (i32.add (local.get 0) (i32.const -8)))
@@ -2180,17 +2191,70 @@ fn adds_of_a_constant_paired_add_in_order_and_wrap() {
         (i32.add (local.get 0) (i32.mul (local.get 2) (i32.const 1000)))))"#;
     let (mut store, inst) = instance(wat);
     let (mut nstore, native) = native_instance(wat);
-    for name in ["chain", "loop"] {
+    let first_access = first_memory_access_of_each_export(&wat::parse_str(wat).unwrap());
+    let code = |e: &ward::Error| e.as_trap().map(|t| t.code());
+    for name in ["load_add", "store_add", "chain", "loop"] {
         let f = inst.get_typed_func::<(i32, i32), i32>(&store, name).unwrap();
         let g = native.get_typed_func::<(i32, i32), i32>(&nstore, name).unwrap();
-        for a in [0, 1, -1, i32::MAX, i32::MIN, 12345] {
+        for a in [0, 1, -1, i32::MAX, i32::MIN, 12345, 65524, 65525, 65528, 65529, 65532] {
             for b in [0, 1, 7, 200, -1] {
-                let want = g.call(&mut nstore, (a, b)).unwrap();
-                assert_eq!(f.call(&mut store, (a, b)).unwrap(), want, "{name}({a}, {b})");
+                match (f.call(&mut store, (a, b)), g.call(&mut nstore, (a, b))) {
+                    (Ok(x), Ok(y)) => assert_eq!(x, y, "{name}({a}, {b})"),
+                    (Err(x), Err(y)) => {
+                        assert_eq!(code(&x), Some(TrapCode::MemoryOutOfBounds), "{name}({a}, {b})");
+                        assert_eq!(code(&y), code(&x), "{name}({a}, {b})");
+                        // The pair traps at its access, the first of the function.
+                        let offset = x.as_trap().unwrap().backtrace()[0].offset;
+                        assert_eq!(offset, first_access.get(name).copied(), "{name}({a}, {b})");
+                    }
+                    (x, y) => panic!("{name}({a}, {b}): {x:?} / native {y:?}"),
+                }
             }
         }
     }
     let chain = inst.get_typed_func::<(i32, i32), i32>(&store, "chain").unwrap();
     // 1 + 0x7fffffff wraps to i32::MIN; minus 8 is 0x7ffffff8.
     assert_eq!(chain.call(&mut store, (1, 0)).unwrap(), i32::MIN ^ 0x7fff_fff8_i32.wrapping_mul(3));
+}
+
+/// The byte offset of the first `i32.load`, `i32.store` or `i64.store` in each exported
+/// function's body.
+fn first_memory_access_of_each_export(wasm: &[u8]) -> std::collections::HashMap<String, usize> {
+    use wasmparser::{ExternalKind, Operator, Parser, Payload};
+    let (mut exports, mut imported, mut bodies) = (Vec::new(), 0, Vec::new());
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.unwrap() {
+            Payload::ImportSection(s) => imported = s.count(),
+            Payload::ExportSection(s) => {
+                for e in s {
+                    let e = e.unwrap();
+                    if e.kind == ExternalKind::Func {
+                        exports.push((e.name.to_string(), e.index));
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let mut ops = body.get_operators_reader().unwrap();
+                let mut first = None;
+                while !ops.eof() {
+                    let (op, at) = ops.read_with_offset().unwrap();
+                    let access = matches!(
+                        op,
+                        Operator::I32Load { .. }
+                            | Operator::I32Store { .. }
+                            | Operator::I64Store { .. }
+                    );
+                    if first.is_none() && access {
+                        first = Some(at as usize);
+                    }
+                }
+                bodies.push(first);
+            }
+            _ => {}
+        }
+    }
+    exports
+        .into_iter()
+        .filter_map(|(name, f)| Some((name, bodies[(f - imported) as usize]?)))
+        .collect()
 }

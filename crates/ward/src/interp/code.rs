@@ -416,6 +416,11 @@ define_instrs! {
         /// a constant in a row, paired once the code is otherwise done (QuickJS moves its
         /// bytecode pointer and its stack pointer together).
         I32AddIAddI { d: Slot, a: Slot, i: i32 },
+        /// `I32Load { d, a, o }`, then `Arg.x = Arg.y + Arg.z` (i32, wrapping; see
+        /// `pair_added_constants`).
+        I32LoadThenAddI { d: Slot, a: Slot, o: u32 },
+        /// `I64Store { a, v, o }`, then `Arg.x = Arg.y + Arg.z` (as `I32LoadThenAddI`).
+        I64StoreThenAddI { a: Slot, v: Slot, o: u32 },
         /// `d = d + i` (i32, wrapping), then jump to `t`: the increment at the end of a loop or
         /// `switch` case followed by its branch.
         I32AddIBr { d: Slot, i: i32, t: u32 },
@@ -974,6 +979,7 @@ fn map_access_offsets(code: &mut [Instr], f: impl Fn(u32, u32) -> u32) {
             | Instr::I32StoreI { o, .. }
             | Instr::I32LoadPlusI { o, .. }
             | Instr::I32LoadK { o, .. }
+            | Instr::I32LoadThenAddI { o, .. }
             | Instr::I32RmwAddI { o, .. }
             | Instr::I32RmwAdd { o, .. }
             | Instr::I32RmwSub { o, .. }
@@ -982,6 +988,7 @@ fn map_access_offsets(code: &mut [Instr], f: impl Fn(u32, u32) -> u32) {
             | Instr::I32RmwXor { o, .. } => (Some(o), 4, None),
             Instr::I64Load { o, .. }
             | Instr::I64Store { o, .. }
+            | Instr::I64StoreThenAddI { o, .. }
             | Instr::I64StoreI { o, .. }
             | Instr::F64AddLoad { o, .. }
             | Instr::F64SubLoad { o, .. }

@@ -903,6 +903,14 @@ macro_rules! handlers {
                         store_end!($d out; (i32_!($d a) as u64) + ($d o as u64), rd!($d v) as $d t, $d t)
                     };
                 }
+                /// `x = y + z` (i32, wrapping) from the `Arg` word: the add a pair ends with
+                /// (`pair_added_constants`).
+                macro_rules! added_constant {
+                    () => {{
+                        let (x, y, z) = arg!();
+                        wr!(x, (i32_!(y).wrapping_add(z)) as u64)
+                    }};
+                }
                 /// `d = cond ? x : y` with `x` and `y` in the `Arg` word: the compare-and-select
                 /// instructions.
                 macro_rules! select_if {
@@ -1130,8 +1138,15 @@ handlers! { $ [cf vmctx]
     };
     I32AddIAddI { d, a, i } => {
         wr!(d, (i32_!(a).wrapping_add(i as u32)) as u64);
-        let (x, y, j) = arg!();
-        wr!(x, (i32_!(y).wrapping_add(j)) as u64)
+        added_constant!()
+    };
+    I32LoadThenAddI { d, a, o } => {
+        load!(d, a, o, u32, |v: u32| v as u64);
+        added_constant!()
+    };
+    I64StoreThenAddI { a, v, o } => {
+        store!(a, v, o, u64);
+        added_constant!()
     };
     I32AddIBr { d, i, t } => {
         wr!(d, (i32_!(d).wrapping_add(i as u32)) as u64);

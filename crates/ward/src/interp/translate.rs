@@ -354,15 +354,20 @@ fn pair_adjacent_in(
     }
 }
 
-/// `d = a + i` then `x = y + j` (i32 adds of constants, in that order: the second may read
-/// the first's result) as `I32AddIAddI` and an `Arg` word holding the second.
+/// An instruction followed by `x = y + j` (an i32 add of a constant), the add in the `Arg`
+/// word: another such add (`I32AddIAddI`), an `i32.load` (`I32LoadThenAddI`) or an `i64.store`
+/// (`I64StoreThenAddI`: QuickJS pushes a value, then moves its stack pointer). The first runs
+/// first (the add may read what it loaded); a memory access that traps or is retried stops
+/// before the add.
 fn pair_added_constants(first: Instr, second: Instr) -> Option<(Instr, Instr)> {
-    match (first, second) {
-        (Instr::I32AddI { d, a, i }, Instr::I32AddI { d: x, a: y, i: j }) => {
-            Some((Instr::I32AddIAddI { d, a, i }, Instr::Arg { x, y, z: j as u32 }))
-        }
-        _ => None,
-    }
+    let Instr::I32AddI { d: x, a: y, i: j } = second else { return None };
+    let fused = match first {
+        Instr::I32AddI { d, a, i } => Instr::I32AddIAddI { d, a, i },
+        Instr::I32Load { d, a, o } => Instr::I32LoadThenAddI { d, a, o },
+        Instr::I64Store { a, v, o } => Instr::I64StoreThenAddI { a, v, o },
+        _ => return None,
+    };
+    Some((fused, Instr::Arg { x, y, z: j as u32 }))
 }
 
 impl Translator<'_> {
@@ -2906,6 +2911,25 @@ mod tests {
         );
         assert_eq!(f.code[0], Instr::I32AddI { d: 0, a: 0, i: 1 }, "{:?}", f.code);
         assert_eq!(f.code[1], Instr::I32AddI { d: 1, a: 1, i: 4 }, "{:?}", f.code);
+    }
+
+    #[test]
+    fn a_load_or_a_wide_store_then_an_add_of_a_constant_pair() {
+        let f = translate_wat(
+            "(module (memory 1) (func (param i32 i32 i64) (result i32) (local i32)
+               (local.set 3 (i32.load offset=4 (local.get 0)))
+               (local.set 1 (i32.add (local.get 3) (i32.const 7)))
+               (i64.store offset=8 (local.get 0) (local.get 2))
+               (local.set 0 (i32.add (local.get 0) (i32.const 8)))
+               (local.get 1)))",
+        );
+        let want = [
+            Instr::I32LoadThenAddI { d: 3, a: 0, o: 4 },
+            Instr::Arg { x: 1, y: 3, z: 7 },
+            Instr::I64StoreThenAddI { a: 0, v: 2, o: 8 },
+            Instr::Arg { x: 0, y: 0, z: 8 },
+        ];
+        assert_eq!(f.code[..4], want, "{:?}", f.code);
     }
 
     #[test]

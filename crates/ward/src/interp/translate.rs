@@ -1014,40 +1014,35 @@ impl Translator<'_> {
         }
     }
 
-    /// `select` whose condition the compare just emitted computed (a temporary no branch lands
-    /// after): the compare and the select become one `Sel*` instruction and its `Arg` word; an
-    /// `eqz` just emitted becomes the select's own test, with the values swapped. Plain 32- or
-    /// 64-bit values only (a reference selected needs the stack maps' view).
     /// A `select` on condition slot `c` (popped) whose second or first value is a constant
     /// not yet written: `SelectElseK` or `SelectThenK`, the constant in the `Arg` word. Both
     /// values are plain numbers (neither a v128 nor a reference).
     fn select_constant(&mut self, c: Slot) -> bool {
         let len = self.stack.len();
         let (first, second) = (self.stack[len - 2].loc, self.stack[len - 1].loc);
-        let (select, k) = match (first, second) {
+        let (k, select, other): (_, fn(Slot, Slot) -> Instr, _) = match (first, second) {
             (_, Loc::Const(k)) => {
                 self.pop();
-                let a = self.pop_slot();
-                (Instr::SelectElseK { d: 0, a }, k)
+                (k, |d, a| Instr::SelectElseK { d, a }, self.pop_slot())
             }
             (Loc::Const(k), _) => {
                 let b = self.pop_slot();
                 self.pop();
-                (Instr::SelectThenK { d: 0, b }, k)
+                (k, |d, b| Instr::SelectThenK { d, b }, b)
             }
             _ => return false,
         };
-        self.produce(false, |d| {
-            let mut select = select;
-            *select.dst_mut().expect("a select has a result") = d;
-            select
-        });
+        self.produce(false, |d| select(d, other));
         self.emit(Instr::Arg { x: c, y: k as u32, z: (k >> 32) as u32 });
         // As for `select`: may still be retargeted by local.set.
         self.last_producer = Some(self.code.len() - 2);
         true
     }
 
+    /// `select` whose condition the compare just emitted computed (a temporary no branch lands
+    /// after): the compare and the select become one `Sel*` instruction and its `Arg` word; an
+    /// `eqz` just emitted becomes the select's own test, with the values swapped. Plain 32- or
+    /// 64-bit values only (a reference selected needs the stack maps' view).
     fn select_on_compare(&mut self) -> bool {
         if self.last_producer != Some(self.code.len().wrapping_sub(1)) {
             return false;

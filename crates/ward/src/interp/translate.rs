@@ -1150,9 +1150,17 @@ impl Translator<'_> {
     /// `local.tee l (i32.add a i)` just emitted as `I32AddI { d: l, a, i }` (`l` not `a`, both
     /// 16-bit slots) with `l` the top operand, no branch landing after it and no handler
     /// boundary: `(l, a, i)`, for a load from `l` to compute its own address.
+    ///
+    /// Only when the top is the stack's one alias of `l`: the fused load writes `l` itself, and
+    /// a `local.set` of its result may put the copies that save the other aliases in front of
+    /// it (see `local_set`), where they would read `l` from before the add: in
+    /// `*(p = q + 8) = (p = *p) + 1` the store's address, saved from `p` when `p` is set to
+    /// the loaded value, would be the `p` of before the statement.
     fn teed_add_imm(&self) -> Option<(u16, u16, i32)> {
         match self.teed()? {
-            (l, Instr::I32AddI { d, a, i }) if d == l && a != l => {
+            (l, Instr::I32AddI { d, a, i })
+                if d == l && a != l && self.local_refs[l as usize] == 1 =>
+            {
                 Some((u16::try_from(l).ok()?, u16::try_from(a).ok()?, i))
             }
             _ => None,

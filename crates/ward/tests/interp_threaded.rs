@@ -150,3 +150,40 @@ fn millions_of_v128_handlers_run_without_growing_the_native_stack() {
     let n = 2_000_000u32;
     assert_eq!(mix.call(&mut store, n as i32).unwrap() as u32, simd_expected(n));
 }
+
+/// Calls from the handlers read the callee's frame size, prologue and whether it zeroes slots
+/// from the callee's record (`VMFuncRef::interp_entry`): a callee whose frame does not fit that
+/// entry's 16 bits (80,001 slots here) is called through the loop, a callee that may read a
+/// local before writing it finds it zeroed on every call (where the previous iteration's
+/// `$big` left its argument), and both compute what they should.
+#[test]
+fn calls_into_huge_frames_and_zeroed_locals_compute_the_same() {
+    let locals = " v128".repeat(40_000);
+    let wat = format!(
+        r#"(module
+          (func $big (param i32) (result i32) (local{locals})
+            (local.set 40000 (i32x4.splat (local.get 0)))
+            (i32.add (i32x4.extract_lane 0 (local.get 40000))
+                     (i32x4.extract_lane 1 (local.get 20000))))
+          (func $small (param i32) (result i32) (local i32)
+            (if (i32.and (local.get 0) (i32.const 1)) (then (local.set 1 (i32.const 5))))
+            (i32.add (local.get 1) (local.get 0)))
+          (func (export "run") (param $n i32) (result i32) (local $i i32) (local $acc i32)
+            (block $done
+              (loop $next
+                (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+                (local.set $acc (i32.add (local.get $acc)
+                  (i32.add (call $small (local.get $i)) (call $big (local.get $i)))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $next)))
+            (local.get $acc)))"#
+    );
+    let engine = Engine::default();
+    let module = Module::new(&engine, &wat).unwrap();
+    let mut store = Store::new(&engine, 0u32);
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let run = instance.get_typed_func::<u32, u32>(&store, "run").unwrap();
+    let n = 300u32;
+    let expected = (0..n).map(|i| 2 * i + if i % 2 == 1 { 5 } else { 0 }).sum::<u32>();
+    assert_eq!(run.call(&mut store, n).unwrap(), expected);
+}

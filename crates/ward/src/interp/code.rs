@@ -12,6 +12,7 @@ use super::simd::{
     SimdUnary,
 };
 use crate::runtime::atomics::AtomicOp;
+use crate::runtime::vmctx::InterpEntry;
 
 /// A frame-relative slot index.
 pub(crate) type Slot = u32;
@@ -1693,6 +1694,29 @@ pub(crate) struct CompiledFunc {
 }
 
 impl CompiledFunc {
+    /// What a call from the handlers reads of this code, for the function's record; no entry
+    /// (`instrs` null: the loop makes such calls) when the frame or the prologue's slot does
+    /// not fit 16 bits.
+    pub(crate) fn entry(&self) -> InterpEntry {
+        let Ok(frame_slots) = u16::try_from(self.frame_slots) else { return InterpEntry::NONE };
+        let (prologue, d, g, i) = match self.prologue {
+            Prologue::None => (0, 0, 0, 0),
+            Prologue::AddI { g, d, i } => (1, d, g, i),
+            Prologue::GetAddI { g, d, i } => (2, d, g, i),
+        };
+        let Ok(prologue_d) = u16::try_from(d) else { return InterpEntry::NONE };
+        InterpEntry {
+            instrs: self.code.as_ptr().cast(),
+            frame_slots,
+            entry_op: self.entry_op,
+            prologue,
+            zeroes: !self.zeroed.is_empty(),
+            prologue_d,
+            prologue_g: g,
+            prologue_i: i,
+        }
+    }
+
     /// The innermost `try_table` covering instruction `pc`, by binary search.
     pub(crate) fn innermost_handler(&self, pc: u32) -> Option<u32> {
         let k = self.handler_map.partition_point(|&(at, _)| at <= pc);

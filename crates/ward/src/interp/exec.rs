@@ -1138,7 +1138,10 @@ fn resolve_code(store: &mut StoreInner, func: u32) -> Result<*const CompiledFunc
     // SAFETY: a wasm function's record lives in its instance's context (writable, alive as
     // long as the store, which is exclusively borrowed); the code is owned by the module the
     // instance holds, so it outlives every use through the record.
-    unsafe { (*record).interp_code = ptr.cast() };
+    unsafe {
+        (*record).interp_code = ptr.cast();
+        (*record).interp_entry = code.entry();
+    }
     Ok(ptr)
 }
 

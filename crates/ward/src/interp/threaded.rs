@@ -17,13 +17,13 @@
 //! left in [`Ctx::trap`] and `ip` points after the trapping instruction, as the loop's own
 //! traps do.
 
-use super::code::{cmp, CompiledFunc, Instr, Prologue, OPCODES};
+use super::code::{cmp, CompiledFunc, Instr, OPCODES};
 use super::exec::{
     add_to_global, global_plus, mem0, move_results_down, refresh_mem0_len, set_global_plus, Frame,
 };
 use super::num;
 use crate::error::TrapCode;
-use crate::runtime::vmctx::{vm_read, VMContext, VMFuncRef};
+use crate::runtime::vmctx::{vm_read, InterpEntry, VMContext, VMFuncRef};
 use crate::runtime::{GlobalCell, TableInstance};
 
 /// What the handlers share with the loop beyond their register arguments.
@@ -322,24 +322,29 @@ unsafe fn enter(
     // SAFETY: the caller's contract.
     let (ip, sp, mem_base, mem_len, code, entry_op) = unsafe {
         let c = &mut *ctx;
-        let (callee, ncode, nvmctx) =
-            ((*record).func_index, (*record).interp_code, (*record).vmctx);
-        if ncode.is_null() {
+        // The record's copy of what the call needs of the callee's code (`CompiledFunc::entry`),
+        // so that nothing waits for the code's own record: one cache line, then the code. Read
+        // field by field where needed (a copy of the whole entry up front would keep it in
+        // registers across the frame's set-up, and spill).
+        let e: *const InterpEntry = &raw const (*record).interp_entry;
+        if (*e).instrs.is_null() {
             return exit(ip, sp, mem_base, mem_len, code, ctx);
         }
-        let ncode = ncode.cast::<CompiledFunc>();
-        // A record's code is live translated code (see `resolve_code`).
-        let ncf: &CompiledFunc = &*ncode;
         let top = c.top;
         let nsp = sp.add(args as usize);
         // A full frame list is grown by the loop, so this handler never calls out (and keeps
         // its state in scratch registers). `nsp` is a slot of the caller's frame, which fits
         // the stack, so it is at most `stack_end`.
         if top.add(1) >= c.frames_end
-            || (c.stack_end.offset_from(nsp) as usize) < ncf.frame_slots as usize + 2
+            || (c.stack_end.offset_from(nsp) as usize) < usize::from((*e).frame_slots) + 2
         {
             return exit(ip, sp, mem_base, mem_len, code, ctx);
         }
+        let (callee, ncode, nvmctx) =
+            ((*record).func_index, (*record).interp_code, (*record).vmctx);
+        // The entry is set together with the code (`resolve_code`), which is live translated
+        // code.
+        let ncode = ncode.cast::<CompiledFunc>();
         let nfp = nsp.offset_from(c.stack) as usize;
         // Counted here, where the handler commits (a call left to the loop is counted there).
         #[cfg(feature = "op-stats")]
@@ -350,7 +355,7 @@ unsafe fn enter(
         (*top).pc = ip.add(words).offset_from(code) as u32;
         // Below the list's end (checked above): written in place rather than by `push`, whose
         // grow path (dead here) would make this handler save registers and keep a stack frame.
-        let code = ncf.code.as_ptr();
+        let code = (*e).instrs.cast::<Instr>();
         let top = top.add(1);
         top.write(Frame {
             func: callee,
@@ -361,37 +366,40 @@ unsafe fn enter(
             vmctx: nvmctx,
         });
         c.top = top;
-        c.cf = ncf;
+        c.cf = ncode;
         let (mem_base, mem_len) = if nvmctx != c.vmctx {
             c.vmctx = nvmctx;
             mem0(nvmctx)
         } else {
             (mem_base, mem_len)
         };
-        // Checked just above that the callee frame fits the stack.
-        for &slot in ncf.zeroed.iter() {
-            *nsp.add(slot as usize) = 0;
+        if (*e).zeroes {
+            // Checked just above that the callee frame fits the stack.
+            for &slot in (*ncode).zeroed.iter() {
+                *nsp.add(slot as usize) = 0;
+            }
         }
         // The shadow-stack prologue most compiled functions start with runs here, which spares
         // its dispatch (a jump whose target is whatever the callee starts with). The function's
         // code keeps it: the loop and branches back to the start still run it there.
-        // `g` is the context offset of an i32 global's cell pointer in the callee's context
-        // (translator); the store is exclusively borrowed; `d` is a slot of the new frame.
-        let prologue = match ncf.prologue {
-            Prologue::AddI { g, d, i } => Some((d, add_to_global(nvmctx, g, i))),
-            Prologue::GetAddI { g, d, i } => Some((d, global_plus(nvmctx, g, i))),
-            Prologue::None => None,
-        };
-        let entry = match prologue {
-            Some((d, value)) => {
+        // `prologue_g` is the context offset of an i32 global's cell pointer in the callee's
+        // context (translator); the store is exclusively borrowed; `prologue_d` is a slot of
+        // the new frame.
+        let entry = match (*e).prologue {
+            0 => code,
+            kind => {
+                let (g, i) = ((*e).prologue_g, (*e).prologue_i);
+                let value = match kind {
+                    1 => add_to_global(nvmctx, g, i),
+                    _ => global_plus(nvmctx, g, i),
+                };
                 #[cfg(feature = "op-stats")]
                 super::op_stats::record(&*code);
-                *nsp.add(d as usize) = value as u64;
+                *nsp.add(usize::from((*e).prologue_d)) = u64::from(value);
                 code.add(1)
             }
-            None => code,
         };
-        (entry, nsp, mem_base, mem_len, code, ncf.entry_op)
+        (entry, nsp, mem_base, mem_len, code, (*e).entry_op)
     };
     // SAFETY: `entry_op` is the opcode of the instruction at `ip` (translator).
     let handler = unsafe { handler_for(entry_op) };

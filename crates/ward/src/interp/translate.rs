@@ -3796,6 +3796,15 @@ mod tests {
         // A call runs the prologue itself and dispatches on the second instruction.
         assert!(matches!(f.prologue, Prologue::AddI { d: 1, i: -16, .. }), "{:?}", f.prologue);
         assert_eq!(f.entry_op, f.code[1].opcode());
+        // The record's copy of it, which the call handler reads instead.
+        let Prologue::AddI { g, .. } = f.prologue else { unreachable!() };
+        let e = f.entry();
+        assert_eq!(e.instrs, f.code.as_ptr().cast());
+        assert_eq!(
+            (e.frame_slots, e.entry_op, e.zeroes),
+            (f.frame_slots as u16, f.entry_op, false)
+        );
+        assert_eq!((e.prologue, e.prologue_d, e.prologue_g, e.prologue_i), (1, 1, g, -16));
         let f = translate_wat(
             "(module (memory 1) (func (param i32 i32) (result i32)
                (i32.store (i32.add (local.get 0) (i32.const 4)) (local.get 1))
@@ -3804,6 +3813,12 @@ mod tests {
         assert_eq!(f.code[0], Instr::I32StoreAddI { a: 0, v: 1, i: 4 });
         assert_eq!(f.code[1], Instr::I32LoadAddI { d: 0, a: 0, i: 8 });
         assert_eq!((f.prologue, f.entry_op), (Prologue::None, f.code[0].opcode()));
+        assert_eq!((f.entry().prologue, f.entry().entry_op), (0, f.code[0].opcode()));
+        // A frame beyond 16 bits has no entry: its calls take the loop's way.
+        let locals = " v128".repeat(40_000);
+        let f = translate_wat(&format!("(module (func (local{locals})))"));
+        assert!(f.frame_slots > u32::from(u16::MAX), "{}", f.frame_slots);
+        assert_eq!(f.entry(), crate::runtime::vmctx::InterpEntry::NONE);
         let f = translate_wat(
             "(module (func (param i32) (result i32)
                (i32.sub (i32.add (i32.add (local.get 0) (i32.const 4)) (i32.const -9)) (i32.const 1))))",

@@ -41,7 +41,10 @@ const PTR: u32 = std::mem::size_of::<usize>() as u32;
 pub(crate) const VMCTX_MAGIC: u32 = u32::from_le_bytes(*b"WARD");
 
 /// A function reference: everything a caller needs to call the function, in any tier.
-#[repr(C)]
+///
+/// 64 bytes and aligned to 64, so that a record is one cache line: a call reads the callee's
+/// record and, from the interpreter, nothing else before the callee's code.
+#[repr(C, align(64))]
 pub(crate) struct VMFuncRef {
     /// The native tier's entry, in Ward's native calling convention (`native` module docs);
     /// null unless the function's module was compiled to native code.
@@ -59,6 +62,46 @@ pub(crate) struct VMFuncRef {
     pub(crate) vmctx: *mut VMContext,
     /// The interpreter's translated code (`interp::CompiledFunc`), null until first called.
     pub(crate) interp_code: *const (),
+    /// What the interpreter's call needs of that code, copied into the record when the code is
+    /// set (see [`InterpEntry`]).
+    pub(crate) interp_entry: InterpEntry,
+}
+
+/// The part of the interpreter's translated code a call reads, kept in the function's record
+/// so that a call does not wait for a second cache line (`interp::CompiledFunc::entry` makes
+/// it; the runtime only zeroes it). `instrs` null: the call goes the interpreter's general way
+/// (code not translated yet, or a frame or prologue too large for these fields).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct InterpEntry {
+    /// The code's first instruction.
+    pub(crate) instrs: *const (),
+    /// The frame's size in slots.
+    pub(crate) frame_slots: u16,
+    /// The opcode the call continues at (after the prologue, if any).
+    pub(crate) entry_op: u16,
+    /// The shadow-stack prologue the call runs: 0 none, 1 `GlobalAddI`, 2 `GlobalGetAddI`.
+    pub(crate) prologue: u8,
+    /// Whether some slots must be zeroed on entry (the list is in the translated code).
+    pub(crate) zeroes: bool,
+    /// The prologue's destination slot, global (context offset) and added constant.
+    pub(crate) prologue_d: u16,
+    pub(crate) prologue_g: u32,
+    pub(crate) prologue_i: i32,
+}
+
+impl InterpEntry {
+    /// No entry: calls take the general way.
+    pub(crate) const NONE: InterpEntry = InterpEntry {
+        instrs: std::ptr::null(),
+        frame_slots: 0,
+        entry_op: 0,
+        prologue: 0,
+        zeroes: false,
+        prologue_d: 0,
+        prologue_g: 0,
+        prologue_i: 0,
+    };
 }
 
 impl VMFuncRef {
@@ -70,6 +113,7 @@ impl VMFuncRef {
             func_index,
             vmctx,
             interp_code: std::ptr::null(),
+            interp_entry: InterpEntry::NONE,
         }
     }
 
@@ -510,7 +554,10 @@ mod tests {
         assert_eq!(offset_of!(VMFuncRef, func_index), 20);
         assert_eq!(offset_of!(VMFuncRef, vmctx), 24);
         assert_eq!(offset_of!(VMFuncRef, interp_code), 32);
-        assert_eq!(std::mem::size_of::<VMFuncRef>(), 40);
+        assert_eq!(offset_of!(VMFuncRef, interp_entry), 40);
+        assert_eq!(std::mem::size_of::<InterpEntry>(), 24);
+        assert_eq!(std::mem::size_of::<VMFuncRef>(), 64);
+        assert_eq!(std::mem::align_of::<VMFuncRef>(), 64);
 
         assert_eq!(std::mem::align_of::<VMStoreContext>(), 128);
         assert_eq!(offset_of!(VMStoreContext, fuel), 0);
@@ -551,13 +598,14 @@ mod tests {
         assert_eq!(o.funcref(0), 104);
         assert_eq!(o.type_id(0), 160);
         assert_eq!(o.type_id(2), 168);
-        // 172 rounded up to the record alignment.
-        assert_eq!(o.defined_funcref(0), 176);
-        assert_eq!(o.defined_funcref(3), 176 + 3 * 40);
-        assert_eq!(o.size(), 176 + 4 * 40);
+        // 172 rounded up to the record alignment (a cache line).
+        assert_eq!(o.defined_funcref(0), 192);
+        assert_eq!(o.defined_funcref(3), 192 + 3 * 64);
+        assert_eq!(o.size(), 192 + 4 * 64);
 
         let empty = VMOffsets::new(VMCounts::default()).unwrap();
-        assert_eq!(empty.size(), 24);
+        // The header, rounded up to where the (here no) records would start.
+        assert_eq!(empty.size(), 64);
         let huge = VMCounts { funcs: u32::MAX, ..VMCounts::default() };
         assert!(VMOffsets::new(huge).is_none());
     }

@@ -14,6 +14,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use support::cli::{ward, Scratch};
 
 fn project() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -57,22 +58,18 @@ fn programs() -> Result<&'static Path, &'static str> {
     })
 }
 
-/// A fresh working directory holding `inputs` (copied from the project).
-fn workdir(name: &str, inputs: &[&str]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ward-real-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for input in inputs {
-        let from = project().join(input);
-        let to = dir.join(from.file_name().unwrap());
-        std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
-    }
+/// A scratch directory (removed when dropped) holding `input`, copied from the project.
+fn workdir(name: &str, input: &str) -> Scratch {
+    let dir = Scratch::new("real", name);
+    let from = project().join(input);
+    let bytes = std::fs::read(&from).unwrap_or_else(|e| panic!("reading {}: {e}", from.display()));
+    dir.file(from.file_name().unwrap().to_str().unwrap(), bytes);
     dir
 }
 
 /// `ward run [--tier native] --dir . WASM ARGS` in `dir`: exit code and stdout.
 fn run(tier: &str, dir: &Path, wasm: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ward"));
+    let mut cmd = ward();
     cmd.current_dir(dir).args(["run", "--tier", tier, "--dir", "."]).arg(wasm).args(args);
     let out = support::run(cmd).expect("ward runs");
     assert!(!out.timed_out, "{} {args:?} ({tier}) timed out", wasm.display());
@@ -112,11 +109,10 @@ fn boolector_solves_the_benchmark_problems_alike_in_both_tiers() {
         ("queens", "sat", 10),
     ] {
         let input = format!("benches/programs/smt/{problem}.smt2");
-        let dir = workdir(problem, &[&input]);
-        let (exit, stdout) = both_tiers(&dir, &wasm, &[&format!("{problem}.smt2")]);
+        let dir = workdir(problem, &input);
+        let (exit, stdout) = both_tiers(&dir.0, &wasm, &[&format!("{problem}.smt2")]);
         assert_eq!(stdout.lines().next(), Some(answer), "{problem}:\n{stdout}");
         assert_eq!(exit, Some(code), "{problem}:\n{stdout}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -126,10 +122,9 @@ fn cpython_and_quickjs_run_their_benchmarks_alike_in_both_tiers() {
     for (wasm, script) in
         [("sandbox/python.wasm", "pybench.py"), ("sandbox/quickjs.wasm", "jsbench.js")]
     {
-        let dir = workdir(script, &[&format!("benches/programs/real/{script}")]);
-        let (exit, stdout) = both_tiers(&dir, &real.join(wasm), &[script]);
+        let dir = workdir(script, &format!("benches/programs/real/{script}"));
+        let (exit, stdout) = both_tiers(&dir.0, &real.join(wasm), &[script]);
         assert_eq!(exit, Some(0), "{script}:\n{stdout}");
         assert!(!stdout.trim().is_empty(), "{script} printed nothing");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

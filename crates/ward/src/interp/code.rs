@@ -1700,9 +1700,9 @@ impl CompiledFunc {
     pub(crate) fn entry(&self) -> InterpEntry {
         let Ok(frame_slots) = u16::try_from(self.frame_slots) else { return InterpEntry::NONE };
         let (prologue, d, g, i) = match self.prologue {
-            Prologue::None => (0, 0, 0, 0),
-            Prologue::AddI { g, d, i } => (1, d, g, i),
-            Prologue::GetAddI { g, d, i } => (2, d, g, i),
+            Prologue::None => (InterpEntry::NO_PROLOGUE, 0, 0, 0),
+            Prologue::AddI { g, d, i } => (InterpEntry::GLOBAL_ADD, d, g, i),
+            Prologue::GetAddI { g, d, i } => (InterpEntry::GLOBAL_GET_ADD, d, g, i),
         };
         let Ok(prologue_d) = u16::try_from(d) else { return InterpEntry::NONE };
         InterpEntry {

@@ -386,11 +386,11 @@ unsafe fn enter(
         // context (translator); the store is exclusively borrowed; `prologue_d` is a slot of
         // the new frame.
         let entry = match (*e).prologue {
-            0 => code,
+            InterpEntry::NO_PROLOGUE => code,
             kind => {
                 let (g, i) = ((*e).prologue_g, (*e).prologue_i);
                 let value = match kind {
-                    1 => add_to_global(nvmctx, g, i),
+                    InterpEntry::GLOBAL_ADD => add_to_global(nvmctx, g, i),
                     _ => global_plus(nvmctx, g, i),
                 };
                 #[cfg(feature = "op-stats")]

@@ -3804,7 +3804,8 @@ mod tests {
             (e.frame_slots, e.entry_op, e.zeroes),
             (f.frame_slots as u16, f.entry_op, false)
         );
-        assert_eq!((e.prologue, e.prologue_d, e.prologue_g, e.prologue_i), (1, 1, g, -16));
+        let add = crate::runtime::vmctx::InterpEntry::GLOBAL_ADD;
+        assert_eq!((e.prologue, e.prologue_d, e.prologue_g, e.prologue_i), (add, 1, g, -16));
         let f = translate_wat(
             "(module (memory 1) (func (param i32 i32) (result i32)
                (i32.store (i32.add (local.get 0) (i32.const 4)) (local.get 1))
@@ -3813,7 +3814,8 @@ mod tests {
         assert_eq!(f.code[0], Instr::I32StoreAddI { a: 0, v: 1, i: 4 });
         assert_eq!(f.code[1], Instr::I32LoadAddI { d: 0, a: 0, i: 8 });
         assert_eq!((f.prologue, f.entry_op), (Prologue::None, f.code[0].opcode()));
-        assert_eq!((f.entry().prologue, f.entry().entry_op), (0, f.code[0].opcode()));
+        let none = crate::runtime::vmctx::InterpEntry::NO_PROLOGUE;
+        assert_eq!((f.entry().prologue, f.entry().entry_op), (none, f.code[0].opcode()));
         // A frame beyond 16 bits has no entry: its calls take the loop's way.
         let locals = " v128".repeat(40_000);
         let f = translate_wat(&format!("(module (func (local{locals})))"));

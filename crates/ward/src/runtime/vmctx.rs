@@ -80,7 +80,8 @@ pub(crate) struct InterpEntry {
     pub(crate) frame_slots: u16,
     /// The opcode the call continues at (after the prologue, if any).
     pub(crate) entry_op: u16,
-    /// The shadow-stack prologue the call runs: 0 none, 1 `GlobalAddI`, 2 `GlobalGetAddI`.
+    /// The shadow-stack prologue the call runs: [`InterpEntry::NO_PROLOGUE`],
+    /// [`InterpEntry::GLOBAL_ADD`] or [`InterpEntry::GLOBAL_GET_ADD`].
     pub(crate) prologue: u8,
     /// Whether some slots must be zeroed on entry (the list is in the translated code).
     pub(crate) zeroes: bool,
@@ -91,12 +92,19 @@ pub(crate) struct InterpEntry {
 }
 
 impl InterpEntry {
+    /// `prologue`: none.
+    pub(crate) const NO_PROLOGUE: u8 = 0;
+    /// `prologue`: `GlobalAddI` (the global moves by the constant; the slot gets its new value).
+    pub(crate) const GLOBAL_ADD: u8 = 1;
+    /// `prologue`: `GlobalGetAddI` (the slot gets the global plus the constant).
+    pub(crate) const GLOBAL_GET_ADD: u8 = 2;
+
     /// No entry: calls take the general way.
     pub(crate) const NONE: InterpEntry = InterpEntry {
         instrs: std::ptr::null(),
         frame_slots: 0,
         entry_op: 0,
-        prologue: 0,
+        prologue: InterpEntry::NO_PROLOGUE,
         zeroes: false,
         prologue_d: 0,
         prologue_g: 0,

@@ -165,7 +165,7 @@ macro_rules! define_instrs {
                     | Instr::BrIfEqz { t, .. }
                     | Instr::BrOnNull { t, .. }
                     | Instr::BrOnNonNull { t, .. }
-                    | Instr::Target { t }
+                    | Instr::Target { t, .. }
                     | Instr::I32AddIBr { t, .. }
                     | Instr::I64AddIBr { t, .. }
                     | Instr::BrOnCast { t, .. } => Some(t),
@@ -352,8 +352,11 @@ define_instrs! {
         /// from a second `Arg` word (after the first): the `Const32` or `Const64` just before,
         /// when nothing lands between (QuickJS resets a local at the top of its dispatch loop).
         ConstBrTableLoad8ULoadShlAddI { k: u8, d: Slot, i: i32, n: u32 },
-        /// An entry of the `br_table` before it: jump to `t`. Never executed.
-        Target { t: u32 },
+        /// An entry of the `br_table` before it: jump to `t`. Never executed. `h` is the
+        /// address of the handler of instruction `t` when the handlers jump to each other
+        /// (`threaded::link_table_entries`, once the code is final; 0 until then), so that a
+        /// `br_table`, whose target is rarely predicted, waits for one load less.
+        Target { t: u32, h: usize },
         /// Jump to `t` if the reference in `a` is null.
         BrOnNull { a: Slot, t: u32 },
         /// Jump to `t` if the reference in `a` is not null.

@@ -164,7 +164,11 @@ pub(crate) fn compiled_code(
     if let Some(c) = module.code[def].get() {
         return Ok(ours(c));
     }
-    let c = Arc::new(translate::translate(module, func, interrupt)?);
+    let mut c = translate::translate(module, func, interrupt)?;
+    threaded::link_table_entries(&mut c.code);
+    let c = Arc::new(c);
+    #[cfg(feature = "op-stats")]
+    op_stats::register(&c.code, func);
     if std::env::var_os("WARD_DUMP_CODE").is_some() {
         // Debugging aid: the register code of each function as it is translated.
         eprintln!(

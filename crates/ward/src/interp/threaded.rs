@@ -219,6 +219,14 @@ unsafe fn handler_for(op: u16) -> Handler {
     unsafe { *HANDLERS.get_unchecked(op as usize) }
 }
 
+/// The address of the handler of opcode `op` (what [`link_table_entries`] writes).
+#[cfg(test)]
+pub(super) fn handler_address(op: u16) -> usize {
+    assert!(usize::from(op) < HANDLERS.len(), "opcode {op}");
+    // SAFETY: `op` is within the table (checked).
+    unsafe { handler_for(op) as usize }
+}
+
 /// Stops the chain at `ip`, leaving the state in `ctx` for the loop.
 unsafe fn exit(
     ip: *const Instr,
@@ -764,18 +772,40 @@ fn cmp64<const K: usize>(x: u64, y: u64) -> bool {
     holds::<K, _, _>(x, y, x as i64, y as i64)
 }
 
-/// The target of entry `k` of the `br_table` whose entries start at `entries`.
+/// Entry `k` of the `br_table` whose entries start at `entries`: the target and, with
+/// `ward_tail_dispatch`, the target's handler (see [`link_table_entries`]).
 ///
 /// # Safety
 /// `entries.add(k)` is an [`Instr::Target`] of the same code (the translator emits a table's
-/// entries right after its instruction, and `k` is below their number).
+/// entries right after its instruction, and `k` is below their number), of code that went
+/// through [`link_table_entries`].
 #[inline(always)]
-unsafe fn table_entry(entries: *const Instr, k: usize) -> u32 {
+unsafe fn table_entry(entries: *const Instr, k: usize) -> (u32, usize) {
     // SAFETY: the caller's contract.
     match unsafe { *entries.add(k) } {
-        Instr::Target { t } => t,
+        Instr::Target { t, h } => (t, h),
         // SAFETY: as above: the entry is a `Target`.
         _ => unsafe { std::hint::unreachable_unchecked() },
+    }
+}
+
+/// Writes into each `br_table` entry of `code` (final: no instruction changes after this) the
+/// address of its target's handler, so that a `br_table` jumps to the handler it read from the
+/// entry instead of loading the target's opcode and then the handler table after the entry:
+/// the jump waits for two loads less, which counts because a `br_table`'s target (a bytecode
+/// interpreter's dispatch) is often mispredicted. Without `ward_tail_dispatch` the entries are
+/// left as they are (the loop looks the handler up).
+pub(super) fn link_table_entries(code: &mut [Instr]) {
+    if !cfg!(ward_tail_dispatch) {
+        return;
+    }
+    for i in 0..code.len() {
+        if let Instr::Target { t, .. } = code[i] {
+            let op = code[t as usize].opcode();
+            // SAFETY: `op` is the opcode of an instruction.
+            let handler = unsafe { handler_for(op) };
+            code[i] = Instr::Target { t, h: handler as usize };
+        }
     }
 }
 
@@ -857,6 +887,30 @@ macro_rules! handlers {
                         unsafe { (*ctx).trap = Some($d c) };
                         // SAFETY: as above.
                         return unsafe { exit(ip, sp, mem_base, mem_len, code, ctx) };
+                    }};
+                }
+                /// Continues at entry `k` of the `br_table` whose entries start at `entries`, with
+                /// the handler the entry names (`link_table_entries`).
+                macro_rules! table_jump {
+                    ($d entries:expr, $d k:expr) => {{
+                        // SAFETY: the `br_table` instructions call this with their own entries
+                        // and an index below their number; the code was linked when it was
+                        // translated (`compiled_code`).
+                        let (t, h) = unsafe { table_entry($d entries, $d k) };
+                        // SAFETY: the target is an index into this function's code.
+                        ip = unsafe { code.add(t as usize) };
+                        branch_barrier();
+                        #[cfg(ward_tail_dispatch)]
+                        {
+                            // SAFETY: `h` is the address of the handler of the instruction at
+                            // `t` (`link_table_entries`), a `Handler`.
+                            let h: Handler = unsafe { std::mem::transmute::<usize, Handler>(h) };
+                            tail_to!(h, ip, sp, mem_base, mem_len, code, ctx)
+                        }
+                        #[cfg(not(ward_tail_dispatch))]
+                        {
+                            let _ = h;
+                        }
                     }};
                 }
                 /// Continues at instruction `t` of the current function.
@@ -1056,7 +1110,7 @@ macro_rules! byte_dispatch {
         let x = read_at!(second_out_of_bounds; u64::from(ea), u32);
         let k = (x.wrapping_add($j) as usize).min($n as usize - 1);
         // SAFETY: as for `BrTable`: the entries follow the `Arg` words.
-        jump!(unsafe { table_entry(following!(), k) });
+        table_jump!(following!(), k);
     }};
 }
 
@@ -1076,32 +1130,32 @@ handlers! { $ [cf vmctx]
     BrTable { i, n } => {
         let k = (i32_!(i) as usize).min(n as usize - 1);
         // SAFETY: the `n` entries of the table follow the instruction.
-        jump!(unsafe { table_entry(following!(), k) });
+        table_jump!(following!(), k);
     };
     BrTableI { i, k, n } => {
         let k = (i32_!(i).wrapping_add(k as u32) as usize).min(n as usize - 1);
         // SAFETY: as for `BrTable`.
-        jump!(unsafe { table_entry(following!(), k) });
+        table_jump!(following!(), k);
     };
     BrTableLoadIdxTee { k, d, a, b, n } => {
         let i = read_at!(idx_addr!(a, b, k), u32);
         wr!(d, u64::from(i));
         let k = (i as usize).min(n as usize - 1);
         // SAFETY: as for `BrTable`.
-        jump!(unsafe { table_entry(following!(), k) });
+        table_jump!(following!(), k);
     };
     BrTableLoadIdx { k, a, b, n } => {
         let i = read_at!(idx_addr!(a, b, k), u32);
         let k = (i as usize).min(n as usize - 1);
         // SAFETY: as for `BrTable`.
-        jump!(unsafe { table_entry(following!(), k) });
+        table_jump!(following!(), k);
     };
     BrTableLoadShlAddI { k, a, i, n } => {
         let (j, _, _) = arg!();
         let x = read_at!(i32_!(a).wrapping_shl(u32::from(k)).wrapping_add(i as u32) as u64, u32);
         let k = (x.wrapping_add(j) as usize).min(n as usize - 1);
         // SAFETY: as for `BrTable`: the entries follow the `Arg` word.
-        jump!(unsafe { table_entry(following!(), k) });
+        table_jump!(following!(), k);
     };
     ConstBrTableLoad8ULoadShlAddI { k, d, i, n } => {
         let (j, b, o) = arg!();

@@ -2183,7 +2183,7 @@ impl Translator<'_> {
                 // The entries follow the instruction; move stubs come after them.
                 let table = self.code.len();
                 for _ in 0..n {
-                    self.emit(Instr::Target { t: u32::MAX });
+                    self.emit(Instr::Target { t: u32::MAX, h: 0 });
                 }
                 // Entries with the same depth share one move stub, so a long table costs one
                 // stub per distinct label, not one per entry.
@@ -3778,6 +3778,43 @@ mod tests {
                (func $g (result i32) (i32.const 1)))",
         );
         assert!(!f.code.iter().any(|i| matches!(i, Instr::I32StoreIdx { .. })), "{:?}", f.code);
+    }
+
+    #[test]
+    fn br_table_entries_name_their_targets_handlers_once_linked() {
+        let mut f = translate_wat(
+            "(module (memory 1)
+               (func (param i32 i32) (result i32)
+                 (block (block (block
+                   (br_table 0 1 2 (local.get 0)))
+                   (return (i32.mul (local.get 1) (i32.const 3))))
+                   (i32.store (local.get 1) (local.get 0))
+                   (return (i32.const 5)))
+                 (f64.lt (f64.convert_i32_s (local.get 1)) (f64.const 2.5))))",
+        );
+        let entries = |f: &CompiledFunc| -> Vec<(u32, usize)> {
+            (f.code.iter())
+                .filter_map(|i| match *i {
+                    Instr::Target { t, h } => Some((t, h)),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(entries(&f).len(), 3, "{:?}", f.code);
+        assert!(entries(&f).iter().all(|&(_, h)| h == 0), "{:?}", f.code);
+        super::super::threaded::link_table_entries(&mut f.code);
+        let entries = entries(&f);
+        // Three different first instructions, so three different handlers.
+        let ops: std::collections::HashSet<u16> =
+            entries.iter().map(|&(t, _)| f.code[t as usize].opcode()).collect();
+        assert_eq!(ops.len(), 3, "{:?}", f.code);
+        for (t, h) in entries {
+            let want = match cfg!(ward_tail_dispatch) {
+                true => super::super::threaded::handler_address(f.code[t as usize].opcode()),
+                false => 0,
+            };
+            assert_eq!(h, want, "entry to {t} in {:?}", f.code);
+        }
     }
 
     #[test]

@@ -2297,13 +2297,16 @@ fn first_memory_access_of_each_export(wasm: &[u8]) -> std::collections::HashMap<
         .collect()
 }
 
-/// A `br_table` jumps straight to the handler of its target's first instruction (written into
-/// each entry when the code is translated): cases that start with different instructions (a
-/// multiply, a store, a call, a loop, a nested `br_table`, float arithmetic for the default)
-/// each compute what the native tier computes.
+/// A `br_table`, a `br` and a `br_if` jump straight to the handler of their target's first
+/// instruction (written into the instruction when the code is translated): cases that start
+/// with different instructions (a multiply, a store, a call, a loop, a nested `br_table`, float
+/// arithmetic for the default), a loop's back edge and an if/else each compute what the native
+/// tier computes. (Mutations: linking an entry, a `br` or a `br_if` to the handler of the
+/// instruction after its target each fail.)
 #[test]
-fn br_table_cases_that_start_differently_each_run_their_own_code() {
+fn jumps_and_br_table_cases_run_the_instruction_they_land_on() {
     let wat = r#"(module (memory 1)
+      (data (i32.const 101) "\01\01\01\01\01\01\01")
       (func $seven (result i32) (i32.const 7))
       (func (export "cases") (param i32 i32) (result i32) (local i32)
         (block $d (block $c4 (block $c3 (block $c2 (block $c1 (block $c0
@@ -2319,7 +2322,18 @@ fn br_table_cases_that_start_differently_each_run_their_own_code() {
           (block $x (block $y (br_table $y $x (i32.and (local.get 1) (i32.const 1))))
             (return (i32.const 1000)))
           (return (i32.const 2000)))
-        (i32.trunc_f64_s (f64.mul (f64.convert_i32_s (local.get 1)) (f64.const 1.5)))))"#;
+        (i32.trunc_f64_s (f64.mul (f64.convert_i32_s (local.get 1)) (f64.const 1.5))))
+      (func (export "branches") (param i32 i32) (result i32) (local i32)
+        ;; br_if back to a loop that starts with a store; if/else whose arms start with a
+        ;; multiply and a call, the `br` over the else to a float conversion
+        (loop $l
+          (i32.store (i32.const 16) (i32.add (i32.load (i32.const 16)) (local.get 1)))
+          (local.set 2 (i32.add (local.get 2) (i32.const 1)))
+          (br_if $l (i32.load8_u offset=100 (local.get 2))))
+        (if (local.get 0)
+          (then (local.set 1 (i32.mul (local.get 1) (i32.load (i32.const 16)))))
+          (else (local.set 1 (i32.add (call $seven) (local.get 2)))))
+        (i32.trunc_f64_s (f64.add (f64.convert_i32_s (local.get 1)) (f64.const 0.5)))))"#;
     let (mut store, inst) = instance(wat);
     let (mut nstore, ninst) = native_instance(wat);
     let f = inst.get_typed_func::<(i32, i32), i32>(&store, "cases").unwrap();
@@ -2335,4 +2349,15 @@ fn br_table_cases_that_start_differently_each_run_their_own_code() {
     #[rustfmt::skip]
     let want = [27, 30, 109, 110, 16, 17, 10, 10, 2000, 1000, 13, 15, 13, 15, 13, 15];
     assert_eq!(got, want);
+    // The loop runs while the byte at 100 + the counter is not zero: bytes 101 to 107 are
+    // not, byte 108 is, so eight rounds, each adding the second argument to the word at 16.
+    let (mut store, inst) = instance(wat);
+    let (mut nstore, ninst) = native_instance(wat);
+    let f = inst.get_typed_func::<(i32, i32), i32>(&store, "branches").unwrap();
+    let nf = ninst.get_typed_func::<(i32, i32), i32>(&nstore, "branches").unwrap();
+    let got = [f.call(&mut store, (1, 3)).unwrap(), f.call(&mut store, (0, 3)).unwrap()];
+    let native = [nf.call(&mut nstore, (1, 3)).unwrap(), nf.call(&mut nstore, (0, 3)).unwrap()];
+    // 3 * (8 rounds of + 3) = 72, then 7 + 8 (the counter) in the else arm.
+    assert_eq!(got, [72, 15]);
+    assert_eq!(got, native);
 }

@@ -160,7 +160,7 @@ macro_rules! define_instrs {
                     $(Instr::$br { t, .. } => Some(t),)*
                     $(Instr::$brimm { t, .. } => Some(t),)*
                     $(Instr::$brimm64 { t, .. } => Some(t),)*
-                    Instr::Br { t }
+                    Instr::Br { t, .. }
                     | Instr::BrIfNez { t, .. }
                     | Instr::BrIfEqz { t, .. }
                     | Instr::BrOnNull { t, .. }
@@ -193,8 +193,8 @@ macro_rules! define_instrs {
                         let k = cmp::I64 + from(Instr::BrI64EqI { s: 0, a: 0, i: 0, t: 0 });
                         Some((k, a, Rhs::Imm(i64::from(i) << s), t))
                     })*
-                    Instr::BrIfNez { c, t } => Some((cmp::NE, c, Rhs::Imm(0), t)),
-                    Instr::BrIfEqz { c, t } => Some((cmp::EQ, c, Rhs::Imm(0), t)),
+                    Instr::BrIfNez { c, t, .. } => Some((cmp::NE, c, Rhs::Imm(0), t)),
+                    Instr::BrIfEqz { c, t, .. } => Some((cmp::EQ, c, Rhs::Imm(0), t)),
                     _ => None,
                 }
             }
@@ -315,12 +315,15 @@ define_instrs! {
         /// Checkpoint: charge `n` units of fuel and check for interruption (only emitted when
         /// the engine consumes fuel or is interruptible).
         Check { n: u32 },
-        /// Jump to instruction `t`.
-        Br { t: u32 },
+        /// Jump to instruction `t`. In `Br`, `BrIfNez` and `BrIfEqz`, `h` locates the handler
+        /// of instruction `t` when the handlers jump to each other (its address relative to
+        /// a fixed handler's, written by `threaded::link_jumps` once the code is final; 0
+        /// until then).
+        Br { t: u32, h: i32 },
         /// Jump to `t` if the i32 in `c` is non-zero.
-        BrIfNez { c: Slot, t: u32 },
+        BrIfNez { c: Slot, t: u32, h: i32 },
         /// Jump to `t` if the i32 in `c` is zero.
-        BrIfEqz { c: Slot, t: u32 },
+        BrIfEqz { c: Slot, t: u32, h: i32 },
         /// Jump through the `n` [`Instr::Target`] words that follow, indexed by the i32 in `i`
         /// (the last word is the default). The table sits in the code itself, so the jump
         /// reads its target next to the instruction, not through a side table.
@@ -352,11 +355,10 @@ define_instrs! {
         /// from a second `Arg` word (after the first): the `Const32` or `Const64` just before,
         /// when nothing lands between (QuickJS resets a local at the top of its dispatch loop).
         ConstBrTableLoad8ULoadShlAddI { k: u8, d: Slot, i: i32, n: u32 },
-        /// An entry of the `br_table` before it: jump to `t`. Never executed. `h` is the
-        /// address of the handler of instruction `t` when the handlers jump to each other
-        /// (`threaded::link_table_entries`, once the code is final; 0 until then), so that a
-        /// `br_table`, whose target is rarely predicted, waits for one load less.
-        Target { t: u32, h: usize },
+        /// An entry of the `br_table` before it: jump to `t`. Never executed. `h` locates the
+        /// handler of instruction `t`, as in `Br`, so that a `br_table`, whose target is
+        /// rarely predicted, waits for two loads less.
+        Target { t: u32, h: i32 },
         /// Jump to `t` if the reference in `a` is null.
         BrOnNull { a: Slot, t: u32 },
         /// Jump to `t` if the reference in `a` is not null.
@@ -1380,9 +1382,9 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
         }
         Instr::I32Eqz { a, .. } => {
             if negate {
-                Instr::BrIfNez { c: a, t }
+                Instr::BrIfNez { c: a, t, h: 0 }
             } else {
-                Instr::BrIfEqz { c: a, t }
+                Instr::BrIfEqz { c: a, t, h: 0 }
             }
         }
         _ => return None,

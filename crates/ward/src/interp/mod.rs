@@ -165,7 +165,7 @@ pub(crate) fn compiled_code(
         return Ok(ours(c));
     }
     let mut c = translate::translate(module, func, interrupt)?;
-    threaded::link_table_entries(&mut c.code);
+    threaded::link_jumps(&mut c.code);
     let c = Arc::new(c);
     #[cfg(feature = "op-stats")]
     op_stats::register(&c.code, func);

@@ -219,14 +219,6 @@ unsafe fn handler_for(op: u16) -> Handler {
     unsafe { *HANDLERS.get_unchecked(op as usize) }
 }
 
-/// The address of the handler of opcode `op` (what [`link_table_entries`] writes).
-#[cfg(test)]
-pub(super) fn handler_address(op: u16) -> usize {
-    assert!(usize::from(op) < HANDLERS.len(), "opcode {op}");
-    // SAFETY: `op` is within the table (checked).
-    unsafe { handler_for(op) as usize }
-}
-
 /// Stops the chain at `ip`, leaving the state in `ctx` for the loop.
 unsafe fn exit(
     ip: *const Instr,
@@ -773,14 +765,14 @@ fn cmp64<const K: usize>(x: u64, y: u64) -> bool {
 }
 
 /// Entry `k` of the `br_table` whose entries start at `entries`: the target and, with
-/// `ward_tail_dispatch`, the target's handler (see [`link_table_entries`]).
+/// `ward_tail_dispatch`, the target's handler (see [`link_jumps`]).
 ///
 /// # Safety
 /// `entries.add(k)` is an [`Instr::Target`] of the same code (the translator emits a table's
 /// entries right after its instruction, and `k` is below their number), of code that went
-/// through [`link_table_entries`].
+/// through [`link_jumps`].
 #[inline(always)]
-unsafe fn table_entry(entries: *const Instr, k: usize) -> (u32, usize) {
+unsafe fn table_entry(entries: *const Instr, k: usize) -> (u32, i32) {
     // SAFETY: the caller's contract.
     match unsafe { *entries.add(k) } {
         Instr::Target { t, h } => (t, h),
@@ -789,24 +781,49 @@ unsafe fn table_entry(entries: *const Instr, k: usize) -> (u32, usize) {
     }
 }
 
-/// Writes into each `br_table` entry of `code` (final: no instruction changes after this) the
-/// address of its target's handler, so that a `br_table` jumps to the handler it read from the
-/// entry instead of loading the target's opcode and then the handler table after the entry:
-/// the jump waits for two loads less, which counts because a `br_table`'s target (a bytecode
-/// interpreter's dispatch) is often mispredicted. Without `ward_tail_dispatch` the entries are
-/// left as they are (the loop looks the handler up).
-pub(super) fn link_table_entries(code: &mut [Instr]) {
+/// Writes into each `br_table` entry and each `Br`, `BrIfNez` and `BrIfEqz` of `code` (final:
+/// no instruction changes after this) the address of its target's handler, so that the jump
+/// goes to the handler read from the instruction instead of loading the target's opcode and
+/// then the handler table: it waits for two loads less, which counts where the jump was
+/// mispredicted (a `br_table`'s target in a bytecode interpreter's dispatch, a branch on
+/// data). Without `ward_tail_dispatch` the instructions are left as they are (the loop looks
+/// the handler up).
+pub(super) fn link_jumps(code: &mut [Instr]) {
     if !cfg!(ward_tail_dispatch) {
         return;
     }
+    let handler = |code: &[Instr], t: u32| handler_offset(code[t as usize].opcode());
     for i in 0..code.len() {
-        if let Instr::Target { t, .. } = code[i] {
-            let op = code[t as usize].opcode();
-            // SAFETY: `op` is the opcode of an instruction.
-            let handler = unsafe { handler_for(op) };
-            code[i] = Instr::Target { t, h: handler as usize };
-        }
+        code[i] = match code[i] {
+            Instr::Target { t, .. } => Instr::Target { t, h: handler(code, t) },
+            Instr::Br { t, .. } => Instr::Br { t, h: handler(code, t) },
+            Instr::BrIfNez { c, t, .. } => Instr::BrIfNez { c, t, h: handler(code, t) },
+            Instr::BrIfEqz { c, t, .. } => Instr::BrIfEqz { c, t, h: handler(code, t) },
+            other => other,
+        };
     }
+}
+
+/// Where the handler of opcode `op` is, relative to [`exit`] (what [`link_jumps`] writes; an
+/// instruction has room for 32 bits, not for an address).
+pub(super) fn handler_offset(op: u16) -> i32 {
+    assert!(usize::from(op) < HANDLERS.len(), "opcode {op} past the handler table");
+    // SAFETY: `op` is within the table (checked).
+    let h = unsafe { handler_for(op) } as usize;
+    let off = h.wrapping_sub(exit as Handler as usize) as isize;
+    // The handlers are functions of this one module, a few hundred kilobytes of code.
+    i32::try_from(off).expect("a handler lies within 2 GiB of `exit`")
+}
+
+/// The handler `off` bytes from [`exit`].
+///
+/// # Safety
+/// `off` is a [`handler_offset`].
+#[inline(always)]
+unsafe fn handler_at(off: i32) -> Handler {
+    let h = (exit as Handler as usize).wrapping_add(off as isize as usize);
+    // SAFETY: `h` is the address of a handler (the caller's contract), a `Handler`.
+    unsafe { std::mem::transmute::<usize, Handler>(h) }
 }
 
 /// Defines one handler per `Name { fields } => body;` entry and the table [`HANDLERS`] that
@@ -890,21 +907,30 @@ macro_rules! handlers {
                     }};
                 }
                 /// Continues at entry `k` of the `br_table` whose entries start at `entries`, with
-                /// the handler the entry names (`link_table_entries`).
+                /// the handler the entry names (`link_jumps`).
                 macro_rules! table_jump {
                     ($d entries:expr, $d k:expr) => {{
                         // SAFETY: the `br_table` instructions call this with their own entries
-                        // and an index below their number; the code was linked when it was
-                        // translated (`compiled_code`).
+                        // and an index below their number.
                         let (t, h) = unsafe { table_entry($d entries, $d k) };
-                        // SAFETY: the target is an index into this function's code.
+                        linked_jump!(t, h)
+                    }};
+                }
+                /// Continues at instruction `t` of the current function, whose handler `h`
+                /// locates (`handler_offset`; an instruction's target and handler, written by
+                /// `link_jumps` when the code was translated, in `compiled_code`).
+                macro_rules! linked_jump {
+                    ($d t:expr, $d h:expr) => {{
+                        let (t, h): (u32, i32) = ($d t, $d h);
+                        // SAFETY: branch targets are resolved by the translator to valid
+                        // indices.
                         ip = unsafe { code.add(t as usize) };
                         branch_barrier();
                         #[cfg(ward_tail_dispatch)]
                         {
-                            // SAFETY: `h` is the address of the handler of the instruction at
-                            // `t` (`link_table_entries`), a `Handler`.
-                            let h: Handler = unsafe { std::mem::transmute::<usize, Handler>(h) };
+                            // SAFETY: `h` locates the handler of the instruction at `t`
+                            // (`link_jumps`).
+                            let h = unsafe { handler_at(h) };
                             tail_to!(h, ip, sp, mem_base, mem_len, code, ctx)
                         }
                         #[cfg(not(ward_tail_dispatch))]
@@ -1116,15 +1142,15 @@ macro_rules! byte_dispatch {
 
 handlers! { $ [cf vmctx]
     Unreachable {} => { trap!(TrapCode::Unreachable) };
-    Br { t } => { jump!(t) };
-    BrIfNez { c, t } => {
+    Br { t, h } => { linked_jump!(t, h) };
+    BrIfNez { c, t, h } => {
         if i32_!(c) != 0 {
-            jump!(t)
+            linked_jump!(t, h)
         }
     };
-    BrIfEqz { c, t } => {
+    BrIfEqz { c, t, h } => {
         if i32_!(c) == 0 {
-            jump!(t)
+            linked_jump!(t, h)
         }
     };
     BrTable { i, n } => {

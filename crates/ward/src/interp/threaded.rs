@@ -1,7 +1,8 @@
 //! Threaded dispatch: every self-contained instruction has a handler function of its own.
 //!
 //! A handler executes one instruction and then looks up the next instruction's handler in
-//! [`HANDLERS`] by its opcode and calls it in tail position. With optimisation (the
+//! [`HANDLERS`] by its opcode and calls it in tail position (a taken jump reads its target's
+//! handler from the jump itself, [`link_jumps`]). With optimisation (the
 //! `ward_tail_dispatch` configuration, set by `build.rs` for optimised builds on x86-64 and
 //! AArch64 outside Windows) the compiler turns each such call into a jump, so every handler
 //! ends in an indirect jump of its own, which the branch predictor learns per handler, and the
@@ -782,10 +783,10 @@ unsafe fn table_entry(entries: *const Instr, k: usize) -> (u32, i32) {
 }
 
 /// Writes into each `br_table` entry and each `Br`, `BrIfNez` and `BrIfEqz` of `code` (final:
-/// no instruction changes after this) the address of its target's handler, so that the jump
-/// goes to the handler read from the instruction instead of loading the target's opcode and
-/// then the handler table: it waits for two loads less, which counts where the jump was
-/// mispredicted (a `br_table`'s target in a bytecode interpreter's dispatch, a branch on
+/// no instruction changes after this) where its target's handler is ([`handler_offset`]), so
+/// that the jump goes to the handler read from the instruction instead of loading the target's
+/// opcode and then the handler table: it waits for two loads less, which counts where the jump
+/// was mispredicted (a `br_table`'s target in a bytecode interpreter's dispatch, a branch on
 /// data). Without `ward_tail_dispatch` the instructions are left as they are (the loop looks
 /// the handler up).
 pub(super) fn link_jumps(code: &mut [Instr]) {
@@ -855,7 +856,8 @@ macro_rules! handlers {
                 #[cfg(feature = "op-stats")]
                 // SAFETY: `ip` points to an instruction (contract of `run`).
                 super::op_stats::record(unsafe { &*ip });
-                // SAFETY: this handler is only reached through `HANDLERS` at this opcode.
+                // SAFETY: this handler is only reached at an instruction of this opcode:
+                // through `HANDLERS`, or from a jump linked to this instruction (`link_jumps`).
                 let Instr::$name { $($f),* } = (unsafe { *ip }) else {
                     // SAFETY: as above.
                     unsafe { std::hint::unreachable_unchecked() }

@@ -606,8 +606,42 @@ define_instrs! {
         RefEq { d: Slot, a: Slot, b: Slot },
         /// v128 unary operation.
         V128Unary { op: SimdUnary, d: Slot, a: Slot },
-        /// v128 binary operation.
+        /// v128 binary operation (the most common ones have opcodes of their own, below).
         V128Binary { op: SimdBinary, d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::V128And`] with an opcode of its own ([`v128_binary`]).
+        V128And { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::V128Or`] with an opcode of its own ([`v128_binary`]).
+        V128Or { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::V128Xor`] with an opcode of its own ([`v128_binary`]).
+        V128Xor { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::I8x16Add`] with an opcode of its own ([`v128_binary`]).
+        I8x16Add { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::I8x16Sub`] with an opcode of its own ([`v128_binary`]).
+        I8x16Sub { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::I16x8Add`] with an opcode of its own ([`v128_binary`]).
+        I16x8Add { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::I16x8Sub`] with an opcode of its own ([`v128_binary`]).
+        I16x8Sub { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::I16x8Mul`] with an opcode of its own ([`v128_binary`]).
+        I16x8Mul { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::I32x4Add`] with an opcode of its own ([`v128_binary`]).
+        I32x4Add { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::I32x4Sub`] with an opcode of its own ([`v128_binary`]).
+        I32x4Sub { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::I32x4Mul`] with an opcode of its own ([`v128_binary`]).
+        I32x4Mul { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::I64x2Add`] with an opcode of its own ([`v128_binary`]).
+        I64x2Add { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::F32x4Add`] with an opcode of its own ([`v128_binary`]).
+        F32x4Add { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::F32x4Sub`] with an opcode of its own ([`v128_binary`]).
+        F32x4Sub { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::F32x4Mul`] with an opcode of its own ([`v128_binary`]).
+        F32x4Mul { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::F64x2Add`] with an opcode of its own ([`v128_binary`]).
+        F64x2Add { d: Slot, a: Slot, b: Slot },
+        /// `d = a op b`: [`SimdBinary::F64x2Mul`] with an opcode of its own ([`v128_binary`]).
+        F64x2Mul { d: Slot, a: Slot, b: Slot },
         /// v128 ternary operation; third operand in `Arg.x`.
         V128Ternary { op: SimdTernary, d: Slot, a: Slot, b: Slot },
         /// v128 -> i32 test.
@@ -1389,6 +1423,32 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
         }
         _ => return None,
     })
+}
+
+/// `d = a op b` for the v128 binary operation `op`: the most common lane arithmetic and
+/// bitwise operations are instructions of their own, dispatched once like any other, where
+/// `V128Binary`'s handler forwards through a second table to the operation's handler.
+pub(crate) fn v128_binary(op: SimdBinary, d: Slot, a: Slot, b: Slot) -> Instr {
+    match op {
+        SimdBinary::V128And => Instr::V128And { d, a, b },
+        SimdBinary::V128Or => Instr::V128Or { d, a, b },
+        SimdBinary::V128Xor => Instr::V128Xor { d, a, b },
+        SimdBinary::I8x16Add => Instr::I8x16Add { d, a, b },
+        SimdBinary::I8x16Sub => Instr::I8x16Sub { d, a, b },
+        SimdBinary::I16x8Add => Instr::I16x8Add { d, a, b },
+        SimdBinary::I16x8Sub => Instr::I16x8Sub { d, a, b },
+        SimdBinary::I16x8Mul => Instr::I16x8Mul { d, a, b },
+        SimdBinary::I32x4Add => Instr::I32x4Add { d, a, b },
+        SimdBinary::I32x4Sub => Instr::I32x4Sub { d, a, b },
+        SimdBinary::I32x4Mul => Instr::I32x4Mul { d, a, b },
+        SimdBinary::I64x2Add => Instr::I64x2Add { d, a, b },
+        SimdBinary::F32x4Add => Instr::F32x4Add { d, a, b },
+        SimdBinary::F32x4Sub => Instr::F32x4Sub { d, a, b },
+        SimdBinary::F32x4Mul => Instr::F32x4Mul { d, a, b },
+        SimdBinary::F64x2Add => Instr::F64x2Add { d, a, b },
+        SimdBinary::F64x2Mul => Instr::F64x2Mul { d, a, b },
+        _ => Instr::V128Binary { op, d, a, b },
+    }
 }
 
 /// The same operation with its operands swapped (`a op b` == `b op' a`), for a binary

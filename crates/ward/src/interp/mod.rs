@@ -33,15 +33,28 @@ macro_rules! slot_access {
         #[allow(unused_macros)]
         macro_rules! rd128 {
             ($d s:expr) => {
-                (rd!($d s) as u128) | ((rd!($d s + 1) as u128) << 64)
+                if cfg!(target_endian = "little") {
+                    // SAFETY: as for `rd`; the two slots are 16 contiguous bytes, the low half
+                    // first. One 16-byte load: a v128 written by one 16-byte store (`wrv`,
+                    // `wr128`) is forwarded to it, where two 8-byte loads, or a 16-byte load of
+                    // two 8-byte stores, stall.
+                    u128::from_le_bytes(unsafe { ($sp.add($d s as usize) as *const [u8; 16]).read_unaligned() })
+                } else {
+                    (rd!($d s) as u128) | ((rd!($d s + 1) as u128) << 64)
+                }
             };
         }
         #[allow(unused_macros)]
         macro_rules! wr128 {
             ($d s:expr, $d v:expr) => {{
                 let v: u128 = $d v;
-                wr!($d s, v as u64);
-                wr!($d s + 1, (v >> 64) as u64);
+                if cfg!(target_endian = "little") {
+                    // SAFETY: as for `rd128`.
+                    unsafe { ($sp.add($d s as usize) as *mut [u8; 16]).write_unaligned(v.to_le_bytes()) }
+                } else {
+                    wr!($d s, v as u64);
+                    wr!($d s + 1, (v >> 64) as u64);
+                }
             }};
         }
         // A v128 in slots `s` and `s + 1` as the SIMD operations' byte form. On a little-endian

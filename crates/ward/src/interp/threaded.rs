@@ -24,6 +24,7 @@ use super::exec::{
 };
 use super::num;
 use crate::error::TrapCode;
+use crate::runtime::simd::{self, SimdBinary};
 use crate::runtime::vmctx::{vm_read, InterpEntry, VMContext, VMFuncRef};
 use crate::runtime::{GlobalCell, TableInstance};
 
@@ -1209,9 +1210,10 @@ handlers! { $ [cf vmctx]
     };
     Copy { d, a } => { wr!(d, rd!(a)) };
     Copy2 { d, a } => {
-        let (lo, hi) = (rd!(a), rd!(a + 1));
-        wr!(d, lo);
-        wr!(d + 1, hi);
+        // One 16-byte load and store (a v128's slots): the operation that reads the copy
+        // gets it forwarded from the store.
+        let v = rdv!(a);
+        wrv!(d, v);
     };
     CopyPair { d, a, b } => {
         let (x, y) = (rd!(a), rd!(b));
@@ -1440,8 +1442,10 @@ handlers! { $ [cf vmctx]
     V128Load { d, a, o } => {
         let p = ea!(a, o, 16);
         // SAFETY: in bounds per `ea!`.
-        let v = unsafe { (p as *const u128).read_unaligned() };
-        wr128!(d, u128::from_le(v))
+        // Lane order in memory is the slots' byte order (`simd::V128`): copied as it is, by
+        // one 16-byte store that the operation reading the slots gets forwarded.
+        let v = unsafe { (p as *const [u8; 16]).read_unaligned() };
+        wrv!(d, simd::V128(v))
     };
     I32Store { a, v, o } => { store!(a, v, o, u32) };
     I64Store { a, v, o } => { store!(a, v, o, u64) };
@@ -1496,9 +1500,9 @@ handlers! { $ [cf vmctx]
     I32Store16I { a, o, v } => { store_imm!(a, o, v as u16, u16) };
     V128Store { a, v, o } => {
         let p = ea!(a, o, 16);
-        let val = rd128!(v);
+        let val = rdv!(v);
         // SAFETY: in bounds per `ea!`.
-        unsafe { (p as *mut u128).write_unaligned(val.to_le()) }
+        unsafe { (p as *mut [u8; 16]).write_unaligned(val.0) }
     };
     RefIsNull { d, a } => { wr!(d, (rd!(a) == 0) as u64) };
     RefAsNonNull { d, a } => {
@@ -2089,6 +2093,23 @@ handlers! { $ [cf vmctx]
     // SAFETY (the v128 arms): the slots are the instruction's own, as for every handler.
     V128Unary { d, a, op } => forward!(v128::entry(&v128::UNARY, op as u8));
     V128Binary { d, a, b, op } => forward!(v128::entry(&v128::BINARY, op as u8));
+    V128And { d, a, b } => { wrv!(d, SimdBinary::V128And.apply(rdv!(a), rdv!(b))) };
+    V128Or { d, a, b } => { wrv!(d, SimdBinary::V128Or.apply(rdv!(a), rdv!(b))) };
+    V128Xor { d, a, b } => { wrv!(d, SimdBinary::V128Xor.apply(rdv!(a), rdv!(b))) };
+    I8x16Add { d, a, b } => { wrv!(d, SimdBinary::I8x16Add.apply(rdv!(a), rdv!(b))) };
+    I8x16Sub { d, a, b } => { wrv!(d, SimdBinary::I8x16Sub.apply(rdv!(a), rdv!(b))) };
+    I16x8Add { d, a, b } => { wrv!(d, SimdBinary::I16x8Add.apply(rdv!(a), rdv!(b))) };
+    I16x8Sub { d, a, b } => { wrv!(d, SimdBinary::I16x8Sub.apply(rdv!(a), rdv!(b))) };
+    I16x8Mul { d, a, b } => { wrv!(d, SimdBinary::I16x8Mul.apply(rdv!(a), rdv!(b))) };
+    I32x4Add { d, a, b } => { wrv!(d, SimdBinary::I32x4Add.apply(rdv!(a), rdv!(b))) };
+    I32x4Sub { d, a, b } => { wrv!(d, SimdBinary::I32x4Sub.apply(rdv!(a), rdv!(b))) };
+    I32x4Mul { d, a, b } => { wrv!(d, SimdBinary::I32x4Mul.apply(rdv!(a), rdv!(b))) };
+    I64x2Add { d, a, b } => { wrv!(d, SimdBinary::I64x2Add.apply(rdv!(a), rdv!(b))) };
+    F32x4Add { d, a, b } => { wrv!(d, SimdBinary::F32x4Add.apply(rdv!(a), rdv!(b))) };
+    F32x4Sub { d, a, b } => { wrv!(d, SimdBinary::F32x4Sub.apply(rdv!(a), rdv!(b))) };
+    F32x4Mul { d, a, b } => { wrv!(d, SimdBinary::F32x4Mul.apply(rdv!(a), rdv!(b))) };
+    F64x2Add { d, a, b } => { wrv!(d, SimdBinary::F64x2Add.apply(rdv!(a), rdv!(b))) };
+    F64x2Mul { d, a, b } => { wrv!(d, SimdBinary::F64x2Mul.apply(rdv!(a), rdv!(b))) };
     V128Ternary { d, a, b, op } => forward!(v128::entry(&v128::TERNARY, op as u8));
     V128Test { d, a, op } => forward!(v128::entry(&v128::TEST, op as u8));
     V128Shift { d, a, b, op } => forward!(v128::entry(&v128::SHIFT, op as u8));

@@ -2821,7 +2821,7 @@ impl Translator<'_> {
     fn simd(&mut self, s: SimdInstr) {
         match s {
             SimdInstr::Unary(op) => self.unary(true, |d, a| Instr::V128Unary { d, a, op }),
-            SimdInstr::Binary(op) => self.binary(true, |d, a, b| Instr::V128Binary { d, a, b, op }),
+            SimdInstr::Binary(op) => self.binary(true, |d, a, b| v128_binary(op, d, a, b)),
             SimdInstr::Ternary(op) => {
                 let c = self.pop_slot();
                 let b = self.pop_slot();
@@ -3778,6 +3778,18 @@ mod tests {
                (func $g (result i32) (i32.const 1)))",
         );
         assert!(!f.code.iter().any(|i| matches!(i, Instr::I32StoreIdx { .. })), "{:?}", f.code);
+    }
+
+    #[test]
+    fn common_lane_arithmetic_has_opcodes_of_its_own() {
+        let f = translate_wat(
+            "(module (func (param v128 v128) (result v128)
+               (i8x16.eq (f32x4.mul (local.get 0) (local.get 1)) (i32x4.add (local.get 0) (local.get 1)))))",
+        );
+        assert!(matches!(f.code[0], Instr::F32x4Mul { .. }), "{:?}", f.code);
+        assert!(matches!(f.code[1], Instr::I32x4Add { .. }), "{:?}", f.code);
+        let eq = Instr::V128Binary { op: simd::SimdBinary::I8x16Eq, d: 4, a: 4, b: 6 };
+        assert!(f.code.contains(&eq), "{:?}", f.code);
     }
 
     #[test]

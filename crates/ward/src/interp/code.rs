@@ -34,6 +34,7 @@ macro_rules! define_instrs {
         addi_branch: [$($abi:ident),* $(,)?],
         addi_branch_imm: [$($abii:ident),* $(,)?],
         mem_pair: [$($mp:ident),* $(,)?],
+        v128_binary: [$($vb:ident),* $(,)?],
         other: { $($rest:tt)* }
     ) => {
         /// One interpreter instruction. Kept at 16 bytes; instructions that need more operands
@@ -112,9 +113,24 @@ macro_rules! define_instrs {
                 #[doc = concat!("`", stringify!($mp), "`: two memory 0 accesses in one, in order: the first as its own instruction (`p, q, o` are a load's `d, a, o` or a store's `a, v, o`), the second from the `Arg` word that follows (`x, y, z` as `p, q, o`). A trap in the second stops at the `Arg` word, which carries the second access's wasm offset.")]
                 $mp { p: Slot, q: Slot, o: u32 },
             )*
+            $(
+                #[doc = concat!("`d = a op b`: [`SimdBinary::", stringify!($vb), "`] with an opcode of its own ([`v128_binary`]).")]
+                $vb { d: Slot, a: Slot, b: Slot },
+            )*
             $($rest)*
             /// Never emitted: its opcode is the number of real opcodes ([`OPCODES`]).
             OpcodeCount,
+        }
+
+        /// `d = a op b` for the v128 binary operation `op`: the most common lane arithmetic and
+        /// bitwise operations (the `v128_binary` list) are instructions of their own, dispatched
+        /// once like any other, where `V128Binary`'s handler forwards through a second table to
+        /// the operation's handler.
+        pub(crate) fn v128_binary(op: SimdBinary, d: Slot, a: Slot, b: Slot) -> Instr {
+            match op {
+                $(SimdBinary::$vb => Instr::$vb { d, a, b },)*
+                _ => Instr::V128Binary { op, d, a, b },
+            }
         }
 
         impl Instr {
@@ -306,6 +322,10 @@ define_instrs! {
     ],
     mem_pair: [
         MemLd32Ld32, MemLd32Ld64, MemLd32Ld8U, MemLd32St32, MemLd32St64, MemLd32St8, MemLd64Ld32, MemLd64Ld64, MemLd64Ld8U, MemLd64St32, MemLd64St64, MemLd64St8, MemLd8ULd32, MemLd8ULd64, MemLd8ULd8U, MemLd8USt32, MemLd8USt64, MemLd8USt8, MemSt32Ld32, MemSt32Ld64, MemSt32Ld8U, MemSt32St32, MemSt32St64, MemSt32St8, MemSt64Ld32, MemSt64Ld64, MemSt64Ld8U, MemSt64St32, MemSt64St64, MemSt64St8, MemSt8Ld32, MemSt8Ld64, MemSt8Ld8U, MemSt8St32, MemSt8St64, MemSt8St8
+    ],
+    v128_binary: [
+        V128And, V128Or, V128Xor, I8x16Add, I8x16Sub, I16x8Add, I16x8Sub, I16x8Mul,
+        I32x4Add, I32x4Sub, I32x4Mul, I64x2Add, F32x4Add, F32x4Sub, F32x4Mul, F64x2Add, F64x2Mul,
     ],
     other: {
         /// Extra operands of the preceding instruction.
@@ -606,42 +626,9 @@ define_instrs! {
         RefEq { d: Slot, a: Slot, b: Slot },
         /// v128 unary operation.
         V128Unary { op: SimdUnary, d: Slot, a: Slot },
-        /// v128 binary operation (the most common ones have opcodes of their own, below).
+        /// v128 binary operation (the most common ones have opcodes of their own: the
+        /// `v128_binary` list).
         V128Binary { op: SimdBinary, d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::V128And`] with an opcode of its own ([`v128_binary`]).
-        V128And { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::V128Or`] with an opcode of its own ([`v128_binary`]).
-        V128Or { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::V128Xor`] with an opcode of its own ([`v128_binary`]).
-        V128Xor { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::I8x16Add`] with an opcode of its own ([`v128_binary`]).
-        I8x16Add { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::I8x16Sub`] with an opcode of its own ([`v128_binary`]).
-        I8x16Sub { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::I16x8Add`] with an opcode of its own ([`v128_binary`]).
-        I16x8Add { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::I16x8Sub`] with an opcode of its own ([`v128_binary`]).
-        I16x8Sub { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::I16x8Mul`] with an opcode of its own ([`v128_binary`]).
-        I16x8Mul { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::I32x4Add`] with an opcode of its own ([`v128_binary`]).
-        I32x4Add { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::I32x4Sub`] with an opcode of its own ([`v128_binary`]).
-        I32x4Sub { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::I32x4Mul`] with an opcode of its own ([`v128_binary`]).
-        I32x4Mul { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::I64x2Add`] with an opcode of its own ([`v128_binary`]).
-        I64x2Add { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::F32x4Add`] with an opcode of its own ([`v128_binary`]).
-        F32x4Add { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::F32x4Sub`] with an opcode of its own ([`v128_binary`]).
-        F32x4Sub { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::F32x4Mul`] with an opcode of its own ([`v128_binary`]).
-        F32x4Mul { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::F64x2Add`] with an opcode of its own ([`v128_binary`]).
-        F64x2Add { d: Slot, a: Slot, b: Slot },
-        /// `d = a op b`: [`SimdBinary::F64x2Mul`] with an opcode of its own ([`v128_binary`]).
-        F64x2Mul { d: Slot, a: Slot, b: Slot },
         /// v128 ternary operation; third operand in `Arg.x`.
         V128Ternary { op: SimdTernary, d: Slot, a: Slot, b: Slot },
         /// v128 -> i32 test.
@@ -1423,32 +1410,6 @@ pub(crate) fn fuse_compare_branch(ins: Instr, negate: bool, t: u32) -> Option<In
         }
         _ => return None,
     })
-}
-
-/// `d = a op b` for the v128 binary operation `op`: the most common lane arithmetic and
-/// bitwise operations are instructions of their own, dispatched once like any other, where
-/// `V128Binary`'s handler forwards through a second table to the operation's handler.
-pub(crate) fn v128_binary(op: SimdBinary, d: Slot, a: Slot, b: Slot) -> Instr {
-    match op {
-        SimdBinary::V128And => Instr::V128And { d, a, b },
-        SimdBinary::V128Or => Instr::V128Or { d, a, b },
-        SimdBinary::V128Xor => Instr::V128Xor { d, a, b },
-        SimdBinary::I8x16Add => Instr::I8x16Add { d, a, b },
-        SimdBinary::I8x16Sub => Instr::I8x16Sub { d, a, b },
-        SimdBinary::I16x8Add => Instr::I16x8Add { d, a, b },
-        SimdBinary::I16x8Sub => Instr::I16x8Sub { d, a, b },
-        SimdBinary::I16x8Mul => Instr::I16x8Mul { d, a, b },
-        SimdBinary::I32x4Add => Instr::I32x4Add { d, a, b },
-        SimdBinary::I32x4Sub => Instr::I32x4Sub { d, a, b },
-        SimdBinary::I32x4Mul => Instr::I32x4Mul { d, a, b },
-        SimdBinary::I64x2Add => Instr::I64x2Add { d, a, b },
-        SimdBinary::F32x4Add => Instr::F32x4Add { d, a, b },
-        SimdBinary::F32x4Sub => Instr::F32x4Sub { d, a, b },
-        SimdBinary::F32x4Mul => Instr::F32x4Mul { d, a, b },
-        SimdBinary::F64x2Add => Instr::F64x2Add { d, a, b },
-        SimdBinary::F64x2Mul => Instr::F64x2Mul { d, a, b },
-        _ => Instr::V128Binary { op, d, a, b },
-    }
 }
 
 /// The same operation with its operands swapped (`a op b` == `b op' a`), for a binary

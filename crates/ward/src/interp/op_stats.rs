@@ -27,6 +27,7 @@ thread_local! {
     static LOCAL: RefCell<Counts> = RefCell::new(Counts::default());
 }
 static GLOBAL: Mutex<Option<Counts>> = Mutex::new(None);
+static AT_EXIT: Once = Once::new();
 /// The translated functions: (address of the first instruction, instruction count, function index).
 static FUNCS: Mutex<Vec<(usize, usize, u32)>> = Mutex::new(Vec::new());
 
@@ -36,7 +37,6 @@ pub(crate) fn register(code: &[Instr], func: u32) {
     let mut f = FUNCS.lock().unwrap_or_else(|e| e.into_inner());
     f.push((code.as_ptr() as usize, code.len(), func));
 }
-static AT_EXIT: Once = Once::new();
 
 fn name_of(ins: &Instr) -> String {
     let full = format!("{ins:?}");

@@ -909,6 +909,15 @@ macro_rules! handlers {
                         return unsafe { exit(ip, sp, mem_base, mem_len, code, ctx) };
                     }};
                 }
+                /// Continues at instruction `t` of the current function.
+                macro_rules! jump {
+                    ($d t:expr) => {{
+                        // SAFETY: branch targets are resolved by the translator to valid
+                        // indices.
+                        ip = unsafe { code.add($d t as usize) };
+                        branch_barrier();
+                    }};
+                }
                 /// Continues at entry `k` of the `br_table` whose entries start at `entries`, with
                 /// the handler the entry names (`link_jumps`).
                 macro_rules! table_jump {
@@ -925,10 +934,7 @@ macro_rules! handlers {
                 macro_rules! linked_jump {
                     ($d t:expr, $d h:expr) => {{
                         let (t, h): (u32, i32) = ($d t, $d h);
-                        // SAFETY: branch targets are resolved by the translator to valid
-                        // indices.
-                        ip = unsafe { code.add(t as usize) };
-                        branch_barrier();
+                        jump!(t);
                         #[cfg(ward_tail_dispatch)]
                         {
                             // SAFETY: `h` locates the handler of the instruction at `t`
@@ -940,15 +946,6 @@ macro_rules! handlers {
                         {
                             let _ = h;
                         }
-                    }};
-                }
-                /// Continues at instruction `t` of the current function.
-                macro_rules! jump {
-                    ($d t:expr) => {{
-                        // SAFETY: branch targets are resolved by the translator to valid
-                        // indices.
-                        ip = unsafe { code.add($d t as usize) };
-                        branch_barrier();
                     }};
                 }
                 arg_access!($d ip);

@@ -1019,8 +1019,6 @@ macro_rules! handlers {
                         wr!(x, (i32_!(y).wrapping_add(z)) as u64)
                     }};
                 }
-                /// `d = cond ? x : y` with `x` and `y` in the `Arg` word: the compare-and-select
-                /// instructions.
                 /// Wasm's `select`: both operands are read before the condition is known
                 /// and one is kept by a conditional move (see [`opaque`]).
                 macro_rules! pick {
@@ -1029,6 +1027,8 @@ macro_rules! handlers {
                         core::hint::select_unpredictable($d cond, x, y)
                     }};
                 }
+                /// `d = cond ? x : y` with `x` and `y` in the `Arg` word: the compare-and-select
+                /// instructions.
                 macro_rules! select_if {
                     ($d d:expr, $d cond:expr) => {{
                         let (x, y, _) = arg!();

@@ -223,8 +223,8 @@ fn build<L: Lane>(f: impl Fn(usize) -> L) -> V128 {
 }
 
 /// A narrowing: the lanes of `a`, then those of `b`, each through `f`, in lanes half as wide.
-/// Two loops of fixed length (not one choosing `a` or `b` per lane), which the compiler turns
-/// into the host's pack instructions instead of a loop of branches.
+/// Two loops of fixed length, which compile without branches; one loop choosing `a` or `b`
+/// per lane compiled to sixteen passes with a branch in each.
 #[inline(always)]
 fn narrow<W: Lane, N: Lane>(a: V128, b: V128, f: impl Fn(W) -> N) -> V128 {
     let half = count::<W>();

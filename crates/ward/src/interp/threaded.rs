@@ -1466,9 +1466,9 @@ handlers! { $ [cf vmctx]
     I64Load32U { d, a, o } => { load!(d, a, o, u32, |v: u32| v as u64) };
     V128Load { d, a, o } => {
         let p = ea!(a, o, 16);
-        // SAFETY: in bounds per `ea!`.
         // Lane order in memory is the slots' byte order (`simd::V128`): copied as it is, by
         // one 16-byte store that the operation reading the slots gets forwarded.
+        // SAFETY: in bounds per `ea!`.
         let v = unsafe { (p as *const [u8; 16]).read_unaligned() };
         wrv!(d, simd::V128(v))
     };

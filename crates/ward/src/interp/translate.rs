@@ -3811,12 +3811,15 @@ mod tests {
                  (f64.lt (f64.convert_i32_s (local.get 1)) (f64.const 2.5))))",
         );
         // Each kind of linked jump is there.
-        for kind in [Instr::Br { t: 0, h: 0 }, Instr::BrIfNez { c: 0, t: 0, h: 0 }] {
+        let kinds = [
+            Instr::Br { t: 0, h: 0 },
+            Instr::BrIfNez { c: 0, t: 0, h: 0 },
+            Instr::BrIfEqz { c: 0, t: 0, h: 0 },
+        ];
+        for kind in kinds {
             let op = kind.opcode();
             assert!(f.code.iter().any(|i| i.opcode() == op), "{kind:?} in {:?}", f.code);
         }
-        let eqz = Instr::BrIfEqz { c: 0, t: 0, h: 0 }.opcode();
-        assert!(f.code.iter().any(|i| i.opcode() == eqz), "{:?}", f.code);
         let entries = |f: &CompiledFunc| -> Vec<(u32, i32)> {
             (f.code.iter())
                 .filter_map(|i| match *i {
